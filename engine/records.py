@@ -1,0 +1,46 @@
+"""The records that travel between steps: raw source batches and dead letters."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, List, Optional
+
+
+@dataclass
+class RawBatch:
+    """Undecoded values read by a source, with where they came from.
+
+    ``first_offset`` is the position of ``values[0]`` in ``origin`` (a 1-based line number
+    for files), so a dead letter can point at the exact input line.
+    """
+
+    values: List[bytes]
+    origin: str
+    first_offset: Optional[int] = None
+
+    def position(self, index: int) -> str:
+        if self.first_offset is None:
+            return self.origin
+        return f"{self.origin}:{self.first_offset + index}"
+
+
+@dataclass
+class DeadLetter:
+    """An event a step could not process, and why."""
+
+    event: Any
+    step: str
+    error: str
+    origin: Optional[str] = None
+    time: float = field(default_factory=time.time)
+
+    def to_record(self) -> dict:
+        return {
+            "step": self.step,
+            "error": self.error,
+            "origin": self.origin,
+            "time": datetime.fromtimestamp(self.time, timezone.utc).isoformat(),
+            "event": self.event,
+        }
