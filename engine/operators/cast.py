@@ -1,0 +1,95 @@
+"""``cast``: convert field values to declared types."""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+from engine.errors import ConfigError
+from engine.operators.casts import converter, field_type
+from engine.operators.fields import with_fields
+from engine.records import DeadLetter
+
+_MISSING = object()
+
+
+class Cast:
+    """Converts the listed fields (dotted paths reach into nested objects).
+
+    Input events are never modified (several steps may read the same stream); a converted
+    event is a copy. A failed conversion dead-letters the event with the field, the value and
+    the reason, or with ``on_error: null`` sets the field to null.
+    """
+
+    kind = "stateless"
+
+    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+        self.step_id = step_id
+        self.to_null = config.get("on_error", "dead_letter") == "null"
+        self.casts: List[Tuple[Tuple[str, ...], str, object]] = []
+        top_level = {}
+        for name, type_name in config["fields"].items():
+            try:
+                convert = converter(type_name)
+            except ValueError as exc:
+                raise ConfigError(str(exc), ("fields", name)) from None
+            path = tuple(name.split("."))
+            self.casts.append((path, type_name, convert))
+            if len(path) == 1:
+                top_level[name] = field_type(type_name)
+        self.output_fields = with_fields(input_fields, top_level)
+        self._flat = all(len(path) == 1 for path, _, _ in self.casts)
+        self._flat_casts = [(path[0], type_name, convert) for path, type_name, convert in self.casts]
+
+    def process(self, batch: list):
+        oks: list = []
+        deads: List[DeadLetter] = []
+        cast_one = self._cast_flat if self._flat else self._cast_nested
+        for event in batch:
+            try:
+                oks.append(cast_one(event))
+            except _CastFailure as failure:
+                deads.append(DeadLetter(event, self.step_id, str(failure)))
+        return oks, deads
+
+    def _cast_flat(self, event: dict) -> dict:
+        out = dict(event)
+        for key, type_name, convert in self._flat_casts:
+            value = out.get(key)
+            if value is not None:
+                out[key] = self._convert(convert, value, key, type_name)
+        return out
+
+    def _cast_nested(self, event: dict) -> dict:
+        out = dict(event)
+        for path, type_name, convert in self.casts:
+            parent = _copy_parents(out, path)
+            if parent is None:
+                continue
+            value = parent.get(path[-1])
+            if value is not None:
+                parent[path[-1]] = self._convert(convert, value, ".".join(path), type_name)
+        return out
+
+    def _convert(self, convert, value, name: str, type_name: str):
+        try:
+            return convert(value)
+        except (ValueError, TypeError, ArithmeticError, OverflowError) as exc:
+            if self.to_null:
+                return None
+            raise _CastFailure(f"cannot cast field '{name}' value {value!r:.80} to {type_name}: {exc}") from None
+
+
+class _CastFailure(Exception):
+    pass
+
+
+def _copy_parents(event: dict, path: Tuple[str, ...]):
+    """Copy the nested dicts along ``path`` (so the input is untouched); the last parent."""
+    node = event
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            return None
+        node[key] = child = dict(child)
+        node = child
+    return node

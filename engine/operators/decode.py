@@ -1,0 +1,57 @@
+"""Decoding raw source values (JSON Lines) into events, the first step of every source."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import orjson
+
+from engine.operators.jsonschemas import EventSchema
+from engine.operators.validate import split_valid
+from engine.records import DeadLetter, RawBatch
+
+
+class Decode:
+    """JSON objects become events; anything else is dead-lettered with its position."""
+
+    kind = "decode"
+
+    def __init__(self, step_id: str, schema: Optional[EventSchema] = None) -> None:
+        self.step_id = step_id
+        self.schema = schema
+
+    def process(self, raw: RawBatch):
+        loads = orjson.loads
+        try:
+            events = [loads(value) for value in raw.values]
+            if all(type(e) is dict for e in events):
+                return self._validated(events, [])
+        except orjson.JSONDecodeError:
+            pass
+        return self._validated(*self._one_by_one(raw))
+
+    def _one_by_one(self, raw: RawBatch):
+        events: list = []
+        deads: List[DeadLetter] = []
+        for index, value in enumerate(raw.values):
+            try:
+                event = orjson.loads(value)
+            except orjson.JSONDecodeError as exc:
+                deads.append(self._dead(raw, index, f"malformed JSON: {exc}"))
+                continue
+            if type(event) is not dict:
+                deads.append(self._dead(raw, index, f"expected a JSON object, got {type(event).__name__}"))
+                continue
+            events.append(event)
+        return events, deads
+
+    def _dead(self, raw: RawBatch, index: int, error: str) -> DeadLetter:
+        text = raw.values[index]
+        text = text.decode("utf-8", "replace") if isinstance(text, (bytes, bytearray)) else text
+        return DeadLetter(text, self.step_id, error, origin=raw.position(index))
+
+    def _validated(self, events: list, deads: list):
+        if self.schema is None:
+            return events, deads
+        oks, invalid = split_valid(self.step_id, self.schema, events)
+        return oks, deads + invalid

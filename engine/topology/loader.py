@@ -1,0 +1,167 @@
+"""Load a topology file with ruamel.yaml, keeping the position of every key and value.
+
+The result is plain Python data (dicts, lists, scalars) plus a position index keyed by the
+path of each node (``("steps", 2, "filter")``), so later checks can report
+``file:line:column`` without ever touching YAML objects.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+from engine.topology.diagnostics import Diagnostic
+from engine.topology.interpolate import InterpolationError, interpolate
+
+NodePath = Tuple[Union[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    """0-based line/column of a value, and of its key when it sits in a mapping."""
+
+    line: int
+    column: int
+    key_line: Optional[int] = None
+    key_column: Optional[int] = None
+    quoted: bool = False  # the value is a one-line quoted scalar: text starts one column later
+    from_env: bool = False  # the value holds an interpolated environment variable
+
+
+@dataclass
+class Document:
+    """A loaded topology file: data, positions, and the text for rendering problems."""
+
+    path: str
+    text: str
+    data: Any
+    positions: Dict[NodePath, Position] = field(default_factory=dict)
+    problems: List[Diagnostic] = field(default_factory=list)
+
+    @property
+    def lines(self) -> List[str]:
+        return self.text.splitlines()
+
+    def locate(
+        self,
+        node: NodePath,
+        *,
+        at_key: bool = False,
+        offset: Optional[int] = None,
+    ) -> Tuple[int, int]:
+        """1-based (line, column) of a node: its key, its value, or a character inside it.
+
+        Falls back to the nearest ancestor that has a position (a missing option is reported
+        where its parent mapping is).
+        """
+        path = tuple(node)
+        while path not in self.positions and path:
+            path, at_key = path[:-1], True
+        pos = self.positions.get(path)
+        if pos is None:
+            return 1, 1
+        if at_key and pos.key_line is not None:
+            return pos.key_line + 1, pos.key_column + 1
+        column = pos.column + 1
+        if offset is not None and not pos.from_env:
+            column += offset + (1 if pos.quoted else 0)
+        return pos.line + 1, column
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> Document:
+    """Parse ``text``; YAML and interpolation problems land in ``Document.problems``."""
+    doc = Document(path=path, text=text, data=None)
+    try:
+        raw = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = (exc.problem or exc.context or "invalid YAML").strip()
+        doc.problems.append(
+            Diagnostic(path, line, col, f"invalid YAML: {message}", hint=_yaml_hint(message))
+        )
+        return doc
+    except YAMLError as exc:  # pragma: no cover - unmarked errors are rare
+        doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {exc}"))
+        return doc
+    doc.data = _plain(raw, (), doc, os.environ if env is None else env, None)
+    return doc
+
+
+def load_file(path: str, env: Optional[Mapping[str, str]] = None) -> Document:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        doc = Document(path=path, text="", data=None)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        doc.problems.append(Diagnostic(path, 1, 1, f"cannot read topology file: {reason}"))
+        return doc
+    return load_text(path, text, env)
+
+
+def _yaml_hint(message: str) -> Optional[str]:
+    if "duplicate key" in message:
+        return "each key may appear once in a mapping; remove or rename one of them"
+    if "mapping values are not allowed" in message:
+        return "a value containing ': ' must be quoted"
+    if "tab" in message:
+        return "indent with spaces, not tabs"
+    return None
+
+
+def _plain(node: Any, path: NodePath, doc: Document, env: Mapping[str, str], pos: Optional[Position]) -> Any:
+    """Turn ruamel nodes into plain data, recording positions and interpolating strings."""
+    if isinstance(node, CommentedMap):
+        out = {}
+        for key in node:
+            key_line, key_col = node.lc.key(key)
+            val_line, val_col = node.lc.value(key)
+            value = node[key]
+            child = (*path, str(key))
+            quoted = isinstance(value, (SingleQuotedScalarString, DoubleQuotedScalarString))
+            child_pos = Position(val_line, val_col, key_line, key_col, quoted and val_line == key_line)
+            if isinstance(value, (CommentedMap, CommentedSeq)) and not value:
+                child_pos = Position(val_line, val_col, key_line, key_col)
+            doc.positions[child] = child_pos
+            out[str(key)] = _plain(value, child, doc, env, child_pos)
+        return out
+    if isinstance(node, CommentedSeq):
+        out_list = []
+        for index, value in enumerate(node):
+            line, col = node.lc.item(index)
+            quoted = isinstance(value, (SingleQuotedScalarString, DoubleQuotedScalarString))
+            child_pos = Position(line, col, line, col, quoted)
+            doc.positions[(*path, index)] = child_pos
+            out_list.append(_plain(value, (*path, index), doc, env, child_pos))
+        return out_list
+    if isinstance(node, str):
+        return _interpolated(str(node), path, doc, env, pos)
+    return node
+
+
+def _interpolated(text: str, path: NodePath, doc: Document, env: Mapping[str, str], pos: Optional[Position]) -> str:
+    try:
+        value, used = interpolate(text, env)
+    except InterpolationError as exc:
+        line, col = doc.locate(path, offset=exc.offset)
+        doc.problems.append(Diagnostic(doc.path, line, col, exc.message, hint=exc.hint))
+        return text
+    if used and pos is not None:
+        doc.positions[path] = Position(
+            pos.line, pos.column, pos.key_line, pos.key_column, pos.quoted, from_env=True
+        )
+    return value

@@ -1,0 +1,40 @@
+"""Checks of sink options that need the topology around them (the connectors never see YAML)."""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Optional
+
+from engine.errors import ConfigError
+from engine.operators.fields import Fields
+
+_COLUMN_TYPE = re.compile(r"^(int|float|bool|str|date|json|timestamp|decimal\(\d+, ?\d+\))$")
+DEAD_LETTER_COLUMNS = {"step": "str", "error": "str", "origin": "str", "time": "timestamp", "event": "json"}
+
+
+def duckdb_columns(options: dict, fields: Fields, feeder: str) -> Dict[str, str]:
+    """The table's columns: declared, or inferred from the known fields of what feeds it."""
+    declared: Optional[Dict[str, str]] = options.get("columns")
+    if declared:
+        columns = dict(declared)
+    elif fields is None:
+        raise ConfigError(f"cannot infer the columns: the fields of '{feeder}' are not known", (),
+                          hint="declare them: columns: {name: type, ...}")
+    else:
+        columns = {name: kind for name, kind in fields.items() if not name.startswith("_")}
+        unknown = [f"{n} ({k})" for n, k in columns.items() if not _COLUMN_TYPE.match(k)]
+        if unknown:
+            raise ConfigError(f"cannot infer a column type for {', '.join(unknown)}", (),
+                              hint="declare the columns with their types: columns: {name: type, ...}")
+    _check_key(options, columns)
+    return columns
+
+
+def _check_key(options: dict, columns: Dict[str, str]) -> None:
+    key = options.get("key")
+    if options.get("mode", "append") == "upsert" and not key:
+        raise ConfigError("mode 'upsert' needs 'key'", ("mode",), hint="add key: [<column>, ...]")
+    for index, name in enumerate(key or []):
+        if name not in columns:
+            raise ConfigError(f"key column '{name}' is not among the columns", ("key", index),
+                              hint="columns: " + ", ".join(columns))

@@ -1,0 +1,269 @@
+"""Validate a topology file completely and build the model: every problem, each located at
+``file:line:column`` with a hint, in one pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional
+
+from engine.errors import ConfigError
+from engine.operators.jsonschemas import EventSchema
+from engine.operators.registry import operator_class, operator_names
+from engine.operators.union import merge_fields
+from engine.topology import graph
+from engine.topology.diagnostics import ERROR, WARNING, Diagnostic, count_errors
+from engine.topology.loader import Document, NodePath, load_file, load_text
+from engine.topology.model import SinkSpec, SourceSpec, StepSpec, Topology
+from engine.topology.schema import check_shape
+from engine.topology.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns
+
+SINK_KINDS = ("file", "stdout", "duckdb")
+SOURCE_KINDS = ("file",)
+
+
+@dataclass
+class Validation:
+    """The outcome of validating one file."""
+
+    document: Document
+    diagnostics: List[Diagnostic] = field(default_factory=list)
+    topology: Optional[Topology] = None
+
+    @property
+    def ok(self) -> bool:
+        return count_errors(self.diagnostics) == 0
+
+
+def validate_file(path: str, env: Optional[Mapping[str, str]] = None) -> Validation:
+    return _validate(load_file(path, env))
+
+
+def validate_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> Validation:
+    return _validate(load_text(path, text, env))
+
+
+def _validate(doc: Document) -> Validation:
+    result = Validation(doc, list(doc.problems))
+    if doc.problems and doc.data is None:
+        return result
+    if not isinstance(doc.data, dict):
+        result.diagnostics.append(Diagnostic(doc.path, 1, 1, "a topology file must be a mapping",
+                                             hint="start with 'version: 1' and 'name: ...'"))
+        return result
+    _Checker(doc, result).run()
+    result.diagnostics.sort(key=lambda d: (d.line, d.column))
+    if not result.ok:
+        result.topology = None
+    return result
+
+
+class _Checker:
+    def __init__(self, doc: Document, result: Validation) -> None:
+        self.doc, self.result, self.data = doc, result, doc.data
+        self.steps_raw: List[dict] = [s for s in self.data.get("steps") or [] if isinstance(s, dict)]
+        self.shape_broken: set = set()
+
+    # reporting -----------------------------------------------------------------------------
+    def report(self, node: NodePath, message: str, hint: Optional[str] = None, *, at_key: bool = False,
+               offset: Optional[int] = None, severity: str = ERROR) -> None:
+        line, column = self.doc.locate(node, at_key=at_key, offset=offset)
+        length = self._length(node, at_key, offset)
+        self.result.diagnostics.append(Diagnostic(self.doc.path, line, column, message, hint, severity, length))
+
+    def _length(self, node: NodePath, at_key: bool, offset: Optional[int]) -> int:
+        if at_key and node and isinstance(node[-1], str):
+            return len(node[-1])
+        value = self._value(node)
+        if isinstance(value, str) and offset is None and not self.doc.positions.get(tuple(node), None) is None:
+            return max(1, len(value))
+        return 1
+
+    def _value(self, node: NodePath):
+        value = self.data
+        for part in node:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return value
+
+    def config_error(self, base: NodePath, exc: ConfigError) -> None:
+        node = (*base, *exc.path)
+        self.report(node, exc.message, exc.hint, offset=exc.offset,
+                    at_key=exc.offset is None and bool(exc.path) and isinstance(exc.path[-1], str)
+                    and not isinstance(self._value(node), str))
+
+    # stages ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        for problem in check_shape(self.data):
+            self.report(problem.path, problem.message, problem.hint, at_key=problem.at_key)
+            self.shape_broken.add(problem.path[:2])
+        if count_errors(self.result.diagnostics) and not isinstance(self.data.get("steps", []), list):
+            return
+        topology = Topology(name=str(self.data.get("name", "topology")), path=self.doc.path,
+                            description=str(self.data.get("description", "")))
+        self._sources(topology)
+        deps = self._references(topology)
+        if deps is None:
+            return
+        self._build_steps(topology, deps)
+        self._sinks(topology)
+        self._unused(topology)
+        self.result.topology = topology
+
+    def _sources(self, topology: Topology) -> None:
+        for name, spec in (self.data.get("sources") or {}).items():
+            if not isinstance(spec, dict):
+                continue
+            kind = next((k for k in SOURCE_KINDS if k in spec), None)
+            source = SourceSpec(name, kind or "?", dict(spec.get(kind) or {}), ("sources", name),
+                                schema=spec.get("schema"))
+            if source.schema:
+                try:
+                    source.fields = EventSchema(source.schema).fields
+                except ConfigError as exc:
+                    self.config_error(("sources", name), exc)
+            topology.sources[name] = source
+
+    def _references(self, topology: Topology) -> Optional[Dict[str, List[str]]]:
+        names = list(topology.sources)
+        ops = operator_names()
+        seen: Dict[str, NodePath] = {n: ("sources", n) for n in names}
+        for index, step in enumerate(self.steps_raw):
+            step_id = step.get("id")
+            if not isinstance(step_id, str):
+                continue
+            if step_id in seen:
+                line, _ = self.doc.locate(seen[step_id], at_key=seen[step_id][0] == "sources")
+                self.report(("steps", index, "id"), f"duplicate id '{step_id}' (first defined at line {line})",
+                            "give every source and step its own name")
+                continue
+            seen[step_id] = ("steps", index, "id")
+            names.append(step_id)
+        outputs = self._routing_outputs()
+        problems: List[graph.Problem] = []
+        deps: Dict[str, List[str]] = {}
+        specs: Dict[str, StepSpec] = {}
+        for index, step in enumerate(self.steps_raw):
+            step_id, op = step.get("id"), graph.operator_of(step, ops)
+            if not isinstance(step_id, str) or step_id in specs:
+                continue
+            refs, node = graph.step_inputs(index, step, self.steps_raw, list(topology.sources), op, problems)
+            listed = node[-1] in ("from", "union") and not isinstance(self._value(node), str)
+            for position, ref in enumerate(refs):
+                if not isinstance(ref, str):
+                    continue
+                if ref.partition(".")[0] == step_id:
+                    problems.append(((*node, position) if listed else node, f"step '{step_id}' reads from itself",
+                                     "a step can read only sources and other steps", False))
+                    continue
+                if node[-1] in ("from", "union"):
+                    problem = graph.check_reference(ref, node, position if listed else -1, outputs, names)
+                    if problem:
+                        problems.append(problem)
+            deps[step_id] = [r.partition(".")[0] for r in refs if isinstance(r, str)]
+            specs[step_id] = StepSpec(step_id, op or "?", step.get(op), refs, ("steps", index))
+        for node, message, hint, at_key in problems:
+            self.report(node, message, hint, at_key=at_key)
+        step_deps = {k: [d for d in v if d in specs] for k, v in deps.items()}
+        cycle = graph.find_cycle(step_deps)
+        if cycle:
+            first = specs[cycle[0]]
+            self.report((*first.node, "id"), "cycle: " + " -> ".join(cycle),
+                        "steps must form a DAG; one of these must read from something else")
+        self._specs = specs
+        self._outputs = outputs
+        self._names = names
+        return None if cycle else step_deps
+
+    def _routing_outputs(self) -> Dict[str, List[str]]:
+        outputs: Dict[str, List[str]] = {}
+        for step in self.steps_raw:
+            for op in graph.ROUTING_OPERATORS:
+                config = step.get(op)
+                if isinstance(config, dict) and isinstance(step.get("id"), str):
+                    names = list(config.get("when") or {})
+                    if isinstance(config.get("otherwise"), str):
+                        names.append(config["otherwise"])
+                    outputs[step["id"]] = names
+        return outputs
+
+    def _fields_of(self, topology: Topology, refs: List[str]):
+        all_fields = []
+        for ref in refs:
+            base = ref.partition(".")[0]
+            if base in topology.sources:
+                all_fields.append(topology.sources[base].fields)
+            elif base in self._built:
+                all_fields.append(self._built[base].fields)
+            else:
+                return None
+        if not all_fields:
+            return None
+        return all_fields[0] if len(all_fields) == 1 else merge_fields(all_fields)
+
+    def _build_steps(self, topology: Topology, deps: Dict[str, List[str]]) -> None:
+        self._built: Dict[str, StepSpec] = {}
+        for step_id in graph.build_order(deps):
+            spec = self._specs[step_id]
+            if spec.op == "?" or spec.node[:2] in self.shape_broken or spec.config is None:
+                continue
+            input_fields = self._fields_of(topology, spec.inputs)
+            try:
+                spec.operator = operator_class(spec.op)(step_id, spec.config, input_fields, None)
+            except ConfigError as exc:
+                self.config_error((*spec.node, spec.op), exc)
+                continue
+            spec.fields = spec.operator.output_fields
+            self._built[step_id] = spec
+            topology.steps.append(spec)
+
+    def _sinks(self, topology: Topology) -> None:
+        for name, spec in (self.data.get("sinks") or {}).items():
+            if not isinstance(spec, dict) or ("sinks", name) in self.shape_broken:
+                continue
+            refs = spec.get("from")
+            refs = [refs] if isinstance(refs, str) else list(refs or [])
+            listed = not isinstance(spec.get("from"), str)
+            for position, ref in enumerate(refs):
+                problem = graph.check_reference(ref, ("sinks", name, "from"), position if listed else -1,
+                                                self._outputs, self._names)
+                if problem:
+                    self.report(problem[0], problem[1], problem[2])
+            kind = next((k for k in SINK_KINDS if k in spec), "?")
+            sink = SinkSpec(name, kind, dict(spec.get(kind) or {}), refs, ("sinks", name))
+            self._connector_options(sink, self._fields_of(topology, refs), ", ".join(refs))
+            topology.sinks[name] = sink
+        topology.dead_letter = self._dead_letter(topology)
+
+    def _connector_options(self, sink: SinkSpec, fields, feeder: str, columns=None) -> None:
+        if sink.kind != "duckdb":
+            return
+        try:
+            sink.options["columns"] = columns or duckdb_columns(sink.options, fields, feeder)
+        except ConfigError as exc:
+            self.config_error((*sink.node, "duckdb"), exc)
+
+    def _dead_letter(self, topology: Topology) -> SinkSpec:
+        spec = self.data.get("dead_letter")
+        if not isinstance(spec, dict):
+            return SinkSpec("dead_letter", "file", {"path": f"dead-letter/{topology.name}.jsonl", "mode": "append"},
+                            [], ("dead_letter",))
+        kind = next((k for k in SINK_KINDS if k in spec), "?")
+        sink = SinkSpec("dead_letter", kind, dict(spec.get(kind) or {}), [], ("dead_letter",))
+        if kind == "duckdb":
+            self._connector_options(sink, None, "dead_letter",
+                                    columns=sink.options.get("columns") or DEAD_LETTER_COLUMNS)
+        return sink
+
+    def _unused(self, topology: Topology) -> None:
+        read = {r.partition(".")[0] for s in topology.steps for r in s.inputs}
+        read |= {r.partition(".")[0] for s in topology.sinks.values() for r in s.inputs}
+        for spec in topology.steps:
+            if spec.id not in read:
+                self.report((*spec.node, "id"), f"step '{spec.id}' feeds nothing", "add a sink that reads it, or remove it",
+                            severity=WARNING)
+        for name in topology.sources:
+            if name not in read:
+                self.report(("sources", name), f"source '{name}' is never read", "read it from a step or sink, or remove it",
+                            at_key=True, severity=WARNING)
