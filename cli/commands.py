@@ -1,0 +1,85 @@
+"""The ``velocity-flow`` sub-commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from rich.console import Console
+from rich.live import Live
+
+from cli.diagnostics import print_text, to_json
+from cli.live import LiveView, dead_letter_total
+from cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from engine.metrics import MetricsRegistry
+from engine.resources import schema_path
+from engine.topology.validate import Validation, validate_file
+
+
+def cmd_validate(args, out: Console, err: Console) -> int:
+    results = [validate_file(path) for path in args.paths]
+    if args.format == "json":
+        print(to_json(results))
+    else:
+        for result in results:
+            print_text(out, result)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_INVALID
+
+
+def _valid_or_report(path: str, err: Console):
+    result: Validation = validate_file(path)
+    if not result.ok:
+        print_text(err, result)
+        return None
+    return result.topology
+
+
+def cmd_run(args, out: Console, err: Console) -> int:
+    from engine.compiler import DEAD_LETTER_STEP, compile_topology
+    from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
+
+    topology = _valid_or_report(args.path, err)
+    if topology is None:
+        return EXIT_INVALID
+    metrics = MetricsRegistry()
+    flow = compile_topology(topology, metrics)
+    interval = timedelta(seconds=args.snapshot_interval) if args.snapshot_interval else None
+    options = RunOptions(workers=int(args.workers), epoch_interval=interval,
+                         recovery_directory=args.recovery_directory)
+    view = LiveView(topology.name, metrics)
+    try:
+        if args.quiet or not out.is_terminal:
+            run_dataflow(flow, options)
+        else:
+            with Live(view, console=out, refresh_per_second=4, transient=True):
+                run_dataflow(flow, options)
+    except RunFailed as failure:
+        err.print(f"[red]error:[/red] {failure.message}", highlight=False)
+        return EXIT_FAILED
+    if not args.quiet:
+        out.print(view.render(final=True))
+        dead = dead_letter_total(metrics, DEAD_LETTER_STEP)
+        if dead:
+            where = topology.dead_letter.options.get("path", topology.dead_letter.kind)
+            err.print(f"[yellow]{dead:,} event(s) dead-lettered to {where}[/yellow]", highlight=False)
+    return EXIT_OK
+
+
+def cmd_graph(args, out: Console, err: Console) -> int:
+    from engine.topology.render import to_dot, to_mermaid
+
+    topology = _valid_or_report(args.path, err)
+    if topology is None:
+        return EXIT_INVALID
+    print(to_mermaid(topology) if args.format == "mermaid" else to_dot(topology), end="")
+    return EXIT_OK
+
+
+def cmd_schema(args, out: Console, err: Console) -> int:
+    path = schema_path("topology.schema.json")
+    if args.path:
+        print(path)
+    else:
+        with open(path, encoding="utf-8") as handle:
+            print(json.dumps(json.load(handle), indent=2))
+    return EXIT_OK

@@ -1,0 +1,40 @@
+"""Printing validation results as text (people) or JSON (machines)."""
+
+from __future__ import annotations
+
+import json
+from typing import List
+
+from rich.console import Console
+from rich.markup import escape
+
+from engine.topology.diagnostics import ERROR, count_errors, render
+from engine.topology.validate import Validation
+
+
+def print_text(console: Console, result: Validation) -> None:
+    lines = result.document.lines
+    for diag in result.diagnostics:
+        color = "red" if diag.severity == ERROR else "yellow"
+        text = escape(render(diag, lines))
+        head, _, rest = text.partition("\n")
+        console.print(f"[{color}]{head}[/{color}]" + ("\n" + rest if rest else ""), highlight=False)
+    errors = count_errors(result.diagnostics)
+    warnings = len(result.diagnostics) - errors
+    if errors:
+        console.print(f"[red]{escape(result.document.path)}: {errors} error(s), {warnings} warning(s)[/red]",
+                      highlight=False)
+    else:
+        topology = result.topology
+        shape = (f"{len(topology.sources)} source(s), {len(topology.steps)} step(s), {len(topology.sinks)} sink(s)"
+                 if topology else "")
+        console.print(f"[green]{escape(result.document.path)}: valid[/green] ({shape}"
+                      + (f", {warnings} warning(s)" if warnings else "") + ")", highlight=False)
+
+
+def to_json(results: List[Validation]) -> str:
+    return json.dumps([
+        {"file": r.document.path, "valid": r.ok,
+         "diagnostics": [d.to_dict() for d in r.diagnostics]}
+        for r in results
+    ], indent=2)

@@ -1,0 +1,94 @@
+"""``velocity-flow``: validate, run and draw topology files.
+
+Exit codes: 0 success; 1 invalid topology; 2 usage error; 3 the flow failed while running;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import timedelta
+from typing import List, Optional
+
+from rich.console import Console
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _EnvDefault(argparse.Action):
+    """An option whose default comes from an environment variable, as in ``bytewax.run``."""
+
+    def __init__(self, envvar: str, default=None, **kwargs) -> None:
+        default = os.environ.get(envvar, default)
+        kwargs["help"] = kwargs.get("help", "") + f" [env: {envvar}]"
+        super().__init__(default=default, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine import __version__
+
+    parser = argparse.ArgumentParser(prog="velocity-flow", description="Declarative stream processing on Bytewax.")
+    parser.add_argument("--version", action="version", version=f"velocity-flow {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    validate = commands.add_parser("validate", help="check topology files and report every problem")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+    validate.add_argument("--format", choices=["text", "json"], default="text")
+
+    run = commands.add_parser("run", help="validate, compile and run a topology")
+    run.add_argument("path", metavar="PATH")
+    run.add_argument("-w", "--workers", "--workers-per-process", dest="workers", type=_positive_int,
+                     action=_EnvDefault, envvar="BYTEWAX_WORKERS_PER_PROCESS", default=1,
+                     help="Bytewax worker threads")
+    run.add_argument("-s", "--snapshot-interval", dest="snapshot_interval", type=float,
+                     action=_EnvDefault, envvar="BYTEWAX_SNAPSHOT_INTERVAL", default=None,
+                     help="seconds between epochs/snapshots (Bytewax default 10)")
+    run.add_argument("-r", "--recovery-directory", dest="recovery_directory", action=_EnvDefault,
+                     envvar="BYTEWAX_RECOVERY_DIRECTORY", default=None,
+                     help="directory of the Bytewax recovery store (enables resume)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no live view or summary")
+
+    graph = commands.add_parser("graph", help="print a topology's DAG as Mermaid or DOT")
+    graph.add_argument("path", metavar="PATH")
+    graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
+    schema.add_argument("--path", action="store_true", help="print only where the schema file is")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+    from cli import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return handler(args, Console(), Console(stderr=True))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,75 @@
+"""Bytewax wiring for one step: a nested Bytewax operator named by the step id.
+
+Inside it, ``process`` runs the operator over each batch, ``ok`` passes the good events on
+and ``dead`` the dead letters, so Bytewax's own errors and metrics name the YAML step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream, operator
+
+from engine.metrics import StepCounters
+
+
+@dataclass(frozen=True)
+class StepOut:
+    """A step's good events and its dead letters, both as streams of batches."""
+
+    ok: Stream
+    dead: Stream
+
+
+def counted(process: Callable, counters: Optional[StepCounters], size: Callable = len) -> Callable:
+    """``process`` that also counts events in, out and dead-lettered, once per batch."""
+    if counters is None:
+        return process
+
+    def run(batch):
+        oks, deads = process(batch)
+        counters.add(size(batch), _size(oks), len(deads))
+        return oks, deads
+
+    return run
+
+
+def _size(oks: Any) -> int:
+    return sum(len(v) for v in oks.values()) if isinstance(oks, dict) else len(oks)
+
+
+def _firsts(results):
+    return [r[0] for r in results if r[0]]
+
+
+def _seconds(results):
+    return [r[1] for r in results if r[1]]
+
+
+@operator
+def batch_step(step_id: str, up: Stream, process: object) -> StepOut:
+    """Run ``process(batch) -> (events, dead_letters)`` over every batch; empty batches vanish."""
+    results = op.map("process", up, process)
+    return StepOut(op.flat_map_batch("ok", results, _firsts), op.flat_map_batch("dead", results, _seconds))
+
+
+@operator
+def routing_step(step_id: str, up: Stream, process: object) -> StepOut:
+    """Like ``batch_step`` but ``ok`` carries ``{output: events}`` dicts for ``route_output``."""
+    results = op.map("process", up, process)
+    return StepOut(op.flat_map_batch("ok", results, _firsts), op.flat_map_batch("dead", results, _seconds))
+
+
+def route_output(step_id: str, routed: Stream, output: str) -> Stream:
+    """The batches of one named output of a routing step."""
+
+    def pick(results):
+        return [r[output] for r in results if r.get(output)]
+
+    return op.flat_map_batch(f"{step_id}:{output}", routed, pick)
+
+
+def merged(step_id: str, streams: list) -> Stream:
+    return streams[0] if len(streams) == 1 else op.merge(f"{step_id}:merge", *streams)

@@ -1,0 +1,1 @@
+"""Running compiled dataflows: options, execution, and clean failure reports."""

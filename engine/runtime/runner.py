@@ -1,0 +1,73 @@
+"""Execute a compiled dataflow with Bytewax, the way ``python -m bytewax.run`` would.
+
+Failures come back as ``RunFailed`` with one readable line (the step and the root cause),
+not Bytewax's chained Rust/Python traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Optional
+
+from bytewax.recovery import RecoveryConfig
+from bytewax.run import cli_main
+
+_STEP_IN_MESSAGE = re.compile(r"in step ['`]?([^\s'`:]+)")
+
+
+@dataclass
+class RunOptions:
+    workers: int = 1
+    epoch_interval: Optional[timedelta] = None  # Bytewax's snapshot/epoch length; default 10 s
+    recovery_directory: Optional[str] = None
+
+
+class RunFailed(Exception):
+    """The dataflow stopped with an error; ``step`` is the Bytewax step id when known."""
+
+    def __init__(self, message: str, step: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message, self.step = message, step
+
+
+def run_dataflow(flow, options: RunOptions) -> None:
+    recovery = RecoveryConfig(options.recovery_directory) if options.recovery_directory else None
+    if options.recovery_directory:
+        os.makedirs(options.recovery_directory, exist_ok=True)
+    try:
+        cli_main(flow, workers_per_process=options.workers, epoch_interval=options.epoch_interval,
+                 recovery_config=recovery)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every runtime failure becomes one clean message
+        raise _explain(exc) from exc
+
+
+def _explain(exc: BaseException) -> RunFailed:
+    step = None
+    root = exc
+    seen = set()
+    while True:
+        match = _STEP_IN_MESSAGE.search(str(root))
+        if match and step is None:
+            step = match.group(1)
+        nxt = root.__cause__ or root.__context__
+        if nxt is None or id(nxt) in seen:
+            break
+        seen.add(id(nxt))
+        root = nxt
+    text = str(root).strip().splitlines()[-1] if str(root).strip() else type(root).__name__
+    known = type(root).__name__ in ("ConnectorError", "ConfigError")
+    message = text if known else f"{type(root).__name__}: {text}"
+    if step:
+        message = f"step '{_yaml_name(step)}': {message}"
+    return RunFailed(message, step)
+
+
+def _yaml_name(step_id: str) -> str:
+    """``flow.orders:decode.process`` -> ``orders:decode``: drop the flow and inner parts."""
+    parts = step_id.split(".")
+    return parts[1] if len(parts) > 1 else step_id
