@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Dict, List
 
 from engine.errors import ConfigError
+from engine.hints import did_you_mean
 from engine.operators.codegen import build_function
 from engine.operators.dead import one_by_one
 from engine.operators.expr import compile_option
@@ -69,8 +70,6 @@ class Map:
     def _check_names(keep, rename, drop, fields) -> None:
         if fields is None:
             return
-        from engine.topology.hints import did_you_mean  # pure helper, no YAML involved
-
         listed = [("keep", i, n) for i, n in enumerate(keep)] if isinstance(keep, list) else []
         listed += [("rename", n, n) for n in rename] + [("drop", i, n) for i, n in enumerate(drop)]
         for option, where, name in listed:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from engine.topology.hints import did_you_mean
+from engine.hints import did_you_mean
 from engine.topology.loader import NodePath
 
 Problem = Tuple[NodePath, str, Optional[str], bool]

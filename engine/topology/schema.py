@@ -15,7 +15,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from engine.resources import schema_path
-from engine.topology.hints import did_you_mean
+from engine.hints import did_you_mean
 from engine.topology.loader import NodePath
 
 OPERATOR_KEYS_EXCLUDED = ("id", "from", "description")
