@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import List, Tuple
 
 from engine.errors import ConfigError
-from engine.operators.casts import converter, field_type
+from engine.values import converter, field_type
 from engine.operators.fields import with_fields
 from engine.records import DeadLetter
 

@@ -21,7 +21,7 @@ class Filter:
         self.predicate = compile_option(config, input_fields, ())
         self.output_fields = input_fields
         self._fast = build_function(
-            "keep", f"def keep(batch):\n    return [e for e in batch if ({self.predicate.python}) is True]\n", step_id
+            "keep", f"def keep(batch):\n    return [e for e in batch if {self.predicate.test}]\n", step_id
         )
 
     def process(self, batch: list):
@@ -29,4 +29,4 @@ class Filter:
             return self._fast(batch), []
         except Exception:  # noqa: BLE001 - find which events fail, below
             predicate = self.predicate
-            return one_by_one(self.step_id, batch, lambda e: e if predicate(e) is True else None)
+            return one_by_one(self.step_id, batch, lambda e: e if predicate.holds(e) else None)

@@ -54,7 +54,7 @@ class Map:
             lines.append(f"    o[{KEY_FIELD!r}] = _key_text({computed_key.python})")
         lines.append("    return o")
         self._build = build_function("build", "\n".join(lines) + "\n", step_id,
-                                     {"_set_path": _set_path, "_key_text": key_text})
+                                     {"_set_path": _set_path, "_key_text": key_text, "dict": dict})
         self.schema = EventSchema(config["schema"]) if config.get("schema") else None
         self.output_fields = self._fields(keep, rename, drop, computed, key is not None, input_fields)
 

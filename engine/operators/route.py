@@ -24,7 +24,7 @@ class Route:
                            for name, text in config["when"].items()}
         self.otherwise = config.get("otherwise")
         self.outputs: List[str] = list(self.predicates) + ([self.otherwise] if self.otherwise else [])
-        checks = [f"({p.python}) is True" for p in self.predicates.values()]
+        checks = [f"({p.test})" for p in self.predicates.values()]  # truthy exactly when true
         body = ", ".join(checks)
         self._matches = build_function("matches", f"def matches(e):\n    return ({body},)\n", step_id)
 

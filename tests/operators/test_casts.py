@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.operators.casts import converter
+from engine.values import converter
 
 
 @pytest.mark.parametrize("type_name,value,expected", [

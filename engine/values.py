@@ -1,4 +1,6 @@
-"""Value conversions for ``cast``: one function per target type, strict and documented.
+"""Value conversions shared by ``cast`` and the expression functions (``int(x)``, ...).
+
+One function per target type, strict and documented.
 
 Each converter takes a non-null value and returns the converted value or raises ValueError
 with a short reason. Nulls never reach them: a null stays null.

@@ -1,0 +1,262 @@
+"""The documented functions of the expression language, and nothing else.
+
+Each entry says which argument types it takes, what it returns and how it treats null.
+``strict`` functions return null when any argument is null, without being called. Argument
+types are checked when the topology loads where the types are known, and at run time
+otherwise, so a wrong value dead-letters the event with a clear reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Callable, Dict, FrozenSet, Optional, Tuple, Union
+
+from engine import values
+
+Kinds = Optional[FrozenSet[str]]  # None: any type
+STR: Kinds = frozenset({"str"})
+INT: Kinds = frozenset({"int"})
+NUM: Kinds = frozenset({"int", "float", "decimal"})
+TIME: Kinds = frozenset({"timestamp"})
+DAY: Kinds = frozenset({"timestamp", "date"})
+DURATION: Kinds = frozenset({"duration"})
+SIZED: Kinds = frozenset({"str", "list", "json"})
+ANY: Kinds = None
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    impl: Callable
+    params: Tuple[Kinds, ...]
+    returns: Union[str, Callable[[list], str]]
+    doc: str
+    required: Optional[int] = None  # fewer arguments than params are allowed down to this
+    variadic: bool = False  # the last parameter repeats
+    strict: bool = True
+    pure: bool = True  # may be evaluated when the topology loads if all arguments are literals
+    literal: Dict[int, Callable] = field(default_factory=dict)  # arg index -> load-time check
+
+    def result_type(self, arg_types: list) -> str:
+        return self.returns(arg_types) if callable(self.returns) else self.returns
+
+
+def _same(arg_types: list) -> str:
+    return arg_types[0] if arg_types else "any"
+
+
+# -- strings -------------------------------------------------------------------------------
+def _substr(text: str, start: int, count: Optional[int] = None) -> str:
+    return text[start:] if count is None else text[start:start + count]
+
+
+def _contains(container, item) -> bool:
+    return item in container
+
+
+def _split(text: str, separator: str) -> list:
+    return text.split(separator)
+
+
+def _join(items: list, separator: str) -> str:
+    return separator.join(values.to_str(i) for i in items if i is not None)
+
+
+def _concat(*parts) -> str:
+    return "".join(values.to_str(p) for p in parts if p is not None)
+
+
+def _matches(text: str, pattern: str) -> bool:
+    return re.search(pattern, text) is not None  # re caches compiled patterns
+
+
+def _extract(text: str, pattern: str) -> Optional[str]:
+    found = re.search(pattern, text)
+    if found is None:
+        return None
+    return found.group(1) if found.re.groups else found.group(0)
+
+
+def _check_regex(pattern) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+
+
+# -- numbers -------------------------------------------------------------------------------
+def _round(number, digits: int = 0):
+    if type(number) is int:
+        return number if digits >= 0 else int(_round(Decimal(number), digits))
+    exact = Decimal(repr(number)) if type(number) is float else number
+    rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return float(rounded) if type(number) is float else rounded
+
+
+def _floor(number) -> int:
+    return int(number.to_integral_value(ROUND_FLOOR)) if type(number) is Decimal else math.floor(number)
+
+
+def _ceil(number) -> int:
+    return int(number.to_integral_value(ROUND_CEILING)) if type(number) is Decimal else math.ceil(number)
+
+
+def _extreme(pick: Callable) -> Callable:
+    def choose(*items):
+        present = [i for i in items if i is not None]
+        return pick(present) if present else None
+
+    return choose
+
+
+def _decimal(value) -> Decimal:
+    if type(value) is float:
+        return Decimal(repr(value))
+    if type(value) is bool:
+        raise ValueError("booleans are not numbers")
+    number = Decimal(value.strip() if type(value) is str else value)
+    if not number.is_finite():
+        raise ValueError("not a finite number")
+    return number
+
+
+# -- time ------------------------------------------------------------------------------------
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_TRUNCATE = {
+    "second": dict(microsecond=0), "minute": dict(second=0, microsecond=0),
+    "hour": dict(minute=0, second=0, microsecond=0), "day": dict(hour=0, minute=0, second=0, microsecond=0),
+    "month": dict(day=1, hour=0, minute=0, second=0, microsecond=0),
+    "year": dict(month=1, day=1, hour=0, minute=0, second=0, microsecond=0),
+}
+
+
+def _check_unit(unit) -> None:
+    if unit not in _TRUNCATE:
+        raise ValueError(f"unknown unit '{unit}'; units: {', '.join(_TRUNCATE)}")
+
+
+def _time_trunc(moment: datetime, unit: str) -> datetime:
+    _check_unit(unit)
+    return moment.replace(**_TRUNCATE[unit])
+
+
+def _from_epoch(number, unit: str = "s") -> datetime:
+    _check_epoch_unit(unit)
+    return values.epoch_converter(unit)(number)
+
+
+def _check_epoch_unit(unit) -> None:
+    if unit not in ("s", "ms", "us"):
+        raise ValueError(f"unknown epoch unit '{unit}'; units: s, ms, us")
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _epoch(moment: datetime) -> float:
+    return (moment - _EPOCH).total_seconds()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _duration(unit: str) -> Callable:
+    def make(amount) -> timedelta:
+        return timedelta(**{unit: float(amount) if type(amount) is Decimal else amount})
+
+    return make
+
+
+# -- ids and null ----------------------------------------------------------------------------
+def _id_text(parts) -> str:
+    return "\x1f".join("" if p is None else values.to_str(p) for p in parts)
+
+
+def _uuid5(*parts) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, _id_text(parts)))
+
+
+def _sha256(*parts) -> str:
+    return hashlib.sha256(_id_text(parts).encode()).hexdigest()
+
+
+def _nullif(value, other):
+    return None if value == other else value
+
+
+def _length(value) -> int:
+    return len(value)
+
+
+def _table(*functions: Function) -> Dict[str, Function]:
+    return {f.name: f for f in functions}
+
+
+FUNCTIONS: Dict[str, Function] = _table(
+    Function("lower", str.lower, (STR,), "str", "lower case"),
+    Function("upper", str.upper, (STR,), "str", "upper case"),
+    Function("trim", str.strip, (STR,), "str", "without leading and trailing white space"),
+    Function("ltrim", str.lstrip, (STR,), "str", "without leading white space"),
+    Function("rtrim", str.rstrip, (STR,), "str", "without trailing white space"),
+    Function("length", _length, (SIZED,), "int", "number of characters of a string, items of a list or keys of an object"),
+    Function("substr", _substr, (STR, INT, INT), "str", "substr(s, start, count): `count` characters from 0-based `start` (to the end without `count`; negative counts from the end)", required=2),
+    Function("replace", str.replace, (STR, STR, STR), "str", "replace(s, old, new): every occurrence of `old` replaced"),
+    Function("contains", _contains, (frozenset({"str", "list", "json"}), ANY), "bool", "contains(s, part): whether a string contains a substring, or a list an item"),
+    Function("starts_with", str.startswith, (STR, STR), "bool", "starts_with(s, prefix)"),
+    Function("ends_with", str.endswith, (STR, STR), "bool", "ends_with(s, suffix)"),
+    Function("split", _split, (STR, STR), "list", "split(s, separator): list of strings"),
+    Function("join", _join, (frozenset({"list", "json"}), STR), "str", "join(list, separator): items as text, nulls skipped"),
+    Function("concat", _concat, (ANY,), "str", "concat(a, b, ...): the values as text, one after the other; nulls are skipped", variadic=True, strict=False),
+    Function("matches", _matches, (STR, STR), "bool", "matches(s, regex): whether the regular expression matches somewhere in s", literal={1: _check_regex}),
+    Function("extract", _extract, (STR, STR), "str", "extract(s, regex): the first group (or the whole match) of the first match, null if none", literal={1: _check_regex}),
+    Function("str", values.to_str, (ANY,), "str", "text form: numbers as written, timestamps ISO-8601, objects as JSON"),
+    Function("int", values.to_int, (ANY,), "int", "integer; fails on fractions and non-numeric text"),
+    Function("float", values.to_float, (ANY,), "float", "floating-point number"),
+    Function("decimal", _decimal, (ANY,), "decimal", "exact decimal number (from text, int, float or decimal)"),
+    Function("bool", values.to_bool, (ANY,), "bool", "boolean from true/false, yes/no, 1/0"),
+    Function("timestamp", values.to_timestamp, (frozenset({"str", "timestamp"}),), "timestamp", "timestamp from ISO-8601 text (naive means UTC)"),
+    Function("date", values.to_date, (frozenset({"str", "timestamp", "date"}),), "date", "calendar date from ISO text or a timestamp"),
+    Function("json_parse", values.to_json, (STR,), "json", "parse JSON text"),
+    Function("abs", abs, (NUM,), _same, "absolute value"),
+    Function("round", _round, (NUM, INT), _same, "round(x, digits): half away from zero; digits default 0", required=1),
+    Function("floor", _floor, (NUM,), "int", "largest integer <= x"),
+    Function("ceil", _ceil, (NUM,), "int", "smallest integer >= x"),
+    Function("least", _extreme(min), (ANY,), _same, "least(a, b, ...): smallest non-null value", variadic=True, strict=False),
+    Function("greatest", _extreme(max), (ANY,), _same, "greatest(a, b, ...): largest non-null value", variadic=True, strict=False),
+    Function("now", _now, (), "timestamp", "the current time (UTC), read when the event is processed", strict=False, pure=False),
+    Function("year", lambda t: t.year, (DAY,), "int", "year of a timestamp or date"),
+    Function("month", lambda t: t.month, (DAY,), "int", "month 1-12"),
+    Function("day", lambda t: t.day, (DAY,), "int", "day of month 1-31"),
+    Function("hour", lambda t: t.hour, (TIME,), "int", "hour 0-23 (UTC)"),
+    Function("minute", lambda t: t.minute, (TIME,), "int", "minute 0-59"),
+    Function("second", lambda t: t.second, (TIME,), "int", "second 0-59"),
+    Function("weekday", date.isoweekday, (DAY,), "int", "ISO day of week: Monday 1 ... Sunday 7"),
+    Function("time_trunc", _time_trunc, (TIME, STR), "timestamp", "time_trunc(t, unit): t truncated to second, minute, hour, day, month or year", literal={1: _check_unit}),
+    Function("format_time", lambda t, f: t.strftime(f), (DAY, STR), "str", "format_time(t, format): strftime formatting, e.g. '%Y-%m-%d'"),
+    Function("from_epoch", _from_epoch, (frozenset({"int", "float", "decimal", "str"}), STR), "timestamp", "from_epoch(n, unit): timestamp from epoch seconds, or unit 'ms' / 'us'", required=1, literal={1: _check_epoch_unit}),
+    Function("epoch", _epoch, (TIME,), "float", "seconds since 1970-01-01T00:00Z"),
+    Function("epoch_ms", _epoch_ms, (TIME,), "int", "whole milliseconds since 1970-01-01T00:00Z"),
+    Function("milliseconds", _duration("milliseconds"), (NUM,), "duration", "a duration of n milliseconds"),
+    Function("seconds", _duration("seconds"), (NUM,), "duration", "a duration of n seconds"),
+    Function("minutes", _duration("minutes"), (NUM,), "duration", "a duration of n minutes"),
+    Function("hours", _duration("hours"), (NUM,), "duration", "a duration of n hours"),
+    Function("days", _duration("days"), (NUM,), "duration", "a duration of n days"),
+    Function("total_seconds", timedelta.total_seconds, (DURATION,), "float", "length of a duration in seconds"),
+    Function("nullif", _nullif, (ANY, ANY), _same, "nullif(x, y): null when x equals y, else x", strict=False),
+    Function("uuid5", _uuid5, (ANY,), "str", "uuid5(a, b, ...): a deterministic UUID (version 5) of the values; same values, same id", variadic=True, strict=False),
+    Function("sha256", _sha256, (ANY,), "str", "sha256(a, b, ...): hex SHA-256 of the values", variadic=True, strict=False),
+)
+
+# Built by the compiler itself, lazily: coalesce(a, b, ...) and if(condition, then, else).
+SPECIAL_FORMS = {
+    "coalesce": "coalesce(a, b, ...): the first non-null value",
+    "if": "if(condition, then, else): `then` when the condition is true, else `else` (null counts as false)",
+}

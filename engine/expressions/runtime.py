@@ -1,0 +1,89 @@
+"""What generated expression code may reference: ``NAMESPACE``, and nothing else.
+
+Generated code runs with ``NAMESPACE`` as its globals and no builtins, so user text can
+reach only the documented functions (``_f_<name>``), the helpers below, and constants the
+compiler made itself (``_k<n>``, e.g. a parsed timestamp literal or a compiled set).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Dict
+
+from engine.expressions.functions import FUNCTIONS
+from engine.expressions.types import PYTHON_TYPES
+
+def _path(event, keys):
+    """The value at a nested path; null when any step is missing or of the wrong shape."""
+    node = event
+    for key in keys:
+        if type(key) is str:
+            node = node.get(key) if type(node) is dict else None
+        else:
+            node = node[key] if type(node) is list and -len(node) <= key < len(node) else None
+        if node is None:
+            return None
+    return node
+
+
+def _index(container, key):
+    """``x[key]`` for computed containers and keys, null-safe like a field path."""
+    if type(container) is dict:
+        return container.get(key)
+    if type(container) in (list, str) and type(key) is int:
+        return container[key] if -len(container) <= key < len(container) else None
+    raise TypeError(f"cannot index {type(container).__name__} with {type(key).__name__}")
+
+
+def _in(item, container):
+    if type(container) not in (list, str, dict):
+        raise TypeError(f"'in' needs a list or a string on the right, got {type(container).__name__}")
+    return item in container
+
+
+def _check(value, kinds, where):
+    """``value`` if it has one of the engine types ``kinds``, else a clear TypeError."""
+    if value is None:
+        return value
+    vtype = type(value)
+    for name in kinds:
+        if vtype in PYTHON_TYPES[name]:
+            return value
+    raise TypeError(f"{where} needs {' or '.join(sorted(kinds))}, got {vtype.__name__} {value!r:.40}")
+
+
+def _bool(value):
+    if value is None or type(value) is bool:
+        return value
+    raise TypeError(f"expected a boolean, got {type(value).__name__} {value!r:.40}")
+
+
+NAMESPACE: Dict[str, Any] = {
+    "__builtins__": {},
+    "_path": _path, "_index": _index, "_in": _in, "_check": _check, "_bool": _bool,
+    **{f"_f_{name}": function.impl for name, function in FUNCTIONS.items()},
+}
+
+_constants: Dict[Any, str] = {}
+_counter = itertools.count()
+_lock = threading.Lock()
+
+
+def constant(value) -> str:
+    """The name under which ``value`` (made by the compiler, not by user text) is in NAMESPACE."""
+    key = (type(value), value) if _hashable(value) else id(value)
+    with _lock:
+        name = _constants.get(key)
+        if name is None:
+            name = _constants[key] = f"_k{next(_counter)}"
+            NAMESPACE[name] = value
+    return name
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True

@@ -1,0 +1,377 @@
+"""Syntax tree -> Python source, with static types and SQL null semantics.
+
+Every node becomes a :class:`Code`: Python source over the event dict ``e``, its static type,
+and whether it may be null. Null propagates through operators and strict functions;
+``and``/``or``/``not`` use three-valued logic. Predicates (``filter``, ``route``) get a
+second translation, :meth:`Translator.truth`, that is true exactly when the expression is
+true, which avoids materialising nulls on the hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Callable, Dict, List, Optional, Set
+
+from engine import values
+from engine.expressions import types
+from engine.expressions.errors import ExpressionError
+from engine.expressions.functions import FUNCTIONS, SPECIAL_FORMS, Function
+from engine.expressions.parser import COMPARISONS
+from engine.expressions.runtime import constant
+from engine.expressions.syntax import Binary, Call, Field, Index, IsNull, ListOf, Literal, Node, Unary
+from engine.hints import did_you_mean
+
+_NO_VALUE = object()
+_ARITHMETIC = {"+", "-", "*", "/", "%"}
+
+
+@dataclass(frozen=True)
+class Code:
+    src: str
+    type: str
+    nullable: bool
+    value: Any = _NO_VALUE  # the value, when known at load time
+
+    @property
+    def known(self) -> bool:
+        return self.value is not _NO_VALUE
+
+
+def literal_code(value) -> Code:
+    if value is None or type(value) in (bool, int, float, str):
+        src = repr(value)
+    else:
+        src = constant(value)
+    kind = types.type_of_literal(value) if type(value) in (type(None), bool, int, float, str) else _kind_of(value)
+    return Code(src, kind, value is None, value)
+
+
+def _kind_of(value) -> str:
+    for name, pythons in types.PYTHON_TYPES.items():
+        if type(value) in pythons:
+            return name
+    return "any"
+
+
+class Translator:
+    def __init__(self, fields: Optional[Dict[str, str]]) -> None:
+        self.fields = fields
+        self.read: Set[str] = set()
+        self._temps = 0
+
+    def temp(self) -> str:
+        self._temps += 1
+        return f"_v{self._temps}"
+
+    # -- value translation ----------------------------------------------------------------
+    def value(self, node: Node) -> Code:
+        method: Callable[[Any], Code] = getattr(self, "_" + type(node).__name__.lower())
+        return method(node)
+
+    def _literal(self, node: Literal) -> Code:
+        return literal_code(node.value)
+
+    def _listof(self, node: ListOf) -> Code:
+        items = [self.value(i) for i in node.items]
+        known = [i.value for i in items] if all(i.known for i in items) else _NO_VALUE
+        return Code("[" + ", ".join(i.src for i in items) + "]", "list", False, known)
+
+    def _field(self, node: Field) -> Code:
+        top = node.path[0]
+        field_type = self._field_type(node, top)
+        self.read.add(top)
+        if len(node.path) == 1:
+            return Code(f"e.get({top!r})", field_type, True)
+        if types.kind(field_type) not in types.LOOSE and types.kind(field_type) != "list":
+            raise ExpressionError(f"field '{top}' is {field_type}: it has no field '{node.path[1]}'",
+                                  node.offset, node.length)
+        return Code(f"_path(e, {node.path!r})", "any", True)
+
+    def _field_type(self, node: Field, top: str) -> str:
+        if self.fields is None:
+            return "any"
+        if top not in self.fields:
+            known = sorted(self.fields)
+            hint = did_you_mean(top, known) or ("fields here: " + ", ".join(known) if known else None)
+            raise ExpressionError(f"unknown field '{top}'", node.offset, len(str(top)), hint=hint)
+        return self.fields[top]
+
+    def _index(self, node: Index) -> Code:
+        target, index = self.value(node.target), self.value(node.index)
+        return Code(self.guarded([target, index], lambda t, i: f"_index({t}, {i})"), "any", True)
+
+    def _unary(self, node: Unary) -> Code:
+        operand = self.value(node.operand)
+        if node.op == "not":
+            self.need_bool(operand, node.operand, "'not'")
+            return Code(self.guarded([self.as_bool(operand)], lambda x: f"(not {x})"), "bool", operand.nullable)
+        if types.kind(operand.type) not in types.NUMERIC | types.LOOSE | {"duration"}:
+            raise ExpressionError(f"cannot negate {operand.type}", node.offset, node.length)
+        return Code(self.guarded([operand], lambda x: f"(-{x})"), operand.type, operand.nullable)
+
+    def _isnull(self, node: IsNull) -> Code:
+        operand = self.value(node.operand)
+        test = "is not None" if node.negated else "is None"
+        return Code(f"({operand.src} {test})", "bool", False)
+
+    def _binary(self, node: Binary) -> Code:
+        if node.op in ("and", "or"):
+            return self.logic(node)
+        if node.op == "??":
+            left, right = self.value(node.left), self.value(node.right)
+            t = self.temp()
+            src = f"({t} if ({t} := {left.src}) is not None else {right.src})"
+            return Code(src, types.unify(left.type, right.type), right.nullable)
+        if node.op in _ARITHMETIC:
+            return self.arithmetic(node)
+        left, right, build = self.comparison(node)
+        return Code(self.guarded([left, right], build), "bool", left.nullable or right.nullable)
+
+    def arithmetic(self, node: Binary) -> Code:
+        left, right = self.coerced_pair(self.value(node.left), self.value(node.right), node)
+        result = types.arithmetic(node.op, left.type, right.type)
+        if result is None:
+            raise ExpressionError(f"cannot apply '{node.op}' to {left.type} and {right.type}",
+                                  node.offset, node.length, hint=_arithmetic_hint(left.type, right.type))
+        op = node.op
+        return Code(self.guarded([left, right], lambda a, b: f"({a} {op} {b})"), result,
+                    left.nullable or right.nullable)
+
+    def logic(self, node: Binary) -> Code:
+        left, right = self.value(node.left), self.value(node.right)
+        self.need_bool(left, node.left, f"'{node.op}'")
+        self.need_bool(right, node.right, f"'{node.op}'")
+        left, right = self.as_bool(left), self.as_bool(right)
+        if not left.nullable and not right.nullable:
+            return Code(f"({left.src} {node.op} {right.src})", "bool", False)
+        a, b = self.temp(), self.temp()
+        decisive, other = ("False", "True") if node.op == "and" else ("True", "False")
+        src = (f"({decisive} if ({a} := {left.src}) is {decisive} else ({decisive} if ({b} := {right.src}) "
+               f"is {decisive} else (None if {a} is None or {b} is None else {other})))")
+        return Code(src, "bool", True)
+
+    # -- comparisons --------------------------------------------------------------------------
+    def comparison(self, node: Binary):
+        left, right = self.value(node.left), self.value(node.right)
+        if node.op in ("in", "not in"):
+            return self.membership(node, left, right)
+        for side, code in ((node.left, left), (node.right, right)):
+            if code.known and code.value is None:
+                other = node.right if side is node.left else node.left
+                raise ExpressionError(f"'{node.op}' with null is always null", node.offset, node.length,
+                                      hint="use 'is null' or 'is not null'" if other is not None else None)
+        left, right = self.coerced_pair(left, right, node)
+        if not types.comparable(left.type, right.type, node.op not in ("==", "!=")):
+            raise ExpressionError(f"cannot compare {left.type} with {right.type}", node.offset, node.length,
+                                  hint=_compare_hint(left.type, right.type))
+        op = node.op
+        return left, right, lambda a, b: f"({a} {op} {b})"
+
+    def membership(self, node: Binary, left: Code, right: Code):
+        negate = "not " if node.op == "not in" else ""
+        if right.known and isinstance(right.value, list) and all(map(_hashable, right.value)):
+            items = frozenset(self.coerce(literal_code(v), left.type, node.right).value for v in right.value)
+            return left, Code(constant(items), "list", False), lambda a, b: f"({a} {negate}in {b})"
+        if types.kind(right.type) not in types.LOOSE | {"list", "str"}:
+            raise ExpressionError(f"'{node.op}' needs a list or a string on the right, got {right.type}",
+                                  node.right.offset, node.right.length, hint="e.g. status in ['NEW', 'PLANNED']")
+        return left, right, lambda a, b: f"({negate}_in({a}, {b}))"
+
+    def coerced_pair(self, left: Code, right: Code, node: Binary):
+        """Literals take the type of the other side: '2024-01-01' next to a timestamp
+        becomes a timestamp, 0.1 next to a decimal becomes Decimal('0.1') (exact)."""
+        if right.known and not left.known:
+            return left, self.coerce(right, left.type, node.right)
+        if left.known and not right.known:
+            return self.coerce(left, right.type, node.left), right
+        return left, right
+
+    @staticmethod
+    def coerce(code: Code, target: str, node: Node) -> Code:
+        target = types.kind(target)
+        value = code.value
+        try:
+            if target == "timestamp" and type(value) is str:
+                return literal_code(values.parse_timestamp(value))
+            if target == "date" and type(value) is str:
+                return literal_code(date.fromisoformat(value))
+            if target == "decimal" and type(value) in (float, int) and type(value) is not bool:
+                return literal_code(Decimal(repr(value)))
+        except ValueError as exc:
+            raise ExpressionError(f"{value!r} is not a valid {target}: {exc}", node.offset, node.length) from None
+        return code
+
+    # -- calls ----------------------------------------------------------------------------------
+    def _call(self, node: Call) -> Code:
+        if node.name in SPECIAL_FORMS:
+            return self.special(node)
+        function = FUNCTIONS.get(node.name)
+        if function is None:
+            raise ExpressionError(f"unknown function '{node.name}'", node.offset, node.name_length,
+                                  hint=did_you_mean(node.name, [*FUNCTIONS, *SPECIAL_FORMS]) or "see docs/expressions.md")
+        self.check_arity(node, function)
+        args = [self.argument(node, function, i, a) for i, a in enumerate(node.args)]
+        if function.pure and all(a.known for a in args):
+            return self.fold(node, function, args)
+        return self.call_code(function, args)
+
+    def check_arity(self, node: Call, function: Function) -> None:
+        count, most = len(node.args), len(function.params)
+        least = function.required if function.required is not None else most
+        if function.variadic:
+            least, most = 1, None
+        if count < least or (most is not None and count > most):
+            wanted = f"at least {least}" if most is None else (str(most) if least == most else f"{least} to {most}")
+            raise ExpressionError(f"{node.name}() takes {wanted} argument{'s' if wanted != '1' else ''}, got {count}",
+                                  node.offset, node.length, hint=f"{node.name}: {function.doc}")
+
+    def argument(self, node: Call, function: Function, index: int, arg: Node) -> Code:
+        code = self.value(arg)
+        kinds = function.params[min(index, len(function.params) - 1)]
+        if kinds is not None and types.kind(code.type) not in kinds | types.LOOSE:
+            raise ExpressionError(f"{node.name}() needs {' or '.join(sorted(kinds))} as argument {index + 1}, "
+                                  f"got {code.type}", arg.offset, arg.length, hint=f"{node.name}: {function.doc}")
+        if index in function.literal and code.known:
+            try:
+                function.literal[index](code.value)
+            except ValueError as exc:
+                raise ExpressionError(f"{node.name}(): {exc}", arg.offset, arg.length) from None
+        if kinds is not None and types.kind(code.type) in ("any", "json"):
+            where = f"{node.name}() argument {index + 1}"
+            return Code(f"_check({code.src}, {tuple(sorted(kinds))!r}, {where!r})", code.type, code.nullable)
+        return code
+
+    def fold(self, node: Call, function: Function, args: List[Code]) -> Code:
+        """Evaluate now: a call on literals fails at load time, not on every event."""
+        if function.strict and any(a.value is None for a in args):
+            return literal_code(None)
+        try:
+            return literal_code(function.impl(*[a.value for a in args]))
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ExpressionError(f"{node.name}(): {exc}", node.offset, node.length) from None
+
+    def call_code(self, function: Function, args: List[Code]) -> Code:
+        name = f"_f_{function.name}"
+        result = function.result_type([a.type for a in args])
+        if not function.strict:
+            return Code(f"{name}({', '.join(a.src for a in args)})", result, True)
+        src = self.guarded(args, lambda *xs: f"{name}({', '.join(xs)})")
+        return Code(src, result, True)
+
+    def special(self, node: Call) -> Code:
+        if node.name == "coalesce":
+            if not node.args:
+                raise ExpressionError("coalesce() takes at least 1 argument, got 0", node.offset, node.length)
+            return self.value(_chain_coalesce(node))
+        if len(node.args) != 3:
+            raise ExpressionError(f"if() takes 3 arguments, got {len(node.args)}", node.offset, node.length,
+                                  hint="if(condition, then, else)")
+        condition = self.truth(node.args[0])
+        then, other = self.value(node.args[1]), self.value(node.args[2])
+        return Code(f"({then.src} if {condition} else {other.src})", types.unify(then.type, other.type),
+                    then.nullable or other.nullable)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def guarded(self, parts: List[Code], build: Callable[..., str]) -> str:
+        """``build(*srcs)``, or null when any nullable part is null (evaluated once each)."""
+        names, tests = [], []
+        for part in parts:
+            if part.nullable:
+                t = self.temp()
+                tests.append(f"({t} := {part.src}) is None")
+                names.append(t)
+            else:
+                names.append(part.src)
+        body = build(*names)
+        return f"(None if {' or '.join(tests)} else {body})" if tests else body
+
+    def need_bool(self, code: Code, node: Node, what: str) -> None:
+        if types.kind(code.type) not in {"bool"} | types.LOOSE:
+            raise ExpressionError(f"{what} needs a boolean, got {code.type}", node.offset, node.length,
+                                  hint="compare it, e.g. x != 0 or x is not null")
+
+    @staticmethod
+    def as_bool(code: Code) -> Code:
+        if types.kind(code.type) == "bool" or code.known:
+            return code
+        return Code(f"_bool({code.src})", "bool", code.nullable)
+
+    # -- predicates -------------------------------------------------------------------------------
+    def truth(self, node: Node, negated: bool = False) -> str:
+        """Python source that is truthy exactly when ``node`` is true (``negated``: false)."""
+        if isinstance(node, Unary) and node.op == "not":
+            self.need_bool(self.value_only(node.operand), node.operand, "'not'")
+            return self.truth(node.operand, not negated)
+        if isinstance(node, Binary) and node.op in ("and", "or"):
+            return self.truth_logic(node, negated)
+        if isinstance(node, Binary) and (node.op in COMPARISONS or node.op in ("in", "not in")):
+            return self.truth_comparison(node, negated)
+        code = self.value(node)
+        self.need_bool(code, node, "a condition")
+        if code.known:
+            return repr(code.value is (not negated))
+        if isinstance(node, IsNull):
+            return f"(not {code.src})" if negated else code.src
+        return f"({self.as_bool(code).src} is {not negated})"
+
+    def truth_logic(self, node: Binary, negated: bool) -> str:
+        # De Morgan: "not (a and b)" is true exactly when a is false or b is false.
+        joiner = "and" if (node.op == "and") != negated else "or"
+        return f"({self.truth(node.left, negated)} {joiner} {self.truth(node.right, negated)})"
+
+    def truth_comparison(self, node: Binary, negated: bool) -> str:
+        left, right, build = self.comparison(node)
+        names, tests = [], []
+        for part in (left, right):
+            if part.nullable:
+                t = self.temp()
+                tests.append(f"({t} := {part.src}) is not None")
+                names.append(t)
+            else:
+                names.append(part.src)
+        body = build(*names)
+        body = f"(not {body})" if negated else body
+        return f"({' and '.join(tests + [body])})" if tests else body
+
+    def value_only(self, node: Node) -> Code:
+        """Type of ``node`` without keeping its temporaries (used for checks only)."""
+        saved = self._temps
+        code = self.value(node)
+        self._temps = saved
+        return code
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _chain_coalesce(node: Call) -> Node:
+    result = node.args[-1]
+    for arg in reversed(node.args[:-1]):
+        result = Binary(node.offset, node.length, "??", arg, result)
+    return result
+
+
+def _arithmetic_hint(left: str, right: str) -> Optional[str]:
+    pair = {types.kind(left), types.kind(right)}
+    if pair == {"float", "decimal"}:
+        return "convert one side: decimal(x) or float(x)"
+    if "str" in pair:
+        return "to join text use concat(a, b) or str(x)"
+    return None
+
+
+def _compare_hint(left: str, right: str) -> Optional[str]:
+    pair = {types.kind(left), types.kind(right)}
+    if pair == {"timestamp", "date"}:
+        return "convert the timestamp with date(t)"
+    if "str" in pair:
+        return "convert with str(x), or the text with int(...), timestamp(...), ..."
+    return None
+
