@@ -66,6 +66,8 @@ def to_str(value):
     kind = type(value)
     if kind is str:
         return value
+    if kind is int or kind is Decimal:
+        return str(value)
     if kind in (dict, list):
         return json.dumps(value, separators=(",", ":"), default=str)
     if kind is bool:

@@ -42,6 +42,7 @@ class Function:
     strict: bool = True
     pure: bool = True  # may be evaluated when the topology loads if all arguments are literals
     literal: Dict[int, Callable] = field(default_factory=dict)  # arg index -> load-time check
+    method: Optional[str] = None  # str method to call directly when the first argument is known to be str
 
     def result_type(self, arg_types: list) -> str:
         return self.returns(arg_types) if callable(self.returns) else self.returns
@@ -201,17 +202,17 @@ def _table(*functions: Function) -> Dict[str, Function]:
 
 
 FUNCTIONS: Dict[str, Function] = _table(
-    Function("lower", str.lower, (STR,), "str", "lower case"),
-    Function("upper", str.upper, (STR,), "str", "upper case"),
-    Function("trim", str.strip, (STR,), "str", "without leading and trailing white space"),
-    Function("ltrim", str.lstrip, (STR,), "str", "without leading white space"),
-    Function("rtrim", str.rstrip, (STR,), "str", "without trailing white space"),
+    Function("lower", str.lower, (STR,), "str", "lower case", method="lower"),
+    Function("upper", str.upper, (STR,), "str", "upper case", method="upper"),
+    Function("trim", str.strip, (STR,), "str", "without leading and trailing white space", method="strip"),
+    Function("ltrim", str.lstrip, (STR,), "str", "without leading white space", method="lstrip"),
+    Function("rtrim", str.rstrip, (STR,), "str", "without trailing white space", method="rstrip"),
     Function("length", _length, (SIZED,), "int", "number of characters of a string, items of a list or keys of an object"),
     Function("substr", _substr, (STR, INT, INT), "str", "substr(s, start, count): `count` characters from 0-based `start` (to the end without `count`; negative counts from the end)", required=2),
-    Function("replace", str.replace, (STR, STR, STR), "str", "replace(s, old, new): every occurrence of `old` replaced"),
+    Function("replace", str.replace, (STR, STR, STR), "str", "replace(s, old, new): every occurrence of `old` replaced", method="replace"),
     Function("contains", _contains, (frozenset({"str", "list", "json"}), ANY), "bool", "contains(s, part): whether a string contains a substring, or a list an item"),
-    Function("starts_with", str.startswith, (STR, STR), "bool", "starts_with(s, prefix)"),
-    Function("ends_with", str.endswith, (STR, STR), "bool", "ends_with(s, suffix)"),
+    Function("starts_with", str.startswith, (STR, STR), "bool", "starts_with(s, prefix)", method="startswith"),
+    Function("ends_with", str.endswith, (STR, STR), "bool", "ends_with(s, suffix)", method="endswith"),
     Function("split", _split, (STR, STR), "list", "split(s, separator): list of strings"),
     Function("join", _join, (frozenset({"list", "json"}), STR), "str", "join(list, separator): items as text, nulls skipped"),
     Function("concat", _concat, (ANY,), "str", "concat(a, b, ...): the values as text, one after the other; nulls are skipped", variadic=True, strict=False),

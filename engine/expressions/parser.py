@@ -50,7 +50,8 @@ class _Parser:
     def unexpected(self, message: str = "") -> ExpressionError:
         token = self.tok
         if token.kind == "end":
-            return ExpressionError(message or "unexpected end of expression", token.offset, 1)
+            return ExpressionError(f"{message}, found the end of the expression" if message
+                                   else "unexpected end of expression", token.offset, 1)
         found = f"unexpected '{token.text}'"
         return ExpressionError(f"{message}, found '{token.text}'" if message else found, token.offset, len(token.text))
 

@@ -257,7 +257,10 @@ class Translator:
         result = function.result_type([a.type for a in args])
         if not function.strict:
             return Code(f"{name}({', '.join(a.src for a in args)})", result, True)
-        src = self.guarded(args, lambda *xs: f"{name}({', '.join(xs)})")
+        if function.method and types.kind(args[0].type) == "str":  # skip a Python call
+            src = self.guarded(args, lambda first, *rest: f"{first}.{function.method}({', '.join(rest)})")
+        else:
+            src = self.guarded(args, lambda *xs: f"{name}({', '.join(xs)})")
         return Code(src, result, True)
 
     def special(self, node: Call) -> Code:

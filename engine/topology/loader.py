@@ -90,9 +90,9 @@ def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> 
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = (exc.problem or exc.context or "invalid YAML").strip()
-        doc.problems.append(
-            Diagnostic(path, line, col, f"invalid YAML: {message}", hint=_yaml_hint(message))
-        )
+        source_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+        hint = _yaml_hint(message, source_line) or _context_hint(exc)
+        doc.problems.append(Diagnostic(path, line, col, f"invalid YAML: {message}", hint=hint))
         return doc
     except YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {exc}"))
@@ -113,7 +113,17 @@ def load_file(path: str, env: Optional[Mapping[str, str]] = None) -> Document:
     return load_text(path, text, env)
 
 
-def _yaml_hint(message: str) -> Optional[str]:
+def _context_hint(exc: MarkedYAMLError) -> Optional[str]:
+    """Where the construct that failed started, e.g. an unclosed '[' lines earlier."""
+    mark, problem = exc.context_mark, exc.problem_mark
+    if not exc.context or mark is None or (problem and (mark.line, mark.column) == (problem.line, problem.column)):
+        return None
+    return f"{exc.context.strip()} that starts at line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _yaml_hint(message: str, source_line: str) -> Optional[str]:
+    if "${" in source_line and ("{" in source_line.split("${")[0] or "[" in source_line.split("${")[0]):
+        return "inside { } or [ ], quote a value that contains ${...}: \"${VAR}\""
     if "duplicate key" in message:
         return "each key may appear once in a mapping; remove or rename one of them"
     if "mapping values are not allowed" in message:

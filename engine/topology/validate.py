@@ -129,6 +129,7 @@ class _Checker:
         names = list(topology.sources)
         ops = operator_names()
         seen: Dict[str, NodePath] = {n: ("sources", n) for n in names}
+        duplicates = set()
         for index, step in enumerate(self.steps_raw):
             step_id = step.get("id")
             if not isinstance(step_id, str):
@@ -137,6 +138,7 @@ class _Checker:
                 line, _ = self.doc.locate(seen[step_id], at_key=seen[step_id][0] == "sources")
                 self.report(("steps", index, "id"), f"duplicate id '{step_id}' (first defined at line {line})",
                             "give every source and step its own name")
+                duplicates.add(index)
                 continue
             seen[step_id] = ("steps", index, "id")
             names.append(step_id)
@@ -146,7 +148,7 @@ class _Checker:
         specs: Dict[str, StepSpec] = {}
         for index, step in enumerate(self.steps_raw):
             step_id, op = step.get("id"), graph.operator_of(step, ops)
-            if not isinstance(step_id, str) or step_id in specs:
+            if not isinstance(step_id, str) or index in duplicates:
                 continue
             refs, node = graph.step_inputs(index, step, self.steps_raw, list(topology.sources), op, problems)
             listed = node[-1] in ("from", "union") and not isinstance(self._value(node), str)
@@ -161,7 +163,8 @@ class _Checker:
                     problem = graph.check_reference(ref, node, position if listed else -1, outputs, names)
                     if problem:
                         problems.append(problem)
-            deps[step_id] = [r.partition(".")[0] for r in refs if isinstance(r, str)]
+            deps[step_id] = [base for base in (r.partition(".")[0] for r in refs if isinstance(r, str))
+                             if base != step_id]  # a self-reference is reported above, not as a cycle
             specs[step_id] = StepSpec(step_id, op or "?", step.get(op), refs, ("steps", index))
         for node, message, hint, at_key in problems:
             self.report(node, message, hint, at_key=at_key)
