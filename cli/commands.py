@@ -36,13 +36,18 @@ def _valid_or_report(path: str, err: Console):
 
 def cmd_run(args, out: Console, err: Console) -> int:
     from engine.compiler import DEAD_LETTER_STEP, compile_topology
+    from engine.connectors.errors import ConnectorError
     from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
 
     topology = _valid_or_report(args.path, err)
     if topology is None:
         return EXIT_INVALID
     metrics = MetricsRegistry()
-    flow = compile_topology(topology, metrics)
+    try:
+        flow = compile_topology(topology, metrics)
+    except ConnectorError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_FAILED
     interval = timedelta(seconds=args.snapshot_interval) if args.snapshot_interval else None
     options = RunOptions(workers=int(args.workers), epoch_interval=interval,
                          recovery_directory=args.recovery_directory)

@@ -18,18 +18,18 @@ def print_text(console: Console, result: Validation) -> None:
         color = "red" if diag.severity == ERROR else "yellow"
         text = escape(render(diag, lines))
         head, _, rest = text.partition("\n")
-        console.print(f"[{color}]{head}[/{color}]" + ("\n" + rest if rest else ""), highlight=False)
+        console.print(f"[{color}]{head}[/{color}]" + ("\n" + rest if rest else ""), highlight=False, soft_wrap=True)
     errors = count_errors(result.diagnostics)
     warnings = len(result.diagnostics) - errors
     if errors:
         console.print(f"[red]{escape(result.document.path)}: {errors} error(s), {warnings} warning(s)[/red]",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     else:
         topology = result.topology
         shape = (f"{len(topology.sources)} source(s), {len(topology.steps)} step(s), {len(topology.sinks)} sink(s)"
                  if topology else "")
         console.print(f"[green]{escape(result.document.path)}: valid[/green] ({shape}"
-                      + (f", {warnings} warning(s)" if warnings else "") + ")", highlight=False)
+                      + (f", {warnings} warning(s)" if warnings else "") + ")", highlight=False, soft_wrap=True)
 
 
 def to_json(results: List[Validation]) -> str:

@@ -1,7 +1,8 @@
 """``velocity-flow``: validate, run and draw topology files.
 
-Exit codes: 0 success; 1 invalid topology; 2 usage error; 3 the flow failed while running;
-130 interrupted.
+Exit codes: 0 success; 1 invalid topology; 2 usage error; 3 the flow failed while running
+(or could not start: a missing input, an unreachable service); 4 internal error (a bug: please
+report it; ``VELOCITY_FLOW_DEBUG=1`` shows the traceback); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import timedelta
 from typing import List, Optional
 
 from rich.console import Console
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 class _EnvDefault(argparse.Action):
@@ -84,6 +84,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - users get one line, never a traceback
+        if os.environ.get("VELOCITY_FLOW_DEBUG"):
+            raise
+        print(f"velocity-flow: internal error: {type(exc).__name__}: {exc}\n"
+              "  this is a bug; please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def entry() -> None:

@@ -110,6 +110,24 @@ schema = {
  "$defs": defs,
 }
 
+
+
+def _describe_refs(node):
+    """A property that is only a $ref gets the referenced definition's description, for editors."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties":
+                for prop in value.values():
+                    if "$ref" in prop and "description" not in prop:
+                        prop["description"] = defs[prop["$ref"].rsplit("/", 1)[1]]["description"]
+            _describe_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            _describe_refs(item)
+
+
+_describe_refs(schema)
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "schemas", "topology.schema.json")
 
 if __name__ == "__main__":

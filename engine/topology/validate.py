@@ -108,7 +108,8 @@ class _Checker:
             return
         self._build_steps(topology, deps)
         self._sinks(topology)
-        self._unused(topology)
+        if not count_errors(self.result.diagnostics):  # warnings would only add noise to errors
+            self._unused(topology)
         self.result.topology = topology
 
     def _sources(self, topology: Topology) -> None:

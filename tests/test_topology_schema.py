@@ -1,0 +1,46 @@
+"""schemas/topology.schema.json is what scripts/topology_schema.py generates, and it is sound."""
+
+import json
+import pathlib
+import runpy
+
+import jsonschema
+
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+def _walk(node, path=()):
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, (*path, index))
+
+
+def test_committed_schema_equals_the_generated_one():
+    generated = runpy.run_path(str(ROOT / "scripts" / "topology_schema.py"))["schema"]
+    committed = json.loads((ROOT / "schemas" / "topology.schema.json").read_text(encoding="utf-8"))
+    assert committed == generated, "run: python scripts/topology_schema.py"
+
+
+def test_schema_is_valid_2020_12_and_every_property_is_described():
+    schema = json.loads((ROOT / "schemas" / "topology.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    undescribed = [
+        "/".join(map(str, (*path, name)))
+        for path, node in _walk(schema) if path and path[-1] == "properties"
+        for name, prop in node.items() if "description" not in prop
+    ]
+    assert undescribed == []
+
+
+def test_shipped_topologies_match_the_schema():
+    from ruamel.yaml import YAML
+
+    schema = json.loads((ROOT / "schemas" / "topology.schema.json").read_text(encoding="utf-8"))
+    files = sorted((ROOT / "topologies").rglob("*.yaml"))
+    assert files
+    for path in files:
+        jsonschema.validate(YAML(typ="safe").load(path.read_text(encoding="utf-8")), schema)
