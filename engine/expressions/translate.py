@@ -92,11 +92,11 @@ class Translator:
     def _field_type(self, node: Field, top: str) -> str:
         if self.fields is None:
             return "any"
-        if top not in self.fields:
+        if top not in self.fields and types.OPEN not in self.fields:
             known = sorted(self.fields)
             hint = did_you_mean(top, known) or ("fields here: " + ", ".join(known) if known else None)
             raise ExpressionError(f"unknown field '{top}'", node.offset, len(str(top)), hint=hint)
-        return self.fields[top]
+        return self.fields.get(top, "any")
 
     def _index(self, node: Index) -> Code:
         target, index = self.value(node.target), self.value(node.index)

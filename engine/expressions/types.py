@@ -13,6 +13,7 @@ from typing import Optional
 
 TYPES = ("null", "bool", "int", "float", "decimal", "str", "timestamp", "date", "duration",
          "list", "json", "any")
+OPEN = "*"  # as a key of a fields dict: the events may carry other fields, of unknown type
 NUMERIC = frozenset({"int", "float", "decimal"})
 ORDERED = NUMERIC | {"str", "timestamp", "date", "duration"}
 LOOSE = frozenset({"any", "null", "json"})  # compatible with everything until run time

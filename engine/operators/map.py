@@ -9,6 +9,7 @@ from engine.hints import did_you_mean
 from engine.operators.codegen import build_function
 from engine.operators.dead import one_by_one
 from engine.operators.expr import compile_option
+from engine.operators.fields import fully_known
 from engine.operators.jsonschemas import EventSchema
 from engine.operators.validate import split_valid
 
@@ -68,7 +69,7 @@ class Map:
 
     @staticmethod
     def _check_names(keep, rename, drop, fields) -> None:
-        if fields is None:
+        if not fully_known(fields):
             return
         listed = [("keep", i, n) for i, n in enumerate(keep)] if isinstance(keep, list) else []
         listed += [("rename", n, n) for n in rename] + [("drop", i, n) for i, n in enumerate(drop)]

@@ -10,9 +10,10 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Optional
 
-from bytewax.recovery import RecoveryConfig
+from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 _STEP_IN_MESSAGE = re.compile(r"in step ['`]?([^\s'`:]+)")
@@ -34,9 +35,10 @@ class RunFailed(Exception):
 
 
 def run_dataflow(flow, options: RunOptions) -> None:
-    recovery = RecoveryConfig(options.recovery_directory) if options.recovery_directory else None
+    recovery = None
     if options.recovery_directory:
-        os.makedirs(options.recovery_directory, exist_ok=True)
+        prepare_recovery_directory(options.recovery_directory)
+        recovery = RecoveryConfig(options.recovery_directory)
     try:
         cli_main(flow, workers_per_process=options.workers, epoch_interval=options.epoch_interval,
                  recovery_config=recovery)
@@ -44,6 +46,13 @@ def run_dataflow(flow, options: RunOptions) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - every runtime failure becomes one clean message
         raise _explain(exc) from exc
+
+
+def prepare_recovery_directory(path: str, partitions: int = 1) -> None:
+    """Create the recovery store on first use, as ``python -m bytewax.recovery DIR N`` would."""
+    os.makedirs(path, exist_ok=True)
+    if not any(name.endswith(".sqlite3") for name in os.listdir(path)):
+        init_db_dir(Path(path), partitions)
 
 
 def _explain(exc: BaseException) -> RunFailed:

@@ -6,9 +6,10 @@ import re
 from typing import Dict, Optional
 
 from engine.errors import ConfigError
-from engine.operators.fields import Fields
+from engine.operators.fields import Fields, fully_known
 
 _COLUMN_TYPE = re.compile(r"^(int|float|bool|str|date|json|timestamp|decimal\(\d+, ?\d+\))$")
+_AS_COLUMN = {"list": "json"}
 DEAD_LETTER_COLUMNS = {"step": "str", "error": "str", "origin": "str", "time": "timestamp", "event": "json"}
 
 
@@ -17,11 +18,11 @@ def duckdb_columns(options: dict, fields: Fields, feeder: str) -> Dict[str, str]
     declared: Optional[Dict[str, str]] = options.get("columns")
     if declared:
         columns = dict(declared)
-    elif fields is None:
-        raise ConfigError(f"cannot infer the columns: the fields of '{feeder}' are not known", (),
+    elif not fully_known(fields):
+        raise ConfigError(f"cannot infer the columns: the fields of '{feeder}' are not {'all ' if fields else ''}known", (),
                           hint="declare them: columns: {name: type, ...}")
     else:
-        columns = {name: kind for name, kind in fields.items() if not name.startswith("_")}
+        columns = {name: _AS_COLUMN.get(kind, kind) for name, kind in fields.items() if not name.startswith("_")}
         unknown = [f"{n} ({k})" for n, k in columns.items() if not _COLUMN_TYPE.match(k)]
         if unknown:
             raise ConfigError(f"cannot infer a column type for {', '.join(unknown)}", (),
