@@ -13,6 +13,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from engine.compiler.connectors import build_sink, build_source
+from engine.connectors.wiring import output
 from engine.compiler.steps import batch_step, counted, merged, route_output, routing_step
 from engine.metrics import MetricsRegistry
 from engine.operators.decode import Decode
@@ -78,11 +79,11 @@ class _Wiring:
     def sinks(self) -> None:
         for name, spec in self.topology.sinks.items():
             up = self.inputs(f"sink:{name}", spec.inputs)
-            op.output(f"sink:{name}", up, build_sink(spec, self.metrics.step(f"sink:{name}")))
+            output(f"sink:{name}", up, build_sink(spec, self.metrics.step(f"sink:{name}")))
         dead = op.merge(f"{DEAD_LETTER_STEP}:merge", *self.dead) if len(self.dead) > 1 else self.dead[0]
         records = op.map(f"{DEAD_LETTER_STEP}:records", dead, _records)
         spec = self.topology.dead_letter
-        op.output(DEAD_LETTER_STEP, records, build_sink(spec, self.metrics.step(DEAD_LETTER_STEP)))
+        output(DEAD_LETTER_STEP, records, build_sink(spec, self.metrics.step(DEAD_LETTER_STEP)))
 
 
 def _raw_size(raw) -> int:

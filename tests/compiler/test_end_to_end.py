@@ -70,7 +70,7 @@ def test_topology_runs_to_exact_outputs(tmp_path):
     assert [e["id"] for e in read_jsonl(tmp_path / "light.jsonl")] == [1, 1]
     dead = read_jsonl(tmp_path / "dead.jsonl")
     assert [(d["step"], d["origin"], d["error"].split(":")[0]) for d in dead] == [
-        ("orders:decode", f"{tmp_path}/in.jsonl:3", "malformed JSON"),
+        ("orders", f"{tmp_path}/in.jsonl:3", "malformed JSON"),
         ("parse", None, "cannot cast field 'id' value 'x' to int"),
         ("parse", None, "cannot cast field 'kg' value 'abc' to decimal(8,2)"),
     ]

@@ -1,0 +1,276 @@
+"""A DuckDB table sink: one transaction per batch, inserted through an Arrow table.
+
+DuckDB allows one writing process per database file, so the sink has a single partition and
+one connection. Rows go in as one ``INSERT ... SELECT`` from a registered Arrow table, which
+measured ~290k rows/s against ~2k rows/s for ``executemany``.
+
+Type mapping (YAML column type -> DuckDB):
+``int`` BIGINT, ``float`` DOUBLE, ``bool`` BOOLEAN, ``str`` VARCHAR, ``date`` DATE,
+``json`` JSON, ``timestamp`` TIMESTAMPTZ (stored as an instant; read back in UTC),
+``decimal(p,s)`` DECIMAL(p,s) (exact: decimals travel as text and DuckDB rounds to ``s``).
+
+Delivery: ``upsert`` is idempotent, so replays after recovery are effectively once; ``append``
+is at-least-once (a replayed batch is inserted again).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import duckdb
+import pyarrow as pa
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+
+from engine.connectors.errors import ConnectorError
+from engine.connectors.jsonl import encode_value
+from engine.metrics import StepCounters
+
+_BATCH_VIEW = "__velocity_flow_batch"
+_DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
+
+
+def _json_text(value: Any) -> Optional[str]:
+    return None if value is None else encode_value(value).decode("utf-8")
+
+
+def _decimal_text(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
+_SIMPLE = {
+    "int": ("BIGINT", pa.int64(), None),
+    "float": ("DOUBLE", pa.float64(), None),
+    "bool": ("BOOLEAN", pa.bool_(), None),
+    "str": ("VARCHAR", pa.string(), None),
+    "date": ("DATE", pa.date32(), None),
+    "json": ("JSON", pa.string(), _json_text),
+    "timestamp": ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), None),
+}
+# How DuckDB's information_schema spells the types we create.
+_REPORTED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
+
+
+def quote(identifier: str) -> str:
+    """A SQL identifier, double-quoted with embedded quotes doubled: any text is just a name."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its SQL type, the Arrow type it travels as, and a value conversion."""
+
+    name: str
+    sql_type: str
+    arrow_type: pa.DataType
+    convert: Optional[Callable[[Any], Any]]
+
+    @classmethod
+    def of(cls, name: str, kind: str) -> "Column":
+        if kind in _SIMPLE:
+            return cls(name, *_SIMPLE[kind])
+        match = _DECIMAL.match(kind)
+        if match is None:
+            raise ConnectorError(f"duckdb sink: column '{name}' has unknown type '{kind}' (known: "
+                                 f"{', '.join(_SIMPLE)}, decimal(p,s))")
+        precision, scale = match.groups()
+        return cls(name, f"DECIMAL({precision},{scale})", pa.string(), _decimal_text)
+
+    def array(self, events: Sequence[dict]) -> pa.Array:
+        """The column of a batch; missing fields are NULL."""
+        name = self.name
+        values = [e.get(name) for e in events]
+        if self.convert is not None:
+            values = [self.convert(v) for v in values]
+        try:
+            return pa.array(values, type=self.arrow_type)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"column '{name}' ({self.sql_type}): {exc}") from None
+
+
+class _TableWriter(StatefulSinkPartition[List[dict], None]):
+    """Owns the connection; writes every ``write_batch`` call in one transaction."""
+
+    def __init__(self, sink: "DuckDBSink") -> None:
+        self._sink = sink
+        self._columns = sink.column_specs
+        self._con = _connect(sink.path)
+        try:
+            ensure_table(self._con, sink.table, self._columns, sink.key)
+        except BaseException:
+            self._con.close()
+            raise
+        self._insert = insert_sql(sink.table, self._columns, sink.key)
+
+    def write_batch(self, values: List[List[dict]]) -> None:
+        events = [e for batch in values for e in batch]
+        if not events:
+            return
+        if self._sink.key:
+            events = last_per_key(events, self._sink.key)
+        self._write(events)
+        count = sum(len(batch) for batch in values)
+        if self._sink.metrics is not None:
+            self._sink.metrics.add(events_in=count, events_out=count)
+
+    def _write(self, events: List[dict]) -> None:
+        table = self._sink.table
+        try:
+            arrow = pa.Table.from_arrays([c.array(events) for c in self._columns],
+                                         names=[c.name for c in self._columns])
+        except ValueError as exc:
+            raise ConnectorError(f"duckdb sink: cannot write {len(events)} events into '{table}': "
+                                 f"{exc}") from None
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register(_BATCH_VIEW, arrow)
+            con.execute(self._insert)
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise ConnectorError(f"duckdb sink: writing {len(events)} events into '{table}' failed "
+                                 f"(nothing written): {str(exc).splitlines()[0]}") from None
+        finally:
+            con.unregister(_BATCH_VIEW)
+
+    def snapshot(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _connect(path: str) -> "duckdb.DuckDBPyConnection":
+    parent = os.path.dirname(path)
+    try:
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        con = duckdb.connect(path)
+    except (OSError, duckdb.Error) as exc:
+        raise ConnectorError(f"duckdb sink: cannot open '{path}': {str(exc).splitlines()[0]}") from None
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def ensure_table(con, table: str, columns: List[Column], key: Optional[List[str]]) -> None:
+    """Create the table when missing; otherwise check it has exactly our columns (and key)."""
+    existing = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE lower(table_name) = lower(?) AND table_schema = current_schema() "
+        "ORDER BY ordinal_position", [table]).fetchall()
+    if not existing:
+        con.execute(create_sql(table, columns, key))
+        return
+    problems = column_differences(dict(existing), columns)
+    if key:
+        problems += key_differences(con, table, key)
+    if problems:
+        raise ConnectorError(f"duckdb sink: table '{table}' exists with other columns: "
+                             + "; ".join(problems))
+
+
+def column_differences(existing: Dict[str, str], columns: List[Column]) -> List[str]:
+    """What differs between a table's columns and ours, one phrase each."""
+    have = {name.lower(): (name, kind) for name, kind in existing.items()}
+    want = {c.name.lower(): c for c in columns}
+    problems = []
+    for lower, column in want.items():
+        expected = _REPORTED.get(column.sql_type, column.sql_type)
+        if lower not in have:
+            problems.append(f"missing column '{column.name}' ({expected})")
+        elif have[lower][1] != expected:
+            problems.append(f"column '{column.name}' is {have[lower][1]}, not {expected}")
+    problems += [f"extra column '{name}' ({kind})" for lower, (name, kind) in have.items()
+                 if lower not in want]
+    return problems
+
+
+def key_differences(con, table: str, key: List[str]) -> List[str]:
+    """Upsert needs a primary key on exactly the key columns (ON CONFLICT relies on it)."""
+    rows = con.execute(
+        "SELECT constraint_column_names FROM duckdb_constraints() "
+        "WHERE lower(table_name) = lower(?) AND schema_name = current_schema() "
+        "AND constraint_type = 'PRIMARY KEY'", [table]).fetchall()
+    have = [n.lower() for n in rows[0][0]] if rows else []
+    if sorted(have) == sorted(k.lower() for k in key):
+        return []
+    shown = ", ".join(have) if have else "none"
+    return [f"primary key is ({shown}), upsert needs ({', '.join(key)})"]
+
+
+def create_sql(table: str, columns: List[Column], key: Optional[List[str]]) -> str:
+    parts = [f"{quote(c.name)} {c.sql_type}" for c in columns]
+    if key:
+        parts.append(f"PRIMARY KEY ({', '.join(quote(k) for k in key)})")
+    return f"CREATE TABLE IF NOT EXISTS {quote(table)} ({', '.join(parts)})"
+
+
+def insert_sql(table: str, columns: List[Column], key: Optional[List[str]]) -> str:
+    """INSERT ... SELECT from the registered Arrow batch; an upsert updates non-key columns."""
+    names = ", ".join(quote(c.name) for c in columns)
+    select = ", ".join(f"CAST({quote(c.name)} AS {c.sql_type})" for c in columns)
+    sql = f"INSERT INTO {quote(table)} ({names}) SELECT {select} FROM {quote(_BATCH_VIEW)}"
+    if not key:
+        return sql
+    keys = {k.lower() for k in key}
+    updates = [f"{quote(c.name)} = EXCLUDED.{quote(c.name)}" for c in columns
+               if c.name.lower() not in keys]
+    target = ", ".join(quote(k) for k in key)
+    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+    return f"{sql} ON CONFLICT ({target}) {action}"
+
+
+def last_per_key(events: List[dict], key: List[str]) -> List[dict]:
+    """The last event of each key, in first-seen key order.
+
+    One upsert statement that meets a key twice does not apply the later row (DuckDB 1.x
+    keeps the first, older versions raise), yet the later event is the newer state.
+    """
+    latest: Dict[Any, dict] = {}
+    for event in events:
+        ident = tuple(event.get(k) for k in key)
+        try:
+            latest.pop(ident, None)
+        except TypeError:  # an unhashable key value (a json object): compare its JSON text
+            ident = encode_value(list(ident))
+            latest.pop(ident, None)
+        latest[ident] = event
+    return list(latest.values())
+
+
+class DuckDBSink(FixedPartitionedSink[List[dict], None]):
+    """Events into a DuckDB table (created from ``columns`` when missing).
+
+    Items must be ``(key, batch)`` pairs (see ``engine.connectors.wiring.output``).
+    """
+
+    def __init__(self, path: str, table: str, columns: Optional[Dict[str, str]] = None,
+                 mode: str = "append", key: Optional[List[str]] = None,
+                 metrics: Optional[StepCounters] = None) -> None:
+        if mode not in ("append", "upsert"):
+            raise ConnectorError(f"duckdb sink: mode must be 'append' or 'upsert', not '{mode}'")
+        if not columns:
+            raise ConnectorError(f"duckdb sink: table '{table}' needs columns")
+        if mode == "upsert" and not key:
+            raise ConnectorError("duckdb sink: mode 'upsert' needs 'key'")
+        missing = [k for k in key or [] if k not in columns]
+        if missing:
+            raise ConnectorError(f"duckdb sink: key column '{missing[0]}' is not among the columns")
+        self.path = path
+        self.table = table
+        self.column_specs = [Column.of(name, kind) for name, kind in columns.items()]
+        self.mode = mode
+        self.key = list(key) if mode == "upsert" else None
+        self.metrics = metrics
+
+    def list_parts(self) -> List[str]:
+        return [self.path]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _TableWriter:
+        return _TableWriter(self)

@@ -1,0 +1,192 @@
+"""JSON Lines files: a bounded source that reads files in batches, and a one-file sink.
+
+The source hands out undecoded lines (``RawBatch``) so decoding and its dead letters stay in
+the decode step; every value keeps its exact 1-based line number for dead-letter origins.
+The sink is exactly-once under recovery: its resume state is the file length at the last
+snapshot, and a resumed run truncates whatever was written after it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from itertools import islice
+from typing import List, Optional, Tuple
+
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+
+from engine.connectors.errors import ConnectorError
+from engine.connectors.jsonl import encode_batch
+from engine.metrics import StepCounters
+from engine.records import RawBatch
+
+# (byte offset of the next line, its 1-based line number)
+ReadState = Tuple[int, int]
+
+
+def find_files(path: str, pattern: str = "*.jsonl") -> List[str]:
+    """The files a ``path`` names: itself, the ``pattern`` matches of a directory, or a glob.
+
+    Sorted, so partitions and their order are the same on every worker and every run.
+    """
+    if os.path.isfile(path):
+        return [path]
+    if os.path.isdir(path):
+        found = sorted(p for p in glob.glob(os.path.join(path, pattern)) if os.path.isfile(p))
+        if not found:
+            raise ConnectorError(f"file source: no file in '{path}' matches '{pattern}'")
+        return found
+    if glob.has_magic(path):
+        found = sorted(p for p in glob.glob(path) if os.path.isfile(p))
+        if not found:
+            raise ConnectorError(f"file source: no file matches '{path}'")
+        return found
+    raise ConnectorError(f"file source: '{path}' does not exist")
+
+
+def split_lines(lines: List[bytes], origin: str, first_line: int) -> List[RawBatch]:
+    """Raw batches of the non-blank ``lines``, split at blank lines so line numbers stay exact.
+
+    ``RawBatch.position(i)`` is ``first_offset + i``; a skipped blank line inside one batch would
+    shift every later position, hence one batch per run of consecutive non-blank lines.
+    """
+    batches: List[RawBatch] = []
+    values: List[bytes] = []
+    start = first_line
+    for number, line in enumerate(lines, first_line):
+        value = line.rstrip(b"\r\n")
+        if value.strip():
+            if not values:
+                start = number
+            values.append(value)
+        elif values:
+            batches.append(RawBatch(values, origin, start))
+            values = []
+    if values:
+        batches.append(RawBatch(values, origin, start))
+    return batches
+
+
+class _JsonlReader(StatefulSourcePartition[RawBatch, ReadState]):
+    """Reads one file from a byte offset, ``batch_size`` lines per call."""
+
+    def __init__(self, path: str, batch_size: int, state: Optional[ReadState],
+                 metrics: Optional[StepCounters]) -> None:
+        self._path = path
+        self._batch_size = batch_size
+        self._metrics = metrics
+        self._offset, self._line = state if state is not None else (0, 1)
+        try:
+            self._file = open(path, "rb")
+        except OSError as exc:
+            raise ConnectorError(f"file source: cannot open '{path}': {exc.strerror}") from None
+        self._file.seek(self._offset)
+
+    def next_batch(self) -> List[RawBatch]:
+        lines = list(islice(self._file, self._batch_size))
+        if not lines:
+            raise StopIteration()
+        batches = split_lines(lines, self._path, self._line)
+        self._offset += sum(map(len, lines))
+        self._line += len(lines)
+        if self._metrics is not None:
+            self._metrics.add(events_out=sum(len(b.values) for b in batches))
+        return batches
+
+    def snapshot(self) -> ReadState:
+        return (self._offset, self._line)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class JsonlSource(FixedPartitionedSource[RawBatch, ReadState]):
+    """JSON Lines from a file, the ``pattern`` files of a directory, or a glob; bounded.
+
+    One partition per file, so the files of a directory spread over the workers.
+    """
+
+    def __init__(self, path: str, pattern: str = "*.jsonl", batch_size: int = 1000,
+                 metrics: Optional[StepCounters] = None) -> None:
+        if batch_size < 1:
+            raise ConnectorError(f"file source: batch_size must be at least 1, not {batch_size}")
+        self.path = path
+        self.pattern = pattern
+        self.batch_size = batch_size
+        self._metrics = metrics
+        self.files = find_files(path, pattern)
+
+    def list_parts(self) -> List[str]:
+        return find_files(self.path, self.pattern)
+
+    def build_part(self, step_id: str, for_part: str,
+                   resume_state: Optional[ReadState]) -> _JsonlReader:
+        return _JsonlReader(for_part, self.batch_size, resume_state, self._metrics)
+
+
+class _JsonlWriter(StatefulSinkPartition[List[dict], int]):
+    """Appends event batches to one file; its state is the file length."""
+
+    def __init__(self, path: str, mode: str, state: Optional[int],
+                 metrics: Optional[StepCounters]) -> None:
+        self._metrics = metrics
+        parent = os.path.dirname(path)
+        try:
+            if parent:
+                os.makedirs(parent, exist_ok=True)
+            self._file = open(path, "ab")
+        except OSError as exc:
+            raise ConnectorError(f"file sink: cannot open '{path}': {exc.strerror}") from None
+        self._file.seek(0, os.SEEK_END)
+        size = self._file.tell()
+        if state is not None and state > size:
+            self._file.close()
+            raise ConnectorError(f"file sink: '{path}' is shorter ({size} bytes) than at the last "
+                                 f"snapshot ({state} bytes); it was changed outside the flow")
+        if state is not None:
+            self._file.truncate(state)
+        elif mode == "overwrite":
+            self._file.truncate(0)
+        self._file.seek(0, os.SEEK_END)
+
+    def write_batch(self, values: List[List[dict]]) -> None:
+        count = 0
+        for events in values:
+            self._file.write(encode_batch(events))
+            count += len(events)
+        self._file.flush()
+        if self._metrics is not None:
+            self._metrics.add(events_in=count, events_out=count)
+
+    def snapshot(self) -> int:
+        self._file.flush()
+        return self._file.tell()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class JsonlSink(FixedPartitionedSink[List[dict], int]):
+    """Events as JSON Lines in one file: one partition, so one writer and one order.
+
+    Items must be ``(key, batch)`` pairs (Bytewax routes fixed-partition sinks by key); every
+    key goes to the single partition. ``engine.connectors.wiring.output`` adds the key.
+    """
+
+    def __init__(self, path: str, mode: str = "overwrite",
+                 metrics: Optional[StepCounters] = None) -> None:
+        if mode not in ("overwrite", "append"):
+            raise ConnectorError(f"file sink: mode must be 'overwrite' or 'append', not '{mode}'")
+        self.path = path
+        self.mode = mode
+        self._metrics = metrics
+
+    def list_parts(self) -> List[str]:
+        return [self.path]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
+
+    def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _JsonlWriter:
+        return _JsonlWriter(self.path, self.mode, resume_state, self._metrics)
