@@ -13,14 +13,22 @@ class RawBatch:
     """Undecoded values read by a source, with where they came from.
 
     ``first_offset`` is the position of ``values[0]`` in ``origin`` (a 1-based line number
-    for files), so a dead letter can point at the exact input line.
+    for files), so a dead letter can point at the exact input line. Sources whose positions
+    are not consecutive (Kafka offsets) give ``offsets`` instead, one per value. ``meta``
+    (one dict per value, or None) is added to each decoded event as the field ``_meta``:
+    e.g. a Kafka message's key, headers and timestamp. A ``None`` value (a Kafka tombstone)
+    carries no event and is skipped.
     """
 
-    values: List[bytes]
+    values: List[Optional[bytes]]
     origin: str
     first_offset: Optional[int] = None
+    offsets: Optional[List[int]] = None
+    meta: Optional[List[dict]] = None
 
     def position(self, index: int) -> str:
+        if self.offsets is not None:
+            return f"{self.origin}@{self.offsets[index]}"
         if self.first_offset is None:
             return self.origin
         return f"{self.origin}:{self.first_offset + index}"

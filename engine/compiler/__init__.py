@@ -49,7 +49,7 @@ class _Wiring:
         for name, spec in self.topology.sources.items():
             counters = self.metrics.step(name)
             raw = op.input(name, self.flow, build_source(spec, None))
-            decode = Decode(name, EventSchema(spec.schema) if spec.schema else None)
+            decode = Decode(name, EventSchema(spec.schema) if spec.schema else None, spec.options.get("format", "json"))
             out = batch_step(f"{name}:decode", raw, counted(decode.process, counters, _raw_size))
             self.streams[name] = out.ok
             self.dead.append(out.dead)
@@ -79,6 +79,10 @@ class _Wiring:
     def sinks(self) -> None:
         for name, spec in self.topology.sinks.items():
             up = self.inputs(f"sink:{name}", spec.inputs)
+            if spec.envelope is not None:
+                envelope = batch_step(f"sink:{name}:envelope", up, counted(spec.envelope.process, None))
+                up = envelope.ok
+                self.dead.append(envelope.dead)
             output(f"sink:{name}", up, build_sink(spec, self.metrics.step(f"sink:{name}")))
         dead = op.merge(f"{DEAD_LETTER_STEP}:merge", *self.dead) if len(self.dead) > 1 else self.dead[0]
         records = op.map(f"{DEAD_LETTER_STEP}:records", dead, _records)

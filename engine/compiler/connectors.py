@@ -9,8 +9,12 @@ from engine.metrics import StepCounters
 from engine.topology.model import SinkSpec, SourceSpec
 
 
+DECODE_OPTIONS = ("format",)  # handled by the source's decode step, not by the connector
+
+
 def build_source(spec: SourceSpec, counters: Optional[StepCounters]):
-    return SOURCES[spec.kind](**spec.options, metrics=counters)
+    options = {k: v for k, v in spec.options.items() if k not in DECODE_OPTIONS}
+    return SOURCES[spec.kind](**options, metrics=counters)
 
 
 def build_sink(spec: SinkSpec, counters: Optional[StepCounters]):

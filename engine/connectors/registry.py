@@ -1,6 +1,6 @@
 """Connector kinds by their YAML name; built as ``cls(**options, metrics=counters)``.
 
-DuckDB is imported only when a topology uses it (the class is resolved on first lookup).
+DuckDB and confluent-kafka are imported only when a topology uses them (the class is resolved on first lookup).
 """
 
 from __future__ import annotations
@@ -15,12 +15,26 @@ def _duckdb_sink(**options):
     return DuckDBSink(**options)
 
 
+def _kafka_source(**options):
+    from engine.connectors.kafka import KafkaSource
+
+    return KafkaSource(**options)
+
+
+def _kafka_sink(**options):
+    from engine.connectors.kafka import KafkaSink
+
+    return KafkaSink(**options)
+
+
 SOURCES = {
     "file": JsonlSource,
+    "kafka": _kafka_source,
 }
 
 SINKS = {
     "file": JsonlSink,
     "stdout": StdoutSink,
     "duckdb": _duckdb_sink,
+    "kafka": _kafka_sink,
 }

@@ -42,6 +42,7 @@ class SinkSpec:
     options: Dict[str, Any]
     inputs: List[str]
     node: NodePath
+    envelope: Any = None  # an operator run just before the sink (Kafka topic/key/headers)
 
 
 @dataclass

@@ -6,7 +6,9 @@ import re
 from typing import Dict, Optional
 
 from engine.errors import ConfigError
+from engine.operators.expr import compile_option
 from engine.operators.fields import Fields, fully_known
+from engine.operators.map import Map
 
 _COLUMN_TYPE = re.compile(r"^(int|float|bool|str|date|json|timestamp|decimal\(\d+, ?\d+\))$")
 _AS_COLUMN = {"list": "json"}
@@ -29,6 +31,28 @@ def duckdb_columns(options: dict, fields: Fields, feeder: str) -> Dict[str, str]
                               hint="declare the columns with their types: columns: {name: type, ...}")
     _check_key(options, columns)
     return columns
+
+
+def kafka_envelope(options: dict, fields: Fields, sink_name: str) -> Optional[Map]:
+    """The step that sets each message's topic, key and headers from the sink's expressions.
+
+    Pops ``key``, ``topic_from`` and ``headers`` from ``options`` (the connector only sees the
+    resulting ``_key``/``_topic``/``_headers`` fields); None when the sink has none of them.
+    """
+    key, topic_from, headers = options.pop("key", None), options.pop("topic_from", None), options.pop("headers", None)
+    if not options.get("topic") and topic_from is None:
+        raise ConfigError("a kafka sink needs 'topic' (fixed) or 'topic_from' (an expression)", (),
+                          hint="add topic: <name>")
+    computed = {"_topic": (topic_from, ("topic_from",))} if topic_from is not None else {}
+    computed.update({f"_headers.{name}": (text, ("headers", name)) for name, text in (headers or {}).items()})
+    for text, path in [*computed.values(), *([(key, ("key",))] if key is not None else [])]:
+        compile_option(text, fields, path)  # report errors at the sink's own options
+    if not computed and key is None:
+        return None
+    config = {"keep": "all", "fields": {name: text for name, (text, _) in computed.items()}}
+    if key is not None:
+        config["key"] = key
+    return Map(f"sink:{sink_name}:envelope", config, fields)
 
 
 def _check_key(options: dict, columns: Dict[str, str]) -> None:

@@ -15,10 +15,11 @@ from engine.topology.diagnostics import ERROR, WARNING, Diagnostic, count_errors
 from engine.topology.loader import Document, NodePath, load_file, load_text
 from engine.topology.model import SinkSpec, SourceSpec, StepSpec, Topology
 from engine.topology.schema import check_shape
-from engine.topology.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns
+from engine.operators.decode import META_FIELD
+from engine.topology.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns, kafka_envelope
 
-SINK_KINDS = ("file", "stdout", "duckdb")
-SOURCE_KINDS = ("file",)
+SINK_KINDS = ("file", "stdout", "duckdb", "kafka")
+SOURCE_KINDS = ("file", "kafka")
 
 
 @dataclass
@@ -124,6 +125,10 @@ class _Checker:
                     source.fields = EventSchema(source.schema).fields
                 except ConfigError as exc:
                     self.config_error(("sources", name), exc)
+            if source.options.get("format", "json") != "json":
+                source.fields = {"value": "str" if source.options["format"] == "string" else "any"}
+            if source.fields is not None and source.options.get("metadata"):
+                source.fields = {**source.fields, META_FIELD: "json"}
             topology.sources[name] = source
 
     def _references(self, topology: Topology) -> Optional[Dict[str, List[str]]]:
@@ -241,12 +246,13 @@ class _Checker:
         topology.dead_letter = self._dead_letter(topology)
 
     def _connector_options(self, sink: SinkSpec, fields, feeder: str, columns=None) -> None:
-        if sink.kind != "duckdb":
-            return
         try:
-            sink.options["columns"] = columns or duckdb_columns(sink.options, fields, feeder)
+            if sink.kind == "duckdb":
+                sink.options["columns"] = columns or duckdb_columns(sink.options, fields, feeder)
+            elif sink.kind == "kafka":
+                sink.envelope = kafka_envelope(sink.options, fields, sink.name)
         except ConfigError as exc:
-            self.config_error((*sink.node, "duckdb"), exc)
+            self.config_error((*sink.node, sink.kind), exc)
 
     def _dead_letter(self, topology: Topology) -> SinkSpec:
         spec = self.data.get("dead_letter")
@@ -255,7 +261,7 @@ class _Checker:
                             [], ("dead_letter",))
         kind = next((k for k in SINK_KINDS if k in spec), "?")
         sink = SinkSpec("dead_letter", kind, dict(spec.get(kind) or {}), [], ("dead_letter",))
-        if kind == "duckdb":
+        if kind in ("duckdb", "kafka"):
             self._connector_options(sink, None, "dead_letter",
                                     columns=sink.options.get("columns") or DEAD_LETTER_COLUMNS)
         return sink

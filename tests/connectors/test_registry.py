@@ -13,8 +13,8 @@ FORBIDDEN = ("ruamel", "engine.topology", "engine.compiler", "cli")
 
 
 def test_kinds():
-    assert set(SOURCES) == {"file"}
-    assert set(SINKS) == {"file", "stdout", "duckdb"}
+    assert set(SOURCES) == {"file", "kafka"}
+    assert set(SINKS) == {"file", "stdout", "duckdb", "kafka"}
 
 
 def test_every_kind_builds_from_options_and_metrics(tmp_path):

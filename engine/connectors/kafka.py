@@ -1,0 +1,253 @@
+"""Kafka topics: a partitioned source and a producer sink that checks every delivery.
+
+Source: one Bytewax partition per topic partition (so partitions spread over workers and
+processes); its resume state is the next offset, kept in Bytewax's recovery store. With a
+``group_id`` the offsets are also committed to Kafka at each snapshot, so lag is visible to
+the usual tools and ``start: committed`` can resume from them without a recovery store.
+
+Sink: a producer per worker (``acks=all``, idempotent); every batch is flushed and its
+delivery reports checked before the batch counts as written, so a failed delivery stops the
+flow loudly instead of losing events (at-least-once).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Dict, List, Optional, Sequence, Union
+
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from engine.connectors.errors import ConnectorError
+from engine.connectors.jsonl import encode_value
+from engine.metrics import StepCounters
+from engine.records import RawBatch
+
+KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD = "_key", "_topic", "_headers", "_meta"
+ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
+_IDLE_WAIT = timedelta(milliseconds=50)
+
+
+def _servers(brokers: Union[str, Sequence[str]]) -> str:
+    return brokers if isinstance(brokers, str) else ",".join(brokers)
+
+
+def _seconds(value: Union[int, float, str]) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = value.strip()
+    for unit, factor in (("ms", 0.001), ("s", 1), ("m", 60)):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return float(text[: -len(unit)]) * factor
+    raise ConnectorError(f"kafka: '{value}' is not a duration (e.g. 10s, 500ms)")
+
+
+def list_partitions(config: dict, topics: List[str], pattern: Optional[str], timeout: float) -> List[str]:
+    """``topic#partition`` of every partition, failing fast when the brokers do not answer."""
+    admin = AdminClient(config)
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise ConnectorError(f"kafka: cannot reach brokers at {config['bootstrap.servers']} "
+                             f"within {timeout:g}s ({exc.args[0].str() if exc.args else exc})") from None
+    if pattern is not None:
+        import re
+
+        regex = re.compile(pattern)
+        topics = sorted(t for t in metadata.topics if regex.fullmatch(t))
+        if not topics:
+            raise ConnectorError(f"kafka source: no topic matches '{pattern}'")
+    parts = []
+    for topic in topics:
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None:
+            raise ConnectorError(f"kafka source: topic '{topic}' does not exist at {config['bootstrap.servers']}")
+        parts += [f"{topic}#{p}" for p in sorted(found.partitions)]
+    return parts
+
+
+class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
+    """Reads one topic partition from an offset; the state is the next offset to read."""
+
+    def __init__(self, config: dict, topic: str, partition: int, start, resume: Optional[int],
+                 source: "KafkaSource") -> None:
+        self._topic, self._partition, self._source = topic, partition, source
+        self._origin = f"{topic}[{partition}]"
+        self._consumer = Consumer({**config, "enable.auto.commit": False,
+                                   "enable.partition.eof": not source.tail})
+        offset = resume if resume is not None else self._start_offset(start)
+        self._next = offset if offset >= 0 else None
+        self._consumer.assign([TopicPartition(topic, partition, offset)])
+        self._idle = False
+
+    def _start_offset(self, start) -> int:
+        tp = TopicPartition(self._topic, self._partition)
+        if start == "earliest":
+            return OFFSET_BEGINNING
+        if start == "latest":
+            return OFFSET_END
+        if start == "committed":
+            committed = self._consumer.committed([tp], timeout=self._source.timeout)[0].offset
+            return committed if committed >= 0 else OFFSET_BEGINNING
+        millis = int(start.timestamp() * 1000)
+        found = self._consumer.offsets_for_times([TopicPartition(self._topic, self._partition, millis)],
+                                                 timeout=self._source.timeout)[0].offset
+        return found if found >= 0 else OFFSET_END
+
+    def next_batch(self) -> List[RawBatch]:
+        messages = self._consumer.consume(self._source.batch_size, 0.0 if not self._idle else 0.05)
+        values, offsets, meta = [], [], []
+        ended = False
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    ended = True
+                    continue
+                raise ConnectorError(f"kafka source: {self._origin}: {error.str()}")
+            values.append(message.value())
+            offsets.append(message.offset())
+            if self._source.metadata:
+                meta.append(_message_meta(message))
+        self._idle = not values
+        if values:
+            self._next = offsets[-1] + 1
+        if ended and not values:
+            raise StopIteration()
+        if not values:
+            return []
+        return [RawBatch(values, self._origin, offsets=offsets, meta=meta if self._source.metadata else None)]
+
+    def next_awake(self) -> Optional[datetime]:
+        # Nothing arrived last time: let the worker do other work instead of spinning.
+        return datetime.now(timezone.utc) + _IDLE_WAIT if self._idle else None
+
+    def snapshot(self) -> Optional[int]:
+        if self._next is not None and self._source.group_id:
+            tp = TopicPartition(self._topic, self._partition, self._next)
+            self._consumer.commit(offsets=[tp], asynchronous=True)
+        return self._next
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def _message_meta(message) -> dict:
+    key = message.key()
+    kind, stamp = message.timestamp()
+    return {
+        "topic": message.topic(), "partition": message.partition(), "offset": message.offset(),
+        "key": key.decode("utf-8", "replace") if isinstance(key, bytes) else key,
+        "timestamp": datetime.fromtimestamp(stamp / 1000, timezone.utc) if kind else None,
+        "headers": {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+                    for k, v in (message.headers() or [])},
+    }
+
+
+class KafkaSource(FixedPartitionedSource[RawBatch, int]):
+    """Messages of one or more topics (or every topic matching ``pattern``), undecoded.
+
+    ``start``: earliest, latest, committed (the group's offsets) or an ISO-8601 time.
+    ``tail: false`` stops at the end of each partition (bounded reprocessing, tests).
+    ``settings``: librdkafka properties (security.protocol, sasl.*, ...), passed through.
+    """
+
+    def __init__(self, brokers: Union[str, Sequence[str]], topics: Optional[Sequence[str]] = None,
+                 topic: Optional[str] = None, pattern: Optional[str] = None, group_id: Optional[str] = None,
+                 start: str = "earliest", batch_size: int = 1000, tail: bool = True, metadata: bool = False,
+                 timeout: Union[str, float] = "10s", settings: Optional[Dict[str, object]] = None,
+                 metrics: Optional[StepCounters] = None) -> None:
+        self.topics = list(topics or ([topic] if topic else []))
+        if bool(self.topics) == bool(pattern):
+            raise ConnectorError("kafka source: give 'topic', 'topics' or 'pattern' (exactly one)")
+        self.pattern, self.group_id, self.batch_size = pattern, group_id, batch_size
+        self.tail, self.metadata, self.timeout = tail, metadata, _seconds(timeout)
+        self.start = _parse_start(start)
+        self.config = {"bootstrap.servers": _servers(brokers), "group.id": group_id or "velocity-flow",
+                       **{k: str(v) if not isinstance(v, (bool, int)) else v for k, v in (settings or {}).items()}}
+
+    def list_parts(self) -> List[str]:
+        return list_partitions(self.config, self.topics, self.pattern, self.timeout)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _KafkaReader:
+        topic, _, partition = for_part.rpartition("#")
+        return _KafkaReader(self.config, topic, int(partition), self.start, resume_state, self)
+
+
+def _parse_start(start: str):
+    if start in ("earliest", "latest", "committed"):
+        return start
+    try:
+        moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConnectorError(f"kafka source: start must be earliest, latest, committed or an "
+                             f"ISO-8601 time, not '{start}'") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class _KafkaWriter(StatelessSinkPartition[List[dict]]):
+    def __init__(self, sink: "KafkaSink") -> None:
+        self._sink = sink
+        self._producer = Producer(sink.config)
+        self._failures: List[str] = []
+
+    def _report(self, error, message) -> None:
+        if error is not None:
+            self._failures.append(f"{message.topic()}: {error.str()}")
+
+    def write_batch(self, items: List[List[dict]]) -> None:
+        count = 0
+        for events in items:
+            for event in events:
+                self._produce(event)
+            count += len(events)
+        left = self._producer.flush(self._sink.timeout)
+        if left or self._failures:
+            reason = self._failures[0] if self._failures else f"{left} message(s) still queued after {self._sink.timeout:g}s"
+            raise ConnectorError(f"kafka sink: {len(self._failures) or left} message(s) not delivered ({reason})")
+        if self._sink.metrics is not None:
+            self._sink.metrics.add(events_in=count, events_out=count)
+
+    def _produce(self, event: dict) -> None:
+        topic = event.get(TOPIC_FIELD) or self._sink.topic
+        if not topic:
+            raise ConnectorError("kafka sink: an event has no topic (its topic expression gave null)")
+        key = event.get(KEY_FIELD)
+        headers = event.get(HEADERS_FIELD)
+        value = encode_value({k: v for k, v in event.items() if k not in ENVELOPE_FIELDS})
+        while True:
+            try:
+                self._producer.produce(topic, value, None if key is None else str(key).encode(),
+                                       headers=_headers(headers), on_delivery=self._report)
+                return
+            except BufferError:  # the local queue is full: let deliveries drain, then retry
+                self._producer.poll(0.1)
+
+    def close(self) -> None:
+        self._producer.flush(self._sink.timeout)
+
+
+def _headers(headers) -> Optional[list]:
+    if not headers:
+        return None
+    return [(str(k), None if v is None else str(v).encode()) for k, v in headers.items()]
+
+
+class KafkaSink(DynamicSink[List[dict]]):
+    """Events as JSON messages. The topic is ``topic`` or the event's ``_topic``; the key is
+    the event's ``_key`` and the headers its ``_headers`` (the compiler sets them from the
+    sink's ``key``, ``topic`` and ``headers`` expressions); those fields are not in the value."""
+
+    def __init__(self, brokers: Union[str, Sequence[str]], topic: Optional[str] = None,
+                 timeout: Union[str, float] = "30s", settings: Optional[Dict[str, object]] = None,
+                 metrics: Optional[StepCounters] = None) -> None:
+        self.topic, self.timeout, self.metrics = topic, _seconds(timeout), metrics
+        self.config = {"bootstrap.servers": _servers(brokers), "acks": "all", "enable.idempotence": True,
+                       "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
+                                          for k, v in (settings or {}).items()}}
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _KafkaWriter:
+        return _KafkaWriter(self)
+
