@@ -27,7 +27,8 @@ defs = {
  "fileSource": obj("Read JSON Lines from a file, every matching file of a directory, or a glob. Bounded: the flow ends when every file is read. Each file is a partition, so files spread over workers.", {
      "path": s("A file, a directory or a glob pattern.", minLength=1),
      "pattern": s("With a directory: the file names to read (glob).", default="*.jsonl"),
-     "batch_size": {"type": "integer", "minimum": 1, "default": 1000, "description": "Lines read per batch."}}, ["path"]),
+     "batch_size": {"type": "integer", "minimum": 1, "default": 1000, "description": "Lines read per batch."},
+     "format": {"enum": ["json", "string"], "default": "json", "description": "Lines are JSON objects (default), or text as the event `{value: line}`."}}, ["path"]),
  "fileSink": obj("Write events as JSON Lines into one file (exactly once under recovery: a resumed flow truncates what was written after the last snapshot).", {
      "path": s("The output file; parent directories are created.", minLength=1),
      "mode": {"enum": ["overwrite", "append"], "default": "overwrite", "description": "`overwrite` starts the file anew on a fresh run; `append` adds to it."}}, ["path"]),
@@ -40,13 +41,39 @@ defs = {
      "mode": {"enum": ["append", "upsert"], "default": "append", "description": "`append` inserts every event (at-least-once under recovery); `upsert` inserts or updates by `key` (idempotent, so effectively once)."},
      "key": {"type": "array", "items": s("A key column."), "minItems": 1, "description": "The primary key columns; required with `mode: upsert`."}}, ["path", "table"]),
 }
-source_kinds = {"file": {"$ref": "#/$defs/fileSource"}}
-sink_kinds = {"file": {"$ref": "#/$defs/fileSink"}, "stdout": {"$ref": "#/$defs/stdoutSink"}, "duckdb": {"$ref": "#/$defs/duckdbSink"}}
-defs["source"] = obj("A source of events: exactly one connector (`file`), plus optional settings.", {
+brokers = {"description": "Bootstrap servers (librdkafka `bootstrap.servers`): `host:port`, comma-separated, or a list.",
+           "oneOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+settings = {"type": "object", "description": "librdkafka properties passed through as they are (`security.protocol`, `sasl.mechanism`, `sasl.username`, ...). Take secrets from the environment: `sasl.password: \"${KAFKA_PASSWORD}\"`; they are never printed.",
+            "additionalProperties": {"type": ["string", "integer", "boolean", "number"]}}
+defs["kafkaSource"] = obj("Read messages from Kafka topics. Each topic partition is a Bytewax partition, so partitions spread over workers and processes; the next offset of each is kept in the recovery store.", {
+    "brokers": brokers,
+    "topic": s("One topic.", minLength=1),
+    "topics": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Several topics."},
+    "pattern": s("A regular expression; every topic whose whole name matches is read.", minLength=1),
+    "group_id": s("Consumer group: offsets are committed to it at each snapshot (for lag monitoring and `start: committed`)."),
+    "start": s("Where to start without a recovery snapshot: `earliest` (default), `latest`, `committed` (the group's offsets) or an ISO-8601 time.", default="earliest"),
+    "format": {"enum": ["json", "string", "bytes"], "default": "json", "description": "Message values: JSON objects (default), or text/bytes as the event `{value: ...}`."},
+    "metadata": {"type": "boolean", "default": False, "description": "Add each message's topic, partition, offset, key, timestamp and headers to its event as the field `_meta`."},
+    "tail": {"type": "boolean", "default": True, "description": "Keep reading new messages (default); `false` stops at the end of every partition."},
+    "batch_size": {"type": "integer", "minimum": 1, "default": 1000, "description": "Messages consumed per batch."},
+    "timeout": {"$ref": "#/$defs/duration", "description": "How long to wait for the brokers before failing (default 10s)."},
+    "settings": settings}, ["brokers"])
+defs["kafkaSource"]["oneOf"] = [{"required": ["topic"]}, {"required": ["topics"]}, {"required": ["pattern"]}]
+defs["kafkaSink"] = obj("Write events as JSON messages to a Kafka topic; every batch's deliveries are confirmed (acks=all, idempotent producer) before it counts as written: at-least-once.", {
+    "brokers": brokers,
+    "topic": s("The topic (fixed).", minLength=1),
+    "topic_from": expr("An expression choosing each event's topic."),
+    "key": expr("The message key, as text (default: the event's `_key` field when set)."),
+    "headers": {"type": "object", "description": "Header name -> expression.", "additionalProperties": {"$ref": "#/$defs/expression"}},
+    "timeout": {"$ref": "#/$defs/duration", "description": "How long a batch may wait for its deliveries before the flow fails (default 30s)."},
+    "settings": settings}, ["brokers"])
+source_kinds = {"file": {"$ref": "#/$defs/fileSource"}, "kafka": {"$ref": "#/$defs/kafkaSource"}}
+sink_kinds = {"file": {"$ref": "#/$defs/fileSink"}, "stdout": {"$ref": "#/$defs/stdoutSink"}, "duckdb": {"$ref": "#/$defs/duckdbSink"}, "kafka": {"$ref": "#/$defs/kafkaSink"}}
+defs["source"] = obj("A source of events: exactly one connector (`file`, `kafka`), plus optional settings.", {
     **source_kinds,
     "schema": {"$ref": "#/$defs/schemaPath", "description": "Validate every decoded event against this JSON Schema; its `properties` types also tell validation which fields exist."},
     "description": s("Free text for people.")}, minProperties=1)
-defs["sink"] = obj("A sink: `from` plus exactly one connector (`file`, `stdout`, `duckdb`).", {
+defs["sink"] = obj("A sink: `from` plus exactly one connector (`file`, `stdout`, `duckdb`, `kafka`).", {
     "from": refs, **sink_kinds, "description": s("Free text for people.")}, ["from"])
 defs["deadLetter"] = obj("Where events that a step could not process go, with the step id, the error, the origin and the time. Default: a JSON Lines file `dead-letter/<name>.jsonl`.", {
     **sink_kinds, "description": s("Free text for people.")})
