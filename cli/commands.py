@@ -48,9 +48,12 @@ def cmd_run(args, out: Console, err: Console) -> int:
     except ConnectorError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_FAILED
-    interval = timedelta(seconds=args.snapshot_interval) if args.snapshot_interval else None
+    interval = timedelta(seconds=float(args.snapshot_interval)) if args.snapshot_interval else None
+    addresses = getattr(args, "addresses", None)
     options = RunOptions(workers=int(args.workers), epoch_interval=interval,
-                         recovery_directory=args.recovery_directory)
+                         recovery_directory=args.recovery_directory,
+                         process_id=None if getattr(args, "process_id", None) is None else int(args.process_id),
+                         addresses=addresses.split(";") if addresses else None)
     view = LiveView(topology.name, metrics)
     try:
         if args.quiet or not out.is_terminal:
@@ -88,3 +91,12 @@ def cmd_schema(args, out: Console, err: Console) -> int:
         with open(path, encoding="utf-8") as handle:
             print(json.dumps(json.load(handle), indent=2))
     return EXIT_OK
+
+
+def cmd_deploy(args, out: Console, err: Console) -> int:
+    from cli.deploy import deploy
+
+    topology = _valid_or_report(args.path, err)
+    if topology is None:
+        return EXIT_INVALID
+    return deploy(topology, args, out, err)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import List, Optional
 
@@ -36,6 +37,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _execution_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("path", metavar="PATH")
+    command.add_argument("-w", "--workers", "--workers-per-process", dest="workers", type=_positive_int,
+                         action=_EnvDefault, envvar="BYTEWAX_WORKERS_PER_PROCESS", default=1,
+                         help="Bytewax worker threads per process")
+    command.add_argument("-s", "--snapshot-interval", dest="snapshot_interval", type=float,
+                         action=_EnvDefault, envvar="BYTEWAX_SNAPSHOT_INTERVAL", default=None,
+                         help="seconds between epochs/snapshots (Bytewax default 10)")
+    command.add_argument("-r", "--recovery-directory", dest="recovery_directory", action=_EnvDefault,
+                         envvar="BYTEWAX_RECOVERY_DIRECTORY", default=None,
+                         help="directory of the Bytewax recovery store (enables resume)")
+    command.add_argument("-q", "--quiet", action="store_true", help="no live view or summary")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from engine import __version__
 
@@ -49,17 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=["text", "json"], default="text")
 
     run = commands.add_parser("run", help="validate, compile and run a topology")
-    run.add_argument("path", metavar="PATH")
-    run.add_argument("-w", "--workers", "--workers-per-process", dest="workers", type=_positive_int,
-                     action=_EnvDefault, envvar="BYTEWAX_WORKERS_PER_PROCESS", default=1,
-                     help="Bytewax worker threads")
-    run.add_argument("-s", "--snapshot-interval", dest="snapshot_interval", type=float,
-                     action=_EnvDefault, envvar="BYTEWAX_SNAPSHOT_INTERVAL", default=None,
-                     help="seconds between epochs/snapshots (Bytewax default 10)")
-    run.add_argument("-r", "--recovery-directory", dest="recovery_directory", action=_EnvDefault,
-                     envvar="BYTEWAX_RECOVERY_DIRECTORY", default=None,
-                     help="directory of the Bytewax recovery store (enables resume)")
-    run.add_argument("-q", "--quiet", action="store_true", help="no live view or summary")
+    _execution_options(run)
+    run.add_argument("-i", "--process-id", dest="process_id", type=int, action=_EnvDefault,
+                     envvar="BYTEWAX_PROCESS_ID", default=None, help="this process's index in --addresses")
+    run.add_argument("-a", "--addresses", action=_EnvDefault, envvar="BYTEWAX_ADDRESSES", default=None,
+                     help="host:port of every process of the cluster, separated by ';' (as bytewax.run)")
+
+    deploy = commands.add_parser("deploy", help="provision the topology's Kafka topics, then run it durably")
+    _execution_options(deploy)
+    deploy.add_argument("--plan", action="store_true", help="only show what would be done")
+    deploy.add_argument("-p", "--processes", type=_positive_int, default=1,
+                        help="local Bytewax processes to start (each with --workers threads)")
 
     graph = commands.add_parser("graph", help="print a topology's DAG as Mermaid or DOT")
     graph.add_argument("path", metavar="PATH")
@@ -79,6 +94,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from cli import commands
 
     handler = getattr(commands, f"cmd_{args.command}")
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: Bytewax ends at a clean point
     try:
         return handler(args, Console(), Console(stderr=True))
     except KeyboardInterrupt:
@@ -90,6 +106,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"velocity-flow: internal error: {type(exc).__name__}: {exc}\n"
               "  this is a bug; please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def entry() -> None:

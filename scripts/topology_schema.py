@@ -67,6 +67,12 @@ defs["kafkaSink"] = obj("Write events as JSON messages to a Kafka topic; every b
     "headers": {"type": "object", "description": "Header name -> expression.", "additionalProperties": {"$ref": "#/$defs/expression"}},
     "timeout": {"$ref": "#/$defs/duration", "description": "How long a batch may wait for its deliveries before the flow fails (default 30s)."},
     "settings": settings}, ["brokers"])
+defs["topic"] = obj("A Kafka topic's settings.", {
+    "partitions": {"type": "integer", "minimum": 1, "default": 1, "description": "Number of partitions (the unit of parallelism across workers)."},
+    "replication_factor": {"type": "integer", "minimum": 1, "default": 1, "description": "Copies of each partition (1 on a single broker)."},
+    "config": {"type": "object", "description": "Topic configuration, e.g. `cleanup.policy: compact`, `retention.ms: 604800000`.",
+               "additionalProperties": {"type": ["string", "integer", "boolean"]}},
+    "brokers": {**brokers, "description": "Where the topic lives. Default: the brokers of the kafka sources and sinks that use it."}})
 source_kinds = {"file": {"$ref": "#/$defs/fileSource"}, "kafka": {"$ref": "#/$defs/kafkaSource"}}
 sink_kinds = {"file": {"$ref": "#/$defs/fileSink"}, "stdout": {"$ref": "#/$defs/stdoutSink"}, "duckdb": {"$ref": "#/$defs/duckdbSink"}, "kafka": {"$ref": "#/$defs/kafkaSink"}}
 defs["source"] = obj("A source of events: exactly one connector (`file`, `kafka`), plus optional settings.", {
@@ -133,6 +139,8 @@ schema = {
   "steps": {"type": "array", "description": "The steps, each reading from sources or earlier steps.", "items": {"$ref": "#/$defs/step"}},
   "sinks": {"type": "object", "minProperties": 1, "description": "Sink name -> sink.", "propertyNames": {"pattern": ID}, "additionalProperties": {"$ref": "#/$defs/sink"}},
   "dead_letter": {"$ref": "#/$defs/deadLetter"},
+  "topics": {"type": "object", "description": "Kafka topics this topology needs, created by `velocity-flow deploy` when missing (and checked when present). Topic name -> settings.",
+             "additionalProperties": {"$ref": "#/$defs/topic"}},
  },
  "$defs": defs,
 }

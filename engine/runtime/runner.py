@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
@@ -24,6 +24,8 @@ class RunOptions:
     workers: int = 1
     epoch_interval: Optional[timedelta] = None  # Bytewax's snapshot/epoch length; default 10 s
     recovery_directory: Optional[str] = None
+    process_id: Optional[int] = None  # with addresses: this process's index in the cluster
+    addresses: Optional[List[str]] = None  # host:port of every process, the same list for all
 
 
 class RunFailed(Exception):
@@ -40,8 +42,8 @@ def run_dataflow(flow, options: RunOptions) -> None:
         prepare_recovery_directory(options.recovery_directory)
         recovery = RecoveryConfig(options.recovery_directory)
     try:
-        cli_main(flow, workers_per_process=options.workers, epoch_interval=options.epoch_interval,
-                 recovery_config=recovery)
+        cli_main(flow, workers_per_process=options.workers, process_id=options.process_id,
+                 addresses=options.addresses, epoch_interval=options.epoch_interval, recovery_config=recovery)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - every runtime failure becomes one clean message

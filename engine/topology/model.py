@@ -46,6 +46,17 @@ class SinkSpec:
 
 
 @dataclass
+class TopicSpec:
+    """A Kafka topic the topology declares, for ``velocity-flow deploy`` to provision."""
+
+    name: str
+    brokers: str
+    partitions: int = 1
+    replication_factor: int = 1
+    config: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Topology:
     name: str
     path: str
@@ -54,6 +65,7 @@ class Topology:
     steps: List[StepSpec] = field(default_factory=list)  # in an order where inputs come first
     sinks: Dict[str, SinkSpec] = field(default_factory=dict)
     dead_letter: Optional[SinkSpec] = None
+    topics: Dict[str, TopicSpec] = field(default_factory=dict)
 
     def step(self, step_id: str) -> StepSpec:
         return next(s for s in self.steps if s.id == step_id)

@@ -13,7 +13,7 @@ from engine.operators.union import merge_fields
 from engine.topology import graph
 from engine.topology.diagnostics import ERROR, WARNING, Diagnostic, count_errors
 from engine.topology.loader import Document, NodePath, load_file, load_text
-from engine.topology.model import SinkSpec, SourceSpec, StepSpec, Topology
+from engine.topology.model import SinkSpec, SourceSpec, StepSpec, TopicSpec, Topology
 from engine.topology.schema import check_shape
 from engine.operators.decode import META_FIELD
 from engine.topology.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns, kafka_envelope
@@ -56,6 +56,23 @@ def _validate(doc: Document) -> Validation:
     if not result.ok:
         result.topology = None
     return result
+
+
+def _config_text(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _kafka_brokers_by_topic(topology: Topology) -> Dict[str, str]:
+    """Topic -> brokers, from the kafka sources and sinks that name the topic."""
+    found: Dict[str, str] = {}
+    connectors = [s.options for s in topology.sources.values() if s.kind == "kafka"]
+    connectors += [s.options for s in [*topology.sinks.values(), topology.dead_letter] if s and s.kind == "kafka"]
+    for options in connectors:
+        brokers = options.get("brokers")
+        for topic in [options.get("topic"), *(options.get("topics") or [])]:
+            if topic and brokers:
+                found.setdefault(topic, brokers if isinstance(brokers, str) else ",".join(brokers))
+    return found
 
 
 class _Checker:
@@ -109,6 +126,7 @@ class _Checker:
             return
         self._build_steps(topology, deps)
         self._sinks(topology)
+        self._topics(topology)
         if not count_errors(self.result.diagnostics):  # warnings would only add noise to errors
             self._unused(topology)
         self.result.topology = topology
@@ -265,6 +283,20 @@ class _Checker:
             self._connector_options(sink, None, "dead_letter",
                                     columns=sink.options.get("columns") or DEAD_LETTER_COLUMNS)
         return sink
+
+    def _topics(self, topology: Topology) -> None:
+        used = _kafka_brokers_by_topic(topology)
+        for name, spec in (self.data.get("topics") or {}).items():
+            if not isinstance(spec, dict) or ("topics", name) in self.shape_broken:
+                continue
+            brokers = spec.get("brokers") or used.get(name)
+            if not brokers:
+                self.report(("topics", name), f"no brokers known for topic '{name}'",
+                            "add 'brokers:', or read or write the topic with a kafka source or sink", at_key=True)
+                continue
+            topology.topics[name] = TopicSpec(
+                name, brokers if isinstance(brokers, str) else ",".join(brokers), spec.get("partitions", 1),
+                spec.get("replication_factor", 1), {k: _config_text(v) for k, v in (spec.get("config") or {}).items()})
 
     def _unused(self, topology: Topology) -> None:
         read = {r.partition(".")[0] for s in topology.steps for r in s.inputs}

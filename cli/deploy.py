@@ -1,0 +1,109 @@
+"""``velocity-flow deploy``: provision the topology's Kafka topics, then run it durably.
+
+Durable means with a recovery store (default ``.velocity/recovery/<topology name>``), so a
+stopped or crashed deployment resumes where its last snapshot left it. ``--processes N``
+starts N local Bytewax processes of one cluster (each a ``velocity-flow run`` with
+``--process-id`` and the shared ``--addresses``); several machines run the same command
+line by hand, each with its own ``--process-id`` (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from typing import List
+
+from rich.console import Console
+from rich.table import Table
+
+from cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from engine.topology.model import Topology
+
+
+def deploy(topology: Topology, args, out: Console, err: Console) -> int:
+    from engine.connectors.errors import ConnectorError
+    from engine.connectors.kafka_admin import CONFLICT, apply_plan, plan_topics
+
+    try:
+        plans = plan_topics(topology.topics.values())
+    except ConnectorError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_FAILED
+    if plans:
+        out.print(plan_table(plans))
+    conflicts = [p for p in plans if p.action == CONFLICT]
+    if conflicts:
+        err.print(f"[red]error:[/red] {len(conflicts)} topic(s) exist with other settings; deploy changes no "
+                  "existing topic: align the topology or the cluster", highlight=False)
+        return EXIT_INVALID
+    if args.plan:
+        out.print(f"plan: run '{topology.name}' with {args.processes} process(es) x {args.workers} worker(s), "
+                  f"recovery in {recovery_directory(topology, args)}", highlight=False)
+        return EXIT_OK
+    try:
+        apply_plan(plans)
+    except ConnectorError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_FAILED
+    args.recovery_directory = recovery_directory(topology, args)
+    if args.processes == 1:
+        from cli.commands import cmd_run
+
+        return cmd_run(args, out, err)
+    return run_processes(args, out, err)
+
+
+def recovery_directory(topology: Topology, args) -> str:
+    return args.recovery_directory or os.path.join(".velocity", "recovery", topology.name)
+
+
+def plan_table(plans) -> Table:
+    table = Table(title="Kafka topics", title_justify="left")
+    for column in ("topic", "partitions", "replication", "config", "action"):
+        table.add_column(column)
+    colors = {"create": "green", "unchanged": "dim", "conflict": "red"}
+    for plan in plans:
+        topic = plan.topic
+        config = ", ".join(f"{k}={v}" for k, v in topic.config.items())
+        action = f"[{colors[plan.action]}]{plan.action}[/]" + "".join(f"\n  {d}" for d in plan.differences)
+        table.add_row(topic.name, str(topic.partitions), str(topic.replication_factor), config, action)
+    return table
+
+
+def run_processes(args, out: Console, err: Console) -> int:
+    """Start ``args.processes`` local processes of one Bytewax cluster and wait for all."""
+    from engine.runtime.runner import prepare_recovery_directory
+
+    prepare_recovery_directory(args.recovery_directory, args.processes)
+    addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(args.processes))
+    children: List[subprocess.Popen] = []
+    for index in range(args.processes):
+        command = [sys.executable, "-m", "cli", "run", args.path, "-q", "-w", str(args.workers),
+                   "-i", str(index), "-a", addresses, "-r", args.recovery_directory]
+        if args.snapshot_interval:
+            command += ["-s", str(args.snapshot_interval)]
+        children.append(subprocess.Popen(command))
+    out.print(f"started {len(children)} processes ({addresses})", highlight=False)
+    try:
+        codes = [child.wait() for child in children]
+    except KeyboardInterrupt:
+        for child in children:
+            child.send_signal(signal.SIGINT)
+        codes = [child.wait() for child in children]
+        return EXIT_INTERRUPTED
+    failed = [c for c in codes if c != 0]
+    return EXIT_OK if not failed else (failed[0] if failed[0] in (EXIT_INVALID, EXIT_FAILED) else EXIT_FAILED)
+
+
+def free_ports(count: int) -> List[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -1,0 +1,98 @@
+"""Provision Kafka topics: compare declared topics with the cluster, then create what is missing.
+
+Idempotent: an existing topic that matches is left alone; one whose partitions, replication
+factor or declared configs differ is a conflict, reported with the difference and never
+altered (changing a live topic is an operator's decision, not a deploy side effect).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from engine.connectors.errors import ConnectorError
+
+CREATE, UNCHANGED, CONFLICT = "create", "unchanged", "conflict"
+
+
+@dataclass
+class TopicPlan:
+    """What deploy does with one topic; ``differences`` explains a conflict."""
+
+    topic: object  # any object with name, brokers, partitions, replication_factor, config
+    action: str
+    differences: List[str] = field(default_factory=list)
+
+
+def plan_topics(topics: Iterable, timeout: float = 10.0) -> List[TopicPlan]:
+    plans = []
+    for brokers, group in _by_brokers(topics).items():
+        admin = AdminClient({"bootstrap.servers": brokers})
+        existing = _metadata(admin, brokers, timeout).topics
+        for topic in group:
+            found = existing.get(topic.name)
+            if found is None or found.error is not None:
+                plans.append(TopicPlan(topic, CREATE))
+                continue
+            differences = _shape_differences(topic, found) + _config_differences(admin, topic, timeout)
+            plans.append(TopicPlan(topic, CONFLICT if differences else UNCHANGED, differences))
+    return plans
+
+
+def apply_plan(plans: List[TopicPlan], timeout: float = 30.0) -> None:
+    """Create the topics the plan marks ``create``; raise if any fails."""
+    creations = [p.topic for p in plans if p.action == CREATE]
+    for brokers, group in _by_brokers(creations).items():
+        admin = AdminClient({"bootstrap.servers": brokers})
+        futures = admin.create_topics([NewTopic(t.name, t.partitions, t.replication_factor, config=dict(t.config))
+                                       for t in group], operation_timeout=timeout, request_timeout=timeout)
+        for name, future in futures.items():
+            try:
+                future.result(timeout=timeout)
+            except KafkaException as exc:
+                if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":  # created meanwhile: fine
+                    raise ConnectorError(f"kafka: cannot create topic '{name}': {exc.args[0].str()}") from None
+
+
+def _by_brokers(topics: Iterable) -> Dict[str, list]:
+    groups: Dict[str, list] = {}
+    for topic in topics:
+        groups.setdefault(topic.brokers, []).append(topic)
+    return groups
+
+
+def _metadata(admin: AdminClient, brokers: str, timeout: float):
+    try:
+        return admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise ConnectorError(f"kafka: cannot reach brokers at {brokers} within {timeout:g}s "
+                             f"({exc.args[0].str()})") from None
+
+
+def _shape_differences(topic, found) -> List[str]:
+    differences = []
+    if len(found.partitions) != topic.partitions:
+        differences.append(f"partitions: {len(found.partitions)} on the cluster, {topic.partitions} declared")
+    replicas = len(next(iter(found.partitions.values())).replicas) if found.partitions else 0
+    if replicas != topic.replication_factor:
+        differences.append(f"replication_factor: {replicas} on the cluster, {topic.replication_factor} declared")
+    return differences
+
+
+def _config_differences(admin: AdminClient, topic, timeout: float) -> List[str]:
+    if not topic.config:
+        return []
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic.name)
+    try:
+        entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
+    except KafkaException as exc:
+        raise ConnectorError(f"kafka: cannot read the configs of topic '{topic.name}': {exc.args[0].str()}") from None
+    differences = []
+    for key, wanted in topic.config.items():
+        actual = entries[key].value if key in entries else None
+        if actual != wanted:
+            differences.append(f"{key}: {actual!r} on the cluster, {wanted!r} declared")
+    return differences
