@@ -11,7 +11,7 @@ from engine.operators.fields import Fields, fully_known
 from engine.operators.map import Map
 
 _COLUMN_TYPE = re.compile(r"^(int|float|bool|str|date|json|timestamp|decimal\(\d+, ?\d+\))$")
-_AS_COLUMN = {"list": "json"}
+_AS_COLUMN = {"list": "json", "decimal": "decimal(38,9)"}  # computed decimals have no declared scale
 DEAD_LETTER_COLUMNS = {"step": "str", "error": "str", "origin": "str", "time": "timestamp", "event": "json"}
 
 

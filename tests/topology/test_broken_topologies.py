@@ -80,7 +80,8 @@ CASES = [
      "  out: {from: last, duckdb: {path: o.duckdb, table: t}}\n",
      [(9, 29, "cannot infer the columns: the fields of 'last' are not known",
        "declare them: columns: {name: type, ...}")]),
-    ("unknown aggregation", HEAD + "steps:\n  - id: last\n    aggregate: {key: a, compute: {n: summ(x)}}\n" + SINK, None),
+    ("unknown aggregation", HEAD + "steps:\n  - id: last\n    aggregate: {key: a, compute: {n: summ(x)}}\n" + SINK,
+     [(7, 38, "unknown aggregation 'summ'", "did you mean 'sum'?")]),
     ("bad duration", HEAD + "steps:\n  - id: last\n    aggregate:\n      compute: {n: count()}\n"
      "      window: {tumbling: 5 sec}\n" + SINK,
      [(9, 26, "invalid duration '5 sec'", "write a number and a unit: 500ms, 5s, 2m, 1h or 1d")]),

@@ -1,0 +1,21 @@
+"""Durations in topology files: a number and a unit (``500ms``, ``5s``, ``1.5m``, ``2h``, ``1d``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+HINT = "write a number and a unit: 500ms, 5s, 2m, 1h or 1d"
+
+
+def parse_duration(text: str) -> timedelta:
+    """The timedelta of ``text``; ValueError (with :data:`HINT` as the fix) when malformed."""
+    match = _DURATION.match(str(text))
+    if match is None:
+        raise ValueError(f"invalid duration '{text}'")
+    value = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    if value <= timedelta(0):
+        raise ValueError(f"duration '{text}' must be positive")
+    return value
