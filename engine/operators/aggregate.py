@@ -195,9 +195,9 @@ class KeyAggregator:
             return self._counted(events)
         timed, deads = self._timed(events, now)
         if kind == "session":
-            deads += self._sessions(timed)
+            deads += self._sessions(timed, now)
         else:
-            deads += self._windowed(timed)
+            deads += self._windowed(timed, now)
         return self.due(now), deads
 
     def _running(self, events: list):
@@ -229,7 +229,7 @@ class KeyAggregator:
         return result
 
     def _timed(self, events: list, now: datetime):
-        """``(time, event)`` of each event, in time order; dead letters for missing times."""
+        """``(time, event)`` of each event, in arrival order; dead letters for missing times."""
         extract = self.settings.event_time
         timed, deads = [], []
         for event in events:
@@ -242,16 +242,19 @@ class KeyAggregator:
                 deads.append(DeadLetter(event, self.agg.step_id, f"event_time: {describe(exc)}"))
                 continue
             timed.append((moment, event))
-        timed.sort(key=lambda pair: pair[0])
-        if timed and extract is not None and (self.s.max_event_time is None or timed[-1][0] > self.s.max_event_time):
-            self.s.max_event_time, self.s.max_seen_at = timed[-1][0], now
         return timed, deads
 
-    def _windowed(self, timed: list) -> List[DeadLetter]:
+    def _advance(self, moment: datetime, now: datetime) -> None:
+        """An event has been taken: it may move the event-time watermark forward."""
+        if self.settings.event_time is not None and (self.s.max_event_time is None or moment > self.s.max_event_time):
+            self.s.max_event_time, self.s.max_seen_at = moment, now
+
+    def _windowed(self, timed: list, now: datetime) -> List[DeadLetter]:
         groups: Dict[Tuple[datetime, datetime], list] = {}
         deads = []
-        closed_before = self._closed_before()
         for moment, event in timed:
+            closed_before = self._closed_before(now)
+            self._advance(moment, now)
             spans = self._spans(moment)
             open_spans = [w for w in spans if closed_before is None or w[1] > closed_before]
             if not open_spans:
@@ -273,10 +276,11 @@ class KeyAggregator:
             return windows.tumbling(moment, self.settings.size)
         return windows.sliding(moment, self.settings.size, self.settings.every)
 
-    def _sessions(self, timed: list) -> List[DeadLetter]:
+    def _sessions(self, timed: list, now: datetime) -> List[DeadLetter]:
         gap, deads = self.settings.gap, []
-        closed_before = self._closed_before()
         for moment, event in timed:
+            closed_before = self._closed_before(now)
+            self._advance(moment, now)
             start, end = moment, moment
             absorbed = [w for w in self.s.windows if w[0] - gap <= moment <= w[1] + gap]
             if not absorbed and closed_before is not None and moment + gap <= closed_before:
@@ -306,11 +310,12 @@ class KeyAggregator:
             return None
         return self.s.max_event_time - self.settings.lateness + (now - self.s.max_seen_at)
 
-    def _closed_before(self) -> Optional[datetime]:
-        """Windows ending at or before this are closed (the watermark when the batch arrived)."""
-        if self.settings.event_time is None or self.s.max_event_time is None:
+    def _closed_before(self, now: datetime) -> Optional[datetime]:
+        """Windows closing at or before this are closed: the event-time watermark now (the
+        same one :meth:`due` uses, so a window is never emitted twice)."""
+        if self.settings.event_time is None:
             return None
-        return self.s.max_event_time - self.settings.lateness
+        return self.watermark(now)
 
     def _close_time(self, span) -> datetime:
         return span[1] + self.settings.gap if self.settings.kind == "session" else span[1]

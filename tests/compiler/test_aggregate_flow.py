@@ -1,0 +1,82 @@
+"""aggregate through real Bytewax: keyed state, windows, late events, several workers."""
+
+import json
+import textwrap
+
+from engine.compiler import compile_topology
+from engine.runtime.runner import RunOptions, run_dataflow
+from engine.topology.validate import validate_text
+
+STEPS = {
+    "final": "aggregate: {key: k, compute: {n: count(), s: sum(x)}, emit: final}",
+    "updates": "aggregate: {key: k, compute: {n: count()}}",
+    "tumbling": ("aggregate: {key: k, compute: {n: count(), s: sum(x)},"
+                 " window: {tumbling: 10s, event_time: t}}"),
+    "processing": "aggregate: {key: k, compute: {n: count()}, window: {tumbling: 1h, time: processing}}",
+}
+
+
+def run(tmp_path, step, lines, workers=1, batch_size=1000):
+    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    text = textwrap.dedent(f"""\
+        version: 1
+        name: agg
+        sources:
+          events: {{file: {{path: "{tmp_path}/in.jsonl", batch_size: {batch_size}}}}}
+        steps:
+          - id: typed
+            cast: {{fields: {{x: int, t: timestamp}}}}
+          - id: agg
+            {STEPS[step]}
+        sinks:
+          out: {{from: agg, file: {{path: "{tmp_path}/out.jsonl"}}}}
+        dead_letter: {{file: {{path: "{tmp_path}/dead.jsonl"}}}}
+        """)
+    result = validate_text("agg.yaml", text, env={})
+    assert result.ok, [d.message for d in result.diagnostics]
+    run_dataflow(compile_topology(result.topology), RunOptions(workers=workers))
+    return read(tmp_path / "out.jsonl"), read(tmp_path / "dead.jsonl")
+
+
+def read(path):
+    """A file sink that received nothing never opens its file."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+EVENTS = [{"k": key, "x": i} for i, key in enumerate("abcabca")]
+
+
+def test_final_results_once_per_key(tmp_path):
+    out, dead = run(tmp_path, "final", EVENTS)
+    assert sorted((r["k"], r["n"], r["s"]) for r in out) == [("a", 3, 9), ("b", 2, 5), ("c", 2, 7)]
+    assert dead == []
+
+
+def test_updates_after_every_batch(tmp_path):
+    out, _ = run(tmp_path, "updates", EVENTS, batch_size=3)
+    assert [(r["k"], r["n"]) for r in out if r["k"] == "a"] == [("a", 1), ("a", 2), ("a", 3)]
+
+
+def test_event_time_windows_and_a_late_event(tmp_path):
+    stamps = [1, 4, 12, 25, 3, 27]  # 3 arrives after 25 closed [0, 10): late
+    events = [{"k": "a", "x": i, "t": f"2026-11-02T06:00:{s:02d}Z"} for i, s in enumerate(stamps)]
+    out, dead = run(tmp_path, "tumbling", events)
+    assert [(r["window_start"][-14:], r["n"], r["s"]) for r in out] == [
+        ("06:00:00+00:00", 2, 1), ("06:00:10+00:00", 1, 2), ("06:00:20+00:00", 2, 8)]
+    assert [d["event"]["x"] for d in dead] == [4]
+    assert dead[0]["step"] == "agg" and dead[0]["error"].startswith("late event: event time 2026-11-02T06:00:03+00:00")
+
+
+def test_processing_time_window_is_flushed_at_the_end_of_input(tmp_path):
+    out, _ = run(tmp_path, "processing", EVENTS)
+    assert sorted((r["k"], r["n"]) for r in out) == [("a", 3), ("b", 2), ("c", 2)]
+
+
+def test_two_workers_agree_with_one(tmp_path):
+    many = [{"k": f"key{i % 13}", "x": i} for i in range(3000)]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one, _ = run(tmp_path / "one", "final", many, batch_size=100)
+    two, _ = run(tmp_path / "two", "final", many, workers=2, batch_size=100)
+    assert sorted(map(json.dumps, one)) == sorted(map(json.dumps, two))
+    assert len(one) == 13 and sum(r["n"] for r in one) == 3000
