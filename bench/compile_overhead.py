@@ -106,7 +106,8 @@ def hand_written_flow(input_path: str, output: str):
                                                        "weight_kg": e["weight_kg"], "heavy": e["weight_kg"] > 1000})
     keyed = op.key_on("key", domain, lambda e: e["status"])
     totals = op.fold_final("per-status", keyed, lambda: (0, Decimal(0)), _fold)
-    op.output("stats", op.map("format", totals, _format), FileSink(output))
+    lines_out = op.map("format", totals, lambda key_acc: ("stats", _format(key_acc)))  # FileSink takes (key, line)
+    op.output("stats", lines_out, FileSink(output))
     return flow
 
 

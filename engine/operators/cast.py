@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import List, Tuple
 
 from engine.errors import ConfigError
+from engine.operators.codegen import build_function
 from engine.values import converter, field_type
 from engine.operators.fields import with_fields
 from engine.records import DeadLetter
@@ -39,8 +40,28 @@ class Cast:
         self.output_fields = with_fields(input_fields, top_level)
         self._flat = all(len(path) == 1 for path, _, _ in self.casts)
         self._flat_casts = [(path[0], type_name, convert) for path, type_name, convert in self.casts]
+        self._fast = self._fused(step_id) if self._flat and not self.to_null else None
+
+    def _fused(self, step_id: str):
+        """One generated loop over the batch, converters inlined by name: no per-field Python
+        loop. Any failure falls back to :meth:`_by_event`, which names the field and value."""
+        lines = ["def cast_all(batch):", "    out = []", "    for e in batch:", "        o = dict(e)"]
+        converters = {}
+        for index, (key, _, convert) in enumerate(self._flat_casts):
+            converters[f"_c{index}"] = convert
+            lines += [f"        v = o.get({key!r})", f"        if v is not None: o[{key!r}] = _c{index}(v)"]
+        lines += ["        out.append(o)", "    return out"]
+        return build_function("cast_all", "\n".join(lines) + "\n", step_id, {**converters, "dict": dict})
 
     def process(self, batch: list):
+        if self._fast is not None:
+            try:
+                return self._fast(batch), []
+            except Exception:  # noqa: BLE001 - some event fails: find it, with the reason
+                pass
+        return self._by_event(batch)
+
+    def _by_event(self, batch: list):
         oks: list = []
         deads: List[DeadLetter] = []
         cast_one = self._cast_flat if self._flat else self._cast_nested
