@@ -35,13 +35,16 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     if plans:
         out.print(plan_table(plans))
     conflicts = [p for p in plans if p.action == CONFLICT]
+    for plan in conflicts:
+        for difference in plan.differences:
+            err.print(f"topic {plan.topic.name}: {difference}", highlight=False, soft_wrap=True)
     if conflicts:
         err.print(f"[red]error:[/red] {len(conflicts)} topic(s) exist with other settings; deploy changes no "
                   "existing topic: align the topology or the cluster", highlight=False)
         return EXIT_INVALID
     if args.plan:
         out.print(f"plan: run '{topology.name}' with {args.processes} process(es) x {args.workers} worker(s), "
-                  f"recovery in {recovery_directory(topology, args)}", highlight=False)
+                  f"recovery in {recovery_directory(topology, args)}", highlight=False, soft_wrap=True)
         return EXIT_OK
     try:
         apply_plan(plans)

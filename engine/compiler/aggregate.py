@@ -31,6 +31,8 @@ class _KeyLogic(StatefulBatchLogic):
 
     def __init__(self, aggregate: Aggregate, state: Optional[KeyState]) -> None:
         self.aggregator = aggregate.aggregator(state)
+        if state is not None:  # resumed from a snapshot
+            self.aggregator.resume(_now())
 
     def on_batch(self, values: List[list]):
         results, deads = [], []

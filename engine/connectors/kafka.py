@@ -28,6 +28,7 @@ from engine.records import RawBatch
 KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD = "_key", "_topic", "_headers", "_meta"
 ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
 _IDLE_WAIT = timedelta(milliseconds=50)
+_CONSUMER_ONLY = ("group.id",)
 
 
 def _servers(brokers: Union[str, Sequence[str]]) -> str:
@@ -46,7 +47,8 @@ def _seconds(value: Union[int, float, str]) -> float:
 
 def list_partitions(config: dict, topics: List[str], pattern: Optional[str], timeout: float) -> List[str]:
     """``topic#partition`` of every partition, failing fast when the brokers do not answer."""
-    admin = AdminClient(config)
+    # log_level 0: an unreachable broker is reported once, below, not as librdkafka log spam
+    admin = AdminClient({**{k: v for k, v in config.items() if k not in _CONSUMER_ONLY}, "log_level": 0})
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
@@ -81,6 +83,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
         self._next = offset if offset >= 0 else None
         self._consumer.assign([TopicPartition(topic, partition, offset)])
         self._idle = False
+        self._ended = False  # tail: false and the end of the partition was reached
 
     def _start_offset(self, start) -> int:
         tp = TopicPartition(self._topic, self._partition)
@@ -97,15 +100,16 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
         return found if found >= 0 else OFFSET_END
 
     def next_batch(self) -> List[RawBatch]:
+        if self._ended:
+            raise StopIteration()
         messages = self._consumer.consume(self._source.batch_size, 0.0 if not self._idle else 0.05)
         values, offsets, meta = [], [], []
-        ended = False
         for message in messages:
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    ended = True
-                    continue
+                    self._ended = True  # the end arrives once, maybe with the last messages
+                    break
                 raise ConnectorError(f"kafka source: {self._origin}: {error.str()}")
             values.append(message.value())
             offsets.append(message.offset())
@@ -114,8 +118,6 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
         self._idle = not values
         if values:
             self._next = offsets[-1] + 1
-        if ended and not values:
-            raise StopIteration()
         if not values:
             return []
         return [RawBatch(values, self._origin, offsets=offsets, meta=meta if self._source.metadata else None)]

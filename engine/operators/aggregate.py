@@ -14,6 +14,7 @@ import copy
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
@@ -54,8 +55,9 @@ class KeyState:
     running: Optional[list] = None  # accumulator without windows
     changed: bool = False
     windows: Dict[Tuple[datetime, datetime], list] = field(default_factory=dict)
-    max_event_time: Optional[datetime] = None
+    max_event_time: Optional[datetime] = None  # the event time that last moved the watermark
     max_seen_at: Optional[datetime] = None  # system time when max_event_time arrived
+    clock: Optional[datetime] = None  # latest system time this key saw (never goes back)
     seen: int = 0  # events counted into the current count window
     count_index: int = 0
 
@@ -75,6 +77,10 @@ class Aggregate:
         self.slots = slots
         self._fold, self._merge, self._result = _functions(step_id, slots)
         self._key_of = self._key_function(step_id)
+        self._times = None
+        if self.settings.event_time is not None:  # every event time of a list of events, in one loop
+            self._times = build_function(
+                "times", f"def times(events):\n    return [({self.settings.event_time.python}) for e in events]\n", step_id)
         self.output_fields = self._output_fields(arg_types, input_fields)
 
     # -- configuration ----------------------------------------------------------------
@@ -91,6 +97,7 @@ class Aggregate:
                 raise ConfigError(f"unknown aggregation '{function}'", ("compute", name), offset=match.start(1),
                                   hint=did_you_mean(function, AGGREGATIONS) or "aggregations: " + ", ".join(AGGREGATIONS))
             expression = self._argument(name, text, match, aggregation, argument, fields)
+            _check_argument_type(name, match, aggregation, expression)
             slots.append((name, aggregation, expression))
             types[name] = aggregation.result_type(expression.type if expression is not None else "any")
         return slots, types
@@ -187,6 +194,7 @@ class KeyAggregator:
         """Take ``(key value, event)`` pairs; return results due now and dead letters."""
         if self.s.key is None:
             self.s.key = pairs[0][0]
+        now = self._tick(now)
         events = [event for _, event in pairs]
         kind = self.settings.kind
         if kind is None:
@@ -231,13 +239,19 @@ class KeyAggregator:
     def _timed(self, events: list, now: datetime):
         """``(time, event)`` of each event, in arrival order; dead letters for missing times."""
         extract = self.settings.event_time
+        if extract is None:
+            return [(now, event) for event in events], []
+        try:
+            moments = self.agg._times(events)
+        except Exception:  # noqa: BLE001 - some event's time fails: find it below
+            moments = [_MISSING] * len(events)
         timed, deads = [], []
-        for event in events:
-            if extract is None:
-                timed.append((now, event))
+        for moment, event in zip(moments, events):
+            if type(moment) is datetime and moment.tzinfo is not None:  # the usual case, fast
+                timed.append((moment, event))
                 continue
             try:
-                moment = _as_utc(extract(event))
+                moment = _as_utc(extract(event) if moment is _MISSING else moment)
             except Exception as exc:  # noqa: BLE001
                 deads.append(DeadLetter(event, self.agg.step_id, f"event_time: {describe(exc)}"))
                 continue
@@ -245,11 +259,17 @@ class KeyAggregator:
         return timed, deads
 
     def _advance(self, moment: datetime, now: datetime) -> None:
-        """An event has been taken: it may move the event-time watermark forward."""
-        if self.settings.event_time is not None and (self.s.max_event_time is None or moment > self.s.max_event_time):
+        """An event has been taken: it moves the event-time watermark forward when its time,
+        less the lateness, is past the watermark now (as Bytewax's ``EventClock``), so the
+        watermark never goes back and no window is ever emitted twice."""
+        if self.settings.event_time is None:
+            return
+        if self.s.max_event_time is None or moment - self.settings.lateness > self.watermark(now):
             self.s.max_event_time, self.s.max_seen_at = moment, now
 
     def _windowed(self, timed: list, now: datetime) -> List[DeadLetter]:
+        if self.settings.kind == "tumbling":
+            return self._fold_groups(*self._tumbling(timed, now))
         groups: Dict[Tuple[datetime, datetime], list] = {}
         deads = []
         for moment, event in timed:
@@ -262,8 +282,40 @@ class KeyAggregator:
                 continue
             for span in open_spans:
                 groups.setdefault(span, []).append(event)
+        return self._fold_groups(groups, deads)
+
+    def _tumbling(self, timed: list, now: datetime):
+        """:meth:`_windowed` for tumbling windows, inlined: the watermark is kept in a local
+        (same rule as :meth:`_advance`) and consecutive events of one window reuse it."""
+        s, size, lateness = self.s, self.settings.size, self.settings.lateness
+        event_time = self.settings.event_time is not None
+        mark = self.watermark(now) if event_time else None
+        groups: Dict[Tuple[datetime, datetime], list] = {}
+        deads: List[DeadLetter] = []
+        start = end = group = None
+        epoch = windows.EPOCH
+        for moment, event in timed:
+            closed_before = mark
+            if event_time and (mark is None or moment - lateness > mark):
+                s.max_event_time, s.max_seen_at = moment, now
+                mark = moment - lateness
+            if start is None or not start <= moment < end:
+                start = epoch + ((moment - epoch) // size) * size
+                end = start + size
+                group = groups.get((start, end))
+                if group is None:
+                    group = groups[(start, end)] = []
+            if closed_before is not None and end <= closed_before:
+                deads.append(self._late(event, moment, (start, end), closed_before))
+                continue
+            group.append(event)
+        return groups, deads
+
+    def _fold_groups(self, groups: dict, deads: List[DeadLetter]) -> List[DeadLetter]:
         failed_ids = set()
         for span, events in groups.items():
+            if not events:  # a tumbling window whose events were all late
+                continue
             accumulator = self.s.windows.get(span) or self.agg.fresh()
             self.s.windows[span], failed = self.agg.fold(accumulator, events)
             # an event in several sliding windows fails in each: report it once
@@ -282,17 +334,28 @@ class KeyAggregator:
             closed_before = self._closed_before(now)
             self._advance(moment, now)
             start, end = moment, moment
-            absorbed = [w for w in self.s.windows if w[0] - gap <= moment <= w[1] + gap]
+            # an event joins the open sessions it is less than `gap` away from; a session the
+            # watermark has closed is not joined even before it is emitted (same as if it had been)
+            absorbed = [w for w in self.s.windows if w[0] - gap < moment < w[1] + gap
+                        and (closed_before is None or w[1] + gap > closed_before)]
             if not absorbed and closed_before is not None and moment + gap <= closed_before:
                 deads.append(self._late(event, moment, (moment, moment + gap), closed_before))
                 continue
             accumulator, failed = self.agg.fold(self.agg.fresh(), [event])
-            deads += failed
-            parts = sorted([(span, self.s.windows.pop(span)) for span in absorbed] + [((moment, moment), accumulator)],
+            if failed:  # its argument failed: it neither starts nor extends a session
+                deads += failed
+                continue
+            parts = sorted([(span, self.s.windows[span]) for span in absorbed] + [((moment, moment), accumulator)],
                            key=lambda part: part[0])
             accumulator = parts[0][1]
-            for _, later in parts[1:]:  # in time order, so first() and last() stay right
-                accumulator = self.agg.merge(accumulator, later)
+            try:
+                for _, later in parts[1:]:  # in time order, so first() and last() stay right
+                    accumulator = self.agg.merge(accumulator, later)
+            except Exception as exc:  # noqa: BLE001 - e.g. min() of a str and an int: this event only
+                deads.append(DeadLetter(event, self.agg.step_id, describe(exc)))
+                continue
+            for span in absorbed:
+                del self.s.windows[span]
             start, end = min(start, parts[0][0][0]), max(end, max(p[0][1] for p in parts))
             self.s.windows[(start, end)] = accumulator
         return deads
@@ -320,8 +383,24 @@ class KeyAggregator:
     def _close_time(self, span) -> datetime:
         return span[1] + self.settings.gap if self.settings.kind == "session" else span[1]
 
+    def _tick(self, now: datetime) -> datetime:
+        """The system time, kept from going back (NTP steps, clock changes)."""
+        if self.s.clock is not None and now < self.s.clock:
+            return self.s.clock
+        self.s.clock = now
+        return now
+
+    def resume(self, now: datetime) -> None:
+        """State restored from a snapshot: the time the flow was down does not advance the
+        event-time watermark (else every replayed event of an open window would be late)."""
+        if self.s.clock is not None and now > self.s.clock:
+            if self.s.max_seen_at is not None:
+                self.s.max_seen_at += now - self.s.clock
+            self.s.clock = now
+
     def due(self, now: datetime) -> List[dict]:
         """Results of the windows the watermark has passed, oldest first; they are forgotten."""
+        now = self._tick(now)
         mark = self.watermark(now)
         if mark is None:
             return []
@@ -397,7 +476,15 @@ def _settings(config: dict, fields) -> Settings:
 
 def _window_sizes(settings: Settings, window: dict) -> None:
     if settings.kind == "count":
-        settings.count = int(window["count"])
+        count = window["count"]
+        if type(count) is not int or count < 1:
+            raise ConfigError(f"a count window needs a positive whole number of events, not {count!r}",
+                              ("window", "count"), hint="e.g. count: 100")
+        settings.count = count
+        for option in ("time", "event_time", "allowed_lateness"):
+            if option in window:
+                raise ConfigError(f"count windows do not use '{option}'", ("window", option),
+                                  hint="a count window closes after its number of events; remove it")
         return
     if settings.kind == "tumbling":
         settings.size = _duration(window, ("tumbling",))
@@ -438,6 +525,33 @@ def _window_time(settings: Settings, window: dict, fields) -> None:
                           hint="remove it, or use time: event")
 
 
+_ADDABLE = ("int", "float", "decimal", "duration")
+_LOOSE = ("any", "json", "null")
+
+
+def _kind(type_name: str) -> str:
+    return type_name.split("(", 1)[0]
+
+
+def _check_argument_type(name: str, match, aggregation, expression) -> None:
+    """sum and avg need numbers (or durations): known other types are a configuration error."""
+    if expression is None or aggregation.name not in ("sum", "avg"):
+        return
+    kind = _kind(expression.type)
+    if kind not in _ADDABLE + _LOOSE:
+        raise ConfigError(f"{aggregation.name}() needs numbers, not {kind}", ("compute", name),
+                          offset=match.start(2), hint="cast the field to int, float or decimal first")
+
+
+def _checked_number(x, function):
+    """Run-time check of a value of unknown type folded by sum or avg."""
+    if x.__class__ not in _NUMBER_CLASSES:
+        raise TypeError(f"{function}() of a non-number: {type(x).__name__} {x!r:.40}")
+
+
+_NUMBER_CLASSES = frozenset({int, float, Decimal, timedelta})
+
+
 def _initial(aggregation) -> tuple:
     return tuple(ast.literal_eval(init) for init in aggregation.init)
 
@@ -455,6 +569,8 @@ def _functions(step_id: str, slots: list):
             update = "if x is not None: {0} += 1"
         if expression is not None:
             body.append(f"        x = {expression.python}")
+            if aggregation.name in ("sum", "avg") and _kind(expression.type) in _LOOSE:
+                body.append(f"        if x is not None and x.__class__ not in _numbers: _checked_number(x, {aggregation.name!r})")
         body += ["        " + line for line in update.format(*slot_names).splitlines()]
         merge_parts += [m.format(**{f"a{i}": f"a[{index + i}]" for i in range(len(slot_names))},
                                  **{f"b{i}": f"b[{index + i}]" for i in range(len(slot_names))})
@@ -467,7 +583,7 @@ def _functions(step_id: str, slots: list):
     source = "\n".join(fold) + "\n"
     source += f"def merge(a, b):\n    return [{', '.join(merge_parts)}]\n"
     source += f"def result(acc):\n    return {{{', '.join(result_parts)}}}\n"
-    extra = {"list": list}
+    extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number}
     return (build_function("fold", source, step_id, extra), build_function("merge", source, step_id, extra),
             build_function("result", source, step_id, extra))
 
@@ -482,7 +598,12 @@ def _is_list(slots: list, position: int) -> bool:
     return False
 
 
+_MISSING = object()
+
+
 def _as_utc(value) -> datetime:
+    if value is None:
+        raise ValueError("null")
     if type(value) is not datetime:
         raise TypeError(f"expected a timestamp, got {type(value).__name__} {value!r:.40}")
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

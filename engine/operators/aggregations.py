@@ -29,7 +29,9 @@ def _same(arg_type: str) -> str:
 
 
 def _average_type(arg_type: str) -> str:
-    return "decimal" if arg_type.startswith("decimal") else "float" if arg_type in ("int", "float") else "any"
+    if arg_type.startswith("decimal") or arg_type == "duration":
+        return "decimal" if arg_type.startswith("decimal") else "duration"
+    return "float" if arg_type in ("int", "float") else "any"
 
 
 def _sum_type(arg_type: str) -> str:

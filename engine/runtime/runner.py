@@ -16,7 +16,8 @@ from typing import List, Optional
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
-_STEP_IN_MESSAGE = re.compile(r"in step ['`]?([^\s'`:]+)")
+_STEP_IN_MESSAGE = re.compile(r"step ['`\"]?([^\s'`\":]+)")
+_EXPLAINED = ("ConnectorError", "ConfigError")  # our own errors already say what to do
 
 
 @dataclass
@@ -65,13 +66,15 @@ def _explain(exc: BaseException) -> RunFailed:
         match = _STEP_IN_MESSAGE.search(str(root))
         if match and step is None:
             step = match.group(1)
-        nxt = root.__cause__ or root.__context__
+        if type(root).__name__ in _EXPLAINED:
+            break
+        nxt = root.__cause__ or (None if root.__suppress_context__ else root.__context__)
         if nxt is None or id(nxt) in seen:
             break
         seen.add(id(nxt))
         root = nxt
     text = str(root).strip().splitlines()[-1] if str(root).strip() else type(root).__name__
-    known = type(root).__name__ in ("ConnectorError", "ConfigError")
+    known = type(root).__name__ in _EXPLAINED
     message = text if known else f"{type(root).__name__}: {text}"
     if step:
         message = f"step '{_yaml_name(step)}': {message}"

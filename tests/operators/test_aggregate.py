@@ -58,7 +58,7 @@ def test_events_without_a_key_or_with_a_failing_argument_are_dead_lettered():
     events = [{"k": None, "x": 1}, {"k": "a", "x": 1}, {"k": "a", "x": "oops"}]
     results, deads = run({"key": "k", "compute": {"s": "sum(x)"}, "emit": "final"}, events)
     assert results == [{"k": "a", "s": 1, "_key": "a"}]
-    assert [d.error for d in deads] == ["the aggregation key is null", "unsupported operand type(s) for +: 'int' and 'str'"]
+    assert [d.error for d in deads] == ["the aggregation key is null", "sum() of a non-number: str 'oops'"]
 
 
 EVENT_TIME = {"event_time": "at"}
@@ -113,7 +113,7 @@ def test_sliding_windows_count_an_event_in_each_window_it_falls_in():
 
 def test_sessions_merge_when_an_event_bridges_them():
     config = {"key": "k", "compute": {"n": "count()", "f": "first(x)", "l": "last(x)"},
-              "window": {"session": {"gap": "6s"}, **EVENT_TIME, "allowed_lateness": "1m"}}
+              "window": {"session": {"gap": "7s"}, **EVENT_TIME, "allowed_lateness": "1m"}}
     events = [{"k": "a", "at": at(0), "x": 1}, {"k": "a", "at": at(12), "x": 3}, {"k": "a", "at": at(30), "x": 9}]
     agg = Aggregate("agg", config, None)
     aggregator = agg.aggregator()
@@ -183,3 +183,220 @@ def test_argument_errors_point_inside_the_call():
     with pytest.raises(ConfigError) as caught:
         Aggregate("agg", {"compute": {"n": "sum( wieght)"}}, {"weight": "int"})
     assert (caught.value.message, caught.value.offset) == ("unknown field 'wieght'", 5)
+
+
+# -- sessions ------------------------------------------------------------------------------
+SESSION = {"key": "k", "compute": {"n": "count()", "all": "collect(x)"}, "window": {"session": {"gap": "5s"}, **EVENT_TIME}}
+
+
+def spans(results):
+    return [((r["window_start"] - T0).total_seconds(), (r["window_end"] - T0).total_seconds(), r["n"]) for r in results]
+
+
+def feed(config, batches, now=T0):
+    """One key's batches in order (same system time); results including the final flush."""
+    aggregator = Aggregate("agg", config, None).aggregator()
+    results, deads = [], []
+    for batch in batches:
+        emitted, failed = aggregator.add([("a", e) for e in batch], now)
+        results += emitted
+        deads += failed
+    return results + aggregator.flush(), deads
+
+
+def test_events_exactly_gap_apart_start_a_new_session():
+    results, _ = feed(SESSION, [[{"at": at(0)}, {"at": at(4)}, {"at": at(9)}]])
+    assert spans(results) == [(0, 4, 2), (9, 9, 1)]
+
+
+def test_a_closed_session_is_not_joined_whether_or_not_it_was_emitted_yet():
+    events = [{"at": at(0), "x": 0}, {"at": at(100), "x": 1}, {"at": at(3), "x": 2}]
+    together = feed(SESSION, [events])
+    apart = feed(SESSION, [[e] for e in events])
+    for results, deads in (together, apart):
+        assert spans(results) == [(0, 0, 1), (100, 100, 1)]
+        assert [d.error for d in deads] == [
+            "late event: event time 2026-11-02T06:00:03+00:00 is in window [2026-11-02T06:00:03+00:00, "
+            "2026-11-02T06:00:08+00:00), closed at watermark 2026-11-02T06:01:40+00:00"]
+
+
+def test_merged_sessions_keep_their_values_in_time_order():
+    config = {**SESSION, "window": {"session": {"gap": "5s"}, **EVENT_TIME, "allowed_lateness": "1m"}}
+    results, _ = feed(config, [[{"at": at(8), "x": "c"}], [{"at": at(0), "x": "a"}], [{"at": at(4), "x": "b"}]])
+    assert [(r["all"], r["n"]) for r in results] == [(["a", "b", "c"], 3)]
+
+
+def test_an_event_whose_argument_fails_does_not_extend_a_session():
+    config = {"key": "k", "compute": {"s": "sum(x)"}, "window": {"session": {"gap": "5s"}, **EVENT_TIME}}
+    results, deads = feed(config, [[{"at": at(0), "x": 1}, {"at": at(4), "x": "bad"}, {"at": at(8), "x": 2}]])
+    assert [(r["window_end"], r["s"]) for r in results] == [(at(0), 1), (at(8), 2)]
+    assert [d.event["x"] for d in deads] == ["bad"]
+
+
+def test_processing_time_sessions_close_gap_after_their_last_event():
+    config = {"key": "k", "compute": {"n": "count()"}, "window": {"session": {"gap": "10s"}}}
+    aggregator = Aggregate("agg", config, None).aggregator()
+    aggregator.add([("a", {}), ("a", {})], at(0))
+    aggregator.add([("a", {})], at(6))
+    assert aggregator.next_notification() == at(16)
+    assert aggregator.due(at(15)) == []
+    assert spans(aggregator.due(at(16))) == [(0, 6, 3)]
+
+
+# -- sliding, tumbling, count ----------------------------------------------------------------
+def test_sliding_windows_whose_size_is_not_a_multiple_of_every():
+    config = {"key": "k", "compute": {"n": "count()"}, "window": {"sliding": {"size": "10s", "every": "4s"}, **EVENT_TIME}}
+    results, _ = feed(config, [[{"at": at(9)}]])
+    assert spans(results) == [(0, 10, 1), (4, 14, 1), (8, 18, 1)]
+
+
+def test_a_late_sliding_event_names_its_last_window():
+    config = {"key": "k", "compute": {"n": "count()"}, "window": {"sliding": {"size": "10s", "every": "5s"}, **EVENT_TIME}}
+    results, deads = feed(config, [[{"at": at(40)}], [{"at": at(7)}]])
+    assert spans(results) == [(35, 45, 1), (40, 50, 1)]
+    assert deads[0].error.startswith("late event: event time 2026-11-02T06:00:07+00:00 is in window "
+                                     "[2026-11-02T06:00:05+00:00, 2026-11-02T06:00:15+00:00)")
+
+
+def test_windows_of_different_keys_are_independent():
+    config = {"key": "k", "compute": {"n": "count()", "xs": "collect(x)"}, "window": {"tumbling": "10s", **EVENT_TIME}}
+    events = [{"k": "a", "at": at(1), "x": 1}, {"k": "b", "at": at(30), "x": 2}, {"k": "a", "at": at(2), "x": 3}]
+    results, deads = run(config, events)
+    assert deads == []  # b's watermark does not make a's events late
+    assert sorted((r["k"], (r["window_start"] - T0).total_seconds(), r["xs"]) for r in results) == [
+        ("a", 0, [1, 3]), ("b", 30, [2])]
+
+
+def test_naive_event_times_are_utc():
+    config = {"key": "k", "compute": {"n": "count()"}, "window": {"tumbling": "1m", **EVENT_TIME}}
+    results, _ = feed(config, [[{"at": datetime(2026, 11, 2, 6, 0, 30)}]])
+    assert (results[0]["window_start"], results[0]["window_end"]) == (T0, T0 + timedelta(minutes=1))
+
+
+def test_count_windows_do_not_count_failed_events():
+    config = {"key": "k", "compute": {"s": "sum(x)"}, "window": {"count": 2}}
+    results, deads = feed(config, [[{"x": 1}, {"x": "bad"}, {"x": 2}, {"x": 3}]])
+    assert [(r["window_index"], r["s"]) for r in results] == [(0, 3), (1, 3)]
+    assert len(deads) == 1
+
+
+# -- the watermark over time -----------------------------------------------------------------
+TUMBLING = {"key": "k", "compute": {"n": "count()"}, "window": {"tumbling": "10s", **EVENT_TIME}}
+
+
+def test_a_window_is_never_emitted_twice_when_system_time_ran_ahead():
+    aggregator = Aggregate("agg", TUMBLING, None).aggregator()
+    aggregator.add([("a", {"at": at(5)})], T0)
+    assert spans(aggregator.due(T0 + timedelta(seconds=10))) == [(0, 10, 1)]  # watermark 15
+    # a newer event, but behind the watermark: it must not pull the watermark back to 7
+    _, late = aggregator.add([("a", {"at": at(7)})], T0 + timedelta(seconds=10))
+    emitted, late2 = aggregator.add([("a", {"at": at(8)})], T0 + timedelta(seconds=10))
+    assert (len(late), len(late2), emitted, aggregator.flush()) == (1, 1, [], [])
+
+
+def test_the_clock_going_back_does_not_reopen_processing_time_windows():
+    config = {"key": "k", "compute": {"n": "count()"}, "window": {"tumbling": "10s"}}
+    aggregator = Aggregate("agg", config, None).aggregator()
+    aggregator.add([("a", {})], at(5))
+    assert spans(aggregator.due(at(10))) == [(0, 10, 1)]
+    aggregator.add([("a", {})], at(9))  # the system clock stepped back a second
+    assert spans(aggregator.flush()) == [(10, 20, 1)]
+
+
+def test_a_snapshot_pickles_and_resumes_without_counting_the_downtime():
+    import pickle
+
+    agg = Aggregate("agg", TUMBLING, None)
+    before = agg.aggregator()
+    before.add([("a", {"k": "a", "at": at(1)})], T0)
+    state = pickle.loads(pickle.dumps(before.snapshot()))
+    before.add([("a", {"k": "a", "at": at(2)})], T0)  # the snapshot is a copy
+    after = agg.aggregator(state)
+    after.resume(T0 + timedelta(hours=1))  # down for an hour
+    emitted, deads = after.add([("a", {"k": "a", "at": at(3)})], T0 + timedelta(hours=1))
+    assert (emitted, deads) == ([], [])
+    assert after.next_notification() == T0 + timedelta(hours=1, seconds=7)  # watermark 3s, window end 10s
+    assert spans(after.flush()) == [(0, 10, 2)]
+
+
+# -- configuration ------------------------------------------------------------------------
+MORE_CONFIG_ERRORS = [
+    ({"compute": {"n": "count()"}, "window": {"count": 0}}, ("window", "count"),
+     "a count window needs a positive whole number of events, not 0"),
+    ({"compute": {"n": "count()"}, "window": {"count": 5, "event_time": "t"}}, ("window", "event_time"),
+     "count windows do not use 'event_time'"),
+    ({"compute": {"n": "count()"}, "window": {"allowed_lateness": "5s"}}, ("window",), "the window needs a kind"),
+    ({"compute": {"n": "count()"}, "window": {"tumbling": "0s"}}, ("window", "tumbling"), "duration '0s' must be positive"),
+    ({"compute": {"n": "count()"}, "window": {"session": {"gap": "5x"}}}, ("window", "session", "gap"),
+     "invalid duration '5x'"),
+    ({"compute": {"n": "count()"}, "window": {"tumbling": "5s", "time": "processing", "event_time": "t"}},
+     ("window", "event_time"), "'event_time' is ignored with time: processing"),
+]
+
+
+@pytest.mark.parametrize("config,path,message", MORE_CONFIG_ERRORS, ids=[c[2] for c in MORE_CONFIG_ERRORS])
+def test_more_configuration_errors(config, path, message):
+    with pytest.raises(ConfigError) as caught:
+        Aggregate("agg", config, None)
+    assert (caught.value.path, caught.value.message) == (path, message)
+
+
+def test_an_unknown_aggregation_points_at_its_name():
+    with pytest.raises(ConfigError) as caught:
+        Aggregate("agg", {"compute": {"kg": "  summ(x)"}}, None)
+    assert (caught.value.path, caught.value.offset, caught.value.hint) == (("compute", "kg"), 2, "did you mean 'sum'?")
+
+
+def test_event_time_must_be_a_timestamp():
+    with pytest.raises(ConfigError) as caught:
+        Aggregate("agg", {"compute": {"n": "count()"}, "window": {"tumbling": "5s", "event_time": "n"}}, {"n": "int"})
+    assert (caught.value.path, caught.value.message) == (("window", "event_time"), "event_time must be a timestamp, not int")
+
+
+def test_output_fields_of_an_expression_key_and_a_count_window():
+    agg = Aggregate("agg", {"key": "upper(s)", "compute": {"c": "count(x)", "xs": "collect(x)", "f": "first(x)"},
+                            "window": {"count": 3}}, {"s": "str", "x": "int"})
+    assert agg.output_fields == {"key": "str", "window_index": "int", "c": "int", "xs": "json", "f": "int", "_key": "str"}
+
+
+def test_durations():
+    from engine.operators.durations import parse_duration
+
+    assert [parse_duration(t) for t in ("500ms", "1.5s", "2m", "1h", "1d")] == [
+        timedelta(milliseconds=500), timedelta(seconds=1.5), timedelta(minutes=2), timedelta(hours=1), timedelta(days=1)]
+    with pytest.raises(ValueError, match="invalid duration '5'"):
+        parse_duration("5")
+
+
+def test_sum_and_avg_need_numbers():
+    with pytest.raises(ConfigError) as caught:
+        Aggregate("agg", {"compute": {"s": "avg( name)"}}, {"name": "str"})
+    assert (caught.value.message, caught.value.path, caught.value.offset) == ("avg() needs numbers, not str", ("compute", "s"), 4)
+    results, deads = run({"key": "k", "compute": {"s": "sum(x)", "m": "avg(x)"}, "emit": "final"},
+                         [{"k": "a", "x": "7"}, {"k": "a", "x": 1.5}, {"k": "a", "x": 2}])
+    assert results == [{"k": "a", "s": 3.5, "m": 1.75, "_key": "a"}]
+    assert [d.error for d in deads] == ["sum() of a non-number: str '7'"]
+
+
+def test_a_session_merge_that_fails_dead_letters_only_the_bridging_event():
+    config = {"key": "k", "compute": {"lo": "min(x)"}, "window": {"session": {"gap": "5s"}, **EVENT_TIME}}
+    results, deads = feed(config, [[{"at": at(0), "x": 1}, {"at": at(8), "x": "z"}, {"at": at(4), "x": 0}]])
+    assert [(r["window_start"], r["window_end"], r["lo"]) for r in results] == [(at(0), at(0), 1), (at(8), at(8), "z")]
+    assert [d.event["x"] for d in deads] == [0] and deads[0].error == "'<=' not supported between instances of 'int' and 'str'"
+
+
+def test_late_events_inside_one_batch_leave_no_empty_windows():
+    results, deads = feed(TUMBLING, [[{"at": at(s)} for s in (25, 5, 26, 3, 12)]])
+    assert spans(results) == [(20, 30, 2)]
+    assert [(d.event["at"] - T0).total_seconds() for d in deads] == [5, 3, 12]
+
+
+def test_bad_event_times_in_a_batch_are_dead_lettered_one_by_one():
+    config = {"key": "k", "compute": {"n": "count()"}, "window": {"tumbling": "10s", "event_time": "timestamp(s)"}}
+    plus_two = timezone(timedelta(hours=2))
+    events = [{"s": "2026-11-02T06:00:01Z"}, {"s": None}, {"s": "not a time"},
+              {"s": datetime(2026, 11, 2, 8, 0, 2, tzinfo=plus_two)}]
+    results, deads = feed(config, [events])
+    assert spans(results) == [(0, 10, 2)]
+    assert [d.event["s"] for d in deads] == [None, "not a time"]
+    assert deads[0].error == "event_time: null" and deads[1].error.startswith("event_time: ")

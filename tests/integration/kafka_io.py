@@ -1,0 +1,40 @@
+"""Producing to and reading back from real Kafka topics in tests."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import List, Optional
+
+from confluent_kafka import Consumer, Producer
+
+
+def produce(bootstrap: str, topic: str, events: List[Optional[dict]], key=None, raw: Optional[List[bytes]] = None) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for event in events:
+        value = json.dumps(event).encode()
+        producer.produce(topic, value, key=None if key is None else str(key(event)).encode())
+    for value in raw or []:
+        producer.produce(topic, value)
+    assert producer.flush(30) == 0
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list:
+    """Every message of ``topic`` as (key, value dict, headers), waiting for ``expected`` of them."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    messages, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                if len(messages) >= expected:
+                    break
+                continue
+            messages.append((message.key().decode() if message.key() else None, json.loads(message.value()),
+                             dict((k, v.decode()) for k, v in (message.headers() or []))))
+    finally:
+        consumer.close()
+    return messages

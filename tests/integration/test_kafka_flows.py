@@ -1,0 +1,182 @@
+"""Topologies on a real Kafka broker: exact outputs, partitions over workers and processes,
+dead letters with positions, loud delivery failures, resume without loss or duplicates."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from cli.main import main
+from engine.compiler import compile_topology
+from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
+from engine.topology.validate import validate_text
+from tests.integration.kafka_io import consume_all, produce
+
+ORDERS = [{"id": i, "status": ["NEW", "DRAFT", "PLANNED"][i % 3], "kg": f"{i}.5", "city": ["Milano", "Roma"][i % 2]}
+          for i in range(300)]
+
+
+def topology(text: str, **values) -> str:
+    return textwrap.dedent(text).format(**values)
+
+
+def compiled(text: str):
+    result = validate_text("t.yaml", text, env={})
+    assert result.ok, [d.message for d in result.diagnostics]
+    return compile_topology(result.topology)
+
+
+KAFKA_TO_KAFKA = """\
+    version: 1
+    name: k2k
+    sources:
+      orders: {{kafka: {{brokers: "{bootstrap}", topic: {source}, tail: false, metadata: true}}}}
+    steps:
+      - id: typed
+        cast: {{fields: {{kg: "decimal(10,2)"}}}}
+      - id: active
+        filter: "status != 'DRAFT'"
+      - id: domain
+        map: {{fields: {{id: id, status: lower(status), kg: kg, partition: _meta.partition}}, key: id}}
+    sinks:
+      out:
+        from: domain
+        kafka: {{brokers: "{bootstrap}", topic: {target}, headers: {{status: "upper(status)"}}}}
+      table:
+        from: domain
+        duckdb: {{path: "{dir}/out.duckdb", table: orders, mode: upsert, key: [id],
+                 columns: {{id: int, status: str, kg: "decimal(10,2)"}}}}
+    dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+    """
+
+
+def expected_domain():
+    return {e["id"]: (e["status"].lower(), f"{e['id']}.50") for e in ORDERS if e["status"] != "DRAFT"}
+
+
+def test_kafka_to_kafka_and_duckdb_with_exact_output(kafka_bootstrap, kafka_topic, tmp_path):
+    source, target = kafka_topic("orders", partitions=4), kafka_topic("domain", partitions=2)
+    produce(kafka_bootstrap, source, ORDERS, key=lambda e: e["id"], raw=[b"{broken"])
+    run_dataflow(compiled(topology(KAFKA_TO_KAFKA, bootstrap=kafka_bootstrap, source=source, target=target,
+                                   dir=tmp_path)), RunOptions())
+    messages = consume_all(kafka_bootstrap, target, expected=200)
+    assert {int(k): (v["status"], str(v["kg"])) for k, v, _ in messages} == {
+        i: (s, kg.replace(".50", ".5")) for i, (s, kg) in expected_domain().items()}
+    assert len(messages) == 200 and all(h == {"status": v["status"].upper()} for _, v, h in messages)
+    assert all("_key" not in v and "_meta" not in v for _, v, _ in messages)
+    rows = duckdb.connect(str(tmp_path / "out.duckdb")).execute("SELECT id, status, kg::VARCHAR FROM orders").fetchall()
+    assert {r[0]: (r[1], r[2]) for r in rows} == expected_domain()
+    dead = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert [(d["step"], d["event"]) for d in dead] == [("orders", "{broken")]
+    assert dead[0]["origin"].startswith(f"{source}[") and "@" in dead[0]["origin"]
+
+
+AGGREGATE = """\
+    version: 1
+    name: kagg
+    sources:
+      orders: {{kafka: {{brokers: "{bootstrap}", topic: {source}, tail: false}}}}
+    steps:
+      - id: per-city
+        aggregate: {{key: city, compute: {{n: count(), ids: sum(id)}}, emit: final}}
+    sinks:
+      out: {{from: per-city, file: {{path: "{out}"}}}}
+    dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+    """
+
+
+def _aggregate_rows(path):
+    return sorted((r["city"], r["n"], r["ids"]) for r in map(json.loads, open(path).read().splitlines()))
+
+
+def test_partitions_over_workers_and_processes_give_the_same_aggregates(kafka_bootstrap, kafka_topic, tmp_path):
+    source = kafka_topic("orders", partitions=4)
+    produce(kafka_bootstrap, source, ORDERS, key=lambda e: e["id"])  # keys (cities) spread over partitions
+    expected = sorted((city, 150, sum(e["id"] for e in ORDERS if e["city"] == city)) for city in ("Milano", "Roma"))
+    for name, options in [("one", RunOptions()), ("two", RunOptions(workers=2))]:
+        out = tmp_path / f"{name}.jsonl"
+        run_dataflow(compiled(topology(AGGREGATE, bootstrap=kafka_bootstrap, source=source, out=out, dir=tmp_path)), options)
+        assert _aggregate_rows(out) == expected, name
+    path = tmp_path / "kagg.yaml"
+    path.write_text(topology(AGGREGATE, bootstrap=kafka_bootstrap, source=source, out=tmp_path / "procs.jsonl",
+                             dir=tmp_path))
+    code = subprocess.run([sys.executable, "-m", "cli", "deploy", str(path), "-p", "2", "-r", str(tmp_path / "rec")],
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          capture_output=True, text=True, timeout=180)
+    assert code.returncode == 0, code.stderr
+    assert _aggregate_rows(tmp_path / "procs.jsonl") == expected
+
+
+def test_a_failed_delivery_stops_the_flow_loudly(kafka_bootstrap, kafka_topic, tmp_path):
+    source = kafka_topic("orders")
+    produce(kafka_bootstrap, source, ORDERS[:5])
+    text = topology(KAFKA_TO_KAFKA, bootstrap=kafka_bootstrap, source=source, target="no-such-topic-here",
+                    dir=tmp_path).replace('headers: {status: "upper(status)"}', 'timeout: 2s')
+    with pytest.raises(RunFailed) as caught:
+        run_dataflow(compiled(text), RunOptions())
+    assert "kafka sink:" in caught.value.message and "not delivered" in caught.value.message
+
+
+def test_an_unreachable_broker_fails_fast_with_a_clear_message(tmp_path):
+    text = topology(AGGREGATE, bootstrap="127.0.0.1:1", source="x", out=tmp_path / "o.jsonl", dir=tmp_path)
+    text = text.replace("tail: false", "tail: false, timeout: 2s")
+    with pytest.raises(RunFailed) as caught:
+        run_dataflow(compiled(text), RunOptions())
+    assert "cannot reach brokers at 127.0.0.1:1 within 2s" in caught.value.message
+
+
+DEPLOY = """\
+    version: 1
+    name: dep
+    sources:
+      orders: {{kafka: {{brokers: "{bootstrap}", topic: {source}, tail: false}}}}
+    steps:
+      - id: typed
+        cast: {{fields: {{id: int}}}}
+    sinks:
+      table:
+        from: typed
+        duckdb: {{path: "{dir}/out.duckdb", table: orders, mode: upsert, key: [id], columns: {{id: int, status: str}}}}
+      copy: {{from: typed, kafka: {{brokers: "{bootstrap}", topic: {target}, key: "str(id)"}}}}
+    dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+    """
+TOPICS = """    topics:
+      {target}: {{partitions: 3, config: {{cleanup.policy: compact}}}}
+    """
+
+
+def test_deploy_creates_topics_idempotently_and_refuses_conflicts(kafka_bootstrap, kafka_topic, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = kafka_topic("orders")
+    target = f"created-{source}"
+    path = tmp_path / "dep.yaml"
+    path.write_text(topology(DEPLOY.rstrip(" ") + TOPICS, bootstrap=kafka_bootstrap, source=source, target=target, dir=tmp_path))
+    assert main(["deploy", "--plan", str(path)]) == 0
+    assert "create" in capsys.readouterr().out
+    produce(kafka_bootstrap, source, ORDERS[:10])
+    assert main(["deploy", "-q", str(path)]) == 0
+    assert main(["deploy", "--plan", str(path)]) == 0
+    assert "unchanged" in capsys.readouterr().out
+    path.write_text(path.read_text().replace("partitions: 3", "partitions: 5"))
+    assert main(["deploy", "--plan", str(path)]) == 1
+    assert f"topic {target}: partitions: 3 on the cluster, 5 declared" in capsys.readouterr().err
+    assert len(consume_all(kafka_bootstrap, target, expected=10)) == 10
+
+
+def test_a_restarted_deploy_resumes_without_losing_or_duplicating(kafka_bootstrap, kafka_topic, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = kafka_topic("orders", partitions=2)
+    target = kafka_topic("copy")
+    path = tmp_path / "dep.yaml"
+    path.write_text(topology(DEPLOY, bootstrap=kafka_bootstrap, source=source, target=target, dir=tmp_path))
+    produce(kafka_bootstrap, source, ORDERS[:100])
+    assert main(["deploy", "-q", "-s", "0.2", str(path)]) == 0
+    produce(kafka_bootstrap, source, ORDERS[100:250])
+    assert main(["deploy", "-q", "-s", "0.2", str(path)]) == 0  # resumes from the recovery store
+    db = duckdb.connect(str(tmp_path / "out.duckdb"))
+    assert db.execute("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM orders").fetchone() == (250, 250, 0, 249)
+    assert sorted(v["id"] for _, v, _ in consume_all(kafka_bootstrap, target, expected=250)) == list(range(250))
