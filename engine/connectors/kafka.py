@@ -27,7 +27,8 @@ from engine.records import RawBatch
 
 KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD = "_key", "_topic", "_headers", "_meta"
 ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
-_IDLE_WAIT = timedelta(milliseconds=50)
+_IDLE_WAIT = timedelta(milliseconds=20)
+_POLL_WAIT = 0.005  # seconds one partition may wait for messages; short, the worker has others
 _CONSUMER_ONLY = ("group.id",)
 
 
@@ -102,7 +103,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
     def next_batch(self) -> List[RawBatch]:
         if self._ended:
             raise StopIteration()
-        messages = self._consumer.consume(self._source.batch_size, 0.0 if not self._idle else 0.05)
+        messages = self._consumer.consume(self._source.batch_size, _POLL_WAIT)
         values, offsets, meta = [], [], []
         for message in messages:
             error = message.error()

@@ -61,7 +61,7 @@ def _bool(value):
 
 NAMESPACE: Dict[str, Any] = {
     "__builtins__": {},
-    "_path": _path, "_index": _index, "_in": _in, "_check": _check, "_bool": _bool,
+    "_type": type, "_dict": dict, "_path": _path, "_index": _index, "_in": _in, "_check": _check, "_bool": _bool,
     **{f"_f_{name}": function.impl for name, function in FUNCTIONS.items()},
 }
 

@@ -87,7 +87,18 @@ class Translator:
         if types.kind(field_type) not in types.LOOSE and types.kind(field_type) != "list":
             raise ExpressionError(f"field '{top}' is {field_type}: it has no field '{node.path[1]}'",
                                   node.offset, node.length)
+        if all(type(key) is str for key in node.path):
+            return Code(self.inline_path(node.path), "any", True)
         return Code(f"_path(e, {node.path!r})", "any", True)
+
+    def inline_path(self, path) -> str:
+        """``a.b.c`` as nested dict lookups, null when a step is missing or not an object
+        (the same as ``_path``, without a Python call per event)."""
+        src = f"e.get({path[0]!r})"
+        for key in path[1:]:
+            t = self.temp()
+            src = f"({t}.get({key!r}) if _type({t} := {src}) is _dict else None)"
+        return src
 
     def _field_type(self, node: Field, top: str) -> str:
         if self.fields is None:

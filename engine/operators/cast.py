@@ -40,18 +40,24 @@ class Cast:
         self.output_fields = with_fields(input_fields, top_level)
         self._flat = all(len(path) == 1 for path, _, _ in self.casts)
         self._flat_casts = [(path[0], type_name, convert) for path, type_name, convert in self.casts]
-        self._fast = self._fused(step_id) if self._flat and not self.to_null else None
+        self._fast = None if self.to_null else self._fused(step_id)
 
     def _fused(self, step_id: str):
-        """One generated loop over the batch, converters inlined by name: no per-field Python
-        loop. Any failure falls back to :meth:`_by_event`, which names the field and value."""
+        """One generated loop over the batch, converters inlined by name, nested objects copied
+        once per parent: no per-field Python loop. Any failure falls back to
+        :meth:`_by_event`, which names the field and the value."""
+        converters: dict = {}
+        tree: dict = {}
+        for path, _, convert in self.casts:
+            node = tree
+            for key in path[:-1]:
+                node = node.setdefault(("object", key), {})
+            name = converters.setdefault(f"_c{len(converters)}", convert) and f"_c{len(converters) - 1}"
+            node[("value", path[-1])] = name
         lines = ["def cast_all(batch):", "    out = []", "    for e in batch:", "        o = dict(e)"]
-        converters = {}
-        for index, (key, _, convert) in enumerate(self._flat_casts):
-            converters[f"_c{index}"] = convert
-            lines += [f"        v = o.get({key!r})", f"        if v is not None: o[{key!r}] = _c{index}(v)"]
+        lines += _cast_lines("o", tree, "        ", iter(range(1, 1000)))
         lines += ["        out.append(o)", "    return out"]
-        return build_function("cast_all", "\n".join(lines) + "\n", step_id, {**converters, "dict": dict})
+        return build_function("cast_all", "\n".join(lines) + "\n", step_id, {**converters, "dict": dict, "type": type})
 
     def process(self, batch: list):
         if self._fast is not None:
@@ -98,6 +104,21 @@ class Cast:
             if self.to_null:
                 return None
             raise _CastFailure(f"cannot cast field '{name}' value {value!r:.80} to {type_name}: {exc}") from None
+
+
+def _cast_lines(var: str, tree: dict, indent: str, names) -> list:
+    """Statements converting the values of ``tree`` inside the dict ``var`` (copying nested
+    dicts before writing into them, so the input event is never modified)."""
+    lines = []
+    for (kind, key), item in tree.items():
+        if kind == "value":
+            lines += [f"{indent}v = {var}.get({key!r})", f"{indent}if v is not None: {var}[{key!r}] = {item}(v)"]
+            continue
+        child = f"p{next(names)}"
+        lines += [f"{indent}{child} = {var}.get({key!r})", f"{indent}if type({child}) is dict:",
+                  f"{indent}    {child} = {var}[{key!r}] = dict({child})"]
+        lines += _cast_lines(child, item, indent + "    ", names)
+    return lines
 
 
 class _CastFailure(Exception):
