@@ -51,6 +51,8 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     except ConnectorError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_FAILED
+    if args.provision_only:
+        return EXIT_OK
     args.recovery_directory = recovery_directory(topology, args)
     if args.processes == 1:
         from cli.commands import cmd_run

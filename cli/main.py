@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy = commands.add_parser("deploy", help="provision the topology's Kafka topics, then run it durably")
     _execution_options(deploy)
     deploy.add_argument("--plan", action="store_true", help="only show what would be done")
+    deploy.add_argument("--provision-only", action="store_true", help="create the topics, do not run")
     deploy.add_argument("-p", "--processes", type=_positive_int, default=1,
                         help="local Bytewax processes to start (each with --workers threads)")
 

@@ -180,3 +180,38 @@ def test_a_restarted_deploy_resumes_without_losing_or_duplicating(kafka_bootstra
     db = duckdb.connect(str(tmp_path / "out.duckdb"))
     assert db.execute("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM orders").fetchone() == (250, 250, 0, 249)
     assert sorted(v["id"] for _, v, _ in consume_all(kafka_bootstrap, target, expected=250)) == list(range(250))
+
+
+CRASH = """\
+    version: 1
+    name: crash
+    sources:
+      orders: {{kafka: {{brokers: "{bootstrap}", topic: {source}, tail: {tail}}}}}
+    sinks:
+      copy: {{from: orders, file: {{path: "{dir}/copy.jsonl"}}}}
+    dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+    """
+
+
+def test_a_killed_deployment_resumes_exactly_once_into_a_file(kafka_bootstrap, kafka_topic, tmp_path):
+    import signal
+    import time
+
+    source = kafka_topic("orders", partitions=2)
+    path, copy = tmp_path / "crash.yaml", tmp_path / "copy.jsonl"
+    command = [sys.executable, "-m", "cli", "deploy", "-q", "-s", "0.3", "-r", str(tmp_path / "rec"), str(path)]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path.write_text(topology(CRASH, bootstrap=kafka_bootstrap, source=source, tail="true", dir=tmp_path))
+    produce(kafka_bootstrap, source, ORDERS[:150])
+    running = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not copy.exists() or len(copy.read_text().splitlines()) < 150):
+        time.sleep(0.1)
+    running.send_signal(signal.SIGKILL)  # no clean shutdown: whatever was written after the snapshot is suspect
+    running.wait(timeout=30)
+    assert len(copy.read_text().splitlines()) == 150
+    produce(kafka_bootstrap, source, ORDERS[150:])
+    path.write_text(topology(CRASH, bootstrap=kafka_bootstrap, source=source, tail="false", dir=tmp_path))
+    assert subprocess.run(command, cwd=root, capture_output=True, timeout=120).returncode == 0
+    ids = [json.loads(line)["id"] for line in copy.read_text().splitlines()]
+    assert sorted(ids) == [e["id"] for e in ORDERS]  # nothing lost, nothing twice
