@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import List, Optional
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 
 def produce(bootstrap: str, topic: str, events: List[Optional[dict]], key=None, raw: Optional[List[bytes]] = None) -> None:
@@ -24,7 +24,9 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0
     """Every message of ``topic`` as (key, value dict, headers), waiting for ``expected`` of them."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    # assign, not subscribe: no consumer-group rebalance to wait for
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     messages, deadline = [], time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:

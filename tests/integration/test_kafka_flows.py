@@ -215,3 +215,26 @@ def test_a_killed_deployment_resumes_exactly_once_into_a_file(kafka_bootstrap, k
     assert subprocess.run(command, cwd=root, capture_output=True, timeout=120).returncode == 0
     ids = [json.loads(line)["id"] for line in copy.read_text().splitlines()]
     assert sorted(ids) == [e["id"] for e in ORDERS]  # nothing lost, nothing twice
+
+
+FILE_TO_KAFKA = """\
+    version: 1
+    name: f2k
+    sources:
+      orders: {{file: {{path: "{dir}/in.jsonl"}}}}
+    sinks:
+      routed: {{from: orders, kafka: {{brokers: "{bootstrap}", topic_from: "if(kg > 100, '{big}', '{small}')", key: id}}}}
+    dead_letter: {{kafka: {{brokers: "{bootstrap}", topic: {dead}}}}}
+    """
+
+
+def test_file_to_kafka_with_a_topic_per_event_and_dead_letters_on_kafka(kafka_bootstrap, kafka_topic, tmp_path):
+    big, small, dead = kafka_topic("big"), kafka_topic("small"), kafka_topic("dead")
+    lines = [json.dumps({"id": i, "kg": i * 10}) for i in range(20)] + ["oops"]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    run_dataflow(compiled(topology(FILE_TO_KAFKA, bootstrap=kafka_bootstrap, big=big, small=small, dead=dead,
+                                   dir=tmp_path)), RunOptions())
+    assert sorted(int(k) for k, _, _ in consume_all(kafka_bootstrap, big, expected=9)) == list(range(11, 20))
+    assert sorted(v["id"] for _, v, _ in consume_all(kafka_bootstrap, small, expected=11)) == list(range(11))
+    [(_, letter, _)] = consume_all(kafka_bootstrap, dead, expected=1)
+    assert (letter["step"], letter["event"], letter["origin"]) == ("orders", "oops", f"{tmp_path}/in.jsonl:21")
