@@ -14,6 +14,7 @@ from bytewax.dataflow import Dataflow, Stream
 
 from engine.compiler.connectors import build_sink, build_source
 from engine.connectors.wiring import output
+from engine.compiler.keyed import build_keyed
 from engine.compiler.steps import batch_step, counted, merged, route_output, routing_step
 from engine.metrics import MetricsRegistry
 from engine.operators.decode import Decode
@@ -61,10 +62,8 @@ class _Wiring:
         if kind == "union":
             self.streams[spec.id] = up
             return
-        if kind == "aggregate":
-            from engine.compiler.aggregate import build_aggregate
-
-            ok, dead = build_aggregate(spec.id, up, spec.operator, counters)
+        if kind == "keyed":
+            ok, dead = build_keyed(spec.id, up, spec.operator, counters)
             self.streams[spec.id] = ok
             self.dead.append(dead)
             return

@@ -65,7 +65,7 @@ class KeyState:
 class Aggregate:
     """Compiles ``key``, ``compute`` and ``window``; builds per-key aggregators."""
 
-    kind = "aggregate"
+    kind = "keyed"
 
     def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
         self.step_id = step_id
@@ -146,6 +146,10 @@ class Aggregate:
                 continue
             groups.setdefault(key_text(value), []).append((value, event))
         return list(groups.items()), deads
+
+    def logic(self, state: Optional[KeyState] = None) -> "KeyAggregator":
+        """The per-key logic the compiler drives (see engine/compiler/keyed.py)."""
+        return self.aggregator(state)
 
     def aggregator(self, state: Optional[KeyState] = None) -> "KeyAggregator":
         return KeyAggregator(self, state or KeyState())

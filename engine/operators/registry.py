@@ -1,7 +1,7 @@
 """Operator name (the YAML key of a step) -> operator class.
 
 Every class is built as ``cls(step_id, config, input_fields, context)`` and exposes
-``kind`` (how the compiler wires it: stateless, route, union, aggregate) and
+``kind`` (how the compiler wires it: stateless, route, union, keyed) and
 ``output_fields``. A new operator registers here and in ``schemas/topology.schema.json``.
 """
 

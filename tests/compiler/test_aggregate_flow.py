@@ -110,7 +110,7 @@ def test_state_survives_a_crash_and_downtime_does_not_make_events_late(tmp_path)
     from bytewax.recovery import RecoveryConfig
     from bytewax.testing import TestingSink, TestingSource, run_main
 
-    from engine.compiler.aggregate import build_aggregate
+    from engine.compiler.keyed import build_keyed
     from engine.operators.aggregate import Aggregate
     from engine.runtime.runner import prepare_recovery_directory
 
@@ -121,7 +121,7 @@ def test_state_survives_a_crash_and_downtime_does_not_make_events_late(tmp_path)
                                   "window": {"tumbling": "1s", "event_time": "t"}}, None)
     out, dead = [], []
     flow = Dataflow("recovery")
-    ok, failed = build_aggregate("agg", op.input("in", flow, TestingSource(items)), aggregate, None)
+    ok, failed = build_keyed("agg", op.input("in", flow, TestingSource(items)), aggregate, None)
     op.output("out", ok, TestingSink(out))
     op.output("dead", failed, TestingSink(dead))
     prepare_recovery_directory(str(tmp_path))

@@ -1,8 +1,10 @@
-"""Bytewax wiring of ``aggregate``: group each batch by key, then one stateful logic per key.
+"""Bytewax wiring of keyed, stateful operators (``aggregate``, ``merge_transactions``).
 
-Inside the step's nested operator: ``group`` splits every batch into ``(key, events)`` pairs
-(dead-lettering events without a key), ``state`` is a ``stateful_batch`` whose logic wraps
-the operator's :class:`KeyAggregator` (timers for window closes, flush at end of input), and
+Such an operator has ``group(batch) -> ((key, pairs) list, dead letters)`` and
+``logic(state)``, the per-key logic: ``add(pairs, now)``, ``due(now)``, ``flush()``,
+``next_notification()``, ``snapshot()``, ``resume(now)`` and ``disposable``, all plain Python.
+Inside the step's nested Bytewax operator: ``group`` splits every batch by key, ``state`` is
+a ``stateful_batch`` driving one logic per key (timers, end of input, snapshots), and
 ``ok``/``dead`` re-batch what it emits.
 """
 
@@ -17,7 +19,6 @@ from bytewax.operators import StatefulBatchLogic
 
 from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
-from engine.operators.aggregate import Aggregate, KeyState
 
 _OK, _DEAD = "ok", "dead"
 
@@ -27,36 +28,36 @@ def _now() -> datetime:
 
 
 class _KeyLogic(StatefulBatchLogic):
-    """One key's aggregation, driven by Bytewax: batches, timers, end of input, snapshots."""
+    """One key's operator logic, driven by Bytewax: batches, timers, end of input, snapshots."""
 
-    def __init__(self, aggregate: Aggregate, state: Optional[KeyState]) -> None:
-        self.aggregator = aggregate.aggregator(state)
+    def __init__(self, keyed, state) -> None:
+        self.logic = keyed.logic(state)
         if state is not None:  # resumed from a snapshot
-            self.aggregator.resume(_now())
+            self.logic.resume(_now())
 
     def on_batch(self, values: List[list]):
         results, deads = [], []
         now = _now()
         for pairs in values:
-            emitted, failed = self.aggregator.add(pairs, now)
+            emitted, failed = self.logic.add(pairs, now)
             results += emitted
             deads += failed
         return _tagged(results, deads), self._discard()
 
     def on_notify(self):
-        return _tagged(self.aggregator.due(_now()), []), self._discard()
+        return _tagged(self.logic.due(_now()), []), self._discard()
 
     def on_eof(self):
-        return _tagged(self.aggregator.flush(), []), self._discard()
+        return _tagged(self.logic.flush(), []), self._discard()
 
     def notify_at(self) -> Optional[datetime]:
-        return self.aggregator.next_notification()
+        return self.logic.next_notification()
 
-    def snapshot(self) -> KeyState:
-        return self.aggregator.snapshot()
+    def snapshot(self):
+        return self.logic.snapshot()
 
     def _discard(self) -> bool:
-        return StatefulBatchLogic.DISCARD if self.aggregator.disposable else StatefulBatchLogic.RETAIN
+        return StatefulBatchLogic.DISCARD if self.logic.disposable else StatefulBatchLogic.RETAIN
 
 
 def _tagged(results: list, deads: list) -> list:
@@ -64,20 +65,20 @@ def _tagged(results: list, deads: list) -> list:
 
 
 @operator
-def aggregate_step(step_id: str, up: Stream, aggregate: object, counters: object) -> StepOut:
-    """The stateful ``aggregate`` step; ``ok`` and ``dead`` carry batches."""
-    grouped = op.map("group", up, _grouper(aggregate, counters))
+def keyed_step(step_id: str, up: Stream, keyed: object, counters: object) -> StepOut:
+    """A keyed stateful step; ``ok`` and ``dead`` carry batches."""
+    grouped = op.map("group", up, _grouper(keyed, counters))
     pairs = op.flat_map_batch("keys", grouped, lambda results: [p for r in results for p in r[0]])
     no_key = op.flat_map_batch("no_key", grouped, lambda results: [r[1] for r in results if r[1]])
-    state = op.stateful_batch("state", pairs, lambda resume: _KeyLogic(aggregate, resume))
+    state = op.stateful_batch("state", pairs, lambda resume: _KeyLogic(keyed, resume))
     ok = op.flat_map_batch("ok", state, _rebatch(_OK, counters))
     dead = op.flat_map_batch("dead", state, _rebatch(_DEAD, counters))
     return StepOut(ok, op.merge("dead_letters", dead, no_key))
 
 
-def _grouper(aggregate: Aggregate, counters: Optional[StepCounters]):
+def _grouper(keyed, counters: Optional[StepCounters]):
     def group(batch: list):
-        pairs, deads = aggregate.group(batch)
+        pairs, deads = keyed.group(batch)
         if counters is not None:
             counters.add(events_in=len(batch), dead=len(deads))
         return pairs, deads
@@ -95,6 +96,6 @@ def _rebatch(tag: str, counters: Optional[StepCounters]):
     return collect
 
 
-def build_aggregate(step_id: str, up: Stream, aggregate: Aggregate, counters: Optional[StepCounters]):
-    out = aggregate_step(step_id, up, aggregate, counters)
+def build_keyed(step_id: str, up: Stream, keyed, counters: Optional[StepCounters]):
+    out = keyed_step(step_id, up, keyed, counters)
     return out.ok, out.dead
