@@ -14,6 +14,7 @@ from engine.operators.filter import Filter
 from engine.operators.key import Key
 from engine.operators.map import Map
 from engine.operators.route import Branch, Route
+from engine.operators.transactions import MergeTransactions
 from engine.operators.union import Union
 from engine.operators.validate import Validate
 
@@ -33,6 +34,7 @@ OPERATORS: Dict[str, Type] = {
     "route": Route,
     "branch": Branch,
     "union": Union,
+    "merge_transactions": MergeTransactions,
 }
 
 

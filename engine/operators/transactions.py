@@ -1,0 +1,249 @@
+"""``merge_transactions``: one event per (database transaction, domain key), with the net change.
+
+Input: row changes as ``cast: {debezium: true}`` makes them (``op`` c/u/d/r, ``before``,
+``after``, ``table``, ``tx_id``, ``lsn``, ``ts_ms``), optionally mixed with the records of
+Debezium's transaction metadata topic (``status`` BEGIN/END, ``id``, ``event_count``,
+``data_collections``). All changes of a transaction are buffered; when it is complete, each
+row's changes collapse to their net effect (the seed's *filter* phase):
+
+    INSERT, UPDATE*          -> INSERT of the final row
+    DELETE + INSERT          -> UPDATE (nothing if the row is identical)
+    UPDATE + UPDATE          -> one UPDATE, first before to last after (nothing if equal)
+    INSERT ... DELETE        -> nothing
+    no-op UPDATE             -> nothing
+
+and the surviving row changes are grouped by domain key into one output event.
+
+A transaction is complete (docs/transactions.md says what each rule guarantees):
+  * ``markers``: when its END record has been seen and every table has delivered the number
+    of events END announces (END may arrive before the data);
+  * otherwise: when a later transaction has been seen on every table it touched;
+  * always: when no event of it arrived for ``idle``, or at the end of a bounded input.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Dict, List, Optional, Tuple
+
+from engine.errors import ConfigError
+from engine.operators.dead import describe
+from engine.operators.durations import HINT as DURATION_HINT
+from engine.operators.durations import parse_duration
+from engine.operators.expr import compile_option
+from engine.operators.map import key_text
+from engine.records import DeadLetter
+
+EXISTED_BEFORE = {"u", "d"}
+EXISTS_AFTER = {"c", "u", "r"}
+ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
+
+
+@dataclass
+class Transaction:
+    """The buffered changes of one transaction, in arrival order."""
+
+    id: str
+    changes: List[dict] = field(default_factory=list)
+    per_table: Dict[str, int] = field(default_factory=dict)
+    expected: Optional[Dict[str, int]] = None  # from the END marker
+    last_seen: Optional[datetime] = None
+
+
+@dataclass
+class MergeState:
+    """Plain, picklable state: open transactions and, per table, the latest transaction seen."""
+
+    open: Dict[str, Transaction] = field(default_factory=dict)
+    latest_by_table: Dict[str, str] = field(default_factory=dict)
+    done: List[str] = field(default_factory=list)  # recently completed ids: late markers are ignored
+
+
+class MergeTransactions:
+    """Compiles the row and domain-key expressions and builds the per-key logic."""
+
+    kind = "keyed"
+
+    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+        config = config or {}
+        self.step_id = step_id
+        self.row = compile_option(config.get("row", "table + ':' + str(coalesce(after.id, before.id))"),
+                                  input_fields, ("row",))
+        self.group_by = compile_option(config["group"], input_fields, ("group",)) if config.get("group") else None
+        self.markers = bool(config.get("markers", False))
+        self.idle = _idle(config)
+        self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "tables": "json",
+                              "lsn": "any", "ts_ms": "int", "_key": "str"}
+
+    def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+        """Key by transaction id when END markers tell completeness; else one key sees all."""
+        groups: Dict[str, list] = {}
+        deads: List[DeadLetter] = []
+        for event in batch:
+            tx = _marker_id(event) if _is_marker(event) else event.get("tx_id")
+            if tx is None:
+                deads.append(DeadLetter(event, self.step_id, "no transaction id (tx_id) in the change event"))
+                continue
+            key = str(tx) if self.markers else ALL
+            groups.setdefault(key, []).append((key, event))
+        return list(groups.items()), deads
+
+    def logic(self, state: Optional[MergeState] = None) -> "TransactionMerger":
+        return TransactionMerger(self, state or MergeState())
+
+    def net_changes(self, transaction: Transaction) -> Tuple[List[dict], List[DeadLetter]]:
+        """One output event per domain key of the transaction's surviving row changes."""
+        rows: Dict[str, List[dict]] = {}
+        deads: List[DeadLetter] = []
+        for change in transaction.changes:
+            try:
+                rows.setdefault(key_text(self.row(change)), []).append(change)
+            except Exception as exc:  # noqa: BLE001
+                deads.append(DeadLetter(change, self.step_id, f"row: {describe(exc)}"))
+        groups: Dict[str, List[Tuple[dict, dict]]] = {}
+        for row_key, changes in rows.items():
+            net = net_change(changes)
+            if net is None:
+                continue
+            try:
+                group = key_text(self.group_by(changes[-1]) if self.group_by is not None else row_key)
+            except Exception as exc:  # noqa: BLE001
+                deads.append(DeadLetter(changes[-1], self.step_id, f"group: {describe(exc)}"))
+                continue
+            groups.setdefault(group, []).append((net, changes[-1]))
+        return [self._event(transaction, key, nets) for key, nets in groups.items()], deads
+
+    @staticmethod
+    def _event(transaction: Transaction, key: str, nets: List[Tuple[dict, dict]]) -> dict:
+        last = nets[-1][1]
+        changes = [net for net, _ in nets]
+        return {"tx_id": transaction.id, "key": key, "changes": changes,
+                "tables": sorted({c["table"] for c in changes}),
+                "lsn": max((c.get("lsn") for _, c in nets if c.get("lsn") is not None), default=None),
+                "ts_ms": last.get("ts_ms"), "_key": key}
+
+
+def net_change(changes: List[dict]) -> Optional[dict]:
+    """The net effect of one row's changes within a transaction, or None when there is none."""
+    first, last = changes[0], changes[-1]
+    existed = first.get("op") in EXISTED_BEFORE
+    exists = last.get("op") in EXISTS_AFTER
+    before = first.get("before") if existed else None
+    after = last.get("after") if exists else None
+    if not existed and not exists:
+        return None
+    if existed and exists:
+        if before == after:
+            return None
+        op = "u"
+    else:
+        op = "c" if exists else "d"
+    return {"table": last.get("table"), "op": op, "before": before, "after": after,
+            "lsn": last.get("lsn"), "merged": len(changes)}
+
+
+class TransactionMerger:
+    """Buffers transactions and releases them when complete; the compiler drives it."""
+
+    def __init__(self, merge: MergeTransactions, state: MergeState) -> None:
+        self.merge = merge
+        self.s = state
+
+    def add(self, pairs: List[tuple], now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
+        for _, event in pairs:
+            if _is_marker(event):
+                self._marker(event, now)
+            else:
+                self._change(event, now)
+        return self._release([t for t in list(self.s.open.values()) if self._complete(t)])
+
+    def _marker(self, event: dict, now: datetime) -> None:
+        if event.get("status") != "END":
+            return
+        tx_id = str(_marker_id(event))
+        if tx_id in self.s.done:
+            return
+        transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
+        counts = {_table_name(c.get("data_collection", "")): int(c.get("event_count", 0))
+                  for c in event.get("data_collections") or []}
+        transaction.expected = counts or {"*": int(event.get("event_count", 0))}
+        transaction.last_seen = now
+
+    def _change(self, event: dict, now: datetime) -> None:
+        tx_id = str(event.get("tx_id"))
+        transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
+        transaction.changes.append(event)
+        table = str(event.get("table"))
+        transaction.per_table[table] = transaction.per_table.get(table, 0) + 1
+        transaction.last_seen = now
+        self.s.latest_by_table[table] = tx_id
+
+    def _complete(self, transaction: Transaction) -> bool:
+        if transaction.expected is not None:
+            if "*" in transaction.expected:
+                return sum(transaction.per_table.values()) >= transaction.expected["*"]
+            return all(transaction.per_table.get(t, 0) >= n for t, n in transaction.expected.items())
+        if self.merge.markers or not transaction.per_table:
+            return False
+        # A later transaction has been seen on every table this one touched.
+        return all(self.s.latest_by_table.get(t) != transaction.id for t in transaction.per_table)
+
+    def _release(self, transactions: List[Transaction]) -> Tuple[List[dict], List[DeadLetter]]:
+        results, deads = [], []
+        for transaction in transactions:
+            self.s.open.pop(transaction.id, None)
+            self.s.done = (self.s.done + [transaction.id])[-1000:]
+            emitted, failed = self.merge.net_changes(transaction)
+            results += emitted
+            deads += failed
+        return results, deads
+
+    def due(self, now: datetime) -> List[dict]:
+        if self.merge.idle is None:
+            return []
+        idle = [t for t in self.s.open.values() if t.changes and t.last_seen + self.merge.idle <= now]
+        return self._release(idle)[0]
+
+    def flush(self) -> List[dict]:
+        return self._release([t for t in self.s.open.values() if t.changes])[0]
+
+    def next_notification(self) -> Optional[datetime]:
+        waiting = [t.last_seen for t in self.s.open.values() if t.changes and t.last_seen is not None]
+        if self.merge.idle is None or not waiting:
+            return None
+        return min(waiting) + self.merge.idle
+
+    def resume(self, now: datetime) -> None:
+        for transaction in self.s.open.values():  # downtime is not idleness of the source
+            transaction.last_seen = now
+
+    def snapshot(self) -> MergeState:
+        return copy.deepcopy(self.s)
+
+    @property
+    def disposable(self) -> bool:
+        return self.merge.markers and not self.s.open
+
+
+def _is_marker(event: dict) -> bool:
+    return event.get("status") in ("BEGIN", "END") and "id" in event and "op" not in event
+
+
+def _marker_id(event: dict) -> Any:
+    """Transaction ids in metadata look like ``txId:LSN``; change events carry the txId."""
+    return str(event.get("id")).split(":", 1)[0]
+
+
+def _table_name(data_collection: str) -> str:
+    return data_collection.rsplit(".", 1)[-1]
+
+
+def _idle(config: dict) -> Optional[timedelta]:
+    if "idle" not in config:
+        return None
+    try:
+        return parse_duration(config["idle"])
+    except ValueError as exc:
+        raise ConfigError(str(exc), ("idle",), hint=DURATION_HINT) from None

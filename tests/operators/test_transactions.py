@@ -1,0 +1,89 @@
+"""merge_transactions: every merge rule, and each completeness rule."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from engine.operators.transactions import MergeTransactions, net_change
+
+NOW = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
+
+
+def change(op, before=None, after=None, table="note", tx=7, lsn=1):
+    return {"op": op, "before": before, "after": after, "table": table, "tx_id": tx, "lsn": lsn, "ts_ms": 1}
+
+
+A, B, C = {"id": 1, "text": "a"}, {"id": 1, "text": "b"}, {"id": 1, "text": "c"}
+
+RULES = [
+    ("insert then updates -> insert of the final row",
+     [change("c", None, A), change("u", A, B), change("u", B, C)], ("c", None, C)),
+    ("delete + insert -> update", [change("d", A, None), change("c", None, B)], ("u", A, B)),
+    ("delete + identical insert -> nothing", [change("d", A, None), change("c", None, A)], None),
+    ("update + update -> one update from first before to last after",
+     [change("u", A, B), change("u", B, C)], ("u", A, C)),
+    ("updates that come back -> nothing", [change("u", A, B), change("u", B, A)], None),
+    ("insert ... delete -> nothing", [change("c", None, A), change("u", A, B), change("d", B, None)], None),
+    ("no-op update -> nothing", [change("u", A, A)], None),
+    ("update then delete -> delete of the original row", [change("u", A, B), change("d", B, None)], ("d", A, None)),
+    ("delete alone", [change("d", A, None)], ("d", A, None)),
+    ("snapshot read counts as an insert", [change("r", None, A)], ("c", None, A)),
+]
+
+
+@pytest.mark.parametrize("changes,expected", [(r[1], r[2]) for r in RULES], ids=[r[0] for r in RULES])
+def test_net_change_rules(changes, expected):
+    net = net_change(changes)
+    assert (None if net is None else (net["op"], net["before"], net["after"])) == expected
+
+
+def merger(**config):
+    merge = MergeTransactions("merge", {"row": "table + ':' + str(coalesce(after.id, before.id))",
+                                        "group": "coalesce(after.order_id, before.order_id)", **config}, None)
+    return merge, merge.logic()
+
+
+def order_tx(tx, lsn=1):
+    return [change("c", None, {"id": 10, "order_id": 5, "w": 1}, table="transport_order", tx=tx, lsn=lsn),
+            change("d", {"id": 1, "order_id": 5, "text": "x"}, None, table="note", tx=tx, lsn=lsn + 1),
+            change("c", None, {"id": 1, "order_id": 5, "text": "y"}, table="note", tx=tx, lsn=lsn + 2)]
+
+
+def test_one_event_per_transaction_and_domain_key_once_a_later_transaction_is_seen():
+    _, logic = merger()
+    out, _ = logic.add([("*", e) for e in order_tx(7)], NOW)
+    assert out == []  # nothing says transaction 7 is over yet
+    out, _ = logic.add([("*", change("u", {"id": 10, "order_id": 5, "w": 1}, {"id": 10, "order_id": 5, "w": 2},
+                                     table="transport_order", tx=8, lsn=9)),
+                        ("*", change("c", None, {"id": 2, "order_id": 6}, table="note", tx=8, lsn=10))], NOW)
+    assert [(e["tx_id"], e["key"], [(c["table"], c["op"]) for c in e["changes"]]) for e in out] == [
+        ("7", "5", [("transport_order", "c"), ("note", "u")])]
+    assert out[0]["changes"][1]["merged"] == 2 and out[0]["lsn"] == 3
+    assert [e["tx_id"] for e in logic.flush()] == ["8", "8"]
+
+
+def test_end_marker_completes_once_every_table_delivered_its_count_even_when_it_comes_first():
+    merge, logic = merger(markers=True)
+    end = {"status": "END", "id": "7:300", "event_count": 3, "ts_ms": 1,
+           "data_collections": [{"data_collection": "public.transport_order", "event_count": 1},
+                                {"data_collection": "public.note", "event_count": 2}]}
+    pairs, _ = merge.group([end] + order_tx(7)[:2])
+    assert [key for key, _ in pairs] == ["7"]
+    out, _ = logic.add(pairs[0][1], NOW)
+    assert out == []  # one note change still missing
+    out, _ = logic.add([("7", order_tx(7)[2])], NOW)
+    assert [e["key"] for e in out] == ["5"] and logic.disposable
+
+
+def test_idle_transactions_are_released_after_the_idle_time():
+    _, logic = merger(idle="5s")
+    logic.add([("*", e) for e in order_tx(7)], NOW)
+    assert logic.next_notification() == NOW + timedelta(seconds=5)
+    assert logic.due(NOW + timedelta(seconds=4)) == []
+    assert [e["tx_id"] for e in logic.due(NOW + timedelta(seconds=5))] == ["7"]
+
+
+def test_a_transaction_whose_changes_cancel_out_emits_nothing():
+    _, logic = merger()
+    logic.add([("*", change("c", None, {"id": 3, "order_id": 1})), ("*", change("d", {"id": 3, "order_id": 1}, None))], NOW)
+    assert logic.flush() == []
