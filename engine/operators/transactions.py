@@ -74,7 +74,7 @@ class MergeTransactions:
         self.group_by = compile_option(config["group"], input_fields, ("group",)) if config.get("group") else None
         self.markers = bool(config.get("markers", False))
         self.idle = _idle(config)
-        self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "tables": "json",
+        self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "ops": "json", "tables": "json",
                               "lsn": "any", "ts_ms": "int", "_key": "str"}
 
     def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
@@ -119,8 +119,11 @@ class MergeTransactions:
     def _event(transaction: Transaction, key: str, nets: List[Tuple[dict, dict]]) -> dict:
         last = nets[-1][1]
         changes = [net for net, _ in nets]
-        return {"tx_id": transaction.id, "key": key, "changes": changes,
-                "tables": sorted({c["table"] for c in changes}),
+        ops: Dict[str, str] = {}
+        for change in changes:  # per table, the strongest change: created or deleted over updated
+            ops[change["table"]] = change["op"] if ops.get(change["table"], "u") == "u" else ops[change["table"]]
+        return {"tx_id": transaction.id, "key": key, "changes": changes, "ops": ops,
+                "tables": sorted(ops),
                 "lsn": max((c.get("lsn") for _, c in nets if c.get("lsn") is not None), default=None),
                 "ts_ms": last.get("ts_ms"), "_key": key}
 
@@ -141,7 +144,12 @@ def net_change(changes: List[dict]) -> Optional[dict]:
     else:
         op = "c" if exists else "d"
     return {"table": last.get("table"), "op": op, "before": before, "after": after,
-            "lsn": last.get("lsn"), "merged": len(changes)}
+            "changed": _changed_columns(before, after), "lsn": last.get("lsn"), "merged": len(changes)}
+
+
+def _changed_columns(before: Optional[dict], after: Optional[dict]) -> List[str]:
+    before, after = before or {}, after or {}
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
 class TransactionMerger:

@@ -59,6 +59,7 @@ def test_one_event_per_transaction_and_domain_key_once_a_later_transaction_is_se
     assert [(e["tx_id"], e["key"], [(c["table"], c["op"]) for c in e["changes"]]) for e in out] == [
         ("7", "5", [("transport_order", "c"), ("note", "u")])]
     assert out[0]["changes"][1]["merged"] == 2 and out[0]["lsn"] == 3
+    assert out[0]["changes"][1]["changed"] == ["text"] and out[0]["ops"] == {"transport_order": "c", "note": "u"}
     assert [e["tx_id"] for e in logic.flush()] == ["8", "8"]
 
 
