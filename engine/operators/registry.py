@@ -16,6 +16,7 @@ from engine.operators.map import Map
 from engine.operators.route import Branch, Route
 from engine.operators.transactions import MergeTransactions
 from engine.operators.union import Union
+from engine.operators.unnest import Unnest
 from engine.operators.validate import Validate
 
 
@@ -35,6 +36,7 @@ OPERATORS: Dict[str, Type] = {
     "branch": Branch,
     "union": Union,
     "merge_transactions": MergeTransactions,
+    "unnest": Unnest,
 }
 
 

@@ -108,3 +108,16 @@ def test_decode_dead_letters_malformed_lines_with_their_position():
     assert events == [{"a": 1}, {"a": 2}]
     assert [(d.origin, d.event, d.error.split(":")[0]) for d in deads] == [
         ("in.jsonl:11", '{"a": ', "malformed JSON"), ("in.jsonl:12", "[1, 2]", "expected a JSON object, got list")]
+
+
+def test_unnest_emits_one_event_per_item_with_kept_fields():
+    from engine.operators.unnest import Unnest
+
+    step = Unnest("u", {"field": "changes", "as": "change", "keep": ["tx"]}, None)
+    oks, deads = step.process([{"tx": 1, "changes": [{"a": 1}, {"a": 2}]}, {"tx": 2, "changes": None},
+                               {"tx": 3, "changes": "x"}])
+    assert oks == [{"tx": 1, "change": {"a": 1}}, {"tx": 1, "change": {"a": 2}}]
+    assert [d.error for d in deads] == ["'changes' is not a list: str"]
+    flat, _ = Unnest("u", {"field": "changes", "as": None, "keep": ["tx"]}, None).process(
+        [{"tx": 1, "changes": [{"a": 1}]}])
+    assert flat == [{"tx": 1, "a": 1}]
