@@ -10,6 +10,10 @@ from engine.connectors.stdout import StdoutSink
 
 
 def _duckdb_sink(**options):
+    if "tables" in options:  # row changes into several tables, one transaction per batch
+        from engine.connectors.duckdb_tables import DuckDBTablesSink
+
+        return DuckDBTablesSink(**options)
     from engine.connectors.duckdb import DuckDBSink
 
     return DuckDBSink(**options)

@@ -15,6 +15,12 @@ _AS_COLUMN = {"list": "json", "decimal": "decimal(38,9)"}  # computed decimals h
 DEAD_LETTER_COLUMNS = {"step": "str", "error": "str", "origin": "str", "time": "timestamp", "event": "json"}
 
 
+def duckdb_tables(options: dict) -> None:
+    """Several tables (row changes): each declares its key and columns, the key among them."""
+    for name, spec in options["tables"].items():
+        _check_key({"mode": "upsert", **spec}, spec.get("columns") or {}, ("tables", name))
+
+
 def duckdb_columns(options: dict, fields: Fields, feeder: str) -> Dict[str, str]:
     """The table's columns: declared, or inferred from the known fields of what feeds it."""
     declared: Optional[Dict[str, str]] = options.get("columns")
@@ -55,11 +61,12 @@ def kafka_envelope(options: dict, fields: Fields, sink_name: str) -> Optional[Ma
     return Map(f"sink:{sink_name}:envelope", config, fields)
 
 
-def _check_key(options: dict, columns: Dict[str, str]) -> None:
+def _check_key(options: dict, columns: Dict[str, str], where: tuple = ()) -> None:
     key = options.get("key")
     if options.get("mode", "append") == "upsert" and not key:
-        raise ConfigError("mode 'upsert' needs 'key'", ("mode",), hint="add key: [<column>, ...]")
+        raise ConfigError("mode 'upsert' needs 'key'", (*where, "mode") if not where else where,
+                          hint="add key: [<column>, ...]")
     for index, name in enumerate(key or []):
         if name not in columns:
-            raise ConfigError(f"key column '{name}' is not among the columns", ("key", index),
+            raise ConfigError(f"key column '{name}' is not among the columns", (*where, "key", index),
                               hint="columns: " + ", ".join(columns))

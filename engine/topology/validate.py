@@ -16,7 +16,7 @@ from engine.topology.loader import Document, NodePath, load_file, load_text
 from engine.topology.model import SinkSpec, SourceSpec, StepSpec, TopicSpec, Topology
 from engine.topology.schema import check_shape
 from engine.operators.decode import META_FIELD
-from engine.topology.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns, kafka_envelope
+from engine.topology.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns, duckdb_tables, kafka_envelope
 
 SINK_KINDS = ("file", "stdout", "duckdb", "kafka")
 SOURCE_KINDS = ("file", "kafka")
@@ -265,7 +265,9 @@ class _Checker:
 
     def _connector_options(self, sink: SinkSpec, fields, feeder: str, columns=None) -> None:
         try:
-            if sink.kind == "duckdb":
+            if sink.kind == "duckdb" and "tables" in sink.options:
+                duckdb_tables(sink.options)
+            elif sink.kind == "duckdb":
                 sink.options["columns"] = columns or duckdb_columns(sink.options, fields, feeder)
             elif sink.kind == "kafka":
                 sink.envelope = kafka_envelope(sink.options, fields, sink.name)
