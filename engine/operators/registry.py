@@ -13,6 +13,7 @@ from engine.operators.cast import Cast
 from engine.operators.filter import Filter
 from engine.operators.key import Key
 from engine.operators.map import Map
+from engine.operators.micro_batch import MicroBatch
 from engine.operators.route import Branch, Route
 from engine.operators.transactions import MergeTransactions
 from engine.operators.union import Union
@@ -37,6 +38,7 @@ OPERATORS: Dict[str, Type] = {
     "union": Union,
     "merge_transactions": MergeTransactions,
     "unnest": Unnest,
+    "micro_batch": MicroBatch,
 }
 
 

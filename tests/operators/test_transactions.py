@@ -88,3 +88,22 @@ def test_a_transaction_whose_changes_cancel_out_emits_nothing():
     _, logic = merger()
     logic.add([("*", change("c", None, {"id": 3, "order_id": 1})), ("*", change("d", {"id": 3, "order_id": 1}, None))], NOW)
     assert logic.flush() == []
+
+
+def test_micro_batch_releases_events_together_after_the_interval_and_keeps_keys_in_one_chunk():
+    from engine.operators.micro_batch import MicroBatch
+
+    step = MicroBatch("mb", {"every": "5s", "chunks": 4, "key": "order"}, None)
+    events = [{"order": i % 3, "n": i} for i in range(30)]
+    pairs, _ = step.group(events)
+    chunk_of = {}
+    for chunk, items in pairs:
+        for _, event in items:
+            assert chunk_of.setdefault(event["order"], chunk) == chunk
+    logic = step.logic()
+    chunk, items = pairs[0]
+    assert logic.add(items, NOW) == ([], [])
+    assert logic.next_notification() == NOW + timedelta(seconds=5)
+    assert logic.due(NOW + timedelta(seconds=4)) == []
+    assert logic.due(NOW + timedelta(seconds=5)) == [event for _, event in items]
+    assert logic.disposable
