@@ -14,6 +14,7 @@ from engine.operators.filter import Filter
 from engine.operators.key import Key
 from engine.operators.map import Map
 from engine.operators.micro_batch import MicroBatch
+from engine.operators.previous import WithPrevious
 from engine.operators.route import Branch, Route
 from engine.operators.transactions import MergeTransactions
 from engine.operators.union import Union
@@ -39,6 +40,7 @@ OPERATORS: Dict[str, Type] = {
     "merge_transactions": MergeTransactions,
     "unnest": Unnest,
     "micro_batch": MicroBatch,
+    "with_previous": WithPrevious,
 }
 
 

@@ -107,3 +107,16 @@ def test_micro_batch_releases_events_together_after_the_interval_and_keeps_keys_
     assert logic.due(NOW + timedelta(seconds=4)) == []
     assert logic.due(NOW + timedelta(seconds=5)) == [event for _, event in items]
     assert logic.disposable
+
+
+def test_with_previous_attaches_the_last_event_of_the_same_key():
+    from engine.operators.previous import WithPrevious
+
+    step = WithPrevious("prev", {"key": "order", "fields": ["status"]}, None)
+    pairs, _ = step.group([{"order": 1, "status": "NEW"}, {"order": 2, "status": "NEW"}, {"order": 1, "status": "DEPARTED"}])
+    outputs = {}
+    for key, items in pairs:
+        outputs[key], _ = step.logic().add(items, NOW)
+    assert outputs["1"] == [{"order": 1, "status": "NEW", "previous": None},
+                            {"order": 1, "status": "DEPARTED", "previous": {"status": "NEW"}}]
+    assert outputs["2"] == [{"order": 2, "status": "NEW", "previous": None}]
