@@ -34,12 +34,16 @@ defs = {
      "mode": {"enum": ["overwrite", "append"], "default": "overwrite", "description": "`overwrite` starts the file anew on a fresh run; `append` adds to it."}}, ["path"]),
  "stdoutSink": obj("Print events to standard output.", {
      "format": {"enum": ["json", "pretty"], "default": "json", "description": "`json`: one compact JSON object per line; `pretty`: colored, indented (rich)."}}),
- "duckdbSink": obj("Write events into a DuckDB table, one transaction per batch.", {
+ "duckdbSink": obj("Write events into a DuckDB table (`table`), or row changes into several tables (`tables`); one transaction per batch.", {
      "path": s("The DuckDB database file; parent directories are created.", minLength=1),
      "table": s("The table; created from `columns` when missing.", minLength=1),
+     "tables": {"type": "object", "minProperties": 1, "description": "Several tables, for row changes (`table`, `op`, `before`, `after`): upserts and deletes by key, all tables in one transaction per batch.",
+                "additionalProperties": {"type": "object", "additionalProperties": False, "required": ["key", "columns"], "description": "A table of the set.",
+                                         "properties": {"key": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Primary key columns."},
+                                                        "columns": {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/$defs/columnType"}, "description": "Column name -> type."}}}},
      "columns": {"type": "object", "description": "Column name -> type. Optional when the step's fields are known; events' extra fields are ignored, missing ones become NULL.", "additionalProperties": {"$ref": "#/$defs/columnType"}, "minProperties": 1},
      "mode": {"enum": ["append", "upsert"], "default": "append", "description": "`append` inserts every event (at-least-once under recovery); `upsert` inserts or updates by `key` (idempotent, so effectively once)."},
-     "key": {"type": "array", "items": s("A key column."), "minItems": 1, "description": "The primary key columns; required with `mode: upsert`."}}, ["path", "table"]),
+     "key": {"type": "array", "items": s("A key column."), "minItems": 1, "description": "The primary key columns; required with `mode: upsert`."}}, ["path"]),
 }
 brokers = {"description": "Bootstrap servers (librdkafka `bootstrap.servers`): `host:port`, comma-separated, or a list.",
            "oneOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
@@ -116,12 +120,30 @@ operators = {
  "branch": route_cfg("Send each event to every output whose predicate is true."),
  "union": {"type": "array", "items": {"$ref": "#/$defs/ref"}, "minItems": 2, "description": "Merge these streams into one (no `from` needed)."},
  "aggregate": agg,
+ "merge_transactions": obj("Merge the row changes of each database transaction into one event per (transaction, domain key) with the net change of every row (docs/transactions.md).", {
+    "row": expr("Identity of a row (default: `table + ':' + str(coalesce(after.id, before.id))`)."),
+    "group": expr("The domain key the row changes are grouped by (default: the row)."),
+    "markers": {"type": "boolean", "default": False, "description": "The input also carries Debezium's transaction metadata (BEGIN/END): a transaction is complete when END's per-table counts are reached."},
+    "idle": {"$ref": "#/$defs/duration", "description": "Release a transaction that received nothing for this long."}}),
+ "unnest": obj("One output event per item of a list field.", {
+    "field": s("The list field.", minLength=1),
+    "as": {"type": ["string", "null"], "description": "Name of the item in the output event (default: the list's name); null merges an object item's fields into the event."},
+    "keep": {"type": "array", "items": {"type": "string"}, "description": "Input fields copied into every output event."}}, ["field"]),
+ "micro_batch": obj("Hold events for an interval (processing time), then release them together as one batch per chunk: a sink writing one transaction per batch applies them atomically.", {
+    "every": {"$ref": "#/$defs/duration", "description": "The interval (default 5s)."},
+    "chunks": {"type": "integer", "minimum": 1, "default": 1, "description": "Number of chunks; events with the same key always share a chunk."},
+    "key": expr("The key that keeps related events in one chunk (default: `_key`).")}),
+ "with_previous": obj("Attach to each event the previous event of the same key (null for the first), to compare old and new state.", {
+    "key": expr("The key (default: `_key`)."),
+    "as": s("Name of the attached field (default `previous`)."),
+    "fields": {"type": "array", "items": {"type": "string"}, "description": "Only these fields are remembered per key."}}),
 }
 defs["step"] = obj("A step: an id, where it reads from, and exactly one operator (" + ", ".join(operators) + ").", {
     "id": s("Unique name of the step; other steps and sinks refer to it. Letters, digits, '_' and '-'.", pattern=ID),
     "from": {**refs, "description": refs["description"] + " Default: the previous step (or the only source, for the first step)."},
     "description": s("Free text for people."), **operators}, ["id"], minProperties=2)
 defs["step"]["oneOf"] = [{"required": [k]} for k in operators]
+defs["duckdbSink"]["oneOf"] = [{"required": ["table"]}, {"required": ["tables"]}]
 defs["source"]["oneOf"] = [{"required": [k]} for k in source_kinds]
 defs["sink"]["oneOf"] = [{"required": [k]} for k in sink_kinds]
 defs["deadLetter"]["oneOf"] = [{"required": [k]} for k in sink_kinds]

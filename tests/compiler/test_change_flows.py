@@ -1,0 +1,81 @@
+"""Row changes through a whole topology: merge transactions, unnest, micro-batch into several
+DuckDB tables in one transaction per batch, and previous-vs-new comparison."""
+
+import json
+import textwrap
+
+import duckdb
+
+from engine.compiler import compile_topology
+from engine.runtime.runner import RunOptions, run_dataflow
+from engine.topology.validate import validate_text
+
+
+def change(tx, table, op, before=None, after=None):
+    return {"tx_id": tx, "table": table, "op": op, "before": before, "after": after, "lsn": tx * 100, "ts_ms": tx}
+
+
+ORDER = {"id": 1, "status": "NEW"}
+CHANGES = [
+    change(1, "transport_order", "c", None, ORDER),
+    change(1, "note", "c", None, {"id": 10, "order_id": 1, "text": "fragile"}),
+    change(2, "note", "d", {"id": 10, "order_id": 1, "text": "fragile"}, None),  # edit as DELETE + INSERT
+    change(2, "note", "c", None, {"id": 10, "order_id": 1, "text": "very fragile"}),
+    change(3, "transport_order", "u", ORDER, {"id": 1, "status": "PLANNED"}),
+    change(3, "transport_order", "u", {"id": 1, "status": "PLANNED"}, {"id": 1, "status": "DEPARTED"}),
+    change(4, "note", "c", None, {"id": 11, "order_id": 1, "text": "tmp"}),
+    change(4, "note", "d", {"id": 11, "order_id": 1, "text": "tmp"}, None),  # nets to nothing
+]
+
+TOPOLOGY = """\
+version: 1
+name: changes
+sources:
+  changes: {{file: {{path: "{dir}/changes.jsonl"}}}}
+steps:
+  - id: merged
+    merge_transactions:
+      group: "coalesce(after.order_id, before.order_id, after.id, before.id)"
+  - id: rows
+    unnest: {{field: changes, as: null, keep: [tx_id]}}
+  - id: batched
+    micro_batch: {{every: 1s, key: "coalesce(after.id, before.id)"}}
+  - id: order-changes
+    from: merged
+    filter: "ops.transport_order is not null"
+  - id: orders
+    map: {{fields: {{order_id: key, status: "changes[0].after.status", tx: tx_id}}}}
+  - id: compared
+    with_previous: {{key: order_id}}
+  - id: events
+    route:
+      when: {{departed: "status == 'DEPARTED' and coalesce(previous.status, '') != 'DEPARTED'"}}
+sinks:
+  fast-storage:
+    from: batched
+    duckdb:
+      path: "{dir}/fast.duckdb"
+      tables:
+        transport_order: {{key: [id], columns: {{id: int, status: str}}}}
+        note: {{key: [id], columns: {{id: int, order_id: int, text: str}}}}
+  merged-out: {{from: merged, file: {{path: "{dir}/merged.jsonl"}}}}
+  departed: {{from: events.departed, file: {{path: "{dir}/departed.jsonl"}}}}
+dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+"""
+
+
+def test_changes_become_merged_events_tables_and_business_events(tmp_path):
+    (tmp_path / "changes.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CHANGES))
+    result = validate_text("changes.yaml", TOPOLOGY.format(dir=tmp_path), env={})
+    assert result.ok, [d.message for d in result.diagnostics]
+    run_dataflow(compile_topology(result.topology), RunOptions())
+    merged = [json.loads(line) for line in (tmp_path / "merged.jsonl").read_text().splitlines()]
+    assert [(m["tx_id"], m["ops"]) for m in merged] == [
+        ("1", {"transport_order": "c", "note": "c"}), ("2", {"note": "u"}), ("3", {"transport_order": "u"})]
+    assert merged[2]["changes"][0]["before"] == ORDER and merged[2]["changes"][0]["merged"] == 2
+    con = duckdb.connect(str(tmp_path / "fast.duckdb"))
+    assert con.execute("SELECT * FROM transport_order").fetchall() == [(1, "DEPARTED")]
+    assert con.execute("SELECT * FROM note").fetchall() == [(10, 1, "very fragile")]
+    departed = [json.loads(line) for line in (tmp_path / "departed.jsonl").read_text().splitlines()]
+    assert [(d["order_id"], d["tx"]) for d in departed] == [("1", "3")]
+    assert not (tmp_path / "dead.jsonl").exists()
