@@ -98,10 +98,13 @@ def parse_timestamp(text: str) -> datetime:
 
 def _parse_timestamp_slowly(text: str) -> datetime:
     """What fromisoformat alone refuses: white space, 'z', a space separator before 3.11."""
-    text = text.strip()
+    original, text = text, text.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+    try:
+        parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+    except ValueError:
+        raise ValueError(f"not an ISO-8601 timestamp: {original!r}") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)

@@ -29,7 +29,7 @@ ERRORS = [
     ("n == null", 0, "'==' with null is always null", "use 'is null' or 'is not null'"),
     ("n and b", 0, "'and' needs a boolean, got int", "compare it, e.g. x != 0 or x is not null"),
     ("not s", 4, "'not' needs a boolean, got str", "compare it, e.g. x != 0 or x is not null"),
-    ("t > 'yesterday'", 4, "'yesterday' is not a valid timestamp: Invalid isoformat string: 'yesterday'", None),
+    ("t > 'yesterday'", 4, "'yesterday' is not a valid timestamp: not an ISO-8601 timestamp: 'yesterday'", None),
     ("matches(s, '(')", 11, "matches(): invalid regular expression: missing ), unterminated subpattern at position 0", None),
     ("time_trunc(t, 'week')", 14, "time_trunc(): unknown unit 'week'; units: second, minute, hour, day, month, year", None),
     ("int('x')", 0, "int(): invalid literal for int() with base 10: 'x'", None),
