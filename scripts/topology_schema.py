@@ -103,9 +103,13 @@ agg = obj("Per-key stateful fold, optionally windowed (docs/aggregate.md).", {
         "allowed_lateness": {"$ref": "#/$defs/duration", "description": "How long to wait for out-of-order events before closing a window; later events are reported as late dead letters."}}),
     "emit": {"enum": ["updates", "final"], "description": "Without a window: `updates` emits a key's new result after each batch that changed it; `final` emits once per key at the end of a bounded input."}}, ["compute"])
 operators = {
- "cast": obj("Convert field values to types; a value that does not convert sends the event to the dead-letter sink with the field and the value. Nulls stay null.", {
-    "fields": {"type": "object", "minProperties": 1, "description": "Field (or dotted path into nested objects) -> target type.", "additionalProperties": {"$ref": "#/$defs/castType"}},
-    "on_error": {"enum": ["dead_letter", "null"], "default": "dead_letter", "description": "What a failed conversion does: dead-letter the event, or set the field to null."}}, ["fields"]),
+ "cast": obj("Convert field values to types; a value that does not convert sends the event to the dead-letter sink with the field and the value. Nulls stay null. With `debezium`, decode Debezium PostgreSQL change events into typed row changes first (docs/debezium.md).", {
+    "fields": {"type": "object", "minProperties": 1, "description": "Field (or dotted path into nested objects) -> target type. With `debezium`, applied after decoding (`after.weight_kg: decimal(10,2)`), reading Debezium's encodings of schemaless values.", "additionalProperties": {"$ref": "#/$defs/castType"}},
+    "debezium": {"description": "Decode Debezium change events (JsonConverter output of the PostgreSQL connector, with or without the schema) into `op`, `before`, `after` (typed by each column's logical type), `source`, `ts_ms`, `transaction`, `table`, `tx_id`, `lsn`. `true`, or hints for events without a schema.",
+                 "oneOf": [{"type": "boolean"}, obj("Decode Debezium change events; how the connector encodes values, for events without a schema (the schema, when present, wins).", {
+                     "decimal": {"enum": ["precise", "string", "double"], "default": "precise", "description": "The connector's `decimal.handling.mode`: `precise` = base64 unscaled bytes (a `decimal(p,s)` cast reads them with scale s), `string` = text, `double` = numbers."},
+                     "time": {"enum": ["adaptive", "adaptive_time_microseconds", "connect"], "default": "adaptive", "description": "The connector's `time.precision.mode`: a `timestamp` cast reads epoch numbers as microseconds (`adaptive`, `adaptive_time_microseconds`) or milliseconds (`connect`)."}})]},
+    "on_error": {"enum": ["dead_letter", "null"], "default": "dead_letter", "description": "What a failed conversion does: dead-letter the event, or set the field to null."}}, anyOf=[{"required": ["fields"]}, {"required": ["debezium"]}]),
  "filter": expr("Keep the events for which this predicate is true; others are dropped (null counts as false)."),
  "map": obj("Compute a new event: start from the kept input fields, rename, drop, then set computed fields.", {
     "fields": {"type": "object", "description": "Output field (dotted for nested) -> expression evaluated on the input event.", "additionalProperties": {"$ref": "#/$defs/expression"}},

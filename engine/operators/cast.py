@@ -6,6 +6,7 @@ from typing import List, Tuple
 
 from engine.errors import ConfigError
 from engine.operators.codegen import build_function
+from engine.operators.debezium import DebeziumDecoder
 from engine.values import converter, field_type
 from engine.operators.fields import with_fields
 from engine.records import DeadLetter
@@ -25,6 +26,13 @@ class Cast:
 
     def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
         self.step_id = step_id
+        self._debezium = None
+        if config.get("debezium"):  # Debezium change events: engine/operators/debezium.py
+            self._debezium = DebeziumDecoder(step_id, config, input_fields)
+            self.output_fields = self._debezium.output_fields
+            return
+        if not config.get("fields"):
+            raise ConfigError("cast needs 'fields' (or 'debezium: true')", ("fields",))
         self.to_null = config.get("on_error", "dead_letter") == "null"
         self.casts: List[Tuple[Tuple[str, ...], str, object]] = []
         top_level = {}
@@ -60,6 +68,8 @@ class Cast:
         return build_function("cast_all", "\n".join(lines) + "\n", step_id, {**converters, "dict": dict, "type": type})
 
     def process(self, batch: list):
+        if self._debezium is not None:
+            return self._debezium.process(batch)
         if self._fast is not None:
             try:
                 return self._fast(batch), []

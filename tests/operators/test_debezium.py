@@ -1,0 +1,363 @@
+"""``cast: {debezium: true}``: Debezium PostgreSQL change events (JsonConverter output) decoded
+into typed row changes. Fixtures in tests/fixtures/debezium/: the ``customers_*`` events are the
+examples of Debezium's PostgreSQL connector documentation ("Change event values", "update",
+"delete", "truncate" events); ``shipment_*`` carry one column of every logical type, encoded as
+the documentation's "Data type mappings" tables describe."""
+
+import base64
+import copy
+import json
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from engine.compiler import compile_topology
+from engine.errors import ConfigError
+from engine.operators.cast import Cast
+from engine.operators.debezium import DebeziumDecoder, decimal_bytes, variable_scale_decimal
+from engine.runtime.runner import RunOptions, run_dataflow
+from engine.topology.validate import validate_text
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "debezium"
+UTC = timezone.utc
+
+
+def fixture(name):
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def decode(events, **config):
+    step = Cast("cdc", {"debezium": True, **config}, None)
+    return step.process(events if isinstance(events, list) else [events])
+
+
+def one(event, **config):
+    oks, deads = decode(event, **config)
+    assert [d.error for d in deads] == []
+    assert len(oks) == 1
+    return oks[0]
+
+
+def b64(unscaled):
+    length = max(1, (unscaled.bit_length() + 8) // 8)
+    return base64.b64encode(unscaled.to_bytes(length, "big", signed=True)).decode()
+
+
+# --- envelopes --------------------------------------------------------------------------------
+
+def test_documented_create_event_with_schema_keeps_op_before_after_source():
+    out = one(fixture("customers_create_with_schema"))
+    assert out["op"] == "c" and out["before"] is None
+    assert out["after"] == {"id": 1, "first_name": "Anne", "last_name": "Kretchmar", "email": "annek@noanswer.org"}
+    assert out["source"]["connector"] == "postgresql" and out["source"]["snapshot"] is True
+    assert (out["table"], out["tx_id"], out["lsn"], out["ts_ms"]) == ("customers", "555", 24023128, 1559033904863)
+    assert out["transaction"] is None
+    assert set(out) == {"op", "before", "after", "source", "ts_ms", "transaction", "table", "tx_id", "lsn"}
+
+
+def test_documented_update_without_schema_has_the_key_only_before():
+    out = one(fixture("customers_update_payload"))
+    assert out["op"] == "u"
+    assert out["before"] == {"id": 1}
+    assert out["after"]["first_name"] == "Anne Marie"
+    assert (out["tx_id"], out["ts_ms"]) == ("556", 1465584025523)
+
+
+def test_documented_delete_has_before_only():
+    out = one(fixture("customers_delete_payload"))
+    assert (out["op"], out["before"], out["after"], out["lsn"]) == ("d", {"id": 1}, None, 46523128)
+
+
+def test_truncate_has_neither_before_nor_after():
+    out = one(fixture("customers_truncate_payload"))
+    assert (out["op"], out["before"], out["after"], out["table"]) == ("t", None, None, "customers")
+
+
+def test_snapshot_read_op_r():
+    event = fixture("customers_create_with_schema")
+    event["payload"]["op"] = "r"
+    assert one(event)["op"] == "r"
+
+
+def test_schema_null_with_payload_is_schemaless():
+    """JsonConverter with schemas.enable=true but no schema writes ``"schema": null``."""
+    out = one({"schema": None, "payload": fixture("customers_update_payload")})
+    assert out["op"] == "u" and out["after"]["id"] == 1
+
+
+def test_transaction_block_is_kept_and_gives_tx_id_when_source_has_none():
+    payload = fixture("customers_update_payload")
+    del payload["source"]["txId"]
+    payload["transaction"] = {"id": "571:53195832", "total_order": 1, "data_collection_order": 1}
+    out = one(payload)
+    assert out["transaction"] == {"id": "571:53195832", "total_order": 1, "data_collection_order": 1}
+    assert out["tx_id"] == "571"
+
+
+def test_input_event_is_not_modified():
+    event = fixture("shipment_update_with_schema")
+    pristine = copy.deepcopy(event)
+    one(event, fields={"source.ts_ms": "timestamp(ms)", "after.note": "str"})
+    assert event == pristine
+
+
+@pytest.mark.parametrize("event,reason", [
+    (fixture("heartbeat"), "not a Debezium change event: missing 'op' (a heartbeat)"),
+    (fixture("transaction_begin"), "not a Debezium change event: missing 'op' (a transaction metadata record"),
+    ({"order_id": 7, "status": "NEW"}, "not a Debezium change event: missing 'op'"),
+    ({"payload": "x", "schema": None}, "not a Debezium change event: 'payload' is not an object"),
+    ({"op": "x", "after": {}}, "unsupported Debezium operation 'x'"),
+    ({"op": "c", "after": [1, 2]}, "'after' is not an object"),
+])
+def test_non_envelopes_are_dead_lettered_with_the_reason(event, reason):
+    oks, deads = decode([event, fixture("customers_update_payload")])
+    assert len(oks) == 1 and oks[0]["op"] == "u"
+    assert len(deads) == 1 and deads[0].error.startswith(reason)
+    assert deads[0].event is event and deads[0].step == "cdc"
+
+
+def test_message_event_keeps_its_message():
+    payload = {"op": "m", "source": {"table": "", "lsn": 46523128}, "ts_ms": 1559033904961,
+               "message": {"prefix": "foo", "content": "Ymfy"}}
+    out = one(payload)
+    assert out["message"] == {"prefix": "foo", "content": "Ymfy"} and out["before"] is None
+
+
+# --- every logical type, with the schema -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipment():
+    return one(fixture("shipment_update_with_schema"))
+
+
+@pytest.mark.parametrize("column,expected", [
+    ("weight_kg", Decimal("2.30")),                   # Decimal scale 2, "AOY=" = 0x00E6 = 230
+    ("balance", Decimal("-12.35")),                   # two's complement negative
+    ("big", Decimal("12345678901234567890.1234567890")),  # 30 digits: beyond the default 28-digit context
+    ("fee", Decimal("-0.05")),
+    ("ratio", Decimal("12.345")),                     # VariableScaleDecimal {scale: 3, value: 12345}
+    ("ship_date", date(2026, 11, 2)),                 # io.debezium.time.Date: days since the epoch
+    ("planned_at", datetime(2018, 6, 20, 15, 13, 16, 945104, tzinfo=UTC)),  # the documented MicroTimestamp
+    ("loaded_at", datetime(2018, 6, 20, 15, 13, 16, 945000, tzinfo=UTC)),   # Timestamp (ms)
+    ("scanned_at", datetime(2018, 6, 20, 15, 13, 16, 945104, tzinfo=UTC)),  # NanoTimestamp, truncated to us
+    ("departed_at", datetime(2026, 11, 2, 6, 0, 0, 500000, tzinfo=UTC)),    # ZonedTimestamp +02:00 -> UTC
+    ("window_start", time(13, 53, 16, 945104)),       # MicroTime
+    ("window_end", time(18, 30)),                     # Time (ms)
+    ("cutoff", time(9, 15, 30, tzinfo=UTC)),          # ZonedTime 10:15:30+01:00 -> UTC
+    ("tracking_id", "2f1e5c1a-6b1d-4a39-9c55-0d4c2a9e7b10"),  # Uuid
+    ("attributes", {"hazmat": False, "dims": [120, 80, 95]}),  # Json object
+    ("labels", ["eu", "priority"]),                   # Json array
+    ("status", "PLANNED"),                            # Enum
+    ("transit", 90061000000),                         # MicroDuration stays microseconds
+    ("fragile", True), ("temperature", 4.5), ("note", "ring twice"), ("id", 5),
+    ("photo", "AQID/w=="),                            # bytea stays base64 text
+    ("readings", [Decimal("21.5"), None, Decimal("-0.3")]),  # array of Decimal
+    ("stops", [3, 1, 2]),
+    ("valid_until", datetime.max.replace(tzinfo=UTC)),  # PostgreSQL 'infinity'
+])
+def test_each_logical_type_is_decoded_exactly(shipment, column, expected):
+    value = shipment["after"][column]
+    assert value == expected
+    assert type(value) is type(expected)
+    if isinstance(expected, Decimal):
+        assert str(value) == str(expected)  # same scale, not only the same number
+
+
+def test_before_is_decoded_too_and_nulls_stay_null(shipment):
+    assert shipment["before"]["weight_kg"] == Decimal("1.99")
+    assert shipment["before"]["status"] == "DRAFT"
+    assert shipment["before"]["planned_at"] is None and shipment["before"]["valid_until"] is None
+    assert shipment["transaction"]["id"] == "571:53195832" and shipment["tx_id"] == "571"
+
+
+def test_delete_with_schema_decodes_before_and_has_no_after():
+    out = one(fixture("shipment_delete_with_schema"))
+    assert out["op"] == "d" and out["after"] is None
+    assert out["before"]["id"] == 5 and out["before"]["weight_kg"] is None
+
+
+@pytest.mark.parametrize("unscaled,scale,expected", [
+    (230, 2, "2.30"), (-230, 2, "-2.30"), (-1, 0, "-1"), (0, 3, "0.000"), (127, 0, "127"), (128, 0, "128"),
+    (-128, 0, "-128"), (-129, 0, "-129"), (10 ** 40 + 7, 5, "100000000000000000000000000000000000.00007"),
+])
+def test_decimal_bytes_round_trip(unscaled, scale, expected):
+    assert str(decimal_bytes(scale)(b64(unscaled))) == expected
+
+
+def test_decimal_known_encodings():
+    assert decimal_bytes(2)("AOY=") == Decimal("2.30")
+    assert decimal_bytes(0)("/w==") == Decimal("-1")       # 0xFF
+    assert decimal_bytes(2)(12.3) == Decimal("12.30")      # JsonConverter decimal.format=NUMERIC
+    assert variable_scale_decimal({"scale": 0, "value": "AQ=="}) == Decimal("1")
+    assert str(variable_scale_decimal({"scale": 4, "value": b64(-123456789)})) == "-12345.6789"
+    with pytest.raises(ValueError, match="expected \\{scale, value\\}"):
+        variable_scale_decimal({"value": "AQ=="})
+
+
+def test_connect_time_types_and_json_scalars():
+    schema = {"type": "struct", "name": "s.public.t.Envelope", "fields": [
+        {"field": "after", "type": "struct", "name": "s.public.t.Value", "fields": [
+            {"field": "d", "type": "int32", "name": "org.apache.kafka.connect.data.Date", "version": 1},
+            {"field": "t", "type": "int64", "name": "org.apache.kafka.connect.data.Time", "version": 1},
+            {"field": "ts", "type": "int64", "name": "org.apache.kafka.connect.data.Timestamp", "version": 1},
+            {"field": "nt", "type": "int64", "name": "io.debezium.time.NanoTime", "version": 1},
+            {"field": "j", "type": "string", "name": "io.debezium.data.Json", "version": 1},
+            {"field": "neg", "type": "int64", "name": "io.debezium.time.MicroTimestamp", "version": 1},
+            {"field": "ninf", "type": "int64", "name": "io.debezium.time.Timestamp", "version": 1},
+            {"field": "zinf", "type": "string", "name": "io.debezium.time.ZonedTimestamp", "version": 1}]}]}
+    after = {"d": -1, "t": 3_600_000, "ts": 1_700_000_000_123, "nt": 1_000_000_999, "j": "42", "neg": -1,
+             "ninf": -9223372036832400000, "zinf": "-infinity"}
+    out = one({"schema": schema, "payload": {"op": "c", "after": after, "source": {}}})["after"]
+    assert out["d"] == date(1969, 12, 31)
+    assert out["t"] == time(1, 0)
+    assert out["ts"] == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)
+    assert out["nt"] == time(0, 0, 1, 0)
+    assert out["j"] == 42
+    assert out["neg"] == datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert out["ninf"] == datetime.min.replace(tzinfo=UTC) and out["zinf"] == datetime.min.replace(tzinfo=UTC)
+
+
+def test_a_bad_value_dead_letters_with_the_field_and_value():
+    event = fixture("shipment_update_with_schema")
+    event["payload"]["after"]["weight_kg"] = "not base64!"
+    oks, deads = decode(event)
+    assert oks == []
+    assert deads[0].error.startswith("cannot decode field 'after.weight_kg' value 'not base64!': not base64 text")
+
+
+def test_bad_value_with_on_error_null_sets_null():
+    event = fixture("shipment_update_with_schema")
+    event["payload"]["after"]["attributes"] = "{broken"
+    out = one(event, on_error="null")
+    assert out["after"]["attributes"] is None and out["after"]["weight_kg"] == Decimal("2.30")
+
+
+def test_row_decoders_are_compiled_once_per_schema(monkeypatch):
+    import engine.operators.debezium as module
+
+    calls = []
+    real = module._row_converters
+    monkeypatch.setattr(module, "_row_converters", lambda fields: calls.append(1) or real(fields))
+    step = DebeziumDecoder("cdc", {"debezium": True})
+    events = [fixture("shipment_update_with_schema") for _ in range(5)]
+    oks, deads = step.process(events)
+    assert len(oks) == 5 and not deads
+    assert len(calls) == 1  # before and after share the Value schema: one compilation for 5 events
+    changed = fixture("shipment_update_with_schema")
+    for field in changed["schema"]["fields"][:2]:  # a column changes type: a new decoder
+        field["fields"][1] = {**field["fields"][1], "parameters": {"scale": "3"}}
+    assert step.process([changed])[0][0]["after"]["weight_kg"] == Decimal("0.230")
+    assert len(calls) == 2
+
+
+# --- schemaless events: hints and field casts --------------------------------------------------
+
+def schemaless(after, before=None, op="c"):
+    return {"op": op, "before": before, "after": after, "source": {"table": "shipment", "txId": 9, "lsn": 1}, "ts_ms": 1}
+
+
+def test_schemaless_values_stay_as_sent_without_casts():
+    out = one(schemaless({"id": 1, "weight_kg": "AOY=", "planned_at": 1529507596945104}))
+    assert out["after"] == {"id": 1, "weight_kg": "AOY=", "planned_at": 1529507596945104}
+
+
+def test_schemaless_precise_decimal_cast_reads_base64_with_the_declared_scale():
+    out = one(schemaless({"weight_kg": "AOY=", "ratio": {"scale": 3, "value": b64(12345)}}, before={"weight_kg": "+y0="}, op="u"),
+              fields={"after.weight_kg": "decimal(10,2)", "after.ratio": "decimal(10,3)", "before.weight_kg": "decimal(10,2)"})
+    assert out["after"]["weight_kg"] == Decimal("2.30") and out["before"]["weight_kg"] == Decimal("-12.35")
+    assert out["after"]["ratio"] == Decimal("12.345")
+
+
+def test_schemaless_string_and_double_decimal_modes():
+    out = one(schemaless({"weight_kg": "2.3"}), debezium={"decimal": "string"}, fields={"after.weight_kg": "decimal(10,2)"})
+    assert str(out["after"]["weight_kg"]) == "2.30"
+    out = one(schemaless({"weight_kg": 2.3}), debezium={"decimal": "double"}, fields={"after.weight_kg": "decimal(10,2)"})
+    assert str(out["after"]["weight_kg"]) == "2.30"
+
+
+def test_schemaless_time_hints():
+    fields = {"after.planned_at": "timestamp", "after.ship_date": "date", "after.departed_at": "timestamp"}
+    after = {"planned_at": 1529507596945104, "ship_date": 20759, "departed_at": "2026-11-02T08:00:00+02:00"}
+    out = one(schemaless(after), fields=fields)["after"]
+    assert out["planned_at"] == datetime(2018, 6, 20, 15, 13, 16, 945104, tzinfo=UTC)
+    assert out["ship_date"] == date(2026, 11, 2)
+    assert out["departed_at"] == datetime(2026, 11, 2, 6, tzinfo=UTC)
+    out = one(schemaless({"planned_at": 1529507596945}), debezium={"time": "connect"}, fields={"after.planned_at": "timestamp"})
+    assert out["after"]["planned_at"] == datetime(2018, 6, 20, 15, 13, 16, 945000, tzinfo=UTC)
+
+
+def test_field_casts_apply_after_decoding_with_schema_and_to_top_level_fields():
+    step = Cast("cdc", {"debezium": True, "fields": {"after.weight_kg": "decimal(10,1)", "ts_ms": "timestamp(ms)"}}, None)
+    out = step.process([fixture("shipment_update_with_schema")])[0][0]
+    assert str(out["after"]["weight_kg"]) == "2.3"
+    assert out["ts_ms"] == datetime(2019, 5, 28, 8, 58, 24, 961000, tzinfo=UTC)
+    assert step.output_fields["ts_ms"] == "timestamp" and step.output_fields["after"] == "json"
+
+
+def test_failed_field_cast_names_the_path():
+    oks, deads = decode(schemaless({"weight_kg": "n/a"}), debezium={"decimal": "string"}, fields={"after.weight_kg": "decimal(10,2)"})
+    assert oks == [] and deads[0].error == "cannot cast field 'after.weight_kg' value 'n/a' to decimal(10,2): not a number"
+
+
+def test_output_fields_and_config_errors():
+    assert Cast("cdc", {"debezium": True}, None).output_fields == {
+        "op": "str", "before": "json", "after": "json", "source": "json", "ts_ms": "int",
+        "transaction": "json", "table": "str", "tx_id": "str", "lsn": "int"}
+    with pytest.raises(ConfigError) as info:
+        Cast("cdc", {"debezium": {"decimal": "exact"}}, None)
+    assert info.value.path == ("debezium", "decimal")
+    with pytest.raises(ConfigError) as info:
+        Cast("cdc", {"debezium": True, "fields": {"after.x": "integer"}}, None)
+    assert info.value.path == ("fields", "after.x")
+    with pytest.raises(ConfigError):
+        Cast("cdc", {"debezium": False}, None)
+
+
+# --- a whole topology -------------------------------------------------------------------------
+
+TOPOLOGY = """\
+version: 1
+name: cdc
+sources:
+  shipments: {{file: {{path: "{dir}/in.jsonl"}}}}
+steps:
+  - id: changes
+    cast:
+      debezium: {{decimal: precise, time: adaptive}}
+      fields: {{ts_ms: "timestamp(ms)"}}
+  - id: heavy
+    filter: "op != 'd' and after.weight_kg > 2"
+  - id: out
+    map: {{fields: {{id: after.id, kg: after.weight_kg, planned: after.planned_at, table: table, tx: tx_id}}}}
+sinks:
+  out: {{from: out, file: {{path: "{dir}/out.jsonl"}}}}
+dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+"""
+
+
+def test_cast_debezium_in_a_validated_topology(tmp_path):
+    lines = [fixture("shipment_update_with_schema"), fixture("shipment_delete_with_schema"), fixture("heartbeat"),
+             fixture("customers_create_with_schema")]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = validate_text("cdc.yaml", TOPOLOGY.format(dir=tmp_path), env={})
+    assert result.ok, [d.message for d in result.diagnostics]
+    run_dataflow(compile_topology(result.topology), RunOptions(workers=1))
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert out == [{"id": 5, "kg": 2.3, "planned": "2018-06-20T15:13:16.945104+00:00", "table": "shipment", "tx": "571"}]
+    assert '"kg":2.30' in (tmp_path / "out.jsonl").read_text()  # the exact decimal, not a float
+    dead = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert [d["error"] for d in dead] == ["not a Debezium change event: missing 'op' (a heartbeat)"]
+    assert dead[0]["step"] == "changes" and dead[0]["event"]["payload"] == {"ts_ms": 1588252618953}
+
+
+def test_schema_rejects_unknown_hint_and_cast_without_fields_or_debezium():
+    head = "version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsteps:\n  - id: last\n"
+    sink = "sinks:\n  out: {from: last, stdout: {}}\n"
+    bad_hint = validate_text("t.yaml", head + "    cast: {debezium: {decimal: exact}}\n" + sink, env={})
+    assert not bad_hint.ok
+    empty = validate_text("t.yaml", head + "    cast: {on_error: 'null'}\n" + sink, env={})
+    assert not empty.ok
+    good = validate_text("t.yaml", head + "    cast: {debezium: true}\n" + sink, env={})
+    assert good.ok, [d.message for d in good.diagnostics]
