@@ -82,6 +82,8 @@ class MergeTransactions:
         groups: Dict[str, list] = {}
         deads: List[DeadLetter] = []
         for event in batch:
+            if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
+                event = event["payload"] or {}
             tx = _marker_id(event) if _is_marker(event) else event.get("tx_id")
             if tx is None:
                 deads.append(DeadLetter(event, self.step_id, "no transaction id (tx_id) in the change event"))
