@@ -100,3 +100,11 @@ def cmd_deploy(args, out: Console, err: Console) -> int:
     if topology is None:
         return EXIT_INVALID
     return deploy(topology, args, out, err)
+
+
+def cmd_generate(args, out: Console, err: Console) -> int:
+    from engine.simulation.tms import generate
+
+    summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema)
+    out.print(f"wrote the TMS workload to {args.out}: {summary}", highlight=False, soft_wrap=True)
+    return EXIT_OK

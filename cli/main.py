@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("path", metavar="PATH")
     graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
 
+    generate = commands.add_parser("generate", help="generate test data: a TMS workload as Debezium change events")
+    generate.add_argument("what", choices=["tms"])
+    generate.add_argument("--orders", type=_positive_int, default=100, help="transport orders to simulate")
+    generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
+    generate.add_argument("--out", default="out/tms", help="output directory")
+    generate.add_argument("--with-schema", action="store_true", help="JsonConverter with schemas.enable=true")
+
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")
     return parser

@@ -19,7 +19,8 @@ class Decode:
     """JSON objects become events; anything else is dead-lettered with its position.
 
     ``format: string`` (or ``bytes``) makes each value the event ``{"value": text}`` instead,
-    for inputs that are not JSON. Values that are ``None`` (Kafka tombstones) are skipped;
+    for inputs that are not JSON. Values that are ``None`` (Kafka tombstones, or ``null`` lines
+    in a file) are skipped;
     per-value ``meta`` becomes the event's ``_meta`` field.
     """
 
@@ -62,6 +63,8 @@ class Decode:
                 event = orjson.loads(value)
             except orjson.JSONDecodeError as exc:
                 deads.append(self._dead(raw, index, f"malformed JSON: {exc}"))
+                continue
+            if event is None:  # a tombstone written to a file as the JSON literal null
                 continue
             if type(event) is not dict:
                 deads.append(self._dead(raw, index, f"expected a JSON object, got {type(event).__name__}"))
