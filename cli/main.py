@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--orders", type=_positive_int, default=100, help="transport orders to simulate")
     generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
     generate.add_argument("--out", default="out/tms", help="output directory")
-    generate.add_argument("--with-schema", action="store_true", help="JsonConverter with schemas.enable=true")
+    generate.add_argument("--no-schema", dest="with_schema", action="store_false",
+                          help="JsonConverter with schemas.enable=false (default: with the Connect schema, "
+                               "as Kafka Connect writes by default)")
 
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")

@@ -128,6 +128,7 @@ operators = {
     "row": expr("Identity of a row (default: `table + ':' + str(coalesce(after.id, before.id))`)."),
     "group": expr("The domain key the row changes are grouped by (default: the row)."),
     "markers": {"type": "boolean", "default": False, "description": "The input also carries Debezium's transaction metadata (BEGIN/END): a transaction is complete when END's per-table counts are reached."},
+    "tables": {"type": "array", "items": {"type": "string"}, "description": "With markers: the tables this step reads; END's counts for other tables are ignored, and transactions touching none of them are dropped at once."},
     "idle": {"$ref": "#/$defs/duration", "description": "Release a transaction that received nothing for this long."}}),
  "unnest": obj("One output event per item of a list field.", {
     "field": s("The list field.", minLength=1),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -27,6 +28,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import encode_value
 from engine.metrics import StepCounters
+from engine.values import parse_timestamp
 
 _BATCH_VIEW = "__velocity_flow_batch"
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
@@ -40,14 +42,23 @@ def _decimal_text(value: Any) -> Optional[str]:
     return None if value is None else str(value)
 
 
+def _timestamp(value: Any) -> Any:
+    """ISO-8601 text (events read back from JSON) becomes a timestamp; others pass through."""
+    return parse_timestamp(value) if type(value) is str else value
+
+
+def _date(value: Any) -> Any:
+    return date.fromisoformat(value[:10]) if type(value) is str else value
+
+
 _SIMPLE = {
     "int": ("BIGINT", pa.int64(), None),
     "float": ("DOUBLE", pa.float64(), None),
     "bool": ("BOOLEAN", pa.bool_(), None),
     "str": ("VARCHAR", pa.string(), None),
-    "date": ("DATE", pa.date32(), None),
+    "date": ("DATE", pa.date32(), _date),
     "json": ("JSON", pa.string(), _json_text),
-    "timestamp": ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), None),
+    "timestamp": ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), _timestamp),
 }
 # How DuckDB's information_schema spells the types we create.
 _REPORTED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}

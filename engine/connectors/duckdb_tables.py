@@ -103,7 +103,10 @@ class _TablesWriter(StatefulSinkPartition[List[dict], None]):
         try:
             self._con.execute(sql)
         finally:
-            self._con.unregister(_BATCH_VIEW)
+            try:
+                self._con.unregister(_BATCH_VIEW)
+            except duckdb.Error:  # the transaction already failed: keep the first error
+                pass
 
     def snapshot(self) -> None:
         return None

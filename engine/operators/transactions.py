@@ -57,6 +57,7 @@ class MergeState:
     """Plain, picklable state: open transactions and, per table, the latest transaction seen."""
 
     open: Dict[str, Transaction] = field(default_factory=dict)
+    ended: List[str] = field(default_factory=list)  # END markers in arrival order = commit order
     latest_by_table: Dict[str, str] = field(default_factory=dict)
     done: List[str] = field(default_factory=list)  # recently completed ids: late markers are ignored
 
@@ -73,12 +74,15 @@ class MergeTransactions:
                                   input_fields, ("row",))
         self.group_by = compile_option(config["group"], input_fields, ("group",)) if config.get("group") else None
         self.markers = bool(config.get("markers", False))
+        # With markers: the tables this step reads; END's counts for other tables are ignored.
+        self.tables = set(config["tables"]) if config.get("tables") else None
         self.idle = _idle(config)
         self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "ops": "json", "tables": "json",
                               "lsn": "any", "ts_ms": "int", "_key": "str"}
 
     def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
-        """Key by transaction id when END markers tell completeness; else one key sees all."""
+        """One key sees every transaction, so they come out in commit order (one worker: the
+        database's commit log is serial too)."""
         groups: Dict[str, list] = {}
         deads: List[DeadLetter] = []
         for event in batch:
@@ -88,8 +92,7 @@ class MergeTransactions:
             if tx is None:
                 deads.append(DeadLetter(event, self.step_id, "no transaction id (tx_id) in the change event"))
                 continue
-            key = str(tx) if self.markers else ALL
-            groups.setdefault(key, []).append((key, event))
+            groups.setdefault(ALL, []).append((ALL, event))
         return list(groups.items()), deads
 
     def logic(self, state: Optional[MergeState] = None) -> "TransactionMerger":
@@ -167,7 +170,22 @@ class TransactionMerger:
                 self._marker(event, now)
             else:
                 self._change(event, now)
-        return self._release([t for t in list(self.s.open.values()) if self._complete(t)])
+        return self._release(self._ready())
+
+    def _ready(self) -> List[Transaction]:
+        """Complete transactions that may go now: with markers, in commit (END) order, stopping
+        at the first one still waiting for data; without, every complete one."""
+        if not self.merge.markers:
+            return [t for t in list(self.s.open.values()) if self._complete(t)]
+        ready = []
+        for tx_id in self.s.ended:
+            transaction = self.s.open.get(tx_id)
+            if transaction is None:
+                continue
+            if not self._complete(transaction):
+                break
+            ready.append(transaction)
+        return ready
 
     def _marker(self, event: dict, now: datetime) -> None:
         if event.get("status") != "END":
@@ -175,11 +193,18 @@ class TransactionMerger:
         tx_id = str(_marker_id(event))
         if tx_id in self.s.done:
             return
-        transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
         counts = {_table_name(c.get("data_collection", "")): int(c.get("event_count", 0))
                   for c in event.get("data_collections") or []}
+        if self.merge.tables is not None:
+            counts = {t: n for t, n in counts.items() if t in self.merge.tables}
+            if not counts:  # a transaction that touched none of our tables
+                self.s.open.pop(tx_id, None)
+                self.s.done = (self.s.done + [tx_id])[-1000:]
+                return
+        transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
         transaction.expected = counts or {"*": int(event.get("event_count", 0))}
         transaction.last_seen = now
+        self.s.ended.append(tx_id)
 
     def _change(self, event: dict, now: datetime) -> None:
         tx_id = str(event.get("tx_id"))
@@ -202,6 +227,9 @@ class TransactionMerger:
 
     def _release(self, transactions: List[Transaction]) -> Tuple[List[dict], List[DeadLetter]]:
         results, deads = [], []
+        released = {t.id for t in transactions}
+        if released:
+            self.s.ended = [tx for tx in self.s.ended if tx not in released]
         for transaction in transactions:
             self.s.open.pop(transaction.id, None)
             self.s.done = (self.s.done + [transaction.id])[-1000:]
@@ -234,7 +262,7 @@ class TransactionMerger:
 
     @property
     def disposable(self) -> bool:
-        return self.merge.markers and not self.s.open
+        return False  # the one state also remembers per-table progress
 
 
 def _is_marker(event: dict) -> bool:

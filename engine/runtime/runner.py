@@ -42,6 +42,8 @@ def run_dataflow(flow, options: RunOptions) -> None:
     if options.recovery_directory:
         prepare_recovery_directory(options.recovery_directory)
         recovery = RecoveryConfig(options.recovery_directory)
+    if not os.environ.get("VELOCITY_FLOW_DEBUG"):
+        os.environ["RUST_BACKTRACE"] = "0"  # a failing step is reported in one line below, not as a Rust stack
     try:
         cli_main(flow, workers_per_process=options.workers, process_id=options.process_id,
                  addresses=options.addresses, epoch_interval=options.epoch_interval, recovery_config=recovery)

@@ -69,11 +69,22 @@ def test_end_marker_completes_once_every_table_delivered_its_count_even_when_it_
            "data_collections": [{"data_collection": "public.transport_order", "event_count": 1},
                                 {"data_collection": "public.note", "event_count": 2}]}
     pairs, _ = merge.group([end] + order_tx(7)[:2])
-    assert [key for key, _ in pairs] == ["7"]
     out, _ = logic.add(pairs[0][1], NOW)
     assert out == []  # one note change still missing
-    out, _ = logic.add([("7", order_tx(7)[2])], NOW)
-    assert [e["key"] for e in out] == ["5"] and logic.disposable
+    out, _ = logic.add([("*", order_tx(7)[2])], NOW)
+    assert [e["key"] for e in out] == ["5"]
+
+
+def test_with_markers_transactions_come_out_in_commit_order():
+    _, logic = merger(markers=True)
+    end = lambda tx, n: {"status": "END", "id": f"{tx}:1", "event_count": n, "data_collections": []}  # noqa: E731
+    first = order_tx(7)
+    second = [change("u", {"id": 10, "order_id": 5, "w": 1}, {"id": 10, "order_id": 5, "w": 2},
+                     table="transport_order", tx=8, lsn=9)]
+    out, _ = logic.add([("*", end(7, 3)), ("*", end(8, 1))] + [("*", e) for e in second + first[:2]], NOW)
+    assert out == []  # 8 is complete but 7, committed first, still waits for a change
+    out, _ = logic.add([("*", first[2])], NOW)
+    assert [e["tx_id"] for e in out] == ["7", "8"]
 
 
 def test_idle_transactions_are_released_after_the_idle_time():
@@ -120,3 +131,16 @@ def test_with_previous_attaches_the_last_event_of_the_same_key():
     assert outputs["1"] == [{"order": 1, "status": "NEW", "previous": None},
                             {"order": 1, "status": "DEPARTED", "previous": {"status": "NEW"}}]
     assert outputs["2"] == [{"order": 2, "status": "NEW", "previous": None}]
+
+
+def test_with_markers_only_the_tables_read_count_and_foreign_transactions_are_dropped():
+    merge, logic = merger(markers=True, tables=["transport_order", "note"])
+    end = {"status": "END", "id": "7:300", "event_count": 4, "ts_ms": 1,
+           "data_collections": [{"data_collection": "public.transport_order", "event_count": 1},
+                                {"data_collection": "public.note", "event_count": 2},
+                                {"data_collection": "public.trip", "event_count": 1}]}
+    out, _ = logic.add([("*", end)] + [("*", e) for e in order_tx(7)], NOW)
+    assert [e["key"] for e in out] == ["5"]
+    other = merge.logic()
+    other.add([("*", {**end, "id": "8:400", "data_collections": [{"data_collection": "public.trip", "event_count": 1}]})], NOW)
+    assert other.s.open == {} and other.s.ended == []
