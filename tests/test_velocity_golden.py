@@ -68,3 +68,28 @@ def test_domain_events_merge_redundant_changes(run):
     assert note_edits and all(c["merged"] >= 2 and c["changed"] for c in note_edits)  # DELETE+INSERT -> UPDATE
     assert all(c["before"] != c["after"] for e in events for c in e["changes"])  # no no-op updates survive
     assert {e["type"] for e in events} >= {"TransportOrderCreated", "TransportOrderUpdated"}
+
+
+SUBJECT_FIELDS = ("type", "order_id", "pickup_id", "trip_id", "reason", "completed_at", "failed_at", "departed_at",
+                  "delivered_at", "eta", "previous_eta", "delay_minutes", "tx_id")
+
+
+def business(records):
+    """Business events as comparable tuples (all the fields the truth defines)."""
+    return sorted(tuple(str(normal(r.get(k))) for k in SUBJECT_FIELDS) for r in records)
+
+
+def test_event_engine_emits_exactly_the_expected_business_events(run, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("VF_TMS", str(run / "tms"))
+    monkeypatch.setenv("VF_OUT", str(run / "out"))
+    for topology in ("transport_order_domain", "pickup_domain", "event_engine"):
+        assert main(["run", "-q", f"topologies/velocity/{topology}.yaml"]) == 0, topology
+    expected = [json.loads(line) for line in (run / "tms" / "truth" / "business_events.jsonl").read_text().splitlines()]
+    found = [json.loads(line) for line in (run / "out" / "business" / "business_events.jsonl").read_text().splitlines()]
+    assert len(found) == len(expected) and business(found) == business(expected)
+    assert {e["type"] for e in found} == {"PickupCompleted", "PickupFailed", "ShipmentDeparted", "EtaUpdated",
+                                         "ShipmentDelivered"}
+    con = duckdb.connect(str(run / "out" / "business.duckdb"))
+    assert con.execute("SELECT count(*) FROM business_event").fetchone() == (len(expected),)
+    assert not (run / "out" / "dead-letter" / "event_engine.jsonl").exists()
