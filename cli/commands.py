@@ -108,3 +108,9 @@ def cmd_generate(args, out: Console, err: Console) -> int:
     summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema)
     out.print(f"wrote the TMS workload to {args.out}: {summary}", highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def cmd_demo(args, out: Console, err: Console) -> int:
+    from cli.demo import run_demo
+
+    return run_demo(args, out, err)

@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="JsonConverter with schemas.enable=false (default: with the Connect schema, "
                                "as Kafka Connect writes by default)")
 
+    demo = commands.add_parser("demo", help="run Velocity's whole chain on a generated TMS workload (DuckDB)")
+    demo.add_argument("--orders", type=_positive_int, default=200, help="transport orders to simulate")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--out", default="out/demo", help="where the workload, events and DuckDB files go")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")
     return parser

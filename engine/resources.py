@@ -22,3 +22,17 @@ def schema_path(relative: str) -> str:
 
 def topologies_dir() -> str:
     return _bundled_dir("topologies")
+
+
+def find_schema_file(path: str) -> str:
+    """``path`` as given when it exists (relative to the working directory); otherwise a
+    ``schemas/...`` path of a shipped topology, found in the bundled schemas (so shipped
+    topologies work after ``pip install .`` from any directory)."""
+    if os.path.exists(path) or os.path.isabs(path):
+        return path
+    parts = os.path.normpath(path).split(os.sep)
+    if parts[0] == "schemas":
+        bundled = os.path.join(_bundled_dir("schemas"), *parts[1:])
+        if os.path.exists(bundled):
+            return bundled
+    return path

@@ -15,6 +15,7 @@ import orjson
 
 from engine.errors import ConfigError
 from engine.operators.fields import Fields
+from engine.resources import find_schema_file
 
 _JSON_TO_ENGINE = {"integer": "int", "number": "float", "boolean": "bool", "string": "str",
                    "object": "json", "array": "json"}
@@ -35,7 +36,7 @@ def as_json(event: dict) -> dict:
 @lru_cache(maxsize=64)
 def _load(path: str) -> Tuple[Callable, Dict[str, str]]:
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(find_schema_file(path), encoding="utf-8") as handle:
             schema = json.load(handle)
     except OSError as exc:
         raise ConfigError(f"cannot read schema file '{path}': {exc.strerror}", ("schema",),

@@ -91,3 +91,15 @@ def test_schema_command_prints_the_bundled_schema(capsys):
     assert json.loads(capsys.readouterr().out)["title"] == "velocity-flow topology"
     assert main(["schema", "--path"]) == 0
     assert capsys.readouterr().out.strip().endswith("topology.schema.json")
+
+
+def test_demo_runs_the_whole_velocity_chain(tmp_path, capsys):
+    import duckdb
+
+    assert main(["demo", "--orders", "20", "--seed", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Event Engine -> business events" in out and "A sample of business events" in out
+    fast = duckdb.connect(str(tmp_path / "fast_storage.duckdb"), read_only=True)
+    assert fast.execute("SELECT count(*) FROM transport_order").fetchone() == (20,)
+    business = duckdb.connect(str(tmp_path / "business.duckdb"), read_only=True)
+    assert business.execute("SELECT count(DISTINCT type) FROM business_event").fetchone()[0] >= 4
