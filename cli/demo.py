@@ -22,13 +22,15 @@ from engine.resources import topologies_dir
 STAGES: List[Tuple[str, str]] = [
     ("technical -> domain: transport orders", "transport_order_domain.yaml"),
     ("technical -> domain: pickups", "pickup_domain.yaml"),
+    ("technical -> domain: trips", "trip_domain.yaml"),
     ("MicroBatch -> Fast Storage", "fast_storage.yaml"),
     ("Event Engine -> business events", "event_engine.yaml"),
 ]
 QUERIES = [
     "SELECT status, count(*) FROM transport_order GROUP BY status ORDER BY 2 DESC",
-    "SELECT o.order_number, count(h.id) AS units, sum(h.weight_kg) AS kg FROM transport_order o "
-    "JOIN handling_unit h ON h.order_id = o.id GROUP BY 1 ORDER BY 3 DESC LIMIT 3",
+    "SELECT trip_number, status, len(stops) AS stops, len(goods) AS orders FROM load ORDER BY trip_number LIMIT 3",
+    "SELECT order_number, status, departure_time, route FROM order_metrics WHERE status = 'delivered' "
+    "ORDER BY order_number LIMIT 3",
     "SELECT type, count(*), round(avg(delay_minutes), 1) AS avg_delay FROM business_event GROUP BY 1 ORDER BY 1",
 ]
 

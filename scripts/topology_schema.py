@@ -41,6 +41,7 @@ defs = {
                 "additionalProperties": {"type": "object", "additionalProperties": False, "required": ["key", "columns"], "description": "A table of the set.",
                                          "properties": {"key": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "Primary key columns."},
                                                         "columns": {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/$defs/columnType"}, "description": "Column name -> type."}}}},
+     "views": {"type": "object", "description": "With `tables`: view name -> SQL query over the tables, (re)created when the flow starts (composite objects such as a Load).", "additionalProperties": {"type": "string", "minLength": 1}},
      "columns": {"type": "object", "description": "Column name -> type. Optional when the step's fields are known; events' extra fields are ignored, missing ones become NULL.", "additionalProperties": {"$ref": "#/$defs/columnType"}, "minProperties": 1},
      "mode": {"enum": ["append", "upsert"], "default": "append", "description": "`append` inserts every event (at-least-once under recovery); `upsert` inserts or updates by `key` (idempotent, so effectively once)."},
      "key": {"type": "array", "items": s("A key column."), "minItems": 1, "description": "The primary key columns; required with `mode: upsert`."}}, ["path"]),

@@ -11,9 +11,10 @@ import pytest
 
 from cli.main import main
 from engine.simulation import generate
+from engine.simulation.schema import TABLES as TMS_TABLES
 
 ROOT = pathlib.Path(__file__).parents[1]
-TABLES = ("transport_order", "note", "handling_unit")
+TABLES = ("transport_order", "note", "handling_unit", "order_stop", "leg_order", "pickup", "trip", "leg", "stop")
 
 
 def normal(value):
@@ -34,8 +35,9 @@ def normal(value):
     return text
 
 
-def rows(records):
-    return {str(r["id"]): {k: normal(v) for k, v in r.items()} for r in records}
+def rows(records, table="transport_order"):
+    key = TMS_TABLES[table].primary_key
+    return {tuple(str(r[k]) for k in key): {k: normal(v) for k, v in r.items()} for r in records}
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +51,21 @@ def test_fast_storage_equals_the_ground_truth(run, monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("VF_TMS", str(run / "tms"))
     monkeypatch.setenv("VF_OUT", str(run / "out"))
-    assert main(["run", "-q", "topologies/velocity/transport_order_domain.yaml"]) == 0
-    assert main(["run", "-q", "topologies/velocity/fast_storage.yaml"]) == 0
+    for topology in ("transport_order_domain", "pickup_domain", "trip_domain", "fast_storage"):
+        assert main(["run", "-q", f"topologies/velocity/{topology}.yaml"]) == 0, topology
     con = duckdb.connect(str(run / "out" / "fast_storage.duckdb"))
     for table in TABLES:
         truth = [json.loads(line) for line in (run / "tms" / "truth" / "tables" / f"{table}.jsonl").read_text().splitlines()]
         cursor = con.execute(f"SELECT * FROM {table}")
         names = [d[0] for d in cursor.description]
         stored = [dict(zip(names, row)) for row in cursor.fetchall()]
-        assert rows(stored) == rows(truth), table
-    assert not (run / "out" / "dead-letter" / "transport_order_domain.jsonl").exists()
+        assert rows(stored, table) == rows(truth, table), table
+    assert not list((run / "out" / "dead-letter").glob("*.jsonl"))
+    loads = con.execute("SELECT trip_id, len(stops), len(legs) FROM load").fetchall()
+    assert len(loads) == con.execute("SELECT count(*) FROM trip").fetchone()[0] > 0
+    assert all(legs == stops - 1 for _, stops, legs in loads if stops)  # a leg between consecutive stops
+    metrics = con.execute("SELECT status, departure_time, route FROM order_metrics WHERE status = 'delivered'").fetchall()
+    assert metrics and all(departed is not None and len(route) >= 2 for _, departed, route in metrics)
 
 
 def test_domain_events_merge_redundant_changes(run):

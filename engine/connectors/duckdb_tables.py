@@ -52,6 +52,11 @@ class _TablesWriter(StatefulSinkPartition[List[dict], None]):
         try:
             for table in sink.tables.values():
                 ensure_table(self._con, table.name, table.columns, table.key)
+            for name, query in sink.views.items():  # composite objects, always in step with the tables
+                self._con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {query}")
+        except duckdb.Error as exc:
+            self._con.close()
+            raise ConnectorError(f"duckdb sink: cannot create a view: {str(exc).splitlines()[0]}") from None
         except BaseException:
             self._con.close()
             raise
@@ -118,11 +123,13 @@ class _TablesWriter(StatefulSinkPartition[List[dict], None]):
 class DuckDBTablesSink(FixedPartitionedSink[List[dict], None]):
     """Row changes into the declared ``tables`` ({name: {key, columns}}) of one database."""
 
-    def __init__(self, path: str, tables: Dict[str, dict], metrics: Optional[StepCounters] = None) -> None:
+    def __init__(self, path: str, tables: Dict[str, dict], views: Optional[Dict[str, str]] = None,
+                 metrics: Optional[StepCounters] = None) -> None:
         if not tables:
             raise ConnectorError("duckdb sink: 'tables' is empty")
         self.path = path
         self.tables = {name: _Table(name, spec) for name, spec in tables.items()}
+        self.views = dict(views or {})
         self.metrics = metrics
 
     def list_parts(self) -> List[str]:
