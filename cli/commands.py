@@ -107,6 +107,29 @@ def cmd_generate(args, out: Console, err: Console) -> int:
 
     summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema)
     out.print(f"wrote the TMS workload to {args.out}: {summary}", highlight=False, soft_wrap=True)
+    if args.kafka:
+        return _publish(args, out, err)
+    return EXIT_OK
+
+
+def _publish(args, out: Console, err: Console) -> int:
+    import os
+
+    from engine.connectors.errors import ConnectorError
+    from engine.connectors.kafka_publish import publish_jsonl
+    from engine.simulation.schema import TABLES
+
+    technical = os.path.join(args.out, "technical")
+    prefix = args.topic_prefix
+    files = {f"{prefix}.public.{name}": (os.path.join(technical, f"{name}.jsonl"), table.primary_key)
+             for name, table in TABLES.items()}
+    files[f"{prefix}.transaction"] = (os.path.join(technical, "transaction.jsonl"), None)
+    try:
+        counts = publish_jsonl(args.kafka, files)
+    except ConnectorError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_FAILED
+    out.print(f"published {sum(counts.values()):,} messages to {len(counts)} topics at {args.kafka}", highlight=False)
     return EXIT_OK
 
 

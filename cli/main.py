@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--orders", type=_positive_int, default=100, help="transport orders to simulate")
     generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
     generate.add_argument("--out", default="out/tms", help="output directory")
+    generate.add_argument("--kafka", metavar="BOOTSTRAP", default=None,
+                          help="also publish the technical events to Kafka: <prefix>.public.<table> and "
+                               "<prefix>.transaction, as Debezium names them")
+    generate.add_argument("--topic-prefix", default="tms", help="Debezium's topic.prefix (default tms)")
     generate.add_argument("--no-schema", dest="with_schema", action="store_false",
                           help="JsonConverter with schemas.enable=false (default: with the Connect schema, "
                                "as Kafka Connect writes by default)")

@@ -3,6 +3,7 @@ dead letters with positions, loud delivery failures, resume without loss or dupl
 
 import json
 import os
+import uuid
 import subprocess
 import sys
 import textwrap
@@ -238,3 +239,27 @@ def test_file_to_kafka_with_a_topic_per_event_and_dead_letters_on_kafka(kafka_bo
     assert sorted(v["id"] for _, v, _ in consume_all(kafka_bootstrap, small, expected=11)) == list(range(11))
     [(_, letter, _)] = consume_all(kafka_bootstrap, dead, expected=1)
     assert (letter["step"], letter["event"], letter["origin"]) == ("orders", "oops", f"{tmp_path}/in.jsonl:21")
+
+
+def test_generated_tms_events_on_kafka_feed_the_domain_flow(kafka_bootstrap, tmp_path, monkeypatch):
+    """generate --kafka publishes Debezium-like topics; a domain flow reads them from Kafka."""
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    prefix = f"tms{uuid.uuid4().hex[:8]}"
+    assert main(["generate", "tms", "--orders", "15", "--seed", "5", "--out", str(tmp_path / "tms"),
+                 "--kafka", kafka_bootstrap, "--topic-prefix", prefix]) == 0
+    text = open("topologies/velocity/pickup_domain.yaml").read()
+    for name in ("pickups", "transactions"):
+        topic = f"{prefix}.public.pickup" if name == "pickups" else f"{prefix}.transaction"
+        start = text.index(f"  {name}: {{file:")
+        end = text.index("\n", start)
+        text = text[:start] + f'  {name}: {{kafka: {{brokers: "{kafka_bootstrap}", topic: {topic}, tail: false}}}}' + text[end:]
+    result = validate_text("pickup.yaml", text, env={"VF_OUT": str(tmp_path / "out")})
+    assert result.ok, [d.message for d in result.diagnostics]
+    run_dataflow(compile_topology(result.topology), RunOptions())
+    from_kafka = [json.loads(line) for line in (tmp_path / "out" / "domain" / "pickup.jsonl").read_text().splitlines()]
+    truth = [json.loads(line) for line in (tmp_path / "tms" / "truth" / "tables" / "pickup.jsonl").read_text().splitlines()]
+    final = {}
+    for event in from_kafka:
+        for change in event["changes"]:
+            final[change["after"]["id"]] = change["after"]["status"]
+    assert final == {row["id"]: row["status"] for row in truth}

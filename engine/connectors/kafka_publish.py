@@ -1,0 +1,71 @@
+"""Publish JSON Lines files to Kafka topics, as Debezium would have: one topic per table,
+keyed by the row's primary key, tombstones (``null`` lines) as messages with a null value."""
+
+from __future__ import annotations
+
+import json
+from typing import Dict, Optional, Sequence, Tuple
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from engine.connectors.errors import ConnectorError
+
+
+def publish_jsonl(bootstrap: str, files: Dict[str, Tuple[str, Optional[Sequence[str]]]],
+                  timeout: float = 60.0) -> Dict[str, int]:
+    """``files``: topic -> (path, key columns or None). Creates missing topics (1 partition, so
+    each table keeps its commit order, as Debezium's topics do). Returns messages per topic."""
+    _create_missing(bootstrap, list(files), timeout)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 20})
+    failures = []
+    counts = {}
+    for topic, (path, key_columns) in files.items():
+        counts[topic] = _publish_file(producer, topic, path, key_columns, failures)
+    left = producer.flush(timeout)
+    if left or failures:
+        raise ConnectorError(f"kafka: {len(failures) or left} message(s) not delivered "
+                             f"({failures[0] if failures else 'timeout'})")
+    return counts
+
+
+def _publish_file(producer: Producer, topic: str, path: str, key_columns, failures: list) -> int:
+    def report(error, message):
+        if error is not None:
+            failures.append(f"{message.topic()}: {error.str()}")
+
+    count, last_key = 0, None
+    with open(path, "rb") as lines:
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            value = None if line == b"null" else line
+            key = last_key if value is None else _key(value, key_columns)
+            last_key = key
+            while True:
+                try:
+                    producer.produce(topic, value, key, on_delivery=report)
+                    break
+                except BufferError:
+                    producer.poll(0.1)
+            count += 1
+    return count
+
+
+def _key(value: bytes, key_columns) -> Optional[bytes]:
+    """Debezium keys a change by the row's primary key: ``{"id": ...}`` (schemaless JSON)."""
+    if not key_columns:
+        return None
+    event = json.loads(value)
+    payload = event.get("payload", event) if "schema" in event else event
+    row = payload.get("after") or payload.get("before") or {}
+    return json.dumps({k: row.get(k) for k in key_columns}, separators=(",", ":")).encode()
+
+
+def _create_missing(bootstrap: str, topics, timeout: float) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    missing = [NewTopic(t, 1, 1) for t in topics if t not in existing]
+    for future in (admin.create_topics(missing, operation_timeout=timeout).values() if missing else []):
+        future.result(timeout=timeout)
