@@ -72,7 +72,7 @@ _lock = threading.Lock()
 
 def constant(value) -> str:
     """The name under which ``value`` (made by the compiler, not by user text) is in NAMESPACE."""
-    key = (type(value), value) if _hashable(value) else id(value)
+    key = (type(value), value) if hashable(value) else id(value)
     with _lock:
         name = _constants.get(key)
         if name is None:
@@ -81,7 +81,7 @@ def constant(value) -> str:
     return name
 
 
-def _hashable(value) -> bool:
+def hashable(value) -> bool:
     try:
         hash(value)
     except TypeError:

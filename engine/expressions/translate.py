@@ -19,7 +19,7 @@ from engine.expressions import types
 from engine.expressions.errors import ExpressionError
 from engine.expressions.functions import FUNCTIONS, SPECIAL_FORMS, Function
 from engine.expressions.parser import COMPARISONS
-from engine.expressions.runtime import constant
+from engine.expressions.runtime import constant, hashable
 from engine.expressions.syntax import Binary, Call, Field, Index, IsNull, ListOf, Literal, Node, Unary
 from engine.hints import did_you_mean
 
@@ -182,7 +182,7 @@ class Translator:
 
     def membership(self, node: Binary, left: Code, right: Code):
         negate = "not " if node.op == "not in" else ""
-        if right.known and isinstance(right.value, list) and all(map(_hashable, right.value)):
+        if right.known and isinstance(right.value, list) and all(map(hashable, right.value)):
             items = frozenset(self.coerce(literal_code(v), left.type, node.right).value for v in right.value)
             return left, Code(constant(items), "list", False), lambda a, b: f"({a} {negate}in {b})"
         if types.kind(right.type) not in types.LOOSE | {"list", "str"}:
@@ -355,14 +355,6 @@ class Translator:
         code = self.value(node)
         self._temps = saved
         return code
-
-
-def _hashable(value) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _chain_coalesce(node: Call) -> Node:

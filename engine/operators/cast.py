@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import List, Tuple
 
 from engine.errors import ConfigError
+from engine.operators.cast_fields import parse_casts
 from engine.operators.codegen import build_function
 from engine.operators.debezium import DebeziumDecoder
-from engine.values import converter, field_type
+from engine.values import converter
 from engine.operators.fields import with_fields
 from engine.records import DeadLetter
 
@@ -34,17 +35,7 @@ class Cast:
         if not config.get("fields"):
             raise ConfigError("cast needs 'fields' (or 'debezium: true')", ("fields",))
         self.to_null = config.get("on_error", "dead_letter") == "null"
-        self.casts: List[Tuple[Tuple[str, ...], str, object]] = []
-        top_level = {}
-        for name, type_name in config["fields"].items():
-            try:
-                convert = converter(type_name)
-            except ValueError as exc:
-                raise ConfigError(str(exc), ("fields", name)) from None
-            path = tuple(name.split("."))
-            self.casts.append((path, type_name, convert))
-            if len(path) == 1:
-                top_level[name] = field_type(type_name)
+        self.casts, top_level = parse_casts(config["fields"], converter)
         self.output_fields = with_fields(input_fields, top_level)
         self._flat = all(len(path) == 1 for path, _, _ in self.casts)
         self._flat_casts = [(path[0], type_name, convert) for path, type_name, convert in self.casts]

@@ -30,9 +30,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Callable, Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
+from engine.operators.cast_fields import parse_casts
 from engine.records import DeadLetter
 from engine.values import converter as value_converter
-from engine.values import decimal_converter, field_type, parse_timestamp
+from engine.values import decimal_converter, parse_timestamp
 
 DECIMAL_MODES = ("precise", "string", "double")
 TIME_MODES = ("adaptive", "adaptive_time_microseconds", "connect")
@@ -344,17 +345,8 @@ class DebeziumDecoder:
         if self.time_mode not in TIME_MODES:
             raise ConfigError(f"unknown time mode '{self.time_mode}' (one of {', '.join(TIME_MODES)})", ("debezium", "time"))
         self.to_null = config.get("on_error", "dead_letter") == "null"
-        self.casts: List[Tuple[Tuple[str, ...], str, Callable]] = []
-        top_level = {}
-        for name, type_name in (config.get("fields") or {}).items():
-            try:
-                convert = hinted_converter(type_name, self.decimal_mode, self.time_mode)
-            except ValueError as exc:
-                raise ConfigError(str(exc), ("fields", name)) from None
-            path = tuple(name.split("."))
-            self.casts.append((path, type_name, convert))
-            if len(path) == 1:
-                top_level[name] = field_type(type_name)
+        self.casts, top_level = parse_casts(
+            config.get("fields") or {}, lambda type_name: hinted_converter(type_name, self.decimal_mode, self.time_mode))
         self.output_fields = {**OUTPUT_FIELDS, **top_level}
         # row schema (its list of fields) -> converters; a list because dicts are unhashable
         self._cache: Dict[object, List[Tuple[list, List[Tuple[str, Callable]]]]] = {}

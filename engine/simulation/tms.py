@@ -597,7 +597,7 @@ class _Simulation:
 
     def _depart_action(self, trip: "_Trip") -> Callable[[_Tx], None]:
         def depart(tx: _Tx) -> None:
-            rng, now = self.rng, tx.at
+            now = tx.at
             orders = [o for o in self._live_orders(trip) if o["status"] == "planned"
                       and self.db.select("pickup", order_id=o["id"])[0]["status"] == "completed"]
             if not orders:

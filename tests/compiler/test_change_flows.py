@@ -2,7 +2,6 @@
 DuckDB tables in one transaction per batch, and previous-vs-new comparison."""
 
 import json
-import textwrap
 
 import duckdb
 
