@@ -105,6 +105,8 @@ def cmd_deploy(args, out: Console, err: Console) -> int:
 def cmd_generate(args, out: Console, err: Console) -> int:
     from engine.simulation.tms import generate
 
+    if args.postgres:
+        return _drive_postgres(args, out, err)
     summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema)
     out.print(f"wrote the TMS workload to {args.out}: {summary}", highlight=False, soft_wrap=True)
     if args.kafka:
@@ -137,3 +139,20 @@ def cmd_demo(args, out: Console, err: Console) -> int:
     from cli.demo import run_demo
 
     return run_demo(args, out, err)
+
+
+def _drive_postgres(args, out: Console, err: Console) -> int:
+    from rich.progress import Progress
+
+    from engine.simulation.sql import run_workload
+
+    try:
+        with Progress(console=out, transient=True) as progress:
+            task = progress.add_task("TMS transactions", total=None)
+            count = run_workload(args.postgres, args.orders, args.seed, args.rate,
+                                 progress=lambda n: progress.update(task, completed=n))
+    except Exception as exc:  # noqa: BLE001 - psycopg errors: one line, the DSN's password never printed
+        err.print(f"[red]error:[/red] TMS database: {type(exc).__name__}: {str(exc).splitlines()[0]}", highlight=False)
+        return EXIT_FAILED
+    out.print(f"executed {count:,} TMS transactions", highlight=False)
+    return EXIT_OK

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also publish the technical events to Kafka: <prefix>.public.<table> and "
                                "<prefix>.transaction, as Debezium names them")
     generate.add_argument("--topic-prefix", default="tms", help="Debezium's topic.prefix (default tms)")
+    generate.add_argument("--postgres", metavar="DSN", default=None,
+                          help="instead of files, run the workload as SQL transactions on this TMS database")
+    generate.add_argument("--rate", type=float, default=0.0, help="with --postgres: transactions per second (0: max)")
     generate.add_argument("--no-schema", dest="with_schema", action="store_false",
                           help="JsonConverter with schemas.enable=false (default: with the Connect schema, "
                                "as Kafka Connect writes by default)")

@@ -282,6 +282,7 @@ class _Simulation:
         self.hu_serial = 0
         self.trip_serial = 0
         self.order_ids: Dict[int, str] = {}
+        self.committed: List[Tuple[datetime, List[_Change]]] = []  # for the SQL driver
 
     # -- helpers --
     def uuid(self) -> str:
@@ -300,6 +301,8 @@ class _Simulation:
             tx = _Tx(self.db, when)
             action(tx)
             self.writer.commit(tx)
+            if tx.changes:
+                self.committed.append((when, tx.changes))
 
     def minutes(self, lo: int, hi: int) -> timedelta:
         return timedelta(minutes=self.rng.randint(lo, hi))
@@ -745,3 +748,11 @@ def generate(out_dir: str, orders: int, seed: int, with_schema: bool = False) ->
         tombstones={t: w.tombstones[t] for t in TABLE_NAMES},
         rows=rows,
         business_events={k: w.business_counts[k] for k in BUSINESS_EVENT_TYPES})
+
+
+def transactions(orders: int, seed: int) -> List[Tuple[datetime, List[_Change]]]:
+    """The same workload as :func:`generate`, as (time, row changes) per database transaction,
+    for a driver that replays it as SQL (engine/simulation/sql.py)."""
+    sim = _Simulation(orders, seed, with_schema=False)
+    sim.run()
+    return sim.committed

@@ -1,0 +1,64 @@
+"""The simulated TMS workload as SQL: one transaction of INSERT/UPDATE/DELETE statements per
+simulated transaction, for a real PostgreSQL that Debezium captures (the real-CDC path).
+
+Every UPDATE writes all columns, even when nothing changes, so PostgreSQL logs the same no-op
+updates the simulator describes; a note edit stays a DELETE and an INSERT.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Tuple
+
+from engine.simulation.schema import TABLES
+
+Statement = Tuple[str, List[Any]]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def statement(table: str, op: str, before: Dict[str, Any], after: Dict[str, Any]) -> Statement:
+    spec = TABLES[table]
+    if op == "c":
+        names = [c.name for c in spec.columns]
+        marks = ", ".join(["%s"] * len(names))
+        return (f"INSERT INTO {_quote(table)} ({', '.join(map(_quote, names))}) VALUES ({marks})",
+                [after[n] for n in names])
+    where = " AND ".join(f"{_quote(k)} = %s" for k in spec.primary_key)
+    key = [before[k] for k in spec.primary_key]
+    if op == "d":
+        return f"DELETE FROM {_quote(table)} WHERE {where}", key
+    names = [c.name for c in spec.columns if c.name not in spec.primary_key]
+    sets = ", ".join(f"{_quote(n)} = %s" for n in names)
+    return f"UPDATE {_quote(table)} SET {sets} WHERE {where}", [after[n] for n in names] + key
+
+
+def run_workload(dsn: str, orders: int, seed: int, rate: float = 0.0, progress=None) -> int:
+    """Execute the workload against ``dsn``, one database transaction per simulated one, at
+    most ``rate`` transactions per second (0: as fast as possible). Returns the count."""
+    import time
+
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    done, started = 0, time.monotonic()
+    with psycopg.connect(dsn) as con:
+        for statements in sql_transactions(orders, seed):
+            with con.transaction():
+                for sql, params in statements:
+                    con.execute(sql, [Jsonb(p) if isinstance(p, (dict, list)) else p for p in params])
+            done += 1
+            if progress is not None:
+                progress(done)
+            if rate > 0:
+                time.sleep(max(0.0, started + done / rate - time.monotonic()))
+    return done
+
+
+def sql_transactions(orders: int, seed: int) -> Iterator[List[Statement]]:
+    """The statements of each transaction, in commit order."""
+    from engine.simulation.tms import transactions
+
+    for _, changes in transactions(orders, seed):
+        yield [statement(c.table, c.op, c.before, c.after) for c in changes]
