@@ -59,8 +59,8 @@ class _Wiring:
         counters = self.metrics.step(spec.id)
         up = self.inputs(spec.id, spec.inputs)
         kind = spec.operator.kind
-        if kind == "union":
-            self.streams[spec.id] = up
+        if kind == "union":  # merged above; counted here so the live view shows it
+            self.streams[spec.id] = batch_step(spec.id, up, counted(_pass_through, counters)).ok
             return
         if kind == "keyed":
             ok, dead = build_keyed(spec.id, up, spec.operator, counters)
@@ -87,6 +87,10 @@ class _Wiring:
         records = op.map(f"{DEAD_LETTER_STEP}:records", dead, _records)
         spec = self.topology.dead_letter
         output(DEAD_LETTER_STEP, records, build_sink(spec, self.metrics.step(DEAD_LETTER_STEP)))
+
+
+def _pass_through(batch: list):
+    return batch, []
 
 
 def _raw_size(raw) -> int:
