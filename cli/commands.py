@@ -156,3 +156,9 @@ def _drive_postgres(args, out: Console, err: Console) -> int:
         return EXIT_FAILED
     out.print(f"executed {count:,} TMS transactions", highlight=False)
     return EXIT_OK
+
+
+def cmd_stack(args, out: Console, err: Console) -> int:
+    from cli.stack import stack
+
+    return stack(args, out, err)

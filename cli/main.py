@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="out/demo", help="where the workload, events and DuckDB files go")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
 
+    stack = commands.add_parser("stack", help="Kafka + PostgreSQL (TMS) + Debezium on loopback, for the real CDC path")
+    stack.add_argument("action", choices=["up", "down", "status"])
+
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")
     return parser

@@ -159,8 +159,28 @@ def _plain(node: Any, path: NodePath, doc: Document, env: Mapping[str, str], pos
             out_list.append(_plain(value, (*path, index), doc, env, child_pos))
         return out_list
     if isinstance(node, str):
-        return _interpolated(str(node), path, doc, env, pos)
+        value = _interpolated(str(node), path, doc, env, pos)
+        unquoted = not isinstance(node, (SingleQuotedScalarString, DoubleQuotedScalarString))
+        if unquoted and value is not node and node.startswith("${") and node.endswith("}"):
+            return _typed(value)  # `tail: ${TAIL:-true}` is a boolean, as if written in place
+        return value
     return node
+
+
+_TYPED = {"true": True, "false": False, "null": None}
+
+
+def _typed(text: str) -> Any:
+    """An unquoted value that is one whole ``${...}`` reads like YAML would read its result:
+    true/false/null, integers and decimals; anything else stays text."""
+    if text in _TYPED:
+        return _TYPED[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def _interpolated(text: str, path: NodePath, doc: Document, env: Mapping[str, str], pos: Optional[Position]) -> str:

@@ -52,3 +52,10 @@ def test_interpolated_value_never_shifts_column_math():
     assert doc.data == {"p": "hunter2"}
     # offsets inside an interpolated value would point into the secret; report the value start
     assert doc.locate(("p",), offset=3) == (1, 4)
+
+
+def test_a_whole_unquoted_variable_is_read_like_yaml_but_quoted_stays_text():
+    from engine.topology.loader import load_text
+
+    doc = load_text("t.yaml", "a: ${X:-true}\nb: '${X:-true}'\nc: ${N:-5}\nd: x${N:-5}\n", env={})
+    assert doc.data == {"a": True, "b": "true", "c": 5, "d": "x5"}
