@@ -24,10 +24,16 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0
     """Every message of ``topic`` as (key, value dict, headers), waiting for ``expected`` of them."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    deadline = time.monotonic() + timeout
+    partitions = {}
+    while not partitions and time.monotonic() < deadline:  # a topic created by its first message
+        found = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        partitions = found.partitions if found is not None and found.error is None else {}
+        if not partitions:
+            time.sleep(0.5)
     # assign, not subscribe: no consumer-group rebalance to wait for
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    messages, deadline = [], time.monotonic() + timeout
+    messages = []
     try:
         while time.monotonic() < deadline:
             message = consumer.poll(0.5)
