@@ -102,6 +102,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="200,2000", help="SQL transactions per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=10, help="length of each steady run")
+    parser.add_argument("--epoch", type=float, default=2.0,
+                        help="Bytewax epoch (= snapshot) interval of the flows, seconds: stateful steps release "
+                             "an epoch's items when it closes, so it bounds the added latency")
     args = parser.parse_args()
     state = tempfile.mkdtemp(prefix="e2e-latency-")
     prefix = "tms" + uuid.uuid4().hex[:6]
@@ -117,7 +120,7 @@ def main() -> None:
         time.sleep(3)
         for flow in FLOWS:
             flows.append(subprocess.Popen(
-                [sys.executable, "-m", "cli", "deploy", "-q", "-s", "2", "-r", f"{state}/recovery/{flow}",
+                [sys.executable, "-m", "cli", "deploy", "-q", "-s", str(args.epoch), "-r", f"{state}/recovery/{flow}",
                  f"topologies/velocity/kafka/{flow}.yaml"], cwd=ROOT, env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(8)
