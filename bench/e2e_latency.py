@@ -102,6 +102,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="200,2000", help="SQL transactions per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=10, help="length of each steady run")
+    parser.add_argument("--no-recovery", dest="recovery", action="store_false",
+                        help="run the flows without a recovery store (no snapshots)")
     parser.add_argument("--epoch", type=float, default=2.0,
                         help="Bytewax epoch (= snapshot) interval of the flows, seconds: stateful steps release "
                              "an epoch's items when it closes, so it bounds the added latency")
@@ -119,8 +121,12 @@ def main() -> None:
         reset(dsn)
         time.sleep(3)
         for flow in FLOWS:
+            path = f"topologies/velocity/kafka/{flow}.yaml"
+            subprocess.run([sys.executable, "-m", "cli", "deploy", "--provision-only", path], cwd=ROOT, env=env,
+                           capture_output=True, timeout=120, check=True)
+            command = ["deploy", "-r", f"{state}/recovery/{flow}"] if args.recovery else ["run"]
             flows.append(subprocess.Popen(
-                [sys.executable, "-m", "cli", "deploy", "-q", "-s", str(args.epoch), "-r", f"{state}/recovery/{flow}",
+                [sys.executable, "-m", "cli", *command, "-q", "-s", str(args.epoch),
                  f"topologies/velocity/kafka/{flow}.yaml"], cwd=ROOT, env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(8)
