@@ -50,7 +50,20 @@ def run_dataflow(flow, options: RunOptions) -> None:
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - every runtime failure becomes one clean message
+        if _interrupted(exc):  # Ctrl-C / SIGTERM while Bytewax was running: a stop, not a failure
+            raise KeyboardInterrupt from None
         raise _explain(exc) from exc
+
+
+def _interrupted(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "KeyboardInterrupt" \
+                or str(exc).strip().endswith("KeyboardInterrupt"):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def prepare_recovery_directory(path: str, partitions: int = 1) -> None:
