@@ -42,9 +42,10 @@ def run_workload(dsn: str, orders: int, seed: int, rate: float = 0.0, progress=N
     import psycopg
     from psycopg.types.json import Jsonb
 
+    workload = list(sql_transactions(orders, seed))  # simulate first: the rate is the database's
     done, started = 0, time.monotonic()
-    with psycopg.connect(dsn) as con:
-        for statements in sql_transactions(orders, seed):
+    with psycopg.connect(dsn) as con, con.pipeline():  # pipeline mode: no round trip per statement
+        for statements in workload:
             with con.transaction():
                 for sql, params in statements:
                     con.execute(sql, [Jsonb(p) if isinstance(p, (dict, list)) else p for p in params])
