@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Tuple
 
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts
 from engine.operators.codegen import build_function
+from engine.operators.dead import one_by_one
 from engine.operators.debezium import DebeziumDecoder
-from engine.values import converter
 from engine.operators.fields import with_fields
-from engine.records import DeadLetter
+from engine.values import converter
 
 _MISSING = object()
 
@@ -69,15 +69,7 @@ class Cast:
         return self._by_event(batch)
 
     def _by_event(self, batch: list):
-        oks: list = []
-        deads: List[DeadLetter] = []
-        cast_one = self._cast_flat if self._flat else self._cast_nested
-        for event in batch:
-            try:
-                oks.append(cast_one(event))
-            except _CastFailure as failure:
-                deads.append(DeadLetter(event, self.step_id, str(failure)))
-        return oks, deads
+        return one_by_one(self.step_id, batch, self._cast_flat if self._flat else self._cast_nested, catch=_CastFailure)
 
     def _cast_flat(self, event: dict) -> dict:
         out = dict(event)
@@ -122,7 +114,7 @@ def _cast_lines(var: str, tree: dict, indent: str, names) -> list:
     return lines
 
 
-class _CastFailure(Exception):
+class _CastFailure(ValueError):  # a ValueError: its message alone is the dead letter's reason
     pass
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Callable, List, Tuple
+from typing import Callable, List, Tuple, Type
 
 from engine.records import DeadLetter
 
 
-def one_by_one(step_id: str, batch: list, fn: Callable[[dict], object]) -> Tuple[List, List[DeadLetter]]:
-    """Apply ``fn`` to each event; a raised error dead-letters that event only.
+def one_by_one(step_id: str, batch: list, fn: Callable[[dict], object],
+               catch: Type[BaseException] = Exception) -> Tuple[List, List[DeadLetter]]:
+    """Apply ``fn`` to each event; a raised ``catch`` error dead-letters that event only
+    (any other error is a bug and stops the flow).
 
     ``fn`` returns the output event, or ``None`` to drop the event.
     """
@@ -17,7 +19,7 @@ def one_by_one(step_id: str, batch: list, fn: Callable[[dict], object]) -> Tuple
     for event in batch:
         try:
             out = fn(event)
-        except Exception as exc:  # noqa: BLE001 - any failure of one event is that event's
+        except catch as exc:  # noqa: BLE001 - by default any failure of one event is that event's
             deads.append(DeadLetter(event, step_id, describe(exc)))
             continue
         if out is not None:

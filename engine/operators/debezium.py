@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts
-from engine.records import DeadLetter
+from engine.operators.dead import one_by_one
 from engine.values import converter as value_converter
 from engine.values import decimal_converter, parse_timestamp
 
@@ -354,15 +354,7 @@ class DebeziumDecoder:
     # batch ------------------------------------------------------------------------------
 
     def process(self, batch: list):
-        oks: list = []
-        deads: List[DeadLetter] = []
-        decode = self.decode
-        for event in batch:
-            try:
-                oks.append(decode(event))
-            except DecodeError as exc:
-                deads.append(DeadLetter(event, self.step_id, str(exc)))
-        return oks, deads
+        return one_by_one(self.step_id, batch, self.decode, catch=DecodeError)
 
     # one event --------------------------------------------------------------------------
 
