@@ -21,6 +21,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, 
 from confluent_kafka.admin import AdminClient
 
 from engine.connectors.errors import ConnectorError
+from engine.durations import parse_duration
 from engine.connectors.jsonl import encode_value
 from engine.metrics import StepCounters
 from engine.records import RawBatch
@@ -39,11 +40,10 @@ def _servers(brokers: Union[str, Sequence[str]]) -> str:
 def _seconds(value: Union[int, float, str]) -> float:
     if isinstance(value, (int, float)):
         return float(value)
-    text = value.strip()
-    for unit, factor in (("ms", 0.001), ("s", 1), ("m", 60)):
-        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
-            return float(text[: -len(unit)]) * factor
-    raise ConnectorError(f"kafka: '{value}' is not a duration (e.g. 10s, 500ms)")
+    try:
+        return parse_duration(value).total_seconds()
+    except ValueError:
+        raise ConnectorError(f"kafka: '{value}' is not a duration (e.g. 10s, 500ms)") from None
 
 
 def list_partitions(config: dict, topics: List[str], pattern: Optional[str], timeout: float) -> List[str]:

@@ -23,8 +23,8 @@ from engine.operators import windows
 from engine.operators.aggregations import AGGREGATIONS
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
-from engine.operators.durations import HINT as DURATION_HINT
-from engine.operators.durations import parse_duration
+from engine.durations import HINT as DURATION_HINT
+from engine.durations import parse_duration
 from engine.operators.expr import compile_option
 from engine.operators.map import KEY_FIELD, key_text
 from engine.records import DeadLetter

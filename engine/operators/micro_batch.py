@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
-from engine.operators.durations import HINT as DURATION_HINT
-from engine.operators.durations import parse_duration
+from engine.durations import HINT as DURATION_HINT
+from engine.durations import parse_duration
 from engine.operators.expr import compile_option
 from engine.operators.map import KEY_FIELD, key_text
 from engine.records import DeadLetter

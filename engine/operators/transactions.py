@@ -30,8 +30,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
 from engine.operators.dead import describe
-from engine.operators.durations import HINT as DURATION_HINT
-from engine.operators.durations import parse_duration
+from engine.durations import HINT as DURATION_HINT
+from engine.durations import parse_duration
 from engine.operators.expr import compile_option
 from engine.operators.map import key_text
 from engine.records import DeadLetter

@@ -360,7 +360,7 @@ def test_output_fields_of_an_expression_key_and_a_count_window():
 
 
 def test_durations():
-    from engine.operators.durations import parse_duration
+    from engine.durations import parse_duration
 
     assert [parse_duration(t) for t in ("500ms", "1.5s", "2m", "1h", "1d")] == [
         timedelta(milliseconds=500), timedelta(seconds=1.5), timedelta(minutes=2), timedelta(hours=1), timedelta(days=1)]

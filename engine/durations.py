@@ -1,4 +1,6 @@
-"""Durations in topology files: a number and a unit (``500ms``, ``5s``, ``1.5m``, ``2h``, ``1d``)."""
+"""Durations in topology files: a number and a unit (``500ms``, ``5s``, ``1.5m``, ``2h``, ``1d``).
+
+Core: operators (windows, idle times) and connectors (timeouts) read them the same way."""
 
 from __future__ import annotations
 
