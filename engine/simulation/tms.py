@@ -124,6 +124,7 @@ class _Tx:
             raise KeyError(f"{table}: duplicate key {key}")
         self._touch(table, key)
         self.db.rows[table][key] = full
+        self.db.reindex(table, key, None, full)
         self.changes.append(_Change(table, "c", None, dict(full)))
         return full
 
@@ -137,12 +138,14 @@ class _Tx:
         self._touch(table, key)
         before = dict(current)
         current.update(values)
+        self.db.reindex(table, key, before, current)
         self.changes.append(_Change(table, "u", before, dict(current)))
         return current
 
     def delete(self, table: str, key: tuple) -> None:
         self._touch(table, key)
         before = self.db.rows[table].pop(key)
+        self.db.reindex(table, key, before, None)
         self.changes.append(_Change(table, "d", before, None))
 
     def row(self, table: str, key: tuple) -> Dict[str, Any]:
@@ -153,11 +156,34 @@ class _Database:
     def __init__(self) -> None:
         self.rows: Dict[str, Dict[tuple, Dict[str, Any]]] = {t: {} for t in TABLE_NAMES}
 
+        # (table, column) -> value -> keys of the rows holding it; built on a column's first select
+        self._indexes: Dict[Tuple[str, str], Dict[Any, set]] = {}
+
     def select(self, table: str, **where: Any) -> List[Dict[str, Any]]:
         """Rows matching ``where``, in primary-key order (deterministic)."""
-        matches = [(k, r) for k, r in self.rows[table].items()
-                   if all(r[c] == v for c, v in where.items())]
+        (column, value), *rest = where.items()
+        rows = self.rows[table]
+        matches = [(k, rows[k]) for k in self._index(table, column).get(value, ())
+                   if all(rows[k][c] == v for c, v in rest)]
         return [r for _, r in sorted(matches, key=lambda kv: _sort_key(kv[0]))]
+
+    def _index(self, table: str, column: str) -> Dict[Any, set]:
+        index = self._indexes.get((table, column))
+        if index is None:
+            index = self._indexes[(table, column)] = {}
+            for key, row in self.rows[table].items():
+                index.setdefault(row[column], set()).add(key)
+        return index
+
+    def reindex(self, table: str, key: tuple, before: Optional[dict], after: Optional[dict]) -> None:
+        """Keep the column indexes of ``table`` right after a row changed from ``before`` to ``after``."""
+        for (indexed, column), index in self._indexes.items():
+            if indexed != table:
+                continue
+            if before is not None:
+                index[before[column]].discard(key)
+            if after is not None:
+                index.setdefault(after[column], set()).add(key)
 
 
 def _sort_key(key: tuple) -> tuple:
