@@ -1,0 +1,71 @@
+"""EnvelopeDecoder: Kafka Connect envelopes parse their schema once, and the result is always
+exactly what orjson.loads gives."""
+
+import json
+
+import orjson
+import pytest
+
+from engine.operators.connect_json import EnvelopeDecoder
+from engine.simulation.debezium import change_payload, envelope_schema, wrap
+from engine.simulation.schema import TABLES
+
+
+def _message(table: str, row_id: int, schema=None) -> bytes:
+    spec = TABLES[table]
+    after = {c.name: None for c in spec.columns}
+    after["id"] = row_id
+    payload = change_payload(spec, "c", None, after, tx_id=7, lsn=100 + row_id, last_commit_lsn=99,
+                             commit_us=1_700_000_000_000_000, emit_us=1_700_000_000_001_000,
+                             total_order=row_id, data_collection_order=row_id)
+    return orjson.dumps(wrap(schema or envelope_schema(spec), payload))
+
+
+def test_messages_of_one_table_share_one_parsed_schema():
+    decoder = EnvelopeDecoder()
+    first, second = _message("pickup", 1), _message("pickup", 2)
+    one, two = decoder.loads(first), decoder.loads(second)
+    assert one == orjson.loads(first) and two == orjson.loads(second)
+    assert two["schema"] is one["schema"]  # the second message's schema was not parsed again
+    assert two["payload"]["after"]["id"] == 2
+
+
+def test_a_changed_schema_is_learned_beside_the_old_one():
+    decoder = EnvelopeDecoder()
+    changed = envelope_schema(TABLES["pickup"])
+    changed["version"] = 99
+    old, new = _message("pickup", 1), _message("pickup", 2, changed)
+    assert decoder.loads(old)["schema"].get("version") != 99
+    assert decoder.loads(new)["schema"]["version"] == 99
+    assert decoder.loads(_message("pickup", 3))["schema"] is decoder.loads(old)["schema"]
+    assert decoder.loads(_message("pickup", 4, changed))["schema"]["version"] == 99
+
+
+@pytest.mark.parametrize("tail", [
+    b',"extra":1}',   # a key after the payload: the payload slice alone is not JSON
+    b' }',            # whitespace before the closing brace
+])
+def test_unusual_envelopes_still_decode_like_orjson(tail):
+    decoder = EnvelopeDecoder()
+    decoder.loads(_message("pickup", 1))
+    odd = _message("pickup", 2)[:-1] + tail
+    assert decoder.loads(odd) == orjson.loads(odd)
+
+
+def test_a_broken_payload_is_an_error_as_with_orjson():
+    decoder = EnvelopeDecoder()
+    decoder.loads(_message("pickup", 1))
+    broken = _message("pickup", 2)[:-3] + b"}"
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(broken)
+    with pytest.raises(orjson.JSONDecodeError):
+        decoder.loads(broken)
+
+
+def test_plain_json_and_text_are_plain_orjson():
+    decoder = EnvelopeDecoder()
+    assert decoder.loads(b'{"a": 1}') == {"a": 1}
+    assert decoder.loads('{"schema": 1, "payload": 2}') == {"schema": 1, "payload": 2}
+    small = json.dumps({"schema": {"type": "int32"}, "payload": 5}, separators=(",", ":")).encode()
+    assert decoder.loads(small) == {"schema": {"type": "int32"}, "payload": 5}
+    assert decoder._known == []  # a schema this small is not worth remembering
