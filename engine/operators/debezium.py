@@ -350,6 +350,8 @@ class DebeziumDecoder:
         self.output_fields = {**OUTPUT_FIELDS, **top_level}
         # row schema (its list of fields) -> converters; a list because dicts are unhashable
         self._cache: Dict[object, List[Tuple[list, List[Tuple[str, Callable]]]]] = {}
+        self._last_schema: object = None
+        self._last_converters: Tuple[List, List] = ([], [])
 
     # batch ------------------------------------------------------------------------------
 
@@ -403,6 +405,13 @@ class DebeziumDecoder:
 
     def _row_schemas(self, schema) -> Tuple[List, List]:
         """The converters of the ``before`` and ``after`` row schemas of an envelope schema."""
+        if schema is self._last_schema:  # decoded sources share one parsed schema per table
+            return self._last_converters
+        self._last_converters = self._find_row_schemas(schema)
+        self._last_schema = schema
+        return self._last_converters
+
+    def _find_row_schemas(self, schema) -> Tuple[List, List]:
         if type(schema) is not dict:
             raise DecodeError("'schema' is not an object")
         before = after = None
