@@ -28,8 +28,11 @@ from engine.records import RawBatch
 
 KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD = "_key", "_topic", "_headers", "_meta"
 ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
-_IDLE_WAIT = timedelta(milliseconds=20)
-_POLL_WAIT = 0.005  # seconds one partition may wait for messages; short, the worker has others
+# A worker owns many partitions and polls them in turn: a poll must never block (a 5 ms wait
+# per partition on a six-partition topic made the p99 latency seconds at 2000 tx/s). An empty
+# partition sleeps a little instead, so an idle flow does not spin.
+_POLL_WAIT = 0
+_IDLE_WAIT = timedelta(milliseconds=5)
 _CONSUMER_ONLY = ("group.id",)
 
 
