@@ -110,3 +110,17 @@ def test_status_of_a_stopped_broker_exits_3(tmp_path):
     assert status.returncode == 3
     assert status.stdout.strip() == "stopped"
     assert _script("stop", "--state-dir", str(tmp_path / "never-started")).returncode == 0
+
+
+def test_cluster_ids_never_start_with_a_dash_which_kafka_storage_would_read_as_an_option():
+    import base64
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("kafka_script", SCRIPT)
+    spec = importlib.util.spec_from_loader("kafka_script", loader)
+    script = importlib.util.module_from_spec(spec)
+    loader.exec_module(script)
+    ids = [script.new_cluster_id() for _ in range(3000)]  # ~47 of them started with '-' before
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids)
