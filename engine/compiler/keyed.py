@@ -2,14 +2,19 @@
 
 Such an operator has ``group(batch) -> ((key, pairs) list, dead letters)`` and
 ``logic(state)``, the per-key logic: ``add(pairs, now)``, ``due(now)``, ``flush()``,
-``next_notification()``, ``snapshot()``, ``resume(now)`` and ``disposable``, all plain Python.
+``next_notification()``, ``state()``, ``resume(now)`` and ``disposable``, all plain Python.
 Inside the step's nested Bytewax operator: ``group`` splits every batch by key, ``state`` is
 a ``stateful_batch`` driving one logic per key (timers, end of input, snapshots), and
 ``ok``/``dead`` re-batch what it emits.
+
+A snapshot is the logic's live state pickled on the spot: Bytewax needs an immutable copy,
+and one pickle is ~12x cheaper than ``copy.deepcopy`` followed by Bytewax's own pickle (at
+2000 tx/s the deep copies of merge_transactions' open transactions ate half the CPU).
 """
 
 from __future__ import annotations
 
+import pickle
 from datetime import datetime, timezone
 from typing import List, Optional
 
@@ -31,6 +36,8 @@ class _KeyLogic(StatefulBatchLogic):
     """One key's operator logic, driven by Bytewax: batches, timers, end of input, snapshots."""
 
     def __init__(self, keyed, state) -> None:
+        if isinstance(state, bytes):
+            state = pickle.loads(state)  # else a snapshot from before states were pickled here
         self.logic = keyed.logic(state)
         if state is not None:  # resumed from a snapshot
             self.logic.resume(_now())
@@ -53,8 +60,8 @@ class _KeyLogic(StatefulBatchLogic):
     def notify_at(self) -> Optional[datetime]:
         return self.logic.next_notification()
 
-    def snapshot(self):
-        return self.logic.snapshot()
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.logic.state(), protocol=pickle.HIGHEST_PROTOCOL)
 
     def _discard(self) -> bool:
         return StatefulBatchLogic.DISCARD if self.logic.disposable else StatefulBatchLogic.RETAIN

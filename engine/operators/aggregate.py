@@ -10,7 +10,6 @@ the compiler wraps in a Bytewax ``StatefulBatchLogic``.
 from __future__ import annotations
 
 import ast
-import copy
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -438,9 +437,8 @@ class KeyAggregator:
             return None
         return self.s.max_seen_at + (earliest - (self.s.max_event_time - self.settings.lateness))
 
-    def snapshot(self) -> KeyState:
-        """A copy Bytewax can pickle while this aggregator keeps changing its own state."""
-        return copy.deepcopy(self.s)
+    def state(self) -> KeyState:
+        return self.s
 
     @property
     def disposable(self) -> bool:

@@ -8,7 +8,6 @@ with ``tables``) applies them atomically. ``chunks`` splits the work; events wit
 
 from __future__ import annotations
 
-import copy
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,8 +82,8 @@ class MicroBatcher:
         if self.s.events:
             self.s.release_at = now + self.every
 
-    def snapshot(self) -> Pending:
-        return copy.deepcopy(self.s)
+    def state(self) -> Pending:
+        return self.s
 
     @property
     def disposable(self) -> bool:

@@ -9,7 +9,6 @@ remembered per key (less state); ``as`` renames the attached field.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -79,8 +78,8 @@ class PreviousTracker:
     def resume(self, now) -> None:
         return None
 
-    def snapshot(self) -> Remembered:
-        return copy.deepcopy(self.s)
+    def state(self) -> Remembered:
+        return self.s
 
     @property
     def disposable(self) -> bool:

@@ -23,7 +23,6 @@ A transaction is complete (docs/transactions.md says what each rule guarantees):
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Tuple
@@ -38,6 +37,7 @@ from engine.records import DeadLetter
 
 EXISTED_BEFORE = {"u", "d"}
 EXISTS_AFTER = {"c", "u", "r"}
+_DONE_KEPT = 1000  # completed ids remembered at least, to ignore a marker that comes late or twice
 ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
 
 
@@ -59,7 +59,8 @@ class MergeState:
     open: Dict[str, Transaction] = field(default_factory=dict)
     ended: List[str] = field(default_factory=list)  # END markers in arrival order = commit order
     latest_by_table: Dict[str, str] = field(default_factory=dict)
-    done: List[str] = field(default_factory=list)  # recently completed ids: late markers are ignored
+    # recently completed ids, oldest first (a dict: ordered, and O(1) to look up): late markers are ignored
+    done: Dict[str, None] = field(default_factory=dict)
 
 
 class MergeTransactions:
@@ -163,6 +164,8 @@ class TransactionMerger:
     def __init__(self, merge: MergeTransactions, state: MergeState) -> None:
         self.merge = merge
         self.s = state
+        if isinstance(state.done, list):  # a snapshot taken when ``done`` was a list
+            state.done = dict.fromkeys(state.done)
 
     def add(self, pairs: List[tuple], now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
         for _, event in pairs:
@@ -199,7 +202,7 @@ class TransactionMerger:
             counts = {t: n for t, n in counts.items() if t in self.merge.tables}
             if not counts:  # a transaction that touched none of our tables
                 self.s.open.pop(tx_id, None)
-                self.s.done = (self.s.done + [tx_id])[-1000:]
+                self._remember_done(tx_id)
                 return
         transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
         transaction.expected = counts or {"*": int(event.get("event_count", 0))}
@@ -232,11 +235,17 @@ class TransactionMerger:
             self.s.ended = [tx for tx in self.s.ended if tx not in released]
         for transaction in transactions:
             self.s.open.pop(transaction.id, None)
-            self.s.done = (self.s.done + [transaction.id])[-1000:]
+            self._remember_done(transaction.id)
             emitted, failed = self.merge.net_changes(transaction)
             results += emitted
             deads += failed
         return results, deads
+
+    def _remember_done(self, tx_id: str) -> None:
+        done = self.s.done
+        done[tx_id] = None
+        if len(done) > 2 * _DONE_KEPT:  # trimmed now and then, not on every transaction
+            self.s.done = dict.fromkeys(list(done)[-_DONE_KEPT:])
 
     def due(self, now: datetime) -> List[dict]:
         if self.merge.idle is None:
@@ -257,8 +266,8 @@ class TransactionMerger:
         for transaction in self.s.open.values():  # downtime is not idleness of the source
             transaction.last_seen = now
 
-    def snapshot(self) -> MergeState:
-        return copy.deepcopy(self.s)
+    def state(self) -> MergeState:
+        return self.s
 
     @property
     def disposable(self) -> bool:

@@ -309,7 +309,7 @@ def test_a_snapshot_pickles_and_resumes_without_counting_the_downtime():
     agg = Aggregate("agg", TUMBLING, None)
     before = agg.aggregator()
     before.add([("a", {"k": "a", "at": at(1)})], T0)
-    state = pickle.loads(pickle.dumps(before.snapshot()))
+    state = pickle.loads(pickle.dumps(before.state()))
     before.add([("a", {"k": "a", "at": at(2)})], T0)  # the snapshot is a copy
     after = agg.aggregator(state)
     after.resume(T0 + timedelta(hours=1))  # down for an hour

@@ -144,3 +144,31 @@ def test_with_markers_only_the_tables_read_count_and_foreign_transactions_are_dr
     other = merge.logic()
     other.add([("*", {**end, "id": "8:400", "data_collections": [{"data_collection": "public.trip", "event_count": 1}]})], NOW)
     assert other.s.open == {} and other.s.ended == []
+
+
+def end_marker(tx, count=3):
+    return {"status": "END", "id": f"{tx}:1", "event_count": count, "data_collections": []}
+
+
+def test_a_repeated_end_marker_of_a_released_transaction_is_ignored_and_the_memory_of_it_is_bounded():
+    _, logic = merger(markers=True)
+    out, _ = logic.add([("*", end_marker(7))] + [("*", e) for e in order_tx(7)], NOW)
+    assert [e["tx_id"] for e in out] == ["7"]
+    out, _ = logic.add([("*", end_marker(7))], NOW)  # Connect redelivered it
+    assert out == [] and logic.s.open == {} and logic.s.ended == []
+    for tx in range(100, 2600):
+        logic.add([("*", end_marker(tx))] + [("*", e) for e in order_tx(tx)], NOW)
+    assert 1000 <= len(logic.s.done) <= 2000 and "2599" in logic.s.done and "7" not in logic.s.done
+
+
+def test_the_state_survives_pickling_mid_transaction_even_from_a_list_of_done_ids():
+    import pickle
+
+    merge, logic = merger(markers=True)
+    logic.add([("*", end_marker(7))] + [("*", e) for e in order_tx(7)[:2]], NOW)
+    state = pickle.loads(pickle.dumps(logic.state()))
+    state.done = ["5", "6"]  # how snapshots of earlier versions kept it
+    resumed = merge.logic(state)
+    out, _ = resumed.add([("*", order_tx(7)[2])], NOW)
+    assert [e["tx_id"] for e in out] == ["7"]
+    assert resumed.add([("*", end_marker(6))], NOW) == ([], []) and resumed.s.open == {}
