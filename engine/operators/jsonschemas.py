@@ -1,7 +1,8 @@
 """Event JSON Schemas: load, compile once (fastjsonschema), and derive the known fields.
 
 Events are validated in their JSON form (Decimal as a number, timestamps as ISO text): the
-schema describes what consumers of the JSON see.
+schema describes what consumers of the JSON see. ``schema_view`` converts an event only as deep
+as its schema looks.
 """
 
 from __future__ import annotations
@@ -11,30 +12,18 @@ from functools import lru_cache
 from typing import Callable, Dict, Optional, Tuple
 
 import fastjsonschema
-import orjson
 
 from engine.errors import ConfigError
 from engine.operators.fields import Fields
+from engine.operators.schema_view import View, compile_view
 from engine.resources import find_schema_file
 
 _JSON_TO_ENGINE = {"integer": "int", "number": "float", "boolean": "bool", "string": "str",
                    "object": "json", "array": "json"}
 
 
-def _default(value):
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def as_json(event: dict) -> dict:
-    return orjson.loads(orjson.dumps(event, default=_default))
-
-
 @lru_cache(maxsize=64)
-def _load(path: str) -> Tuple[Callable, Dict[str, str]]:
+def _load(path: str) -> Tuple[Callable, View, Dict[str, str]]:
     try:
         with open(find_schema_file(path), encoding="utf-8") as handle:
             schema = json.load(handle)
@@ -47,7 +36,7 @@ def _load(path: str) -> Tuple[Callable, Dict[str, str]]:
         validate = fastjsonschema.compile(schema)
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {exc}", ("schema",)) from None
-    return validate, _fields_of(schema)
+    return validate, compile_view(schema), _fields_of(schema)
 
 
 def _fields_of(schema: dict) -> Dict[str, str]:
@@ -64,13 +53,13 @@ class EventSchema:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._validate, declared = _load(path)
+        self._validate, self._view, declared = _load(path)
         self.fields: Fields = declared or None
 
     def violation(self, event: dict) -> Optional[str]:
         """None when ``event`` is valid, else the reason, naming the offending field."""
         try:
-            self._validate(as_json(event))
+            self._validate(self._view(event))
         except fastjsonschema.JsonSchemaValueException as exc:
             return f"schema violation ({self.path}): {exc.message}"
         return None

@@ -1,0 +1,117 @@
+"""An event as a JSON Schema sees it, converted only as deep as the schema looks.
+
+Schemas describe the JSON that consumers read, so validation needs that form: a Decimal as a
+number, a datetime as ISO text. Converting the whole event (orjson dumps + loads) costs as
+much as encoding it for the sink, yet most schemas only check the *type* of nested rows
+(``"before": {"type": ["object", "null"]}``). ``compile_view(schema)`` returns a converter that
+walks into a value only where the schema has keywords that look inside it, and gives every
+value it does reach exactly what the full round trip would: the validator sees the same thing
+in every part it inspects.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable, Dict, Optional
+
+import orjson
+
+View = Callable[[Any], Any]
+
+# Keywords that, on an object or array, look at no more than its type, size or keys; the
+# scalar ones (format, minimum, pattern...) see scalars, which are always converted.
+_BLIND_TO_CONTENT = {
+    "type", "required", "minItems", "maxItems", "minProperties", "maxProperties",
+    "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+    "minLength", "maxLength", "pattern",
+    "description", "title", "$comment", "examples", "default", "deprecated", "readOnly",
+    "writeOnly", "$id", "$schema", "$anchor", "$defs", "definitions",
+}
+_WALKED = {"properties", "items", "additionalProperties"}
+_NATIVE_SCALARS = {str, int, bool, type(None)}  # floats too, when finite (JSON has no NaN)
+
+
+def _default(value):
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def round_trip(value: Any) -> Any:
+    """``value`` as JSON gives it back (the reference the views must agree with)."""
+    return orjson.loads(orjson.dumps(value, default=_default))
+
+
+def compile_view(schema: Any) -> View:
+    """The converter for values checked by ``schema`` (a JSON Schema, or True/False)."""
+    if not isinstance(schema, dict):
+        return _scalars_only
+    keywords = set(schema)
+    if not keywords <= _BLIND_TO_CONTENT | _WALKED or not _walkable(schema):
+        return _whole  # enum, const, allOf, $ref, ...: they may compare whole values
+    properties = {name: compile_view(sub) for name, sub in (schema.get("properties") or {}).items()}
+    extra = schema.get("additionalProperties")
+    other = compile_view(extra) if isinstance(extra, dict) else None
+    items = compile_view(schema["items"]) if isinstance(schema.get("items"), dict) else None
+    if not properties and other is None and items is None:
+        return _scalars_only
+
+    def view(value: Any) -> Any:
+        kind = type(value)
+        if kind is dict:
+            return _object_view(value, properties, other)
+        if kind is list:
+            return value if items is None else _array_view(value, items)
+        return _scalar(value)
+
+    return view
+
+
+def _walkable(schema: dict) -> bool:
+    properties, items = schema.get("properties"), schema.get("items")
+    return ((properties is None or isinstance(properties, dict))
+            and (items is None or isinstance(items, (dict, bool))))
+
+
+def _scalars_only(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict or kind is list:
+        return value  # the schema looks at a container's type or size at most
+    return _scalar(value)
+
+
+def _whole(value: Any) -> Any:
+    kind = type(value)
+    return round_trip(value) if kind is dict or kind is list else _scalar(value)
+
+
+def _scalar(value: Any) -> Any:
+    kind = type(value)
+    if kind in _NATIVE_SCALARS or (kind is float and value - value == 0):  # NaN, inf: not 0
+        return value
+    return round_trip(value)
+
+
+def _object_view(value: dict, properties: Dict[str, View], other: Optional[View]) -> dict:
+    out = value
+    for key, item in value.items():
+        view = properties.get(key, other)
+        if view is None:
+            continue
+        seen = view(item)
+        if seen is not item:
+            if out is value:
+                out = dict(value)  # copy on the first change: the event itself stays as it is
+            out[key] = seen
+    return out
+
+
+def _array_view(value: list, items: View) -> list:
+    out = value
+    for index, item in enumerate(value):
+        seen = items(item)
+        if seen is not item:
+            if out is value:
+                out = list(value)
+            out[index] = seen
+    return out

@@ -1,0 +1,130 @@
+"""schema_view: the validator sees what the full JSON round trip would show it, while rows the
+schema only type-checks are not converted at all."""
+
+import functools
+import glob
+import json
+import math
+import os
+import random
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import fastjsonschema
+import pytest
+
+from engine.operators.schema_view import compile_view, round_trip
+
+ROW = {"id": 7, "weight": Decimal("12.500"), "created_at": datetime(2024, 3, 4, 5, 3, 34, tzinfo=timezone.utc)}
+CHANGES_SCHEMA = {
+    "type": "object", "required": ["changes"],
+    "properties": {
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "total": {"type": "number", "minimum": 0},
+        "changes": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["op"],
+            "properties": {"op": {"enum": ["c", "u", "d"]}, "before": {"type": ["object", "null"]},
+                           "after": {"type": ["object", "null"]}}}},
+    },
+}
+
+
+def outcome(schema, value):
+    try:
+        validator(json.dumps(schema))(value)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return exc.message
+    return "valid"
+
+
+@functools.lru_cache(maxsize=None)
+def validator(schema_text):
+    return fastjsonschema.compile(json.loads(schema_text))
+
+
+def test_type_checked_rows_are_left_alone_and_the_event_is_not_changed():
+    event = {"occurred_at": ROW["created_at"], "total": Decimal("3.10"),
+             "changes": [{"op": "u", "before": ROW, "after": dict(ROW, weight=Decimal("13"))}]}
+    seen = compile_view(CHANGES_SCHEMA)(event)
+    assert seen["occurred_at"] == "2024-03-04T05:03:34+00:00" and seen["total"] == 3.1
+    assert seen["changes"] is event["changes"] and seen["changes"][0]["before"] is ROW
+    assert event["total"] == Decimal("3.10") and isinstance(event["occurred_at"], datetime)
+
+
+def test_keywords_that_compare_whole_values_get_the_full_round_trip():
+    schema = {"properties": {"point": {"const": {"x": 1.5}}, "tags": {"enum": [["a"]]}}}
+    event = {"point": {"x": Decimal("1.5")}, "tags": ("a",)}
+    assert compile_view(schema)(event) == {"point": {"x": 1.5}, "tags": ["a"]}
+    assert outcome(schema, compile_view(schema)(event)) == "valid"
+
+
+def test_values_json_cannot_carry_become_what_json_makes_of_them():
+    view = compile_view({"properties": {"n": {"type": "number"}}})
+    assert view({"n": math.nan}) == {"n": None}  # orjson writes NaN as null
+    assert view({"n": 2.5})["n"] == 2.5 and view({"n": Decimal("4")})["n"] == 4
+
+
+def random_value(rng, depth=0):
+    kinds = ["str", "int", "float", "decimal", "datetime", "date", "none", "bool", "nan"]
+    if depth < 3:
+        kinds += ["dict", "list"] * 2
+    kind = rng.choice(kinds)
+    if kind == "dict":
+        return {rng.choice(["op", "id", "before", "after", "x", "n"]): random_value(rng, depth + 1)
+                for _ in range(rng.randint(0, 4))}
+    if kind == "list":
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {"str": lambda: rng.choice(["c", "u", "x", "2024-03-04T05:03:34Z"]), "int": lambda: rng.randint(-3, 3),
+            "float": lambda: rng.choice([0.5, -1.0, 1e300]), "decimal": lambda: Decimal(rng.choice(["1.50", "-2", "0"])),
+            "datetime": lambda: ROW["created_at"], "date": lambda: date(2024, 3, 5), "none": lambda: None,
+            "bool": lambda: rng.random() < 0.5, "nan": lambda: math.nan}[kind]()
+
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+SHIPPED = sorted(glob.glob(f"{ROOT}/schemas/domain/*.json") + glob.glob(f"{ROOT}/schemas/business/*.json"))
+
+
+def test_the_shipped_schemas_are_found():
+    assert len(SHIPPED) == 8
+
+
+def instance(schema, rng):
+    """A value ``schema`` accepts once converted to JSON, often holding a Decimal or a datetime."""
+    if "const" in schema or "enum" in schema:
+        return schema["const"] if "const" in schema else rng.choice(schema["enum"])
+    kinds = schema.get("type", "string")
+    kind = rng.choice(kinds) if isinstance(kinds, list) else kinds
+    if kind == "object":
+        props = schema.get("properties", {})
+        names = set(schema.get("required", [])) | {n for n in props if rng.random() < 0.5}
+        return {n: instance(props.get(n, {}), rng) for n in sorted(names)}
+    if kind == "array":
+        return [instance(schema.get("items", {}), rng) for _ in range(schema.get("minItems", 0) + rng.randint(0, 2))]
+    if schema.get("format") == "date-time":
+        return rng.choice(["2024-03-04T05:03:34Z", ROW["created_at"]])
+    return {"string": "x", "integer": rng.choice([1, Decimal("2")]), "number": rng.choice([1.5, Decimal("2.50")]),
+            "boolean": True, "null": None}[kind]
+
+
+def mutated(value, rng):
+    """``value`` with a few parts replaced by random ones (so some events are invalid, deep down)."""
+    if rng.random() < 0.08:
+        return random_value(rng)
+    if type(value) is dict:
+        return {k: mutated(v, rng) for k, v in value.items()}
+    if type(value) is list:
+        return [mutated(v, rng) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("path", [os.path.basename(p) for p in SHIPPED] + ["inline"])
+def test_on_random_events_the_validator_reaches_the_same_verdict_as_with_the_full_round_trip(path):
+    schema = CHANGES_SCHEMA if path == "inline" else json.load(open(next(p for p in SHIPPED if p.endswith(path))))
+    view, rng = compile_view(schema), random.Random(path)
+    verdicts = []
+    for _ in range(300):
+        event = mutated(instance(schema, rng), rng)
+        expected = outcome(schema, round_trip(event))
+        assert outcome(schema, view(event)) == expected, event
+        verdicts.append(expected == "valid")
+    assert 30 < sum(verdicts) < 270  # both verdicts, many times: the comparison means something
