@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Dict, List, Optional, Tuple
+
+import orjson
 
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts
@@ -204,9 +207,17 @@ def zoned_time(value):
     return shifted.replace(tzinfo=timezone.utc)
 
 
+_LONG_NUMBER = re.compile(r"\d{16}")  # orjson would make a float of an integer this long
+
+
 def json_text(value):
     """``io.debezium.data.Json`` (json, jsonb, hstore in json mode): JSON text -> object."""
     if type(value) is str:
+        if _LONG_NUMBER.search(value) is None:
+            try:
+                return orjson.loads(value)  # ~5x the standard library
+            except orjson.JSONDecodeError:
+                pass  # NaN, Infinity: the standard library's reading of them, or its error
         return json.loads(value)
     if isinstance(value, (dict, list)):
         return value
@@ -378,10 +389,12 @@ class DebeziumDecoder:
         before, after = payload.get("before"), payload.get("after")
         if schema is not None:
             before_fields, after_fields = self._row_schemas(schema)
+            raw_before = before
             if before is not None:
                 before = self._decode_row(before, "before", before_fields)
             if after is not None:
-                after = self._decode_row(after, "after", after_fields)
+                reuse = before_fields is after_fields  # the same converters (they nearly always are)
+                after = self._decode_row(after, "after", after_fields, raw_before if reuse else None, before)
         else:
             before = _copy_row(before, "before")
             after = _copy_row(after, "after")
@@ -440,13 +453,20 @@ class DebeziumDecoder:
             del entries[0]
         return convs
 
-    def _decode_row(self, row, which: str, convs: List[Tuple[str, Callable]]) -> dict:
+    def _decode_row(self, row, which: str, convs: List[Tuple[str, Callable]],
+                    raw_before=None, before=None) -> dict:
+        """``row`` with every field converted; an update's after image takes the converted
+        value of each field its before image has unchanged (most of them)."""
         if type(row) is not dict:
             raise DecodeError(f"'{which}' is not an object")
         out = dict(row)
+        same = raw_before if type(raw_before) is dict and type(before) is dict else {}
         for key, convert in convs:
             value = out.get(key)
             if value is not None:
+                if key in same and same[key] == value and type(same[key]) is type(value):
+                    out[key] = before[key]
+                    continue
                 try:
                     out[key] = convert(value)
                 except (ValueError, TypeError, ArithmeticError, OverflowError) as exc:

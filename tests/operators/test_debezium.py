@@ -361,3 +361,28 @@ def test_schema_rejects_unknown_hint_and_cast_without_fields_or_debezium():
     assert not empty.ok
     good = validate_text("t.yaml", head + "    cast: {debezium: true}\n" + sink, env={})
     assert good.ok, [d.message for d in good.diagnostics]
+
+
+def test_an_update_decodes_the_after_image_the_same_when_it_reuses_unchanged_before_values():
+    event = fixture("shipment_update_with_schema")
+    row = event["payload"]["after"]
+    event["payload"]["before"] = dict(row, weight_kg="AQ==", status="DRAFT")  # two columns differ
+    out = one(event)
+    alone = one({**event, "payload": {**event["payload"], "before": None}})  # after decoded on its own
+    assert out["after"] == alone["after"]
+    assert [type(v) for v in out["after"].values()] == [type(v) for v in alone["after"].values()]
+    assert out["before"]["weight_kg"] == Decimal("0.01") and out["after"]["weight_kg"] == Decimal("2.30")
+    assert out["after"]["planned_at"] is out["before"]["planned_at"]  # unchanged: converted once
+
+
+@pytest.mark.parametrize("text", [
+    '{"id": 123456789012345678901234, "n": -12345678901234567}',  # jsonb numeric: stays exact
+    '[NaN, 1.5, Infinity]', '{"a": [1, {"b": "c"}], "x": 0.1}', '"text"',
+])
+def test_json_columns_read_exactly_what_the_standard_library_reads(text):
+    from engine.operators.debezium import json_text
+
+    value = json_text(text)
+    assert json.dumps(value) == json.dumps(json.loads(text))
+    assert [type(v) for v in (value.values() if isinstance(value, dict) else [value])] == [
+        type(v) for v in (json.loads(text).values() if isinstance(value, dict) else [json.loads(text)])]
