@@ -122,6 +122,9 @@ def epoch_converter(unit: str) -> Callable:
     divisor = _EPOCH_DIVISORS[unit]
 
     def to_timestamp_from_epoch(value):
+        if type(value) is int:  # the usual case, exact in integer arithmetic
+            seconds, rest = divmod(value, divisor)
+            return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=rest * 1_000_000 // divisor)
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
             return to_timestamp(value)
         if isinstance(value, str) and not value.strip().lstrip("-").replace(".", "", 1).isdigit():

@@ -154,7 +154,8 @@ def net_change(changes: List[dict]) -> Optional[dict]:
 
 
 def _changed_columns(before: Optional[dict], after: Optional[dict]) -> List[str]:
-    before, after = before or {}, after or {}
+    if not before or not after:  # inserted or deleted: every column that has a value
+        return sorted([k for k, v in (after or before or {}).items() if v is not None])
     if before.keys() == after.keys():  # the usual row: same columns, few of them changed
         return sorted([k for k, v in before.items() if after[k] != v])
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))

@@ -172,3 +172,15 @@ def test_the_state_survives_pickling_mid_transaction_even_from_a_list_of_done_id
     out, _ = resumed.add([("*", order_tx(7)[2])], NOW)
     assert [e["tx_id"] for e in out] == ["7"]
     assert resumed.add([("*", end_marker(6))], NOW) == ([], []) and resumed.s.open == {}
+
+
+@pytest.mark.parametrize("before,after,changed", [
+    (None, {"id": 1, "text": "a", "gone": None}, ["id", "text"]),       # insert: the columns with a value
+    ({"id": 1, "text": "a", "gone": None}, None, ["id", "text"]),       # delete
+    ({"id": 1, "text": "a"}, {"id": 1, "text": "b"}, ["text"]),          # same columns
+    ({"id": 1, "text": "a"}, {"id": 1, "text": "a", "added": 0}, ["added"]),  # a column appeared
+])
+def test_changed_columns_of_a_net_change(before, after, changed):
+    op = "d" if after is None else "c" if before is None else "u"
+    net = net_change([change(op, before, after)])
+    assert net["changed"] == changed
