@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,7 @@ def main() -> None:
         if state:
             subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "kafka"), "stop", "--state-dir", state],
                            capture_output=True, timeout=60)
+            shutil.rmtree(state, ignore_errors=True)  # the broker's log: gigabytes after a few runs
 
 
 if __name__ == "__main__":
