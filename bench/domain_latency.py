@@ -140,11 +140,20 @@ def read(bootstrap: str, topic: str, start: int = OFFSET_BEGINNING) -> list:
     return out
 
 
+def technical_topics(prefix: str, tables: list) -> list:
+    return [f"{prefix}.public.{t}" for t in tables] + [f"{prefix}.transaction"]
+
+
 def tx_completed(bootstrap: str, prefix: str, tables: list) -> dict:
     """Append time of each transaction's last technical message."""
+    return last_appends([read(bootstrap, topic) for topic in technical_topics(prefix, tables)])
+
+
+def last_appends(topics: list) -> dict:
+    """Transaction id -> latest append time among the (append time, message) lists ``topics``."""
     done: dict = {}
-    for topic in [f"{prefix}.public.{t}" for t in tables] + [f"{prefix}.transaction"]:
-        for stamp, value in read(bootstrap, topic):
+    for messages in topics:
+        for stamp, value in messages:
             payload = value["payload"]
             tx = payload["id"].split(":")[0] if "status" in payload else str(payload["source"]["txId"])
             done[tx] = max(done.get(tx, 0), stamp)
@@ -174,13 +183,12 @@ def run_once(bootstrap: str, state: str, flow: str, rate: float, txs: list, epoc
     """Latencies (ms) of one phase: the raw forwarder (``raw``) or the flow, on fresh topics."""
     tables, prefix = TABLES[flow], "lat" + uuid.uuid4().hex[:6]
     out = f"{prefix}.raw" if raw else f"velocity.domain.{flow.removesuffix('_domain')}"
-    create_topics(bootstrap, [f"{prefix}.public.{t}" for t in tables] + [f"{prefix}.transaction"]
-                  + ([out] if raw else []))
+    create_topics(bootstrap, technical_topics(prefix, tables) + ([out] if raw else []))
     topology = f"topologies/velocity/kafka/{flow}.yaml"
     env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_OUT": f"{state}/out"}
     if raw:
         command = [sys.executable, "-c", FORWARDER, bootstrap, out, str(len(txs) / rate + 12), ",".join(tables),
-                   *[f"{prefix}.public.{t}" for t in tables], f"{prefix}.transaction"]
+                   *technical_topics(prefix, tables)]
     else:
         subprocess.run([sys.executable, "-m", "cli", "deploy", "--provision-only", topology], cwd=ROOT, env=env,
                        capture_output=True, check=True, timeout=120)

@@ -34,7 +34,7 @@ sys.path.insert(0, ROOT)
 
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
-from bench.domain_latency import TABLES, append_time, quantiles, read, tx_completed  # noqa: E402
+from bench.domain_latency import TABLES, append_time, last_appends, quantiles, read, technical_topics  # noqa: E402
 from engine.simulation.sql import run_workload  # noqa: E402
 
 FLOWS = ("transport_order_domain", "pickup_domain", "event_engine")
@@ -74,13 +74,14 @@ def commit_ms(occurred_at: str) -> float:
 
 def measure(bootstrap: str, prefix: str, since_ms: float) -> dict:
     """Latencies (ms) of the transactions committed since ``since_ms``."""
-    technical = []
-    for table in TABLES["transport_order_domain"] + TABLES["pickup_domain"]:
-        technical += [stamp - v["payload"]["source"]["ts_ms"] for stamp, v in read(bootstrap, f"{prefix}.public.{table}")
-                      if v["payload"]["source"]["ts_ms"] >= since_ms]
-    result = {"commit -> technical (Debezium)": technical}
-    for flow in ("transport_order_domain", "pickup_domain"):
-        completed = tx_completed(bootstrap, prefix, TABLES[flow])
+    flows = ("transport_order_domain", "pickup_domain")
+    # each technical topic is read once (a read ends after 3 s of silence) and serves every figure
+    technical = {topic: read(bootstrap, topic) for flow in flows for topic in technical_topics(prefix, TABLES[flow])}
+    result = {"commit -> technical (Debezium)": [
+        stamp - v["payload"]["source"]["ts_ms"] for topic, messages in technical.items()
+        if not topic.endswith(".transaction") for stamp, v in messages if v["payload"]["source"]["ts_ms"] >= since_ms]}
+    for flow in flows:
+        completed = last_appends([technical[topic] for topic in technical_topics(prefix, TABLES[flow])])
         events = [(stamp, v) for stamp, v in read(bootstrap, f"velocity.domain.{flow.removesuffix('_domain')}")
                   if commit_ms(v["occurred_at"]) >= since_ms]
         result[f"technical -> domain, {flow} (ours)"] = [stamp - completed[v["tx_id"]] for stamp, v in events
@@ -141,8 +142,12 @@ def main() -> None:
             achieved = count / (time.monotonic() - started)
             time.sleep(5)
             print(f"target {rate:.0f} tx/s, achieved {achieved:.0f} tx/s ({count} transactions)")
-            for path, values in measure(bootstrap, prefix, since).items():
+            result = measure(bootstrap, prefix, since)
+            for path, values in result.items():
                 print(f"  {path:48} {percentiles(values)}")
+            debezium_p99 = quantiles(result["commit -> technical (Debezium)"])[2]
+            ours_p99 = quantiles(result["technical -> domain, transport_order_domain (ours)"])[2]
+            print(f"  ratio of our p99 (transport orders) to Debezium's p99: {ours_p99 / max(debezium_p99, 1):.2f}")
     finally:
         for process in flows:
             process.terminate()
