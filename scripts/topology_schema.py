@@ -62,6 +62,8 @@ defs["kafkaSource"] = obj("Read messages from Kafka topics. Each topic partition
     "tail": {"type": "boolean", "default": True, "description": "Keep reading new messages (default); `false` stops at the end of every partition."},
     "batch_size": {"type": "integer", "minimum": 1, "default": 1000, "description": "Messages consumed per batch."},
     "timeout": {"$ref": "#/$defs/duration", "description": "How long to wait for the brokers before failing (default 10s)."},
+    "align": {"oneOf": [{"$ref": "#/$defs/duration"}, {"const": False}], "default": "100ms",
+              "description": "How far (by message timestamp) a partition may run ahead of a lagging partition that the same process reads with the same brokers and group_id, like Kafka Streams' stream time: after a backlog, topics read together stay together instead of piling up in the state of merge_transactions. `false` reads every partition on its own."},
     "settings": settings}, ["brokers"])
 defs["kafkaSource"]["oneOf"] = [{"required": ["topic"]}, {"required": ["topics"]}, {"required": ["pattern"]}]
 defs["kafkaSink"] = obj("Write events as JSON messages to a Kafka topic; every batch's deliveries are confirmed (acks=all, idempotent producer) before it counts as written: at-least-once.", {

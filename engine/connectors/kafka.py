@@ -12,15 +12,17 @@ flow loudly instead of losing events (at-least-once).
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Optional, Sequence, Union
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from engine.connectors.errors import ConnectorError
+from engine.connectors.kafka_align import alignment
 from engine.durations import parse_duration
 from engine.connectors.jsonl import encode_value
 from engine.metrics import StepCounters
@@ -34,6 +36,10 @@ ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
 _POLL_WAIT = 0
 _IDLE_WAIT = timedelta(milliseconds=5)
 _CONSUMER_ONLY = ("group.id",)
+# Alignment: a front older than every timestamp, and how long a lagging partition with nothing
+# fetched yet may hold the others back.
+_UNKNOWN = -1
+_WAIT_FOR_DATA = 1.0
 
 
 def _servers(brokers: Union[str, Sequence[str]]) -> str:
@@ -84,8 +90,15 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
         self._consumer = Consumer({**config, "enable.auto.commit": False,
                                    "enable.partition.eof": not source.tail})
         offset = resume if resume is not None else self._start_offset(start)
-        self._next = offset if offset >= 0 else None
+        self._next = offset if offset >= 0 else None  # of the first message not yet delivered
         self._consumer.assign([TopicPartition(topic, partition, offset)])
+        self._pending: List = []  # consumed, held back by the alignment
+        self._align = alignment((config["bootstrap.servers"], config["group.id"]), source.align_ms) \
+            if source.align_ms is not None else None
+        self._front: Optional[int] = _UNKNOWN
+        self._waiting_since: Optional[float] = None
+        if self._align is not None:  # until its first fetch, nobody knows where it is
+            self._align.set_front(self, _UNKNOWN)
         self._idle = False
         self._ended = False  # tail: false and the end of the partition was reached
 
@@ -104,27 +117,69 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
         return found if found >= 0 else OFFSET_END
 
     def next_batch(self) -> List[RawBatch]:
-        if self._ended:
-            raise StopIteration()
+        if not self._pending:
+            if self._ended:
+                raise StopIteration()
+            self._pending = self._consume()
+        messages = self._deliverable()
+        self._idle = not messages
+        if not messages:
+            return []
+        values = [message.value() for message in messages]
+        meta = [_message_meta(message) for message in messages] if self._source.metadata else None
+        return [RawBatch(values, self._origin, offsets=[m.offset() for m in messages], meta=meta)]
+
+    def _consume(self) -> list:
         messages = self._consumer.consume(self._source.batch_size, _POLL_WAIT)
-        values, offsets, meta = [], [], []
-        for message in messages:
+        for index, message in enumerate(messages):
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     self._ended = True  # the end arrives once, maybe with the last messages
-                    break
+                    return messages[:index]
                 raise ConnectorError(f"kafka source: {self._origin}: {error.str()}")
-            values.append(message.value())
-            offsets.append(message.offset())
-            if self._source.metadata:
-                meta.append(_message_meta(message))
-        self._idle = not values
-        if values:
-            self._next = offsets[-1] + 1
-        if not values:
-            return []
-        return [RawBatch(values, self._origin, offsets=offsets, meta=meta if self._source.metadata else None)]
+        return messages
+
+    def _deliverable(self) -> list:
+        """The pending messages that may go now; the alignment learns where this partition is."""
+        pending, self._pending = self._pending, []
+        if self._align is not None:
+            limit = self._align.limit(self)
+            if limit is not None:
+                count = 0
+                while count < len(pending) and _stamp(pending[count]) <= limit:
+                    count += 1
+                pending, self._pending = pending[:count], pending[count:]
+        if pending:
+            self._next = pending[-1].offset() + 1
+        if self._align is not None:
+            self._front = self._front_after(pending)
+            self._align.set_front(self, self._front)
+        return pending
+
+    def _front_after(self, delivered: list) -> Optional[int]:
+        """The timestamp this partition holds the others to while it lags, else None."""
+        if self._pending:
+            self._waiting_since = None
+            return _stamp(self._pending[0])
+        if self._ended:
+            return None
+        lags = self._lags()
+        if delivered:
+            self._waiting_since = None
+            return _stamp(delivered[-1]) if lags else None
+        if lags is False:
+            return None
+        # Lagging (or not known yet, as at the start) with nothing fetched: the others wait at
+        # this partition's last front, but not for long, in case its broker is slow.
+        now = time.monotonic()
+        self._waiting_since = self._waiting_since or now
+        return self._front if now - self._waiting_since < _WAIT_FOR_DATA else None
+
+    def _lags(self) -> Optional[bool]:
+        """Whether messages after the next offset exist (from the last fetch), None if unknown."""
+        _, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), cached=True)
+        return None if high < 0 or self._next is None else high > self._next
 
     def next_awake(self) -> Optional[datetime]:
         # Nothing arrived last time: let the worker do other work instead of spinning.
@@ -137,7 +192,15 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
         return self._next
 
     def close(self) -> None:
+        if self._align is not None:
+            self._align.leave(self)
         self._consumer.close()
+
+
+def _stamp(message) -> int:
+    """A message's timestamp in ms; one without any never waits."""
+    kind, stamp = message.timestamp()
+    return stamp if kind != TIMESTAMP_NOT_AVAILABLE else -1
 
 
 def _message_meta(message) -> dict:
@@ -158,19 +221,22 @@ class KafkaSource(FixedPartitionedSource[RawBatch, int]):
     ``start``: earliest, latest, committed (the group's offsets) or an ISO-8601 time.
     ``tail: false`` stops at the end of each partition (bounded reprocessing, tests).
     ``settings``: librdkafka properties (security.protocol, sasl.*, ...), passed through.
+    ``align`` (default 100ms): how far a partition may run ahead of a lagging one of the same
+    brokers and group in this process (see ``kafka_align``); ``False`` reads each on its own.
     """
 
     def __init__(self, brokers: Union[str, Sequence[str]], topics: Optional[Sequence[str]] = None,
                  topic: Optional[str] = None, pattern: Optional[str] = None, group_id: Optional[str] = None,
                  start: str = "earliest", batch_size: int = 1000, tail: bool = True, metadata: bool = False,
                  timeout: Union[str, float] = "10s", settings: Optional[Dict[str, object]] = None,
-                 metrics: Optional[StepCounters] = None) -> None:
+                 align: Union[str, float, bool] = "100ms", metrics: Optional[StepCounters] = None) -> None:
         self.topics = list(topics or ([topic] if topic else []))
         if bool(self.topics) == bool(pattern):
             raise ConnectorError("kafka source: give 'topic', 'topics' or 'pattern' (exactly one)")
         self.pattern, self.group_id, self.batch_size = pattern, group_id, batch_size
         self.tail, self.metadata, self.timeout = tail, metadata, _seconds(timeout)
         self.start = _parse_start(start)
+        self.align_ms = None if align is False else int(_seconds(align) * 1000)
         self.config = {"bootstrap.servers": _servers(brokers), "group.id": group_id or "velocity-flow",
                        **{k: str(v) if not isinstance(v, (bool, int)) else v for k, v in (settings or {}).items()}}
 
