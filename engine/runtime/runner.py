@@ -6,8 +6,10 @@ not Bytewax's chained Rust/Python traceback.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +20,11 @@ from bytewax.run import cli_main
 
 _STEP_IN_MESSAGE = re.compile(r"step ['`\"]?([^\s'`\":]+)")
 _EXPLAINED = ("ConnectorError", "ConfigError")  # our own errors already say what to do
+# A flow allocates a dict per event and keeps few of them: with Python's default (700) the
+# cyclic GC ran ~25 times per 1000-message batch, and its full collections over the growing
+# heap were the tail of the latency (p99 at 2000 tx/s: 76-503 ms before, 58-93 ms after).
+# Events hold no reference cycles, so collecting rarely frees the same memory, later.
+_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 @dataclass
@@ -45,14 +52,26 @@ def run_dataflow(flow, options: RunOptions) -> None:
     if not os.environ.get("VELOCITY_FLOW_DEBUG"):
         os.environ["RUST_BACKTRACE"] = "0"  # a failing step is reported in one line below, not as a Rust stack
     try:
-        cli_main(flow, workers_per_process=options.workers, process_id=options.process_id,
-                 addresses=options.addresses, epoch_interval=options.epoch_interval, recovery_config=recovery)
+        with gc_tuned():
+            cli_main(flow, workers_per_process=options.workers, process_id=options.process_id,
+                     addresses=options.addresses, epoch_interval=options.epoch_interval, recovery_config=recovery)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - every runtime failure becomes one clean message
         if _interrupted(exc):  # Ctrl-C / SIGTERM while Bytewax was running: a stop, not a failure
             raise KeyboardInterrupt from None
         raise _explain(exc) from exc
+
+
+@contextmanager
+def gc_tuned():
+    """Python's cyclic GC set for a stream of short-lived events, as it was afterwards."""
+    before = gc.get_threshold()
+    gc.set_threshold(*_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _interrupted(exc: BaseException) -> bool:
