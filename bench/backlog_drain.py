@@ -16,18 +16,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from bench.domain_latency import (TABLES, append_time, create_topics, end_offset, publish, read,  # noqa: E402
-                                  technical_topics, workload)
+from bench.domain_latency import (TABLES, append_time, create_topics, end_offset, private_broker,  # noqa: E402
+                                  publish, read, technical_topics, workload)
 
 FLOW = "transport_order_domain"
 OUT = "velocity.domain.transport_order"
@@ -99,11 +97,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="transactions per second of the backlog")
     parser.add_argument("--seconds", type=float, default=10, help="seconds of traffic in the backlog")
     args = parser.parse_args()
-    state = tempfile.mkdtemp(prefix="backlog-drain-")
-    kafka = os.path.join(ROOT, "scripts", "kafka")
-    bootstrap = subprocess.run([sys.executable, kafka, "start", "--port", "0", "--state-dir", f"{state}/kafka"],
-                               capture_output=True, text=True, timeout=900, check=True).stdout.strip().splitlines()[-1]
-    try:
+    with private_broker("backlog-drain-") as (state, bootstrap):
         count = int(args.rate * args.seconds)
         txs = workload(f"{state}/tms", TABLES[FLOW], max(20, count // 2), 1)[:count]
         messages = sum(len(t) for t in txs)
@@ -116,9 +110,6 @@ def main() -> None:
             label = "align: 100ms (default)" if align else "align: false"
             print(f"{label:22} {rate:8.0f} {events:14d} {peak / 1e6:9.0f} MB")
         print(f"ratio aligned / unaligned: {results[True] / results[False]:.2f}")
-    finally:
-        subprocess.run([sys.executable, kafka, "stop", "--state-dir", f"{state}/kafka"], capture_output=True, timeout=60)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":

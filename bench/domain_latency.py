@@ -24,6 +24,7 @@ broker drowns in one-message requests at 2000 tx/s and every consumer, raw or ou
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 import json
 import os
 import shutil
@@ -210,6 +211,20 @@ def run_once(bootstrap: str, state: str, flow: str, rate: float, txs: list, epoc
     return [achieved, latencies]
 
 
+@contextmanager
+def private_broker(prefix: str):
+    """(state directory, bootstrap) of a broker of its own; both gone afterwards."""
+    state = tempfile.mkdtemp(prefix=prefix)
+    kafka = os.path.join(ROOT, "scripts", "kafka")
+    bootstrap = subprocess.run([sys.executable, kafka, "start", "--port", "0", "--state-dir", f"{state}/kafka"],
+                               capture_output=True, text=True, timeout=900, check=True).stdout.strip().splitlines()[-1]
+    try:
+        yield state, bootstrap
+    finally:
+        subprocess.run([sys.executable, kafka, "stop", "--state-dir", f"{state}/kafka"], capture_output=True, timeout=60)
+        shutil.rmtree(state, ignore_errors=True)  # workloads and the broker's log: gigabytes per run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="200,2000", help="transactions per second, comma-separated")
@@ -217,11 +232,7 @@ def main() -> None:
     parser.add_argument("--flows", default="transport_order_domain,pickup_domain", help=f"of {', '.join(TABLES)}")
     parser.add_argument("--epoch", default="2", help="Bytewax epoch interval of the flow, seconds")
     args = parser.parse_args()
-    state = tempfile.mkdtemp(prefix="domain-latency-")
-    kafka = os.path.join(ROOT, "scripts", "kafka")
-    bootstrap = subprocess.run([sys.executable, kafka, "start", "--port", "0", "--state-dir", f"{state}/kafka"],
-                               capture_output=True, text=True, timeout=900, check=True).stdout.strip().splitlines()[-1]
-    try:
+    with private_broker("domain-latency-") as (state, bootstrap):
         print("technical -> domain, ms (broker append times); raw = a bare confluent-kafka forwarder, same run")
         print(f"{'flow':24} {'rate':>6} {'achieved':>8} {'raw p50/p95/p99':>18} {'flow p50/p95/p99':>18} {'p99 ratio':>9}")
         for flow in args.flows.split(","):
@@ -235,9 +246,6 @@ def main() -> None:
                 print(f"{flow:24} {rate:6.0f} {achieved:8.0f} {'/'.join(f'{v:.0f}' for v in base):>18} "
                       f"{'/'.join(f'{v:.0f}' for v in mine):>18} {mine[2] / max(base[2], 1):9.2f}"
                       f"   (n={len(ours)} domain events, {len(raw)} raw)")
-    finally:
-        subprocess.run([sys.executable, kafka, "stop", "--state-dir", f"{state}/kafka"], capture_output=True, timeout=60)
-        shutil.rmtree(state, ignore_errors=True)  # workloads and the broker's log: gigabytes per run
 
 
 if __name__ == "__main__":
