@@ -107,6 +107,17 @@ def test_uuid5_is_deterministic_and_distinguishes_values():
     assert expression({"id": 1}) != expression({"id": 2})
 
 
+def test_uuid5_is_the_standard_name_based_uuid_of_the_joined_values():
+    import random
+    import uuid
+
+    expression = compile_expression("uuid5('order', id)")
+    rng = random.Random(5)
+    for _ in range(2000):  # ids of every length, with non-ASCII characters
+        text = "".join(chr(rng.randint(32, 0x2FFF)) for _ in range(rng.randint(0, 40)))
+        assert expression({"id": text}) == str(uuid.uuid5(uuid.NAMESPACE_URL, f"order\x1f{text}"))
+
+
 def test_literal_calls_are_evaluated_once_at_load_time():
     assert compile_expression("upper('abc')").python == "'ABC'"
 
