@@ -106,4 +106,3 @@ def _rebatch(tag: str, counters: Optional[StepCounters]):
 def build_keyed(step_id: str, up: Stream, keyed, counters: Optional[StepCounters]):
     out = keyed_step(step_id, up, keyed, counters)
     return out.ok, out.dead
-

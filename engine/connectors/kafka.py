@@ -87,6 +87,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
                  source: "KafkaSource") -> None:
         self._topic, self._partition, self._source = topic, partition, source
         self._origin = f"{topic}[{partition}]"
+        self._tp = TopicPartition(topic, partition)  # for the per-batch watermark lookups
         self._consumer = Consumer({**config, "enable.auto.commit": False,
                                    "enable.partition.eof": not source.tail})
         offset = resume if resume is not None else self._start_offset(start)
@@ -103,13 +104,12 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
         self._ended = False  # tail: false and the end of the partition was reached
 
     def _start_offset(self, start) -> int:
-        tp = TopicPartition(self._topic, self._partition)
         if start == "earliest":
             return OFFSET_BEGINNING
         if start == "latest":
             return OFFSET_END
         if start == "committed":
-            committed = self._consumer.committed([tp], timeout=self._source.timeout)[0].offset
+            committed = self._consumer.committed([self._tp], timeout=self._source.timeout)[0].offset
             return committed if committed >= 0 else OFFSET_BEGINNING
         millis = int(start.timestamp() * 1000)
         found = self._consumer.offsets_for_times([TopicPartition(self._topic, self._partition, millis)],
@@ -178,7 +178,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
 
     def _lags(self) -> Optional[bool]:
         """Whether messages after the next offset exist (from the last fetch), None if unknown."""
-        _, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), cached=True)
+        _, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
         return None if high < 0 or self._next is None else high > self._next
 
     def next_awake(self) -> Optional[datetime]:
