@@ -48,7 +48,15 @@ class DeadLetter:
         return {
             "step": self.step,
             "error": self.error,
-            "origin": self.origin,
+            "origin": self.origin or origin_of(self.event),
             "time": datetime.fromtimestamp(self.time, timezone.utc).isoformat(),
             "event": self.event,
         }
+
+
+def origin_of(event: Any) -> Optional[str]:
+    """``topic[partition]@offset`` of an event read from Kafka with ``metadata: true``."""
+    meta = event.get("_meta") if type(event) is dict else None
+    if type(meta) is dict and "topic" in meta and "offset" in meta:
+        return f"{meta['topic']}[{meta.get('partition')}]@{meta['offset']}"
+    return None

@@ -12,14 +12,14 @@ from typing import Dict, List, Optional
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
-from engine.compiler.connectors import build_sink, build_source
-from engine.connectors.wiring import output
+from engine.compiler.connectors import build_source
 from engine.compiler.keyed import build_keyed
+from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
 from engine.compiler.steps import batch_step, counted, merged, route_output, routing_step
 from engine.metrics import MetricsRegistry
+from engine.operators.boundary import guard, raw_values
 from engine.operators.decode import Decode
 from engine.operators.jsonschemas import EventSchema
-from engine.records import DeadLetter
 from engine.topology.model import StepSpec, Topology
 
 DEAD_LETTER_STEP = "dead_letter"
@@ -51,7 +51,8 @@ class _Wiring:
             counters = self.metrics.step(name)
             raw = op.input(name, self.flow, build_source(spec, None))
             decode = Decode(name, EventSchema(spec.schema) if spec.schema else None, spec.options.get("format", "json"))
-            out = batch_step(f"{name}:decode", raw, counted(decode.process, counters, _raw_size))
+            step_id = f"{name}:decode"
+            out = batch_step(step_id, raw, counted(guard(step_id, decode.process, raw_values), counters, _raw_size))
             self.streams[name] = out.ok
             self.dead.append(out.dead)
 
@@ -68,7 +69,7 @@ class _Wiring:
             self.dead.append(dead)
             return
         wire = routing_step if kind == "route" else batch_step
-        out = wire(spec.id, up, counted(spec.operator.process, counters))
+        out = wire(spec.id, up, counted(guard(spec.id, spec.operator.process), counters))
         if kind == "route":
             self.routed[spec.id] = out.ok
         else:
@@ -79,14 +80,13 @@ class _Wiring:
         for name, spec in self.topology.sinks.items():
             up = self.inputs(f"sink:{name}", spec.inputs)
             if spec.envelope is not None:
-                envelope = batch_step(f"sink:{name}:envelope", up, counted(spec.envelope.process, None))
+                step_id = f"sink:{name}:envelope"
+                envelope = batch_step(step_id, up, counted(guard(step_id, spec.envelope.process), None))
                 up = envelope.ok
                 self.dead.append(envelope.dead)
-            output(f"sink:{name}", up, build_sink(spec, self.metrics.step(f"sink:{name}")))
+            wire_sink(name, spec, up, self.metrics.step(f"sink:{name}"), self.dead)
         dead = op.merge(f"{DEAD_LETTER_STEP}:merge", *self.dead) if len(self.dead) > 1 else self.dead[0]
-        records = op.map(f"{DEAD_LETTER_STEP}:records", dead, _records)
-        spec = self.topology.dead_letter
-        output(DEAD_LETTER_STEP, records, build_sink(spec, self.metrics.step(DEAD_LETTER_STEP)))
+        wire_dead_letter_sink(DEAD_LETTER_STEP, self.topology.dead_letter, dead, self.metrics.step(DEAD_LETTER_STEP))
 
 
 def _pass_through(batch: list):
@@ -95,10 +95,6 @@ def _pass_through(batch: list):
 
 def _raw_size(raw) -> int:
     return len(raw.values)
-
-
-def _records(batch: List[DeadLetter]) -> List[dict]:
-    return [d.to_record() for d in batch]
 
 
 def compile_topology(topology: Topology, metrics: Optional[MetricsRegistry] = None) -> Dataflow:

@@ -4,10 +4,9 @@ DuckDB allows one writing process per database file, so the sink has a single pa
 one connection. Rows go in as one ``INSERT ... SELECT`` from a registered Arrow table, which
 measured ~290k rows/s against ~2k rows/s for ``executemany``.
 
-Type mapping (YAML column type -> DuckDB):
-``int`` BIGINT, ``float`` DOUBLE, ``bool`` BOOLEAN, ``str`` VARCHAR, ``date`` DATE,
-``json`` JSON, ``timestamp`` TIMESTAMPTZ (stored as an instant; read back in UTC),
-``decimal(p,s)`` DECIMAL(p,s) (exact: decimals travel as text and DuckDB rounds to ``s``).
+Columns, their types and the per-value checks are in ``duckdb_columns``: events are encoded
+into checked rows before the batch reaches the writer (``encoder``), so a value DuckDB would
+refuse dead-letters its own event and an ``INSERT`` can only fail when the database does.
 
 Delivery: ``upsert`` is idempotent, so replays after recovery are effectively once; ``append``
 is at-least-once (a replayed batch is inserted again).
@@ -16,50 +15,17 @@ is at-least-once (a replayed batch is inserted again).
 from __future__ import annotations
 
 import os
-import re
-from datetime import date
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional
 
 import duckdb
-import pyarrow as pa
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from engine.connectors.duckdb_columns import Column, arrow_table, row_encoder
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import encode_value
 from engine.metrics import StepCounters
-from engine.values import parse_timestamp
 
 _BATCH_VIEW = "__velocity_flow_batch"
-_DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
-
-
-def _json_text(value: Any) -> Optional[str]:
-    return None if value is None else encode_value(value).decode("utf-8")
-
-
-def _decimal_text(value: Any) -> Optional[str]:
-    return None if value is None else str(value)
-
-
-def _timestamp(value: Any) -> Any:
-    """ISO-8601 text (events read back from JSON) becomes a timestamp; others pass through."""
-    return parse_timestamp(value) if type(value) is str else value
-
-
-def _date(value: Any) -> Any:
-    return date.fromisoformat(value[:10]) if type(value) is str else value
-
-
-_SIMPLE = {
-    "int": ("BIGINT", pa.int64(), None),
-    "float": ("DOUBLE", pa.float64(), None),
-    "bool": ("BOOLEAN", pa.bool_(), None),
-    "str": ("VARCHAR", pa.string(), None),
-    "date": ("DATE", pa.date32(), _date),
-    "json": ("JSON", pa.string(), _json_text),
-    "timestamp": ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), _timestamp),
-}
 # How DuckDB's information_schema spells the types we create.
 _REPORTED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
 
@@ -69,39 +35,7 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-@dataclass(frozen=True)
-class Column:
-    """One table column: its SQL type, the Arrow type it travels as, and a value conversion."""
-
-    name: str
-    sql_type: str
-    arrow_type: pa.DataType
-    convert: Optional[Callable[[Any], Any]]
-
-    @classmethod
-    def of(cls, name: str, kind: str) -> "Column":
-        if kind in _SIMPLE:
-            return cls(name, *_SIMPLE[kind])
-        match = _DECIMAL.match(kind)
-        if match is None:
-            raise ConnectorError(f"duckdb sink: column '{name}' has unknown type '{kind}' (known: "
-                                 f"{', '.join(_SIMPLE)}, decimal(p,s))")
-        precision, scale = match.groups()
-        return cls(name, f"DECIMAL({precision},{scale})", pa.string(), _decimal_text)
-
-    def array(self, events: Sequence[dict]) -> pa.Array:
-        """The column of a batch; missing fields are NULL."""
-        name = self.name
-        values = [e.get(name) for e in events]
-        if self.convert is not None:
-            values = [self.convert(v) for v in values]
-        try:
-            return pa.array(values, type=self.arrow_type)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
-            raise ValueError(f"column '{name}' ({self.sql_type}): {exc}") from None
-
-
-class _TableWriter(StatefulSinkPartition[List[dict], None]):
+class _TableWriter(StatefulSinkPartition[List[tuple], None]):
     """Owns the connection; writes every ``write_batch`` call in one transaction."""
 
     def __init__(self, sink: "DuckDBSink") -> None:
@@ -114,26 +48,22 @@ class _TableWriter(StatefulSinkPartition[List[dict], None]):
             self._con.close()
             raise
         self._insert = insert_sql(sink.table, self._columns, sink.key)
+        names = [c.name for c in self._columns]
+        self._key_positions = [names.index(k) for k in sink.key or []]
 
-    def write_batch(self, values: List[List[dict]]) -> None:
-        events = [e for batch in values for e in batch]
-        if not events:
+    def write_batch(self, values: List[List[tuple]]) -> None:
+        rows = [r for batch in values for r in batch]
+        if not rows:
             return
-        if self._sink.key:
-            events = last_per_key(events, self._sink.key)
-        self._write(events)
+        if self._key_positions:
+            rows = last_per_key(rows, self._key_positions)
+        self._write(rows)
         count = sum(len(batch) for batch in values)
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)
 
-    def _write(self, events: List[dict]) -> None:
-        table = self._sink.table
-        try:
-            arrow = pa.Table.from_arrays([c.array(events) for c in self._columns],
-                                         names=[c.name for c in self._columns])
-        except ValueError as exc:
-            raise ConnectorError(f"duckdb sink: cannot write {len(events)} events into '{table}': "
-                                 f"{exc}") from None
+    def _write(self, rows: List[tuple]) -> None:
+        arrow = arrow_table(self._columns, rows)
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -142,7 +72,7 @@ class _TableWriter(StatefulSinkPartition[List[dict], None]):
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
-            raise ConnectorError(f"duckdb sink: writing {len(events)} events into '{table}' failed "
+            raise ConnectorError(f"duckdb sink: writing {len(rows)} events into '{self._sink.table}' failed "
                                  f"(nothing written): {str(exc).splitlines()[0]}") from None
         finally:
             con.unregister(_BATCH_VIEW)
@@ -234,21 +164,21 @@ def insert_sql(table: str, columns: List[Column], key: Optional[List[str]]) -> s
     return f"{sql} ON CONFLICT ({target}) {action}"
 
 
-def last_per_key(events: List[dict], key: List[str]) -> List[dict]:
-    """The last event of each key, in first-seen key order.
+def last_per_key(rows: List[tuple], key_positions: List[int]) -> List[tuple]:
+    """The last row of each key, in first-seen key order.
 
     One upsert statement that meets a key twice does not apply the later row (DuckDB 1.x
     keeps the first, older versions raise), yet the later event is the newer state.
     """
-    latest: Dict[Any, dict] = {}
-    for event in events:
-        ident = tuple(event.get(k) for k in key)
+    latest: Dict[Any, tuple] = {}
+    for row in rows:
+        ident = tuple([row[i] for i in key_positions])
         try:
             latest.pop(ident, None)
-        except TypeError:  # an unhashable key value (a json object): compare its JSON text
+        except TypeError:  # an unhashable key value: compare its JSON text
             ident = encode_value(list(ident))
             latest.pop(ident, None)
-        latest[ident] = event
+        latest[ident] = row
     return list(latest.values())
 
 
@@ -276,6 +206,10 @@ class DuckDBSink(FixedPartitionedSink[List[dict], None]):
         self.mode = mode
         self.key = list(key) if mode == "upsert" else None
         self.metrics = metrics
+
+    def encoder(self) -> Callable[[dict], tuple]:
+        """``event -> row`` checked against the columns; run before the batch goes out."""
+        return row_encoder(self.column_specs, self.table, self.key or ())
 
     def list_parts(self) -> List[str]:
         return [self.path]

@@ -10,16 +10,19 @@ idempotent, so a batch replayed after recovery leaves the same state: effectivel
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import duckdb
-import pyarrow as pa
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-from engine.connectors.duckdb import _BATCH_VIEW, Column, _connect, ensure_table, insert_sql, quote
+from engine.connectors.duckdb import _BATCH_VIEW, _connect, ensure_table, insert_sql, quote
+from engine.connectors.duckdb_columns import Column, arrow_table, row_encoder
 from engine.connectors.errors import ConnectorError
-from engine.connectors.jsonl import encode_value
+from engine.connectors.jsonl import Unwritable
 from engine.metrics import StepCounters
+
+# One encoded row change: (table name, deleting, key values, row: all columns, or the key's)
+Change = Tuple[str, bool, tuple, tuple]
 
 
 class _Table:
@@ -35,14 +38,10 @@ class _Table:
         self.upsert = insert_sql(name, self.columns, self.key)
         match = " AND ".join(f"t.{quote(k)} = d.{quote(k)}" for k in self.key)
         self.delete = f"DELETE FROM {quote(name)} t USING {quote(_BATCH_VIEW)} d WHERE {match}"
-
-    def ident(self, row: dict):
-        values = tuple(row.get(k) for k in self.key)
-        try:
-            hash(values)
-            return values
-        except TypeError:
-            return encode_value(list(values))
+        self.row = row_encoder(self.columns, name, self.key)
+        self.key_row = row_encoder(self.key_columns, name, self.key)
+        names = [c.name for c in self.columns]
+        self.key_positions = [names.index(c.name) for c in self.key_columns]
 
 
 class _TablesWriter(StatefulSinkPartition[List[dict], None]):
@@ -61,50 +60,40 @@ class _TablesWriter(StatefulSinkPartition[List[dict], None]):
             self._con.close()
             raise
 
-    def write_batch(self, values: List[List[dict]]) -> None:
-        events = [e for batch in values for e in batch]
-        if not events:
+    def write_batch(self, values: List[List[Change]]) -> None:
+        changes = [c for batch in values for c in batch]
+        if not changes:
             return
-        plan = self._plan(events)
+        plan = self._plan(changes)
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
             for table, (upserts, deletes) in plan.items():
-                self._apply(table, table.key_columns, deletes, table.delete)
-                self._apply(table, table.columns, upserts, table.upsert)
+                self._apply(table.key_columns, deletes, table.delete)
+                self._apply(table.columns, upserts, table.upsert)
             con.execute("COMMIT")
-        except (duckdb.Error, ValueError) as exc:
+        except duckdb.Error as exc:
             con.execute("ROLLBACK")
-            raise ConnectorError(f"duckdb sink: writing a batch of {len(events)} row changes failed "
+            raise ConnectorError(f"duckdb sink: writing a batch of {len(changes)} row changes failed "
                                  f"(nothing written): {str(exc).splitlines()[0]}") from None
         if self._sink.metrics is not None:
-            self._sink.metrics.add(events_in=len(events), events_out=len(events))
+            self._sink.metrics.add(events_in=len(changes), events_out=len(changes))
 
-    def _plan(self, events: List[dict]) -> Dict[_Table, Tuple[List[dict], List[dict]]]:
+    def _plan(self, changes: List[Change]) -> Dict[_Table, Tuple[List[tuple], List[tuple]]]:
         """Per table: rows to upsert and keys to delete, the last change of each key winning."""
-        latest: Dict[_Table, Dict[object, Tuple[str, dict]]] = {}
-        for event in events:
-            table = self._sink.tables.get(event.get("table"))
-            if table is None:
-                raise ConnectorError(f"duckdb sink: a change for table '{event.get('table')}', which is not "
-                                     f"among the declared tables ({', '.join(self._sink.tables)})")
-            deleting = event.get("op") == "d"
-            row = event.get("before") if deleting else event.get("after")
-            if not isinstance(row, dict):
-                raise ConnectorError(f"duckdb sink: a change of '{table.name}' has no "
-                                     f"{'before' if deleting else 'after'} row")
-            rows = latest.setdefault(table, {})
-            ident = table.ident(row)
+        latest: Dict[str, Dict[tuple, Tuple[bool, tuple]]] = {}
+        for name, deleting, ident, row in changes:
+            rows = latest.setdefault(name, {})
             rows.pop(ident, None)
-            rows[ident] = ("d" if deleting else "u", row)
-        return {table: ([r for op, r in rows.values() if op == "u"], [r for op, r in rows.values() if op == "d"])
-                for table, rows in latest.items()}
+            rows[ident] = (deleting, row)
+        tables = self._sink.tables
+        return {tables[name]: ([r for d, r in rows.values() if not d], [r for d, r in rows.values() if d])
+                for name, rows in latest.items()}
 
-    def _apply(self, table: _Table, columns: List[Column], rows: List[dict], sql: str) -> None:
+    def _apply(self, columns: List[Column], rows: List[tuple], sql: str) -> None:
         if not rows:
             return
-        arrow = pa.Table.from_arrays([c.array(rows) for c in columns], names=[c.name for c in columns])
-        self._con.register(_BATCH_VIEW, arrow)
+        self._con.register(_BATCH_VIEW, arrow_table(columns, rows))
         try:
             self._con.execute(sql)
         finally:
@@ -131,6 +120,29 @@ class DuckDBTablesSink(FixedPartitionedSink[List[dict], None]):
         self.tables = {name: _Table(name, spec) for name, spec in tables.items()}
         self.views = dict(views or {})
         self.metrics = metrics
+
+    def encoder(self) -> Callable[[dict], Change]:
+        """``row change -> Change``, checked against its table; run before the batch goes out."""
+        tables = self.tables
+
+        def encode(event: dict) -> Change:
+            if type(event) is not dict:
+                raise Unwritable("a row change must be an object")
+            table = tables.get(event.get("table")) if type(event.get("table")) is str else None
+            if table is None:
+                raise Unwritable(f"a change for table {event.get('table')!r}, which is not among the "
+                                 f"declared tables ({', '.join(tables)})")
+            deleting = event.get("op") == "d"
+            row = event.get("before") if deleting else event.get("after")
+            if type(row) is not dict:
+                raise Unwritable(f"a change of '{table.name}' has no {'before' if deleting else 'after'} row")
+            if deleting:
+                encoded = table.key_row(row)
+                return table.name, True, encoded, encoded
+            encoded = table.row(row)
+            return table.name, False, tuple([encoded[i] for i in table.key_positions]), encoded
+
+        return encode
 
     def list_parts(self) -> List[str]:
         return [self.path]

@@ -17,7 +17,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from engine.connectors.errors import ConnectorError
-from engine.connectors.jsonl import encode_batch
+from engine.connectors.jsonl import encode_event
 from engine.metrics import StepCounters
 from engine.records import RawBatch
 
@@ -125,8 +125,8 @@ class JsonlSource(FixedPartitionedSource[RawBatch, ReadState]):
         return _JsonlReader(for_part, self.batch_size, resume_state, self._metrics)
 
 
-class _JsonlWriter(StatefulSinkPartition[List[dict], int]):
-    """Appends event batches to one file; its state is the file length."""
+class _JsonlWriter(StatefulSinkPartition[List[bytes], int]):
+    """Appends batches of encoded lines to one file; its state is the file length."""
 
     def __init__(self, path: str, mode: str, state: Optional[int],
                  metrics: Optional[StepCounters]) -> None:
@@ -150,11 +150,11 @@ class _JsonlWriter(StatefulSinkPartition[List[dict], int]):
             self._file.truncate(0)
         self._file.seek(0, os.SEEK_END)
 
-    def write_batch(self, values: List[List[dict]]) -> None:
+    def write_batch(self, values: List[List[bytes]]) -> None:
         count = 0
-        for events in values:
-            self._file.write(encode_batch(events))
-            count += len(events)
+        for lines in values:
+            self._file.write(b"".join(lines))
+            count += len(lines)
         self._file.flush()
         if self._metrics is not None:
             self._metrics.add(events_in=count, events_out=count)
@@ -181,6 +181,11 @@ class JsonlSink(FixedPartitionedSink[List[dict], int]):
         self.path = path
         self.mode = mode
         self._metrics = metrics
+
+    @staticmethod
+    def encoder():
+        """``event -> JSON line``, run before the batch goes out (``Unwritable`` dead-letters)."""
+        return encode_event
 
     def list_parts(self) -> List[str]:
         return [self.path]

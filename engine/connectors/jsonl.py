@@ -1,8 +1,16 @@
-"""One JSON encoding of events shared by every sink that writes JSON (files, stdout, DuckDB json).
+"""One JSON encoding of events shared by every sink that writes JSON (files, stdout, Kafka,
+DuckDB json columns).
 
 orjson is used because it is several times faster than ``json`` and writes ``datetime`` and
 ``date`` as ISO 8601 natively. Decimals are written as JSON *numbers* with their exact digits
 (``orjson.Fragment``), so ``Decimal("12.30")`` stays ``12.30`` instead of going through float.
+
+orjson refuses three kinds of value that events can hold; none may stop a sink or change
+silently (issue 11):
+- integers beyond 64 bits: written with their exact digits (JSON numbers have no size limit);
+- values nested deeper than orjson writes (254 levels): ``Unwritable``, the event is dead-lettered;
+- text with lone surrogates (not UTF-8): ``Unwritable``.
+Only the events that fail the fast path pay for the slower second try.
 """
 
 from __future__ import annotations
@@ -14,6 +22,12 @@ import orjson
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 _LINE_OPTIONS = _OPTIONS | orjson.OPT_APPEND_NEWLINE
+MAX_DEPTH = 254  # orjson's write limit
+_INT64 = (-(2 ** 63), 2 ** 64 - 1)  # orjson writes unsigned 64-bit integers too
+
+
+class Unwritable(ValueError):
+    """An event that cannot be written as JSON; the message says why, in one line."""
 
 
 def _default(value: Any) -> Any:
@@ -29,16 +43,47 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+def _dumps(value: Any, options: int) -> bytes:
+    try:
+        return orjson.dumps(value, default=_default, option=options)
+    except orjson.JSONEncodeError as exc:
+        return _second_try(value, options, str(exc))
+
+
+def _second_try(value: Any, options: int, error: str) -> bytes:
+    if "Recursion limit" in error:
+        raise Unwritable(f"nested deeper than {MAX_DEPTH} levels (the JSON writer's limit)") from None
+    if "surrogates" in error:
+        raise Unwritable("text holds a lone surrogate (not valid UTF-8)") from None
+    if "64-bit" in error:
+        return orjson.dumps(_exact_big_ints(value, 0), default=_default, option=options)
+    raise Unwritable(f"cannot be written as JSON: {error}") from None
+
+
+def _exact_big_ints(value: Any, depth: int) -> Any:
+    """A copy with every integer beyond 64 bits as a JSON number of its exact digits."""
+    if depth > MAX_DEPTH:
+        raise Unwritable(f"nested deeper than {MAX_DEPTH} levels (the JSON writer's limit)")
+    kind = type(value)
+    if kind is int and not _INT64[0] <= value <= _INT64[1]:
+        return orjson.Fragment(str(value))
+    if kind is dict:
+        return {k: _exact_big_ints(v, depth + 1) for k, v in value.items()}
+    if kind in (list, tuple, set, frozenset):
+        return [_exact_big_ints(v, depth + 1) for v in value]
+    return value
+
+
 def encode_value(value: Any) -> bytes:
-    """Compact JSON of one value, no newline."""
-    return orjson.dumps(value, default=_default, option=_OPTIONS)
+    """Compact JSON of one value, no newline; ``Unwritable`` when it cannot be JSON."""
+    return _dumps(value, _OPTIONS)
 
 
 def encode_event(event: Any) -> bytes:
     """Compact JSON of one event followed by a newline (one JSON Lines record)."""
-    return orjson.dumps(event, default=_default, option=_LINE_OPTIONS)
+    return _dumps(event, _LINE_OPTIONS)
 
 
 def encode_batch(events) -> bytes:
     """JSON Lines of a whole batch, joined once so the writer does one ``write`` per batch."""
-    return b"".join([orjson.dumps(e, default=_default, option=_LINE_OPTIONS) for e in events])
+    return b"".join([encode_event(e) for e in events])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
@@ -24,7 +24,7 @@ from confluent_kafka.admin import AdminClient
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_align import alignment
 from engine.durations import parse_duration
-from engine.connectors.jsonl import encode_value
+from engine.connectors.jsonl import Unwritable, encode_value
 from engine.metrics import StepCounters
 from engine.records import RawBatch
 
@@ -259,7 +259,25 @@ def _parse_start(start: str):
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-class _KafkaWriter(StatelessSinkPartition[List[dict]]):
+# One encoded message: (topic, key, value, headers)
+Message = Tuple[str, Optional[bytes], bytes, Optional[list]]
+
+
+def _encoder(default_topic: Optional[str]) -> Callable[[dict], Message]:
+    """``event -> Message``; an event that cannot be a message raises (and is dead-lettered)."""
+
+    def encode(event: dict) -> Message:
+        topic = event.get(TOPIC_FIELD) or default_topic
+        if not topic or type(topic) is not str:
+            raise Unwritable(f"no topic to write to (the topic expression gave {topic!r})")
+        key = event.get(KEY_FIELD)
+        value = encode_value({k: v for k, v in event.items() if k not in ENVELOPE_FIELDS})
+        return topic, None if key is None else str(key).encode(), value, _headers(event.get(HEADERS_FIELD))
+
+    return encode
+
+
+class _KafkaWriter(StatelessSinkPartition[List[Message]]):
     def __init__(self, sink: "KafkaSink") -> None:
         self._sink = sink
         self._producer = Producer(sink.config)
@@ -269,12 +287,12 @@ class _KafkaWriter(StatelessSinkPartition[List[dict]]):
         if error is not None:
             self._failures.append(f"{message.topic()}: {error.str()}")
 
-    def write_batch(self, items: List[List[dict]]) -> None:
+    def write_batch(self, items: List[List[Message]]) -> None:
         count = 0
-        for events in items:
-            for event in events:
-                self._produce(event)
-            count += len(events)
+        for messages in items:
+            for message in messages:
+                self._produce(message)
+            count += len(messages)
         left = self._producer.flush(self._sink.timeout)
         if left or self._failures:
             reason = self._failures[0] if self._failures else f"{left} message(s) still queued after {self._sink.timeout:g}s"
@@ -282,17 +300,11 @@ class _KafkaWriter(StatelessSinkPartition[List[dict]]):
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)
 
-    def _produce(self, event: dict) -> None:
-        topic = event.get(TOPIC_FIELD) or self._sink.topic
-        if not topic:
-            raise ConnectorError("kafka sink: an event has no topic (its topic expression gave null)")
-        key = event.get(KEY_FIELD)
-        headers = event.get(HEADERS_FIELD)
-        value = encode_value({k: v for k, v in event.items() if k not in ENVELOPE_FIELDS})
+    def _produce(self, message: Message) -> None:
+        topic, key, value, headers = message
         while True:
             try:
-                self._producer.produce(topic, value, None if key is None else str(key).encode(),
-                                       headers=_headers(headers), on_delivery=self._report)
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._report)
                 return
             except BufferError:  # the local queue is full: let deliveries drain, then retry
                 self._producer.poll(0.1)
@@ -319,6 +331,9 @@ class KafkaSink(DynamicSink[List[dict]]):
         self.config = {"bootstrap.servers": _servers(brokers), "acks": "all", "enable.idempotence": True,
                        "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
                                           for k, v in (settings or {}).items()}}
+
+    def encoder(self) -> Callable[[dict], Message]:
+        return _encoder(self.topic)
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _KafkaWriter:
         return _KafkaWriter(self)

@@ -9,7 +9,7 @@ from typing import List, Optional
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from engine.connectors.errors import ConnectorError
-from engine.connectors.jsonl import encode_batch, encode_value
+from engine.connectors.jsonl import encode_event, encode_value
 from engine.metrics import StepCounters
 
 # Workers are threads of one process: one lock keeps a batch's lines together.
@@ -32,29 +32,29 @@ def _write_bytes(data: bytes) -> None:
     buffer.flush()
 
 
-class _StdoutWriter(StatelessSinkPartition[List[dict]]):
+class _StdoutWriter(StatelessSinkPartition[List[bytes]]):
     def __init__(self, pretty: bool, metrics: Optional[StepCounters]) -> None:
         self._pretty = pretty
         self._metrics = metrics
 
-    def write_batch(self, items: List[List[dict]]) -> None:
-        count = sum(len(events) for events in items)
+    def write_batch(self, items: List[List[bytes]]) -> None:
+        count = sum(len(lines) for lines in items)
         with _STDOUT_LOCK:
-            for events in items:
+            for lines in items:
                 if self._pretty:
-                    _print_pretty(events)
+                    _print_pretty(lines)
                 else:
-                    _write_bytes(encode_batch(events))
+                    _write_bytes(b"".join(lines))
         if self._metrics is not None:
             self._metrics.add(events_in=count, events_out=count)
 
 
-def _print_pretty(events: List[dict]) -> None:
+def _print_pretty(encoded: List[bytes]) -> None:
     from rich.console import Console  # only the pretty format pays for importing rich
 
     console = Console(file=sys.stdout)
-    for event in events:
-        console.print_json(encode_value(event).decode("utf-8"))
+    for value in encoded:
+        console.print_json(value.decode("utf-8"))
 
 
 class StdoutSink(DynamicSink[List[dict]]):
@@ -65,6 +65,10 @@ class StdoutSink(DynamicSink[List[dict]]):
             raise ConnectorError(f"stdout sink: format must be 'json' or 'pretty', not '{format}'")
         self.format = format
         self._metrics = metrics
+
+    def encoder(self):
+        """``event -> JSON`` (a line, or one value to indent), run before the batch goes out."""
+        return encode_value if self.format == "pretty" else encode_event
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _StdoutWriter:
         return _StdoutWriter(self.format == "pretty", self._metrics)

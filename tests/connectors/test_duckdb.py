@@ -9,9 +9,10 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from connector_flows import write_all
+from connector_flows import Encoding, write_all
 from engine.connectors.duckdb import DuckDBSink
 from engine.connectors.errors import ConnectorError
+from engine.connectors.jsonl import Unwritable
 from engine.metrics import StepCounters
 
 UTC = dt.timezone.utc
@@ -29,7 +30,7 @@ def rows(path, sql):
 
 
 def open_part(sink):
-    return sink.build_part("sink", sink.path, None)
+    return Encoding(sink, sink.build_part("sink", sink.path, None))
 
 
 def test_every_type_round_trips_exactly(tmp_path):
@@ -146,22 +147,32 @@ def test_upsert_into_a_table_without_that_primary_key_is_a_clear_error(tmp_path)
         open_part(DuckDBSink(str(db), "t", {"id": "int"}, mode="upsert", key=["id"]))
 
 
-def test_a_bad_value_fails_the_whole_batch_and_writes_nothing(tmp_path):
+def test_a_bad_value_is_refused_when_its_event_is_encoded_naming_the_column(tmp_path):
+    sink = DuckDBSink(str(tmp_path / "out.duckdb"), "t", {"id": "int", "amount": "decimal(10,2)"}, mode="upsert", key=["id"])
+    encode = sink.encoder()
+    cases = [({"id": "one"}, r"column 'id': expected an integer, got str 'one'"),
+             ({"id": 2**63}, r"column 'id': 9223372036854775808 is beyond BIGINT's 64-bit range"),
+             ({"id": 1, "amount": "abc"}, r"column 'amount': not a decimal number: 'abc'"),
+             ({"id": 1, "amount": Decimal("123456789")}, r"more than 8 digits before the point \(DECIMAL\(10,2\)\)"),
+             ({"id": None}, r"key column 'id' is null")]
+    for event, message in cases:
+        with pytest.raises(Unwritable, match=message):
+            encode(event)
+    assert encode({"id": 2**63 - 1, "amount": "99999999.994"}) == (2**63 - 1, "99999999.994")
+
+
+def test_a_failing_insert_rolls_the_whole_batch_back(tmp_path):
     db = tmp_path / "out.duckdb"
+    con = duckdb.connect(str(db))  # a rule only the database knows: the sink cannot check it first
+    con.execute("CREATE TABLE t (id BIGINT, amount DECIMAL(10,2) CHECK (amount IS NULL OR amount > 0))")
+    con.close()
     part = open_part(DuckDBSink(str(db), "t", {"id": "int", "amount": "decimal(10,2)"}))
     part.write_batch([[{"id": 1, "amount": Decimal("1")}]])
     with pytest.raises(ConnectorError, match=r"writing 3 events into 't' failed \(nothing written\)"):
-        part.write_batch([[{"id": 2, "amount": Decimal("2")}], [{"id": 3, "amount": "3"}, {"id": 4, "amount": "abc"}]])
+        part.write_batch([[{"id": 2, "amount": Decimal("2")}], [{"id": 3, "amount": "3"}, {"id": 4, "amount": "-4"}]])
     part.write_batch([[{"id": 5}]])  # the connection is usable after the rollback
     part.close()
     assert rows(db, "SELECT id FROM t ORDER BY id") == [(1,), (5,)]
-
-
-def test_a_value_of_the_wrong_type_names_the_column(tmp_path):
-    part = open_part(DuckDBSink(str(tmp_path / "out.duckdb"), "t", {"id": "int"}))
-    with pytest.raises(ConnectorError, match=r"column 'id' \(BIGINT\)"):
-        part.write_batch([[{"id": 1}, {"id": "one"}]])
-    part.close()
 
 
 @pytest.mark.parametrize("options, message", [

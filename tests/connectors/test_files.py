@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from connector_flows import read_all, write_all
+from connector_flows import Encoding, read_all, write_all
 from engine.connectors.errors import ConnectorError
 from engine.connectors.files import JsonlSink, JsonlSource
 from engine.metrics import StepCounters
@@ -154,13 +154,13 @@ def test_sink_overwrite_replaces_and_append_keeps(tmp_path):
 def test_sink_resume_truncates_what_was_written_after_the_snapshot(tmp_path):
     path = tmp_path / "x.jsonl"
     sink = JsonlSink(str(path))
-    part = sink.build_part("sink", str(path), None)
+    part = Encoding(sink, sink.build_part("sink", str(path), None))
     part.write_batch([[{"a": 1}]])
     state = part.snapshot()
     part.write_batch([[{"a": 2}]])  # written, then the flow crashes before the next snapshot
     part.close()
     assert state == len(b'{"a":1}\n')
-    resumed = sink.build_part("sink", str(path), state)
+    resumed = Encoding(sink, sink.build_part("sink", str(path), state))
     assert path.read_text() == '{"a":1}\n'
     resumed.write_batch([[{"a": 2}], [{"a": 3}]])  # the replayed batch, then new ones
     resumed.close()
@@ -171,7 +171,7 @@ def test_sink_resume_in_append_mode_also_truncates(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text('{"old":1}\n')
     sink = JsonlSink(str(path), mode="append")
-    part = sink.build_part("sink", str(path), None)
+    part = Encoding(sink, sink.build_part("sink", str(path), None))
     state = part.snapshot()
     part.write_batch([[{"a": 1}]])
     part.close()
@@ -193,7 +193,7 @@ def test_sink_routes_every_key_to_its_single_partition(tmp_path):
 
 
 def test_file_to_file_flow(tmp_path):
-    from engine.connectors.jsonl import encode_batch
+    from engine.connectors.jsonl import encode_batch, encode_event
     import orjson
 
     src = write(tmp_path / "in.jsonl", '{"a": 1}\n\n{"a": 2}\n')
@@ -205,7 +205,7 @@ def test_file_to_file_flow(tmp_path):
 
     flow = Dataflow("copy")
     raw = op.input("in", flow, JsonlSource(src))
-    events = op.map("decode", raw, lambda b: [orjson.loads(v) for v in b.values])
+    events = op.map("decode", raw, lambda b: [encode_event(orjson.loads(v)) for v in b.values])
     output("out", events, JsonlSink(str(flow_out)))
     run_main(flow)
     assert flow_out.read_bytes() == encode_batch([{"a": 1}, {"a": 2}])
@@ -215,6 +215,7 @@ def test_two_workers_read_each_file_once_and_share_one_output_file(tmp_path):
     import bytewax.operators as op
     from bytewax.dataflow import Dataflow
     from bytewax.testing import cluster_main
+    from engine.connectors.jsonl import encode_event
     from engine.connectors.wiring import output
 
     for name in ("a", "b", "c"):
@@ -222,7 +223,7 @@ def test_two_workers_read_each_file_once_and_share_one_output_file(tmp_path):
     out = tmp_path / "out.jsonl"
     flow = Dataflow("two_workers")
     raw = op.input("in", flow, JsonlSource(str(tmp_path / "in"), batch_size=7))
-    events = op.map("decode", raw, lambda b: [{"v": v.decode()} for v in b.values])
+    events = op.map("decode", raw, lambda b: [encode_event({"v": v.decode()}) for v in b.values])
     output("out", events, JsonlSink(str(out)))
     cluster_main(flow, [], 0, worker_count_per_proc=2)
     got = sorted(json.loads(line)["v"] for line in out.read_text().splitlines())

@@ -1,0 +1,81 @@
+"""Sinks in the dataflow: each sink's encoding runs as a guarded step before its output.
+
+A sink declares ``encoder() -> (event -> item)``: the item is what its partition writes (a
+JSON line, a Kafka message, a checked DuckDB row). Encoding is pure, so it runs inside the
+error boundary (``engine.operators.boundary``) as the step ``sink:<name>:encode``: an event
+the destination could not take (an integer beyond 64 bits, nesting deeper than JSON allows,
+a NULL primary key) becomes a dead letter of ``sink:<name>`` and the rest is written. What
+reaches the sink's ``write_batch`` can then only fail when the destination itself does (disk
+full, broker gone, database locked): that stops the flow, with one line naming the sink.
+
+The dead-letter sink cannot dead-letter its own records; a record whose event cannot be
+encoded is written with the event as (capped) text instead, so it is never lost either.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List
+
+from bytewax.dataflow import Stream
+
+from engine.compiler.connectors import build_sink
+from engine.compiler.steps import batch_step, counted
+from engine.connectors.wiring import output
+from engine.metrics import StepCounters
+from engine.operators.boundary import guard
+from engine.records import DeadLetter
+
+MAX_DEAD_EVENT_BYTES = 1 << 20  # a dead letter carries at most 1 MiB of its event
+
+
+def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[Stream]) -> None:
+    """``up`` -> ``sink:<name>:encode`` -> the sink; encoding failures join ``dead``."""
+    sink = build_sink(spec, counters)
+    step_id = f"sink:{name}"
+    encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink.encoder())))
+    dead.append(encoded.dead)
+    output(step_id, encoded.ok, sink)
+
+
+def wire_dead_letter_sink(step_id: str, spec, dead: Stream, counters: StepCounters) -> None:
+    sink = build_sink(spec, counters)
+    encode = _dead_letter_encoder(sink.encoder())
+    encoded = batch_step(f"{step_id}:encode", dead, counted(lambda batch: ([encode(d) for d in batch], []), None))
+    output(step_id, encoded.ok, sink)
+
+
+def _encoding(encode: Callable) -> Callable:
+    def process(batch: list):
+        return [encode(event) for event in batch], []
+
+    return process
+
+
+def _dead_letter_encoder(encode: Callable) -> Callable[[DeadLetter], object]:
+    def encode_dead_letter(dead: DeadLetter):
+        record = dead.to_record()
+        try:
+            item = encode(record)
+        except Exception as exc:  # noqa: BLE001 - the record is kept, its event as text
+            return encode(_as_text(record, f"the event could not be written as it is ({exc})"))
+        if _size(item) > MAX_DEAD_EVENT_BYTES:
+            return encode(_as_text(record, f"the event was larger than {MAX_DEAD_EVENT_BYTES} bytes"))
+        return item
+
+    return encode_dead_letter
+
+
+def _as_text(record: dict, why: str) -> dict:
+    text = repr(record["event"])
+    if len(text) > MAX_DEAD_EVENT_BYTES // 4:
+        text = f"{text[:MAX_DEAD_EVENT_BYTES // 4]}... ({len(text)} characters in all)"
+    text = text.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
+    return {**record, "event": text, "error": f"{record['error']} [{why}]"}
+
+
+def _size(item) -> int:
+    if isinstance(item, (bytes, str)):
+        return len(item)
+    if isinstance(item, tuple):  # a Kafka message or a DuckDB row
+        return sum(len(v) for v in item if isinstance(v, (bytes, str)))
+    return 0

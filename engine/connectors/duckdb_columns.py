@@ -1,0 +1,216 @@
+"""DuckDB table columns: the SQL type, the Arrow type a batch travels as, and the per-value
+check that keeps one event's value from failing a whole batch insert.
+
+Every value is converted (and checked) when its event is encoded, before the batch goes out:
+an integer beyond BIGINT, a decimal with more digits than its column, a date that is no
+date or a NULL primary key makes *that event* a dead letter (``Unwritable``) and the rest of
+the batch is written. What DuckDB would do with a value is decided here, not by a failed
+``INSERT`` of a thousand rows.
+
+Type mapping (YAML column type -> DuckDB):
+``int`` BIGINT, ``float`` DOUBLE (NaN and infinities are stored as such), ``bool`` BOOLEAN,
+``str`` VARCHAR, ``date`` DATE, ``json`` JSON, ``timestamp`` TIMESTAMPTZ (an instant, read
+back in UTC), ``decimal(p,s)`` DECIMAL(p,s) (exact: decimals travel as text, DuckDB rounds to
+``s``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, List, Sequence
+
+import pyarrow as pa
+
+from engine.connectors.errors import ConnectorError
+from engine.connectors.jsonl import Unwritable, encode_value
+from engine.values import parse_timestamp
+
+_DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
+_BIGINT = (-(2 ** 63), 2 ** 63 - 1)
+_INF = float("inf")
+
+
+def _int(value: Any) -> Any:
+    if type(value) is int:
+        if _BIGINT[0] <= value <= _BIGINT[1]:
+            return value
+        raise Unwritable(f"{value} is beyond BIGINT's 64-bit range")
+    if value is None or type(value) is bool:
+        return value if value is None else int(value)
+    if isinstance(value, (float, Decimal)) and value == value and value not in (_INF, -_INF) \
+            and value == int(value):  # 3.0 is the integer 3; 3.5 is not
+        return _int(int(value))
+    raise Unwritable(f"expected an integer, got {_kind(value)}")
+
+
+def _float(value: Any) -> Any:
+    if type(value) in (float, int) or value is None:
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    raise Unwritable(f"expected a number, got {_kind(value)}")
+
+
+def _bool(value: Any) -> Any:
+    if value is None or type(value) is bool:
+        return value
+    raise Unwritable(f"expected true or false, got {_kind(value)}")
+
+
+def _str(value: Any) -> Any:
+    if type(value) is str:
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Unwritable("text holds a lone surrogate (not valid UTF-8)") from None
+        return value
+    if value is None:
+        return None
+    raise Unwritable(f"expected text, got {_kind(value)}")
+
+
+def _date(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            raise Unwritable(f"not an ISO-8601 date: {_short(value)}") from None
+    if kind is datetime:
+        return value.date()
+    if value is None or kind is date:
+        return value
+    raise Unwritable(f"expected a date, got {_kind(value)}")
+
+
+def _timestamp(value: Any) -> Any:
+    """ISO-8601 text (events read back from JSON) becomes a timestamp; datetimes pass through."""
+    kind = type(value)
+    if kind is str:
+        try:
+            return parse_timestamp(value)
+        except ValueError:
+            raise Unwritable(f"not an ISO-8601 timestamp: {_short(value)}") from None
+    if value is None or kind is datetime:
+        return value
+    raise Unwritable(f"expected a timestamp, got {_kind(value)}")
+
+
+def _json(value: Any) -> Any:
+    return None if value is None else encode_value(value).decode("utf-8")
+
+
+def _decimal(precision: int, scale: int) -> Callable[[Any], Any]:
+    whole_digits = precision - scale
+    quantum = Decimal(1).scaleb(-scale)
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is bool or not isinstance(value, (Decimal, int, float, str)):
+            raise Unwritable(f"expected a decimal number, got {_kind(value)}")
+        try:
+            number = value if isinstance(value, Decimal) else Decimal(value if type(value) is not float else repr(value))
+        except (InvalidOperation, ValueError):
+            raise Unwritable(f"not a decimal number: {_short(value)}") from None
+        if not number.is_finite():
+            raise Unwritable(f"{number} does not fit DECIMAL({precision},{scale})")
+        try:  # DuckDB rounds to the scale: 9999999.9995 in DECIMAL(10,3) would not fit
+            rounded = number.quantize(quantum)
+        except InvalidOperation:
+            rounded = number
+        if rounded and rounded.adjusted() >= whole_digits:
+            raise Unwritable(f"{_short(number)} has more than {whole_digits} digits before the point "
+                             f"(DECIMAL({precision},{scale}))")
+        return str(number)
+
+    return convert
+
+
+_SIMPLE = {
+    "int": ("BIGINT", pa.int64(), _int),
+    "float": ("DOUBLE", pa.float64(), _float),
+    "bool": ("BOOLEAN", pa.bool_(), _bool),
+    "str": ("VARCHAR", pa.string(), _str),
+    "date": ("DATE", pa.date32(), _date),
+    "json": ("JSON", pa.string(), _json),
+    "timestamp": ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), _timestamp),
+}
+
+
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {_short(value)}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its SQL type, the Arrow type it travels as, and its value check."""
+
+    name: str
+    sql_type: str
+    arrow_type: pa.DataType
+    convert: Callable[[Any], Any]
+
+    @classmethod
+    def of(cls, name: str, kind: str) -> "Column":
+        if kind in _SIMPLE:
+            return cls(name, *_SIMPLE[kind])
+        match = _DECIMAL.match(kind)
+        if match is None:
+            raise ConnectorError(f"duckdb sink: column '{name}' has unknown type '{kind}' (known: "
+                                 f"{', '.join(_SIMPLE)}, decimal(p,s))")
+        precision, scale = (int(g) for g in match.groups())
+        return cls(name, f"DECIMAL({precision},{scale})", pa.string(), _decimal(precision, scale))
+
+    def array(self, values: Sequence[Any]) -> pa.Array:
+        """The Arrow column of values that ``convert`` already checked."""
+        return pa.array(values, type=self.arrow_type)
+
+
+def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> Callable[[dict], tuple]:
+    """``event -> row`` (one converted value per column, in order); ``Unwritable`` names the
+    column when a value cannot be stored, or a key column is null."""
+    fields = [(c.name, c.convert) for c in columns]
+    key_positions = [i for i, c in enumerate(columns) if c.name in set(key)]
+
+    def encode(event: dict) -> tuple:
+        if type(event) is not dict:
+            raise Unwritable(f"expected an event (an object), got {_kind(event)}")
+        try:
+            row = tuple([convert(event.get(name)) for name, convert in fields])
+        except Unwritable:
+            raise _named(event, fields, table) from None
+        for i in key_positions:
+            if row[i] is None:
+                raise Unwritable(f"table '{table}': key column '{columns[i].name}' is null")
+        return row
+
+    return encode
+
+
+def _named(event: dict, fields, table: str) -> Unwritable:
+    """The same failure, saying which column (found again only for the failing event)."""
+    for name, convert in fields:
+        try:
+            convert(event.get(name))
+        except Unwritable as exc:
+            return Unwritable(f"table '{table}', column '{name}': {exc}")
+    return Unwritable(f"table '{table}': a value cannot be stored")
+
+
+def arrow_table(columns: List[Column], rows: List[tuple]) -> pa.Table:
+    """One Arrow table of checked rows (column-major, as DuckDB reads it)."""
+    if not rows:
+        return pa.Table.from_arrays([c.array([]) for c in columns], names=[c.name for c in columns])
+    return pa.Table.from_arrays([c.array(list(values)) for c, values in zip(columns, zip(*rows))],
+                                names=[c.name for c in columns])

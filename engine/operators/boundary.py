@@ -1,0 +1,91 @@
+"""The error boundary every per-event piece of work runs inside: one event never stops a flow.
+
+The compiler wraps each stateless step's ``process``, each source's decode and each sink's
+encoding with ``guard``. The contract:
+
+1. ``process(batch) -> (oks, dead_letters)`` is called on the whole batch first, so clean
+   data pays one ``try`` per batch and nothing per event.
+2. If it raises (any ``Exception``: a bug, a ``RecursionError``, an unforeseen input), the
+   batch is processed again one item at a time; an item whose own call raises becomes a dead
+   letter carrying that item as it arrived, the step id and a one-line reason.
+3. The work is pure by contract (no state, no side effect), so doing it twice is safe: what
+   the failed whole-batch call produced is dropped, never emitted.
+
+Keyed, stateful steps have their own boundary (``engine/compiler/keyed.py``): their work is
+not pure and cannot simply be redone.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any, Callable, Iterable, List, Optional, Tuple
+
+from engine.operators.dead import describe
+from engine.records import DeadLetter, RawBatch
+
+# (one item as a batch of its own, what its dead letter carries, its origin)
+Piece = Tuple[Any, Any, Optional[str]]
+
+
+def events(batch: list) -> Iterable[Piece]:
+    """The pieces of a batch of events: each event alone; its dead letter carries it."""
+    return (([event], event, None) for event in batch)
+
+
+def raw_values(raw: RawBatch) -> Iterable[Piece]:
+    """The pieces of a source's raw batch: each value alone, with its exact position."""
+    for index, value in enumerate(raw.values):
+        one = RawBatch([value], raw.origin, None if raw.first_offset is None else raw.first_offset + index,
+                       None if raw.offsets is None else [raw.offsets[index]],
+                       None if raw.meta is None else [raw.meta[index]])
+        text = value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
+        yield one, text, raw.position(index)
+
+
+def guard(step_id: str, process: Callable, pieces: Callable[[Any], Iterable[Piece]] = events) -> Callable:
+    """``process`` that never raises for its input (see the module's contract)."""
+
+    def guarded(batch):
+        try:
+            return process(batch)
+        except Exception:  # noqa: BLE001 - redone one item at a time below
+            _debug(step_id)
+        return _one_at_a_time(step_id, process, pieces(batch))
+
+    return guarded
+
+
+def _one_at_a_time(step_id: str, process: Callable, pieces: Iterable[Piece]):
+    oks: Any = None
+    deads: List[DeadLetter] = []
+    for one, original, origin in pieces:
+        try:
+            out, dead = process(one)
+        except Exception as exc:  # noqa: BLE001 - this item's failure is this item's
+            _debug(step_id)
+            deads.append(DeadLetter(original, step_id, describe(exc), origin=origin))
+            continue
+        oks = _joined(oks, out)
+        deads += dead
+    return (oks if oks is not None else []), deads
+
+
+def _joined(oks: Any, out: Any) -> Any:
+    """Routing steps emit ``{output: events}``; the others a list."""
+    if oks is None:
+        return out
+    if isinstance(out, dict):
+        for name, items in out.items():
+            oks.setdefault(name, []).extend(items)
+        return oks
+    oks.extend(out)
+    return oks
+
+
+def _debug(step_id: str) -> None:
+    """With VELOCITY_FLOW_DEBUG set, the full traceback of a caught failure (for bug reports)."""
+    if os.environ.get("VELOCITY_FLOW_DEBUG"):
+        print(f"velocity-flow: step '{step_id}' caught:", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
