@@ -34,14 +34,14 @@ def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[St
     step_id = f"sink:{name}"
     encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink.encoder())))
     dead.append(encoded.dead)
-    output(step_id, encoded.ok, sink)
+    output(step_id, encoded.ok, sink, name)
 
 
 def wire_dead_letter_sink(step_id: str, spec, dead: Stream, counters: StepCounters) -> None:
     sink = build_sink(spec, counters)
     encode = _dead_letter_encoder(sink.encoder())
     encoded = batch_step(f"{step_id}:encode", dead, counted(lambda batch: ([encode(d) for d in batch], []), None))
-    output(step_id, encoded.ok, sink)
+    output(step_id, encoded.ok, sink, "dead_letter")
 
 
 def _encoding(encode: Callable) -> Callable:
@@ -57,9 +57,10 @@ def _dead_letter_encoder(encode: Callable) -> Callable[[DeadLetter], object]:
         try:
             item = encode(record)
         except Exception as exc:  # noqa: BLE001 - the record is kept, its event as text
-            return encode(_as_text(record, f"the event could not be written as it is ({exc})"))
+            return encode(_as_text(record, "event written as text" if str(exc) in record["error"]
+                                   else f"event written as text: {exc}"))
         if _size(item) > MAX_DEAD_EVENT_BYTES:
-            return encode(_as_text(record, f"the event was larger than {MAX_DEAD_EVENT_BYTES} bytes"))
+            return encode(_as_text(record, f"event over {MAX_DEAD_EVENT_BYTES} bytes, written as capped text"))
         return item
 
     return encode_dead_letter

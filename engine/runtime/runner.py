@@ -9,6 +9,8 @@ from __future__ import annotations
 import gc
 import os
 import re
+import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -52,7 +54,7 @@ def run_dataflow(flow, options: RunOptions) -> None:
     if not os.environ.get("VELOCITY_FLOW_DEBUG"):
         os.environ["RUST_BACKTRACE"] = "0"  # a failing step is reported in one line below, not as a Rust stack
     try:
-        with gc_tuned():
+        with gc_tuned(), panic_banners_dropped():
             cli_main(flow, workers_per_process=options.workers, process_id=options.process_id,
                      addresses=options.addresses, epoch_interval=options.epoch_interval, recovery_config=recovery)
     except KeyboardInterrupt:
@@ -72,6 +74,66 @@ def gc_tuned():
         yield
     finally:
         gc.set_threshold(*before)
+
+
+_PANIC = re.compile(rb"^thread '[^']*' panicked at ")
+_PANIC_END = b"note: run with `RUST_BACKTRACE"
+_PANIC_LINES = 3
+
+
+@contextmanager
+def panic_banners_dropped():
+    """Standard error without Rust's panic banners while the flow runs.
+
+    A Python exception inside a Bytewax callback reaches Rust as a panic, and Rust's panic hook
+    prints ``thread '<unnamed>' panicked at src/outputs.rs`` with a payload that names nothing
+    a user knows. The failure is reported once, as one line naming the step or sink
+    (``_explain``); every other line (librdkafka logs, warnings) is passed on unchanged.
+    VELOCITY_FLOW_DEBUG keeps the banners.
+    """
+    if os.environ.get("VELOCITY_FLOW_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    original = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    forwarder = threading.Thread(target=_forward, args=(read_end, original), daemon=True)
+    forwarder.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(original, 2)  # the pipe's last write end closes: the forwarder reads to its end
+        forwarder.join(timeout=5)
+        os.close(original)
+
+
+def _forward(read_end: int, target: int) -> None:
+    skipping = 0
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        pending = b""
+        while True:
+            chunk = pipe.read(65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            out = []
+            for line in lines:
+                if _PANIC.match(line):
+                    skipping = _PANIC_LINES  # the banner, its payload, and (first time only) the note
+                elif not skipping:
+                    out.append(line + b"\n")
+                elif line.startswith(_PANIC_END) or not line.strip():
+                    skipping = 0
+                else:
+                    skipping -= 1
+            if out:
+                os.write(target, b"".join(out))
+        if pending and not skipping:
+            os.write(target, pending)
 
 
 def _interrupted(exc: BaseException) -> bool:
