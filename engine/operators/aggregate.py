@@ -9,17 +9,15 @@ the compiler wraps in a Bytewax ``StatefulBatchLogic``.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
 from engine.hints import did_you_mean
 from engine.operators import windows
-from engine.operators.aggregations import AGGREGATIONS
+from engine.operators.aggregations import AGGREGATIONS, check_argument_type, fold_functions, initial
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.durations import HINT as DURATION_HINT
@@ -74,7 +72,7 @@ class Aggregate:
         self.settings = _settings(config, input_fields)
         slots, arg_types = self._compile_compute(config["compute"], input_fields)
         self.slots = slots
-        self._fold, self._merge, self._result = _functions(step_id, slots)
+        self._fold, self._merge, self._result = fold_functions(step_id, slots)
         self._key_of = self._key_function(step_id)
         self._times = None
         if self.settings.event_time is not None:  # every event time of a list of events, in one loop
@@ -96,7 +94,7 @@ class Aggregate:
                 raise ConfigError(f"unknown aggregation '{function}'", ("compute", name), offset=match.start(1),
                                   hint=did_you_mean(function, AGGREGATIONS) or "aggregations: " + ", ".join(AGGREGATIONS))
             expression = self._argument(name, text, match, aggregation, argument, fields)
-            _check_argument_type(name, match, aggregation, expression)
+            check_argument_type(name, match, aggregation, expression)
             slots.append((name, aggregation, expression))
             types[name] = aggregation.result_type(expression.type if expression is not None else "any")
         return slots, types
@@ -154,7 +152,7 @@ class Aggregate:
         return KeyAggregator(self, state or KeyState())
 
     def fresh(self) -> list:
-        return [init for _, aggregation, _ in self.slots for init in _initial(aggregation)]
+        return [init for _, aggregation, _ in self.slots for init in initial(aggregation)]
 
     def fold(self, accumulator: list, events: list) -> Tuple[list, List[DeadLetter]]:
         """Fold ``events`` in; if one makes an expression fail, only that event is dead-lettered."""
@@ -525,79 +523,6 @@ def _window_time(settings: Settings, window: dict, fields) -> None:
     elif "event_time" in window:
         raise ConfigError("'event_time' is ignored with time: processing", ("window", "event_time"),
                           hint="remove it, or use time: event")
-
-
-_ADDABLE = ("int", "float", "decimal", "duration")
-_LOOSE = ("any", "json", "null")
-
-
-def _kind(type_name: str) -> str:
-    return type_name.split("(", 1)[0]
-
-
-def _check_argument_type(name: str, match, aggregation, expression) -> None:
-    """sum and avg need numbers (or durations): known other types are a configuration error."""
-    if expression is None or aggregation.name not in ("sum", "avg"):
-        return
-    kind = _kind(expression.type)
-    if kind not in _ADDABLE + _LOOSE:
-        raise ConfigError(f"{aggregation.name}() needs numbers, not {kind}", ("compute", name),
-                          offset=match.start(2), hint="cast the field to int, float or decimal first")
-
-
-def _checked_number(x, function):
-    """Run-time check of a value of unknown type folded by sum or avg."""
-    if x.__class__ not in _NUMBER_CLASSES:
-        raise TypeError(f"{function}() of a non-number: {type(x).__name__} {x!r:.40}")
-
-
-_NUMBER_CLASSES = frozenset({int, float, Decimal, timedelta})
-
-
-def _initial(aggregation) -> tuple:
-    return tuple(ast.literal_eval(init) for init in aggregation.init)
-
-
-def _functions(step_id: str, slots: list):
-    """Generate ``fold``, ``merge`` and ``result`` over the flat accumulator list."""
-    fold = ["def fold(acc, events):"]
-    merge_parts, result_parts, names, index = [], [], [], 0
-    body = []
-    for name, aggregation, expression in slots:
-        slot_names = [f"a{index + i}" for i in range(len(aggregation.init))]
-        names += slot_names
-        update = aggregation.update
-        if aggregation.name == "count" and expression is not None:
-            update = "if x is not None: {0} += 1"
-        if expression is not None:
-            body.append(f"        x = {expression.python}")
-            if aggregation.name in ("sum", "avg") and _kind(expression.type) in _LOOSE:
-                body.append(f"        if x is not None and x.__class__ not in _numbers: _checked_number(x, {aggregation.name!r})")
-        body += ["        " + line for line in update.format(*slot_names).splitlines()]
-        merge_parts += [m.format(**{f"a{i}": f"a[{index + i}]" for i in range(len(slot_names))},
-                                 **{f"b{i}": f"b[{index + i}]" for i in range(len(slot_names))})
-                        for m in aggregation.merge]
-        result_parts.append(f"{name!r}: " + aggregation.result.format(*[f"acc[{index + i}]" for i in range(len(slot_names))]))
-        index += len(slot_names)
-    unpack = ", ".join(f"list(acc[{i}])" if _is_list(slots, i) else f"acc[{i}]" for i in range(index))
-    fold.append(f"    {', '.join(names)}{',' if index == 1 else ''} = {unpack}{',' if index == 1 else ''}")
-    fold += ["    for e in events:", *body, f"    return [{', '.join(names)}]"]
-    source = "\n".join(fold) + "\n"
-    source += f"def merge(a, b):\n    return [{', '.join(merge_parts)}]\n"
-    source += f"def result(acc):\n    return {{{', '.join(result_parts)}}}\n"
-    extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number}
-    return (build_function("fold", source, step_id, extra), build_function("merge", source, step_id, extra),
-            build_function("result", source, step_id, extra))
-
-
-def _is_list(slots: list, position: int) -> bool:
-    index = 0
-    for _, aggregation, _ in slots:
-        for init in aggregation.init:
-            if index == position:
-                return init == "[]"
-            index += 1
-    return False
 
 
 _MISSING = object()

@@ -1,4 +1,6 @@
-"""The aggregation functions of ``aggregate.compute``, as code templates for a fused fold.
+"""The aggregation functions of ``aggregate.compute``, as code templates for a fused fold,
+and the generator that fuses a step's aggregations into one ``fold`` (plus ``merge`` and
+``result``).
 
 Each aggregation owns one or more slots of a key's accumulator (a list) and says how to start
 them, how to fold a value ``x`` in, how to merge two accumulators (session windows), and how
@@ -8,8 +10,14 @@ counts non-null values.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from typing import Callable, Dict, Tuple
+
+from engine.errors import ConfigError
+from engine.operators.codegen import build_function
 
 
 @dataclass(frozen=True)
@@ -61,3 +69,76 @@ AGGREGATIONS: Dict[str, Aggregation] = {a.name: a for a in (
     Aggregation("collect", True, ("[]",), "if x is not None: {0}.append(x)", ("{a0} + {b0}",), "list({0})",
                 lambda _: "json", "list of the non-null values, in arrival order"),
 )}
+
+
+_ADDABLE = ("int", "float", "decimal", "duration")
+_LOOSE = ("any", "json", "null")
+
+
+def _kind(type_name: str) -> str:
+    return type_name.split("(", 1)[0]
+
+
+def check_argument_type(name: str, match, aggregation, expression) -> None:
+    """sum and avg need numbers (or durations): known other types are a configuration error."""
+    if expression is None or aggregation.name not in ("sum", "avg"):
+        return
+    kind = _kind(expression.type)
+    if kind not in _ADDABLE + _LOOSE:
+        raise ConfigError(f"{aggregation.name}() needs numbers, not {kind}", ("compute", name),
+                          offset=match.start(2), hint="cast the field to int, float or decimal first")
+
+
+def _checked_number(x, function):
+    """Run-time check of a value of unknown type folded by sum or avg."""
+    if x.__class__ not in _NUMBER_CLASSES:
+        raise TypeError(f"{function}() of a non-number: {type(x).__name__} {x!r:.40}")
+
+
+_NUMBER_CLASSES = frozenset({int, float, Decimal, timedelta})
+
+
+def initial(aggregation) -> tuple:
+    return tuple(ast.literal_eval(init) for init in aggregation.init)
+
+
+def fold_functions(step_id: str, slots: list):
+    """Generate ``fold``, ``merge`` and ``result`` over the flat accumulator list."""
+    fold = ["def fold(acc, events):"]
+    merge_parts, result_parts, names, index = [], [], [], 0
+    body = []
+    for name, aggregation, expression in slots:
+        slot_names = [f"a{index + i}" for i in range(len(aggregation.init))]
+        names += slot_names
+        update = aggregation.update
+        if aggregation.name == "count" and expression is not None:
+            update = "if x is not None: {0} += 1"
+        if expression is not None:
+            body.append(f"        x = {expression.python}")
+            if aggregation.name in ("sum", "avg") and _kind(expression.type) in _LOOSE:
+                body.append(f"        if x is not None and x.__class__ not in _numbers: _checked_number(x, {aggregation.name!r})")
+        body += ["        " + line for line in update.format(*slot_names).splitlines()]
+        merge_parts += [m.format(**{f"a{i}": f"a[{index + i}]" for i in range(len(slot_names))},
+                                 **{f"b{i}": f"b[{index + i}]" for i in range(len(slot_names))})
+                        for m in aggregation.merge]
+        result_parts.append(f"{name!r}: " + aggregation.result.format(*[f"acc[{index + i}]" for i in range(len(slot_names))]))
+        index += len(slot_names)
+    unpack = ", ".join(f"list(acc[{i}])" if _is_list(slots, i) else f"acc[{i}]" for i in range(index))
+    fold.append(f"    {', '.join(names)}{',' if index == 1 else ''} = {unpack}{',' if index == 1 else ''}")
+    fold += ["    for e in events:", *body, f"    return [{', '.join(names)}]"]
+    source = "\n".join(fold) + "\n"
+    source += f"def merge(a, b):\n    return [{', '.join(merge_parts)}]\n"
+    source += f"def result(acc):\n    return {{{', '.join(result_parts)}}}\n"
+    extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number}
+    return (build_function("fold", source, step_id, extra), build_function("merge", source, step_id, extra),
+            build_function("result", source, step_id, extra))
+
+
+def _is_list(slots: list, position: int) -> bool:
+    index = 0
+    for _, aggregation, _ in slots:
+        for init in aggregation.init:
+            if index == position:
+                return init == "[]"
+            index += 1
+    return False
