@@ -80,8 +80,13 @@ def encode_value(value: Any) -> bytes:
 
 
 def encode_event(event: Any) -> bytes:
-    """Compact JSON of one event followed by a newline (one JSON Lines record)."""
-    return _dumps(event, _LINE_OPTIONS)
+    """Compact JSON of one event followed by a newline (one JSON Lines record).
+
+    Called once per event written: orjson is called here directly (one Python frame)."""
+    try:
+        return orjson.dumps(event, default=_default, option=_LINE_OPTIONS)
+    except orjson.JSONEncodeError as exc:
+        return _second_try(event, _LINE_OPTIONS, str(exc))
 
 
 def encode_batch(events) -> bytes:

@@ -259,20 +259,25 @@ def _parse_start(start: str):
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+_MAX_MESSAGE_BYTES = 1_000_000  # librdkafka's default message.max.bytes
 # One encoded message: (topic, key, value, headers)
 Message = Tuple[str, Optional[bytes], bytes, Optional[list]]
 
 
-def _encoder(default_topic: Optional[str]) -> Callable[[dict], Message]:
-    """``event -> Message``; an event that cannot be a message raises (and is dead-lettered)."""
+def _encoder(default_topic: Optional[str], max_bytes: int) -> Callable[[dict], Message]:
+    """``event -> Message``; an event that cannot be a message raises (and is dead-lettered):
+    librdkafka would refuse a message over ``message.max.bytes`` at every retry of the batch."""
 
     def encode(event: dict) -> Message:
         topic = event.get(TOPIC_FIELD) or default_topic
         if not topic or type(topic) is not str:
             raise Unwritable(f"no topic to write to (the topic expression gave {topic!r})")
         key = event.get(KEY_FIELD)
+        key = None if key is None else str(key).encode()
         value = encode_value({k: v for k, v in event.items() if k not in ENVELOPE_FIELDS})
-        return topic, None if key is None else str(key).encode(), value, _headers(event.get(HEADERS_FIELD))
+        if len(value) + (len(key) if key else 0) > max_bytes:
+            raise Unwritable(f"the message would be {len(value):,} bytes, over message.max.bytes ({max_bytes:,})")
+        return topic, key, value, _headers(event.get(HEADERS_FIELD))
 
     return encode
 
@@ -316,6 +321,8 @@ class _KafkaWriter(StatelessSinkPartition[List[Message]]):
 def _headers(headers) -> Optional[list]:
     if not headers:
         return None
+    if type(headers) is not dict:
+        raise Unwritable(f"headers must be an object, not {type(headers).__name__}")
     return [(str(k), None if v is None else str(v).encode()) for k, v in headers.items()]
 
 
@@ -333,7 +340,7 @@ class KafkaSink(DynamicSink[List[dict]]):
                                           for k, v in (settings or {}).items()}}
 
     def encoder(self) -> Callable[[dict], Message]:
-        return _encoder(self.topic)
+        return _encoder(self.topic, int(self.config.get("message.max.bytes", _MAX_MESSAGE_BYTES)))
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _KafkaWriter:
         return _KafkaWriter(self)

@@ -1,0 +1,157 @@
+"""The cost of the error boundaries (issue 11), measured in one run with interleaved rounds.
+
+Two figures:
+1. clean data, this checkout vs a baseline commit without the boundaries (``--baseline``,
+   default the last commit before them): events/s ratio per round, goal >= 0.97;
+2. 4% bad events vs clean data, this checkout: events/s ratio per round, goal >= 0.80.
+   The bad events are spread evenly (one in 25 lines), so every batch of the flow holds some:
+   malformed JSON, an int that is no int, a decimal that is no decimal, a timestamp that is
+   no timestamp.
+
+Every run is a fresh process that imports the engine from its checkout (a ``git worktree``
+for the baseline), compiles the same topology and times only the Bytewax run. Rounds go
+A, B, C, A, B, C, ...; the figures are the median [min..max] of the per-round ratios.
+
+    python bench/boundaries.py [--events 300000] [--rounds 5] [--baseline dfe28d8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BASELINE = "dfe28d8"  # main before the boundaries
+
+TOPOLOGY = """\
+version: 1
+name: boundaries
+sources:
+  orders: {{file: {{path: "{input}"}}}}
+steps:
+  - id: parse
+    cast: {{fields: {{order_id: int, weight_kg: "decimal(10,2)", planned_at: timestamp}}}}
+  - id: active
+    filter: "status != 'DRAFT' and weight_kg > 0"
+  - id: to-domain
+    map:
+      fields: {{order_id: order_id, status: status, weight_kg: weight_kg, heavy: "weight_kg > 1000", at: planned_at}}
+  - id: per-status
+    aggregate: {{key: status, compute: {{n: count(), kg: sum(weight_kg)}}, emit: final}}
+sinks:
+  domain: {{from: to-domain, file: {{path: "{out}/domain.jsonl"}}}}
+  stats: {{from: per-status, file: {{path: "{out}/stats.jsonl"}}}}
+dead_letter: {{file: {{path: "{out}/dead.jsonl"}}}}
+"""
+
+STATUSES = ["DRAFT", "NEW", "PLANNED", "IN_TRANSIT", "DELIVERED"]
+BAD = ['{"order_id": "7", "status": "NEW", "weight_kg": "1.0", "planned_at": ',  # malformed JSON
+       '{"order_id": "12x", "status": "NEW", "weight_kg": "1.0", "planned_at": "2026-11-02T06:00:00Z"}',
+       '{"order_id": "8", "status": "NEW", "weight_kg": "n/a", "planned_at": "2026-11-02T06:00:00Z"}',
+       '{"order_id": "9", "status": "NEW", "weight_kg": "1.0", "planned_at": "yesterday"}']
+
+
+def generate(path: str, count: int, bad_every: int = 0) -> int:
+    """``count`` lines; with ``bad_every`` one line in that many is bad. Returns the bad ones."""
+    rng = random.Random(42)
+    bad = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for i in range(count):
+            if bad_every and i % bad_every == bad_every // 2:
+                out.write(BAD[bad % len(BAD)] + "\n")
+                bad += 1
+                continue
+            out.write(json.dumps({
+                "order_id": str(i), "status": STATUSES[i % 5], "weight_kg": f"{rng.uniform(0, 2000):.2f}",
+                "customer": "ACME", "planned_at": f"2026-11-02T06:{i // 60 % 60:02d}:{i % 60:02d}Z",
+            }) + "\n")
+    return bad
+
+
+def child(root: str, data: str, out: str) -> None:
+    """One timed run of the topology with the engine of ``root``; prints seconds and counts."""
+    sys.path.insert(0, root)
+    from bytewax.testing import run_main
+
+    from engine.compiler import compile_topology
+    from engine.topology.validate import validate_text
+
+    result = validate_text("boundaries.yaml", TOPOLOGY.format(input=data, out=out), env={})
+    if not result.ok:
+        raise SystemExit("\n".join(d.message for d in result.diagnostics))
+    flow = compile_topology(result.topology)
+    started = time.perf_counter()
+    run_main(flow)
+    seconds = time.perf_counter() - started
+
+    def lines(name):
+        path = os.path.join(out, name)
+        return sum(1 for _ in open(path, "rb")) if os.path.exists(path) else 0
+
+    print(json.dumps({"seconds": seconds, "domain": lines("domain.jsonl"), "dead": lines("dead.jsonl")}))
+
+
+def run(root: str, data: str, tmp: str) -> dict:
+    out = tempfile.mkdtemp(dir=tmp)
+    done = subprocess.run([sys.executable, __file__, "--child", root, data, out], capture_output=True, text=True,
+                          timeout=1800)
+    if done.returncode != 0:
+        raise SystemExit(f"run with {root} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def worktree(ref: str, tmp: str) -> str:
+    path = os.path.join(tmp, "baseline")
+    subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", "-q", path, ref], check=True)
+    return path
+
+
+def summary(ratios) -> str:
+    return f"{statistics.median(ratios):.3f} [{min(ratios):.3f}..{max(ratios):.3f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline", default=BASELINE, help="git ref of the engine without boundaries")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        clean, dirty = os.path.join(tmp, "clean.jsonl"), os.path.join(tmp, "dirty.jsonl")
+        generate(clean, args.events)
+        bad = generate(dirty, args.events, bad_every=25)
+        base = worktree(args.baseline, tmp)
+        try:
+            cost, poison = [], []
+            for round_no in range(args.rounds):
+                head = run(ROOT, clean, tmp)
+                old = run(base, clean, tmp)
+                dirty_run = run(ROOT, dirty, tmp)
+                if (head["domain"], head["dead"]) != (old["domain"], old["dead"]):
+                    raise SystemExit(f"the checkouts disagree on clean data: {head} vs {old}")
+                if dirty_run["dead"] != bad:
+                    raise SystemExit(f"{bad} bad events, {dirty_run['dead']} dead letters")
+                cost.append(old["seconds"] / head["seconds"])
+                poison.append(head["seconds"] / dirty_run["seconds"])
+                print(f"round {round_no + 1}: head {args.events / head['seconds']:>9,.0f} ev/s   "
+                      f"baseline {args.events / old['seconds']:>9,.0f} ev/s   "
+                      f"head, 4% bad {args.events / dirty_run['seconds']:>9,.0f} ev/s", flush=True)
+        finally:
+            subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", base], check=False)
+        print(f"clean data, head / baseline {args.baseline} (events/s): {summary(cost)}   goal >= 0.97")
+        print(f"4% bad events / clean, head (events/s):        {summary(poison)}   goal >= 0.80")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        child(*sys.argv[2:])
+    else:
+        main()
