@@ -8,11 +8,14 @@ Two figures:
    malformed JSON, an int that is no int, a decimal that is no decimal, a timestamp that is
    no timestamp.
 
+With ``--kafka``, figure 1 is measured on bench/kafka_throughput.py's Kafka -> Kafka topology
+(cast, filter, map, Kafka sink) on a real broker instead, and figure 2 is not measured.
+
 Every run is a fresh process that imports the engine from its checkout (a ``git worktree``
 for the baseline), compiles the same topology and times only the Bytewax run. Rounds go
 A, B, C, A, B, C, ...; the figures are the median [min..max] of the per-round ratios.
 
-    python bench/boundaries.py [--events 300000] [--rounds 5] [--baseline dfe28d8]
+    python bench/boundaries.py [--events 300000] [--rounds 5] [--baseline dfe28d8] [--kafka]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -76,20 +80,20 @@ def generate(path: str, count: int, bad_every: int = 0) -> int:
     return bad
 
 
-def child(root: str, data: str, out: str) -> None:
-    """One timed run of the topology with the engine of ``root``; prints seconds and counts."""
+def child(root: str, topology_path: str, out: str) -> None:
+    """One timed run of a topology with the engine of ``root``; prints seconds and counts."""
     sys.path.insert(0, root)
-    from bytewax.testing import run_main
-
     from engine.compiler import compile_topology
+    from engine.runtime.runner import RunOptions, run_dataflow
     from engine.topology.validate import validate_text
 
-    result = validate_text("boundaries.yaml", TOPOLOGY.format(input=data, out=out), env={})
+    with open(topology_path, encoding="utf-8") as handle:
+        result = validate_text("boundaries.yaml", handle.read(), env={})
     if not result.ok:
         raise SystemExit("\n".join(d.message for d in result.diagnostics))
     flow = compile_topology(result.topology)
     started = time.perf_counter()
-    run_main(flow)
+    run_dataflow(flow, RunOptions())
     seconds = time.perf_counter() - started
 
     def lines(name):
@@ -99,9 +103,13 @@ def child(root: str, data: str, out: str) -> None:
     print(json.dumps({"seconds": seconds, "domain": lines("domain.jsonl"), "dead": lines("dead.jsonl")}))
 
 
-def run(root: str, data: str, tmp: str) -> dict:
+def run(root: str, text: str, tmp: str) -> dict:
+    """``text`` (a topology with ``{out}`` for its output directory) run by ``root``'s engine."""
     out = tempfile.mkdtemp(dir=tmp)
-    done = subprocess.run([sys.executable, __file__, "--child", root, data, out], capture_output=True, text=True,
+    path = os.path.join(out, "topology.yaml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text.replace("{out}", out))
+    done = subprocess.run([sys.executable, __file__, "--child", root, path, out], capture_output=True, text=True,
                           timeout=1800)
     if done.returncode != 0:
         raise SystemExit(f"run with {root} failed:\n{done.stderr[-2000:]}")
@@ -118,36 +126,70 @@ def summary(ratios) -> str:
     return f"{statistics.median(ratios):.3f} [{min(ratios):.3f}..{max(ratios):.3f}]"
 
 
+def file_rounds(args, base: str, tmp: str) -> None:
+    clean, dirty = os.path.join(tmp, "clean.jsonl"), os.path.join(tmp, "dirty.jsonl")
+    generate(clean, args.events)
+    bad = generate(dirty, args.events, bad_every=25)
+    clean_flow = TOPOLOGY.format(input=clean, out="{out}")
+    dirty_flow = TOPOLOGY.format(input=dirty, out="{out}")
+    cost, poison = [], []
+    for round_no in range(args.rounds):
+        head, old, dirty_run = run(ROOT, clean_flow, tmp), run(base, clean_flow, tmp), run(ROOT, dirty_flow, tmp)
+        if (head["domain"], head["dead"]) != (old["domain"], old["dead"]):
+            raise SystemExit(f"the checkouts disagree on clean data: {head} vs {old}")
+        if dirty_run["dead"] != bad:
+            raise SystemExit(f"{bad} bad events, {dirty_run['dead']} dead letters")
+        cost.append(old["seconds"] / head["seconds"])
+        poison.append(head["seconds"] / dirty_run["seconds"])
+        print(f"round {round_no + 1}: head {args.events / head['seconds']:>9,.0f} ev/s   "
+              f"baseline {args.events / old['seconds']:>9,.0f} ev/s   "
+              f"head, 4% bad {args.events / dirty_run['seconds']:>9,.0f} ev/s", flush=True)
+    print(f"file flow, clean data, head / baseline {args.baseline} (events/s): {summary(cost)}   goal >= 0.97")
+    print(f"file flow, 4% bad events / clean, head (events/s):        {summary(poison)}   goal >= 0.80")
+
+
+def kafka_rounds(args, base: str, tmp: str) -> None:
+    import uuid
+
+    import kafka_throughput as kt  # the Kafka -> Kafka workload of bench/kafka_throughput.py
+
+    bootstrap, state = kt.broker(argparse.Namespace(bootstrap=None))
+    try:
+        source = f"boundaries-{uuid.uuid4().hex[:8]}"
+        kt.create_topics(bootstrap, 4, source)
+        kt.produce(bootstrap, source, args.events)
+        cost = []
+        for round_no in range(args.rounds):
+            seconds = {}
+            for name, root in (("head", ROOT), ("baseline", base)):
+                target = f"{source}-{name}-{round_no}"
+                kt.create_topics(bootstrap, 4, target)
+                text = kt.TOPOLOGY.format(bootstrap=bootstrap, source=source, target=target, dead="{out}/dead.jsonl")
+                seconds[name] = run(root, text, tmp)["seconds"]
+            cost.append(seconds["baseline"] / seconds["head"])
+            print(f"round {round_no + 1}: head {args.events / seconds['head']:>9,.0f} ev/s   "
+                  f"baseline {args.events / seconds['baseline']:>9,.0f} ev/s", flush=True)
+        print(f"kafka flow, head / baseline {args.baseline} (events/s): {summary(cost)}   goal >= 0.97")
+    finally:
+        if state:
+            subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "kafka"), "stop", "--state-dir", state],
+                           capture_output=True, timeout=60)
+            shutil.rmtree(state, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--baseline", default=BASELINE, help="git ref of the engine without boundaries")
+    parser.add_argument("--kafka", action="store_true", help="the Kafka -> Kafka flow on a real broker")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        clean, dirty = os.path.join(tmp, "clean.jsonl"), os.path.join(tmp, "dirty.jsonl")
-        generate(clean, args.events)
-        bad = generate(dirty, args.events, bad_every=25)
         base = worktree(args.baseline, tmp)
         try:
-            cost, poison = [], []
-            for round_no in range(args.rounds):
-                head = run(ROOT, clean, tmp)
-                old = run(base, clean, tmp)
-                dirty_run = run(ROOT, dirty, tmp)
-                if (head["domain"], head["dead"]) != (old["domain"], old["dead"]):
-                    raise SystemExit(f"the checkouts disagree on clean data: {head} vs {old}")
-                if dirty_run["dead"] != bad:
-                    raise SystemExit(f"{bad} bad events, {dirty_run['dead']} dead letters")
-                cost.append(old["seconds"] / head["seconds"])
-                poison.append(head["seconds"] / dirty_run["seconds"])
-                print(f"round {round_no + 1}: head {args.events / head['seconds']:>9,.0f} ev/s   "
-                      f"baseline {args.events / old['seconds']:>9,.0f} ev/s   "
-                      f"head, 4% bad {args.events / dirty_run['seconds']:>9,.0f} ev/s", flush=True)
+            (kafka_rounds if args.kafka else file_rounds)(args, base, tmp)
         finally:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", base], check=False)
-        print(f"clean data, head / baseline {args.baseline} (events/s): {summary(cost)}   goal >= 0.97")
-        print(f"4% bad events / clean, head (events/s):        {summary(poison)}   goal >= 0.80")
 
 
 if __name__ == "__main__":
