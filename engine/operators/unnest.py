@@ -13,7 +13,9 @@ class Unnest:
     """``unnest: {field: changes, as: change, keep: [tx_id, key]}``: each item of ``changes``
     becomes an event ``{change: item, tx_id: ..., key: ...}``; an item that is an object can
     instead be merged into the event with ``as: null`` (its fields become top-level). Events
-    whose list is null or empty produce nothing; a value that is not a list is dead-lettered."""
+    whose list is null or empty produce nothing; a value that is not a list is dead-lettered.
+    With ``as: null``, items that are not objects are dead-lettered as one dead letter per
+    event (the event once, with how many items failed), so dead letters grow with the input."""
 
     kind = "stateless"
 
@@ -40,11 +42,22 @@ class Unnest:
                 deads.append(DeadLetter(event, self.step_id, f"'{self.field}' is not a list: {type(items).__name__}"))
                 continue
             base = {name: event.get(name) for name in self.keep}
+            if self.alias:
+                oks += [{**base, self.alias: item} for item in items]
+                continue
+            failed = False
             for item in items:
-                if self.alias:
-                    oks.append({**base, self.alias: item})
-                elif type(item) is dict:
+                if type(item) is dict:
                     oks.append({**base, **item})
                 else:
-                    deads.append(DeadLetter(event, self.step_id, f"an item of '{self.field}' is not an object"))
+                    failed = True
+            if failed:  # one dead letter per event, however many of its items fail
+                deads.append(DeadLetter(event, self.step_id, self._not_objects(items)))
         return oks, deads
+
+    def _not_objects(self, items: list) -> str:
+        first = next(index for index, item in enumerate(items) if type(item) is not dict)
+        count = sum(1 for item in items if type(item) is not dict)
+        went_on = f"; the other {len(items) - count} went on" if count < len(items) else ""
+        return (f"'{self.field}': {count} of {len(items)} items are not objects (first at index {first}: "
+                f"{type(items[first]).__name__}){went_on}")
