@@ -274,7 +274,7 @@ def _dead_letters(path: pathlib.Path) -> List[Tuple[str, dict]]:
     if not path.exists():
         return []
     dead = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):  # not splitlines(): U+2028 is valid in JSON
         if not line.strip():
             continue
         try:
@@ -290,7 +290,8 @@ def _outputs(topology: Topology, directory: pathlib.Path) -> Tuple[List[str], Di
     parsed: Dict[str, list] = {}
     for rel in topology.files:
         path = directory / rel
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n") if path.exists() else []
+        lines = [line for line in lines if line.strip()]
         texts += lines
         parsed[rel] = [json.loads(line) for line in lines if line.strip()]
     for rel, tables in topology.duckdb:
