@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -18,6 +17,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Callable, Dict, FrozenSet, Optional, Tuple, Union
 
 from engine import values
+from engine.expressions import regex
 
 Kinds = Optional[FrozenSet[str]]  # None: any type
 STR: Kinds = frozenset({"str"})
@@ -43,6 +43,9 @@ class Function:
     pure: bool = True  # may be evaluated when the topology loads if all arguments are literals
     literal: Dict[int, Callable] = field(default_factory=dict)  # arg index -> load-time check
     method: Optional[str] = None  # str method to call directly when the first argument is known to be str
+    # When the last argument is a literal: bind(it) is made once at load time (a compiled
+    # regular expression, an epoch converter) and called with the other arguments per event.
+    bind: Optional[Callable] = None
 
     def result_type(self, arg_types: list) -> str:
         return self.returns(arg_types) if callable(self.returns) else self.returns
@@ -73,22 +76,8 @@ def _concat(*parts) -> str:
     return "".join(values.to_str(p) for p in parts if p is not None)
 
 
-def _matches(text: str, pattern: str) -> bool:
-    return re.search(pattern, text) is not None  # re caches compiled patterns
-
-
-def _extract(text: str, pattern: str) -> Optional[str]:
-    found = re.search(pattern, text)
-    if found is None:
-        return None
-    return found.group(1) if found.re.groups else found.group(0)
-
-
-def _check_regex(pattern) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression: {exc}") from None
+def _extractor(pattern: str) -> Callable:
+    return regex.literal(pattern, "extract")
 
 
 # -- numbers -------------------------------------------------------------------------------
@@ -224,8 +213,8 @@ FUNCTIONS: Dict[str, Function] = _table(
     Function("split", _split, (STR, STR), "list", "split(s, separator): list of strings"),
     Function("join", _join, (frozenset({"list", "json"}), STR), "str", "join(list, separator): items as text, nulls skipped"),
     Function("concat", _concat, (ANY,), "str", "concat(a, b, ...): the values as text, one after the other; nulls are skipped", variadic=True, strict=False),
-    Function("matches", _matches, (STR, STR), "bool", "matches(s, regex): whether the regular expression matches somewhere in s", literal={1: _check_regex}),
-    Function("extract", _extract, (STR, STR), "str", "extract(s, regex): the first group (or the whole match) of the first match, null if none", literal={1: _check_regex}),
+    Function("matches", regex.matches, (STR, STR), "bool", "matches(s, regex): whether the regular expression matches somewhere in s", literal={1: regex.literal}, bind=regex.literal),
+    Function("extract", regex.extract, (STR, STR), "str", "extract(s, regex): the first group (or the whole match) of the first match, null if none", literal={1: _extractor}, bind=_extractor),
     Function("str", values.to_str, (ANY,), "str", "text form: numbers as written, timestamps ISO-8601, objects as JSON"),
     Function("int", values.to_int, (ANY,), "int", "integer; fails on fractions and non-numeric text"),
     Function("float", values.to_float, (ANY,), "float", "floating-point number"),

@@ -210,7 +210,7 @@ class Translator:
                 return literal_code(date.fromisoformat(value))
             if target == "decimal" and type(value) in (float, int) and type(value) is not bool:
                 return literal_code(Decimal(repr(value)))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: '9999-12-31T23:59:59-01:00'
             raise ExpressionError(f"{value!r} is not a valid {target}: {exc}", node.offset, node.length) from None
         return code
 
@@ -226,6 +226,9 @@ class Translator:
         args = [self.argument(node, function, i, a) for i, a in enumerate(node.args)]
         if function.pure and all(a.known for a in args):
             return self.fold(node, function, args)
+        if _bindable(function, args):
+            bound = constant(function.bind(args[-1].value))  # e.g. a regular expression, compiled once
+            return self.call_code(function, args[:-1], bound)
         return self.call_code(function, args)
 
     def check_arity(self, node: Call, function: Function) -> None:
@@ -244,11 +247,12 @@ class Translator:
         if kinds is not None and types.kind(code.type) not in kinds | types.LOOSE:
             raise ExpressionError(f"{node.name}() needs {' or '.join(sorted(kinds))} as argument {index + 1}, "
                                   f"got {code.type}", arg.offset, arg.length, hint=f"{node.name}: {function.doc}")
-        if index in function.literal and code.known:
+        if index in function.literal and code.known and code.value is not None:
             try:
                 function.literal[index](code.value)
-            except ValueError as exc:
-                raise ExpressionError(f"{node.name}(): {exc}", arg.offset, arg.length) from None
+            except (ValueError, TypeError) as exc:
+                raise ExpressionError(f"{node.name}(): {exc}", arg.offset, arg.length,
+                                      hint=getattr(exc, "hint", None)) from None
         if kinds is not None and types.kind(code.type) in ("any", "json"):
             where = f"{node.name}() argument {index + 1}"
             return Code(f"_check({code.src}, {tuple(sorted(kinds))!r}, {where!r})", code.type, code.nullable)
@@ -258,17 +262,21 @@ class Translator:
         """Evaluate now: a call on literals fails at load time, not on every event."""
         if function.strict and any(a.value is None for a in args):
             return literal_code(None)
+        values_ = [a.value for a in args]
         try:
-            return literal_code(function.impl(*[a.value for a in args]))
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise ExpressionError(f"{node.name}(): {exc}", node.offset, node.length) from None
+            if _bindable(function, args):  # as it will run: e.g. a literal regular expression, uncapped
+                return literal_code(function.bind(values_[-1])(*values_[:-1]))
+            return literal_code(function.impl(*values_))
+        except Exception as exc:  # noqa: BLE001 - whatever a literal call raises is a load-time error, never a crash
+            raise ExpressionError(f"{node.name}(): {_one_line(exc)}", node.offset, node.length) from None
 
-    def call_code(self, function: Function, args: List[Code]) -> Code:
-        name = f"_f_{function.name}"
+    def call_code(self, function: Function, args: List[Code], bound: Optional[str] = None) -> Code:
+        """The call of ``function``, or of ``bound`` (its ``bind``) without the last argument."""
+        name = bound or f"_f_{function.name}"
         result = function.result_type([a.type for a in args])
         if not function.strict:
             return Code(f"{name}({', '.join(a.src for a in args)})", result, True)
-        if function.method and types.kind(args[0].type) == "str":  # skip a Python call
+        if function.method and not bound and types.kind(args[0].type) == "str":  # skip a Python call
             src = self.guarded(args, lambda first, *rest: f"{first}.{function.method}({', '.join(rest)})")
         else:
             src = self.guarded(args, lambda *xs: f"{name}({', '.join(xs)})")
@@ -355,6 +363,17 @@ class Translator:
         code = self.value(node)
         self._temps = saved
         return code
+
+
+def _bindable(function: Function, args: List[Code]) -> bool:
+    """Whether ``function`` is called with all its arguments, the last a non-null literal."""
+    return (function.bind is not None and len(args) == len(function.params)
+            and args[-1].known and args[-1].value is not None)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _chain_coalesce(node: Call) -> Node:
