@@ -4,16 +4,21 @@ Each entry says which argument types it takes, what it returns and how it treats
 ``strict`` functions return null when any argument is null, without being called. Argument
 types are checked when the topology loads where the types are known, and at run time
 otherwise, so a wrong value dead-letters the event with a clear reason.
+
+One bad event must never stop a flow: each function's work is bounded by the size of its
+arguments (no backtracking regular expressions, no billion-digit integers, no text built from
+the product of two event sizes), and bad input raises ValueError or TypeError with one line.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, DefaultContext, InvalidOperation, getcontext
 from typing import Callable, Dict, FrozenSet, Optional, Tuple, Union
 
 from engine import values
@@ -28,6 +33,10 @@ DAY: Kinds = frozenset({"timestamp", "date"})
 DURATION: Kinds = frozenset({"duration"})
 SIZED: Kinds = frozenset({"str", "list", "json"})
 ANY: Kinds = None
+
+MAX_TEXT = 1 << 24  # characters of a text built by replace() or join(): 16 Mi, far beyond any event
+MAX_DIGITS = 4300  # of an integer: Python's own limit for int <-> text, and int(decimal) above it takes minutes
+_EMAX = DefaultContext.Emax  # largest decimal exponent arithmetic accepts
 
 
 @dataclass(frozen=True)
@@ -68,8 +77,20 @@ def _split(text: str, separator: str) -> list:
     return text.split(separator)
 
 
+def _replace(text: str, old: str, new: str) -> str:
+    grows = len(new) - len(old)
+    if grows > 0 and (len(text) + 1) * (len(new) + 1) > MAX_TEXT:  # count() only for big inputs
+        size = len(text) + text.count(old) * grows
+        if size > MAX_TEXT:
+            raise ValueError(f"the result would have {size} characters (at most {MAX_TEXT})")
+    return text.replace(old, new)
+
+
 def _join(items: list, separator: str) -> str:
-    return separator.join(values.to_str(i) for i in items if i is not None)
+    texts = [values.to_str(i) for i in items if i is not None]
+    if len(separator) * len(texts) > MAX_TEXT:
+        raise ValueError(f"the result would have more than {MAX_TEXT} characters")
+    return separator.join(texts)
 
 
 def _concat(*parts) -> str:
@@ -85,16 +106,65 @@ def _round(number, digits: int = 0):
     if type(number) is int:
         return number if digits >= 0 else int(_round(Decimal(number), digits))
     exact = Decimal(repr(number)) if type(number) is float else number
-    rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    size = exact.adjusted() + digits + 2  # digits of the result, with a carry
+    try:
+        if size <= 0:  # below half a unit of the last digit kept
+            rounded = exact * 0
+        elif size <= getcontext().prec:
+            rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+        elif type(number) is float and exact.as_tuple().exponent >= -digits:
+            return number  # no digit beyond the requested ones: round(1e300, 2) needs no 300-digit quantize
+        elif size > MAX_DIGITS:
+            raise ValueError(f"the result would have {size} digits (at most {MAX_DIGITS})")
+        else:  # the default context's 28 digits are too few: round(10 ** 30, -1)
+            rounded = exact.quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP, Context(prec=size))
+    except ArithmeticError:  # decimal's InvalidOperation on infinities, exponents out of range
+        raise ValueError(f"cannot round {number!r:.40} to {digits} digits") from None
     return float(rounded) if type(number) is float else rounded
 
 
 def _floor(number) -> int:
-    return int(number.to_integral_value(ROUND_FLOOR)) if type(number) is Decimal else math.floor(number)
+    if type(number) is Decimal:
+        _check_integer_size(number)
+        return int(number.to_integral_value(ROUND_FLOOR))
+    try:
+        return math.floor(number)
+    except OverflowError:  # infinity
+        raise ValueError(f"cannot convert {number} to an integer") from None
 
 
 def _ceil(number) -> int:
-    return int(number.to_integral_value(ROUND_CEILING)) if type(number) is Decimal else math.ceil(number)
+    if type(number) is Decimal:
+        _check_integer_size(number)
+        return int(number.to_integral_value(ROUND_CEILING))
+    try:
+        return math.ceil(number)
+    except OverflowError:
+        raise ValueError(f"cannot convert {number} to an integer") from None
+
+
+def _check_integer_size(number: Decimal) -> None:
+    if not number.is_finite():
+        raise ValueError(f"cannot convert {number} to an integer")
+    if number.adjusted() >= MAX_DIGITS:
+        raise ValueError(f"{number:.3e} has more than {MAX_DIGITS} digits")
+
+
+def _int(value) -> int:
+    if type(value) is Decimal:
+        _check_integer_size(value)  # int(Decimal('1E+999999')) runs for 70 s
+    try:
+        return values.to_int(value)
+    except OverflowError:  # float infinity
+        raise ValueError(f"cannot convert {value} to an integer") from None
+
+
+def _float(value) -> float:
+    try:
+        return values.to_float(value)
+    except OverflowError:  # an int beyond 1.8e308
+        raise ValueError(f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits "
+                         "is too large for a float") from None
 
 
 def _extreme(pick: Callable) -> Callable:
@@ -110,13 +180,32 @@ def _decimal(value) -> Decimal:
         return Decimal(repr(value))
     if type(value) is bool:
         raise ValueError("booleans are not numbers")
-    number = Decimal(value.strip() if type(value) is str else value)
+    try:
+        number = Decimal(value.strip() if type(value) is str else value)
+    except InvalidOperation:
+        raise ValueError(f"not a decimal number: {value!r:.40}") from None
     if not number.is_finite():
         raise ValueError("not a finite number")
+    if number.adjusted() > _EMAX:  # any arithmetic on it would overflow
+        raise ValueError(f"{number:.3e} is out of range (at most 1E+{_EMAX})")
     return number
 
 
+def _json_parse(value):
+    try:
+        return values.to_json(value)
+    except RecursionError:  # json.loads of '[[[[...'
+        raise ValueError("JSON nested too deeply") from None
+
+
 # -- time ------------------------------------------------------------------------------------
+def _timestamp(value) -> datetime:
+    try:
+        return values.to_timestamp(value)
+    except OverflowError:  # '9999-12-31T23:59:59-01:00': past the year 9999 in UTC
+        raise ValueError(f"{value!r:.40} is out of range (years 1 to 9999 in UTC)") from None
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _TRUNCATE = {
     "second": dict(microsecond=0), "minute": dict(second=0, microsecond=0),
@@ -137,13 +226,28 @@ def _time_trunc(moment: datetime, unit: str) -> datetime:
 
 
 def _from_epoch(number, unit: str = "s") -> datetime:
-    _check_epoch_unit(unit)
-    return values.epoch_converter(unit)(number)
+    return _epoch_in(unit)(number)
 
 
 def _check_epoch_unit(unit) -> None:
     if unit not in ("s", "ms", "us"):
         raise ValueError(f"unknown epoch unit '{unit}'; units: s, ms, us")
+
+
+@functools.lru_cache(maxsize=None)  # three units: one converter each, one constant in generated code
+def _epoch_in(unit: str) -> Callable:
+    _check_epoch_unit(unit)
+    convert = values.epoch_converter(unit)
+
+    def from_epoch(number) -> datetime:
+        if type(number) is float and not math.isfinite(number):
+            raise ValueError(f"cannot convert {number} to a timestamp")
+        try:
+            return convert(number)
+        except (ArithmeticError, OSError):  # fromtimestamp: OverflowError/OSError; decimal: InvalidOperation
+            raise ValueError(f"{number!r:.40} {unit} since 1970 is not a timestamp between the years 1 and 9999") from None
+
+    return from_epoch
 
 
 def _epoch_ms(moment: datetime) -> int:
@@ -160,7 +264,10 @@ def _now() -> datetime:
 
 def _duration(unit: str) -> Callable:
     def make(amount) -> timedelta:
-        return timedelta(**{unit: float(amount) if type(amount) is Decimal else amount})
+        try:
+            return timedelta(**{unit: float(amount) if type(amount) is Decimal else amount})
+        except OverflowError:
+            raise ValueError(f"{amount!r:.40} {unit} is out of range for a duration (at most 999999999 days)") from None
 
     return make
 
@@ -206,7 +313,7 @@ FUNCTIONS: Dict[str, Function] = _table(
     Function("rtrim", str.rstrip, (STR,), "str", "without trailing white space", method="rstrip"),
     Function("length", _length, (SIZED,), "int", "number of characters of a string, items of a list or keys of an object"),
     Function("substr", _substr, (STR, INT, INT), "str", "substr(s, start, count): `count` characters from 0-based `start` (to the end without `count`; negative counts from the end)", required=2),
-    Function("replace", str.replace, (STR, STR, STR), "str", "replace(s, old, new): every occurrence of `old` replaced", method="replace"),
+    Function("replace", _replace, (STR, STR, STR), "str", "replace(s, old, new): every occurrence of `old` replaced"),
     Function("contains", _contains, (frozenset({"str", "list", "json"}), ANY), "bool", "contains(s, part): whether a string contains a substring, or a list an item"),
     Function("starts_with", str.startswith, (STR, STR), "bool", "starts_with(s, prefix)", method="startswith"),
     Function("ends_with", str.endswith, (STR, STR), "bool", "ends_with(s, suffix)", method="endswith"),
@@ -216,13 +323,13 @@ FUNCTIONS: Dict[str, Function] = _table(
     Function("matches", regex.matches, (STR, STR), "bool", "matches(s, regex): whether the regular expression matches somewhere in s", literal={1: regex.literal}, bind=regex.literal),
     Function("extract", regex.extract, (STR, STR), "str", "extract(s, regex): the first group (or the whole match) of the first match, null if none", literal={1: _extractor}, bind=_extractor),
     Function("str", values.to_str, (ANY,), "str", "text form: numbers as written, timestamps ISO-8601, objects as JSON"),
-    Function("int", values.to_int, (ANY,), "int", "integer; fails on fractions and non-numeric text"),
-    Function("float", values.to_float, (ANY,), "float", "floating-point number"),
+    Function("int", _int, (ANY,), "int", "integer; fails on fractions and non-numeric text"),
+    Function("float", _float, (ANY,), "float", "floating-point number"),
     Function("decimal", _decimal, (ANY,), "decimal", "exact decimal number (from text, int, float or decimal)"),
     Function("bool", values.to_bool, (ANY,), "bool", "boolean from true/false, yes/no, 1/0"),
-    Function("timestamp", values.to_timestamp, (frozenset({"str", "timestamp"}),), "timestamp", "timestamp from ISO-8601 text (naive means UTC)"),
+    Function("timestamp", _timestamp, (frozenset({"str", "timestamp"}),), "timestamp", "timestamp from ISO-8601 text (naive means UTC)"),
     Function("date", values.to_date, (frozenset({"str", "timestamp", "date"}),), "date", "calendar date from ISO text or a timestamp"),
-    Function("json_parse", values.to_json, (STR,), "json", "parse JSON text"),
+    Function("json_parse", _json_parse, (STR,), "json", "parse JSON text"),
     Function("abs", abs, (NUM,), _same, "absolute value"),
     Function("round", _round, (NUM, INT), _same, "round(x, digits): half away from zero; digits default 0", required=1),
     Function("floor", _floor, (NUM,), "int", "largest integer <= x"),
@@ -239,7 +346,7 @@ FUNCTIONS: Dict[str, Function] = _table(
     Function("weekday", date.isoweekday, (DAY,), "int", "ISO day of week: Monday 1 ... Sunday 7"),
     Function("time_trunc", _time_trunc, (TIME, STR), "timestamp", "time_trunc(t, unit): t truncated to second, minute, hour, day, month or year", literal={1: _check_unit}),
     Function("format_time", lambda t, f: t.strftime(f), (DAY, STR), "str", "format_time(t, format): strftime formatting, e.g. '%Y-%m-%d'"),
-    Function("from_epoch", _from_epoch, (frozenset({"int", "float", "decimal", "str"}), STR), "timestamp", "from_epoch(n, unit): timestamp from epoch seconds, or unit 'ms' / 'us'", required=1, literal={1: _check_epoch_unit}),
+    Function("from_epoch", _from_epoch, (frozenset({"int", "float", "decimal", "str"}), STR), "timestamp", "from_epoch(n, unit): timestamp from epoch seconds, or unit 'ms' / 'us'", required=1, literal={1: _check_epoch_unit}, bind=_epoch_in),
     Function("epoch", _epoch, (TIME,), "float", "seconds since 1970-01-01T00:00Z"),
     Function("epoch_ms", _epoch_ms, (TIME,), "int", "whole milliseconds since 1970-01-01T00:00Z"),
     Function("milliseconds", _duration("milliseconds"), (NUM,), "duration", "a duration of n milliseconds"),

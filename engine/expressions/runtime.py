@@ -50,13 +50,24 @@ def _check(value, kinds, where):
     for name in kinds:
         if vtype in PYTHON_TYPES[name]:
             return value
-    raise TypeError(f"{where} needs {' or '.join(sorted(kinds))}, got {vtype.__name__} {value!r:.40}")
+    raise TypeError(f"{where} needs {' or '.join(sorted(kinds))}, got {vtype.__name__} {_brief(value)}")
 
 
 def _bool(value):
     if value is None or type(value) is bool:
         return value
-    raise TypeError(f"expected a boolean, got {type(value).__name__} {value!r:.40}")
+    raise TypeError(f"expected a boolean, got {type(value).__name__} {_brief(value)}")
+
+
+def _brief(value) -> str:
+    """At most 40 characters of ``repr(value)``, for error messages; never fails itself
+    (repr of an int of more than 4300 digits raises ValueError)."""
+    if type(value) is int and value.bit_length() > 128:
+        return f"<int of {value.bit_length()} bits>"
+    try:
+        return f"{value!r:.40}"
+    except Exception:  # noqa: BLE001 - e.g. RecursionError on a deeply nested list
+        return f"<{type(value).__name__}>"
 
 
 NAMESPACE: Dict[str, Any] = {
