@@ -60,11 +60,15 @@ def compile_expression(text: str, fields: Optional[Dict[str, str]] = None) -> Ex
     Raises :class:`ExpressionError` with the offset of the problem in ``text``.
     """
     tree = parse(text)
-    value = Translator(fields)
-    code = value.value(tree)
-    predicate = Translator(fields)
-    test = predicate.truth(tree) if _is_boolean(code.type) else "False"
-    return Expression(text, code.src, test, code.type, frozenset(value.read))
+    try:
+        value = Translator(fields)
+        code = value.value(tree)
+        predicate = Translator(fields)
+        test = predicate.truth(tree) if _is_boolean(code.type) else "False"
+        return Expression(text, code.src, test, code.type, frozenset(value.read))
+    except (RecursionError, MemoryError, SyntaxError) as exc:  # CPython's limits on the generated code
+        raise ExpressionError(f"expression too complex to compile ({type(exc).__name__}: {exc})", 0, len(text),
+                              hint="split it into several map fields") from None
 
 
 def _is_boolean(type_name: str) -> bool:

@@ -20,6 +20,7 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0"}
+_MAX_DIGITS = 4300  # Python's limit for int(text)
 _ALIASES = {"&&": "use 'and'", "||": "use 'or'", "!": "use 'not' (or '!=' to compare)", "=": "use '==' to compare"}
 
 
@@ -52,8 +53,11 @@ def tokenize(text: str) -> List[Token]:
 
 def _token(kind: str, raw: str, pos: int) -> Token:
     if kind == "num":
-        is_int = raw.isdigit()
-        return Token("num", raw, int(raw) if is_int else float(raw), pos)
+        if raw.isdigit():
+            if len(raw) > _MAX_DIGITS:  # int() would refuse it with advice about sys.set_int_max_str_digits
+                raise ExpressionError(f"number too long ({len(raw)} digits, at most {_MAX_DIGITS})", pos, len(raw))
+            return Token("num", raw, int(raw), pos)
+        return Token("num", raw, float(raw), pos)
     if kind == "str":
         return Token("str", raw, _unescape(raw, pos), pos)
     if kind == "quoted":

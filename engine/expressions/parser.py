@@ -11,16 +11,34 @@ from typing import List
 
 from engine.expressions.errors import ExpressionError
 from engine.expressions.lexer import KEYWORDS, Token, tokenize
-from engine.expressions.syntax import Binary, Call, Field, Index, IsNull, ListOf, Literal, Node, Unary
+from engine.expressions.syntax import Binary, Call, Field, Index, IsNull, ListOf, Literal, Node, Unary, children
 
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 _CONSTANTS = {"null": None, "true": True, "false": False}
+# Deeper expressions are refused: the parser and the compiler recurse once per level, and
+# CPython refuses generated code with more than 200 nested parentheses (about 4 per level).
+MAX_DEPTH = 32
+_DEPTH_HINT = "split it into several map fields; each operator of a chain like a + b + c is one level"
 
 
 def parse(text: str) -> Node:
     if not text.strip():
         raise ExpressionError("empty expression", 0, max(1, len(text)))
-    return _Parser(text).parse()
+    tree = _Parser(text).parse()
+    _check_depth(tree)
+    return tree
+
+
+def _check_depth(tree: Node) -> None:
+    """Refuse a syntax tree deeper than MAX_DEPTH (long operator chains; nesting is
+    refused while parsing), without recursing itself."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"expression nested too deeply (more than {MAX_DEPTH} levels)",
+                                  node.offset, node.length, hint=_DEPTH_HINT)
+        stack.extend((child, depth + 1) for child in children(node))
 
 
 class _Parser:
@@ -28,6 +46,7 @@ class _Parser:
         self.text = text
         self.tokens: List[Token] = tokenize(text)
         self.pos = 0
+        self.depth = 0  # of the recursion, checked against MAX_DEPTH
 
     # -- token helpers -------------------------------------------------------------------
     @property
@@ -67,7 +86,18 @@ class _Parser:
         return node
 
     def expression(self) -> Node:
-        return self.binary_chain(("or",), self.conjunction)
+        return self.nested(lambda: self.binary_chain(("or",), self.conjunction))
+
+    def nested(self, parse_part):
+        """``parse_part()`` one level deeper; refused beyond MAX_DEPTH."""
+        if self.depth >= MAX_DEPTH:
+            raise ExpressionError(f"expression nested too deeply (more than {MAX_DEPTH} levels)",
+                                  self.tok.offset, 1, hint=_DEPTH_HINT)
+        self.depth += 1
+        try:
+            return parse_part()
+        finally:
+            self.depth -= 1
 
     def conjunction(self) -> Node:
         return self.binary_chain(("and",), self.negation)
@@ -83,7 +113,7 @@ class _Parser:
     def negation(self) -> Node:
         if self.at("not"):
             start = self.take()
-            operand = self.negation()
+            operand = self.nested(self.negation)
             return Unary(start.offset, operand.offset + operand.length - start.offset, "not", operand)
         return self.comparison()
 
@@ -127,7 +157,7 @@ class _Parser:
     def unary(self) -> Node:
         if self.at("-"):
             start = self.take()
-            operand = self.unary()
+            operand = self.nested(self.unary)
             if isinstance(operand, Literal) and type(operand.value) in (int, float):
                 return Literal(start.offset, operand.offset + operand.length - start.offset, -operand.value)
             return Unary(start.offset, operand.offset + operand.length - start.offset, "-", operand)

@@ -57,3 +57,18 @@ class Call(Node):
 class Index(Node):
     target: Node
     index: Node
+
+
+def children(node: Node) -> Tuple[Node, ...]:
+    """The direct sub-expressions of ``node``."""
+    if isinstance(node, Binary):
+        return node.left, node.right
+    if isinstance(node, (Unary, IsNull)):
+        return (node.operand,)
+    if isinstance(node, Call):
+        return node.args
+    if isinstance(node, ListOf):
+        return node.items
+    if isinstance(node, Index):
+        return node.target, node.index
+    return ()
