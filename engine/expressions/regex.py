@@ -6,9 +6,10 @@ needs it (backreferences, lookaround), so a pattern is either refused or bounded
 
 A literal pattern is compiled once, when the topology loads (:func:`literal`), and a refusal
 is a load-time error. A pattern read from an event is compiled when the event comes, through
-a bounded cache (:func:`_runtime`), and its size times the text's is capped so that the event's
-work stays bounded; an invalid one fails that event only. Semantics are Python's ``re.search`` (leftmost
-match anywhere in the text) except for the differences listed in docs/expressions.md.
+a bounded cache (:func:`_runtime`); its size times the text's is capped so that the event's
+work stays bounded, and an invalid one fails that event only. Semantics are Python's
+``re.search`` (leftmost match anywhere in the text) but for the differences listed in
+docs/expressions.md.
 """
 
 from __future__ import annotations
