@@ -6,6 +6,9 @@ is 75-80% of the bytes. ``EnvelopeDecoder.loads`` remembers the exact bytes in f
 payload; a message that starts with remembered bytes gets only its payload parsed and shares
 the already-parsed schema (treat it as read-only). Anything else, or any doubt, is an ordinary
 full parse, so the result is always what ``orjson.loads`` would give.
+
+A schema is remembered only once it has passed ``engine.jsontext.check`` (nesting, numbers),
+so the decode step checks only the payload of a message that shares it.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from typing import List, Tuple
 
 import orjson
 
+from engine.jsontext import MAX_DEPTH, check
+
 _HEAD = b'{"schema":'
 _SEPARATOR = b',"payload":'
 _KEEP = 8  # distinct schemas remembered (a table's schema changes rarely)
+_TRIES = 4  # candidate ends of the schema's text tried (each one is a parse)
 _WORTH_IT = 256  # shorter schemas are parsed in full: the saving would not pay for the check
 
 
@@ -25,28 +31,59 @@ class EnvelopeDecoder:
 
     def __init__(self) -> None:
         self._known: List[Tuple[bytes, object]] = []  # (bytes before the payload, parsed schema)
+        self._last_prefix = 0  # length of the prefix of the last value that shared a schema
 
     def loads(self, value):
+        return self.load(value)[0]
+
+    def load(self, value) -> Tuple[object, bool]:
+        """(the value's JSON, whether it is an envelope sharing a remembered schema)."""
         if type(value) is bytes and value.startswith(_HEAD) and value.endswith(b"}"):
             for prefix, schema in self._known:
                 if value.startswith(prefix):
                     try:
-                        return {"schema": schema, "payload": orjson.loads(memoryview(value)[len(prefix):-1])}
+                        self._last_prefix = len(prefix)
+                        return {"schema": schema, "payload": orjson.loads(memoryview(value)[len(prefix):-1])}, True
                     except orjson.JSONDecodeError:
                         break  # e.g. a key after the payload: let the full parse decide
             event = orjson.loads(value)
             self._learn(value, event)
-            return event
-        return orjson.loads(value)
+            return event, False
+        return orjson.loads(value), False
+
+    def load_all(self, values) -> Tuple[list, list, list, list]:
+        """The JSON of every value; the values to check whole; the payloads of the envelopes
+        that share a remembered (already checked) schema, one level deeper than their event;
+        the texts of both (the whole value, or the payload's bytes)."""
+        events: list = []
+        whole: list = []
+        payloads: list = []
+        texts: list = []
+        load = self.load
+        for value in values:
+            event, shared = load(value)
+            events.append(event)
+            if shared:
+                payloads.append(event["payload"])
+                texts.append(memoryview(value)[self._last_prefix:])
+            else:
+                whole.append(event)
+                texts.append(value if type(value) is bytes else str(value).encode("utf-8", "surrogatepass"))
+        return events, whole, payloads, texts
 
     def _learn(self, value: bytes, event) -> None:
         if type(event) is not dict or list(event) != ["schema", "payload"]:
             return
         end = value.find(_SEPARATOR, len(_HEAD))
-        while end != -1 and not _parses_to(value[len(_HEAD):end], event["schema"]):
+        for _ in range(_TRIES):
+            if end == -1 or _parses_to(value[len(_HEAD):end], event["schema"]):
+                break
             end = value.find(_SEPARATOR, end + 1)  # that one was inside the schema's text
+        else:
+            return  # a schema with many 'payload' keys: not worth a parse per candidate
         prefix = value[:end + len(_SEPARATOR)]
-        if end >= _WORTH_IT and all(prefix != known for known, _ in self._known):
+        if end >= _WORTH_IT and all(prefix != known for known, _ in self._known) \
+                and check(event["schema"], MAX_DEPTH - 1) is None:
             self._known.insert(0, (prefix, event["schema"]))
             del self._known[_KEEP:]
 
@@ -54,5 +91,5 @@ class EnvelopeDecoder:
 def _parses_to(text: bytes, expected) -> bool:
     try:
         return orjson.loads(text) == expected
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, RecursionError):
         return False

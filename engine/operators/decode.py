@@ -1,4 +1,20 @@
-"""Decoding raw source values (JSON Lines) into events, the first step of every source."""
+"""Decoding raw source values (JSON Lines, Kafka messages) into events, the first step of every source.
+
+What is read and what is dead-lettered (docs/connectors.md, *Decoding*; limits in
+``engine.jsontext``):
+
+* a JSON object becomes an event; integers of any size are exact;
+* a value of more than ``MAX_VALUE_BYTES``, text that is not JSON (NaN and Infinity are not),
+  any JSON that is not an object (``null``, an array, a string, a number, a boolean) and an
+  object nested deeper than ``MAX_DEPTH`` levels are dead letters, with the reason, the
+  position and the text (its first ``MAX_DEAD_TEXT`` characters when longer);
+* a Kafka tombstone (a message without a value: ``None`` here) carries no event and is
+  skipped; so is a line ``null`` in a file, the tombstone of the TMS simulator's files
+  (docs/tms.md). A Kafka message whose value is the text ``null`` is dead-lettered.
+
+A batch of clean values takes one fast path: parse all, then one check of the whole batch.
+Only a batch with something wrong is decoded again value by value.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +22,28 @@ from typing import List, Optional
 
 import orjson
 
+from engine.jsontext import DEEP, MAX_DEPTH, JsonTextError, check, check_batch, dead_text, exact, malformed, too_deep
 from engine.operators.connect_json import EnvelopeDecoder
+from engine.operators.dead import describe
 from engine.operators.jsonschemas import EventSchema
 from engine.operators.validate import split_valid
 from engine.records import DeadLetter, RawBatch
 
-
 META_FIELD = "_meta"
 FORMATS = ("json", "string", "bytes")
+MAX_VALUE_BYTES = 16 * 1024 * 1024  # a longer value is dead-lettered unread
+_DICT = {dict}
+_DICT_OR_NULL = {dict, type(None)}
+_KINDS = {type(None): "null", list: "an array", str: "a string", int: "a number", float: "a number",
+          bool: "a boolean"}
 
 
 class Decode:
     """JSON objects become events; anything else is dead-lettered with its position.
 
     ``format: string`` (or ``bytes``) makes each value the event ``{"value": text}`` instead,
-    for inputs that are not JSON. Values that are ``None`` (Kafka tombstones, or ``null`` lines
-    in a file) are skipped;
-    per-value ``meta`` becomes the event's ``_meta`` field.
+    for inputs that are not JSON. Tombstones are skipped (module docstring); per-value ``meta``
+    becomes the event's ``_meta`` field.
     """
 
     kind = "decode"
@@ -31,49 +52,79 @@ class Decode:
         self.step_id = step_id
         self.schema = schema
         self.format = format
-        self._loads = EnvelopeDecoder().loads  # Debezium's schema-laden messages parse ~7x faster
+        self._decoder = EnvelopeDecoder()  # Debezium's schema-laden messages parse ~7x faster
 
     def process(self, raw: RawBatch):
         if self.format != "json":
             return self._validated(*self._wrapped(raw))
-        if raw.meta is None and None not in raw.values:
+        values = raw.values
+        if values and None not in values and max(map(len, values)) <= MAX_VALUE_BYTES:
             try:
-                loads = self._loads
-                events = [loads(value) for value in raw.values]
-                if all(type(e) is dict for e in events):
-                    return self._validated(events, [])
-            except orjson.JSONDecodeError:
-                pass
+                events, whole, payloads, texts = self._decoder.load_all(values)
+            except Exception:  # noqa: BLE001 - a value that does not parse: found below, with the reason
+                events = None
+            kinds = set() if events is None else set(map(type, events))
+            if (kinds == _DICT or (kinds == _DICT_OR_NULL and _null_is_tombstone(raw))) \
+                    and check_batch(whole, texts) is None and check_batch(payloads, (), MAX_DEPTH - 1) is None:
+                if raw.meta is not None:
+                    for event, meta in zip(events, raw.meta):
+                        event[META_FIELD] = meta
+                elif len(kinds) > 1:
+                    events = [e for e in events if e is not None]
+                return self._validated(events, [])
         return self._validated(*self._one_by_one(raw))
 
     def _wrapped(self, raw: RawBatch):
         as_text = self.format == "string"
-        events = []
-        for index, value in enumerate(raw.values):
-            if value is None:
-                continue
-            event = {"value": value.decode("utf-8", "replace") if as_text else value}
-            events.append(self._with_meta(event, raw, index))
-        return events, []
-
-    def _one_by_one(self, raw: RawBatch):
         events: list = []
         deads: List[DeadLetter] = []
         for index, value in enumerate(raw.values):
             if value is None:
                 continue
-            try:
-                event = self._loads(value)
-            except orjson.JSONDecodeError as exc:
-                deads.append(self._dead(raw, index, f"malformed JSON: {exc}"))
+            if len(value) > MAX_VALUE_BYTES:
+                deads.append(self._dead(raw, index, _too_long(value)))
                 continue
-            if event is None:  # a tombstone written to a file as the JSON literal null
-                continue
-            if type(event) is not dict:
-                deads.append(self._dead(raw, index, f"expected a JSON object, got {type(event).__name__}"))
-                continue
+            event = {"value": value.decode("utf-8", "replace") if as_text and type(value) is not str else value}
             events.append(self._with_meta(event, raw, index))
         return events, deads
+
+    def _one_by_one(self, raw: RawBatch):
+        events: list = []
+        deads: List[DeadLetter] = []
+        for index, value in enumerate(raw.values):
+            if value is None:  # a Kafka tombstone
+                continue
+            event = error = None
+            try:
+                event = self._event(value, raw)
+            except JsonTextError as exc:
+                error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - whatever a value does, it is that value's dead letter
+                error = describe(exc)
+            if error is not None:
+                deads.append(self._dead(raw, index, error))
+            elif event is not None:
+                events.append(self._with_meta(event, raw, index))
+        return events, deads
+
+    def _event(self, value, raw: RawBatch) -> Optional[dict]:
+        """The event of one value (None: a tombstone), or JsonTextError saying why there is none."""
+        if len(value) > MAX_VALUE_BYTES:
+            raise JsonTextError(_too_long(value))
+        try:
+            event, shared = self._decoder.load(value)
+        except orjson.JSONDecodeError as exc:
+            raise JsonTextError(malformed(exc)) from None
+        if event is None and _null_is_tombstone(raw):
+            return None
+        if type(event) is not dict:
+            raise JsonTextError(f"expected a JSON object, got {_KINDS.get(type(event), type(event).__name__)}")
+        problem = check(event["payload"], MAX_DEPTH - 1) if shared else check(event)  # every value: one event
+        if problem is None:
+            return event
+        if problem is DEEP:
+            raise JsonTextError(too_deep(MAX_DEPTH))
+        return exact(value)  # an integer beyond 64 bits: read again, exactly
 
     @staticmethod
     def _with_meta(event: dict, raw: RawBatch, index: int) -> dict:
@@ -82,12 +133,21 @@ class Decode:
         return event
 
     def _dead(self, raw: RawBatch, index: int, error: str) -> DeadLetter:
-        text = raw.values[index]
-        text = text.decode("utf-8", "replace") if isinstance(text, (bytes, bytearray)) else text
-        return DeadLetter(text, self.step_id, error, origin=raw.position(index))
+        return DeadLetter(dead_text(raw.values[index]), self.step_id, error, origin=raw.position(index))
 
     def _validated(self, events: list, deads: list):
         if self.schema is None:
             return events, deads
         oks, invalid = split_valid(self.step_id, self.schema, events)
         return oks, deads + invalid
+
+
+def _null_is_tombstone(raw: RawBatch) -> bool:
+    """In a file (values positioned by line), a line ``null`` stands for a Kafka tombstone, as
+    in the TMS simulator's technical files (docs/tms.md); a Kafka message carries a tombstone
+    as no value at all, so there the text ``null`` is a value that is not an object."""
+    return raw.offsets is None and raw.meta is None
+
+
+def _too_long(value) -> str:
+    return f"a value of {len(value)} bytes, more than the {MAX_VALUE_BYTES // (1024 * 1024)} MiB a value may have"

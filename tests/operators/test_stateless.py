@@ -107,7 +107,7 @@ def test_decode_dead_letters_malformed_lines_with_their_position():
     events, deads = Decode("orders:decode").process(raw)
     assert events == [{"a": 1}, {"a": 2}]
     assert [(d.origin, d.event, d.error.split(":")[0]) for d in deads] == [
-        ("in.jsonl:11", '{"a": ', "malformed JSON"), ("in.jsonl:12", "[1, 2]", "expected a JSON object, got list")]
+        ("in.jsonl:11", '{"a": ', "malformed JSON"), ("in.jsonl:12", "[1, 2]", "expected a JSON object, got an array")]
 
 
 def test_unnest_emits_one_event_per_item_with_kept_fields():

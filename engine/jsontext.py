@@ -1,0 +1,175 @@
+"""JSON text to Python values with bounded work, for every place that parses JSON text.
+
+Sources' decode step, ``cast`` to ``json`` and Debezium ``Json`` columns read JSON with the same
+rules (docs/connectors.md, *Decoding*):
+
+* RFC 8259 JSON only: ``NaN``, ``Infinity`` and ``-Infinity`` are refused with that reason.
+* Integers are exact whatever their size: orjson (fast, used first) turns an integer beyond
+  64 bits into a float, so a value holding a float of 2**63 or more is parsed again with the
+  standard library, which keeps Python ints. Numbers beyond the double range (~1e308, i.e.
+  integers of more than 308 digits) are refused. Fractions are doubles, as JSON readers make them.
+* Values nest at most ``MAX_DEPTH`` levels (``{"a": [1]}`` is 2), well under the 254 the JSON
+  writers accept, so what a source reads can always be written out again.
+
+The depth and big-number checks walk a parsed value level by level with
+``gc.get_referents`` (the values of dicts, the items of lists, in one C call per level) and
+never recurse in Python; ``check_batch`` (the decode step's check of a whole batch) walks only
+the containers that can hold containers and searches the text for the rest.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from itertools import compress
+from typing import Any, Iterable, Optional
+
+import orjson
+import re2
+
+MAX_DEPTH = 128  # levels of nesting of an event, or of a JSON value decoded from text
+MAX_DEAD_TEXT = 64 * 1024  # characters of undecodable text a dead letter keeps
+_BIG = 2.0 ** 63  # a float this large may be an integer orjson could not hold
+_CONTAINER = {dict, list}.__contains__
+_FLOAT = {float}.__contains__
+_refs = gc.get_referents
+_tracked = gc.is_tracked
+# an object member whose value is an integer literal that may not fit 64 bits (19+ digits
+# after a minus, 20+ without); the leading ':' makes re2 skip ahead with memchr
+_BIG_MEMBER = re2.compile(rb":[ \t\n\r]*(?:-[0-9]{19}|[0-9]{20})")
+
+# check() results
+DEEP = "deep"
+BIG_NUMBER = "big"
+
+
+class JsonTextError(json.JSONDecodeError):
+    """Text that is not JSON the engine accepts; the message says why, in one line.
+
+    A ``json.JSONDecodeError`` (hence a ValueError), as callers of ``json.loads`` expect."""
+
+    def __init__(self, message: str) -> None:  # noqa: D107 - no document or position to keep
+        ValueError.__init__(self, message)
+        self.msg, self.doc, self.pos, self.lineno, self.colno = message, "", 0, 1, 1
+
+    def __reduce__(self):
+        return type(self), (self.msg,)
+
+
+def loads(text, depth_limit: int = MAX_DEPTH, parse=orjson.loads) -> Any:
+    """The value of JSON ``text`` (str or bytes) under the module's rules, or JsonTextError."""
+    try:
+        value = parse(text)
+    except orjson.JSONDecodeError as exc:
+        raise JsonTextError(malformed(exc)) from None
+    problem = check(value, depth_limit) if type(value) in (dict, list) else None
+    if problem is None:
+        return value
+    if problem is DEEP:
+        raise JsonTextError(too_deep(depth_limit))
+    return exact(text)
+
+
+def exact(text) -> Any:
+    """``text`` (already accepted by orjson) parsed with exact integers of any size."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise JsonTextError(too_deep(MAX_DEPTH)) from None
+
+
+def malformed(exc: orjson.JSONDecodeError) -> str:
+    """One line for orjson's error, naming NaN/Infinity when that is what it stopped at."""
+    doc, pos = exc.doc or "", exc.pos or 0
+    where = f"line {exc.lineno} column {exc.colno}"
+    for word in ("-Infinity", "Infinity", "NaN"):
+        start = pos - 1 if word[0] == "-" else pos
+        if doc.startswith(word, max(start, 0)):
+            return f"malformed JSON: {word} is not a JSON number ({where})"
+    if str(exc).startswith("depth limit exceeded"):  # orjson stops at 1024 levels
+        return too_deep(MAX_DEPTH)
+    if str(exc).startswith("number is infinity"):
+        return f"malformed JSON: a number beyond the double range, about 1e308 ({where})"
+    return f"malformed JSON: {exc}"
+
+
+def too_deep(limit: int) -> str:
+    return f"nested deeper than {limit} levels"
+
+
+def _refuse_constant(word: str):
+    raise JsonTextError(f"malformed JSON: {word} is not a JSON number")
+
+
+def check(value: Any, depth_limit: int = MAX_DEPTH) -> Optional[str]:
+    """``DEEP`` when the dict or list ``value`` nests deeper than ``depth_limit``, else
+    ``BIG_NUMBER`` when it holds a float of 2**63 or more (maybe an integer orjson could not
+    keep), else None. Looks at every value: for single values (a JSON column, a schema)."""
+    level = [value]
+    big = None
+    depth = 1
+    while level:
+        if depth > depth_limit:
+            return DEEP
+        items = _refs(*level)
+        kinds = set(map(type, items))
+        if big is None and float in kinds and _has_big(items):
+            big = BIG_NUMBER
+        if dict not in kinds and list not in kinds:
+            break
+        level = list(compress(items, map(_CONTAINER, map(type, items))))
+        depth += 1
+    return big
+
+
+def check_batch(roots: list, texts: Iterable, depth_limit: int = MAX_DEPTH) -> Optional[str]:
+    """``check`` of many dicts/lists at once (a decoded batch), given the JSON ``texts`` (bytes)
+    they were parsed from: None when every one is fine.
+
+    Faster than looking at every value: a dict holding only scalars is not tracked by Python's
+    garbage collector (``gc.is_tracked``), while a list, and every dict or list holding a dict
+    or a list, is. So only tracked containers are walked (nesting, and the numbers that are
+    array items); a number that is an object member's value follows a ``:`` in the text, where
+    one search of the texts finds any integer literal of 19+ digits."""
+    if _BIG_MEMBER.search(b"\n".join(texts)) is not None:
+        return BIG_NUMBER
+    level = list(filter(_tracked, roots))  # containers at ``depth`` that may hold containers
+    depth = 1
+    while level:
+        if list in set(map(type, level)):  # array items: numbers the text search does not see
+            values = _refs(*[c for c in level if type(c) is list])
+            if float in set(map(type, values)) and _has_big(values):
+                return BIG_NUMBER
+        items = _refs(*level)
+        nested = list(filter(_tracked, items))
+        if not nested:  # below: only dicts of scalars, one level more
+            if depth >= depth_limit and (dict in set(map(type, items)) or list in set(map(type, items))):
+                return DEEP
+            return None
+        depth += 1
+        if depth > depth_limit:
+            return DEEP
+        level = nested
+    return None
+
+
+def _has_big(items: list) -> bool:
+    floats = list(compress(items, map(_FLOAT, map(type, items))))
+    return max(floats) >= _BIG or min(floats) <= -_BIG
+
+
+def dead_text(raw, limit: int = MAX_DEAD_TEXT) -> Any:
+    """What a dead letter carries of an undecodable value: the text (bytes read as UTF-8,
+    invalid bytes replaced), cut to ``limit`` bytes or characters with a note of the full
+    length, so the dead letter of a huge value stays small."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        size = len(raw)
+        text = bytes(raw[:limit]).decode("utf-8", "replace")
+        unit = "bytes"
+    elif isinstance(raw, str):
+        size, text, unit = len(raw), raw[:limit], "characters"
+    else:
+        return raw
+    if size <= limit:
+        return text
+    return f"{text}... [cut: {size} {unit} in all, the first {limit} kept]"
