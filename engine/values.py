@@ -3,33 +3,55 @@
 One function per target type, strict and documented.
 
 Each converter takes a non-null value and returns the converted value or raises ValueError
-with a short reason. Nulls never reach them: a null stays null.
+with a short reason, whatever the value (huge, non-finite, of an unexpected type). Nulls never
+reach them: a null stays null. Numeric text is ASCII digits (``1_000`` and non-ASCII digits,
+which Python's own parsers accept, are refused), and numbers are finite.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from datetime import date, datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Callable, Dict
+
+from engine import jsontext
 
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off"}
 _EPOCH_DIVISORS = {"s": 1, "ms": 1_000, "us": 1_000_000}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MAX_DIGITS = 4300  # Python's own limit for int <-> text
+_EPOCH_NUMBER = re.compile(r"-?\d+(\.\d*)?", re.ASCII)
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
 _TIMESTAMP_UNIT = re.compile(r"^timestamp\((s|ms|us)\)$")
+
+
+def _numeric_text(value: str, what: str) -> str:
+    """``value`` without surrounding white space, refused unless plain ASCII without ``_``."""
+    text = value.strip()
+    if not text.isascii() or "_" in text:
+        raise ValueError(f"invalid literal for {what}: {value!r:.40}")
+    if len(text) > _MAX_DIGITS:
+        raise ValueError(f"more than {_MAX_DIGITS} characters")
+    return text
 
 
 def to_int(value):
     kind = type(value)
     if kind is str:
-        return int(value)  # int() itself ignores surrounding white space
+        return int(_numeric_text(value, "int() with base 10"))
     if kind is int:
         return value
     if kind is bool:
         raise ValueError("booleans are not integers")
     if kind is float or kind is Decimal:
+        if not (value.is_finite() if kind is Decimal else math.isfinite(value)):
+            raise ValueError("not a finite number")
+        if kind is Decimal and value.adjusted() >= _MAX_DIGITS:
+            raise ValueError(f"more than {_MAX_DIGITS} digits")
         if value != int(value):
             raise ValueError("has a fractional part")
         return int(value)
@@ -42,9 +64,18 @@ def to_float(value):
         return value
     if kind is bool:
         raise ValueError("booleans are not numbers")
-    if kind in (int, Decimal, str):
-        return float(value)
-    raise ValueError(f"cannot convert {kind.__name__}")
+    if kind is str:
+        number = float(_numeric_text(value, "float()"))
+    elif kind is int or kind is Decimal:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError("too large for a float") from None
+    else:
+        raise ValueError(f"cannot convert {kind.__name__}")
+    if not math.isfinite(number):
+        raise ValueError("not a finite number" if kind is not int else "too large for a float")
+    return number
 
 
 def to_bool(value):
@@ -78,10 +109,12 @@ def to_str(value):
 
 
 def to_json(value):
+    """Objects and lists as they are; text parsed as JSON (``engine.jsontext``: exact integers,
+    no NaN/Infinity, at most ``jsontext.MAX_DEPTH`` levels)."""
     if isinstance(value, (dict, list)):
         return value
     if isinstance(value, str):
-        return json.loads(value)
+        return jsontext.loads(value)
     raise ValueError(f"cannot convert {type(value).__name__} to json")
 
 
@@ -93,7 +126,14 @@ def parse_timestamp(text: str) -> datetime:
         return _parse_timestamp_slowly(text)
     if parsed.tzinfo is timezone.utc:
         return parsed
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else _in_utc(parsed, text)
+
+
+def _in_utc(parsed: datetime, text: str) -> datetime:
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # '0001-01-01T00:30:00+01:00' is in year 0 in UTC
+        raise ValueError(f"{text!r:.40} is out of range (years 1 to 9999 in UTC)") from None
 
 
 def _parse_timestamp_slowly(text: str) -> datetime:
@@ -107,7 +147,7 @@ def _parse_timestamp_slowly(text: str) -> datetime:
         raise ValueError(f"not an ISO-8601 timestamp: {original!r}") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return _in_utc(parsed, original)
 
 
 def to_timestamp(value):
@@ -119,20 +159,30 @@ def to_timestamp(value):
 
 
 def epoch_converter(unit: str) -> Callable:
-    divisor = _EPOCH_DIVISORS[unit]
+    """Numbers since 1970-01-01T00:00:00Z in ``unit`` (s, ms, us) -> aware UTC datetime, exact;
+    ISO text is read as ``timestamp``. Outside years 1-9999: ValueError."""
+    micros_per_unit = 1_000_000 // _EPOCH_DIVISORS[unit]
+
+    def out_of_range(value):
+        return ValueError(f"{value!r:.40} {unit} since 1970 is not a timestamp between the years 1 and 9999")
 
     def to_timestamp_from_epoch(value):
-        if type(value) is int:  # the usual case, exact in integer arithmetic
-            seconds, rest = divmod(value, divisor)
-            return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=rest * 1_000_000 // divisor)
-        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-            return to_timestamp(value)
-        if isinstance(value, str) and not value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        kind = type(value)
+        if kind is int:  # the usual case, exact in integer arithmetic
+            micros = value * micros_per_unit
+        elif kind is float or kind is Decimal or (kind is str and _EPOCH_NUMBER.fullmatch(value.strip())):
+            number = Decimal(value.strip()) if kind is str else Decimal(value)
+            if not number.is_finite() or number.adjusted() > 30:
+                raise out_of_range(value)
+            micros = int(number * micros_per_unit)  # toward zero, like the text of a fraction
+        elif kind is str:
             return parse_timestamp(value)
-        number = Decimal(str(value).strip())
-        seconds, rest = divmod(number, divisor)
-        base = datetime.fromtimestamp(int(seconds), timezone.utc)
-        return base.replace(microsecond=int(rest * 1_000_000 / divisor))
+        else:
+            return to_timestamp(value)  # a datetime as it is; anything else: the reason
+        try:
+            return _EPOCH + timedelta(microseconds=micros)
+        except OverflowError:
+            raise out_of_range(value) from None
 
     return to_timestamp_from_epoch
 
@@ -152,19 +202,28 @@ def to_date(value):
 def decimal_converter(precision: int, scale: int) -> Callable:
     quantum = Decimal(1).scaleb(-scale)
     limit = Decimal(10) ** (precision - scale)
+    context = Context(prec=precision + 2, rounding=ROUND_HALF_UP)  # enough for any value that fits
 
     def to_decimal(value):
         kind = type(value)
         if kind is bool:
             raise ValueError("booleans are not numbers")
         try:
-            number = Decimal(repr(value)) if kind is float else Decimal(value.strip() if kind is str else value)
-        except (InvalidOperation, TypeError):
+            if kind is float:
+                number = Decimal(repr(value))
+            elif kind is str:
+                text = value.strip()
+                number = Decimal(text if text.isascii() and "_" not in text else "x")
+            else:
+                number = Decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
             raise ValueError("not a number") from None
         if not number.is_finite():
             raise ValueError("not a finite number")
-        rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
-        if abs(rounded) >= limit:
+        if number and number.adjusted() >= precision - scale:  # checked first: quantize's work stays bounded
+            raise ValueError(f"does not fit decimal({precision},{scale})")
+        rounded = number.quantize(quantum, context=context)
+        if abs(rounded) >= limit:  # 9.995 -> 10.00
             raise ValueError(f"does not fit decimal({precision},{scale})")
         return rounded
 

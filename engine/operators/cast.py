@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Tuple
 
 from engine.errors import ConfigError
-from engine.operators.cast_fields import parse_casts
+from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.codegen import build_function
-from engine.operators.dead import one_by_one
+from engine.operators.dead import describe, one_by_one
 from engine.operators.debezium import DebeziumDecoder
 from engine.operators.fields import with_fields
 from engine.values import converter
@@ -19,8 +20,13 @@ class Cast:
     """Converts the listed fields (dotted paths reach into nested objects).
 
     Input events are never modified (several steps may read the same stream); a converted
-    event is a copy. A failed conversion dead-letters the event with the field, the value and
-    the reason, or with ``on_error: null`` sets the field to null.
+    event is a copy, so a dead letter carries the event as it arrived. A failed conversion
+    dead-letters the event with the field, the value and the reason, or with ``on_error: null``
+    sets the field to null. An event that is not an object is dead-lettered.
+
+    A batch runs through one generated loop; an event it cannot convert is redone on its own
+    (for the reason) and the loop resumes at the next event, so a few bad events cost about
+    what they weigh, not a slow batch.
     """
 
     kind = "stateless"
@@ -42,9 +48,9 @@ class Cast:
         self._fast = None if self.to_null else self._fused(step_id)
 
     def _fused(self, step_id: str):
-        """One generated loop over the batch, converters inlined by name, nested objects copied
-        once per parent: no per-field Python loop. Any failure falls back to
-        :meth:`_by_event`, which names the field and the value."""
+        """One generated loop over ``batch[start:]`` appending to ``out``, converters inlined by
+        name, nested objects copied once per parent: no per-field Python loop. It stops at the
+        first event that fails; :meth:`process` takes it from there."""
         converters: dict = {}
         tree: dict = {}
         for path, _, convert in self.casts:
@@ -53,23 +59,40 @@ class Cast:
                 node = node.setdefault(("object", key), {})
             name = converters.setdefault(f"_c{len(converters)}", convert) and f"_c{len(converters) - 1}"
             node[("value", path[-1])] = name
-        lines = ["def cast_all(batch):", "    out = []", "    for e in batch:", "        o = dict(e)"]
+        lines = ["def cast_all(batch, start, out):", "    add = out.append",
+                 "    for e in islice(batch, start, None):", "        o = e.copy()"]  # not a dict: fails
         lines += _cast_lines("o", tree, "        ", iter(range(1, 1000)))
-        lines += ["        out.append(o)", "    return out"]
-        return build_function("cast_all", "\n".join(lines) + "\n", step_id, {**converters, "dict": dict, "type": type})
+        lines += ["        add(o)"]
+        return build_function("cast_all", "\n".join(lines) + "\n", step_id,
+                              {**converters, "dict": dict, "type": type, "islice": islice})
 
     def process(self, batch: list):
         if self._debezium is not None:
             return self._debezium.process(batch)
-        if self._fast is not None:
+        if self._fast is None:
+            return self._by_event(batch)
+        out: list = []
+        deads: list = []
+        start = 0
+        while True:
+            done = len(out)
             try:
-                return self._fast(batch), []
-            except Exception:  # noqa: BLE001 - some event fails: find it, with the reason
-                pass
-        return self._by_event(batch)
+                self._fast(batch, start, out)
+                return out, deads
+            except Exception:  # noqa: BLE001 - this event fails: redone alone below, with the reason
+                failed = start + len(out) - done
+            oks, dead = self._by_event(batch[failed:failed + 1])
+            out += oks
+            deads += dead
+            start = failed + 1
 
     def _by_event(self, batch: list):
-        return one_by_one(self.step_id, batch, self._cast_flat if self._flat else self._cast_nested, catch=_CastFailure)
+        return one_by_one(self.step_id, batch, self._cast_one, catch=Exception)
+
+    def _cast_one(self, event) -> dict:
+        if type(event) is not dict:
+            raise _CastFailure(f"expected an object, got {type(event).__name__}")
+        return self._cast_flat(event) if self._flat else self._cast_nested(event)
 
     def _cast_flat(self, event: dict) -> dict:
         out = dict(event)
@@ -93,10 +116,10 @@ class Cast:
     def _convert(self, convert, value, name: str, type_name: str):
         try:
             return convert(value)
-        except (ValueError, TypeError, ArithmeticError, OverflowError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the value does, it is this field's failure
             if self.to_null:
                 return None
-            raise _CastFailure(f"cannot cast field '{name}' value {value!r:.80} to {type_name}: {exc}") from None
+            raise _CastFailure(f"cannot cast field '{name}' value {shown(value)} to {type_name}: {describe(exc)}") from None
 
 
 def _cast_lines(var: str, tree: dict, indent: str, names) -> list:
@@ -116,6 +139,8 @@ def _cast_lines(var: str, tree: dict, indent: str, names) -> list:
 
 class _CastFailure(ValueError):  # a ValueError: its message alone is the dead letter's reason
     pass
+
+
 
 
 def _copy_parents(event: dict, path: Tuple[str, ...]):

@@ -21,3 +21,16 @@ def parse_casts(fields: dict, make_converter) -> Tuple[list, dict]:
         if len(path) == 1:
             top_level[name] = field_type(type_name)
     return casts, top_level
+
+
+def shown(value, width: int = 80) -> str:
+    """``value`` in a failure's reason: its repr cut to ``width`` characters (a long text is
+    cut before its repr is made; an integer too long for a repr is described instead)."""
+    if type(value) in (str, bytes) and len(value) > width:
+        value = value[:width]
+    elif type(value) is int and value.bit_length() > 1024:
+        return f"<an integer of {value.bit_length()} bits>"
+    try:
+        return f"{value!r:.{width}}"
+    except Exception:  # noqa: BLE001 - a repr that fails must not hide the reason
+        return f"<{type(value).__name__}>"
