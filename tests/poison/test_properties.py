@@ -103,7 +103,7 @@ def _run(topology_yaml: str, files: dict, tmp: pathlib.Path):
     proc = subprocess.run([sys.executable, "-m", "cli", "run", "-q", str(path)], cwd=ROOT, env=env,
                           capture_output=True, timeout=120)
     stderr = proc.stderr.decode("utf-8", "replace")
-    assert proc.returncode == 0, f"exit {proc.returncode}: {stderr[-600:]}"
+    assert proc.returncode == 0, f"exit {proc.returncode}: {' '.join(stderr.split())[-600:]} {proc.stdout.decode()[-300:]}"
     for forbidden in FORBIDDEN:
         assert forbidden not in stderr, stderr[-600:]
 
