@@ -107,9 +107,9 @@ def test_input_event_is_not_modified():
     (fixture("heartbeat"), "not a Debezium change event: missing 'op' (a heartbeat)"),
     (fixture("transaction_begin"), "not a Debezium change event: missing 'op' (a transaction metadata record"),
     ({"order_id": 7, "status": "NEW"}, "not a Debezium change event: missing 'op'"),
-    ({"payload": "x", "schema": None}, "not a Debezium change event: 'payload' is not an object"),
+    ({"payload": "x", "schema": None}, "not a Debezium change event: 'payload' is a str, not an object"),
     ({"op": "x", "after": {}}, "unsupported Debezium operation 'x'"),
-    ({"op": "c", "after": [1, 2]}, "'after' is not an object"),
+    ({"op": "c", "after": [1, 2]}, "'after' is a list, not an object"),
 ])
 def test_non_envelopes_are_dead_lettered_with_the_reason(event, reason):
     oks, deads = decode([event, fixture("customers_update_payload")])
@@ -238,8 +238,8 @@ def test_row_decoders_are_compiled_once_per_schema(monkeypatch):
     import engine.operators.debezium as module
 
     calls = []
-    real = module._row_converters
-    monkeypatch.setattr(module, "_row_converters", lambda fields: calls.append(1) or real(fields))
+    real = module.row_converters
+    monkeypatch.setattr(module, "row_converters", lambda fields, path: calls.append(1) or real(fields, path))
     step = DebeziumDecoder("cdc", {"debezium": True})
     events = [fixture("shipment_update_with_schema") for _ in range(5)]
     oks, deads = step.process(events)
@@ -377,7 +377,7 @@ def test_an_update_decodes_the_after_image_the_same_when_it_reuses_unchanged_bef
 
 @pytest.mark.parametrize("text", [
     '{"id": 123456789012345678901234, "n": -12345678901234567}',  # jsonb numeric: stays exact
-    '[NaN, 1.5, Infinity]', '{"a": [1, {"b": "c"}], "x": 0.1}', '"text"',
+    '[-99999999999999999999, 1.5]', '{"a": [1, {"b": "c"}], "x": 0.1}', '"text"',
 ])
 def test_json_columns_read_exactly_what_the_standard_library_reads(text):
     from engine.operators.debezium import json_text
@@ -386,3 +386,17 @@ def test_json_columns_read_exactly_what_the_standard_library_reads(text):
     assert json.dumps(value) == json.dumps(json.loads(text))
     assert [type(v) for v in (value.values() if isinstance(value, dict) else [value])] == [
         type(v) for v in (json.loads(text).values() if isinstance(value, dict) else [json.loads(text)])]
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("[NaN, 1.5]", "NaN is not a JSON number"),        # PostgreSQL's json and jsonb refuse NaN too
+    ("[-Infinity]", "-Infinity is not a JSON number"),
+    ("[" * 129 + "]" * 129, "nested deeper than 128 levels"),
+    ("[" * 5000 + "]" * 5000, "nested deeper than 128 levels"),
+    ("{not json", "malformed JSON"),
+])
+def test_json_columns_refuse_what_is_not_json_or_too_deep(text, reason):
+    from engine.operators.debezium import json_text
+
+    with pytest.raises(ValueError, match=reason):
+        json_text(text)

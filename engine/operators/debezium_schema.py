@@ -1,0 +1,126 @@
+"""A Connect envelope schema -> the converters of its ``before``/``after`` row columns.
+
+Schemas come with every message and are input like any other: whatever their shape, compiling
+one returns converters or raises ``DecodeError`` naming the part that is wrong by its JSON
+path (``schema.fields[0] is not an object``, ``schema.fields[1].fields[3] (Decimal) has no
+scale parameter``), and never anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, List, Optional, Tuple
+
+from engine.operators.debezium_types import DECIMAL, LOGICAL, DecodeError, check_scale, decimal_bytes
+
+Converters = List[Tuple[str, Callable]]  # (column, converter of its non-null values)
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,6}", re.ASCII)
+
+
+def row_schemas(schema) -> Tuple[Optional[dict], Optional[dict], str, str]:
+    """The field schemas of ``before`` and ``after`` in an envelope schema (None when absent),
+    with their paths."""
+    if type(schema) is not dict:
+        raise DecodeError(f"'schema' is {_kind(schema)}, not an object")
+    fields = schema.get("fields")
+    if fields is None:
+        return None, None, "", ""
+    if type(fields) is not list:
+        raise DecodeError(f"schema.fields is {_kind(fields)}, not a list")
+    found = {"before": (None, ""), "after": (None, "")}
+    for name, field, path in _named_fields(fields, "schema"):
+        if name in found:
+            found[name] = (field, path)
+    (before, before_path), (after, after_path) = found["before"], found["after"]
+    return before, after, before_path, after_path
+
+
+def row_converters(fields, path: str) -> Converters:
+    """The converters of a struct's ``fields`` (the columns that need one)."""
+    if fields is None:
+        return []
+    if type(fields) is not list:
+        raise DecodeError(f"{path}.fields is {_kind(fields)}, not a list")
+    pairs = []
+    for name, field, where in _named_fields(fields, path):
+        convert = column_converter(field, where)
+        if convert is not None:
+            pairs.append((name, convert))
+    return pairs
+
+
+def _named_fields(fields: list, path: str):
+    """(name, field schema, path) of each entry of a ``fields`` list, each checked."""
+    for index, field in enumerate(fields):
+        where = f"{path}.fields[{index}]"
+        if type(field) is not dict:
+            raise DecodeError(f"{where} is {_kind(field)}, not an object")
+        name = field.get("field")
+        if type(name) is not str:
+            raise DecodeError(f"{where} has no 'field' name")
+        yield name, field, where
+
+
+def column_converter(schema: dict, path: str) -> Optional[Callable]:
+    """The converter of one field schema's values, or None when values are kept as they are."""
+    name = schema.get("name")
+    if name is not None and type(name) is not str:
+        raise DecodeError(f"{path}.name is {_kind(name)}, not text")
+    if name == DECIMAL:
+        return decimal_bytes(_decimal_scale(schema.get("parameters"), path))
+    if name in LOGICAL:
+        return LOGICAL[name]
+    kind = schema.get("type")
+    if kind == "array":
+        items = schema.get("items")
+        if items is None:
+            return None
+        if type(items) is not dict:
+            raise DecodeError(f"{path}.items is {_kind(items)}, not an object")
+        item = column_converter(items, f"{path}.items")
+        if item is None:
+            return None
+
+        def decode_array(value, item=item):
+            if type(value) is not list:
+                raise ValueError("expected a list")
+            return [None if v is None else item(v) for v in value]
+
+        return decode_array
+    if kind == "struct":
+        inner = row_converters(schema.get("fields"), path)
+        if not inner:
+            return None
+
+        def decode_struct(value, inner=inner):
+            if type(value) is not dict:
+                raise ValueError("expected an object")
+            out = dict(value)
+            for key, convert in inner:
+                v = out.get(key)
+                if v is not None:
+                    out[key] = convert(v)
+            return out
+
+        return decode_struct
+    return None  # int, float, bool, string, bytes (base64 text), geometry structs, ...
+
+
+def _decimal_scale(parameters, path: str) -> int:
+    """The ``scale`` parameter of a Decimal schema: Connect writes it as text (``"2"``)."""
+    if type(parameters) is not dict or "scale" not in parameters:
+        raise DecodeError(f"{path} (Decimal) has no scale parameter")
+    scale = parameters["scale"]
+    if type(scale) is str and _INTEGER_TEXT.fullmatch(scale):
+        scale = int(scale)
+    try:
+        return check_scale(scale)
+    except ValueError as exc:
+        raise DecodeError(f"{path} (Decimal): {exc}") from None
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"

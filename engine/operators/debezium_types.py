@@ -1,0 +1,272 @@
+"""Converters of one Debezium column value (never None) by its Connect logical type.
+
+``LOGICAL`` maps a column schema's ``name`` (Debezium's semantic type) to its converter;
+docs/debezium.md lists every mapping and where Debezium documents it. Each converter returns
+the typed value or raises ValueError with a short reason, whatever the value: bounded work
+(decimals of at most ``MAX_UNSCALED_BYTES``, scales within ``MAX_SCALE``, JSON columns under
+``engine.jsontext``'s rules) and no other exception type.
+"""
+
+from __future__ import annotations
+
+import binascii
+import decimal
+import math
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Callable, Dict, Optional
+
+from engine import jsontext
+from engine.values import parse_timestamp
+
+DECIMAL = "org.apache.kafka.connect.data.Decimal"
+MAX_SCALE = 16383  # PostgreSQL's largest NUMERIC display scale
+MAX_UNSCALED_BYTES = 64 * 1024  # ~157,000 digits: more than a PostgreSQL NUMERIC holds
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_DATE = date(1970, 1, 1)
+_UTC_MAX = datetime.max.replace(tzinfo=timezone.utc)
+_UTC_MIN = datetime.min.replace(tzinfo=timezone.utc)
+# PostgreSQL 'infinity' / '-infinity' timestamps, as the connector encodes them (epoch ms,
+# like the PostgreSQL JDBC driver): Python has no infinite datetime, so they become the
+# largest / smallest datetime.
+_PLUS_INFINITY_MS = 9223372036825200000
+_MINUS_INFINITY_MS = -9223372036832400000
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+_SHORT_BITS = 12_000  # up to ~3,600 digits an integer goes to Decimal through its text
+
+
+class DecodeError(ValueError):
+    """One column (or the envelope) could not be decoded; the message names it."""
+
+
+# --- decimals -------------------------------------------------------------------------------
+
+def _unscaled(value) -> int:
+    if type(value) is not str:
+        raise ValueError(f"expected base64 text, got {type(value).__name__}")
+    if len(value) > MAX_UNSCALED_BYTES * 4 // 3 + 4:
+        raise ValueError(f"more than {MAX_UNSCALED_BYTES} bytes")
+    try:
+        raw = binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64 text") from None
+    if not raw:
+        raise ValueError("empty bytes")
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def check_scale(scale) -> int:
+    if type(scale) is not int:
+        raise ValueError(f"the scale is not an integer: {scale!r:.20}")
+    if not -MAX_SCALE <= scale <= MAX_SCALE:
+        raise ValueError(f"the scale {scale} is beyond +-{MAX_SCALE}")
+    return scale
+
+
+def _scaled(unscaled: int, scale: int) -> Decimal:
+    """``unscaled * 10**-scale``, exact whatever the number of digits (no context rounding)."""
+    if unscaled.bit_length() <= _SHORT_BITS:
+        return Decimal(f"{unscaled}E{-scale}")
+    return _EXACT.scaleb(_big_decimal(unscaled), -scale)
+
+
+def _big_decimal(number: int) -> Decimal:
+    """An integer of many digits as an exact Decimal in subquadratic time (as CPython 3.12's
+    ``_pylong`` does): ``Decimal(int)`` and ``str(int)`` are quadratic (0.6 s for 150,000 digits)."""
+    powers: Dict[int, Decimal] = {}
+
+    def power(bits: int) -> Decimal:
+        if bits not in powers:
+            powers[bits] = _EXACT.power(Decimal(2), bits)
+        return powers[bits]
+
+    def convert(n: int, bits: int) -> Decimal:
+        if bits <= 2048:
+            return Decimal(n)
+        half = bits >> 1
+        high = n >> half
+        return _EXACT.add(convert(n - (high << half), half), _EXACT.multiply(convert(high, bits - half), power(half)))
+
+    magnitude = convert(abs(number), abs(number).bit_length())
+    return _EXACT.minus(magnitude) if number < 0 else magnitude
+
+
+def _number_decimal(value, scale: int) -> Decimal:
+    """A decimal the converter wrote as a JSON number (JsonConverter ``decimal.format=NUMERIC``).
+
+    An integer is exact. A fraction arrives as a double (JSON readers make it one): it is exact
+    only when doubles near it are closer than the column's last digit, else dead-lettered
+    (``123456789012345678.12`` has lost digits before it reached us)."""
+    kind = type(value)
+    if kind is bool:
+        raise ValueError("booleans are not numbers")
+    if kind is int:
+        if value.bit_length() > MAX_UNSCALED_BYTES * 8:
+            raise ValueError(f"more than {MAX_UNSCALED_BYTES} bytes")
+        number = _big_decimal(value) if value.bit_length() > _SHORT_BITS else Decimal(value)
+    elif kind is float:
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        if Decimal(math.ulp(value)) >= Decimal(1).scaleb(-scale):
+            raise ValueError(f"a JSON number with more digits than a double holds at scale {scale} "
+                             "(use decimal.format=BASE64, the default)")
+        number = Decimal(value)
+    else:
+        raise ValueError(f"expected base64 text or a number, got {kind.__name__}")
+    return number.quantize(Decimal(1).scaleb(-scale), context=_EXACT)
+
+
+def decimal_bytes(scale: int) -> Callable:
+    """``org.apache.kafka.connect.data.Decimal``: base64 of the big-endian two's-complement
+    unscaled integer; the scale is the schema parameter."""
+
+    def decode_decimal(value):
+        if type(value) is str:
+            return _scaled(_unscaled(value), scale)
+        if type(value) is Decimal:
+            return value
+        return _number_decimal(value, scale)
+
+    return decode_decimal
+
+
+def variable_scale_decimal(value):
+    """``io.debezium.data.VariableScaleDecimal``: ``{"scale": int, "value": base64}``."""
+    if type(value) is Decimal:
+        return value
+    if type(value) is not dict or "scale" not in value or "value" not in value:
+        raise ValueError("expected {scale, value}")
+    return _scaled(_unscaled(value["value"]), check_scale(value["scale"]))
+
+
+# --- time -----------------------------------------------------------------------------------
+
+def _integer(value) -> int:
+    if type(value) is int:
+        return value
+    if type(value) is float and math.isfinite(value) and value == int(value):
+        return int(value)
+    raise ValueError(f"expected an integer, got {type(value).__name__}")
+
+
+def _out_of_range() -> ValueError:
+    return ValueError("out of the representable range (years 1-9999)")
+
+
+def epoch_days(value):
+    """``io.debezium.time.Date`` / ``org.apache.kafka.connect.data.Date``: days since the epoch."""
+    if type(value) is date:
+        return value
+    try:
+        return _EPOCH_DATE + timedelta(days=_integer(value))
+    except OverflowError:
+        raise _out_of_range() from None
+
+
+def epoch(unit_per_second: int, infinities: bool) -> Callable:
+    """Epoch numbers in a unit -> aware UTC datetime (integer arithmetic: exact)."""
+    micros_per_unit = 1_000_000 // unit_per_second if unit_per_second <= 1_000_000 else None
+
+    def decode_timestamp(value):
+        if type(value) is datetime:
+            return value
+        number = _integer(value)
+        if infinities:
+            if number == _PLUS_INFINITY_MS:
+                return _UTC_MAX
+            if number == _MINUS_INFINITY_MS:
+                return _UTC_MIN
+        if micros_per_unit is not None:
+            micros = number * micros_per_unit
+        else:  # nanoseconds: Python keeps microseconds (truncated toward the past)
+            micros = number // (unit_per_second // 1_000_000)
+        try:
+            return _EPOCH + timedelta(microseconds=micros)
+        except OverflowError:
+            raise _out_of_range() from None
+
+    return decode_timestamp
+
+
+def time_of_day(unit_per_second: int) -> Callable:
+    """Time since midnight in a unit -> ``datetime.time`` (microsecond precision)."""
+
+    def decode_time(value):
+        if type(value) is time:
+            return value
+        number = _integer(value)
+        micros = number * (1_000_000 // unit_per_second) if unit_per_second <= 1_000_000 else number // 1_000
+        if not 0 <= micros < 86_400_000_000:
+            raise ValueError("not a time of day (PostgreSQL's 24:00:00 has no Python time)")
+        seconds, micro = divmod(micros, 1_000_000)
+        minutes, second = divmod(seconds, 60)
+        hour, minute = divmod(minutes, 60)
+        return time(hour, minute, second, micro)
+
+    return decode_time
+
+
+def zoned_timestamp(value):
+    """``io.debezium.time.ZonedTimestamp``: ISO-8601 text with an offset -> aware UTC datetime."""
+    if type(value) is datetime:
+        return value
+    if type(value) is not str:
+        raise ValueError(f"expected ISO-8601 text, got {type(value).__name__}")
+    if value == "infinity":
+        return _UTC_MAX
+    if value == "-infinity":
+        return _UTC_MIN
+    return parse_timestamp(value)
+
+
+def zoned_time(value):
+    """``io.debezium.time.ZonedTime``: ISO-8601 time with an offset -> aware ``time`` in UTC."""
+    if type(value) is time:
+        return value
+    if type(value) is not str:
+        raise ValueError(f"expected ISO-8601 text, got {type(value).__name__}")
+    try:
+        parsed = time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO-8601 time: {value!r:.40}") from None
+    if parsed.tzinfo is None or parsed.tzinfo is timezone.utc:
+        return parsed.replace(tzinfo=timezone.utc)
+    offset = parsed.utcoffset()
+    shifted = (datetime.combine(_EPOCH_DATE, parsed.replace(tzinfo=None)) - offset).time()
+    return shifted.replace(tzinfo=timezone.utc)
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+def json_text(value):
+    """``io.debezium.data.Json`` (json, jsonb, hstore in json mode): JSON text -> object, under
+    ``engine.jsontext``'s rules (exact integers, no NaN, at most ``MAX_DEPTH`` levels)."""
+    if type(value) is str:
+        return jsontext.loads(value)
+    if isinstance(value, (dict, list)):
+        return value
+    raise ValueError(f"expected JSON text, got {type(value).__name__}")
+
+
+# logical type name -> converter of a non-null value (None: kept as it is)
+LOGICAL: Dict[str, Optional[Callable]] = {
+    "io.debezium.data.VariableScaleDecimal": variable_scale_decimal,
+    "io.debezium.time.Date": epoch_days,
+    "org.apache.kafka.connect.data.Date": epoch_days,
+    "io.debezium.time.Timestamp": epoch(1_000, True),
+    "io.debezium.time.MicroTimestamp": epoch(1_000_000, True),
+    "io.debezium.time.NanoTimestamp": epoch(1_000_000_000, True),
+    "org.apache.kafka.connect.data.Timestamp": epoch(1_000, True),
+    "io.debezium.time.ZonedTimestamp": zoned_timestamp,
+    "io.debezium.time.Time": time_of_day(1_000),
+    "io.debezium.time.MicroTime": time_of_day(1_000_000),
+    "io.debezium.time.NanoTime": time_of_day(1_000_000_000),
+    "org.apache.kafka.connect.data.Time": time_of_day(1_000),
+    "io.debezium.time.ZonedTime": zoned_time,
+    "io.debezium.data.Json": json_text,
+    # kept as they are (text, or numbers with no better Python type):
+    "io.debezium.data.Uuid": None, "io.debezium.data.Enum": None, "io.debezium.data.EnumSet": None, "io.debezium.data.Xml": None,
+    "io.debezium.data.Ltree": None, "io.debezium.time.Interval": None,
+    "io.debezium.time.MicroDuration": None, "io.debezium.data.Bits": None,
+}
