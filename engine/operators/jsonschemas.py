@@ -14,6 +14,7 @@ from typing import Callable, Dict, Optional, Tuple
 import fastjsonschema
 
 from engine.errors import ConfigError
+from engine.operators.dead import describe
 from engine.operators.fields import Fields
 from engine.operators.schema_view import View, compile_view
 from engine.resources import find_schema_file
@@ -62,4 +63,6 @@ class EventSchema:
             self._validate(self._view(event))
         except fastjsonschema.JsonSchemaValueException as exc:
             return f"schema violation ({self.path}): {exc.message}"
+        except Exception as exc:  # noqa: BLE001 - an event the validator cannot take is that event's failure
+            return f"cannot be validated against {self.path}: {describe(exc)}"
         return None

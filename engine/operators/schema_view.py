@@ -16,6 +16,8 @@ from typing import Any, Callable, Dict, Optional
 
 import orjson
 
+from engine import jsontext
+
 View = Callable[[Any], Any]
 
 # Keywords that, on an object or array, look at no more than its type, size or keys; the
@@ -38,8 +40,26 @@ def _default(value):
 
 
 def round_trip(value: Any) -> Any:
-    """``value`` as JSON gives it back (the reference the views must agree with)."""
-    return orjson.loads(orjson.dumps(value, default=_default))
+    """``value`` as JSON gives it back (the reference the views must agree with); integers
+    beyond 64 bits, which orjson does not write, stay exact integers."""
+    try:
+        return orjson.loads(orjson.dumps(value, default=_default))
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+    return jsontext.exact(orjson.dumps(_exact_ints(value), default=_default))  # the json module: exact ints
+
+
+def _exact_ints(value: Any) -> Any:
+    """A copy of ``value`` whose integers beyond 64 bits are JSON fragments of their digits."""
+    kind = type(value)
+    if kind is int and not -(2 ** 63) <= value < 2 ** 64:
+        return orjson.Fragment(str(value))
+    if kind is dict:
+        return {k: _exact_ints(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_exact_ints(v) for v in value]
+    return value
 
 
 def compile_view(schema: Any) -> View:
