@@ -128,3 +128,29 @@ def test_on_random_events_the_validator_reaches_the_same_verdict_as_with_the_ful
         assert outcome(schema, view(event)) == expected, event
         verdicts.append(expected == "valid")
     assert 30 < sum(verdicts) < 270  # both verdicts, many times: the comparison means something
+
+
+def test_integers_beyond_64_bits_reach_the_validator_exactly(tmp_path):
+    """Decode keeps such integers exact; orjson cannot write them: the round trip must not fail."""
+    from engine.operators.jsonschemas import EventSchema
+
+    big = 10 ** 30
+    assert round_trip({"a": [big, -big, Decimal("1.5")], "b": 1}) == {"a": [big, -big, 1.5], "b": 1}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"type": "object", "properties": {"n": {"enum": [1, 2]}, "m": {"maximum": 10}}}))
+    schema = EventSchema(str(path))
+    assert schema.violation({"n": 1, "m": 5}) is None
+    assert "must be one of" in schema.violation({"n": [big], "m": 5})  # a verdict, not an exception
+    assert "must be smaller than or equal to 10" in schema.violation({"n": 1, "m": big})
+
+
+def test_an_event_the_validator_cannot_take_is_a_reason_not_an_exception(tmp_path):
+    from engine.operators.jsonschemas import EventSchema
+
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"type": "object", "properties": {"n": {"const": 1}}}))
+    deep = [1]
+    for _ in range(2000):
+        deep = [deep]
+    reason = EventSchema(str(path)).violation({"n": deep, "x": {1, 2}})
+    assert reason.startswith(f"cannot be validated against {path}: ")
