@@ -29,20 +29,21 @@ _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
 _TIMESTAMP_UNIT = re.compile(r"^timestamp\((s|ms|us)\)$")
 
 
-def _numeric_text(value: str, what: str) -> str:
-    """``value`` without surrounding white space, refused unless plain ASCII without ``_``."""
-    text = value.strip()
-    if not text.isascii() or "_" in text:
-        raise ValueError(f"invalid literal for {what}: {value!r:.40}")
-    if len(text) > _MAX_DIGITS:
-        raise ValueError(f"more than {_MAX_DIGITS} characters")
-    return text
+def _not_plain(value: str, what: str) -> ValueError:
+    return ValueError(f"invalid literal for {what}: {value!r:.40}")
 
 
 def to_int(value):
     kind = type(value)
     if kind is str:
-        return int(_numeric_text(value, "int() with base 10"))
+        if value.isascii() and "_" not in value:  # int() alone takes '1_000' and non-ASCII digits
+            try:
+                return int(value)  # int() itself ignores surrounding white space
+            except ValueError as exc:
+                if "Exceeds the limit" in str(exc):
+                    raise ValueError(f"more than {_MAX_DIGITS} characters") from None
+                raise
+        raise _not_plain(value, "int() with base 10")
     if kind is int:
         return value
     if kind is bool:
@@ -65,7 +66,9 @@ def to_float(value):
     if kind is bool:
         raise ValueError("booleans are not numbers")
     if kind is str:
-        number = float(_numeric_text(value, "float()"))
+        if not value.isascii() or "_" in value:
+            raise _not_plain(value, "float()")
+        number = float(value)
     elif kind is int or kind is Decimal:
         try:
             number = float(value)
@@ -211,19 +214,19 @@ def decimal_converter(precision: int, scale: int) -> Callable:
         try:
             if kind is float:
                 number = Decimal(repr(value))
-            elif kind is str:
-                text = value.strip()
-                number = Decimal(text if text.isascii() and "_" not in text else "x")
+            elif kind is str:  # Decimal() alone takes '1_000' and non-ASCII digits
+                number = Decimal(value if value.isascii() and "_" not in value else "x")
             else:
                 number = Decimal(value)
         except (InvalidOperation, TypeError, ValueError):
             raise ValueError("not a number") from None
         if not number.is_finite():
             raise ValueError("not a finite number")
-        if number and number.adjusted() >= precision - scale:  # checked first: quantize's work stays bounded
-            raise ValueError(f"does not fit decimal({precision},{scale})")
-        rounded = number.quantize(quantum, context=context)
-        if abs(rounded) >= limit:  # 9.995 -> 10.00
+        try:  # a result of more digits than fit is refused before any work (1e999999999)
+            rounded = number.quantize(quantum, context=context)
+        except InvalidOperation:
+            raise ValueError(f"does not fit decimal({precision},{scale})") from None
+        if rounded.copy_abs() >= limit:  # 9.995 -> 10.00 (abs() would round to 28 digits)
             raise ValueError(f"does not fit decimal({precision},{scale})")
         return rounded
 

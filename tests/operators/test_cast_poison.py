@@ -68,6 +68,7 @@ def test_a_value_no_converter_takes_is_a_dead_letter_with_the_reason(type_name, 
     ("int", " -5 ", -5),
     ("decimal(38,2)", "123456789012345678901234567890123456.125", Decimal("123456789012345678901234567890123456.13")),
     ("decimal(3,2)", "9.994", Decimal("9.99")),
+    ("decimal(38,2)", "9" * 36 + ".5", Decimal("9" * 36 + ".50")),  # 38 digits: no 28-digit rounding anywhere
     ("timestamp(ms)", "-1.5", datetime(1969, 12, 31, 23, 59, 59, 998500, tzinfo=UTC)),
     ("timestamp(s)", 253402300799, datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
     ("timestamp(us)", -62135596800000000, datetime(1, 1, 1, tzinfo=UTC)),
