@@ -36,6 +36,8 @@ _refs = gc.get_referents
 _tracked = gc.is_tracked
 # an object member whose value is an integer literal that may not fit 64 bits (19+ digits
 # after a minus, 20+ without); the leading ':' makes re2 skip ahead with memchr
+_DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # b"0" for every digit
+_DIGITS_19 = b"0" * 19
 _BIG_MEMBER = re2.compile(rb":[ \t\n\r]*(?:-[0-9]{19}|[0-9]{20})")
 
 # check() results
@@ -56,18 +58,27 @@ class JsonTextError(json.JSONDecodeError):
         return type(self), (self.msg,)
 
 
-def loads(text, depth_limit: int = MAX_DEPTH, parse=orjson.loads) -> Any:
-    """The value of JSON ``text`` (str or bytes) under the module's rules, or JsonTextError."""
+def loads(text, depth_limit: int = MAX_DEPTH) -> Any:
+    """The value of JSON ``text`` (str or bytes) under the module's rules, or JsonTextError.
+
+    For one value, cheap checks of the text first: a value nested N levels has at least N
+    opening brackets, and an integer orjson cannot keep has 19 digits or more."""
     try:
-        value = parse(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise JsonTextError(malformed(exc)) from None
-    problem = check(value, depth_limit) if type(value) in (dict, list) else None
-    if problem is None:
-        return value
-    if problem is DEEP:
-        raise JsonTextError(too_deep(depth_limit))
-    return exact(text)
+    kind = type(value)
+    if kind is not dict and kind is not list or len(text) < 19:
+        return exact(text) if kind is float and not -_BIG < value < _BIG else value
+    raw = text if type(text) is bytes else str(text).encode("utf-8", "surrogatepass")
+    if len(raw) > 2 * depth_limit and raw.count(b"[") + raw.count(b"{") > depth_limit:
+        problem = check(value, depth_limit)
+        if problem is DEEP:
+            raise JsonTextError(too_deep(depth_limit))
+        return value if problem is None else exact(text)
+    if len(raw) >= 19 and _DIGITS_19 in raw.translate(_DIGITS_AS_ZERO):
+        return exact(text)
+    return value
 
 
 def exact(text) -> Any:

@@ -13,7 +13,7 @@ so the decode step checks only the payload of a message that shares it.
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import orjson
 
@@ -22,6 +22,7 @@ from engine.jsontext import MAX_DEPTH, check
 _HEAD = b'{"schema":'
 _SEPARATOR = b',"payload":'
 _KEEP = 8  # distinct schemas remembered (a table's schema changes rarely)
+_BYTES = {bytes}
 _TRIES = 4  # candidate ends of the schema's text tried (each one is a parse)
 _WORTH_IT = 256  # shorter schemas are parsed in full: the saving would not pay for the check
 
@@ -31,45 +32,53 @@ class EnvelopeDecoder:
 
     def __init__(self) -> None:
         self._known: List[Tuple[bytes, object]] = []  # (bytes before the payload, parsed schema)
-        self._last_prefix = 0  # length of the prefix of the last value that shared a schema
 
     def loads(self, value):
         return self.load(value)[0]
 
-    def load(self, value) -> Tuple[object, bool]:
-        """(the value's JSON, whether it is an envelope sharing a remembered schema)."""
+    def load(self, value) -> Tuple[object, Optional[memoryview]]:
+        """(the value's JSON, the payload's bytes when it is an envelope sharing a remembered
+        schema, else None)."""
         if type(value) is bytes and value.startswith(_HEAD) and value.endswith(b"}"):
             for prefix, schema in self._known:
                 if value.startswith(prefix):
+                    payload = memoryview(value)[len(prefix):-1]
                     try:
-                        self._last_prefix = len(prefix)
-                        return {"schema": schema, "payload": orjson.loads(memoryview(value)[len(prefix):-1])}, True
+                        return {"schema": schema, "payload": orjson.loads(payload)}, payload
                     except orjson.JSONDecodeError:
                         break  # e.g. a key after the payload: let the full parse decide
             event = orjson.loads(value)
             self._learn(value, event)
-            return event, False
-        return orjson.loads(value), False
+            return event, None
+        return orjson.loads(value), None
 
     def load_all(self, values) -> Tuple[list, list, list, list]:
         """The JSON of every value; the values to check whole; the payloads of the envelopes
         that share a remembered (already checked) schema, one level deeper than their event;
-        the texts of both (the whole value, or the payload's bytes)."""
+        the texts of both as bytes (the whole value, or the payload's bytes)."""
         events: list = []
-        whole: list = []
-        payloads: list = []
-        texts: list = []
-        load = self.load
+        add = events.append
+        shared = None  # (index, payload bytes) of the envelopes sharing a remembered schema
         for value in values:
-            event, shared = load(value)
-            events.append(event)
-            if shared:
-                payloads.append(event["payload"])
-                texts.append(memoryview(value)[self._last_prefix:])
+            if type(value) is bytes and value.startswith(_HEAD):
+                event, payload = self.load(value)
+                if payload is not None:
+                    shared = shared or []
+                    shared.append((len(events), payload))
+                add(event)
             else:
-                whole.append(event)
-                texts.append(value if type(value) is bytes else str(value).encode("utf-8", "surrogatepass"))
-        return events, whole, payloads, texts
+                add(orjson.loads(value))
+        texts = values if set(map(type, values)) == _BYTES else [_bytes(v) for v in values]
+        if shared is None:
+            return events, events, [], texts
+        if len(shared) == len(events):  # the usual case: one table, one schema
+            return events, [], [e["payload"] for e in events], [payload for _, payload in shared]
+        texts = list(texts)
+        for index, payload in shared:
+            texts[index] = payload
+        skip = {index for index, _ in shared}
+        return (events, [e for index, e in enumerate(events) if index not in skip],
+                [events[index]["payload"] for index, _ in shared], texts)
 
     def _learn(self, value: bytes, event) -> None:
         if type(event) is not dict or list(event) != ["schema", "payload"]:
@@ -86,6 +95,11 @@ class EnvelopeDecoder:
                 and check(event["schema"], MAX_DEPTH - 1) is None:
             self._known.insert(0, (prefix, event["schema"]))
             del self._known[_KEEP:]
+
+
+def _bytes(value) -> bytes:
+    return value if type(value) is bytes else bytes(value) if isinstance(value, (bytearray, memoryview)) \
+        else str(value).encode("utf-8", "surrogatepass")
 
 
 def _parses_to(text: bytes, expected) -> bool:

@@ -112,14 +112,14 @@ class Decode:
         if len(value) > MAX_VALUE_BYTES:
             raise JsonTextError(_too_long(value))
         try:
-            event, shared = self._decoder.load(value)
+            event, shared = self._decoder.load(value)  # shared: the payload's bytes, or None
         except orjson.JSONDecodeError as exc:
             raise JsonTextError(malformed(exc)) from None
         if event is None and _null_is_tombstone(raw):
             return None
         if type(event) is not dict:
             raise JsonTextError(f"expected a JSON object, got {_KINDS.get(type(event), type(event).__name__)}")
-        problem = check(event["payload"], MAX_DEPTH - 1) if shared else check(event)  # every value: one event
+        problem = check(event) if shared is None else check(event["payload"], MAX_DEPTH - 1)  # every value: one event
         if problem is None:
             return event
         if problem is DEEP:

@@ -276,3 +276,19 @@ def test_clean_batches_and_the_same_values_one_by_one_agree(batch, data):
     together = Decode("s").process(kafka(*texts))
     alone = [Decode("s").process(kafka(t)) for t in texts]
     assert together[1] == [] and together[0] == [events[0] for events, _ in alone]
+
+
+def test_a_batch_mixing_shared_envelopes_and_plain_objects_decodes_each_exactly():
+    schema = b'{"type":"struct","name":"' + b"n" * 300 + b'"}'
+    envelope = b'{"schema":' + schema + b',"payload":{"op":"c","after":{"id":%d}}}'
+    decode = Decode("src")
+    decode.process(kafka(envelope % 0))  # the schema is remembered from now on
+    batch = [envelope % 1, b'{"plain": [1, {"x": 2}]}', envelope % 2, b'{"schema": 5, "payload": 6}', envelope % 3]
+    events, deads = decode.process(kafka(*batch))
+    assert deads == [] and events == [json.loads(v) for v in batch]
+    assert events[0]["schema"] is events[2]["schema"] is events[4]["schema"]
+    big = envelope.replace(b'"id":%d', b'"id":%d,"n":123456789012345678901234') % 4
+    deep = envelope.replace(b'"id":%d', b'"id":%d,"d":' + nested(MAX_DEPTH - 2)) % 5
+    events, deads = decode.process(kafka(*batch, big, deep))
+    assert [d.origin for d in deads] == ["t[0]@106"] and events[-1] == json.loads(big)
+    assert events[-1]["payload"]["after"]["n"] == 123456789012345678901234
