@@ -142,7 +142,11 @@ def check_batch(roots: list, texts: Iterable, depth_limit: int = MAX_DEPTH) -> O
     or a list, is. So only tracked containers are walked (nesting, and the numbers that are
     array items); a number that is an object member's value follows a ``:`` in the text, where
     one search of the texts finds any integer literal of 19+ digits."""
-    if _BIG_MEMBER.search(b"\n".join(texts)) is not None:
+    try:
+        joined = b"\n".join(texts)
+    except TypeError:  # a text given as str
+        joined = b"\n".join(t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t for t in texts)
+    if _BIG_MEMBER.search(joined) is not None:
         return BIG_NUMBER
     level = list(filter(_tracked, roots))  # containers at ``depth`` that may hold containers
     depth = 1

@@ -223,7 +223,7 @@ def decimal_converter(precision: int, scale: int) -> Callable:
         if not number.is_finite():
             raise ValueError("not a finite number")
         try:  # a result of more digits than fit is refused before any work (1e999999999)
-            rounded = number.quantize(quantum, context=context)
+            rounded = context.quantize(number, quantum)
         except InvalidOperation:
             raise ValueError(f"does not fit decimal({precision},{scale})") from None
         if rounded.copy_abs() >= limit:  # 9.995 -> 10.00 (abs() would round to 28 digits)

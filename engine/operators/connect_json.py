@@ -22,7 +22,6 @@ from engine.jsontext import MAX_DEPTH, check
 _HEAD = b'{"schema":'
 _SEPARATOR = b',"payload":'
 _KEEP = 8  # distinct schemas remembered (a table's schema changes rarely)
-_BYTES = {bytes}
 _TRIES = 4  # candidate ends of the schema's text tried (each one is a parse)
 _WORTH_IT = 256  # shorter schemas are parsed in full: the saving would not pay for the check
 
@@ -55,7 +54,7 @@ class EnvelopeDecoder:
     def load_all(self, values) -> Tuple[list, list, list, list]:
         """The JSON of every value; the values to check whole; the payloads of the envelopes
         that share a remembered (already checked) schema, one level deeper than their event;
-        the texts of both as bytes (the whole value, or the payload's bytes)."""
+        the texts of both (the whole value, or the payload's bytes)."""
         events: list = []
         add = events.append
         shared = None  # (index, payload bytes) of the envelopes sharing a remembered schema
@@ -68,12 +67,11 @@ class EnvelopeDecoder:
                 add(event)
             else:
                 add(orjson.loads(value))
-        texts = values if set(map(type, values)) == _BYTES else [_bytes(v) for v in values]
         if shared is None:
-            return events, events, [], texts
+            return events, events, [], values
         if len(shared) == len(events):  # the usual case: one table, one schema
             return events, [], [e["payload"] for e in events], [payload for _, payload in shared]
-        texts = list(texts)
+        texts = list(values)
         for index, payload in shared:
             texts[index] = payload
         skip = {index for index, _ in shared}
@@ -95,11 +93,6 @@ class EnvelopeDecoder:
                 and check(event["schema"], MAX_DEPTH - 1) is None:
             self._known.insert(0, (prefix, event["schema"]))
             del self._known[_KEEP:]
-
-
-def _bytes(value) -> bytes:
-    return value if type(value) is bytes else bytes(value) if isinstance(value, (bytearray, memoryview)) \
-        else str(value).encode("utf-8", "surrogatepass")
 
 
 def _parses_to(text: bytes, expected) -> bool:
