@@ -42,6 +42,9 @@ DECIMAL_MODES = ("precise", "string", "double")
 TIME_MODES = ("adaptive", "adaptive_time_microseconds", "connect")
 OPS = frozenset({"c", "u", "d", "r", "t", "m"})
 NEEDS_AFTER = frozenset({"c", "u", "r"})  # Debezium always writes the new row for these
+_NULL = type(None)
+_OBJECT_OR_NULL, _INT_OR_NULL, _TEXT_OR_NULL = {dict, _NULL}, {int, _NULL}, {str, _NULL}
+_ID_OR_NULL = {int, str, _NULL}
 OUTPUT_FIELDS = {"op": "str", "before": "json", "after": "json", "source": "json", "ts_ms": "int",
                  "transaction": "json", "table": "str", "tx_id": "str", "lsn": "int"}
 
@@ -151,18 +154,24 @@ class DebeziumDecoder:
         else:
             before = None if before is None else dict(before)
             after = None if after is None else dict(after)
-        source = _object(payload, "source") or {}
-        transaction = _object(payload, "transaction")
-        tx_id = _scalar(source, "txId", "source.txId", (int, str))
+        source, transaction = payload.get("source"), payload.get("transaction")
+        if type(source) is not dict or type(transaction) not in _OBJECT_OR_NULL:
+            source = _object(payload, "source") or {}
+            transaction = _object(payload, "transaction")
+        ts_ms, table, lsn, tx_id = payload.get("ts_ms"), source.get("table"), source.get("lsn"), source.get("txId")
+        if type(ts_ms) not in _INT_OR_NULL or type(table) not in _TEXT_OR_NULL or type(lsn) not in _INT_OR_NULL \
+                or type(tx_id) not in _ID_OR_NULL:  # one test for the usual case; the reason below
+            _scalar(payload, "ts_ms", "ts_ms", (int,))
+            _scalar(source, "table", "source.table", (str,))
+            _scalar(source, "lsn", "source.lsn", (int,))
+            _scalar(source, "txId", "source.txId", (int, str))
         if tx_id is None and transaction is not None:
             tx_id = _scalar(transaction, "id", "transaction.id", (int, str))
             if tx_id is not None:
                 tx_id = str(tx_id).split(":", 1)[0]
-        out = {"op": op, "before": before, "after": after, "source": source,
-               "ts_ms": _scalar(payload, "ts_ms", "ts_ms", (int,)), "transaction": transaction,
-               "table": _scalar(source, "table", "source.table", (str,)),
-               "tx_id": None if tx_id is None else str(tx_id),
-               "lsn": _scalar(source, "lsn", "source.lsn", (int,))}
+        out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,
+               "transaction": transaction, "table": table, "tx_id": None if tx_id is None else str(tx_id),
+               "lsn": lsn}
         if op == "m":  # a logical decoding message (pg_logical_emit_message): prefix and content
             out["message"] = _object(payload, "message")
         if self.casts:
