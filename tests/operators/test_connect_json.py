@@ -69,3 +69,24 @@ def test_plain_json_and_text_are_plain_orjson():
     small = json.dumps({"schema": {"type": "int32"}, "payload": 5}, separators=(",", ":")).encode()
     assert decoder.loads(small) == {"schema": {"type": "int32"}, "payload": 5}
     assert decoder._known == []  # a schema this small is not worth remembering
+
+
+def test_load_all_hands_out_the_payload_bytes_of_shared_envelopes_only():
+    decoder = EnvelopeDecoder()
+    first, second = _message("pickup", 1), _message("pickup", 2)
+    plain = b'{"a": 1}'
+    events, whole, payloads, texts = decoder.load_all([first, plain, second])
+    assert events == [orjson.loads(first), {"a": 1}, orjson.loads(second)]
+    assert whole == events[:2] and payloads == [events[2]["payload"]]  # the first one taught the schema
+    assert texts[:2] == [first, plain] and orjson.loads(bytes(texts[2])) == events[2]["payload"]
+    assert bytes(texts[2]) + b"}" == second[-len(texts[2]) - 1:]
+
+
+def test_a_schema_full_of_payload_keys_is_not_worth_learning():
+    """Each candidate end of the schema's text costs a parse: a message crafted with thousands
+    of ',"payload":' inside its schema must not cost thousands of parses."""
+    inner = ",".join(f'"k{i}":{{"a":1,"payload":{i}}}' for i in range(2000))
+    message = ('{"schema":{' + inner + '},"payload":{"op":"c"}}').encode()
+    decoder = EnvelopeDecoder()
+    assert decoder.loads(message) == orjson.loads(message)
+    assert decoder._known == []
