@@ -3,7 +3,8 @@
 Sources' decode step, ``cast`` to ``json`` and Debezium ``Json`` columns read JSON with the same
 rules (docs/connectors.md, *Decoding*):
 
-* RFC 8259 JSON only: ``NaN``, ``Infinity`` and ``-Infinity`` are refused with that reason.
+* RFC 8259 JSON only: ``NaN``, ``Infinity`` and ``-Infinity`` are refused with that reason;
+  so is text orjson refuses (not UTF-8, an escaped lone surrogate, which no sink could write).
 * Integers are exact whatever their size: orjson (fast, used first) turns an integer beyond
   64 bits into a float, so a value holding a float of 2**63 or more is parsed again with the
   standard library, which keeps Python ints. Numbers beyond the double range (~1e308, i.e.
@@ -34,10 +35,10 @@ _CONTAINER = {dict, list}.__contains__
 _FLOAT = {float}.__contains__
 _refs = gc.get_referents
 _tracked = gc.is_tracked
-# an object member whose value is an integer literal that may not fit 64 bits (19+ digits
-# after a minus, 20+ without); the leading ':' makes re2 skip ahead with memchr
 _DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # b"0" for every digit
 _DIGITS_19 = b"0" * 19
+# an object member whose value is an integer literal that may not fit 64 bits (19+ digits
+# after a minus, 20+ without); the leading ':' makes re2 skip ahead with memchr
 _BIG_MEMBER = re2.compile(rb":[ \t\n\r]*(?:-[0-9]{19}|[0-9]{20})")
 
 # check() results
@@ -141,7 +142,8 @@ def check_batch(roots: list, texts: Iterable, depth_limit: int = MAX_DEPTH) -> O
     garbage collector (``gc.is_tracked``), while a list, and every dict or list holding a dict
     or a list, is. So only tracked containers are walked (nesting, and the numbers that are
     array items); a number that is an object member's value follows a ``:`` in the text, where
-    one search of the texts finds any integer literal of 19+ digits."""
+    one search of the texts finds any integer literal of 19+ digits. (A Python that tracked
+    every dict would make the walk longer, never wrong.)"""
     try:
         joined = b"\n".join(texts)
     except TypeError:  # a text given as str
