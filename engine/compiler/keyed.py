@@ -1,11 +1,49 @@
-"""Bytewax wiring of keyed, stateful operators (``aggregate``, ``merge_transactions``).
+"""Bytewax wiring of keyed, stateful operators (``aggregate``, ``merge_transactions``,
+``micro_batch``, ``with_previous``), and the boundary that keeps one bad event from stopping
+the flow.
 
-Such an operator has ``group(batch) -> ((key, pairs) list, dead letters)`` and
-``logic(state)``, the per-key logic: ``add(pairs, now)``, ``due(now)``, ``flush()``,
-``next_notification()``, ``state()``, ``resume(now)`` and ``disposable``, all plain Python.
-Inside the step's nested Bytewax operator: ``group`` splits every batch by key, ``state`` is
-a ``stateful_batch`` driving one logic per key (timers, end of input, snapshots), and
+The contract a keyed operator implements, in plain Python (like Bytewax's
+``StatefulBatchLogic``, which drives it):
+
+* ``group(batch) -> ([(key, pairs)], dead letters)``: every event of the batch lands in exactly
+  one place, a ``(key, event)`` pair or a dead letter (with the reason it has no key);
+* ``logic(state)``, the per-key logic: ``add(pairs, now)``, ``due(now)`` (timers) and
+  ``flush()`` (end of a bounded input) each return ``(emitted events, dead letters)``;
+  ``next_notification()``, ``state()`` (plain, picklable data), ``resume(now)`` (after a
+  restore) and ``disposable``.
+* An operator never raises for a bad event: it dead-letters the event with the reason and
+  leaves its state as if that event had not come (check before changing the state).
+
+Inside the step's nested Bytewax operator: ``group`` splits every batch by key, ``state`` is a
+``stateful_batch`` driving one logic per key (timers, end of input, snapshots), and
 ``ok``/``dead`` re-batch what it emits.
+
+**The boundary** (last resort: a bug, or an input nobody foresaw). A logic call that raises
+does not stop the flow; what it guarantees:
+
+* ``group`` raising for a batch: the batch is grouped again one event at a time; only the
+  events that raise alone are dead-lettered (``engine/operators/boundary.py``, as for
+  stateless steps: ``group`` is pure).
+* ``add`` raising: every event of that call is dead-lettered with the step id, the key and a
+  one-line reason. Nothing is lost, but the call may have been half applied (a call is not a
+  transaction, and copying the state before every call would cost the fast path): the key's
+  state may already count part of those events, and the dead letter says so. At worst an
+  event is both counted and dead-lettered, never neither. The key then runs *carefully* for
+  its next 1000 calls: each call is made on a pickled checkpoint of the state; one that
+  raises is rolled back and retried one event at a time (each on its own checkpoint), so only
+  the events that raise are dead-lettered and the state is exactly as if they had not come.
+* ``due`` / ``flush`` raising: a dead letter with event ``null`` naming the call and the key
+  (there is no input event to carry). A failed ``due`` is retried by the timer after 1 s,
+  doubling up to 5 min; in careful mode the state is rolled back first, so nothing it was
+  emitting is lost; otherwise windows or transactions it had taken out may be.
+* ``next_notification`` raising: reported once per back-off, and the timer retries as above.
+* restoring a snapshot raising (``pickle``, ``logic(state)``): reported; the key starts from
+  an empty state. ``resume`` raising: reported; the key keeps its state and its timers.
+* ``snapshot`` raising: reported once (until one succeeds again); the key's snapshot is
+  empty, so its state would not survive a restart.
+
+Those dead letters are emitted with the key's next output (a restore failure asks for an
+immediate timer). On clean data the boundary costs one ``try`` per call.
 
 A snapshot is the logic's live state pickled on the spot: Bytewax needs an immutable copy,
 and one pickle is ~12x cheaper than ``copy.deepcopy`` followed by Bytewax's own pickle (at
@@ -15,8 +53,8 @@ and one pickle is ~12x cheaper than ``copy.deepcopy`` followed by Bytewax's own 
 from __future__ import annotations
 
 import pickle
-from datetime import datetime, timezone
-from typing import List, Optional
+from datetime import datetime, timedelta, timezone
+from typing import Callable, List, Optional, Tuple
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
@@ -24,8 +62,13 @@ from bytewax.operators import StatefulBatchLogic
 
 from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
+from engine.operators.boundary import _debug, guard
+from engine.operators.dead import describe
+from engine.records import DeadLetter
 
-_OK, _DEAD = "ok", "dead"
+_OK, _DEAD, _FAILED = "ok", "dead", "failed"  # _FAILED: (event, call, what went wrong), the key added later
+CAREFUL_CALLS = 1000  # calls made on a checkpoint after a failure
+FIRST_RETRY, LAST_RETRY = timedelta(seconds=1), timedelta(minutes=5)
 
 
 def _now() -> datetime:
@@ -35,57 +78,193 @@ def _now() -> datetime:
 class _KeyLogic(StatefulBatchLogic):
     """One key's operator logic, driven by Bytewax: batches, timers, end of input, snapshots."""
 
-    def __init__(self, keyed, state) -> None:
-        if isinstance(state, bytes):
-            state = pickle.loads(state)  # else a snapshot from before states were pickled here
-        self.logic = keyed.logic(state)
-        if state is not None:  # resumed from a snapshot
-            self.logic.resume(_now())
+    def __init__(self, step_id: str, keyed, state) -> None:
+        self.step_id = step_id
+        self.keyed = keyed
+        self.failures: List[tuple] = []  # of calls that raised, emitted with the next output
+        self.careful = 0  # calls left to make on a checkpoint
+        self.retry_at: Optional[datetime] = None  # a timer that raised is retried then
+        self.delay: Optional[timedelta] = None
+        self.snapshot_failed = False
+        self.logic = self._restored(state)
 
+    def _restored(self, state):
+        try:
+            if isinstance(state, bytes):
+                state = pickle.loads(state)  # else a snapshot from before states were pickled here
+            logic = self.keyed.logic(state)
+        except Exception as exc:  # noqa: BLE001 - the boundary: report, start empty
+            self._fail(None, "restoring the state", exc, "the key starts from an empty state")
+            return self.keyed.logic(None)
+        if state is not None:
+            try:
+                logic.resume(_now())
+            except Exception as exc:  # noqa: BLE001
+                self._fail(None, "resume()", exc, "the key keeps its state and timers as snapshotted")
+        return logic
+
+    # -- Bytewax callbacks --------------------------------------------------------------
     def on_batch(self, values: List[list]):
         results, deads = [], []
         now = _now()
         for pairs in values:
-            emitted, failed = self.logic.add(pairs, now)
+            if self.careful:
+                emitted, failed = self._careful_add(pairs, now)
+            else:
+                try:
+                    emitted, failed = self.logic.add(pairs, now)
+                except Exception as exc:  # noqa: BLE001 - the boundary: these events, not the flow
+                    for _, event in pairs:
+                        self._fail(event, "add()", exc, "the key's state may hold part of this call's events")
+                    self.careful = CAREFUL_CALLS
+                    continue
             results += emitted
             deads += failed
-        return _tagged(results, deads), self._discard()
+        return self._out(results, deads), self._discard()
 
     def on_notify(self):
-        return _tagged(self.logic.due(_now()), []), self._discard()
+        now = _now()
+        if self.retry_at is not None and now < self.retry_at:
+            return self._out([], []), self._discard()  # only to emit failures; the timer waits
+        emitted, failed = self._timer("due()", lambda: self.logic.due(now), now)
+        return self._out(emitted, failed), self._discard()
 
     def on_eof(self):
-        return _tagged(self.logic.flush(), []), self._discard()
+        emitted, failed = self._timer("flush()", self.logic.flush, None)
+        return self._out(emitted, failed), self._discard()
 
     def notify_at(self) -> Optional[datetime]:
-        return self.logic.next_notification()
+        if self.failures:
+            return _now()  # failures of a restore: emit them now
+        try:
+            at = self.logic.next_notification()
+        except Exception as exc:  # noqa: BLE001
+            now = _now()
+            if self.retry_at is None or now >= self.retry_at:
+                self._fail(None, "next_notification()", exc, "its timer is retried later")
+                self._back_off(now)
+            return self.retry_at
+        if at is not None and self.retry_at is not None and at < self.retry_at:
+            return self.retry_at
+        return at
 
-    def snapshot(self) -> bytes:
-        return pickle.dumps(self.logic.state(), protocol=pickle.HIGHEST_PROTOCOL)
+    def snapshot(self) -> Optional[bytes]:
+        try:
+            data = pickle.dumps(self.logic.state(), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001
+            if not self.snapshot_failed:
+                self._fail(None, "snapshot()", exc, "the key's state would not survive a restart")
+            self.snapshot_failed = True
+            return None
+        self.snapshot_failed = False
+        return data
+
+    # -- the boundary -------------------------------------------------------------------
+    def _timer(self, call: str, run: Callable[[], Tuple[list, list]], now: Optional[datetime]):
+        """``due`` or ``flush``: on failure a dead letter naming the call, and a later retry."""
+        saved = self._checkpoint() if self.careful else None
+        if self.careful:
+            self.careful -= 1
+        try:
+            emitted, failed = run()
+        except Exception as exc:  # noqa: BLE001
+            if self._rollback(saved):
+                consequence = "rolled back; retried later" if now is not None else "rolled back"
+            else:
+                consequence = "what it was releasing may be lost"
+            self._fail(None, call, exc, consequence)
+            self.careful = CAREFUL_CALLS
+            if now is not None:
+                self._back_off(now)
+            return [], []
+        self.retry_at = self.delay = None
+        return emitted, failed
+
+    def _careful_add(self, pairs: list, now: datetime):
+        """``add`` on a checkpoint: a call that raises is undone and retried event by event."""
+        self.careful -= 1
+        saved = self._checkpoint()
+        try:
+            return self.logic.add(pairs, now)
+        except Exception as exc:  # noqa: BLE001
+            self.careful = CAREFUL_CALLS
+            if not self._rollback(saved):
+                for _, event in pairs:
+                    self._fail(event, "add()", exc, "the key's state may hold part of this call's events")
+                return [], []
+            if len(pairs) == 1:
+                self._fail(pairs[0][1], "add()", exc, "rolled back")
+                return [], []
+        results, deads = [], []
+        for pair in pairs:
+            saved = self._checkpoint()
+            try:
+                emitted, failed = self.logic.add([pair], now)
+            except Exception as exc:  # noqa: BLE001
+                undone = self._rollback(saved)
+                self._fail(pair[1], "add()", exc, "rolled back" if undone else "the key's state may hold part of it")
+                continue
+            results += emitted
+            deads += failed
+        return results, deads
+
+    def _checkpoint(self) -> Optional[bytes]:
+        try:
+            return pickle.dumps(self.logic.state(), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - no checkpoint: the caller says the state may be half applied
+            return None
+
+    def _rollback(self, saved: Optional[bytes]) -> bool:
+        """Back to the checkpoint; False when there is none (or it cannot be read back)."""
+        if saved is None:
+            return False
+        try:
+            self.logic = self.keyed.logic(pickle.loads(saved))
+        except Exception:  # noqa: BLE001
+            return False
+        return True
+
+    def _fail(self, event, call: str, exc: BaseException, consequence: str) -> None:
+        _debug(self.step_id)
+        self.failures.append((event, call, f"{describe(exc)} ({consequence})"))
+
+    def _back_off(self, now: datetime) -> None:
+        self.delay = FIRST_RETRY if self.delay is None else min(2 * self.delay, LAST_RETRY)
+        self.retry_at = now + self.delay
+
+    def _out(self, results: list, deads: list) -> list:
+        tagged = [(_OK, r) for r in results] + [(_DEAD, d) for d in deads]
+        if self.failures:
+            tagged += [(_FAILED, f) for f in self.failures]
+            self.failures = []
+        return tagged
 
     def _discard(self) -> bool:
-        return StatefulBatchLogic.DISCARD if self.logic.disposable else StatefulBatchLogic.RETAIN
-
-
-def _tagged(results: list, deads: list) -> list:
-    return [(_OK, r) for r in results] + [(_DEAD, d) for d in deads]
+        try:
+            disposable = self.logic.disposable
+        except Exception:  # noqa: BLE001 - keep the state: nothing is lost by retaining it
+            return StatefulBatchLogic.RETAIN
+        return StatefulBatchLogic.DISCARD if disposable and not self.failures else StatefulBatchLogic.RETAIN
 
 
 @operator
-def keyed_step(step_id: str, up: Stream, keyed: object, counters: object) -> StepOut:
-    """A keyed stateful step; ``ok`` and ``dead`` carry batches."""
-    grouped = op.map("group", up, _grouper(keyed, counters))
+def keyed_step(step_id: str, up: Stream, keyed: object, counters: object, name: str) -> StepOut:
+    """A keyed stateful step; ``ok`` and ``dead`` carry batches. ``name`` is the YAML step id
+    its dead letters carry (Bytewax scopes ``step_id`` with the flow's id)."""
+    grouped = op.map("group", up, _grouper(name, keyed, counters))
     pairs = op.flat_map_batch("keys", grouped, lambda results: [p for r in results for p in r[0]])
     no_key = op.flat_map_batch("no_key", grouped, lambda results: [r[1] for r in results if r[1]])
-    state = op.stateful_batch("state", pairs, lambda resume: _KeyLogic(keyed, resume))
-    ok = op.flat_map_batch("ok", state, _rebatch(_OK, counters))
-    dead = op.flat_map_batch("dead", state, _rebatch(_DEAD, counters))
+    state = op.stateful_batch("state", pairs, lambda resume: _KeyLogic(name, keyed, resume))
+    ok = op.flat_map_batch("ok", state, _rebatch_ok(counters))
+    dead = op.flat_map_batch("dead", state, _rebatch_dead(name, counters))
     return StepOut(ok, op.merge("dead_letters", dead, no_key))
 
 
-def _grouper(keyed, counters: Optional[StepCounters]):
+def _grouper(step_id: str, keyed, counters: Optional[StepCounters]):
+    process = guard(step_id, keyed.group)  # a batch whose group() raises is grouped one event at a time
+
     def group(batch: list):
-        pairs, deads = keyed.group(batch)
+        pairs, deads = process(batch)
         if counters is not None:
             counters.add(events_in=len(batch), dead=len(deads))
         return pairs, deads
@@ -93,16 +272,32 @@ def _grouper(keyed, counters: Optional[StepCounters]):
     return group
 
 
-def _rebatch(tag: str, counters: Optional[StepCounters]):
+def _rebatch_ok(counters: Optional[StepCounters]):
     def collect(items: list) -> list:
-        values = [value for _, (kind, value) in items if kind == tag]
+        values = [value for _, (kind, value) in items if kind == _OK]
         if counters is not None and values:
-            counters.add(**({"events_out": len(values)} if tag == _OK else {"dead": len(values)}))
+            counters.add(events_out=len(values))
         return [values] if values else []
 
     return collect
 
 
+def _rebatch_dead(step_id: str, counters: Optional[StepCounters]):
+    def collect(items: list) -> list:
+        values = [value if kind == _DEAD else _failure(step_id, key, value)
+                  for key, (kind, value) in items if kind != _OK]
+        if counters is not None and values:
+            counters.add(dead=len(values))
+        return [values] if values else []
+
+    return collect
+
+
+def _failure(step_id: str, key: str, failure: tuple) -> DeadLetter:
+    event, call, reason = failure
+    return DeadLetter(event, step_id, f"internal error in {call} for key {key!r}: {reason}")
+
+
 def build_keyed(step_id: str, up: Stream, keyed, counters: Optional[StepCounters]):
-    out = keyed_step(step_id, up, keyed, counters)
+    out = keyed_step(step_id, up, keyed, counters, step_id)
     return out.ok, out.dead

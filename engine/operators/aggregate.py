@@ -75,6 +75,9 @@ class Aggregate:
         self._fold, self._merge, self._result = fold_functions(step_id, slots)
         self._key_of = self._key_function(step_id)
         self._times = None
+        settings = self.settings
+        self.time_range = windows.time_range(settings.lateness + 2 * (settings.gap or timedelta(0))
+                                             + (settings.size or timedelta(0)) + (settings.every or timedelta(0)))
         if self.settings.event_time is not None:  # every event time of a list of events, in one loop
             self._times = build_function(
                 "times", f"def times(events):\n    return [({self.settings.event_time.python}) for e in events]\n", step_id)
@@ -135,13 +138,14 @@ class Aggregate:
         for event in batch:
             try:
                 value = key_of(event)
+                text = key_text(value)
             except Exception as exc:  # noqa: BLE001 - this event's key, not the batch
                 deads.append(DeadLetter(event, self.step_id, f"key: {describe(exc)}"))
                 continue
             if value is None:
                 deads.append(DeadLetter(event, self.step_id, "the aggregation key is null"))
                 continue
-            groups.setdefault(key_text(value), []).append((value, event))
+            groups.setdefault(text, []).append((value, event))
         return list(groups.items()), deads
 
     def logic(self, state: Optional[KeyState] = None) -> "KeyAggregator":
@@ -207,7 +211,8 @@ class KeyAggregator:
             deads += self._sessions(timed, now)
         else:
             deads += self._windowed(timed, now)
-        return self.due(now), deads
+        results, failed = self.due(now)
+        return results, deads + failed
 
     def _running(self, events: list):
         accumulator = self.s.running if self.s.running is not None else self.agg.fresh()
@@ -247,14 +252,21 @@ class KeyAggregator:
         except Exception:  # noqa: BLE001 - some event's time fails: find it below
             moments = [_MISSING] * len(events)
         timed, deads = [], []
+        first, last = self.agg.time_range
         for moment, event in zip(moments, events):
-            if type(moment) is datetime and moment.tzinfo is not None:  # the usual case, fast
-                timed.append((moment, event))
-                continue
+            try:
+                if first <= moment <= last:  # the usual case, fast: an aware timestamp in range
+                    timed.append((moment, event))
+                    continue
+            except TypeError:  # not an aware timestamp
+                pass
             try:
                 moment = _as_utc(extract(event) if moment is _MISSING else moment)
             except Exception as exc:  # noqa: BLE001
                 deads.append(DeadLetter(event, self.agg.step_id, f"event_time: {describe(exc)}"))
+                continue
+            if not first <= moment <= last:
+                deads.append(DeadLetter(event, self.agg.step_id, windows.out_of_range(moment, first, last)))
                 continue
             timed.append((moment, event))
         return timed, deads
@@ -372,7 +384,10 @@ class KeyAggregator:
             return now
         if self.s.max_event_time is None:
             return None
-        return self.s.max_event_time - self.settings.lateness + (now - self.s.max_seen_at)
+        try:
+            return self.s.max_event_time - self.settings.lateness + (now - self.s.max_seen_at)
+        except OverflowError:  # advanced past the last timestamp: every window has closed
+            return windows.LAST
 
     def _closed_before(self, now: datetime) -> Optional[datetime]:
         """Windows closing at or before this are closed: the event-time watermark now (the
@@ -399,23 +414,23 @@ class KeyAggregator:
                 self.s.max_seen_at += now - self.s.clock
             self.s.clock = now
 
-    def due(self, now: datetime) -> List[dict]:
+    def due(self, now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
         """Results of the windows the watermark has passed, oldest first; they are forgotten."""
         now = self._tick(now)
         mark = self.watermark(now)
         if mark is None:
-            return []
-        return self._emit([w for w in self.s.windows if self._close_time(w) <= mark])
+            return [], []
+        return self._emit([w for w in self.s.windows if self._close_time(w) <= mark]), []
 
-    def flush(self) -> List[dict]:
+    def flush(self) -> Tuple[List[dict], List[DeadLetter]]:
         """End of input: every open window, and a ``final`` running result."""
         if self.settings.kind is None:
             if self.settings.emit == "final" and self.s.running is not None:
-                return [self.agg.result(self.s.key, self.s.running)]
-            return []
+                return [self.agg.result(self.s.key, self.s.running)], []
+            return [], []
         if self.settings.kind == "count":
-            return [self._count_result()] if self.s.seen else []
-        return self._emit(list(self.s.windows))
+            return ([self._count_result()] if self.s.seen else []), []
+        return self._emit(list(self.s.windows)), []
 
     def _emit(self, spans) -> List[dict]:
         results = []

@@ -18,6 +18,7 @@ from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.operators.expr import compile_option
 from engine.operators.map import KEY_FIELD, key_text
+from engine.operators.dead import describe
 from engine.records import DeadLetter
 
 
@@ -44,12 +45,19 @@ class MicroBatch:
         self.output_fields = input_fields
 
     def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+        """Events go to their key's chunk (no key: chunk 0); an event whose key expression
+        fails is dead-lettered with the reason."""
         groups: Dict[str, list] = {}
+        deads: List[DeadLetter] = []
         for event in batch:
-            value = self.key(event) if self.key is not None else event.get(KEY_FIELD)
-            chunk = str(zlib.crc32(key_text(value).encode()) % self.chunks) if value is not None else "0"
+            try:
+                value = self.key(event) if self.key is not None else event.get(KEY_FIELD)
+                chunk = str(zlib.crc32(key_text(value).encode()) % self.chunks) if value is not None else "0"
+            except Exception as exc:  # noqa: BLE001 - this event, not the batch
+                deads.append(DeadLetter(event, self.step_id, f"key: {describe(exc)}"))
+                continue
             groups.setdefault(chunk, []).append((chunk, event))
-        return list(groups.items()), []
+        return list(groups.items()), deads
 
     def logic(self, state: Optional[Pending] = None) -> "MicroBatcher":
         return MicroBatcher(self, state or Pending())
@@ -64,16 +72,16 @@ class MicroBatcher:
         if not self.s.events:
             self.s.release_at = now + self.every
         self.s.events.extend(event for _, event in pairs)
-        return self.due(now), []
+        return self.due(now)
 
-    def due(self, now: datetime) -> List[dict]:
+    def due(self, now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
         if self.s.release_at is None or now < self.s.release_at:
-            return []
+            return [], []
         return self.flush()
 
-    def flush(self) -> List[dict]:
+    def flush(self) -> Tuple[List[dict], List[DeadLetter]]:
         events, self.s.events, self.s.release_at = self.s.events, [], None
-        return events
+        return events, []
 
     def next_notification(self) -> Optional[datetime]:
         return self.s.release_at

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Tuple
 from engine.operators.expr import compile_option
 from engine.operators.fields import with_fields
 from engine.operators.map import KEY_FIELD, key_text
+from engine.operators.dead import describe
 from engine.records import DeadLetter
 
 
@@ -38,11 +39,15 @@ class WithPrevious:
         groups: Dict[str, list] = {}
         deads = []
         for event in batch:
-            value = self.key(event) if self.key is not None else event.get(KEY_FIELD)
+            try:
+                value = self.key(event) if self.key is not None else event.get(KEY_FIELD)
+                text = key_text(value)
+            except Exception as exc:  # noqa: BLE001 - this event, not the batch
+                deads.append(DeadLetter(event, self.step_id, f"key: {describe(exc)}"))
+                continue
             if value is None:
                 deads.append(DeadLetter(event, self.step_id, "the key is null"))
                 continue
-            text = key_text(value)
             groups.setdefault(text, []).append((text, event))
         return list(groups.items()), deads
 
@@ -66,11 +71,11 @@ class PreviousTracker:
             self.s.last = self.step.remember(event)
         return out, []
 
-    def due(self, now) -> list:
-        return []
+    def due(self, now):
+        return [], []
 
-    def flush(self) -> list:
-        return []
+    def flush(self):
+        return [], []
 
     def next_notification(self):
         return None

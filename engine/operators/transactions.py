@@ -19,6 +19,12 @@ A transaction is complete (docs/transactions.md says what each rule guarantees):
     of events END announces (END may arrive before the data);
   * otherwise: when a later transaction has been seen on every table it touched;
   * always: when no event of it arrived for ``idle``, or at the end of a bounded input.
+
+A malformed END record (counts that are not counts, ``data_collections`` that is not a list of
+objects, ...) is dead-lettered with the reason; its transaction then completes by the
+later-transaction rule, without holding later transactions back (docs/transactions.md).
+Change events that cannot be merged (``before``/``after`` not objects, ``table`` not a name)
+are dead-lettered when they arrive, so the state only ever holds changes it can merge.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.operators.expr import compile_option
 from engine.operators.map import key_text
+from engine.operators.transaction_records import announced, is_marker, marker_id, no_id, unwrapped
 from engine.records import DeadLetter
 
 EXISTED_BEFORE = {"u", "d"}
@@ -50,6 +57,7 @@ class Transaction:
     per_table: Dict[str, int] = field(default_factory=dict)
     expected: Optional[Dict[str, int]] = None  # from the END marker
     last_seen: Optional[datetime] = None
+    unreadable_end: bool = False  # its END was malformed: complete by the later-transaction rule
 
 
 @dataclass
@@ -84,23 +92,30 @@ class MergeTransactions:
     def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
         """One key sees every transaction, so they come out in commit order (one worker: the
         database's commit log is serial too)."""
-        groups: Dict[str, list] = {}
+        pairs: list = []
         deads: List[DeadLetter] = []
-        for event in batch:
-            if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
-                event = event["payload"] or {}
-            tx = _marker_id(event) if _is_marker(event) else event.get("tx_id")
-            if tx is None:
-                deads.append(DeadLetter(event, self.step_id, "no transaction id (tx_id) in the change event"))
+        for original in batch:
+            event = original
+            try:
+                if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
+                    event = unwrapped(event)
+                tx = marker_id(event) if is_marker(event) else event.get("tx_id")
+            except Exception as exc:  # noqa: BLE001 - this event, not the batch
+                reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
+                deads.append(DeadLetter(original, self.step_id, reason))
                 continue
-            groups.setdefault(ALL, []).append((ALL, event))
-        return list(groups.items()), deads
+            if tx is None:
+                deads.append(DeadLetter(original, self.step_id, no_id(event)))
+                continue
+            pairs.append((ALL, event))
+        return ([(ALL, pairs)] if pairs else []), deads
 
     def logic(self, state: Optional[MergeState] = None) -> "TransactionMerger":
         return TransactionMerger(self, state or MergeState())
 
     def net_changes(self, transaction: Transaction) -> Tuple[List[dict], List[DeadLetter]]:
-        """One output event per domain key of the transaction's surviving row changes."""
+        """One output event per domain key of the transaction's surviving row changes; a row
+        (or a key) that cannot be merged dead-letters its changes, not the transaction."""
         rows: Dict[str, List[dict]] = {}
         deads: List[DeadLetter] = []
         for change in transaction.changes:
@@ -108,18 +123,28 @@ class MergeTransactions:
                 rows.setdefault(key_text(self.row(change)), []).append(change)
             except Exception as exc:  # noqa: BLE001
                 deads.append(DeadLetter(change, self.step_id, f"row: {describe(exc)}"))
-        groups: Dict[str, List[Tuple[dict, dict]]] = {}
+        groups: Dict[str, List[Tuple[dict, List[dict]]]] = {}
         for row_key, changes in rows.items():
-            net = net_change(changes)
+            try:
+                net = net_change(changes)
+            except Exception as exc:  # noqa: BLE001 - this row's changes, not the transaction
+                deads += [DeadLetter(c, self.step_id, f"net change: {describe(exc)}") for c in changes]
+                continue
             if net is None:
                 continue
             try:
                 group = key_text(self.group_by(changes[-1]) if self.group_by is not None else row_key)
             except Exception as exc:  # noqa: BLE001
-                deads.append(DeadLetter(changes[-1], self.step_id, f"group: {describe(exc)}"))
+                deads += [DeadLetter(c, self.step_id, f"group: {describe(exc)}") for c in changes]
                 continue
-            groups.setdefault(group, []).append((net, changes[-1]))
-        return [self._event(transaction, key, nets) for key, nets in groups.items()], deads
+            groups.setdefault(group, []).append((net, changes))
+        events = []
+        for key, nets in groups.items():
+            try:
+                events.append(self._event(transaction, key, [(net, changes[-1]) for net, changes in nets]))
+            except Exception as exc:  # noqa: BLE001 - e.g. lsn values that cannot be compared
+                deads += [DeadLetter(c, self.step_id, f"key {key!r}: {describe(exc)}") for _, cs in nets for c in cs]
+        return events, deads
 
     @staticmethod
     def _event(transaction: Transaction, key: str, nets: List[Tuple[dict, dict]]) -> dict:
@@ -171,62 +196,85 @@ class TransactionMerger:
             state.done = dict.fromkeys(state.done)
 
     def add(self, pairs: List[tuple], now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
+        """Each event is checked before it changes the state: a bad one is dead-lettered only."""
+        deads: List[DeadLetter] = []
         for _, event in pairs:
-            if _is_marker(event):
-                self._marker(event, now)
-            else:
-                self._change(event, now)
-        return self._release(self._ready())
+            try:  # both check everything before they change the state
+                problem = self._marker(event, now) if is_marker(event) else self._change(event, now)
+            except Exception as exc:  # noqa: BLE001 - e.g. an id too long to be written as text
+                problem = describe(exc)
+            if problem is not None:
+                deads.append(DeadLetter(event, self.merge.step_id, problem))
+        results, failed = self._release(self._ready())
+        return results, deads + failed
 
     def _ready(self) -> List[Transaction]:
         """Complete transactions that may go now: with markers, in commit (END) order, stopping
         at the first one still waiting for data; without, every complete one."""
         if not self.merge.markers:
             return [t for t in list(self.s.open.values()) if self._complete(t)]
-        ready = []
+        ready: List[Transaction] = []
+        taken = set()
         for tx_id in self.s.ended:
             transaction = self.s.open.get(tx_id)
-            if transaction is None:
+            if transaction is None or tx_id in taken:  # gone, or its END came twice
                 continue
-            if not self._complete(transaction):
+            if self._complete(transaction):
+                ready.append(transaction)
+                taken.add(tx_id)
+            elif not transaction.unreadable_end:  # its completeness is a guess: it holds no one back
                 break
-            ready.append(transaction)
         return ready
 
-    def _marker(self, event: dict, now: datetime) -> None:
+    def _marker(self, event: dict, now: datetime) -> Optional[str]:
+        """Take a BEGIN/END record; the reason when it is malformed (nothing changed then)."""
         if event.get("status") != "END":
-            return
-        tx_id = str(_marker_id(event))
+            return None
+        tx_id = marker_id(event)
+        if tx_id is None:
+            return no_id(event)
+        try:
+            counts = announced(event)
+        except ValueError as exc:
+            if tx_id not in self.s.done:  # it still commits in this order; its changes complete later
+                transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
+                transaction.unreadable_end, transaction.last_seen = True, now
+                self.s.ended.append(tx_id)
+            return f"END record of transaction {tx_id}: {exc}"
         if tx_id in self.s.done:
-            return
-        counts = {_table_name(c.get("data_collection", "")): int(c.get("event_count", 0))
-                  for c in event.get("data_collections") or []}
+            return None
         if self.merge.tables is not None:
             counts = {t: n for t, n in counts.items() if t in self.merge.tables}
-            if not counts:  # a transaction that touched none of our tables
+            if not counts and not getattr(self.s.open.get(tx_id), "changes", None):  # none of our tables
                 self.s.open.pop(tx_id, None)
                 self._remember_done(tx_id)
-                return
-        transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
-        transaction.expected = counts or {"*": int(event.get("event_count", 0))}
+                return None
+        transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))  # (changes END did not count: go now)
+        transaction.expected = counts
         transaction.last_seen = now
         self.s.ended.append(tx_id)
+        return None
 
-    def _change(self, event: dict, now: datetime) -> None:
+    def _change(self, event: dict, now: datetime) -> Optional[str]:
+        """Buffer a row change; the reason when it cannot be merged (nothing changed then)."""
+        table, before, after = event.get("table"), event.get("before"), event.get("after")
+        if type(table) is not str or (before is not None and type(before) is not dict) \
+                or (after is not None and type(after) is not dict):
+            return _unmergeable(table, before, after)
         tx_id = str(event.get("tx_id"))
         transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
         transaction.changes.append(event)
-        table = str(event.get("table"))
         transaction.per_table[table] = transaction.per_table.get(table, 0) + 1
         transaction.last_seen = now
         self.s.latest_by_table[table] = tx_id
+        return None
 
     def _complete(self, transaction: Transaction) -> bool:
         if transaction.expected is not None:
             if "*" in transaction.expected:
                 return sum(transaction.per_table.values()) >= transaction.expected["*"]
             return all(transaction.per_table.get(t, 0) >= n for t, n in transaction.expected.items())
-        if self.merge.markers or not transaction.per_table:
+        if (self.merge.markers and not transaction.unreadable_end) or not transaction.per_table:
             return False
         # A later transaction has been seen on every table this one touched.
         return all(self.s.latest_by_table.get(t) != transaction.id for t in transaction.per_table)
@@ -250,17 +298,17 @@ class TransactionMerger:
         if len(done) > 2 * _DONE_KEPT:  # trimmed now and then, not on every transaction
             self.s.done = dict.fromkeys(list(done)[-_DONE_KEPT:])
 
-    def due(self, now: datetime) -> List[dict]:
+    def due(self, now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
+        """Idle transactions (and malformed END records that never got a change) go."""
         if self.merge.idle is None:
-            return []
-        idle = [t for t in self.s.open.values() if t.changes and t.last_seen + self.merge.idle <= now]
-        return self._release(idle)[0]
+            return [], []
+        return self._release([t for t in self.s.open.values() if _waits(t) and t.last_seen + self.merge.idle <= now])
 
-    def flush(self) -> List[dict]:
-        return self._release([t for t in self.s.open.values() if t.changes])[0]
+    def flush(self) -> Tuple[List[dict], List[DeadLetter]]:
+        return self._release([t for t in self.s.open.values() if _waits(t)])
 
     def next_notification(self) -> Optional[datetime]:
-        waiting = [t.last_seen for t in self.s.open.values() if t.changes and t.last_seen is not None]
+        waiting = [t.last_seen for t in self.s.open.values() if _waits(t) and t.last_seen is not None]
         if self.merge.idle is None or not waiting:
             return None
         return min(waiting) + self.merge.idle
@@ -277,17 +325,16 @@ class TransactionMerger:
         return False  # the one state also remembers per-table progress
 
 
-def _is_marker(event: dict) -> bool:
-    return event.get("status") in ("BEGIN", "END") and "id" in event and "op" not in event
+def _unmergeable(table: Any, before: Any, after: Any) -> str:
+    if type(table) is not str:
+        return f"'table' is not a table name: {type(table).__name__} {table!r:.40}"
+    side, value = ("before", before) if before is not None and type(before) is not dict else ("after", after)
+    return f"'{side}' is not an object: {type(value).__name__}"
 
 
-def _marker_id(event: dict) -> Any:
-    """Transaction ids in metadata look like ``txId:LSN``; change events carry the txId."""
-    return str(event.get("id")).split(":", 1)[0]
-
-
-def _table_name(data_collection: str) -> str:
-    return data_collection.rsplit(".", 1)[-1]
+def _waits(transaction: Transaction) -> bool:
+    """Released by idleness or the end of input: it has changes, or only a malformed END."""
+    return bool(transaction.changes) or transaction.unreadable_end
 
 
 def _idle(config: dict) -> Optional[timedelta]:

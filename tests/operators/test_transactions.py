@@ -60,7 +60,7 @@ def test_one_event_per_transaction_and_domain_key_once_a_later_transaction_is_se
         ("7", "5", [("transport_order", "c"), ("note", "u")])]
     assert out[0]["changes"][1]["merged"] == 2 and out[0]["lsn"] == 3
     assert out[0]["changes"][1]["changed"] == ["text"] and out[0]["ops"] == {"transport_order": "c", "note": "u"}
-    assert [e["tx_id"] for e in logic.flush()] == ["8", "8"]
+    assert [e["tx_id"] for e in logic.flush()[0]] == ["8", "8"]
 
 
 def test_end_marker_completes_once_every_table_delivered_its_count_even_when_it_comes_first():
@@ -91,14 +91,14 @@ def test_idle_transactions_are_released_after_the_idle_time():
     _, logic = merger(idle="5s")
     logic.add([("*", e) for e in order_tx(7)], NOW)
     assert logic.next_notification() == NOW + timedelta(seconds=5)
-    assert logic.due(NOW + timedelta(seconds=4)) == []
-    assert [e["tx_id"] for e in logic.due(NOW + timedelta(seconds=5))] == ["7"]
+    assert logic.due(NOW + timedelta(seconds=4)) == ([], [])
+    assert [e["tx_id"] for e in logic.due(NOW + timedelta(seconds=5))[0]] == ["7"]
 
 
 def test_a_transaction_whose_changes_cancel_out_emits_nothing():
     _, logic = merger()
     logic.add([("*", change("c", None, {"id": 3, "order_id": 1})), ("*", change("d", {"id": 3, "order_id": 1}, None))], NOW)
-    assert logic.flush() == []
+    assert logic.flush() == ([], [])
 
 
 def test_micro_batch_releases_events_together_after_the_interval_and_keeps_keys_in_one_chunk():
@@ -115,8 +115,8 @@ def test_micro_batch_releases_events_together_after_the_interval_and_keeps_keys_
     chunk, items = pairs[0]
     assert logic.add(items, NOW) == ([], [])
     assert logic.next_notification() == NOW + timedelta(seconds=5)
-    assert logic.due(NOW + timedelta(seconds=4)) == []
-    assert logic.due(NOW + timedelta(seconds=5)) == [event for _, event in items]
+    assert logic.due(NOW + timedelta(seconds=4)) == ([], [])
+    assert logic.due(NOW + timedelta(seconds=5)) == ([event for _, event in items], [])
     assert logic.disposable
 
 
@@ -184,3 +184,120 @@ def test_changed_columns_of_a_net_change(before, after, changed):
     op = "d" if after is None else "c" if before is None else "u"
     net = net_change([change(op, before, after)])
     assert net["changed"] == changed
+
+
+# -- poison: malformed END records and change events (one bad event never stops the flow) -------
+GOOD_END = {"status": "END", "id": "7:300", "event_count": 3,
+            "data_collections": [{"data_collection": "public.transport_order", "event_count": 1},
+                                 {"data_collection": "public.note", "event_count": 2}]}
+BAD_ENDS = [
+    ({"event_count": "x", "data_collections": []}, "event_count is not a count of events: 'x'"),
+    ({"data_collections": "abc"}, "data_collections is not a list: str 'abc'"),
+    ({"data_collections": [{"data_collection": 5, "event_count": 1}]},
+     "data_collections[0].data_collection is not a table name: 5"),
+    ({"data_collections": [GOOD_END["data_collections"][0], 5]}, "data_collections[1] is not an object: int 5"),
+    ({"data_collections": [None]}, "data_collections[0] is not an object: NoneType None"),
+    ({"data_collections": [{"data_collection": "public.note", "event_count": -2}]},
+     "data_collections[0].event_count is not a count of events: -2"),
+    ({"data_collections": [{"data_collection": "public.note", "event_count": True}]},
+     "data_collections[0].event_count is not a count of events: True"),
+    ({"event_count": -1}, "event_count is not a count of events: -1"),
+    ({"event_count": None, "data_collections": None}, "event_count is not a count of events: None"),
+]
+
+
+@pytest.mark.parametrize("bad,reason", BAD_ENDS, ids=[r for _, r in BAD_ENDS])
+def test_a_malformed_end_is_dead_lettered_and_its_transaction_completes_when_a_later_one_touches_its_tables(bad, reason):
+    merge, logic = merger(markers=True)
+    end = {**GOOD_END, **bad}
+    pairs, deads = merge.group([end] + order_tx(7))
+    out, deads = logic.add(pairs[0][1], NOW)
+    assert out == [] and [(d.event, d.step, d.error) for d in deads] == [(end, "merge", f"END record of transaction 7: {reason}")]
+    later = [change("u", {"id": 1, "order_id": 5, "text": "y"}, {"id": 1, "order_id": 5, "text": "z"}, tx=8, lsn=9),
+             change("u", {"id": 10, "order_id": 5, "w": 1}, {"id": 10, "order_id": 5, "w": 2}, table="transport_order", tx=8)]
+    out, deads = logic.add([("*", {**GOOD_END, "id": "8:400", "event_count": 2, "data_collections": None})]
+                           + [("*", e) for e in later], NOW)
+    assert deads == [] and [e["tx_id"] for e in out] == ["7", "8"]  # commit order kept
+    assert logic.s.open == {} and logic.s.ended == []
+
+
+def test_a_malformed_end_holds_no_later_transaction_back_and_idle_or_the_end_of_input_releases_it():
+    _, logic = merger(markers=True, idle="5s")
+    _, deads = logic.add([("*", {**GOOD_END, "event_count": "x"})] + [("*", e) for e in order_tx(7)[1:]], NOW)
+    assert len(deads) == 1
+    other = change("c", None, {"id": 10, "order_id": 6, "w": 1}, table="transport_order", tx=8)
+    out, _ = logic.add([("*", {**GOOD_END, "id": "8:1", "data_collections": [], "event_count": 1}), ("*", other)], NOW)
+    assert [e["tx_id"] for e in out] == ["8"]  # 7 touched only note: nothing says it is over
+    assert logic.next_notification() == NOW + timedelta(seconds=5)
+    out, deads = logic.due(NOW + timedelta(seconds=5))
+    assert [(e["tx_id"], e["ops"]) for e in out] == [("7", {"note": "u"})] and deads == []
+    _, logic = merger(markers=True)  # no idle: the end of the input
+    logic.add([("*", {**GOOD_END, "data_collections": [5]})] + [("*", e) for e in order_tx(7)], NOW)
+    assert [e["tx_id"] for e in logic.flush()[0]] == ["7"]
+
+
+def test_a_malformed_end_without_changes_is_forgotten_after_idle():
+    _, logic = merger(markers=True, idle="5s")
+    logic.add([("*", {**GOOD_END, "event_count": -1})], NOW)
+    assert logic.due(NOW + timedelta(seconds=5)) == ([], []) and logic.s.open == {} and logic.s.ended == []
+
+
+def test_records_without_a_usable_id_or_object_are_dead_lettered_by_group_with_the_original():
+    merge, _ = merger(markers=True)
+    wrapped_null = {"schema": {"type": "struct"}, "payload": None}
+    batch = [wrapped_null, {"status": "END", "id": None}, {"status": "END", "id": ""}, 5, "text",
+             {"schema": {}, "payload": ["x"]}, {"op": "c", "table": "note"}]
+    pairs, deads = merge.group(batch)
+    assert pairs == []
+    assert [(d.event is e, d.error) for d, e in zip(deads, batch)] == [
+        (True, "'payload' of a record with a schema is not an object: NoneType"),
+        (True, "transaction record without a usable id: None"),
+        (True, "transaction record without a usable id: ''"),
+        (True, "not an object: int"), (True, "not an object: str"),
+        (True, "'payload' of a record with a schema is not an object: list"),
+        (True, "no transaction id (tx_id) in the change event")]
+
+
+def test_changes_that_cannot_be_merged_are_dead_lettered_when_they_arrive_and_the_rest_goes_on():
+    _, logic = merger()
+    bad = [change("c", None, [1, 2], tx=7), change("u", "x", {"id": 1}, tx=7), change("c", None, {"id": 1}, table=None, tx=7),
+           {**change("c", None, {"id": 2}), "tx_id": 10 ** 5000}]  # no text for a 5000-digit id
+    out, deads = logic.add([("*", e) for e in bad + order_tx(7)], NOW)
+    assert [d.error for d in deads] == ["'after' is not an object: list", "'before' is not an object: str",
+                                        "'table' is not a table name: NoneType None",
+                                        "Exceeds the limit (4300 digits) for integer string conversion; use "
+                                        "sys.set_int_max_str_digits() to increase the limit"]
+    assert [d.event for d in deads] == bad and logic.s.open["7"].changes == order_tx(7)
+
+
+def test_dead_letters_of_transactions_released_by_flush_or_idle_are_returned_not_dropped():
+    _, logic = merger(idle="5s", group="int(after.code)")
+    logic.add([("*", change("c", None, {"id": 1, "code": "x"}, tx=7)), ("*", change("c", None, {"id": 2, "code": "3"}, tx=7))], NOW)
+    out, deads = logic.due(NOW + timedelta(seconds=5))
+    assert [e["key"] for e in out] == ["3"] and [d.event["after"]["id"] for d in deads] == [1]
+    assert deads[0].error.startswith("group: ")
+    logic.add([("*", change("c", None, {"id": 3, "code": "y"}, tx=8))], NOW)
+    assert [(d.event["after"]["id"], d.step) for d in logic.flush()[1]] == [(3, "merge")]
+
+
+def test_a_key_whose_changes_cannot_be_combined_dead_letters_them_and_other_keys_go_on():
+    _, logic = merger()
+    mixed = [change("c", None, {"id": 1, "order_id": 5}, tx=7, lsn=1), change("c", None, {"id": 2, "order_id": 5}, tx=7, lsn="x"),
+             change("c", None, {"id": 3, "order_id": 6}, tx=7, lsn=2)]
+    logic.add([("*", e) for e in mixed], NOW)
+    out, deads = logic.flush()
+    assert [e["key"] for e in out] == ["6"]
+    assert [d.event for d in deads] == mixed[:2] and deads[0].error.startswith("key '5': ")
+
+
+def test_an_end_delivered_twice_before_its_release_releases_the_transaction_once():
+    _, logic = merger(markers=True)
+    out, _ = logic.add([("*", end_marker(7)), ("*", end_marker(7))] + [("*", e) for e in order_tx(7)], NOW)
+    assert [e["tx_id"] for e in out] == ["7"]
+
+
+def test_an_end_naming_none_of_our_tables_releases_changes_already_taken_instead_of_dropping_them():
+    _, logic = merger(markers=True, tables=["note"])
+    logic.add([("*", e) for e in order_tx(7)], NOW)
+    out, _ = logic.add([("*", {**GOOD_END, "data_collections": [{"data_collection": "public.trip", "event_count": 1}]})], NOW)
+    assert [(e["tx_id"], e["tables"]) for e in out] == [("7", ["note", "transport_order"])] and logic.s.open == {}

@@ -1,0 +1,69 @@
+"""Debezium's transaction metadata records (``status`` BEGIN/END, ``id`` ``txId:LSN``,
+``event_count``, ``data_collections``), as ``merge_transactions`` reads them: recognising
+them, their transaction id, and what an END record announces, with a one-line reason for
+whatever is malformed."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+
+def is_marker(event: dict) -> bool:
+    return event.get("status") in ("BEGIN", "END") and "id" in event and "op" not in event
+
+
+def marker_id(event: dict) -> Optional[str]:
+    """Transaction ids in metadata look like ``txId:LSN``; change events carry the txId.
+    None when the record has no usable id."""
+    value = event.get("id")
+    if type(value) is int:
+        return str(value)
+    if type(value) is not str:
+        return None
+    return value.split(":", 1)[0] or None
+
+
+def unwrapped(event: dict) -> dict:
+    """A metadata record with its Connect schema: the payload."""
+    payload = event["payload"]
+    if type(payload) is not dict:
+        raise ValueError(f"'payload' of a record with a schema is not an object: {type(payload).__name__}")
+    return payload
+
+
+def no_id(event: dict) -> str:
+    if is_marker(event):
+        return f"transaction record without a usable id: {event.get('id')!r:.40}"
+    return "no transaction id (tx_id) in the change event"
+
+
+def announced(event: dict) -> Dict[str, int]:
+    """What an END record announces: events per table (``{"*": total}`` when it names no
+    table). ValueError saying what is malformed."""
+    collections = event.get("data_collections")
+    if collections is not None and type(collections) is not list:
+        raise ValueError(f"data_collections is not a list: {type(collections).__name__} {collections!r:.40}")
+    counts: Dict[str, int] = {}
+    for index, entry in enumerate(collections or ()):
+        if type(entry) is not dict:
+            raise ValueError(f"data_collections[{index}] is not an object: {type(entry).__name__} {entry!r:.40}")
+        name = entry.get("data_collection")
+        if type(name) is not str or not name:
+            raise ValueError(f"data_collections[{index}].data_collection is not a table name: {name!r:.40}")
+        table = _table_name(name)  # one table name in two schemas: the change events cannot tell them apart
+        counts[table] = counts.get(table, 0) + _count(entry.get("event_count"), index)
+    total = event.get("event_count")
+    if total is not None or not counts:
+        total = _count(total)
+    return counts or {"*": total}
+
+
+def _count(value: Any, index: Optional[int] = None) -> int:
+    if type(value) is not int or value < 0:
+        name = "event_count" if index is None else f"data_collections[{index}].event_count"
+        raise ValueError(f"{name} is not a count of events: {value!r:.40}")
+    return value
+
+
+def _table_name(data_collection: str) -> str:
+    return data_collection.rsplit(".", 1)[-1]
