@@ -169,7 +169,7 @@ class _KeyLogic(StatefulBatchLogic):
             emitted, failed = run()
         except Exception as exc:  # noqa: BLE001
             if self._rollback(saved):
-                consequence = "rolled back; retried later" if now is not None else "rolled back"
+                consequence = "rolled back; retried later" if now is not None else "rolled back: the state keeps it"
             else:
                 consequence = "what it was releasing may be lost"
             self._fail(None, call, exc, consequence)

@@ -78,3 +78,34 @@ def test_changes_become_merged_events_tables_and_business_events(tmp_path):
     departed = [json.loads(line) for line in (tmp_path / "departed.jsonl").read_text().splitlines()]
     assert [(d["order_id"], d["tx"]) for d in departed] == [("1", "3")]
     assert not (tmp_path / "dead.jsonl").exists()
+
+
+POISON_TOPOLOGY = """\
+version: 1
+name: poison-changes
+sources:
+  changes: {{file: {{path: "{dir}/changes.jsonl"}}}}
+steps:
+  - id: merged
+    merge_transactions: {{markers: true, group: "int(after.code)"}}
+sinks:
+  out: {{from: merged, file: {{path: "{dir}/merged.jsonl"}}}}
+dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+"""
+
+
+def test_malformed_end_records_and_unmergeable_rows_become_dead_letters_and_the_flow_goes_on(tmp_path):
+    end = {"status": "END", "id": "1:100", "event_count": "x", "data_collections": []}  # unreadable counts
+    lines = [end, change(1, "note", "c", None, {"id": 1, "code": "7"}), change(1, "note", "c", None, {"id": 2, "code": "y"}),
+             {"status": "END", "id": None}, change(2, "note", "u", {"id": 1, "code": "7"}, "oops")]
+    (tmp_path / "changes.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = validate_text("poison.yaml", POISON_TOPOLOGY.format(dir=tmp_path), env={})
+    assert result.ok, [d.message for d in result.diagnostics]
+    run_dataflow(compile_topology(result.topology), RunOptions())
+    merged = [json.loads(line) for line in (tmp_path / "merged.jsonl").read_text().splitlines()]
+    assert [(m["tx_id"], m["key"]) for m in merged] == [("1", "7")]  # released at the end of the input
+    dead = sorted((d["step"], d["error"][:48], d["event"]) for d in map(json.loads, (tmp_path / "dead.jsonl").read_text().splitlines()))
+    assert dead == [("merged", "'after' is not an object: str", lines[4]),
+                    ("merged", "END record of transaction 1: event_count is not ", lines[0]),
+                    ("merged", "group: invalid literal for int() with base 10: '", lines[2]),  # released by flush()
+                    ("merged", "transaction record without a usable id: None", lines[3])]
