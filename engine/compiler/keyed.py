@@ -62,7 +62,7 @@ from bytewax.operators import StatefulBatchLogic
 
 from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
-from engine.operators.boundary import _debug, guard
+from engine.operators.boundary import debug, guard
 from engine.operators.dead import describe
 from engine.records import DeadLetter
 
@@ -225,7 +225,7 @@ class _KeyLogic(StatefulBatchLogic):
         return True
 
     def _fail(self, event, call: str, exc: BaseException, consequence: str) -> None:
-        _debug(self.step_id)
+        debug(self.step_id)
         self.failures.append((event, call, f"{describe(exc)} ({consequence})"))
 
     def _back_off(self, now: datetime) -> None:

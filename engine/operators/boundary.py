@@ -51,7 +51,7 @@ def guard(step_id: str, process: Callable, pieces: Callable[[Any], Iterable[Piec
         try:
             return process(batch)
         except Exception:  # noqa: BLE001 - redone one item at a time below
-            _debug(step_id)
+            debug(step_id)
         return _one_at_a_time(step_id, process, pieces(batch))
 
     return guarded
@@ -64,7 +64,7 @@ def _one_at_a_time(step_id: str, process: Callable, pieces: Iterable[Piece]):
         try:
             out, dead = process(one)
         except Exception as exc:  # noqa: BLE001 - this item's failure is this item's
-            _debug(step_id)
+            debug(step_id)
             deads.append(DeadLetter(original, step_id, describe(exc), origin=origin))
             continue
         oks = _joined(oks, out)
@@ -84,7 +84,7 @@ def _joined(oks: Any, out: Any) -> Any:
     return oks
 
 
-def _debug(step_id: str) -> None:
+def debug(step_id: str) -> None:
     """With VELOCITY_FLOW_DEBUG set, the full traceback of a caught failure (for bug reports)."""
     if os.environ.get("VELOCITY_FLOW_DEBUG"):
         print(f"velocity-flow: step '{step_id}' caught:", file=sys.stderr)
