@@ -261,7 +261,7 @@ def keyed_step(step_id: str, up: Stream, keyed: object, counters: object, name: 
 
 
 def _grouper(step_id: str, keyed, counters: Optional[StepCounters]):
-    process = guard(step_id, keyed.group)  # a batch whose group() raises is grouped one event at a time
+    process = guard(step_id, keyed.group, keep_lineage=False)  # a batch whose group() raises is grouped one event at a time
 
     def group(batch: list):
         pairs, deads = process(batch)

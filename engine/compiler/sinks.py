@@ -32,7 +32,7 @@ def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[St
     """``up`` -> ``sink:<name>:encode`` -> the sink; encoding failures join ``dead``."""
     sink = build_sink(spec, counters)
     step_id = f"sink:{name}"
-    encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink.encoder())))
+    encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink.encoder()), keep_lineage=False))
     dead.append(encoded.dead)
     output(step_id, encoded.ok, sink, name)
 

@@ -10,6 +10,10 @@ encoding with ``guard``. The contract:
    letter carrying that item as it arrived, the step id and a one-line reason.
 3. The work is pure by contract (no state, no side effect), so doing it twice is safe: what
    the failed whole-batch call produced is dropped, never emitted.
+4. Every dead letter made from an item of the batch, by the work itself or by step 2, gets
+   the event as the source decoded it and its origin (``engine.lineage``); the events go on
+   as a ``lineage.Batch`` remembering the batch they were made from (unless ``lineage`` is
+   off: a sink's encoded items and a keyed step's groups do not keep their sources alive).
 
 Keyed, stateful steps have their own boundary (``engine/compiler/keyed.py``): their work is
 not pure and cannot simply be redone.
@@ -22,6 +26,7 @@ import sys
 import traceback
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
+from engine import lineage
 from engine.operators.dead import describe
 from engine.records import DeadLetter, RawBatch
 
@@ -44,15 +49,19 @@ def raw_values(raw: RawBatch) -> Iterable[Piece]:
         yield one, text, raw.position(index)
 
 
-def guard(step_id: str, process: Callable, pieces: Callable[[Any], Iterable[Piece]] = events) -> Callable:
+def guard(step_id: str, process: Callable, pieces: Callable[[Any], Iterable[Piece]] = events,
+          keep_lineage: bool = True) -> Callable:
     """``process`` that never raises for its input (see the module's contract)."""
 
     def guarded(batch):
         try:
-            return process(batch)
+            oks, deads = process(batch)
         except Exception:  # noqa: BLE001 - redone one item at a time below
             debug(step_id)
-        return _one_at_a_time(step_id, process, pieces(batch))
+            oks, deads = _one_at_a_time(step_id, process, pieces(batch))
+        if deads:
+            lineage.trace_dead_letters(deads, batch)
+        return (lineage.made(oks, batch, process, pieces) if keep_lineage else oks), deads
 
     return guarded
 

@@ -71,8 +71,8 @@ def test_topology_runs_to_exact_outputs(tmp_path):
     dead = read_jsonl(tmp_path / "dead.jsonl")
     assert [(d["step"], d["origin"], d["error"].split(":")[0]) for d in dead] == [
         ("orders", f"{tmp_path}/in.jsonl:3", "malformed JSON"),
-        ("parse", None, "cannot cast field 'id' value 'x' to int"),
-        ("parse", None, "cannot cast field 'kg' value 'abc' to decimal(8,2)"),
+        ("parse", f"{tmp_path}/in.jsonl:5", "cannot cast field 'id' value 'x' to int"),
+        ("parse", f"{tmp_path}/in.jsonl:8", "cannot cast field 'kg' value 'abc' to decimal(8,2)"),
     ]
     assert dead[1]["event"] == json.loads(LINES[4])
     counters = metrics.snapshot()
