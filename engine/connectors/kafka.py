@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient
 
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_align import alignment
+from engine.connectors.kafka_topics import TopicCheck
 from engine.durations import parse_duration
 from engine.connectors.jsonl import Unwritable, encode_value
 from engine.metrics import StepCounters
@@ -264,14 +265,17 @@ _MAX_MESSAGE_BYTES = 1_000_000  # librdkafka's default message.max.bytes
 Message = Tuple[str, Optional[bytes], bytes, Optional[list]]
 
 
-def _encoder(default_topic: Optional[str], max_bytes: int) -> Callable[[dict], Message]:
+def _encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCheck) -> Callable[[dict], Message]:
     """``event -> Message``; an event that cannot be a message raises (and is dead-lettered):
-    librdkafka would refuse a message over ``message.max.bytes`` at every retry of the batch."""
+    librdkafka would refuse a message over ``message.max.bytes`` at every retry of the batch,
+    and one to a topic that is not there (``kafka_topics``)."""
 
     def encode(event: dict) -> Message:
         topic = event.get(TOPIC_FIELD) or default_topic
         if not topic or type(topic) is not str:
             raise Unwritable(f"no topic to write to (the topic expression gave {topic!r})")
+        if topic is not default_topic:
+            topics.check(topic)
         key = event.get(KEY_FIELD)
         key = None if key is None else str(key).encode()
         value = encode_value({k: v for k, v in event.items() if k not in ENVELOPE_FIELDS})
@@ -340,7 +344,8 @@ class KafkaSink(DynamicSink[List[dict]]):
                                           for k, v in (settings or {}).items()}}
 
     def encoder(self) -> Callable[[dict], Message]:
-        return _encoder(self.topic, int(self.config.get("message.max.bytes", _MAX_MESSAGE_BYTES)))
+        return _encoder(self.topic, int(self.config.get("message.max.bytes", _MAX_MESSAGE_BYTES)),
+                        TopicCheck(self.config, self.topic, min(self.timeout, 10.0)))
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _KafkaWriter:
         return _KafkaWriter(self)
