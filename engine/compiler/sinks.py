@@ -20,6 +20,7 @@ from bytewax.dataflow import Stream
 
 from engine.compiler.connectors import build_sink
 from engine.compiler.steps import batch_step, counted
+from engine.connectors.jsonl import encode_value
 from engine.connectors.wiring import output
 from engine.metrics import StepCounters
 from engine.operators.boundary import guard
@@ -67,7 +68,10 @@ def _dead_letter_encoder(encode: Callable) -> Callable[[DeadLetter], object]:
 
 
 def _as_text(record: dict, why: str) -> dict:
-    text = repr(record["event"])
+    try:  # JSON text when the event is JSON but too big; Python's repr when it cannot be JSON
+        text = encode_value(record["event"]).decode("utf-8")
+    except Exception:  # noqa: BLE001 - any event can still be shown
+        text = repr(record["event"])
     if len(text) > MAX_DEAD_EVENT_BYTES // 4:
         text = f"{text[:MAX_DEAD_EVENT_BYTES // 4]}... ({len(text)} characters in all)"
     text = text.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates

@@ -202,7 +202,7 @@ def _dead_letter_problems(letter: dict, case: Case, origin: str) -> List[str]:
         if not isinstance(event, str) or (case.value.isascii() and event != case.value.decode()):
             problems.append(f"event {str(event)[:80]!r} is not the value's text")
     elif case.capped:  # the event's text, cut
-        if not (isinstance(event, str) and event.startswith(f"{{'id': {case.decoded['id']}, ") and len(event) < BIG_DOC
+        if not (isinstance(event, str) and event.startswith(f'{{"id":{case.decoded["id"]},') and len(event) < BIG_DOC
                 and "capped text" in letter.get("error", "")):
             problems.append(f"event {str(event)[:80]!r} is not the capped text of the event")
     else:  # the decoded input (for a sink: the decoded event or the event as the sink had it)
