@@ -10,8 +10,9 @@ way back to the source is found only for a batch that has a dead letter:
    pass events on) is found by identity;
 2. otherwise the step is pure by contract (``engine.operators.boundary``), so it is replayed
    one parent item at a time to learn which outputs each item made (``cast``, ``map``,
-   ``unnest``, a source's decode). That costs one more run of the step over that batch, and
-   only for batches with a dead letter downstream.
+   ``unnest``). That costs one more run of the step over that batch, and only for batches
+   with a dead letter downstream. A source's decode says itself which value each event came
+   from (``decoded``), so a batch with bad values costs no second decode.
 
 The way back ends at a source's raw batch (the event then is the decoded, not yet cast
 event, and the origin the raw value's position) or at a batch that is not a ``Batch``: the
@@ -25,7 +26,7 @@ last stateless step after it is done with it, never in keyed state (grouping doe
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from engine.records import DeadLetter, RawBatch, origin_of
 
@@ -42,8 +43,20 @@ class Batch(list):
         return self._back[index] if index < len(self._back) else None
 
 
+def decoded(events: list, raw: RawBatch, kept: Sequence[int]) -> Batch:
+    """A source's decoded ``events``: ``events[i]`` came from ``raw.values[kept[i]]``. Only the
+    positions of the values are kept, not their bytes."""
+    batch = Batch(events)
+    batch.parent = RawBatch([], raw.origin, raw.first_offset, raw.offsets)
+    batch.process = batch.pieces = batch.output = None
+    batch._back = kept
+    return batch
+
+
 def made(oks: Any, parent: Any, process: Callable, pieces: Callable) -> Any:
     """``oks`` (a list, or ``{output: list}`` from a routing step) as batches made from ``parent``."""
+    if type(oks) is Batch and getattr(oks, "parent", None) is not None:  # it knows its lineage (a source's decode)
+        return oks
     if isinstance(oks, dict):
         return {name: _batch(items, parent, process, pieces, name) for name, items in oks.items()}
     return _batch(oks, parent, process, pieces, None)

@@ -22,6 +22,7 @@ from typing import List, Optional
 
 import orjson
 
+from engine import lineage
 from engine.jsontext import DEEP, MAX_DEPTH, JsonTextError, check, check_batch, dead_text, exact, malformed, too_deep
 from engine.operators.connect_json import EnvelopeDecoder
 from engine.operators.dead import describe
@@ -55,8 +56,9 @@ class Decode:
         self._decoder = EnvelopeDecoder()  # Debezium's schema-laden messages parse ~7x faster
 
     def process(self, raw: RawBatch):
+        """(events, dead letters); the events are a ``lineage.Batch`` knowing each one's value."""
         if self.format != "json":
-            return self._validated(*self._wrapped(raw))
+            return self._validated(raw, *self._wrapped(raw))
         values = raw.values
         if values and None not in values and max(map(len, values)) <= MAX_VALUE_BYTES:
             try:
@@ -66,17 +68,20 @@ class Decode:
             kinds = set() if events is None else set(map(type, events))
             if (kinds == _DICT or (kinds == _DICT_OR_NULL and _null_is_tombstone(raw))) \
                     and check_batch(whole, texts) is None and check_batch(payloads, (), MAX_DEPTH - 1) is None:
+                kept = range(len(events))
                 if raw.meta is not None:
                     for event, meta in zip(events, raw.meta):
                         event[META_FIELD] = meta
                 elif len(kinds) > 1:
-                    events = [e for e in events if e is not None]
-                return self._validated(events, [])
-        return self._validated(*self._one_by_one(raw))
+                    kept = [i for i, e in enumerate(events) if e is not None]
+                    events = [events[i] for i in kept]
+                return self._validated(raw, events, [], kept)
+        return self._validated(raw, *self._one_by_one(raw))
 
     def _wrapped(self, raw: RawBatch):
         as_text = self.format == "string"
         events: list = []
+        kept: List[int] = []
         deads: List[DeadLetter] = []
         for index, value in enumerate(raw.values):
             if value is None:
@@ -86,10 +91,12 @@ class Decode:
                 continue
             event = {"value": value.decode("utf-8", "replace") if as_text and type(value) is not str else value}
             events.append(self._with_meta(event, raw, index))
-        return events, deads
+            kept.append(index)
+        return events, deads, kept
 
     def _one_by_one(self, raw: RawBatch):
         events: list = []
+        kept: List[int] = []
         deads: List[DeadLetter] = []
         for index, value in enumerate(raw.values):
             if value is None:  # a Kafka tombstone
@@ -105,7 +112,8 @@ class Decode:
                 deads.append(self._dead(raw, index, error))
             elif event is not None:
                 events.append(self._with_meta(event, raw, index))
-        return events, deads
+                kept.append(index)
+        return events, deads, kept
 
     def _event(self, value, raw: RawBatch) -> Optional[dict]:
         """The event of one value (None: a tombstone), or JsonTextError saying why there is none."""
@@ -135,11 +143,17 @@ class Decode:
     def _dead(self, raw: RawBatch, index: int, error: str) -> DeadLetter:
         return DeadLetter(dead_text(raw.values[index]), self.step_id, error, origin=raw.position(index))
 
-    def _validated(self, events: list, deads: list):
-        if self.schema is None:
-            return events, deads
-        oks, invalid = split_valid(self.step_id, self.schema, events)
-        return oks, deads + invalid
+    def _validated(self, raw: RawBatch, events: list, deads: list, kept):
+        """``kept[i]``: the index in ``raw`` of ``events[i]``."""
+        if self.schema is not None:
+            oks, invalid = split_valid(self.step_id, self.schema, events)
+            if invalid:
+                where = {id(event): kept[i] for i, event in enumerate(events)}
+                for dead in invalid:
+                    dead.origin = raw.position(where[id(dead.event)])
+                kept = [where[id(event)] for event in oks]
+                events, deads = oks, deads + invalid
+        return lineage.decoded(events, raw, kept), deads
 
 
 def _null_is_tombstone(raw: RawBatch) -> bool:

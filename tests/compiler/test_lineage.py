@@ -7,8 +7,10 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from engine.lineage import Batch, trace
+from engine.lineage import trace
 from engine.operators.boundary import guard, raw_values
+from engine.operators.decode import Decode
+from engine.operators.jsonschemas import EventSchema
 from engine.records import DeadLetter, RawBatch
 
 
@@ -73,7 +75,7 @@ def test_every_dead_letter_names_the_source_value_it_came_from(values, chain, ro
         batch, _ = guard(name, STEPS[name])(batch)
     if routed is not None:
         outputs, _ = guard("route", _route)(batch)
-        batch = outputs.get(routed, Batch())
+        batch = outputs.get(routed, [])
     survivors, late = guard("fragile", _fragile)(batch)
     _, refused = guard("refuse", _refusing)(survivors)
     late += refused
@@ -97,3 +99,31 @@ def test_a_sinks_encoded_items_do_not_keep_their_sources_alive():
     assert type(encoded) is list
     decoded, _ = guard("src", _decode, raw_values)(RawBatch([b'{"n": 1}'], "f.jsonl", first_offset=1))
     assert decoded.parent.values == []  # one event per value: positions kept, the bytes let go
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(st.sampled_from(['{"n": 1}', '{"n": "x"}', "{broken", "null", '{"n": 2}', None, "[1]"]),
+                       max_size=25), kafka=st.booleans())
+def test_a_sources_decode_says_which_value_each_event_came_from_without_decoding_again(values, kafka, tmp_path_factory):
+    schema = tmp_path_factory.mktemp("s") / "n.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"n": {"type": "integer"}}}))
+    decode = Decode("src", EventSchema(str(schema)))
+    calls = []
+
+    def counted(raw):
+        calls.append(raw)
+        return decode.process(raw)
+
+    encoded = [None if v is None else v.encode() for v in values]
+    raw = RawBatch(encoded, "t[1]", offsets=list(range(100, 100 + len(encoded)))) if kafka else \
+        RawBatch(encoded, "in.jsonl", first_offset=1)
+    events, deads = guard("src", counted, raw_values)(raw)
+    bad = {raw.position(i) for i, v in enumerate(values)
+           if v in ('{"n": "x"}', "{broken", "[1]") or (v == "null" and kafka)}  # a file's null: a tombstone
+    assert sorted(d.origin for d in deads) == sorted(bad)  # schema violations have their position too
+    _, refused = guard("refuse", lambda b: ([], [DeadLetter(e, "refuse", "no") for e in b]))(events)
+    assert len(calls) == 1  # the way back did not decode the batch again
+    expected = [raw.position(i) for i, v in enumerate(values)
+                if v in ('{"n": 1}', '{"n": 2}')]
+    assert [d.origin for d in refused] == expected
+    assert [d.event for d in refused] == [json.loads(values[i]) for i, v in enumerate(values) if v in ('{"n": 1}', '{"n": 2}')]
