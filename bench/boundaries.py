@@ -1,19 +1,22 @@
 """The cost of the error boundaries (issue 11), measured in one run with interleaved rounds.
 
-Two figures:
-1. clean data, this checkout vs a baseline commit without the boundaries (``--baseline``,
-   default the last commit before them): events/s ratio per round, goal >= 0.97;
-2. 4% bad events vs clean data, this checkout: events/s ratio per round, goal >= 0.80.
+Three figures:
+1. clean data, this checkout with its boundaries vs the same checkout with them off (``guard``
+   replaced by the bare work in the child process: what the boundaries and lineage cost),
+   events/s ratio per round, goal >= 0.97;
+2. clean data, this checkout vs a baseline commit before issue 11 (``--baseline``): the whole
+   price of the poison-proofing, the decoders' and sinks' own checks included (no goal);
+3. 4% bad events vs clean data, this checkout: events/s ratio per round, goal >= 0.80.
    The bad events are spread evenly (one in 25 lines), so every batch of the flow holds some:
    malformed JSON, an int that is no int, a decimal that is no decimal, a timestamp that is
    no timestamp.
 
-With ``--kafka``, figure 1 is measured on bench/kafka_throughput.py's Kafka -> Kafka topology
-(cast, filter, map, Kafka sink) on a real broker instead, and figure 2 is not measured.
+With ``--kafka``, figures 1 and 2 are measured on bench/kafka_throughput.py's Kafka -> Kafka
+topology (cast, filter, map, Kafka sink) on a real broker instead, and figure 3 is not.
 
 Every run is a fresh process that imports the engine from its checkout (a ``git worktree``
 for the baseline), compiles the same topology and times only the Bytewax run. Rounds go
-A, B, C, A, B, C, ...; the figures are the median [min..max] of the per-round ratios.
+A, B, C, D, A, B, C, D, ...; the figures are the median [min..max] of the per-round ratios.
 
     python bench/boundaries.py [--events 300000] [--rounds 5] [--baseline dfe28d8] [--kafka]
 """
@@ -80,9 +83,11 @@ def generate(path: str, count: int, bad_every: int = 0) -> int:
     return bad
 
 
-def child(root: str, topology_path: str, out: str) -> None:
+def child(root: str, topology_path: str, out: str, boundaries: str = "on") -> None:
     """One timed run of a topology with the engine of ``root``; prints seconds and counts."""
     sys.path.insert(0, root)
+    if boundaries == "off":
+        _boundaries_off()
     from engine.compiler import compile_topology
     from engine.runtime.runner import RunOptions, run_dataflow
     from engine.topology.validate import validate_text
@@ -103,13 +108,26 @@ def child(root: str, topology_path: str, out: str) -> None:
     print(json.dumps({"seconds": seconds, "domain": lines("domain.jsonl"), "dead": lines("dead.jsonl")}))
 
 
-def run(root: str, text: str, tmp: str) -> dict:
+def _boundaries_off() -> None:
+    """Every ``guard`` the compiler applies becomes the bare work (no try, no lineage)."""
+    import engine.compiler
+    import engine.compiler.keyed
+    import engine.compiler.sinks
+
+    def bare(step_id, process, pieces=None, keep_lineage=True):
+        return process
+
+    for module in (engine.compiler, engine.compiler.keyed, engine.compiler.sinks):
+        module.guard = bare
+
+
+def run(root: str, text: str, tmp: str, boundaries: str = "on") -> dict:
     """``text`` (a topology with ``{out}`` for its output directory) run by ``root``'s engine."""
     out = tempfile.mkdtemp(dir=tmp)
     path = os.path.join(out, "topology.yaml")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text.replace("{out}", out))
-    done = subprocess.run([sys.executable, __file__, "--child", root, path, out], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, __file__, "--child", root, path, out, boundaries], capture_output=True, text=True,
                           timeout=1800)
     if done.returncode != 0:
         raise SystemExit(f"run with {root} failed:\n{done.stderr[-2000:]}")
@@ -132,20 +150,25 @@ def file_rounds(args, base: str, tmp: str) -> None:
     bad = generate(dirty, args.events, bad_every=25)
     clean_flow = TOPOLOGY.format(input=clean, out="{out}")
     dirty_flow = TOPOLOGY.format(input=dirty, out="{out}")
-    cost, poison = [], []
+    cost, whole, poison = [], [], []
     for round_no in range(args.rounds):
-        head, old, dirty_run = run(ROOT, clean_flow, tmp), run(base, clean_flow, tmp), run(ROOT, dirty_flow, tmp)
-        if (head["domain"], head["dead"]) != (old["domain"], old["dead"]):
-            raise SystemExit(f"the checkouts disagree on clean data: {head} vs {old}")
+        head, off = run(ROOT, clean_flow, tmp), run(ROOT, clean_flow, tmp, "off")
+        old, dirty_run = run(base, clean_flow, tmp), run(ROOT, dirty_flow, tmp)
+        for other in (off, old):
+            if (head["domain"], head["dead"]) != (other["domain"], other["dead"]):
+                raise SystemExit(f"the runs disagree on clean data: {head} vs {other}")
         if dirty_run["dead"] != bad:
             raise SystemExit(f"{bad} bad events, {dirty_run['dead']} dead letters")
-        cost.append(old["seconds"] / head["seconds"])
+        cost.append(off["seconds"] / head["seconds"])
+        whole.append(old["seconds"] / head["seconds"])
         poison.append(head["seconds"] / dirty_run["seconds"])
         print(f"round {round_no + 1}: head {args.events / head['seconds']:>9,.0f} ev/s   "
+              f"boundaries off {args.events / off['seconds']:>9,.0f} ev/s   "
               f"baseline {args.events / old['seconds']:>9,.0f} ev/s   "
               f"head, 4% bad {args.events / dirty_run['seconds']:>9,.0f} ev/s", flush=True)
-    print(f"file flow, clean data, head / baseline {args.baseline} (events/s): {summary(cost)}   goal >= 0.97")
-    print(f"file flow, 4% bad events / clean, head (events/s):        {summary(poison)}   goal >= 0.80")
+    print(f"file flow, clean data, boundaries on / off (events/s):       {summary(cost)}   goal >= 0.97")
+    print(f"file flow, clean data, head / baseline {args.baseline} (events/s):  {summary(whole)}")
+    print(f"file flow, 4% bad events / clean, head (events/s):           {summary(poison)}   goal >= 0.80")
 
 
 def kafka_rounds(args, base: str, tmp: str) -> None:
@@ -158,18 +181,21 @@ def kafka_rounds(args, base: str, tmp: str) -> None:
         source = f"boundaries-{uuid.uuid4().hex[:8]}"
         kt.create_topics(bootstrap, 4, source)
         kt.produce(bootstrap, source, args.events)
-        cost = []
+        cost, whole = [], []
         for round_no in range(args.rounds):
             seconds = {}
-            for name, root in (("head", ROOT), ("baseline", base)):
+            for name, root, boundaries in (("head", ROOT, "on"), ("off", ROOT, "off"), ("baseline", base, "on")):
                 target = f"{source}-{name}-{round_no}"
                 kt.create_topics(bootstrap, 4, target)
                 text = kt.TOPOLOGY.format(bootstrap=bootstrap, source=source, target=target, dead="{out}/dead.jsonl")
-                seconds[name] = run(root, text, tmp)["seconds"]
-            cost.append(seconds["baseline"] / seconds["head"])
+                seconds[name] = run(root, text, tmp, boundaries)["seconds"]
+            cost.append(seconds["off"] / seconds["head"])
+            whole.append(seconds["baseline"] / seconds["head"])
             print(f"round {round_no + 1}: head {args.events / seconds['head']:>9,.0f} ev/s   "
+                  f"boundaries off {args.events / seconds['off']:>9,.0f} ev/s   "
                   f"baseline {args.events / seconds['baseline']:>9,.0f} ev/s", flush=True)
-        print(f"kafka flow, head / baseline {args.baseline} (events/s): {summary(cost)}   goal >= 0.97")
+        print(f"kafka flow, boundaries on / off (events/s):      {summary(cost)}   goal >= 0.97")
+        print(f"kafka flow, head / baseline {args.baseline} (events/s): {summary(whole)}")
     finally:
         if state:
             subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "kafka"), "stop", "--state-dir", state],
@@ -193,7 +219,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
         child(*sys.argv[2:])
     else:
         main()

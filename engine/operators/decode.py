@@ -76,7 +76,45 @@ class Decode:
                     kept = [i for i, e in enumerate(events) if e is not None]
                     events = [events[i] for i in kept]
                 return self._validated(raw, events, [], kept)
+            if events is None:
+                return self._validated(raw, *self._tolerant(raw))
         return self._validated(raw, *self._one_by_one(raw))
+
+    def _tolerant(self, raw: RawBatch):
+        """A batch in which some value does not parse: parse each value, check the objects
+        together (``check_batch``, as the fast path does), and give only the rest the careful
+        value-by-value treatment. A few bad lines in every batch (a dirty feed) then cost
+        little more than clean ones; anything unusual falls back to ``_one_by_one``."""
+        values = raw.values
+        good: list = []
+        good_at: List[int] = []
+        odd: List[int] = []
+        loads = orjson.loads
+        for index, value in enumerate(values):
+            try:
+                event = loads(value)
+            except Exception:  # noqa: BLE001 - its reason is found by _event below
+                odd.append(index)
+                continue
+            if type(event) is dict:
+                good.append(event)
+                good_at.append(index)
+            else:
+                odd.append(index)
+        if not good or check_batch(good, [values[i] for i in good_at]) is not None:
+            return self._one_by_one(raw)
+        placed = dict(zip(good_at, good))
+        deads: List[DeadLetter] = []
+        for index in odd:
+            try:
+                placed[index] = self._event(values[index], raw)
+            except JsonTextError as exc:
+                deads.append(self._dead(raw, index, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - whatever a value does, it is that value's dead letter
+                deads.append(self._dead(raw, index, describe(exc)))
+        kept = [i for i in range(len(values)) if placed.get(i) is not None]
+        events = [self._with_meta(placed[i], raw, i) for i in kept]
+        return events, deads, kept
 
     def _wrapped(self, raw: RawBatch):
         as_text = self.format == "string"

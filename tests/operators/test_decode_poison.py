@@ -292,3 +292,18 @@ def test_a_batch_mixing_shared_envelopes_and_plain_objects_decodes_each_exactly(
     events, deads = decode.process(kafka(*batch, big, deep))
     assert [d.origin for d in deads] == ["t[0]@106"] and events[-1] == json.loads(big)
     assert events[-1]["payload"]["after"]["n"] == 123456789012345678901234
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(raw_values.filter(lambda v: v is not None), min_size=1, max_size=12), st.booleans())
+def test_a_batch_with_bad_values_decodes_as_its_values_do_one_at_a_time(batch, in_file):
+    """The dirty-batch path (parse each, check the objects together) against each value alone."""
+    def raw(values, first):
+        if in_file:
+            return RawBatch(list(values), "in.jsonl", first_offset=first)
+        return RawBatch(list(values), "t[0]", offsets=list(range(first, first + len(values))))
+
+    events, deads = Decode("src").process(raw(batch, 1))
+    alone = [Decode("src").process(raw([value], 1 + i)) for i, value in enumerate(batch)]
+    assert events == [e for one, _ in alone for e in one]
+    assert [(d.origin, d.error, d.event) for d in deads] == [(d.origin, d.error, d.event) for _, ds in alone for d in ds]
