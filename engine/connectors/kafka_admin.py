@@ -7,6 +7,7 @@ altered (changing a live topic is an operator's decision, not a deploy side effe
 
 from __future__ import annotations
 
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List
 
@@ -30,8 +31,8 @@ class TopicPlan:
 def plan_topics(topics: Iterable, timeout: float = 10.0) -> List[TopicPlan]:
     plans = []
     for brokers, group in _by_brokers(topics).items():
-        admin = AdminClient({"bootstrap.servers": brokers})
-        existing = _metadata(admin, brokers, timeout).topics
+        admin = admin_client(brokers)
+        existing = cluster_metadata(admin, brokers, timeout).topics
         for topic in group:
             found = existing.get(topic.name)
             if found is None or found.error is not None:
@@ -46,15 +47,40 @@ def apply_plan(plans: List[TopicPlan], timeout: float = 30.0) -> None:
     """Create the topics the plan marks ``create``; raise if any fails."""
     creations = [p.topic for p in plans if p.action == CREATE]
     for brokers, group in _by_brokers(creations).items():
-        admin = AdminClient({"bootstrap.servers": brokers})
-        futures = admin.create_topics([NewTopic(t.name, t.partitions, t.replication_factor, config=dict(t.config))
-                                       for t in group], operation_timeout=timeout, request_timeout=timeout)
-        for name, future in futures.items():
-            try:
-                future.result(timeout=timeout)
-            except KafkaException as exc:
-                if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":  # created meanwhile: fine
-                    raise ConnectorError(f"kafka: cannot create topic '{name}': {exc.args[0].str()}") from None
+        create_topics(admin_client(brokers), [NewTopic(t.name, t.partitions, t.replication_factor,
+                                                       config=dict(t.config)) for t in group], timeout)
+
+
+def admin_client(brokers: str) -> AdminClient:
+    """An AdminClient that does not log: failures come back as :class:`ConnectorError`."""
+    # log_level 0: an unreachable broker is reported once, as a ConnectorError, not as a
+    # librdkafka "Connect to ... failed" line on stderr every few milliseconds until the timeout
+    return AdminClient({"bootstrap.servers": brokers, "log_level": 0})
+
+
+def cluster_metadata(admin: AdminClient, brokers: str, timeout: float):
+    """The cluster's metadata (topics, partitions), or a ConnectorError if no broker answers."""
+    try:
+        return admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise ConnectorError(f"kafka: cannot reach brokers at {brokers} within {timeout:g}s "
+                             f"({exc.args[0].str() if exc.args else exc})") from None
+
+
+def create_topics(admin: AdminClient, topics: List[NewTopic], timeout: float) -> None:
+    """Create ``topics``; one that exists already (created meanwhile) is fine, any other failure
+    is a ConnectorError."""
+    if not topics:
+        return
+    futures = admin.create_topics(topics, operation_timeout=timeout, request_timeout=timeout)
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                raise ConnectorError(f"kafka: cannot create topic '{name}': {exc.args[0].str()}") from None
+        except FutureTimeout:
+            raise ConnectorError(f"kafka: topic '{name}' not created within {timeout:g}s") from None
 
 
 def _by_brokers(topics: Iterable) -> Dict[str, list]:
@@ -62,14 +88,6 @@ def _by_brokers(topics: Iterable) -> Dict[str, list]:
     for topic in topics:
         groups.setdefault(topic.brokers, []).append(topic)
     return groups
-
-
-def _metadata(admin: AdminClient, brokers: str, timeout: float):
-    try:
-        return admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise ConnectorError(f"kafka: cannot reach brokers at {brokers} within {timeout:g}s "
-                             f"({exc.args[0].str()})") from None
 
 
 def _shape_differences(topic, found) -> List[str]:

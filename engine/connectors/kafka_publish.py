@@ -7,9 +7,10 @@ import json
 from typing import Dict, Optional, Sequence, Tuple
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
 from engine.connectors.errors import ConnectorError
+from engine.connectors.kafka_admin import admin_client, cluster_metadata, create_topics
 
 
 def publish_jsonl(bootstrap: str, files: Dict[str, Tuple[str, Optional[Sequence[str]]]],
@@ -17,15 +18,20 @@ def publish_jsonl(bootstrap: str, files: Dict[str, Tuple[str, Optional[Sequence[
     """``files``: topic -> (path, key columns or None). Creates missing topics (1 partition, so
     each table keeps its commit order, as Debezium's topics do). Returns messages per topic."""
     _create_missing(bootstrap, list(files), timeout)
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 20})
+    errors = []  # librdkafka's client errors (broker down, ...), reported once below instead of logged
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 20,
+                         "log_level": 0, "error_cb": errors.append})
     failures = []
     counts = {}
     for topic, (path, key_columns) in files.items():
         counts[topic] = _publish_file(producer, topic, path, key_columns, failures)
     left = producer.flush(timeout)
     if left or failures:
-        raise ConnectorError(f"kafka: {len(failures) or left} message(s) not delivered "
-                             f"({failures[0] if failures else 'timeout'})")
+        if failures:
+            cause = failures[0]
+        else:
+            cause = f"timeout, last error: {errors[-1].str()}" if errors else "timeout"
+        raise ConnectorError(f"kafka: {len(failures) or left} message(s) not delivered ({cause})")
     return counts
 
 
@@ -64,8 +70,6 @@ def _key(value: bytes, key_columns) -> Optional[bytes]:
 
 
 def _create_missing(bootstrap: str, topics, timeout: float) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=timeout).topics)
-    missing = [NewTopic(t, 1, 1) for t in topics if t not in existing]
-    for future in (admin.create_topics(missing, operation_timeout=timeout).values() if missing else []):
-        future.result(timeout=timeout)
+    admin = admin_client(bootstrap)  # an unreachable broker: one ConnectorError, no librdkafka log lines
+    existing = set(cluster_metadata(admin, bootstrap, timeout).topics)
+    create_topics(admin, [NewTopic(t, 1, 1) for t in topics if t not in existing], timeout)
