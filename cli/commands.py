@@ -108,10 +108,36 @@ def cmd_generate(args, out: Console, err: Console) -> int:
     if args.postgres:
         return _drive_postgres(args, out, err)
     summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema)
-    out.print(f"wrote the TMS workload to {args.out}: {summary}", highlight=False, soft_wrap=True)
+    _print_generated(summary, out)
     if args.kafka:
         return _publish(args, out, err)
     return EXIT_OK
+
+
+def _print_generated(summary, out: Console) -> None:
+    """What ``generate tms`` wrote: totals on one line, then per table, then the business events."""
+    import os
+
+    from rich.table import Table
+
+    tombstones = sum(summary.tombstones.values())
+    out.print(f"wrote the TMS workload to {summary.out_dir}: {summary.orders:,} orders (seed {summary.seed}), "
+              f"{summary.transactions:,} transactions, {summary.total_change_events:,} change events, "
+              f"{tombstones:,} tombstones", highlight=False, soft_wrap=True)
+    table = Table()
+    table.add_column("table")
+    for column in ("change events", "tombstones", "rows at the end"):
+        table.add_column(column, justify="right")
+    for name, count in summary.change_events.items():
+        table.add_row(name, f"{count:,}", f"{summary.tombstones.get(name, 0):,}", f"{summary.rows.get(name, 0):,}")
+    table.add_section()
+    table.add_row("total", f"{summary.total_change_events:,}", f"{tombstones:,}", f"{sum(summary.rows.values()):,}")
+    out.print(table)
+    events = ", ".join(f"{name} {count:,}" for name, count in summary.business_events.items())
+    out.print(f"expected business events ({sum(summary.business_events.values()):,}): {events}",
+              highlight=False, soft_wrap=True)
+    out.print(f"technical events (Debezium): {os.path.join(summary.out_dir, 'technical')}; "
+              f"ground truth: {os.path.join(summary.out_dir, 'truth')}", highlight=False, soft_wrap=True)
 
 
 def _publish(args, out: Console, err: Console) -> int:
