@@ -1,116 +1,125 @@
-"""Where each event of a batch came from, worked out only when a dead letter needs it.
+"""Where each event of a batch came from, so that any step's dead letter can say it.
 
 A dead letter carries the input as it arrived at the source and its position (``path:line``,
-``topic[partition]@offset``), whichever step or sink produced it. Tagging every event with
-its origin would cost on every clean event; instead each batch a stateless step emits is a
-``Batch`` that remembers the batch it was made from and the (pure) work that made it, and the
-way back to the source is found only for a batch that has a dead letter:
+``topic[partition]@offset``), whichever stateless step or sink produced it. Every batch a
+stateless step emits is a ``Batch``: its events, the source's raw batch they all came from
+(``Root``) and, per event, the index of its raw value (``rows``). A dead letter then finds
+its value's position, and the event as the source decoded it by decoding that one value
+again (pure, and only for dead letters).
 
-1. an event that is the very object of the parent batch (``filter``, ``route``, ``validate``
-   pass events on) is found by identity;
-2. otherwise the step is pure by contract (``engine.operators.boundary``), so it is replayed
-   one parent item at a time to learn which outputs each item made (``cast``, ``map``,
-   ``unnest``). That costs one more run of the step over that batch, and only for batches
-   with a dead letter downstream. A source's decode says itself which value each event came
-   from (``decoded``), so a batch with bad values costs no second decode.
+The source's decoded events are not kept (a step may change its own copy, and keeping them
+alive while the batch goes through the next steps is memory for nothing): the raw bytes
+are. ``rows`` is worked out as the batch goes, at nearly no cost on clean data:
 
-The way back ends at a source's raw batch (the event then is the decoded, not yet cast
-event, and the origin the raw value's position) or at a batch that is not a ``Batch``: the
-output of a keyed step, which regroups events by key. There the event is what the keyed step
-emitted and the origin is its ``_meta`` (Kafka sources with ``metadata: true``), if any.
+1. a step that made as many events as it got, with no dead letter, made one from each
+   (``cast``, ``map``, a ``filter`` that kept all): the same ``rows``, shared;
+2. a step that made one event per input except its dead letters: ``rows`` without theirs;
+3. a step that passed on some of its input objects (``filter``, ``route``): by identity,
+   only when a dead letter asks (the batch keeps its parent, which holds the same events);
+4. otherwise (``unnest``, declared with ``expands``: any number per input; a step that
+   dropped events it replaced) the step, pure by contract, is run again one input at a
+   time to count what each made, also only when a dead letter asks.
 
-A batch keeps its ancestors alive until it is dropped: a source's batch lives until the
-last stateless step after it is done with it, never in keyed state (grouping does not keep
-``Batch`` objects) nor in a sink's buffer (encoded items are plain lists).
+The way back ends at a batch that is not a ``Batch``: the output of a keyed step, which
+regroups events by key. Its dead letters carry the keyed step's event and, for a Kafka
+source read with ``metadata: true``, the origin in its ``_meta``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 from engine.records import DeadLetter, RawBatch, origin_of
 
 
+class Root:
+    """A source's raw batch and the decode that made events of it."""
+
+    __slots__ = ("raw", "decode")
+
+    def __init__(self, raw: RawBatch, decode: Callable) -> None:
+        self.raw, self.decode = raw, decode
+
+    def source_event(self, row: int, fallback: Any) -> Any:
+        """The event the source decoded from value ``row`` (decoded again: the step may have
+        changed its own copy), or ``fallback`` when that does not give exactly one."""
+        try:
+            events, _ = self.decode(self.raw.single(row))
+        except Exception:  # noqa: BLE001 - it decoded once; if not now, show the step's event
+            return fallback
+        return events[0] if len(events) == 1 else fallback
+
+
 class Batch(list):
-    """A step's output events, with the batch they were made from and how."""
+    """Events, with the raw batch they came from and each one's index in it."""
 
-    __slots__ = ("parent", "process", "pieces", "output", "_back")
-
-    def parent_index(self, index: int) -> Optional[int]:
-        """The index in ``parent`` of the item ``self[index]`` was made from (None: unknown)."""
-        if self._back is None:
-            self._back = _backs(self)
-        return self._back[index] if index < len(self._back) else None
+    __slots__ = ("root", "rows")
 
 
-def decoded(events: list, raw: RawBatch, kept: Sequence[int]) -> Batch:
-    """A source's decoded ``events``: ``events[i]`` came from ``raw.values[kept[i]]``. Only the
-    positions of the values are kept, not their bytes."""
-    batch = Batch(events)
-    batch.parent = RawBatch([], raw.origin, raw.first_offset, raw.offsets)
-    batch.process = batch.pieces = batch.output = None
-    batch._back = kept
-    return batch
+def decoded(events: list, raw: RawBatch, rows: Sequence[int], decode: Callable) -> Batch:
+    """A source's decoded ``events``: ``events[i]`` came from ``raw.values[rows[i]]``."""
+    return _batch(events, Root(raw, decode), rows)
 
 
-def made(oks: Any, parent: Any, process: Callable, pieces: Callable) -> Any:
-    """``oks`` (a list, or ``{output: list}`` from a routing step) as batches made from ``parent``."""
-    if type(oks) is Batch and getattr(oks, "parent", None) is not None:  # it knows its lineage (a source's decode)
-        return oks
-    if isinstance(oks, dict):
-        return {name: _batch(items, parent, process, pieces, name) for name, items in oks.items()}
-    return _batch(oks, parent, process, pieces, None)
-
-
-def _batch(items: list, parent: Any, process: Callable, pieces: Callable, output: Optional[str]) -> Batch:
+def _batch(items: list, root: Root, rows: Sequence[int]) -> Batch:
     batch = Batch(items)
-    if isinstance(parent, RawBatch) and len(items) == len(parent.values):
-        # decode makes at most one event per value: all there means in order; the values
-        # themselves are not needed any more
-        parent = RawBatch([], parent.origin, parent.first_offset, parent.offsets)
-        batch._back = range(len(items))
-    else:
-        batch._back = None
-    batch.parent, batch.process, batch.pieces, batch.output = parent, process, pieces, output
+    batch.root, batch.rows = root, rows
     return batch
 
 
-def trace(batch: Any, index: int) -> Tuple[Any, Optional[str]]:
-    """(the event as the source decoded it, its origin) of ``batch[index]``."""
-    event = batch[index]
-    while isinstance(batch, Batch):
-        parent_index = batch.parent_index(index)
-        if parent_index is None:
-            break
-        if isinstance(batch.parent, RawBatch):
-            return event, batch.parent.position(parent_index)
-        batch, index = batch.parent, parent_index
-        event = batch[index]
-    return event, origin_of(event)
+def made(oks: Any, parent: Any, deads: List[DeadLetter], process: Callable, pieces: Callable,
+         expands: bool = False) -> Any:
+    """``oks`` (a list, or ``{output: list}`` from a routing step) as batches knowing their rows.
+    Call before the dead letters' events are traced (rule 2 finds them in ``parent``)."""
+    if type(oks) is Batch or not isinstance(parent, Batch):
+        return oks  # already traced (a source's decode), or nothing to trace from
+    if isinstance(oks, dict):
+        return {name: _batch(items, parent.root, _Later(parent, process, pieces, name)) for name, items in oks.items()}
+    if not oks:
+        return _batch(oks, parent.root, ())
+    if not expands:
+        if len(oks) == len(parent) and not deads:  # rule 1
+            return _batch(oks, parent.root, parent.rows)
+        if deads and len(oks) + len(deads) == len(parent):  # rule 2
+            dead = {id(d.event) for d in deads}
+            rows = [r for e, r in zip(parent, rows_of(parent)) if id(e) not in dead]
+            if len(rows) == len(oks):
+                return _batch(oks, parent.root, rows)
+    return _batch(oks, parent.root, _Later(parent, process, pieces, None))
 
 
-def trace_dead_letters(deads: List[DeadLetter], batch: Any) -> None:
-    """Give each dead letter made from an item of ``batch`` that item's source event and origin."""
-    if isinstance(batch, RawBatch) or not any(d.origin is None for d in deads):
-        return
-    where = {id(item): index for index, item in enumerate(batch)}
-    for dead in deads:
-        index = where.get(id(dead.event))
-        if dead.origin is None and index is not None:
-            dead.event, dead.origin = trace(batch, index)
+class _Later:
+    """Rows worked out only if a dead letter needs them (rules 3 and 4), from the parent batch:
+    a filter's or a route's parent holds the same events, so keeping it costs little."""
+
+    __slots__ = ("parent", "process", "pieces", "output")
+
+    def __init__(self, parent: Batch, process: Callable, pieces: Callable, output: Optional[str]) -> None:
+        self.parent, self.process, self.pieces, self.output = parent, process, pieces, output
+
+    def __len__(self) -> int:  # never asked: rows are read through ``rows_of``
+        raise TypeError("rows not worked out yet")
+
+    def work_out(self, batch: Batch) -> Optional[List[int]]:
+        parent, parent_rows = self.parent, rows_of(self.parent)
+        if parent_rows is None:
+            return None
+        where = {id(e): r for e, r in zip(parent, parent_rows)}  # rule 3
+        rows = [where.get(id(e)) for e in batch]
+        if None not in rows:
+            return rows
+        counted: List[int] = []  # rule 4
+        for row, (one, _, _) in zip(parent_rows, self.pieces(parent)):
+            counted += [row] * _count(self.process, one, self.output)
+        return counted if len(counted) == len(batch) else None
 
 
-def _backs(batch: Batch) -> List[Optional[int]]:
-    parent = batch.parent
-    if not isinstance(parent, RawBatch):
-        where = {id(item): index for index, item in enumerate(parent)}
-        found = [where.get(id(item)) for item in batch]
-        if None not in found:
-            return found
-    back: List[Optional[int]] = []
-    for index, (one, _, _) in enumerate(batch.pieces(parent)):
-        back += [index] * _count(batch.process, one, batch.output)
-    return back if len(back) == len(batch) else [None] * len(batch)
+def rows_of(batch: Batch) -> Optional[Sequence[int]]:
+    """``batch.rows`` worked out (None: unknown)."""
+    rows = batch.rows
+    if type(rows) is _Later:
+        rows = batch.rows = rows.work_out(batch)
+    return rows
 
 
 def _count(process: Callable, one: Any, output: Optional[str]) -> int:
@@ -118,7 +127,28 @@ def _count(process: Callable, one: Any, output: Optional[str]) -> int:
         oks, _ = process(one)
     except Exception:  # noqa: BLE001 - an item whose work fails made no event
         return 0
-    if output is not None:
-        return len(oks.get(output) or ())
-    return len(oks)
+    return len(oks.get(output) or ()) if output is not None else len(oks)
 
+
+def trace(batch: Any, index: int) -> Tuple[Any, Optional[str]]:
+    """(the event as the source decoded it, its origin) of ``batch[index]``."""
+    event = batch[index]
+    if type(batch) is not Batch:
+        return event, origin_of(event)
+    rows = rows_of(batch)
+    if rows is None:
+        return event, origin_of(event)
+    return batch.root.source_event(rows[index], event), batch.root.raw.position(rows[index])
+
+
+def trace_dead_letters(deads: Iterable[DeadLetter], batch: Any) -> None:
+    """Give each dead letter made from an item of ``batch`` that item's source event and origin."""
+    if type(batch) is not Batch:
+        return
+    where = None
+    for dead in deads:
+        if dead.origin is None:
+            where = where or {id(item): index for index, item in enumerate(batch)}
+            index = where.get(id(dead.event))
+            if index is not None:
+                dead.event, dead.origin = trace(batch, index)

@@ -26,6 +26,13 @@ class RawBatch:
     offsets: Optional[List[int]] = None
     meta: Optional[List[dict]] = None
 
+    def single(self, index: int) -> "RawBatch":
+        """The value at ``index`` as a batch of its own, with its position and metadata."""
+        return RawBatch([self.values[index]], self.origin,
+                        None if self.first_offset is None else self.first_offset + index,
+                        None if self.offsets is None else [self.offsets[index]],
+                        None if self.meta is None else [self.meta[index]])
+
     def position(self, index: int) -> str:
         if self.offsets is not None:
             return f"{self.origin}@{self.offsets[index]}"

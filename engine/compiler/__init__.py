@@ -69,7 +69,8 @@ class _Wiring:
             self.dead.append(dead)
             return
         wire = routing_step if kind == "route" else batch_step
-        out = wire(spec.id, up, counted(guard(spec.id, spec.operator.process), counters))
+        work = guard(spec.id, spec.operator.process, expands=getattr(spec.operator, "expands", False))
+        out = wire(spec.id, up, counted(work, counters))
         if kind == "route":
             self.routed[spec.id] = out.ok
         else:

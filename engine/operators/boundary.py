@@ -12,8 +12,8 @@ encoding with ``guard``. The contract:
    the failed whole-batch call produced is dropped, never emitted.
 4. Every dead letter made from an item of the batch, by the work itself or by step 2, gets
    the event as the source decoded it and its origin (``engine.lineage``); the events go on
-   as a ``lineage.Batch`` remembering the batch they were made from (unless ``lineage`` is
-   off: a sink's encoded items and a keyed step's groups do not keep their sources alive).
+   as a ``lineage.Batch`` knowing their source rows (unless ``keep_lineage`` is off: a
+   sink's encoded items and a keyed step's groups need none).
 
 Keyed, stateful steps have their own boundary (``engine/compiler/keyed.py``): their work is
 not pure and cannot simply be redone.
@@ -42,16 +42,15 @@ def events(batch: list) -> Iterable[Piece]:
 def raw_values(raw: RawBatch) -> Iterable[Piece]:
     """The pieces of a source's raw batch: each value alone, with its exact position."""
     for index, value in enumerate(raw.values):
-        one = RawBatch([value], raw.origin, None if raw.first_offset is None else raw.first_offset + index,
-                       None if raw.offsets is None else [raw.offsets[index]],
-                       None if raw.meta is None else [raw.meta[index]])
+        one = raw.single(index)
         text = value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
         yield one, text, raw.position(index)
 
 
 def guard(step_id: str, process: Callable, pieces: Callable[[Any], Iterable[Piece]] = events,
-          keep_lineage: bool = True) -> Callable:
-    """``process`` that never raises for its input (see the module's contract)."""
+          keep_lineage: bool = True, expands: bool = False) -> Callable:
+    """``process`` that never raises for its input (see the module's contract). ``expands``:
+    the work may make any number of events of one (``engine.lineage``, rule 4)."""
 
     def guarded(batch):
         try:
@@ -59,9 +58,11 @@ def guard(step_id: str, process: Callable, pieces: Callable[[Any], Iterable[Piec
         except Exception:  # noqa: BLE001 - redone one item at a time below
             debug(step_id)
             oks, deads = _one_at_a_time(step_id, process, pieces(batch))
+        if keep_lineage:
+            oks = lineage.made(oks, batch, deads, process, pieces, expands)
         if deads:
             lineage.trace_dead_letters(deads, batch)
-        return (lineage.made(oks, batch, process, pieces) if keep_lineage else oks), deads
+        return oks, deads
 
     return guarded
 
@@ -83,8 +84,8 @@ def _one_at_a_time(step_id: str, process: Callable, pieces: Iterable[Piece]):
 
 def _joined(oks: Any, out: Any) -> Any:
     """Routing steps emit ``{output: events}``; the others a list."""
-    if oks is None:
-        return out
+    if oks is None:  # a copy: ``out`` may be a lineage.Batch of this one item
+        return {name: list(items) for name, items in out.items()} if isinstance(out, dict) else list(out)
     if isinstance(out, dict):
         for name, items in out.items():
             oks.setdefault(name, []).extend(items)

@@ -191,7 +191,7 @@ class Decode:
                     dead.origin = raw.position(where[id(dead.event)])
                 kept = [where[id(event)] for event in oks]
                 events, deads = oks, deads + invalid
-        return lineage.decoded(events, raw, kept), deads
+        return lineage.decoded(events, raw, kept, self.process), deads
 
 
 def _null_is_tombstone(raw: RawBatch) -> bool:

@@ -18,6 +18,7 @@ class Unnest:
     event (the event once, with how many items failed), so dead letters grow with the input."""
 
     kind = "stateless"
+    expands = True  # any number of events per input (engine.lineage)
 
     def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
         self.step_id = step_id

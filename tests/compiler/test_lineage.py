@@ -7,7 +7,7 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from engine.lineage import trace
+from engine.lineage import decoded, trace
 from engine.operators.boundary import guard, raw_values
 from engine.operators.decode import Decode
 from engine.operators.jsonschemas import EventSchema
@@ -15,15 +15,16 @@ from engine.records import DeadLetter, RawBatch
 
 
 def _decode(raw: RawBatch):
-    events, deads = [], []
+    events, deads, rows = [], [], []
     for index, value in enumerate(raw.values):
         if value is None:  # a tombstone: no event, no dead letter
             continue
         try:
             events.append(json.loads(value))
+            rows.append(index)
         except ValueError:
             deads.append(DeadLetter(value, "src", "malformed", origin=raw.position(index)))
-    return events, deads
+    return decoded(events, raw, rows, _decode), deads
 
 
 def _copy(batch):  # a new object per event (cast, map)
@@ -90,15 +91,33 @@ def test_every_dead_letter_names_the_source_value_it_came_from(values, chain, ro
 def test_the_way_back_ends_at_a_batch_that_is_not_traced():
     keyed_output = [{"n": 1, "_meta": {"topic": "t", "partition": 2, "offset": 9}}, {"n": 2}]
     batch, _ = guard("copy", _copy)(keyed_output)
-    assert trace(batch, 0) == (keyed_output[0], "t[2]@9")  # a keyed step's event, origin from _meta
-    assert trace(batch, 1) == (keyed_output[1], None)
+    assert type(batch) is list  # nothing to trace from
+    # a dead letter carries the event as its step got it; the origin from _meta if any
+    assert trace(batch, 0) == (batch[0], "t[2]@9")
+    assert trace(batch, 1) == (batch[1], None)
 
 
-def test_a_sinks_encoded_items_do_not_keep_their_sources_alive():
-    encoded, _ = guard("sink:x", lambda b: ([json.dumps(e) for e in b], []), keep_lineage=False)([{"n": 1}])
+def test_a_sinks_encoded_items_keep_no_lineage_and_steps_keep_no_decoded_events():
+    events, _ = guard("src", _decode, raw_values)(RawBatch([b'{"n": 1}', b'{"n": 2}'], "f.jsonl", first_offset=1))
+    encoded, _ = guard("sink:x", lambda b: ([json.dumps(e) for e in b], []), keep_lineage=False)(events)
     assert type(encoded) is list
-    decoded, _ = guard("src", _decode, raw_values)(RawBatch([b'{"n": 1}'], "f.jsonl", first_offset=1))
-    assert decoded.parent.values == []  # one event per value: positions kept, the bytes let go
+    copied, _ = guard("copy", _copy)(events)
+    assert copied.rows is events.rows  # a one-to-one step shares its input's rows
+    assert not any(value is events for value in (copied.root.raw, copied.root.decode))  # no decoded event kept
+
+
+def test_a_step_that_changes_its_input_in_place_still_gives_the_event_as_decoded():
+    events, _ = guard("src", _decode, raw_values)(RawBatch([b'{"n": 4, "poison": "refuse", "at": 0}'], "f.jsonl",
+                                                            first_offset=7))
+
+    def mutate(batch):
+        for e in batch:
+            e["n"] = -1
+        return batch, []
+
+    changed, _ = guard("mutate", mutate)(events)
+    _, deads = guard("refuse", _refusing)(changed)
+    assert [(d.event, d.origin) for d in deads] == [({"n": 4, "poison": "refuse", "at": 0}, "f.jsonl:7")]
 
 
 @settings(max_examples=150, deadline=None)
