@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from cli.main import main
+
 from hypothesis import given, settings, strategies as st
 
 from engine.lineage import decoded, trace
@@ -73,7 +75,7 @@ def test_every_dead_letter_names_the_source_value_it_came_from(values, chain, ro
     assert [d.origin for d in deads] == [f"orders[0]@{offsets[i]}" for i, v in enumerate(encoded)
                                          if v is not None and v.startswith(b"{broken")]
     for name in chain:
-        batch, _ = guard(name, STEPS[name])(batch)
+        batch, _ = guard(name, STEPS[name], expands=name == "split")(batch)
     if routed is not None:
         outputs, _ = guard("route", _route)(batch)
         batch = outputs.get(routed, [])
@@ -146,3 +148,42 @@ def test_a_sources_decode_says_which_value_each_event_came_from_without_decoding
                 if v in ('{"n": 1}', '{"n": 2}')]
     assert [d.origin for d in refused] == expected
     assert [d.event for d in refused] == [json.loads(values[i]) for i, v in enumerate(values) if v in ('{"n": 1}', '{"n": 2}')]
+
+
+SPLIT_FLOW = """\
+version: 1
+name: split
+sources:
+  orders: {{file: {{path: "{d}/in.jsonl"}}}}
+steps:
+  - id: lines
+    unnest: {{field: lines, as: null, keep: [order]}}
+  - id: size
+    route: {{when: {{big: "qty > 10"}}, otherwise: small}}
+  - id: typed
+    from: size.big
+    cast: {{fields: {{qty: int}}}}
+sinks:
+  table:
+    from: typed
+    duckdb: {{path: "{d}/out.duckdb", table: t, mode: append, columns: {{order: int, qty: int}}}}
+  small: {{from: size.small, file: {{path: "{d}/small.jsonl"}}}}
+dead_letter: {{file: {{path: "{d}/dead.jsonl"}}}}
+"""
+
+
+def test_dead_letters_after_unnest_route_and_cast_name_their_line_in_a_compiled_flow(tmp_path):
+    lines = [
+        {"order": 1, "lines": [{"qty": 20}, {"qty": 1}]},
+        {"order": 2, "lines": [{"qty": 12345678901234567890123}]},                 # too big for BIGINT
+        {"order": 3, "lines": []},
+        {"order": 4, "lines": [{"qty": 2}, {"qty": 30}, {"qty": 99999999999999999999}]},
+        {"order": "x", "lines": [{"qty": 50}]},                                     # order is no int
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(e) for e in lines) + "\n")
+    (tmp_path / "flow.yaml").write_text(SPLIT_FLOW.format(d=tmp_path))
+    assert main(["run", "-q", str(tmp_path / "flow.yaml")]) == 0
+    dead = [json.loads(x) for x in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    got = sorted((d["step"], d["origin"].rsplit(":", 1)[1], d["event"]["order"]) for d in dead)
+    assert got == [("sink:table", "2", 2), ("sink:table", "4", 4), ("sink:table", "5", "x")]
+    assert all(d["event"] == lines[int(d["origin"].rsplit(":", 1)[1]) - 1] for d in dead)  # the line as read
