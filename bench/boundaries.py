@@ -18,7 +18,11 @@ Every run is a fresh process that imports the engine from its checkout (a ``git 
 for the baseline), compiles the same topology and times only the Bytewax run. Rounds go
 A, B, C, D, A, B, C, D, ...; the figures are the median [min..max] of the per-round ratios.
 
-    python bench/boundaries.py [--events 300000] [--rounds 5] [--baseline dfe28d8] [--kafka]
+    python bench/boundaries.py [--events 300000] [--rounds 5] [--baseline dfe28d8] [--kafka] [--malloc]
+
+Each run prints its minor page faults: ~10k is a run whose C heap stayed put, ~100k+ one
+that glibc trimmed and grew again at every batch (+50% CPU; engine/runtime/heap.py prevents
+it since; the baseline commit does not have it, so its runs may show it).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -105,7 +110,9 @@ def child(root: str, topology_path: str, out: str, boundaries: str = "on") -> No
         path = os.path.join(out, name)
         return sum(1 for _ in open(path, "rb")) if os.path.exists(path) else 0
 
-    print(json.dumps({"seconds": seconds, "domain": lines("domain.jsonl"), "dead": lines("dead.jsonl")}))
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    print(json.dumps({"seconds": seconds, "domain": lines("domain.jsonl"), "dead": lines("dead.jsonl"),
+                      "faults": faults}))
 
 
 def _boundaries_off() -> None:
@@ -127,7 +134,8 @@ def run(root: str, text: str, tmp: str, boundaries: str = "on") -> dict:
     path = os.path.join(out, "topology.yaml")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text.replace("{out}", out))
-    done = subprocess.run([sys.executable, __file__, "--child", root, path, out, boundaries], capture_output=True, text=True,
+    env = {**os.environ, **({"PYTHONMALLOC": "malloc"} if MALLOC else {})}
+    done = subprocess.run([sys.executable, __file__, "--child", root, path, out, boundaries], capture_output=True, text=True, env=env,
                           timeout=1800)
     if done.returncode != 0:
         raise SystemExit(f"run with {root} failed:\n{done.stderr[-2000:]}")
@@ -162,10 +170,9 @@ def file_rounds(args, base: str, tmp: str) -> None:
         cost.append(off["seconds"] / head["seconds"])
         whole.append(old["seconds"] / head["seconds"])
         poison.append(head["seconds"] / dirty_run["seconds"])
-        print(f"round {round_no + 1}: head {args.events / head['seconds']:>9,.0f} ev/s   "
-              f"boundaries off {args.events / off['seconds']:>9,.0f} ev/s   "
-              f"baseline {args.events / old['seconds']:>9,.0f} ev/s   "
-              f"head, 4% bad {args.events / dirty_run['seconds']:>9,.0f} ev/s", flush=True)
+        print(f"round {round_no + 1}: " + "   ".join(
+            f"{name} {args.events / r['seconds']:>9,.0f} ev/s ({r['faults'] // 1000}k faults)"
+            for name, r in (("head", head), ("off", off), ("baseline", old), ("head 4% bad", dirty_run))), flush=True)
     print(f"file flow, clean data, boundaries on / off (events/s):       {summary(cost)}   goal >= 0.97")
     print(f"file flow, clean data, head / baseline {args.baseline} (events/s):  {summary(whole)}")
     print(f"file flow, 4% bad events / clean, head (events/s):           {summary(poison)}   goal >= 0.80")
@@ -203,13 +210,20 @@ def kafka_rounds(args, base: str, tmp: str) -> None:
             shutil.rmtree(state, ignore_errors=True)
 
 
+MALLOC = False  # --malloc: children use the C allocator (PYTHONMALLOC=malloc)
+
+
 def main() -> None:
+    global MALLOC
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--malloc", action="store_true",
+                        help="run the flows with PYTHONMALLOC=malloc: slower, but no arena thrash (see above)")
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--baseline", default=BASELINE, help="git ref of the engine without boundaries")
     parser.add_argument("--kafka", action="store_true", help="the Kafka -> Kafka flow on a real broker")
     args = parser.parse_args()
+    MALLOC = args.malloc
     with tempfile.TemporaryDirectory() as tmp:
         base = worktree(args.baseline, tmp)
         try:

@@ -8,17 +8,17 @@ its value's position, and the event as the source decoded it by decoding that on
 again (pure, and only for dead letters).
 
 The source's decoded events are not kept (a step may change its own copy, and keeping them
-alive while the batch goes through the next steps is memory for nothing): the raw bytes
-are. ``rows`` is worked out as the batch goes, at nearly no cost on clean data:
+alive while the batch goes through the next steps costs memory): the raw bytes are. ``rows`` is worked out as the batch goes, at nearly no cost on clean data:
 
 1. a step that made as many events as it got, with no dead letter, made one from each
    (``cast``, ``map``, a ``filter`` that kept all): the same ``rows``, shared;
 2. a step that made one event per input except its dead letters: ``rows`` without theirs;
 3. a step that passed on some of its input objects (``filter``, ``route``): by identity,
-   only when a dead letter asks (the batch keeps its parent, which holds the same events);
+   only when a dead letter asks, from the ids of its input's events (~20 ns an event; the
+   events themselves would stay alive for nothing);
 4. otherwise (``unnest``, declared with ``expands``: any number per input; a step that
    dropped events it replaced) the step, pure by contract, is run again one input at a
-   time to count what each made, also only when a dead letter asks.
+   time to count what each made, also only when a dead letter asks (its input is kept).
 
 The way back ends at a batch that is not a ``Batch``: the output of a keyed step, which
 regroups events by key. Its dead letters carry the keyed step's event and, for a Kafka
@@ -38,13 +38,20 @@ class Root:
     __slots__ = ("raw", "decode")
 
     def __init__(self, raw: RawBatch, decode: Callable) -> None:
-        self.raw, self.decode = raw, decode
+        self.decode, self.raw = decode, raw
+
+    def value(self, row: int) -> Optional[bytes]:
+        return self.raw.values[row]
 
     def source_event(self, row: int, fallback: Any) -> Any:
         """The event the source decoded from value ``row`` (decoded again: the step may have
         changed its own copy), or ``fallback`` when that does not give exactly one."""
+        raw = self.raw
+        one = RawBatch([self.value(row)], raw.origin, None if raw.first_offset is None else raw.first_offset + row,
+                       None if raw.offsets is None else [raw.offsets[row]],
+                       None if raw.meta is None else [raw.meta[row]])
         try:
-            events, _ = self.decode(self.raw.single(row))
+            events, _ = self.decode(one)
         except Exception:  # noqa: BLE001 - it decoded once; if not now, show the step's event
             return fallback
         return events[0] if len(events) == 1 else fallback
@@ -74,51 +81,73 @@ def made(oks: Any, parent: Any, deads: List[DeadLetter], process: Callable, piec
     if type(oks) is Batch or not isinstance(parent, Batch):
         return oks  # already traced (a source's decode), or nothing to trace from
     if isinstance(oks, dict):
-        return {name: _batch(items, parent.root, _Later(parent, process, pieces, name)) for name, items in oks.items()}
+        later = _later(next((items for items in oks.values() if items), ()), parent, process, pieces)
+        return {name: _batch(items, parent.root, _Later(later.ids, later.rows, later.parent, process, pieces, name))
+                for name, items in oks.items()}
     if not oks:
         return _batch(oks, parent.root, ())
     if not expands:
         if len(oks) == len(parent) and not deads:  # rule 1
-            return _batch(oks, parent.root, parent.rows)
+            rows = parent.rows
+            if type(rows) is _Later:  # index-aligned with the parent's events, not these
+                rows = _Later(list(map(id, parent)), rows, None, None, None, None)
+            return _batch(oks, parent.root, rows)
         if deads and len(oks) + len(deads) == len(parent):  # rule 2
             dead = {id(d.event) for d in deads}
             rows = [r for e, r in zip(parent, rows_of(parent)) if id(e) not in dead]
             if len(rows) == len(oks):
                 return _batch(oks, parent.root, rows)
-    return _batch(oks, parent.root, _Later(parent, process, pieces, None))
+    return _batch(oks, parent.root, _later(oks, parent, process, pieces))
+
+
+def _later(oks: list, parent: Batch, process: Callable, pieces: Callable) -> "_Later":
+    ids = list(map(id, parent))  # ~20 ns an event: the parent's events need not stay alive
+    try:
+        ids.index(id(oks[0]))  # events passed on: found by identity later (rule 3)
+        keep = None
+    except (ValueError, IndexError):
+        keep = parent  # new events: the step is run again later (rule 4), on its input
+    return _Later(ids, parent.rows, keep, process, pieces, None)
 
 
 class _Later:
-    """Rows worked out only if a dead letter needs them (rules 3 and 4), from the parent batch:
-    a filter's or a route's parent holds the same events, so keeping it costs little."""
+    """Rows worked out only when a dead letter asks: from the ids of the parent's events and
+    their rows (rule 3; with no ``process``: index-aligned), or by running the step again on
+    the parent (rule 4, ``parent`` kept)."""
 
-    __slots__ = ("parent", "process", "pieces", "output")
+    __slots__ = ("ids", "rows", "parent", "process", "pieces", "output")
 
-    def __init__(self, parent: Batch, process: Callable, pieces: Callable, output: Optional[str]) -> None:
-        self.parent, self.process, self.pieces, self.output = parent, process, pieces, output
+    def __init__(self, ids: List[int], rows: Any, parent: Optional[Batch], process: Optional[Callable],
+                 pieces: Optional[Callable], output: Optional[str]) -> None:
+        self.ids, self.rows, self.parent = ids, rows, parent
+        self.process, self.pieces, self.output = process, pieces, output
 
-    def __len__(self) -> int:  # never asked: rows are read through ``rows_of``
-        raise TypeError("rows not worked out yet")
-
-    def work_out(self, batch: Batch) -> Optional[List[int]]:
-        parent, parent_rows = self.parent, rows_of(self.parent)
+    def work_out(self, item_ids: List[int]) -> Optional[List[int]]:
+        """The rows of the events whose ids are ``item_ids`` (None: unknown)."""
+        parent_rows = _resolved(self.rows, self.ids)
         if parent_rows is None:
             return None
-        where = {id(e): r for e, r in zip(parent, parent_rows)}  # rule 3
-        rows = [where.get(id(e)) for e in batch]
-        if None not in rows:
-            return rows
+        if self.process is None:  # rule 1 after a lazy step: the same positions
+            return list(parent_rows)
+        if self.parent is None:  # rule 3
+            where = dict(zip(self.ids, parent_rows))
+            rows = [where.get(i) for i in item_ids]
+            return None if None in rows else rows
         counted: List[int] = []  # rule 4
-        for row, (one, _, _) in zip(parent_rows, self.pieces(parent)):
+        for row, (one, _, _) in zip(parent_rows, self.pieces(self.parent)):
             counted += [row] * _count(self.process, one, self.output)
-        return counted if len(counted) == len(batch) else None
+        return counted if len(counted) == len(item_ids) else None
+
+
+def _resolved(rows: Any, item_ids: List[int]) -> Optional[Sequence[int]]:
+    return rows.work_out(item_ids) if type(rows) is _Later else rows
 
 
 def rows_of(batch: Batch) -> Optional[Sequence[int]]:
     """``batch.rows`` worked out (None: unknown)."""
     rows = batch.rows
     if type(rows) is _Later:
-        rows = batch.rows = rows.work_out(batch)
+        rows = batch.rows = rows.work_out(list(map(id, batch)))
     return rows
 
 

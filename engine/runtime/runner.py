@@ -20,6 +20,8 @@ from typing import List, Optional
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
+from engine.runtime.heap import keep_heap
+
 _STEP_IN_MESSAGE = re.compile(r"step ['`\"]?([^\s'`\":]+)")
 _EXPLAINED = ("ConnectorError", "ConfigError")  # our own errors already say what to do
 # A flow allocates dicts of dicts per event and keeps few of them: with Python's default (700)
@@ -51,6 +53,7 @@ def run_dataflow(flow, options: RunOptions) -> None:
     if options.recovery_directory:
         prepare_recovery_directory(options.recovery_directory)
         recovery = RecoveryConfig(options.recovery_directory)
+    keep_heap()
     if not os.environ.get("VELOCITY_FLOW_DEBUG"):
         os.environ["RUST_BACKTRACE"] = "0"  # a failing step is reported in one line below, not as a Rust stack
     try:

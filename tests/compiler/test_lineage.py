@@ -187,3 +187,4 @@ def test_dead_letters_after_unnest_route_and_cast_name_their_line_in_a_compiled_
     got = sorted((d["step"], d["origin"].rsplit(":", 1)[1], d["event"]["order"]) for d in dead)
     assert got == [("sink:table", "2", 2), ("sink:table", "4", 4), ("sink:table", "5", "x")]
     assert all(d["event"] == lines[int(d["origin"].rsplit(":", 1)[1]) - 1] for d in dead)  # the line as read
+
