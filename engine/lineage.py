@@ -14,11 +14,10 @@ alive while the batch goes through the next steps costs memory): the raw bytes a
    (``cast``, ``map``, a ``filter`` that kept all): the same ``rows``, shared;
 2. a step that made one event per input except its dead letters: ``rows`` without theirs;
 3. a step that passed on some of its input objects (``filter``, ``route``): by identity,
-   only when a dead letter asks, from the ids of its input's events (~20 ns an event; the
-   events themselves would stay alive for nothing);
+   only when a dead letter asks (the batch keeps its input, which holds the same events);
 4. otherwise (``unnest``, declared with ``expands``: any number per input; a step that
    dropped events it replaced) the step, pure by contract, is run again one input at a
-   time to count what each made, also only when a dead letter asks (its input is kept).
+   time to count what each made, also only when a dead letter asks.
 
 The way back ends at a batch that is not a ``Batch``: the output of a keyed step, which
 regroups events by key. Its dead letters carry the keyed step's event and, for a Kafka
@@ -81,66 +80,50 @@ def made(oks: Any, parent: Any, deads: List[DeadLetter], process: Callable, piec
     if type(oks) is Batch or not isinstance(parent, Batch):
         return oks  # already traced (a source's decode), or nothing to trace from
     if isinstance(oks, dict):
-        later = _later(next((items for items in oks.values() if items), ()), parent, process, pieces)
-        return {name: _batch(items, parent.root, _Later(later.ids, later.rows, later.parent, process, pieces, name))
-                for name, items in oks.items()}
+        return {name: _batch(items, parent.root, _Later(parent, process, pieces, name)) for name, items in oks.items()}
     if not oks:
         return _batch(oks, parent.root, ())
     if not expands:
         if len(oks) == len(parent) and not deads:  # rule 1
             rows = parent.rows
-            if type(rows) is _Later:  # index-aligned with the parent's events, not these
-                rows = _Later(list(map(id, parent)), rows, None, None, None, None)
+            if type(rows) is _Later:  # not worked out yet: the parent's, position by position
+                rows = _Later(parent, None, None, None)
             return _batch(oks, parent.root, rows)
         if deads and len(oks) + len(deads) == len(parent):  # rule 2
             dead = {id(d.event) for d in deads}
             rows = [r for e, r in zip(parent, rows_of(parent)) if id(e) not in dead]
             if len(rows) == len(oks):
                 return _batch(oks, parent.root, rows)
-    return _batch(oks, parent.root, _later(oks, parent, process, pieces))
-
-
-def _later(oks: list, parent: Batch, process: Callable, pieces: Callable) -> "_Later":
-    ids = list(map(id, parent))  # ~20 ns an event: the parent's events need not stay alive
-    try:
-        ids.index(id(oks[0]))  # events passed on: found by identity later (rule 3)
-        keep = None
-    except (ValueError, IndexError):
-        keep = parent  # new events: the step is run again later (rule 4), on its input
-    return _Later(ids, parent.rows, keep, process, pieces, None)
+    return _batch(oks, parent.root, _Later(parent, process, pieces, None))
 
 
 class _Later:
-    """Rows worked out only when a dead letter asks: from the ids of the parent's events and
-    their rows (rule 3; with no ``process``: index-aligned), or by running the step again on
-    the parent (rule 4, ``parent`` kept)."""
+    """Rows worked out only when a dead letter asks, from the parent batch (kept: for a filter
+    or a route it holds the same events anyway): by identity (rule 3), else by running the
+    step again on the parent one item at a time (rule 4). With no ``process``: the parent's
+    rows, position by position (rule 1 after a step whose rows are not worked out)."""
 
-    __slots__ = ("ids", "rows", "parent", "process", "pieces", "output")
+    __slots__ = ("parent", "process", "pieces", "output")
 
-    def __init__(self, ids: List[int], rows: Any, parent: Optional[Batch], process: Optional[Callable],
-                 pieces: Optional[Callable], output: Optional[str]) -> None:
-        self.ids, self.rows, self.parent = ids, rows, parent
-        self.process, self.pieces, self.output = process, pieces, output
+    def __init__(self, parent: Batch, process: Optional[Callable], pieces: Optional[Callable],
+                 output: Optional[str]) -> None:
+        self.parent, self.process, self.pieces, self.output = parent, process, pieces, output
 
     def work_out(self, item_ids: List[int]) -> Optional[List[int]]:
         """The rows of the events whose ids are ``item_ids`` (None: unknown)."""
-        parent_rows = _resolved(self.rows, self.ids)
+        parent_rows = rows_of(self.parent)
         if parent_rows is None:
             return None
-        if self.process is None:  # rule 1 after a lazy step: the same positions
+        if self.process is None:
             return list(parent_rows)
-        if self.parent is None:  # rule 3
-            where = dict(zip(self.ids, parent_rows))
-            rows = [where.get(i) for i in item_ids]
-            return None if None in rows else rows
+        where = dict(zip(map(id, self.parent), parent_rows))  # rule 3
+        rows = [where.get(i) for i in item_ids]
+        if None not in rows:
+            return rows
         counted: List[int] = []  # rule 4
         for row, (one, _, _) in zip(parent_rows, self.pieces(self.parent)):
             counted += [row] * _count(self.process, one, self.output)
         return counted if len(counted) == len(item_ids) else None
-
-
-def _resolved(rows: Any, item_ids: List[int]) -> Optional[Sequence[int]]:
-    return rows.work_out(item_ids) if type(rows) is _Later else rows
 
 
 def rows_of(batch: Batch) -> Optional[Sequence[int]]:
