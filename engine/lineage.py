@@ -32,28 +32,21 @@ from engine.records import DeadLetter, RawBatch, origin_of
 
 
 class Root:
-    """A source's raw batch and the decode that made events of it."""
+    """A source's raw batch and ``decode(raw, index) -> event`` that made events of it."""
 
     __slots__ = ("raw", "decode")
 
     def __init__(self, raw: RawBatch, decode: Callable) -> None:
         self.decode, self.raw = decode, raw
 
-    def value(self, row: int) -> Optional[bytes]:
-        return self.raw.values[row]
-
     def source_event(self, row: int, fallback: Any) -> Any:
         """The event the source decoded from value ``row`` (decoded again: the step may have
-        changed its own copy), or ``fallback`` when that does not give exactly one."""
-        raw = self.raw
-        one = RawBatch([self.value(row)], raw.origin, None if raw.first_offset is None else raw.first_offset + row,
-                       None if raw.offsets is None else [raw.offsets[row]],
-                       None if raw.meta is None else [raw.meta[row]])
+        changed its own copy), or ``fallback`` when that fails."""
         try:
-            events, _ = self.decode(one)
+            event = self.decode(self.raw, row)
         except Exception:  # noqa: BLE001 - it decoded once; if not now, show the step's event
             return fallback
-        return events[0] if len(events) == 1 else fallback
+        return fallback if event is None else event
 
 
 class Batch(list):
@@ -160,7 +153,7 @@ def trace_dead_letters(deads: Iterable[DeadLetter], batch: Any) -> None:
     where = None
     for dead in deads:
         if dead.origin is None:
-            where = where or {id(item): index for index, item in enumerate(batch)}
+            where = where or dict(zip(map(id, batch), range(len(batch))))
             index = where.get(id(dead.event))
             if index is not None:
                 dead.event, dead.origin = trace(batch, index)

@@ -103,18 +103,35 @@ class Decode:
                 odd.append(index)
         if not good or check_batch(good, [values[i] for i in good_at]) is not None:
             return self._one_by_one(raw)
-        placed = dict(zip(good_at, good))
         deads: List[DeadLetter] = []
+        rescued = []  # (index, event) of odd values that are events after all (a file's null: none)
         for index in odd:
             try:
-                placed[index] = self._event(values[index], raw)
+                event = self._event(values[index], raw)
             except JsonTextError as exc:
                 deads.append(self._dead(raw, index, str(exc)))
+                continue
             except Exception as exc:  # noqa: BLE001 - whatever a value does, it is that value's dead letter
                 deads.append(self._dead(raw, index, describe(exc)))
-        kept = [i for i in range(len(values)) if placed.get(i) is not None]
-        events = [self._with_meta(placed[i], raw, i) for i in kept]
-        return events, deads, kept
+                continue
+            if event is not None:
+                rescued.append((index, event))
+        if rescued:
+            placed = sorted([*zip(good_at, good), *rescued], key=_first)
+            good_at, good = [i for i, _ in placed], [e for _, e in placed]
+        if raw.meta is not None:
+            for index, event in zip(good_at, good):
+                event[META_FIELD] = raw.meta[index]
+        return good, deads, good_at
+
+    def event_of(self, raw: RawBatch, index: int):
+        """The event value ``index`` of ``raw`` decodes to (a dead letter's source event)."""
+        value = raw.values[index]
+        if self.format != "json":
+            event = {"value": value.decode("utf-8", "replace") if self.format == "string" else value}
+        else:
+            event = self._event(value, raw)
+        return None if event is None else self._with_meta(event, raw, index)
 
     def _wrapped(self, raw: RawBatch):
         as_text = self.format == "string"
@@ -191,7 +208,11 @@ class Decode:
                     dead.origin = raw.position(where[id(dead.event)])
                 kept = [where[id(event)] for event in oks]
                 events, deads = oks, deads + invalid
-        return lineage.decoded(events, raw, kept, self.process), deads
+        return lineage.decoded(events, raw, kept, self.event_of), deads
+
+
+def _first(pair):
+    return pair[0]
 
 
 def _null_is_tombstone(raw: RawBatch) -> bool:

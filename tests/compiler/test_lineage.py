@@ -26,7 +26,7 @@ def _decode(raw: RawBatch):
             rows.append(index)
         except ValueError:
             deads.append(DeadLetter(value, "src", "malformed", origin=raw.position(index)))
-    return decoded(events, raw, rows, _decode), deads
+    return decoded(events, raw, rows, lambda raw, i: json.loads(raw.values[i])), deads
 
 
 def _copy(batch):  # a new object per event (cast, map)
