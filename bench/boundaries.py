@@ -190,17 +190,18 @@ def kafka_rounds(args, base: str, tmp: str) -> None:
         kt.produce(bootstrap, source, args.events)
         cost, whole = [], []
         for round_no in range(args.rounds):
-            seconds = {}
+            seconds, faults = {}, {}
             for name, root, boundaries in (("head", ROOT, "on"), ("off", ROOT, "off"), ("baseline", base, "on")):
                 target = f"{source}-{name}-{round_no}"
                 kt.create_topics(bootstrap, 4, target)
                 text = kt.TOPOLOGY.format(bootstrap=bootstrap, source=source, target=target, dead="{out}/dead.jsonl")
-                seconds[name] = run(root, text, tmp, boundaries)["seconds"]
+                result = run(root, text, tmp, boundaries)
+                seconds[name], faults[name] = result["seconds"], result["faults"]
             cost.append(seconds["off"] / seconds["head"])
             whole.append(seconds["baseline"] / seconds["head"])
-            print(f"round {round_no + 1}: head {args.events / seconds['head']:>9,.0f} ev/s   "
-                  f"boundaries off {args.events / seconds['off']:>9,.0f} ev/s   "
-                  f"baseline {args.events / seconds['baseline']:>9,.0f} ev/s", flush=True)
+            print(f"round {round_no + 1}: " + "   ".join(
+                f"{name} {args.events / seconds[name]:>9,.0f} ev/s ({faults[name] // 1000}k faults)"
+                for name in ("head", "off", "baseline")), flush=True)
         print(f"kafka flow, boundaries on / off (events/s):      {summary(cost)}   goal >= 0.97")
         print(f"kafka flow, head / baseline {args.baseline} (events/s): {summary(whole)}")
     finally:

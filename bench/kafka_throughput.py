@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,23 +142,30 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--bootstrap", help="an existing broker (default: start one with scripts/kafka)")
     parser.add_argument("--workers", type=int, default=1, help="Bytewax workers of the topology")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of the ceiling and the topology")
     args = parser.parse_args()
     bootstrap, state = broker(args)
     try:
         run = uuid.uuid4().hex[:8]
-        source, raw_target, flow_target = f"bench-tech-{run}", f"bench-raw-{run}", f"bench-domain-{run}"
-        create_topics(bootstrap, args.partitions, source, raw_target, flow_target)
+        source = f"bench-tech-{run}"
+        create_topics(bootstrap, args.partitions, source)
         print(f"producing {args.events:,} events into {source} ({args.partitions} partitions) ...", flush=True)
         produced = produce(bootstrap, source, args.events)
-        raw = raw_copy(bootstrap, source, raw_target, args.events)
-        with tempfile.TemporaryDirectory() as tmp:
-            flow = topology_copy(bootstrap, source, flow_target, tmp, args.workers)
-        rates = {"produce only": args.events / produced, "raw consume+produce": args.events / raw,
-                 f"topology, {args.workers} worker(s)": args.events / flow}
-        print(f"{'path':28} {'seconds':>8} {'events/s':>11}")
-        for (name, rate), seconds in zip(rates.items(), (produced, raw, flow)):
-            print(f"{name:28} {seconds:8.2f} {rate:11,.0f}")
-        print(f"ratio topology / raw ceiling: {args.events / flow / rates['raw consume+produce']:.3f}")
+        print(f"produce only: {args.events / produced:,.0f} events/s", flush=True)
+        raws, flows = [], []
+        for round_no in range(args.rounds):  # interleaved: raw ceiling, topology, raw, topology, ...
+            raw_target, flow_target = f"bench-raw-{run}-{round_no}", f"bench-domain-{run}-{round_no}"
+            create_topics(bootstrap, args.partitions, raw_target, flow_target)
+            raws.append(raw_copy(bootstrap, source, raw_target, args.events))
+            with tempfile.TemporaryDirectory() as tmp:
+                flows.append(topology_copy(bootstrap, source, flow_target, tmp, args.workers))
+            print(f"round {round_no + 1}: raw consume+produce {args.events / raws[-1]:>9,.0f} events/s   "
+                  f"topology, {args.workers} worker(s) {args.events / flows[-1]:>9,.0f} events/s", flush=True)
+        ratios = [raw / flow for raw, flow in zip(raws, flows)]
+        print(f"medians: raw {args.events / statistics.median(raws):,.0f} events/s, "
+              f"topology {args.events / statistics.median(flows):,.0f} events/s")
+        print(f"ratio topology / raw ceiling (events/s, per round): {statistics.median(ratios):.3f} "
+              f"[{min(ratios):.3f}..{max(ratios):.3f}]")
     finally:
         if state:
             subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "kafka"), "stop", "--state-dir", state],
