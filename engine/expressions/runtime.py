@@ -8,6 +8,7 @@ compiler made itself (``_k<n>``, e.g. a parsed timestamp literal or a compiled s
 from __future__ import annotations
 
 import itertools
+from math import isfinite
 import threading
 from typing import Any, Dict
 
@@ -70,9 +71,18 @@ def _brief(value) -> str:
         return f"<{type(value).__name__}>"
 
 
+def _finite(value):
+    """A float sum, difference or product that overflowed (1e308 * 10 is inf, inf - inf nan)
+    is an error of that event: JSON has no such numbers, and a sink would write null."""
+    if type(value) is float and not isfinite(value):
+        raise ValueError(f"the result is {value}: out of the float range")
+    return value
+
+
 NAMESPACE: Dict[str, Any] = {
     "__builtins__": {},
     "_type": type, "_dict": dict, "_path": _path, "_index": _index, "_in": _in, "_check": _check, "_bool": _bool,
+    "_finite": _finite,
     **{f"_f_{name}": function.impl for name, function in FUNCTIONS.items()},
 }
 

@@ -146,8 +146,8 @@ class Translator:
         if result is None:
             raise ExpressionError(f"cannot apply '{node.op}' to {left.type} and {right.type}",
                                   node.offset, node.length, hint=_arithmetic_hint(left.type, right.type))
-        op = node.op
-        return Code(self.guarded([left, right], lambda a, b: f"({a} {op} {b})"), result,
+        op, check = node.op, "_finite" if node.op in "+-*" and result in ("float", "any") else ""  # no inf, nan
+        return Code(self.guarded([left, right], lambda a, b: f"{check}({a} {op} {b})"), result,
                     left.nullable or right.nullable)
 
     def logic(self, node: Binary) -> Code:

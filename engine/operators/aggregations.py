@@ -14,6 +14,7 @@ import ast
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from math import isfinite
 from typing import Callable, Dict, Tuple
 
 from engine.errors import ConfigError
@@ -118,6 +119,11 @@ def fold_functions(step_id: str, slots: list):
             if aggregation.name in ("sum", "avg") and _kind(expression.type) in _LOOSE:
                 body.append(f"        if x is not None and x.__class__ not in _numbers: _checked_number(x, {aggregation.name!r})")
         body += ["        " + line for line in update.format(*slot_names).splitlines()]
+        if aggregation.name in ("sum", "avg") and _kind(expression.type) in ("float", *_LOOSE):
+            # a float sum past 1.8e308 is inf, which JSON cannot carry: the event that made it
+            # so is a dead letter (fold is redone one event at a time) and the sum stays finite
+            body.append(f"        if {slot_names[0]}.__class__ is float and not _isfinite({slot_names[0]}): "
+                        f"raise ValueError('the {aggregation.name} would be beyond the float range')")
         merge_parts += [m.format(**{f"a{i}": f"a[{index + i}]" for i in range(len(slot_names))},
                                  **{f"b{i}": f"b[{index + i}]" for i in range(len(slot_names))})
                         for m in aggregation.merge]
@@ -129,7 +135,8 @@ def fold_functions(step_id: str, slots: list):
     source = "\n".join(fold) + "\n"
     source += f"def merge(a, b):\n    return [{', '.join(merge_parts)}]\n"
     source += f"def result(acc):\n    return {{{', '.join(result_parts)}}}\n"
-    extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number}
+    extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number, "_isfinite": isfinite,
+             "float": float, "ValueError": ValueError}
     return (build_function("fold", source, step_id, extra), build_function("merge", source, step_id, extra),
             build_function("result", source, step_id, extra))
 
