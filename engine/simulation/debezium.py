@@ -27,7 +27,9 @@ TOPIC_PREFIX = "tms"
 DATABASE = "tms"
 PG_SCHEMA = "public"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+TIMESTAMPTZ_FRACTION = 6     # a timestamptz column without (p) has precision 6
+
+EPOCH = _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _EPOCH_DATE = date(1970, 1, 1)
 
@@ -46,13 +48,16 @@ def decimal_to_base64(value: Decimal, scale: int) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def zoned_timestamp(value: datetime) -> str:
-    """``io.debezium.time.ZonedTimestamp``: ISO-8601 in UTC with a ``Z``; the fraction is
-    printed only when it is not zero (the simulator only writes whole seconds)."""
+def zoned_timestamp(value: datetime, fraction: int = TIMESTAMPTZ_FRACTION) -> str:
+    """``io.debezium.time.ZonedTimestamp``: ISO-8601 in UTC with a ``Z`` and exactly
+    ``fraction`` fractional digits, the column's precision (6 for a plain ``timestamptz``):
+    ``PostgresValueConverter.convertTimestampWithZone`` passes ``column.scale()`` to
+    ``ZonedTimestamp.toIsoString``, whose formatter pads the fraction to that width
+    (DBZ-5996/DBZ-6163, Debezium >= 2.2), e.g. ``2024-03-04T05:03:34.000000Z``."""
     utc = value.astimezone(timezone.utc)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += ("." + f"{utc.microsecond:06d}").rstrip("0")
+    if fraction > 0:
+        text += "." + f"{utc.microsecond:06d}{'0' * 3}"[:fraction]
     return text + "Z"
 
 
@@ -253,9 +258,19 @@ def envelope_schema(table: Table) -> dict:
 # --- records --------------------------------------------------------------------------------
 
 def change_payload(table: Table, op: str, before: Optional[dict], after: Optional[dict], *,
-                   tx_id: int, lsn: int, last_commit_lsn: int, commit_us: int, emit_us: int,
-                   total_order: int, data_collection_order: int) -> dict:
-    """One change event value (``payload``), fields in Debezium's order."""
+                   tx_id: int, lsn: int, last_commit_lsn: Optional[int], commit_us: int,
+                   emit_us: int, total_order: Optional[int] = None,
+                   data_collection_order: Optional[int] = None,
+                   snapshot: str = "false") -> dict:
+    """One change event value (``payload``), fields in Debezium's order.
+
+    Streaming (``snapshot="false"``): ``commit_us`` is the commit time, ``total_order`` and
+    ``data_collection_order`` fill the ``transaction`` block. Snapshot read (``op="r"``,
+    ``snapshot`` one of ``first``/``first_in_data_collection``/``true``/
+    ``last_in_data_collection``/``last``): ``commit_us`` is the time the row was read, there is
+    no ``transaction`` block (null), ``lsn`` is the snapshot's start position and
+    ``last_commit_lsn`` is None (``source.sequence`` ``[null,"<lsn>"]``)."""
+    last = None if last_commit_lsn is None else str(last_commit_lsn)
     return {
         "before": encode_row(table, before),
         "after": encode_row(table, after),
@@ -264,9 +279,9 @@ def change_payload(table: Table, op: str, before: Optional[dict], after: Optiona
             "connector": "postgresql",
             "name": TOPIC_PREFIX,
             "ts_ms": commit_us // 1000,
-            "snapshot": "false",
+            "snapshot": snapshot,
             "db": DATABASE,
-            "sequence": json.dumps([str(last_commit_lsn), str(lsn)], separators=(",", ":")),
+            "sequence": json.dumps([last, str(lsn)], separators=(",", ":")),
             "ts_us": commit_us,
             "ts_ns": commit_us * 1000,
             "schema": PG_SCHEMA,
@@ -275,7 +290,7 @@ def change_payload(table: Table, op: str, before: Optional[dict], after: Optiona
             "lsn": lsn,
             "xmin": None,
         },
-        "transaction": {
+        "transaction": None if total_order is None else {
             "id": f"{tx_id}:{lsn}",
             "total_order": total_order,
             "data_collection_order": data_collection_order,

@@ -42,8 +42,9 @@ def events(out: Path, table: str):
 
 
 def all_events(out: Path):
-    """Every data event of every table, in commit order (txId, then total_order)."""
-    merged = [(table, e) for table in TABLE_NAMES for e in events(out, table)]
+    """Every streamed data event of every table (snapshot reads left out), in commit order
+    (txId, then total_order)."""
+    merged = [(table, e) for table in TABLE_NAMES for e in events(out, table) if e["op"] != "r"]
     merged.sort(key=lambda te: (te[1]["source"]["txId"], te[1]["transaction"]["total_order"]))
     return merged
 
