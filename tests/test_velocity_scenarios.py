@@ -1,5 +1,6 @@
 """Scripted scenarios, followed through the shipped Velocity topologies on a generated workload:
-an order's full lifecycle, a failed pickup, a delayed trip whose ETA moves, a note edit."""
+an order's full lifecycle, a failed pickup, a delayed trip whose ETA moves, a note edit, a
+handling unit moved to another order."""
 
 import json
 import pathlib
@@ -16,7 +17,7 @@ ROOT = pathlib.Path(__file__).parents[1]
 @pytest.fixture(scope="module")
 def flows(tmp_path_factory):
     out = tmp_path_factory.mktemp("scenarios")
-    generate(str(out / "tms"), orders=80, seed=11, with_schema=True)
+    generate(str(out / "tms"), orders=80, seed=11, with_schema=True, key_moves=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ROOT)
         patch.setenv("VF_TMS", str(out / "tms"))
@@ -78,3 +79,16 @@ def test_a_note_edited_by_delete_and_insert_is_one_update(flows):
     for change in edits:
         assert change["merged"] == 2 and change["changed"] == ["body"]
         assert change["before"]["id"] == change["after"]["id"]
+
+
+def test_a_handling_unit_moved_to_another_order_is_in_the_new_orders_event(flows):
+    domain, _ = flows
+    moves = [(e, c) for e in domain for c in e["changes"] if c["table"] == "handling_unit" and c["op"] == "u"
+             and c["before"]["order_id"] != c["after"]["order_id"]]
+    assert len(moves) >= 4
+    for event, change in moves:
+        assert event["key"] == change["after"]["order_id"]  # the row's domain key is its order now
+        source = [e for e in domain if e["tx_id"] == event["tx_id"] and e["key"] == change["before"]["order_id"]]
+        assert len(source) == 1  # the same transaction, the order it left: its weight went down
+        [order] = [c for c in source[0]["changes"] if c["table"] == "transport_order"]
+        assert float(order["after"]["total_weight_kg"]) < float(order["before"]["total_weight_kg"])
