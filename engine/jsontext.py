@@ -9,6 +9,11 @@ rules (docs/connectors.md, *Decoding*):
   64 bits into a float, so a value holding a float of 2**63 or more is parsed again with the
   standard library, which keeps Python ints. Numbers beyond the double range (~1e308, i.e.
   integers of more than 308 digits) are refused. Fractions are doubles, as JSON readers make them.
+* ``loads_column`` (JSON text of a database column: Debezium ``Json`` columns, ``cast`` to
+  ``json``) also keeps fractions exact: PostgreSQL's jsonb numbers are ``numeric``, so a number
+  literal a double cannot hold exactly (more than 15 significant digits, a tiny exponent)
+  becomes a ``Decimal`` of its exact digits; every other fraction stays a float (its shortest
+  text is the literal's value). Sinks write Decimals with their digits.
 * Values nest at most ``MAX_DEPTH`` levels (``{"a": [1]}`` is 2), well under the 254 the JSON
   writers accept, so what a source reads can always be written out again.
 
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import gc
 import json
+import math
+from decimal import Decimal
 from itertools import compress
 from typing import Any, Iterable, Optional
 
@@ -40,6 +47,9 @@ _DIGITS_19 = b"0" * 19
 # an object member whose value is an integer literal that may not fit 64 bits (19+ digits
 # after a minus, 20+ without); the leading ':' makes re2 skip ahead with memchr
 _BIG_MEMBER = re2.compile(rb":[ \t\n\r]*(?:-[0-9]{19}|[0-9]{20})")
+# a number literal a double may not hold exactly: 16+ digits (a point among them), or an
+# exponent of 3 digits; found anywhere (also in strings: then parsing again changes nothing)
+_LONG_NUMBER = re2.compile(rb"(?:[0-9]\.?){16}|[eE][-+]?[0-9]{3}")
 
 # check() results
 DEEP = "deep"
@@ -80,6 +90,29 @@ def loads(text, depth_limit: int = MAX_DEPTH) -> Any:
     if len(raw) >= 19 and _DIGITS_19 in raw.translate(_DIGITS_AS_ZERO):
         return exact(text)
     return value
+
+
+def loads_column(text) -> Any:
+    """``loads``, with every number exact: a fraction a double does not hold exactly becomes
+    a ``Decimal`` (see the module docstring). Costs a second parse only for text holding a long
+    number literal (16+ digits or a 3-digit exponent)."""
+    value = loads(text)
+    raw = text if type(text) is bytes else str(text).encode("utf-8", "surrogatepass")
+    if _LONG_NUMBER.search(raw) is None:
+        return value
+    try:
+        return json.loads(text, parse_float=_exact_fraction, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise JsonTextError(too_deep(MAX_DEPTH)) from None
+
+
+def _exact_fraction(literal: str) -> Any:
+    """A JSON fraction's value: the float when it is exactly the literal's number, else the
+    literal's Decimal."""
+    number = float(literal)
+    if math.isfinite(number) and Decimal(repr(number)) == Decimal(literal):
+        return number
+    return Decimal(literal)
 
 
 def exact(text) -> Any:

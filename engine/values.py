@@ -27,6 +27,59 @@ _MAX_DIGITS = 4300  # Python's own limit for int <-> text
 _EPOCH_NUMBER = re.compile(r"-?\d+(\.\d*)?", re.ASCII)
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
 _TIMESTAMP_UNIT = re.compile(r"^timestamp\((s|ms|us)\)$")
+# PostgreSQL 'infinity' / '-infinity' timestamps as the PostgreSQL JDBC driver, hence Debezium,
+# encodes them (epoch ms); out of range in every unit, so never a real instant
+PLUS_INFINITY_EPOCH = 9223372036825200000
+MINUS_INFINITY_EPOCH = -9223372036832400000
+_INFINITY_WORDS = {"infinity": True, "+infinity": True, "-infinity": False}
+
+
+class InfiniteTimestamp(datetime):
+    """PostgreSQL's ``'infinity'`` / ``'-infinity'`` timestamp (``INFINITY``, ``MINUS_INFINITY``).
+
+    Python has no infinite datetime: these are ``datetime.max`` / ``datetime.min`` (UTC) in a
+    subclass that says what they are. They compare, sort and subtract as those datetimes (so
+    expressions never fail on them); adding or subtracting a duration leaves them infinite.
+    Their text is ``infinity`` / ``-infinity`` (``str``, ``isoformat``): JSON sinks write that
+    string (orjson hands them to the sinks' ``default``, which writes ``str``), and
+    ``parse_timestamp`` reads it back, so they survive a JSON hop; the DuckDB sink stores
+    DuckDB's ``infinity`` / ``-infinity`` timestamps."""
+
+    __slots__ = ()
+
+    @property
+    def positive(self) -> bool:
+        return self.year == 9999
+
+    def __str__(self) -> str:
+        return "infinity" if self.positive else "-infinity"
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:  # noqa: ARG002 - same text whatever asked
+        return str(self)
+
+    def __repr__(self) -> str:
+        return "INFINITY" if self.positive else "MINUS_INFINITY"
+
+    def __reduce_ex__(self, protocol):  # datetime defines __reduce_ex__, which pickle prefers
+        return _infinite, (self.positive,)
+
+    def __add__(self, other):
+        return self if isinstance(other, timedelta) else NotImplemented
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        if isinstance(other, timedelta):
+            return self
+        return datetime.__sub__(self, other)
+
+
+INFINITY = InfiniteTimestamp(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+MINUS_INFINITY = InfiniteTimestamp(1, 1, 1, tzinfo=timezone.utc)
+
+
+def _infinite(positive: bool) -> InfiniteTimestamp:
+    return INFINITY if positive else MINUS_INFINITY
 
 
 def _not_plain(value: str, what: str) -> ValueError:
@@ -112,12 +165,13 @@ def to_str(value):
 
 
 def to_json(value):
-    """Objects and lists as they are; text parsed as JSON (``engine.jsontext``: exact integers,
-    no NaN/Infinity, at most ``jsontext.MAX_DEPTH`` levels)."""
+    """Objects and lists as they are; text parsed as JSON (``engine.jsontext.loads_column``:
+    exact integers, fractions a double cannot hold as ``Decimal``, no NaN/Infinity, at most
+    ``jsontext.MAX_DEPTH`` levels)."""
     if isinstance(value, (dict, list)):
         return value
     if isinstance(value, str):
-        return jsontext.loads(value)
+        return jsontext.loads_column(value)
     raise ValueError(f"cannot convert {type(value).__name__} to json")
 
 
@@ -142,6 +196,9 @@ def _in_utc(parsed: datetime, text: str) -> datetime:
 def _parse_timestamp_slowly(text: str) -> datetime:
     """What fromisoformat alone refuses: white space, 'z', a space separator before 3.11."""
     original, text = text, text.strip()
+    infinite = _INFINITY_WORDS.get(text.lower())
+    if infinite is not None:  # PostgreSQL's words, and what JSON sinks write for them
+        return INFINITY if infinite else MINUS_INFINITY
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
@@ -158,12 +215,16 @@ def to_timestamp(value):
         return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
     if isinstance(value, str):
         return parse_timestamp(value)
+    if type(value) is InfiniteTimestamp:
+        return value
     raise ValueError("expected ISO-8601 text; for epoch numbers use timestamp(s), timestamp(ms) or timestamp(us)")
 
 
 def epoch_converter(unit: str) -> Callable:
     """Numbers since 1970-01-01T00:00:00Z in ``unit`` (s, ms, us) -> aware UTC datetime, exact;
-    ISO text is read as ``timestamp``. Outside years 1-9999: ValueError."""
+    ISO text is read as ``timestamp``; PostgreSQL's infinities as Debezium encodes them
+    (``PLUS_INFINITY_EPOCH``, ``MINUS_INFINITY_EPOCH``) are ``INFINITY`` / ``MINUS_INFINITY``.
+    Outside years 1-9999: ValueError."""
     micros_per_unit = 1_000_000 // _EPOCH_DIVISORS[unit]
 
     def out_of_range(value):
@@ -172,6 +233,8 @@ def epoch_converter(unit: str) -> Callable:
     def to_timestamp_from_epoch(value):
         kind = type(value)
         if kind is int:  # the usual case, exact in integer arithmetic
+            if value == PLUS_INFINITY_EPOCH or value == MINUS_INFINITY_EPOCH:
+                return INFINITY if value > 0 else MINUS_INFINITY
             micros = value * micros_per_unit
         elif kind is float or kind is Decimal or (kind is str and _EPOCH_NUMBER.fullmatch(value.strip())):
             number = Decimal(value.strip()) if kind is str else Decimal(value)

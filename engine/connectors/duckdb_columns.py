@@ -9,8 +9,10 @@ the batch is written. What DuckDB would do with a value is decided here, not by 
 
 Type mapping (YAML column type -> DuckDB):
 ``int`` BIGINT, ``float`` DOUBLE (NaN and infinities are stored as such), ``bool`` BOOLEAN,
-``str`` VARCHAR, ``date`` DATE, ``json`` JSON, ``timestamp`` TIMESTAMPTZ (an instant, read
-back in UTC), ``decimal(p,s)`` DECIMAL(p,s) (exact: decimals travel as text, DuckDB rounds to
+``str`` VARCHAR, ``date`` DATE, ``json`` JSON (the value's JSON text: decimals and big
+integers with every digit), ``timestamp`` TIMESTAMPTZ (an instant, read back in UTC;
+``engine.values.INFINITY`` / ``MINUS_INFINITY``, and the text ``infinity`` / ``-infinity`` JSON
+sinks write for them, are DuckDB's ``infinity`` / ``-infinity``), ``decimal(p,s)`` DECIMAL(p,s) (exact: decimals travel as text, DuckDB rounds to
 ``s``).
 """
 
@@ -26,11 +28,14 @@ import pyarrow as pa
 
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable, encode_value
-from engine.values import parse_timestamp
+from engine.values import InfiniteTimestamp, parse_timestamp
 
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
 _BIGINT = (-(2 ** 63), 2 ** 63 - 1)
 _INF = float("inf")
+# DuckDB's infinite timestamps: the largest and smallest int64 microseconds (an Arrow
+# timestamp column takes the integers as they are)
+_DUCKDB_INFINITY = 2 ** 63 - 1
 
 
 def _int(value: Any) -> Any:
@@ -89,15 +94,19 @@ def _date(value: Any) -> Any:
 
 
 def _timestamp(value: Any) -> Any:
-    """ISO-8601 text (events read back from JSON) becomes a timestamp; datetimes pass through."""
+    """ISO-8601 text (events read back from JSON) becomes a timestamp; datetimes pass through;
+    infinite timestamps (and their text) become DuckDB's infinities."""
     kind = type(value)
     if kind is str:
         try:
-            return parse_timestamp(value)
+            value = parse_timestamp(value)
         except ValueError:
             raise Unwritable(f"not an ISO-8601 timestamp: {_short(value)}") from None
+        kind = type(value)
     if value is None or kind is datetime:
         return value
+    if kind is InfiniteTimestamp:
+        return _DUCKDB_INFINITY if value.positive else -_DUCKDB_INFINITY
     raise Unwritable(f"expected a timestamp, got {_kind(value)}")
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Callable, Dict, Optional
 
 from engine import jsontext
-from engine.values import parse_timestamp
+from engine.values import INFINITY, MINUS_INFINITY, MINUS_INFINITY_EPOCH, PLUS_INFINITY_EPOCH, parse_timestamp
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
 MAX_SCALE = 16383  # PostgreSQL's largest NUMERIC display scale
@@ -25,13 +25,12 @@ MAX_UNSCALED_BYTES = 64 * 1024  # ~157,000 digits: more than a PostgreSQL NUMERI
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_DATE = date(1970, 1, 1)
-_UTC_MAX = datetime.max.replace(tzinfo=timezone.utc)
-_UTC_MIN = datetime.min.replace(tzinfo=timezone.utc)
 # PostgreSQL 'infinity' / '-infinity' timestamps, as the connector encodes them (epoch ms,
-# like the PostgreSQL JDBC driver): Python has no infinite datetime, so they become the
-# largest / smallest datetime.
-_PLUS_INFINITY_MS = 9223372036825200000
-_MINUS_INFINITY_MS = -9223372036832400000
+# like the PostgreSQL JDBC driver, whatever the column's precision): Python has no infinite
+# datetime, so they become engine.values.INFINITY / MINUS_INFINITY (datetime.max / min in a
+# subclass that JSON sinks write as "infinity" / "-infinity" and DuckDB stores as infinity).
+_PLUS_INFINITY_MS = PLUS_INFINITY_EPOCH
+_MINUS_INFINITY_MS = MINUS_INFINITY_EPOCH
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 _SHORT_BITS = 12_000  # up to ~3,600 digits an integer goes to Decimal through its text
 
@@ -169,14 +168,14 @@ def epoch(unit_per_second: int, infinities: bool) -> Callable:
     micros_per_unit = 1_000_000 // unit_per_second if unit_per_second <= 1_000_000 else None
 
     def decode_timestamp(value):
-        if type(value) is datetime:
+        if isinstance(value, datetime):
             return value
         number = _integer(value)
         if infinities:
             if number == _PLUS_INFINITY_MS:
-                return _UTC_MAX
+                return INFINITY
             if number == _MINUS_INFINITY_MS:
-                return _UTC_MIN
+                return MINUS_INFINITY
         if micros_per_unit is not None:
             micros = number * micros_per_unit
         else:  # nanoseconds: Python keeps microseconds (truncated toward the past)
@@ -209,15 +208,11 @@ def time_of_day(unit_per_second: int) -> Callable:
 
 def zoned_timestamp(value):
     """``io.debezium.time.ZonedTimestamp``: ISO-8601 text with an offset -> aware UTC datetime."""
-    if type(value) is datetime:
+    if isinstance(value, datetime):
         return value
     if type(value) is not str:
         raise ValueError(f"expected ISO-8601 text, got {type(value).__name__}")
-    if value == "infinity":
-        return _UTC_MAX
-    if value == "-infinity":
-        return _UTC_MIN
-    return parse_timestamp(value)
+    return parse_timestamp(value)  # also 'infinity' / '-infinity' (INFINITY, MINUS_INFINITY)
 
 
 def zoned_time(value):
@@ -241,9 +236,10 @@ def zoned_time(value):
 
 def json_text(value):
     """``io.debezium.data.Json`` (json, jsonb, hstore in json mode): JSON text -> object, under
-    ``engine.jsontext``'s rules (exact integers, no NaN, at most ``MAX_DEPTH`` levels)."""
+    ``engine.jsontext.loads_column``'s rules (exact integers, fractions a double cannot hold
+    as ``Decimal``, no NaN, at most ``MAX_DEPTH`` levels)."""
     if type(value) is str:
-        return jsontext.loads(value)
+        return jsontext.loads_column(value)
     if isinstance(value, (dict, list)):
         return value
     raise ValueError(f"expected JSON text, got {type(value).__name__}")
