@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.compiler import compile_topology
+from engine.values import INFINITY
 from engine.errors import ConfigError
 from engine.operators.cast import Cast
 from engine.operators.debezium import DebeziumDecoder, decimal_bytes, variable_scale_decimal
@@ -155,7 +156,7 @@ def shipment():
     ("photo", "AQID/w=="),                            # bytea stays base64 text
     ("readings", [Decimal("21.5"), None, Decimal("-0.3")]),  # array of Decimal
     ("stops", [3, 1, 2]),
-    ("valid_until", datetime.max.replace(tzinfo=UTC)),  # PostgreSQL 'infinity'
+    ("valid_until", INFINITY),  # PostgreSQL 'infinity' (docs/debezium.md)
 ])
 def test_each_logical_type_is_decoded_exactly(shipment, column, expected):
     value = shipment["after"][column]

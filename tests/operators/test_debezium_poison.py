@@ -17,6 +17,7 @@ from engine.operators.cast import Cast
 from engine.operators.debezium import OPS
 from engine.operators.decode import Decode
 from engine.records import RawBatch
+from engine.values import INFINITY
 
 UTC = timezone.utc
 DEC = "org.apache.kafka.connect.data.Decimal"
@@ -245,11 +246,11 @@ def test_a_column_no_converter_takes_names_the_column_and_the_value(name, value,
 @pytest.mark.parametrize("name,value,expected", [
     ("created", -62135596800000000, datetime(1, 1, 1, tzinfo=UTC)),
     ("created", 253402300799999999, datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
-    ("created", 9223372036825200000, datetime.max.replace(tzinfo=UTC)),   # PostgreSQL 'infinity'
+    ("created", 9223372036825200000, INFINITY),   # PostgreSQL 'infinity' (docs/debezium.md)
     ("scanned", -62135596800000000000, datetime(1, 1, 1, tzinfo=UTC)),
     ("scanned", 253402300799999999999, datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
     ("updated", "9999-12-31T23:59:59.999999Z", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
-    ("updated", "infinity", datetime.max.replace(tzinfo=UTC)),
+    ("updated", "infinity", INFINITY),
     ("big", b64(10 ** 20 - 1), Decimal("99999999999999999999")),
     ("big", b64(-(10 ** 5000) + 1), Decimal(f"-{'9' * 5000}")),           # NUMERIC has no precision limit
     ("big", 99999999999999999999, Decimal("99999999999999999999")),        # decimal.format=NUMERIC

@@ -90,6 +90,9 @@ def test_the_shipped_schemas_are_found():
 
 def instance(schema, rng):
     """A value ``schema`` accepts once converted to JSON, often holding a Decimal or a datetime."""
+    if "anyOf" in schema or "oneOf" in schema:  # one branch, with the schema's own keywords
+        branch = rng.choice(schema.get("anyOf") or schema["oneOf"])
+        return instance({**{k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}, **branch}, rng)
     if "const" in schema or "enum" in schema:
         return schema["const"] if "const" in schema else rng.choice(schema["enum"])
     kinds = schema.get("type", "string")
