@@ -11,6 +11,7 @@ in every part it inspects.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Dict, Optional
 
@@ -36,6 +37,8 @@ _NATIVE_SCALARS = {str, int, bool, type(None)}  # floats too, when finite (JSON 
 def _default(value):
     if isinstance(value, Decimal):
         return orjson.Fragment(str(value))
+    if isinstance(value, datetime):  # a datetime orjson does not take (an infinite one): its text, as sinks write
+        return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

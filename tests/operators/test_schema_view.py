@@ -157,3 +157,11 @@ def test_an_event_the_validator_cannot_take_is_a_reason_not_an_exception(tmp_pat
         deep = [deep]
     reason = EventSchema(str(path)).violation({"n": deep, "x": {1, 2}})
     assert reason.startswith(f"cannot be validated against {path}: ")
+
+
+def test_an_infinite_timestamp_is_validated_as_the_text_sinks_write():
+    from engine.values import INFINITY, MINUS_INFINITY
+
+    view = compile_view({"properties": {"at": {"anyOf": [{"type": "string", "format": "date-time"},
+                                                         {"enum": ["infinity", "-infinity"]}]}}})
+    assert view({"at": INFINITY}) == {"at": "infinity"} and view({"at": MINUS_INFINITY}) == {"at": "-infinity"}
