@@ -149,11 +149,12 @@ def create_sql(table: str, columns: List[Column], key: Optional[List[str]]) -> s
     return f"CREATE TABLE IF NOT EXISTS {quote(table)} ({', '.join(parts)})"
 
 
-def insert_sql(table: str, columns: List[Column], key: Optional[List[str]]) -> str:
-    """INSERT ... SELECT from the registered Arrow batch; an upsert updates non-key columns."""
+def insert_sql(table: str, columns: List[Column], key: Optional[List[str]], source: str = "") -> str:
+    """INSERT ... SELECT from the registered Arrow batch (or ``source``, SQL text naming a
+    relation with those columns); an upsert updates non-key columns."""
     names = ", ".join(quote(c.name) for c in columns)
     select = ", ".join(f"CAST({quote(c.name)} AS {c.sql_type})" for c in columns)
-    sql = f"INSERT INTO {quote(table)} ({names}) SELECT {select} FROM {quote(_BATCH_VIEW)}"
+    sql = f"INSERT INTO {quote(table)} ({names}) SELECT {select} FROM {source or quote(_BATCH_VIEW)}"
     if not key:
         return sql
     keys = {k.lower() for k in key}

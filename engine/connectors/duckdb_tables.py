@@ -1,11 +1,18 @@
 """Row changes into several DuckDB tables at once, one ACID transaction per written batch.
 
 Each event is a row change: ``table`` (which declared table), ``op`` (``d`` deletes, anything
-else inserts or updates), ``after`` (the row to write) and ``before`` (the row to delete).
-Within a batch the last change of each (table, key) wins; then, in one transaction, every
-table gets its deletes and its upserts. A failure rolls the whole batch back: the tables never
-show half of a batch (the seed's MicroBatch writing step). Upserts and deletes by key are
-idempotent, so a batch replayed after recovery leaves the same state: effectively once.
+else inserts or updates), ``after`` (the row to write), ``before`` (the row to delete) and its
+source position ``lsn`` and ``seq`` (``duckdb_positions``; without an ``lsn``, the domain
+event's ``position`` that ``unnest`` kept). A write to a row applies unless its
+position is older than the one the table holds for that row; a delete leaves a tombstone
+with its position, so an older upsert delivered later (another chunk, another batch, a
+replay) cannot bring the row back. An update whose ``before`` has another key than its
+``after`` (a primary-key change) deletes the old key and upserts the new one, both at the
+update's position. Within a batch the changes of each (table, key) are folded by the same
+rule; then, in one transaction, every table gets its deletes, its upserts and its positions.
+A failure rolls the whole batch back: the tables never show half of a batch (the seed's
+MicroBatch writing step). Applying a change twice changes nothing, so a batch replayed after
+recovery leaves the same state: effectively once.
 """
 
 from __future__ import annotations
@@ -16,13 +23,15 @@ import duckdb
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from engine.connectors.duckdb import _BATCH_VIEW, _connect, ensure_table, insert_sql, quote
-from engine.connectors.duckdb_columns import Column, arrow_table, row_encoder
+from engine.connectors.duckdb_columns import Column, row_encoder
+from engine.connectors.duckdb_positions import PREFIX, Positions, Position, Winner, batch_arrow, fold, read_position
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable
 from engine.metrics import StepCounters
 
-# One encoded row change: (table name, deleting, key values, row: all columns, or the key's)
-Change = Tuple[str, bool, tuple, tuple]
+# One encoded row change: (table name, deleting, key values, row: all columns (a delete's
+# non-key ones None), source position or None, the old key when an update changed the key)
+Change = Tuple[str, bool, tuple, tuple, Optional[Position], Optional[tuple]]
 
 
 class _Table:
@@ -35,13 +44,27 @@ class _Table:
         self.key: List[str] = list(spec["key"])
         self.columns = [Column.of(n, k) for n, k in spec["columns"].items()]
         self.key_columns = [c for c in self.columns if c.name in self.key]
-        self.upsert = insert_sql(name, self.columns, self.key)
-        match = " AND ".join(f"t.{quote(k)} = d.{quote(k)}" for k in self.key)
-        self.delete = f"DELETE FROM {quote(name)} t USING {quote(_BATCH_VIEW)} d WHERE {match}"
+        self.positions = Positions(name, self.columns, self.key)
+        clash = [c.name for c in self.columns if c.name.lower() in {e.name for e in self.positions.batch_extra}]
+        if clash:
+            raise ConnectorError(f"duckdb sink: table '{name}': column name '{clash[0]}' is reserved")
+        applied = f"(SELECT * FROM {quote(_BATCH_VIEW)} WHERE NOT __vf_deleted)"
+        self.upsert = insert_sql(name, self.columns, self.key, applied)
+        match = " AND ".join(f"t.{quote(c.name)} = CAST(d.{quote(c.name)} AS {c.sql_type})" for c in self.key_columns)
+        self.delete = f"DELETE FROM {quote(name)} t USING {quote(_BATCH_VIEW)} d WHERE d.__vf_deleted AND {match}"
+        self.winners = self.positions.winners_sql(_BATCH_VIEW)
+        self.record = self.positions.record_sql(_BATCH_VIEW)
         self.row = row_encoder(self.columns, name, self.key)
         self.key_row = row_encoder(self.key_columns, name, self.key)
         names = [c.name for c in self.columns]
         self.key_positions = [names.index(c.name) for c in self.key_columns]
+
+    def padded(self, key: tuple) -> tuple:
+        """A delete's row: the key's values in their columns, None elsewhere."""
+        row: list = [None] * len(self.columns)
+        for i, value in zip(self.key_positions, key):
+            row[i] = value
+        return tuple(row)
 
 
 class _TablesWriter(StatefulSinkPartition[List[dict], None]):
@@ -49,8 +72,9 @@ class _TablesWriter(StatefulSinkPartition[List[dict], None]):
         self._sink = sink
         self._con = _connect(sink.path)
         try:
-            for table in sink.tables.values():
+            for table in sink.tables.values():  # a file written before positions existed gets its side tables
                 ensure_table(self._con, table.name, table.columns, table.key)
+                ensure_table(self._con, table.positions.name, table.positions.columns, table.key)
             for name, query in sink.views.items():  # composite objects, always in step with the tables
                 self._con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {query}")
         except duckdb.Error as exc:
@@ -68,9 +92,8 @@ class _TablesWriter(StatefulSinkPartition[List[dict], None]):
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            for table, (upserts, deletes) in plan.items():
-                self._apply(table.key_columns, deletes, table.delete)
-                self._apply(table.columns, upserts, table.upsert)
+            for table, winners in plan.items():
+                self._apply(table, winners)
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
@@ -79,26 +102,37 @@ class _TablesWriter(StatefulSinkPartition[List[dict], None]):
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=len(changes), events_out=len(changes))
 
-    def _plan(self, changes: List[Change]) -> Dict[_Table, Tuple[List[tuple], List[tuple]]]:
-        """Per table: rows to upsert and keys to delete, the last change of each key winning."""
-        latest: Dict[str, Dict[tuple, Tuple[bool, tuple]]] = {}
-        for name, deleting, ident, row in changes:
-            rows = latest.setdefault(name, {})
-            rows.pop(ident, None)
-            rows[ident] = (deleting, row)
+    def _plan(self, changes: List[Change]) -> Dict[_Table, Dict[tuple, Winner]]:
+        """Per table, the change that stands for each key: the changes folded in arrival order
+        under the positions rule (a key change is its old key's delete, then the new key's upsert)."""
         tables = self._sink.tables
-        return {tables[name]: ([r for d, r in rows.values() if not d], [r for d, r in rows.values() if d])
-                for name, rows in latest.items()}
+        plan: Dict[_Table, Dict[tuple, Winner]] = {}
+        for name, deleting, ident, row, position, old in changes:
+            table = tables[name]
+            winners = plan.setdefault(table, {})
+            if old is not None:
+                fold(winners, True, old, table.padded(old), position)
+            fold(winners, deleting, ident, row, position)
+        return plan
 
-    def _apply(self, columns: List[Column], rows: List[tuple], sql: str) -> None:
-        if not rows:
-            return
-        self._con.register(_BATCH_VIEW, arrow_table(columns, rows))
+    def _apply(self, table: _Table, winners: Dict[tuple, Winner]) -> None:
+        """Keep the changes not older than the table's positions; apply them and store their positions."""
+        con = self._con
+        batch = batch_arrow(table.columns, table.positions.batch_extra, winners)
+        con.register(_BATCH_VIEW, batch)
         try:
-            self._con.execute(sql)
+            indices = [i for (i,) in con.execute(table.winners).fetchall()]
+            if not indices:
+                return
+            if len(indices) < batch.num_rows:
+                con.unregister(_BATCH_VIEW)
+                con.register(_BATCH_VIEW, batch.take(sorted(indices)))
+            con.execute(table.delete)
+            con.execute(table.upsert)
+            con.execute(table.record)
         finally:
             try:
-                self._con.unregister(_BATCH_VIEW)
+                con.unregister(_BATCH_VIEW)
             except duckdb.Error:  # the transaction already failed: keep the first error
                 pass
 
@@ -118,6 +152,11 @@ class DuckDBTablesSink(FixedPartitionedSink[List[dict], None]):
             raise ConnectorError("duckdb sink: 'tables' is empty")
         self.path = path
         self.tables = {name: _Table(name, spec) for name, spec in tables.items()}
+        lowered = {name.lower() for name in tables}
+        hidden = [name for name in tables if name.lower().startswith(PREFIX) and name.lower()[len(PREFIX):] in lowered]
+        if hidden:
+            raise ConnectorError(f"duckdb sink: table '{hidden[0]}' is the positions table of "
+                                 f"'{hidden[0][len(PREFIX):]}'; name it otherwise")
         self.views = dict(views or {})
         self.metrics = metrics
 
@@ -136,11 +175,20 @@ class DuckDBTablesSink(FixedPartitionedSink[List[dict], None]):
             row = event.get("before") if deleting else event.get("after")
             if type(row) is not dict:
                 raise Unwritable(f"a change of '{table.name}' has no {'before' if deleting else 'after'} row")
+            lsn = event.get("lsn")  # else the domain event's own (unnest keeps it as 'position')
+            position = read_position(lsn if lsn is not None else event.get("position"), event.get("seq"))
             if deleting:
-                encoded = table.key_row(row)
-                return table.name, True, encoded, encoded
+                ident = table.key_row(row)
+                return table.name, True, ident, table.padded(ident), position, None
             encoded = table.row(row)
-            return table.name, False, tuple([encoded[i] for i in table.key_positions]), encoded
+            ident = tuple([encoded[i] for i in table.key_positions])
+            before = event.get("before")
+            old = None
+            if type(before) is dict and all(before.get(k) is not None for k in table.key):
+                old = table.key_row(before)  # the row's key before the change
+                if old == ident:
+                    old = None
+            return table.name, False, ident, encoded, position, old
 
         return encode
 

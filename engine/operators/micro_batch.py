@@ -4,6 +4,13 @@ The seed's MicroBatch: every ``every`` (default 5s, processing time) the pending
 downstream as one batch per chunk, so a sink that writes one transaction per batch (DuckDB
 with ``tables``) applies them atomically. ``chunks`` splits the work; events with the same
 ``key`` always land in the same chunk, so one entity's changes stay together and in order.
+
+Each chunk is its own keyed state with its own timer, released as its own batch: chunks of one
+period reach the sink in no fixed order. A row whose domain key changes inside a period (a
+handling unit moved from order A to order B) has changes in two chunks, and the older one may
+be written last. Ordering therefore is not this operator's job: the DuckDB ``tables`` sink
+applies each row's changes by their source position (``engine.connectors.duckdb_positions``),
+whatever the chunking.
 """
 
 from __future__ import annotations
