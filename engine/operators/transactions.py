@@ -12,7 +12,11 @@ row's changes collapse to their net effect (the seed's *filter* phase):
     INSERT ... DELETE        -> nothing
     no-op UPDATE             -> nothing
 
-and the surviving row changes are grouped by domain key into one output event.
+and the surviving row changes are grouped by domain key into one output event
+(``transaction_net``). Each net change carries ``lsn`` (the LSN of the row's last source
+change in the transaction; None if unknown) and ``seq`` (the index of that change in the
+transaction's changes, in arrival order, which per row is source order), so a sink can order
+its writes per row; and ``snapshot`` (true for a snapshot read).
 
 A transaction is complete (docs/transactions.md says what each rule guarantees):
   * ``markers``: when its END record has been seen and every table has delivered the number
@@ -23,6 +27,10 @@ A transaction is complete (docs/transactions.md says what each rule guarantees):
 A malformed END record (counts that are not counts, ``data_collections`` that is not a list of
 objects, ...) is dead-lettered with the reason; its transaction then completes by the
 later-transaction rule, without holding later transactions back (docs/transactions.md).
+Changes that belong to no transaction whose end will be announced (snapshot reads: ``op`` r
+or ``source.snapshot`` set, initial or incremental; changes without ``tx_id``; with
+``markers``, a transaction proven to have no BEGIN/END) are released in source order around
+the transactions, never behind a later-LSN transaction (``transaction_order``).
 Change events that cannot be merged (``before``/``after`` not objects, ``table`` not a name)
 are dead-lettered when they arrive, so the state only ever holds changes it can merge.
 """
@@ -31,19 +39,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.operators.expr import compile_option
-from engine.operators.map import key_text
+from engine.operators.transaction_net import net_change, net_events  # noqa: F401 - net_change: this module's interface
+from engine.operators.transaction_order import Loose, in_table_order, is_snapshot_read, position, runs, take
 from engine.operators.transaction_records import announced, is_marker, marker_id, no_id, unwrapped
 from engine.records import DeadLetter
 
-EXISTED_BEFORE = {"u", "d"}
-EXISTS_AFTER = {"c", "u", "r"}
 _DONE_KEPT = 1000  # completed ids remembered at least, to ignore a marker that comes late or twice
 ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
 
@@ -58,6 +65,11 @@ class Transaction:
     expected: Optional[Dict[str, int]] = None  # from the END marker
     last_seen: Optional[datetime] = None
     unreadable_end: bool = False  # its END was malformed: complete by the later-transaction rule
+    begun: bool = False  # its BEGIN record was seen: it has markers
+    first_arrival: Dict[str, int] = field(default_factory=dict)  # per table, arrival index of its first change
+    last_arrival: Dict[str, int] = field(default_factory=dict)  # ... and of its last
+    created: Optional[int] = None  # arrival index of the change that opened it (not an END)
+    snapshot: bool = False  # snapshot reads released in source order (transaction_order.runs)
 
 
 @dataclass
@@ -69,6 +81,12 @@ class MergeState:
     latest_by_table: Dict[str, str] = field(default_factory=dict)
     # recently completed ids, oldest first (a dict: ordered, and O(1) to look up): late markers are ignored
     done: Dict[str, None] = field(default_factory=dict)
+    # changes released in source order, not at a transaction's end (transaction_order)
+    loose: List[Loose] = field(default_factory=list)
+    released_upto: Optional[Any] = None  # highest position of a released transaction
+    arrivals: int = 0  # changes taken so far: their arrival index
+    begun: Dict[str, None] = field(default_factory=dict)  # BEGIN seen before any change (bounded)
+    unmarked: Dict[str, None] = field(default_factory=dict)  # transactions proven to have no markers (bounded)
 
 
 class MergeTransactions:
@@ -104,7 +122,7 @@ class MergeTransactions:
                 reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
                 deads.append(DeadLetter(original, self.step_id, reason))
                 continue
-            if tx is None:
+            if tx is None and (is_marker(event) or "op" not in event):  # a change without one: loose
                 deads.append(DeadLetter(original, self.step_id, no_id(event)))
                 continue
             pairs.append((ALL, event))
@@ -114,76 +132,10 @@ class MergeTransactions:
         return TransactionMerger(self, state or MergeState())
 
     def net_changes(self, transaction: Transaction) -> Tuple[List[dict], List[DeadLetter]]:
-        """One output event per domain key of the transaction's surviving row changes; a row
-        (or a key) that cannot be merged dead-letters its changes, not the transaction."""
-        rows: Dict[str, List[dict]] = {}
-        deads: List[DeadLetter] = []
-        for change in transaction.changes:
-            try:
-                rows.setdefault(key_text(self.row(change)), []).append(change)
-            except Exception as exc:  # noqa: BLE001
-                deads.append(DeadLetter(change, self.step_id, f"row: {describe(exc)}"))
-        groups: Dict[str, List[Tuple[dict, List[dict]]]] = {}
-        for row_key, changes in rows.items():
-            try:
-                net = net_change(changes)
-            except Exception as exc:  # noqa: BLE001 - this row's changes, not the transaction
-                deads += [DeadLetter(c, self.step_id, f"net change: {describe(exc)}") for c in changes]
-                continue
-            if net is None:
-                continue
-            try:
-                group = key_text(self.group_by(changes[-1]) if self.group_by is not None else row_key)
-            except Exception as exc:  # noqa: BLE001
-                deads += [DeadLetter(c, self.step_id, f"group: {describe(exc)}") for c in changes]
-                continue
-            groups.setdefault(group, []).append((net, changes))
-        events = []
-        for key, nets in groups.items():
-            try:
-                events.append(self._event(transaction, key, [(net, changes[-1]) for net, changes in nets]))
-            except Exception as exc:  # noqa: BLE001 - e.g. lsn values that cannot be compared
-                deads += [DeadLetter(c, self.step_id, f"key {key!r}: {describe(exc)}") for _, cs in nets for c in cs]
-        return events, deads
-
-    @staticmethod
-    def _event(transaction: Transaction, key: str, nets: List[Tuple[dict, dict]]) -> dict:
-        last = nets[-1][1]
-        changes = [net for net, _ in nets]
-        ops: Dict[str, str] = {}
-        for change in changes:  # per table, the strongest change: created or deleted over updated
-            ops[change["table"]] = change["op"] if ops.get(change["table"], "u") == "u" else ops[change["table"]]
-        return {"tx_id": transaction.id, "key": key, "changes": changes, "ops": ops,
-                "tables": sorted(ops),
-                "lsn": max((c.get("lsn") for _, c in nets if c.get("lsn") is not None), default=None),
-                "ts_ms": last.get("ts_ms"), "_key": key}
-
-
-def net_change(changes: List[dict]) -> Optional[dict]:
-    """The net effect of one row's changes within a transaction, or None when there is none."""
-    first, last = changes[0], changes[-1]
-    existed = first.get("op") in EXISTED_BEFORE
-    exists = last.get("op") in EXISTS_AFTER
-    before = first.get("before") if existed else None
-    after = last.get("after") if exists else None
-    if not existed and not exists:
-        return None
-    if existed and exists:
-        if before == after:
-            return None
-        op = "u"
-    else:
-        op = "c" if exists else "d"
-    return {"table": last.get("table"), "op": op, "before": before, "after": after,
-            "changed": _changed_columns(before, after), "lsn": last.get("lsn"), "merged": len(changes)}
-
-
-def _changed_columns(before: Optional[dict], after: Optional[dict]) -> List[str]:
-    if not before or not after:  # inserted or deleted: every column that has a value
-        return sorted([k for k, v in (after or before or {}).items() if v is not None])
-    if before.keys() == after.keys():  # the usual row: same columns, few of them changed
-        return sorted([k for k, v in before.items() if after[k] != v])
-    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        """One output event per domain key of the transaction's surviving row changes
+        (``transaction_net.net_events``)."""
+        return net_events(self.step_id, self.row, self.group_by, transaction.id, transaction.changes,
+                          transaction.snapshot)
 
 
 class TransactionMerger:
@@ -194,6 +146,13 @@ class TransactionMerger:
         self.s = state
         if isinstance(state.done, list):  # a snapshot taken when ``done`` was a list
             state.done = dict.fromkeys(state.done)
+        for name, default in (("loose", list), ("released_upto", lambda: None), ("arrivals", int),
+                              ("begun", dict), ("unmarked", dict)):  # a snapshot from before these
+            if not hasattr(state, name):
+                setattr(state, name, default())
+        for transaction in state.open.values():
+            if not hasattr(transaction, "first_arrival"):
+                transaction.first_arrival, transaction.last_arrival = {}, {}
 
     def add(self, pairs: List[tuple], now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""
@@ -210,9 +169,13 @@ class TransactionMerger:
 
     def _ready(self) -> List[Transaction]:
         """Complete transactions that may go now: with markers, in commit (END) order, stopping
-        at the first one still waiting for data; without, every complete one."""
+        at the first one still waiting for data; without, every complete one that no open
+        transaction precedes on one of its tables, in the tables' order."""
         if not self.merge.markers:
-            return [t for t in list(self.s.open.values()) if self._complete(t)]
+            complete, others = [], []
+            for t in self.s.open.values():
+                (complete if self._complete(t) else others).append(t)
+            return in_table_order(complete, [t for t in others if t.changes]) if complete else []
         ready: List[Transaction] = []
         taken = set()
         for tx_id in self.s.ended:
@@ -229,6 +192,12 @@ class TransactionMerger:
     def _marker(self, event: dict, now: datetime) -> Optional[str]:
         """Take a BEGIN/END record; the reason when it is malformed (nothing changed then)."""
         if event.get("status") != "END":
+            tx_id = marker_id(event)
+            if tx_id is not None and tx_id not in self.s.done:  # it has markers: never loose
+                if tx_id in self.s.open:
+                    self.s.open[tx_id].begun = True
+                else:
+                    _remember(self.s, "begun", tx_id)
             return None
         tx_id = marker_id(event)
         if tx_id is None:
@@ -261,10 +230,21 @@ class TransactionMerger:
         if type(table) is not str or (before is not None and type(before) is not dict) \
                 or (after is not None and type(after) is not dict):
             return _unmergeable(table, before, after)
-        tx_id = str(event.get("tx_id"))
-        transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
+        tx = event.get("tx_id")
+        tx_id = None if tx is None else str(tx)
+        self.s.arrivals += 1
+        snapshot = is_snapshot_read(event)
+        if tx_id is None or snapshot or tx_id in self.s.unmarked:  # no END will come: source order
+            self.s.loose.append(Loose(tx_id, [event], snapshot, self.s.arrivals, now))
+            return None
+        transaction = self.s.open.get(tx_id)
+        if transaction is None:
+            transaction = self.s.open[tx_id] = Transaction(tx_id, begun=tx_id in self.s.begun, created=self.s.arrivals)
+            self.s.begun.pop(tx_id, None)
         transaction.changes.append(event)
         transaction.per_table[table] = transaction.per_table.get(table, 0) + 1
+        transaction.first_arrival.setdefault(table, self.s.arrivals)
+        transaction.last_arrival[table] = self.s.arrivals
         transaction.last_seen = now
         self.s.latest_by_table[table] = tx_id
         return None
@@ -279,36 +259,100 @@ class TransactionMerger:
         # A later transaction has been seen on every table this one touched.
         return all(self.s.latest_by_table.get(t) != transaction.id for t in transaction.per_table)
 
-    def _release(self, transactions: List[Transaction]) -> Tuple[List[dict], List[DeadLetter]]:
-        results, deads = [], []
+    def _unmarked(self, marked: Transaction) -> None:
+        """With markers: open transactions proven to have none become loose. One that has no
+        BEGIN/END yet, but delivered a change on a table before ``marked`` did, committed before
+        it: its END would have come before ``marked``'s (END order is commit order)."""
+        firsts = getattr(marked, "first_arrival", {})
+        if not firsts:
+            return
+        limit = max(firsts.values())
+        for other in list(self.s.open.values()):
+            created = getattr(other, "created", None)
+            if created is not None and created >= limit:  # opened by changes in arrival order: the rest came later
+                break
+            if other.expected is not None or other.unreadable_end or getattr(other, "begun", False) \
+                    or not other.changes:
+                continue
+            lasts = getattr(other, "last_arrival", {})
+            if any(t in firsts and t in lasts and lasts[t] < firsts[t] for t in other.per_table):
+                del self.s.open[other.id]
+                self._remember_done(other.id)  # an END of it after all is ignored
+                _remember(self.s, "unmarked", other.id)  # its later changes are loose too
+                arrival = min(getattr(other, "first_arrival", {}).values(), default=0)
+                self.s.loose.append(Loose(other.id, other.changes, False, arrival, other.last_seen))
+
+    def _release(self, transactions: List[Transaction], rest: Optional[Callable[[Loose], bool]] = None,
+                 ) -> Tuple[List[dict], List[DeadLetter]]:
+        """Release ``transactions`` in that order, each preceded by the loose units not above
+        its position; first, loose units behind what was already released; last, the loose
+        units ``rest`` says go (in source order)."""
+        results: List[dict] = []
+        deads: List[DeadLetter] = []
         released = {t.id for t in transactions}
         if released:
             self.s.ended = [tx for tx in self.s.ended if tx not in released]
+        self._emit(self._take(self.s.released_upto, unpositioned=False), results, deads)  # late ones
         for transaction in transactions:
-            self.s.open.pop(transaction.id, None)
+            if self.s.open.get(transaction.id) is not transaction:  # became loose meanwhile (_unmarked)
+                continue
+            del self.s.open[transaction.id]
             self._remember_done(transaction.id)
+            if self.merge.markers and transaction.expected is not None and not transaction.unreadable_end:
+                self._unmarked(transaction)
+            pos = position(transaction.changes)
+            self._emit(self._take(pos), results, deads)
             emitted, failed = self.merge.net_changes(transaction)
             results += emitted
             deads += failed
+            if pos is not None and (self.s.released_upto is None or pos > self.s.released_upto):
+                self.s.released_upto = pos
+            self._emit(self._take(self.s.released_upto, unpositioned=False), results, deads)  # unblocked
+        if rest is not None and self.s.loose:
+            going = [u for u in self.s.loose if rest(u)]
+            self.s.loose = [u for u in self.s.loose if not rest(u)]
+            self._emit(take(going, None, everything=True)[0], results, deads)
         return results, deads
 
+    def _take(self, upto: Optional[Any], unpositioned: bool = True) -> List[Loose]:
+        """Take the loose units that go now (``transaction_order.take``) out of the state."""
+        if not self.s.loose:
+            return []
+        earliest: Dict[str, int] = {}
+        for transaction in self.s.open.values():
+            for table, arrival in getattr(transaction, "first_arrival", {}).items():
+                if arrival < earliest.get(table, arrival + 1):
+                    earliest[table] = arrival
+        taken, self.s.loose = take(self.s.loose, upto, unpositioned=unpositioned, earliest=earliest)
+        return taken
+
+    def _emit(self, units: List[Loose], results: List[dict], deads: List[DeadLetter]) -> None:
+        for tx_id, changes, snapshot in runs(units):
+            emitted, failed = self.merge.net_changes(Transaction(tx_id, changes, snapshot=snapshot))
+            results += emitted
+            deads += failed
+
     def _remember_done(self, tx_id: str) -> None:
-        done = self.s.done
-        done[tx_id] = None
-        if len(done) > 2 * _DONE_KEPT:  # trimmed now and then, not on every transaction
-            self.s.done = dict.fromkeys(list(done)[-_DONE_KEPT:])
+        _remember(self.s, "done", tx_id)
 
     def due(self, now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
-        """Idle transactions (and malformed END records that never got a change) go."""
+        """Complete transactions (with the loose changes before them), idle transactions, idle
+        loose changes and malformed END records that never got a change go."""
+        results, deads = self._release(self._ready())
         if self.merge.idle is None:
-            return [], []
-        return self._release([t for t in self.s.open.values() if _waits(t) and t.last_seen + self.merge.idle <= now])
+            return results, deads
+        idle = self.merge.idle
+        going = [t for t in self.s.open.values() if _waits(t) and t.last_seen + idle <= now]
+        more, failed = self._release(in_table_order(going, [], hold=False), lambda unit: unit.last_seen + idle <= now)
+        return results + more, deads + failed
 
     def flush(self) -> Tuple[List[dict], List[DeadLetter]]:
-        return self._release([t for t in self.s.open.values() if _waits(t)])
+        going = [t for t in self.s.open.values() if _waits(t)]
+        return self._release(in_table_order(going, [], hold=False), lambda unit: True)
 
     def next_notification(self) -> Optional[datetime]:
         waiting = [t.last_seen for t in self.s.open.values() if _waits(t) and t.last_seen is not None]
+        waiting += [u.last_seen for u in self.s.loose if u.last_seen is not None]
         if self.merge.idle is None or not waiting:
             return None
         return min(waiting) + self.merge.idle
@@ -316,6 +360,8 @@ class TransactionMerger:
     def resume(self, now: datetime) -> None:
         for transaction in self.s.open.values():  # downtime is not idleness of the source
             transaction.last_seen = now
+        for unit in self.s.loose:
+            unit.last_seen = now
 
     def state(self) -> MergeState:
         return self.s
@@ -323,6 +369,14 @@ class TransactionMerger:
     @property
     def disposable(self) -> bool:
         return False  # the one state also remembers per-table progress
+
+
+def _remember(state: MergeState, name: str, tx_id: str) -> None:
+    """Add ``tx_id`` to one of the state's bounded id memories (oldest first)."""
+    memory = getattr(state, name)
+    memory[tx_id] = None
+    if len(memory) > 2 * _DONE_KEPT:  # trimmed now and then, not on every transaction
+        setattr(state, name, dict.fromkeys(list(memory)[-_DONE_KEPT:]))
 
 
 def _unmergeable(table: Any, before: Any, after: Any) -> str:

@@ -246,9 +246,9 @@ def test_records_without_a_usable_id_or_object_are_dead_lettered_by_group_with_t
     merge, _ = merger(markers=True)
     wrapped_null = {"schema": {"type": "struct"}, "payload": None}
     batch = [wrapped_null, {"status": "END", "id": None}, {"status": "END", "id": ""}, 5, "text",
-             {"schema": {}, "payload": ["x"]}, {"op": "c", "table": "note"}]
-    pairs, deads = merge.group(batch)
-    assert pairs == []
+             {"schema": {}, "payload": ["x"]}, {"table": "note"}]
+    pairs, deads = merge.group(batch + [{"op": "c", "table": "note"}])
+    assert pairs == [("*", [("*", {"op": "c", "table": "note"})])]  # a change without tx_id: released in source order
     assert [(d.event is e, d.error) for d, e in zip(deads, batch)] == [
         (True, "'payload' of a record with a schema is not an object: NoneType"),
         (True, "transaction record without a usable id: None"),

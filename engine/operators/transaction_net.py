@@ -1,0 +1,109 @@
+"""The net change of one row's changes within a transaction (``merge_transactions``' filter phase).
+
+    INSERT, UPDATE*          -> INSERT of the final row
+    DELETE + INSERT          -> UPDATE (nothing if the row is identical)
+    UPDATE + UPDATE          -> one UPDATE, first before to last after (nothing if equal)
+    INSERT ... DELETE        -> nothing
+    no-op UPDATE             -> nothing
+    snapshot read (r)        -> INSERT
+
+The result carries ``table``, ``op``, ``before``, ``after``, ``changed`` (columns whose values
+differ), ``lsn`` (of the row's last change) and ``merged`` (how many changes it replaces);
+``net_events`` adds ``seq`` (the index of that last change in its transaction) and
+``snapshot`` (true when that change is a snapshot read: the row as it was, not a change made
+by the application; ``op`` stays ``c``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Tuple
+
+from engine.operators.dead import describe
+from engine.operators.map import key_text
+from engine.records import DeadLetter
+
+EXISTED_BEFORE = {"u", "d"}
+EXISTS_AFTER = {"c", "u", "r"}
+
+
+def net_change(changes: List[dict]) -> Optional[dict]:
+    """The net effect of one row's changes within a transaction, or None when there is none."""
+    first, last = changes[0], changes[-1]
+    existed = first.get("op") in EXISTED_BEFORE
+    exists = last.get("op") in EXISTS_AFTER
+    before = first.get("before") if existed else None
+    after = last.get("after") if exists else None
+    if not existed and not exists:
+        return None
+    if existed and exists:
+        if before == after:
+            return None
+        op = "u"
+    else:
+        op = "c" if exists else "d"
+    return {"table": last.get("table"), "op": op, "before": before, "after": after,
+            "changed": _changed_columns(before, after), "lsn": last.get("lsn"), "merged": len(changes)}
+
+
+def _changed_columns(before: Optional[dict], after: Optional[dict]) -> List[str]:
+    if not before or not after:  # inserted or deleted: every column that has a value
+        return sorted([k for k, v in (after or before or {}).items() if v is not None])
+    if before.keys() == after.keys():  # the usual row: same columns, few of them changed
+        return sorted([k for k, v in before.items() if after[k] != v])
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+
+def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id: Optional[str],
+               changes_in: List[dict], snapshot: bool = False) -> Tuple[List[dict], List[DeadLetter]]:
+    """One output event per domain key of a transaction's surviving row changes (``row`` and
+    ``group_by``: the compiled expressions); a row (or a key) that cannot be merged
+    dead-letters its changes, not the transaction. Each net change gets ``seq`` and ``snapshot``
+    (``snapshot``: the changes are snapshot reads)."""
+    rows: Dict[str, List[dict]] = {}
+    seqs: Dict[str, int] = {}  # per row, the index of its last change in the transaction
+    deads: List[DeadLetter] = []
+    for seq, change in enumerate(changes_in):
+        try:
+            row_key = key_text(row(change))
+        except Exception as exc:  # noqa: BLE001
+            deads.append(DeadLetter(change, step_id, f"row: {describe(exc)}"))
+            continue
+        rows.setdefault(row_key, []).append(change)
+        seqs[row_key] = seq
+    groups: Dict[str, List[Tuple[dict, List[dict]]]] = {}
+    for row_key, changes in rows.items():
+        try:
+            net = net_change(changes)
+        except Exception as exc:  # noqa: BLE001 - this row's changes, not the transaction
+            deads += [DeadLetter(c, step_id, f"net change: {describe(exc)}") for c in changes]
+            continue
+        if net is None:
+            continue
+        net["seq"] = seqs[row_key]
+        net["snapshot"] = snapshot
+        try:
+            group = key_text(group_by(changes[-1]) if group_by is not None else row_key)
+        except Exception as exc:  # noqa: BLE001
+            deads += [DeadLetter(c, step_id, f"group: {describe(exc)}") for c in changes]
+            continue
+        groups.setdefault(group, []).append((net, changes))
+    events = []
+    for key, nets in groups.items():
+        try:
+            events.append(_event(tx_id, key, [(net, changes[-1]) for net, changes in nets]))
+        except Exception as exc:  # noqa: BLE001 - e.g. lsn values that cannot be compared
+            deads += [DeadLetter(c, step_id, f"key {key!r}: {describe(exc)}") for _, cs in nets for c in cs]
+    return events, deads
+
+
+def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, dict]]) -> dict:
+    last = nets[-1][1]
+    changes = [net for net, _ in nets]
+    ops: Dict[str, str] = {}
+    for change in changes:  # per table, the strongest change: created or deleted over updated
+        ops[change["table"]] = change["op"] if ops.get(change["table"], "u") == "u" else ops[change["table"]]
+    return {"tx_id": tx_id, "key": key, "changes": changes, "ops": ops,
+            "tables": sorted(ops),
+            "lsn": max((c.get("lsn") for _, c in nets if c.get("lsn") is not None), default=None),
+            "ts_ms": last.get("ts_ms"), "_key": key}
