@@ -1,11 +1,12 @@
 """Golden end to end on the embedded default: a generated TMS workload through the shipped
 Velocity topologies (technical -> domain -> Fast Storage) equals the simulator's ground truth.
 
-Two workloads: ``streaming`` (the connector sees every transaction) and ``snapshot``, under
-real CDC conditions: the connector starts after 40 transactions, so their rows arrive as an
-initial snapshot (``op: r``, ``source.snapshot``, no BEGIN/END) that later transactions
-update and delete, and handling units move between orders (their domain key) within seconds,
-the stale version under either MicroBatch chunk (docs/tms.md)."""
+Workloads: ``streaming`` (the connector sees every transaction); ``snapshot`` (it starts after
+40 transactions, so their rows arrive as an initial snapshot, ``op: r`` with
+``source.snapshot`` and no BEGIN/END, that later transactions update and delete; snapshot
+reads are no business events); ``key_moves`` (handling units move between orders, their
+domain key, within one 5 s MicroBatch period, the stale version under either chunk);
+``real_cdc`` (both). docs/tms.md describes them."""
 
 import json
 import pathlib
@@ -53,42 +54,12 @@ WORKLOADS = {
     "real_cdc": {"snapshot_after": 40, "key_moves": True},
 }
 
-SNAPSHOT_ORDER = ("merge_transactions must release snapshot reads (op r, no BEGIN/END) in LSN order, "
-                  "before the transactions that follow them; here it releases them last (idle), so the "
-                  "snapshot state overwrites later changes")
-ROW_ORDER = ("the DuckDB sink must apply each row's writes in source-position order across chunks: a "
-             "handling unit moved between orders in one batch keeps the stale version of the other chunk")
-SNAPSHOT_EVENTS = ("snapshot reads are not business events: the Event Engine derives EtaUpdated "
-                   "(previous_eta null) from snapshot rows; the domain change must say it is a snapshot "
-                   "read (op r) and event_engine.yaml skip it")
-
-# Failures that are open work elsewhere: workload -> test -> reason. Strict: a fix makes the
-# test XPASS, which fails the run until the entry is removed here.
-OPEN_WORK = {
-    "snapshot": {"test_fast_storage_equals_the_ground_truth": SNAPSHOT_ORDER,
-                 "test_event_engine_emits_exactly_the_expected_business_events": SNAPSHOT_EVENTS},
-    "key_moves": {"test_fast_storage_equals_the_ground_truth": ROW_ORDER},
-    "real_cdc": {"test_fast_storage_equals_the_ground_truth": SNAPSHOT_ORDER + "; " + ROW_ORDER,
-                 "test_event_engine_emits_exactly_the_expected_business_events": SNAPSHOT_EVENTS},
-}
-
 
 @pytest.fixture(scope="module", params=list(WORKLOADS))
 def run(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"velocity-{request.param}")
     generate(str(out / "tms"), orders=60, seed=3, with_schema=True, **WORKLOADS[request.param])
     return out
-
-
-@pytest.fixture(autouse=True)
-def _open_work(request):
-    """Marks this test xfail(strict) for a workload whose failure is known open work."""
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and "run" in callspec.params:
-        workload = callspec.params["run"]
-        reason = OPEN_WORK.get(workload, {}).get(request.node.originalname)
-        if reason:
-            request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def test_fast_storage_equals_the_ground_truth(run, monkeypatch):
