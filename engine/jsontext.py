@@ -51,6 +51,13 @@ _BIG_MEMBER = re2.compile(rb":[ \t\n\r]*(?:-[0-9]{19}|[0-9]{20})")
 # exponent of 3 digits; found anywhere (also in strings: then parsing again changes nothing)
 _LONG_NUMBER = re2.compile(rb"(?:[0-9]\.?){16}|[eE][-+]?[0-9]{3}")
 
+# a fraction literal (a value: after ':' '[' or ',') of 16+ digits with a point among them, or
+# a number with a 3-digit exponent: a double may not hold it exactly, so the text is read again
+# with exact decimals (``exact``). Integers of up to 19 digits (epoch microseconds) do not match.
+_LONG_FRACTION = re2.compile(rb"[:\[,][ \t\n\r]*-?[0-9]*(?:"
+                             + b"|".join(b"[0-9]{%d}\\.[0-9]{%d}" % (k, 16 - k) for k in range(1, 16))
+                             + rb")|[0-9][eE][-+]?[0-9]{3}")
+
 # check() results
 DEEP = "deep"
 BIG_NUMBER = "big"
@@ -115,10 +122,16 @@ def _exact_fraction(literal: str) -> Any:
     return Decimal(literal)
 
 
+def long_fraction(text: bytes) -> bool:
+    """True when ``text`` holds a number a double may not hold exactly (``_LONG_FRACTION``)."""
+    return _LONG_FRACTION.search(text) is not None
+
+
 def exact(text) -> Any:
-    """``text`` (already accepted by orjson) parsed with exact integers of any size."""
+    """``text`` (already accepted by orjson) parsed with exact integers of any size, and the
+    fractions a double does not hold exactly as ``Decimal``."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_float=_exact_fraction, parse_constant=_refuse_constant)
     except RecursionError:
         raise JsonTextError(too_deep(MAX_DEPTH)) from None
 
@@ -181,7 +194,7 @@ def check_batch(roots: list, texts: Iterable, depth_limit: int = MAX_DEPTH) -> O
         joined = b"\n".join(texts)
     except TypeError:  # a text given as str
         joined = b"\n".join(t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t for t in texts)
-    if _BIG_MEMBER.search(joined) is not None:
+    if _BIG_MEMBER.search(joined) is not None or _LONG_FRACTION.search(joined) is not None:
         return BIG_NUMBER
     level = list(filter(_tracked, roots))  # containers at ``depth`` that may hold containers
     depth = 1

@@ -23,7 +23,8 @@ from typing import List, Optional
 import orjson
 
 from engine import lineage
-from engine.jsontext import DEEP, MAX_DEPTH, JsonTextError, check, check_batch, dead_text, exact, malformed, too_deep
+from engine.jsontext import (DEEP, MAX_DEPTH, JsonTextError, check, check_batch, dead_text, exact, long_fraction,
+                             malformed, too_deep)
 from engine.operators.connect_json import EnvelopeDecoder
 from engine.operators.dead import describe
 from engine.operators.jsonschemas import EventSchema
@@ -183,11 +184,11 @@ class Decode:
         if type(event) is not dict:
             raise JsonTextError(f"expected a JSON object, got {_KINDS.get(type(event), type(event).__name__)}")
         problem = check(event) if shared is None else check(event["payload"], MAX_DEPTH - 1)  # every value: one event
-        if problem is None:
+        if problem is None and not long_fraction(value if shared is None else shared):
             return event
         if problem is DEEP:
             raise JsonTextError(too_deep(MAX_DEPTH))
-        return exact(value)  # an integer beyond 64 bits: read again, exactly
+        return exact(value)  # an integer beyond 64 bits or a long fraction: read again, exactly
 
     @staticmethod
     def _with_meta(event: dict, raw: RawBatch, index: int) -> dict:

@@ -307,3 +307,24 @@ def test_a_batch_with_bad_values_decodes_as_its_values_do_one_at_a_time(batch, i
     alone = [Decode("src").process(raw([value], 1 + i)) for i, value in enumerate(batch)]
     assert events == [e for one, _ in alone for e in one]
     assert [(d.origin, d.error, d.event) for d in deads] == [(d.origin, d.error, d.event) for _, ds in alone for d in ds]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-10 ** 30, 10 ** 30), st.integers(0, 25), st.booleans())
+def test_every_number_is_read_exactly_and_written_back_with_the_same_value(unscaled, places, in_list):
+    """A fraction a double cannot hold (a 20-digit jsonb decimal) is a Decimal, a fraction a
+    double holds exactly stays a float: the value written out is the value read in."""
+    from decimal import Decimal
+
+    from engine.connectors.jsonl import encode_value
+
+    literal = str(Decimal(unscaled).scaleb(-places)) if places else str(unscaled)
+    if "E" in literal:
+        literal = format(Decimal(literal), "f")
+    value = b'{"n": ' + (b"[" + literal.encode() + b"]" if in_list else literal.encode()) + b"}"
+    events, deads = Decode("src").process(kafka(value))
+    assert not deads, deads[0].error
+    read = events[0]["n"][0] if in_list else events[0]["n"]
+    number = Decimal(repr(read)) if isinstance(read, float) else Decimal(read)
+    assert number == Decimal(literal)
+    assert json.loads(encode_value(read), parse_float=Decimal) == Decimal(literal)

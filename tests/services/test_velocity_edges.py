@@ -38,6 +38,8 @@ def _id(name: str) -> str:
 O = {n: _id(f"order-{n}") for n in range(1, 7)}
 H = {n: _id(f"hu-{n}") for n in range(1, 6)}
 P = {n: _id(f"pickup-{n}") for n in range(1, 4)}
+S = {n: _id(f"stop-{n}") for n in range(1, 3)}
+T, L = _id("trip"), _id("leg")
 BIG = '{"n": 123456789012345678901234567890, "d": 1234567890.1234567890, "list": [-98765432109876543210987654321, 0.10000000000000000001], "q": "\\"quoted\\" and \'single\'", "u": "Zürich → Łódź 東京 🚚"}'
 
 
@@ -75,6 +77,21 @@ EXISTING = "\n".join([
     "INSERT INTO note (id, order_id, kind, author, body, created_at) VALUES"
     " (9000000000000000001, '" + O[1] + "', 'internal', 'Ann', 'to be deleted', '2026-11-30T10:00:00Z'),"
     " (9000000000000000002, '" + O[2] + "', 'customer', 'Bob', 'kept: ''quotes'' \"and\" 🚚', '2026-11-30T10:00:00Z');",
+    # a trip with its stops, leg and links, so every table has rows (and Debezium a topic for it)
+    f"INSERT INTO trip (id, trip_number, carrier_code, vehicle_plate, driver_name, service_date, planned_departure,"
+    f" planned_arrival, distance_km, freight_cost, created_at, updated_at) VALUES ('{T}', 'TRIP-E', 'CAR', 'AB123CD',"
+    f" 'Zoë O''Neil', '2026-12-01', '2026-12-01T06:00:00Z', '2026-12-01T18:00:00Z', 321.5, 999.99,"
+    f" '2026-11-30T10:00:00Z', '2026-11-30T10:00:00Z');",
+    f"INSERT INTO stop (id, trip_id, sequence, kind, location_name, city, planned_arrival, updated_at) VALUES"
+    f" ('{S[1]}', '{T}', 1, 'depot', 'Hub', 'Milano', '2026-12-01T06:00:00Z', '2026-11-30T10:00:00Z'),"
+    f" ('{S[2]}', '{T}', 2, 'delivery', 'Cliente \"A\"', 'Torino', '2026-12-01T09:00:00Z', '2026-11-30T10:00:00Z');",
+    f"INSERT INTO leg (id, trip_id, sequence, from_stop_id, to_stop_id, planned_departure, planned_arrival,"
+    f" distance_km, updated_at) VALUES ('{L}', '{T}', 1, '{S[1]}', '{S[2]}', '2026-12-01T06:00:00Z',"
+    f" '2026-12-01T09:00:00Z', 140.0, '2026-11-30T10:00:00Z');",
+    f"INSERT INTO order_stop (order_id, stop_id, kind, created_at) VALUES ('{O[1]}', '{S[1]}', 'pickup',"
+    f" '2026-11-30T10:00:00Z');",
+    f"INSERT INTO leg_order (leg_id, order_id, handling_units, weight_kg, created_at) VALUES ('{L}', '{O[1]}', 1,"
+    f" 1.5, '2026-11-30T10:00:00Z');",
     "COMMIT;",
 ])
 
@@ -97,6 +114,8 @@ STREAM = [
     f"UPDATE transport_order SET eta = '2026-12-05T10:00:00Z' WHERE id = '{O[5]}';",  # EtaUpdated, no planned time
     f"UPDATE transport_order SET status = 'in_transit' WHERE id = '{O[5]}';",  # ShipmentDeparted, no trip, no time
     f"UPDATE pickup SET status = 'completed', completed_at = '2026-12-01T09:30:00.654321Z' WHERE id = '{P[1]}';",
+    f"UPDATE leg SET status = 'in_progress', actual_departure = '2026-12-01T06:05:00.000001Z' WHERE id = '{L}';"
+    f" UPDATE stop SET status = 'departed', actual_departure = '2026-12-01T06:05:00Z' WHERE id = '{S[1]}';",
     # a snapshot row deleted, and an order created and deleted again
     f"DELETE FROM pickup WHERE id = '{P[2]}';",
     _order(6) + " " + _hu(5, 6),
