@@ -107,7 +107,8 @@ def cmd_generate(args, out: Console, err: Console) -> int:
 
     if args.postgres:
         return _drive_postgres(args, out, err)
-    summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema)
+    summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema,
+                       snapshot_after=args.snapshot_after, key_moves=args.key_moves)
     _print_generated(summary, out)
     if args.kafka:
         return _publish(args, out, err)

@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--postgres", metavar="DSN", default=None,
                           help="instead of files, run the workload as SQL transactions on this TMS database")
     generate.add_argument("--rate", type=float, default=0.0, help="with --postgres: transactions per second (0: max)")
+    generate.add_argument("--snapshot-after", type=int, default=0, metavar="N",
+                          help="files: the connector starts after N transactions, so their rows arrive as "
+                               "Debezium's initial snapshot (op r, no BEGIN/END) before the streaming changes")
+    generate.add_argument("--key-moves", action="store_true",
+                          help="files: handling units move between orders within one 5 s MicroBatch period")
     generate.add_argument("--no-schema", dest="with_schema", action="store_false",
                           help="JsonConverter with schemas.enable=false (default: with the Connect schema, "
                                "as Kafka Connect writes by default)")
