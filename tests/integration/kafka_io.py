@@ -21,7 +21,8 @@ def produce(bootstrap: str, topic: str, events: List[Optional[dict]], key=None, 
 
 
 def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list:
-    """Every message of ``topic`` as (key, value dict, headers), waiting for ``expected`` of them."""
+    """Every message of ``topic`` as (key, value dict or None for a tombstone, headers), waiting for
+    ``expected`` of them."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     deadline = time.monotonic() + timeout
@@ -41,7 +42,8 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0
                 if len(messages) >= expected:
                     break
                 continue
-            messages.append((message.key().decode() if message.key() else None, json.loads(message.value()),
+            value = None if message.value() is None else json.loads(message.value())  # None: a tombstone
+            messages.append((message.key().decode() if message.key() else None, value,
                              dict((k, v.decode()) for k, v in (message.headers() or []))))
     finally:
         consumer.close()

@@ -1,6 +1,7 @@
 """The real CDC path on a workload written in raw SQL, independent of the simulator, with the
 cases that broke the flows before: rows that exist before Debezium starts (its initial
-snapshot: op r, no transaction markers) and are then changed and deleted; handling units that
+snapshot: op r, no transaction markers) and are then changed and deleted; an incremental
+snapshot of two tables (signal table, chunks of 2 rows) while writes continue; handling units that
 move between orders inside one 5 s MicroBatch period (in both chunk orders); jsonb holding
 30-digit integers and 20-digit decimals; +/-infinity timestamps; NULL in every nullable
 column; unicode and quotes; transactions from concurrent connections. The Fast Storage must
@@ -71,6 +72,7 @@ def _pickup(n: int, order: int, status: str = "scheduled", completed: str = "NUL
 # Before Debezium starts: captured by its initial snapshot (op r, no BEGIN/END).
 EXISTING = "\n".join([
     "BEGIN;",
+    "CREATE TABLE debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));",
     _order(1), _order(2), _order(3, status="planned", attributes=_literal(BIG)),
     _hu(1, 1), _hu(2, 2), _hu(3, 3),
     _pickup(1, 1), _pickup(2, 2, status="completed", completed="'2026-11-30T09:00:00Z'"),  # no event: old news
@@ -199,6 +201,10 @@ def test_edge_workload_through_the_real_stack_equals_postgres(kafka_bootstrap, p
     txids: list = []
     for sql in STREAM[:6]:
         _psql(postgres_dsn, sql, txids)
+    # an incremental snapshot of two tables (chunks of 2 rows) while the writes go on
+    _psql(postgres_dsn, "INSERT INTO debezium_signal (id, type, data) VALUES ('incremental-1', 'execute-snapshot',"
+                        " '{\"data-collections\": [\"public.transport_order\", \"public.handling_unit\"],"
+                        " \"type\": \"incremental\"}');")
     for pair in PARALLEL:
         threads = [threading.Thread(target=_psql, args=(postgres_dsn, sql, txids)) for sql in pair]
         for thread in threads:
@@ -214,6 +220,14 @@ def test_edge_workload_through_the_real_stack_equals_postgres(kafka_bootstrap, p
         ended = {m.get("payload", m)["id"].split(":")[0] for _, m, _ in markers
                  if m.get("payload", m)["status"] == "END"}
     assert set(txids) <= ended, sorted(set(txids) - ended)
+    deadline, reads = time.monotonic() + 120, 0
+    with psycopg.connect(postgres_dsn) as pg:
+        rows_now = pg.execute("SELECT count(*) FROM transport_order").fetchone()[0]
+    while reads < rows_now and time.monotonic() < deadline:  # the incremental snapshot went through the table
+        found = consume_all(kafka_bootstrap, f"{prefix}.public.transport_order", expected=10 ** 6, timeout=5)
+        reads = sum(1 for _, m, _ in found if m is not None and m.get("payload", m) is not None
+                    and m.get("payload", m).get("source", {}).get("snapshot") == "incremental")
+    assert reads >= rows_now, f"{reads} incremental reads of {rows_now} rows"
 
     monkeypatch.chdir(ROOT)
     for name, value in {"KAFKA_BOOTSTRAP": kafka_bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_KAFKA_TAIL": "false",
