@@ -141,13 +141,16 @@ def _plain(node: Any, path: NodePath, doc: Document, env: Mapping[str, str], pos
             key_line, key_col = node.lc.key(key)
             val_line, val_col = node.lc.value(key)
             value = node[key]
-            child = (*path, str(key))
+            name = str(key)
+            if "${" in name:  # a key may be a topic name from the environment (`topics:`)
+                name = _interpolated(name, path, doc, env, Position(key_line, key_col, key_line, key_col))
+            child = (*path, name)
             quoted = isinstance(value, (SingleQuotedScalarString, DoubleQuotedScalarString))
             child_pos = Position(val_line, val_col, key_line, key_col, quoted and val_line == key_line)
             if isinstance(value, (CommentedMap, CommentedSeq)) and not value:
                 child_pos = Position(val_line, val_col, key_line, key_col)
             doc.positions[child] = child_pos
-            out[str(key)] = _plain(value, child, doc, env, child_pos)
+            out[name] = _plain(value, child, doc, env, child_pos)
         return out
     if isinstance(node, CommentedSeq):
         out_list = []

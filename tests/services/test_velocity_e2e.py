@@ -44,7 +44,7 @@ def test_sql_to_debezium_to_velocity_topologies(kafka_bootstrap, postgres_dsn, d
 
     monkeypatch.chdir(ROOT)
     for name, value in {"KAFKA_BOOTSTRAP": kafka_bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_KAFKA_TAIL": "false",
-                        "VF_OUT": str(tmp_path / "out")}.items():
+                        "VF_OUT": str(tmp_path / "out"), "VF_DOMAIN_PREFIX": prefix}.items():  # topics of our own
         monkeypatch.setenv(name, value)
     for topology in CHAIN:
         code = main(["deploy", "-q", "-r", str(tmp_path / "recovery" / topology),
@@ -63,7 +63,7 @@ def test_sql_to_debezium_to_velocity_topologies(kafka_bootstrap, postgres_dsn, d
     truth = tmp_path / "truth"
     generate(str(truth), orders=ORDERS, seed=SEED)
     expected = [json.loads(line) for line in (truth / "truth" / "business_events.jsonl").read_text().splitlines()]
-    found = consume_all(kafka_bootstrap, "velocity.business.events", expected=len(expected), timeout=30)
+    found = consume_all(kafka_bootstrap, f"{prefix}.business.events", expected=len(expected), timeout=30)
     # a reused broker may hold events of earlier runs: keep the transactions committed by this one
     found = [m for m in found if datetime.fromisoformat(m[1]["occurred_at"]) >= started]
     ident = lambda e: (e["type"], e.get("order_id"), e.get("pickup_id"))  # noqa: E731

@@ -231,7 +231,7 @@ def test_edge_workload_through_the_real_stack_equals_postgres(kafka_bootstrap, p
 
     monkeypatch.chdir(ROOT)
     for name, value in {"KAFKA_BOOTSTRAP": kafka_bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_KAFKA_TAIL": "false",
-                        "VF_OUT": str(tmp_path / "out")}.items():
+                        "VF_OUT": str(tmp_path / "out"), "VF_DOMAIN_PREFIX": prefix}.items():  # topics of our own
         monkeypatch.setenv(name, value)
     for topology in CHAIN:
         assert main(["deploy", "-q", "-r", str(tmp_path / "recovery" / topology),
@@ -247,7 +247,7 @@ def test_edge_workload_through_the_real_stack_equals_postgres(kafka_bootstrap, p
             assert stored == in_pg, name
     fast.close()
 
-    found = consume_all(kafka_bootstrap, "velocity.business.events", expected=len(EXPECTED_EVENTS), timeout=30)
+    found = consume_all(kafka_bootstrap, f"{prefix}.business.events", expected=len(EXPECTED_EVENTS), timeout=30)
     ours = [v for _, v, _ in found if v.get("order_id") in O.values()]
     assert sorted((v["type"], v["order_id"], v.get("pickup_id")) for v in ours) == EXPECTED_EVENTS
     departed = next(v for v in ours if v["type"] == "ShipmentDeparted")

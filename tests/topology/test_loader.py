@@ -59,3 +59,14 @@ def test_a_whole_unquoted_variable_is_read_like_yaml_but_quoted_stays_text():
 
     doc = load_text("t.yaml", "a: ${X:-true}\nb: '${X:-true}'\nc: ${N:-5}\nd: x${N:-5}\n", env={})
     assert doc.data == {"a": True, "b": "true", "c": 5, "d": "x5"}
+
+
+def test_keys_are_interpolated_too_and_positions_follow_them():
+    text = "topics:\n  ${P:-velocity}.domain.trip: {partitions: 1}\n  fixed: {partitions: 2}\n"
+    assert load_text("t.yaml", text, env={}).data == {"topics": {"velocity.domain.trip": {"partitions": 1},
+                                                                 "fixed": {"partitions": 2}}}
+    doc = load_text("t.yaml", text, env={"P": "test42"})
+    assert list(doc.data["topics"]) == ["test42.domain.trip", "fixed"]
+    assert doc.locate(("topics", "test42.domain.trip", "partitions")) == (2, 44)  # the value 1
+    unset = load_text("t.yaml", "topics:\n  ${NOPE}.x: {}\n", env={})
+    assert [(d.line, d.column, d.message) for d in unset.problems] == [(2, 3, "environment variable 'NOPE' is not set")]
