@@ -28,12 +28,13 @@ def step_inputs(index: int, step: dict, steps: List[dict], sources: List[str], o
         if "from" in step:
             problems.append(((*here, "from"), "a union step takes its inputs from 'union', not 'from'",
                              "remove 'from' and list every input under 'union'", True))
-        return list(step["union"]), (*here, "union")
+        return _names(step["union"]), (*here, "union")
     if "from" in step:
-        refs = step["from"]
-        return ([refs] if isinstance(refs, str) else list(refs)), (*here, "from")
+        return _names(step["from"]), (*here, "from")
     if index > 0:
         previous = steps[index - 1]
+        if not isinstance(previous.get("id"), str):  # reported as a step without 'id'
+            return [], here
         if any(k in previous for k in ROUTING_OPERATORS):
             problems.append((here, f"step '{step.get('id')}' follows {_op_word(previous)} step "
                              f"'{previous.get('id')}'; say which output it reads",
@@ -46,6 +47,14 @@ def step_inputs(index: int, step: dict, steps: List[dict], sources: List[str], o
                      f"{'no sources' if not sources else 'several sources'}",
                      "add 'from: <source name>'" + (f" (one of: {', '.join(sources)})" if sources else ""), True))
     return [], here
+
+
+def _names(refs) -> List[str]:
+    """The references written as a name or a list of names; anything else (reported by the
+    shape check) reads nothing."""
+    if isinstance(refs, str):
+        return [refs]
+    return list(refs) if isinstance(refs, list) else []
 
 
 def _op_word(step: dict) -> str:

@@ -14,12 +14,16 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from engine.topology.diagnostics import Diagnostic
 from engine.topology.interpolate import InterpolationError, interpolate
 
 NodePath = Tuple[Union[str, int], ...]
+
+MAX_DEPTH = 64  # nested mappings/sequences; real topologies stay under 10
+MAX_ALIAS_NODES = 10_000  # nodes that aliases (*name) may add by repeating what they point to
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> 
     """Parse ``text``; YAML and interpolation problems land in ``Document.problems``."""
     doc = Document(path=path, text=text, data=None)
     try:
+        limit = _limits(text)
+        if limit is not None:
+            doc.problems.append(Diagnostic(path, *limit))
+            return doc
         raw = _yaml().load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -96,6 +104,10 @@ def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> 
         return doc
     except YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {exc}"))
+        return doc
+    except (TypeError, ValueError, AttributeError) as exc:  # the constructor on odd input
+        doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {type(exc).__name__}",
+                                       hint="use plain mappings, lists and scalars"))
         return doc
     doc.data = _plain(raw, (), doc, os.environ if env is None else env, None)
     return doc
@@ -111,6 +123,53 @@ def load_file(path: str, env: Optional[Mapping[str, str]] = None) -> Document:
         doc.problems.append(Diagnostic(path, 1, 1, f"cannot read topology file: {reason}"))
         return doc
     return load_text(path, text, env)
+
+
+def _limits(text: str) -> Optional[Tuple[int, int, str, str]]:
+    """Walk the YAML events (no tree is built) and refuse, at the offending spot, what could
+    make loading hang or exhaust memory: nesting deeper than MAX_DEPTH, aliases that repeat
+    more than MAX_ALIAS_NODES nodes in all (a "billion laughs" file), and explicit tags
+    (``!foo``, ``!!str``: a topology needs none, and the loader would not keep them). Returns (line, column, message, hint) or None."""
+    sizes: Dict[str, int] = {}  # anchor -> nodes in its value, aliases inside counted expanded
+    open_nodes: List[List[Any]] = []  # [anchor, nodes so far] of each open collection
+    added = 0
+    for event in _yaml().parse(text):
+        if not isinstance(event, (NodeEvent, CollectionEndEvent)):
+            continue
+        mark = event.start_mark
+        where = (mark.line + 1, mark.column + 1)
+        if isinstance(event, CollectionEndEvent):
+            anchor, count = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = count
+            if open_nodes:
+                open_nodes[-1][1] += count
+            continue
+        if isinstance(event, AliasEvent):
+            size = sizes.get(event.anchor, 1)
+            added += size
+            if added > MAX_ALIAS_NODES:
+                return (*where, f"aliases repeat more than {MAX_ALIAS_NODES:,} values in all ('*{event.anchor}')",
+                        "write the values out, or use fewer aliases (*name) of large anchors (&name)")
+            if open_nodes:
+                open_nodes[-1][1] += size
+            continue
+        tag = getattr(event, "tag", None)
+        tag = getattr(tag, "value", tag)
+        if tag is not None:
+            return (*where, f"YAML tag '{tag}' is not supported",
+                    "remove the tag: topology files use plain mappings, lists and scalars; quote a value to make it text")
+        if isinstance(event, CollectionStartEvent):
+            if len(open_nodes) >= MAX_DEPTH:
+                return (*where, f"nesting deeper than {MAX_DEPTH} levels",
+                        "topology files need only a few levels; flatten the structure")
+            open_nodes.append([event.anchor, 1])
+        else:
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            if open_nodes:
+                open_nodes[-1][1] += 1
+    return None
 
 
 def _context_hint(exc: MarkedYAMLError) -> Optional[str]:
@@ -138,8 +197,12 @@ def _plain(node: Any, path: NodePath, doc: Document, env: Mapping[str, str], pos
     if isinstance(node, CommentedMap):
         out = {}
         for key in node:
-            key_line, key_col = node.lc.key(key)
-            val_line, val_col = node.lc.value(key)
+            try:
+                key_line, key_col = node.lc.key(key)
+                val_line, val_col = node.lc.value(key)
+            except (KeyError, TypeError):  # a key merged in with `<<: *anchor`: blame the mapping
+                key_line, key_col = (pos.line, pos.column) if pos else (0, 0)
+                val_line, val_col = key_line, key_col
             value = node[key]
             name = str(key)
             if "${" in name:  # a key may be a topic name from the environment (`topics:`)

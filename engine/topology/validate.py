@@ -58,6 +58,18 @@ def _validate(doc: Document) -> Validation:
     return result
 
 
+def _section(data: dict, key: str) -> dict:
+    """A top-level mapping (sources, sinks, topics); anything else is reported by the shape check."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _options(spec: dict, kind: Optional[str]) -> dict:
+    """A connector's options; a connector written as a list or scalar is a shape error."""
+    value = spec.get(kind) if kind else None
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def _config_text(value) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
@@ -78,7 +90,8 @@ def _kafka_brokers_by_topic(topology: Topology) -> Dict[str, str]:
 class _Checker:
     def __init__(self, doc: Document, result: Validation) -> None:
         self.doc, self.result, self.data = doc, result, doc.data
-        self.steps_raw: List[dict] = [s for s in self.data.get("steps") or [] if isinstance(s, dict)]
+        steps = self.data.get("steps")
+        self.steps_raw: List[dict] = [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
         self.shape_broken: set = set()
 
     # reporting -----------------------------------------------------------------------------
@@ -132,11 +145,11 @@ class _Checker:
         self.result.topology = topology
 
     def _sources(self, topology: Topology) -> None:
-        for name, spec in (self.data.get("sources") or {}).items():
+        for name, spec in _section(self.data, "sources").items():
             if not isinstance(spec, dict):
                 continue
             kind = next((k for k in SOURCE_KINDS if k in spec), None)
-            source = SourceSpec(name, kind or "?", dict(spec.get(kind) or {}), ("sources", name),
+            source = SourceSpec(name, kind or "?", _options(spec, kind), ("sources", name),
                                 schema=spec.get("schema"))
             if source.schema:
                 try:
@@ -218,6 +231,8 @@ class _Checker:
     def _fields_of(self, topology: Topology, refs: List[str]):
         all_fields = []
         for ref in refs:
+            if not isinstance(ref, str):
+                return None
             base = ref.partition(".")[0]
             if base in topology.sources:
                 all_fields.append(topology.sources[base].fields)
@@ -246,11 +261,12 @@ class _Checker:
             topology.steps.append(spec)
 
     def _sinks(self, topology: Topology) -> None:
-        for name, spec in (self.data.get("sinks") or {}).items():
+        for name, spec in _section(self.data, "sinks").items():
             if not isinstance(spec, dict) or ("sinks", name) in self.shape_broken:
                 continue
             refs = spec.get("from")
-            refs = [refs] if isinstance(refs, str) else list(refs or [])
+            refs = [refs] if isinstance(refs, str) else list(refs) if isinstance(refs, list) else []
+            refs = [ref for ref in refs if isinstance(ref, str)]  # others: reported by the shape check
             listed = not isinstance(spec.get("from"), str)
             for position, ref in enumerate(refs):
                 problem = graph.check_reference(ref, ("sinks", name, "from"), position if listed else -1,
@@ -258,7 +274,7 @@ class _Checker:
                 if problem:
                     self.report(problem[0], problem[1], problem[2])
             kind = next((k for k in SINK_KINDS if k in spec), "?")
-            sink = SinkSpec(name, kind, dict(spec.get(kind) or {}), refs, ("sinks", name))
+            sink = SinkSpec(name, kind, _options(spec, kind), refs, ("sinks", name))
             self._connector_options(sink, self._fields_of(topology, refs), ", ".join(refs))
             topology.sinks[name] = sink
         topology.dead_letter = self._dead_letter(topology)
@@ -280,7 +296,7 @@ class _Checker:
             return SinkSpec("dead_letter", "file", {"path": f"dead-letter/{topology.name}.jsonl", "mode": "append"},
                             [], ("dead_letter",))
         kind = next((k for k in SINK_KINDS if k in spec), "?")
-        sink = SinkSpec("dead_letter", kind, dict(spec.get(kind) or {}), [], ("dead_letter",))
+        sink = SinkSpec("dead_letter", kind, _options(spec, kind), [], ("dead_letter",))
         if kind in ("duckdb", "kafka"):
             self._connector_options(sink, None, "dead_letter",
                                     columns=sink.options.get("columns") or DEAD_LETTER_COLUMNS)
@@ -288,7 +304,7 @@ class _Checker:
 
     def _topics(self, topology: Topology) -> None:
         used = _kafka_brokers_by_topic(topology)
-        for name, spec in (self.data.get("topics") or {}).items():
+        for name, spec in _section(self.data, "topics").items():
             if not isinstance(spec, dict) or ("topics", name) in self.shape_broken:
                 continue
             brokers = spec.get("brokers") or used.get(name)
