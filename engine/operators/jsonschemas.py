@@ -8,8 +8,14 @@ as its schema looks.
 from __future__ import annotations
 
 import json
+import os
+import pathlib
+import re
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import fastjsonschema
 
@@ -17,44 +23,117 @@ from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.fields import Fields
 from engine.operators.schema_view import View, compile_view
-from engine.resources import find_schema_file
+from engine.resources import find_schema_file, schema_path
 
 _JSON_TO_ENGINE = {"integer": "int", "number": "float", "boolean": "bool", "string": "str",
                    "object": "json", "array": "json"}
 
 
 @lru_cache(maxsize=64)
-def _load(path: str) -> Tuple[Callable, View, Dict[str, str]]:
+def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[str, str]]:
+    found = find_schema_file(path)
     try:
-        with open(find_schema_file(path), encoding="utf-8") as handle:
+        with open(found, encoding="utf-8") as handle:
             schema = json.load(handle)
     except OSError as exc:
         raise ConfigError(f"cannot read schema file '{path}': {exc.strerror}", ("schema",),
                           hint="check the path; it is relative to the working directory") from None
-    except ValueError as exc:
-        raise ConfigError(f"schema file '{path}' is not valid JSON: {exc}", ("schema",)) from None
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"schema file '{path}' is not valid JSON: {_reason(exc)}", ("schema",)) from None
+    if not isinstance(schema, (dict, bool)):
+        raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: it is a JSON {_json_kind(schema)}, "
+                          "not an object", ("schema",), hint='an event schema is an object: {"type": "object", ...}')
+    if isinstance(schema, dict):
+        # relative $refs resolve against the schema file itself, whatever its $id says
+        schema = {**schema, "$id": pathlib.Path(os.path.realpath(found)).as_uri()}
+    allowed = _allowed_roots(found, roots)
     try:
-        validate = fastjsonschema.compile(schema)
-    except fastjsonschema.JsonSchemaDefinitionException as exc:
-        raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {exc}", ("schema",)) from None
+        validate = fastjsonschema.compile(schema, handlers=_LocalRefs(path, allowed))
+    except ConfigError:
+        raise
+    except (fastjsonschema.JsonSchemaDefinitionException, re.error, RecursionError, TypeError, ValueError,
+            AttributeError, KeyError, IndexError) as exc:
+        raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {_reason(exc)}", ("schema",)) from None
     return validate, compile_view(schema), _fields_of(schema)
 
 
-def _fields_of(schema: dict) -> Dict[str, str]:
-    fields = {}
-    for name, prop in (schema.get("properties") or {}).items():
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, re.error):
+        return f"bad regular expression: {exc}"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc) or type(exc).__name__.lower()
+
+
+def _json_kind(value) -> str:
+    return {list: "array", str: "string", int: "number", float: "number", type(None): "null"}.get(type(value), "value")
+
+
+def _allowed_roots(found: str, extra: Tuple[str, ...]) -> Tuple[str, ...]:
+    """Where ``$ref``s may point: the bundled schemas, the schema file's directory and ``extra``
+    (the topology's directory, when the caller knows it)."""
+    roots = [schema_path(""), os.path.dirname(os.path.abspath(found)), *extra]
+    return tuple(os.path.realpath(root) for root in roots)
+
+
+class _LocalRefs(Mapping):
+    """fastjsonschema's ``handlers`` for every URI scheme: a ``$ref`` to another document is
+    read only when it is a file under one of ``roots``; nothing is fetched from the network
+    and no other file is read."""
+
+    def __init__(self, path: str, roots: Tuple[str, ...]) -> None:
+        self.path, self.roots = path, roots
+
+    def __contains__(self, scheme) -> bool:
+        return True
+
+    def __getitem__(self, scheme) -> Callable[[str], object]:
+        return self._read
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def _read(self, uri: str):
+        parts = urlsplit(uri)
+        target = None
+        if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+            target = os.path.realpath(url2pathname(parts.path))
+        if target is None or not any(target == root or target.startswith(root + os.sep) for root in self.roots):
+            raise ConfigError(f"schema file '{self.path}': $ref '{uri}' is not allowed", ("schema",),
+                              hint="a $ref may point only into the same document (#/...), to files next to the "
+                                   "schema or the topology, or to the bundled schemas")
+        try:
+            with open(target, encoding="utf-8") as handle:
+                return json.load(handle)
+        except OSError as exc:
+            raise ConfigError(f"schema file '{self.path}': cannot read $ref '{uri}': {exc.strerror}",
+                              ("schema",)) from None
+        except (ValueError, RecursionError) as exc:
+            raise ConfigError(f"schema file '{self.path}': $ref '{uri}' is not valid JSON: {_reason(exc)}",
+                              ("schema",)) from None
+
+
+def _fields_of(schema) -> Dict[str, str]:
+    fields: Dict[str, str] = {}
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    for name, prop in (properties if isinstance(properties, dict) else {}).items():
         kind = prop.get("type") if isinstance(prop, dict) else None
-        kinds = [k for k in ([kind] if isinstance(kind, str) else kind or []) if k != "null"]
-        fields[name] = _JSON_TO_ENGINE.get(kinds[0], "any") if len(kinds) == 1 else "any"
+        kinds = [k for k in ([kind] if isinstance(kind, str) else kind if isinstance(kind, list) else [])
+                 if k != "null"]
+        fields[name] = _JSON_TO_ENGINE.get(kinds[0], "any") if len(kinds) == 1 and isinstance(kinds[0], str) else "any"
     return fields
 
 
 class EventSchema:
     """A compiled event schema and the fields it declares."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, roots: Sequence[str] = ()) -> None:
+        """``roots``: more directories ``$ref``s may read from (the topology's directory)."""
         self.path = path
-        self._validate, self._view, declared = _load(path)
+        self._validate, self._view, declared = _load(path, tuple(roots))
         self.fields: Fields = declared or None
 
     def violation(self, event: dict) -> Optional[str]:
