@@ -340,7 +340,7 @@ class KafkaSink(DynamicSink[List[dict]]):
                  metrics: Optional[StepCounters] = None) -> None:
         self.topic, self.timeout, self.metrics = topic, _seconds(timeout), metrics
         self.config = {"bootstrap.servers": _servers(brokers), "acks": "all", "enable.idempotence": True,
-                       "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
+                       "linger.ms": 5, "log_level": 0, **{k: str(v) if not isinstance(v, (bool, int)) else v
                                           for k, v in (settings or {}).items()}}
 
     def encoder(self) -> Callable[[dict], Message]:
