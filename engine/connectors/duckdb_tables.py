@@ -75,8 +75,10 @@ class _TablesWriter(StatefulSinkPartition[List[dict], None]):
             for table in sink.tables.values():  # a file written before positions existed gets its side tables
                 ensure_table(self._con, table.name, table.columns, table.key)
                 ensure_table(self._con, table.positions.name, table.positions.columns, table.key)
+            if sink.views:  # views are analysts' queries over these tables: no file, no extension
+                self._con.execute("SET enable_external_access = false")
             for name, query in sink.views.items():  # composite objects, always in step with the tables
-                self._con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS {query}")
+                self._con.execute(view_sql(name, query))
         except duckdb.Error as exc:
             self._con.close()
             raise ConnectorError(f"duckdb sink: cannot create a view: {str(exc).splitlines()[0]}") from None
@@ -143,6 +145,42 @@ class _TablesWriter(StatefulSinkPartition[List[dict], None]):
         self._con.close()
 
 
+def view_problem(query: object) -> Optional[str]:
+    """Why ``query`` cannot be a view (None when it can): a view is exactly one ``SELECT``
+    (or ``WITH ... SELECT``, ``VALUES``, ``FROM ...``) statement. Checked by DuckDB's parser,
+    without a database; what the query reads is checked when the view is created, with
+    external access disabled (no file, URL or extension)."""
+    if not isinstance(query, str) or not query.strip():
+        return "a view must be a SELECT query"
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        return f"the view's SQL does not parse: {str(exc).splitlines()[0]}"
+    if len(statements) != 1:
+        return f"a view must be exactly one SELECT statement, not {len(statements)} statements"
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        return f"a view must be a SELECT query, not a {kind.name} statement"
+    return None
+
+
+def view_sql(name: str, query: str) -> str:
+    """``CREATE OR REPLACE VIEW name AS query``, refused unless it is one statement creating that view."""
+    problem = view_problem(query)
+    sql = f"CREATE OR REPLACE VIEW {quote(name)} AS {query}"
+    if problem is None:
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as exc:
+            problem = f"the view's SQL does not parse: {str(exc).splitlines()[0]}"
+        else:
+            if len(statements) != 1 or statements[0].type != duckdb.StatementType.CREATE:
+                problem = "a view must be exactly one SELECT statement"
+    if problem is not None:
+        raise ConnectorError(f"duckdb sink: view '{name}': {problem}")
+    return sql
+
+
 class DuckDBTablesSink(FixedPartitionedSink[List[dict], None]):
     """Row changes into the declared ``tables`` ({name: {key, columns}}) of one database."""
 
@@ -158,6 +196,8 @@ class DuckDBTablesSink(FixedPartitionedSink[List[dict], None]):
             raise ConnectorError(f"duckdb sink: table '{hidden[0]}' is the positions table of "
                                  f"'{hidden[0][len(PREFIX):]}'; name it otherwise")
         self.views = dict(views or {})
+        for name, query in self.views.items():
+            view_sql(name, query)  # refused before any connection: one SELECT statement each
         self.metrics = metrics
 
     def encoder(self) -> Callable[[dict], Change]:

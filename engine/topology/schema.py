@@ -67,7 +67,28 @@ def check_shape(data: Any) -> List[ShapeProblem]:
                 problems.append(problem)
     # "unknown operator 'fliter'" already says why the step has no operator
     unknown_at = {p.path[:-1] for p in problems if p.message.startswith("unknown ")}
-    return [p for p in problems if not (p.path in unknown_at and " has no " in p.message)]
+    problems = [p for p in problems if not (p.path in unknown_at and " has no " in p.message)]
+    return problems + _view_problems(data)
+
+
+def _view_problems(data: Any) -> List[ShapeProblem]:
+    """A DuckDB sink's ``views`` are one SELECT statement each (DuckDB's parser says)."""
+    sinks = data.get("sinks") if isinstance(data, dict) else None
+    found = []
+    for name, sink in (sinks.items() if isinstance(sinks, dict) else ()):
+        options = sink.get("duckdb") if isinstance(sink, dict) else None
+        views = options.get("views") if isinstance(options, dict) else None
+        if not isinstance(views, dict) or not views:
+            continue
+        from engine.connectors.duckdb_tables import view_problem  # DuckDB's parser, only when there are views
+
+        for view, query in views.items():
+            problem = view_problem(query) if isinstance(query, str) and query else None
+            if problem:
+                found.append(ShapeProblem(("sinks", name, "duckdb", "views", view), problem,
+                                          "views are queries over the sink's tables: one SELECT (or WITH ... "
+                                          "SELECT); they cannot read files, write or change settings"))
+    return found
 
 
 def _translate(error: ValidationError) -> Iterator[ShapeProblem]:
