@@ -3,21 +3,46 @@
 from __future__ import annotations
 
 import json
+import os
+from contextlib import contextmanager
 from datetime import timedelta
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from cli.diagnostics import print_text, to_json
 from cli.live import LiveView, dead_letter_total
 from cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from engine.metrics import MetricsRegistry
 from engine.resources import schema_path
+from engine.topology.interpolate import file_secrets, redact
 from engine.topology.validate import Validation, validate_file
 
 
+@contextmanager
+def secrets_hidden(*paths: str):
+    """An exception escaping a command (reported by main as an internal error) carries no value
+    from the environment that the topology files name: it is re-raised with them redacted."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - re-raised, same type name, redacted text
+        secrets = {}
+        for path in paths:
+            secrets.update(file_secrets(path, os.environ))
+        text = str(exc)
+        if not secrets or redact(text, secrets) == text:
+            raise
+        raise type(type(exc).__name__, (Exception,), {})(redact(text, secrets)) from exc
+
+
+def _error(err: Console, topology, exc) -> None:
+    err.print(f"[red]error:[/red] {escape(topology.redact(str(exc)))}", highlight=False)
+
+
 def cmd_validate(args, out: Console, err: Console) -> int:
-    results = [validate_file(path) for path in args.paths]
+    with secrets_hidden(*args.paths):
+        results = [validate_file(path) for path in args.paths]
     if args.format == "json":
         print(to_json(results))
     else:
@@ -27,7 +52,8 @@ def cmd_validate(args, out: Console, err: Console) -> int:
 
 
 def _valid_or_report(path: str, err: Console):
-    result: Validation = validate_file(path)
+    with secrets_hidden(path):
+        result: Validation = validate_file(path)
     if not result.ok:
         print_text(err, result)
         return None
@@ -35,6 +61,11 @@ def _valid_or_report(path: str, err: Console):
 
 
 def cmd_run(args, out: Console, err: Console) -> int:
+    with secrets_hidden(args.path):
+        return _run(args, out, err)
+
+
+def _run(args, out: Console, err: Console) -> int:
     from engine.compiler import DEAD_LETTER_STEP, compile_topology
     from engine.connectors.errors import ConnectorError
     from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
@@ -46,7 +77,7 @@ def cmd_run(args, out: Console, err: Console) -> int:
     try:
         flow = compile_topology(topology, metrics)
     except ConnectorError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(err, topology, exc)
         return EXIT_FAILED
     interval = timedelta(seconds=float(args.snapshot_interval)) if args.snapshot_interval else None
     addresses = getattr(args, "addresses", None)
@@ -54,7 +85,7 @@ def cmd_run(args, out: Console, err: Console) -> int:
                          recovery_directory=args.recovery_directory,
                          process_id=None if getattr(args, "process_id", None) is None else int(args.process_id),
                          addresses=addresses.split(";") if addresses else None)
-    view = LiveView(topology.name, metrics)
+    view = LiveView(topology.name, metrics, redact=topology.redact)
     try:
         if args.quiet or not out.is_terminal:
             run_dataflow(flow, options)
@@ -62,14 +93,15 @@ def cmd_run(args, out: Console, err: Console) -> int:
             with Live(view, console=out, refresh_per_second=4, transient=True):
                 run_dataflow(flow, options)
     except RunFailed as failure:
-        err.print(f"[red]error:[/red] {failure.message}", highlight=False)
+        _error(err, topology, failure.message)
         return EXIT_FAILED
     if not args.quiet:
         out.print(view.render(final=True))
         dead = dead_letter_total(metrics, DEAD_LETTER_STEP)
         if dead:
             where = topology.dead_letter.options.get("path", topology.dead_letter.kind)
-            err.print(f"[yellow]{dead:,} event(s) dead-lettered to {where}[/yellow]", highlight=False)
+            err.print(f"[yellow]{dead:,} event(s) dead-lettered to {escape(topology.redact(str(where)))}[/yellow]",
+                      highlight=False)
     return EXIT_OK
 
 
@@ -79,7 +111,9 @@ def cmd_graph(args, out: Console, err: Console) -> int:
     topology = _valid_or_report(args.path, err)
     if topology is None:
         return EXIT_INVALID
-    print(to_mermaid(topology) if args.format == "mermaid" else to_dot(topology), end="")
+    with secrets_hidden(args.path):
+        text = to_mermaid(topology) if args.format == "mermaid" else to_dot(topology)
+    print(topology.redact(text), end="")
     return EXIT_OK
 
 
@@ -99,7 +133,8 @@ def cmd_deploy(args, out: Console, err: Console) -> int:
     topology = _valid_or_report(args.path, err)
     if topology is None:
         return EXIT_INVALID
-    return deploy(topology, args, out, err)
+    with secrets_hidden(args.path):
+        return deploy(topology, args, out, err)
 
 
 def cmd_generate(args, out: Console, err: Console) -> int:

@@ -17,6 +17,7 @@ import sys
 from typing import List
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
@@ -27,29 +28,31 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     from engine.connectors.errors import ConnectorError
     from engine.connectors.kafka_admin import CONFLICT, apply_plan, plan_topics
 
+    hide = topology.redact  # topic names, brokers and paths may come from the environment
     try:
         plans = plan_topics(topology.topics.values())
     except ConnectorError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(hide(str(exc)))}", highlight=False)
         return EXIT_FAILED
     if plans:
-        out.print(plan_table(plans))
+        out.print(plan_table(plans, hide))
     conflicts = [p for p in plans if p.action == CONFLICT]
     for plan in conflicts:
         for difference in plan.differences:
-            err.print(f"topic {plan.topic.name}: {difference}", highlight=False, soft_wrap=True)
+            err.print(escape(hide(f"topic {plan.topic.name}: {difference}")), highlight=False, soft_wrap=True)
     if conflicts:
         err.print(f"[red]error:[/red] {len(conflicts)} topic(s) exist with other settings; deploy changes no "
                   "existing topic: align the topology or the cluster", highlight=False)
         return EXIT_INVALID
     if args.plan:
-        out.print(f"plan: run '{topology.name}' with {args.processes} process(es) x {args.workers} worker(s), "
-                  f"recovery in {recovery_directory(topology, args)}", highlight=False, soft_wrap=True)
+        out.print(escape(hide(f"plan: run '{topology.name}' with {args.processes} process(es) x {args.workers} "
+                              f"worker(s), recovery in {recovery_directory(topology, args)}")),
+                  highlight=False, soft_wrap=True)
         return EXIT_OK
     try:
         apply_plan(plans)
     except ConnectorError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(hide(str(exc)))}", highlight=False)
         return EXIT_FAILED
     if args.provision_only:
         return EXIT_OK
@@ -65,16 +68,16 @@ def recovery_directory(topology: Topology, args) -> str:
     return args.recovery_directory or os.path.join(".velocity", "recovery", topology.name)
 
 
-def plan_table(plans) -> Table:
+def plan_table(plans, hide=str) -> Table:
     table = Table(title="Kafka topics", title_justify="left")
     for column in ("topic", "partitions", "replication", "config", "action"):
         table.add_column(column)
     colors = {"create": "green", "unchanged": "dim", "conflict": "red"}
     for plan in plans:
         topic = plan.topic
-        config = ", ".join(f"{k}={v}" for k, v in topic.config.items())
-        action = f"[{colors[plan.action]}]{plan.action}[/]" + "".join(f"\n  {d}" for d in plan.differences)
-        table.add_row(topic.name, str(topic.partitions), str(topic.replication_factor), config, action)
+        config = escape(hide(", ".join(f"{k}={v}" for k, v in topic.config.items())))
+        action = f"[{colors[plan.action]}]{plan.action}[/]" + "".join(f"\n  {escape(hide(str(d)))}" for d in plan.differences)
+        table.add_row(escape(hide(topic.name)), str(topic.partitions), str(topic.replication_factor), config, action)
     return table
 
 

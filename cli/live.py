@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.metrics import MetricsRegistry, StepCounters
@@ -14,8 +15,9 @@ from engine.metrics import MetricsRegistry, StepCounters
 class LiveView:
     """A table of events in / out / dead-lettered per step, with the current rate."""
 
-    def __init__(self, title: str, metrics: MetricsRegistry) -> None:
-        self.title = title
+    def __init__(self, title: str, metrics: MetricsRegistry, redact: Callable[[str], str] = str) -> None:
+        self.redact = redact  # step names and the title may hold values from the environment
+        self.title = redact(title)
         self.metrics = metrics
         self.started = time.monotonic()
         self._last: Dict[str, int] = {}
@@ -39,14 +41,14 @@ class LiveView:
             self._update_rates(snapshot)
         elapsed = time.monotonic() - self.started
         state = "finished" if final else "running"
-        table = Table(title=f"{self.title} - {state} {elapsed:.1f}s", title_justify="left")
+        table = Table(title=f"{escape(self.title)} - {state} {elapsed:.1f}s", title_justify="left")
         table.add_column("step")
         for column in ("in", "out", "dead", "events/s"):
             table.add_column(column, justify="right")
         for name, counters in snapshot.items():
             rate = counters.events_in / elapsed if final and elapsed > 0 else self._rates.get(name, 0.0)
             dead = f"[red]{counters.dead:,}[/red]" if counters.dead else "0"
-            table.add_row(name, f"{counters.events_in:,}", f"{counters.events_out:,}", dead, f"{rate:,.0f}")
+            table.add_row(escape(self.redact(name)), f"{counters.events_in:,}", f"{counters.events_out:,}", dead, f"{rate:,.0f}")
         return table
 
     def __rich__(self) -> Table:

@@ -18,7 +18,7 @@ from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEv
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from engine.topology.diagnostics import Diagnostic
-from engine.topology.interpolate import InterpolationError, interpolate
+from engine.topology.interpolate import EnvText, InterpolationError, interpolate, worth_redacting
 
 NodePath = Tuple[Union[str, int], ...]
 
@@ -47,6 +47,7 @@ class Document:
     data: Any
     positions: Dict[NodePath, Position] = field(default_factory=dict)
     problems: List[Diagnostic] = field(default_factory=list)
+    secrets: Dict[str, str] = field(default_factory=dict)  # environment value -> "${NAME}"
 
     @property
     def lines(self) -> List[str]:
@@ -256,6 +257,8 @@ def _interpolated(text: str, path: NodePath, doc: Document, env: Mapping[str, st
         line, col = doc.locate(path, offset=exc.offset)
         doc.problems.append(Diagnostic(doc.path, line, col, exc.message, hint=exc.hint))
         return text
+    if isinstance(value, EnvText):
+        doc.secrets.update((v, name) for v, name in value.secrets().items() if worth_redacting(v))
     if used and pos is not None:
         doc.positions[path] = Position(
             pos.line, pos.column, pos.key_line, pos.key_column, pos.quoted, from_env=True

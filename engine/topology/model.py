@@ -66,6 +66,13 @@ class Topology:
     sinks: Dict[str, SinkSpec] = field(default_factory=dict)
     dead_letter: Optional[SinkSpec] = None
     topics: Dict[str, TopicSpec] = field(default_factory=dict)
+    secrets: Dict[str, str] = field(default_factory=dict)  # environment value -> "${NAME}"
+
+    def redact(self, text: str) -> str:
+        """``text`` with every value that came from the environment shown as ``${NAME}``."""
+        from engine.topology.interpolate import redact
+
+        return redact(text, self.secrets)
 
     def step(self, step_id: str) -> StepSpec:
         return next(s for s in self.steps if s.id == step_id)

@@ -14,11 +14,16 @@ def _node_id(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
+def _text(name: str) -> str:
+    """A name as label text: one line, no quotes or markup that could end the label."""
+    return re.sub(r"[\x00-\x1f\"<>\\`|{}\[\]]", "_", str(name))
+
+
 def _nodes(topology: Topology) -> List[Tuple[str, str, str]]:
     """(id, label, kind) for sources, steps, sinks and the dead-letter sink."""
-    nodes = [(f"src_{_node_id(n)}", f"{n}<br/>{s.kind}", "source") for n, s in topology.sources.items()]
-    nodes += [(f"step_{_node_id(s.id)}", f"{s.id}<br/>{s.op}", "step") for s in topology.steps]
-    nodes += [(f"sink_{_node_id(n)}", f"{n}<br/>{s.kind}", "sink") for n, s in topology.sinks.items()]
+    nodes = [(f"src_{_node_id(n)}", f"{_text(n)}<br/>{s.kind}", "source") for n, s in topology.sources.items()]
+    nodes += [(f"step_{_node_id(s.id)}", f"{_text(s.id)}<br/>{s.op}", "step") for s in topology.steps]
+    nodes += [(f"sink_{_node_id(n)}", f"{_text(n)}<br/>{s.kind}", "sink") for n, s in topology.sinks.items()]
     if topology.dead_letter is not None:
         nodes.append(("dead_letter", f"dead letters<br/>{topology.dead_letter.kind}", "dead"))
     return nodes
@@ -27,7 +32,7 @@ def _nodes(topology: Topology) -> List[Tuple[str, str, str]]:
 def _ref_node(topology: Topology, ref: str) -> Tuple[str, str]:
     base, _, output = ref.partition(".")
     prefix = "src" if base in topology.sources else "step"
-    return f"{prefix}_{_node_id(base)}", output
+    return f"{prefix}_{_node_id(base)}", _text(output)
 
 
 def _edges(topology: Topology) -> List[Edge]:
@@ -64,7 +69,7 @@ _DOT_SHAPES = {"source": "ellipse", "step": "box", "sink": "cylinder", "dead": "
 
 
 def to_dot(topology: Topology) -> str:
-    lines = [f'digraph "{topology.name}" {{', "    rankdir=LR;"]
+    lines = [f'digraph "{_text(topology.name)}" {{', "    rankdir=LR;"]
     for node, label, kind in _nodes(topology):
         text = label.replace("<br/>", "\\n").replace('"', '\\"')
         style = ', style="dashed"' if kind == "dead" else ""

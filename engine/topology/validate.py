@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Mapping, Optional
 
 from engine.errors import ConfigError
@@ -12,6 +12,7 @@ from engine.operators.registry import operator_class, operator_names
 from engine.operators.union import merge_fields
 from engine.topology import graph
 from engine.topology.diagnostics import ERROR, WARNING, Diagnostic, count_errors
+from engine.topology.interpolate import EnvText, as_expression, redact
 from engine.topology.loader import Document, NodePath, load_file, load_text
 from engine.topology.model import SinkSpec, SourceSpec, StepSpec, TopicSpec, Topology
 from engine.topology.schema import check_shape
@@ -20,6 +21,14 @@ from engine.topology.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns, duc
 
 SINK_KINDS = ("file", "stdout", "duckdb", "kafka")
 SOURCE_KINDS = ("file", "kafka")
+# Options that are expressions, per operator ("*": every value of the mapping). A ${VAR} in
+# them is placed as a literal (interpolate.as_expression), never as expression syntax.
+EXPRESSION_OPTIONS = {
+    "filter": [()], "key": [()], "route": [("when", "*")], "branch": [("when", "*")],
+    "map": [("fields", "*"), ("key",)], "aggregate": [("key",), ("compute", "*"), ("window", "event_time")],
+    "micro_batch": [("key",)], "with_previous": [("key",)], "merge_transactions": [("row",), ("group",)],
+}
+KAFKA_SINK_EXPRESSIONS = [("key",), ("topic_from",), ("headers", "*")]
 
 
 @dataclass
@@ -53,8 +62,13 @@ def _validate(doc: Document) -> Validation:
         return result
     _Checker(doc, result).run()
     result.diagnostics.sort(key=lambda d: (d.line, d.column))
+    if doc.secrets:  # values from the environment never appear in a message
+        result.diagnostics = [replace(d, message=redact(d.message, doc.secrets), hint=redact(d.hint, doc.secrets))
+                              for d in result.diagnostics]
     if not result.ok:
         result.topology = None
+    elif result.topology is not None:
+        result.topology.secrets = dict(doc.secrets)
     return result
 
 
@@ -123,6 +137,32 @@ class _Checker:
         self.report(node, exc.message, exc.hint, offset=exc.offset,
                     at_key=exc.offset is None and bool(exc.path) and isinstance(exc.path[-1], str)
                     and not isinstance(self._value(node), str))
+
+    def literal_env(self, config, paths, node: NodePath):
+        """``config`` with each interpolated expression option rebuilt so ${VAR} values are literals."""
+        for path in paths:
+            if not path:
+                config = self._as_expression(config, node)
+                continue
+            parent = config
+            for part in path[:-1]:
+                parent = parent.get(part) if isinstance(parent, dict) else None
+            if not isinstance(parent, dict):
+                continue
+            keys = list(parent) if path[-1] == "*" else [path[-1]]
+            for key in keys:
+                if key in parent:
+                    parent[key] = self._as_expression(parent[key], (*node, *path[:-1], key))
+        return config
+
+    def _as_expression(self, value, node: NodePath):
+        if not isinstance(value, EnvText):
+            return value
+        try:
+            return as_expression(value)
+        except ValueError as exc:
+            self.report(node, str(exc), "use the variable as a value, or write the field name in the file")
+            return value
 
     # stages ---------------------------------------------------------------------------------
     def run(self) -> None:
@@ -202,7 +242,8 @@ class _Checker:
                         problems.append(problem)
             deps[step_id] = [base for base in (r.partition(".")[0] for r in refs if isinstance(r, str))
                              if base != step_id]  # a self-reference is reported above, not as a cycle
-            specs[step_id] = StepSpec(step_id, op or "?", step.get(op), refs, ("steps", index))
+            config = self.literal_env(step.get(op), EXPRESSION_OPTIONS.get(op, []), ("steps", index, op))
+            specs[step_id] = StepSpec(step_id, op or "?", config, refs, ("steps", index))
         for node, message, hint, at_key in problems:
             self.report(node, message, hint, at_key=at_key)
         step_deps = {k: [d for d in v if d in specs] for k, v in deps.items()}
@@ -286,6 +327,7 @@ class _Checker:
             elif sink.kind == "duckdb":
                 sink.options["columns"] = columns or duckdb_columns(sink.options, fields, feeder)
             elif sink.kind == "kafka":
+                self.literal_env(sink.options, KAFKA_SINK_EXPRESSIONS, (*sink.node, sink.kind))
                 sink.envelope = kafka_envelope(sink.options, fields, sink.name)
         except ConfigError as exc:
             self.config_error((*sink.node, sink.kind), exc)
