@@ -8,14 +8,72 @@ report it; ``VELOCITY_FLOW_DEBUG=1`` shows the traceback); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import re
 import signal
 import sys
 from typing import List, Optional
 
 from rich.console import Console
+from rich.errors import MarkupError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+_EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_INVALID: "invalid topology (every problem is reported, with file:line:column)",
+    EXIT_USAGE: "usage error (unknown option, bad value)",
+    EXIT_FAILED: "the flow or a destination failed, or could not start (missing input, unreachable service)",
+    EXIT_INTERNAL: "internal error: a bug, please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM)",
+}
+# Which codes each command can end with (0, 2, 4 and 130 always).
+_COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED),
+                  "deploy": (EXIT_INVALID, EXIT_FAILED), "graph": (EXIT_INVALID,), "generate": (EXIT_FAILED,),
+                  "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": ()}
+
+
+def exit_codes_epilog(command: Optional[str] = None) -> str:
+    """The exit codes, for ``--help``: those of ``command``, or all of them."""
+    codes = sorted({EXIT_OK, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, *_COMMAND_CODES.get(command, ())}
+                   if command else _EXIT_CODES)
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {_EXIT_CODES[code]}" for code in codes)
+
+
+# Rich markup that the commands' own messages use; any other [tag] in a printed string is text
+# (an event table named '[/]' or a path with '[conceal]' must print as written).
+_STYLES = {"red", "yellow", "green", "bold", "dim", "cyan", "blue", "magenta"}
+_TAG = re.compile(r"(\\*)\[([a-z#/@][^\[]*?)\]")
+
+
+def _only_known_markup(text: str) -> str:
+    def fix(match: "re.Match") -> str:
+        slashes, tag = match.group(1), match.group(2)
+        if len(slashes) % 2 or tag.lstrip("/") in _STYLES and tag != "/":
+            return match.group(0)  # escaped already, or one of ours
+        return slashes + "\\" + f"[{tag}]"
+
+    return _TAG.sub(fix, text)
+
+
+class SafeConsole(Console):
+    """A Console whose string arguments keep only the commands' own style tags: markup that
+    came with data (a name, a path, an error text) is printed literally, never interpreted,
+    and a string whose tags do not balance is printed without markup rather than failing."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("emoji", False)  # ':smile:' in a name stays text
+        kwargs.setdefault("soft_wrap", True)  # an error is one line, whatever the terminal's width
+        super().__init__(**kwargs)
+
+    def print(self, *objects, **kwargs) -> None:
+        objects = tuple(_only_known_markup(o) if isinstance(o, str) else o for o in objects)
+        try:
+            super().print(*objects, **kwargs)
+        except MarkupError:
+            super().print(*objects, **{**kwargs, "markup": False})
 
 
 class _EnvDefault(argparse.Action):
@@ -37,12 +95,27 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_MAX_INTERVAL = 7 * 24 * 3600.0
+
+
+def _interval(text: str) -> float:
+    """Seconds between snapshots: a finite number above 0, at most a week."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0 or value > _MAX_INTERVAL:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 and at most {_MAX_INTERVAL:.0f}, "
+                                         f"not {text!r}")
+    return value
+
+
 def _execution_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("path", metavar="PATH")
     command.add_argument("-w", "--workers", "--workers-per-process", dest="workers", type=_positive_int,
                          action=_EnvDefault, envvar="BYTEWAX_WORKERS_PER_PROCESS", default=1,
                          help="Bytewax worker threads per process")
-    command.add_argument("-s", "--snapshot-interval", dest="snapshot_interval", type=float,
+    command.add_argument("-s", "--snapshot-interval", dest="snapshot_interval", type=_interval,
                          action=_EnvDefault, envvar="BYTEWAX_SNAPSHOT_INTERVAL", default=None,
                          help="seconds between epochs/snapshots (Bytewax default 10)")
     command.add_argument("-r", "--recovery-directory", dest="recovery_directory", action=_EnvDefault,
@@ -54,9 +127,10 @@ def _execution_options(command: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from engine import __version__
 
-    parser = argparse.ArgumentParser(prog="velocity-flow", description="Declarative stream processing on Bytewax.")
+    parser = argparse.ArgumentParser(prog="velocity-flow", description="Declarative stream processing on Bytewax.",
+                                     epilog=exit_codes_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"velocity-flow {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
     commands.required = True
 
     validate = commands.add_parser("validate", help="check topology files and report every problem")
@@ -116,26 +190,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Commands:
+    """``add_subparsers()`` whose every command's ``--help`` ends with its exit codes."""
+
+    def __init__(self, actions) -> None:
+        self._actions = actions
+
+    def __setattr__(self, name, value) -> None:
+        if name == "_actions":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._actions, name, value)
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        kwargs.setdefault("epilog", exit_codes_epilog(name))
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("description", kwargs.get("help"))
+        return self._actions.add_parser(name, **kwargs)
+
+
+def _wants_json(argv: List[str]) -> bool:
+    """``--format json`` asked for (looked up in the raw arguments: parsing may have failed)."""
+    return any(a == "--format=json" or (a == "--format" and n == "json") for a, n in zip(argv, argv[1:] + [""]))
+
+
+def _json_outcome(code: int, message: str) -> None:
+    print(json.dumps({"error": {"exit_code": code, "kind": {EXIT_USAGE: "usage", EXIT_INTERNAL: "internal",
+                                                             EXIT_INTERRUPTED: "interrupted"}.get(code, "failed"),
+                                "message": message}}, indent=2))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wants_json = _wants_json(argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
-        return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+        code = EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+        if code and wants_json:
+            _json_outcome(code, "usage error; see --help")
+        return code
     from cli import commands
 
     handler = getattr(commands, f"cmd_{args.command}")
     signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: Bytewax ends at a clean point
     try:
-        return handler(args, Console(), Console(stderr=True))
+        return handler(args, SafeConsole(), SafeConsole(stderr=True))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        if wants_json:
+            _json_outcome(EXIT_INTERRUPTED, "interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - users get one line, never a traceback
         if os.environ.get("VELOCITY_FLOW_DEBUG"):
             raise
-        print(f"velocity-flow: internal error: {type(exc).__name__}: {exc}\n"
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        print(f"velocity-flow: {message}\n"
               "  this is a bug; please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)", file=sys.stderr)
+        if wants_json:
+            _json_outcome(EXIT_INTERNAL, message)
         return EXIT_INTERNAL
 
 
