@@ -40,9 +40,22 @@ def topology_schema() -> dict:
         return json.load(handle)
 
 
+def _whole_pattern(validator, pattern: str, instance: Any, schema: dict) -> Iterator[ValidationError]:
+    """``pattern`` as ECMA-262 (what editors run) reads it: ``$`` is the very end of the text,
+    so a name with a trailing newline does not match ``^[A-Za-z_]...$`` (Python's ``$`` would)."""
+    if isinstance(instance, str) and not _compiled(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@lru_cache(maxsize=64)
+def _compiled(pattern: str) -> "re.Pattern":
+    return re.compile(re.sub(r"(?<!\\)\$$", r"\\Z", pattern))
+
+
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(topology_schema())
+    strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _whole_pattern})
+    return strict(topology_schema())
 
 
 class ShapeProblem:
@@ -164,7 +177,7 @@ def _owner(path: NodePath, instance: Any) -> str:
 def _best_of(error: ValidationError, path: NodePath) -> Iterator[ShapeProblem]:
     if path and path[-1] == "from" or (len(path) >= 2 and path[-2] == "from"):
         if isinstance(error.instance, str):
-            yield ShapeProblem(path, f"invalid reference '{error.instance}'",
+            yield ShapeProblem(path, f"invalid reference '{_shown(error.instance)}'",
                                "write a source name, a step id, or step.output")
             return
         yield ShapeProblem(path, f"'from' must be a name or a list of names, not {_type_name(error.instance)}")
@@ -202,22 +215,33 @@ _PATTERN_MESSAGES = {
     "columnType": ("unknown column type '{v}'", None),
     "ref": ("invalid reference '{v}'", "write a source name, a step id, or step.output"),
 }
+_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 _TYPE_NAMES = ["int", "float", "bool", "str", "date", "json", "timestamp", "timestamp(ms)", "decimal(10,2)"]
 
 
 def _pattern(error: ValidationError, path: NodePath) -> Iterator[ShapeProblem]:
+    value = _shown(error.instance)
     definition = _definition_name(error.schema)
-    if definition in _PATTERN_MESSAGES:
+    if "propertyNames" in error.schema_path:  # a mapping key: the name of a source, sink, output...
+        path = (*path, error.instance)
+    if definition in _PATTERN_MESSAGES and "propertyNames" not in error.schema_path:
         message, hint = _PATTERN_MESSAGES[definition]
         if definition in ("castType", "columnType"):
             hint = did_you_mean(error.instance, _TYPE_NAMES) or "types: " + ", ".join(_TYPE_NAMES)
-        yield ShapeProblem(path, message.format(v=error.instance), hint)
+        yield ShapeProblem(path, message.format(v=value), hint)
         return
-    if path and path[-1] == "id" or (len(path) == 2 and path[0] in ("sources", "sinks")):
-        yield ShapeProblem(path, f"invalid name '{error.instance}'",
-                           "names start with a letter or '_' and hold letters, digits, '_' and '-'")
+    if error.validator_value == _ID_PATTERN:
+        yield ShapeProblem(path, f"invalid name '{value}'",
+                           "names start with a letter or '_' and hold letters, digits, '_' and '-'",
+                           at_key="propertyNames" in error.schema_path)
         return
-    yield ShapeProblem(path, f"{_what(path)} '{error.instance}' does not match {error.validator_value}")
+    yield ShapeProblem(path, f"{_what(path)} '{value}' does not match {error.validator_value}")
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: control characters (a trailing newline) escaped, so it stays one line."""
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False)[1:-1] if any(c < " " or c == "\x7f" for c in text) else text
 
 
 def _definition_name(schema: dict) -> Optional[str]:
