@@ -57,7 +57,11 @@ def _token(kind: str, raw: str, pos: int) -> Token:
             if len(raw) > _MAX_DIGITS:  # int() would refuse it with advice about sys.set_int_max_str_digits
                 raise ExpressionError(f"number too long ({len(raw)} digits, at most {_MAX_DIGITS})", pos, len(raw))
             return Token("num", raw, int(raw), pos)
-        return Token("num", raw, float(raw), pos)
+        number = float(raw)
+        if number == float("inf"):  # 1e999: Python would print it as a bare name, 'inf'
+            raise ExpressionError(f"number out of range: {raw:.40} is beyond the float range (about 1.8e308)",
+                                  pos, len(raw), hint="for a larger exact number write decimal('1e999')")
+        return Token("num", raw, number, pos)
     if kind == "str":
         return Token("str", raw, _unescape(raw, pos), pos)
     if kind == "quoted":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import List
 
+from engine.expressions.chains import continues
 from engine.expressions.errors import ExpressionError
 from engine.expressions.lexer import KEYWORDS, Token, tokenize
 from engine.expressions.syntax import Binary, Call, Field, Index, IsNull, ListOf, Literal, Node, Unary, children
@@ -16,29 +17,36 @@ from engine.expressions.syntax import Binary, Call, Field, Index, IsNull, ListOf
 COMPARISONS = {"==", "!=", "<", "<=", ">", ">="}
 _CONSTANTS = {"null": None, "true": True, "false": False}
 # Deeper expressions are refused: the parser and the compiler recurse once per level, and
-# CPython refuses generated code with more than 200 nested parentheses (about 4 per level).
+# CPython refuses generated code with more than 200 nested parentheses (2 to 3 per level).
+# A chain of one operator (a and b and c, a + b - c) is one level: see chains.py.
 MAX_DEPTH = 32
-_DEPTH_HINT = "split it into several map fields; each operator of a chain like a + b + c is one level"
+_DEPTH_HINT = "split it into several map fields"
+# Compiling costs up to about 15 us per character (long chains of chains): 64 Ki characters
+# stay under a second, and leave room for a list of thousands of values after 'in'.
+MAX_LENGTH = 1 << 16
 
 
 def parse(text: str) -> Node:
     if not text.strip():
         raise ExpressionError("empty expression", 0, max(1, len(text)))
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression too long ({len(text)} characters, at most {MAX_LENGTH})", MAX_LENGTH,
+                              len(text) - MAX_LENGTH, hint=_DEPTH_HINT)
     tree = _Parser(text).parse()
     _check_depth(tree)
     return tree
 
 
 def _check_depth(tree: Node) -> None:
-    """Refuse a syntax tree deeper than MAX_DEPTH (long operator chains; nesting is
-    refused while parsing), without recursing itself."""
+    """Refuse a syntax tree deeper than MAX_DEPTH (nesting that is not parentheses, calls or
+    unary operators, which are refused while parsing), without recursing itself."""
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise ExpressionError(f"expression nested too deeply (more than {MAX_DEPTH} levels)",
                                   node.offset, node.length, hint=_DEPTH_HINT)
-        stack.extend((child, depth + 1) for child in children(node))
+        stack.extend((child, depth + (not continues(node, child))) for child in children(node))
 
 
 class _Parser:

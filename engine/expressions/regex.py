@@ -83,6 +83,7 @@ def _extractor(program) -> Callable[[str], Optional[str]]:
 
 _MAKERS = {"test": (_tester, False), "extract": (_extractor, True)}
 _LITERALS: Dict[Tuple[str, str], Callable] = {}
+_SIZES: Dict[Tuple[str, str], int] = {}  # RE2 instructions of each literal pattern
 
 
 def literal(pattern: str, use: str = "test") -> Callable:
@@ -93,8 +94,20 @@ def literal(pattern: str, use: str = "test") -> Callable:
     found = _LITERALS.get(key)
     if found is None:
         make, capture = _MAKERS[use]
-        found = _LITERALS.setdefault(key, make(_program(pattern, capture)))
+        program = _program(pattern, capture)
+        _SIZES[key] = program.ProgramSize()
+        found = _LITERALS.setdefault(key, make(program))
     return found
+
+
+def check_literal_work(text: str, pattern: str, use: str = "test") -> None:
+    """Refuse to run a literal pattern on a literal text at load time (constant folding)
+    when instructions x characters exceed the cap patterns read from events have."""
+    literal(pattern, use)
+    size = _SIZES[(pattern, use)]
+    if size * len(text) > RUNTIME_WORK_LIMIT:
+        raise RegexError(f"too much work to compute when the topology loads: {size} RE2 instructions on "
+                         f"{len(text)} characters (instructions x characters at most {RUNTIME_WORK_LIMIT:.0e})")
 
 
 @functools.lru_cache(maxsize=_RUNTIME_CACHE)

@@ -8,6 +8,8 @@ compiler made itself (``_k<n>``, e.g. a parsed timestamp literal or a compiled s
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
+from decimal import Decimal
 from math import isfinite
 import threading
 from typing import Any, Dict
@@ -71,6 +73,15 @@ def _brief(value) -> str:
         return f"<{type(value).__name__}>"
 
 
+def _num(value, op):
+    """An operand of ``*`` or ``%`` whose type is known only per event: a number or a duration.
+    Python would repeat a text or a list (``'ab' * 10**9``) or format a text (``'%2000000000d' % 1``)."""
+    vtype = type(value)
+    if vtype is int or vtype is float or vtype is Decimal or vtype is timedelta:
+        return value
+    raise TypeError(f"'{op}' needs numbers, got {vtype.__name__} {_brief(value)}")
+
+
 def _finite(value):
     """A float sum, difference or product that overflowed (1e308 * 10 is inf, inf - inf nan)
     is an error of that event: JSON has no such numbers, and a sink would write null."""
@@ -82,7 +93,7 @@ def _finite(value):
 NAMESPACE: Dict[str, Any] = {
     "__builtins__": {},
     "_type": type, "_dict": dict, "_path": _path, "_index": _index, "_in": _in, "_check": _check, "_bool": _bool,
-    "_finite": _finite,
+    "_finite": _finite, "_num": _num,
     **{f"_f_{name}": function.impl for name, function in FUNCTIONS.items()},
 }
 

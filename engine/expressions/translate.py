@@ -9,50 +9,22 @@ true, which avoids materialising nulls on the hot path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Set
 
-from engine import values
-from engine.expressions import types
+from engine.expressions import chains, types
 from engine.expressions.errors import ExpressionError
+from engine.expressions.folding import NO_VALUE as _NO_VALUE, Code, bindable as _bindable, coerce, fold, literal_code
 from engine.expressions.functions import FUNCTIONS, SPECIAL_FORMS, Function
 from engine.expressions.parser import COMPARISONS
 from engine.expressions.runtime import constant, hashable
 from engine.expressions.syntax import Binary, Call, Field, Index, IsNull, ListOf, Literal, Node, Unary
 from engine.hints import did_you_mean
 
-_NO_VALUE = object()
 _ARITHMETIC = {"+", "-", "*", "/", "%"}
-
-
-@dataclass(frozen=True)
-class Code:
-    src: str
-    type: str
-    nullable: bool
-    value: Any = _NO_VALUE  # the value, when known at load time
-
-    @property
-    def known(self) -> bool:
-        return self.value is not _NO_VALUE
-
-
-def literal_code(value) -> Code:
-    if value is None or type(value) in (bool, int, float, str):
-        src = repr(value)
-    else:
-        src = constant(value)
-    kind = types.type_of_literal(value) if type(value) in (type(None), bool, int, float, str) else _kind_of(value)
-    return Code(src, kind, value is None, value)
-
-
-def _kind_of(value) -> str:
-    for name, pythons in types.PYTHON_TYPES.items():
-        if type(value) in pythons:
-            return name
-    return "any"
+# Paths up to this many steps are inlined (two parentheses of generated code per step);
+# longer ones call _path, so a 99-step path never nears CPython's 200 nested parentheses.
+_INLINE_PATH = 6
+__all__ = ["Code", "Translator", "literal_code"]
 
 
 class Translator:
@@ -87,7 +59,7 @@ class Translator:
         if types.kind(field_type) not in types.LOOSE and types.kind(field_type) != "list":
             raise ExpressionError(f"field '{top}' is {field_type}: it has no field '{node.path[1]}'",
                                   node.offset, node.length)
-        if all(type(key) is str for key in node.path):
+        if len(node.path) <= _INLINE_PATH and all(type(key) is str for key in node.path):
             return Code(self.inline_path(node.path), "any", True)
         return Code(f"_path(e, {node.path!r})", "any", True)
 
@@ -131,36 +103,70 @@ class Translator:
         if node.op in ("and", "or"):
             return self.logic(node)
         if node.op == "??":
-            left, right = self.value(node.left), self.value(node.right)
-            t = self.temp()
-            src = f"({t} if ({t} := {left.src}) is not None else {right.src})"
-            return Code(src, types.unify(left.type, right.type), right.nullable)
+            return self.coalescing(chains.operands(node))
         if node.op in _ARITHMETIC:
             return self.arithmetic(node)
         left, right, build = self.comparison(node)
         return Code(self.guarded([left, right], build), "bool", left.nullable or right.nullable)
 
+    def coalescing(self, nodes: List[Node]) -> Code:
+        """``a ?? b ?? c``: one flat conditional expression, each operand evaluated once."""
+        codes = [self.value(n) for n in nodes]
+        src, kind = codes[-1].src, codes[-1].type
+        for code in reversed(codes[:-1]):
+            t = self.temp()
+            src = f"{t} if ({t} := {code.src}) is not None else {src}"
+            kind = types.unify(code.type, kind)
+        return Code(f"({src})", kind, codes[-1].nullable)
+
     def arithmetic(self, node: Binary) -> Code:
-        left, right = self.coerced_pair(self.value(node.left), self.value(node.right), node)
-        result = types.arithmetic(node.op, left.type, right.type)
-        if result is None:
-            raise ExpressionError(f"cannot apply '{node.op}' to {left.type} and {right.type}",
-                                  node.offset, node.length, hint=_arithmetic_hint(left.type, right.type))
-        op, check = node.op, "_finite" if node.op in "+-*" and result in ("float", "any") else ""  # no inf, nan
-        return Code(self.guarded([left, right], lambda a, b: f"{check}({a} {op} {b})"), result,
-                    left.nullable or right.nullable)
+        """A chain ``a + b - c`` (or ``* / %``): types checked step by step, then one flat
+        Python expression under one null guard and one float-range check."""
+        first, steps = chains.steps(node)
+        parts = [self.value(first)]
+        partial, finite = parts[0], False
+        for step, right_node in steps:
+            left, right = self.coerced_pair(partial, self.value(right_node), step)
+            if len(parts) == 1:
+                parts[0] = left
+            parts.append(right)
+            result = types.arithmetic(step.op, left.type, right.type)
+            if result is None:
+                raise ExpressionError(f"cannot apply '{step.op}' to {left.type} and {right.type}",
+                                      step.offset, step.length, hint=_arithmetic_hint(left.type, right.type))
+            finite = finite or (step.op in "+-*" and result in ("float", "any"))  # no inf, nan
+            partial = Code("", result, left.nullable or right.nullable)
+        ops = [step.op for step, _ in steps]
+        checked = [types.kind(p.type) in types.LOOSE and any(op in "*%" for op in ops[max(0, i - 1):i + 1])
+                   for i, p in enumerate(parts)]  # untyped operands of * and %: numbers, not texts or lists
+
+        def build(*names: str) -> str:
+            names = [f"_num({n}, {ops[max(0, i - 1)]!r})" if checked[i] else n for i, n in enumerate(names)]
+            body = names[0] + "".join(f" {op} {name}" for op, name in zip(ops, names[1:]))
+            return f"{'_finite' if finite else ''}({body})"
+
+        return Code(self.guarded(parts, build), partial.type, partial.nullable)
 
     def logic(self, node: Binary) -> Code:
-        left, right = self.value(node.left), self.value(node.right)
-        self.need_bool(left, node.left, f"'{node.op}'")
-        self.need_bool(right, node.right, f"'{node.op}'")
-        left, right = self.as_bool(left), self.as_bool(right)
-        if not left.nullable and not right.nullable:
-            return Code(f"({left.src} {node.op} {right.src})", "bool", False)
-        a, b = self.temp(), self.temp()
+        """Three-valued ``a and b and c`` (or ``or``), flat: the decisive value as soon as an
+        operand has it, else null if an operand is null, else the other value."""
+        codes = []
+        for operand in chains.operands(node):
+            code = self.value(operand)
+            self.need_bool(code, operand, f"'{node.op}'")
+            codes.append(self.as_bool(code))
+        if not any(code.nullable for code in codes):
+            return Code("(" + f" {node.op} ".join(code.src for code in codes) + ")", "bool", False)
         decisive, other = ("False", "True") if node.op == "and" else ("True", "False")
-        src = (f"({decisive} if ({a} := {left.src}) is {decisive} else ({decisive} if ({b} := {right.src}) "
-               f"is {decisive} else (None if {a} is None or {b} is None else {other})))")
+        tests, nulls = [], []
+        for code in codes:
+            if code.nullable:
+                t = self.temp()
+                tests.append(f"({t} := {code.src}) is {decisive}")
+                nulls.append(f"{t} is None")
+            else:
+                tests.append(f"{code.src} is {decisive}")
+        src = f"({decisive} if {' or '.join(tests)} else (None if {' or '.join(nulls)} else {other}))"
         return Code(src, "bool", True)
 
     # -- comparisons --------------------------------------------------------------------------
@@ -199,20 +205,7 @@ class Translator:
             return self.coerce(left, right.type, node.left), right
         return left, right
 
-    @staticmethod
-    def coerce(code: Code, target: str, node: Node) -> Code:
-        target = types.kind(target)
-        value = code.value
-        try:
-            if target == "timestamp" and type(value) is str:
-                return literal_code(values.parse_timestamp(value))
-            if target == "date" and type(value) is str:
-                return literal_code(date.fromisoformat(value))
-            if target == "decimal" and type(value) in (float, int) and type(value) is not bool:
-                return literal_code(Decimal(repr(value)))
-        except (ValueError, OverflowError) as exc:  # OverflowError: '9999-12-31T23:59:59-01:00'
-            raise ExpressionError(f"{value!r} is not a valid {target}: {exc}", node.offset, node.length) from None
-        return code
+    coerce = staticmethod(coerce)
 
     # -- calls ----------------------------------------------------------------------------------
     def _call(self, node: Call) -> Code:
@@ -259,16 +252,7 @@ class Translator:
         return code
 
     def fold(self, node: Call, function: Function, args: List[Code]) -> Code:
-        """Evaluate now: a call on literals fails at load time, not on every event."""
-        if function.strict and any(a.value is None for a in args):
-            return literal_code(None)
-        values_ = [a.value for a in args]
-        try:
-            if _bindable(function, args):  # as it will run: e.g. a literal regular expression, uncapped
-                return literal_code(function.bind(values_[-1])(*values_[:-1]))
-            return literal_code(function.impl(*values_))
-        except Exception as exc:  # noqa: BLE001 - whatever a literal call raises is a load-time error, never a crash
-            raise ExpressionError(f"{node.name}(): {_one_line(exc)}", node.offset, node.length) from None
+        return fold(node, function, args)
 
     def call_code(self, function: Function, args: List[Code], bound: Optional[str] = None) -> Code:
         """The call of ``function``, or of ``bound`` (its ``bind``) without the last argument."""
@@ -341,7 +325,7 @@ class Translator:
     def truth_logic(self, node: Binary, negated: bool) -> str:
         # De Morgan: "not (a and b)" is true exactly when a is false or b is false.
         joiner = "and" if (node.op == "and") != negated else "or"
-        return f"({self.truth(node.left, negated)} {joiner} {self.truth(node.right, negated)})"
+        return "(" + f" {joiner} ".join(self.truth(operand, negated) for operand in chains.operands(node)) + ")"
 
     def truth_comparison(self, node: Binary, negated: bool) -> str:
         left, right, build = self.comparison(node)
@@ -363,17 +347,6 @@ class Translator:
         code = self.value(node)
         self._temps = saved
         return code
-
-
-def _bindable(function: Function, args: List[Code]) -> bool:
-    """Whether ``function`` is called with all its arguments, the last a non-null literal."""
-    return (function.bind is not None and len(args) == len(function.params)
-            and args[-1].known and args[-1].value is not None)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _chain_coalesce(node: Call) -> Node:
