@@ -53,6 +53,13 @@ _SCALARS = ["[1, 2]", "{a: 1}", "12345", "-1", "0", "null", "~", '""', "''", "tr
             "x" * 5000, "[[[[[[]]]]]]", "{a: {b: {c: [1, {d: 2}]}}}", "'${VF_NOT_SET_ANYWHERE}'", "*nope",
             "!!binary aGk=", "!custom [1]", "2026-01-01", "'a''b'", "\"\\u0000\"", "-", ":", "? x",
             "999999999999999999999999999999999999", "nan", "'1 +'", "'((((((((('"]
+# Hostile values: deep nesting, huge numbers, regex bombs, YAML anchors, tags.
+_HOSTILE = ['"' + "(" * 120 + "1" + ")" * 120 + '"', '"' + "not " * 1000 + 'true"', '"' + "9" * 5000 + '"',
+            "\"from_epoch(99999999999999999)\"", "\"matches(status, null)\"", "\"1e999 > 1\"",
+            "\"matches('" + "a" * 40 + "!', '^(a+)+$')\"", '"' + " and ".join(["a > 1"] * 150) + '"',
+            '"' + " + ".join(["1"] * 150) + '"', '"' + ".".join(["a"] * 120) + '"', "[" * 1000 + "]" * 1000,
+            "&x [*x]", "!!python/object:os.system [ls]", "!!set {a, b}", "!!timestamp 2026-01-01", "<<: *nope",
+            "\"${VF_OUT}' or 'a' == 'a\"", "\"\\u202e\\u0000\"", "'[/] [conceal]'", "\"\\x1b[31m\""]
 _INSERTS = [":", "-", "{", "}", "[", "]", "'", '"', "&a ", "*a", "!", "%", "#", "|", ">", "? ", ", ", "\t", "\\", "@"]
 
 
@@ -62,7 +69,7 @@ def _mutate(text: str, rng: random.Random) -> tuple:
     n = len(lines)
     i = rng.randrange(n)
     kind = rng.choice(["delete", "duplicate", "swap", "indent", "scalar", "scalar", "scalar", "truncate",
-                       "insert", "rename", "empty", "char", "cut"])
+                       "insert", "rename", "empty", "char", "cut", "hostile", "hostile"])
     if kind == "delete":
         del lines[i]
         return "\n".join(lines), f"delete line {i + 1}"
@@ -78,8 +85,11 @@ def _mutate(text: str, rng: random.Random) -> tuple:
         line = lines[i]
         lines[i] = line[-delta:] if delta < 0 and line[:-delta].isspace() else (" " * max(delta, 0)) + line
         return "\n".join(lines), f"indent line {i + 1} by {delta}"
-    if kind in ("scalar", "empty", "rename"):
+    if kind in ("scalar", "empty", "rename", "hostile"):
         candidates = [k for k, line in enumerate(lines) if re.match(r"^\s*-?\s*[\w\-]+:", line)]
+        quoted = [k for k in candidates if re.search(r':\s*"', lines[k])]  # expressions, mostly
+        if kind == "hostile" and quoted:
+            candidates = quoted
         if candidates:
             i = rng.choice(candidates)
             m = re.match(r"^(\s*-?\s*)([\w\-]+)(:)(.*)$", lines[i])
@@ -88,13 +98,14 @@ def _mutate(text: str, rng: random.Random) -> tuple:
                 new = rng.choice([key + "x", key.upper(), key[:-1] or "k", "", "'" + key + " '", "id", "from"])
                 lines[i] = head + new + colon + rest
                 return "\n".join(lines), f"rename key {key!r} on line {i + 1} to {new!r}"
-            value = "" if kind == "empty" else rng.choice(_SCALARS)
+            value = {"empty": "", "hostile": None}.get(kind, "") if kind != "scalar" else rng.choice(_SCALARS)
+            value = rng.choice(_HOSTILE) if kind == "hostile" else value
             lines[i] = head + key + colon + " " + value
             return "\n".join(lines), f"{kind} value of {key!r} on line {i + 1} -> {value[:40]!r}"
     if kind == "truncate":
         cut = rng.randrange(len(text))
         return text[:cut], f"truncate at {cut}"
-    if kind == "insert" or kind in ("scalar", "empty", "rename"):
+    if kind == "insert" or kind in ("scalar", "empty", "rename", "hostile"):
         pos = rng.randrange(len(text) + 1)
         ins = rng.choice(_INSERTS)
         return text[:pos] + ins + text[pos:], f"insert {ins!r} at {pos}"
