@@ -21,7 +21,7 @@ class Filter:
     def __init__(self, step_id: str, config: str, input_fields, context=None) -> None:
         self.step_id = step_id
         self.predicate = compile_option(config, input_fields, ())
-        _check_condition(config, self.predicate.type)
+        check_condition(config, self.predicate.type)
         self.output_fields = input_fields
         self._fast = build_function(
             "keep", f"def keep(batch):\n    return [e for e in batch if {self.predicate.test}]\n", step_id
@@ -35,17 +35,20 @@ class Filter:
             return one_by_one(self.step_id, batch, lambda e: e if predicate.holds(e) else None)
 
 
-def _check_condition(text: str, type_name: str) -> None:
-    """A filter whose type is known and not bool would drop every event: refused. ``any``
-    and ``json`` (known only per event) stay allowed; a non-boolean value then fails that event."""
+def check_condition(text: str, type_name: str, path: tuple = (), what: str = "a filter") -> None:
+    """A condition (a filter, a route's ``when``) whose type is known and not bool would never
+    hold: refused. ``any`` and ``json`` (known only per event) stay allowed; a non-boolean value
+    then fails that event."""
     kind = types.kind(type_name)
     if kind in ("bool", "any", "json"):
         return
     if kind == "null":
-        raise ConfigError("this filter is always null, which drops every event", (), offset=0,
-                          hint="a filter keeps the events for which it is true")
+        message = ("this filter is always null, which drops every event" if what == "a filter"
+                   else f"{what} is always null: it never holds")
+        raise ConfigError(message, path, offset=0, hint="a condition holds for the events for which it is true")
     short = text.strip() if len(text.strip()) <= 40 else "x"
     example = {"str": f"{short} != ''", "list": f"length({short}) > 0"}.get(
         kind, f"{short} > 0" if kind in types.NUMERIC else f"{short} is not null")
-    raise ConfigError(f"a filter must be a condition (bool), got {type_name}: it would drop every event", (),
+    consequence = "it would drop every event" if what == "a filter" else "it would never hold"
+    raise ConfigError(f"{what} must be a condition (bool), got {type_name}: {consequence}", path,
                       offset=0, hint=f"compare it, e.g. {example}")

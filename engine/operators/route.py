@@ -7,6 +7,7 @@ from typing import Dict, List
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
+from engine.operators.filter import check_condition
 from engine.records import DeadLetter
 
 
@@ -22,6 +23,8 @@ class Route:
         self.output_fields = input_fields
         self.predicates = {name: compile_option(text, input_fields, ("when", name))
                            for name, text in config["when"].items()}
+        for name, predicate in self.predicates.items():
+            check_condition(config["when"][name], predicate.type, ("when", name), f"the 'when' of output '{name}'")
         self.otherwise = config.get("otherwise")
         self.outputs: List[str] = list(self.predicates) + ([self.otherwise] if self.otherwise else [])
         checks = [f"({p.test})" for p in self.predicates.values()]  # truthy exactly when true

@@ -249,3 +249,17 @@ def test_an_expression_has_at_most_64_ki_characters_and_the_longest_compile_fast
     assert caught.value.offset == MAX_LENGTH
     ids = "status in [" + ", ".join(f"'ID-{i:06d}'" for i in range(5000)) + "]"
     assert compile_expression(ids)({"status": "ID-004999"}) is True
+
+
+def test_a_route_or_branch_condition_must_be_boolean_too(tmp_path):
+    from cli.main import main
+
+    path = tmp_path / "r.yaml"
+    path.write_text("version: 1\nname: r\nsources:\n  s: {file: {path: in.jsonl}}\nsteps:\n"
+                    "  - id: typed\n    cast: {fields: {amount: \"decimal(10,2)\"}}\n"
+                    "  - id: split\n    route: {when: {big: \"amount\", ok: \"amount > 5\"}, otherwise: rest}\n"
+                    "sinks:\n  out: {from: split.big, stdout: {}}\n")
+    assert main(["validate", str(path)]) == 1
+    path.write_text(path.read_text().replace('big: \\"amount\\"', 'big: \\"amount > 100\\"').replace(
+        'big: "amount"', 'big: "amount > 100"'))
+    assert main(["validate", str(path)]) == 0
