@@ -34,7 +34,7 @@ def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[
     found = find_schema_file(path)
     try:
         with open(found, encoding="utf-8") as handle:
-            schema = json.load(handle)
+            schema = json.load(handle, parse_float=_finite, parse_constant=_not_json)
     except OSError as exc:
         raise ConfigError(f"cannot read schema file '{path}': {exc.strerror}", ("schema",),
                           hint="check the path; it is relative to the working directory") from None
@@ -54,7 +54,38 @@ def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[
     except (fastjsonschema.JsonSchemaDefinitionException, re.error, RecursionError, TypeError, ValueError,
             AttributeError, KeyError, IndexError) as exc:
         raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {_reason(exc)}", ("schema",)) from None
+    _probe(path, validate, schema)
     return validate, compile_view(schema), _fields_of(schema)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value - value != 0:
+        raise ValueError(f"the number {text} is too large for a double")
+    return value
+
+
+def _not_json(text: str):
+    raise ValueError(f"{text} is not JSON")
+
+
+def _probe(path: str, validate: Callable, schema) -> None:
+    """Run the compiled validator on a few small values (and objects with every declared
+    property set to them): a schema that refers to itself without end (``{"$ref": "#"}``)
+    would fail on every event; it is a schema error instead."""
+    scalars = [{}, [], "", 0, None]
+    names = list(_fields_of(schema))
+    for value in scalars + [{name: v for name in names} for v in scalars if names]:
+        try:
+            validate(value)
+        except fastjsonschema.JsonSchemaValueException:
+            pass
+        except RecursionError:
+            raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: a $ref refers to itself "
+                              "without end", ("schema",)) from None
+        except Exception as exc:  # noqa: BLE001 - generated code that cannot run: the schema is wrong
+            raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {_reason(exc)}",
+                              ("schema",)) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -107,7 +138,7 @@ class _LocalRefs(Mapping):
                                    "schema or the topology, or to the bundled schemas")
         try:
             with open(target, encoding="utf-8") as handle:
-                return json.load(handle)
+                return json.load(handle, parse_float=_finite, parse_constant=_not_json)
         except OSError as exc:
             raise ConfigError(f"schema file '{self.path}': cannot read $ref '{uri}': {exc.strerror}",
                               ("schema",)) from None

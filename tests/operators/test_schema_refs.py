@@ -96,8 +96,14 @@ def test_the_bundled_schemas_may_be_referenced(tmp_path, no_network):
     ('{"properties": []}', "not a valid JSON Schema"),
     ("[" * 100000 + "]" * 100000, "not valid JSON"),
     ('{"type": "object"', "not valid JSON"),
+    ('{"properties": {"a": {"maxLength": 1e400}}}', "too large"),
+    ('{"properties": {"a": {"const": NaN}}}', "NaN is not JSON"),
+    ('{"$ref": "#"}', "refers to itself without end"),
+    ('{"definitions": {"a": {"$ref": "#/definitions/a"}}, "properties": {"x": {"$ref": "#/definitions/a"}}}',
+     "refers to itself without end"),
 ])
 def test_bad_schema_documents_are_config_errors(tmp_path, content, words):
+    """Each would otherwise crash validate (exit 4) or fail on every event at run time."""
     path = write(tmp_path / "bad.json", content)
     try:
         EventSchema(path)
@@ -133,3 +139,11 @@ def test_validate_reports_bad_schemas_as_invalid_topologies(tmp_path, no_network
         assert code == 1, out.getvalue() + err.getvalue()
         assert "internal error" not in out.getvalue() + err.getvalue()
     assert json.loads(out.getvalue())[0]["valid"] is False
+
+
+def test_a_recursive_schema_for_trees_still_works(tmp_path):
+    tree = {"$ref": "#/definitions/node", "definitions": {"node": {
+        "type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/definitions/node"}}}}}}
+    schema = EventSchema(write(tmp_path / "tree.json", tree))
+    assert schema.violation({"children": [{"children": []}, {}]}) is None
+    assert schema.violation({"children": [{"children": 3}]}) is not None
