@@ -51,8 +51,7 @@ def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[
         validate = fastjsonschema.compile(schema, handlers=_LocalRefs(path, allowed))
     except ConfigError:
         raise
-    except (fastjsonschema.JsonSchemaDefinitionException, re.error, RecursionError, TypeError, ValueError,
-            AttributeError, KeyError, IndexError) as exc:
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - whatever the compiler trips on is in the schema
         raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {_reason(exc)}", ("schema",)) from None
     _probe(path, validate, schema)
     return validate, compile_view(schema), _fields_of(schema)
@@ -91,7 +90,7 @@ def _probe(path: str, validate: Callable, schema) -> None:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, re.error):
         return f"bad regular expression: {exc}"
-    if isinstance(exc, RecursionError):
+    if isinstance(exc, (RecursionError, SyntaxError, MemoryError)):
         return "nested too deeply"
     return str(exc) or type(exc).__name__.lower()
 

@@ -147,3 +147,15 @@ def test_a_recursive_schema_for_trees_still_works(tmp_path):
     schema = EventSchema(write(tmp_path / "tree.json", tree))
     assert schema.violation({"children": [{"children": []}, {}]}) is None
     assert schema.violation({"children": [{"children": 3}]}) is not None
+
+
+@pytest.mark.parametrize("keyword, depth", [("properties", 40), ("properties", 120), ("items", 30), ("items", 400)])
+def test_deeply_nested_schemas_are_config_errors_not_crashes(tmp_path, keyword, depth):
+    schema = {"type": "string"}
+    for _ in range(depth):
+        schema = {"type": "object", "properties": {"a": schema}} if keyword == "properties" else {"items": schema}
+    path = write(tmp_path / "deep.json", schema)
+    try:
+        EventSchema(path)
+    except ConfigError as exc:
+        assert "nested" in exc.message
