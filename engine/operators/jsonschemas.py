@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import re
+import stat
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -33,8 +34,7 @@ _JSON_TO_ENGINE = {"integer": "int", "number": "float", "boolean": "bool", "stri
 def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[str, str]]:
     found = find_schema_file(path)
     try:
-        with open(found, encoding="utf-8") as handle:
-            schema = json.load(handle, parse_float=_finite, parse_constant=_not_json)
+        schema = _read_json(found)
     except OSError as exc:
         raise ConfigError(f"cannot read schema file '{path}': {exc.strerror}", ("schema",),
                           hint="check the path; it is relative to the working directory") from None
@@ -55,6 +55,21 @@ def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[
         raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {_reason(exc)}", ("schema",)) from None
     _probe(path, validate, schema)
     return validate, compile_view(schema), _fields_of(schema)
+
+
+_MAX_BYTES = 8 * 2 ** 20
+
+
+def _read_json(path: str):
+    """A schema document: a regular file (not /dev/zero, not a pipe) of at most 8 MB, strict JSON."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(0, "not a regular file")
+    with open(path, "rb") as handle:
+        data = handle.read(_MAX_BYTES + 1)
+    if len(data) > _MAX_BYTES:
+        raise OSError(0, f"larger than {_MAX_BYTES // 2 ** 20} MB")
+    return json.loads(data.decode("utf-8"), parse_float=_finite, parse_constant=_not_json)
 
 
 def _finite(text: str) -> float:
@@ -136,8 +151,7 @@ class _LocalRefs(Mapping):
                               hint="a $ref may point only into the same document (#/...), to files next to the "
                                    "schema or the topology, or to the bundled schemas")
         try:
-            with open(target, encoding="utf-8") as handle:
-                return json.load(handle, parse_float=_finite, parse_constant=_not_json)
+            return _read_json(target)
         except OSError as exc:
             raise ConfigError(f"schema file '{self.path}': cannot read $ref '{uri}': {exc.strerror}",
                               ("schema",)) from None

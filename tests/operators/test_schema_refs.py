@@ -5,6 +5,7 @@ a schema that is not an object, or has a bad ``pattern``, is a clear validate er
 import io
 import json
 import os
+import pathlib
 import socket
 import urllib.request
 from contextlib import redirect_stderr, redirect_stdout
@@ -159,3 +160,19 @@ def test_deeply_nested_schemas_are_config_errors_not_crashes(tmp_path, keyword, 
         EventSchema(path)
     except ConfigError as exc:
         assert "nested" in exc.message
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom", "fifo", "dir", "big"])
+def test_schemas_that_are_not_small_regular_files_are_refused_without_reading(tmp_path, special):
+    if special == "fifo":
+        special = str(tmp_path / "fifo.json")
+        os.mkfifo(special)  # opening it would block until a writer came
+    elif special == "dir":
+        special = str(tmp_path)
+    elif special == "big":
+        special = write(tmp_path / "big.json", '{"description": "' + "x" * (9 * 2 ** 20) + '"}')
+    with pytest.raises(ConfigError, match="not a regular file|larger than"):
+        EventSchema(special)
+    ref = write(tmp_path / "ref.json", ref_schema(pathlib.Path(special).as_uri()))
+    with pytest.raises(ConfigError, match="not a regular file|larger than|is not allowed"):
+        EventSchema(ref, roots=[str(tmp_path)])
