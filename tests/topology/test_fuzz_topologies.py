@@ -5,8 +5,9 @@ sees the same mutants: lines deleted, duplicated, swapped, re-indented; scalars 
 lists, maps, numbers, huge strings or ``null``; the text truncated; ``:``, ``-``, ``{``...
 inserted; keys renamed; values emptied. On every mutant ``velocity-flow validate`` (through
 ``cli.main.main``) must exit 0, 1 or 2 within 5 s, never 4, and print no traceback or raw Python
-exception name. Every mutant that validates and reads only files then runs (``run -q``) on a
-tiny generated workload without exit 4 or a raw exception name.
+exception name; ``--format json`` prints JSON. Every mutant that validates is drawn (``graph``,
+Mermaid and DOT: exit 0) and, when it reads only files, runs (``run -q``) on a tiny generated
+workload without exit 4 or a raw exception name.
 
 Failures caused by code owned elsewhere are listed in ``KNOWN`` (mutant id -> what happens);
 their owners remove entries as they fix them. A listed case that passes is reported as a
@@ -59,7 +60,7 @@ _HOSTILE = ['"' + "(" * 120 + "1" + ")" * 120 + '"', '"' + "not " * 1000 + 'true
             "\"matches('" + "a" * 40 + "!', '^(a+)+$')\"", '"' + " and ".join(["a > 1"] * 150) + '"',
             '"' + " + ".join(["1"] * 150) + '"', '"' + ".".join(["a"] * 120) + '"', "[" * 1000 + "]" * 1000,
             "&x [*x]", "!!python/object:os.system [ls]", "!!set {a, b}", "!!timestamp 2026-01-01", "<<: *nope",
-            "\"${VF_OUT}' or 'a' == 'a\"", "\"\\u202e\\u0000\"", "'[/] [conceal]'", "\"\\x1b[31m\""]
+            "\"${VF_OUT}' or 'a' == 'a\"", "\"\\u202e\\u0000\"", "'[/] [conceal]'", "\"\\x1b[31m\"", "/dev/zero", "/etc/passwd", "file:///etc/hostname"]
 _INSERTS = [":", "-", "{", "}", "[", "]", "'", '"', "&a ", "*a", "!", "%", "#", "|", ">", "? ", ", ", "\t", "\\", "@"]
 
 
@@ -249,7 +250,13 @@ def test_mutants_validate_and_run_cleanly(topology, inputs, tmp_path, monkeypatc
         stage = "validate"
         if not problem and code == 0:
             ran["valid"] += 1
-            if _file_sources_only(path):
+            for fmt in ("mermaid", "dot"):
+                graph_code, output, seconds = _cli(["graph", "--format", fmt, path], VALIDATE_SECONDS)
+                problem = problem or _problem(graph_code, output, seconds, VALIDATE_SECONDS)
+                if not problem and graph_code != 0:
+                    problem = f"graph --format {fmt}: exit {graph_code}"
+                stage = "graph"
+            if not problem and _file_sources_only(path):
                 stage = "run"
                 code, output, seconds = _cli(["run", "-q", path], RUN_SECONDS)
                 ran["ran"] += 1
