@@ -110,7 +110,8 @@ def test_validate_json_for_valid_and_invalid_files(tmp_path):
     assert [r["valid"] for r in json.loads(out)] == [True, False]
 
 
-def test_markup_in_an_error_prints_literally(tmp_path):
+def test_markup_in_an_error_prints_literally(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # a default dead-letter file lands here
     path = tmp_path / "t.yaml"
     missing = f"{tmp_path}/in[/]x[conceal]hidden[bold]y.jsonl"
     path.write_text(f'version: 1\nname: t\nsources:\n  orders: {{file: {{path: "{missing}"}}}}\n'

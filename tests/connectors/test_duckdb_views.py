@@ -155,7 +155,8 @@ def test_validate_refuses_a_bad_view_at_its_line(tmp_path, query):
     assert [d["line"] for d in result["diagnostics"] if d["severity"] == "error"] == [14]
 
 
-def test_run_of_a_file_reading_view_fails_with_exit_3_and_reads_nothing(tmp_path, secret):
+def test_run_of_a_file_reading_view_fails_with_exit_3_and_reads_nothing(monkeypatch, tmp_path, secret):
+    monkeypatch.chdir(tmp_path)  # a default dead-letter file lands here
     (tmp_path / "in.jsonl").write_text('{"table": "trip", "op": "c", "after": {"id": 1, "status": "OPEN"}}\n')
     path = tmp_path / "t.yaml"
     path.write_text(TOPOLOGY.format(tmp=tmp_path, query=f"\"SELECT * FROM read_text('{secret}')\""),

@@ -181,9 +181,11 @@ def inputs(tmp_path_factory):
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        for name in ("pickup_domain", "trip_domain", "transport_order_domain"):
-            code, text, _ = _cli(["run", "-q", f"topologies/velocity/{name}.yaml"], RUN_SECONDS)
-            assert code == 0, text
+        with contextlib.chdir(base):
+            for name in ("pickup_domain", "trip_domain", "transport_order_domain"):
+                code, text, _ = _cli(["run", "-q", os.path.join(ROOT, "topologies", "velocity", f"{name}.yaml")],
+                                     RUN_SECONDS)
+                assert code == 0, text
     finally:
         for key, value in saved.items():
             if value is None:
@@ -227,17 +229,20 @@ ran = {"validated": 0, "valid": 0, "ran": 0, "skipped_kafka": 0}
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_mutants_validate_and_run_cleanly(topology, inputs, tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
+    # relative paths of a mutant (a sink path turned into '((((1))))') land in the temp dir, never in
+    # the checkout; 'schemas/...' paths are found in the bundled schemas from any directory
     monkeypatch.setenv("VF_TMS", inputs["tms"])
     monkeypatch.setenv("VF_SAMPLES", os.path.join(ROOT, "samples"))
     monkeypatch.setenv("VF_DOMAIN_PREFIX", "fuzz")
     failures, fixed = [], []
+    checkout = set(os.listdir(ROOT))
     for number, (ident, what, text) in enumerate(mutants(topology)):
         work = tmp_path / str(number)
         out = work / "out"
         shutil.copytree(inputs["domain"], out / "domain")
         monkeypatch.setenv("VF_OUT", str(out))
         path = str(work / os.path.basename(topology))
+        monkeypatch.chdir(work)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         code, output, seconds = _cli(["validate", path], VALIDATE_SECONDS)
@@ -270,6 +275,7 @@ def test_mutants_validate_and_run_cleanly(topology, inputs, tmp_path, monkeypatc
     if fixed:
         warnings.warn(f"KNOWN cases that now pass, remove them from KNOWN: {fixed}")
     print(f"{topology}: {ran}")
+    assert set(os.listdir(ROOT)) - checkout == set(), "a mutant wrote into the checkout"
     assert not failures, "\n\n".join(failures)
 
 
