@@ -272,7 +272,7 @@ def _encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCheck) -
 
     def encode(event: dict) -> Message:
         topic = event.get(TOPIC_FIELD) or default_topic
-        if not topic or type(topic) is not str:
+        if not topic or not isinstance(topic, str):  # str: a topic from the environment is a str subclass
             raise Unwritable(f"no topic to write to (the topic expression gave {topic!r})")
         if topic is not default_topic:
             topics.check(topic)

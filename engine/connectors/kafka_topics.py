@@ -33,7 +33,7 @@ _REFUSED_CODES = {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, K
 
 
 def legal_name(topic: object) -> bool:
-    return type(topic) is str and _LEGAL.fullmatch(topic) is not None and topic not in (".", "..")
+    return isinstance(topic, str) and _LEGAL.fullmatch(topic) is not None and topic not in (".", "..")
 
 
 class TopicCheck:

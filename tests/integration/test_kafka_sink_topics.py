@@ -53,3 +53,15 @@ def test_legal_topic_names_follow_kafkas_rule(name):
     expected = 0 < len(name) < 250 and name not in (".", "..") and all(
         c.isascii() and (c.isalnum() or c in "._-") for c in name)
     assert legal_name(name) == expected
+
+
+def test_a_fixed_topic_from_the_environment_is_a_topic(tmp_path):
+    """A topic written ``${PREFIX}.x`` loads as a str subclass (it remembers it came from the
+    environment, to keep it out of messages); the sink's encoder takes it as the topic it is."""
+    from engine.connectors.kafka import KafkaSink
+    from engine.topology.interpolate import interpolate
+
+    topic, used = interpolate("${P}.domain.trip", {"P": "velocity"})
+    assert used and type(topic) is not str
+    sink = KafkaSink(brokers="127.0.0.1:1", topic=topic)
+    assert sink.encoder()({"id": 1})[0] == "velocity.domain.trip"
