@@ -114,10 +114,17 @@ def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> 
     return doc
 
 
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a topology is a page or two of YAML
+
+
 def load_file(path: str, env: Optional[Mapping[str, str]] = None) -> Document:
     try:
+        if not os.path.isfile(path):  # /dev/zero, a FIFO, a directory: never read (a hang, or no end)
+            raise OSError(0, "not a regular file" if os.path.exists(path) else "No such file or directory")
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            text = handle.read(MAX_FILE_BYTES + 1)
+        if len(text) > MAX_FILE_BYTES:
+            raise OSError(0, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, which no topology is")
     except (OSError, UnicodeDecodeError) as exc:
         doc = Document(path=path, text="", data=None)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

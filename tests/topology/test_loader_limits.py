@@ -139,3 +139,18 @@ def test_whole_variable_in_a_number_field_is_typed():
         d: "${QUOTED:-500}"
         """), env={})
     assert doc.data == {"a": 500, "b": 0.5, "c": True, "d": "500"}
+
+
+def test_a_topology_path_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path):
+    import subprocess
+    import sys
+
+    for path in ("/dev/zero", str(tmp_path)):
+        done = subprocess.run([sys.executable, "-m", "cli", "validate", path], capture_output=True, text=True,
+                              timeout=20)
+        assert done.returncode == 1 and "not a regular file" in done.stdout + done.stderr, done
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("# " + "x" * (5 * 1024 * 1024) + "\n")
+    done = subprocess.run([sys.executable, "-m", "cli", "validate", str(huge)], capture_output=True, text=True,
+                          timeout=20)
+    assert done.returncode == 1 and "larger than 4 MiB" in done.stdout + done.stderr
