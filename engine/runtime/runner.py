@@ -113,8 +113,35 @@ def panic_banners_dropped():
         os.close(original)
 
 
+_TRACEBACK_MARKS = (b"Traceback (most recent call last):", b"The above exception was the direct cause",
+                    b"During handling of the above exception")
+
+
+class _Tracebacks:
+    """Drops Python tracebacks (chained ones too) that Bytewax prints from its worker threads
+    for an error the runner reports itself, in one line."""
+
+    def __init__(self) -> None:
+        self.inside = self.after = False
+
+    def drops(self, line: bytes) -> bool:
+        if line.startswith(_TRACEBACK_MARKS):
+            self.inside, self.after = True, False
+            return True
+        if self.inside:
+            if line[:1] in (b" ", b"\t", b"^") or not line.strip():
+                return True
+            self.inside, self.after = False, True  # "SomeError: message", the traceback's last line
+            return True
+        if self.after and not line.strip():
+            return True
+        self.after = False
+        return False
+
+
 def _forward(read_end: int, target: int) -> None:
     skipping = 0
+    tracebacks = _Tracebacks()
     with os.fdopen(read_end, "rb", buffering=0) as pipe:
         pending = b""
         while True:
@@ -125,6 +152,8 @@ def _forward(read_end: int, target: int) -> None:
             *lines, pending = pending.split(b"\n")
             out = []
             for line in lines:
+                if tracebacks.drops(line):
+                    continue
                 if _PANIC.match(line):
                     skipping = _PANIC_LINES  # the banner, its payload, and (first time only) the note
                 elif not skipping:
