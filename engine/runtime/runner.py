@@ -104,10 +104,18 @@ def panic_banners_dropped():
     os.close(write_end)
     forwarder = threading.Thread(target=_forward, args=(read_end, original), daemon=True)
     forwarder.start()
+    # Python-level writes too (logging's last resort, a traceback printed from a worker thread):
+    # sys.stderr may be an object with a file of its own (pytest's capture, an IDE), not fd 2
+    python_stderr = sys.stderr
+    if _fileno(python_stderr) != 2:
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
     try:
         yield
     finally:
         sys.stderr.flush()
+        if sys.stderr is not python_stderr:
+            sys.stderr.close()
+            sys.stderr = python_stderr
         os.dup2(original, 2)  # the pipe's last write end closes: the forwarder reads to its end
         forwarder.join(timeout=5)
         os.close(original)
@@ -137,6 +145,13 @@ class _Tracebacks:
             return True
         self.after = False
         return False
+
+
+def _fileno(stream) -> int:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return -1
 
 
 def _forward(read_end: int, target: int) -> None:
