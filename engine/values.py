@@ -279,9 +279,11 @@ def decimal_converter(precision: int, scale: int) -> Callable:
                 number = Decimal(repr(value))
             elif kind is str:  # Decimal() alone takes '1_000' and non-ASCII digits
                 number = Decimal(value if value.isascii() and "_" not in value else "x")
-            else:
+            elif kind is int or kind is Decimal:
                 number = Decimal(value)
-        except (InvalidOperation, TypeError, ValueError):
+            else:  # Decimal() reads a list or tuple as (sign, digits, exponent)
+                raise ValueError("not a number")
+        except (InvalidOperation, TypeError, ValueError, OverflowError):
             raise ValueError("not a number") from None
         if not number.is_finite():
             raise ValueError("not a finite number")
