@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from cli.diagnostics import print_text, to_json
 from cli.live import LiveView, dead_letter_total
-from cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from engine.metrics import MetricsRegistry
 from engine.resources import schema_path
 from engine.topology.interpolate import file_secrets, redact

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.main import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from engine.metrics import MetricsRegistry
 from engine.resources import topologies_dir
 

@@ -19,16 +19,9 @@ from typing import List, Optional
 from rich.console import Console
 from rich.errors import MarkupError
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+from cli.exits import (EXIT_CODES as _EXIT_CODES, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED,  # noqa: F401
+                       EXIT_INVALID, EXIT_OK, EXIT_USAGE)
 
-_EXIT_CODES = {
-    EXIT_OK: "success",
-    EXIT_INVALID: "invalid topology (every problem is reported, with file:line:column)",
-    EXIT_USAGE: "usage error (unknown option, bad value)",
-    EXIT_FAILED: "the flow or a destination failed, or could not start (missing input, unreachable service)",
-    EXIT_INTERNAL: "internal error: a bug, please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM)",
-}
 # Which codes each command can end with (0, 2, 4 and 130 always).
 _COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED),
                   "deploy": (EXIT_INVALID, EXIT_FAILED), "graph": (EXIT_INVALID,), "generate": (EXIT_FAILED,),

@@ -20,7 +20,7 @@ from typing import List, Optional
 from rich.console import Console
 from rich.table import Table
 
-from cli.main import EXIT_FAILED, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_OK
 
 # Where the ``cli`` package lives: the checkout itself for an editable install, site-packages
 # (no scripts/) for ``pip install .``.
