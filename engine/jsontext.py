@@ -54,14 +54,13 @@ _LONG_NUMBER = re2.compile(rb"(?:[0-9]\.?){16}|[eE][-+]?[0-9]{3}")
 # a fraction literal (a value: after ':' '[' or ',') of 16+ digits with a point among them, or
 # a number with a 3-digit exponent: a double may not hold it exactly, so the text is read again
 # with exact decimals (``exact``). Integers of up to 19 digits (epoch microseconds) do not match.
-_LONG_FRACTION = re2.compile(rb"[:\[,][ \t\n\r]*-?[0-9]*(?:"
-                             + b"|".join(b"[0-9]{%d}\\.[0-9]{%d}" % (k, 16 - k) for k in range(1, 16))
+_SIXTEEN_DIGITS_WITH_A_POINT = b"|".join(b"[0-9]{%d}\\.[0-9]{%d}" % (k, 16 - k) for k in range(1, 16))
+_LONG_FRACTION = re2.compile(rb"[:\[,][ \t\n\r]*-?[0-9]*(?:" + _SIXTEEN_DIGITS_WITH_A_POINT
                              + rb")|[0-9][eE][-+]?[0-9]{3}")
 
 # the same as an object member's value: the leading ':' lets re2 skip ahead with memchr (the
 # pattern above scans every byte: ~0.15 us per event); array items are left to the walk
-_LONG_MEMBER = re2.compile(rb":[ \t\n\r]*-?[0-9]*(?:"
-                           + b"|".join(b"[0-9]{%d}\\.[0-9]{%d}" % (k, 16 - k) for k in range(1, 16))
+_LONG_MEMBER = re2.compile(rb":[ \t\n\r]*-?[0-9]*(?:" + _SIXTEEN_DIGITS_WITH_A_POINT
                            + rb"|[0-9.]*[eE][-+]?[0-9]{3})")
 
 # check() results
@@ -113,10 +112,7 @@ def loads_column(text) -> Any:
     raw = text if type(text) is bytes else str(text).encode("utf-8", "surrogatepass")
     if _LONG_NUMBER.search(raw) is None:
         return value
-    try:
-        return json.loads(text, parse_float=_exact_fraction, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise JsonTextError(too_deep(MAX_DEPTH)) from None
+    return exact(text)
 
 
 def _exact_fraction(literal: str) -> Any:

@@ -129,13 +129,17 @@ class Decode:
         """The event value ``index`` of ``raw`` decodes to (a dead letter's source event)."""
         value = raw.values[index]
         if self.format != "json":
-            event = {"value": value.decode("utf-8", "replace") if self.format == "string" else value}
+            event = self._wrap(value)
         else:
             event = self._event(value, raw)
         return None if event is None else self._with_meta(event, raw, index)
 
+    def _wrap(self, value) -> dict:
+        """The event of a value read with ``format: string`` or ``bytes``."""
+        as_text = self.format == "string" and type(value) is not str
+        return {"value": value.decode("utf-8", "replace") if as_text else value}
+
     def _wrapped(self, raw: RawBatch):
-        as_text = self.format == "string"
         events: list = []
         kept: List[int] = []
         deads: List[DeadLetter] = []
@@ -145,8 +149,7 @@ class Decode:
             if len(value) > MAX_VALUE_BYTES:
                 deads.append(self._dead(raw, index, _too_long(value)))
                 continue
-            event = {"value": value.decode("utf-8", "replace") if as_text and type(value) is not str else value}
-            events.append(self._with_meta(event, raw, index))
+            events.append(self._with_meta(self._wrap(value), raw, index))
             kept.append(index)
         return events, deads, kept
 
