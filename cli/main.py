@@ -81,11 +81,19 @@ class _EnvDefault(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+def _positive_int(text: str, most: int = 10 ** 9) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1 or value > most:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {most}, not {text!r}")
     return value
+
+
+def _workers(text: str) -> int:
+    """Threads or processes: beyond 1024 a typo, not a plan (each one costs memory at start)."""
+    return _positive_int(text, 1024)
 
 
 _MAX_INTERVAL = 7 * 24 * 3600.0
@@ -105,7 +113,7 @@ def _interval(text: str) -> float:
 
 def _execution_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("path", metavar="PATH")
-    command.add_argument("-w", "--workers", "--workers-per-process", dest="workers", type=_positive_int,
+    command.add_argument("-w", "--workers", "--workers-per-process", dest="workers", type=_workers,
                          action=_EnvDefault, envvar="BYTEWAX_WORKERS_PER_PROCESS", default=1,
                          help="Bytewax worker threads per process")
     command.add_argument("-s", "--snapshot-interval", dest="snapshot_interval", type=_interval,
@@ -141,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _execution_options(deploy)
     deploy.add_argument("--plan", action="store_true", help="only show what would be done")
     deploy.add_argument("--provision-only", action="store_true", help="create the topics, do not run")
-    deploy.add_argument("-p", "--processes", type=_positive_int, default=1,
+    deploy.add_argument("-p", "--processes", type=_workers, default=1,
                         help="local Bytewax processes to start (each with --workers threads)")
 
     graph = commands.add_parser("graph", help="print a topology's DAG as Mermaid or DOT")

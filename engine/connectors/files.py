@@ -42,6 +42,8 @@ def find_files(path: str, pattern: str = "*.jsonl") -> List[str]:
         if not found:
             raise ConnectorError(f"file source: no file matches '{path}'")
         return found
+    if os.path.exists(path):  # /dev/zero, a FIFO, a socket: no end, or no lines to resume at
+        raise ConnectorError(f"file source: '{path}' is not a regular file or a directory")
     raise ConnectorError(f"file source: '{path}' does not exist")
 
 

@@ -9,7 +9,7 @@ attribute access, import or builtin in the language. Reference: docs/expressions
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Optional
+from typing import Dict, FrozenSet, Optional, Tuple
 
 from engine.expressions.errors import ExpressionError
 from engine.expressions.functions import FUNCTIONS, SPECIAL_FORMS
@@ -28,13 +28,16 @@ class Expression:
     ``python``: source of its value over an event dict ``e`` (null as ``None``);
     ``test``: source that is truthy exactly when the value is ``true`` (for predicates);
     ``type``: its static type (``any`` when only known at run time);
-    ``fields``: the top-level fields it reads.
+    ``fields``: the top-level fields it reads;
+    ``notes``: warnings (:class:`ExpressionError`), e.g. a read of ``temp_cc`` where ``temp_c`` is known.
     """
 
-    __slots__ = ("text", "python", "test", "type", "fields", "_value", "_test")
+    __slots__ = ("text", "python", "test", "type", "fields", "notes", "_value", "_test")
 
-    def __init__(self, text: str, python: str, test: str, type_name: str, fields: FrozenSet[str]) -> None:
+    def __init__(self, text: str, python: str, test: str, type_name: str, fields: FrozenSet[str],
+                 notes: Tuple[ExpressionError, ...] = ()) -> None:
         self.text, self.python, self.test, self.type, self.fields = text, python, test, type_name, fields
+        self.notes = notes  # warnings found while checking (a field read that looks like a typo)
         self._value = _lambda(python)
         self._test = _lambda(test)
 
@@ -65,7 +68,7 @@ def compile_expression(text: str, fields: Optional[Dict[str, str]] = None) -> Ex
         code = value.value(tree)
         predicate = Translator(fields)
         test = predicate.truth(tree) if _is_boolean(code.type) else "False"
-        return Expression(text, code.src, test, code.type, frozenset(value.read))
+        return Expression(text, code.src, test, code.type, frozenset(value.read), tuple(value.notes))
     except (RecursionError, MemoryError, SyntaxError) as exc:  # CPython's limits on the generated code
         raise ExpressionError(f"expression too complex to compile ({type(exc).__name__}: {exc})", 0, len(text),
                               hint="split it into several map fields") from None

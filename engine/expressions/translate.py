@@ -31,6 +31,7 @@ class Translator:
     def __init__(self, fields: Optional[Dict[str, str]]) -> None:
         self.fields = fields
         self.read: Set[str] = set()
+        self.notes: List[ExpressionError] = []  # warnings: reads that look like typos
         self._temps = 0
 
     def temp(self) -> str:
@@ -79,6 +80,11 @@ class Translator:
             known = sorted(self.fields)
             hint = did_you_mean(top, known) or ("fields here: " + ", ".join(known) if known else None)
             raise ExpressionError(f"unknown field '{top}'", node.offset, len(str(top)), hint=hint)
+        if top not in self.fields:  # open events may carry it; a near miss of a known one is likelier a typo
+            hint = did_you_mean(top, [name for name in self.fields if name != types.OPEN])
+            if hint:
+                self.notes.append(ExpressionError(f"field '{top}' is not among the known fields: it is null "
+                                                  "unless the events carry it", node.offset, len(str(top)), hint=hint))
         return self.fields.get(top, "any")
 
     def _index(self, node: Index) -> Code:

@@ -6,6 +6,7 @@ import re
 from typing import Dict, Optional
 
 from engine.errors import ConfigError
+from engine.expressions.types import kind
 from engine.operators.expr import compile_option
 from engine.operators.fields import Fields, fully_known
 from engine.operators.map import Map
@@ -26,6 +27,7 @@ def duckdb_columns(options: dict, fields: Fields, feeder: str) -> Dict[str, str]
     declared: Optional[Dict[str, str]] = options.get("columns")
     if declared:
         columns = dict(declared)
+        _check_types(columns, fields or {}, feeder)
     elif not fully_known(fields):
         raise ConfigError(f"cannot infer the columns: the fields of '{feeder}' are not {'all ' if fields else ''}known", (),
                           hint="declare them: columns: {name: type, ...}")
@@ -37,6 +39,27 @@ def duckdb_columns(options: dict, fields: Fields, feeder: str) -> Dict[str, str]
                               hint="declare the columns with their types: columns: {name: type, ...}")
     _check_key(options, columns)
     return columns
+
+
+# Field type -> the column types that can hold its values (engine/connectors/duckdb_columns.py
+# converts; a pair missing here fails for every non-null value). ``json`` holds anything.
+_HOLDS = {
+    "int": {"int", "float", "decimal"}, "float": {"int", "float", "decimal"}, "decimal": {"int", "float", "decimal"},
+    "bool": {"bool", "int"}, "str": {"str", "decimal", "date", "timestamp"}, "date": {"date"},
+    "timestamp": {"timestamp", "date"}, "list": set(), "duration": set(),
+}
+
+
+def _check_types(columns: Dict[str, str], fields: Dict[str, str], feeder: str) -> None:
+    """A field known to be of a type its column cannot hold fails every event at the sink:
+    refused at validate time (``any``/``json``/``null`` fields are known only per event)."""
+    for name, column in columns.items():
+        field = kind(fields.get(name, "any"))
+        if field in _HOLDS and kind(column) != "json" and kind(column) not in _HOLDS[field]:
+            raise ConfigError(f"column '{name}' is {column}, but field '{name}' of '{feeder}' is {fields[name]}: "
+                              "no value of it fits", ("columns", name),
+                              hint=f"declare the column as {_AS_COLUMN.get(field, field)}, or convert the field "
+                                   "(cast, or a map expression)")
 
 
 def kafka_envelope(options: dict, fields: Fields, sink_name: str) -> Optional[Map]:

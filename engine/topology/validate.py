@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, List, Mapping, Optional
 
 from engine.errors import ConfigError
+from engine.operators.expr import collected_warnings
 from engine.operators.jsonschemas import EventSchema
 from engine.operators.registry import operator_class, operator_names
 from engine.operators.union import merge_fields
@@ -132,9 +133,9 @@ class _Checker:
                 return None
         return value
 
-    def config_error(self, base: NodePath, exc: ConfigError) -> None:
+    def config_error(self, base: NodePath, exc: ConfigError, severity: str = ERROR) -> None:
         node = (*base, *exc.path)
-        self.report(node, exc.message, exc.hint, offset=exc.offset,
+        self.report(node, exc.message, exc.hint, offset=exc.offset, severity=severity,
                     at_key=exc.offset is None and bool(exc.path) and isinstance(exc.path[-1], str)
                     and not isinstance(self._value(node), str))
 
@@ -269,6 +270,11 @@ class _Checker:
                     outputs[step["id"]] = names
         return outputs
 
+    def _reads_broken(self, refs: List[str]) -> bool:
+        """Whether a step or sink reads a step already in error: checks that need the fields
+        of its input would only repeat that error in other words (one root cause, one error)."""
+        return any(isinstance(r, str) and r.partition(".")[0] in self._broken for r in refs)
+
     def _fields_of(self, topology: Topology, refs: List[str]):
         all_fields = []
         for ref in refs:
@@ -287,16 +293,24 @@ class _Checker:
 
     def _build_steps(self, topology: Topology, deps: Dict[str, List[str]]) -> None:
         self._built: Dict[str, StepSpec] = {}
+        self._broken: set = set()  # steps in error, and what reads them: fields unknown, not wrong
         for step_id in graph.build_order(deps):
             spec = self._specs[step_id]
+            if self._reads_broken(spec.inputs):
+                self._broken.add(step_id)
             if spec.op == "?" or spec.node[:2] in self.shape_broken or spec.config is None:
+                self._broken.add(step_id)
                 continue
             input_fields = self._fields_of(topology, spec.inputs)
             try:
-                spec.operator = operator_class(spec.op)(step_id, spec.config, input_fields, None)
+                with collected_warnings() as warnings:
+                    spec.operator = operator_class(spec.op)(step_id, spec.config, input_fields, None)
             except ConfigError as exc:
                 self.config_error((*spec.node, spec.op), exc)
+                self._broken.add(step_id)
                 continue
+            for warning in warnings:
+                self.config_error((*spec.node, spec.op), warning, WARNING)
             spec.fields = spec.operator.output_fields
             self._built[step_id] = spec
             topology.steps.append(spec)
@@ -316,7 +330,8 @@ class _Checker:
                     self.report(problem[0], problem[1], problem[2])
             kind = next((k for k in SINK_KINDS if k in spec), "?")
             sink = SinkSpec(name, kind, _options(spec, kind), refs, ("sinks", name))
-            self._connector_options(sink, self._fields_of(topology, refs), ", ".join(refs))
+            if not (self._reads_broken(refs) and kind == "duckdb" and "columns" not in sink.options):
+                self._connector_options(sink, self._fields_of(topology, refs), ", ".join(refs))
             topology.sinks[name] = sink
         topology.dead_letter = self._dead_letter(topology)
 
