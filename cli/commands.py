@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
-from datetime import timedelta
 
 from rich.console import Console
-from rich.live import Live
-from rich.markup import escape
 
 from cli.diagnostics import print_text, to_json
-from cli.live import LiveView, dead_letter_total
 from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
-from engine.metrics import MetricsRegistry
+from cli.running import run_options, run_topology
 from engine.resources import schema_path
 from engine.topology.interpolate import file_secrets, redact
 from engine.topology.validate import Validation, validate_file
@@ -34,10 +30,6 @@ def secrets_hidden(*paths: str):
         if not secrets or redact(text, secrets) == text:
             raise
         raise type(type(exc).__name__, (Exception,), {})(redact(text, secrets)) from exc
-
-
-def _error(err: Console, topology, exc) -> None:
-    err.print(f"[red]error:[/red] {escape(topology.redact(str(exc)))}", highlight=False)
 
 
 def cmd_validate(args, out: Console, err: Console) -> int:
@@ -62,47 +54,10 @@ def _valid_or_report(path: str, err: Console):
 
 def cmd_run(args, out: Console, err: Console) -> int:
     with secrets_hidden(args.path):
-        return _run(args, out, err)
-
-
-def _run(args, out: Console, err: Console) -> int:
-    from engine.compiler import DEAD_LETTER_STEP, compile_topology
-    from engine.connectors.errors import ConnectorError
-    from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
-
-    topology = _valid_or_report(args.path, err)
-    if topology is None:
-        return EXIT_INVALID
-    metrics = MetricsRegistry()
-    try:
-        flow = compile_topology(topology, metrics)
-    except ConnectorError as exc:
-        _error(err, topology, exc)
-        return EXIT_FAILED
-    interval = timedelta(seconds=float(args.snapshot_interval)) if args.snapshot_interval else None
-    addresses = getattr(args, "addresses", None)
-    options = RunOptions(workers=int(args.workers), epoch_interval=interval,
-                         recovery_directory=args.recovery_directory,
-                         process_id=None if getattr(args, "process_id", None) is None else int(args.process_id),
-                         addresses=addresses.split(";") if addresses else None)
-    view = LiveView(topology.name, metrics, redact=topology.redact)
-    try:
-        if args.quiet or not out.is_terminal:
-            run_dataflow(flow, options)
-        else:
-            with Live(view, console=out, refresh_per_second=4, transient=True):
-                run_dataflow(flow, options)
-    except RunFailed as failure:
-        _error(err, topology, failure.message)
-        return EXIT_FAILED
-    if not args.quiet:
-        out.print(view.render(final=True))
-        dead = dead_letter_total(metrics, DEAD_LETTER_STEP)
-        if dead:
-            where = topology.dead_letter.options.get("path", topology.dead_letter.kind)
-            err.print(f"[yellow]{dead:,} event(s) dead-lettered to {escape(topology.redact(str(where)))}[/yellow]",
-                      highlight=False)
-    return EXIT_OK
+        topology = _valid_or_report(args.path, err)
+        if topology is None:
+            return EXIT_INVALID
+        return run_topology(topology, run_options(args), out, err, quiet=args.quiet)
 
 
 def cmd_graph(args, out: Console, err: Console) -> int:

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from cli.running import report_error, run_options, run_topology
 from engine.topology.model import Topology
 
 
@@ -32,7 +33,7 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     try:
         plans = plan_topics(topology.topics.values())
     except ConnectorError as exc:
-        err.print(f"[red]error:[/red] {escape(hide(str(exc)))}", highlight=False)
+        report_error(err, topology, exc)
         return EXIT_FAILED
     if plans:
         out.print(plan_table(plans, hide))
@@ -52,16 +53,14 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     try:
         apply_plan(plans)
     except ConnectorError as exc:
-        err.print(f"[red]error:[/red] {escape(hide(str(exc)))}", highlight=False)
+        report_error(err, topology, exc)
         return EXIT_FAILED
     if args.provision_only:
         return EXIT_OK
-    args.recovery_directory = recovery_directory(topology, args)
+    recovery = recovery_directory(topology, args)
     if args.processes == 1:
-        from cli.commands import cmd_run
-
-        return cmd_run(args, out, err)
-    return run_processes(args, out, err)
+        return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet)
+    return run_processes(args, recovery, out, err)
 
 
 def recovery_directory(topology: Topology, args) -> str:
@@ -81,16 +80,17 @@ def plan_table(plans, hide=str) -> Table:
     return table
 
 
-def run_processes(args, out: Console, err: Console) -> int:
-    """Start ``args.processes`` local processes of one Bytewax cluster and wait for all."""
+def run_processes(args, recovery: str, out: Console, err: Console) -> int:
+    """Start ``args.processes`` local processes of one Bytewax cluster, sharing the recovery
+    store ``recovery``, and wait for all. Each child validates its own copy of ``args.path``."""
     from engine.runtime.runner import prepare_recovery_directory
 
-    prepare_recovery_directory(args.recovery_directory, args.processes)
+    prepare_recovery_directory(recovery, args.processes)
     addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(args.processes))
     children: List[subprocess.Popen] = []
     for index in range(args.processes):
         command = [sys.executable, "-m", "cli", "run", args.path, "-q", "-w", str(args.workers),
-                   "-i", str(index), "-a", addresses, "-r", args.recovery_directory]
+                   "-i", str(index), "-a", addresses, "-r", recovery]
         if args.snapshot_interval:
             command += ["-s", str(args.snapshot_interval)]
         children.append(subprocess.Popen(command))

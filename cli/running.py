@@ -1,0 +1,70 @@
+"""Running one validated topology in this process: the one run path of ``run`` and ``deploy``.
+
+The caller validates the file (once) and passes the topology; this module compiles it, runs
+it with the live view, reports a failure or the dead-lettered total and returns the exit code.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Optional
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+
+from cli.exits import EXIT_FAILED, EXIT_OK
+from cli.live import LiveView, dead_letter_total
+from engine.metrics import MetricsRegistry
+from engine.topology.model import Topology
+
+
+def run_options(args, recovery_directory: Optional[str] = None):
+    """The ``RunOptions`` of the execution options on the command line; ``recovery_directory``
+    (deploy's default store) wins over ``args.recovery_directory``."""
+    from engine.runtime.runner import RunOptions
+
+    interval = timedelta(seconds=float(args.snapshot_interval)) if args.snapshot_interval else None
+    process_id = getattr(args, "process_id", None)
+    addresses = getattr(args, "addresses", None)
+    return RunOptions(workers=int(args.workers), epoch_interval=interval,
+                      recovery_directory=recovery_directory or args.recovery_directory,
+                      process_id=None if process_id is None else int(process_id),
+                      addresses=addresses.split(";") if addresses else None)
+
+
+def report_error(err: Console, topology: Topology, exc) -> None:
+    err.print(f"[red]error:[/red] {escape(topology.redact(str(exc)))}", highlight=False)
+
+
+def run_topology(topology: Topology, options, out: Console, err: Console, quiet: bool = False) -> int:
+    """Compile and run an already validated topology; EXIT_OK, or EXIT_FAILED when a connector
+    cannot start or the flow fails. Every message goes through ``topology.redact``."""
+    from engine.compiler import DEAD_LETTER_STEP, compile_topology
+    from engine.connectors.errors import ConnectorError
+    from engine.runtime.runner import RunFailed, run_dataflow
+
+    metrics = MetricsRegistry()
+    try:
+        flow = compile_topology(topology, metrics)
+    except ConnectorError as exc:
+        report_error(err, topology, exc)
+        return EXIT_FAILED
+    view = LiveView(topology.name, metrics, redact=topology.redact)
+    try:
+        if quiet or not out.is_terminal:
+            run_dataflow(flow, options)
+        else:
+            with Live(view, console=out, refresh_per_second=4, transient=True):
+                run_dataflow(flow, options)
+    except RunFailed as failure:
+        report_error(err, topology, failure.message)
+        return EXIT_FAILED
+    if not quiet:
+        out.print(view.render(final=True))
+        dead = dead_letter_total(metrics, DEAD_LETTER_STEP)
+        if dead:
+            where = topology.dead_letter.options.get("path", topology.dead_letter.kind)
+            err.print(f"[yellow]{dead:,} event(s) dead-lettered to {escape(topology.redact(str(where)))}[/yellow]",
+                      highlight=False)
+    return EXIT_OK
