@@ -64,6 +64,7 @@ from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
 from engine.operators.boundary import debug, guard
 from engine.operators.dead import describe
+from engine.operators.keyed import KeyedStep, KeyLogic
 from engine.records import DeadLetter
 
 _OK, _DEAD, _FAILED = "ok", "dead", "failed"  # _FAILED: (event, call, what went wrong), the key added later
@@ -78,7 +79,7 @@ def _now() -> datetime:
 class _KeyLogic(StatefulBatchLogic):
     """One key's operator logic, driven by Bytewax: batches, timers, end of input, snapshots."""
 
-    def __init__(self, step_id: str, keyed, state) -> None:
+    def __init__(self, step_id: str, keyed: KeyedStep, state) -> None:
         self.step_id = step_id
         self.keyed = keyed
         self.failures: List[tuple] = []  # of calls that raised, emitted with the next output
@@ -86,9 +87,9 @@ class _KeyLogic(StatefulBatchLogic):
         self.retry_at: Optional[datetime] = None  # a timer that raised is retried then
         self.delay: Optional[timedelta] = None
         self.snapshot_failed = False
-        self.logic = self._restored(state)
+        self.logic: KeyLogic = self._restored(state)
 
-    def _restored(self, state):
+    def _restored(self, state) -> KeyLogic:
         try:
             if isinstance(state, bytes):
                 state = pickle.loads(state)  # else a snapshot from before states were pickled here
@@ -260,7 +261,7 @@ def keyed_step(step_id: str, up: Stream, keyed: object, counters: object, name: 
     return StepOut(ok, op.merge("dead_letters", dead, no_key))
 
 
-def _grouper(step_id: str, keyed, counters: Optional[StepCounters]):
+def _grouper(step_id: str, keyed: KeyedStep, counters: Optional[StepCounters]):
     process = guard(step_id, keyed.group, keep_lineage=False)  # a batch whose group() raises is grouped one event at a time
 
     def group(batch: list):
@@ -298,6 +299,6 @@ def _failure(step_id: str, key: str, failure: tuple) -> DeadLetter:
     return DeadLetter(event, step_id, f"internal error in {call} for key {key!r}: {reason}")
 
 
-def build_keyed(step_id: str, up: Stream, keyed, counters: Optional[StepCounters]):
+def build_keyed(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters]):
     out = keyed_step(step_id, up, keyed, counters, step_id)
     return out.ok, out.dead

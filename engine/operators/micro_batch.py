@@ -23,9 +23,10 @@ from typing import Dict, List, Optional, Tuple
 from engine.errors import ConfigError
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
-from engine.operators.expr import compile_option
-from engine.operators.map import KEY_FIELD, key_text
 from engine.operators.dead import describe
+from engine.operators.expr import compile_option
+from engine.operators.keyed import KeyedStep, KeyLogic, Released
+from engine.operators.map import KEY_FIELD, key_text
 from engine.records import DeadLetter
 
 
@@ -35,8 +36,38 @@ class Pending:
     release_at: Optional[datetime] = None
 
 
-class MicroBatch:
-    kind = "keyed"
+class MicroBatcher(KeyLogic):
+    State = Pending
+
+    def add(self, pairs: list, now: datetime) -> Released:
+        if not self.s.events:
+            self.s.release_at = now + self.step.every
+        self.s.events.extend(event for _, event in pairs)
+        return self.due(now)
+
+    def due(self, now: datetime) -> Released:
+        if self.s.release_at is None or now < self.s.release_at:
+            return [], []
+        return self.flush()
+
+    def flush(self) -> Released:
+        events, self.s.events, self.s.release_at = self.s.events, [], None
+        return events, []
+
+    def next_notification(self) -> Optional[datetime]:
+        return self.s.release_at
+
+    def resume(self, now: datetime) -> None:
+        if self.s.events:
+            self.s.release_at = now + self.step.every
+
+    @property
+    def disposable(self) -> bool:
+        return not self.s.events
+
+
+class MicroBatch(KeyedStep):
+    Logic = MicroBatcher
 
     def __init__(self, step_id: str, config: Optional[dict], input_fields, context=None) -> None:
         config = config or {}
@@ -65,41 +96,3 @@ class MicroBatch:
                 continue
             groups.setdefault(chunk, []).append((chunk, event))
         return list(groups.items()), deads
-
-    def logic(self, state: Optional[Pending] = None) -> "MicroBatcher":
-        return MicroBatcher(self, state or Pending())
-
-
-class MicroBatcher:
-    def __init__(self, batch: MicroBatch, state: Pending) -> None:
-        self.every = batch.every
-        self.s = state
-
-    def add(self, pairs: list, now: datetime):
-        if not self.s.events:
-            self.s.release_at = now + self.every
-        self.s.events.extend(event for _, event in pairs)
-        return self.due(now)
-
-    def due(self, now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
-        if self.s.release_at is None or now < self.s.release_at:
-            return [], []
-        return self.flush()
-
-    def flush(self) -> Tuple[List[dict], List[DeadLetter]]:
-        events, self.s.events, self.s.release_at = self.s.events, [], None
-        return events, []
-
-    def next_notification(self) -> Optional[datetime]:
-        return self.s.release_at
-
-    def resume(self, now: datetime) -> None:
-        if self.s.events:
-            self.s.release_at = now + self.every
-
-    def state(self) -> Pending:
-        return self.s
-
-    @property
-    def disposable(self) -> bool:
-        return not self.s.events

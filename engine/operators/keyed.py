@@ -1,0 +1,105 @@
+"""The contract of a keyed, stateful operator, written once (``aggregate``, ``micro_batch``,
+``with_previous``, ``merge_transactions``).
+
+A keyed operator is two objects. The *step* (:class:`KeyedStep`), built once from the YAML
+config, splits every batch by key with ``group(batch) -> ([(key, pairs)], dead letters)`` and
+builds the per-key logic with ``logic(state)``. The *per-key logic* (:class:`KeyLogic`) moves one
+key's state forward. ``engine/compiler/keyed.py`` wraps it in a Bytewax ``StatefulBatchLogic``
+and calls, for each key (the same order as Bytewax's ``StatefulBatchLogic``):
+
+1. ``logic(state)``: once, when the key's first events arrive (``state`` is None) or when its
+   snapshot is restored; after a restore, ``resume(now)`` once, before anything else;
+2. per awake: ``add(pairs, now)`` with every ``(key value, event)`` pair queued for the key,
+   then ``due(now)`` if the time ``next_notification()`` gave has passed, then ``flush()`` if
+   the bounded input has ended (no more events will come);
+3. after those, unless the key was discarded: ``next_notification()``, the system time of the
+   next ``due`` call (None: no timer); ``disposable`` is read after every call: True lets the
+   compiler forget the key (its state would be empty anyway);
+4. now and then: ``state()``, which is pickled as the key's snapshot; it must be plain,
+   picklable data (and a copy is taken at once, so the logic may keep mutating it).
+
+``add``, ``due`` and ``flush`` return ``(emitted events, dead letters)``. A bad event never
+raises: it is dead-lettered with the reason and the state is left as if it had not come. ``now``
+is passed in rather than read, so tests drive time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any, Callable, ClassVar, Dict, Generic, List, Optional, Tuple, TypeVar
+
+from engine.operators.dead import describe
+from engine.operators.map import key_text
+from engine.records import DeadLetter
+
+S = TypeVar("S")
+Released = Tuple[List[dict], List[DeadLetter]]  # (emitted events, dead letters)
+
+
+class KeyLogic(ABC, Generic[S]):
+    """One key's logic over its state ``s``; the defaults are those of a logic without timers
+    that never forgets its key."""
+
+    State: ClassVar[type]  # the state a fresh key starts with: ``State()``
+
+    def __init__(self, step: Any, state: Optional[S] = None) -> None:
+        self.step = step  # the compiled step: its options and functions, shared by every key
+        self.s: S = state if state is not None else self.State()
+
+    @abstractmethod
+    def add(self, pairs: List[tuple], now: datetime) -> Released:
+        """Take ``(key value, event)`` pairs; return what is due now and dead letters."""
+
+    def due(self, now: datetime) -> Released:
+        """The timer of :meth:`next_notification` has fired."""
+        return [], []
+
+    def flush(self) -> Released:
+        """End of a bounded input: release whatever is held."""
+        return [], []
+
+    def next_notification(self) -> Optional[datetime]:
+        return None
+
+    def resume(self, now: datetime) -> None:
+        """The state was restored from a snapshot taken before a downtime."""
+
+    def state(self) -> S:
+        return self.s
+
+    @property
+    def disposable(self) -> bool:
+        return False
+
+
+class KeyedStep:
+    """The step side: ``kind`` tells the compiler to wire it as a keyed step; ``Logic`` is the
+    :class:`KeyLogic` class ``logic`` builds."""
+
+    kind = "keyed"
+    Logic: type
+
+    def logic(self, state: Any = None) -> KeyLogic:
+        """The per-key logic the compiler drives (``engine/compiler/keyed.py``)."""
+        return self.Logic(self, state)
+
+
+def group_by_key(batch: list, step_id: str, key_of: Callable[[dict], Any], null_reason: str,
+                 ) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+    """``group`` for steps keyed by an expression: ``(key text, [(key value, event)])`` per key,
+    in order of first appearance; an event whose key fails or is null is a dead letter."""
+    groups: Dict[str, list] = {}
+    deads: List[DeadLetter] = []
+    for event in batch:
+        try:
+            value = key_of(event)
+            text = key_text(value)
+        except Exception as exc:  # noqa: BLE001 - this event's key, not the batch
+            deads.append(DeadLetter(event, step_id, f"key: {describe(exc)}"))
+            continue
+        if value is None:
+            deads.append(DeadLetter(event, step_id, null_reason))
+            continue
+        groups.setdefault(text, []).append((value, event))
+    return list(groups.items()), deads
