@@ -319,3 +319,34 @@ def test_bad_event_times_in_a_batch_are_dead_lettered_one_by_one():
     assert spans(results) == [(0, 10, 2)]
     assert [d.event["s"] for d in deads] == [None, "not a time"]
     assert deads[0].error == "event_time: null" and deads[1].error.startswith("event_time: ")
+
+
+# Snapshots pickled before each window kind had a state type of its own (one KeyState for all
+# kinds), each after two events of key "a" at 1s and 3s (test: keep them restorable).
+LEGACY = {
+    "running": "gAWV+wAAAAAAAACMGmVuZ2luZS5vcGVyYXRvcnMuYWdncmVnYXRllIwIS2V5U3RhdGWUk5QpgZR9lCiMA2tleZSMAWGUjAdydW5uaW5nlF2USwJhjAdjaGFuZ2VklIiMB3dpbmRvd3OUfZSMDm1heF9ldmVudF90aW1llE6MC21heF9zZWVuX2F0lE6MBWNsb2NrlIwIZGF0ZXRpbWWUjAhkYXRldGltZZSTlEMKB+oLAgYAAAAAAJRoD4wIdGltZXpvbmWUk5RoD4wJdGltZWRlbHRhlJOUSwBLAEsAh5RSlIWUUpSGlFKUjARzZWVulEsAjAtjb3VudF9pbmRleJRLAHViLg==",  # noqa: E501
+    "count": "gAWV+wAAAAAAAACMGmVuZ2luZS5vcGVyYXRvcnMuYWdncmVnYXRllIwIS2V5U3RhdGWUk5QpgZR9lCiMA2tleZSMAWGUjAdydW5uaW5nlF2USwJhjAdjaGFuZ2VklImMB3dpbmRvd3OUfZSMDm1heF9ldmVudF90aW1llE6MC21heF9zZWVuX2F0lE6MBWNsb2NrlIwIZGF0ZXRpbWWUjAhkYXRldGltZZSTlEMKB+oLAgYAAAAAAJRoD4wIdGltZXpvbmWUk5RoD4wJdGltZWRlbHRhlJOUSwBLAEsAh5RSlIWUUpSGlFKUjARzZWVulEsCjAtjb3VudF9pbmRleJRLAHViLg==",  # noqa: E501
+    "tumbling": "gAWVPgEAAAAAAACMGmVuZ2luZS5vcGVyYXRvcnMuYWdncmVnYXRllIwIS2V5U3RhdGWUk5QpgZR9lCiMA2tleZSMAWGUjAdydW5uaW5nlE6MB2NoYW5nZWSUiYwHd2luZG93c5R9lIwIZGF0ZXRpbWWUjAhkYXRldGltZZSTlEMKB+oLAgYAAAAAAJRoC4wIdGltZXpvbmWUk5RoC4wJdGltZWRlbHRhlJOUSwBLAEsAh5RSlIWUUpSGlFKUaA1DCgfqCwIGAAoAAACUaBaGlFKUhpRdlEsCYXOMDm1heF9ldmVudF90aW1llGgNQwoH6gsCBgADAAAAlGgWhpRSlIwLbWF4X3NlZW5fYXSUaA1DCgfqCwIGAAAAAACUaBaGlFKUjAVjbG9ja5RoJYwEc2VlbpRLAIwLY291bnRfaW5kZXiUSwB1Yi4=",  # noqa: E501
+    "session": "gAWVKwEAAAAAAACMGmVuZ2luZS5vcGVyYXRvcnMuYWdncmVnYXRllIwIS2V5U3RhdGWUk5QpgZR9lCiMA2tleZSMAWGUjAdydW5uaW5nlE6MB2NoYW5nZWSUiYwHd2luZG93c5R9lIwIZGF0ZXRpbWWUjAhkYXRldGltZZSTlEMKB+oLAgYAAQAAAJRoC4wIdGltZXpvbmWUk5RoC4wJdGltZWRlbHRhlJOUSwBLAEsAh5RSlIWUUpSGlFKUaA1DCgfqCwIGAAMAAACUaBaGlFKUhpRdlEsCYXOMDm1heF9ldmVudF90aW1llGgbjAttYXhfc2Vlbl9hdJRoDUMKB+oLAgYAAAAAAJRoFoaUUpSMBWNsb2NrlGgijARzZWVulEsAjAtjb3VudF9pbmRleJRLAHViLg==",  # noqa: E501
+}
+
+
+@pytest.mark.parametrize("kind,window,expected", [
+    ("running", None, [{"k": "a", "n": 3, "_key": "a"}]),
+    ("count", {"count": 3}, [{"k": "a", "window_index": 0, "n": 3, "_key": "a"}]),
+    ("tumbling", {"tumbling": "10s", "event_time": "at", "allowed_lateness": "2s"},
+     [{"k": "a", "window_start": at(0), "window_end": at(10), "n": 3, "_key": "a"}]),
+    ("session", {"session": {"gap": "5s"}, "event_time": "at"},
+     [{"k": "a", "window_start": at(1), "window_end": at(4), "n": 3, "_key": "a"}]),
+])
+def test_a_snapshot_from_before_the_window_kinds_had_their_own_state_restores(kind, window, expected):
+    import base64
+    import pickle
+
+    config = {"key": "k", "compute": {"n": "count()"}, **({"window": window} if window else {"emit": "final"})}
+    agg = Aggregate("agg", config, None)
+    restored = agg.logic(pickle.loads(base64.b64decode(LEGACY[kind])))
+    restored.resume(T0)
+    emitted, deads = restored.add([("a", {"k": "a", "at": at(4)})], T0)
+    assert (emitted + ok(restored.flush()), deads) == (expected, [])
+    assert type(restored.state()) is agg.Logic.State

@@ -1,8 +1,8 @@
-"""Which windows an event belongs to: tumbling, sliding and session windows by time.
+"""Window bounds by time: which tumbling or sliding windows a timestamp belongs to.
 
 Window bounds are aware UTC datetimes, aligned to the Unix epoch, so every worker and every
-run assigns the same windows. Count windows and sessions are handled by the aggregate state
-because they depend on the events before them, not only on a timestamp.
+run assigns the same windows. Count windows and sessions are not here: they depend on the
+events before them, not only on a timestamp (``count``, ``session``).
 
 Timestamps end at 0001-01-01 and 9999-12-31: an event time so close to either that its
 windows (or the watermark arithmetic) would pass them is out of :func:`time_range`.

@@ -1,0 +1,32 @@
+"""No window: one running result per key, emitted after each batch (``emit: updates``) or
+once at the end of a bounded input (``emit: final``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from engine.operators.keyed import Released
+from engine.operators.windows.base import AggregateState, WindowLogic
+
+
+@dataclass
+class RunningState(AggregateState):
+    running: Optional[list] = None  # the accumulator; None until the first event
+
+
+class Running(WindowLogic):
+    State = RunningState
+
+    def take(self, events: list, now: datetime) -> Released:
+        accumulator = self.s.running if self.s.running is not None else self.step.fresh()
+        self.s.running, deads = self.step.fold(accumulator, events)
+        if self.settings.emit == "updates":
+            return [self.result(self.s.running)], deads
+        return [], deads
+
+    def flush(self) -> Released:
+        if self.settings.emit == "final" and self.s.running is not None:
+            return [self.result(self.s.running)], []
+        return [], []

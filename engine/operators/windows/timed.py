@@ -1,0 +1,187 @@
+"""What the time-based window kinds (tumbling, sliding, session) share: the key's open
+windows, the event-time watermark, and releasing the windows it has passed.
+
+``now`` (system time) is passed in, so tests can drive time. Event-time watermark: the
+largest event time seen, minus ``allowed_lateness``, advanced by the system time elapsed
+since it arrived (as Bytewax's ``EventClock``), so idle keys still close their windows.
+With processing time the watermark is ``now``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Dict, List, Optional
+
+from engine.operators.dead import describe
+from engine.operators.keyed import Released
+from engine.operators.windows import bounds
+from engine.operators.windows.base import AggregateState, WindowLogic
+from engine.records import DeadLetter
+
+_MISSING = object()
+
+
+@dataclass
+class TimeState(AggregateState):
+    """One state for the three time-based kinds: they remember the same things."""
+
+    windows: Dict[bounds.Window, list] = field(default_factory=dict)  # open window -> accumulator
+    max_event_time: Optional[datetime] = None  # the event time that last moved the watermark
+    max_seen_at: Optional[datetime] = None  # system time when max_event_time arrived
+    clock: Optional[datetime] = None  # latest system time this key saw (never goes back)
+
+
+class TimeWindows(WindowLogic):
+    State = TimeState
+
+    def take(self, events: list, now: datetime) -> Released:
+        now = self._tick(now)
+        timed, deads = self._timed(events, now)
+        deads += self.place(timed, now)
+        results, failed = self.due(now)
+        return results, deads + failed
+
+    @abstractmethod
+    def place(self, timed: list, now: datetime) -> List[DeadLetter]:
+        """Fold ``(time, event)`` pairs into their windows; dead letters of late or failing events."""
+
+    def close_time(self, span: bounds.Window) -> datetime:
+        """When the watermark passes this, the window is released."""
+        return span[1]
+
+    # -- events -------------------------------------------------------------------------
+    def _timed(self, events: list, now: datetime):
+        """``(time, event)`` of each event, in arrival order; dead letters for missing times."""
+        extract = self.settings.event_time
+        if extract is None:
+            return [(now, event) for event in events], []
+        step = self.step
+        try:
+            moments = step.times(events)
+        except Exception:  # noqa: BLE001 - some event's time fails: find it below
+            moments = [_MISSING] * len(events)
+        timed, deads = [], []
+        first, last = step.time_range
+        for moment, event in zip(moments, events):
+            try:
+                if first <= moment <= last:  # the usual case, fast: an aware timestamp in range
+                    timed.append((moment, event))
+                    continue
+            except TypeError:  # not an aware timestamp
+                pass
+            try:
+                moment = _as_utc(extract(event) if moment is _MISSING else moment)
+            except Exception as exc:  # noqa: BLE001
+                deads.append(DeadLetter(event, step.step_id, f"event_time: {describe(exc)}"))
+                continue
+            if not first <= moment <= last:
+                deads.append(DeadLetter(event, step.step_id, bounds.out_of_range(moment, first, last)))
+                continue
+            timed.append((moment, event))
+        return timed, deads
+
+    def advance(self, moment: datetime, now: datetime) -> None:
+        """An event has been taken: it moves the event-time watermark forward when its time,
+        less the lateness, is past the watermark now (as Bytewax's ``EventClock``), so the
+        watermark never goes back and no window is ever emitted twice."""
+        if self.settings.event_time is None:
+            return
+        if self.s.max_event_time is None or moment - self.settings.lateness > self.watermark(now):
+            self.s.max_event_time, self.s.max_seen_at = moment, now
+
+    def fold_groups(self, groups: dict, deads: List[DeadLetter]) -> List[DeadLetter]:
+        """Fold each window's new events into its accumulator; ``deads`` plus the failures."""
+        failed_ids = set()
+        for span, events in groups.items():
+            if not events:  # a tumbling window whose events were all late
+                continue
+            accumulator = self.s.windows.get(span) or self.step.fresh()
+            self.s.windows[span], failed = self.step.fold(accumulator, events)
+            # an event in several sliding windows fails in each: report it once
+            deads += [d for d in failed if id(d.event) not in failed_ids]
+            failed_ids.update(id(d.event) for d in failed)
+        return deads
+
+    def late(self, event: dict, moment: datetime, span, watermark: datetime) -> DeadLetter:
+        return DeadLetter(event, self.step.step_id,
+                          f"late event: event time {moment.isoformat()} is in window "
+                          f"[{span[0].isoformat()}, {span[1].isoformat()}), closed at watermark {watermark.isoformat()}")
+
+    # -- time -----------------------------------------------------------------------------
+    def watermark(self, now: datetime) -> Optional[datetime]:
+        if self.settings.event_time is None:
+            return now
+        if self.s.max_event_time is None:
+            return None
+        try:
+            return self.s.max_event_time - self.settings.lateness + (now - self.s.max_seen_at)
+        except OverflowError:  # advanced past the last timestamp: every window has closed
+            return bounds.LAST
+
+    def closed_before(self, now: datetime) -> Optional[datetime]:
+        """Windows closing at or before this are closed: the event-time watermark now (the
+        same one :meth:`due` uses, so a window is never emitted twice)."""
+        if self.settings.event_time is None:
+            return None
+        return self.watermark(now)
+
+    def _tick(self, now: datetime) -> datetime:
+        """The system time, kept from going back (NTP steps, clock changes)."""
+        if self.s.clock is not None and now < self.s.clock:
+            return self.s.clock
+        self.s.clock = now
+        return now
+
+    def resume(self, now: datetime) -> None:
+        """State restored from a snapshot: the time the flow was down does not advance the
+        event-time watermark (else every replayed event of an open window would be late)."""
+        if self.s.clock is not None and now > self.s.clock:
+            if self.s.max_seen_at is not None:
+                self.s.max_seen_at += now - self.s.clock
+            self.s.clock = now
+
+    def due(self, now: datetime) -> Released:
+        """Results of the windows the watermark has passed, oldest first; they are forgotten."""
+        now = self._tick(now)
+        mark = self.watermark(now)
+        if mark is None:
+            return [], []
+        return self._emit([w for w in self.s.windows if self.close_time(w) <= mark]), []
+
+    def flush(self) -> Released:
+        """End of input: every open window."""
+        return self._emit(list(self.s.windows)), []
+
+    def _emit(self, spans) -> List[dict]:
+        results = []
+        for span in sorted(spans):
+            accumulator = self.s.windows.pop(span)
+            results.append(self.result(accumulator, {"window_start": span[0], "window_end": span[1]}))
+        return results
+
+    def next_notification(self) -> Optional[datetime]:
+        """System time at which the earliest open window closes (for a Bytewax timer)."""
+        if not self.s.windows:
+            return None
+        earliest = min(self.close_time(w) for w in self.s.windows)
+        if self.settings.event_time is None:
+            return earliest
+        if self.s.max_event_time is None:
+            return None
+        return self.s.max_seen_at + (earliest - (self.s.max_event_time - self.settings.lateness))
+
+    @property
+    def disposable(self) -> bool:
+        """Nothing left to remember: processing-time windows all closed. (Event-time state
+        keeps the watermark, so late events stay detectable.)"""
+        return self.settings.event_time is None and not self.s.windows
+
+
+def _as_utc(value) -> datetime:
+    if value is None:
+        raise ValueError("null")
+    if type(value) is not datetime:
+        raise TypeError(f"expected a timestamp, got {type(value).__name__} {value!r:.40}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
