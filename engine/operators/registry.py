@@ -14,9 +14,9 @@ from engine.operators.filter import Filter
 from engine.operators.key import Key
 from engine.operators.map import Map
 from engine.operators.micro_batch import MicroBatch
-from engine.operators.previous import WithPrevious
+from engine.operators.with_previous import WithPrevious
 from engine.operators.route import Branch, Route
-from engine.operators.transactions import MergeTransactions
+from engine.operators.merge_transactions import MergeTransactions
 from engine.operators.union import Union
 from engine.operators.unnest import Unnest
 from engine.operators.validate import Validate

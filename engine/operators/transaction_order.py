@@ -8,7 +8,7 @@ Some row changes belong to no transaction whose end will ever be announced:
   ``last_in_data_collection``, and no BEGIN/END records;
 * changes without a transaction id;
 * with ``markers``, the changes of a transaction proven to have no markers (see
-  ``TransactionMerger._unmarked`` in ``transactions``).
+  ``TransactionMerger._unmarked`` in ``merge_transactions``).
 
 They are *loose*: kept in a list of :class:`Loose` units (one per event, or a whole unmarked
 transaction), each with its source position (the highest ``lsn`` of its changes), and released

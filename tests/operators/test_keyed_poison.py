@@ -6,7 +6,7 @@ import pytest
 
 from engine.operators.aggregate import Aggregate
 from engine.operators.micro_batch import MicroBatch
-from engine.operators.previous import WithPrevious
+from engine.operators.with_previous import WithPrevious
 
 NOW = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
 UTC = timezone.utc

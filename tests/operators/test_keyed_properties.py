@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from engine.operators.aggregate import Aggregate
 from engine.operators.map import key_text
 from engine.operators.micro_batch import MicroBatch
-from engine.operators.previous import WithPrevious
-from engine.operators.transactions import MergeTransactions, net_change
+from engine.operators.with_previous import WithPrevious
+from engine.operators.merge_transactions import MergeTransactions, net_change
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

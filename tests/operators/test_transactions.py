@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.operators.transactions import MergeTransactions, net_change
+from engine.operators.merge_transactions import MergeTransactions, net_change
 
 NOW = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
 
@@ -121,7 +121,7 @@ def test_micro_batch_releases_events_together_after_the_interval_and_keeps_keys_
 
 
 def test_with_previous_attaches_the_last_event_of_the_same_key():
-    from engine.operators.previous import WithPrevious
+    from engine.operators.with_previous import WithPrevious
 
     step = WithPrevious("prev", {"key": "order", "fields": ["status"]}, None)
     pairs, _ = step.group([{"order": 1, "status": "NEW"}, {"order": 2, "status": "NEW"}, {"order": 1, "status": "DEPARTED"}])
@@ -172,6 +172,23 @@ def test_the_state_survives_pickling_mid_transaction_even_from_a_list_of_done_id
     out, _ = resumed.add([("*", order_tx(7)[2])], NOW)
     assert [e["tx_id"] for e in out] == ["7"]
     assert resumed.add([("*", end_marker(6))], NOW) == ([], []) and resumed.s.open == {}
+
+
+def test_snapshots_from_before_the_modules_were_named_like_their_yaml_keys_restore():
+    import base64
+    import pickle
+
+    from engine.operators.with_previous import WithPrevious
+
+    # pickled when the modules were engine/operators/transactions.py and previous.py: tx 7 open
+    # with one update of row t:1; the last event of key "a" of with_previous
+    merge_state = "gAWVGgIAAAAAAACMHWVuZ2luZS5vcGVyYXRvcnMudHJhbnNhY3Rpb25zlIwKTWVyZ2VTdGF0ZZSTlCmBlH2UKIwEb3BlbpR9lIwBN5RoAIwLVHJhbnNhY3Rpb26Uk5QpgZR9lCiMAmlklGgHjAdjaGFuZ2VzlF2UfZQojAJvcJSMAXWUjAZiZWZvcmWUfZQoaAxLAYwBdpRLAXWMBWFmdGVylH2UKGgMSwFoFEsCdYwFdGFibGWUjAF0lIwFdHhfaWSUaAeMA2xzbpRLBYwFdHNfbXOUSwF1YYwJcGVyX3RhYmxllH2UaBhLAXOMCGV4cGVjdGVklE6MCWxhc3Rfc2VlbpSMCGRhdGV0aW1llIwIZGF0ZXRpbWWUk5RDCgfqCwIGAAAAAACUaCCMCHRpbWV6b25llJOUaCCMCXRpbWVkZWx0YZSTlEsASwBLAIeUUpSFlFKUhpRSlIwOdW5yZWFkYWJsZV9lbmSUiYwFYmVndW6UiYwNZmlyc3RfYXJyaXZhbJR9lGgYSwFzjAxsYXN0X2Fycml2YWyUfZRoGEsBc4wHY3JlYXRlZJRLAYwIc25hcHNob3SUiXVic4wFZW5kZWSUXZSMD2xhdGVzdF9ieV90YWJsZZR9lGgYaAdzjARkb25llH2UjAVsb29zZZRdlIwNcmVsZWFzZWRfdXB0b5ROjAhhcnJpdmFsc5RLAWgvfZSMCHVubWFya2VklH2UdWIu"  # noqa: E501
+    previous_state = "gAWVTAAAAAAAAACMGWVuZ2luZS5vcGVyYXRvcnMucHJldmlvdXOUjApSZW1lbWJlcmVklJOUKYGUfZSMBGxhc3SUfZQojAFrlIwBYZSMAXaUSwF1c2Iu"
+    merge = MergeTransactions("m", {"idle": "10s"}, None)
+    out, deads = merge.logic(pickle.loads(base64.b64decode(merge_state))).flush()
+    assert ([(e["tx_id"], e["lsn"]) for e in out], deads) == ([("7", 5)], [])
+    previous = WithPrevious("p", {"key": "k"}, None).logic(pickle.loads(base64.b64decode(previous_state)))
+    assert previous.add([("a", {"k": "a", "v": 2})], NOW) == ([{"k": "a", "v": 2, "previous": {"k": "a", "v": 1}}], [])
 
 
 @pytest.mark.parametrize("before,after,changed", [

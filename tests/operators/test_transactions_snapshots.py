@@ -6,7 +6,7 @@ import pickle
 from datetime import datetime, timedelta, timezone
 
 from engine.operators.debezium import DebeziumDecoder
-from engine.operators.transactions import MergeTransactions
+from engine.operators.merge_transactions import MergeTransactions
 
 NOW = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.operators.transactions import MergeTransactions
+from engine.operators.merge_transactions import MergeTransactions
 from tests.operators.test_transactions_snapshots import apply
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)

@@ -37,7 +37,7 @@ are dead-lettered when they arrive, so the state only ever holds changes it can 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sys
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -46,115 +46,29 @@ from engine.operators.dead import describe
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.operators.expr import compile_option
+from engine.operators.keyed import KeyedStep, KeyLogic, Released
 from engine.operators.transaction_net import net_change, net_events  # noqa: F401 - net_change: this module's interface
 from engine.operators.transaction_order import Loose, in_table_order, is_snapshot_read, position, runs, take
 from engine.operators.transaction_records import announced, is_marker, marker_id, no_id, unwrapped
+from engine.operators.transaction_state import MergeState, Transaction, remember, upgraded
 from engine.records import DeadLetter
 
-_DONE_KEPT = 1000  # completed ids remembered at least, to ignore a marker that comes late or twice
 ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
 
-
-@dataclass
-class Transaction:
-    """The buffered changes of one transaction, in arrival order."""
-
-    id: str
-    changes: List[dict] = field(default_factory=list)
-    per_table: Dict[str, int] = field(default_factory=dict)
-    expected: Optional[Dict[str, int]] = None  # from the END marker
-    last_seen: Optional[datetime] = None
-    unreadable_end: bool = False  # its END was malformed: complete by the later-transaction rule
-    begun: bool = False  # its BEGIN record was seen: it has markers
-    first_arrival: Dict[str, int] = field(default_factory=dict)  # per table, arrival index of its first change
-    last_arrival: Dict[str, int] = field(default_factory=dict)  # ... and of its last
-    created: Optional[int] = None  # arrival index of the change that opened it (not an END)
-    snapshot: bool = False  # snapshot reads released in source order (transaction_order.runs)
+# Snapshots taken when this module was engine/operators/transactions.py name its state classes
+# by that path (pickle looks classes up by module and name): keep it resolvable.
+sys.modules.setdefault("engine.operators.transactions", sys.modules[__name__])
 
 
-@dataclass
-class MergeState:
-    """Plain, picklable state: open transactions and, per table, the latest transaction seen."""
-
-    open: Dict[str, Transaction] = field(default_factory=dict)
-    ended: List[str] = field(default_factory=list)  # END markers in arrival order = commit order
-    latest_by_table: Dict[str, str] = field(default_factory=dict)
-    # recently completed ids, oldest first (a dict: ordered, and O(1) to look up): late markers are ignored
-    done: Dict[str, None] = field(default_factory=dict)
-    # changes released in source order, not at a transaction's end (transaction_order)
-    loose: List[Loose] = field(default_factory=list)
-    released_upto: Optional[Any] = None  # highest position of a released transaction
-    arrivals: int = 0  # changes taken so far: their arrival index
-    begun: Dict[str, None] = field(default_factory=dict)  # BEGIN seen before any change (bounded)
-    unmarked: Dict[str, None] = field(default_factory=dict)  # transactions proven to have no markers (bounded)
-
-
-class MergeTransactions:
-    """Compiles the row and domain-key expressions and builds the per-key logic."""
-
-    kind = "keyed"
-
-    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
-        config = config or {}
-        self.step_id = step_id
-        self.row = compile_option(config.get("row", "table + ':' + str(coalesce(after.id, before.id))"),
-                                  input_fields, ("row",))
-        self.group_by = compile_option(config["group"], input_fields, ("group",)) if config.get("group") else None
-        self.markers = bool(config.get("markers", False))
-        # With markers: the tables this step reads; END's counts for other tables are ignored.
-        self.tables = set(config["tables"]) if config.get("tables") else None
-        self.idle = _idle(config)
-        self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "ops": "json", "tables": "json",
-                              "lsn": "any", "ts_ms": "int", "_key": "str"}
-
-    def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
-        """One key sees every transaction, so they come out in commit order (one worker: the
-        database's commit log is serial too)."""
-        pairs: list = []
-        deads: List[DeadLetter] = []
-        for original in batch:
-            event = original
-            try:
-                if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
-                    event = unwrapped(event)
-                tx = marker_id(event) if is_marker(event) else event.get("tx_id")
-            except Exception as exc:  # noqa: BLE001 - this event, not the batch
-                reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
-                deads.append(DeadLetter(original, self.step_id, reason))
-                continue
-            if tx is None and (is_marker(event) or "op" not in event):  # a change without one: loose
-                deads.append(DeadLetter(original, self.step_id, no_id(event)))
-                continue
-            pairs.append((ALL, event))
-        return ([(ALL, pairs)] if pairs else []), deads
-
-    def logic(self, state: Optional[MergeState] = None) -> "TransactionMerger":
-        return TransactionMerger(self, state or MergeState())
-
-    def net_changes(self, transaction: Transaction) -> Tuple[List[dict], List[DeadLetter]]:
-        """One output event per domain key of the transaction's surviving row changes
-        (``transaction_net.net_events``)."""
-        return net_events(self.step_id, self.row, self.group_by, transaction.id, transaction.changes,
-                          transaction.snapshot)
-
-
-class TransactionMerger:
+class TransactionMerger(KeyLogic):
     """Buffers transactions and releases them when complete; the compiler drives it."""
 
-    def __init__(self, merge: MergeTransactions, state: MergeState) -> None:
-        self.merge = merge
-        self.s = state
-        if isinstance(state.done, list):  # a snapshot taken when ``done`` was a list
-            state.done = dict.fromkeys(state.done)
-        for name, default in (("loose", list), ("released_upto", lambda: None), ("arrivals", int),
-                              ("begun", dict), ("unmarked", dict)):  # a snapshot from before these
-            if not hasattr(state, name):
-                setattr(state, name, default())
-        for transaction in state.open.values():
-            if not hasattr(transaction, "first_arrival"):
-                transaction.first_arrival, transaction.last_arrival = {}, {}
+    State = MergeState
 
-    def add(self, pairs: List[tuple], now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
+    def __init__(self, merge: MergeTransactions, state: Optional[MergeState] = None) -> None:
+        super().__init__(merge, upgraded(state))
+
+    def add(self, pairs: List[tuple], now: datetime) -> Released:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""
         deads: List[DeadLetter] = []
         for _, event in pairs:
@@ -163,7 +77,7 @@ class TransactionMerger:
             except Exception as exc:  # noqa: BLE001 - e.g. an id too long to be written as text
                 problem = describe(exc)
             if problem is not None:
-                deads.append(DeadLetter(event, self.merge.step_id, problem))
+                deads.append(DeadLetter(event, self.step.step_id, problem))
         results, failed = self._release(self._ready())
         return results, deads + failed
 
@@ -171,7 +85,7 @@ class TransactionMerger:
         """Complete transactions that may go now: with markers, in commit (END) order, stopping
         at the first one still waiting for data; without, every complete one that no open
         transaction precedes on one of its tables, in the tables' order."""
-        if not self.merge.markers:
+        if not self.step.markers:
             complete, others = [], []
             for t in self.s.open.values():
                 (complete if self._complete(t) else others).append(t)
@@ -197,7 +111,7 @@ class TransactionMerger:
                 if tx_id in self.s.open:
                     self.s.open[tx_id].begun = True
                 else:
-                    _remember(self.s, "begun", tx_id)
+                    remember(self.s, "begun", tx_id)
             return None
         tx_id = marker_id(event)
         if tx_id is None:
@@ -212,8 +126,8 @@ class TransactionMerger:
             return f"END record of transaction {tx_id}: {exc}"
         if tx_id in self.s.done:
             return None
-        if self.merge.tables is not None:
-            counts = {t: n for t, n in counts.items() if t in self.merge.tables}
+        if self.step.tables is not None:
+            counts = {t: n for t, n in counts.items() if t in self.step.tables}
             if not counts and not getattr(self.s.open.get(tx_id), "changes", None):  # none of our tables
                 self.s.open.pop(tx_id, None)
                 self._remember_done(tx_id)
@@ -254,7 +168,7 @@ class TransactionMerger:
             if "*" in transaction.expected:
                 return sum(transaction.per_table.values()) >= transaction.expected["*"]
             return all(transaction.per_table.get(t, 0) >= n for t, n in transaction.expected.items())
-        if (self.merge.markers and not transaction.unreadable_end) or not transaction.per_table:
+        if (self.step.markers and not transaction.unreadable_end) or not transaction.per_table:
             return False
         # A later transaction has been seen on every table this one touched.
         return all(self.s.latest_by_table.get(t) != transaction.id for t in transaction.per_table)
@@ -278,12 +192,12 @@ class TransactionMerger:
             if any(t in firsts and t in lasts and lasts[t] < firsts[t] for t in other.per_table):
                 del self.s.open[other.id]
                 self._remember_done(other.id)  # an END of it after all is ignored
-                _remember(self.s, "unmarked", other.id)  # its later changes are loose too
+                remember(self.s, "unmarked", other.id)  # its later changes are loose too
                 arrival = min(getattr(other, "first_arrival", {}).values(), default=0)
                 self.s.loose.append(Loose(other.id, other.changes, False, arrival, other.last_seen))
 
     def _release(self, transactions: List[Transaction], rest: Optional[Callable[[Loose], bool]] = None,
-                 ) -> Tuple[List[dict], List[DeadLetter]]:
+                 ) -> Released:
         """Release ``transactions`` in that order, each preceded by the loose units not above
         its position; first, loose units behind what was already released; last, the loose
         units ``rest`` says go (in source order)."""
@@ -298,11 +212,11 @@ class TransactionMerger:
                 continue
             del self.s.open[transaction.id]
             self._remember_done(transaction.id)
-            if self.merge.markers and transaction.expected is not None and not transaction.unreadable_end:
+            if self.step.markers and transaction.expected is not None and not transaction.unreadable_end:
                 self._unmarked(transaction)
             pos = position(transaction.changes)
             self._emit(self._take(pos), results, deads)
-            emitted, failed = self.merge.net_changes(transaction)
+            emitted, failed = self.step.net_changes(transaction)
             results += emitted
             deads += failed
             if pos is not None and (self.s.released_upto is None or pos > self.s.released_upto):
@@ -328,34 +242,34 @@ class TransactionMerger:
 
     def _emit(self, units: List[Loose], results: List[dict], deads: List[DeadLetter]) -> None:
         for tx_id, changes, snapshot in runs(units):
-            emitted, failed = self.merge.net_changes(Transaction(tx_id, changes, snapshot=snapshot))
+            emitted, failed = self.step.net_changes(Transaction(tx_id, changes, snapshot=snapshot))
             results += emitted
             deads += failed
 
     def _remember_done(self, tx_id: str) -> None:
-        _remember(self.s, "done", tx_id)
+        remember(self.s, "done", tx_id)
 
-    def due(self, now: datetime) -> Tuple[List[dict], List[DeadLetter]]:
+    def due(self, now: datetime) -> Released:
         """Complete transactions (with the loose changes before them), idle transactions, idle
         loose changes and malformed END records that never got a change go."""
         results, deads = self._release(self._ready())
-        if self.merge.idle is None:
+        if self.step.idle is None:
             return results, deads
-        idle = self.merge.idle
+        idle = self.step.idle
         going = [t for t in self.s.open.values() if _waits(t) and t.last_seen + idle <= now]
         more, failed = self._release(in_table_order(going, [], hold=False), lambda unit: unit.last_seen + idle <= now)
         return results + more, deads + failed
 
-    def flush(self) -> Tuple[List[dict], List[DeadLetter]]:
+    def flush(self) -> Released:
         going = [t for t in self.s.open.values() if _waits(t)]
         return self._release(in_table_order(going, [], hold=False), lambda unit: True)
 
     def next_notification(self) -> Optional[datetime]:
         waiting = [t.last_seen for t in self.s.open.values() if _waits(t) and t.last_seen is not None]
         waiting += [u.last_seen for u in self.s.loose if u.last_seen is not None]
-        if self.merge.idle is None or not waiting:
+        if self.step.idle is None or not waiting:
             return None
-        return min(waiting) + self.merge.idle
+        return min(waiting) + self.step.idle
 
     def resume(self, now: datetime) -> None:
         for transaction in self.s.open.values():  # downtime is not idleness of the source
@@ -363,20 +277,7 @@ class TransactionMerger:
         for unit in self.s.loose:
             unit.last_seen = now
 
-    def state(self) -> MergeState:
-        return self.s
-
-    @property
-    def disposable(self) -> bool:
-        return False  # the one state also remembers per-table progress
-
-
-def _remember(state: MergeState, name: str, tx_id: str) -> None:
-    """Add ``tx_id`` to one of the state's bounded id memories (oldest first)."""
-    memory = getattr(state, name)
-    memory[tx_id] = None
-    if len(memory) > 2 * _DONE_KEPT:  # trimmed now and then, not on every transaction
-        setattr(state, name, dict.fromkeys(list(memory)[-_DONE_KEPT:]))
+    # never disposable (KeyLogic's default): the one state also remembers per-table progress
 
 
 def _unmergeable(table: Any, before: Any, after: Any) -> str:
@@ -389,6 +290,53 @@ def _unmergeable(table: Any, before: Any, after: Any) -> str:
 def _waits(transaction: Transaction) -> bool:
     """Released by idleness or the end of input: it has changes, or only a malformed END."""
     return bool(transaction.changes) or transaction.unreadable_end
+
+
+class MergeTransactions(KeyedStep):
+    """Compiles the row and domain-key expressions and builds the per-key logic."""
+
+    Logic = TransactionMerger
+
+    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+        config = config or {}
+        self.step_id = step_id
+        self.row = compile_option(config.get("row", "table + ':' + str(coalesce(after.id, before.id))"),
+                                  input_fields, ("row",))
+        self.group_by = compile_option(config["group"], input_fields, ("group",)) if config.get("group") else None
+        self.markers = bool(config.get("markers", False))
+        # With markers: the tables this step reads; END's counts for other tables are ignored.
+        self.tables = set(config["tables"]) if config.get("tables") else None
+        self.idle = _idle(config)
+        self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "ops": "json", "tables": "json",
+                              "lsn": "any", "ts_ms": "int", "_key": "str"}
+
+    def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+        """One key sees every transaction, so they come out in commit order (one worker: the
+        database's commit log is serial too)."""
+        pairs: list = []
+        deads: List[DeadLetter] = []
+        for original in batch:
+            event = original
+            try:
+                if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
+                    event = unwrapped(event)
+                tx = marker_id(event) if is_marker(event) else event.get("tx_id")
+            except Exception as exc:  # noqa: BLE001 - this event, not the batch
+                reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
+                deads.append(DeadLetter(original, self.step_id, reason))
+                continue
+            if tx is None and (is_marker(event) or "op" not in event):  # a change without one: loose
+                deads.append(DeadLetter(original, self.step_id, no_id(event)))
+                continue
+            pairs.append((ALL, event))
+        return ([(ALL, pairs)] if pairs else []), deads
+
+    def net_changes(self, transaction: Transaction) -> Released:
+        """One output event per domain key of the transaction's surviving row changes
+        (``transaction_net.net_events``)."""
+        return net_events(self.step_id, self.row, self.group_by, transaction.id, transaction.changes,
+                          transaction.snapshot)
+
 
 
 def _idle(config: dict) -> Optional[timedelta]:

@@ -1,0 +1,70 @@
+"""The state of ``merge_transactions``: plain, picklable data (Bytewax snapshots it), the
+bounded memories of ids it keeps, and the upgrade of snapshots taken by older versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Dict, List, Optional
+
+from engine.operators.transaction_order import Loose
+
+_DONE_KEPT = 1000  # completed ids remembered at least, to ignore a marker that comes late or twice
+
+
+@dataclass
+class Transaction:
+    """The buffered changes of one transaction, in arrival order."""
+
+    id: str
+    changes: List[dict] = field(default_factory=list)
+    per_table: Dict[str, int] = field(default_factory=dict)
+    expected: Optional[Dict[str, int]] = None  # from the END marker
+    last_seen: Optional[datetime] = None
+    unreadable_end: bool = False  # its END was malformed: complete by the later-transaction rule
+    begun: bool = False  # its BEGIN record was seen: it has markers
+    first_arrival: Dict[str, int] = field(default_factory=dict)  # per table, arrival index of its first change
+    last_arrival: Dict[str, int] = field(default_factory=dict)  # ... and of its last
+    created: Optional[int] = None  # arrival index of the change that opened it (not an END)
+    snapshot: bool = False  # snapshot reads released in source order (transaction_order.runs)
+
+
+@dataclass
+class MergeState:
+    """Plain, picklable state: open transactions and, per table, the latest transaction seen."""
+
+    open: Dict[str, Transaction] = field(default_factory=dict)
+    ended: List[str] = field(default_factory=list)  # END markers in arrival order = commit order
+    latest_by_table: Dict[str, str] = field(default_factory=dict)
+    # recently completed ids, oldest first (a dict: ordered, and O(1) to look up): late markers are ignored
+    done: Dict[str, None] = field(default_factory=dict)
+    # changes released in source order, not at a transaction's end (transaction_order)
+    loose: List[Loose] = field(default_factory=list)
+    released_upto: Optional[Any] = None  # highest position of a released transaction
+    arrivals: int = 0  # changes taken so far: their arrival index
+    begun: Dict[str, None] = field(default_factory=dict)  # BEGIN seen before any change (bounded)
+    unmarked: Dict[str, None] = field(default_factory=dict)  # transactions proven to have no markers (bounded)
+
+
+def remember(state: MergeState, name: str, tx_id: str) -> None:
+    """Add ``tx_id`` to one of the state's bounded id memories (oldest first)."""
+    memory = getattr(state, name)
+    memory[tx_id] = None
+    if len(memory) > 2 * _DONE_KEPT:  # trimmed now and then, not on every transaction
+        setattr(state, name, dict.fromkeys(list(memory)[-_DONE_KEPT:]))
+
+
+def upgraded(state: Optional[MergeState]) -> Optional[MergeState]:
+    """A restored state with the fields added since its snapshot was taken."""
+    if state is None:
+        return None
+    if isinstance(state.done, list):  # a snapshot taken when ``done`` was a list
+        state.done = dict.fromkeys(state.done)
+    for name, default in (("loose", list), ("released_upto", lambda: None), ("arrivals", int),
+                          ("begun", dict), ("unmarked", dict)):  # a snapshot from before these
+        if not hasattr(state, name):
+            setattr(state, name, default())
+    for transaction in state.open.values():
+        if not hasattr(transaction, "first_arrival"):
+            transaction.first_arrival, transaction.last_arrival = {}, {}
+    return state

@@ -1,0 +1,61 @@
+"""``with_previous``: each event, with the previous event of the same key attached.
+
+The stateful half of comparing an entity's old and new state (the seed's Event Engine):
+``with_previous: {key: order_id}`` emits every event with a field ``previous`` holding the
+last event of that key (null for the first), so a ``branch`` or ``map`` after it can say
+``status == 'DEPARTED' and previous.status != 'DEPARTED'``. ``fields`` limits what is
+remembered per key (less state); ``as`` renames the attached field.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from engine.operators.expr import compile_option
+from engine.operators.fields import with_fields
+from engine.operators.keyed import KeyedStep, KeyLogic, Released, group_by_key
+from engine.operators.map import KEY_FIELD
+from engine.records import DeadLetter
+
+# Snapshots taken when this module was engine/operators/previous.py name its state class by
+# that path (pickle looks classes up by module and name): keep it resolvable.
+sys.modules.setdefault("engine.operators.previous", sys.modules[__name__])
+
+
+@dataclass
+class Remembered:
+    last: Optional[dict] = None
+
+
+class PreviousTracker(KeyLogic):
+    State = Remembered
+
+    def add(self, pairs: list, now) -> Released:
+        out = []
+        for _, event in pairs:
+            out.append({**event, self.step.alias: self.s.last})
+            self.s.last = self.step.remember(event)
+        return out, []
+
+
+class WithPrevious(KeyedStep):
+    Logic = PreviousTracker
+
+    def __init__(self, step_id: str, config: Optional[dict], input_fields, context=None) -> None:
+        config = config or {}
+        self.step_id = step_id
+        self.key = compile_option(config["key"], input_fields, ("key",)) if config.get("key") else None
+        self.alias = config.get("as", "previous")
+        self.fields: Optional[List[str]] = list(config["fields"]) if config.get("fields") else None
+        self.output_fields = with_fields(input_fields, {self.alias: "json"}) if input_fields is not None else None
+
+    def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+        key_of = self.key if self.key is not None else (lambda event: event.get(KEY_FIELD))
+        return group_by_key(batch, self.step_id, key_of, "the key is null")
+
+    def remember(self, event: dict) -> dict:
+        kept = {k: v for k, v in event.items() if k != self.alias}
+        return kept if self.fields is None else {k: kept.get(k) for k in self.fields}
+
