@@ -5,4 +5,5 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-pytest_plugins = ["tests.services.kafka"]
+# shared fixtures live in plugin modules, one concept each (as Quix Streams does for its factories)
+pytest_plugins = ["tests.services.kafka", "tests.fixtures.flows"]
