@@ -7,12 +7,9 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
-import duckdb
 from hypothesis import given, settings, strategies as st
 
-from cli.main import main
 from engine.operators.boundary import guard, raw_values
 from engine.records import RawBatch
 
@@ -67,27 +64,27 @@ def test_raw_values_keep_their_exact_positions_and_metadata():
     assert [(d.event, d.origin) for d in deads] == [("\ufffd\ufffd", "orders@9"), ("[1]", "orders@12")]
 
 
-POISON = textwrap.dedent("""\
+POISON = """\
     version: 1
     name: poison
     sources:
-      s: {{file: {{path: "{d}/in.jsonl"}}}}
+      s: {{file: {{path: "{dir}/in.jsonl"}}}}
     steps:
       - id: parse
         cast: {{fields: {{id: int}}}}
     sinks:
-      lines: {{from: parse, file: {{path: "{d}/out.jsonl"}}}}
-      table: {{from: parse, duckdb: {{path: "{d}/out.duckdb", table: t, mode: upsert, key: [id],
+      lines: {{from: parse, file: {{path: "{dir}/out.jsonl"}}}}
+      table: {{from: parse, duckdb: {{path: "{dir}/out.duckdb", table: t, mode: upsert, key: [id],
                columns: {{id: int, kg: "decimal(6,2)", day: date, doc: json}}}}}}
-    dead_letter: {{file: {{path: "{d}/dead.jsonl"}}}}
-    """)
+    dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+    """
 
 
 def _nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-def test_values_a_sink_cannot_take_are_dead_letters_of_that_sink_and_the_rest_is_written(tmp_path):
+def test_values_a_sink_cannot_take_are_dead_letters_of_that_sink_and_the_rest_is_written(flow):
     lines = [
         '{"id": "1", "kg": "1.50", "day": "2024-02-29", "doc": {"a": [1]}}',
         '{"id": "12345678901234567890123", "kg": "2"}',       # beyond BIGINT: JSON keeps it exactly
@@ -97,25 +94,24 @@ def test_values_a_sink_cannot_take_are_dead_letters_of_that_sink_and_the_rest_is
         '{"id": "6", "doc": ' + _nested(300) + '}',           # deeper than JSON can be written
         '{"id": "7", "kg": "7"}',
     ]
-    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
-    path = tmp_path / "poison.yaml"
-    path.write_text(POISON.format(d=tmp_path))
-    assert main(["run", "-q", str(path)]) == 0
-    written = (tmp_path / "out.jsonl").read_text().splitlines()
+    flow.write("in.jsonl", lines)
+    ran = flow.cli(POISON, "poison.yaml")
+    assert ran.exit == 0
+    written = ran.text("lines").splitlines()
     assert '{"id":12345678901234567890123,"kg":"2"}' in written
-    assert len(written) + _dead_count(tmp_path, "sink:lines") + _dead_count(tmp_path, "s") == len(lines)
-    con = duckdb.connect(str(tmp_path / "out.duckdb"))
-    assert [r[0] for r in con.execute("SELECT id FROM t ORDER BY id").fetchall()] == [1, 7]
-    con.close()
+    dead = ran.dead
+    # the decoder ("s") may refuse deep nesting before the sink does
+    assert len(written) + sum(1 for d in dead if d["step"] in ("sink:lines", "s")) == len(lines)
+    assert [r[0] for r in ran.table("table", "SELECT id FROM t ORDER BY id")] == [1, 7]
     # a sink's dead letter carries the event as read (before cast: ids are still text) and its line
-    table_dead = {d["event"].get("id"): (d["error"], d["origin"]) for d in _dead(tmp_path)
+    table_dead = {d["event"].get("id"): (d["error"], d["origin"]) for d in dead
                   if d["step"] == "sink:table" and isinstance(d["event"], dict)}
-    where = f"{tmp_path / 'in.jsonl'}:"
+    where = f"{flow.dir / 'in.jsonl'}:"
     assert table_dead["12345678901234567890123"] == (AnyText("beyond BIGINT"), where + "2")
     assert table_dead["3"] == (AnyText("more than 4 digits before the point"), where + "3")
     assert table_dead["4"] == (AnyText("not an ISO-8601 date"), where + "4")
     assert table_dead[None] == (AnyText("key column 'id' is null"), where + "5")
-    deep = [d for d in _dead(tmp_path) if "nested deeper than" in d["error"]]  # refused at decode or by the sinks
+    deep = [d for d in dead if "nested deeper than" in d["error"]]  # refused at decode or by the sinks
     assert deep and all(isinstance(d["event"], str) and '6' in d["event"][:12] for d in deep)
     assert {d["step"] for d in deep} <= {"s", "sink:lines", "sink:table"}
 
@@ -129,24 +125,15 @@ class AnyText(str):
     __hash__ = str.__hash__
 
 
-def _dead(tmp_path):
-    return [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
-
-
-def _dead_count(tmp_path, step):
-    return sum(1 for d in _dead(tmp_path) if d["step"] == step)  # the decoder may refuse deep nesting first
-
-
-def test_a_broken_destination_stops_the_flow_with_one_line_naming_the_sink(tmp_path):
-    (tmp_path / "in.jsonl").write_text('{"id": "1"}\n')
-    path = tmp_path / "full.yaml"
-    path.write_text(textwrap.dedent(f"""\
+def test_a_broken_destination_stops_the_flow_with_one_line_naming_the_sink(flow):
+    flow.write("in.jsonl", ['{"id": "1"}'])
+    path = flow.yaml("""\
         version: 1
         name: full
-        sources: {{s: {{file: {{path: "{tmp_path}/in.jsonl"}}}}}}
+        sources: {{s: {{file: {{path: "{dir}/in.jsonl"}}}}}}
         sinks: {{out: {{from: s, file: {{path: /dev/full, mode: append}}}}}}
-        dead_letter: {{file: {{path: "{tmp_path}/dead.jsonl"}}}}
-        """))
+        dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+        """, "full.yaml")
     env = {k: v for k, v in os.environ.items() if k != "VELOCITY_FLOW_DEBUG"}
     done = subprocess.run([sys.executable, "-m", "cli", "run", "-q", str(path)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)

@@ -1,14 +1,6 @@
 """Row changes through a whole topology: merge transactions, unnest, micro-batch into several
 DuckDB tables in one transaction per batch, and previous-vs-new comparison."""
 
-import json
-
-import duckdb
-
-from engine.compiler import compile_topology
-from engine.runtime.runner import RunOptions, run_dataflow
-from engine.topology.validate import validate_text
-
 
 def change(tx, table, op, before=None, after=None):
     return {"tx_id": tx, "table": table, "op": op, "before": before, "after": after, "lsn": tx * 100, "ts_ms": tx}
@@ -63,21 +55,17 @@ dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
 """
 
 
-def test_changes_become_merged_events_tables_and_business_events(tmp_path):
-    (tmp_path / "changes.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CHANGES))
-    result = validate_text("changes.yaml", TOPOLOGY.format(dir=tmp_path), env={})
-    assert result.ok, [d.message for d in result.diagnostics]
-    run_dataflow(compile_topology(result.topology), RunOptions())
-    merged = [json.loads(line) for line in (tmp_path / "merged.jsonl").read_text().splitlines()]
+def test_changes_become_merged_events_tables_and_business_events(flow):
+    flow.write("changes.jsonl", CHANGES)
+    ran = flow.run(TOPOLOGY)
+    merged = ran.rows("merged-out")
     assert [(m["tx_id"], m["ops"]) for m in merged] == [
         ("1", {"transport_order": "c", "note": "c"}), ("2", {"note": "u"}), ("3", {"transport_order": "u"})]
     assert merged[2]["changes"][0]["before"] == ORDER and merged[2]["changes"][0]["merged"] == 2
-    con = duckdb.connect(str(tmp_path / "fast.duckdb"))
-    assert con.execute("SELECT * FROM transport_order").fetchall() == [(1, "DEPARTED")]
-    assert con.execute("SELECT * FROM note").fetchall() == [(10, 1, "very fragile")]
-    departed = [json.loads(line) for line in (tmp_path / "departed.jsonl").read_text().splitlines()]
-    assert [(d["order_id"], d["tx"]) for d in departed] == [("1", "3")]
-    assert not (tmp_path / "dead.jsonl").exists()
+    assert ran.table("fast-storage", "SELECT * FROM transport_order") == [(1, "DEPARTED")]
+    assert ran.table("fast-storage", "SELECT * FROM note") == [(10, 1, "very fragile")]
+    assert [(d["order_id"], d["tx"]) for d in ran.rows("departed")] == [("1", "3")]
+    assert not ran.path("dead_letter").exists()
 
 
 POISON_TOPOLOGY = """\
@@ -94,17 +82,14 @@ dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
 """
 
 
-def test_malformed_end_records_and_unmergeable_rows_become_dead_letters_and_the_flow_goes_on(tmp_path):
+def test_malformed_end_records_and_unmergeable_rows_become_dead_letters_and_the_flow_goes_on(flow):
     end = {"status": "END", "id": "1:100", "event_count": "x", "data_collections": []}  # unreadable counts
     lines = [end, change(1, "note", "c", None, {"id": 1, "code": "7"}), change(1, "note", "c", None, {"id": 2, "code": "y"}),
              {"status": "END", "id": None}, change(2, "note", "u", {"id": 1, "code": "7"}, "oops")]
-    (tmp_path / "changes.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    result = validate_text("poison.yaml", POISON_TOPOLOGY.format(dir=tmp_path), env={})
-    assert result.ok, [d.message for d in result.diagnostics]
-    run_dataflow(compile_topology(result.topology), RunOptions())
-    merged = [json.loads(line) for line in (tmp_path / "merged.jsonl").read_text().splitlines()]
-    assert [(m["tx_id"], m["key"]) for m in merged] == [("1", "7")]  # released at the end of the input
-    dead = sorted((d["step"], d["error"][:48], d["event"]) for d in map(json.loads, (tmp_path / "dead.jsonl").read_text().splitlines()))
+    flow.write("changes.jsonl", lines)
+    ran = flow.run(POISON_TOPOLOGY)
+    assert [(m["tx_id"], m["key"]) for m in ran.rows("out")] == [("1", "7")]  # released at the end of the input
+    dead = sorted((d["step"], d["error"][:48], d["event"]) for d in ran.dead)
     assert dead == [("merged", "'after' is not an object: str", lines[4]),
                     ("merged", "END record of transaction 1: event_count is not ", lines[0]),
                     ("merged", "group: invalid literal for int() with base 10: '", lines[2]),  # released by flush()

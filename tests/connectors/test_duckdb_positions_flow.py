@@ -3,16 +3,11 @@ row moving from one domain key to another inside one batch period. The two keys 
 different chunks, each released as its own batch; whichever chunk is written first, the
 Fast Storage ends with the row's newest state (positions, engine/connectors/duckdb_positions)."""
 
-import json
 import zlib
 
-import duckdb
 import pytest
 
-from engine.compiler import compile_topology
 from engine.operators.map import key_text
-from engine.runtime.runner import RunOptions, run_dataflow
-from engine.topology.validate import validate_text
 
 TOPOLOGY = """\
 version: 1
@@ -51,22 +46,16 @@ def unit(order, status):
     return {"id": "X", "order_id": order, "status": status}
 
 
-def run(tmp_path, events):
-    (tmp_path / "domain.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    result = validate_text("positions.yaml", TOPOLOGY.format(dir=tmp_path), env={})
-    assert result.ok, [d.message for d in result.diagnostics]
-    run_dataflow(compile_topology(result.topology), RunOptions())
-    assert not (tmp_path / "dead.jsonl").exists()
-    con = duckdb.connect(str(tmp_path / "fast.duckdb"))
-    try:
-        return (con.execute("SELECT * FROM handling_unit").fetchall(),
-                con.execute("SELECT * FROM leg_order ORDER BY order_id").fetchall())
-    finally:
-        con.close()
+def run(flow, events):
+    flow.write("domain.jsonl", events)
+    ran = flow.run(TOPOLOGY)
+    assert not ran.path("dead_letter").exists()
+    return (ran.table("fast-storage", "SELECT * FROM handling_unit"),
+            ran.table("fast-storage", "SELECT * FROM leg_order ORDER BY order_id"))
 
 
 @pytest.mark.parametrize("old, new", [("A", "D"), ("D", "A")], ids=["old-key-in-chunk-0", "old-key-in-chunk-1"])
-def test_a_row_moving_between_chunks_in_one_period_ends_in_its_newest_state(tmp_path, old, new):
+def test_a_row_moving_between_chunks_in_one_period_ends_in_its_newest_state(flow, old, new):
     assert chunk(old) != chunk(new)
     events = [
         event(1, old, 100, [{"table": "handling_unit", "op": "c", "before": None, "after": unit(old, "NEW")},
@@ -83,15 +72,15 @@ def test_a_row_moving_between_chunks_in_one_period_ends_in_its_newest_state(tmp_
         event(2, old, 200, [{"table": "handling_unit", "op": "u", "before": unit(old, "NEW"),
                              "after": unit(old, "LOADED")}]),
     ]
-    units, legs = run(tmp_path, events)
+    units, legs = run(flow, events)
     assert units == [("X", new, "LOADED")]
     assert legs == [("L1", new, 1)]
 
 
-def test_changes_without_their_own_lsn_use_the_domain_events_position(tmp_path):
+def test_changes_without_their_own_lsn_use_the_domain_events_position(flow):
     stale = {"table": "handling_unit", "op": "u", "before": unit("A", "NEW"), "after": unit("A", "STALE")}
     fresh = {"table": "handling_unit", "op": "u", "before": unit("A", "NEW"), "after": unit("D", "FRESH")}
     events = [{"tx_id": "2", "key": "D", "domain": "transport_order", "position": 300, "changes": [fresh]},
               {"tx_id": "1", "key": "A", "domain": "transport_order", "position": 200, "changes": [stale]}]
-    units, _ = run(tmp_path, events)
+    units, _ = run(flow, events)
     assert units == [("X", "D", "FRESH")]

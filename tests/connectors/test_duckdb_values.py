@@ -11,12 +11,10 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.compiler import compile_topology
 from engine.connectors.duckdb_columns import Column, arrow_table, row_encoder
 from engine.connectors.jsonl import encode_event
 from engine.operators.debezium import json_text
-from engine.runtime.runner import RunOptions, run_dataflow
-from engine.topology.validate import validate_text
+from engine.runtime.runner import RunOptions
 from engine.values import INFINITY, MINUS_INFINITY, parse_timestamp
 
 UTC = timezone.utc
@@ -101,21 +99,18 @@ def _change(row_id, t, attrs):
                         "source": {"table": "r", "txId": 1, "lsn": row_id}, "ts_ms": 1}}
 
 
-def test_a_topology_carries_infinities_and_long_numbers_into_duckdb_and_json_lines(tmp_path):
+def test_a_topology_carries_infinities_and_long_numbers_into_duckdb_and_json_lines(flow):
     attrs = '{"big": 123456789012345678901234567890, "long": 12345678901234567.891}'
     lines = [_change(1, 9223372036825200000, attrs), _change(2, -9223372036832400000, None),
              _change(3, 1529507596945104, "[0.1]")]
-    (tmp_path / "in.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    result = validate_text("edges.yaml", TOPOLOGY.format(dir=tmp_path), env={})
-    assert result.ok, [d.message for d in result.diagnostics]
-    run_dataflow(compile_topology(result.topology), RunOptions(workers=1))
-    assert not (tmp_path / "dead.jsonl").exists() or (tmp_path / "dead.jsonl").read_text() == ""
-    out = (tmp_path / "out.jsonl").read_text().splitlines()
+    flow.write("in.jsonl", lines)
+    ran = flow.run(TOPOLOGY, RunOptions(workers=1))
+    assert ran.dead == []
+    out = ran.text("lines").splitlines()
     assert out[0] == ('{"id":1,"t":"infinity","attrs":{"big":123456789012345678901234567890,'
                       '"long":12345678901234567.891},"later":true}')
     assert json.loads(out[1]) == {"id": 2, "t": "-infinity", "attrs": None, "later": False}
-    con = duckdb.connect(str(tmp_path / "out.duckdb"))
-    rows = con.execute("SELECT id, CAST(t AS VARCHAR), isinf(t), CAST(attrs AS VARCHAR), later FROM r ORDER BY id").fetchall()
+    rows = ran.table("table", "SELECT id, CAST(t AS VARCHAR), isinf(t), CAST(attrs AS VARCHAR), later FROM r ORDER BY id")
     assert rows[:2] == [(1, "infinity", True, '{"big":123456789012345678901234567890,"long":12345678901234567.891}', True),
                         (2, "-infinity", True, None, False)]
     assert rows[2][2] is False and rows[2][3] == "[0.1]"

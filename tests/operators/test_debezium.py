@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.compiler import compile_topology
 from engine.values import INFINITY
 from engine.errors import ConfigError
 from engine.operators.cast import Cast
 from engine.operators.debezium import DebeziumDecoder, decimal_bytes, variable_scale_decimal
-from engine.runtime.runner import RunOptions, run_dataflow
+from engine.runtime.runner import RunOptions
 from engine.topology.validate import validate_text
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "debezium"
@@ -338,17 +337,15 @@ dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
 """
 
 
-def test_cast_debezium_in_a_validated_topology(tmp_path):
+def test_cast_debezium_in_a_validated_topology(flow):
     lines = [fixture("shipment_update_with_schema"), fixture("shipment_delete_with_schema"), fixture("heartbeat"),
              fixture("customers_create_with_schema")]
-    (tmp_path / "in.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    result = validate_text("cdc.yaml", TOPOLOGY.format(dir=tmp_path), env={})
-    assert result.ok, [d.message for d in result.diagnostics]
-    run_dataflow(compile_topology(result.topology), RunOptions(workers=1))
-    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    flow.write("in.jsonl", lines)
+    ran = flow.run(TOPOLOGY, RunOptions(workers=1))
+    out = ran.rows("out")
     assert out == [{"id": 5, "kg": 2.3, "planned": "2018-06-20T15:13:16.945104+00:00", "table": "shipment", "tx": "571"}]
-    assert '"kg":2.30' in (tmp_path / "out.jsonl").read_text()  # the exact decimal, not a float
-    dead = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert '"kg":2.30' in ran.text("out")  # the exact decimal, not a float
+    dead = ran.dead
     assert [d["error"] for d in dead] == ["not a Debezium change event: missing 'op' (a heartbeat)"]
     assert dead[0]["step"] == "changes" and dead[0]["event"]["payload"] == {"ts_ms": 1588252618953}
 
