@@ -6,7 +6,6 @@ import os
 import uuid
 import subprocess
 import sys
-import textwrap
 
 import duckdb
 import pytest
@@ -19,16 +18,6 @@ from tests.integration.kafka_io import consume_all, produce
 
 ORDERS = [{"id": i, "status": ["NEW", "DRAFT", "PLANNED"][i % 3], "kg": f"{i}.5", "city": ["Milano", "Roma"][i % 2]}
           for i in range(300)]
-
-
-def topology(text: str, **values) -> str:
-    return textwrap.dedent(text).format(**values)
-
-
-def compiled(text: str):
-    result = validate_text("t.yaml", text, env={})
-    assert result.ok, [d.message for d in result.diagnostics]
-    return compile_topology(result.topology)
 
 
 KAFKA_TO_KAFKA = """\
@@ -59,19 +48,18 @@ def expected_domain():
     return {e["id"]: (e["status"].lower(), f"{e['id']}.50") for e in ORDERS if e["status"] != "DRAFT"}
 
 
-def test_kafka_to_kafka_and_duckdb_with_exact_output(kafka_bootstrap, kafka_topic, tmp_path):
+def test_kafka_to_kafka_and_duckdb_with_exact_output(kafka_bootstrap, kafka_topic, flow):
     source, target = kafka_topic("orders", partitions=4), kafka_topic("domain", partitions=2)
     produce(kafka_bootstrap, source, ORDERS, key=lambda e: e["id"], raw=[b"{broken"])
-    run_dataflow(compiled(topology(KAFKA_TO_KAFKA, bootstrap=kafka_bootstrap, source=source, target=target,
-                                   dir=tmp_path)), RunOptions())
+    ran = flow.run(KAFKA_TO_KAFKA, bootstrap=kafka_bootstrap, source=source, target=target)
     messages = consume_all(kafka_bootstrap, target, expected=200)
     assert {int(k): (v["status"], str(v["kg"])) for k, v, _ in messages} == {
         i: (s, kg.replace(".50", ".5")) for i, (s, kg) in expected_domain().items()}
     assert len(messages) == 200 and all(h == {"status": v["status"].upper()} for _, v, h in messages)
     assert all("_key" not in v and "_meta" not in v for _, v, _ in messages)
-    rows = duckdb.connect(str(tmp_path / "out.duckdb")).execute("SELECT id, status, kg::VARCHAR FROM orders").fetchall()
+    rows = ran.table("table", "SELECT id, status, kg::VARCHAR FROM orders")
     assert {r[0]: (r[1], r[2]) for r in rows} == expected_domain()
-    dead = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    dead = ran.dead
     assert [(d["step"], d["event"]) for d in dead] == [("orders", "{broken")]
     assert dead[0]["origin"].startswith(f"{source}[") and "@" in dead[0]["origin"]
 
@@ -94,39 +82,35 @@ def _aggregate_rows(path):
     return sorted((r["city"], r["n"], r["ids"]) for r in map(json.loads, open(path).read().splitlines()))
 
 
-def test_partitions_over_workers_and_processes_give_the_same_aggregates(kafka_bootstrap, kafka_topic, tmp_path):
+def test_partitions_over_workers_and_processes_give_the_same_aggregates(kafka_bootstrap, kafka_topic, flow):
     source = kafka_topic("orders", partitions=4)
     produce(kafka_bootstrap, source, ORDERS, key=lambda e: e["id"])  # keys (cities) spread over partitions
     expected = sorted((city, 150, sum(e["id"] for e in ORDERS if e["city"] == city)) for city in ("Milano", "Roma"))
     for name, options in [("one", RunOptions()), ("two", RunOptions(workers=2))]:
-        out = tmp_path / f"{name}.jsonl"
-        run_dataflow(compiled(topology(AGGREGATE, bootstrap=kafka_bootstrap, source=source, out=out, dir=tmp_path)), options)
+        out = flow.dir / f"{name}.jsonl"
+        flow.run(AGGREGATE, options, bootstrap=kafka_bootstrap, source=source, out=out)
         assert _aggregate_rows(out) == expected, name
-    path = tmp_path / "kagg.yaml"
-    path.write_text(topology(AGGREGATE, bootstrap=kafka_bootstrap, source=source, out=tmp_path / "procs.jsonl",
-                             dir=tmp_path))
-    code = subprocess.run([sys.executable, "-m", "cli", "deploy", str(path), "-p", "2", "-r", str(tmp_path / "rec")],
+    path = flow.yaml(AGGREGATE, "kagg.yaml", bootstrap=kafka_bootstrap, source=source, out=flow.dir / "procs.jsonl")
+    code = subprocess.run([sys.executable, "-m", "cli", "deploy", str(path), "-p", "2", "-r", str(flow.dir / "rec")],
                           cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                           capture_output=True, text=True, timeout=180)
     assert code.returncode == 0, code.stderr
-    assert _aggregate_rows(tmp_path / "procs.jsonl") == expected
+    assert _aggregate_rows(flow.dir / "procs.jsonl") == expected
 
 
-def test_a_failed_delivery_stops_the_flow_loudly(kafka_bootstrap, kafka_topic, tmp_path):
+def test_a_failed_delivery_stops_the_flow_loudly(kafka_bootstrap, kafka_topic, flow):
     source = kafka_topic("orders")
     produce(kafka_bootstrap, source, ORDERS[:5])
-    text = topology(KAFKA_TO_KAFKA, bootstrap=kafka_bootstrap, source=source, target="no-such-topic-here",
-                    dir=tmp_path).replace('headers: {status: "upper(status)"}', 'timeout: 2s')
+    text = KAFKA_TO_KAFKA.replace('headers: {{status: "upper(status)"}}', 'timeout: 2s')
     with pytest.raises(RunFailed) as caught:
-        run_dataflow(compiled(text), RunOptions())
+        flow.run(text, bootstrap=kafka_bootstrap, source=source, target="no-such-topic-here")
     assert "kafka sink:" in caught.value.message and "not delivered" in caught.value.message
 
 
-def test_an_unreachable_broker_fails_fast_with_a_clear_message(tmp_path):
-    text = topology(AGGREGATE, bootstrap="127.0.0.1:1", source="x", out=tmp_path / "o.jsonl", dir=tmp_path)
-    text = text.replace("tail: false", "tail: false, timeout: 2s")
+def test_an_unreachable_broker_fails_fast_with_a_clear_message(flow):
+    text = AGGREGATE.replace("tail: false", "tail: false, timeout: 2s")
     with pytest.raises(RunFailed) as caught:
-        run_dataflow(compiled(text), RunOptions())
+        flow.run(text, bootstrap="127.0.0.1:1", source="x", out=flow.dir / "o.jsonl")
     assert "cannot reach brokers at 127.0.0.1:1 within 2s" in caught.value.message
 
 
@@ -150,12 +134,11 @@ TOPICS = """    topics:
     """
 
 
-def test_deploy_creates_topics_idempotently_and_refuses_conflicts(kafka_bootstrap, kafka_topic, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_deploy_creates_topics_idempotently_and_refuses_conflicts(kafka_bootstrap, kafka_topic, flow, capsys, monkeypatch):
+    monkeypatch.chdir(flow.dir)
     source = kafka_topic("orders")
     target = f"created-{source}"
-    path = tmp_path / "dep.yaml"
-    path.write_text(topology(DEPLOY.rstrip(" ") + TOPICS, bootstrap=kafka_bootstrap, source=source, target=target, dir=tmp_path))
+    path = flow.yaml(DEPLOY.rstrip(" ") + TOPICS, "dep.yaml", bootstrap=kafka_bootstrap, source=source, target=target)
     assert main(["deploy", "--plan", str(path)]) == 0
     assert "create" in capsys.readouterr().out
     produce(kafka_bootstrap, source, ORDERS[:10])
@@ -168,17 +151,16 @@ def test_deploy_creates_topics_idempotently_and_refuses_conflicts(kafka_bootstra
     assert len(consume_all(kafka_bootstrap, target, expected=10)) == 10
 
 
-def test_a_restarted_deploy_resumes_without_losing_or_duplicating(kafka_bootstrap, kafka_topic, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_a_restarted_deploy_resumes_without_losing_or_duplicating(kafka_bootstrap, kafka_topic, flow, monkeypatch):
+    monkeypatch.chdir(flow.dir)
     source = kafka_topic("orders", partitions=2)
     target = kafka_topic("copy")
-    path = tmp_path / "dep.yaml"
-    path.write_text(topology(DEPLOY, bootstrap=kafka_bootstrap, source=source, target=target, dir=tmp_path))
+    path = flow.yaml(DEPLOY, "dep.yaml", bootstrap=kafka_bootstrap, source=source, target=target)
     produce(kafka_bootstrap, source, ORDERS[:100])
     assert main(["deploy", "-q", "-s", "0.2", str(path)]) == 0
     produce(kafka_bootstrap, source, ORDERS[100:250])
     assert main(["deploy", "-q", "-s", "0.2", str(path)]) == 0  # resumes from the recovery store
-    db = duckdb.connect(str(tmp_path / "out.duckdb"))
+    db = duckdb.connect(str(flow.dir / "out.duckdb"))
     assert db.execute("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM orders").fetchone() == (250, 250, 0, 249)
     assert sorted(v["id"] for _, v, _ in consume_all(kafka_bootstrap, target, expected=250)) == list(range(250))
 
@@ -194,15 +176,15 @@ CRASH = """\
     """
 
 
-def test_a_killed_deployment_resumes_exactly_once_into_a_file(kafka_bootstrap, kafka_topic, tmp_path):
+def test_a_killed_deployment_resumes_exactly_once_into_a_file(kafka_bootstrap, kafka_topic, flow):
     import signal
     import time
 
     source = kafka_topic("orders", partitions=2)
-    path, copy = tmp_path / "crash.yaml", tmp_path / "copy.jsonl"
-    command = [sys.executable, "-m", "cli", "deploy", "-q", "-s", "0.3", "-r", str(tmp_path / "rec"), str(path)]
+    path, copy = flow.dir / "crash.yaml", flow.dir / "copy.jsonl"
+    command = [sys.executable, "-m", "cli", "deploy", "-q", "-s", "0.3", "-r", str(flow.dir / "rec"), str(path)]
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    path.write_text(topology(CRASH, bootstrap=kafka_bootstrap, source=source, tail="true", dir=tmp_path))
+    flow.yaml(CRASH, "crash.yaml", bootstrap=kafka_bootstrap, source=source, tail="true")
     produce(kafka_bootstrap, source, ORDERS[:150])
     running = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -212,7 +194,7 @@ def test_a_killed_deployment_resumes_exactly_once_into_a_file(kafka_bootstrap, k
     running.wait(timeout=30)
     assert len(copy.read_text().splitlines()) == 150
     produce(kafka_bootstrap, source, ORDERS[150:])
-    path.write_text(topology(CRASH, bootstrap=kafka_bootstrap, source=source, tail="false", dir=tmp_path))
+    flow.yaml(CRASH, "crash.yaml", bootstrap=kafka_bootstrap, source=source, tail="false")
     assert subprocess.run(command, cwd=root, capture_output=True, timeout=120).returncode == 0
     ids = [json.loads(line)["id"] for line in copy.read_text().splitlines()]
     assert sorted(ids) == [e["id"] for e in ORDERS]  # nothing lost, nothing twice
@@ -229,16 +211,14 @@ FILE_TO_KAFKA = """\
     """
 
 
-def test_file_to_kafka_with_a_topic_per_event_and_dead_letters_on_kafka(kafka_bootstrap, kafka_topic, tmp_path):
+def test_file_to_kafka_with_a_topic_per_event_and_dead_letters_on_kafka(kafka_bootstrap, kafka_topic, flow):
     big, small, dead = kafka_topic("big"), kafka_topic("small"), kafka_topic("dead")
-    lines = [json.dumps({"id": i, "kg": i * 10}) for i in range(20)] + ["oops"]
-    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
-    run_dataflow(compiled(topology(FILE_TO_KAFKA, bootstrap=kafka_bootstrap, big=big, small=small, dead=dead,
-                                   dir=tmp_path)), RunOptions())
+    flow.write("in.jsonl", [{"id": i, "kg": i * 10} for i in range(20)] + ["oops"])
+    flow.run(FILE_TO_KAFKA, bootstrap=kafka_bootstrap, big=big, small=small, dead=dead)
     assert sorted(int(k) for k, _, _ in consume_all(kafka_bootstrap, big, expected=9)) == list(range(11, 20))
     assert sorted(v["id"] for _, v, _ in consume_all(kafka_bootstrap, small, expected=11)) == list(range(11))
     [(_, letter, _)] = consume_all(kafka_bootstrap, dead, expected=1)
-    assert (letter["step"], letter["event"], letter["origin"]) == ("orders", "oops", f"{tmp_path}/in.jsonl:21")
+    assert (letter["step"], letter["event"], letter["origin"]) == ("orders", "oops", f"{flow.dir}/in.jsonl:21")
 
 
 def test_generated_tms_events_on_kafka_feed_the_domain_flow(kafka_bootstrap, tmp_path, monkeypatch):
