@@ -95,7 +95,7 @@ def child(root: str, topology_path: str, out: str, boundaries: str = "on") -> No
         _boundaries_off()
     from engine.compiler import compile_topology
     from engine.runtime.runner import RunOptions, run_dataflow
-    from engine.topology.validate import validate_text
+    from engine.binding import validate_text
 
     with open(topology_path, encoding="utf-8") as handle:
         result = validate_text("boundaries.yaml", handle.read(), env={})

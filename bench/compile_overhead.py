@@ -34,7 +34,7 @@ from bytewax.testing import run_main  # noqa: E402
 
 from engine.compiler import compile_topology  # noqa: E402
 from engine.runtime.heap import keep_heap  # noqa: E402
-from engine.topology.validate import validate_text  # noqa: E402
+from engine.binding import validate_text  # noqa: E402
 
 STATUSES = ["DRAFT", "NEW", "PLANNED", "IN_TRANSIT", "DELIVERED"]
 

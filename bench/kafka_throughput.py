@@ -31,7 +31,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from engine.compiler import compile_topology  # noqa: E402
 from engine.runtime.runner import RunOptions, run_dataflow  # noqa: E402
-from engine.topology.validate import validate_text  # noqa: E402
+from engine.binding import validate_text  # noqa: E402
 
 TOPOLOGY = """\
 version: 1

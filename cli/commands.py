@@ -13,7 +13,7 @@ from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from cli.running import run_options, run_topology
 from engine.resources import schema_path
 from engine.topology.interpolate import file_secrets, redact
-from engine.topology.validate import Validation, validate_file
+from engine.binding import Validation, validate_file
 
 
 @contextmanager
@@ -67,7 +67,7 @@ def cmd_graph(args, out: Console, err: Console) -> int:
     if topology is None:
         return EXIT_INVALID
     with secrets_hidden(args.path):
-        text = to_mermaid(topology) if args.format == "mermaid" else to_dot(topology)
+        text = to_mermaid(topology.definition) if args.format == "mermaid" else to_dot(topology.definition)
     print(topology.redact(text), end="")
     return EXIT_OK
 

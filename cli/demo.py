@@ -64,7 +64,7 @@ def _run_stage(path: str, env: dict, err: Console):
     from cli.diagnostics import print_text
     from engine.compiler import compile_topology
     from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
-    from engine.topology.validate import validate_file
+    from engine.binding import validate_file
 
     result = validate_file(path, env)
     if not result.ok:

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from cli.running import report_error, run_options, run_topology
-from engine.topology.model import Topology
+from engine.binding.model import Topology
 
 
 def deploy(topology: Topology, args, out: Console, err: Console) -> int:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine.topology.diagnostics import ERROR, count_errors, render
-from engine.topology.validate import Validation
+from engine.binding import Validation
 
 
 def print_text(console: Console, result: Validation) -> None:

@@ -4,7 +4,7 @@ import os
 import pathlib
 import re
 
-from engine.topology.validate import validate_text
+from engine.binding import validate_text
 
 ROOT = pathlib.Path(__file__).parents[1]
 

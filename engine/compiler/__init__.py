@@ -19,8 +19,7 @@ from engine.compiler.steps import batch_step, counted, merged, route_output, rou
 from engine.metrics import MetricsRegistry
 from engine.operators.boundary import guard, raw_values
 from engine.operators.decode import Decode
-from engine.operators.jsonschemas import EventSchema
-from engine.topology.model import StepSpec, Topology
+from engine.binding.model import StepSpec, Topology
 
 DEAD_LETTER_STEP = "dead_letter"
 
@@ -50,7 +49,7 @@ class _Wiring:
         for name, spec in self.topology.sources.items():
             counters = self.metrics.step(name)
             raw = op.input(name, self.flow, build_source(spec, None))
-            decode = Decode(name, EventSchema(spec.schema) if spec.schema else None, spec.options.get("format", "json"))
+            decode = Decode(name, spec.event_schema, spec.options.get("format", "json"))
             step_id = f"{name}:decode"
             out = batch_step(step_id, raw, counted(guard(step_id, decode.process, raw_values), counters, _raw_size))
             self.streams[name] = out.ok

@@ -220,3 +220,13 @@ class DuckDBSink(FixedPartitionedSink[List[dict], None]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _TableWriter:
         return _TableWriter(self)
+
+
+def duckdb_sink(**options: Any):
+    """The ``duckdb`` sink declared in engine/catalog/sinks.py: one table, or row changes into
+    several tables (``tables``) applied in one transaction per batch."""
+    if "tables" in options:
+        from engine.connectors.duckdb_tables import DuckDBTablesSink
+
+        return DuckDBTablesSink(**options)
+    return DuckDBSink(**options)

@@ -47,7 +47,7 @@ class KeyState:
 class Aggregate(KeyedStep):
     """Compiles ``key``, ``compute`` and ``window``; builds per-key aggregators."""
 
-    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: dict, input_fields) -> None:
         self.step_id = step_id
         key_text_option = config.get("key")
         self.key = compile_option(key_text_option, input_fields, ("key",)) if key_text_option else None
@@ -93,11 +93,8 @@ class Aggregate(KeyedStep):
                 raise ConfigError(f"{aggregation.name}() needs an argument", ("compute", name),
                                   hint=f"e.g. {aggregation.name}(weight_kg)")
             return None
-        try:
-            return compile_option(argument, fields, ("compute", name))
-        except ConfigError as exc:
-            offset = None if exc.offset is None else exc.offset + match.start(2) + (len(match.group(2)) - len(match.group(2).lstrip()))
-            raise ConfigError(exc.message, exc.path, offset=offset, hint=exc.hint) from None
+        start = match.start(2) + len(match.group(2)) - len(match.group(2).lstrip())  # where the argument starts
+        return compile_option(argument, fields, ("compute", name), offset=start)
 
     def _key_function(self, step_id: str) -> Callable:
         source = self.key.python if self.key is not None else f"e.get({KEY_FIELD!r})"

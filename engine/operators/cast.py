@@ -31,7 +31,7 @@ class Cast:
 
     kind = "stateless"
 
-    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: dict, input_fields) -> None:
         self.step_id = step_id
         self._debezium = None
         if config.get("debezium"):  # Debezium change events: engine/operators/debezium.py

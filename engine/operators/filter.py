@@ -18,7 +18,7 @@ class Filter:
 
     kind = "stateless"
 
-    def __init__(self, step_id: str, config: str, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: str, input_fields) -> None:
         self.step_id = step_id
         self.predicate = compile_option(config, input_fields, ())
         check_condition(config, self.predicate.type)

@@ -10,7 +10,7 @@ from engine.operators.map import KEY_FIELD, Map
 class Key(Map):
     """``key: expr`` is ``map: {keep: all, key: expr}``."""
 
-    def __init__(self, step_id: str, config: str, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: str, input_fields) -> None:
         try:
             super().__init__(step_id, {"keep": "all", "key": config}, input_fields)
         except ConfigError as exc:  # report at the option itself, not at a synthesized 'key'

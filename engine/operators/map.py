@@ -30,7 +30,7 @@ class Map:
 
     kind = "stateless"
 
-    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: dict, input_fields) -> None:
         self.step_id = step_id
         computed = {name: compile_option(text, input_fields, ("fields", name))
                     for name, text in (config.get("fields") or {}).items()}

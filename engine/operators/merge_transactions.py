@@ -297,7 +297,7 @@ class MergeTransactions(KeyedStep):
 
     Logic = TransactionMerger
 
-    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: dict, input_fields) -> None:
         config = config or {}
         self.step_id = step_id
         self.row = compile_option(config.get("row", "table + ':' + str(coalesce(after.id, before.id))"),

@@ -69,7 +69,7 @@ class MicroBatcher(KeyLogic):
 class MicroBatch(KeyedStep):
     Logic = MicroBatcher
 
-    def __init__(self, step_id: str, config: Optional[dict], input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: Optional[dict], input_fields) -> None:
         config = config or {}
         self.step_id = step_id
         try:

@@ -18,7 +18,7 @@ class Route:
     kind = "route"
     first_match_only = True
 
-    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: dict, input_fields) -> None:
         self.step_id = step_id
         self.output_fields = input_fields
         self.predicates = {name: compile_option(text, input_fields, ("when", name))

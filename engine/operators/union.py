@@ -21,6 +21,6 @@ def merge_fields(all_fields: List[Fields]) -> Fields:
 class Union:
     kind = "union"
 
-    def __init__(self, step_id: str, config: list, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: list, input_fields) -> None:
         self.step_id = step_id
         self.output_fields = input_fields  # the validator passes the merged fields

@@ -20,7 +20,7 @@ class Unnest:
     kind = "stateless"
     expands = True  # any number of events per input (engine.lineage)
 
-    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: dict, input_fields) -> None:
         self.step_id = step_id
         self.field = config["field"]
         self.alias = config.get("as", self.field) if "as" in config else self.field

@@ -24,7 +24,7 @@ def split_valid(step_id: str, schema: EventSchema, batch: list):
 class Validate:
     kind = "stateless"
 
-    def __init__(self, step_id: str, config: dict, input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: dict, input_fields) -> None:
         self.step_id = step_id
         self.schema = EventSchema(config["schema"])
         self.output_fields = input_fields

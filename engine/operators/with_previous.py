@@ -43,7 +43,7 @@ class PreviousTracker(KeyLogic):
 class WithPrevious(KeyedStep):
     Logic = PreviousTracker
 
-    def __init__(self, step_id: str, config: Optional[dict], input_fields, context=None) -> None:
+    def __init__(self, step_id: str, config: Optional[dict], input_fields) -> None:
         config = config or {}
         self.step_id = step_id
         self.key = compile_option(config["key"], input_fields, ("key",)) if config.get("key") else None

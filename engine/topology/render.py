@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import List, Tuple
 
-from engine.topology.model import Topology
+from engine.topology.definitions import TopologyDef as Topology
 
 Edge = Tuple[str, str, str]  # from node, to node, label
 

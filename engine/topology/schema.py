@@ -1,4 +1,4 @@
-"""Check a topology's shape against ``schemas/topology.schema.json``, in plain words.
+"""Check a topology's shape against the topology JSON Schema (derived from engine/catalog), in plain words.
 
 jsonschema finds the problems; this module turns each into one message a person can act on
 ("unknown operator 'fliter'; did you mean 'filter'?"), located at the offending key or value.
@@ -14,7 +14,8 @@ from typing import Any, Iterator, List, Optional, Tuple
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from engine.resources import schema_path
+from engine.catalog import generation
+from engine.catalog.topology_schema import topology_schema as build_schema
 from engine.hints import did_you_mean
 from engine.topology.loader import NodePath
 
@@ -34,10 +35,14 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-@lru_cache(maxsize=1)
 def topology_schema() -> dict:
-    with open(schema_path("topology.schema.json"), encoding="utf-8") as handle:
-        return json.load(handle)
+    """The format as the declared components make it (engine/catalog); not to be changed."""
+    return _schema(generation())
+
+
+@lru_cache(maxsize=4)
+def _schema(_generation: int) -> dict:
+    return build_schema()
 
 
 def _whole_pattern(validator, pattern: str, instance: Any, schema: dict) -> Iterator[ValidationError]:
@@ -52,8 +57,12 @@ def _compiled(pattern: str) -> "re.Pattern":
     return re.compile(re.sub(r"(?<!\\)\$$", r"\\Z", pattern))
 
 
-@lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
+    return _validator_of(generation())
+
+
+@lru_cache(maxsize=4)
+def _validator_of(_generation: int) -> jsonschema.Draft202012Validator:
     strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _whole_pattern})
     return strict(topology_schema())
 

@@ -11,7 +11,7 @@ import pytest
 
 import cli.commands
 import cli.running
-import engine.topology.validate
+import engine.binding.validation
 from cli.main import main
 
 CLI_DIR = pathlib.Path(cli.commands.__file__).resolve().parent
@@ -43,13 +43,13 @@ def file_topology(tmp_path, monkeypatch):
 def validations(monkeypatch):
     """Counts every validate_file call, whichever name a cli module reaches it by."""
     calls = []
-    real = engine.topology.validate.validate_file
+    real = engine.binding.validation.validate_file
 
     def counting(path, *args, **kwargs):
         calls.append(path)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(engine.topology.validate, "validate_file", counting)
+    monkeypatch.setattr(engine.binding.validation, "validate_file", counting)
     monkeypatch.setattr(cli.commands, "validate_file", counting)
     return calls
 

@@ -1,11 +1,12 @@
-"""The registry builds connectors from YAML options plus counters, and stays apart from YAML."""
+"""The catalog builds connectors from YAML options plus counters; connectors stay apart from YAML."""
 
 from __future__ import annotations
 
 import ast
 import pathlib
 
-from engine.connectors.registry import SINKS, SOURCES
+from engine.catalog import components
+from engine.compiler.connectors import connector
 from engine.metrics import StepCounters
 
 CONNECTORS = pathlib.Path(__file__).resolve().parents[2] / "engine" / "connectors"
@@ -13,20 +14,23 @@ FORBIDDEN = ("ruamel", "engine.topology", "engine.compiler", "cli")
 
 
 def test_kinds():
-    assert set(SOURCES) == {"file", "kafka"}
-    assert set(SINKS) == {"file", "stdout", "duckdb", "kafka"}
+    assert set(components("source")) == {"file", "kafka"}
+    assert set(components("sink")) == {"file", "stdout", "duckdb", "kafka"}
 
 
 def test_every_kind_builds_from_options_and_metrics(tmp_path):
     (tmp_path / "a.jsonl").write_text("{}\n")
     counters = StepCounters("x")
     built = [
-        SOURCES["file"](path=str(tmp_path / "a.jsonl"), batch_size=10, metrics=counters),
-        SINKS["file"](path=str(tmp_path / "o.jsonl"), mode="append", metrics=counters),
-        SINKS["stdout"](format="pretty", metrics=counters),
-        SINKS["duckdb"](path=str(tmp_path / "o.duckdb"), table="t", columns={"a": "int"}, metrics=counters),
+        connector("source", "file", {"path": str(tmp_path / "a.jsonl"), "batch_size": 10}, counters),
+        connector("sink", "file", {"path": str(tmp_path / "o.jsonl"), "mode": "append"}, counters),
+        connector("sink", "stdout", {"format": "pretty"}, counters),
+        connector("sink", "duckdb", {"path": str(tmp_path / "o.duckdb"), "table": "t", "columns": {"a": "int"}}, counters),
+        connector("sink", "duckdb", {"path": str(tmp_path / "o.duckdb"),
+                                     "tables": {"t": {"key": ["a"], "columns": {"a": "int"}}}}, counters),
     ]
-    assert [type(c).__name__ for c in built] == ["JsonlSource", "JsonlSink", "StdoutSink", "DuckDBSink"]
+    assert [type(c).__name__ for c in built] == ["JsonlSource", "JsonlSink", "StdoutSink", "DuckDBSink",
+                                                 "DuckDBTablesSink"]
 
 
 def test_connectors_import_no_yaml_topology_compiler_or_cli():
@@ -40,11 +44,12 @@ def test_connectors_import_no_yaml_topology_compiler_or_cli():
     assert offenders == []
 
 
-def test_importing_the_package_does_not_load_duckdb():
+def test_the_catalog_does_not_load_duckdb_or_kafka_until_a_topology_uses_them():
     import subprocess
     import sys
 
-    code = "import sys, engine.connectors.registry; print('duckdb' in sys.modules)"
+    code = ("import sys, engine.catalog, engine.compiler.connectors; "
+            "print('duckdb' in sys.modules, 'confluent_kafka' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=CONNECTORS.parents[1],
                          capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+    assert out.split() == ["False", "False"]

@@ -7,7 +7,7 @@ import pytest
 
 from engine.expressions import ExpressionError, compile_expression
 from engine.expressions import regex
-from engine.topology.validate import validate_text
+from engine.binding import validate_text
 
 HINT = "RE2 syntax: no backreferences or lookaround; see docs/expressions.md"
 

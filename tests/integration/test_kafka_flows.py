@@ -13,7 +13,7 @@ import pytest
 from cli.main import main
 from engine.compiler import compile_topology
 from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
-from engine.topology.validate import validate_text
+from engine.binding import validate_text
 from tests.integration.kafka_io import consume_all, produce
 
 ORDERS = [{"id": i, "status": ["NEW", "DRAFT", "PLANNED"][i % 3], "kg": f"{i}.5", "city": ["Milano", "Roma"][i % 2]}

@@ -18,7 +18,7 @@ from engine.errors import ConfigError
 from engine.operators.cast import Cast
 from engine.operators.debezium import DebeziumDecoder, decimal_bytes, variable_scale_decimal
 from engine.runtime.runner import RunOptions
-from engine.topology.validate import validate_text
+from engine.binding import validate_text
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "debezium"
 UTC = timezone.utc

@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - an engine without the boundary: the op
         return process
 
     raw_values = None
-from engine.operators.registry import operator_class
+from engine.catalog import component
 from engine.records import DeadLetter, RawBatch
 from tests.poison.harness import FORBIDDEN, ROOT
 
@@ -297,7 +297,7 @@ def test_decode_never_raises_and_places_every_value(values, first):
 
 
 def _registry(name: str, step: str, config: dict):
-    return operator_class(name)(step, config, None, None)
+    return component("operator", name).load()(step, config, None)
 
 
 @UNIT

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from engine.topology.validate import validate_text
+from engine.binding import validate_text
 
 HEAD = """\
 version: 1

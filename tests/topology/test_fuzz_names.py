@@ -3,7 +3,7 @@ them (``$`` is the end of the text), control characters in messages stay escaped
 
 import pytest
 
-from engine.topology.validate import validate_text
+from engine.binding import validate_text
 
 VALID = """\
 version: 1
@@ -46,6 +46,6 @@ def test_a_trailing_newline_is_not_part_of_a_valid_name(field, value, line, mess
     assert raw == KNOWN.get(field, []), raw
 
 
-# Owned by engine/topology/validate.py: a reference the shape check refused is checked again,
+# Owned by engine/topology/reading.py: a reference the shape check refused is checked again,
 # with its raw text (a second, consequential error). Empty this when fixed.
 KNOWN = {"ref": ["unknown reference 'o\n'"]}

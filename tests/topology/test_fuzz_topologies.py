@@ -196,7 +196,7 @@ def inputs(tmp_path_factory):
 
 
 def _file_sources_only(path: str) -> bool:
-    from engine.topology.validate import validate_file
+    from engine.binding import validate_file
 
     result = validate_file(path)
     return result.topology is not None and all(s.kind == "file" for s in result.topology.sources.values())

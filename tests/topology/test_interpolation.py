@@ -7,7 +7,7 @@ import pytest
 
 from cli.main import main
 from engine.topology.interpolate import as_expression, interpolate
-from engine.topology.validate import validate_text
+from engine.binding import validate_text
 
 INJECTION = "x' or 'a' == 'a"
 

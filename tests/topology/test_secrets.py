@@ -133,12 +133,12 @@ def test_short_values_are_not_hidden():
 
 
 def test_internal_error_text_is_redacted(tmp_path, capfd, monkeypatch):
-    from engine.topology import validate
+    from engine.binding import bind
 
     def broken(*args, **kwargs):
         raise RuntimeError(f"boom near {os.environ['VF_SECRET']}")
 
-    monkeypatch.setattr(validate._Checker, "run", broken)
+    monkeypatch.setattr(bind.Binder, "bind", broken)
     path = topology(tmp_path, "topology name")
     assert main(["validate", path]) == 4
     err = capfd.readouterr().err

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from engine.errors import ConfigError
 from engine.expressions.types import kind
@@ -16,13 +16,13 @@ _AS_COLUMN = {"list": "json", "decimal": "decimal(38,9)"}  # computed decimals h
 DEAD_LETTER_COLUMNS = {"step": "str", "error": "str", "origin": "str", "time": "timestamp", "event": "json"}
 
 
-def duckdb_tables(options: dict) -> None:
+def duckdb_tables(options: Mapping[str, Any]) -> None:
     """Several tables (row changes): each declares its key and columns, the key among them."""
     for name, spec in options["tables"].items():
         _check_key({"mode": "upsert", **spec}, spec.get("columns") or {}, ("tables", name))
 
 
-def duckdb_columns(options: dict, fields: Fields, feeder: str) -> Dict[str, str]:
+def duckdb_columns(options: Mapping[str, Any], fields: Fields, feeder: str) -> Dict[str, str]:
     """The table's columns: declared, or inferred from the known fields of what feeds it."""
     declared: Optional[Dict[str, str]] = options.get("columns")
     if declared:
@@ -62,13 +62,13 @@ def _check_types(columns: Dict[str, str], fields: Dict[str, str], feeder: str) -
                                    "(cast, or a map expression)")
 
 
-def kafka_envelope(options: dict, fields: Fields, sink_name: str) -> Optional[Map]:
-    """The step that sets each message's topic, key and headers from the sink's expressions.
-
-    Pops ``key``, ``topic_from`` and ``headers`` from ``options`` (the connector only sees the
-    resulting ``_key``/``_topic``/``_headers`` fields); None when the sink has none of them.
-    """
-    key, topic_from, headers = options.pop("key", None), options.pop("topic_from", None), options.pop("headers", None)
+def kafka_envelope(options: Mapping[str, Any], fields: Fields, sink_name: str) -> Tuple[Optional[Map], Dict[str, Any]]:
+    """The step that sets each message's topic, key and headers from the sink's expressions,
+    and the options the connector gets: without ``key``, ``topic_from`` and ``headers`` (it
+    only sees the resulting ``_key``/``_topic``/``_headers`` fields). No envelope when the sink
+    has none of them."""
+    rest = {k: v for k, v in options.items() if k not in ("key", "topic_from", "headers")}
+    key, topic_from, headers = options.get("key"), options.get("topic_from"), options.get("headers")
     if not options.get("topic") and topic_from is None:
         raise ConfigError("a kafka sink needs 'topic' (fixed) or 'topic_from' (an expression)", (),
                           hint="add topic: <name>")
@@ -77,14 +77,14 @@ def kafka_envelope(options: dict, fields: Fields, sink_name: str) -> Optional[Ma
     for text, path in [*computed.values(), *([(key, ("key",))] if key is not None else [])]:
         compile_option(text, fields, path)  # report errors at the sink's own options
     if not computed and key is None:
-        return None
-    config = {"keep": "all", "fields": {name: text for name, (text, _) in computed.items()}}
+        return None, rest
+    config: Dict[str, Any] = {"keep": "all", "fields": {name: text for name, (text, _) in computed.items()}}
     if key is not None:
         config["key"] = key
-    return Map(f"sink:{sink_name}:envelope", config, fields)
+    return Map(f"sink:{sink_name}:envelope", config, fields), rest
 
 
-def _check_key(options: dict, columns: Dict[str, str], where: tuple = ()) -> None:
+def _check_key(options: Mapping[str, Any], columns: Dict[str, str], where: tuple = ()) -> None:
     key = options.get("key")
     if options.get("mode", "append") == "upsert" and not key:
         raise ConfigError("mode 'upsert' needs 'key'", (*where, "mode") if not where else where,

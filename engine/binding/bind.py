@@ -1,0 +1,124 @@
+"""Bind definitions: resolve each source's fields and event schema, build each step's operator
+from the catalog with the fields it reads, and complete each sink's options (inferred DuckDB
+columns, the Kafka envelope). Definitions are read, never changed; every problem is reported
+at its place in the file.
+
+One mistake, one error: a step in error, and whatever reads it, are *broken*; checks that need
+a broken step's fields are skipped rather than reported again in other words.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+from engine.catalog import component
+from engine.errors import ConfigError
+from engine.operators.decode import META_FIELD
+from engine.operators.expr import collected_warnings
+from engine.operators.fields import Fields
+from engine.operators.jsonschemas import EventSchema
+from engine.operators.union import merge_fields
+from engine.binding.model import SinkSpec, SourceSpec, StepSpec, Topology
+from engine.binding.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns, duckdb_tables, kafka_envelope
+from engine.topology.definitions import SinkDef, SourceDef, StepDef, TopologyDef
+from engine.topology.diagnostics import WARNING
+from engine.topology.reporter import Reporter
+
+
+class Binder:
+    def __init__(self, definition: TopologyDef, reporter: Reporter, shape_broken: set) -> None:
+        self.definition, self.reporter, self.shape_broken = definition, reporter, shape_broken
+        self.topology = Topology(definition)
+        self.broken: set = set()  # steps in error, and what reads them: fields unknown, not wrong
+        self.built: Dict[str, StepSpec] = {}
+
+    def bind(self) -> Topology:
+        for source in self.definition.sources.values():
+            self.topology.sources[source.name] = self._source(source)
+        for step in self.definition.steps:
+            bound = self._step(step)
+            if bound is not None:
+                self.topology.steps.append(bound)
+                self.built[step.id] = bound
+        for sink in self.definition.sinks.values():
+            if sink.node[:2] not in self.shape_broken:
+                self.topology.sinks[sink.name] = self._sink(sink)
+        self.topology.dead_letter = self._dead_letter(self.definition.dead_letter)
+        return self.topology
+
+    def _source(self, source: SourceDef) -> SourceSpec:
+        bound = SourceSpec(source)
+        if source.schema:
+            try:
+                bound.event_schema = EventSchema(source.schema)
+                bound.fields = bound.event_schema.fields
+            except ConfigError as exc:
+                self.reporter.config_error(source.node, exc)
+        data_format = source.options.get("format", "json")
+        if data_format != "json":
+            bound.fields = {"value": "str" if data_format == "string" else "any"}
+        if bound.fields is not None and source.options.get("metadata"):
+            bound.fields = {**bound.fields, META_FIELD: "json"}
+        return bound
+
+    def _step(self, step: StepDef) -> Optional[StepSpec]:
+        if self._reads_broken(step.inputs):
+            self.broken.add(step.id)
+        if step.op == "?" or step.node[:2] in self.shape_broken or step.config is None:
+            self.broken.add(step.id)
+            return None
+        where = (*step.node, step.op)
+        try:
+            with collected_warnings() as warnings:
+                operator = component("operator", step.op).load()(step.id, step.config, self._fields_of(step.inputs))
+        except ConfigError as exc:
+            self.reporter.config_error(where, exc)
+            self.broken.add(step.id)
+            return None
+        for warning in warnings:
+            self.reporter.config_error(where, warning, WARNING)
+        return StepSpec(step, operator, operator.output_fields)
+
+    def _sink(self, sink: SinkDef) -> SinkSpec:
+        columns_needed = sink.kind == "duckdb" and "tables" not in sink.options and "columns" not in sink.options
+        if self._reads_broken(sink.inputs) and columns_needed:
+            return SinkSpec(sink, dict(sink.options))  # the feeder's own error says it all
+        return self._connector(sink, self._fields_of(sink.inputs), ", ".join(sink.inputs))
+
+    def _dead_letter(self, sink: Optional[SinkDef]) -> SinkSpec:
+        assert sink is not None  # the reader always defines one
+        if sink.kind in ("duckdb", "kafka"):
+            return self._connector(sink, None, "dead_letter", columns=sink.options.get("columns") or DEAD_LETTER_COLUMNS)
+        return SinkSpec(sink, dict(sink.options))
+
+    def _connector(self, sink: SinkDef, fields: Fields, feeder: str, columns=None) -> SinkSpec:
+        bound = SinkSpec(sink, dict(sink.options))
+        try:
+            if sink.kind == "duckdb" and "tables" in sink.options:
+                duckdb_tables(sink.options)
+            elif sink.kind == "duckdb":
+                bound.options["columns"] = columns or duckdb_columns(sink.options, fields, feeder)
+            elif sink.kind == "kafka":
+                bound.envelope, bound.options = kafka_envelope(sink.options, fields, sink.name)
+        except ConfigError as exc:
+            self.reporter.config_error((*sink.node, sink.kind), exc)
+        return bound
+
+    def _reads_broken(self, refs: Sequence[str]) -> bool:
+        """Whether a step or sink reads a step already in error: checks that need the fields
+        of its input would only repeat that error in other words."""
+        return any(r.partition(".")[0] in self.broken for r in refs)
+
+    def _fields_of(self, refs: Sequence[str]) -> Fields:
+        found: List[Fields] = []
+        for ref in refs:
+            base = ref.partition(".")[0]
+            if base in self.topology.sources:
+                found.append(self.topology.sources[base].fields)
+            elif base in self.built:
+                found.append(self.built[base].fields)
+            else:
+                return None
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else merge_fields(found)

@@ -1,0 +1,117 @@
+"""How a source, sink or operator is declared: once, with its options.
+
+Modelled on Flink CDC's ``Factory`` + ``ConfigOption``: a :class:`Component` names its YAML
+key, its role, its options (each an :class:`Option` with its JSON Schema, default and
+description) and the class that implements it. The topology JSON Schema, validation, the
+connector and operator registries and the option tables of docs/connectors.md are all
+derived from these declarations; nothing else lists a component's options.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+ROLES = ("source", "sink", "operator")
+EXPRESSION_REFS = ("#/$defs/expression", "#/$defs/aggregation")
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: ``key`` in YAML, the JSON Schema of its value, what it means, its default."""
+
+    key: str
+    description: str
+    schema: Mapping[str, Any] = field(default_factory=dict)
+    default: Any = NO_DEFAULT
+    required: bool = False
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not NO_DEFAULT
+
+    def json_schema(self) -> Dict[str, Any]:
+        out = {**self.schema}
+        if self.description:  # else the topology schema gives it the description of its $ref
+            out["description"] = self.description
+        if self.has_default:
+            out["default"] = self.default
+        return out
+
+
+@dataclass(frozen=True)
+class Component:
+    """A source, sink or operator: its YAML name, options and implementing class.
+
+    ``factory`` is ``"module:attribute"``, imported on first use (DuckDB and confluent-kafka
+    are loaded only by topologies that use them). ``constraints`` are JSON Schema keywords over
+    the whole option mapping (``oneOf`` of required options). ``config`` replaces the option
+    mapping for an operator whose YAML value is not a mapping (``filter: <expression>``).
+    """
+
+    role: str
+    name: str
+    description: str
+    factory: str
+    options: Tuple[Option, ...] = ()
+    constraints: Mapping[str, Any] = field(default_factory=dict)
+    config: Optional[Mapping[str, Any]] = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"component role must be one of {ROLES}, not {self.role!r}")
+        if ":" not in self.factory:
+            raise ValueError(f"component {self.name!r}: factory must be 'module:attribute', not {self.factory!r}")
+
+    def option(self, key: str) -> Option:
+        return next(o for o in self.options if o.key == key)
+
+    def defaults(self) -> Dict[str, Any]:
+        return {o.key: o.default for o in self.options if o.has_default}
+
+    def json_schema(self) -> Dict[str, Any]:
+        if self.config is not None:
+            return {**self.config, "description": self.description}
+        out: Dict[str, Any] = {"type": "object", "description": self.description,
+                               "properties": {o.key: o.json_schema() for o in self.options},
+                               "additionalProperties": False}
+        required = [o.key for o in self.options if o.required]
+        if required:
+            out["required"] = required
+        out.update(self.constraints)
+        return out
+
+    def expression_paths(self) -> List[Tuple[str, ...]]:
+        """Where the options hold expressions (``"*"``: every value of a mapping), found from
+        the declared schema: ``${VAR}`` there is placed as a literal, never as syntax."""
+        found: List[Tuple[str, ...]] = []
+        _expressions(self.json_schema(), (), found)
+        return found
+
+    def load(self) -> Callable[..., Any]:
+        """The implementing class (or a function choosing one)."""
+        module, _, attribute = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+def _expressions(schema: Any, path: Tuple[str, ...], found: List[Tuple[str, ...]]) -> None:
+    if not isinstance(schema, Mapping):
+        return
+    if schema.get("$ref") in EXPRESSION_REFS:
+        if path not in found:
+            found.append(path)
+        return
+    for key, sub in (schema.get("properties") or {}).items():
+        _expressions(sub, (*path, key), found)
+    _expressions(schema.get("additionalProperties"), (*path, "*"), found)
+    for alternative in [*schema.get("oneOf", ()), *schema.get("anyOf", ())]:
+        _expressions(alternative, path, found)

@@ -1,0 +1,149 @@
+"""The built-in operators, in the order ``validate`` lists them."""
+
+from __future__ import annotations
+
+from engine.catalog.component import Component, Option
+from engine.catalog.fragments import ID, expression, mapping, ref
+
+_EXPRESSION = {"$ref": "#/$defs/expression"}
+_DURATION = {"$ref": "#/$defs/duration"}
+_NAMES = {"type": "array", "items": {"type": "string"}}
+
+
+def _operator(name: str, description: str, factory: str, *options: Option, **kw) -> Component:
+    return Component("operator", name, description, factory, options=tuple(options), **kw)
+
+
+def _expression_operator(name: str, description: str, factory: str) -> Component:
+    return _operator(name, description, factory, config=_EXPRESSION)
+
+
+def _routing(name: str, description: str, factory: str) -> Component:
+    return _operator(
+        name, description, factory,
+        Option("when", "Output name -> predicate, tried in order. Other steps read an output as `step.output`.",
+               {"type": "object", "additionalProperties": _EXPRESSION, "propertyNames": {"pattern": ID},
+                "minProperties": 1}, required=True),
+        Option("otherwise", "Name of the output that receives events matching no predicate (default: they are "
+               "dropped).", {"type": "string", "pattern": ID}))
+
+
+_DEBEZIUM_HINTS = mapping(
+    "Decode Debezium change events; how the connector encodes values, for events without a schema (the schema, when "
+    "present, wins).", {
+        "decimal": {"enum": ["precise", "string", "double"], "default": "precise",
+                    "description": "The connector's `decimal.handling.mode`: `precise` = base64 unscaled bytes (a "
+                                   "`decimal(p,s)` cast reads them with scale s), `string` = text, `double` = numbers."},
+        "time": {"enum": ["adaptive", "adaptive_time_microseconds", "connect"], "default": "adaptive",
+                 "description": "The connector's `time.precision.mode`: a `timestamp` cast reads epoch numbers as "
+                                "microseconds (`adaptive`, `adaptive_time_microseconds`) or milliseconds (`connect`)."}})
+
+CAST = _operator(
+    "cast", "Convert field values to types; a value that does not convert sends the event to the dead-letter sink "
+    "with the field and the value. Nulls stay null. With `debezium`, decode Debezium PostgreSQL change events into "
+    "typed row changes first (docs/debezium.md).", "engine.operators.cast:Cast",
+    Option("fields", "Field (or dotted path into nested objects) -> target type. With `debezium`, applied after "
+           "decoding (`after.weight_kg: decimal(10,2)`), reading Debezium's encodings of schemaless values.",
+           {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/$defs/castType"}}),
+    Option("debezium", "Decode Debezium change events (JsonConverter output of the PostgreSQL connector, with or "
+           "without the schema) into `op`, `before`, `after` (typed by each column's logical type), `source`, "
+           "`ts_ms`, `transaction`, `table`, `tx_id`, `lsn`. `true`, or hints for events without a schema.",
+           {"oneOf": [{"type": "boolean"}, _DEBEZIUM_HINTS]}),
+    Option("on_error", "What a failed conversion does: dead-letter the event, or set the field to null.",
+           {"enum": ["dead_letter", "null"]}, default="dead_letter"),
+    constraints={"anyOf": [{"required": ["fields"]}, {"required": ["debezium"]}]})
+
+FILTER = _expression_operator(
+    "filter", "Keep the events for which this predicate is true; others are dropped (null counts as false).",
+    "engine.operators.filter:Filter")
+
+MAP = _operator(
+    "map", "Compute a new event: start from the kept input fields, rename, drop, then set computed fields.",
+    "engine.operators.map:Map",
+    Option("fields", "Output field (dotted for nested) -> expression evaluated on the input event.",
+           {"type": "object", "additionalProperties": _EXPRESSION}),
+    Option("keep", "Input fields carried over: `all`, `none` (default), or a list of names.",
+           {"oneOf": [{"enum": ["all", "none"]}, _NAMES]}),
+    Option("drop", "Fields removed from the kept ones.", _NAMES),
+    Option("rename", "Kept field -> new name.", {"type": "object", "additionalProperties": {"type": "string"}}),
+    Option("key", "Sets the event's key (`_key`), used by `aggregate` and keyed sinks.", _EXPRESSION),
+    Option("schema", "Validate every output event against this JSON Schema.", {"$ref": "#/$defs/schemaPath"}))
+
+KEY = _expression_operator("key", "Set the event's key (the `_key` field) from this expression, as a string.",
+                           "engine.operators.key:Key")
+
+VALIDATE = _operator(
+    "validate", "Validate events against a JSON Schema with a compiled validator.", "engine.operators.validate:Validate",
+    Option("schema", "", {"$ref": "#/$defs/schemaPath"}, required=True))
+
+ROUTE = _routing("route", "Send each event to the first output whose predicate is true.", "engine.operators.route:Route")
+BRANCH = _routing("branch", "Send each event to every output whose predicate is true.",
+                  "engine.operators.route:Branch")
+
+UNION = _operator("union", "Merge these streams into one (no `from` needed).", "engine.operators.union:Union",
+                  config={"type": "array", "items": {"$ref": "#/$defs/ref"}, "minItems": 2})
+
+_WINDOW = mapping(
+    "Group events into windows instead of one running result per key: exactly one of tumbling, sliding, session, "
+    "count.", {
+        "tumbling": ref("duration", "Fixed, non-overlapping windows of this length."),
+        "sliding": mapping("Overlapping windows.", {"size": ref("duration", "Window length."),
+                                                    "every": ref("duration", "How often a new window starts.")},
+                           ["size", "every"]),
+        "session": mapping("A window per burst of activity.",
+                           {"gap": ref("duration", "Inactivity that closes a session.")}, ["gap"]),
+        "count": {"type": "integer", "minimum": 1, "description": "A window every N events of a key."},
+        "time": {"enum": ["event", "processing"], "description": "Event time (from `event_time`) or the system "
+                 "clock. Default: event when `event_time` is given."},
+        "event_time": expression("Expression giving the event's timestamp."),
+        "allowed_lateness": ref("duration", "How long to wait for out-of-order events before closing a window; later "
+                                "events are reported as late dead letters.")})
+
+AGGREGATE = _operator(
+    "aggregate", "Per-key stateful fold, optionally windowed (docs/aggregate.md).", "engine.operators.aggregate:Aggregate",
+    Option("key", "The group key (default: the `_key` field set by a `key` step or `map.key`).", _EXPRESSION),
+    Option("compute", "Output field -> aggregation: count(), count(x), sum(x), min(x), max(x), avg(x), first(x), "
+           "last(x), collect(x), where x is an expression.",
+           {"type": "object", "minProperties": 1,
+            "additionalProperties": {"$ref": "#/$defs/aggregation"}},
+           required=True),
+    Option("window", _WINDOW["description"], {k: v for k, v in _WINDOW.items() if k != "description"}),
+    Option("emit", "Without a window: `updates` emits a key's new result after each batch that changed it; `final` "
+           "emits once per key at the end of a bounded input.", {"enum": ["updates", "final"]}))
+
+MERGE_TRANSACTIONS = _operator(
+    "merge_transactions", "Merge the row changes of each database transaction into one event per (transaction, "
+    "domain key) with the net change of every row (docs/transactions.md).",
+    "engine.operators.merge_transactions:MergeTransactions",
+    Option("row", "Identity of a row (default: `table + ':' + str(coalesce(after.id, before.id))`).", _EXPRESSION),
+    Option("group", "The domain key the row changes are grouped by (default: the row).", _EXPRESSION),
+    Option("markers", "The input also carries Debezium's transaction metadata (BEGIN/END): a transaction is complete "
+           "when END's per-table counts are reached.", {"type": "boolean"}, default=False),
+    Option("tables", "With markers: the tables this step reads; END's counts for other tables are ignored, and "
+           "transactions touching none of them are dropped at once.", _NAMES),
+    Option("idle", "Release a transaction that received nothing for this long.", _DURATION))
+
+UNNEST = _operator(
+    "unnest", "One output event per item of a list field.", "engine.operators.unnest:Unnest",
+    Option("field", "The list field.", {"type": "string", "minLength": 1}, required=True),
+    Option("as", "Name of the item in the output event (default: the list's name); null merges an object item's "
+           "fields into the event.", {"type": ["string", "null"]}),
+    Option("keep", "Input fields copied into every output event.", _NAMES))
+
+MICRO_BATCH = _operator(
+    "micro_batch", "Hold events for an interval (processing time), then release them together as one batch per "
+    "chunk: a sink writing one transaction per batch applies them atomically.", "engine.operators.micro_batch:MicroBatch",
+    Option("every", "The interval (default 5s).", _DURATION),
+    Option("chunks", "Number of chunks; events with the same key always share a chunk.",
+           {"type": "integer", "minimum": 1}, default=1),
+    Option("key", "The key that keeps related events in one chunk (default: `_key`).", _EXPRESSION))
+
+WITH_PREVIOUS = _operator(
+    "with_previous", "Attach to each event the previous event of the same key (null for the first), to compare old "
+    "and new state.", "engine.operators.with_previous:WithPrevious",
+    Option("key", "The key (default: `_key`).", _EXPRESSION),
+    Option("as", "Name of the attached field (default `previous`).", {"type": "string"}),
+    Option("fields", "Only these fields are remembered per key.", _NAMES))
+
+OPERATORS = (CAST, FILTER, MAP, KEY, VALIDATE, ROUTE, BRANCH, UNION, AGGREGATE, MERGE_TRANSACTIONS, UNNEST,
+             MICRO_BATCH, WITH_PREVIOUS)

@@ -1,0 +1,80 @@
+"""The built-in sinks: ``file``, ``stdout``, ``duckdb`` and ``kafka``."""
+
+from __future__ import annotations
+
+from engine.catalog.component import Component, Option
+from engine.catalog.fragments import BROKERS, KAFKA_SETTINGS
+
+_TEXT = {"type": "string", "minLength": 1}
+
+FILE = Component(
+    "sink", "file",
+    "Write events as JSON Lines into one file (exactly once under recovery: a resumed flow truncates what was "
+    "written after the last snapshot).",
+    "engine.connectors.files:JsonlSink",
+    options=(
+        Option("path", "The output file; parent directories are created.", _TEXT, required=True),
+        Option("mode", "`overwrite` starts the file anew on a fresh run; `append` adds to it.",
+               {"enum": ["overwrite", "append"]}, default="overwrite"),
+    ))
+
+STDOUT = Component(
+    "sink", "stdout", "Print events to standard output.", "engine.connectors.stdout:StdoutSink",
+    options=(
+        Option("format", "`json`: one compact JSON object per line; `pretty`: colored, indented (rich).",
+               {"enum": ["json", "pretty"]}, default="json"),
+    ))
+
+_TABLE = {"type": "object", "additionalProperties": False, "required": ["key", "columns"],
+          "description": "A table of the set.",
+          "properties": {"key": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                                 "description": "Primary key columns."},
+                         "columns": {"type": "object", "minProperties": 1,
+                                     "additionalProperties": {"$ref": "#/$defs/columnType"},
+                                     "description": "Column name -> type."}}}
+
+DUCKDB = Component(
+    "sink", "duckdb",
+    "Write events into a DuckDB table (`table`), or row changes into several tables (`tables`); one transaction per "
+    "batch.",
+    "engine.connectors.duckdb:duckdb_sink",
+    options=(
+        Option("path", "The DuckDB database file; parent directories are created.", _TEXT, required=True),
+        Option("table", "The table; created from `columns` when missing.", _TEXT),
+        Option("tables", "Several tables, for row changes (`table`, `op`, `before`, `after`): upserts and deletes by "
+               "key, all tables in one transaction per batch.",
+               {"type": "object", "minProperties": 1, "additionalProperties": _TABLE}),
+        Option("views", "With `tables`: view name -> SQL query over the tables, (re)created when the flow starts "
+               "(composite objects such as a Load). Exactly one SELECT (or WITH ... SELECT) statement each, created "
+               "with external access disabled: a view cannot read or write files, attach databases or load "
+               "extensions.", {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}}),
+        Option("columns", "Column name -> type. Optional when the step's fields are known; events' extra fields are "
+               "ignored, missing ones become NULL.",
+               {"type": "object", "additionalProperties": {"$ref": "#/$defs/columnType"}, "minProperties": 1}),
+        Option("mode", "`append` inserts every event (at-least-once under recovery); `upsert` inserts or updates by "
+               "`key` (idempotent, so effectively once).", {"enum": ["append", "upsert"]}, default="append"),
+        Option("key", "The primary key columns; required with `mode: upsert`.",
+               {"type": "array", "items": {"type": "string", "description": "A key column."}, "minItems": 1}),
+    ),
+    constraints={"oneOf": [{"required": ["table"]}, {"required": ["tables"]}]})
+
+KAFKA = Component(
+    "sink", "kafka",
+    "Write events as JSON messages to a Kafka topic; every batch's deliveries are confirmed (acks=all, idempotent "
+    "producer) before it counts as written: at-least-once.",
+    "engine.connectors.kafka:KafkaSink",
+    options=(
+        Option("brokers", BROKERS["description"], {"oneOf": BROKERS["oneOf"]}, required=True),
+        Option("topic", "The topic (fixed).", _TEXT),
+        Option("topic_from", "An expression choosing each event's topic.", {"$ref": "#/$defs/expression"}),
+        Option("key", "The message key, as text (default: the event's `_key` field when set).",
+               {"$ref": "#/$defs/expression"}),
+        Option("headers", "Header name -> expression.",
+               {"type": "object", "additionalProperties": {"$ref": "#/$defs/expression"}}),
+        Option("timeout", "How long a batch may wait for its deliveries before the flow fails (default 30s).",
+               {"$ref": "#/$defs/duration"}),
+        Option("settings", KAFKA_SETTINGS["description"],
+               {"type": "object", "additionalProperties": KAFKA_SETTINGS["additionalProperties"]}),
+    ))
+
+SINKS = (FILE, STDOUT, DUCKDB, KAFKA)

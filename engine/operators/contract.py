@@ -1,0 +1,44 @@
+"""What every operator is, for binding and the compiler (the keyed contract, with its call
+order, is in engine/operators/keyed.py).
+
+An operator is built once per step as ``cls(step_id, config, input_fields)``: ``config`` is
+the step's YAML value (options declared in engine/catalog/operators.py), ``input_fields`` the
+known fields of what it reads (engine/operators/fields.py). A configuration mistake raises
+``engine.errors.ConfigError`` from the constructor, located by its path inside ``config``;
+nothing else may raise there. After construction it exposes ``output_fields``, and ``kind``
+tells the compiler how to wire it:
+
+- ``"stateless"``: ``process(batch) -> (events, dead letters)``, pure, once per batch, inside
+  the error boundary (engine/operators/boundary.py); ``expands = True`` when one event may
+  become several (the boundary then traces dead letters differently);
+- ``"route"``: ``outputs`` (the named outputs) and ``process(batch) -> ({output: events},
+  dead letters)``;
+- ``"union"``: no processing, the compiler merges its inputs;
+- ``"keyed"``: a :class:`engine.operators.keyed.KeyedStep`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Literal, Protocol, Tuple
+
+from engine.operators.fields import Fields
+from engine.records import DeadLetter
+
+Kind = Literal["stateless", "route", "union", "keyed"]
+Processed = Tuple[List[Any], List[DeadLetter]]
+
+
+class Operator(Protocol):
+    step_id: str
+    kind: str  # one of Kind
+    output_fields: Fields
+
+
+class StatelessOperator(Operator, Protocol):
+    def process(self, batch: List[Any]) -> Processed: ...
+
+
+class RoutingOperator(Operator, Protocol):
+    outputs: List[str]
+
+    def process(self, batch: List[Any]) -> Tuple[Dict[str, List[Any]], List[DeadLetter]]: ...

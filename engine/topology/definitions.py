@@ -1,0 +1,98 @@
+"""A topology as the file defines it: plain, immutable definitions.
+
+The reader (engine/topology/reading.py) makes them from a loaded document; binding
+(engine/binding/) resolves fields, schemas and types and builds operators from them without
+changing them; the compiler turns the bound topology into a Bytewax dataflow. Options and
+configs are the file's values (with ``${VAR}`` resolved) and are never mutated after reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from engine.topology.interpolate import redact
+from engine.topology.loader import NodePath
+
+
+@dataclass(frozen=True)
+class SourceDef:
+    name: str
+    kind: str  # a source declared in engine/catalog: "file", "kafka"
+    options: Mapping[str, Any]
+    node: NodePath
+    schema: Optional[str] = None  # an event schema file
+
+
+@dataclass(frozen=True)
+class StepDef:
+    id: str
+    op: str  # an operator declared in engine/catalog: "cast", "filter", ...
+    config: Any
+    inputs: Tuple[str, ...]
+    node: NodePath
+    outputs: Tuple[str, ...] = ()  # named outputs of a route or branch step; a plain step has one, unnamed
+
+
+@dataclass(frozen=True)
+class SinkDef:
+    name: str
+    kind: str  # a sink declared in engine/catalog: "file", "stdout", "duckdb", "kafka"
+    options: Mapping[str, Any]
+    inputs: Tuple[str, ...]
+    node: NodePath
+
+
+@dataclass(frozen=True)
+class TopicDef:
+    """A Kafka topic the topology declares, for ``velocity-flow deploy`` to provision."""
+
+    name: str
+    brokers: str
+    partitions: int = 1
+    replication_factor: int = 1
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopologyDef:
+    name: str
+    path: str
+    description: str = ""
+    sources: Mapping[str, SourceDef] = field(default_factory=dict)
+    steps: Tuple[StepDef, ...] = ()  # in an order where inputs come first
+    sinks: Mapping[str, SinkDef] = field(default_factory=dict)
+    dead_letter: Optional[SinkDef] = None
+    topics: Mapping[str, TopicDef] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)  # environment value -> "${NAME}"
+
+    def redact(self, text: str) -> str:
+        """``text`` with every value that came from the environment shown as ``${NAME}``."""
+        return redact(text, self.secrets)
+
+    def step(self, step_id: str) -> StepDef:
+        return next(s for s in self.steps if s.id == step_id)
+
+
+def dead_letter_default(topology_name: str) -> SinkDef:
+    """Where dead letters go when the file does not say: ``dead-letter/<name>.jsonl``."""
+    return SinkDef("dead_letter", "file", {"path": f"dead-letter/{topology_name}.jsonl", "mode": "append"}, (),
+                   ("dead_letter",))
+
+
+def brokers_text(brokers: Any) -> str:
+    return brokers if isinstance(brokers, str) else ",".join(brokers)
+
+
+def topic_brokers(sources: Mapping[str, SourceDef], sinks: Mapping[str, SinkDef],
+                  dead_letter: Optional[SinkDef]) -> Dict[str, str]:
+    """Topic -> brokers, from the kafka sources and sinks that name the topic."""
+    found: Dict[str, str] = {}
+    connectors = [s.options for s in sources.values() if s.kind == "kafka"]
+    connectors += [s.options for s in [*sinks.values(), dead_letter] if s and s.kind == "kafka"]
+    for options in connectors:
+        brokers = options.get("brokers")
+        for topic in [options.get("topic"), *(options.get("topics") or [])]:
+            if topic and brokers:
+                found.setdefault(topic, brokers_text(brokers))
+    return found

@@ -1,0 +1,121 @@
+"""One mistake, one error; mistakes that only showed at run time are found by validate:
+a column type no value of its field fits, and (a warning) a read of a field whose name is a
+near miss of a known one in open events."""
+
+import pathlib
+
+import pytest
+
+from cli.main import main
+from engine.connectors.errors import ConnectorError
+from engine.connectors.files import find_files
+from engine.binding import validate_text
+
+EXAMPLE = (pathlib.Path(__file__).parents[2] / "topologies" / "examples" / "transport_orders.yaml").read_text()
+
+# (what is broken, text replaced, replacement, the one error expected: line, message start)
+BROKEN_STEPS = [
+    ("unknown function in a map feeding an inferred table", "status: upper(status)", "status: uper(status)",
+     (24, "unknown function 'uper'")),
+    ("filter syntax upstream of everything", "weight_kg > 0\"", "weight_kg >\"", (17, "expected a value")),
+    ("schema file missing in the map", "schemas/examples/transport_order.schema.json", "nope.json",
+     (30, "cannot read schema file 'nope.json'")),
+    ("unknown aggregation", "max(weight_kg)", "maks(weight_kg)", (42, "unknown aggregation 'maks'")),
+    ("typo in an aggregation argument", "max(weight_kg)", "max(weight_kgg)", (42, "unknown field 'weight_kgg'")),
+    ("cast type in the first step", "fields: {order_id: int,", "fields: {order_id: integer,",
+     (14, "unknown type 'integer'")),
+]
+
+
+def errors(text, path="topologies/examples/t.yaml"):
+    result = validate_text(str(pathlib.Path(__file__).parents[2] / path), text, env={})
+    return [(d.line, d.message) for d in result.diagnostics if d.severity == "error"], result
+
+
+@pytest.mark.parametrize("what, old, new, expected", BROKEN_STEPS, ids=[c[0] for c in BROKEN_STEPS])
+def test_a_broken_step_is_one_error_not_a_cascade_at_its_sinks(what, old, new, expected):
+    assert old in EXAMPLE
+    found, _ = errors(EXAMPLE.replace(old, new))
+    assert len(found) == 1, found
+    assert found[0][0] == expected[0] and found[0][1].startswith(expected[1]), found
+
+
+def test_the_example_is_valid_without_warnings():
+    found, result = errors(EXAMPLE)
+    assert found == [] and result.diagnostics == []
+
+
+def test_a_sink_with_declared_columns_after_a_broken_step_still_checks_its_own_options():
+    text = EXAMPLE.replace("status: upper(status)", "status: uper(status)").replace("key: [order_id]", "key: [nope]")
+    found, _ = errors(text)
+    assert [m for _, m in found] == ["unknown function 'uper'", "key column 'nope' is not among the columns"]
+
+
+@pytest.mark.parametrize("column, field_expression, fits", [
+    ("int", "upper(status)", False), ("float", "upper(status)", False), ("bool", "upper(status)", False),
+    ("str", "order_id", False), ("str", "weight_kg > 1", False), ("timestamp", "date(planned_at)", False),
+    ("date", "order_id", False), ("str", "planned_at", False), ("int", "weight_kg > 1", True),
+    ("decimal(12,2)", "upper(status)", True), ("date", "planned_at", True), ("json", "order_id", True),
+    ("float", "order_id", True), ("str", "customer", True), ("int", "destination.zip", True),
+])
+def test_a_column_no_value_of_its_field_fits_is_refused(column, field_expression, fits):
+    text = EXAMPLE.replace("customer: customer\n", f"customer: {field_expression}\n") \
+                  .replace("customer: str,", f"customer: \"{column}\",")
+    found, _ = errors(text)
+    if fits:
+        assert found == []
+    else:
+        assert len(found) == 1 and found[0][0] == 54, found
+        assert found[0][1].startswith(f"column 'customer' is {column}, but field 'customer' of 'to-domain' is "), found
+
+
+TYPO = """\
+version: 1
+name: t
+sources:
+  s: {file: {path: in.jsonl}}
+steps:
+  - id: c
+    cast: {fields: {temp_c: float, device: str}}
+  - id: per-device
+    aggregate: {key: device, compute: {hottest: "max(%s)"}, emit: final}
+sinks:
+  out: {from: per-device, stdout: {}}
+"""
+
+
+def test_a_near_miss_of_a_cast_field_in_open_events_is_a_warning_at_the_name():
+    result = validate_text("t.yaml", TYPO % "temp_cc", env={})
+    assert result.ok and result.topology is not None  # open events may carry temp_cc: not an error
+    [warning] = result.diagnostics
+    assert warning.severity == "warning" and (warning.line, warning.column) == (9, 54)
+    assert "'temp_cc' is not among the known fields" in warning.message and warning.hint == "did you mean 'temp_c'?"
+
+
+@pytest.mark.parametrize("name", ["temp_c", "pressure", "_meta"])
+def test_a_field_unlike_any_known_one_is_no_warning(name):
+    assert validate_text("t.yaml", TYPO % name, env={}).diagnostics == []
+
+
+def test_the_warning_is_printed_and_validate_still_exits_0(tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text(TYPO % "temp_cc")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr()
+    assert "warning: field 'temp_cc'" in out.out + out.err
+
+
+@pytest.mark.parametrize("value", ["0", "1025", "100000", "x", "1.5"])
+def test_worker_and_process_counts_are_bounded(value, tmp_path, capsys):
+    path = tmp_path / "t.yaml"
+    path.write_text(TYPO % "temp_c")
+    for argv in (["run", str(path), "-w", value], ["deploy", str(path), "-p", value]):
+        assert main(argv) == 2
+        assert ("between 1 and 1024" if value.isdigit() else "not a whole number") in capsys.readouterr().err
+
+
+def test_a_file_source_that_is_no_regular_file_says_so(tmp_path):
+    with pytest.raises(ConnectorError, match="'/dev/zero' is not a regular file or a directory"):
+        find_files("/dev/zero")
+    with pytest.raises(ConnectorError, match="does not exist"):
+        find_files(str(tmp_path / "missing.jsonl"))
