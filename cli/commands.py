@@ -11,9 +11,9 @@ from rich.console import Console
 from cli.diagnostics import print_text, to_json
 from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from cli.running import run_options, run_topology
+from engine.binding import Validation, validate_file
 from engine.resources import schema_path
 from engine.topology.interpolate import file_secrets, redact
-from engine.binding import Validation, validate_file
 
 
 @contextmanager
@@ -73,12 +73,12 @@ def cmd_graph(args, out: Console, err: Console) -> int:
 
 
 def cmd_schema(args, out: Console, err: Console) -> int:
-    path = schema_path("topology.schema.json")
-    if args.path:
-        print(path)
-    else:
-        with open(path, encoding="utf-8") as handle:
-            print(json.dumps(json.load(handle), indent=2))
+    if args.path:  # the file editors point at (built-in components only)
+        print(schema_path("topology.schema.json"))
+    else:  # the format as validate knows it, plugins' components included
+        from engine.topology.schema import topology_schema
+
+        print(json.dumps(topology_schema(), indent=2))
     return EXIT_OK
 
 
@@ -179,3 +179,8 @@ def cmd_stack(args, out: Console, err: Console) -> int:
     from cli.stack import stack
 
     return stack(args, out, err)
+
+
+# Subcommand name -> handler (cli/main.py parses, then calls one of these).
+HANDLERS = {"validate": cmd_validate, "run": cmd_run, "graph": cmd_graph, "schema": cmd_schema,
+            "deploy": cmd_deploy, "generate": cmd_generate, "demo": cmd_demo, "stack": cmd_stack}

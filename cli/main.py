@@ -19,8 +19,8 @@ from typing import List, Optional
 from rich.console import Console
 from rich.errors import MarkupError
 
-from cli.exits import (EXIT_CODES as _EXIT_CODES, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED,  # noqa: F401
-                       EXIT_INVALID, EXIT_OK, EXIT_USAGE)
+from cli.exits import EXIT_CODES as _EXIT_CODES  # noqa: F401
+from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 # Which codes each command can end with (0, 2, 4 and 130 always).
 _COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED),
@@ -212,7 +212,8 @@ class _Commands:
 
 def _wants_json(argv: List[str]) -> bool:
     """``--format json`` asked for (looked up in the raw arguments: parsing may have failed)."""
-    return any(a == "--format=json" or (a == "--format" and n == "json") for a, n in zip(argv, argv[1:] + [""]))
+    pairs = zip(argv, argv[1:] + [""], strict=False)  # one more: the last argument pairs with ""
+    return any(a == "--format=json" or (a == "--format" and n == "json") for a, n in pairs)
 
 
 def _json_outcome(code: int, message: str) -> None:
@@ -233,9 +234,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             _json_outcome(code, "usage error; see --help")
         return code
     from cli import commands
+    from engine.catalog import PluginError, import_plugins
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = commands.HANDLERS[args.command]
     signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: Bytewax ends at a clean point
+    try:
+        import_plugins(os.environ.get("VELOCITY_FLOW_PLUGINS", ""))
+    except PluginError as exc:
+        print(f"velocity-flow: {exc}", file=sys.stderr)
+        if wants_json:
+            _json_outcome(EXIT_USAGE, str(exc))
+        return EXIT_USAGE
     try:
         return handler(args, SafeConsole(), SafeConsole(stderr=True))
     except KeyboardInterrupt:

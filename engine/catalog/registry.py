@@ -8,6 +8,7 @@ first use is still seen.
 
 from __future__ import annotations
 
+import importlib
 from typing import Dict, Iterable
 
 from engine.catalog.component import ROLES, Component
@@ -52,3 +53,19 @@ def component(role: str, name: str) -> Component:
         return _COMPONENTS[role][name]
     except KeyError:
         raise KeyError(f"no {role} named {name!r} (known: {', '.join(_COMPONENTS[role])})") from None
+
+
+class PluginError(Exception):
+    """A plugin module named in VELOCITY_FLOW_PLUGINS could not be imported."""
+
+
+def import_plugins(modules: str) -> None:
+    """Import each module of a comma-separated list; importing one registers its components."""
+    for name in (m.strip() for m in modules.split(",")):
+        if not name:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - any failure of someone else's module: one line
+            raise PluginError(f"cannot import plugin '{name}' (VELOCITY_FLOW_PLUGINS): "
+                              f"{type(exc).__name__}: {exc}") from None

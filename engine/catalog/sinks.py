@@ -71,8 +71,8 @@ KAFKA = Component(
                {"$ref": "#/$defs/expression"}),
         Option("headers", "Header name -> expression.",
                {"type": "object", "additionalProperties": {"$ref": "#/$defs/expression"}}),
-        Option("timeout", "How long a batch may wait for its deliveries before the flow fails (default 30s).",
-               {"$ref": "#/$defs/duration"}),
+        Option("timeout", "How long a batch may wait for its deliveries before the flow fails.",
+               {"$ref": "#/$defs/duration"}, default="30s"),
         Option("settings", KAFKA_SETTINGS["description"],
                {"type": "object", "additionalProperties": KAFKA_SETTINGS["additionalProperties"]}),
     ))

@@ -40,8 +40,8 @@ KAFKA = Component(
         Option("tail", "Keep reading new messages (default); `false` stops at the end of every partition.",
                {"type": "boolean"}, default=True),
         Option("batch_size", "Messages consumed per batch.", {"type": "integer", "minimum": 1}, default=1000),
-        Option("timeout", "How long to wait for the brokers before failing (default 10s).",
-               {"$ref": "#/$defs/duration"}),
+        Option("timeout", "How long to wait for the brokers before failing.", {"$ref": "#/$defs/duration"},
+               default="10s"),
         Option("align", "How far (by message timestamp) a partition may run ahead of a lagging partition that the "
                "same process reads with the same brokers and group_id, like Kafka Streams' stream time: after a "
                "backlog, topics read together stay together instead of piling up in the state of "

@@ -76,7 +76,7 @@ def test_an_internal_error_is_json_with_format_json(monkeypatch, tmp_path):
     def broken(args, out, err):
         raise RuntimeError("boom [/] [conceal]")
 
-    monkeypatch.setattr(commands, "cmd_validate", broken)
+    monkeypatch.setitem(commands.HANDLERS, "validate", broken)
     code, out, err = cli("validate", "--format", "json", "x.yaml")
     assert code == 4
     assert json.loads(out) == {"error": {"exit_code": 4, "kind": "internal",
@@ -92,7 +92,7 @@ def test_an_interruption_is_json_with_format_json(monkeypatch):
     def interrupted(args, out, err):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(commands, "cmd_validate", interrupted)
+    monkeypatch.setitem(commands.HANDLERS, "validate", interrupted)
     code, out, _ = cli("validate", "--format=json", "x.yaml")
     assert code == 130 and json.loads(out)["error"]["exit_code"] == 130
 
