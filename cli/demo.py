@@ -29,8 +29,10 @@ STAGES: List[Tuple[str, str]] = [
 QUERIES = [
     "SELECT status, count(*) FROM transport_order GROUP BY status ORDER BY 2 DESC",
     "SELECT trip_number, status, len(stops) AS stops, len(goods) AS orders FROM load ORDER BY trip_number LIMIT 3",
-    "SELECT order_number, status, departure_time, route FROM order_metrics WHERE status = 'delivered' "
-    "ORDER BY order_number LIMIT 3",
+    (
+        "SELECT order_number, status, departure_time, route FROM order_metrics WHERE status = 'delivered' "
+        "ORDER BY order_number LIMIT 3"
+    ),
     "SELECT type, count(*), round(avg(delay_minutes), 1) AS avg_delay FROM business_event GROUP BY 1 ORDER BY 1",
 ]
 
@@ -62,9 +64,9 @@ def run_demo(args, out: Console, err: Console) -> int:
 
 def _run_stage(path: str, env: dict, err: Console):
     from cli.diagnostics import print_text
+    from engine.binding import validate_file
     from engine.compiler import compile_topology
     from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
-    from engine.binding import validate_file
 
     result = validate_file(path, env)
     if not result.ok:

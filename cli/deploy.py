@@ -75,7 +75,8 @@ def plan_table(plans, hide=str) -> Table:
     for plan in plans:
         topic = plan.topic
         config = escape(hide(", ".join(f"{k}={v}" for k, v in topic.config.items())))
-        action = f"[{colors[plan.action]}]{plan.action}[/]" + "".join(f"\n  {escape(hide(str(d)))}" for d in plan.differences)
+        differences = "".join(f"\n  {escape(hide(str(d)))}" for d in plan.differences)
+        action = f"[{colors[plan.action]}]{plan.action}[/]" + differences
         table.add_row(escape(hide(topic.name)), str(topic.partitions), str(topic.replication_factor), config, action)
     return table
 

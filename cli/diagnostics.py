@@ -8,8 +8,8 @@ from typing import List
 from rich.console import Console
 from rich.markup import escape
 
-from engine.topology.diagnostics import ERROR, count_errors, render
 from engine.binding import Validation
+from engine.topology.diagnostics import ERROR, count_errors, render
 
 
 def print_text(console: Console, result: Validation) -> None:

@@ -48,7 +48,8 @@ class LiveView:
         for name, counters in snapshot.items():
             rate = counters.events_in / elapsed if final and elapsed > 0 else self._rates.get(name, 0.0)
             dead = f"[red]{counters.dead:,}[/red]" if counters.dead else "0"
-            table.add_row(escape(self.redact(name)), f"{counters.events_in:,}", f"{counters.events_out:,}", dead, f"{rate:,.0f}")
+            table.add_row(escape(self.redact(name)), f"{counters.events_in:,}", f"{counters.events_out:,}", dead,
+                          f"{rate:,.0f}")
         return table
 
     def __rich__(self) -> Table:

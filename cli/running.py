@@ -15,8 +15,8 @@ from rich.markup import escape
 
 from cli.exits import EXIT_FAILED, EXIT_OK
 from cli.live import LiveView, dead_letter_total
-from engine.metrics import MetricsRegistry
 from engine.binding.model import Topology
+from engine.metrics import MetricsRegistry
 
 
 def run_options(args, recovery_directory: Optional[str] = None):

@@ -8,7 +8,8 @@ its value's position, and the event as the source decoded it by decoding that on
 again (pure, and only for dead letters).
 
 The source's decoded events are not kept (a step may change its own copy, and keeping them
-alive while the batch goes through the next steps costs memory): the raw bytes are. ``rows`` is worked out as the batch goes, at nearly no cost on clean data:
+alive while the batch goes through the next steps costs memory): the raw bytes are. ``rows`` is
+worked out as the batch goes, at nearly no cost on clean data:
 
 1. a step that made as many events as it got, with no dead letter, made one from each
    (``cast``, ``map``, a ``filter`` that kept all): the same ``rows``, shared;
@@ -26,9 +27,11 @@ source read with ``metadata: true``, the origin in its ``_meta``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union, cast
 
 from engine.records import DeadLetter, RawBatch, origin_of
+
+Rows = Union[Sequence[int], "_Later", None]  # a batch's rows: known, worked out when asked, or unknown
 
 
 class Root:
@@ -53,6 +56,8 @@ class Batch(list):
     """Events, with the raw batch they came from and each one's index in it."""
 
     __slots__ = ("root", "rows")
+    root: Root
+    rows: Rows
 
 
 def decoded(events: list, raw: RawBatch, rows: Sequence[int], decode: Callable) -> Batch:
@@ -60,7 +65,7 @@ def decoded(events: list, raw: RawBatch, rows: Sequence[int], decode: Callable) 
     return _batch(events, Root(raw, decode), rows)
 
 
-def _batch(items: list, root: Root, rows: Sequence[int]) -> Batch:
+def _batch(items: list, root: Root, rows: Rows) -> Batch:
     batch = Batch(items)
     batch.root, batch.rows = root, rows
     return batch
@@ -82,9 +87,10 @@ def made(oks: Any, parent: Any, deads: List[DeadLetter], process: Callable, piec
             if type(rows) is _Later:  # not worked out yet: the parent's, position by position
                 rows = _Later(parent, None, None, None)
             return _batch(oks, parent.root, rows)
-        if deads and len(oks) + len(deads) == len(parent):  # rule 2
+        parent_rows = rows_of(parent) if deads and len(oks) + len(deads) == len(parent) else None
+        if parent_rows is not None:  # rule 2 (with the parent's rows known)
             dead = {id(d.event) for d in deads}
-            rows = [r for e, r in zip(parent, rows_of(parent)) if id(e) not in dead]
+            rows = [r for e, r in zip(parent, parent_rows, strict=False) if id(e) not in dead]
             if len(rows) == len(oks):
                 return _batch(oks, parent.root, rows)
     return _batch(oks, parent.root, _Later(parent, process, pieces, None))
@@ -102,19 +108,20 @@ class _Later:
                  output: Optional[str]) -> None:
         self.parent, self.process, self.pieces, self.output = parent, process, pieces, output
 
-    def work_out(self, item_ids: List[int]) -> Optional[List[int]]:
+    def work_out(self, item_ids: List[int]) -> Optional[Sequence[int]]:
         """The rows of the events whose ids are ``item_ids`` (None: unknown)."""
         parent_rows = rows_of(self.parent)
         if parent_rows is None:
             return None
         if self.process is None:
             return list(parent_rows)
-        where = dict(zip(map(id, self.parent), parent_rows))  # rule 3
-        rows = [where.get(i) for i in item_ids]
-        if None not in rows:
-            return rows
+        where = dict(zip(map(id, self.parent), parent_rows, strict=False))  # rule 3
+        found = [where.get(i) for i in item_ids]
+        if None not in found:
+            return cast(List[int], found)
         counted: List[int] = []  # rule 4
-        for row, (one, _, _) in zip(parent_rows, self.pieces(self.parent)):
+        assert self.pieces is not None, "a step's rows are worked out with its pieces"
+        for row, (one, _, _) in zip(parent_rows, self.pieces(self.parent), strict=False):
             counted += [row] * _count(self.process, one, self.output)
         return counted if len(counted) == len(item_ids) else None
 
@@ -122,7 +129,7 @@ class _Later:
 def rows_of(batch: Batch) -> Optional[Sequence[int]]:
     """``batch.rows`` worked out (None: unknown)."""
     rows = batch.rows
-    if type(rows) is _Later:
+    if isinstance(rows, _Later):
         rows = batch.rows = rows.work_out(list(map(id, batch)))
     return rows
 
@@ -153,7 +160,7 @@ def trace_dead_letters(deads: Iterable[DeadLetter], batch: Any) -> None:
     where = None
     for dead in deads:
         if dead.origin is None:
-            where = where or dict(zip(map(id, batch), range(len(batch))))
+            where = where or dict(zip(map(id, batch), range(len(batch)), strict=False))
             index = where.get(id(dead.event))
             if index is not None:
                 dead.event, dead.origin = trace(batch, index)

@@ -315,7 +315,8 @@ def converter(type_name: str) -> Callable:
     if spec:
         precision, scale = int(spec.group(1)), int(spec.group(2))
         if scale > precision or precision == 0:
-            raise ValueError(f"decimal({precision},{scale}): the scale must be at most the precision, which must be positive")
+            raise ValueError(f"decimal({precision},{scale}): "
+                             "the scale must be at most the precision, which must be positive")
         return decimal_converter(precision, scale)
     raise ValueError(f"unknown type '{type_name}'")
 

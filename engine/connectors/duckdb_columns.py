@@ -12,8 +12,8 @@ Type mapping (YAML column type -> DuckDB):
 ``str`` VARCHAR, ``date`` DATE, ``json`` JSON (the value's JSON text: decimals and big
 integers with every digit), ``timestamp`` TIMESTAMPTZ (an instant, read back in UTC;
 ``engine.values.INFINITY`` / ``MINUS_INFINITY``, and the text ``infinity`` / ``-infinity`` JSON
-sinks write for them, are DuckDB's ``infinity`` / ``-infinity``), ``decimal(p,s)`` DECIMAL(p,s) (exact: decimals travel as text, DuckDB rounds to
-``s``).
+sinks write for them, are DuckDB's ``infinity`` / ``-infinity``), ``decimal(p,s)`` DECIMAL(p,s)
+(exact: decimals travel as text, DuckDB rounds to ``s``).
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ def _decimal(precision: int, scale: int) -> Callable[[Any], Any]:
         if type(value) is bool or not isinstance(value, (Decimal, int, float, str)):
             raise Unwritable(f"expected a decimal number, got {_kind(value)}")
         try:
-            number = value if isinstance(value, Decimal) else Decimal(value if type(value) is not float else repr(value))
+            number = value if isinstance(value, Decimal) \
+                else Decimal(value if type(value) is not float else repr(value))
         except (InvalidOperation, ValueError):
             raise Unwritable(f"not a decimal number: {_short(value)}") from None
         if not number.is_finite():
@@ -221,5 +222,6 @@ def arrow_table(columns: List[Column], rows: List[tuple]) -> pa.Table:
     """One Arrow table of checked rows (column-major, as DuckDB reads it)."""
     if not rows:
         return pa.Table.from_arrays([c.array([]) for c in columns], names=[c.name for c in columns])
-    return pa.Table.from_arrays([c.array(list(values)) for c, values in zip(columns, zip(*rows))],
+    by_column = zip(*rows, strict=False)
+    return pa.Table.from_arrays([c.array(list(values)) for c, values in zip(columns, by_column, strict=False)],
                                 names=[c.name for c in columns])

@@ -134,7 +134,8 @@ class Positions:
             Column(DELETED, "BOOLEAN", pa.bool_(), bool)]
         # The batch travels with the table's columns and these (their names cannot clash: the
         # table's own columns are checked against them in duckdb_tables).
-        self.batch_extra = [Column("__vf_lsn", "HUGEINT", pa.string(), str), Column("__vf_seq", "BIGINT", pa.int64(), int),
+        self.batch_extra = [Column("__vf_lsn", "HUGEINT", pa.string(), str),
+                            Column("__vf_seq", "BIGINT", pa.int64(), int),
                             Column("__vf_deleted", "BOOLEAN", pa.bool_(), bool),
                             Column("__vf_force", "BOOLEAN", pa.bool_(), bool),
                             Column("__vf_index", "BIGINT", pa.int64(), int)]
@@ -172,4 +173,4 @@ def batch_arrow(columns: List[Column], extra: List[Column], winners: Dict[tuple,
         values[width + 2].append(deleting)
         values[width + 3].append(force)
         values[width + 4].append(index)
-    return pa.Table.from_arrays([c.array(v) for c, v in zip(columns + extra, values)], names=names)
+    return pa.Table.from_arrays([c.array(v) for c, v in zip(columns + extra, values, strict=False)], names=names)

@@ -24,7 +24,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from engine.connectors.duckdb import _BATCH_VIEW, _connect, ensure_table, insert_sql, quote
 from engine.connectors.duckdb_columns import Column, row_encoder
-from engine.connectors.duckdb_positions import PREFIX, Positions, Position, Winner, batch_arrow, fold, read_position
+from engine.connectors.duckdb_positions import PREFIX, Position, Positions, Winner, batch_arrow, fold, read_position
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable
 from engine.metrics import StepCounters
@@ -62,7 +62,7 @@ class _Table:
     def padded(self, key: tuple) -> tuple:
         """A delete's row: the key's values in their columns, None elsewhere."""
         row: list = [None] * len(self.columns)
-        for i, value in zip(self.key_positions, key):
+        for i, value in zip(self.key_positions, key, strict=False):
             row[i] = value
         return tuple(row)
 

@@ -18,14 +18,23 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from engine.connectors.errors import ConnectorError
+from engine.connectors.jsonl import Unwritable, encode_value
 from engine.connectors.kafka_align import alignment
 from engine.connectors.kafka_topics import TopicCheck
 from engine.durations import parse_duration
-from engine.connectors.jsonl import Unwritable, encode_value
 from engine.metrics import StepCounters
 from engine.records import RawBatch
 
@@ -304,7 +313,8 @@ class _KafkaWriter(StatelessSinkPartition[List[Message]]):
             count += len(messages)
         left = self._producer.flush(self._sink.timeout)
         if left or self._failures:
-            reason = self._failures[0] if self._failures else f"{left} message(s) still queued after {self._sink.timeout:g}s"
+            reason = self._failures[0] if self._failures \
+                else f"{left} message(s) still queued after {self._sink.timeout:g}s"
             raise ConnectorError(f"kafka sink: {len(self._failures) or left} message(s) not delivered ({reason})")
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)

@@ -17,8 +17,7 @@ from typing import Any, Callable, List, Optional
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
-from bytewax.outputs import (DynamicSink, FixedPartitionedSink, Sink, StatefulSinkPartition,
-                             StatelessSinkPartition)
+from bytewax.outputs import DynamicSink, FixedPartitionedSink, Sink, StatefulSinkPartition, StatelessSinkPartition
 
 from engine.connectors.errors import ConnectorError
 

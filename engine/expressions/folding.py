@@ -119,8 +119,8 @@ def _unfit(result) -> str:
     if type(result) is int and result.bit_length() > 14_000 and abs(result) >= 10 ** MAX_DIGITS:
         return f"the result has more than {MAX_DIGITS} digits"
     if type(result) in (str, list) and len(result) > MAX_FOLDED:
-        return f"the result would have {len(result)} {'characters' if type(result) is str else 'items'} " \
-               f"(at most {MAX_FOLDED} for a value computed from literals)"
+        return (f"the result would have {len(result)} {'characters' if type(result) is str else 'items'} "
+                f"(at most {MAX_FOLDED} for a value computed from literals)")
     return ""
 
 

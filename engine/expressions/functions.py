@@ -18,7 +18,16 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, DefaultContext, InvalidOperation, getcontext
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DefaultContext,
+    InvalidOperation,
+    getcontext,
+)
 from typing import Callable, Dict, FrozenSet, Optional, Tuple, Union
 
 from engine import values

@@ -8,14 +8,15 @@ compiler made itself (``_k<n>``, e.g. a parsed timestamp literal or a compiled s
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from math import isfinite
-import threading
 from typing import Any, Dict
 
 from engine.expressions.functions import FUNCTIONS
 from engine.expressions.types import PYTHON_TYPES
+
 
 def _path(event, keys):
     """The value at a nested path; null when any step is missing or of the wrong shape."""

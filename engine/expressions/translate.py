@@ -13,7 +13,9 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 from engine.expressions import chains, types
 from engine.expressions.errors import ExpressionError
-from engine.expressions.folding import NO_VALUE as _NO_VALUE, Code, bindable as _bindable, coerce, fold, literal_code
+from engine.expressions.folding import NO_VALUE as _NO_VALUE
+from engine.expressions.folding import Code, coerce, fold, literal_code
+from engine.expressions.folding import bindable as _bindable
 from engine.expressions.functions import FUNCTIONS, SPECIAL_FORMS, Function
 from engine.expressions.parser import COMPARISONS
 from engine.expressions.runtime import constant, hashable
@@ -148,7 +150,7 @@ class Translator:
 
         def build(*names: str) -> str:
             names = [f"_num({n}, {ops[max(0, i - 1)]!r})" if checked[i] else n for i, n in enumerate(names)]
-            body = names[0] + "".join(f" {op} {name}" for op, name in zip(ops, names[1:]))
+            body = names[0] + "".join(f" {op} {name}" for op, name in zip(ops, names[1:], strict=False))
             return f"{'_finite' if finite else ''}({body})"
 
         return Code(self.guarded(parts, build), partial.type, partial.nullable)
@@ -219,8 +221,8 @@ class Translator:
             return self.special(node)
         function = FUNCTIONS.get(node.name)
         if function is None:
-            raise ExpressionError(f"unknown function '{node.name}'", node.offset, node.name_length,
-                                  hint=did_you_mean(node.name, [*FUNCTIONS, *SPECIAL_FORMS]) or "see docs/expressions.md")
+            hint = did_you_mean(node.name, [*FUNCTIONS, *SPECIAL_FORMS]) or "see docs/expressions.md"
+            raise ExpressionError(f"unknown function '{node.name}'", node.offset, node.name_length, hint=hint)
         self.check_arity(node, function)
         args = [self.argument(node, function, i, a) for i, a in enumerate(node.args)]
         if function.pure and all(a.known for a in args):

@@ -14,13 +14,13 @@ import re
 from datetime import timedelta
 from typing import Callable, Dict, List, Optional, Tuple
 
+from engine.durations import HINT as DURATION_HINT
+from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.hints import did_you_mean
 from engine.operators.aggregations import AGGREGATIONS, check_argument_type, fold_functions, initial
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
-from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
 from engine.operators.expr import compile_option
 from engine.operators.keyed import KeyedStep, group_by_key
 from engine.operators.map import KEY_FIELD, key_text
@@ -64,7 +64,8 @@ class Aggregate(KeyedStep):
                                              + (settings.size or timedelta(0)) + (settings.every or timedelta(0)))
         if self.settings.event_time is not None:  # every event time of a list of events, in one loop
             self.times = build_function(
-                "times", f"def times(events):\n    return [({self.settings.event_time.python}) for e in events]\n", step_id)
+                "times", f"def times(events):\n    return [({self.settings.event_time.python}) for e in events]\n",
+                step_id)
         self.output_fields = self._output_fields(arg_types, input_fields)
 
     # -- configuration ----------------------------------------------------------------
@@ -78,8 +79,9 @@ class Aggregate(KeyedStep):
             function, argument = match.group(1), match.group(2).strip()
             aggregation = AGGREGATIONS.get(function)
             if aggregation is None:
+                hint = did_you_mean(function, AGGREGATIONS) or "aggregations: " + ", ".join(AGGREGATIONS)
                 raise ConfigError(f"unknown aggregation '{function}'", ("compute", name), offset=match.start(1),
-                                  hint=did_you_mean(function, AGGREGATIONS) or "aggregations: " + ", ".join(AGGREGATIONS))
+                                  hint=hint)
             expression = self._argument(name, text, match, aggregation, argument, fields)
             check_argument_type(name, match, aggregation, expression)
             slots.append((name, aggregation, expression))
@@ -119,7 +121,8 @@ class Aggregate(KeyedStep):
         """The per-key logic of this step's window kind (see engine/operators/keyed.py)."""
         if isinstance(state, KeyState):
             old = vars(state)
-            state = self.Logic.State(**{f.name: old[f.name] for f in dataclasses.fields(self.Logic.State) if f.name in old})
+            kept = {f.name: old[f.name] for f in dataclasses.fields(self.Logic.State) if f.name in old}
+            state = self.Logic.State(**kept)
         return self.Logic(self, state)
 
     aggregator = logic

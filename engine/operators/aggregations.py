@@ -117,7 +117,8 @@ def fold_functions(step_id: str, slots: list):
         if expression is not None:
             body.append(f"        x = {expression.python}")
             if aggregation.name in ("sum", "avg") and _kind(expression.type) in _LOOSE:
-                body.append(f"        if x is not None and x.__class__ not in _numbers: _checked_number(x, {aggregation.name!r})")
+                body.append(f"        if x is not None and x.__class__ not in _numbers: "
+                            f"_checked_number(x, {aggregation.name!r})")
         body += ["        " + line for line in update.format(*slot_names).splitlines()]
         if aggregation.name in ("sum", "avg") and _kind(expression.type) in ("float", *_LOOSE):
             # a float sum past 1.8e308 is inf, which JSON cannot carry: the event that made it
@@ -127,7 +128,8 @@ def fold_functions(step_id: str, slots: list):
         merge_parts += [m.format(**{f"a{i}": f"a[{index + i}]" for i in range(len(slot_names))},
                                  **{f"b{i}": f"b[{index + i}]" for i in range(len(slot_names))})
                         for m in aggregation.merge]
-        result_parts.append(f"{name!r}: " + aggregation.result.format(*[f"acc[{index + i}]" for i in range(len(slot_names))]))
+        slots = [f"acc[{index + i}]" for i in range(len(slot_names))]
+        result_parts.append(f"{name!r}: " + aggregation.result.format(*slots))
         index += len(slot_names)
     unpack = ", ".join(f"list(acc[{i}])" if _is_list(slots, i) else f"acc[{i}]" for i in range(index))
     fold.append(f"    {', '.join(names)}{',' if index == 1 else ''} = {unpack}{',' if index == 1 else ''}")

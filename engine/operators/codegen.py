@@ -23,6 +23,7 @@ def build_function(name: str, source: str, step_id: str, extra: Optional[Dict[st
         code = compile(source, f"<velocity-flow step {step_id!r}>", "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:  # CPython's limits (nesting, size), not ours
         raise ConfigError(f"this step's expressions are too complex to compile ({type(exc).__name__}: "
-                          f"{getattr(exc, 'msg', None) or exc})", hint="split them over several steps or map fields") from None
+                          f"{getattr(exc, 'msg', None) or exc})",
+                          hint="split them over several steps or map fields") from None
     exec(code, scope)  # noqa: S102 - source generated from our own AST, see module docstring
     return scope[name]

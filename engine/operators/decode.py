@@ -23,8 +23,18 @@ from typing import List, Optional
 import orjson
 
 from engine import lineage
-from engine.jsontext import (DEEP, MAX_DEPTH, JsonTextError, check, check_batch, dead_text, exact, long_fraction,
-                             malformed, too_deep)
+from engine.jsontext import (
+    DEEP,
+    MAX_DEPTH,
+    JsonTextError,
+    check,
+    check_batch,
+    dead_text,
+    exact,
+    long_fraction,
+    malformed,
+    too_deep,
+)
 from engine.operators.connect_json import EnvelopeDecoder
 from engine.operators.dead import describe
 from engine.operators.jsonschemas import EventSchema
@@ -71,7 +81,7 @@ class Decode:
                     and check_batch(whole, texts) is None and check_batch(payloads, (), MAX_DEPTH - 1) is None:
                 kept = range(len(events))
                 if raw.meta is not None:
-                    for event, meta in zip(events, raw.meta):
+                    for event, meta in zip(events, raw.meta, strict=False):
                         event[META_FIELD] = meta
                 elif len(kinds) > 1:
                     kept = [i for i, e in enumerate(events) if e is not None]
@@ -118,10 +128,10 @@ class Decode:
             if event is not None:
                 rescued.append((index, event))
         if rescued:
-            placed = sorted([*zip(good_at, good), *rescued], key=_first)
+            placed = sorted([*zip(good_at, good, strict=False), *rescued], key=_first)
             good_at, good = [i for i, _ in placed], [e for _, e in placed]
         if raw.meta is not None:
-            for index, event in zip(good_at, good):
+            for index, event in zip(good_at, good, strict=False):
                 event[META_FIELD] = raw.meta[index]
         return good, deads, good_at
 

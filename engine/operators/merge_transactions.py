@@ -41,10 +41,10 @@ import sys
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from engine.errors import ConfigError
-from engine.operators.dead import describe
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
+from engine.errors import ConfigError
+from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.keyed import KeyedStep, KeyLogic, Released
 from engine.operators.transaction_net import net_change, net_events  # noqa: F401 - net_change: this module's interface

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Tuple
 
-from engine.errors import ConfigError
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
+from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.keyed import KeyedStep, KeyLogic, Released

@@ -48,7 +48,7 @@ class Route:
 
     def _send(self, event, hits, targets, fallback) -> None:
         sent = False
-        for hit, target in zip(hits, targets):
+        for hit, target in zip(hits, targets, strict=False):
             if hit:
                 target.append(event)
                 sent = True

@@ -122,7 +122,7 @@ def in_table_order(candidates: list, blockers: list, hold: bool = True) -> list:
     waits = [0] * len(nodes)
     for entries in per_table.values():
         entries.sort()
-        for (_, first), (_, then) in zip(entries, entries[1:]):
+        for (_, first), (_, then) in zip(entries, entries[1:], strict=False):
             after[first].append(then)
             waits[then] += 1
     ready = [(_first(nodes[i]), i) for i in range(going) if waits[i] == 0]  # a blocker never goes

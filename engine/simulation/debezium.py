@@ -77,8 +77,9 @@ def encode_value(column: Column, value: Any) -> Any:
     if value is None:
         return None
     t = column.pg_type
-    if t.startswith("numeric("):
-        return decimal_to_base64(value, column.numeric_scale[1])
+    numeric = column.numeric_scale
+    if numeric is not None:
+        return decimal_to_base64(value, numeric[1])
     if t == "timestamptz":
         return zoned_timestamp(value)
     if t == "timestamp":          # io.debezium.time.MicroTimestamp: micros since the epoch
@@ -130,8 +131,9 @@ def _named(type_: str, optional: bool, name: str, parameters: Optional[dict] = N
 
 def column_schema(column: Column) -> dict:
     t, opt = column.pg_type, column.nullable
-    if t.startswith("numeric("):
-        precision, scale = column.numeric_scale
+    numeric = column.numeric_scale
+    if numeric is not None:
+        precision, scale = numeric
         schema = _named("bytes", opt, "org.apache.kafka.connect.data.Decimal",
                         {"scale": str(scale), "connect.decimal.precision": str(precision)})
     elif t == "timestamptz":
@@ -155,8 +157,9 @@ def column_schema(column: Column) -> dict:
     else:  # pragma: no cover - the model only uses the types above
         raise ValueError(f"unsupported column type {t}")
     if column.default is not None:
-        if t.startswith("numeric("):
-            schema["default"] = decimal_to_base64(Decimal(column.default), column.numeric_scale[1])
+        if numeric is not None:
+            assert isinstance(column.default, (Decimal, int, float, str)), column.default
+            schema["default"] = decimal_to_base64(Decimal(column.default), numeric[1])
         elif t == "jsonb":
             schema["default"] = jsonb_text(column.default)
         else:

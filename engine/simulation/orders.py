@@ -3,18 +3,32 @@ cancellation (docs/tms.md, lifecycles 1, 3, 6, 10)."""
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 from decimal import Decimal
-import zlib
 from typing import Callable, List, Optional, Tuple
 
-from engine.simulation.data import (BASE_TIME, FAST_STORAGE_CHUNKS, CITIES, CUSTOMERS, FAILURE_REASONS, HU_KINDS,
-                                    INSTRUCTIONS, P_CUSTOMER_CANCEL, P_NOTE, P_NOTE_DELETE,
-                                    P_NOTE_EDIT, P_PICKUP_FAIL, SCANNER_UTC_OFFSET, STREETS)
+from engine.simulation.data import (
+    BASE_TIME,
+    CITIES,
+    CUSTOMERS,
+    FAILURE_REASONS,
+    FAST_STORAGE_CHUNKS,
+    HU_KINDS,
+    INSTRUCTIONS,
+    P_CUSTOMER_CANCEL,
+    P_NOTE,
+    P_NOTE_DELETE,
+    P_NOTE_EDIT,
+    P_PICKUP_FAIL,
+    SCANNER_UTC_OFFSET,
+    STREETS,
+)
 from engine.simulation.database import Tx
+from engine.simulation.state import SimulationState
 
 
-class OrderLifecycle:
+class OrderLifecycle(SimulationState):
     """Mixin of the simulation: the actions on orders (uses ``rng``, ``db``, ``at``, ...)."""
 
     # -- orders --

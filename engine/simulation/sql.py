@@ -7,7 +7,7 @@ updates the simulator describes; a note edit stays a DELETE and an INSERT.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from engine.simulation.schema import TABLES
 
@@ -18,17 +18,20 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def statement(table: str, op: str, before: Dict[str, Any], after: Dict[str, Any]) -> Statement:
+def statement(table: str, op: str, before: Optional[Dict[str, Any]], after: Optional[Dict[str, Any]]) -> Statement:
     spec = TABLES[table]
     if op == "c":
+        assert after is not None, "an insert has an after image"
         names = [c.name for c in spec.columns]
         marks = ", ".join(["%s"] * len(names))
         return (f"INSERT INTO {_quote(table)} ({', '.join(map(_quote, names))}) VALUES ({marks})",
                 [after[n] for n in names])
+    assert before is not None, "an update or delete has a before image"
     where = " AND ".join(f"{_quote(k)} = %s" for k in spec.primary_key)
     key = [before[k] for k in spec.primary_key]
     if op == "d":
         return f"DELETE FROM {_quote(table)} WHERE {where}", key
+    assert after is not None, "an update has an after image"
     names = [c.name for c in spec.columns if c.name not in spec.primary_key]
     sets = ", ".join(f"{_quote(n)} = %s" for n in names)
     return f"UPDATE {_quote(table)} SET {sets} WHERE {where}", [after[n] for n in names] + key

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Dict, List
 
-from engine.simulation.data import (CARRIERS, DEPOTS, DRIVERS, ETA_SHIFTS_MIN, P_DRIVER_NOTE,
-                                    SCANNER_UTC_OFFSET)
+from engine.simulation.data import CARRIERS, DEPOTS, DRIVERS, ETA_SHIFTS_MIN, P_DRIVER_NOTE, SCANNER_UTC_OFFSET
 from engine.simulation.database import Tx
+from engine.simulation.state import SimulationState
 
 
-class TripLifecycle:
+class TripLifecycle(SimulationState):
     """Mixin of the simulation: the actions on trips (uses ``rng``, ``db``, ``at``, ...)."""
 
     # -- trips --
@@ -36,7 +36,7 @@ class TripLifecycle:
             service = [rng.randint(8, 20) for _ in cities]
             arrivals: List[datetime] = []
             t = departure
-            for minutes, stay in zip(legs_minutes, service):
+            for minutes, stay in zip(legs_minutes, service, strict=False):
                 t = t + timedelta(minutes=minutes)
                 arrivals.append(t)
                 t = t + timedelta(minutes=stay)
@@ -62,7 +62,7 @@ class TripLifecycle:
                 "planned_arrival": departure - timedelta(minutes=45), "eta": None,
                 "actual_arrival": None, "actual_departure": None, "updated_at": now})
             stop_ids = [depot_id]
-            for seq, (city, arrival) in enumerate(zip(cities, arrivals), start=1):
+            for seq, (city, arrival) in enumerate(zip(cities, arrivals, strict=False), start=1):
                 stop_id = self.uuid()
                 stop_ids.append(stop_id)
                 tx.insert("stop", {

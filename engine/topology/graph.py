@@ -36,15 +36,15 @@ def step_inputs(index: int, step: dict, steps: List[dict], sources: List[str], o
         if not isinstance(previous.get("id"), str):  # reported as a step without 'id'
             return [], here
         if any(k in previous for k in ROUTING_OPERATORS):
-            problems.append((here, f"step '{step.get('id')}' follows {_op_word(previous)} step "
-                             f"'{previous.get('id')}'; say which output it reads",
+            problems.append((here, (f"step '{step.get('id')}' follows {_op_word(previous)} step "
+                                    f"'{previous.get('id')}'; say which output it reads"),
                              f"add 'from: {previous.get('id')}.<output>'", True))
             return [], here
         return [previous.get("id")], here
     if len(sources) == 1:
         return [sources[0]], here
-    problems.append((here, f"step '{step.get('id')}' needs 'from': the topology has "
-                     f"{'no sources' if not sources else 'several sources'}",
+    problems.append((here, (f"step '{step.get('id')}' needs 'from': the topology has "
+                            f"{'no sources' if not sources else 'several sources'}"),
                      "add 'from: <source name>'" + (f" (one of: {', '.join(sources)})" if sources else ""), True))
     return [], here
 

@@ -71,7 +71,7 @@ class Document:
         pos = self.positions.get(path)
         if pos is None:
             return 1, 1
-        if at_key and pos.key_line is not None:
+        if at_key and pos.key_line is not None and pos.key_column is not None:
             return pos.key_line + 1, pos.key_column + 1
         column = pos.column + 1
         if offset is not None and not pos.from_env:
@@ -137,7 +137,8 @@ def _limits(text: str) -> Optional[Tuple[int, int, str, str]]:
     """Walk the YAML events (no tree is built) and refuse, at the offending spot, what could
     make loading hang or exhaust memory: nesting deeper than MAX_DEPTH, aliases that repeat
     more than MAX_ALIAS_NODES nodes in all (a "billion laughs" file), and explicit tags
-    (``!foo``, ``!!str``: a topology needs none, and the loader would not keep them). Returns (line, column, message, hint) or None."""
+    (``!foo``, ``!!str``: a topology needs none, and the loader would not keep them).
+    Returns (line, column, message, hint) or None."""
     sizes: Dict[str, int] = {}  # anchor -> nodes in its value, aliases inside counted expanded
     open_nodes: List[List[Any]] = []  # [anchor, nodes so far] of each open collection
     added = 0
@@ -166,7 +167,8 @@ def _limits(text: str) -> Optional[Tuple[int, int, str, str]]:
         tag = getattr(tag, "value", tag)
         if tag is not None:
             return (*where, f"YAML tag '{tag}' is not supported",
-                    "remove the tag: topology files use plain mappings, lists and scalars; quote a value to make it text")
+                    ("remove the tag: topology files use plain mappings, lists and scalars; "
+                     "quote a value to make it text"))
         if isinstance(event, CollectionStartEvent):
             if len(open_nodes) >= MAX_DEPTH:
                 return (*where, f"nesting deeper than {MAX_DEPTH} levels",
@@ -229,8 +231,9 @@ def _plain(node: Any, path: NodePath, doc: Document, env: Mapping[str, str], pos
             line, col = node.lc.item(index)
             quoted = isinstance(value, (SingleQuotedScalarString, DoubleQuotedScalarString))
             child_pos = Position(line, col, line, col, quoted)
-            doc.positions[(*path, index)] = child_pos
-            out_list.append(_plain(value, (*path, index), doc, env, child_pos))
+            child_path = path + (index,)
+            doc.positions[child_path] = child_pos
+            out_list.append(_plain(value, child_path, doc, env, child_pos))
         return out_list
     if isinstance(node, str):
         value = _interpolated(str(node), path, doc, env, pos)

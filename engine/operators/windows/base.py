@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, List, Optional
+from typing import Any, ClassVar, List, Optional, Type
 
 from engine.operators.keyed import KeyLogic, Released
 
@@ -39,6 +39,8 @@ class AggregateState:
 
 class WindowLogic(KeyLogic):
     """One key of an aggregate: ``add`` notes the key's value, :meth:`take` folds the events."""
+
+    State: ClassVar[Type[AggregateState]] = AggregateState  # each kind's own state
 
     def __init__(self, step: Any, state: Optional[AggregateState] = None) -> None:
         super().__init__(step, state)

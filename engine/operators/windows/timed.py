@@ -64,7 +64,7 @@ class TimeWindows(WindowLogic):
             moments = [_MISSING] * len(events)
         timed, deads = [], []
         first, last = step.time_range
-        for moment, event in zip(moments, events):
+        for moment, event in zip(moments, events, strict=False):
             try:
                 if first <= moment <= last:  # the usual case, fast: an aware timestamp in range
                     timed.append((moment, event))
@@ -107,7 +107,8 @@ class TimeWindows(WindowLogic):
     def late(self, event: dict, moment: datetime, span, watermark: datetime) -> DeadLetter:
         return DeadLetter(event, self.step.step_id,
                           f"late event: event time {moment.isoformat()} is in window "
-                          f"[{span[0].isoformat()}, {span[1].isoformat()}), closed at watermark {watermark.isoformat()}")
+                          f"[{span[0].isoformat()}, {span[1].isoformat()}), "
+                          f"closed at watermark {watermark.isoformat()}")
 
     # -- time -----------------------------------------------------------------------------
     def watermark(self, now: datetime) -> Optional[datetime]:
