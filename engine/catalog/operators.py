@@ -28,30 +28,34 @@ def _routing(name: str, description: str, factory: str) -> Component:
                "dropped).", {"type": "string", "pattern": ID}))
 
 
-_DEBEZIUM_HINTS = mapping(
-    "Decode Debezium change events; how the connector encodes values, for events without a schema (the schema, when "
-    "present, wins).", {
-        "decimal": {"enum": ["precise", "string", "double"], "default": "precise",
-                    "description": "The connector's `decimal.handling.mode`: `precise` = base64 unscaled bytes (a "
-                                   "`decimal(p,s)` cast reads them with scale s), `string` = text, `double` = numbers."},
-        "time": {"enum": ["adaptive", "adaptive_time_microseconds", "connect"], "default": "adaptive",
-                 "description": "The connector's `time.precision.mode`: a `timestamp` cast reads epoch numbers as "
-                                "microseconds (`adaptive`, `adaptive_time_microseconds`) or milliseconds (`connect`)."}})
+_ON_ERROR = Option("on_error", "What a failed conversion does: dead-letter the event, or set the field to null.",
+                  {"enum": ["dead_letter", "null"]}, default="dead_letter")
 
 CAST = _operator(
     "cast", "Convert field values to types; a value that does not convert sends the event to the dead-letter sink "
-    "with the field and the value. Nulls stay null. With `debezium`, decode Debezium PostgreSQL change events into "
-    "typed row changes first (docs/debezium.md).", "engine.operators.cast:Cast",
-    Option("fields", "Field (or dotted path into nested objects) -> target type. With `debezium`, applied after "
-           "decoding (`after.weight_kg: decimal(10,2)`), reading Debezium's encodings of schemaless values.",
+    "with the field and the value. Nulls stay null.", "engine.operators.cast:Cast",
+    Option("fields", "Field (or dotted path into nested objects) -> target type.",
            {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/$defs/castType"}}),
-    Option("debezium", "Decode Debezium change events (JsonConverter output of the PostgreSQL connector, with or "
-           "without the schema) into `op`, `before`, `after` (typed by each column's logical type), `source`, "
-           "`ts_ms`, `transaction`, `table`, `tx_id`, `lsn`. `true`, or hints for events without a schema.",
-           {"oneOf": [{"type": "boolean"}, _DEBEZIUM_HINTS]}),
-    Option("on_error", "What a failed conversion does: dead-letter the event, or set the field to null.",
-           {"enum": ["dead_letter", "null"]}, default="dead_letter"),
+    _ON_ERROR,
+    Option("debezium", "Moved: Debezium change events are decoded by the `debezium` step (validate says how to "
+           "rewrite a file that still has it here)."),
     constraints={"anyOf": [{"required": ["fields"]}, {"required": ["debezium"]}]})
+
+DEBEZIUM = _operator(
+    "debezium", "Decode Debezium PostgreSQL change events (JsonConverter output, with or without the schema) into "
+    "`op`, `before`, `after` (typed by each column's logical type), `source`, `ts_ms`, `transaction`, `table`, "
+    "`tx_id`, `lsn` (docs/debezium.md). `debezium: {}` when the events carry their schema.",
+    "engine.operators.debezium:Debezium",
+    Option("decimal", "For events without a schema: the connector's `decimal.handling.mode`: `precise` = base64 "
+           "unscaled bytes (a `decimal(p,s)` cast reads them with scale s), `string` = text, `double` = numbers.",
+           {"enum": ["precise", "string", "double"]}, default="precise"),
+    Option("time", "For events without a schema: the connector's `time.precision.mode`: a `timestamp` cast reads "
+           "epoch numbers as microseconds (`adaptive`, `adaptive_time_microseconds`) or milliseconds (`connect`).",
+           {"enum": ["adaptive", "adaptive_time_microseconds", "connect"]}, default="adaptive"),
+    Option("fields", "Casts applied after decoding (`after.weight_kg: decimal(10,2)`), reading Debezium's encodings "
+           "of values a schema does not describe.",
+           {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/$defs/castType"}}),
+    _ON_ERROR)
 
 FILTER = _expression_operator(
     "filter", "Keep the events for which this predicate is true; others are dropped (null counts as false).",
@@ -145,5 +149,5 @@ WITH_PREVIOUS = _operator(
     Option("as", "Name of the attached field (default `previous`).", {"type": "string"}),
     Option("fields", "Only these fields are remembered per key.", _NAMES))
 
-OPERATORS = (CAST, FILTER, MAP, KEY, VALIDATE, ROUTE, BRANCH, UNION, AGGREGATE, MERGE_TRANSACTIONS, UNNEST,
+OPERATORS = (CAST, DEBEZIUM, FILTER, MAP, KEY, VALIDATE, ROUTE, BRANCH, UNION, AGGREGATE, MERGE_TRANSACTIONS, UNNEST,
              MICRO_BATCH, WITH_PREVIOUS)

@@ -128,8 +128,8 @@ def fold_functions(step_id: str, slots: list):
         merge_parts += [m.format(**{f"a{i}": f"a[{index + i}]" for i in range(len(slot_names))},
                                  **{f"b{i}": f"b[{index + i}]" for i in range(len(slot_names))})
                         for m in aggregation.merge]
-        slots = [f"acc[{index + i}]" for i in range(len(slot_names))]
-        result_parts.append(f"{name!r}: " + aggregation.result.format(*slots))
+        cells = [f"acc[{index + i}]" for i in range(len(slot_names))]
+        result_parts.append(f"{name!r}: " + aggregation.result.format(*cells))
         index += len(slot_names)
     unpack = ", ".join(f"list(acc[{i}])" if _is_list(slots, i) else f"acc[{i}]" for i in range(index))
     fold.append(f"    {', '.join(names)}{',' if index == 1 else ''} = {unpack}{',' if index == 1 else ''}")

@@ -9,7 +9,6 @@ from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe, one_by_one
-from engine.operators.debezium import DebeziumDecoder
 from engine.operators.fields import with_fields
 from engine.values import converter
 
@@ -33,13 +32,12 @@ class Cast:
 
     def __init__(self, step_id: str, config: dict, input_fields) -> None:
         self.step_id = step_id
-        self._debezium = None
-        if config.get("debezium"):  # Debezium change events: engine/operators/debezium.py
-            self._debezium = DebeziumDecoder(step_id, config, input_fields)
-            self.output_fields = self._debezium.output_fields
-            return
+        if "debezium" in config:  # format 1 before 2026-12: the decoder hid inside cast
+            raise ConfigError("Debezium change events are decoded by their own step now", ("debezium",),
+                              hint="write 'debezium: {}' instead of 'cast: {debezium: true}' (hints and "
+                                   "'fields' go inside: 'debezium: {decimal: string, fields: {...}}')")
         if not config.get("fields"):
-            raise ConfigError("cast needs 'fields' (or 'debezium: true')", ("fields",))
+            raise ConfigError("cast needs 'fields'", ("fields",))
         self.to_null = config.get("on_error", "dead_letter") == "null"
         self.casts, top_level = parse_casts(config["fields"], converter)
         self.output_fields = with_fields(input_fields, top_level)
@@ -67,8 +65,6 @@ class Cast:
                               {**converters, "dict": dict, "type": type, "islice": islice})
 
     def process(self, batch: list):
-        if self._debezium is not None:
-            return self._debezium.process(batch)
         if self._fast is None:
             return self._by_event(batch)
         out: list = []

@@ -1,4 +1,4 @@
-"""``cast: {debezium: true}``: decode Debezium PostgreSQL change events into typed row changes.
+"""``debezium``: decode Debezium PostgreSQL change events into typed row changes.
 
 Input events are what Debezium's ``JsonConverter`` writes for the PostgreSQL connector, already
 JSON-decoded: either with the schema (``{"schema": {...}, "payload": {...}}``,
@@ -9,7 +9,7 @@ field's ``name``): ``Decimal`` base64 bytes + scale, ``VariableScaleDecimal``, t
 ``io.debezium.time.*`` and Kafka Connect time types, ``Uuid``, ``Json``, ... (docs/debezium.md
 lists every mapping and where Debezium documents it). Without the schema nothing says which
 column is a decimal or a timestamp: the step's ``fields`` casts say it, read with the
-``debezium: {decimal: ..., time: ...}`` hints (how the connector was configured).
+``decimal`` and ``time`` hints (how the connector was configured).
 
 Output (one flat event per change)::
 
@@ -91,19 +91,20 @@ def hinted_converter(type_name: str, decimal_mode: str, time_mode: str) -> Calla
 
 # --- the step -------------------------------------------------------------------------------
 
-class DebeziumDecoder:
+class Debezium:
     """Decodes batches of Debezium change events (see the module docstring)."""
+
+    kind = "stateless"
 
     def __init__(self, step_id: str, config: dict, input_fields=None) -> None:
         self.step_id = step_id
-        options = config.get("debezium")
-        hints = options if isinstance(options, dict) else {}
-        self.decimal_mode = hints.get("decimal", "precise")
-        self.time_mode = hints.get("time", "adaptive")
+        self.decimal_mode = config.get("decimal", "precise")
+        self.time_mode = config.get("time", "adaptive")
         if self.decimal_mode not in DECIMAL_MODES:
-            raise ConfigError(f"unknown decimal mode '{self.decimal_mode}' (one of {', '.join(DECIMAL_MODES)})", ("debezium", "decimal"))
+            raise ConfigError(f"unknown decimal mode '{self.decimal_mode}' (one of {', '.join(DECIMAL_MODES)})",
+                              ("decimal",))
         if self.time_mode not in TIME_MODES:
-            raise ConfigError(f"unknown time mode '{self.time_mode}' (one of {', '.join(TIME_MODES)})", ("debezium", "time"))
+            raise ConfigError(f"unknown time mode '{self.time_mode}' (one of {', '.join(TIME_MODES)})", ("time",))
         self.to_null = config.get("on_error", "dead_letter") == "null"
         self.casts, top_level = parse_casts(
             config.get("fields") or {}, lambda type_name: hinted_converter(type_name, self.decimal_mode, self.time_mode))
@@ -291,7 +292,7 @@ def _kind(value) -> str:
 
 def _what(payload: dict) -> str:
     if "status" in payload and "event_count" in payload:
-        return " (a transaction metadata record: read the transaction topic without cast)"
+        return " (a transaction metadata record: read the transaction topic without the debezium step)"
     if set(payload) <= {"ts_ms", "ts_us", "ts_ns"}:
         return " (a heartbeat)"
     return ""

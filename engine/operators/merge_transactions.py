@@ -1,6 +1,6 @@
 """``merge_transactions``: one event per (database transaction, domain key), with the net change.
 
-Input: row changes as ``cast: {debezium: true}`` makes them (``op`` c/u/d/r, ``before``,
+Input: row changes as the ``debezium`` step makes them (``op`` c/u/d/r, ``before``,
 ``after``, ``table``, ``tx_id``, ``lsn``, ``ts_ms``), optionally mixed with the records of
 Debezium's transaction metadata topic (``status`` BEGIN/END, ``id``, ``event_count``,
 ``data_collections``). All changes of a transaction are buffered; when it is complete, each
@@ -86,7 +86,8 @@ class TransactionMerger(KeyLogic):
         at the first one still waiting for data; without, every complete one that no open
         transaction precedes on one of its tables, in the tables' order."""
         if not self.step.markers:
-            complete, others = [], []
+            complete: List[Transaction] = []
+            others: List[Transaction] = []
             for t in self.s.open.values():
                 (complete if self._complete(t) else others).append(t)
             return in_table_order(complete, [t for t in others if t.changes]) if complete else []

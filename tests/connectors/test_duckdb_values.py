@@ -77,7 +77,7 @@ sources:
   cdc: {{file: {{path: "{dir}/in.jsonl"}}}}
 steps:
   - id: changes
-    cast: {{debezium: true}}
+    debezium: {{}}
   - id: rows
     map: {{fields: {{id: after.id, t: after.t, attrs: after.attrs, later: "after.t > timestamp('2024-01-01T00:00:00Z')"}}}}
 sinks:

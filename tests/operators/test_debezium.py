@@ -1,4 +1,4 @@
-"""``cast: {debezium: true}``: Debezium PostgreSQL change events (JsonConverter output) decoded
+"""``debezium``: Debezium PostgreSQL change events (JsonConverter output) decoded
 into typed row changes. Fixtures in tests/fixtures/debezium/: the ``customers_*`` events are the
 examples of Debezium's PostgreSQL connector documentation ("Change event values", "update",
 "delete", "truncate" events); ``shipment_*`` carry one column of every logical type, encoded as
@@ -15,8 +15,7 @@ import pytest
 
 from engine.values import INFINITY
 from engine.errors import ConfigError
-from engine.operators.cast import Cast
-from engine.operators.debezium import DebeziumDecoder, decimal_bytes, variable_scale_decimal
+from engine.operators.debezium import Debezium, decimal_bytes, variable_scale_decimal
 from engine.runtime.runner import RunOptions
 from engine.binding import validate_text
 
@@ -28,8 +27,8 @@ def fixture(name):
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
-def decode(events, **config):
-    step = Cast("cdc", {"debezium": True, **config}, None)
+def decode(events, debezium=None, **config):
+    step = Debezium("cdc", {**(debezium or {}), **config}, None)
     return step.process(events if isinstance(events, list) else [events])
 
 
@@ -240,7 +239,7 @@ def test_row_decoders_are_compiled_once_per_schema(monkeypatch):
     calls = []
     real = module.row_converters
     monkeypatch.setattr(module, "row_converters", lambda fields, path: calls.append(1) or real(fields, path))
-    step = DebeziumDecoder("cdc", {"debezium": True})
+    step = Debezium("cdc", {})
     events = [fixture("shipment_update_with_schema") for _ in range(5)]
     oks, deads = step.process(events)
     assert len(oks) == 5 and not deads
@@ -289,7 +288,7 @@ def test_schemaless_time_hints():
 
 
 def test_field_casts_apply_after_decoding_with_schema_and_to_top_level_fields():
-    step = Cast("cdc", {"debezium": True, "fields": {"after.weight_kg": "decimal(10,1)", "ts_ms": "timestamp(ms)"}}, None)
+    step = Debezium("cdc", {"fields": {"after.weight_kg": "decimal(10,1)", "ts_ms": "timestamp(ms)"}}, None)
     out = step.process([fixture("shipment_update_with_schema")])[0][0]
     assert str(out["after"]["weight_kg"]) == "2.3"
     assert out["ts_ms"] == datetime(2019, 5, 28, 8, 58, 24, 961000, tzinfo=UTC)
@@ -302,17 +301,18 @@ def test_failed_field_cast_names_the_path():
 
 
 def test_output_fields_and_config_errors():
-    assert Cast("cdc", {"debezium": True}, None).output_fields == {
+    assert Debezium("cdc", {}, None).output_fields == {
         "op": "str", "before": "json", "after": "json", "source": "json", "ts_ms": "int",
         "transaction": "json", "table": "str", "tx_id": "str", "lsn": "int"}
     with pytest.raises(ConfigError) as info:
-        Cast("cdc", {"debezium": {"decimal": "exact"}}, None)
-    assert info.value.path == ("debezium", "decimal")
+        Debezium("cdc", {"decimal": "exact"}, None)
+    assert info.value.path == ("decimal",)
     with pytest.raises(ConfigError) as info:
-        Cast("cdc", {"debezium": True, "fields": {"after.x": "integer"}}, None)
+        Debezium("cdc", {"fields": {"after.x": "integer"}}, None)
     assert info.value.path == ("fields", "after.x")
-    with pytest.raises(ConfigError):
-        Cast("cdc", {"debezium": False}, None)
+    with pytest.raises(ConfigError) as info:
+        Debezium("cdc", {"time": "nanos"}, None)
+    assert info.value.path == ("time",)
 
 
 # --- a whole topology -------------------------------------------------------------------------
@@ -324,8 +324,9 @@ sources:
   shipments: {{file: {{path: "{dir}/in.jsonl"}}}}
 steps:
   - id: changes
-    cast:
-      debezium: {{decimal: precise, time: adaptive}}
+    debezium:
+      decimal: precise
+      time: adaptive
       fields: {{ts_ms: "timestamp(ms)"}}
   - id: heavy
     filter: "op != 'd' and after.weight_kg > 2"
@@ -337,7 +338,7 @@ dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
 """
 
 
-def test_cast_debezium_in_a_validated_topology(flow):
+def test_debezium_in_a_validated_topology(flow):
     lines = [fixture("shipment_update_with_schema"), fixture("shipment_delete_with_schema"), fixture("heartbeat"),
              fixture("customers_create_with_schema")]
     flow.write("in.jsonl", lines)
@@ -350,15 +351,25 @@ def test_cast_debezium_in_a_validated_topology(flow):
     assert dead[0]["step"] == "changes" and dead[0]["event"]["payload"] == {"ts_ms": 1588252618953}
 
 
-def test_schema_rejects_unknown_hint_and_cast_without_fields_or_debezium():
+def test_schema_rejects_unknown_hint_and_cast_without_fields():
     head = "version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsteps:\n  - id: last\n"
     sink = "sinks:\n  out: {from: last, stdout: {}}\n"
-    bad_hint = validate_text("t.yaml", head + "    cast: {debezium: {decimal: exact}}\n" + sink, env={})
+    bad_hint = validate_text("t.yaml", head + "    debezium: {decimal: exact}\n" + sink, env={})
     assert not bad_hint.ok
     empty = validate_text("t.yaml", head + "    cast: {on_error: 'null'}\n" + sink, env={})
     assert not empty.ok
-    good = validate_text("t.yaml", head + "    cast: {debezium: true}\n" + sink, env={})
+    good = validate_text("t.yaml", head + "    debezium: {}\n" + sink, env={})
     assert good.ok, [d.message for d in good.diagnostics]
+
+
+@pytest.mark.parametrize("old", ["cast: {debezium: true}", "cast: {debezium: {decimal: string}, fields: {after.x: int}}"])
+def test_the_decoder_inside_cast_is_refused_with_the_rewrite(old):
+    head = "version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsteps:\n  - id: last\n"
+    result = validate_text("t.yaml", head + f"    {old}\n" + "sinks:\n  out: {from: last, stdout: {}}\n", env={})
+    [error] = result.diagnostics
+    assert (error.line, error.column) == (7, 12)
+    assert error.message == "Debezium change events are decoded by their own step now"
+    assert "'debezium: {}' instead of 'cast: {debezium: true}'" in error.hint
 
 
 def test_an_update_decodes_the_after_image_the_same_when_it_reuses_unchanged_before_values():

@@ -1,4 +1,4 @@
-"""``cast: {debezium: true}`` against hand-made Debezium 3.1 PostgreSQL records (JsonConverter,
+"""``debezium`` against hand-made Debezium 3.1 PostgreSQL records (JsonConverter,
 with and without the schema; written here from the connector's documented shapes, not by the
 simulator) and against malformed ones: every record is decoded correctly or dead-lettered
 with a one-line reason, the dead letter carries the record as it arrived, nothing raises."""
@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.operators.cast import Cast
-from engine.operators.debezium import OPS
+from engine.operators.debezium import OPS, Debezium
 from engine.operators.decode import Decode
 from engine.records import RawBatch
 from engine.values import INFINITY
@@ -88,8 +87,8 @@ def enveloped(body, schema=ENVELOPE):
     return {"schema": schema, "payload": body}
 
 
-def decode(events, **config):
-    return Cast("cdc", {"debezium": True, **config}, None).process(events)
+def decode(events, debezium=None, **config):
+    return Debezium("cdc", {**(debezium or {}), **config}, None).process(events)
 
 
 def one(event, **config):

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from engine import jsontext
 from engine.expressions import compile_expression
-from engine.operators.cast import Cast
-from engine.operators.debezium import json_text
+from engine.operators.debezium import Debezium, json_text
 from engine.values import INFINITY, MINUS_INFINITY, InfiniteTimestamp, converter, parse_timestamp, to_str, to_timestamp
 
 UTC = timezone.utc
@@ -40,7 +39,7 @@ def _event(after: dict) -> dict:
 
 
 def _decoded(after: dict) -> dict:
-    oks, deads = Cast("cdc", {"debezium": True}, None).process([_event(after)])
+    oks, deads = Debezium("cdc", {}, None).process([_event(after)])
     assert [d.error for d in deads] == []
     return oks[0]["after"]
 
@@ -97,7 +96,7 @@ def test_every_debezium_encoding_of_infinity_decodes_to_the_sentinels():
     assert after["micro"] is INFINITY and after["milli"] is MINUS_INFINITY and after["zoned"] is INFINITY
     assert _decoded({"zoned": "-infinity"})["zoned"] is MINUS_INFINITY
     # schemaless casts: the hinted ``timestamp`` and the unit casts
-    oks, deads = Cast("cdc", {"debezium": True, "fields": {"after.a": "timestamp", "after.b": "timestamp(ms)",
+    oks, deads = Debezium("cdc", {"fields": {"after.a": "timestamp", "after.b": "timestamp(ms)",
                                                             "after.c": "timestamp(us)"}}, None).process(
         [{"op": "c", "after": {"a": PLUS_MS, "b": MINUS_MS, "c": PLUS_MS}, "source": {}}])
     assert deads == [] and (oks[0]["after"]["a"], oks[0]["after"]["b"], oks[0]["after"]["c"]) == (

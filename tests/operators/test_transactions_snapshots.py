@@ -5,14 +5,14 @@ output change. Hand-made Debezium-shaped records, independent of the simulator."
 import pickle
 from datetime import datetime, timedelta, timezone
 
-from engine.operators.debezium import DebeziumDecoder
+from engine.operators.debezium import Debezium
 from engine.operators.merge_transactions import MergeTransactions
 
 NOW = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
 
 
 def change(op, table, id_, before=None, after=None, tx=None, lsn=None, snapshot="false"):
-    """A change as ``cast: {debezium: true}`` makes it (with its ``source``)."""
+    """A change as the ``debezium`` step makes it (with its ``source``)."""
     return {"op": op, "before": before, "after": after, "ts_ms": 1, "table": table, "lsn": lsn,
             "tx_id": None if tx is None else str(tx), "transaction": None if tx is None else {"id": f"{tx}:{lsn}"},
             "source": {"table": table, "lsn": lsn, "txId": tx, "snapshot": snapshot}}
@@ -124,7 +124,7 @@ def test_snapshot_reads_without_transaction_id_are_detected_by_op_r_alone():
 
 
 def test_debezium_cast_output_carries_source_snapshot_and_the_snapshot_row_is_released_in_order():
-    cast = DebeziumDecoder("cast", {"debezium": True})
+    cast = Debezium("cast", {})
     raw = {"op": "r", "before": None, "after": {"id": 2, "v": 0, "order_id": 2}, "ts_ms": 1,
            "source": {"table": "transport_order", "lsn": 100, "txId": 500, "snapshot": "true"}}
     decoded = cast.decode(raw)

@@ -173,7 +173,7 @@ sources:
 steps:
   - id: changes
     from: rows
-    cast: {debezium: true}
+    debezium: {}
   - id: per-transaction
     from: [changes, transactions]
     merge_transactions: {markers: true, tables: [pickup], idle: 30s}
@@ -325,7 +325,7 @@ def test_debezium_cast_accounts_for_every_event(mutations):
             node = node[key]
         node[path[-1]] = value
         batch.append({"schema": SCHEMA, "payload": event} if with_schema else event)
-    cast = _registry("cast", "changes", {"debezium": True})
+    cast = _registry("debezium", "changes", {})
     before = copy.deepcopy(batch)
     oks, deads = guard("changes", cast.process)(batch)
     assert len(oks) + len(deads) == len(batch)

@@ -64,7 +64,7 @@ case(d, "nested_objects_5000", "objects nested 5000 levels ({\"a\":{\"a\":...}})
      gen={"nest_objects": 5000})
 case(d, "line_5mb", "a 5 MB line (one 5 MB string value)", line='{' + CARRIER + ',"pad":"@GEN@"}', gen={"pad": 5_000_000})
 
-# ---------------------------------------------------------------- Debezium change events (cast: {debezium: true})
+# ---------------------------------------------------------------- Debezium change events (the debezium step)
 b = "debezium"
 def change(op="c", after=None, before=None, source=None, extra=None, ts_ms=1709528524350):
     src = {"version": "3.1.3.Final", "connector": "postgresql", "name": "tms", "ts_ms": 1709528524000, "snapshot": "false",
