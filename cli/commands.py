@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from typing import Dict, Optional, Sequence, Tuple
 
 from rich.console import Console
 
@@ -140,8 +141,9 @@ def _publish(args, out: Console, err: Console) -> int:
 
     technical = os.path.join(args.out, "technical")
     prefix = args.topic_prefix
-    files = {f"{prefix}.public.{name}": (os.path.join(technical, f"{name}.jsonl"), table.primary_key)
-             for name, table in TABLES.items()}
+    files: Dict[str, Tuple[str, Optional[Sequence[str]]]] = {
+        f"{prefix}.public.{name}": (os.path.join(technical, f"{name}.jsonl"), table.primary_key)
+        for name, table in TABLES.items()}
     files[f"{prefix}.transaction"] = (os.path.join(technical, "transaction.jsonl"), None)
     try:
         counts = publish_jsonl(args.kafka, files)

@@ -72,14 +72,16 @@ def _run_stage(path: str, env: dict, err: Console):
     if not result.ok:
         print_text(err, result)
         return EXIT_INVALID, None
+    topology = result.topology
+    assert topology is not None  # valid
     metrics = MetricsRegistry()
     try:
-        run_dataflow(compile_topology(result.topology, metrics), RunOptions())
+        run_dataflow(compile_topology(topology, metrics), RunOptions())
     except RunFailed as failure:
         err.print(f"[red]error:[/red] {os.path.basename(path)}: {failure.message}", highlight=False)
         return EXIT_FAILED, None
     counters = metrics.snapshot()
-    read = sum(counters[name].events_in for name in result.topology.sources if name in counters)
+    read = sum(counters[name].events_in for name in topology.sources if name in counters)
     written = sum(c.events_in for name, c in counters.items() if name.startswith("sink:"))
     dead = counters["dead_letter"].events_in if "dead_letter" in counters else 0
     return EXIT_OK, (read, written, dead)

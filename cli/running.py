@@ -63,8 +63,9 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
     if not quiet:
         out.print(view.render(final=True))
         dead = dead_letter_total(metrics, DEAD_LETTER_STEP)
-        if dead:
-            where = topology.dead_letter.options.get("path", topology.dead_letter.kind)
+        dead_letter = topology.dead_letter  # bound: the default one when the file names none
+        if dead and dead_letter is not None:
+            where = dead_letter.options.get("path", dead_letter.kind)
             err.print(f"[yellow]{dead:,} event(s) dead-lettered to {escape(topology.redact(str(where)))}[/yellow]",
                       highlight=False)
     return EXIT_OK

@@ -82,7 +82,11 @@ def _up(root: str, out: Console, err: Console) -> int:
         if result.returncode != 0:
             err.print(f"[red]error:[/red] {name}: {result.stderr.strip()[-1500:]}", highlight=False)
             return EXIT_FAILED
-        addresses.append(_last_line(result))
+        address = _last_line(result)
+        if address is None:
+            err.print(f"[red]error:[/red] {name}: its start script printed no address", highlight=False)
+            return EXIT_FAILED
+        addresses.append(address)
     out.print("starting debezium (Kafka Connect + the PostgreSQL connector) ...")
     result = _script(root, "debezium", "start", "--bootstrap", addresses[0], "--dsn", addresses[1])
     if result.returncode != 0:

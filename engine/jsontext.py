@@ -30,7 +30,7 @@ import json
 import math
 from decimal import Decimal
 from itertools import compress
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Union
 
 import orjson
 import re2
@@ -124,7 +124,7 @@ def _exact_fraction(literal: str) -> Any:
     return Decimal(literal)
 
 
-def long_fraction(text: bytes) -> bool:
+def long_fraction(text: Union[bytes, memoryview]) -> bool:
     """True when ``text`` holds a number a double may not hold exactly (``_LONG_FRACTION``)."""
     return _LONG_FRACTION.search(text) is not None
 

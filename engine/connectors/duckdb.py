@@ -15,7 +15,7 @@ is at-least-once (a replayed batch is inserted again).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import duckdb
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
@@ -173,7 +173,7 @@ def last_per_key(rows: List[tuple], key_positions: List[int]) -> List[tuple]:
     """
     latest: Dict[Any, tuple] = {}
     for row in rows:
-        ident = tuple([row[i] for i in key_positions])
+        ident: Union[tuple, bytes] = tuple([row[i] for i in key_positions])
         try:
             latest.pop(ident, None)
         except TypeError:  # an unhashable key value: compare its JSON text
@@ -183,7 +183,7 @@ def last_per_key(rows: List[tuple], key_positions: List[int]) -> List[tuple]:
     return list(latest.values())
 
 
-class DuckDBSink(FixedPartitionedSink[List[dict], None]):
+class DuckDBSink(FixedPartitionedSink[List[tuple], None]):
     """Events into a DuckDB table (created from ``columns`` when missing).
 
     Items must be ``(key, batch)`` pairs (see ``engine.connectors.wiring.output``).
@@ -205,7 +205,7 @@ class DuckDBSink(FixedPartitionedSink[List[dict], None]):
         self.table = table
         self.column_specs = [Column.of(name, kind) for name, kind in columns.items()]
         self.mode = mode
-        self.key = list(key) if mode == "upsert" else None
+        self.key = list(key) if mode == "upsert" and key else None  # upsert: checked above
         self.metrics = metrics
 
     def encoder(self) -> Callable[[dict], tuple]:
@@ -221,12 +221,3 @@ class DuckDBSink(FixedPartitionedSink[List[dict], None]):
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _TableWriter:
         return _TableWriter(self)
 
-
-def duckdb_sink(**options: Any):
-    """The ``duckdb`` sink declared in engine/catalog/sinks.py: one table, or row changes into
-    several tables (``tables``) applied in one transaction per batch."""
-    if "tables" in options:
-        from engine.connectors.duckdb_tables import DuckDBTablesSink
-
-        return DuckDBTablesSink(**options)
-    return DuckDBSink(**options)

@@ -22,10 +22,11 @@ from typing import Callable, Dict, List, Optional, Tuple
 import duckdb
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-from engine.connectors.duckdb import _BATCH_VIEW, _connect, ensure_table, insert_sql, quote
+from engine.connectors.duckdb import _BATCH_VIEW, DuckDBSink, _connect, ensure_table, insert_sql, quote
 from engine.connectors.duckdb_columns import Column, row_encoder
 from engine.connectors.duckdb_positions import PREFIX, Position, Positions, Winner, batch_arrow, fold, read_position
 from engine.connectors.errors import ConnectorError
+from engine.errors import ConfigError
 from engine.connectors.jsonl import Unwritable
 from engine.metrics import StepCounters
 
@@ -67,7 +68,7 @@ class _Table:
         return tuple(row)
 
 
-class _TablesWriter(StatefulSinkPartition[List[dict], None]):
+class _TablesWriter(StatefulSinkPartition[List[Change], None]):
     def __init__(self, sink: "DuckDBTablesSink") -> None:
         self._sink = sink
         self._con = _connect(sink.path)
@@ -164,6 +165,16 @@ def view_problem(query: object) -> Optional[str]:
     return None
 
 
+def check_views(options) -> None:
+    """The ``duckdb`` sink's declared check: every view is one SELECT (DuckDB's parser says)."""
+    for view, query in (options.get("views") or {}).items():
+        problem = view_problem(query)
+        if problem:
+            raise ConfigError(problem, ("views", view),
+                              hint="views are queries over the sink's tables: one SELECT (or WITH ... SELECT); "
+                                   "they cannot read files, write or change settings")
+
+
 def view_sql(name: str, query: str) -> str:
     """``CREATE OR REPLACE VIEW name AS query``, refused unless it is one statement creating that view."""
     problem = view_problem(query)
@@ -181,7 +192,7 @@ def view_sql(name: str, query: str) -> str:
     return sql
 
 
-class DuckDBTablesSink(FixedPartitionedSink[List[dict], None]):
+class DuckDBTablesSink(FixedPartitionedSink[List[Change], None]):
     """Row changes into the declared ``tables`` ({name: {key, columns}}) of one database."""
 
     def __init__(self, path: str, tables: Dict[str, dict], views: Optional[Dict[str, str]] = None,
@@ -207,7 +218,8 @@ class DuckDBTablesSink(FixedPartitionedSink[List[dict], None]):
         def encode(event: dict) -> Change:
             if type(event) is not dict:
                 raise Unwritable("a row change must be an object")
-            table = tables.get(event.get("table")) if type(event.get("table")) is str else None
+            name = event.get("table")
+            table = tables.get(name) if type(name) is str else None
             if table is None:
                 raise Unwritable(f"a change for table {event.get('table')!r}, which is not among the "
                                  f"declared tables ({', '.join(tables)})")
@@ -240,3 +252,9 @@ class DuckDBTablesSink(FixedPartitionedSink[List[dict], None]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _TablesWriter:
         return _TablesWriter(self)
+
+
+def duckdb_sink(**options):
+    """The ``duckdb`` sink declared in engine/catalog/sinks.py: one table, or row changes into
+    several tables (``tables``) applied in one transaction per batch."""
+    return DuckDBTablesSink(**options) if "tables" in options else DuckDBSink(**options)

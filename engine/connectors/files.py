@@ -54,7 +54,7 @@ def split_lines(lines: List[bytes], origin: str, first_line: int) -> List[RawBat
     shift every later position, hence one batch per run of consecutive non-blank lines.
     """
     batches: List[RawBatch] = []
-    values: List[bytes] = []
+    values: List[Optional[bytes]] = []
     start = first_line
     for number, line in enumerate(lines, first_line):
         value = line.rstrip(b"\r\n")
@@ -169,7 +169,7 @@ class _JsonlWriter(StatefulSinkPartition[List[bytes], int]):
         self._file.close()
 
 
-class JsonlSink(FixedPartitionedSink[List[dict], int]):
+class JsonlSink(FixedPartitionedSink[List[bytes], int]):
     """Events as JSON Lines in one file: one partition, so one writer and one order.
 
     Items must be ``(key, batch)`` pairs (Bytewax routes fixed-partition sinks by key); every

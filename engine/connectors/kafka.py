@@ -90,7 +90,7 @@ def list_partitions(config: dict, topics: List[str], pattern: Optional[str], tim
     return parts
 
 
-class _KafkaReader(StatefulSourcePartition[RawBatch, int]):
+class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
     """Reads one topic partition from an offset; the state is the next offset to read."""
 
     def __init__(self, config: dict, topic: str, partition: int, start, resume: Optional[int],
@@ -225,7 +225,7 @@ def _message_meta(message) -> dict:
     }
 
 
-class KafkaSource(FixedPartitionedSource[RawBatch, int]):
+class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):
     """Messages of one or more topics (or every topic matching ``pattern``), undecoded.
 
     ``start``: earliest, latest, committed (the group's offsets) or an ISO-8601 time.
@@ -340,7 +340,7 @@ def _headers(headers) -> Optional[list]:
     return [(str(k), None if v is None else str(v).encode()) for k, v in headers.items()]
 
 
-class KafkaSink(DynamicSink[List[dict]]):
+class KafkaSink(DynamicSink[List[Message]]):
     """Events as JSON messages. The topic is ``topic`` or the event's ``_topic``; the key is
     the event's ``_key`` and the headers its ``_headers`` (the compiler sets them from the
     sink's ``key``, ``topic`` and ``headers`` expressions); those fields are not in the value."""

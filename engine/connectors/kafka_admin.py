@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Mapping, Protocol
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -19,11 +19,26 @@ from engine.connectors.errors import ConnectorError
 CREATE, UNCHANGED, CONFLICT = "create", "unchanged", "conflict"
 
 
+class Topic(Protocol):
+    """A declared topic (``engine.topology`` gives these)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def brokers(self) -> str: ...
+    @property
+    def partitions(self) -> int: ...
+    @property
+    def replication_factor(self) -> int: ...
+    @property
+    def config(self) -> Mapping[str, str]: ...
+
+
 @dataclass
 class TopicPlan:
     """What deploy does with one topic; ``differences`` explains a conflict."""
 
-    topic: object  # any object with name, brokers, partitions, replication_factor, config
+    topic: Topic
     action: str
     differences: List[str] = field(default_factory=list)
 

@@ -4,9 +4,9 @@ keyed by the row's primary key, tombstones (``null`` lines) as messages with a n
 from __future__ import annotations
 
 import json
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import NewTopic
 
 from engine.connectors.errors import ConnectorError
@@ -18,11 +18,12 @@ def publish_jsonl(bootstrap: str, files: Dict[str, Tuple[str, Optional[Sequence[
     """``files``: topic -> (path, key columns or None). Creates missing topics (1 partition, so
     each table keeps its commit order, as Debezium's topics do). Returns messages per topic."""
     _create_missing(bootstrap, list(files), timeout)
-    errors = []  # librdkafka's client errors (broker down, ...), reported once below instead of logged
+    # librdkafka's client errors (broker down, ...), reported once below instead of logged
+    errors: List[KafkaError] = []
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 20,
                          "log_level": 0, "error_cb": errors.append})
-    failures = []
-    counts = {}
+    failures: List[str] = []
+    counts: Dict[str, int] = {}
     for topic, (path, key_columns) in files.items():
         counts[topic] = _publish_file(producer, topic, path, key_columns, failures)
     left = producer.flush(timeout)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Dict, Optional
+from typing import Dict, Mapping, Optional
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
@@ -39,7 +39,7 @@ def legal_name(topic: object) -> bool:
 class TopicCheck:
     """``check(topic)`` returns the topic or raises ``Unwritable`` saying why no message can go there."""
 
-    def __init__(self, config: Dict[str, object], fixed: Optional[str], timeout: float) -> None:
+    def __init__(self, config: Mapping[str, object], fixed: Optional[str], timeout: float) -> None:
         self._config = {**config, "log_level": 0}  # an unreachable broker: reported by the write
         self._known = {fixed} if fixed else set()  # the sink's own topic fails as a destination
         self._refused: Dict[str, tuple] = {}
@@ -72,9 +72,11 @@ class TopicCheck:
             found = self._client.list_topics(topic, timeout=self._timeout).topics.get(topic)
         except KafkaException:
             return None
-        error = None if found is None else found.error
-        if found is None or (error is not None and error.code() in _REFUSED_CODES):
-            why = "does not exist and the brokers do not create topics" if found is None or error.code() in (
+        if found is None:
+            return f"topic {topic!r} does not exist and the brokers do not create topics"
+        error = found.error
+        if error is not None and error.code() in _REFUSED_CODES:
+            why = "does not exist and the brokers do not create topics" if error.code() in (
                 KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC) else f"cannot be written ({error.str()})"
             return f"topic {topic!r} {why}"
         return None

@@ -57,7 +57,7 @@ def _print_pretty(encoded: List[bytes]) -> None:
         console.print_json(value.decode("utf-8"))
 
 
-class StdoutSink(DynamicSink[List[dict]]):
+class StdoutSink(DynamicSink[List[bytes]]):
     """Every worker prints its own batches (at-least-once: nothing to resume)."""
 
     def __init__(self, format: str = "json", metrics: Optional[StepCounters] = None) -> None:

@@ -37,7 +37,8 @@ def continues(parent: Node, child: Node) -> bool:
 
 def operands(node: Binary) -> List[Node]:
     """The operands of an ``and``/``or``/``??`` chain, left to right, whichever side nests."""
-    found, stack = [], [node]
+    found: List[Node] = []
+    stack: List[Node] = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, Binary) and item.op == node.op:
@@ -51,9 +52,11 @@ def operands(node: Binary) -> List[Node]:
 def steps(node: Binary) -> Tuple[Node, List[Tuple[Binary, Node]]]:
     """An arithmetic chain ``a + b - c`` as its first operand and its (operator node, right
     operand) steps, left to right; the operator node spans the chain up to that step."""
-    found = []
+    found: List[Tuple[Binary, Node]] = []
     first: Node = node
-    ops = _GROUPS[group(node.op)]
+    number = group(node.op)
+    assert number is not None, "steps() takes an arithmetic chain"
+    ops = _GROUPS[number]
     while isinstance(first, Binary) and first.op in ops:
         found.append((first, first.right))
         first = first.left

@@ -100,7 +100,7 @@ def fold(node: Call, function: Function, args: List[Code]) -> Code:
     try:
         if function.name in _REGEX_USE:  # RE2 is linear, but a big pattern on a big text still takes seconds
             regex.check_literal_work(values_[0], values_[1], _REGEX_USE[function.name])
-        if bindable(function, args):  # as it will run: e.g. a literal regular expression, on RE2
+        if bindable(function, args) and function.bind is not None:  # as it will run: e.g. a literal regex, on RE2
             result = function.bind(values_[-1])(*values_[:-1])
         else:
             result = function.impl(*values_)

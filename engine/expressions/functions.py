@@ -28,7 +28,7 @@ from decimal import (
     InvalidOperation,
     getcontext,
 )
-from typing import Callable, Dict, FrozenSet, Optional, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple, Union
 
 from engine import values
 from engine.expressions import regex
@@ -121,7 +121,7 @@ def _round(number, digits: int = 0):
             rounded = exact * 0
         elif size <= getcontext().prec:
             rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-        elif type(number) is float and exact.as_tuple().exponent >= -digits:
+        elif type(number) is float and _exponent(exact) >= -digits:
             return number  # no digit beyond the requested ones: round(1e300, 2) needs no 300-digit quantize
         elif size > MAX_DIGITS:
             raise ValueError(f"the result would have {size} digits (at most {MAX_DIGITS})")
@@ -130,6 +130,12 @@ def _round(number, digits: int = 0):
     except ArithmeticError:  # decimal's InvalidOperation on infinities, exponents out of range
         raise ValueError(f"cannot round {number!r:.40} to {digits} digits") from None
     return float(rounded) if type(number) is float else rounded
+
+
+def _exponent(exact: Decimal) -> float:
+    """The exponent of a finite decimal; infinite for inf and nan (their quantize fails)."""
+    exponent = exact.as_tuple().exponent
+    return exponent if isinstance(exponent, int) else -math.inf
 
 
 def _floor(number) -> int:
@@ -216,7 +222,7 @@ def _timestamp(value) -> datetime:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_TRUNCATE = {
+_TRUNCATE: Dict[str, Dict[str, Any]] = {
     "second": dict(microsecond=0), "minute": dict(second=0, microsecond=0),
     "hour": dict(minute=0, second=0, microsecond=0), "day": dict(hour=0, minute=0, second=0, microsecond=0),
     "month": dict(day=1, hour=0, minute=0, second=0, microsecond=0),

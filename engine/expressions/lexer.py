@@ -44,6 +44,7 @@ def tokenize(text: str) -> List[Token]:
         if match is None:
             raise _bad_character(text, pos)
         kind, raw = match.lastgroup, match.group()
+        assert kind is not None, "every alternative of the token pattern is a named group"
         if kind != "space":
             tokens.append(_token(kind, raw, pos))
         pos = match.end()

@@ -7,7 +7,7 @@ postfix ``.name`` and ``[index]``.
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Tuple
 
 from engine.expressions.chains import continues
 from engine.expressions.errors import ExpressionError
@@ -83,7 +83,7 @@ class _Parser:
         return ExpressionError(f"{message}, found '{token.text}'" if message else found, token.offset, len(token.text))
 
     @staticmethod
-    def span(first: Node, last: Node) -> tuple:
+    def span(first: Node, last: Node) -> Tuple[int, int]:
         return first.offset, last.offset + last.length - first.offset
 
     # -- grammar ------------------------------------------------------------------------

@@ -55,6 +55,7 @@ class Translator:
 
     def _field(self, node: Field) -> Code:
         top = node.path[0]
+        assert isinstance(top, str), "a field path starts with a field name"
         field_type = self._field_type(node, top)
         self.read.add(top)
         if len(node.path) == 1:
@@ -149,8 +150,8 @@ class Translator:
                    for i, p in enumerate(parts)]  # untyped operands of * and %: numbers, not texts or lists
 
         def build(*names: str) -> str:
-            names = [f"_num({n}, {ops[max(0, i - 1)]!r})" if checked[i] else n for i, n in enumerate(names)]
-            body = names[0] + "".join(f" {op} {name}" for op, name in zip(ops, names[1:], strict=False))
+            terms = [f"_num({n}, {ops[max(0, i - 1)]!r})" if checked[i] else n for i, n in enumerate(names)]
+            body = terms[0] + "".join(f" {op} {term}" for op, term in zip(ops, terms[1:], strict=False))
             return f"{'_finite' if finite else ''}({body})"
 
         return Code(self.guarded(parts, build), partial.type, partial.nullable)
@@ -227,14 +228,15 @@ class Translator:
         args = [self.argument(node, function, i, a) for i, a in enumerate(node.args)]
         if function.pure and all(a.known for a in args):
             return self.fold(node, function, args)
-        if _bindable(function, args):
+        if _bindable(function, args) and function.bind is not None:
             bound = constant(function.bind(args[-1].value))  # e.g. a regular expression, compiled once
             return self.call_code(function, args[:-1], bound)
         return self.call_code(function, args)
 
     def check_arity(self, node: Call, function: Function) -> None:
-        count, most = len(node.args), len(function.params)
-        least = function.required if function.required is not None else most
+        count, params = len(node.args), len(function.params)
+        least = function.required if function.required is not None else params
+        most: Optional[int] = params
         if function.variadic:
             least, most = 1, None
         if count < least or (most is not None and count > most):

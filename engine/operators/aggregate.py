@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import timedelta
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, Type
 
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
@@ -35,8 +35,9 @@ from engine.records import DeadLetter
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.S)
 WINDOW_KINDS = ("tumbling", "sliding", "session", "count")
-LOGIC = {None: Running, "count": CountWindows, "tumbling": TumblingWindows, "sliding": SlidingWindows,
-         "session": SessionWindows}  # window kind -> per-key logic
+LOGIC: Dict[Optional[str], Type[WindowLogic]] = {  # window kind -> per-key logic
+    None: Running, "count": CountWindows, "tumbling": TumblingWindows, "sliding": SlidingWindows,
+    "session": SessionWindows}
 
 
 class KeyState:
@@ -46,6 +47,8 @@ class KeyState:
 
 class Aggregate(KeyedStep):
     """Compiles ``key``, ``compute`` and ``window``; builds per-key aggregators."""
+
+    Logic: Type[WindowLogic]
 
     def __init__(self, step_id: str, config: dict, input_fields) -> None:
         self.step_id = step_id

@@ -18,7 +18,7 @@ Only a batch with something wrong is decoded again value by value.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Sequence, cast
 
 import orjson
 
@@ -71,7 +71,8 @@ class Decode:
         if self.format != "json":
             return self._validated(raw, *self._wrapped(raw))
         values = raw.values
-        if values and None not in values and max(map(len, values)) <= MAX_VALUE_BYTES:
+        if values and None not in values and max(map(len, cast(List[bytes], values))) <= MAX_VALUE_BYTES:
+            events: Optional[list]
             try:
                 events, whole, payloads, texts = self._decoder.load_all(values)
             except Exception:  # noqa: BLE001 - a value that does not parse: found below, with the reason
@@ -79,7 +80,8 @@ class Decode:
             kinds = set() if events is None else set(map(type, events))
             if (kinds == _DICT or (kinds == _DICT_OR_NULL and _null_is_tombstone(raw))) \
                     and check_batch(whole, texts) is None and check_batch(payloads, (), MAX_DEPTH - 1) is None:
-                kept = range(len(events))
+                assert events is not None  # kinds holds their types
+                kept: Sequence[int] = range(len(events))
                 if raw.meta is not None:
                     for event, meta in zip(events, raw.meta, strict=False):
                         event[META_FIELD] = meta
@@ -96,7 +98,7 @@ class Decode:
         together (``check_batch``, as the fast path does), and give only the rest the careful
         value-by-value treatment. A few bad lines in every batch (a dirty feed) then cost
         little more than clean ones; anything unusual falls back to ``_one_by_one``."""
-        values = raw.values
+        values = cast(List[bytes], raw.values)  # called from the fast path: no value is None
         good: list = []
         good_at: List[int] = []
         odd: List[int] = []
@@ -138,6 +140,7 @@ class Decode:
     def event_of(self, raw: RawBatch, index: int):
         """The event value ``index`` of ``raw`` decodes to (a dead letter's source event)."""
         value = raw.values[index]
+        event: Optional[dict]
         if self.format != "json":
             event = self._wrap(value)
         else:

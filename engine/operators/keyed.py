@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any, Callable, ClassVar, Dict, Generic, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, ClassVar, Dict, Generic, List, Optional, Tuple, Type, TypeVar
 
 from engine.operators.dead import describe
 from engine.operators.map import key_text
@@ -78,7 +78,7 @@ class KeyedStep:
     :class:`KeyLogic` class ``logic`` builds."""
 
     kind = "keyed"
-    Logic: type
+    Logic: Type[KeyLogic]
 
     def logic(self, state: Any = None) -> KeyLogic:
         """The per-key logic the compiler drives (``engine/compiler/keyed.py``)."""

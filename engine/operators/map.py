@@ -12,6 +12,7 @@ from engine.operators.expr import compile_option
 from engine.operators.fields import fully_known
 from engine.operators.jsonschemas import EventSchema
 from engine.operators.validate import split_valid
+from engine.records import DeadLetter
 
 KEY_FIELD = "_key"
 
@@ -101,8 +102,9 @@ class Map:
 
     def process(self, batch: list):
         build = self._build
+        deads: List[DeadLetter] = []
         try:
-            oks, deads = [build(e) for e in batch], []
+            oks = [build(e) for e in batch]
         except Exception:  # noqa: BLE001 - isolate the failing events
             oks, deads = one_by_one(self.step_id, batch, build)
         if self.schema is not None:

@@ -105,5 +105,5 @@ def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, dict]]) -> dic
         ops[change["table"]] = change["op"] if ops.get(change["table"], "u") == "u" else ops[change["table"]]
     return {"tx_id": tx_id, "key": key, "changes": changes, "ops": ops,
             "tables": sorted(ops),
-            "lsn": max((c.get("lsn") for _, c in nets if c.get("lsn") is not None), default=None),
+            "lsn": max((c["lsn"] for _, c in nets if c.get("lsn") is not None), default=None),
             "ts_ms": last.get("ts_ms"), "_key": key}

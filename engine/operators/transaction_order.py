@@ -71,7 +71,7 @@ def _order(unit: Loose) -> Tuple[int, Any, int]:
 
 
 def take(units: List[Loose], upto: Optional[Any], everything: bool = False, unpositioned: bool = True,
-         earliest: Optional[Dict[str, int]] = None) -> Tuple[List[Loose], List[Loose]]:
+         earliest: Optional[Dict[Any, int]] = None) -> Tuple[List[Loose], List[Loose]]:
     """(the units to release now, in source order; the units kept). Taken: every unit whose
     position is not above ``upto``, the units without a position (with ``unpositioned``), all
     of them with ``everything``; but never a unit that arrived on a table after a change of a
@@ -79,7 +79,8 @@ def take(units: List[Loose], upto: Optional[Any], everything: bool = False, unpo
     an open transaction): one table's topic is in the order its changes must be applied."""
     if not units:
         return [], units
-    taken, kept = [], []
+    taken: List[Loose] = []
+    kept: List[Loose] = []
     for unit in units:
         pos = position(unit.changes)
         go = everything or (unpositioned if pos is None else (upto is not None and pos <= upto))

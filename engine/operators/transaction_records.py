@@ -54,8 +54,10 @@ def announced(event: dict) -> Dict[str, int]:
         counts[table] = counts.get(table, 0) + _count(entry.get("event_count"), index)
     total = event.get("event_count")
     if total is not None or not counts:
-        total = _count(total)
-    return counts or {"*": total}
+        checked = _count(total)
+        if not counts:
+            return {"*": checked}
+    return counts
 
 
 def _count(value: Any, index: Optional[int] = None) -> int:

@@ -16,7 +16,7 @@ _DONE_KEPT = 1000  # completed ids remembered at least, to ignore a marker that 
 class Transaction:
     """The buffered changes of one transaction, in arrival order."""
 
-    id: str
+    id: Optional[str]  # None: changes outside any transaction (e.g. snapshot reads released in source order)
     changes: List[dict] = field(default_factory=list)
     per_table: Dict[str, int] = field(default_factory=dict)
     expected: Optional[Dict[str, int]] = None  # from the END marker

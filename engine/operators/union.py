@@ -13,6 +13,7 @@ def merge_fields(all_fields: List[Fields]) -> Fields:
         return None
     out: dict = {}
     for fields in all_fields:
+        assert fields is not None
         for name, kind in fields.items():
             out[name] = kind if out.get(name, kind) == kind else "any"
     return out

@@ -183,7 +183,7 @@ def _forward(read_end: int, target: int) -> None:
             os.write(target, pending)
 
 
-def _interrupted(exc: BaseException) -> bool:
+def _interrupted(exc: Optional[BaseException]) -> bool:
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "KeyboardInterrupt" \

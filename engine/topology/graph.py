@@ -33,14 +33,15 @@ def step_inputs(index: int, step: dict, steps: List[dict], sources: List[str], o
         return _names(step["from"]), (*here, "from")
     if index > 0:
         previous = steps[index - 1]
-        if not isinstance(previous.get("id"), str):  # reported as a step without 'id'
+        previous_id = previous.get("id")
+        if not isinstance(previous_id, str):  # reported as a step without 'id'
             return [], here
         if any(k in previous for k in ROUTING_OPERATORS):
             problems.append((here, (f"step '{step.get('id')}' follows {_op_word(previous)} step "
                                     f"'{previous.get('id')}'; say which output it reads"),
                              f"add 'from: {previous.get('id')}.<output>'", True))
             return [], here
-        return [previous.get("id")], here
+        return [previous_id], here
     if len(sources) == 1:
         return [sources[0]], here
     problems.append((here, (f"step '{step.get('id')}' needs 'from': the topology has "

@@ -41,8 +41,8 @@ def _edges(topology: Topology) -> List[Edge]:
         for ref in spec.inputs:
             node, label = _ref_node(topology, ref)
             edges.append((node, f"step_{_node_id(spec.id)}", label))
-    for name, spec in topology.sinks.items():
-        for ref in spec.inputs:
+    for name, sink in topology.sinks.items():
+        for ref in sink.inputs:
             node, label = _ref_node(topology, ref)
             edges.append((node, f"sink_{_node_id(name)}", label))
     return edges

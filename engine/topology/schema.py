@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple, cast
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
@@ -90,27 +90,7 @@ def check_shape(data: Any) -> List[ShapeProblem]:
     # "unknown operator 'fliter'" already says why the step has no operator
     unknown_at = {p.path[:-1] for p in problems if p.message.startswith("unknown ")}
     problems = [p for p in problems if not (p.path in unknown_at and " has no " in p.message)]
-    return problems + _view_problems(data)
-
-
-def _view_problems(data: Any) -> List[ShapeProblem]:
-    """A DuckDB sink's ``views`` are one SELECT statement each (DuckDB's parser says)."""
-    sinks = data.get("sinks") if isinstance(data, dict) else None
-    found = []
-    for name, sink in (sinks.items() if isinstance(sinks, dict) else ()):
-        options = sink.get("duckdb") if isinstance(sink, dict) else None
-        views = options.get("views") if isinstance(options, dict) else None
-        if not isinstance(views, dict) or not views:
-            continue
-        from engine.connectors.duckdb_tables import view_problem  # DuckDB's parser, only when there are views
-
-        for view, query in views.items():
-            problem = view_problem(query) if isinstance(query, str) and query else None
-            if problem:
-                found.append(ShapeProblem(("sinks", name, "duckdb", "views", view), problem,
-                                          "views are queries over the sink's tables: one SELECT (or WITH ... "
-                                          "SELECT); they cannot read files, write or change settings"))
-    return found
+    return problems
 
 
 def _translate(error: ValidationError) -> Iterator[ShapeProblem]:
@@ -124,7 +104,7 @@ def _what(path: NodePath) -> str:
     if not path:
         return "the topology"
     if path[0] == "steps" and len(path) >= 2:
-        return f"step #{path[1] + 1}" if len(path) == 2 else f"'{path[-1]}'"
+        return f"step #{cast(int, path[1]) + 1}" if len(path) == 2 else f"'{path[-1]}'"
     return f"'{path[-1]}'"
 
 
@@ -177,7 +157,7 @@ def _owner(path: NodePath, instance: Any) -> str:
     if path and path[0] == "steps" and isinstance(instance, dict) and isinstance(instance.get("id"), str):
         return f"step '{instance['id']}'"
     if len(path) == 2:
-        return f"{path[0][:-1]} '{path[1]}'"
+        return f"{str(path[0])[:-1]} '{path[1]}'"
     if len(path) == 3 and path[0] in ("sources", "sinks"):
         return f"{path[2]} {path[0][:-1]} '{path[1]}'"
     return "dead_letter" if path == ("dead_letter",) else _what(path)

@@ -14,7 +14,9 @@ from engine.records import DeadLetter
 
 class SessionWindows(TimeWindows):
     def close_time(self, span: bounds.Window) -> datetime:
-        return span[1] + self.settings.gap
+        gap = self.settings.gap
+        assert gap is not None, "a session window has a gap"
+        return span[1] + gap
 
     def place(self, timed: list, now: datetime) -> List[DeadLetter]:
         gap, deads, sessions, step = self.settings.gap, [], self.s.windows, self.step

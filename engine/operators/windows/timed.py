@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 from engine.operators.dead import describe
 from engine.operators.keyed import Released
@@ -88,12 +88,13 @@ class TimeWindows(WindowLogic):
         watermark never goes back and no window is ever emitted twice."""
         if self.settings.event_time is None:
             return
-        if self.s.max_event_time is None or moment - self.settings.lateness > self.watermark(now):
+        mark = None if self.s.max_event_time is None else self.watermark(now)
+        if mark is None or moment - self.settings.lateness > mark:
             self.s.max_event_time, self.s.max_seen_at = moment, now
 
     def fold_groups(self, groups: dict, deads: List[DeadLetter]) -> List[DeadLetter]:
         """Fold each window's new events into its accumulator; ``deads`` plus the failures."""
-        failed_ids = set()
+        failed_ids: Set[int] = set()
         for span, events in groups.items():
             if not events:  # a tumbling window whose events were all late
                 continue

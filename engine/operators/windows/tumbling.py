@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from engine.operators.windows import bounds
 from engine.operators.windows.timed import TimeWindows
@@ -16,12 +16,15 @@ class TumblingWindows(TimeWindows):
         kept in a local (same rule as :meth:`advance`) and consecutive events of one window
         reuse it."""
         s, size, lateness = self.s, self.settings.size, self.settings.lateness
+        assert size is not None, "a tumbling window has a size"
         event_time = self.settings.event_time is not None
         mark = self.watermark(now) if event_time else None
         groups: Dict[bounds.Window, list] = {}
         deads: List[DeadLetter] = []
-        start = end = group = None
         epoch = bounds.EPOCH
+        start: Optional[datetime] = None  # the current window (none yet)
+        end: datetime = epoch
+        group: list = []
         for moment, event in timed:
             closed_before = mark
             if event_time and (mark is None or moment - lateness > mark):
@@ -30,9 +33,7 @@ class TumblingWindows(TimeWindows):
             if start is None or not start <= moment < end:
                 start = epoch + ((moment - epoch) // size) * size
                 end = start + size
-                group = groups.get((start, end))
-                if group is None:
-                    group = groups[(start, end)] = []
+                group = groups.setdefault((start, end), [])
             if closed_before is not None and end <= closed_before:
                 deads.append(self.late(event, moment, (start, end), closed_before))
                 continue
