@@ -26,8 +26,8 @@ from engine.connectors.duckdb import _BATCH_VIEW, DuckDBSink, _connect, ensure_t
 from engine.connectors.duckdb_columns import Column, row_encoder
 from engine.connectors.duckdb_positions import PREFIX, Position, Positions, Winner, batch_arrow, fold, read_position
 from engine.connectors.errors import ConnectorError
-from engine.errors import ConfigError
 from engine.connectors.jsonl import Unwritable
+from engine.errors import ConfigError
 from engine.metrics import StepCounters
 
 # One encoded row change: (table name, deleting, key values, row: all columns (a delete's
