@@ -41,3 +41,98 @@ def test_connectors_and_operators_do_not_know_yaml():
                                                                  "engine/expressions")
                  if any(m.startswith(("ruamel", "engine.topology")) for m in imports_of(p))]
     assert offenders == []
+
+
+CORE = ("engine.records", "engine.metrics", "engine.errors", "engine.hints", "engine.values", "engine.durations",
+        "engine.jsontext", "engine.resources", "engine.lineage")
+# room -> the rooms it may import (besides itself and the core modules); docs/architecture.md draws it
+ROOMS = {
+    "engine.expressions": (),
+    "engine.catalog": (),
+    "engine.topology": ("engine.catalog",),
+    "engine.operators": ("engine.expressions",),
+    "engine.binding": ("engine.catalog", "engine.topology", "engine.operators", "engine.expressions"),
+    "engine.connectors": (),
+    "engine.compiler": ("engine.catalog", "engine.binding", "engine.connectors", "engine.operators"),
+    "engine.runtime": (),
+    "engine.simulation": (),
+}
+
+
+def module_of(path: pathlib.Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def engine_imports(path: pathlib.Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.split(".")[0] in ("engine", "cli"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("engine", "cli"):
+            if node.module == "engine":  # from engine import values
+                yield from (f"engine.{a.name}" for a in node.names)
+            else:
+                yield node.module
+
+
+def room_of(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "engine" else parts[0]
+
+
+def test_each_room_imports_only_the_rooms_below_it():
+    offenders = []
+    for path in python_files("engine"):
+        room = room_of(module_of(path))
+        if room not in ROOMS:
+            continue
+        for imported in engine_imports(path):
+            target = room_of(imported)
+            if target not in (room, *CORE, *ROOMS[room]):
+                offenders.append(f"{path.relative_to(ROOT)} imports {imported}")
+    assert offenders == []
+
+
+def test_topology_definitions_import_no_operator():
+    offenders = [str(p.relative_to(ROOT)) for p in python_files("engine/topology")
+                 if any(m.startswith(("engine.operators", "engine.binding", "engine.compiler")) for m in imports_of(p))]
+    assert offenders == []
+
+
+def test_no_import_circle_in_engine_or_cli_function_level_imports_included():
+    graph = {}
+    modules = {module_of(p): p for p in python_files("engine", "cli")}
+    for module, path in modules.items():
+        targets = set()
+        for imported in engine_imports(path):
+            while imported and imported not in modules:  # engine.catalog.registry -> the module it is
+                imported = imported.rpartition(".")[0]
+            if imported and imported != module:
+                targets.add(imported)
+        graph[module] = targets
+    state, stack, circles = {}, [], []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                circles.append(stack[stack.index(target):] + [target])
+            elif target not in state:
+                visit(target)
+        stack.pop()
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    packages = {m for m, p in modules.items() if p.name == "__init__.py"}
+    # a package's __init__ handing on its modules' names is not a circle of meaning
+    circles = [c for c in circles if not set(c) & packages]
+    assert circles == []
+
+
+def test_no_file_in_engine_or_cli_is_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in python_files("engine", "cli")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}

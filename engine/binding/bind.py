@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
 
-from engine.catalog import component
+from engine.catalog import component, components
 from engine.errors import ConfigError
 from engine.operators.decode import META_FIELD
 from engine.operators.expr import collected_warnings
@@ -80,6 +80,7 @@ class Binder:
         return StepSpec(step, operator, operator.output_fields)
 
     def _sink(self, sink: SinkDef) -> SinkSpec:
+        self._declared_checks(sink)
         columns_needed = sink.kind == "duckdb" and "tables" not in sink.options and "columns" not in sink.options
         if self._reads_broken(sink.inputs) and columns_needed:
             return SinkSpec(sink, dict(sink.options))  # the feeder's own error says it all
@@ -87,6 +88,7 @@ class Binder:
 
     def _dead_letter(self, sink: Optional[SinkDef]) -> SinkSpec:
         assert sink is not None  # the reader always defines one
+        self._declared_checks(sink)
         if sink.kind in ("duckdb", "kafka"):
             return self._connector(sink, None, "dead_letter", columns=sink.options.get("columns") or DEAD_LETTER_COLUMNS)
         return SinkSpec(sink, dict(sink.options))
@@ -103,6 +105,13 @@ class Binder:
         except ConfigError as exc:
             self.reporter.config_error((*sink.node, sink.kind), exc)
         return bound
+
+    def _declared_checks(self, sink: SinkDef) -> None:
+        if sink.kind in components("sink"):
+            try:
+                component("sink", sink.kind).check_options(sink.options)
+            except ConfigError as exc:
+                self.reporter.config_error((*sink.node, sink.kind), exc)
 
     def _reads_broken(self, refs: Sequence[str]) -> bool:
         """Whether a step or sink reads a step already in error: checks that need the fields

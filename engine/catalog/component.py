@@ -53,7 +53,9 @@ class Component:
     """A source, sink or operator: its YAML name, options and implementing class.
 
     ``factory`` is ``"module:attribute"``, imported on first use (DuckDB and confluent-kafka
-    are loaded only by topologies that use them). ``constraints`` are JSON Schema keywords over
+    are loaded only by topologies that use them). ``check``, also ``"module:attribute"``, is a
+    function of the options that raises ``engine.errors.ConfigError`` for what the schema cannot
+    say (a DuckDB view that is not one SELECT); validation calls it. ``constraints`` are JSON Schema keywords over
     the whole option mapping (``oneOf`` of required options). ``config`` replaces the option
     mapping for an operator whose YAML value is not a mapping (``filter: <expression>``).
     """
@@ -65,6 +67,7 @@ class Component:
     options: Tuple[Option, ...] = ()
     constraints: Mapping[str, Any] = field(default_factory=dict)
     config: Optional[Mapping[str, Any]] = None
+    check: str = ""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -99,8 +102,12 @@ class Component:
 
     def load(self) -> Callable[..., Any]:
         """The implementing class (or a function choosing one)."""
-        module, _, attribute = self.factory.partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        return _imported(self.factory)
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """The component's own checks of its options (ConfigError), if it declares any."""
+        if self.check:
+            _imported(self.check)(options)
 
 
 def _expressions(schema: Any, path: Tuple[str, ...], found: List[Tuple[str, ...]]) -> None:
@@ -115,3 +122,8 @@ def _expressions(schema: Any, path: Tuple[str, ...], found: List[Tuple[str, ...]
     _expressions(schema.get("additionalProperties"), (*path, "*"), found)
     for alternative in [*schema.get("oneOf", ()), *schema.get("anyOf", ())]:
         _expressions(alternative, path, found)
+
+
+def _imported(name: str) -> Any:
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)

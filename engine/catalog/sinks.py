@@ -37,7 +37,7 @@ DUCKDB = Component(
     "sink", "duckdb",
     "Write events into a DuckDB table (`table`), or row changes into several tables (`tables`); one transaction per "
     "batch.",
-    "engine.connectors.duckdb:duckdb_sink",
+    "engine.connectors.duckdb_tables:duckdb_sink",
     options=(
         Option("path", "The DuckDB database file; parent directories are created.", _TEXT, required=True),
         Option("table", "The table; created from `columns` when missing.", _TEXT),
@@ -56,7 +56,8 @@ DUCKDB = Component(
         Option("key", "The primary key columns; required with `mode: upsert`.",
                {"type": "array", "items": {"type": "string", "description": "A key column."}, "minItems": 1}),
     ),
-    constraints={"oneOf": [{"required": ["table"]}, {"required": ["tables"]}]})
+    constraints={"oneOf": [{"required": ["table"]}, {"required": ["tables"]}]},
+    check="engine.connectors.duckdb_tables:check_views")
 
 KAFKA = Component(
     "sink", "kafka",

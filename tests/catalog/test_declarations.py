@@ -27,7 +27,7 @@ def test_every_connector_section_has_its_table():
 def _signature(role, name):
     factory = components(role)[name].load()
     if name == "duckdb":  # a function choosing the class: one table is the class with the defaults
-        from engine.connectors.duckdb import DuckDBSink
+        from engine.connectors.duckdb_tables import DuckDBSink
 
         factory = DuckDBSink
     return inspect.signature(factory)
