@@ -7,7 +7,7 @@ letters are merged into the topology's dead-letter sink.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
@@ -15,7 +15,7 @@ from bytewax.dataflow import Dataflow, Stream
 from engine.compiler.connectors import build_source
 from engine.compiler.keyed import build_keyed
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
-from engine.compiler.steps import batch_step, counted, merged, route_output, routing_step
+from engine.compiler.steps import batch_step, counted, merged, route_output
 from engine.metrics import MetricsRegistry
 from engine.operators.boundary import guard, raw_values
 from engine.operators.decode import Decode
@@ -56,25 +56,27 @@ class _Wiring:
             self.dead.append(out.dead)
 
     def step(self, spec: StepSpec) -> None:
-        counters = self.metrics.step(spec.id)
+        """Wire one step the way its operator's ``kind`` asks (engine/operators/contract.py)."""
+        wire = {"stateless": self._stateless, "route": self._route, "union": self._union, "keyed": self._keyed}
         up = self.inputs(spec.id, spec.inputs)
-        kind = spec.operator.kind
-        if kind == "union":  # merged above; counted here so the live view shows it
-            self.streams[spec.id] = batch_step(spec.id, up, counted(_pass_through, counters)).ok
-            return
-        if kind == "keyed":
-            ok, dead = build_keyed(spec.id, up, spec.operator, counters)
-            self.streams[spec.id] = ok
+        ok, dead = wire[spec.operator.kind](spec, up, self.metrics.step(spec.id))
+        if dead is not None:
             self.dead.append(dead)
-            return
-        wire = routing_step if kind == "route" else batch_step
+        (self.routed if spec.operator.kind == "route" else self.streams)[spec.id] = ok
+
+    def _stateless(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
         work = guard(spec.id, spec.operator.process, expands=getattr(spec.operator, "expands", False))
-        out = wire(spec.id, up, counted(work, counters))
-        if kind == "route":
-            self.routed[spec.id] = out.ok
-        else:
-            self.streams[spec.id] = out.ok
-        self.dead.append(out.dead)
+        out = batch_step(spec.id, up, counted(work, counters))
+        return out.ok, out.dead
+
+    _route = _stateless  # the same wiring: its events are {output: events}, split by route_output
+
+    def _union(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, None]:
+        # merged by inputs(); counted here so the live view shows the step
+        return batch_step(spec.id, up, counted(_pass_through, counters)).ok, None
+
+    def _keyed(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
+        return build_keyed(spec.id, up, spec.operator, counters)
 
     def sinks(self) -> None:
         for name, spec in self.topology.sinks.items():
