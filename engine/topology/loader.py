@@ -192,7 +192,8 @@ def _context_hint(exc: MarkedYAMLError) -> Optional[str]:
 
 def _yaml_hint(message: str, source_line: str) -> Optional[str]:
     if "${" in source_line and ("{" in source_line.split("${")[0] or "[" in source_line.split("${")[0]):
-        return "inside { } or [ ], quote a value that contains ${...}: \"${VAR}\""
+        return ("inside { } or [ ], quote a value that contains ${...}: \"${VAR}\" (quoted it is text; for a "
+                "number or true/false write that mapping in block style, unquoted: 'batch_size: ${BATCH:-500}')")
     if "duplicate key" in message:
         return "each key may appear once in a mapping; remove or rename one of them"
     if "mapping values are not allowed" in message:

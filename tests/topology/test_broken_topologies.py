@@ -107,7 +107,8 @@ CASES = [
     ("variable unquoted in a flow mapping", HEAD.replace("in.jsonl", "${IN_FILE}") + "steps:\n  - id: last\n"
      "    filter: \"a > 1\"\n" + SINK,
      [(4, 26, "invalid YAML: expected ',' or '}', but got '{'",
-       'inside { } or [ ], quote a value that contains ${...}: "${VAR}"')]),
+       'inside { } or [ ], quote a value that contains ${...}: "${VAR}" (quoted it is text; for a number or '
+       "true/false write that mapping in block style, unquoted: 'batch_size: ${BATCH:-500}')")]),
     ("keep of an unknown field", HEAD + "steps:\n  - id: c\n    map: {fields: {n: \"1\"}}\n"
      "  - id: last\n    map: {keep: [n, m]}\n" + SINK,
      [(9, 21, "unknown field 'm'", "fields here: n")]),
