@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
 
+from engine.binding.model import SinkSpec, SourceSpec, StepSpec, Topology
+from engine.binding.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns, duckdb_tables, kafka_envelope
 from engine.catalog import component, components
 from engine.errors import ConfigError
 from engine.operators.decode import META_FIELD
@@ -18,8 +20,6 @@ from engine.operators.expr import collected_warnings
 from engine.operators.fields import Fields
 from engine.operators.jsonschemas import EventSchema
 from engine.operators.union import merge_fields
-from engine.binding.model import SinkSpec, SourceSpec, StepSpec, Topology
-from engine.binding.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns, duckdb_tables, kafka_envelope
 from engine.topology.definitions import SinkDef, SourceDef, StepDef, TopologyDef
 from engine.topology.diagnostics import WARNING
 from engine.topology.reporter import Reporter
@@ -90,7 +90,8 @@ class Binder:
         assert sink is not None  # the reader always defines one
         self._declared_checks(sink)
         if sink.kind in ("duckdb", "kafka"):
-            return self._connector(sink, None, "dead_letter", columns=sink.options.get("columns") or DEAD_LETTER_COLUMNS)
+            columns = sink.options.get("columns") or DEAD_LETTER_COLUMNS
+            return self._connector(sink, None, "dead_letter", columns=columns)
         return SinkSpec(sink, dict(sink.options))
 
     def _connector(self, sink: SinkDef, fields: Fields, feeder: str, columns=None) -> SinkSpec:

@@ -7,11 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
-from engine.operators.contract import Operator
+from engine.operators.contract import Operator, StatelessOperator
 from engine.operators.fields import Fields
 from engine.operators.jsonschemas import EventSchema
 from engine.topology.definitions import SinkDef, SourceDef, StepDef, TopicDef, TopologyDef
-from engine.topology.loader import NodePath
 
 
 @dataclass
@@ -52,7 +51,7 @@ class StepSpec:
 class SinkSpec:
     definition: SinkDef
     options: Dict[str, Any]  # the connector's keyword arguments: declared defaults, inferred columns
-    envelope: Optional[Operator] = None  # a step run just before the sink (Kafka topic/key/headers)
+    envelope: Optional[StatelessOperator] = None  # a step run just before the sink (Kafka topic/key/headers)
 
     name = property(lambda self: self.definition.name)
     kind = property(lambda self: self.definition.kind)

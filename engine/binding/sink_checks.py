@@ -29,9 +29,11 @@ def duckdb_columns(options: Mapping[str, Any], fields: Fields, feeder: str) -> D
         columns = dict(declared)
         _check_types(columns, fields or {}, feeder)
     elif not fully_known(fields):
-        raise ConfigError(f"cannot infer the columns: the fields of '{feeder}' are not {'all ' if fields else ''}known", (),
+        which = "all " if fields else ""
+        raise ConfigError(f"cannot infer the columns: the fields of '{feeder}' are not {which}known", (),
                           hint="declare them: columns: {name: type, ...}")
     else:
+        assert fields is not None  # fully known
         columns = {name: _AS_COLUMN.get(kind, kind) for name, kind in fields.items() if not name.startswith("_")}
         unknown = [f"{n} ({k})" for n, k in columns.items() if not _COLUMN_TYPE.match(k)]
         if unknown:
@@ -72,7 +74,9 @@ def kafka_envelope(options: Mapping[str, Any], fields: Fields, sink_name: str) -
     if not options.get("topic") and topic_from is None:
         raise ConfigError("a kafka sink needs 'topic' (fixed) or 'topic_from' (an expression)", (),
                           hint="add topic: <name>")
-    computed = {"_topic": (topic_from, ("topic_from",))} if topic_from is not None else {}
+    computed: Dict[str, Tuple[Any, Tuple[str, ...]]] = {}
+    if topic_from is not None:
+        computed["_topic"] = (topic_from, ("topic_from",))
     computed.update({f"_headers.{name}": (text, ("headers", name)) for name, text in (headers or {}).items()})
     for text, path in [*computed.values(), *([(key, ("key",))] if key is not None else [])]:
         compile_option(text, fields, path)  # report errors at the sink's own options

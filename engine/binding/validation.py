@@ -41,7 +41,7 @@ def _validate(doc: Document) -> Validation:
     topology = _checked(doc, reporter)
     diagnostics = sorted(reporter.diagnostics, key=lambda d: (d.line, d.column))
     if doc.secrets:  # values from the environment never appear in a message
-        diagnostics = [replace(d, message=redact(d.message, doc.secrets), hint=redact(d.hint, doc.secrets))
+        diagnostics = [replace(d, message=redact(d.message, doc.secrets), hint=d.hint and redact(d.hint, doc.secrets))
                        for d in diagnostics]
     result = Validation(doc, diagnostics)
     result.topology = topology if result.ok else None

@@ -2,8 +2,16 @@
 
 from engine.catalog.component import NO_DEFAULT, Component, Option
 from engine.catalog.operators import OPERATORS
-from engine.catalog.registry import (PluginError, component, components, generation, import_plugins, names,
-                                     register, unregister)
+from engine.catalog.registry import (
+                                     PluginError,
+                                     component,
+                                     components,
+                                     generation,
+                                     import_plugins,
+                                     names,
+                                     register,
+                                     unregister,
+)
 from engine.catalog.sinks import SINKS
 from engine.catalog.sources import SOURCES
 

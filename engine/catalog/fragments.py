@@ -16,7 +16,8 @@ def text(description: str, **schema: Any) -> Dict[str, Any]:
     return {"type": "string", "description": description, **schema}
 
 
-def mapping(description: str, properties: Dict[str, Any], required: Iterable[str] = (), **schema: Any) -> Dict[str, Any]:
+def mapping(description: str, properties: Dict[str, Any], required: Iterable[str] = (),
+            **schema: Any) -> Dict[str, Any]:
     """A closed object: every property is declared (a typo is an error, not ignored)."""
     out = {"type": "object", "description": description, "properties": properties,
            "additionalProperties": False, **schema}
@@ -33,14 +34,16 @@ def ref(name: str, description: str) -> Dict[str, Any]:
     return {"$ref": f"#/$defs/{name}", "description": description}
 
 
-REFS = {"description": "Where the events come from: a source name, a step id, or a route output `step.output`; "
-                       "a list means the union of them.",
-        "oneOf": [{"$ref": "#/$defs/ref"}, {"type": "array", "items": {"$ref": "#/$defs/ref"}, "minItems": 1}]}
+REFS: Dict[str, Any] = {
+    "description": "Where the events come from: a source name, a step id, or a route output `step.output`; "
+                   "a list means the union of them.",
+    "oneOf": [{"$ref": "#/$defs/ref"}, {"type": "array", "items": {"$ref": "#/$defs/ref"}, "minItems": 1}]}
 
-BROKERS = {"description": "Bootstrap servers (librdkafka `bootstrap.servers`): `host:port`, comma-separated, or a list.",
-           "oneOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+BROKERS: Dict[str, Any] = {
+    "description": "Bootstrap servers (librdkafka `bootstrap.servers`): `host:port`, comma-separated, or a list.",
+    "oneOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
 
-KAFKA_SETTINGS = {"type": "object", "description": "librdkafka properties passed through as they are "
+KAFKA_SETTINGS: Dict[str, Any] = {"type": "object", "description": "librdkafka properties passed through as they are "
                   "(`security.protocol`, `sasl.mechanism`, `sasl.username`, ...). Take secrets from the environment: "
                   "`sasl.password: \"${KAFKA_PASSWORD}\"`; they are never printed.",
                   "additionalProperties": {"type": ["string", "integer", "boolean", "number"]}}

@@ -77,10 +77,12 @@ KEY = _expression_operator("key", "Set the event's key (the `_key` field) from t
                            "engine.operators.key:Key")
 
 VALIDATE = _operator(
-    "validate", "Validate events against a JSON Schema with a compiled validator.", "engine.operators.validate:Validate",
+    "validate", "Validate events against a JSON Schema with a compiled validator.",
+    "engine.operators.validate:Validate",
     Option("schema", "", {"$ref": "#/$defs/schemaPath"}, required=True))
 
-ROUTE = _routing("route", "Send each event to the first output whose predicate is true.", "engine.operators.route:Route")
+ROUTE = _routing("route", "Send each event to the first output whose predicate is true.",
+                 "engine.operators.route:Route")
 BRANCH = _routing("branch", "Send each event to every output whose predicate is true.",
                   "engine.operators.route:Branch")
 
@@ -104,7 +106,8 @@ _WINDOW = mapping(
                                 "events are reported as late dead letters.")})
 
 AGGREGATE = _operator(
-    "aggregate", "Per-key stateful fold, optionally windowed (docs/aggregate.md).", "engine.operators.aggregate:Aggregate",
+    "aggregate", "Per-key stateful fold, optionally windowed (docs/aggregate.md).",
+    "engine.operators.aggregate:Aggregate",
     Option("key", "The group key (default: the `_key` field set by a `key` step or `map.key`).", _EXPRESSION),
     Option("compute", "Output field -> aggregation: count(), count(x), sum(x), min(x), max(x), avg(x), first(x), "
            "last(x), collect(x), where x is an expression.",
@@ -136,7 +139,8 @@ UNNEST = _operator(
 
 MICRO_BATCH = _operator(
     "micro_batch", "Hold events for an interval (processing time), then release them together as one batch per "
-    "chunk: a sink writing one transaction per batch applies them atomically.", "engine.operators.micro_batch:MicroBatch",
+    "chunk: a sink writing one transaction per batch applies them atomically.",
+    "engine.operators.micro_batch:MicroBatch",
     Option("every", "The interval (default 5s).", _DURATION),
     Option("chunks", "Number of chunks; events with the same key always share a chunk.",
            {"type": "integer", "minimum": 1}, default=1),

@@ -52,10 +52,12 @@ def _cached(_generation: int) -> Dict[str, Any]:
         "from": REFS, **kinds["sink"], "description": text("Free text for people.")}, ["from"])
     defs["deadLetter"] = mapping(
         "Where events that a step could not process go, with the step id, the error, the origin and the time. "
-        "Default: a JSON Lines file `dead-letter/<name>.jsonl`.", {**kinds["sink"], "description": text("Free text for people.")})
+        "Default: a JSON Lines file `dead-letter/<name>.jsonl`.",
+        {**kinds["sink"], "description": text("Free text for people.")})
     operators = {name: c.json_schema() for name, c in components("operator").items()}
-    defs["step"] = mapping("A step: an id, where it reads from, and exactly one operator (" + ", ".join(operators) + ").", {
-        "id": text("Unique name of the step; other steps and sinks refer to it. Letters, digits, '_' and '-'.", pattern=ID),
+    defs["step"] = mapping(f"A step: an id, where it reads from, and exactly one operator ({', '.join(operators)}).", {
+        "id": text("Unique name of the step; other steps and sinks refer to it. Letters, digits, '_' and '-'.",
+                   pattern=ID),
         "from": {**REFS, "description": REFS["description"] + " Default: the previous step (or the only source, for "
                  "the first step)."},
         "description": text("Free text for people."), **operators}, ["id"], minProperties=2)

@@ -3,35 +3,56 @@
 Each source becomes ``input`` + a ``<source>:decode`` step; each YAML step one nested Bytewax
 operator named by its id; each sink an ``output`` named ``sink:<name>``; every step's dead
 letters are merged into the topology's dead-letter sink.
+
+:class:`CompileOptions` change the compiled flow without changing the topology: *taps* see
+the batches leaving a step (``velocity-flow tap``, ``velocity-flow test``), and a connector
+builder swaps sources and sinks (in-memory ones for tests).
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
-from engine.compiler.connectors import build_source
+from engine.binding.model import StepSpec, Topology
+from engine.compiler.connectors import Build, declared
 from engine.compiler.keyed import build_keyed
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
 from engine.compiler.steps import batch_step, counted, merged, route_output
 from engine.metrics import MetricsRegistry
 from engine.operators.boundary import guard, raw_values
+from engine.operators.contract import StatelessOperator
 from engine.operators.decode import Decode
-from engine.binding.model import StepSpec, Topology
+from engine.operators.keyed import KeyedStep
 
 DEAD_LETTER_STEP = "dead_letter"
+Tap = Callable[[List[Any]], None]
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """``taps``: where -> a function called with every batch leaving it, where is a source or
+    step id, ``step.output`` of a routing step, ``sink:<name>`` (the events a sink gets) or
+    ``dead_letter`` (dead-letter records); ``build``: ``(role, spec, counters) -> connector``
+    in place of the declared class (``engine.compiler.connectors.declared``)."""
+
+    taps: Mapping[str, Tap] = field(default_factory=dict)
+    build: Build = declared
 
 
 class _Wiring:
-    def __init__(self, topology: Topology, metrics: MetricsRegistry) -> None:
+    def __init__(self, topology: Topology, metrics: MetricsRegistry, options: CompileOptions) -> None:
         self.topology = topology
         self.metrics = metrics
+        self.options = options
         self.flow = Dataflow(topology.name)
         self.streams: Dict[str, Stream] = {}
         self.routed: Dict[str, Stream] = {}
         self.dead: List[Stream] = []
+        self.tapped: Dict[str, Stream] = {}  # what taps may see besides sources and steps
 
     def stream(self, ref: str) -> Stream:
         base, _, output = ref.partition(".")
@@ -48,7 +69,7 @@ class _Wiring:
     def sources(self) -> None:
         for name, spec in self.topology.sources.items():
             counters = self.metrics.step(name)
-            raw = op.input(name, self.flow, build_source(spec, None))
+            raw = op.input(name, self.flow, self.options.build("source", spec, None))
             decode = Decode(name, spec.event_schema, spec.options.get("format", "json"))
             step_id = f"{name}:decode"
             out = batch_step(step_id, raw, counted(guard(step_id, decode.process, raw_values), counters, _raw_size))
@@ -65,7 +86,8 @@ class _Wiring:
         (self.routed if spec.operator.kind == "route" else self.streams)[spec.id] = ok
 
     def _stateless(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
-        work = guard(spec.id, spec.operator.process, expands=getattr(spec.operator, "expands", False))
+        operator = cast(StatelessOperator, spec.operator)
+        work = guard(spec.id, operator.process, expands=getattr(operator, "expands", False))
         out = batch_step(spec.id, up, counted(work, counters))
         return out.ok, out.dead
 
@@ -76,7 +98,7 @@ class _Wiring:
         return batch_step(spec.id, up, counted(_pass_through, counters)).ok, None
 
     def _keyed(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
-        return build_keyed(spec.id, up, spec.operator, counters)
+        return build_keyed(spec.id, up, cast(KeyedStep, spec.operator), counters)
 
     def sinks(self) -> None:
         for name, spec in self.topology.sinks.items():
@@ -86,9 +108,24 @@ class _Wiring:
                 envelope = batch_step(step_id, up, counted(guard(step_id, spec.envelope.process), None))
                 up = envelope.ok
                 self.dead.append(envelope.dead)
-            wire_sink(name, spec, up, self.metrics.step(f"sink:{name}"), self.dead)
+            self.tapped[f"sink:{name}"] = up
+            wire_sink(name, spec, up, self.metrics.step(f"sink:{name}"), self.dead, self.options.build)
         dead = op.merge(f"{DEAD_LETTER_STEP}:merge", *self.dead) if len(self.dead) > 1 else self.dead[0]
-        wire_dead_letter_sink(DEAD_LETTER_STEP, self.topology.dead_letter, dead, self.metrics.step(DEAD_LETTER_STEP))
+        self.tapped[DEAD_LETTER_STEP] = dead
+        wire_dead_letter_sink(DEAD_LETTER_STEP, self.topology.dead_letter, dead, self.metrics.step(DEAD_LETTER_STEP),
+                              self.options.build)
+
+    def taps(self) -> None:
+        for where, tap in self.options.taps.items():
+            stream = self.tapped[where] if where in self.tapped else self.stream(where)
+            op.inspect("tap:" + where.replace(".", ":"), stream, _tapping(tap))  # Bytewax ids have no dots
+
+
+def _tapping(tap: Tap) -> Callable[[str, List[Any]], None]:
+    def inspect(_step_id: str, batch: List[Any]) -> None:
+        tap(batch)
+
+    return inspect
 
 
 def _pass_through(batch: list):
@@ -99,11 +136,13 @@ def _raw_size(raw) -> int:
     return len(raw.values)
 
 
-def compile_topology(topology: Topology, metrics: Optional[MetricsRegistry] = None) -> Dataflow:
+def compile_topology(topology: Topology, metrics: Optional[MetricsRegistry] = None,
+                     options: Optional[CompileOptions] = None) -> Dataflow:
     """The Bytewax dataflow of a validated topology; counters land in ``metrics``."""
-    wiring = _Wiring(topology, metrics or MetricsRegistry())
+    wiring = _Wiring(topology, metrics or MetricsRegistry(), options or CompileOptions())
     wiring.sources()
     for spec in topology.steps:
         wiring.step(spec)
     wiring.sinks()
+    wiring.taps()
     return wiring.flow

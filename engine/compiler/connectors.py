@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Union
 
+from engine.binding.model import SinkSpec, SourceSpec
 from engine.catalog import component
 from engine.metrics import StepCounters
-from engine.binding.model import SinkSpec, SourceSpec
-
 
 DECODE_OPTIONS = ("format",)  # handled by the source's decode step, not by the connector
+Build = Callable[[str, Union[SourceSpec, SinkSpec], Optional[StepCounters]], Any]
 
 
 def connector(role: str, kind: str, options: Dict[str, Any], counters: Optional[StepCounters]):
@@ -18,9 +18,9 @@ def connector(role: str, kind: str, options: Dict[str, Any], counters: Optional[
     return component(role, kind).load()(**options, metrics=counters)
 
 
-def build_source(spec: SourceSpec, counters: Optional[StepCounters]):
-    return connector("source", spec.kind, {k: v for k, v in spec.options.items() if k not in DECODE_OPTIONS}, counters)
-
-
-def build_sink(spec: SinkSpec, counters: Optional[StepCounters]):
-    return connector("sink", spec.kind, spec.options, counters)
+def declared(role: str, spec: Union[SourceSpec, SinkSpec], counters: Optional[StepCounters]):
+    """The connector a source or sink spec declares (the default ``Build``)."""
+    options = dict(spec.options)
+    if role == "source":
+        options = {k: v for k, v in options.items() if k not in DECODE_OPTIONS}
+    return connector(role, spec.kind, options, counters)

@@ -249,7 +249,7 @@ class _KeyLogic(StatefulBatchLogic):
 
 
 @operator
-def keyed_step(step_id: str, up: Stream, keyed: object, counters: object, name: str) -> StepOut:
+def keyed_step(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters], name: str) -> StepOut:
     """A keyed stateful step; ``ok`` and ``dead`` carry batches. ``name`` is the YAML step id
     its dead letters carry (Bytewax scopes ``step_id`` with the flow's id)."""
     grouped = op.map("group", up, _grouper(name, keyed, counters))
@@ -262,7 +262,8 @@ def keyed_step(step_id: str, up: Stream, keyed: object, counters: object, name: 
 
 
 def _grouper(step_id: str, keyed: KeyedStep, counters: Optional[StepCounters]):
-    process = guard(step_id, keyed.group, keep_lineage=False)  # a batch whose group() raises is grouped one event at a time
+    # a batch whose group() raises is grouped one event at a time
+    process = guard(step_id, keyed.group, keep_lineage=False)
 
     def group(batch: list):
         pairs, deads = process(batch)

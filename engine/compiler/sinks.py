@@ -18,7 +18,7 @@ from typing import Callable, List
 
 from bytewax.dataflow import Stream
 
-from engine.compiler.connectors import build_sink
+from engine.compiler.connectors import Build, declared
 from engine.compiler.steps import batch_step, counted
 from engine.connectors.jsonl import encode_value
 from engine.connectors.wiring import output
@@ -29,17 +29,17 @@ from engine.records import DeadLetter
 MAX_DEAD_EVENT_BYTES = 1 << 20  # a dead letter carries at most 1 MiB of its event
 
 
-def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[Stream]) -> None:
+def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[Stream], build: Build = declared) -> None:
     """``up`` -> ``sink:<name>:encode`` -> the sink; encoding failures join ``dead``."""
-    sink = build_sink(spec, counters)
+    sink = build("sink", spec, counters)
     step_id = f"sink:{name}"
     encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink.encoder()), keep_lineage=False))
     dead.append(encoded.dead)
     output(step_id, encoded.ok, sink, name)
 
 
-def wire_dead_letter_sink(step_id: str, spec, dead: Stream, counters: StepCounters) -> None:
-    sink = build_sink(spec, counters)
+def wire_dead_letter_sink(step_id: str, spec, dead: Stream, counters: StepCounters, build: Build = declared) -> None:
+    sink = build("sink", spec, counters)
     encode = _dead_letter_encoder(sink.encoder())
     encoded = batch_step(f"{step_id}:encode", dead, counted(lambda batch: ([encode(d) for d in batch], []), None))
     output(step_id, encoded.ok, sink, "dead_letter")

@@ -49,10 +49,10 @@ def _seconds(results):
 
 
 @operator
-def batch_step(step_id: str, up: Stream, process: object) -> StepOut:
+def batch_step(step_id: str, up: Stream, process: Callable[[Any], Any]) -> StepOut:
     """Run ``process(batch) -> (events, dead_letters)`` over every batch; empty batches vanish.
     For a routing step the events are ``{output: events}`` dicts, split by ``route_output``."""
-    results = op.map("process", up, process)
+    results: Stream = op.map("process", up, process)
     return StepOut(op.flat_map_batch("ok", results, _firsts), op.flat_map_batch("dead", results, _seconds))
 
 

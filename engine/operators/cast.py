@@ -115,7 +115,8 @@ class Cast:
         except Exception as exc:  # noqa: BLE001 - whatever the value does, it is this field's failure
             if self.to_null:
                 return None
-            raise _CastFailure(f"cannot cast field '{name}' value {shown(value)} to {type_name}: {describe(exc)}") from None
+            raise _CastFailure(f"cannot cast field '{name}' value {shown(value)} to {type_name}: "
+                               f"{describe(exc)}") from None
 
 
 def _cast_lines(var: str, tree: dict, indent: str, names) -> list:

@@ -27,14 +27,21 @@ Value converters: ``debezium_types``; schema checks and compilation: ``debezium_
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.dead import describe, one_by_one
 from engine.operators.debezium_schema import Converters, row_converters, row_schemas
 from engine.operators.debezium_types import (  # noqa: F401 - json_text: part of this module's interface
-    DecodeError, decimal_bytes, epoch, epoch_days, json_text, variable_scale_decimal, zoned_timestamp)
+    DecodeError,
+    decimal_bytes,
+    epoch,
+    epoch_days,
+    json_text,
+    variable_scale_decimal,
+    zoned_timestamp,
+)
 from engine.values import converter as value_converter
 from engine.values import decimal_converter
 
@@ -107,12 +114,14 @@ class Debezium:
             raise ConfigError(f"unknown time mode '{self.time_mode}' (one of {', '.join(TIME_MODES)})", ("time",))
         self.to_null = config.get("on_error", "dead_letter") == "null"
         self.casts, top_level = parse_casts(
-            config.get("fields") or {}, lambda type_name: hinted_converter(type_name, self.decimal_mode, self.time_mode))
+            config.get("fields") or {},
+            lambda type_name: hinted_converter(type_name, self.decimal_mode, self.time_mode))
         self.output_fields = {**OUTPUT_FIELDS, **top_level}
         # row schema (its list of fields) -> converters; a list because dicts are unhashable
         self._cache: Dict[object, List[Tuple[list, Converters]]] = {}
         self._last_schema: object = None
-        self._last_converters: object = ([], [])  # or the DecodeError of that schema
+        # the converters of that schema, or the DecodeError it gave
+        self._last_converters: Union[Tuple[Converters, Converters], DecodeError] = ([], [])
 
     # batch ------------------------------------------------------------------------------
 
@@ -185,6 +194,7 @@ class Debezium:
             if isinstance(self._last_converters, DecodeError):
                 raise self._last_converters
             return self._last_converters
+        found: Union[Tuple[Converters, Converters], DecodeError]
         try:
             found = self._find_row_schemas(schema)
         except DecodeError as exc:
@@ -235,13 +245,15 @@ class Debezium:
                     if self.to_null:
                         out[key] = None
                         continue
-                    raise DecodeError(f"cannot decode field '{which}.{key}' value {shown(value)}: {describe(exc)}") from None
+                    raise DecodeError(f"cannot decode field '{which}.{key}' value {shown(value)}: "
+                                      f"{describe(exc)}") from None
         return out
 
     def _apply_casts(self, out: dict) -> None:
         for path, type_name, convert in self.casts:
-            node = out
+            node: Optional[dict] = out
             for key in path[:-1]:
+                assert node is not None
                 child = node.get(key)
                 if type(child) is not dict:
                     node = None

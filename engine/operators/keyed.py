@@ -79,6 +79,13 @@ class KeyedStep:
 
     kind = "keyed"
     Logic: Type[KeyLogic]
+    step_id: str
+    output_fields: Any
+
+    def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+        """``(key, [(key value, event), ...])`` per key of the batch, and the events it cannot key
+        as dead letters (see :func:`group_by_key`)."""
+        raise NotImplementedError
 
     def logic(self, state: Any = None) -> KeyLogic:
         """The per-key logic the compiler drives (``engine/compiler/keyed.py``)."""

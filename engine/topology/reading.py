@@ -12,9 +12,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from engine.catalog import components
 from engine.topology import graph
+from engine.topology.definitions import (
+    SinkDef,
+    SourceDef,
+    StepDef,
+    TopicDef,
+    TopologyDef,
+    brokers_text,
+    dead_letter_default,
+    topic_brokers,
+)
 from engine.topology.diagnostics import WARNING
-from engine.topology.definitions import (SinkDef, SourceDef, StepDef, TopicDef, TopologyDef, brokers_text,
-                                         dead_letter_default, topic_brokers)
 from engine.topology.interpolate import EnvText, as_expression
 from engine.topology.loader import NodePath
 from engine.topology.reporter import Reporter
@@ -225,9 +233,9 @@ def unused(topology: TopologyDef, reporter: Reporter, steps: Sequence[StepDef]) 
     read |= {r.partition(".")[0] for s in topology.sinks.values() for r in s.inputs}
     for spec in steps:
         if spec.id not in read:
-            reporter.report((*spec.node, "id"), f"step '{spec.id}' feeds nothing", "add a sink that reads it, or remove it",
-                            severity=WARNING)
+            reporter.report((*spec.node, "id"), f"step '{spec.id}' feeds nothing",
+                            "add a sink that reads it, or remove it", severity=WARNING)
     for name in topology.sources:
         if name not in read:
-            reporter.report(("sources", name), f"source '{name}' is never read", "read it from a step or sink, or remove it",
-                            at_key=True, severity=WARNING)
+            reporter.report(("sources", name), f"source '{name}' is never read",
+                            "read it from a step or sink, or remove it", at_key=True, severity=WARNING)
