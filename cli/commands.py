@@ -9,9 +9,9 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from rich.console import Console
 
-from cli.diagnostics import print_text, to_json
 from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from cli.running import run_options, run_topology
+from cli.validation_report import print_text, to_json
 from engine.binding import Validation, validate_file
 from engine.resources import schema_path
 from engine.topology.interpolate import file_secrets, redact

@@ -63,7 +63,7 @@ def run_demo(args, out: Console, err: Console) -> int:
 
 
 def _run_stage(path: str, env: dict, err: Console):
-    from cli.diagnostics import print_text
+    from cli.validation_report import print_text
     from engine.binding import validate_file
     from engine.compiler import compile_topology
     from engine.runtime.runner import RunFailed, RunOptions, run_dataflow

@@ -15,7 +15,7 @@ import math
 import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
-from typing import Callable, Dict
+from typing import Any, Callable, Dict
 
 from engine import jsontext
 
@@ -265,28 +265,35 @@ def to_date(value):
     raise ValueError(f"cannot convert {kind.__name__} to date")
 
 
+def parse_decimal(value: Any) -> Decimal:
+    """A finite ``Decimal`` of a number or numeric text, exactly (a float by its shortest repr);
+    ValueError otherwise. The one reading of decimals: ``cast`` and the DuckDB sink use it."""
+    kind = type(value)
+    if kind is bool:
+        raise ValueError("booleans are not numbers")
+    try:
+        if kind is float:
+            number = Decimal(repr(value))
+        elif kind is str:  # Decimal() alone takes '1_000' and non-ASCII digits
+            number = Decimal(value if value.isascii() and "_" not in value else "x")
+        elif kind is int or kind is Decimal:
+            number = Decimal(value)
+        else:  # Decimal() reads a list or tuple as (sign, digits, exponent)
+            raise ValueError("not a number")
+    except (InvalidOperation, TypeError, ValueError, OverflowError):
+        raise ValueError("not a number") from None
+    if not number.is_finite():
+        raise ValueError("not a finite number")
+    return number
+
+
 def decimal_converter(precision: int, scale: int) -> Callable:
     quantum = Decimal(1).scaleb(-scale)
     limit = Decimal(10) ** (precision - scale)
     context = Context(prec=precision + 2, rounding=ROUND_HALF_UP)  # enough for any value that fits
 
     def to_decimal(value):
-        kind = type(value)
-        if kind is bool:
-            raise ValueError("booleans are not numbers")
-        try:
-            if kind is float:
-                number = Decimal(repr(value))
-            elif kind is str:  # Decimal() alone takes '1_000' and non-ASCII digits
-                number = Decimal(value if value.isascii() and "_" not in value else "x")
-            elif kind is int or kind is Decimal:
-                number = Decimal(value)
-            else:  # Decimal() reads a list or tuple as (sign, digits, exponent)
-                raise ValueError("not a number")
-        except (InvalidOperation, TypeError, ValueError, OverflowError):
-            raise ValueError("not a number") from None
-        if not number.is_finite():
-            raise ValueError("not a finite number")
+        number = parse_decimal(value)
         try:  # a result of more digits than fit is refused before any work (1e999999999)
             rounded = context.quantize(number, quantum)
         except InvalidOperation:

@@ -18,11 +18,12 @@ import os
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import duckdb
-from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.duckdb_columns import Column, arrow_table, row_encoder
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import encode_value
+from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import StepCounters
 
 _BATCH_VIEW = "__velocity_flow_batch"
@@ -183,7 +184,7 @@ def last_per_key(rows: List[tuple], key_positions: List[int]) -> List[tuple]:
     return list(latest.values())
 
 
-class DuckDBSink(FixedPartitionedSink[List[tuple], None]):
+class DuckDBSink(SinglePartitionSink[List[tuple], None]):
     """Events into a DuckDB table (created from ``columns`` when missing).
 
     Items must be ``(key, batch)`` pairs (see ``engine.connectors.wiring.output``).
@@ -211,12 +212,6 @@ class DuckDBSink(FixedPartitionedSink[List[tuple], None]):
     def encoder(self) -> Callable[[dict], tuple]:
         """``event -> row`` checked against the columns; run before the batch goes out."""
         return row_encoder(self.column_specs, self.table, self.key or ())
-
-    def list_parts(self) -> List[str]:
-        return [self.path]
-
-    def part_fn(self, item_key: str) -> int:
-        return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _TableWriter:
         return _TableWriter(self)

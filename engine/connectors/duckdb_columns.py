@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable, encode_value
-from engine.values import InfiniteTimestamp, parse_timestamp
+from engine.values import InfiniteTimestamp, parse_decimal, parse_timestamp
 
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
 _BIGINT = (-(2 ** 63), 2 ** 63 - 1)
@@ -124,12 +124,10 @@ def _decimal(precision: int, scale: int) -> Callable[[Any], Any]:
         if type(value) is bool or not isinstance(value, (Decimal, int, float, str)):
             raise Unwritable(f"expected a decimal number, got {_kind(value)}")
         try:
-            number = value if isinstance(value, Decimal) \
-                else Decimal(value if type(value) is not float else repr(value))
-        except (InvalidOperation, ValueError):
-            raise Unwritable(f"not a decimal number: {_short(value)}") from None
-        if not number.is_finite():
-            raise Unwritable(f"{number} does not fit DECIMAL({precision},{scale})")
+            number = parse_decimal(value)
+        except ValueError as exc:
+            raise Unwritable(f"{_short(value)} does not fit DECIMAL({precision},{scale})" if "finite" in str(exc)
+                             else f"not a decimal number: {_short(value)}") from None
         try:  # DuckDB rounds to the scale: 9999999.9995 in DECIMAL(10,3) would not fit
             rounded = number.quantize(quantum)
         except InvalidOperation:

@@ -20,13 +20,14 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional, Tuple
 
 import duckdb
-from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.duckdb import _BATCH_VIEW, DuckDBSink, _connect, ensure_table, insert_sql, quote
 from engine.connectors.duckdb_columns import Column, row_encoder
 from engine.connectors.duckdb_positions import PREFIX, Position, Positions, Winner, batch_arrow, fold, read_position
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable
+from engine.connectors.wiring import SinglePartitionSink
 from engine.errors import ConfigError
 from engine.metrics import StepCounters
 
@@ -192,7 +193,7 @@ def view_sql(name: str, query: str) -> str:
     return sql
 
 
-class DuckDBTablesSink(FixedPartitionedSink[List[Change], None]):
+class DuckDBTablesSink(SinglePartitionSink[List[Change], None]):
     """Row changes into the declared ``tables`` ({name: {key, columns}}) of one database."""
 
     def __init__(self, path: str, tables: Dict[str, dict], views: Optional[Dict[str, str]] = None,
@@ -243,12 +244,6 @@ class DuckDBTablesSink(FixedPartitionedSink[List[Change], None]):
             return table.name, False, ident, encoded, position, old
 
         return encode
-
-    def list_parts(self) -> List[str]:
-        return [self.path]
-
-    def part_fn(self, item_key: str) -> int:
-        return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _TablesWriter:
         return _TablesWriter(self)

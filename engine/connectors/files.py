@@ -14,10 +14,11 @@ from itertools import islice
 from typing import List, Optional, Tuple
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import encode_event
+from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import StepCounters
 from engine.records import RawBatch
 
@@ -169,7 +170,7 @@ class _JsonlWriter(StatefulSinkPartition[List[bytes], int]):
         self._file.close()
 
 
-class JsonlSink(FixedPartitionedSink[List[bytes], int]):
+class JsonlSink(SinglePartitionSink[List[bytes], int]):
     """Events as JSON Lines in one file: one partition, so one writer and one order.
 
     Items must be ``(key, batch)`` pairs (Bytewax routes fixed-partition sinks by key); every
@@ -188,12 +189,6 @@ class JsonlSink(FixedPartitionedSink[List[bytes], int]):
     def encoder():
         """``event -> JSON line``, run before the batch goes out (``Unwritable`` dead-letters)."""
         return encode_event
-
-    def list_parts(self) -> List[str]:
-        return [self.path]
-
-    def part_fn(self, item_key: str) -> int:
-        return 0
 
     def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _JsonlWriter:
         return _JsonlWriter(self.path, self.mode, resume_state, self._metrics)

@@ -13,7 +13,7 @@ database). Every failure of a sink partition becomes a ``ConnectorError`` saying
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
@@ -22,6 +22,21 @@ from bytewax.outputs import DynamicSink, FixedPartitionedSink, Sink, StatefulSin
 from engine.connectors.errors import ConnectorError
 
 SINGLE_PARTITION_KEY = "0"
+X = TypeVar("X")
+S = TypeVar("S")
+
+
+class SinglePartitionSink(FixedPartitionedSink[X, S]):
+    """A fixed-partition sink with one partition, named by ``path`` (a file, a database): one
+    writer and one order. Items are keyed by :func:`output`; every key goes to partition 0."""
+
+    path: str
+
+    def list_parts(self) -> List[str]:
+        return [self.path]
+
+    def part_fn(self, item_key: str) -> int:
+        return 0
 
 
 def _keyed(batch):

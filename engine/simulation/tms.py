@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Tuple
 
-from engine.simulation import debezium as dbz
+from engine.simulation import connector_encoding as dbz
 from engine.simulation.data import BASE_TIME, BUSINESS_EVENT_TYPES
 from engine.simulation.database import Change, Database, Tx, sort_key
 from engine.simulation.orders import OrderLifecycle

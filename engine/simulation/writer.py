@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional
 
-from engine.simulation import debezium as dbz
+from engine.simulation import connector_encoding as dbz
 from engine.simulation.data import FIRST_LSN, FIRST_TX_ID
 from engine.simulation.database import Database, Tx, sort_key
 from engine.simulation.schema import TABLE_NAMES, TABLES

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from engine.operators.connect_json import EnvelopeDecoder
-from engine.simulation.debezium import change_payload, envelope_schema, wrap
+from engine.simulation.connector_encoding import change_payload, envelope_schema, wrap
 from engine.simulation.schema import TABLES
 
 

@@ -238,7 +238,7 @@ def test_decimals_round_trip_to_the_truth(with_schema):
                 checked += 1
     assert checked > 100
     # the encoding itself, against hand-computed Java BigInteger.toByteArray values
-    from engine.simulation.debezium import decimal_to_base64
+    from engine.simulation.connector_encoding import decimal_to_base64
     assert decimal_to_base64(Decimal("0.000"), 3) == "AA=="
     assert decimal_to_base64(Decimal("1.28"), 2) == base64.b64encode(b"\x00\x80").decode()
     assert decimal_to_base64(Decimal("-1.28"), 2) == base64.b64encode(b"\x80").decode()
