@@ -156,6 +156,8 @@ def _one_of(error: ValidationError, path: NodePath) -> Iterator[ShapeProblem]:
 def _owner(path: NodePath, instance: Any) -> str:
     if path and path[0] == "steps" and isinstance(instance, dict) and isinstance(instance.get("id"), str):
         return f"step '{instance['id']}'"
+    if len(path) == 2 and path[0] == "steps":  # a step without a (text) id: its place in the list
+        return f"step #{cast(int, path[1]) + 1}"
     if len(path) == 2:
         return f"{str(path[0])[:-1]} '{path[1]}'"
     if len(path) == 3 and path[0] in ("sources", "sinks"):
@@ -244,6 +246,11 @@ def _definition_name(schema: dict) -> Optional[str]:
 def _too_small(error: ValidationError, path: NodePath) -> Iterator[ShapeProblem]:
     if error.validator == "minProperties" and error.validator_value > 1:
         yield from _one_of_minimum(error, path)
+        return
+    if error.validator in ("minItems", "minProperties") and error.validator_value > 1 and error.instance:
+        things = "items" if error.validator == "minItems" else "entries"
+        yield ShapeProblem(path, f"{_what(path)} needs at least {error.validator_value} {things}, "
+                                 f"not {len(error.instance)}")
         return
     yield ShapeProblem(path, f"{_what(path)} must not be empty")
 

@@ -119,3 +119,10 @@ def test_a_file_source_that_is_no_regular_file_says_so(tmp_path):
         find_files("/dev/zero")
     with pytest.raises(ConnectorError, match="does not exist"):
         find_files(str(tmp_path / "missing.jsonl"))
+
+
+def test_wording_an_unnamed_step_by_its_place_and_a_one_item_union_by_its_minimum():
+    text = ("version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsteps:\n  - filter: \"a > 1\"\n"
+            "  - id: u\n    union: [s]\nsinks:\n  out: {from: u, stdout: {}}\n")
+    found, _ = errors(text)
+    assert found == [(6, "step #1 is missing required option 'id'"), (8, "'union' needs at least 2 items, not 1")]
