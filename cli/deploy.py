@@ -10,9 +10,7 @@ line by hand, each with its own ``--process-id`` (docs/deploy.md).
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import sys
 from typing import List
 
@@ -20,7 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from cli.processes import supervise
 from cli.running import report_error, run_options, run_topology
 from engine.binding.model import Topology
 
@@ -88,23 +87,15 @@ def run_processes(args, recovery: str, out: Console, err: Console) -> int:
 
     prepare_recovery_directory(recovery, args.processes)
     addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(args.processes))
-    children: List[subprocess.Popen] = []
+    commands: List[List[str]] = []
     for index in range(args.processes):
         command = [sys.executable, "-m", "cli", "run", args.path, "-q", "-w", str(args.workers),
                    "-i", str(index), "-a", addresses, "-r", recovery]
         if args.snapshot_interval:
             command += ["-s", str(args.snapshot_interval)]
-        children.append(subprocess.Popen(command))
-    out.print(f"started {len(children)} processes ({addresses})", highlight=False)
-    try:
-        codes = [child.wait() for child in children]
-    except KeyboardInterrupt:
-        for child in children:
-            child.send_signal(signal.SIGINT)
-        codes = [child.wait() for child in children]
-        return EXIT_INTERRUPTED
-    failed = [c for c in codes if c != 0]
-    return EXIT_OK if not failed else (failed[0] if failed[0] in (EXIT_INVALID, EXIT_FAILED) else EXIT_FAILED)
+        commands.append(command)
+    out.print(f"starting {len(commands)} processes ({addresses})", highlight=False)
+    return supervise(commands, out, err)
 
 
 def free_ports(count: int) -> List[int]:

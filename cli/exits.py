@@ -3,10 +3,10 @@
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 EXIT_CODES = {
-    EXIT_OK: "success",
+    EXIT_OK: "success (for run and deploy also: stopped cleanly by one SIGTERM or Ctrl-C)",
     EXIT_INVALID: "invalid topology (every problem is reported, with file:line:column)",
     EXIT_USAGE: "usage error (unknown option, bad value)",
     EXIT_FAILED: "the flow or a destination failed, or could not start (missing input, unreachable service)",
     EXIT_INTERNAL: "internal error: a bug, please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM; for run and deploy: a second one, which aborts)",
 }

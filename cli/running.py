@@ -17,6 +17,7 @@ from cli.exits import EXIT_FAILED, EXIT_OK
 from cli.live import LiveView, dead_letter_total
 from engine.binding.model import Topology
 from engine.metrics import MetricsRegistry
+from engine.stopping import stop_requested
 
 
 def run_options(args, recovery_directory: Optional[str] = None):
@@ -68,4 +69,8 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
             where = dead_letter.options.get("path", dead_letter.kind)
             err.print(f"[yellow]{dead:,} event(s) dead-lettered to {escape(topology.redact(str(where)))}[/yellow]",
                       highlight=False)
+    if stop_requested():
+        resumes = ("the next start resumes from this snapshot" if options.recovery_directory
+                   else "no recovery store (-r): the next start begins again")
+        err.print(f"stopped cleanly; {resumes}", highlight=False)
     return EXIT_OK

@@ -66,6 +66,7 @@ from engine.operators.boundary import debug, guard
 from engine.operators.dead import describe
 from engine.operators.keyed import KeyedStep, KeyLogic
 from engine.records import DeadLetter
+from engine.stopping import state_kept
 
 _OK, _DEAD, _FAILED = "ok", "dead", "failed"  # _FAILED: (event, call, what went wrong), the key added later
 CAREFUL_CALLS = 1000  # calls made on a checkpoint after a failure
@@ -131,6 +132,8 @@ class _KeyLogic(StatefulBatchLogic):
         return self._out(emitted, failed), self._discard()
 
     def on_eof(self):
+        if state_kept():  # the process stops, the input has not ended: keep the state for the next start
+            return self._out([], []), StatefulBatchLogic.RETAIN
         emitted, failed = self._timer("flush()", self.logic.flush, None)
         return self._out(emitted, failed), self._discard()
 

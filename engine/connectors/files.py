@@ -21,6 +21,7 @@ from engine.connectors.jsonl import encode_event
 from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import StepCounters
 from engine.records import RawBatch
+from engine.stopping import stop_requested
 
 # (byte offset of the next line, its 1-based line number)
 ReadState = Tuple[int, int]
@@ -87,6 +88,8 @@ class _JsonlReader(StatefulSourcePartition[RawBatch, ReadState]):
         self._file.seek(self._offset)
 
     def next_batch(self) -> List[RawBatch]:
+        if stop_requested():  # a clean stop: the snapshot keeps the offset of the next line
+            raise StopIteration()
         lines = list(islice(self._file, self._batch_size))
         if not lines:
             raise StopIteration()

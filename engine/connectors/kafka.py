@@ -37,6 +37,7 @@ from engine.connectors.kafka_topics import TopicCheck
 from engine.durations import parse_duration
 from engine.metrics import StepCounters
 from engine.records import RawBatch
+from engine.stopping import stop_requested
 
 KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD = "_key", "_topic", "_headers", "_meta"
 ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
@@ -127,6 +128,8 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         return found if found >= 0 else OFFSET_END
 
     def next_batch(self) -> List[RawBatch]:
+        if stop_requested():  # a clean stop: the snapshot keeps _next, the first message not delivered
+            raise StopIteration()
         if not self._pending:
             if self._ended:
                 raise StopIteration()

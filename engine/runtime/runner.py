@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import signal
 import sys
 import threading
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from engine.runtime.heap import keep_heap
+from engine.runtime.store_lock import StoreInUse, store_locked
+from engine.stopping import clear_stop, request_stop, stop_requested
 
 _STEP_IN_MESSAGE = re.compile(r"step ['`\"]?([^\s'`\":]+)")
 _EXPLAINED = ("ConnectorError", "ConfigError")  # our own errors already say what to do
@@ -56,16 +59,49 @@ def run_dataflow(flow, options: RunOptions) -> None:
     keep_heap()
     if not os.environ.get("VELOCITY_FLOW_DEBUG"):
         os.environ["RUST_BACKTRACE"] = "0"  # a failing step is reported in one line below, not as a Rust stack
+    clear_stop()
     try:
-        with gc_tuned(), panic_banners_dropped():
+        with store_locked(options.recovery_directory, options.process_id or 0), gc_tuned(), \
+                panic_banners_dropped(), signals_stop_cleanly(keep_state=recovery is not None):
             cli_main(flow, workers_per_process=options.workers, process_id=options.process_id,
                      addresses=options.addresses, epoch_interval=options.epoch_interval, recovery_config=recovery)
     except KeyboardInterrupt:
         raise
+    except StoreInUse as exc:
+        raise RunFailed(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - every runtime failure becomes one clean message
         if _interrupted(exc):  # Ctrl-C / SIGTERM while Bytewax was running: a stop, not a failure
             raise KeyboardInterrupt from None
         raise _explain(exc) from exc
+    except BaseException as exc:  # pyo3's PanicException is a BaseException: Rust failed under us
+        if type(exc).__name__ != "PanicException":
+            raise
+        if "Send thread" in str(exc) or "Recv thread" in str(exc):  # a peer of the cluster is gone
+            raise RunFailed("lost the connection to another process of the cluster (it stopped or died)") from None
+        raise RunFailed(f"the Bytewax runtime failed: {str(exc).splitlines()[0] if str(exc) else 'panic'}") from None
+
+
+@contextmanager
+def signals_stop_cleanly(keep_state: bool):
+    """SIGTERM and SIGINT stop the run cleanly (engine/stopping.py): the sources end, the epoch
+    closes with its snapshot, the run returns. A second signal aborts (KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals; a run in a thread stops by request_stop()
+        return
+
+    def stop(signum, frame) -> None:
+        if stop_requested():
+            raise KeyboardInterrupt
+        request_stop(keep_state)
+        os.write(2, b"velocity-flow: stopping: the sources end at their next batch, then the snapshot "
+                    b"(again to abort)\n")
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
