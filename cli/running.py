@@ -17,6 +17,7 @@ from cli.exits import EXIT_FAILED, EXIT_OK
 from cli.live import LiveView, dead_letter_total
 from engine.binding.model import Topology
 from engine.metrics import MetricsRegistry
+from engine.notices import set_writer
 from engine.stopping import stop_requested
 
 
@@ -52,6 +53,7 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
         report_error(err, topology, exc)
         return EXIT_FAILED
     view = LiveView(topology.name, metrics, redact=topology.redact)
+    before = set_writer(lambda text: err.print(topology.redact(text), highlight=False, markup=False))
     try:
         if quiet or not out.is_terminal:
             run_dataflow(flow, options)
@@ -61,6 +63,8 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
     except RunFailed as failure:
         report_error(err, topology, failure.message)
         return EXIT_FAILED
+    finally:
+        set_writer(before)
     if not quiet:
         out.print(view.render(final=True))
         dead = dead_letter_total(metrics, DEAD_LETTER_STEP)

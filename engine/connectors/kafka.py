@@ -33,6 +33,7 @@ from confluent_kafka.admin import AdminClient
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable, encode_value
 from engine.connectors.kafka_align import alignment
+from engine.connectors.kafka_health import BrokerHealth, quiet
 from engine.connectors.kafka_topics import TopicCheck
 from engine.durations import parse_duration
 from engine.metrics import StepCounters
@@ -100,7 +101,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._origin = f"{topic}[{partition}]"
         self._tp = TopicPartition(topic, partition)  # for the per-batch watermark lookups
         self._consumer = Consumer({**config, "enable.auto.commit": False,
-                                   "enable.partition.eof": not source.tail})
+                                   "enable.partition.eof": not source.tail, "error_cb": source.health.error})
         offset = resume if resume is not None else self._start_offset(start)
         self._next = offset if offset >= 0 else None  # of the first message not yet delivered
         self._consumer.assign([TopicPartition(topic, partition, offset)])
@@ -144,6 +145,11 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
 
     def _consume(self) -> list:
         messages = self._consumer.consume(self._source.batch_size, _POLL_WAIT)
+        if self._source.health.down:
+            if messages:
+                self._source.health.up()
+            else:
+                self._source.health.probe(self._consumer)
         for index, message in enumerate(messages):
             error = message.error()
             if error is not None:
@@ -250,8 +256,10 @@ class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):
         self.tail, self.metadata, self.timeout = tail, metadata, _seconds(timeout)
         self.start = _parse_start(start)
         self.align_ms = None if align is False else int(_seconds(align) * 1000)
-        self.config = {"bootstrap.servers": _servers(brokers), "group.id": group_id or "velocity-flow",
-                       **{k: str(v) if not isinstance(v, (bool, int)) else v for k, v in (settings or {}).items()}}
+        self.config = quiet({"bootstrap.servers": _servers(brokers), "group.id": group_id or "velocity-flow",
+                             **{k: str(v) if not isinstance(v, (bool, int)) else v
+                                for k, v in (settings or {}).items()}})
+        self.health = BrokerHealth("kafka source", "the flow waits for them (nothing is lost)")
 
     def list_parts(self) -> List[str]:
         return list_partitions(self.config, self.topics, self.pattern, self.timeout)
@@ -301,24 +309,28 @@ def _encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCheck) -
 class _KafkaWriter(StatelessSinkPartition[List[Message]]):
     def __init__(self, sink: "KafkaSink") -> None:
         self._sink = sink
-        self._producer = Producer(sink.config)
+        self._producer = Producer({**sink.config, "error_cb": sink.health.error})
         self._failures: List[str] = []
+        self._failed = False  # a batch was not delivered: the flow stops, close() must not wait again
 
     def _report(self, error, message) -> None:
         if error is not None:
             self._failures.append(f"{message.topic()}: {error.str()}")
 
     def write_batch(self, items: List[List[Message]]) -> None:
+        self._deadline = time.monotonic() + self._sink.timeout  # one timeout for the whole batch, queueing included
         count = 0
         for messages in items:
             for message in messages:
                 self._produce(message)
             count += len(messages)
-        left = self._producer.flush(self._sink.timeout)
+        left = self._producer.flush(max(0.0, self._deadline - time.monotonic()))
         if left or self._failures:
+            self._failed = True
             reason = self._failures[0] if self._failures \
                 else f"{left} message(s) still queued after {self._sink.timeout:g}s"
             raise ConnectorError(f"kafka sink: {len(self._failures) or left} message(s) not delivered ({reason})")
+        self._sink.health.up()
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)
 
@@ -329,10 +341,14 @@ class _KafkaWriter(StatelessSinkPartition[List[Message]]):
                 self._producer.produce(topic, value, key, headers=headers, on_delivery=self._report)
                 return
             except BufferError:  # the local queue is full: let deliveries drain, then retry
+                if time.monotonic() >= self._deadline:
+                    self._failed = True
+                    raise ConnectorError(f"kafka sink: the local queue stayed full for {self._sink.timeout:g}s "
+                                         "(the brokers take nothing)") from None
                 self._producer.poll(0.1)
 
     def close(self) -> None:
-        self._producer.flush(self._sink.timeout)
+        self._producer.flush(0 if self._failed else self._sink.timeout)
 
 
 def _headers(headers) -> Optional[list]:
@@ -352,9 +368,11 @@ class KafkaSink(DynamicSink[List[Message]]):
                  timeout: Union[str, float] = "30s", settings: Optional[Dict[str, object]] = None,
                  metrics: Optional[StepCounters] = None) -> None:
         self.topic, self.timeout, self.metrics = topic, _seconds(timeout), metrics
-        self.config = {"bootstrap.servers": _servers(brokers), "acks": "all", "enable.idempotence": True,
-                       "linger.ms": 5, "log_level": 0, **{k: str(v) if not isinstance(v, (bool, int)) else v
-                                          for k, v in (settings or {}).items()}}
+        self.config = quiet({"bootstrap.servers": _servers(brokers), "acks": "all", "enable.idempotence": True,
+                             "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
+                                                for k, v in (settings or {}).items()}})
+        self.health = BrokerHealth("kafka sink", f"retrying each batch for up to {self.timeout:g}s, then the "
+                                                 "flow stops (the batch is resent at the next start)")
 
     def encoder(self) -> Callable[[dict], Message]:
         return _encoder(self.topic, int(self.config.get("message.max.bytes", _MAX_MESSAGE_BYTES)),

@@ -1,0 +1,71 @@
+"""One line of our own when the brokers become unreachable and one when they are back, with
+how long; librdkafka's own log lines stay off (``log_level: 0``, ``VELOCITY_FLOW_DEBUG=1``
+keeps them at its default level).
+
+librdkafka reports the outage through ``error_cb`` (``_ALL_BROKERS_DOWN``, ``_TRANSPORT``) but
+says nothing when it is over, so a client marked down asks the cluster for its metadata, at most
+once a second, from the thread that polls it anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Dict, Optional
+
+from confluent_kafka import KafkaError
+
+from engine.notices import notice
+
+_DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT}
+_RECHECK = 1.0  # seconds between "are they back?" probes while down
+
+
+def quiet(config: Dict[str, Any]) -> Dict[str, Any]:
+    """``config`` without librdkafka's log lines (unless the user sets ``log_level`` or debugs)."""
+    if os.environ.get("VELOCITY_FLOW_DEBUG") or "log_level" in config:
+        return dict(config)
+    return {**config, "log_level": 0}
+
+
+class BrokerHealth:
+    """Whether one client's brokers answer; shared by the clients of one role and brokers."""
+
+    def __init__(self, what: str, patience: str) -> None:
+        self.what = what  # "kafka source", "kafka sink": no address (it may come from the environment)
+        self.patience = patience  # what the flow does meanwhile
+        self._lock = threading.Lock()
+        self._down_since: Optional[float] = None
+        self._last_probe = 0.0
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def error(self, error: KafkaError) -> None:
+        """librdkafka's ``error_cb``."""
+        if error.code() not in _DOWN:
+            return
+        with self._lock:
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+        notice(f"{self.what}: the brokers are unreachable; {self.patience}")
+
+    def probe(self, client) -> None:
+        """While down, at most once a second: are the brokers back? (``client.list_topics``)"""
+        if self._down_since is None or time.monotonic() - self._last_probe < _RECHECK:
+            return
+        self._last_probe = time.monotonic()
+        try:
+            client.list_topics(timeout=0.5)
+        except Exception:  # noqa: BLE001 - still down: KafkaException, or a timeout
+            return
+        self.up()
+
+    def up(self) -> None:
+        with self._lock:
+            since, self._down_since = self._down_since, None
+        if since is not None:
+            notice(f"{self.what}: the brokers are reachable again after {time.monotonic() - since:.0f} s")
