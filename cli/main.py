@@ -184,7 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
 
     stack = commands.add_parser("stack", help="Kafka + PostgreSQL (TMS) + Debezium on loopback, for the real CDC path")
-    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("action", choices=["up", "down", "status"],
+                       help="start the services (each prints its address), stop them, or show their state")
+    stack.add_argument("services", nargs="*", metavar="SERVICE",
+                       help="kafka, postgres or debezium (default: all three; debezium starts the other two)")
 
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")

@@ -1,13 +1,15 @@
-"""``velocity-flow stack up|down|status``: Kafka + PostgreSQL (TMS) + Debezium on loopback.
+"""``velocity-flow stack up|down|status [SERVICE...]``: Kafka + PostgreSQL (TMS) + Debezium on loopback.
 
-Each service is started by its own script in ``scripts/`` (bounded timeouts, logs and state
-under ``.services/``); this command runs them in order, passes each one's address to the
-next, and prints where everything is.
+Each service is started by its own script (bounded timeouts, logs and state in a state
+directory); this command runs them in order, passes each one's address to the next, and prints
+where everything is.
 
-The scripts are not part of the installed package: they come with a source checkout, found by
-:func:`find_checkout` (the package's parent directory for an editable install, else the current
-directory or one of its parents). The scripts keep their state in that checkout's
-``.services/`` (or ``$VELOCITY_STATE_DIR``).
+The scripts ship inside the package (``engine/_bundled/scripts`` after ``pip install .``,
+``scripts/`` in a source checkout: :func:`engine.resources.scripts_dir`), so the command works
+from any directory. Their state goes to ``$VELOCITY_STATE_DIR`` when set; otherwise a
+checkout's ``.services/``, and for an installed package a per-user directory
+(``$XDG_STATE_HOME/velocity-flow``, default ``~/.local/state/velocity-flow``), never
+site-packages: ``up`` and ``down`` from different directories find the same services.
 """
 
 from __future__ import annotations
@@ -15,39 +17,33 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from rich.console import Console
 from rich.table import Table
 
-from cli.exits import EXIT_FAILED, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from engine.resources import is_packed, scripts_dir
 
-# Where the ``cli`` package lives: the checkout itself for an editable install, site-packages
-# (no scripts/) for ``pip install .``.
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVICES = ("kafka", "postgres", "debezium")
 
 
-def find_checkout(cwd: Optional[str] = None) -> Optional[str]:
-    """The source checkout holding ``scripts/kafka``: the package's parent directory, else
-    ``cwd`` (default: the current directory) or its nearest parent that has it; None if none."""
-    candidates = [PACKAGE_PARENT]
-    here = os.path.abspath(cwd if cwd is not None else os.getcwd())
-    while True:
-        candidates.append(here)
-        parent = os.path.dirname(here)
-        if parent == here:
-            break
-        here = parent
-    for candidate in candidates:
-        if os.path.isfile(os.path.join(candidate, "scripts", "kafka")):
-            return candidate
-    return None
+def state_dir(scripts: str) -> Optional[str]:
+    """Where the services keep their state: None leaves it to the scripts (the environment
+    variable, or the checkout's ``.services/``)."""
+    if os.environ.get("VELOCITY_STATE_DIR") or not is_packed(scripts):
+        return os.environ.get("VELOCITY_STATE_DIR") or None
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "velocity-flow")
 
 
-def _script(root: str, name: str, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
-    path = os.path.join(root, "scripts", name)
-    return subprocess.run([sys.executable, path, *args], capture_output=True, text=True, timeout=timeout)
+def _script(scripts: str, name: str, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+    env: Dict[str, str] = dict(os.environ)
+    state = state_dir(scripts)
+    if state:
+        env["VELOCITY_STATE_DIR"] = state
+    return subprocess.run([sys.executable, os.path.join(scripts, name), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
 
 
 def _last_line(result: subprocess.CompletedProcess) -> Optional[str]:
@@ -55,56 +51,70 @@ def _last_line(result: subprocess.CompletedProcess) -> Optional[str]:
     return lines[-1] if lines else None
 
 
+def _chosen(names: Sequence[str], action: str) -> List[str]:
+    """The services an action is about, in start order: all by default; debezium needs the others."""
+    wanted = set(names or SERVICES)
+    if action == "up" and "debezium" in wanted:
+        wanted |= {"kafka", "postgres"}
+    return [name for name in SERVICES if name in wanted]
+
+
 def stack(args, out: Console, err: Console) -> int:
-    root = find_checkout()
-    if root is None:
-        err.print("[red]error:[/red] the stack scripts (scripts/kafka, scripts/postgres, scripts/debezium) come "
-                  "with a source checkout of velocity-flow, and none was found next to the installed package "
-                  f"nor in {os.getcwd()} or its parents: run this command from inside the repository",
-                  highlight=False)
+    scripts = scripts_dir()
+    missing = [name for name in SERVICES if not os.path.isfile(os.path.join(scripts, name))]
+    if missing:  # a broken installation: the wheel ships them
+        err.print(f"[red]error:[/red] the stack scripts are missing from {scripts} ({', '.join(missing)}): "
+                  "reinstall velocity-flow", highlight=False)
         return EXIT_FAILED
+    unknown = [name for name in getattr(args, "services", None) or [] if name not in SERVICES]
+    if unknown:
+        err.print(f"[red]error:[/red] unknown service {unknown[0]!r}: choose from {', '.join(SERVICES)}",
+                  highlight=False)
+        return EXIT_USAGE
+    names = _chosen(getattr(args, "services", None) or [], args.action)
     if args.action == "down":
-        for name in reversed(SERVICES):
-            _script(root, name, "stop", timeout=120)
-        out.print(f"stack stopped ({root})", highlight=False)
+        for name in reversed(names):
+            _script(scripts, name, "stop", timeout=120)
+        out.print(f"stopped: {', '.join(names)}", highlight=False)
         return EXIT_OK
     if args.action == "status":
-        return _status(root, out)
-    return _up(root, out, err)
+        return _status(scripts, names, out)
+    return _up(scripts, names, out, err)
 
 
-def _up(root: str, out: Console, err: Console) -> int:
-    addresses: List[str] = []
-    steps = [("kafka", ["start"]), ("postgres", ["start"])]
-    for name, command in steps:
-        out.print(f"starting {name} ...", highlight=False)
-        result = _script(root, name, *command)
+def _up(scripts: str, names: List[str], out: Console, err: Console) -> int:
+    addresses: Dict[str, str] = {}
+    for name in names:
+        if name == "debezium":
+            out.print("starting debezium (Kafka Connect + the PostgreSQL connector) ...")
+            command = ["start", "--bootstrap", addresses["kafka"], "--dsn", addresses["postgres"]]
+        else:
+            out.print(f"starting {name} ...", highlight=False)
+            command = ["start"]
+        result = _script(scripts, name, *command)
         if result.returncode != 0:
             err.print(f"[red]error:[/red] {name}: {result.stderr.strip()[-1500:]}", highlight=False)
             return EXIT_FAILED
         address = _last_line(result)
-        if address is None:
+        if address is None and name != "debezium":
             err.print(f"[red]error:[/red] {name}: its start script printed no address", highlight=False)
             return EXIT_FAILED
-        addresses.append(address)
-    out.print("starting debezium (Kafka Connect + the PostgreSQL connector) ...")
-    result = _script(root, "debezium", "start", "--bootstrap", addresses[0], "--dsn", addresses[1])
-    if result.returncode != 0:
-        err.print(f"[red]error:[/red] debezium: {result.stderr.strip()[-1500:]}", highlight=False)
-        return EXIT_FAILED
-    return _status(root, out)
+        addresses[name] = address or ""
+    return _status(scripts, names, out)
 
 
-def _status(root: str, out: Console) -> int:
+def _status(scripts: str, names: List[str], out: Console) -> int:
     table = Table(title="velocity-flow stack", title_justify="left")
     table.add_column("service")
     table.add_column("state")
     code = EXIT_OK
-    for name in SERVICES:
-        result = _script(root, name, "status", timeout=60)
+    for name in names:
+        result = _script(scripts, name, "status", timeout=60)
         table.add_row(name, _last_line(result) or result.stderr.strip()[-200:])
         if result.returncode != 0:
-            code = 3
+            code = EXIT_FAILED
     out.print(table)
-    out.print(f"scripts: {os.path.join(root, 'scripts')}", highlight=False, soft_wrap=True)
+    out.print(f"scripts: {scripts}", highlight=False, soft_wrap=True)
+    out.print(f"state: {state_dir(scripts) or os.path.join(os.path.dirname(scripts), '.services')}",
+              highlight=False, soft_wrap=True)
     return code

@@ -1,5 +1,6 @@
-"""Where the bundled files are: ``schemas/`` and ``topologies/`` from a source checkout, or the
-copies packed into ``engine/_bundled`` by ``pip install .``."""
+"""Where the bundled files are: ``schemas/``, ``topologies/`` and the service scripts
+(``scripts/kafka``, ``postgres``, ``debezium`` and ``scripts/services/``) from a source checkout,
+or the copies packed into ``engine/_bundled`` by ``pip install .``."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ def schema_path(relative: str) -> str:
 
 def topologies_dir() -> str:
     return _bundled_dir("topologies")
+
+
+def scripts_dir() -> str:
+    """The directory of the service scripts (``kafka``, ``postgres``, ``debezium``)."""
+    return _bundled_dir("scripts")
+
+
+def is_packed(path: str) -> bool:
+    """Whether ``path`` is inside the installed package (so nothing should be written beside it)."""
+    packed = os.path.join(_HERE, "_bundled")
+    return os.path.commonpath([os.path.abspath(path), packed]) == packed
 
 
 def find_schema_file(path: str) -> str:

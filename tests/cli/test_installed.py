@@ -1,0 +1,87 @@
+"""After README's ``pip install .``: the wheel alone, run from a directory outside the checkout.
+
+The wheel is built and installed with ``--no-deps`` into a fresh virtual environment that
+borrows this environment's dependencies through a ``.pth`` line (that directory's own ``.pth``
+files, the editable install of the checkout among them, are not processed), so the test takes
+seconds and runs in the normal suite, CI included.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+ROOT = pathlib.Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    base = tmp_path_factory.mktemp("installed")
+    wheels = base / "wheels"
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(wheels)],
+                           capture_output=True, text=True, timeout=300, cwd=base)
+    assert build.returncode == 0, build.stderr
+    (wheel,) = wheels.glob("velocity_flow-*.whl")
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    pathlib.Path(site, "_velocity_flow_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n")
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                              "--no-index", str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr
+    work = base / "work"  # the user's directory: no checkout anywhere above it
+    work.mkdir()
+    return venv, pathlib.Path(site), work
+
+
+def _run(installed, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    venv, _, work = installed
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return subprocess.run([str(venv / "bin" / args[0]), *args[1:]], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_the_package_is_the_installed_one(installed):
+    _, site, _ = installed
+    result = _run(installed, "python", "-c", "import cli, engine.resources as r; print(cli.__file__); "
+                                             "print(r.scripts_dir()); print(r.topologies_dir())")
+    assert result.returncode == 0, result.stderr
+    cli_file, scripts, topologies = result.stdout.split()
+    for path in (cli_file, scripts, topologies):
+        assert path.startswith(str(site)), path
+    for name in ("kafka", "postgres", "debezium", "services/kafka/pom.xml", "services/debezium/pom.xml",
+                 "services/debezium/worker.properties", "services/debezium/postgres-connector.properties"):
+        assert pathlib.Path(scripts, name).is_file(), name
+    # scripts/postgres loads the TMS schema from beside it: ROOT/schemas/tms/tms.sql
+    assert (pathlib.Path(scripts).parent / "schemas" / "tms" / "tms.sql").is_file()
+
+
+def test_stack_help_and_scripts(installed):
+    result = _run(installed, "velocity-flow", "stack", "--help")
+    assert result.returncode == 0 and "SERVICE" in result.stdout, result.stderr
+    result = _run(installed, "python", os.path.join(_scripts(installed), "kafka"), "--help")
+    assert result.returncode == 0 and "start" in result.stdout, result.stderr
+
+
+def _scripts(installed) -> str:
+    _, site, _ = installed
+    return str(site / "engine" / "_bundled" / "scripts")
+
+
+def test_readme_commands_from_elsewhere(installed):
+    _, site, work = installed
+    result = _run(installed, "velocity-flow", "demo", "--orders", "20", "-q", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert list((work / "out" / "demo").glob("*.duckdb"))
+    shipped = site / "engine" / "_bundled" / "topologies" / "velocity" / "transport_order_domain.yaml"
+    result = _run(installed, "velocity-flow", "validate", str(shipped))
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = _run(installed, "velocity-flow", "schema", "--path")
+    assert result.returncode == 0 and result.stdout.strip().startswith(str(site))
+    assert pathlib.Path(result.stdout.strip()).is_file()
