@@ -57,6 +57,8 @@ ROOMS = {
     "engine.compiler": ("engine.catalog", "engine.binding", "engine.connectors", "engine.operators"),
     "engine.runtime": (),
     "engine.simulation": (),
+    "engine.testing": ("engine.catalog", "engine.topology", "engine.binding", "engine.compiler", "engine.connectors",
+                       "engine.expressions", "engine.operators", "engine.runtime"),
 }
 
 

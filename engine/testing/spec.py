@@ -1,0 +1,297 @@
+"""Read a topology test file (``<name>.test.yaml``) into cases and expectations, each with its
+position in the file; every problem is a located ``Diagnostic``, like validate's.
+
+A test file names its topology (relative to itself), optional ``env`` values for it, and
+``tests``: cases with ``inputs`` per source and ``expect``ations at places of the flow.
+The topology is validated here too, so a broken topology is reported before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Dict, List, Optional, Tuple
+
+from engine.binding import Validation, validate_file
+from engine.binding.model import Topology
+from engine.expressions import Expression, ExpressionError, compile_expression
+from engine.topology.diagnostics import Diagnostic
+from engine.topology.loader import Document, NodePath, load_file
+
+Where = Tuple[int, int]  # 1-based line and column in the test file
+PLACE_KINDS = ("events", "contains", "count", "where")
+CASE_KEYS = ("name", "inputs", "expect", "dead_letters")
+DEAD_KEYS = ("step", "error", "count")
+
+
+@dataclass
+class PlaceExpectation:
+    """What must hold for the events leaving one place (``at``) of the flow."""
+
+    at: str
+    where: Where
+    events: Optional[List[Any]] = None
+    contains: Optional[List[Dict[str, Any]]] = None
+    count: Optional[int] = None
+    predicates: List[Tuple[Expression, Where]] = field(default_factory=list)
+    spots: Dict[str, Where] = field(default_factory=dict)  # "count", "contains.0", ...: where each is written
+
+    def spot(self, name: str) -> Where:
+        return self.spots.get(name, self.where)
+
+
+@dataclass
+class DeadLetterExpectation:
+    """Dead letters of ``step`` whose error contains ``error``: at least one, or ``count``."""
+
+    where: Where
+    step: Optional[str] = None
+    error: Optional[str] = None
+    count: Optional[int] = None
+
+
+@dataclass
+class Case:
+    name: str
+    where: Where
+    inputs: Dict[str, List[bytes]]
+    expect: List[PlaceExpectation]
+    dead_letters: Optional[List[DeadLetterExpectation]]  # [] means: no dead letter at all
+
+
+@dataclass
+class TestFile:
+    path: str
+    document: Document
+    problems: List[Diagnostic] = field(default_factory=list)
+    validation: Optional[Validation] = None  # of the topology
+    cases: List[Case] = field(default_factory=list)
+
+    __test__ = False  # not a pytest class
+
+    @property
+    def topology(self) -> Optional[Topology]:
+        return self.validation.topology if self.validation else None
+
+
+def places_of(topology: Topology) -> List[str]:
+    """Where an expectation may look: sources, steps, ``route.output``s, ``sink:<name>``."""
+    places = list(topology.sources)
+    for spec in topology.steps:
+        if spec.operator.kind == "route":
+            places += [f"{spec.id}.{output}" for output in getattr(spec.operator, "outputs", [])]
+        else:
+            places.append(spec.id)
+    return places + [f"sink:{name}" for name in topology.sinks]
+
+
+class _Reader:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: List[Diagnostic] = []
+
+    def at(self, node: NodePath, key: bool = False) -> Where:
+        return self.doc.locate(node, at_key=key)
+
+    def problem(self, node: NodePath, message: str, hint: Optional[str] = None, key: bool = False) -> None:
+        line, column = self.at(node, key)
+        self.problems.append(Diagnostic(self.doc.path, line, column, message, hint=hint))
+
+    def mapping(self, value: Any, node: NodePath, what: str, keys: Tuple[str, ...]) -> Optional[dict]:
+        if not isinstance(value, dict):
+            self.problem(node, f"{what} must be a mapping")
+            return None
+        for key in value:
+            if key not in keys:
+                self.problem((*node, key), f"unknown key '{key}' in {what}", hint="expected one of: " + ", ".join(keys),
+                             key=True)
+        return value
+
+    def count(self, value: Any, node: NodePath) -> Optional[int]:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.problem(node, "count must be a whole number, 0 or more")
+            return None
+        return int(value)
+
+
+def load_test_file(path: str) -> TestFile:
+    """The test file at ``path``, its topology validated; ``problems`` says what is wrong."""
+    doc = load_file(path)
+    test = TestFile(path, doc, list(doc.problems))
+    if doc.data is None:
+        return test
+    reader = _Reader(doc)
+    data = reader.mapping(doc.data, (), "a test file", ("topology", "env", "tests"))
+    if data is None:
+        test.problems += reader.problems
+        return test
+    env = _env(reader, data.get("env"))
+    topology_path = data.get("topology")
+    if not isinstance(topology_path, str) or not topology_path:
+        reader.problem(("topology",), "'topology' must name the topology file, relative to this file",
+                       hint="topology: my_flow.yaml")
+    else:
+        full = os.path.normpath(os.path.join(os.path.dirname(path), topology_path))
+        test.validation = validate_file(full, {**os.environ, **env})
+    topology = test.topology
+    cases = data.get("tests")
+    if not isinstance(cases, list) or not cases:
+        reader.problem(("tests",), "'tests' must be a list of at least one test case")
+    elif topology is not None:
+        places = places_of(topology)
+        names = set()
+        for index, item in enumerate(cases):
+            case = _case(reader, item, ("tests", index), topology, places, os.path.dirname(path))
+            if case is not None:
+                if case.name in names:
+                    reader.problem(("tests", index, "name"), f"duplicate test name '{case.name}'")
+                names.add(case.name)
+                test.cases.append(case)
+    test.problems += reader.problems
+    return test
+
+
+def _env(reader: _Reader, value: Any) -> Dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        reader.problem(("env",), "'env' must map variable names to values")
+        return {}
+    return {str(k): "" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+
+
+def _case(reader: _Reader, item: Any, node: NodePath, topology: Topology, places: List[str],
+          folder: str) -> Optional[Case]:
+    data = reader.mapping(item, node, "a test case", CASE_KEYS)
+    if data is None:
+        return None
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        reader.problem(node, "a test case needs a 'name'")
+        return None
+    before = len(reader.problems)
+    inputs = _inputs(reader, data.get("inputs"), (*node, "inputs"), topology, folder)
+    expect = [e for i, raw in enumerate(_list(reader, data.get("expect"), (*node, "expect")))
+              if (e := _place(reader, raw, (*node, "expect", i), places)) is not None]
+    dead = None
+    if "dead_letters" in data:
+        dead = [d for i, raw in enumerate(_list(reader, data["dead_letters"], (*node, "dead_letters")))
+                if (d := _dead(reader, raw, (*node, "dead_letters", i))) is not None]
+    if not expect and dead is None:
+        reader.problem(node, f"test '{name}' expects nothing", hint="add 'expect' or 'dead_letters'")
+    if len(reader.problems) > before:
+        return None
+    return Case(name, reader.at(node), inputs, expect, dead)
+
+
+def _list(reader: _Reader, value: Any, node: NodePath) -> List[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        reader.problem(node, "must be a list")
+        return []
+    return value
+
+
+def _inputs(reader: _Reader, value: Any, node: NodePath, topology: Topology, folder: str) -> Dict[str, List[bytes]]:
+    data = reader.mapping(value if value is not None else {}, node, "'inputs'", tuple(topology.sources))
+    if data is None:
+        return {}
+    out: Dict[str, List[bytes]] = {}
+    for source, items in data.items():
+        if source not in topology.sources:
+            continue  # reported as an unknown key
+        where = (*node, source)
+        if isinstance(items, dict) and set(items) == {"file"} and isinstance(items["file"], str):
+            out[source] = _file_lines(reader, os.path.join(folder, items["file"]), (*where, "file"))
+        elif isinstance(items, list):
+            out[source] = [_raw(item) for item in items]
+        else:
+            reader.problem(where, "inputs of a source are a list of events (mappings) or raw lines (strings), "
+                                  "or {file: path}")
+    return out
+
+
+def _raw(item: Any) -> bytes:
+    """A string is the raw line as the source reads it; anything else is written as JSON."""
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    return json.dumps(item, default=_json_default, ensure_ascii=False).encode("utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
+
+
+def _file_lines(reader: _Reader, path: str, node: NodePath) -> List[bytes]:
+    try:
+        with open(path, "rb") as handle:
+            return [line.rstrip(b"\r\n") for line in handle if line.strip()]
+    except OSError as exc:
+        reader.problem(node, f"cannot read input file '{path}': {exc.strerror}")
+        return []
+
+
+def _place(reader: _Reader, raw: Any, node: NodePath, places: List[str]) -> Optional[PlaceExpectation]:
+    data = reader.mapping(raw, node, "an expectation", ("at", *PLACE_KINDS))
+    if data is None:
+        return None
+    at = data.get("at")
+    if at not in places:
+        close = [p for p in places if p.split(":")[-1] == str(at) or p.startswith(f"{at}.")]
+        message = f"'at' must be a place of the topology, not {at!r}" if "at" in data else "an expectation needs 'at'"
+        reader.problem((*node, "at") if "at" in data else node, message,
+                       hint=("did you mean " + " or ".join(f"'{p}'" for p in close) + "?") if close
+                       else "places: " + ", ".join(places))
+        return None
+    if not any(kind in data for kind in PLACE_KINDS):
+        reader.problem(node, f"the expectation at '{at}' checks nothing", hint="add " + ", ".join(PLACE_KINDS))
+        return None
+    expectation = PlaceExpectation(str(at), reader.at((*node, "at")), count=reader.count(data.get("count"),
+                                                                                         (*node, "count")))
+    for kind in PLACE_KINDS:
+        if kind in data:
+            expectation.spots[kind] = reader.at((*node, kind))
+    contains = data.get("contains")
+    for index in range(len(contains) if isinstance(contains, list) else 0):
+        expectation.spots[f"contains.{index}"] = reader.at((*node, "contains", index))
+    for kind in ("events", "contains"):
+        if kind in data:
+            items = data[kind]
+            if not isinstance(items, list) or (kind == "contains" and not all(isinstance(i, dict) for i in items)):
+                reader.problem((*node, kind), f"'{kind}' must be a list of " + ("events" if kind == "events"
+                                                                               else "mappings (fields to match)"))
+            else:
+                setattr(expectation, kind, items)
+    where = data.get("where")
+    texts = [where] if isinstance(where, str) else where if isinstance(where, list) else None
+    if where is not None and (texts is None or not all(isinstance(t, str) for t in texts)):
+        reader.problem((*node, "where"), "'where' must be an expression or a list of expressions")
+    for index, text in enumerate(texts or []):
+        spot = (*node, "where") if isinstance(where, str) else (*node, "where", index)
+        try:
+            expectation.predicates.append((compile_expression(text), reader.at(spot)))
+        except ExpressionError as exc:
+            reader.problem(spot, f"invalid expression: {exc}")
+    return expectation
+
+
+def _dead(reader: _Reader, raw: Any, node: NodePath) -> Optional[DeadLetterExpectation]:
+    data = reader.mapping(raw, node, "a dead-letter expectation", DEAD_KEYS)
+    if data is None:
+        return None
+    for key in ("step", "error"):
+        if key in data and not isinstance(data[key], str):
+            reader.problem((*node, key), f"'{key}' must be text")
+            return None
+    if not data:
+        reader.problem(node, "a dead-letter expectation needs 'step', 'error' or 'count'")
+        return None
+    return DeadLetterExpectation(reader.at(node), data.get("step"), data.get("error"),
+                                 reader.count(data.get("count"), (*node, "count")))
