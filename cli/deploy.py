@@ -57,9 +57,14 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     if args.provision_only:
         return EXIT_OK
     recovery = recovery_directory(topology, args)
+    if args.snapshot_interval is None:  # Bytewax's 10 s: a crash loop faster than that never progresses
+        args.snapshot_interval = DEPLOY_SNAPSHOT_INTERVAL
     if args.processes == 1:
         return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet)
     return run_processes(args, recovery, out, err)
+
+
+DEPLOY_SNAPSHOT_INTERVAL = 5.0  # seconds; docs/deploy.md weighs it
 
 
 def recovery_directory(topology: Topology, args) -> str:
