@@ -177,8 +177,13 @@ class JsonlSink(SinglePartitionSink[List[bytes], int]):
     """Events as JSON Lines in one file: one partition, so one writer and one order.
 
     Items must be ``(key, batch)`` pairs (Bytewax routes fixed-partition sinks by key); every
-    key goes to the single partition. ``engine.connectors.wiring.output`` adds the key.
+    key goes to the single partition. ``engine.connectors.wiring.output`` adds the key, and
+    builds the partition when a fresh run starts, so ``overwrite`` empties the file even when
+    the run writes nothing to it (``resume_state`` is None then; a resumed run passes the
+    length at its snapshot).
     """
+
+    opens_on_fresh_run = True
 
     def __init__(self, path: str, mode: str = "overwrite",
                  metrics: Optional[StepCounters] = None) -> None:

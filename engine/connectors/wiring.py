@@ -20,6 +20,7 @@ from bytewax.dataflow import Stream
 from bytewax.outputs import DynamicSink, FixedPartitionedSink, Sink, StatefulSinkPartition, StatelessSinkPartition
 
 from engine.connectors.errors import ConnectorError
+from engine.connectors.opening import opened
 
 SINGLE_PARTITION_KEY = "0"
 X = TypeVar("X")
@@ -45,7 +46,10 @@ def _keyed(batch):
 
 def output(step_id: str, up: Stream, sink: Sink, name: Optional[str] = None) -> None:
     """``op.output`` for any of our sinks: adds the partition key for fixed-partition sinks;
-    with ``name``, failures of the destination name the sink."""
+    with ``name``, failures of the destination name the sink; a sink that declares
+    ``opens_on_fresh_run`` is built when a fresh run starts (``engine.connectors.opening``)."""
+    if getattr(sink, "opens_on_fresh_run", False):
+        up = opened(f"{step_id}:open", up)
     if name is not None:
         sink = named(name, sink)
     if isinstance(sink, FixedPartitionedSink):

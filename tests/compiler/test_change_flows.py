@@ -65,7 +65,7 @@ def test_changes_become_merged_events_tables_and_business_events(flow):
     assert ran.table("fast-storage", "SELECT * FROM transport_order") == [(1, "DEPARTED")]
     assert ran.table("fast-storage", "SELECT * FROM note") == [(10, 1, "very fragile")]
     assert [(d["order_id"], d["tx"]) for d in ran.rows("departed")] == [("1", "3")]
-    assert not ran.path("dead_letter").exists()
+    assert ran.dead == []
 
 
 POISON_TOPOLOGY = """\

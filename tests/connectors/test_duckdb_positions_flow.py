@@ -49,7 +49,7 @@ def unit(order, status):
 def run(flow, events):
     flow.write("domain.jsonl", events)
     ran = flow.run(TOPOLOGY)
-    assert not ran.path("dead_letter").exists()
+    assert ran.dead == []
     return (ran.table("fast-storage", "SELECT * FROM handling_unit"),
             ran.table("fast-storage", "SELECT * FROM leg_order ORDER BY order_id"))
 
