@@ -192,6 +192,7 @@ def _fileno(stream) -> int:
 
 def _forward(read_end: int, target: int) -> None:
     skipping = 0
+    after_note = False
     tracebacks = _Tracebacks()
     with os.fdopen(read_end, "rb", buffering=0) as pipe:
         pending = b""
@@ -203,14 +204,17 @@ def _forward(read_end: int, target: int) -> None:
             *lines, pending = pending.split(b"\n")
             out = []
             for line in lines:
-                if tracebacks.drops(line):
+                if tracebacks.drops(line) or (after_note and not line.strip()):
+                    after_note = False
                     continue
+                after_note = False
                 if _PANIC.match(line):
                     skipping = _PANIC_LINES  # the banner, its payload, and (first time only) the note
                 elif not skipping:
                     out.append(line + b"\n")
                 elif line.startswith(_PANIC_END) or not line.strip():
                     skipping = 0
+                    after_note = line.startswith(_PANIC_END)  # a blank line follows the note: drop it too
                 else:
                     skipping -= 1
             if out:

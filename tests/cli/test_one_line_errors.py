@@ -1,0 +1,46 @@
+"""A run-time failure is one line naming the sink or source, however long, when standard error
+is a pipe (not a terminal: rich would otherwise wrap at 80 columns), and nothing else is
+printed around it (Rust's panic banner and the blank line after it are dropped)."""
+
+import os
+import subprocess
+import sys
+
+LONG = "/".join(["a-directory-with-a-rather-long-name"] * 6)
+
+TOPOLOGY = """\
+version: 1
+name: broken
+sources:
+  in: {{file: {{path: {source}}}}}
+steps:
+  - id: keep
+    filter: "a > 0"
+sinks:
+  a_sink_whose_name_is_long_enough_to_matter: {{from: keep, file: {{path: {sink}}}}}
+"""
+
+
+def _run(tmp_path, source: str, sink: str) -> subprocess.CompletedProcess:
+    (tmp_path / "in.jsonl").write_text('{"a": 1}\n')
+    (tmp_path / "flow.yaml").write_text(TOPOLOGY.format(source=source, sink=sink))
+    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "VELOCITY_FLOW_DEBUG")}
+    return subprocess.run([sys.executable, "-m", "cli", "run", "flow.yaml"], cwd=tmp_path, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+
+
+def test_a_broken_destination_is_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("not a directory\n")
+    sink = f"a-file/{LONG}/out.jsonl"  # its parent is a file
+    result = _run(tmp_path, "in.jsonl", sink)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1, repr(result.stderr)
+    assert result.stderr.startswith("error: sink 'a_sink_whose_name_is_long_enough_to_matter': ")
+    assert f"'{sink}'" in result.stderr and len(result.stderr) > 200
+
+
+def test_a_missing_input_is_one_line(tmp_path):
+    source = f"/nonexistent/{LONG}/in.jsonl"
+    result = _run(tmp_path, source, "out.jsonl")
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == f"error: file source: '{source}' does not exist\n"
