@@ -40,8 +40,8 @@ def test_shipped_topologies_match_the_schema():
     from engine.topology.loader import load_file
 
     schema = json.loads((ROOT / "schemas" / "topology.schema.json").read_text(encoding="utf-8"))
-    files = sorted((ROOT / "topologies").rglob("*.yaml"))
-    assert len(files) >= 11
+    files = sorted(p for p in (ROOT / "topologies").rglob("*.yaml") if not p.name.endswith(".test.yaml"))
+    assert len(files) >= 6  # the Velocity flows are one file each, with their environments
     for path in files:
         document = load_file(str(path), env={})  # ${VAR:-default} as a user without settings sees it
         assert document.problems == []

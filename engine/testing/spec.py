@@ -181,7 +181,7 @@ def _case(reader: _Reader, item: Any, node: NodePath, topology: Topology, places
     if "dead_letters" in data:
         dead = [d for i, raw in enumerate(_list(reader, data["dead_letters"], (*node, "dead_letters")))
                 if (d := _dead(reader, raw, (*node, "dead_letters", i))) is not None]
-    if not expect and dead is None:
+    if not data.get("expect") and dead is None:
         reader.problem(node, f"test '{name}' expects nothing", hint="add 'expect' or 'dead_letters'")
     if len(reader.problems) > before:
         return None
