@@ -9,7 +9,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from rich.console import Console
 
-from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from cli.running import run_options, run_topology
 from cli.validation_report import print_text, to_json
 from engine.binding import Validation, validate_file
@@ -67,9 +67,22 @@ def cmd_graph(args, out: Console, err: Console) -> int:
     topology = _valid_or_report(args.path, err)
     if topology is None:
         return EXIT_INVALID
+    if args.format == "png" and not args.output:
+        err.print("[red]error:[/red] --format png needs -o FILE (a picture is not written to a terminal)",
+                  highlight=False)
+        return EXIT_USAGE
     with secrets_hidden(args.path):
         text = to_mermaid(topology.definition) if args.format == "mermaid" else to_dot(topology.definition)
-    print(topology.redact(text), end="")
+    text = topology.redact(text)
+    if args.format in ("svg", "png"):
+        from cli.drawing import render
+
+        return render(text, args.format, args.output, err)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(text)
+    else:
+        print(text, end="")
     return EXIT_OK
 
 

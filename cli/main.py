@@ -1,8 +1,8 @@
 """``velocity-flow``: validate, run and draw topology files.
 
 Exit codes: 0 success; 1 invalid topology; 2 usage error; 3 the flow failed while running
-(or could not start: a missing input, an unreachable service); 4 internal error (a bug: please
-report it; ``VELOCITY_FLOW_DEBUG=1`` shows the traceback); 130 interrupted.
+(or could not start: a missing input, an unreachable service, a missing tool); 4 internal error
+(a bug: please report it; ``VELOCITY_FLOW_DEBUG=1`` shows the traceback); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID
 
 # Which codes each command can end with (0, 2, 4 and 130 always).
 _COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED),
-                  "deploy": (EXIT_INVALID, EXIT_FAILED), "graph": (EXIT_INVALID,), "generate": (EXIT_FAILED,),
+                  "deploy": (EXIT_INVALID, EXIT_FAILED), "graph": (EXIT_INVALID, EXIT_FAILED),
+                  "generate": (EXIT_FAILED,),
                   "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": ()}
 
 
@@ -152,9 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("-p", "--processes", type=_workers, default=1,
                         help="local Bytewax processes to start (each with --workers threads)")
 
-    graph = commands.add_parser("graph", help="print a topology's DAG as Mermaid or DOT")
-    graph.add_argument("path", metavar="PATH")
-    graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid")
+    graph = commands.add_parser("graph", help="print a topology's DAG as Mermaid or DOT, or draw it as SVG or PNG")
+    graph.add_argument("path", metavar="PATH", help="the topology file")
+    graph.add_argument("--format", choices=["mermaid", "dot", "svg", "png"], default="mermaid",
+                       help="mermaid (default) or dot: text; svg or png: a picture drawn by Graphviz 'dot' "
+                            "(apt-get install graphviz)")
+    graph.add_argument("-o", "--output", metavar="FILE", default=None,
+                       help="write to FILE instead of standard output (required for png)")
 
     generate = commands.add_parser("generate", help="generate test data: a TMS workload as Debezium change events")
     generate.add_argument("what", choices=["tms"])
