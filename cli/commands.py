@@ -190,6 +190,12 @@ def _drive_postgres(args, out: Console, err: Console) -> int:
     return EXIT_OK
 
 
+def cmd_test(args, out: Console, err: Console) -> int:
+    from cli.testing import cmd_test as run_tests
+
+    return run_tests(args, out, err)
+
+
 def cmd_stack(args, out: Console, err: Console) -> int:
     from cli.stack import stack
 
@@ -198,4 +204,5 @@ def cmd_stack(args, out: Console, err: Console) -> int:
 
 # Subcommand name -> handler (cli/main.py parses, then calls one of these).
 HANDLERS = {"validate": cmd_validate, "run": cmd_run, "graph": cmd_graph, "schema": cmd_schema,
-            "deploy": cmd_deploy, "generate": cmd_generate, "demo": cmd_demo, "stack": cmd_stack}
+            "deploy": cmd_deploy, "generate": cmd_generate, "demo": cmd_demo, "stack": cmd_stack,
+            "test": cmd_test}

@@ -26,7 +26,8 @@ from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID
 _COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED),
                   "deploy": (EXIT_INVALID, EXIT_FAILED), "graph": (EXIT_INVALID, EXIT_FAILED),
                   "generate": (EXIT_FAILED,),
-                  "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": ()}
+                  "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": (),
+                  "test": (EXIT_INVALID,)}
 
 
 def exit_codes_epilog(command: Optional[str] = None) -> str:
@@ -193,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start the services (each prints its address), stop them, or show their state")
     stack.add_argument("services", nargs="*", metavar="SERVICE",
                        help="kafka, postgres or debezium (default: all three; debezium starts the other two)")
+
+    test = commands.add_parser("test", help="run the YAML unit tests of topologies (<name>.test.yaml)")
+    test.add_argument("paths", nargs="*", metavar="PATH",
+                      help="test files, topologies (their test file) or directories (default: .)")
+    test.add_argument("--name", default=None, help="run only the test cases of this name")
+    test.add_argument("--format", choices=["text", "json", "junit"], default="text")
 
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")
