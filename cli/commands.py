@@ -202,7 +202,13 @@ def cmd_stack(args, out: Console, err: Console) -> int:
     return stack(args, out, err)
 
 
+def cmd_init(args, out: Console, err: Console) -> int:
+    from cli.scaffold import init
+
+    return init(args, out, err)
+
+
 # Subcommand name -> handler (cli/main.py parses, then calls one of these).
 HANDLERS = {"validate": cmd_validate, "run": cmd_run, "graph": cmd_graph, "schema": cmd_schema,
-            "deploy": cmd_deploy, "generate": cmd_generate, "demo": cmd_demo, "stack": cmd_stack,
+            "deploy": cmd_deploy, "generate": cmd_generate, "demo": cmd_demo, "stack": cmd_stack, "init": cmd_init,
             "test": cmd_test}

@@ -26,7 +26,7 @@ from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID
 _COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED),
                   "deploy": (EXIT_INVALID, EXIT_FAILED), "graph": (EXIT_INVALID, EXIT_FAILED),
                   "generate": (EXIT_FAILED,),
-                  "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": (),
+                  "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": (), "init": (EXIT_FAILED,),
                   "test": (EXIT_INVALID,)}
 
 
@@ -200,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="test files, topologies (their test file) or directories (default: .)")
     test.add_argument("--name", default=None, help="run only the test cases of this name")
     test.add_argument("--format", choices=["text", "json", "junit"], default="text")
+
+    init = commands.add_parser("init", help="write a new topology, a sample input, its tests and a README snippet")
+    init.add_argument("name", metavar="NAME", help="the topology's name: NAME.yaml, NAME.test.yaml, samples/NAME.jsonl")
+    init.add_argument("--dir", default=".", help="where to write them (default: the current directory)")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist (default: refuse, exit 2)")
 
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")

@@ -85,3 +85,12 @@ def test_readme_commands_from_elsewhere(installed):
     result = _run(installed, "velocity-flow", "schema", "--path")
     assert result.returncode == 0 and result.stdout.strip().startswith(str(site))
     assert pathlib.Path(result.stdout.strip()).is_file()
+
+
+def test_a_new_flow_from_init(installed):
+    _, _, work = installed
+    for command in (["init", "my-flow"], ["validate", "my-flow.yaml"], ["run", "-q", "my-flow.yaml"],
+                    ["graph", "my-flow.yaml"], ["test", "my-flow.yaml"]):
+        result = _run(installed, "velocity-flow", *command)
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+    assert (work / "out" / "my-flow" / "events.jsonl").read_text()
