@@ -14,7 +14,7 @@ import os
 import re
 import signal
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from rich.console import Console
 from rich.errors import MarkupError
@@ -114,7 +114,7 @@ def _interval(text: str) -> float:
 
 
 def _execution_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("path", metavar="PATH")
+    command.add_argument("path", metavar="PATH", help="the topology file")
     command.add_argument("-w", "--workers", "--workers-per-process", dest="workers", type=_workers,
                          action=_EnvDefault, envvar="BYTEWAX_WORKERS_PER_PROCESS", default=1,
                          help="Bytewax worker threads per process")
@@ -133,12 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="velocity-flow", description="Declarative stream processing on Bytewax.",
                                      epilog=exit_codes_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"velocity-flow {__version__}")
-    commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND", help="one of:"))
     commands.required = True
 
     validate = commands.add_parser("validate", help="check topology files and report every problem")
-    validate.add_argument("paths", nargs="+", metavar="PATH")
-    validate.add_argument("--format", choices=["text", "json"], default="text")
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="topology files")
+    validate.add_argument("--format", choices=["text", "json"], default="text",
+                          help="text (default): file:line:column with a caret; json: for tools")
 
     run = commands.add_parser("run", help="validate, compile and run a topology")
     _execution_options(run)
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write to FILE instead of standard output (required for png)")
 
     generate = commands.add_parser("generate", help="generate test data: a TMS workload as Debezium change events")
-    generate.add_argument("what", choices=["tms"])
+    generate.add_argument("what", choices=["tms"], help="what to generate: tms, the TMS workload (docs/tms.md)")
     generate.add_argument("--orders", type=_positive_int, default=100, help="transport orders to simulate")
     generate.add_argument("--seed", type=int, default=1, help="same seed, same files")
     generate.add_argument("--out", default="out/tms", help="output directory")
@@ -185,13 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run Velocity's whole chain on a generated TMS workload (DuckDB)")
     demo.add_argument("--orders", type=_positive_int, default=200, help="transport orders to simulate")
-    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--seed", type=int, default=1, help="same seed, same workload")
     demo.add_argument("--out", default="out/demo", help="where the workload, events and DuckDB files go")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
 
     stack = commands.add_parser("stack", help="Kafka + PostgreSQL (TMS) + Debezium on loopback, for the real CDC path")
-    stack.add_argument("action", choices=["up", "down", "status"],
-                       help="start the services (each prints its address), stop them, or show their state")
+    stack.add_argument("action", choices=["up", "down", "status"], metavar="ACTION",
+                       help="up: start the services (each prints its address), down: stop them, "
+                            "status: show their state")
     stack.add_argument("services", nargs="*", metavar="SERVICE",
                        help="kafka, postgres or debezium (default: all three; debezium starts the other two)")
 
@@ -208,7 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")
+    _describe_common(commands)
     return parser
+
+
+# What the arguments many commands share mean, for one a command declares without a help.
+_COMMON_HELP = {"path": "the topology file", "paths": "topology files",
+                "format": "how to print the result: {choices} (default: {default})"}
+
+
+def _describe_common(commands: "_Commands") -> None:
+    for command in commands.choices.values():
+        for action in command._actions:
+            if not (action.help or "").strip() and action.dest in _COMMON_HELP:
+                action.help = _COMMON_HELP[action.dest].format(choices=", ".join(action.choices or ()),
+                                                                default=action.default)
 
 
 class _Commands:
@@ -216,6 +232,10 @@ class _Commands:
 
     def __init__(self, actions) -> None:
         self._actions = actions
+
+    @property
+    def choices(self) -> Dict[str, argparse.ArgumentParser]:
+        return self._actions.choices
 
     def __setattr__(self, name, value) -> None:
         if name == "_actions":
