@@ -4,7 +4,7 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED 
 
 EXIT_CODES = {
     EXIT_OK: "success (for run and deploy also: stopped cleanly by one SIGTERM or Ctrl-C)",
-    EXIT_INVALID: "invalid topology (every problem is reported, with file:line:column)",
+    EXIT_INVALID: "invalid topology (every problem is reported, with file:line:column); for test: a test failed",
     EXIT_USAGE: "usage error (unknown option, bad value)",
     EXIT_FAILED: ("the flow or a destination failed, or could not start (missing input, unreachable service, "
                   "missing tool)"),
