@@ -32,8 +32,9 @@ OUT = "velocity.domain.transport_order"
 
 
 def topology(state: str, align: bool) -> str:
-    """The shipped Kafka topology, or a copy whose sources all say ``align: false``."""
-    shipped = os.path.join(ROOT, "topologies", "velocity", "kafka", f"{FLOW}.yaml")
+    """The shipped topology (run with its Kafka environment), or a copy whose Kafka sources all say
+    ``align: false``."""
+    shipped = os.path.join(ROOT, "topologies", "velocity", f"{FLOW}.yaml")
     if align:
         return shipped
     text = re.sub(r"^(\s+)(group_id: .*)$", r"\1\2\n\1align: false", open(shipped).read(), flags=re.M)
@@ -47,7 +48,7 @@ def drain(bootstrap: str, state: str, txs: list, rate: float, align: bool) -> tu
     """(messages/s from the flow's start to its last domain event, domain events, peak RSS bytes)."""
     prefix = "drain" + uuid.uuid4().hex[:6]
     create_topics(bootstrap, technical_topics(prefix, TABLES[FLOW]))
-    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix}
+    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VELOCITY_FLOW_ENV": "kafka"}
     path = topology(state, align)
     subprocess.run([sys.executable, "-m", "cli", "deploy", "--provision-only", path], cwd=ROOT, env=env,
                    capture_output=True, check=True, timeout=120)

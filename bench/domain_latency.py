@@ -3,8 +3,8 @@
     python bench/domain_latency.py [--rates 200,2000] [--seconds 6] [--flows transport_order_domain,pickup_domain]
 
 Publishes the simulator's Debezium change events and END markers for the tables a flow reads,
-transaction by transaction at a steady rate, while the flow's Kafka variant
-(`topologies/velocity/kafka/<flow>.yaml`) runs. Every topic stamps messages with the broker's
+transaction by transaction at a steady rate, while the flow's Kafka environment
+(`topologies/velocity/<flow>.yaml --env kafka`) runs. Every topic stamps messages with the broker's
 append time (LogAppendTime), so one clock measures the hop: for each domain event, its append
 time minus the append time of the last technical message of its transaction (the END marker or
 the last change event, whichever came later) - exactly the issue's "technical -> domain".
@@ -185,8 +185,9 @@ def run_once(bootstrap: str, state: str, flow: str, rate: float, txs: list, epoc
     tables, prefix = TABLES[flow], "lat" + uuid.uuid4().hex[:6]
     out = f"{prefix}.raw" if raw else f"velocity.domain.{flow.removesuffix('_domain')}"
     create_topics(bootstrap, technical_topics(prefix, tables) + ([out] if raw else []))
-    topology = f"topologies/velocity/kafka/{flow}.yaml"
-    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_OUT": f"{state}/out"}
+    topology = f"topologies/velocity/{flow}.yaml"
+    env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_OUT": f"{state}/out",
+           "VELOCITY_FLOW_ENV": "kafka"}  # the flow's Kafka environment
     if raw:
         command = [sys.executable, "-c", FORWARDER, bootstrap, out, str(len(txs) / rate + 12), ",".join(tables),
                    *technical_topics(prefix, tables)]

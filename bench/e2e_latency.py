@@ -118,18 +118,19 @@ def main() -> None:
         dsn = script("postgres", "start", "--port", "0", "--state-dir", f"{state}/postgres")
         script("debezium", "start", "--bootstrap", bootstrap, "--dsn", dsn, "--topic-prefix", prefix,
                "--state-dir", f"{state}/debezium")
-        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_OUT": f"{state}/out"}
+        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_OUT": f"{state}/out",
+               "VELOCITY_FLOW_ENV": "kafka"}  # the flows' Kafka environment
         run_workload(dsn, orders=2, seed=99)  # creates every technical topic before the flows start
         reset(dsn)
         time.sleep(3)
         for flow in FLOWS:
-            path = f"topologies/velocity/kafka/{flow}.yaml"
+            path = f"topologies/velocity/{flow}.yaml"
             subprocess.run([sys.executable, "-m", "cli", "deploy", "--provision-only", path], cwd=ROOT, env=env,
                            capture_output=True, timeout=120, check=True)
             command = ["deploy", "-r", f"{state}/recovery/{flow}"] if args.recovery else ["run"]
             flows.append(subprocess.Popen(
                 [sys.executable, "-m", "cli", *command, "-q", "-s", str(args.epoch),
-                 f"topologies/velocity/kafka/{flow}.yaml"], cwd=ROOT, env=env,
+                 path], cwd=ROOT, env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         stamp_on_append(bootstrap, prefix)
         time.sleep(8)

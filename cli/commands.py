@@ -12,7 +12,7 @@ from rich.console import Console
 from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from cli.running import run_options, run_topology
 from cli.validation_report import print_text, to_json
-from engine.binding import Validation, validate_file
+from engine.binding import Validation, validate_every_environment, validate_file
 from engine.resources import schema_path
 from engine.topology.interpolate import file_secrets, redact
 
@@ -34,8 +34,11 @@ def secrets_hidden(*paths: str):
 
 
 def cmd_validate(args, out: Console, err: Console) -> int:
-    with secrets_hidden(*args.paths):
-        results = [validate_file(path) for path in args.paths]
+    environment = getattr(args, "environment", None)
+    with secrets_hidden(*args.paths):  # without --env: the base and every environment of each file
+        results = [result for path in args.paths
+                   for result in ([validate_file(path, environment=environment)] if environment
+                                  else validate_every_environment(path))]
     if args.format == "json":
         print(to_json(results))
     else:
@@ -44,9 +47,11 @@ def cmd_validate(args, out: Console, err: Console) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_INVALID
 
 
-def _valid_or_report(path: str, err: Console):
+def _valid_or_report(path: str, err: Console, environment: Optional[str] = None):
+    """The valid topology of ``path`` in ``environment``, or None after printing its problems;
+    an environment the file lacks raises ``UnknownEnvironment`` (main: exit 2)."""
     with secrets_hidden(path):
-        result: Validation = validate_file(path)
+        result: Validation = validate_file(path, environment=environment)
     if not result.ok:
         print_text(err, result)
         return None
@@ -55,7 +60,7 @@ def _valid_or_report(path: str, err: Console):
 
 def cmd_run(args, out: Console, err: Console) -> int:
     with secrets_hidden(args.path):
-        topology = _valid_or_report(args.path, err)
+        topology = _valid_or_report(args.path, err, args.environment)
         if topology is None:
             return EXIT_INVALID
         return run_topology(topology, run_options(args), out, err, quiet=args.quiet)
@@ -64,7 +69,7 @@ def cmd_run(args, out: Console, err: Console) -> int:
 def cmd_graph(args, out: Console, err: Console) -> int:
     from engine.topology.render import to_dot, to_mermaid
 
-    topology = _valid_or_report(args.path, err)
+    topology = _valid_or_report(args.path, err, args.environment)
     if topology is None:
         return EXIT_INVALID
     if args.format == "png" and not args.output:
@@ -99,7 +104,7 @@ def cmd_schema(args, out: Console, err: Console) -> int:
 def cmd_deploy(args, out: Console, err: Console) -> int:
     from cli.deploy import deploy
 
-    topology = _valid_or_report(args.path, err)
+    topology = _valid_or_report(args.path, err, args.environment)
     if topology is None:
         return EXIT_INVALID
     with secrets_hidden(args.path):

@@ -98,6 +98,8 @@ def run_processes(args, recovery: str, out: Console, err: Console) -> int:
                    "-i", str(index), "-a", addresses, "-r", recovery]
         if args.snapshot_interval:
             command += ["-s", str(args.snapshot_interval)]
+        if getattr(args, "environment", None):
+            command += ["--env", args.environment]
         commands.append(command)
     out.print(f"starting {len(commands)} processes ({addresses})", highlight=False)
     return supervise(commands, out, err)

@@ -113,8 +113,17 @@ def _interval(text: str) -> float:
     return value
 
 
+def add_env_option(command: argparse.ArgumentParser, every: bool = False) -> None:
+    """``--env NAME``: the environment of the topology file to use (docs/topology.md)."""
+    command.add_argument("-e", "--env", dest="environment", metavar="NAME", action=_EnvDefault,
+                         envvar="VELOCITY_FLOW_ENV", default=None,
+                         help="the environment of the topology file (its 'environments' section)"
+                              + ("; default: the base and every environment" if every else "; default: none"))
+
+
 def _execution_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("path", metavar="PATH", help="the topology file")
+    add_env_option(command)
     command.add_argument("-w", "--workers", "--workers-per-process", dest="workers", type=_workers,
                          action=_EnvDefault, envvar="BYTEWAX_WORKERS_PER_PROCESS", default=1,
                          help="Bytewax worker threads per process")
@@ -140,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="+", metavar="PATH", help="topology files")
     validate.add_argument("--format", choices=["text", "json"], default="text",
                           help="text (default): file:line:column with a caret; json: for tools")
+    add_env_option(validate, every=True)
 
     run = commands.add_parser("run", help="validate, compile and run a topology")
     _execution_options(run)
@@ -157,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     graph = commands.add_parser("graph", help="print a topology's DAG as Mermaid or DOT, or draw it as SVG or PNG")
     graph.add_argument("path", metavar="PATH", help="the topology file")
+    add_env_option(graph)
     graph.add_argument("--format", choices=["mermaid", "dot", "svg", "png"], default="mermaid",
                        help="mermaid (default) or dot: text; svg or png: a picture drawn by Graphviz 'dot' "
                             "(apt-get install graphviz)")
@@ -285,8 +296,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         if wants_json:
             _json_outcome(EXIT_USAGE, str(exc))
         return EXIT_USAGE
+    from engine.topology.environments import UnknownEnvironment
+
     try:
         return handler(args, SafeConsole(), SafeConsole(stderr=True))
+    except UnknownEnvironment as exc:  # --env names what the file lacks: a usage error
+        print(f"velocity-flow: {exc}", file=sys.stderr)
+        if wants_json:
+            _json_outcome(EXIT_USAGE, str(exc))
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         if wants_json:

@@ -21,20 +21,22 @@ def print_text(console: Console, result: Validation) -> None:
         console.print(f"[{color}]{head}[/{color}]" + ("\n" + rest if rest else ""), highlight=False, soft_wrap=True)
     errors = count_errors(result.diagnostics)
     warnings = len(result.diagnostics) - errors
-    if errors:
-        console.print(f"[red]{escape(result.document.path)}: {errors} error(s), {warnings} warning(s)[/red]",
+    name = escape(result.document.path + (f" (environment {result.environment})" if result.environment else ""))
+    if errors or result.shared_errors:
+        shared = f", {result.shared_errors} more as in the base" if result.shared_errors else ""
+        console.print(f"[red]{name}: {errors} error(s){shared}, {warnings} warning(s)[/red]",
                       highlight=False, soft_wrap=True)
     else:
         topology = result.topology
         shape = (f"{len(topology.sources)} source(s), {len(topology.steps)} step(s), {len(topology.sinks)} sink(s)"
                  if topology else "")
-        console.print(f"[green]{escape(result.document.path)}: valid[/green] ({shape}"
+        console.print(f"[green]{name}: valid[/green] ({shape}"
                       + (f", {warnings} warning(s)" if warnings else "") + ")", highlight=False, soft_wrap=True)
 
 
 def to_json(results: List[Validation]) -> str:
     return json.dumps([
-        {"file": r.document.path, "valid": r.ok,
+        {"file": r.document.path, "environment": r.environment, "valid": r.ok,
          "diagnostics": [d.to_dict() for d in r.diagnostics]}
         for r in results
     ], indent=2)

@@ -1,5 +1,6 @@
-"""Validate a topology file completely: load, read definitions, bind. Every problem, each
-located at ``file:line:column`` with a hint, in one pass; the bound topology when there is none."""
+"""Validate a topology file completely: load, select the environment, read definitions, bind.
+Every problem, each located at ``file:line:column`` with a hint, in one pass; the bound topology
+when there is none."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import List, Mapping, Optional
 from engine.binding.bind import Binder
 from engine.binding.model import Topology
 from engine.topology.diagnostics import Diagnostic, count_errors
+from engine.topology.environments import environment_names, select_environment
 from engine.topology.interpolate import redact
 from engine.topology.loader import Document, load_file, load_text
 from engine.topology.reading import Reader, unused
@@ -22,28 +24,49 @@ class Validation:
     document: Document
     diagnostics: List[Diagnostic] = field(default_factory=list)
     topology: Optional[Topology] = None
+    environment: Optional[str] = None  # None: the base (the file without an environment)
+    shared_errors: int = 0  # errors the base reported already (validate_every_environment)
 
     @property
     def ok(self) -> bool:
-        return count_errors(self.diagnostics) == 0
+        return count_errors(self.diagnostics) == 0 and not self.shared_errors
 
 
-def validate_file(path: str, env: Optional[Mapping[str, str]] = None) -> Validation:
-    return _validate(load_file(path, env))
+def validate_file(path: str, env: Optional[Mapping[str, str]] = None, environment: Optional[str] = None) -> Validation:
+    """``environment``: the one selected (engine/topology/environments.py); raises
+    ``UnknownEnvironment`` when the file has no such environment."""
+    return _validate(select_environment(load_file(path, env), environment), environment)
 
 
-def validate_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> Validation:
-    return _validate(load_text(path, text, env))
+def validate_text(path: str, text: str, env: Optional[Mapping[str, str]] = None,
+                  environment: Optional[str] = None) -> Validation:
+    return _validate(select_environment(load_text(path, text, env), environment), environment)
 
 
-def _validate(doc: Document) -> Validation:
+def validate_every_environment(path: str, env: Optional[Mapping[str, str]] = None) -> List[Validation]:
+    """The base, then each environment of the file. A problem the base has is reported once,
+    by the base; an environment's own problems say which environment they are in."""
+    doc = load_file(path, env)
+    base = _validate(select_environment(doc, None), None)
+    results = [base]
+    seen = {(d.line, d.column, d.message) for d in base.diagnostics}
+    for name in environment_names(doc):
+        result = _validate(select_environment(doc, name), name)
+        own = [d for d in result.diagnostics if (d.line, d.column, d.message) not in seen]
+        result.shared_errors = count_errors(result.diagnostics) - count_errors(own)
+        result.diagnostics = [replace(d, message=f"in environment '{name}': {d.message}") for d in own]
+        results.append(result)
+    return results
+
+
+def _validate(doc: Document, environment: Optional[str] = None) -> Validation:
     reporter = Reporter(doc)
     topology = _checked(doc, reporter)
     diagnostics = sorted(reporter.diagnostics, key=lambda d: (d.line, d.column))
     if doc.secrets:  # values from the environment never appear in a message
         diagnostics = [replace(d, message=redact(d.message, doc.secrets), hint=d.hint and redact(d.hint, doc.secrets))
                        for d in diagnostics]
-    result = Validation(doc, diagnostics)
+    result = Validation(doc, diagnostics, environment=environment)
     result.topology = topology if result.ok else None
     return result
 

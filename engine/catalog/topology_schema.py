@@ -64,6 +64,7 @@ def _cached(_generation: int) -> Dict[str, Any]:
     defs["step"]["oneOf"] = [{"required": [k]} for k in operators]
     for name, kind in (("source", "source"), ("sink", "sink"), ("deadLetter", "sink")):
         defs[name]["oneOf"] = [{"required": [k]} for k in kinds[kind]]
+    defs["environment"] = _environment()
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://velocity-flow.dev/schemas/topology.schema.json",
@@ -85,11 +86,35 @@ def _cached(_generation: int) -> Dict[str, Any]:
             "topics": {"type": "object", "description": "Kafka topics this topology needs, created by `velocity-flow "
                        "deploy` when missing (and checked when present). Topic name -> settings.",
                        "additionalProperties": {"$ref": "#/$defs/topic"}},
+
+            "environments": {"type": "object", "description": "Environment name -> what it changes (`--env NAME`, "
+                             "VELOCITY_FLOW_ENV): deep-merged over the rest of the file, `null` deletes; the steps "
+                             "are the same in every environment (docs/topology.md, Environments).",
+                             "propertyNames": {"pattern": ID},
+                             "additionalProperties": {"$ref": "#/$defs/environment"}},
         },
         "$defs": defs,
     }
     _describe_refs(schema, defs)
     return schema
+
+
+def _environment() -> Dict[str, Any]:
+    """A partial topology: each section is merged over the base's, so only its kinds are checked
+    here; the merged result is checked as a whole."""
+    part = {"type": ["object", "null"]}
+    named = {"type": ["object", "null"], "propertyNames": {"pattern": ID}, "additionalProperties": part}
+    return {"type": ["object", "null"], "additionalProperties": False,
+            "description": "What an environment changes: sources, sinks, dead_letter, topics, name or description. "
+                           "Mappings merge key by key, other values replace, `null` deletes; a connector key "
+                           "(`kafka:`) replaces the base's connector.",
+            "properties": {"name": text("Name of the topology in this environment.", pattern=ID),
+                           "description": text("Free text for people."),
+                           "sources": {**named, "description": "Source name -> what changes (`null` removes it)."},
+                           "sinks": {**named, "description": "Sink name -> what changes (`null` removes it)."},
+                           "dead_letter": {**part, "description": "What changes in the dead-letter sink."},
+                           "topics": {"type": ["object", "null"], "additionalProperties": part,
+                                      "description": "Topic name -> settings (`null` removes it)."}}}
 
 
 def _describe_refs(node: Any, defs: Dict[str, Any]) -> None:

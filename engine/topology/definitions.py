@@ -81,7 +81,10 @@ def dead_letter_default(topology_name: str) -> SinkDef:
 
 
 def brokers_text(brokers: Any) -> str:
-    return brokers if isinstance(brokers, str) else ",".join(brokers)
+    """``host:port,...``; a list of anything else is a shape error reported elsewhere."""
+    if isinstance(brokers, str):
+        return brokers
+    return ",".join(str(b) for b in brokers) if isinstance(brokers, (list, tuple)) else str(brokers)
 
 
 def topic_brokers(sources: Mapping[str, SourceDef], sinks: Mapping[str, SinkDef],

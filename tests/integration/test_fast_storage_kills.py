@@ -73,13 +73,14 @@ def test_fast_storage_killed_ten_times_ends_equal_to_the_truth(kafka_bootstrap, 
     from confluent_kafka.admin import NewTopic
     for future in kafka_admin.create_topics([NewTopic(f"{prefix}.domain.{d}", 1, 1) for d in DOMAINS]).values():
         future.result(timeout=30)
-    shipped = (ROOT / "topologies" / "velocity" / "kafka" / "fast_storage.yaml").read_text()
+    shipped = (ROOT / "topologies" / "velocity" / "fast_storage.yaml").read_text()
     topology = tmp_path / "fast_storage.yaml"
     topology.write_text(shipped.replace("group_id: velocity-fast-storage", f"group_id: {prefix}"))
     store = tmp_path / "store"
     env = {**os.environ, "KAFKA_BOOTSTRAP": kafka_bootstrap, "VF_OUT": str(store), "VF_KAFKA_TAIL": "true",
            "VF_DOMAIN_PREFIX": prefix}
-    deploy = [sys.executable, "-m", "cli", "deploy", "-q", "-s", "1", "-r", str(tmp_path / "recovery"), str(topology)]
+    deploy = [sys.executable, "-m", "cli", "deploy", "-q", "-s", "1", "-r", str(tmp_path / "recovery"), "--env", "kafka",
+              str(topology)]
 
     done = threading.Event()
     writer = threading.Thread(target=_publish, args=(kafka_bootstrap, prefix, out / "domain", done), daemon=True)

@@ -234,8 +234,8 @@ def test_edge_workload_through_the_real_stack_equals_postgres(kafka_bootstrap, p
                         "VF_OUT": str(tmp_path / "out"), "VF_DOMAIN_PREFIX": prefix}.items():  # topics of our own
         monkeypatch.setenv(name, value)
     for topology in CHAIN:
-        assert main(["deploy", "-q", "-r", str(tmp_path / "recovery" / topology),
-                     f"topologies/velocity/kafka/{topology}.yaml"]) == 0, topology
+        assert main(["deploy", "-q", "--env", "kafka", "-r", str(tmp_path / "recovery" / topology),
+                     f"topologies/velocity/{topology}.yaml"]) == 0, topology
 
     dead = {p.name: p.read_text() for p in (tmp_path / "out").glob("dead-letter/*.jsonl") if p.read_text().strip()}
     assert not dead, dead
