@@ -63,6 +63,10 @@ def cmd_run(args, out: Console, err: Console) -> int:
         topology = _valid_or_report(args.path, err, args.environment)
         if topology is None:
             return EXIT_INVALID
+        if getattr(args, "tap", None):
+            from cli.tap import run_tapped
+
+            return run_tapped(topology, args, err)
         return run_topology(topology, run_options(args), out, err, quiet=args.quiet)
 
 
@@ -213,7 +217,23 @@ def cmd_init(args, out: Console, err: Console) -> int:
     return init(args, out, err)
 
 
+def cmd_tap(args, out: Console, err: Console) -> int:
+    from cli.tap import tap
+
+    with secrets_hidden(args.path):
+        topology = _valid_or_report(args.path, err)
+        return EXIT_INVALID if topology is None else tap(topology, args, out, err)
+
+
+def cmd_replay(args, out: Console, err: Console) -> int:
+    from cli.replay import replay
+
+    with secrets_hidden(args.into):
+        topology = _valid_or_report(args.into, err)
+        return EXIT_INVALID if topology is None else replay(topology, args, out, err)
+
+
 # Subcommand name -> handler (cli/main.py parses, then calls one of these).
 HANDLERS = {"validate": cmd_validate, "run": cmd_run, "graph": cmd_graph, "schema": cmd_schema,
             "deploy": cmd_deploy, "generate": cmd_generate, "demo": cmd_demo, "stack": cmd_stack, "init": cmd_init,
-            "test": cmd_test}
+            "test": cmd_test, "tap": cmd_tap, "replay": cmd_replay}

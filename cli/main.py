@@ -27,7 +27,8 @@ _COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED
                   "deploy": (EXIT_INVALID, EXIT_FAILED), "graph": (EXIT_INVALID, EXIT_FAILED),
                   "generate": (EXIT_FAILED,),
                   "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": (), "init": (EXIT_FAILED,),
-                  "test": (EXIT_INVALID,)}
+                  "test": (EXIT_INVALID,), "tap": (EXIT_INVALID, EXIT_FAILED),
+                  "replay": (EXIT_INVALID, EXIT_FAILED)}
 
 
 def exit_codes_epilog(command: Optional[str] = None) -> str:
@@ -157,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                      envvar="BYTEWAX_PROCESS_ID", default=None, help="this process's index in --addresses")
     run.add_argument("-a", "--addresses", action=_EnvDefault, envvar="BYTEWAX_ADDRESSES", default=None,
                      help="host:port of every process of the cluster, separated by ';' (as bytewax.run)")
+    run.add_argument("--tap", metavar="STEP", default=None,
+                     help="also print the events leaving STEP as JSON lines (live view to stderr)")
 
     deploy = commands.add_parser("deploy", help="provision the topology's Kafka topics, then run it durably")
     _execution_options(deploy)
@@ -218,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("name", metavar="NAME", help="the topology's name: NAME.yaml, NAME.test.yaml, samples/NAME.jsonl")
     init.add_argument("--dir", default=".", help="where to write them (default: the current directory)")
     init.add_argument("--force", action="store_true", help="overwrite files that exist (default: refuse, exit 2)")
+
+    from cli.replay import add_replay_command
+    from cli.tap import add_tap_command
+
+    add_tap_command(commands, _positive_int, _workers)
+    add_replay_command(commands)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")

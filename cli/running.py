@@ -39,7 +39,8 @@ def report_error(err: Console, topology: Topology, exc) -> None:
     err.print(f"[red]error:[/red] {escape(topology.redact(str(exc)))}", highlight=False)
 
 
-def run_topology(topology: Topology, options, out: Console, err: Console, quiet: bool = False) -> int:
+def run_topology(topology: Topology, options, out: Console, err: Console, quiet: bool = False,
+                 compile_options=None) -> int:
     """Compile and run an already validated topology; EXIT_OK, or EXIT_FAILED when a connector
     cannot start or the flow fails. Every message goes through ``topology.redact``."""
     from engine.compiler import DEAD_LETTER_STEP, compile_topology
@@ -48,7 +49,7 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
 
     metrics = MetricsRegistry()
     try:
-        flow = compile_topology(topology, metrics)
+        flow = compile_topology(topology, metrics, compile_options)  # taps: run --tap
     except ConnectorError as exc:
         report_error(err, topology, exc)
         return EXIT_FAILED

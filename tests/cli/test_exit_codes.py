@@ -12,7 +12,8 @@ import pytest
 import cli.main as cli_main
 from cli.main import SafeConsole, build_parser, main
 
-COMMANDS = ["validate", "run", "deploy", "graph", "generate", "demo", "stack", "schema", "test", "init"]
+COMMANDS = ["validate", "run", "deploy", "graph", "generate", "demo", "stack", "schema", "test", "tap", "replay",
+            "init"]
 
 
 def cli(*argv, env=None):
