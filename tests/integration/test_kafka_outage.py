@@ -90,11 +90,13 @@ def test_a_tailing_flow_says_when_the_brokers_go_and_come_back_and_loses_nothing
     got = sorted(json.loads(line)["i"] for line in out.read_text().splitlines())
     assert got == list(range(1000))
     lines = err.splitlines()
-    assert [line for line in lines if "unreachable" in line] == [
-        "kafka source: the brokers are unreachable; the flow waits for them (nothing is lost)"]
+    gone = [line for line in lines if "unreachable" in line]
     back = [line for line in lines if "reachable again" in line]
-    assert len(back) == 1 and back[0].startswith("kafka source: the brokers are reachable again after ")
-    assert 8 <= int(back[0].rsplit(" ", 2)[1]) <= 60
+    # one outage, one pair of lines; a broker still starting may flap once more (a second, short pair)
+    assert 1 <= len(gone) <= 2 and len(back) == len(gone), err[-3000:]
+    assert set(gone) == {"kafka source: the brokers are unreachable; the flow waits for them (nothing is lost)"}
+    assert all(line.startswith("kafka source: the brokers are reachable again after ") for line in back)
+    assert 8 <= int(back[0].rsplit(" ", 2)[1]) <= 60, back
     assert not [line for line in lines if line.startswith("%")], "librdkafka's own log lines leaked"
 
 
