@@ -18,6 +18,7 @@ from engine.binding import Validation, validate_file
 from engine.binding.model import Topology
 from engine.expressions import Expression, ExpressionError, compile_expression
 from engine.topology.diagnostics import Diagnostic
+from engine.topology.environments import UnknownEnvironment
 from engine.topology.loader import Document, NodePath, load_file
 
 Where = Tuple[int, int]  # 1-based line and column in the test file
@@ -125,7 +126,7 @@ def load_test_file(path: str) -> TestFile:
     if doc.data is None:
         return test
     reader = _Reader(doc)
-    data = reader.mapping(doc.data, (), "a test file", ("topology", "env", "tests"))
+    data = reader.mapping(doc.data, (), "a test file", ("topology", "environment", "env", "tests"))
     if data is None:
         test.problems += reader.problems
         return test
@@ -136,7 +137,15 @@ def load_test_file(path: str) -> TestFile:
                        hint="topology: my_flow.yaml")
     else:
         full = os.path.normpath(os.path.join(os.path.dirname(path), topology_path))
-        test.validation = validate_file(full, {**os.environ, **env})
+        environment = data.get("environment")
+        if environment is not None and not isinstance(environment, str):
+            reader.problem(("environment",), "'environment' must name one of the topology's environments")
+            environment = None
+        try:
+            test.validation = validate_file(full, {**os.environ, **env}, environment=environment)
+        except UnknownEnvironment as exc:
+            reader.problem(("environment",), str(exc).split(": ", 1)[-1],
+                           hint="the environments are the keys of the topology's 'environments' section")
     topology = test.topology
     cases = data.get("tests")
     if not isinstance(cases, list) or not cases:

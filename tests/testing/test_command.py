@@ -227,3 +227,19 @@ def test_the_shipped_topologies_as_junit_and_json(monkeypatch):
     assert code == 0 and root.get("failures") == "0" and len(root.findall("testsuite")) == 6
     code, out, _ = cli("test", "topologies/", "--format", "json")
     assert code == 0 and all(result["passed"] for result in json.loads(out))
+
+
+def test_a_test_file_can_run_a_topology_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    shipped = (ROOT / "topologies" / "velocity" / "pickup_domain.test.yaml").read_text()
+    for environment, expected in (("kafka", 0), ("nope", 1)):
+        path = ROOT / "topologies" / "velocity" / f"_env_{environment}.test.yaml"
+        path.write_text(shipped.replace("topology: pickup_domain.yaml\n",
+                                        f"topology: pickup_domain.yaml\nenvironment: {environment}\n"))
+        try:
+            code, out, err = cli("test", str(path))
+        finally:
+            path.unlink()
+        assert code == expected, out + err
+        if expected:  # the kafka sources are replaced by the test's inputs: same steps, same results
+            assert "no environment 'nope' (known: kafka)" in out + err and ":5:14:" in out + err
