@@ -221,7 +221,7 @@ def cmd_tap(args, out: Console, err: Console) -> int:
     from cli.tap import tap
 
     with secrets_hidden(args.path):
-        topology = _valid_or_report(args.path, err)
+        topology = _valid_or_report(args.path, err, args.environment)
         return EXIT_INVALID if topology is None else tap(topology, args, out, err)
 
 
@@ -229,7 +229,7 @@ def cmd_replay(args, out: Console, err: Console) -> int:
     from cli.replay import replay
 
     with secrets_hidden(args.into):
-        topology = _valid_or_report(args.into, err)
+        topology = _valid_or_report(args.into, err, args.environment)
         return EXIT_INVALID if topology is None else replay(topology, args, out, err)
 
 

@@ -225,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     from cli.replay import add_replay_command
     from cli.tap import add_tap_command
 
-    add_tap_command(commands, _positive_int, _workers)
-    add_replay_command(commands)
+    add_env_option(add_tap_command(commands, _positive_int, _workers))
+    add_env_option(add_replay_command(commands))
 
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")

@@ -33,7 +33,7 @@ from engine.hints import did_you_mean
 EXIT_STILL_FAILING = 1  # shares the code of an invalid topology: "not everything is fine"
 
 
-def add_replay_command(commands) -> None:
+def add_replay_command(commands):
     replay = commands.add_parser(
         "replay", help="re-inject dead letters into a (fixed) topology, through the whole flow into its sinks",
         description="Re-inject dead letters into a (fixed) topology. Exit 1 when some still fail or cannot be "
@@ -45,6 +45,7 @@ def add_replay_command(commands) -> None:
                         help="the source for dead letters whose origin no source of the topology reads")
     replay.add_argument("--dry-run", action="store_true", help="sinks discarded, dead letters not written")
     replay.add_argument("--format", choices=["text", "json"], default="text")
+    return replay
 
 
 def read_letters(path: str) -> List[Letter]:

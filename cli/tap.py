@@ -23,8 +23,8 @@ from engine.hints import did_you_mean
 from engine.records import DeadLetter
 
 
-def add_tap_command(commands, count, workers) -> None:
-    """``count`` and ``workers``: the argument types of cli/main.py."""
+def add_tap_command(commands, count, workers):
+    """The ``tap`` parser; ``count`` and ``workers``: the argument types of cli/main.py."""
     tap = commands.add_parser("tap", help="print the events leaving a step while the flow runs dry (sinks discarded)")
     tap.add_argument("path", metavar="FILE")
     tap.add_argument("place", metavar="STEP",
@@ -34,6 +34,7 @@ def add_tap_command(commands, count, workers) -> None:
     tap.add_argument("--every", type=count, default=1, metavar="K", help="print one event in K")
     tap.add_argument("--format", choices=["json", "pretty"], default="json")
     tap.add_argument("-w", "--workers", type=workers, default=1, help="Bytewax worker threads")
+    return tap
 
 
 class Printer:

@@ -164,3 +164,12 @@ sinks: {{out: {{from: all, stdout: {{}}}}}}
     assert source("returns[2]@17") == "orders" and source("audit.x[0]@1") == "matched"
     assert source("other[0]@1") is None and source(None) is None and source(f"{tmp_path}/d/a.txt:1") is None
     assert source(None, step="one") == "one"  # a decode dead letter: its step is the source
+
+
+def test_replay_into_an_environment_of_the_topology(failed, capsys):
+    fixed = failed / "fixed.yaml"
+    fixed.write_text(FLOW.format(dir=failed, cast="float", format="")
+                     + f'environments:\n  other:\n    sinks: {{out: {{file: {{path: "{failed}/other.jsonl"}}}}}}\n')
+    assert main(["replay", str(failed / "failed.jsonl"), "--into", str(fixed), "--env", "other"]) == 0
+    assert [e["id"] for e in _lines(failed / "other.jsonl")] == [2, 5, 8]
+    assert len(_lines(failed / "out.jsonl")) == 7

@@ -112,14 +112,19 @@ def test_run_tap_is_a_real_run(flow, capsys):
 KAFKA_FLOW = """\
 version: 1
 name: kafka-tap
-sources:
-  orders: {{kafka: {{brokers: "{bootstrap}", topic: {topic}, group_id: {group}, start: committed}}}}
+sources: {{orders: {{file: {{path: "{dir}/in.jsonl"}}}}}}
 steps:
   - id: typed
     cast: {{fields: {{n: int}}}}
 sinks:
-  out: {{from: typed, kafka: {{brokers: "{bootstrap}", topic: {target}}}}}
+  out: {{from: typed, file: {{path: "{dir}/out.jsonl"}}}}
 dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+environments:
+  kafka:
+    sources:
+      orders: {{kafka: {{brokers: "{bootstrap}", topic: {topic}, group_id: {group}, start: committed}}}}
+    sinks:
+      out: {{kafka: {{brokers: "{bootstrap}", topic: {target}}}}}
 """
 
 
@@ -132,8 +137,11 @@ def test_tap_on_a_tailing_kafka_source_stops_after_the_limit(kafka_bootstrap, ka
     produce(kafka_bootstrap, topic, [{"n": str(i)} for i in range(20)])
     path = tmp_path / "flow.yaml"
     path.write_text(KAFKA_FLOW.format(bootstrap=kafka_bootstrap, topic=topic, target=target, group=group, dir=tmp_path))
-    # the source tails (no tail: false): only --limit ends this run, cleanly
-    assert main(["tap", str(path), "typed", "--limit", "5", "-w", "1"]) == 0
+    (tmp_path / "in.jsonl").write_text('{"n": "-1"}\n')
+    assert main(["tap", str(path), "typed"]) == 0  # the base: files
+    assert [e["n"] for e in _lines(capsys.readouterr().out)] == [-1]
+    # the kafka environment; its source tails (no tail: false): only --limit ends this run, cleanly
+    assert main(["tap", str(path), "typed", "--env", "kafka", "--limit", "5", "-w", "1"]) == 0
     out, err = capsys.readouterr()
     assert [e["n"] for e in _lines(out)] == [0, 1, 2, 3, 4]
     assert "5 event(s) shown" in err
