@@ -95,7 +95,11 @@ def child(root: str, topology_path: str, out: str, boundaries: str = "on") -> No
         _boundaries_off()
     from engine.compiler import compile_topology
     from engine.runtime.runner import RunOptions, run_dataflow
-    from engine.binding import validate_text
+
+    try:
+        from engine.binding import validate_text
+    except ImportError:  # an engine from before issue 17 (the baseline): validation lived in topology/
+        from engine.topology.validate import validate_text  # type: ignore[no-redef]
 
     with open(topology_path, encoding="utf-8") as handle:
         result = validate_text("boundaries.yaml", handle.read(), env={})
