@@ -67,7 +67,7 @@ def cmd_run(args, out: Console, err: Console) -> int:
             from cli.tap import run_tapped
 
             return run_tapped(topology, args, err)
-        return run_topology(topology, run_options(args), out, err, quiet=args.quiet)
+        return run_topology(topology, run_options(args), out, err, quiet=args.quiet, status_file=args.status_file)
 
 
 def cmd_graph(args, out: Console, err: Console) -> int:

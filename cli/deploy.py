@@ -60,7 +60,8 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     if args.snapshot_interval is None:  # Bytewax's 10 s: a crash loop faster than that never progresses
         args.snapshot_interval = DEPLOY_SNAPSHOT_INTERVAL
     if args.processes == 1:
-        return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet)
+        return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet,
+                            status_file=args.status_file)
     return run_processes(args, recovery, out, err)
 
 
@@ -98,6 +99,8 @@ def run_processes(args, recovery: str, out: Console, err: Console) -> int:
                    "-i", str(index), "-a", addresses, "-r", recovery]
         if args.snapshot_interval:
             command += ["-s", str(args.snapshot_interval)]
+        if args.status_file:  # one file per process: PATH.0, PATH.1, ...
+            command += ["--status-file", f"{args.status_file}.{index}"]
         if getattr(args, "environment", None):
             command += ["--env", args.environment]
         commands.append(command)

@@ -50,6 +50,12 @@ class LiveView:
             dead = f"[red]{counters.dead:,}[/red]" if counters.dead else "0"
             table.add_row(escape(self.redact(name)), f"{counters.events_in:,}", f"{counters.events_out:,}", dead,
                           f"{rate:,.0f}")
+        health = [f"{name}: " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in gauges.items()
+                                          if key != "lag_per_partition")
+                  for name, gauges in self.metrics.health().items() if gauges]
+        if health:
+            table.caption = escape(self.redact("; ".join(health)))
+            table.caption_justify = "left"
         return table
 
     def __rich__(self) -> Table:

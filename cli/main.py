@@ -135,6 +135,9 @@ def _execution_options(command: argparse.ArgumentParser) -> None:
                          envvar="BYTEWAX_RECOVERY_DIRECTORY", default=None,
                          help="directory of the Bytewax recovery store (enables resume)")
     command.add_argument("-q", "--quiet", action="store_true", help="no live view or summary")
+    command.add_argument("--status-file", metavar="PATH", default=None,
+                         help="write the flow's state (counters, Kafka lag, last event and delivery, brokers) as "
+                              "JSON to PATH every second (docs/operations.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from cli.exits import EXIT_FAILED, EXIT_OK
 from cli.live import LiveView, dead_letter_total
+from cli.status import StatusFile
 from engine.binding.model import Topology
 from engine.metrics import MetricsRegistry
 from engine.notices import set_writer
@@ -40,7 +41,7 @@ def report_error(err: Console, topology: Topology, exc) -> None:
 
 
 def run_topology(topology: Topology, options, out: Console, err: Console, quiet: bool = False,
-                 compile_options=None) -> int:
+                 compile_options=None, status_file: Optional[str] = None) -> int:
     """Compile and run an already validated topology; EXIT_OK, or EXIT_FAILED when a connector
     cannot start or the flow fails. Every message goes through ``topology.redact``."""
     from engine.compiler import DEAD_LETTER_STEP, compile_topology
@@ -55,12 +56,15 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
         return EXIT_FAILED
     view = LiveView(topology.name, metrics, redact=topology.redact)
     before = set_writer(lambda text: err.print(topology.redact(text), highlight=False, markup=False))
+    reporting = StatusFile(status_file, topology.name, metrics, topology.redact)
     try:
-        if quiet or not out.is_terminal:
-            run_dataflow(flow, options)
-        else:
-            with Live(view, console=out, refresh_per_second=4, transient=True):
+        with reporting:
+            if quiet or not out.is_terminal:
                 run_dataflow(flow, options)
+            else:
+                with Live(view, console=out, refresh_per_second=4, transient=True):
+                    run_dataflow(flow, options)
+            reporting.finish("stopped" if stop_requested() else "finished")
     except RunFailed as failure:
         report_error(err, topology, failure.message)
         return EXIT_FAILED

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Any, Dict
 
 
 @dataclass
@@ -28,12 +28,49 @@ class StepCounters:
             self.dead += dead
 
 
+class Gauges:
+    """The health of one connector, as its latest values (a source's lag per partition and the
+    time of its last event, a sink's last delivery, whether the brokers answer)."""
+
+    def __init__(self) -> None:
+        self._values: Dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def set(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._values[key] = value
+
+    def put(self, key: str, part: str, value: Any) -> None:
+        """One partition's value of ``key`` (``lag``: summed in the snapshot, listed per partition)."""
+        with self._lock:
+            self._values.setdefault(key, {})[part] = value
+
+    def snapshot(self) -> Dict[str, Any]:
+        with self._lock:
+            out = {k: dict(v) if isinstance(v, dict) else v for k, v in self._values.items()}
+        lag = out.pop("lag", None)
+        if lag is not None:
+            out["lag"], out["lag_per_partition"] = sum(lag.values()), lag
+        return out
+
+
 class MetricsRegistry:
     """The counters of one run, by step id, in the order steps were registered."""
 
     def __init__(self) -> None:
         self._steps: Dict[str, StepCounters] = {}
+        self._gauges: Dict[str, Gauges] = {}
         self._lock = threading.Lock()
+
+    def gauges(self, name: str) -> Gauges:
+        """The health gauges of the source or sink ``name`` (``sink:<name>`` for a sink)."""
+        with self._lock:
+            return self._gauges.setdefault(name, Gauges())
+
+    def health(self) -> Dict[str, Dict[str, Any]]:
+        with self._lock:
+            gauges = dict(self._gauges)
+        return {name: g.snapshot() for name, g in gauges.items()}
 
     def step(self, step_id: str) -> StepCounters:
         with self._lock:

@@ -63,7 +63,7 @@ KAFKA = Component(
     "sink", "kafka",
     "Write events as JSON messages to a Kafka topic; every batch's deliveries are confirmed (acks=all, idempotent "
     "producer) before it counts as written: at-least-once.",
-    "engine.connectors.kafka:KafkaSink",
+    "engine.connectors.kafka_sink:KafkaSink",
     options=(
         Option("brokers", BROKERS["description"], {"oneOf": BROKERS["oneOf"]}, required=True),
         Option("topic", "The topic (fixed).", _TEXT),

@@ -69,7 +69,9 @@ class _Wiring:
     def sources(self) -> None:
         for name, spec in self.topology.sources.items():
             counters = self.metrics.step(name)
-            raw = op.input(name, self.flow, self.options.build("source", spec, None))
+            source = self.options.build("source", spec, None)
+            _attach_gauges(source, self.metrics.gauges(name))
+            raw = op.input(name, self.flow, source)
             decode = Decode(name, spec.event_schema, spec.options.get("format", "json"))
             step_id = f"{name}:decode"
             out = batch_step(step_id, raw, counted(guard(step_id, decode.process, raw_values), counters, _raw_size))
@@ -109,7 +111,8 @@ class _Wiring:
                 up = envelope.ok
                 self.dead.append(envelope.dead)
             self.tapped[f"sink:{name}"] = up
-            wire_sink(name, spec, up, self.metrics.step(f"sink:{name}"), self.dead, self.options.build)
+            wire_sink(name, spec, up, self.metrics.step(f"sink:{name}"), self.dead, self.options.build,
+                      self.metrics.gauges(f"sink:{name}"))
         dead = op.merge(f"{DEAD_LETTER_STEP}:merge", *self.dead) if len(self.dead) > 1 else self.dead[0]
         self.tapped[DEAD_LETTER_STEP] = dead
         wire_dead_letter_sink(DEAD_LETTER_STEP, self.topology.dead_letter, dead, self.metrics.step(DEAD_LETTER_STEP),
@@ -119,6 +122,13 @@ class _Wiring:
         for where, tap in self.options.taps.items():
             stream = self.tapped[where] if where in self.tapped else self.stream(where)
             op.inspect("tap:" + where.replace(".", ":"), stream, _tapping(tap))  # Bytewax ids have no dots
+
+
+def _attach_gauges(connector: Any, gauges) -> None:
+    """A connector that reports its health (``attach_gauges``) gets its gauges."""
+    attach = getattr(connector, "attach_gauges", None)
+    if attach is not None:
+        attach(gauges)
 
 
 def _tapping(tap: Tap) -> Callable[[str, List[Any]], None]:

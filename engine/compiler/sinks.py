@@ -14,7 +14,7 @@ encoded is written with the event as (capped) text instead, so it is never lost 
 
 from __future__ import annotations
 
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 from bytewax.dataflow import Stream
 
@@ -22,17 +22,20 @@ from engine.compiler.connectors import Build, declared
 from engine.compiler.steps import batch_step, counted
 from engine.connectors.jsonl import encode_value
 from engine.connectors.wiring import output
-from engine.metrics import StepCounters
+from engine.metrics import Gauges, StepCounters
 from engine.operators.boundary import guard
 from engine.records import DeadLetter
 
 MAX_DEAD_EVENT_BYTES = 1 << 20  # a dead letter carries at most 1 MiB of its event
 
 
-def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[Stream], build: Build = declared) -> None:
+def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[Stream], build: Build = declared,
+              gauges: Optional[Gauges] = None) -> None:
     """``up`` -> ``sink:<name>:encode`` -> the sink; encoding failures join ``dead``."""
     sink = build("sink", spec, counters)
     step_id = f"sink:{name}"
+    if gauges is not None and hasattr(sink, "attach_gauges"):
+        sink.attach_gauges(gauges)
     encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink.encoder()), keep_lineage=False))
     dead.append(encoded.dead)
     output(step_id, encoded.ok, sink, name)

@@ -1,23 +1,17 @@
-"""Kafka topics: a partitioned source and a producer sink that checks every delivery.
-
-Source: one Bytewax partition per topic partition (so partitions spread over workers and
-processes); its resume state is the next offset, kept in Bytewax's recovery store. With a
-``group_id`` the offsets are also committed to Kafka at each snapshot, so lag is visible to
-the usual tools and ``start: committed`` can resume from them without a recovery store.
-
-Sink: a producer per worker (``acks=all``, idempotent); every batch is flushed and its
-delivery reports checked before the batch counts as written, so a failed delivery stops the
-flow loudly instead of losing events (at-least-once).
+"""Kafka topics as a source: one Bytewax partition per topic partition (so partitions spread
+over workers and processes); its resume state is the next offset, kept in Bytewax's recovery
+store. With a ``group_id`` the offsets are also committed to Kafka at each snapshot, so lag is
+visible to the usual tools and ``start: committed`` can resume from them without a recovery
+store. The sink is engine/connectors/kafka_sink.py.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
@@ -25,23 +19,18 @@ from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
-    Producer,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient
 
 from engine.connectors.errors import ConnectorError
-from engine.connectors.jsonl import Unwritable, encode_value
 from engine.connectors.kafka_align import alignment
 from engine.connectors.kafka_health import BrokerHealth, quiet
-from engine.connectors.kafka_topics import TopicCheck
 from engine.durations import parse_duration
-from engine.metrics import StepCounters
+from engine.metrics import Gauges, StepCounters
 from engine.records import RawBatch
 from engine.stopping import stop_requested
 
-KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD = "_key", "_topic", "_headers", "_meta"
-ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
 # A worker owns many partitions and polls them in turn: a poll must never block (a 5 ms wait
 # per partition on a six-partition topic made the p99 latency seconds at 2000 tx/s). An empty
 # partition sleeps a little instead, so an idle flow does not spin.
@@ -54,11 +43,11 @@ _UNKNOWN = -1
 _WAIT_FOR_DATA = 1.0
 
 
-def _servers(brokers: Union[str, Sequence[str]]) -> str:
+def servers(brokers: Union[str, Sequence[str]]) -> str:
     return brokers if isinstance(brokers, str) else ",".join(brokers)
 
 
-def _seconds(value: Union[int, float, str]) -> float:
+def seconds(value: Union[int, float, str]) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     try:
@@ -139,9 +128,23 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._idle = not messages
         if not messages:
             return []
+        self._report(messages)
         values = [message.value() for message in messages]
         meta = [_message_meta(message) for message in messages] if self._source.metadata else None
         return [RawBatch(values, self._origin, offsets=[m.offset() for m in messages], meta=meta)]
+
+    def _report(self, delivered: list) -> None:
+        """Lag (messages after the next offset, from the last fetch's watermark) and the time
+        of the last event, for the health view; cached: no request to the broker."""
+        gauges = self._source.gauges
+        if gauges is None:
+            return
+        _, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
+        if high >= 0 and self._next is not None:
+            gauges.put("lag", self._origin, max(0, high - self._next))
+        stamp = _stamp(delivered[-1])
+        if stamp >= 0:
+            gauges.set("last_event", datetime.fromtimestamp(stamp / 1000, timezone.utc).isoformat())
 
     def _consume(self) -> list:
         messages = self._consumer.consume(self._source.batch_size, _POLL_WAIT)
@@ -253,13 +256,17 @@ class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):
         if bool(self.topics) == bool(pattern):
             raise ConnectorError("kafka source: give 'topic', 'topics' or 'pattern' (exactly one)")
         self.pattern, self.group_id, self.batch_size = pattern, group_id, batch_size
-        self.tail, self.metadata, self.timeout = tail, metadata, _seconds(timeout)
+        self.tail, self.metadata, self.timeout = tail, metadata, seconds(timeout)
         self.start = _parse_start(start)
-        self.align_ms = None if align is False else int(_seconds(align) * 1000)
-        self.config = quiet({"bootstrap.servers": _servers(brokers), "group.id": group_id or "velocity-flow",
+        self.align_ms = None if align is False else int(seconds(align) * 1000)
+        self.config = quiet({"bootstrap.servers": servers(brokers), "group.id": group_id or "velocity-flow",
                              **{k: str(v) if not isinstance(v, (bool, int)) else v
                                 for k, v in (settings or {}).items()}})
         self.health = BrokerHealth("kafka source", "the flow waits for them (nothing is lost)")
+        self.gauges: Optional[Gauges] = None
+
+    def attach_gauges(self, gauges: Gauges) -> None:
+        self.gauges = self.health.gauges = gauges
 
     def list_parts(self) -> List[str]:
         return list_partitions(self.config, self.topics, self.pattern, self.timeout)
@@ -278,106 +285,3 @@ def _parse_start(start: str):
         raise ConnectorError(f"kafka source: start must be earliest, latest, committed or an "
                              f"ISO-8601 time, not '{start}'") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-_MAX_MESSAGE_BYTES = 1_000_000  # librdkafka's default message.max.bytes
-# One encoded message: (topic, key, value, headers)
-Message = Tuple[str, Optional[bytes], bytes, Optional[list]]
-
-
-def _encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCheck) -> Callable[[dict], Message]:
-    """``event -> Message``; an event that cannot be a message raises (and is dead-lettered):
-    librdkafka would refuse a message over ``message.max.bytes`` at every retry of the batch,
-    and one to a topic that is not there (``kafka_topics``)."""
-
-    def encode(event: dict) -> Message:
-        topic = event.get(TOPIC_FIELD) or default_topic
-        if not topic or not isinstance(topic, str):  # str: a topic from the environment is a str subclass
-            raise Unwritable(f"no topic to write to (the topic expression gave {topic!r})")
-        if topic is not default_topic:
-            topics.check(topic)
-        key = event.get(KEY_FIELD)
-        key = None if key is None else str(key).encode()
-        value = encode_value({k: v for k, v in event.items() if k not in ENVELOPE_FIELDS})
-        if len(value) + (len(key) if key else 0) > max_bytes:
-            raise Unwritable(f"the message would be {len(value):,} bytes, over message.max.bytes ({max_bytes:,})")
-        return topic, key, value, _headers(event.get(HEADERS_FIELD))
-
-    return encode
-
-
-class _KafkaWriter(StatelessSinkPartition[List[Message]]):
-    def __init__(self, sink: "KafkaSink") -> None:
-        self._sink = sink
-        self._producer = Producer({**sink.config, "error_cb": sink.health.error})
-        self._failures: List[str] = []
-        self._failed = False  # a batch was not delivered: the flow stops, close() must not wait again
-
-    def _report(self, error, message) -> None:
-        if error is not None:
-            self._failures.append(f"{message.topic()}: {error.str()}")
-
-    def write_batch(self, items: List[List[Message]]) -> None:
-        self._deadline = time.monotonic() + self._sink.timeout  # one timeout for the whole batch, queueing included
-        count = 0
-        for messages in items:
-            for message in messages:
-                self._produce(message)
-            count += len(messages)
-        left = self._producer.flush(max(0.0, self._deadline - time.monotonic()))
-        if left or self._failures:
-            self._failed = True
-            reason = self._failures[0] if self._failures \
-                else f"{left} message(s) still queued after {self._sink.timeout:g}s"
-            raise ConnectorError(f"kafka sink: {len(self._failures) or left} message(s) not delivered ({reason})")
-        self._sink.health.up()
-        if self._sink.metrics is not None:
-            self._sink.metrics.add(events_in=count, events_out=count)
-
-    def _produce(self, message: Message) -> None:
-        topic, key, value, headers = message
-        while True:
-            try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._report)
-                return
-            except BufferError:  # the local queue is full: let deliveries drain, then retry
-                if time.monotonic() >= self._deadline:
-                    self._failed = True
-                    raise ConnectorError(f"kafka sink: the local queue stayed full for {self._sink.timeout:g}s "
-                                         "(the brokers take nothing)") from None
-                self._producer.poll(0.1)
-
-    def close(self) -> None:
-        self._producer.flush(0 if self._failed else self._sink.timeout)
-
-
-def _headers(headers) -> Optional[list]:
-    if not headers:
-        return None
-    if type(headers) is not dict:
-        raise Unwritable(f"headers must be an object, not {type(headers).__name__}")
-    return [(str(k), None if v is None else str(v).encode()) for k, v in headers.items()]
-
-
-class KafkaSink(DynamicSink[List[Message]]):
-    """Events as JSON messages. The topic is ``topic`` or the event's ``_topic``; the key is
-    the event's ``_key`` and the headers its ``_headers`` (the compiler sets them from the
-    sink's ``key``, ``topic`` and ``headers`` expressions); those fields are not in the value."""
-
-    def __init__(self, brokers: Union[str, Sequence[str]], topic: Optional[str] = None,
-                 timeout: Union[str, float] = "30s", settings: Optional[Dict[str, object]] = None,
-                 metrics: Optional[StepCounters] = None) -> None:
-        self.topic, self.timeout, self.metrics = topic, _seconds(timeout), metrics
-        self.config = quiet({"bootstrap.servers": _servers(brokers), "acks": "all", "enable.idempotence": True,
-                             "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
-                                                for k, v in (settings or {}).items()}})
-        self.health = BrokerHealth("kafka sink", f"retrying each batch for up to {self.timeout:g}s, then the "
-                                                 "flow stops (the batch is resent at the next start)")
-
-    def encoder(self) -> Callable[[dict], Message]:
-        return _encoder(self.topic, int(self.config.get("message.max.bytes", _MAX_MESSAGE_BYTES)),
-                        TopicCheck(self.config, self.topic, min(self.timeout, 10.0)))
-
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _KafkaWriter:
-        return _KafkaWriter(self)
-

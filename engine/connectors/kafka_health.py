@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
 from confluent_kafka import KafkaError
 
+from engine.metrics import Gauges
 from engine.notices import notice
 
 _DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT}
@@ -38,6 +40,7 @@ class BrokerHealth:
         self._lock = threading.Lock()
         self._down_since: Optional[float] = None
         self._last_probe = 0.0
+        self.gauges: Optional[Gauges] = None  # the health view: "brokers": "up" / "down since ..."
 
     @property
     def down(self) -> bool:
@@ -51,6 +54,8 @@ class BrokerHealth:
             if self._down_since is not None:
                 return
             self._down_since = time.monotonic()
+        if self.gauges is not None:
+            self.gauges.set("brokers", "down since " + datetime.now(timezone.utc).isoformat(timespec="seconds"))
         notice(f"{self.what}: the brokers are unreachable; {self.patience}")
 
     def probe(self, client) -> None:
@@ -67,5 +72,7 @@ class BrokerHealth:
     def up(self) -> None:
         with self._lock:
             since, self._down_since = self._down_since, None
+        if self.gauges is not None:
+            self.gauges.set("brokers", "up")
         if since is not None:
             notice(f"{self.what}: the brokers are reachable again after {time.monotonic() - since:.0f} s")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from engine.connectors.jsonl import MAX_DEPTH, Unwritable, encode_event, encode_value
-from engine.connectors.kafka import KafkaSink
+from engine.connectors.kafka_sink import KafkaSink
 
 ints = st.integers(min_value=-(10 ** 40), max_value=10 ** 40)
 leaves = st.none() | st.booleans() | ints | st.text(max_size=8) | st.floats(allow_nan=False, allow_infinity=False)

@@ -1,0 +1,130 @@
+"""Kafka topics as a sink: a producer per worker (``acks=all``, idempotent); every batch is
+flushed and its delivery reports checked before the batch counts as written, so a failed
+delivery stops the flow loudly instead of losing events (at-least-once)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import Producer
+
+from engine.connectors.errors import ConnectorError
+from engine.connectors.jsonl import Unwritable, encode_value
+from engine.connectors.kafka import seconds, servers
+from engine.connectors.kafka_health import BrokerHealth, quiet
+from engine.connectors.kafka_topics import TopicCheck
+from engine.metrics import Gauges, StepCounters
+
+KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD = "_key", "_topic", "_headers", "_meta"
+ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
+
+_MAX_MESSAGE_BYTES = 1_000_000  # librdkafka's default message.max.bytes
+# One encoded message: (topic, key, value, headers)
+Message = Tuple[str, Optional[bytes], bytes, Optional[list]]
+
+
+def _encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCheck) -> Callable[[dict], Message]:
+    """``event -> Message``; an event that cannot be a message raises (and is dead-lettered):
+    librdkafka would refuse a message over ``message.max.bytes`` at every retry of the batch,
+    and one to a topic that is not there (``kafka_topics``)."""
+
+    def encode(event: dict) -> Message:
+        topic = event.get(TOPIC_FIELD) or default_topic
+        if not topic or not isinstance(topic, str):  # str: a topic from the environment is a str subclass
+            raise Unwritable(f"no topic to write to (the topic expression gave {topic!r})")
+        if topic is not default_topic:
+            topics.check(topic)
+        key = event.get(KEY_FIELD)
+        key = None if key is None else str(key).encode()
+        value = encode_value({k: v for k, v in event.items() if k not in ENVELOPE_FIELDS})
+        if len(value) + (len(key) if key else 0) > max_bytes:
+            raise Unwritable(f"the message would be {len(value):,} bytes, over message.max.bytes ({max_bytes:,})")
+        return topic, key, value, _headers(event.get(HEADERS_FIELD))
+
+    return encode
+
+
+class _KafkaWriter(StatelessSinkPartition[List[Message]]):
+    def __init__(self, sink: "KafkaSink") -> None:
+        self._sink = sink
+        self._producer = Producer({**sink.config, "error_cb": sink.health.error})
+        self._failures: List[str] = []
+        self._failed = False  # a batch was not delivered: the flow stops, close() must not wait again
+
+    def _report(self, error, message) -> None:
+        if error is not None:
+            self._failures.append(f"{message.topic()}: {error.str()}")
+
+    def write_batch(self, items: List[List[Message]]) -> None:
+        self._deadline = time.monotonic() + self._sink.timeout  # one timeout for the whole batch, queueing included
+        count = 0
+        for messages in items:
+            for message in messages:
+                self._produce(message)
+            count += len(messages)
+        left = self._producer.flush(max(0.0, self._deadline - time.monotonic()))
+        if left or self._failures:
+            self._failed = True
+            reason = self._failures[0] if self._failures \
+                else f"{left} message(s) still queued after {self._sink.timeout:g}s"
+            raise ConnectorError(f"kafka sink: {len(self._failures) or left} message(s) not delivered ({reason})")
+        self._sink.health.up()
+        if self._sink.gauges is not None and count:
+            self._sink.gauges.set("last_delivery", datetime.now(timezone.utc).isoformat())
+        if self._sink.metrics is not None:
+            self._sink.metrics.add(events_in=count, events_out=count)
+
+    def _produce(self, message: Message) -> None:
+        topic, key, value, headers = message
+        while True:
+            try:
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._report)
+                return
+            except BufferError:  # the local queue is full: let deliveries drain, then retry
+                if time.monotonic() >= self._deadline:
+                    self._failed = True
+                    raise ConnectorError(f"kafka sink: the local queue stayed full for {self._sink.timeout:g}s "
+                                         "(the brokers take nothing)") from None
+                self._producer.poll(0.1)
+
+    def close(self) -> None:
+        self._producer.flush(0 if self._failed else self._sink.timeout)
+
+
+def _headers(headers) -> Optional[list]:
+    if not headers:
+        return None
+    if type(headers) is not dict:
+        raise Unwritable(f"headers must be an object, not {type(headers).__name__}")
+    return [(str(k), None if v is None else str(v).encode()) for k, v in headers.items()]
+
+
+class KafkaSink(DynamicSink[List[Message]]):
+    """Events as JSON messages. The topic is ``topic`` or the event's ``_topic``; the key is
+    the event's ``_key`` and the headers its ``_headers`` (the compiler sets them from the
+    sink's ``key``, ``topic`` and ``headers`` expressions); those fields are not in the value."""
+
+    def __init__(self, brokers: Union[str, Sequence[str]], topic: Optional[str] = None,
+                 timeout: Union[str, float] = "30s", settings: Optional[Dict[str, object]] = None,
+                 metrics: Optional[StepCounters] = None) -> None:
+        self.topic, self.timeout, self.metrics = topic, seconds(timeout), metrics
+        self.config = quiet({"bootstrap.servers": servers(brokers), "acks": "all", "enable.idempotence": True,
+                             "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
+                                                for k, v in (settings or {}).items()}})
+        self.health = BrokerHealth("kafka sink", f"retrying each batch for up to {self.timeout:g}s, then the "
+                                                 "flow stops (the batch is resent at the next start)")
+        self.gauges: Optional[Gauges] = None
+
+    def attach_gauges(self, gauges: Gauges) -> None:
+        self.gauges = self.health.gauges = gauges
+
+    def encoder(self) -> Callable[[dict], Message]:
+        return _encoder(self.topic, int(self.config.get("message.max.bytes", _MAX_MESSAGE_BYTES)),
+                        TopicCheck(self.config, self.topic, min(self.timeout, 10.0)))
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _KafkaWriter:
+        return _KafkaWriter(self)
+
