@@ -53,7 +53,7 @@ def test_legal_topic_names_follow_kafkas_rule(name):
 def test_a_fixed_topic_from_the_environment_is_a_topic(tmp_path):
     """A topic written ``${PREFIX}.x`` loads as a str subclass (it remembers it came from the
     environment, to keep it out of messages); the sink's encoder takes it as the topic it is."""
-    from engine.connectors.kafka import KafkaSink
+    from engine.connectors.kafka_sink import KafkaSink
     from engine.topology.interpolate import interpolate
 
     topic, used = interpolate("${P}.domain.trip", {"P": "velocity"})
