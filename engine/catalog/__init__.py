@@ -2,20 +2,11 @@
 
 from engine.catalog.component import NO_DEFAULT, Component, Option
 from engine.catalog.operators import OPERATORS
-from engine.catalog.registry import (
-                                     PluginError,
-                                     component,
-                                     components,
-                                     generation,
-                                     import_plugins,
-                                     names,
-                                     register,
-                                     unregister,
-)
+from engine.catalog.registry import PluginError, component, components, generation, import_plugins, register, unregister
 from engine.catalog.sinks import SINKS
 from engine.catalog.sources import SOURCES
 
 register(*SOURCES, *SINKS, *OPERATORS)
 
 __all__ = ["NO_DEFAULT", "Component", "Option", "PluginError", "component", "components", "generation",
-           "import_plugins", "names", "register", "unregister"]
+           "import_plugins", "register", "unregister"]

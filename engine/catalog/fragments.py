@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable
 
+from engine.catalog.component import Option
+
 ID = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 REF = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)?$"
 DURATION = r"^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)$"
@@ -39,14 +41,15 @@ REFS: Dict[str, Any] = {
                    "a list means the union of them.",
     "oneOf": [{"$ref": "#/$defs/ref"}, {"type": "array", "items": {"$ref": "#/$defs/ref"}, "minItems": 1}]}
 
-BROKERS: Dict[str, Any] = {
-    "description": "Bootstrap servers (librdkafka `bootstrap.servers`): `host:port`, comma-separated, or a list.",
-    "oneOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
-
-KAFKA_SETTINGS: Dict[str, Any] = {"type": "object", "description": "librdkafka properties passed through as they are "
-                  "(`security.protocol`, `sasl.mechanism`, `sasl.username`, ...). Take secrets from the environment: "
-                  "`sasl.password: \"${KAFKA_PASSWORD}\"`; they are never printed.",
-                  "additionalProperties": {"type": ["string", "integer", "boolean", "number"]}}
+# The options every Kafka connector shares (the source and the sink declare them alike)
+KAFKA_BROKERS = Option(
+    "brokers", "Bootstrap servers (librdkafka `bootstrap.servers`): `host:port`, comma-separated, or a list.",
+    {"oneOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+    required=True)
+KAFKA_SETTINGS = Option(
+    "settings", "librdkafka properties passed through as they are (`security.protocol`, `sasl.mechanism`, "
+    "`sasl.username`, ...). Take secrets from the environment: `sasl.password: \"${KAFKA_PASSWORD}\"`; they are "
+    "never printed.", {"type": "object", "additionalProperties": {"type": ["string", "integer", "boolean", "number"]}})
 
 SHARED = {
     "ref": text("A source name, a step id, or `step.output` for an output of a route or branch step.", pattern=REF),

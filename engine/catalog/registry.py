@@ -9,7 +9,7 @@ first use is still seen.
 from __future__ import annotations
 
 import importlib
-from typing import Dict, Iterable
+from typing import Dict
 
 from engine.catalog.component import ROLES, Component
 
@@ -42,10 +42,6 @@ def generation() -> int:
 def components(role: str) -> Dict[str, Component]:
     """The declared components of ``role`` (``source``, ``sink``, ``operator``), in declaration order."""
     return dict(_COMPONENTS[role])
-
-
-def names(role: str) -> Iterable[str]:
-    return list(_COMPONENTS[role])
 
 
 def component(role: str, name: str) -> Component:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.catalog.component import Component, Option
-from engine.catalog.fragments import BROKERS, KAFKA_SETTINGS
+from engine.catalog.fragments import KAFKA_BROKERS, KAFKA_SETTINGS
 
 _TEXT = {"type": "string", "minLength": 1}
 
@@ -65,7 +65,7 @@ KAFKA = Component(
     "producer) before it counts as written: at-least-once.",
     "engine.connectors.kafka_sink:KafkaSink",
     options=(
-        Option("brokers", BROKERS["description"], {"oneOf": BROKERS["oneOf"]}, required=True),
+        KAFKA_BROKERS,
         Option("topic", "The topic (fixed).", _TEXT),
         Option("topic_from", "An expression choosing each event's topic.", {"$ref": "#/$defs/expression"}),
         Option("key", "The message key, as text (default: the event's `_key` field when set).",
@@ -74,8 +74,7 @@ KAFKA = Component(
                {"type": "object", "additionalProperties": {"$ref": "#/$defs/expression"}}),
         Option("timeout", "How long a batch may wait for its deliveries before the flow fails.",
                {"$ref": "#/$defs/duration"}, default="30s"),
-        Option("settings", KAFKA_SETTINGS["description"],
-               {"type": "object", "additionalProperties": KAFKA_SETTINGS["additionalProperties"]}),
+        KAFKA_SETTINGS,
     ))
 
 SINKS = (FILE, STDOUT, DUCKDB, KAFKA)

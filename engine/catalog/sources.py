@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.catalog.component import Component, Option
-from engine.catalog.fragments import BROKERS, KAFKA_SETTINGS
+from engine.catalog.fragments import KAFKA_BROKERS, KAFKA_SETTINGS
 
 FILE = Component(
     "source", "file",
@@ -24,7 +24,7 @@ KAFKA = Component(
     "and processes; the next offset of each is kept in the recovery store.",
     "engine.connectors.kafka:KafkaSource",
     options=(
-        Option("brokers", BROKERS["description"], {"oneOf": BROKERS["oneOf"]}, required=True),
+        KAFKA_BROKERS,
         Option("topic", "One topic.", {"type": "string", "minLength": 1}),
         Option("topics", "Several topics.", {"type": "array", "items": {"type": "string"}, "minItems": 1}),
         Option("pattern", "A regular expression; every topic whose whole name matches is read.",
@@ -47,8 +47,7 @@ KAFKA = Component(
                "backlog, topics read together stay together instead of piling up in the state of "
                "merge_transactions. `false` reads every partition on its own.",
                {"oneOf": [{"$ref": "#/$defs/duration"}, {"const": False}]}, default="100ms"),
-        Option("settings", KAFKA_SETTINGS["description"],
-               {"type": "object", "additionalProperties": KAFKA_SETTINGS["additionalProperties"]}),
+        KAFKA_SETTINGS,
     ),
     constraints={"oneOf": [{"required": ["topic"]}, {"required": ["topics"]}, {"required": ["pattern"]}]})
 

@@ -8,11 +8,10 @@ component registered by a plugin is part of the format at once.
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
 from typing import Any, Dict
 
 from engine.catalog.fragments import ID, REFS, SHARED, mapping, text
-from engine.catalog.registry import components, generation
+from engine.catalog.registry import components
 
 
 def _def_name(role: str, name: str) -> str:
@@ -20,12 +19,8 @@ def _def_name(role: str, name: str) -> str:
 
 
 def topology_schema() -> Dict[str, Any]:
-    """A fresh copy (callers may keep or change it)."""
-    return copy.deepcopy(_cached(generation()))
-
-
-@lru_cache(maxsize=4)
-def _cached(_generation: int) -> Dict[str, Any]:
+    """Built afresh from the components declared now (engine/topology/schema.py keeps one per
+    catalog generation for validation)."""
     defs: Dict[str, Any] = dict(copy.deepcopy(SHARED))
     kinds = {}
     for role in ("source", "sink"):
