@@ -18,7 +18,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from engine.binding.model import StepSpec, Topology
-from engine.compiler.connectors import Build, declared
+from engine.compiler.connectors import Build, attach_gauges, declared
 from engine.compiler.keyed import build_keyed
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
 from engine.compiler.steps import batch_step, counted, merged, route_output
@@ -70,7 +70,7 @@ class _Wiring:
         for name, spec in self.topology.sources.items():
             counters = self.metrics.step(name)
             source = self.options.build("source", spec, None)
-            _attach_gauges(source, self.metrics.gauges(name))
+            attach_gauges(source, self.metrics.gauges(name))
             raw = op.input(name, self.flow, source)
             decode = Decode(name, spec.event_schema, spec.options.get("format", "json"))
             step_id = f"{name}:decode"
@@ -122,13 +122,6 @@ class _Wiring:
         for where, tap in self.options.taps.items():
             stream = self.tapped[where] if where in self.tapped else self.stream(where)
             op.inspect("tap:" + where.replace(".", ":"), stream, _tapping(tap))  # Bytewax ids have no dots
-
-
-def _attach_gauges(connector: Any, gauges) -> None:
-    """A connector that reports its health (``attach_gauges``) gets its gauges."""
-    attach = getattr(connector, "attach_gauges", None)
-    if attach is not None:
-        attach(gauges)
 
 
 def _tapping(tap: Tap) -> Callable[[str, List[Any]], None]:

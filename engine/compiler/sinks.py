@@ -18,7 +18,7 @@ from typing import Callable, List, Optional
 
 from bytewax.dataflow import Stream
 
-from engine.compiler.connectors import Build, declared
+from engine.compiler.connectors import Build, attach_gauges, declared
 from engine.compiler.steps import batch_step, counted
 from engine.connectors.jsonl import encode_value
 from engine.connectors.wiring import output
@@ -34,8 +34,8 @@ def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[St
     """``up`` -> ``sink:<name>:encode`` -> the sink; encoding failures join ``dead``."""
     sink = build("sink", spec, counters)
     step_id = f"sink:{name}"
-    if gauges is not None and hasattr(sink, "attach_gauges"):
-        sink.attach_gauges(gauges)
+    if gauges is not None:
+        attach_gauges(sink, gauges)
     encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink.encoder()), keep_lineage=False))
     dead.append(encoded.dead)
     output(step_id, encoded.ok, sink, name)
