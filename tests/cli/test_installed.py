@@ -32,8 +32,11 @@ def installed(tmp_path_factory):
                           capture_output=True, text=True, check=True).stdout.strip()
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     pathlib.Path(site, "_velocity_flow_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n")
+    # --ignore-installed: under CI the suite's own environment holds a non-editable install of the same
+    # version, visible through the .pth line; without it pip calls the wheel "already satisfied".
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                              "--no-index", str(wheel)], capture_output=True, text=True, timeout=300)
+                              "--no-index", "--ignore-installed", str(wheel)],
+                             capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stderr
     work = base / "work"  # the user's directory: no checkout anywhere above it
     work.mkdir()
