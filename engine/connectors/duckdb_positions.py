@@ -35,14 +35,16 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pyarrow as pa
 
-from engine.connectors.duckdb import quote
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.errors import ConnectorError
+from engine.connectors.table_sql import quote
 
 Position = Tuple[int, Optional[int]]
 
 LSN, SEQ, DELETED = "_lsn", "_seq", "_deleted"  # the side table's position columns
 PREFIX = "_positions_"
+# The batch of a table travels with its columns and these (a table's own columns may not use them).
+BATCH_EXTRA = ("__vf_lsn", "__vf_seq", "__vf_deleted", "__vf_force", "__vf_index")
 _HUGEINT = (-(2 ** 127) + 1, 2 ** 127 - 1)
 _BIGINT = (-(2 ** 63), 2 ** 63 - 1)
 _DIGITS = re.compile(r"^[+-]?\d{1,40}$")
@@ -118,46 +120,65 @@ def fold(winners: Dict[tuple, Winner], deleting: bool, key: tuple, row: tuple,
 
 
 class Positions:
-    """The side table of one modelled table: its columns and the SQL that uses it."""
+    """The side table of one modelled table: its columns and the SQL that uses it. The SQL
+    types of ``_lsn``, ``_seq`` and ``_deleted`` are the database's (DuckDB's by default)."""
 
-    def __init__(self, table: str, columns: List[Column], key: List[str]) -> None:
+    def __init__(self, table: str, columns: List[Column], key: List[str], label: str = "duckdb sink",
+                 types: Tuple[str, str, str] = ("HUGEINT", "BIGINT", "BOOLEAN")) -> None:
         self.name = side_table(table)
         self.key = key
         self.key_columns = [c for c in columns if c.name in key]
         taken = {c.name.lower() for c in self.key_columns}
         for name in (LSN, SEQ, DELETED):
             if name in taken:
-                raise ConnectorError(f"duckdb sink: table '{table}': a key column may not be called '{name}' "
+                raise ConnectorError(f"{label}: table '{table}': a key column may not be called '{name}' "
                                      f"(the positions table '{self.name}' uses it)")
+        lsn, seq, flag = types
+        self.lsn_type = lsn
         self.columns = self.key_columns + [
-            Column(LSN, "HUGEINT", pa.string(), str), Column(SEQ, "BIGINT", pa.int64(), int),
-            Column(DELETED, "BOOLEAN", pa.bool_(), bool)]
+            Column(LSN, lsn, pa.string(), str), Column(SEQ, seq, pa.int64(), int),
+            Column(DELETED, flag, pa.bool_(), bool)]
         # The batch travels with the table's columns and these (their names cannot clash: the
-        # table's own columns are checked against them in duckdb_tables).
-        self.batch_extra = [Column("__vf_lsn", "HUGEINT", pa.string(), str),
-                            Column("__vf_seq", "BIGINT", pa.int64(), int),
-                            Column("__vf_deleted", "BOOLEAN", pa.bool_(), bool),
-                            Column("__vf_force", "BOOLEAN", pa.bool_(), bool),
-                            Column("__vf_index", "BIGINT", pa.int64(), int)]
+        # table's own columns are checked against BATCH_EXTRA).
+        self.batch_extra = [Column(n, t, a, f) for n, t, a, f in zip(
+            BATCH_EXTRA, (lsn, seq, flag, flag, seq), (pa.string(), pa.int64(), pa.bool_(), pa.bool_(), pa.int64()),
+            (str, int, bool, bool, int), strict=True)]
+
+    def key_match(self, left: str, right: str) -> str:
+        """``left.k = right.k AND ...`` over the key columns (``right``'s cast to the column type)."""
+        return " AND ".join(f"{left}.{quote(c.name)} = CAST({right}.{quote(c.name)} AS {c.sql_type})"
+                            for c in self.key_columns)
+
+    def applies_sql(self, batch: str = "b", stored: str = "p") -> str:
+        """The condition under which a batch row applies: forced, or not older than the stored
+        position (none stored, or stored as unknown, counts as older)."""
+        b, p = batch, stored
+        lsn = f"CAST({b}.__vf_lsn AS {self.lsn_type})"
+        return (f"{b}.__vf_force OR {b}.__vf_lsn IS NULL OR {p}.{LSN} IS NULL OR {lsn} > {p}.{LSN} "
+                f"OR ({lsn} = {p}.{LSN} AND ({b}.__vf_seq IS NULL OR {p}.{SEQ} IS NULL OR {b}.__vf_seq >= {p}.{SEQ}))")
 
     def winners_sql(self, batch_view: str) -> str:
-        """The ``__vf_index`` of each batch row that applies: forced, or not older than the
-        stored position (none stored, or stored as unknown, counts as older)."""
-        match = " AND ".join(f"p.{quote(c.name)} = CAST(b.{quote(c.name)} AS {c.sql_type})" for c in self.key_columns)
-        lsn = "CAST(b.__vf_lsn AS HUGEINT)"
-        return (f"SELECT b.__vf_index FROM {quote(batch_view)} b LEFT JOIN {quote(self.name)} p ON {match} "
-                f"WHERE b.__vf_force OR b.__vf_lsn IS NULL OR p.{LSN} IS NULL OR {lsn} > p.{LSN} "
-                f"OR ({lsn} = p.{LSN} AND (b.__vf_seq IS NULL OR p.{SEQ} IS NULL OR b.__vf_seq >= p.{SEQ}))")
+        """The ``__vf_index`` of each batch row that applies."""
+        return (f"SELECT b.__vf_index FROM {quote(batch_view)} b LEFT JOIN {quote(self.name)} p "
+                f"ON {self.key_match('p', 'b')} WHERE {self.applies_sql()}")
 
     def record_sql(self, batch_view: str) -> str:
         """Store each applied change's position (NULL for an unpositioned one) and whether it deleted."""
         names = ", ".join(quote(c.name) for c in self.columns)
         select = ", ".join([f"CAST({quote(c.name)} AS {c.sql_type})" for c in self.key_columns]
-                           + ["CAST(__vf_lsn AS HUGEINT)", "__vf_seq", "__vf_deleted"])
+                           + [f"CAST(__vf_lsn AS {self.lsn_type})", "__vf_seq", "__vf_deleted"])
         keys = ", ".join(quote(c.name) for c in self.key_columns)
         return (f"INSERT INTO {quote(self.name)} ({names}) SELECT {select} FROM {quote(batch_view)} "
                 f"ON CONFLICT ({keys}) DO UPDATE SET {LSN} = EXCLUDED.{LSN}, {SEQ} = EXCLUDED.{SEQ}, "
                 f"{DELETED} = EXCLUDED.{DELETED}")
+
+
+def batch_rows(winners: Dict[tuple, Winner]) -> List[tuple]:
+    """The batch of one table as rows: every column of each key's change, then its position
+    (lsn as text, seq), whether it deletes, whether it is forced, and its index."""
+    return [(*row, None if position is None else str(position[0]), None if position is None else position[1],
+             deleting, force, index)
+            for index, (deleting, row, position, force) in enumerate(winners.values())]
 
 
 def batch_arrow(columns: List[Column], extra: List[Column], winners: Dict[tuple, Winner]) -> pa.Table:
