@@ -15,7 +15,7 @@ import math
 import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from engine import jsontext
 
@@ -311,6 +311,12 @@ _SIMPLE: Dict[str, Callable] = {
 }
 
 
+def decimal_spec(type_name: str) -> Optional[Tuple[int, int]]:
+    """``(precision, scale)`` of a ``decimal(p,s)`` type name, else None."""
+    spec = _DECIMAL.match(type_name)
+    return (int(spec.group(1)), int(spec.group(2))) if spec else None
+
+
 def converter(type_name: str) -> Callable:
     """The converter for a cast type name; the topology schema has already checked its form."""
     if type_name in _SIMPLE:
@@ -318,9 +324,9 @@ def converter(type_name: str) -> Callable:
     unit = _TIMESTAMP_UNIT.match(type_name)
     if unit:
         return epoch_converter(unit.group(1))
-    spec = _DECIMAL.match(type_name)
+    spec = decimal_spec(type_name)
     if spec:
-        precision, scale = int(spec.group(1)), int(spec.group(2))
+        precision, scale = spec
         if scale > precision or precision == 0:
             raise ValueError(f"decimal({precision},{scale}): "
                              "the scale must be at most the precision, which must be positive")

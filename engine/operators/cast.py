@@ -7,6 +7,7 @@ from typing import Tuple
 
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
+from engine.operators.cast_inline import inline
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe, one_by_one
 from engine.operators.fields import with_fields
@@ -47,22 +48,27 @@ class Cast:
 
     def _fused(self, step_id: str):
         """One generated loop over ``batch[start:]`` appending to ``out``, converters inlined by
-        name, nested objects copied once per parent: no per-field Python loop. It stops at the
-        first event that fails; :meth:`process` takes it from there."""
-        converters: dict = {}
+        name or as their inline forms (``cast_inline``), nested objects copied once per parent:
+        no per-field Python loop. It stops at the first event that fails; :meth:`process` takes
+        it from there."""
+        names: dict = {}  # converters and the constants of their inline forms
         tree: dict = {}
-        for path, _, convert in self.casts:
+        for number, (path, type_name, convert) in enumerate(self.casts):
             node = tree
             for key in path[:-1]:
                 node = node.setdefault(("object", key), {})
-            name = converters.setdefault(f"_c{len(converters)}", convert) and f"_c{len(converters) - 1}"
-            node[("value", path[-1])] = name
+            name = f"_c{number}"
+            names[name] = convert
+            fast = inline(type_name, name)
+            if fast is not None:
+                names.update(fast[1])
+            node[("value", path[-1])] = fast[0] if fast is not None else f"{name}(v)"
         lines = ["def cast_all(batch, start, out):", "    add = out.append",
                  "    for e in islice(batch, start, None):", "        o = e.copy()"]  # not a dict: fails
         lines += _cast_lines("o", tree, "        ", iter(range(1, 1000)))
         lines += ["        add(o)"]
         return build_function("cast_all", "\n".join(lines) + "\n", step_id,
-                              {**converters, "dict": dict, "type": type, "islice": islice})
+                              {**names, "dict": dict, "type": type, "islice": islice})
 
     def process(self, batch: list):
         if self._fast is None:
@@ -125,7 +131,7 @@ def _cast_lines(var: str, tree: dict, indent: str, names) -> list:
     lines = []
     for (kind, key), item in tree.items():
         if kind == "value":
-            lines += [f"{indent}v = {var}.get({key!r})", f"{indent}if v is not None: {var}[{key!r}] = {item}(v)"]
+            lines += [f"{indent}v = {var}.get({key!r})", f"{indent}if v is not None: {var}[{key!r}] = {item}"]
             continue
         child = f"p{next(names)}"
         lines += [f"{indent}{child} = {var}.get({key!r})", f"{indent}if type({child}) is dict:",

@@ -1,0 +1,56 @@
+"""Inline fast paths of the converters, for ``cast``'s generated batch loop.
+
+``cast`` converts a batch in one generated loop (``engine/operators/cast.py``); a converter
+called there costs a Python call and its general checks per field. For the common input of
+each type (text of a plain number, ISO text with ``Z`` or an offset) this module gives an
+expression over ``v`` that inlines the same work. Its contract, which the property tests
+(tests/operators/test_cast_inline.py) check against the converters of ``engine/values.py``:
+
+* when it gives a value, it is exactly what the converter gives;
+* otherwise it calls the converter (``full``), or raises: the loop then redoes that event
+  alone with the converters, which give the reason of a dead letter or, for text only they
+  read (white space, a lower-case ``z``), the value.
+
+The expressions come from the templates below and names made of numbers only (see
+``engine/operators/codegen.py``), never from user text. Builtins are passed in under their own
+names (``_int``, ``_str``): the generated code's globals are the expression namespace, where
+``int`` is the expression function.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Any, Dict, Optional, Tuple
+
+from engine.values import decimal_spec
+
+# Python 3.11+ reads 'Z' in fromisoformat; before, the inline form would raise for most times
+_ISO_READS_Z = sys.version_info >= (3, 11)
+
+
+def inline(type_name: str, full: str) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """``(expression over v, names it uses)`` converting as the converter ``full`` does, or
+    None when ``type_name`` has no inline form."""
+    if type_name == "int":  # int() also reads '1_000', non-ASCII digits, booleans and floats
+        return (f"(_int(v) if v.__class__ is _str and v.isdigit() and v.isascii() else {full}(v))",
+                {"_int": int, "_str": str})
+    if type_name == "timestamp" and _ISO_READS_Z:
+        # fromisoformat reads the usual text in one C call; an aware time not in UTC, a naive
+        # one, or anything not text goes to the converter (it converts or says why not)
+        return (f"(t if v.__class__ is _str and (t := _iso(v)).tzinfo is _utc else {full}(v))",
+                {"_iso": datetime.fromisoformat, "_utc": timezone.utc, "_str": str})
+    spec = decimal_spec(type_name)
+    if spec is not None:
+        precision, scale = spec
+        # quantize in a context of exactly `precision` digits signals (raises) when the value
+        # does not fit decimal(p,s), as the converter refuses it; 'd == d' is False for NaN,
+        # which quantize passes through; Decimal() alone reads '1_000' and non-ASCII digits
+        quantum, context = f"_q{precision}_{scale}", f"_x{precision}_{scale}"
+        expression = (f"(d if v.__class__ is _str and v.isascii() and '_' not in v "
+                      f"and (d := _Decimal(v).quantize({quantum}, None, {context})) == d else {full}(v))")
+        return (expression,
+                {"_Decimal": Decimal, "_str": str, quantum: Decimal(1).scaleb(-scale),
+                 context: Context(prec=precision, rounding=ROUND_HALF_UP)})
+    return None

@@ -1,0 +1,81 @@
+"""cast's inline fast paths (engine/operators/cast_inline.py) against the converters of
+engine/values.py, the simple reference: for any value, the fused batch loop gives exactly what
+converting each event on its own gives (the same value, type and decimal exponent, the same
+dead letters with the same reasons)."""
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from engine.operators.cast import Cast
+from engine.operators.cast_inline import inline
+
+TYPES = ["int", "timestamp", "decimal(10,2)", "decimal(3,2)", "decimal(38,9)", "decimal(5,0)"]
+
+_digits = st.text(alphabet="0123456789", min_size=1, max_size=45)
+_numeric_text = st.builds(
+    lambda sign, whole, point, frac, pad: f"{pad}{sign}{whole}{point}{frac}{pad}",
+    st.sampled_from(["", "-", "+"]), _digits, st.sampled_from(["", "."]),
+    st.text(alphabet="0123456789", max_size=12), st.sampled_from(["", " ", "\t"]))
+_odd_text = st.sampled_from(["NaN", "nan", "-NaN", "sNaN", "Infinity", "-inf", "1_000", "\u0661\u0662", "²",
+                             "1e5", "1E-3", "9.995", "99999999.995", "0.005", "-0.005", "", " ", "1.", ".5",
+                             "0x10", "12a", "infinity", "-infinity"])
+_times = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                      timezones=st.sampled_from([None, timezone.utc, timezone(timedelta(hours=2)),
+                                                 timezone(timedelta(hours=-5, minutes=-30))]))
+_time_text = st.builds(lambda t, z, sep: t.isoformat(sep=sep).replace("+00:00", z), _times,
+                       st.sampled_from(["+00:00", "Z", "z"]), st.sampled_from(["T", " "]))
+_values = st.one_of(_numeric_text, _odd_text, _time_text, st.text(max_size=30), st.integers(), st.floats(),
+                    st.booleans(), st.decimals(), _times, st.none(), st.lists(st.integers(), max_size=2))
+
+
+def _shape(value):
+    """Compared by value, type and text (Decimal('1.0') == Decimal('1.00'), but not for a sink)."""
+    return type(value), str(value), value.tzinfo if isinstance(value, datetime) else None
+
+
+def _by_event(step: Cast, events: list):
+    oks, deads = step._by_event(events)
+    return [{k: _shape(v) for k, v in e.items()} for e in oks], [(d.event, d.error) for d in deads]
+
+
+def _fused(step: Cast, events: list):
+    oks, deads = step.process(events)
+    return [{k: _shape(v) for k, v in e.items()} for e in oks], [(d.event, d.error) for d in deads]
+
+
+@settings(max_examples=400, deadline=None)
+@given(type_name=st.sampled_from(TYPES), values=st.lists(_values, min_size=1, max_size=8))
+@example(type_name="decimal(3,2)", values=["9.995", "9.994", "NaN", "1.005", "1_0", "\u0661", "-0.005"])
+@example(type_name="int", values=["12", "-12", " 7 ", "1_0", "\u0661", "9" * 5000])
+@example(type_name="timestamp", values=["2026-11-02T06:00:00Z", "2026-11-02T06:00:00+02:00",
+                                        "2026-11-02 06:00:00", "2026-11-02T06:00:00z", "infinity"])
+def test_the_fused_loop_converts_as_the_converter(type_name, values):
+    step = Cast("c", {"fields": {"v": type_name}}, None)
+    events = [{"i": i, "v": v} for i, v in enumerate(values)]
+    assert _fused(step, events) == _by_event(step, events)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.tuples(_numeric_text, _time_text, _digits), min_size=1, max_size=6))
+def test_nested_fields_convert_as_the_converters(values):
+    step = Cast("c", {"fields": {"after.w": "decimal(10,3)", "after.t": "timestamp", "after.n": "int"}}, None)
+    events = [{"after": {"w": w, "t": t, "n": n}} for w, t, n in values]
+    before = repr(events)
+    oks, deads = step.process(events)
+    assert repr(events) == before  # the input is never modified
+    reference = step._by_event(events)
+    assert [repr(e) for e in oks] == [repr(e) for e in reference[0]]
+    assert [d.error for d in deads] == [d.error for d in reference[1]]
+
+
+def test_types_without_an_inline_form_call_their_converter():
+    assert inline("float", "_c0") is None and inline("timestamp(ms)", "_c0") is None
+    assert Cast("c", {"fields": {"v": "float"}}, None).process([{"v": "1.5"}])[0] == [{"v": 1.5}]
+
+
+def test_a_decimal_keeps_the_exponent_of_its_scale():
+    oks, _ = Cast("c", {"fields": {"v": "decimal(10,2)"}}, None).process([{"v": "3"}, {"v": "1.005"}])
+    assert [str(e["v"]) for e in oks] == ["3.00", "1.01"] and all(type(e["v"]) is Decimal for e in oks)
