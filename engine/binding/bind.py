@@ -70,7 +70,10 @@ class Binder:
         where = (*step.node, step.op)
         try:
             with collected_warnings() as warnings:
-                operator = component("operator", step.op).load()(step.id, step.config, self._fields_of(step.inputs))
+                build = component("operator", step.op).load()
+                fields = self._fields_of(step.main_inputs)
+                sides = {option: self._fields_of([ref]) for option, ref in step.sides}
+                operator = build(step.id, step.config, fields, sides) if sides else build(step.id, step.config, fields)
         except ConfigError as exc:
             self.reporter.config_error(where, exc)
             self.broken.add(step.id)

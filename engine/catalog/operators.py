@@ -153,5 +153,29 @@ WITH_PREVIOUS = _operator(
     Option("as", "Name of the attached field (default `previous`).", {"type": "string"}),
     Option("fields", "Only these fields are remembered per key.", _NAMES))
 
+JOIN = _operator(
+    "join", "Stream-table join: enrich each event with the current row of its key in a changelog (`table`), kept "
+    "as keyed state that survives restarts (docs/joins.md).", "engine.operators.joins.stream_table:StreamTableJoin",
+    Option("table", "The changelog: a source, a step or `step.output`, materialized per key (the last row of a key "
+           "wins; a delete removes it).", {"$ref": "#/$defs/ref"}, required=True),
+    Option("on", "The key of each event: the table row it is enriched with (null: no row).", _EXPRESSION,
+           required=True),
+    Option("table_key", "The key of each table row, an expression over the row.", _EXPRESSION, required=True),
+    Option("changelog", "What the table's events are: `upsert`, each event is the row (deleted when `delete_when` "
+           "holds); `rows`, row changes `op`/`before`/`after` (Debezium's or a domain event's `changes`), `op: d` "
+           "deletes the row of `before`.", {"enum": ["upsert", "rows"]}, default="upsert"),
+    Option("delete_when", "With `changelog: upsert`: a predicate over the table event that deletes its key.",
+           _EXPRESSION),
+    Option("fields", "Output field -> expression over the table row, added to each event (null without a row). Only "
+           "these values are kept per key.",
+           {"type": "object", "minProperties": 1, "additionalProperties": _EXPRESSION}),
+    Option("as", "Attach the whole row under this field (null without a row).", {"type": "string", "minLength": 1}),
+    Option("how", "`left`: every event goes on, with nulls when its key has no row; `inner`: only events whose key "
+           "has a row.", {"enum": ["left", "inner"]}, default="left"),
+    Option("wait", "Hold an event whose key has no row yet for up to this long (processing time), for a table "
+           "update that arrives late; without it an event sees the table as it is when the event arrives.",
+           _DURATION),
+    constraints={"anyOf": [{"required": ["fields"]}, {"required": ["as"]}]})
+
 OPERATORS = (CAST, DEBEZIUM, FILTER, MAP, KEY, VALIDATE, ROUTE, BRANCH, UNION, AGGREGATE, MERGE_TRANSACTIONS, UNNEST,
-             MICRO_BATCH, WITH_PREVIOUS)
+             MICRO_BATCH, WITH_PREVIOUS, JOIN)

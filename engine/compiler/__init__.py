@@ -19,6 +19,7 @@ from bytewax.dataflow import Dataflow, Stream
 
 from engine.binding.model import StepSpec, Topology
 from engine.compiler.connectors import Build, attach_gauges, declared
+from engine.compiler.joins import build_join
 from engine.compiler.keyed import build_keyed
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
 from engine.compiler.steps import batch_step, counted, merged, route_output
@@ -26,6 +27,7 @@ from engine.metrics import MetricsRegistry
 from engine.operators.boundary import guard, raw_values
 from engine.operators.contract import StatelessOperator
 from engine.operators.decode import Decode
+from engine.operators.joins.stream_table import StreamTableJoin
 from engine.operators.keyed import KeyedStep
 
 DEAD_LETTER_STEP = "dead_letter"
@@ -80,8 +82,9 @@ class _Wiring:
 
     def step(self, spec: StepSpec) -> None:
         """Wire one step the way its operator's ``kind`` asks (engine/operators/contract.py)."""
-        wire = {"stateless": self._stateless, "route": self._route, "union": self._union, "keyed": self._keyed}
-        up = self.inputs(spec.id, spec.inputs)
+        wire = {"stateless": self._stateless, "route": self._route, "union": self._union, "keyed": self._keyed,
+                "join": self._join}
+        up = self.inputs(spec.id, list(spec.definition.main_inputs))
         ok, dead = wire[spec.operator.kind](spec, up, self.metrics.step(spec.id))
         if dead is not None:
             self.dead.append(dead)
@@ -101,6 +104,10 @@ class _Wiring:
 
     def _keyed(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
         return build_keyed(spec.id, up, cast(KeyedStep, spec.operator), counters)
+
+    def _join(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
+        table = self.stream(dict(spec.definition.sides)["table"])
+        return build_join(spec.id, up, table, cast(StreamTableJoin, spec.operator), counters)
 
     def sinks(self) -> None:
         for name, spec in self.topology.sinks.items():

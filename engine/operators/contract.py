@@ -14,7 +14,10 @@ tells the compiler how to wire it:
 - ``"route"``: ``outputs`` (the named outputs) and ``process(batch) -> ({output: events},
   dead letters)``;
 - ``"union"``: no processing, the compiler merges its inputs;
-- ``"keyed"``: a :class:`engine.operators.keyed.KeyedStep`.
+- ``"keyed"``: a :class:`engine.operators.keyed.KeyedStep`;
+- ``"join"``: a keyed step with a second input, its ``table`` (engine/operators/joins/): built
+  as ``cls(step_id, config, input_fields, sides)`` where ``sides`` maps each option that names
+  an input (``table``) to that input's known fields.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, Dict, List, Literal, Protocol, Tuple
 from engine.operators.fields import Fields
 from engine.records import DeadLetter
 
-Kind = Literal["stateless", "route", "union", "keyed"]
+Kind = Literal["stateless", "route", "union", "keyed", "join"]
 Processed = Tuple[List[Any], List[DeadLetter]]
 
 

@@ -32,6 +32,14 @@ class StepDef:
     inputs: Tuple[str, ...]
     node: NodePath
     outputs: Tuple[str, ...] = ()  # named outputs of a route or branch step; a plain step has one, unnamed
+    # inputs named by an option rather than by 'from' (a join's 'table'): (option, reference);
+    # they are also the last entries of ``inputs``, so the graph sees every edge
+    sides: Tuple[Tuple[str, str], ...] = ()
+
+    @property
+    def main_inputs(self) -> Tuple[str, ...]:
+        """What ``from`` reads: the inputs that are not ``sides``."""
+        return self.inputs[:len(self.inputs) - len(self.sides)]
 
 
 @dataclass(frozen=True)

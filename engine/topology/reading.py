@@ -112,12 +112,14 @@ class Reader:
                 continue
             refs, node = graph.step_inputs(index, step, self.steps_raw, sources, op, problems)
             self._check_inputs(step_id, refs, node, problems)
+            sides = self._side_inputs(step_id, step.get(op), op, ("steps", index, op), problems)
+            refs = [*refs, *(ref for _, ref in sides)]
             deps[step_id] = [base for base in (r.partition(".")[0] for r in refs if isinstance(r, str))
                              if base != step_id]  # a self-reference is reported above, not as a cycle
             config = self._literal_env(step.get(op), op, ("steps", index, op)) if op else None
             refs = [r for r in refs if isinstance(r, str)]  # others: reported by the shape check
             steps[step_id] = StepDef(step_id, op or "?", config, tuple(refs), ("steps", index),
-                                     tuple(self.outputs.get(step_id, ())))
+                                     tuple(self.outputs.get(step_id, ())), tuple(sides))
         for node, message, hint, at_key in problems:
             self.reporter.report(node, message, hint, at_key=at_key)
         step_deps = {k: [d for d in v if d in steps] for k, v in deps.items()}
@@ -140,6 +142,28 @@ class Reader:
                 problem = graph.check_reference(ref, node, position if listed else -1, self.outputs, self.names)
                 if problem:
                     problems.append(problem)
+
+    def _side_inputs(self, step_id: str, config: Any, op: Optional[str], node: Any,
+                     problems: List[graph.Problem]) -> List[Tuple[str, str]]:
+        """References an operator reads through an option declared as a reference (a join's
+        ``table``), checked like ``from``: ``(option, reference)``."""
+        if op is None or not isinstance(config, dict):
+            return []
+        found = []
+        for option in components("operator")[op].options:
+            ref = config.get(option.key)
+            if option.schema.get("$ref") != "#/$defs/ref" or not isinstance(ref, str):
+                continue
+            if ref.partition(".")[0] == step_id:
+                problems.append(((*node, option.key), f"step '{step_id}' reads from itself",
+                                 "a step can read only sources and other steps", False))
+                continue
+            problem = graph.check_reference(ref, (*node, option.key), -1, self.outputs, self.names)
+            if problem:
+                problems.append(problem)
+                continue
+            found.append((option.key, ref))
+        return found
 
     def _routing_outputs(self) -> Dict[str, List[str]]:
         outputs: Dict[str, List[str]] = {}

@@ -1,0 +1,221 @@
+"""``join``: a stream-table join. Each event is enriched with the current row of its key in a
+changelog, the *table*, kept per key as keyed state (docs/joins.md).
+
+The step has two inputs: ``from`` (the events, which drive: one output per event at most) and
+``table`` (the changelog, which only updates the state: it emits nothing). The compiler groups
+each side with its own function (:meth:`StreamTableJoin.group_events`,
+:meth:`StreamTableJoin.group_table`) and drives one :class:`TableRow` per key through the keyed
+contract (engine/operators/keyed.py), so both sides of a key meet on the same worker and the
+state is snapshotted and restored like any keyed step's.
+
+A pair's first element says what it is: :data:`EVENT` (an event to enrich), :data:`UNMATCHED`
+(an event whose key is null: no row can match it), or ``(UPSERT, row)`` / ``DELETE`` (a table
+change; ``row`` is already projected to the ``fields`` values, so the state holds only those).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Dict, List, Optional, Tuple
+
+from engine.durations import HINT as DURATION_HINT
+from engine.durations import parse_duration
+from engine.errors import ConfigError
+from engine.operators.dead import describe
+from engine.operators.expr import compile_option
+from engine.operators.fields import Fields, with_fields
+from engine.operators.keyed import KeyedStep, KeyLogic, Released
+from engine.operators.map import key_text
+from engine.records import DeadLetter
+
+# pair tags: small ints (they cross workers pickled; an upsert is ``(UPSERT, row)``)
+EVENT, UNMATCHED, UPSERT, DELETE = 0, 1, 2, 3
+NULL_KEY = "\x00null"  # the key text of events whose key is null: never a table key
+_OPS = {"c": UPSERT, "r": UPSERT, "u": UPSERT, "d": DELETE}
+Groups = Tuple[List[Tuple[str, list]], List[DeadLetter]]
+
+
+class Joined:
+    """One key's state: its row (projected; None when the key has none) and the events held for a
+    late row, as ``(deadline, event)`` in arrival order. Slots: the state of a table of 100k
+    rows is mostly these objects."""
+
+    __slots__ = ("row", "present", "held")
+
+    def __init__(self) -> None:
+        self.row: Any = None
+        self.present = False
+        self.held: List[Tuple[datetime, dict]] = []
+
+    def __getstate__(self):
+        return (self.row, self.present, self.held)
+
+    def __setstate__(self, state) -> None:
+        self.row, self.present, self.held = state
+
+
+class TableRow(KeyLogic):
+    """One key of the join: table changes replace or delete the row; events are enriched with it."""
+
+    State = Joined
+
+    def add(self, pairs: list, now: datetime) -> Released:
+        step, s = self.step, self.s
+        out: List[dict] = []
+        for tag, event in pairs:
+            if tag == EVENT:
+                if s.present:
+                    out.append(step.enrich(event, s.row))
+                elif step.wait is not None:
+                    s.held.append((now + step.wait, event))
+                elif step.left:
+                    out.append(step.enrich(event, None))
+            elif tag == DELETE:
+                s.row, s.present = None, False
+            elif tag == UNMATCHED:
+                if step.left:
+                    out.append(step.enrich(event, None))
+            else:  # (UPSERT, row)
+                s.row, s.present = tag[1], True
+                if s.held:
+                    out += [step.enrich(held, s.row) for _, held in s.held]
+                    s.held = []
+        return out, []
+
+    def due(self, now: datetime) -> Released:
+        held = self.s.held
+        expired = 0
+        while expired < len(held) and held[expired][0] <= now:
+            expired += 1
+        released, self.s.held = held[:expired], held[expired:]
+        return self._unmatched(released), []
+
+    def flush(self) -> Released:
+        released, self.s.held = self.s.held, []
+        return self._unmatched(released), []
+
+    def _unmatched(self, held: list) -> List[dict]:
+        return [self.step.enrich(event, None) for _, event in held] if self.step.left else []
+
+    def next_notification(self) -> Optional[datetime]:
+        return self.s.held[0][0] if self.s.held else None
+
+    @property
+    def disposable(self) -> bool:
+        return not self.s.present and not self.s.held
+
+
+class StreamTableJoin(KeyedStep):
+    """Compiles the join's options; the compiler wires it with ``kind = "join"``."""
+
+    kind = "join"
+    Logic = TableRow
+
+    def __init__(self, step_id: str, config: dict, input_fields: Fields, sides: Optional[Dict[str, Fields]] = None
+                 ) -> None:
+        self.step_id = step_id
+        table_fields = (sides or {}).get("table")
+        self.rows = config.get("changelog", "upsert") == "rows"
+        row_fields = None if self.rows else table_fields  # a row change's images have no known fields
+        self.left = config.get("how", "left") == "left"
+        self.on = compile_option(config["on"], input_fields, ("on",))
+        self.table_key = compile_option(config["table_key"], row_fields, ("table_key",))
+        delete_when = config.get("delete_when")
+        if delete_when is not None and self.rows:
+            raise ConfigError("'delete_when' is for 'changelog: upsert'", ("delete_when",),
+                              hint="with 'changelog: rows' a change with op 'd' deletes its row")
+        self.delete_when = compile_option(delete_when, table_fields, ("delete_when",)) if delete_when else None
+        self.fields = {name: compile_option(text, row_fields, ("fields", name))
+                       for name, text in (config.get("fields") or {}).items()}
+        self.alias: Optional[str] = config.get("as")
+        self.wait: Optional[timedelta] = None
+        if config.get("wait") is not None:
+            try:
+                self.wait = parse_duration(config["wait"])
+            except ValueError as exc:
+                raise ConfigError(str(exc), ("wait",), hint=DURATION_HINT) from None
+        self._nulls = self._project(None)
+        added = {name: expression.type for name, expression in self.fields.items()}
+        if self.alias:
+            added[self.alias] = "json"
+        self.output_fields = with_fields(input_fields, added) if input_fields is not None else None
+
+    # -- the event side -----------------------------------------------------------------
+    def group_events(self, batch: list) -> Groups:
+        """Events by the key of ``on``; a null key cannot match a row (``UNMATCHED``)."""
+        on = self.on
+        groups: Dict[str, list] = {}
+        deads: List[DeadLetter] = []
+        for event in batch:
+            try:
+                value = on(event)
+            except Exception as exc:  # noqa: BLE001 - this event's key, not the batch
+                deads.append(DeadLetter(event, self.step_id, f"on: {describe(exc)}"))
+                continue
+            if value is None:
+                groups.setdefault(NULL_KEY, []).append((UNMATCHED, event))
+            else:
+                groups.setdefault(key_text(value), []).append((EVENT, event))
+        return list(groups.items()), deads
+
+    def enrich(self, event: dict, row: Any) -> dict:
+        if self.alias is None:
+            return {**event, **(row if row is not None else self._nulls)}
+        if not self.fields:
+            return {**event, self.alias: row}
+        return {**event, **(row[0] if row is not None else self._nulls), self.alias: row and row[1]}
+
+    # -- the table side -----------------------------------------------------------------
+    def group_table(self, batch: list) -> Groups:
+        """Table changes by the key of ``table_key``, each already projected to what the state keeps."""
+        groups: Dict[str, list] = {}
+        deads: List[DeadLetter] = []
+        change = self._row_change if self.rows else self._upsert
+        for event in batch:
+            try:
+                key, tag = change(event)
+            except _BadChange as exc:
+                deads.append(DeadLetter(event, self.step_id, f"table: {exc}"))
+                continue
+            except Exception as exc:  # noqa: BLE001 - this change, not the batch
+                deads.append(DeadLetter(event, self.step_id, f"table: {describe(exc)}"))
+                continue
+            groups.setdefault(key, []).append((tag, event))
+        return list(groups.items()), deads
+
+    def _upsert(self, event: dict) -> Tuple[str, Any]:
+        key = self._key(event)
+        if self.delete_when is not None and self.delete_when.holds(event):
+            return key, DELETE
+        return key, (UPSERT, self._project(event))
+
+    def _row_change(self, event: dict) -> Tuple[str, Any]:
+        kind = _OPS.get(str(event.get("op")))
+        if kind is None:
+            raise _BadChange(f"not a row change: op {event.get('op')!r} (c, r, u or d expected)")
+        image = event.get("after" if kind == UPSERT else "before")
+        if not isinstance(image, dict):
+            side = "after" if kind == UPSERT else "before"
+            raise _BadChange(f"a row change with op {event['op']!r} needs '{side}' to be the row")
+        key = self._key(image)
+        return key, DELETE if kind == DELETE else (UPSERT, self._project(image))
+
+    def _key(self, row: dict) -> str:
+        value = self.table_key(row)
+        if value is None:
+            raise _BadChange("table_key is null")
+        return key_text(value)
+
+    def _project(self, row: Optional[dict]) -> Any:
+        """What the state keeps of a row: the ``fields`` values (a dict), the whole row for ``as``
+        (both: a pair). ``None``: the values of a missing row."""
+        values = {name: (None if row is None else expression(row)) for name, expression in self.fields.items()}
+        if self.alias is None:
+            return values
+        if row is None:
+            return values if self.fields else None
+        return (values, row) if self.fields else row
+
+
+class _BadChange(ValueError):
+    """A table event that is no change of a row: dead-lettered with this reason."""
