@@ -37,7 +37,7 @@ from confluent_kafka.admin import AdminClient  # noqa: E402
 from bench.domain_latency import TABLES, append_time, last_appends, quantiles, read, technical_topics  # noqa: E402
 from engine.simulation.sql import run_workload  # noqa: E402
 
-FLOWS = ("transport_order_domain", "pickup_domain", "event_engine")
+FLOWS = ("transport_order_domain", "pickup_domain", "trip_domain", "event_engine")  # event_engine joins trips
 
 
 def script(name: str, *args: str, timeout: float = 600) -> str:

@@ -60,7 +60,7 @@ PICKUPS = [
 def business(tmp_path_factory):
     out = tmp_path_factory.mktemp("business-nulls")
     (out / "domain").mkdir()
-    for name, events in (("transport_order", ORDERS), ("pickup", PICKUPS)):
+    for name, events in (("transport_order", ORDERS), ("pickup", PICKUPS), ("trip", [])):
         (out / "domain" / f"{name}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ROOT)

@@ -47,6 +47,10 @@ def rows(records, table="transport_order"):
     return {tuple(str(r[k]) for k in key): {k: normal(v) for k, v in r.items()} for r in records}
 
 
+def truth_table(run, table):
+    return [json.loads(line) for line in (run / "tms" / "truth" / "tables" / f"{table}.jsonl").read_text().splitlines()]
+
+
 WORKLOADS = {
     "streaming": {},
     "snapshot": {"snapshot_after": 40},
@@ -70,7 +74,7 @@ def test_fast_storage_equals_the_ground_truth(run, monkeypatch):
         assert main(["run", "-q", f"topologies/velocity/{topology}.yaml"]) == 0, topology
     con = duckdb.connect(str(run / "out" / "fast_storage.duckdb"))
     for table in TABLES:
-        truth = [json.loads(line) for line in (run / "tms" / "truth" / "tables" / f"{table}.jsonl").read_text().splitlines()]
+        truth = truth_table(run, table)
         cursor = con.execute(f"SELECT * FROM {table}")
         names = [d[0] for d in cursor.description]
         stored = [dict(zip(names, row)) for row in cursor.fetchall()]
@@ -105,11 +109,25 @@ def test_event_engine_emits_exactly_the_expected_business_events(run, monkeypatc
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("VF_TMS", str(run / "tms"))
     monkeypatch.setenv("VF_OUT", str(run / "out"))
-    for topology in ("transport_order_domain", "pickup_domain", "event_engine"):
+    for topology in ("transport_order_domain", "pickup_domain", "trip_domain", "event_engine"):
         assert main(["run", "-q", f"topologies/velocity/{topology}.yaml"]) == 0, topology
     expected = [json.loads(line) for line in (run / "tms" / "truth" / "business_events.jsonl").read_text().splitlines()]
     found = [json.loads(line) for line in (run / "out" / "business" / "business_events.jsonl").read_text().splitlines()]
     assert len(found) == len(expected) and business(found) == business(expected)
+    # enriched by the joins (docs/joins.md): the order's customer code and its trip's number, which
+    # never change once written, so the truth's final tables are the oracle. A departure names its
+    # trip; a delivered order keeps the trip that delivered it; an ETA names the order's trip then
+    # (maybe another one later), so only that its number is a trip's; pickups name no trip
+    orders, trips = (rows(truth_table(run, table), table) for table in ("transport_order", "trip"))
+    assert [e["customer_code"] for e in found] == [orders[(e["order_id"],)]["customer_code"] for e in found]
+    number = {key[0]: trip["trip_number"] for key, trip in trips.items()}
+    for event in found:
+        trip = {"ShipmentDeparted": event.get("trip_id"), "ShipmentDelivered": orders[(event["order_id"],)]["trip_id"],
+                "PickupCompleted": None, "PickupFailed": None}.get(event["type"], "any")
+        assert event["trip_number"] == number.get(trip) if trip != "any" else \
+            event["trip_number"] in [None, *number.values()], event
+        assert "_trip_id" not in event
+    assert {e["type"] for e in found if e["trip_number"]} == {"ShipmentDeparted", "ShipmentDelivered", "EtaUpdated"}
     assert {e["type"] for e in found} == {"PickupCompleted", "PickupFailed", "ShipmentDeparted", "EtaUpdated",
                                          "ShipmentDelivered"}
     con = duckdb.connect(str(run / "out" / "business.duckdb"))

@@ -22,7 +22,7 @@ def flows(tmp_path_factory):
         patch.chdir(ROOT)
         patch.setenv("VF_TMS", str(out / "tms"))
         patch.setenv("VF_OUT", str(out / "out"))
-        for topology in ("transport_order_domain", "pickup_domain", "event_engine"):
+        for topology in ("transport_order_domain", "pickup_domain", "trip_domain", "event_engine"):
             assert main(["run", "-q", f"topologies/velocity/{topology}.yaml"]) == 0
     read = lambda p: [json.loads(line) for line in p.read_text().splitlines()]  # noqa: E731
     domain = read(out / "out" / "domain" / "transport_order.jsonl")
@@ -48,6 +48,10 @@ def test_a_delivered_order_goes_through_its_whole_lifecycle_in_order(flows):
     kinds = [e["type"] for e in business[order_id]]
     assert kinds.index("PickupCompleted") < kinds.index("ShipmentDeparted") < kinds.index("ShipmentDelivered")
     assert kinds.count("ShipmentDeparted") == kinds.count("ShipmentDelivered") == 1
+    # enriched (docs/joins.md): one customer throughout, departed and delivered by the same numbered trip
+    assert len({e["customer_code"] for e in business[order_id]}) == 1 and business[order_id][0]["customer_code"]
+    trips = {e["trip_number"] for e in business[order_id] if e["type"] in ("ShipmentDeparted", "ShipmentDelivered")}
+    assert len(trips) == 1 and trips.pop().startswith("TR-")
     assert [e["type"] for e in domain if e["key"] == order_id][0] == "TransportOrderCreated"
 
 
