@@ -6,4 +6,4 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 # shared fixtures live in plugin modules, one concept each (as Quix Streams does for its factories)
-pytest_plugins = ["tests.services.kafka", "tests.fixtures.flows"]
+pytest_plugins = ["tests.services.kafka", "tests.services.postgres", "tests.fixtures.flows"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Sequence
 
 from engine.binding.model import SinkSpec, SourceSpec, StepSpec, Topology
-from engine.binding.sink_checks import DEAD_LETTER_COLUMNS, duckdb_columns, duckdb_tables, kafka_envelope
+from engine.binding.sink_checks import DEAD_LETTER_COLUMNS, TABLE_SINKS, duckdb_columns, duckdb_tables, kafka_envelope
 from engine.catalog import component, components
 from engine.errors import ConfigError
 from engine.operators.decode import META_FIELD
@@ -84,7 +84,7 @@ class Binder:
 
     def _sink(self, sink: SinkDef) -> SinkSpec:
         self._declared_checks(sink)
-        columns_needed = sink.kind == "duckdb" and "tables" not in sink.options and "columns" not in sink.options
+        columns_needed = sink.kind in TABLE_SINKS and "tables" not in sink.options and "columns" not in sink.options
         if self._reads_broken(sink.inputs) and columns_needed:
             return SinkSpec(sink, dict(sink.options))  # the feeder's own error says it all
         return self._connector(sink, self._fields_of(sink.inputs), ", ".join(sink.inputs))
@@ -92,7 +92,7 @@ class Binder:
     def _dead_letter(self, sink: Optional[SinkDef]) -> SinkSpec:
         assert sink is not None  # the reader always defines one
         self._declared_checks(sink)
-        if sink.kind in ("duckdb", "kafka"):
+        if sink.kind in (*TABLE_SINKS, "kafka"):
             columns = sink.options.get("columns") or DEAD_LETTER_COLUMNS
             return self._connector(sink, None, "dead_letter", columns=columns)
         return SinkSpec(sink, dict(sink.options))
@@ -100,9 +100,9 @@ class Binder:
     def _connector(self, sink: SinkDef, fields: Fields, feeder: str, columns=None) -> SinkSpec:
         bound = SinkSpec(sink, dict(sink.options))
         try:
-            if sink.kind == "duckdb" and "tables" in sink.options:
+            if sink.kind in TABLE_SINKS and "tables" in sink.options:
                 duckdb_tables(sink.options)
-            elif sink.kind == "duckdb":
+            elif sink.kind in TABLE_SINKS:
                 bound.options["columns"] = columns or duckdb_columns(sink.options, fields, feeder)
             elif sink.kind == "kafka":
                 bound.envelope, bound.options = kafka_envelope(sink.options, fields, sink.name)

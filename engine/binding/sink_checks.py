@@ -13,6 +13,7 @@ from engine.operators.map import Map
 
 _COLUMN_TYPE = re.compile(r"^(int|float|bool|str|date|json|timestamp|decimal\(\d+, ?\d+\))$")
 _AS_COLUMN = {"list": "json", "decimal": "decimal(38,9)"}  # computed decimals have no declared scale
+TABLE_SINKS = ("duckdb", "postgres")  # sinks of typed columns: their columns are declared or inferred here
 DEAD_LETTER_COLUMNS = {"step": "str", "error": "str", "origin": "str", "time": "timestamp", "event": "json"}
 
 

@@ -1,4 +1,4 @@
-"""The built-in sinks: ``file``, ``stdout``, ``duckdb`` and ``kafka``."""
+"""The built-in sinks: ``file``, ``stdout``, ``duckdb``, ``postgres`` and ``kafka``."""
 
 from __future__ import annotations
 
@@ -33,6 +33,22 @@ _TABLE = {"type": "object", "additionalProperties": False, "required": ["key", "
                                      "additionalProperties": {"$ref": "#/$defs/columnType"},
                                      "description": "Column name -> type."}}}
 
+# The table sinks' shared options (DuckDB and PostgreSQL take the same tables, modes and keys)
+_TABLE_OPTION = Option("table", "The table; created from `columns` when missing.", _TEXT)
+_TABLES_OPTION = Option(
+    "tables", "Several tables, for row changes (`table`, `op`, `before`, `after`): upserts and deletes by key, all "
+    "tables in one transaction per batch.", {"type": "object", "minProperties": 1, "additionalProperties": _TABLE})
+_COLUMNS_OPTION = Option(
+    "columns", "Column name -> type. Optional when the step's fields are known; events' extra fields are ignored, "
+    "missing ones become NULL.", {"type": "object", "additionalProperties": {"$ref": "#/$defs/columnType"},
+                                  "minProperties": 1})
+_MODE_OPTION = Option("mode", "`append` inserts every event (at-least-once under recovery); `upsert` inserts or "
+                      "updates by `key` (idempotent, so effectively once).", {"enum": ["append", "upsert"]},
+                      default="append")
+_KEY_OPTION = Option("key", "The primary key columns; required with `mode: upsert`.",
+                     {"type": "array", "items": {"type": "string", "description": "A key column."}, "minItems": 1})
+_ONE_OR_SEVERAL = {"oneOf": [{"required": ["table"]}, {"required": ["tables"]}]}
+
 DUCKDB = Component(
     "sink", "duckdb",
     "Write events into a DuckDB table (`table`), or row changes into several tables (`tables`); one transaction per "
@@ -40,24 +56,42 @@ DUCKDB = Component(
     "engine.connectors.duckdb_tables:duckdb_sink",
     options=(
         Option("path", "The DuckDB database file; parent directories are created.", _TEXT, required=True),
-        Option("table", "The table; created from `columns` when missing.", _TEXT),
-        Option("tables", "Several tables, for row changes (`table`, `op`, `before`, `after`): upserts and deletes by "
-               "key, all tables in one transaction per batch.",
-               {"type": "object", "minProperties": 1, "additionalProperties": _TABLE}),
+        _TABLE_OPTION, _TABLES_OPTION,
         Option("views", "With `tables`: view name -> SQL query over the tables, (re)created when the flow starts "
                "(composite objects such as a Load). Exactly one SELECT (or WITH ... SELECT) statement each, created "
                "with external access disabled: a view cannot read or write files, attach databases or load "
                "extensions.", {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}}),
-        Option("columns", "Column name -> type. Optional when the step's fields are known; events' extra fields are "
-               "ignored, missing ones become NULL.",
-               {"type": "object", "additionalProperties": {"$ref": "#/$defs/columnType"}, "minProperties": 1}),
-        Option("mode", "`append` inserts every event (at-least-once under recovery); `upsert` inserts or updates by "
-               "`key` (idempotent, so effectively once).", {"enum": ["append", "upsert"]}, default="append"),
-        Option("key", "The primary key columns; required with `mode: upsert`.",
-               {"type": "array", "items": {"type": "string", "description": "A key column."}, "minItems": 1}),
+        _COLUMNS_OPTION, _MODE_OPTION, _KEY_OPTION,
     ),
-    constraints={"oneOf": [{"required": ["table"]}, {"required": ["tables"]}]},
+    constraints=_ONE_OR_SEVERAL,
     check="engine.connectors.duckdb_tables:check_views")
+
+POSTGRES = Component(
+    "sink", "postgres",
+    "Write events into a PostgreSQL table (`table`), or row changes into several tables (`tables`), with the DuckDB "
+    "sink's modes, column types and source-position ordering; one transaction per batch, written with COPY. Tables "
+    "are created, or checked against the declared columns, when the flow starts; other processes read them while "
+    "the flow writes.",
+    "engine.connectors.postgres_tables:postgres_sink",
+    options=(
+        Option("dsn", "A libpq connection string or URI (`postgresql://user@host:5432/db`); what it leaves out comes "
+               "from the standard environment (`PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, "
+               "`PGSSLMODE`, ...). Passwords are never printed: keep them in `PGPASSWORD`, a `~/.pgpass` file or "
+               "`${ENV}`. Without it, the environment says it all.", {"type": "string"}),
+        Option("schema", "The schema of the tables, created when missing (default: the connection's current schema, "
+               "usually `public`).", _TEXT),
+        _TABLE_OPTION, _TABLES_OPTION,
+        Option("views", "With `tables`: view name -> SQL query over the tables (PostgreSQL's SQL), dropped and created "
+               "again when the flow starts (composite objects such as a Load). Exactly one SELECT (or WITH ... "
+               "SELECT) statement each.",
+               {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}}),
+        _COLUMNS_OPTION, _MODE_OPTION, _KEY_OPTION,
+        Option("reconnect", "How long the sink keeps reconnecting, with growing pauses, after the server went away "
+               "(a restart, a network cut) before the flow fails; the batch is written again on the new connection.",
+               {"$ref": "#/$defs/duration"}, default="30s"),
+    ),
+    constraints=_ONE_OR_SEVERAL,
+    check="engine.connectors.postgres_tables:check_options")
 
 KAFKA = Component(
     "sink", "kafka",
@@ -77,4 +111,4 @@ KAFKA = Component(
         KAFKA_SETTINGS,
     ))
 
-SINKS = (FILE, STDOUT, DUCKDB, KAFKA)
+SINKS = (FILE, STDOUT, DUCKDB, POSTGRES, KAFKA)

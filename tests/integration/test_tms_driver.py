@@ -3,11 +3,6 @@ database holds exactly the simulator's ground truth."""
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-
-import pytest
 
 from cli.main import main
 from engine.simulation import generate
@@ -16,24 +11,8 @@ from engine.simulation.schema import TABLES
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    if shutil.which("pg_ctl") is None and not os.path.isdir("/usr/lib/postgresql"):
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("PostgreSQL is required under CI", pytrace=False)
-        pytest.skip("PostgreSQL is not installed")
-    state = str(tmp_path_factory.mktemp("postgres"))
-    script = os.path.join(ROOT, "scripts", "postgres")
-    started = subprocess.run([sys.executable, script, "start", "--state-dir", state, "--port", "0"],
-                             capture_output=True, text=True, timeout=180)
-    assert started.returncode == 0, started.stderr
-    try:
-        yield started.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run([sys.executable, script, "stop", "--state-dir", state], capture_output=True, timeout=60)
-
-
-def test_the_sql_workload_leaves_the_ground_truth_in_postgres(postgres, tmp_path):
+def test_the_sql_workload_leaves_the_ground_truth_in_postgres(postgres_dsn, tmp_path):
+    postgres = postgres_dsn  # a database of its own on the session's server (tests/services/postgres.py)
     import psycopg
 
     assert main(["generate", "tms", "--orders", "30", "--seed", "9", "--postgres", postgres]) == 0

@@ -3,7 +3,7 @@ Debezium's PostgreSQL connector) -> scripts/kafka.  One SQL transaction, then th
 events on the table topics and the BEGIN/END records on the transaction topic.
 
 Under CI (CI=true) a missing java/mvn/PostgreSQL FAILS the test; elsewhere it is skipped with the
-reason.  See docs/debezium-stack.md.
+reason.  See docs/debezium-stack.md.  PostgreSQL is the session's (tests/services/postgres.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,12 +19,11 @@ import uuid
 import pytest
 
 from tests.services.kafka import ROOT
+from tests.services.postgres import run_script, start_service
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 
-PG_SCRIPT = os.path.join(ROOT, "scripts", "postgres")
 DBZ_SCRIPT = os.path.join(ROOT, "scripts", "debezium")
-MISSING_TOOL_EXIT = 2  # both scripts' exit code for "java/mvn/PostgreSQL not installed"
 # First debezium start may download Kafka Connect + Debezium with Maven (bounded by 600 s there).
 DBZ_START_TIMEOUT = float(os.environ.get("VELOCITY_DEBEZIUM_FIXTURE_TIMEOUT") or 900)
 
@@ -54,49 +52,6 @@ COMMIT;
 """
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-def _unavailable(what: str, reason: str, missing_tool: bool):
-    if _in_ci() or not missing_tool:
-        pytest.fail(f"{what} unavailable: {reason}", pytrace=False)
-    pytest.skip(f"{what}: {reason}")
-
-
-def _run(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def _start(what: str, script: str, state_dir: str, args: list[str], timeout: float) -> str:
-    try:
-        proc = _run(script, "start", "--state-dir", state_dir, "--watch-pid", str(os.getpid()),
-                    *args, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _run(script, "stop", "--state-dir", state_dir, timeout=90)
-        _unavailable(what, f"start did not finish within {timeout:.0f}s", missing_tool=False)
-    if proc.returncode != 0:
-        _unavailable(what, f"{os.path.relpath(script, ROOT)} start failed (exit "
-                     f"{proc.returncode}): {proc.stderr.strip()[-3000:]}",
-                     missing_tool=proc.returncode == MISSING_TOOL_EXIT)
-    return proc.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn(tmp_path_factory):
-    if not shutil.which("psql"):
-        _unavailable("PostgreSQL", "`psql` not found", missing_tool=True)
-    state = str(tmp_path_factory.mktemp("postgres"))
-    started = time.monotonic()
-    dsn = _start("PostgreSQL", PG_SCRIPT, state, ["--port", "0"], timeout=180)
-    sys.stderr.write(f"\n[postgres] {dsn} started in {time.monotonic() - started:.1f}s\n")
-    try:
-        yield dsn
-    finally:
-        _run(PG_SCRIPT, "stop", "--state-dir", state, "--purge", timeout=120)
-
-
 @pytest.fixture(scope="module")
 def debezium(kafka_bootstrap, postgres_dsn, tmp_path_factory):
     """(topic prefix, summary line) of a connector streaming the TMS database into Kafka."""
@@ -104,14 +59,14 @@ def debezium(kafka_bootstrap, postgres_dsn, tmp_path_factory):
     # A unique prefix: the broker may be shared (VELOCITY_KAFKA_BOOTSTRAP) and topics outlive us.
     prefix = "tms" + uuid.uuid4().hex[:8]
     started = time.monotonic()
-    line = _start("Debezium", DBZ_SCRIPT, state,
+    line = start_service("Debezium", DBZ_SCRIPT, state,
                   ["--bootstrap", kafka_bootstrap, "--dsn", postgres_dsn,
                    "--topic-prefix", prefix], timeout=DBZ_START_TIMEOUT)
     sys.stderr.write(f"[debezium] {line} ({time.monotonic() - started:.1f}s)\n")
     try:
         yield prefix, line
     finally:
-        _run(DBZ_SCRIPT, "stop", "--state-dir", state, timeout=90)
+        run_script(DBZ_SCRIPT, "stop", "--state-dir", state, timeout=90)
 
 
 def _psql(dsn: str, sql: str) -> None:
@@ -245,7 +200,7 @@ def test_sql_transaction_becomes_exact_debezium_change_events(kafka_bootstrap, p
         assert str(src["txId"]) == tx_id
         assert e["transaction"]["id"] == f"{tx_id}:{src['lsn']}"
         assert (src["connector"], src["name"], src["db"], src["schema"], src["snapshot"]) == (
-            "postgresql", prefix, "tms", "public", "false")
+            "postgresql", prefix, postgres_dsn.rsplit("/", 1)[1], "public", "false")
         assert src["ts_ms"] == end["ts_ms"]  # commit time
         assert list(e) == ["before", "after", "source", "transaction", "op", "ts_ms", "ts_us",
                            "ts_ns"]

@@ -17,7 +17,7 @@ from engine.simulation import generate
 from engine.simulation.schema import TABLES
 from engine.simulation.tms import transactions
 from tests.integration.kafka_io import consume_all
-from tests.services.test_postgres_debezium import debezium, postgres_dsn  # noqa: F401 - fixtures
+from tests.services.test_postgres_debezium import debezium  # noqa: F401 - fixture
 
 ROOT = pathlib.Path(__file__).parents[2]
 ORDERS, SEED = 15, 21

@@ -25,8 +25,9 @@ import pytest
 from cli.main import main
 from engine.simulation.schema import TABLES
 from tests.integration.kafka_io import consume_all
-from tests.services.test_postgres_debezium import DBZ_SCRIPT, DBZ_START_TIMEOUT, _run, _start
-from tests.services.test_postgres_debezium import postgres_dsn  # noqa: F401 - fixture
+from tests.services.postgres import run_script as _run
+from tests.services.postgres import start_service as _start
+from tests.services.test_postgres_debezium import DBZ_SCRIPT, DBZ_START_TIMEOUT
 
 ROOT = pathlib.Path(__file__).parents[2]
 CHAIN = ("transport_order_domain", "pickup_domain", "trip_domain", "fast_storage", "event_engine")

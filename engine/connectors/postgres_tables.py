@@ -1,0 +1,144 @@
+"""Row changes into several PostgreSQL tables at once, one transaction per written batch.
+
+The same Fast Storage as the DuckDB sink's ``tables`` form (``duckdb_tables``): the row
+changes and the batch's plan are ``table_specs``'s, the source-position rule and its side
+tables ``_positions_<table>`` are ``duckdb_positions``'s (lsn as numeric(39,0)). Per table, the
+batch is copied into a temporary staging table; in one transaction, the staged changes older
+than the row's stored position are dropped, then deletes, upserts and positions are applied.
+A change applied twice changes nothing: a batch replayed after recovery, or written again
+after a lost commit confirmation, leaves the same state (effectively once).
+
+Views (``views``) are created when the flow starts, after the tables (dropped and created
+again, so a changed query may change its columns): each is one SELECT statement (the same
+check as DuckDB's views, at validate time), sent with the extended query protocol, which
+runs exactly one statement.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Union
+
+import psycopg
+from bytewax.outputs import StatefulSinkPartition
+
+from engine.connectors.duckdb_positions import Positions, Winner, batch_rows
+from engine.connectors.duckdb_tables import check_views
+from engine.connectors.errors import ConnectorError
+from engine.connectors.postgres import LABEL, STAGE_PREFIX, PostgresSink, copy_rows, create_stage, ensure_table, seconds
+from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
+from engine.connectors.postgres_connection import Connection, describe, first_line
+from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
+from engine.connectors.table_sql import insert_sql, quote
+from engine.connectors.wiring import SinglePartitionSink
+from engine.errors import ConfigError
+from engine.metrics import StepCounters
+
+
+class _Table(TableSpec):
+    def __init__(self, name: str, spec: dict) -> None:
+        super().__init__(LABEL, name, spec, pg_column)
+        self.positions = Positions(name, self.columns, self.key, LABEL, POSITION_TYPES)
+        self.stage = STAGE_PREFIX + name
+        self.staged = self.columns + self.positions.batch_extra
+        stage, positions = quote(self.stage), self.positions
+        self.statements = [
+            (f"DELETE FROM {stage} b USING {quote(positions.name)} p "  # older than what the row holds
+             f"WHERE {positions.key_match('p', 'b')} AND NOT ({positions.applies_sql()})"),
+            f"DELETE FROM {quote(name)} t USING {stage} d WHERE d.__vf_deleted AND {positions.key_match('t', 'd')}",
+            insert_sql(name, self.columns, self.key, f"{stage} WHERE NOT __vf_deleted"),
+            positions.record_sql(self.stage),
+        ]
+
+
+class _TablesWriter(StatefulSinkPartition[List[Change], None]):
+    def __init__(self, sink: "PostgresTablesSink") -> None:
+        self._sink = sink
+        self._con = Connection(sink.dsn, sink.schema, LABEL, sink.reconnect, self._prepare)
+        self._con.open()
+
+    def _prepare(self, conn: psycopg.Connection) -> None:
+        for table in self._sink.tables.values():
+            ensure_table(conn, table.name, table.columns, table.key)
+            ensure_table(conn, table.positions.name, table.positions.columns, table.key)
+            create_stage(conn, table.stage, table.staged)
+        for name, query in self._sink.views.items():
+            try:
+                with conn.transaction():
+                    conn.execute(f"DROP VIEW IF EXISTS {quote(name)}")
+                    conn.execute(f"CREATE VIEW {quote(name)} AS {query}", binary=True)  # one statement only
+            except psycopg.Error as exc:
+                if exc.sqlstate is None or exc.sqlstate[:2] in ("08", "57"):
+                    raise  # the connection, not the view: reconnect
+                raise ConnectorError(f"{LABEL}: view '{name}': {first_line(exc)}") from None
+
+    def write_batch(self, values: List[List[Change]]) -> None:
+        changes = [c for batch in values for c in batch]
+        if not changes:
+            return
+        planned = plan(self._sink.tables, changes)
+        self._con.transaction(lambda conn: self._write(conn, planned),
+                              f"writing a batch of {len(changes)} row changes (nothing written)")
+        if self._sink.metrics is not None:
+            self._sink.metrics.add(events_in=len(changes), events_out=len(changes))
+
+    def _write(self, conn: psycopg.Connection, planned: Dict[_Table, Dict[tuple, Winner]]) -> None:
+        for table, winners in planned.items():
+            copy_rows(conn, table.stage, table.staged, batch_rows(winners))
+        with conn.pipeline():  # every statement of every table in one round trip
+            for table in planned:
+                for statement in table.statements:
+                    conn.execute(statement)
+
+    def snapshot(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._con.close()
+
+
+class PostgresTablesSink(SinglePartitionSink[List[Change], None]):
+    """Row changes into the declared ``tables`` ({name: {key, columns}}) of one database."""
+
+    opens_on_fresh_run = True  # connect, check the tables and create the views when the flow starts
+
+    def __init__(self, tables: Dict[str, dict], dsn: str = "", schema: Optional[str] = None,
+                 views: Optional[Dict[str, str]] = None, reconnect: Union[str, float] = "30s",
+                 metrics: Optional[StepCounters] = None) -> None:
+        check_names(LABEL, tables)
+        self.tables = {name: _Table(name, spec) for name, spec in tables.items()}
+        self.dsn, self.schema, self.views = dsn, schema, dict(views or {})
+        self.reconnect = seconds(reconnect)
+        self.path = f"postgres:{schema or ''}"
+        self.metrics = metrics
+
+    def encoder(self) -> Callable[[dict], Change]:
+        """``row change -> Change``, checked against its table; run before the batch goes out."""
+        return change_encoder(self.tables)
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _TablesWriter:
+        return _TablesWriter(self)
+
+
+def postgres_sink(dsn: str = "", schema: Optional[str] = None, table: Optional[str] = None,
+                  tables: Optional[Dict[str, dict]] = None, views: Optional[Dict[str, str]] = None,
+                  columns: Optional[Dict[str, str]] = None, mode: str = "append", key: Optional[List[str]] = None,
+                  reconnect: Union[str, float] = "30s", metrics: Optional[StepCounters] = None):
+    """The ``postgres`` sink declared in engine/catalog/sinks.py: one table, or row changes into
+    several tables (``tables``) applied in one transaction per batch."""
+    describe(dsn)  # a DSN that is none fails here, before any connection
+    if tables:
+        return PostgresTablesSink(tables, dsn, schema, views, reconnect, metrics)
+    if not table:
+        raise ConnectorError(f"{LABEL}: needs 'table' or 'tables'")
+    return PostgresSink(table, dsn, schema, columns, mode, key, reconnect, metrics)
+
+
+def check_options(options) -> None:
+    """The ``postgres`` sink's declared check: the DSN reads as one, every view is one SELECT."""
+    try:
+        describe(options.get("dsn") or "")
+    except ConnectorError:
+        raise ConfigError("'dsn' is not a libpq connection string or URI", ("dsn",),
+                          hint="e.g. postgresql://user@host:5432/database, or host=... dbname=...; "
+                               "PGHOST, PGPASSWORD, ... fill in the rest") from None
+    check_views(options)
