@@ -41,7 +41,8 @@ def test_an_event_gets_the_current_row_of_its_key_and_a_later_update_changes_lat
 
 def test_left_gives_nulls_without_a_row_inner_drops_the_event():
     feed = [("e", {"o": 1, "customer_id": 7}), ("e", {"o": 2, "customer_id": None})]
-    assert drive(join(), feed)[0] == [{"o": 1, "customer_id": 7, "name": None}, {"o": 2, "customer_id": None, "name": None}]
+    assert drive(join(), feed)[0] == [{"o": 1, "customer_id": 7, "name": None},
+                                      {"o": 2, "customer_id": None, "name": None}]
     assert drive(join(how="inner"), feed)[0] == []
 
 
@@ -120,7 +121,8 @@ def test_the_end_of_a_bounded_input_releases_what_waits():
 
 def test_the_state_keeps_only_the_projected_fields_and_survives_a_pickle():
     step = join(wait="1h")
-    _, _, logics = drive(step, [("t", {"id": 1, "name": "A", "address": "x" * 1000}), ("e", {"o": 1, "customer_id": 2})])
+    _, _, logics = drive(step, [("t", {"id": 1, "name": "A", "address": "x" * 1000}),
+                                ("e", {"o": 1, "customer_id": 2})])
     restored = {key: step.logic(pickle.loads(pickle.dumps(logic.state()))) for key, logic in logics.items()}
     assert restored["1"].state().row == {"name": "A"}
     assert restored["2"].next_notification() == T0 + timedelta(hours=1)
