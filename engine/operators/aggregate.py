@@ -18,7 +18,7 @@ from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.hints import did_you_mean
-from engine.operators.aggregations import AGGREGATIONS, check_argument_type, fold_functions, initial
+from engine.operators.aggregations import AGGREGATIONS, check_argument_type, fold_functions
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
@@ -58,7 +58,7 @@ class Aggregate(KeyedStep):
         self.settings = _settings(config, input_fields)
         slots, arg_types = self._compile_compute(config["compute"], input_fields)
         self.slots = slots
-        self._fold, self._merge, self._result = fold_functions(step_id, slots)
+        self.fresh, self._fold, self._merge, self._result = fold_functions(step_id, slots)
         self._key_of = self._key_function(step_id)
         self.times = None
         settings = self.settings
@@ -129,9 +129,6 @@ class Aggregate(KeyedStep):
         return self.Logic(self, state)
 
     aggregator = logic
-
-    def fresh(self) -> list:
-        return [init for _, aggregation, _ in self.slots for init in initial(aggregation)]
 
     def fold(self, accumulator: list, events: list) -> Tuple[list, List[DeadLetter]]:
         """Fold ``events`` in; if one makes an expression fail, only that event is dead-lettered."""

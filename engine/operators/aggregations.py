@@ -10,7 +10,6 @@ counts non-null values.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -99,12 +98,10 @@ def _checked_number(x, function):
 _NUMBER_CLASSES = frozenset({int, float, Decimal, timedelta})
 
 
-def initial(aggregation) -> tuple:
-    return tuple(ast.literal_eval(init) for init in aggregation.init)
-
-
 def fold_functions(step_id: str, slots: list):
-    """Generate ``fold``, ``merge`` and ``result`` over the flat accumulator list."""
+    """Generate ``fresh`` (a new accumulator: the slots' initial literals, from the table above,
+    so a list slot is a new list each time), ``fold``, ``merge`` and ``result`` over the flat
+    accumulator list."""
     fold = ["def fold(acc, events):"]
     merge_parts, result_parts, names, index = [], [], [], 0
     body = []
@@ -134,13 +131,14 @@ def fold_functions(step_id: str, slots: list):
     unpack = ", ".join(f"list(acc[{i}])" if _is_list(slots, i) else f"acc[{i}]" for i in range(index))
     fold.append(f"    {', '.join(names)}{',' if index == 1 else ''} = {unpack}{',' if index == 1 else ''}")
     fold += ["    for e in events:", *body, f"    return [{', '.join(names)}]"]
-    source = "\n".join(fold) + "\n"
+    inits = [init for _, aggregation, _ in slots for init in aggregation.init]
+    source = f"def fresh():\n    return [{', '.join(inits)}]\n"
+    source += "\n".join(fold) + "\n"
     source += f"def merge(a, b):\n    return [{', '.join(merge_parts)}]\n"
     source += f"def result(acc):\n    return {{{', '.join(result_parts)}}}\n"
     extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number, "_isfinite": isfinite,
              "float": float, "ValueError": ValueError}
-    return (build_function("fold", source, step_id, extra), build_function("merge", source, step_id, extra),
-            build_function("result", source, step_id, extra))
+    return tuple(build_function(name, source, step_id, extra) for name in ("fresh", "fold", "merge", "result"))
 
 
 def _is_list(slots: list, position: int) -> bool:

@@ -4,12 +4,15 @@ between two sessions merges them. A session closes ``gap`` after its last event.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import List
+from operator import itemgetter
+from typing import List, Optional
 
 from engine.operators.dead import describe
 from engine.operators.windows import bounds
 from engine.operators.windows.timed import TimeWindows
 from engine.records import DeadLetter
+
+_END = itemgetter(1)
 
 
 class SessionWindows(TimeWindows):
@@ -19,33 +22,80 @@ class SessionWindows(TimeWindows):
         return span[1] + gap
 
     def place(self, timed: list, now: datetime) -> List[DeadLetter]:
-        gap, deads, sessions, step = self.settings.gap, [], self.s.windows, self.step
+        """Events in time order that extend the latest session (the usual case) are gathered
+        in a run and folded into it at once; any other event takes :meth:`_place_one`. The
+        watermark is kept in a local (the rule of :meth:`advance`, as in ``tumbling``).
+
+        The latest open session is the only one an event at or after its end can join: open
+        sessions are at least ``gap`` apart (an event less than ``gap`` from two of them
+        merges them), and a closed one is never joined."""
+        gap, lateness, sessions, s = self.settings.gap, self.settings.lateness, self.s.windows, self.s
+        assert gap is not None, "a session window has a gap"
+        event_time = self.settings.event_time is not None
+        mark = self.watermark(now) if event_time else None
+        deads: List[DeadLetter] = []
+        latest: Optional[bounds.Window] = max(sessions, key=_END) if sessions else None
+        end = latest[1] if latest is not None else bounds.EPOCH  # of the latest session with the run
+        run: list = []  # (moment, event, watermark before it) extending `latest`
         for moment, event in timed:
-            closed_before = self.closed_before(now)
-            self.advance(moment, now)
-            start, end = moment, moment
-            # an event joins the open sessions it is less than `gap` away from; a session the
-            # watermark has closed is not joined even before it is emitted (same as if it had been)
-            absorbed = [w for w in sessions if w[0] - gap < moment < w[1] + gap
-                        and (closed_before is None or w[1] + gap > closed_before)]
-            if not absorbed and closed_before is not None and moment + gap <= closed_before:
-                deads.append(self.late(event, moment, (moment, moment + gap), closed_before))
+            closed_before = mark
+            if event_time and (mark is None or moment - lateness > mark):
+                s.max_event_time, s.max_seen_at = moment, now
+                mark = moment - lateness
+            if latest is not None and end <= moment < end + gap \
+                    and (closed_before is None or end + gap > closed_before):
+                run.append((moment, event, closed_before))
+                end = moment
                 continue
-            accumulator, failed = step.fold(step.fresh(), [event])
-            if failed:  # its argument failed: it neither starts nor extends a session
-                deads += failed
-                continue
-            parts = sorted([(span, sessions[span]) for span in absorbed] + [((moment, moment), accumulator)],
-                           key=lambda part: part[0])
-            accumulator = parts[0][1]
-            try:
-                for _, later in parts[1:]:  # in time order, so first() and last() stay right
-                    accumulator = step.merge(accumulator, later)
-            except Exception as exc:  # noqa: BLE001 - e.g. min() of a str and an int: this event only
-                deads.append(DeadLetter(event, step.step_id, describe(exc)))
-                continue
-            for span in absorbed:
-                del sessions[span]
-            start, end = min(start, parts[0][0][0]), max(end, max(p[0][1] for p in parts))
-            sessions[(start, end)] = accumulator
+            if run:
+                self._extend(latest, end, run, deads)
+                run = []
+            self._place_one(moment, event, closed_before, deads)
+            latest = max(sessions, key=_END) if sessions else None
+            end = latest[1] if latest is not None else bounds.EPOCH
+        if run:
+            self._extend(latest, end, run, deads)
         return deads
+
+    def _extend(self, span, end: datetime, run: list, deads: List[DeadLetter]) -> None:
+        """Fold a run of events into the session ``span``, which then ends at ``end``; if any
+        event of the run fails, the run is placed event by event instead (the reasons, and
+        sessions that failed events neither start nor extend)."""
+        sessions = self.s.windows
+        accumulator, failed = self.step.fold(sessions[span], [event for _, event, _ in run])
+        if not failed:
+            del sessions[span]
+            sessions[(span[0], end)] = accumulator
+            return
+        for moment, event, closed_before in run:
+            self._place_one(moment, event, closed_before, deads)
+
+    def _place_one(self, moment: datetime, event, closed_before: Optional[datetime], deads: List[DeadLetter]) -> None:
+        """One event: it starts a session, joins one, or merges those it is less than ``gap`` from."""
+        gap, sessions, step = self.settings.gap, self.s.windows, self.step
+        assert gap is not None, "a session window has a gap"
+        start, end = moment, moment
+        # an event joins the open sessions it is less than `gap` away from; a session the
+        # watermark has closed is not joined even before it is emitted (same as if it had been)
+        absorbed = [w for w in sessions if w[0] - gap < moment < w[1] + gap
+                    and (closed_before is None or w[1] + gap > closed_before)]
+        if not absorbed and closed_before is not None and moment + gap <= closed_before:
+            deads.append(self.late(event, moment, (moment, moment + gap), closed_before))
+            return
+        accumulator, failed = step.fold(step.fresh(), [event])
+        if failed:  # its argument failed: it neither starts nor extends a session
+            deads += failed
+            return
+        parts = sorted([(span, sessions[span]) for span in absorbed] + [((moment, moment), accumulator)],
+                       key=lambda part: part[0])
+        accumulator = parts[0][1]
+        try:
+            for _, later in parts[1:]:  # in time order, so first() and last() stay right
+                accumulator = step.merge(accumulator, later)
+        except Exception as exc:  # noqa: BLE001 - e.g. min() of a str and an int: this event only
+            deads.append(DeadLetter(event, step.step_id, describe(exc)))
+            return
+        for span in absorbed:
+            del sessions[span]
+        start, end = min(start, parts[0][0][0]), max(end, max(p[0][1] for p in parts))
+        sessions[(start, end)] = accumulator
