@@ -95,9 +95,9 @@ POSTGRES = Component(
 
 KAFKA = Component(
     "sink", "kafka",
-    "Write events as JSON messages to a Kafka topic; every batch's deliveries are confirmed (acks=all, idempotent "
-    "producer) before it counts as written: at-least-once.",
-    "engine.connectors.kafka_sink:KafkaSink",
+    "Write events as JSON messages to a Kafka topic: at-least-once (every batch's deliveries confirmed, acks=all, "
+    "idempotent producer) or exactly-once (Kafka transactions bound to the flow's snapshots).",
+    "engine.connectors.kafka_exactly_once:kafka_sink",
     options=(
         KAFKA_BROKERS,
         Option("topic", "The topic (fixed).", _TEXT),
@@ -106,8 +106,13 @@ KAFKA = Component(
                {"$ref": "#/$defs/expression"}),
         Option("headers", "Header name -> expression.",
                {"type": "object", "additionalProperties": {"$ref": "#/$defs/expression"}}),
-        Option("timeout", "How long a batch may wait for its deliveries before the flow fails.",
-               {"$ref": "#/$defs/duration"}, default="30s"),
+        Option("timeout", "How long a batch may wait for its deliveries (exactly-once: a durable epoch for its "
+               "commit) before the flow fails.", {"$ref": "#/$defs/duration"}, default="30s"),
+        Option("delivery", "`at-least-once`: each batch is written as it comes (a crash may write it again). "
+               "`exactly-once`: each epoch's messages are committed in one Kafka transaction once the flow's "
+               "snapshot of that epoch is durable, so `read_committed` consumers see every message once, about "
+               "one epoch later; needs a recovery store (docs/deploy.md).",
+               {"enum": ["at-least-once", "exactly-once"]}, default="at-least-once"),
         KAFKA_SETTINGS,
     ))
 

@@ -65,6 +65,8 @@ class _KafkaWriter(StatelessSinkPartition[List[Message]]):
             for message in messages:
                 self._produce(message)
             count += len(messages)
+        if self._sink.gauges is not None:  # handed to the producer, not yet confirmed (the HTTP metrics)
+            self._sink.gauges.set("queued", len(self._producer))
         left = self._producer.flush(max(0.0, self._deadline - time.monotonic()))
         if left or self._failures:
             self._failed = True
@@ -74,6 +76,8 @@ class _KafkaWriter(StatelessSinkPartition[List[Message]]):
         self._sink.health.up()
         if self._sink.gauges is not None and count:
             self._sink.gauges.set("last_delivery", datetime.now(timezone.utc).isoformat())
+        if self._sink.gauges is not None:
+            self._sink.gauges.set("queued", len(self._producer))
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)
 
@@ -109,8 +113,8 @@ class KafkaSink(DynamicSink[List[Message]]):
 
     def __init__(self, brokers: Union[str, Sequence[str]], topic: Optional[str] = None,
                  timeout: Union[str, float] = "30s", settings: Optional[Dict[str, object]] = None,
-                 metrics: Optional[StepCounters] = None) -> None:
-        self.topic, self.timeout, self.metrics = topic, seconds(timeout), metrics
+                 delivery: str = "at-least-once", metrics: Optional[StepCounters] = None) -> None:
+        self.topic, self.timeout, self.metrics, self.delivery = topic, seconds(timeout), metrics, delivery
         self.config = quiet({"bootstrap.servers": servers(brokers), "acks": "all", "enable.idempotence": True,
                              "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
                                                 for k, v in (settings or {}).items()}})

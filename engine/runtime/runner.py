@@ -21,6 +21,7 @@ from typing import List, Optional
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
+from engine import run_context
 from engine.runtime.heap import keep_heap
 from engine.runtime.store_lock import StoreInUse, store_locked
 from engine.stopping import clear_stop, request_stop, stop_requested
@@ -60,11 +61,13 @@ def run_dataflow(flow, options: RunOptions) -> None:
     if not os.environ.get("VELOCITY_FLOW_DEBUG"):
         os.environ["RUST_BACKTRACE"] = "0"  # a failing step is reported in one line below, not as a Rust stack
     clear_stop()
+    run_context.begin(options.recovery_directory)
     try:
         with store_locked(options.recovery_directory, options.process_id or 0), gc_tuned(), \
                 panic_banners_dropped(), signals_stop_cleanly(keep_state=recovery is not None):
             cli_main(flow, workers_per_process=options.workers, process_id=options.process_id,
                      addresses=options.addresses, epoch_interval=options.epoch_interval, recovery_config=recovery)
+            run_context.finish()  # e.g. the last Kafka transactions, once the store holds the last epoch
     except KeyboardInterrupt:
         raise
     except StoreInUse as exc:

@@ -20,11 +20,13 @@ def produce(bootstrap: str, topic: str, events: List[Optional[dict]], key=None, 
     assert producer.flush(30) == 0
 
 
-def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list:
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0,
+                isolation: str = "read_uncommitted") -> list:
     """Every message of ``topic`` as (key, value dict or None for a tombstone, headers), waiting for
-    ``expected`` of them."""
+    ``expected`` of them. ``isolation``: read_uncommitted (what every message written looks like,
+    aborted transactions included) or read_committed (what transactional consumers see)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False, "isolation.level": isolation})
     deadline = time.monotonic() + timeout
     partitions = {}
     while not partitions and time.monotonic() < deadline:  # a topic created by its first message
