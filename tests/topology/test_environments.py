@@ -150,11 +150,19 @@ def test_a_secret_in_an_environment_part_is_never_printed(tmp_path, capfd, monke
 @pytest.mark.parametrize("path", VELOCITY, ids=lambda p: p.stem)
 def test_the_shipped_velocity_flows_are_one_file_valid_in_every_environment(path):
     results = validate_every_environment(str(path), {})
-    assert [r.environment for r in results] == [None, "kafka"]
+    expected = ["kafka", *(["postgres", "kafka-postgres"] if path.stem == "fast_storage" else [])]
+    assert [r.environment for r in results] == [None, *expected]
     assert all(r.ok for r in results), [d.message for r in results for d in r.diagnostics]
     doc = load_text(str(path), path.read_text(), {})
-    assert environment_names(doc) == ["kafka"]
+    assert environment_names(doc) == expected
     base, kafka = select_environment(doc, None), select_environment(doc, "kafka")
     assert kafka.data["steps"] == base.data["steps"]  # the point: one copy of the steps
+    for name in expected[1:]:  # the Fast Storage in PostgreSQL: the same steps and tables, another sink
+        other = select_environment(doc, name)
+        assert other.data["steps"] == base.data["steps"]
+        sink = other.data["sinks"]["fast-storage"]
+        assert list(sink) == ["from", "postgres"]
+        assert sink["postgres"]["tables"] == base.data["sinks"]["fast-storage"]["duckdb"]["tables"]
+        assert other.data["sources"] == (kafka if name.startswith("kafka") else base).data["sources"]
     assert all("kafka" in source for source in kafka.data["sources"].values())
     assert not (ROOT / "topologies" / "velocity" / "kafka").exists()
