@@ -59,6 +59,9 @@ def _valid_or_report(path: str, err: Console, environment: Optional[str] = None)
 
 
 def cmd_run(args, out: Console, err: Console) -> int:
+    http = _http_or_report(args, err)
+    if http is False:
+        return EXIT_USAGE
     with secrets_hidden(args.path):
         topology = _valid_or_report(args.path, err, args.environment)
         if topology is None:
@@ -67,7 +70,21 @@ def cmd_run(args, out: Console, err: Console) -> int:
             from cli.tap import run_tapped
 
             return run_tapped(topology, args, err)
-        return run_topology(topology, run_options(args), out, err, quiet=args.quiet, status_file=args.status_file)
+        return run_topology(topology, run_options(args), out, err, quiet=args.quiet, status_file=args.status_file,
+                            http=http or None)
+
+
+def _http_or_report(args, err: Console):
+    """The ``--http`` options (None without one), or False after reporting an address refused."""
+    from rich.markup import escape
+
+    from cli.observe.address import NotLoopback, from_args
+
+    try:
+        return from_args(args)
+    except NotLoopback as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        return False
 
 
 def cmd_graph(args, out: Console, err: Console) -> int:

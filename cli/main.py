@@ -138,6 +138,9 @@ def _execution_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--status-file", metavar="PATH", default=None,
                          help="write the flow's state (counters, Kafka lag, last event and delivery, brokers) as "
                               "JSON to PATH every second (docs/operations.md)")
+    from cli.observe.address import add_http_options
+
+    add_http_options(command)
 
 
 def build_parser() -> argparse.ArgumentParser:

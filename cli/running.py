@@ -15,6 +15,8 @@ from rich.markup import escape
 
 from cli.exits import EXIT_FAILED, EXIT_OK
 from cli.live import LiveView, dead_letter_total
+from cli.observe.address import HttpOptions
+from cli.observe.server import LocalView, ServeFailed, Serving, observing
 from cli.status import StatusFile
 from engine.binding.model import Topology
 from engine.metrics import MetricsRegistry
@@ -41,24 +43,47 @@ def report_error(err: Console, topology: Topology, exc) -> None:
 
 
 def run_topology(topology: Topology, options, out: Console, err: Console, quiet: bool = False,
-                 compile_options=None, status_file: Optional[str] = None) -> int:
+                 compile_options=None, status_file: Optional[str] = None, http: Optional[HttpOptions] = None) -> int:
     """Compile and run an already validated topology; EXIT_OK, or EXIT_FAILED when a connector
-    cannot start or the flow fails. Every message goes through ``topology.redact``."""
-    from engine.compiler import DEAD_LETTER_STEP, compile_topology
+    cannot start or the flow fails. Every message goes through ``topology.redact``. ``http``:
+    also serve the metrics, the JSON API and the page (cli/observe)."""
+    from engine.compiler import compile_topology
     from engine.connectors.errors import ConnectorError
-    from engine.runtime.runner import RunFailed, run_dataflow
 
     metrics = MetricsRegistry()
+    observed = LocalView(topology, metrics, options.process_id) if http is not None else None
+    if observed is not None:
+        compile_options = _tapping_dead_letters(compile_options, observed.dead_letters.add)
     try:
         flow = compile_topology(topology, metrics, compile_options)  # taps: run --tap
     except ConnectorError as exc:
         report_error(err, topology, exc)
         return EXIT_FAILED
+    reporting = StatusFile(status_file, topology.name, metrics, topology.redact)
+    if http is None or observed is None:
+        return _run(topology, flow, options, metrics, out, err, quiet, reporting, None)
+    serving = Serving(http, observed)
+    try:
+        reporting.extra["http"] = serving.start()
+    except ServeFailed as exc:
+        report_error(err, topology, exc)
+        return EXIT_FAILED
+    err.print(f"serving {serving.url}/ (metrics: {serving.url}/metrics)", highlight=False)
+    try:
+        return _run(topology, flow, options, metrics, out, err, quiet, reporting, observed)
+    finally:
+        serving.close_after(http.linger)
+
+
+def _run(topology: Topology, flow, options, metrics: MetricsRegistry, out: Console, err: Console, quiet: bool,
+         reporting: StatusFile, observed: Optional[LocalView]) -> int:
+    from engine.compiler import DEAD_LETTER_STEP
+    from engine.runtime.runner import RunFailed, run_dataflow
+
     view = LiveView(topology.name, metrics, redact=topology.redact)
     before = set_writer(lambda text: err.print(topology.redact(text), highlight=False, markup=False))
-    reporting = StatusFile(status_file, topology.name, metrics, topology.redact)
     try:
-        with reporting:
+        with reporting, observing(observed):
             if quiet or not out.is_terminal:
                 run_dataflow(flow, options)
             else:
@@ -83,3 +108,22 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
                    else "no recovery store (-r): the next start begins again")
         err.print(f"stopped cleanly; {resumes}", highlight=False)
     return EXIT_OK
+
+
+def _tapping_dead_letters(compile_options, keep):
+    """``compile_options`` with a tap on the dead letters calling ``keep`` (and any tap there was)."""
+    from dataclasses import replace
+
+    from engine.compiler import DEAD_LETTER_STEP, CompileOptions
+
+    options = compile_options or CompileOptions()
+    taps = dict(options.taps)
+    earlier = taps.get(DEAD_LETTER_STEP)
+
+    def tap(batch) -> None:
+        keep(batch)
+        if earlier is not None:
+            earlier(batch)
+
+    taps[DEAD_LETTER_STEP] = tap
+    return replace(options, taps=taps)

@@ -20,8 +20,10 @@ from engine.metrics import MetricsRegistry
 INTERVAL = 1.0
 
 
-def status(name: str, metrics: MetricsRegistry, state: str, redact: Callable[[str], str]) -> dict:
-    return {
+def status(name: str, metrics: MetricsRegistry, state: str, redact: Callable[[str], str],
+           extra: Optional[dict] = None) -> dict:
+    """The state document; ``extra`` adds keys (``http``: the address ``--http`` serves)."""
+    return {**(extra or {}),
         "topology": redact(name), "state": state,
         "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "steps": {redact(k): {"in": c.events_in, "out": c.events_out, "dead": c.dead}
@@ -43,25 +45,26 @@ class StatusFile:
 
     def __init__(self, path: Optional[str], name: str, metrics: MetricsRegistry, redact: Callable[[str], str]):
         self.path, self.name, self.metrics, self.redact = path, name, metrics, redact
+        self.extra: dict = {}
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
     def __enter__(self) -> "StatusFile":
         if self.path:
-            write(self.path, status(self.name, self.metrics, "starting", self.redact))
+            write(self.path, status(self.name, self.metrics, "starting", self.redact, self.extra))
             self._thread = threading.Thread(target=self._loop, name="velocity-flow-status", daemon=True)
             self._thread.start()
         return self
 
     def _loop(self) -> None:
         while not self._stop.wait(INTERVAL):
-            write(self.path or "", status(self.name, self.metrics, "running", self.redact))
+            write(self.path or "", status(self.name, self.metrics, "running", self.redact, self.extra))
 
     def finish(self, state: str) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-            write(self.path or "", status(self.name, self.metrics, state, self.redact))
+            write(self.path or "", status(self.name, self.metrics, state, self.redact, self.extra))
             self._thread = None
 
     def __exit__(self, *exc) -> None:

@@ -7,8 +7,12 @@ taken once per batch, never per event.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional
+
+# Upper bounds (seconds) of the per-batch processing time histogram; one more bucket is +Inf.
+BATCH_SECONDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 @dataclass
@@ -19,13 +23,25 @@ class StepCounters:
     events_in: int = 0
     events_out: int = 0
     dead: int = 0
+    # batches processed by time taken: one count per BATCH_SECONDS bound (not cumulative) and +Inf
+    batch_counts: List[int] = field(default_factory=lambda: [0] * (len(BATCH_SECONDS) + 1), compare=False)
+    batch_seconds: float = 0.0  # their total time
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, events_in: int = 0, events_out: int = 0, dead: int = 0) -> None:
+    def add(self, events_in: int = 0, events_out: int = 0, dead: int = 0, seconds: Optional[float] = None) -> None:
+        """Count one batch's events; ``seconds``, the time it took, when measured."""
         with self._lock:
             self.events_in += events_in
             self.events_out += events_out
             self.dead += dead
+            if seconds is not None:
+                self.batch_counts[bisect_left(BATCH_SECONDS, seconds)] += 1
+                self.batch_seconds += seconds
+
+    def copy(self) -> "StepCounters":
+        with self._lock:
+            return StepCounters(self.step, self.events_in, self.events_out, self.dead, list(self.batch_counts),
+                                self.batch_seconds)
 
 
 class Gauges:
@@ -81,6 +97,5 @@ class MetricsRegistry:
 
     def snapshot(self) -> Dict[str, StepCounters]:
         with self._lock:
-            return {
-                k: StepCounters(k, c.events_in, c.events_out, c.dead) for k, c in self._steps.items()
-            }
+            steps = dict(self._steps)
+        return {k: c.copy() for k, c in steps.items()}

@@ -139,3 +139,16 @@ def test_no_file_in_engine_or_cli_is_over_400_lines():
     long = {str(p.relative_to(ROOT)): n for p in python_files("engine", "cli")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
     assert long == {}
+
+
+# cli/observe (run --http) serves from the flow's counters in a thread of its own: it must not load
+# Bytewax nor the rooms that do, so a scrape never touches the dataflow (the JSON Lines encoder of
+# engine/connectors/jsonl.py, which imports no Bytewax, is the one exception).
+OBSERVE_MAY_NOT = ("bytewax", "engine.compiler", "engine.runtime", "engine.connectors")
+OBSERVE_MAY = ("engine.connectors.jsonl",)
+
+
+def test_the_http_server_imports_no_bytewax_room():
+    offenders = [f"{p.relative_to(ROOT)} imports {m}" for p in python_files("cli/observe") for m in imports_of(p)
+                 if m.startswith(OBSERVE_MAY_NOT) and m not in OBSERVE_MAY]
+    assert offenders == []

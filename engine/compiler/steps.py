@@ -7,6 +7,7 @@ and ``dead`` the dead letters, so Bytewax's own errors and metrics name the YAML
 from __future__ import annotations
 
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any, Callable, Optional
 
 import bytewax.operators as op
@@ -24,13 +25,15 @@ class StepOut:
 
 
 def counted(process: Callable, counters: Optional[StepCounters], size: Callable = len) -> Callable:
-    """``process`` that also counts events in, out and dead-lettered, once per batch."""
+    """``process`` that also counts events in, out and dead-lettered, and the time it took, once
+    per batch."""
     if counters is None:
         return process
 
     def run(batch):
+        started = perf_counter()
         oks, deads = process(batch)
-        counters.add(size(batch), _size(oks), len(deads))
+        counters.add(size(batch), _size(oks), len(deads), perf_counter() - started)
         return oks, deads
 
     return run

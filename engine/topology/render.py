@@ -48,6 +48,14 @@ def _edges(topology: Topology) -> List[Edge]:
     return edges
 
 
+def graph(topology: Topology) -> Tuple[List[Tuple[str, str, str]], List[Edge]]:
+    """The nodes as ``(id, name, kind)`` (``name``: the source, step or sink as the topology
+    names it) and the edges of both drawings, for the web page to find them (cli/observe)."""
+    names = list(topology.sources) + [s.id for s in topology.steps] + list(topology.sinks)
+    names += ["dead_letter"] if topology.dead_letter is not None else []
+    return [(node, name, kind) for (node, _, kind), name in zip(_nodes(topology), names, strict=True)], _edges(topology)
+
+
 _MERMAID_SHAPES = {"source": ('(["', '"])'), "step": ('["', '"]'), "sink": ('[("', '")]'), "dead": ('[/"', '"/]')}
 
 
@@ -69,7 +77,8 @@ _DOT_SHAPES = {"source": "ellipse", "step": "box", "sink": "cylinder", "dead": "
 
 
 def to_dot(topology: Topology) -> str:
-    lines = [f'digraph "{_text(topology.name)}" {{', "    rankdir=LR;"]
+    # nodesep: room under each node for the rate and sparkline the web page (cli/observe) draws there
+    lines = [f'digraph "{_text(topology.name)}" {{', "    rankdir=LR;", "    nodesep=0.6;"]
     for node, label, kind in _nodes(topology):
         text = label.replace("<br/>", "\\n").replace('"', '\\"')
         style = ', style="dashed"' if kind == "dead" else ""
