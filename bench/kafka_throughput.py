@@ -1,13 +1,26 @@
-"""Kafka -> Kafka throughput of a topology vs the raw confluent-kafka ceiling, in one run.
+"""Kafka -> Kafka throughput and memory: a topology vs raw confluent-kafka vs Quix Streams.
 
-    python bench/kafka_throughput.py [--events 1000000] [--partitions 4] [--bootstrap HOST:PORT]
+    python bench/kafka_throughput.py [--events 1000000] [--rounds 5] [--partitions 4]
+        [--bootstrap HOST:PORT] [--workers N] [--quix-python PATH]
 
-Produces N Debezium-looking JSON change events into a topic, then measures on the same broker:
-  * raw: a confluent-kafka consumer reading every message and a producer writing each value
-    to another topic, nothing else (the ceiling of this machine and broker);
-  * topology: a cast + filter + map topology, Kafka source -> Kafka sink, one worker.
-Prints events/s of both and the ratio topology / raw. Without --bootstrap (or
-VELOCITY_KAFKA_BOOTSTRAP) it starts a broker with scripts/kafka and stops it at the end.
+Produces N Debezium-looking JSON change events into a topic, then, in interleaved rounds on the
+same broker, each in a fresh process (its peak RSS measured):
+
+* ``raw``: a confluent-kafka consumer reading every message and an idempotent producer
+  (acks=all) writing each value to another topic, nothing else: the ceiling;
+* ``topology``: a cast + filter + map topology, Kafka source -> Kafka sink, every delivery
+  confirmed, error boundaries on;
+* ``quix``: the same work in Quix Streams (``Application``, ``apply``/``filter``/``apply``,
+  ``to_topic``; orjson, the same decimal and timestamp conversions, an idempotent producer with
+  acks=all), if importable by ``--quix-python`` (default: this Python). Quix Streams pins an
+  older confluent-kafka than the engine allows, so it is best kept in a virtualenv of its own:
+  ``python -m venv /tmp/quix && /tmp/quix/bin/pip install quixstreams`` (or ``pip install
+  '.[bench]'`` in a throw-away env), then ``--quix-python /tmp/quix/bin/python``.
+
+The first round checks that the topology and Quix write the same records (key -> value).
+Without --bootstrap (or VELOCITY_KAFKA_BOOTSTRAP) a broker is started with scripts/kafka and
+stopped at the end. Prints per round, then, last, ``rss NAME: MiB`` and
+``ratio topology/raw`` / ``ratio topology/quix``: median [min..max] of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -26,12 +40,9 @@ import uuid
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from confluent_kafka import Consumer, Producer  # noqa: E402
+import orjson  # noqa: E402
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
-
-from engine.compiler import compile_topology  # noqa: E402
-from engine.runtime.runner import RunOptions, run_dataflow  # noqa: E402
-from engine.binding import validate_text  # noqa: E402
 
 TOPOLOGY = """\
 version: 1
@@ -52,6 +63,7 @@ sinks:
   domain: {{from: domain, kafka: {{brokers: "{bootstrap}", topic: {target}}}}}
 dead_letter: {{file: {{path: "{dead}"}}}}
 """
+FLOWS = ("raw", "topology", "quix")
 
 
 def technical_event(i: int) -> bytes:
@@ -88,6 +100,7 @@ def produce(bootstrap: str, topic: str, count: int) -> float:
     return time.perf_counter() - started
 
 
+# -- the three flows, each run in a child process ------------------------------------------------
 def raw_copy(bootstrap: str, source: str, target: str, count: int) -> float:
     """The ceiling: consume every message and produce its value, nothing in between."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4().hex}",
@@ -114,9 +127,13 @@ def raw_copy(bootstrap: str, source: str, target: str, count: int) -> float:
 
 
 def topology_copy(bootstrap: str, source: str, target: str, tmp: str, workers: int) -> float:
+    from engine.binding import validate_text
+    from engine.compiler import compile_topology
+    from engine.runtime.runner import RunOptions, run_dataflow
+
     text = TOPOLOGY.format(bootstrap=bootstrap, source=source, target=target, dead=os.path.join(tmp, "dead.jsonl"))
     result = validate_text("kafka-bench.yaml", text, env={})
-    if not result.ok:
+    if not result.ok or result.topology is None:
         raise SystemExit("\n".join(d.message for d in result.diagnostics))
     flow = compile_topology(result.topology)
     started = time.perf_counter()
@@ -124,6 +141,85 @@ def topology_copy(bootstrap: str, source: str, target: str, tmp: str, workers: i
     return time.perf_counter() - started
 
 
+def quix_copy(bootstrap: str, source: str, target: str, count: int) -> float:
+    """The same work as the topology, written as a Quix Streams user would."""
+    from datetime import datetime
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from quixstreams import Application  # type: ignore[import-not-found]
+    from quixstreams.models.serializers import JSONSerializer  # type: ignore[import-not-found]
+
+    grams, iso = Decimal("0.001"), datetime.fromisoformat
+
+    def exact(value):
+        if isinstance(value, Decimal):
+            return orjson.Fragment(str(value))
+        raise TypeError(type(value).__name__)
+
+    def typed(e: dict) -> dict:
+        after = e["after"]  # a fresh dict of this message: converted in place
+        after["order_id"] = int(after["order_id"])
+        after["weight_kg"] = Decimal(after["weight_kg"]).quantize(grams, ROUND_HALF_UP)
+        after["planned_at"] = iso(after["planned_at"])
+        return e
+
+    def domain(e: dict) -> dict:
+        after, origin = e["after"], e["source"]
+        return {"order_id": after["order_id"], "status": after["status"].upper(), "weight_kg": after["weight_kg"],
+                "planned_at": after["planned_at"], "tx": origin["txId"], "lsn": origin["lsn"]}
+
+    app = Application(broker_address=bootstrap, consumer_group=f"quix-{uuid.uuid4().hex}",
+                      auto_offset_reset="earliest", loglevel="WARNING", use_changelog_topics=False,
+                      producer_extra_config={"acks": "all", "enable.idempotence": True, "linger.ms": 5})
+    out = app.topic(target, key_serializer="str", value_serializer=JSONSerializer(
+        dumps=lambda value: orjson.dumps(value, default=exact)))
+    sdf = app.dataframe(app.topic(source, value_deserializer="json"))
+    sdf = sdf.apply(typed).filter(lambda e: e["op"] != "d" and e["after"]["weight_kg"] > 0).apply(domain)
+    sdf.to_topic(out, key=lambda value: str(value["order_id"]))
+    started = time.perf_counter()
+    app.run(count=count, collect=False)
+    return time.perf_counter() - started
+
+
+def child(flow: str, bootstrap: str, source: str, target: str, count: int, workers: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        if flow == "raw":
+            seconds = raw_copy(bootstrap, source, target, count)
+        elif flow == "topology":
+            seconds = topology_copy(bootstrap, source, target, tmp, workers)
+        else:
+            seconds = quix_copy(bootstrap, source, target, count)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"seconds": seconds, "rss_mib": peak}))
+
+
+def run_child(python: str, flow: str, args, source: str, target: str) -> dict:
+    done = subprocess.run([python, os.path.abspath(__file__), "--child", flow, "--bootstrap", args.bootstrap,
+                           "--source", source, "--target", target, "--events", str(args.events),
+                           "--workers", str(args.workers)], capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise SystemExit(f"{flow} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def records(bootstrap: str, topic: str) -> dict:
+    """key -> value of every record of ``topic`` (its end offsets taken first)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})
+    parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
+    consumer.assign([TopicPartition(topic, p, 0) for p in parts if ends[p] > 0])
+    found, left = {}, sum(ends.values())
+    while left > 0:
+        for message in consumer.consume(1000, 5.0):
+            if message.error() is None:
+                found[message.key()] = orjson.loads(message.value() or b"null")
+                left -= 1
+    consumer.close()
+    return found
+
+
+# -- the run --------------------------------------------------------------------------------
 def broker(args):
     given = args.bootstrap or os.environ.get("VELOCITY_KAFKA_BOOTSTRAP")
     if given:
@@ -136,36 +232,69 @@ def broker(args):
     return started.stdout.strip().splitlines()[-1], state
 
 
+def quix_python(given) -> str | None:
+    python = given or sys.executable
+    found = subprocess.run([python, "-c", "import quixstreams"], capture_output=True, timeout=120)
+    return python if found.returncode == 0 else None
+
+
+def spread(values: list) -> str:
+    return f"{statistics.median(values):.3f} [{min(values):.3f}..{max(values):.3f}]"
+
+
+def rounds(args, run: str, source: str, quix) -> None:
+    flows = [f for f in FLOWS if f != "quix" or quix]
+    results: dict = {flow: [] for flow in flows}
+    for round_no in range(args.rounds):  # interleaved: raw, topology, quix, raw, ...
+        targets = {flow: f"bench-{flow}-{run}-{round_no}" for flow in flows}
+        create_topics(args.bootstrap, args.partitions, *targets.values())
+        for flow in flows:
+            python = quix if flow == "quix" else sys.executable
+            results[flow].append(run_child(python, flow, args, source, targets[flow]))
+        if round_no == 0 and quix:
+            ours, theirs = records(args.bootstrap, targets["topology"]), records(args.bootstrap, targets["quix"])
+            if ours != theirs or len(ours) != args.events:
+                raise SystemExit(f"the topology and Quix wrote different records ({len(ours)} vs {len(theirs)})")
+        print(f"round {round_no + 1}: " + "   ".join(
+            f"{flow} {args.events / results[flow][-1]['seconds']:>9,.0f} ev/s {results[flow][-1]['rss_mib']:>4.0f} MiB"
+            for flow in flows), flush=True)
+    print(f"events/s, median of {args.rounds} rounds: " + ", ".join(
+        f"{flow} {args.events / statistics.median(r['seconds'] for r in results[flow]):,.0f}" for flow in flows))
+    for flow in flows:  # last, for scripts
+        print(f"rss {flow}: {spread([r['rss_mib'] for r in results[flow]])} MiB (peak, per round)")
+    for flow in flows[:1] + flows[2:]:
+        ratios = [peer["seconds"] / ours["seconds"] for peer, ours in zip(results[flow], results["topology"],
+                                                                            strict=True)]
+        print(f"ratio topology/{flow}: {spread(ratios)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--bootstrap", help="an existing broker (default: start one with scripts/kafka)")
     parser.add_argument("--workers", type=int, default=1, help="Bytewax workers of the topology")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of the ceiling and the topology")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each flow")
+    parser.add_argument("--quix-python", help="a Python that can import quixstreams (default: this one)")
+    parser.add_argument("--child", choices=FLOWS, help=argparse.SUPPRESS)
+    parser.add_argument("--source", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    bootstrap, state = broker(args)
+    if args.child:
+        child(args.child, args.bootstrap, args.source, args.target, args.events, args.workers)
+        return
+    args.bootstrap, state = broker(args)
     try:
+        quix = quix_python(args.quix_python)
+        if quix is None:
+            print("quixstreams is not importable: the Quix Streams peer is left out (see --quix-python)")
         run = uuid.uuid4().hex[:8]
         source = f"bench-tech-{run}"
-        create_topics(bootstrap, args.partitions, source)
+        create_topics(args.bootstrap, args.partitions, source)
         print(f"producing {args.events:,} events into {source} ({args.partitions} partitions) ...", flush=True)
-        produced = produce(bootstrap, source, args.events)
+        produced = produce(args.bootstrap, source, args.events)
         print(f"produce only: {args.events / produced:,.0f} events/s", flush=True)
-        raws, flows = [], []
-        for round_no in range(args.rounds):  # interleaved: raw ceiling, topology, raw, topology, ...
-            raw_target, flow_target = f"bench-raw-{run}-{round_no}", f"bench-domain-{run}-{round_no}"
-            create_topics(bootstrap, args.partitions, raw_target, flow_target)
-            raws.append(raw_copy(bootstrap, source, raw_target, args.events))
-            with tempfile.TemporaryDirectory() as tmp:
-                flows.append(topology_copy(bootstrap, source, flow_target, tmp, args.workers))
-            print(f"round {round_no + 1}: raw consume+produce {args.events / raws[-1]:>9,.0f} events/s   "
-                  f"topology, {args.workers} worker(s) {args.events / flows[-1]:>9,.0f} events/s", flush=True)
-        ratios = [raw / flow for raw, flow in zip(raws, flows)]
-        print(f"medians: raw {args.events / statistics.median(raws):,.0f} events/s, "
-              f"topology {args.events / statistics.median(flows):,.0f} events/s")
-        print(f"ratio topology / raw ceiling (events/s, per round): {statistics.median(ratios):.3f} "
-              f"[{min(ratios):.3f}..{max(ratios):.3f}]")
+        rounds(args, run, source, quix)
     finally:
         if state:
             subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "kafka"), "stop", "--state-dir", state],

@@ -37,6 +37,11 @@ from engine.stopping import stop_requested
 _POLL_WAIT = 0
 _IDLE_WAIT = timedelta(milliseconds=5)
 _CONSUMER_ONLY = ("group.id",)
+# Each partition has a consumer of its own, and librdkafka's defaults let each prefetch up to
+# 64 MiB and 100,000 messages: with four partitions a flow held ~350 MiB in fetched messages it
+# had not asked for yet. These keep ten batches (8 MiB at most) ahead per partition, enough
+# for a worker that polls its partitions in turn; 'settings' override them.
+PREFETCH = {"queued.max.messages.kbytes": 8192, "queued.min.messages": 10_000}
 # Alignment: a front older than every timestamp, and how long a lagging partition with nothing
 # fetched yet may hold the others back.
 _UNKNOWN = -1
@@ -89,7 +94,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._topic, self._partition, self._source = topic, partition, source
         self._origin = f"{topic}[{partition}]"
         self._tp = TopicPartition(topic, partition)  # for the per-batch watermark lookups
-        self._consumer = Consumer({**config, "enable.auto.commit": False,
+        self._consumer = Consumer({**PREFETCH, **config, "enable.auto.commit": False,
                                    "enable.partition.eof": not source.tail, "error_cb": source.health.error})
         offset = resume if resume is not None else self._start_offset(start)
         self._next = offset if offset >= 0 else None  # of the first message not yet delivered
