@@ -1,7 +1,8 @@
 """The real CDC path end to end: SQL transactions on PostgreSQL -> Debezium -> Kafka technical
 topics -> `velocity-flow deploy` of the shipped Kafka topologies -> domain topics, Fast Storage,
-business topic. The Fast Storage must equal the database's own final state, every expected
-business event must come out once, and nothing may be dead-lettered."""
+business topic. The Fast Storage must equal the database's own final state, in DuckDB and once
+more in PostgreSQL (`--env kafka-postgres`), every expected business event must come out once,
+and nothing may be dead-lettered."""
 
 import json
 import os
@@ -59,6 +60,19 @@ def test_sql_to_debezium_to_velocity_topologies(kafka_bootstrap, postgres_dsn, d
             in_pg = [tuple(map(_text, r)) for r in pg.execute(f"SELECT {columns} FROM {name} ORDER BY {key}")]
             stored = [tuple(map(_text, r)) for r in fast.execute(f"SELECT {columns} FROM {name} ORDER BY {key}").fetchall()]
             assert stored == in_pg, name
+
+    # once more with the Fast Storage in PostgreSQL (--env kafka-postgres: the same domain topics)
+    monkeypatch.setenv("VF_PG_DSN", postgres_dsn)
+    monkeypatch.setenv("VF_PG_SCHEMA", "fast_storage")
+    assert main(["deploy", "-q", "--env", "kafka-postgres", "-r", str(tmp_path / "recovery" / "fast_storage_pg"),
+                 "topologies/velocity/fast_storage.yaml"]) == 0
+    with psycopg.connect(postgres_dsn) as pg:
+        for name, table in TABLES.items():
+            columns = ", ".join(c.name for c in table.columns)
+            key = ", ".join(table.primary_key)
+            in_pg = [tuple(map(_text, r)) for r in pg.execute(f"SELECT {columns} FROM public.{name} ORDER BY {key}")]
+            stored = [tuple(map(_text, r)) for r in pg.execute(f"SELECT {columns} FROM fast_storage.{name} ORDER BY {key}")]
+            assert stored == in_pg, f"{name} (PostgreSQL Fast Storage)"
 
     truth = tmp_path / "truth"
     generate(str(truth), orders=ORDERS, seed=SEED)
