@@ -125,6 +125,8 @@ def cmd_schema(args, out: Console, err: Console) -> int:
 def cmd_deploy(args, out: Console, err: Console) -> int:
     from cli.deploy import deploy
 
+    if _http_or_report(args, err) is False:
+        return EXIT_USAGE
     topology = _valid_or_report(args.path, err, args.environment)
     if topology is None:
         return EXIT_INVALID

@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from typing import List
+from typing import List, Optional
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from cli.observe.address import from_args
 from cli.processes import supervise
 from cli.running import report_error, run_options, run_topology
 from engine.binding.model import Topology
@@ -59,10 +60,13 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     recovery = recovery_directory(topology, args)
     if args.snapshot_interval is None:  # Bytewax's 10 s: a crash loop faster than that never progresses
         args.snapshot_interval = DEPLOY_SNAPSHOT_INTERVAL
+    http = from_args(args)  # checked by cmd_deploy
     if args.processes == 1:
         return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet,
-                            status_file=args.status_file)
-    return run_processes(args, recovery, out, err)
+                            status_file=args.status_file, http=http)
+    if http is None:
+        return run_processes(args, recovery, out, err)
+    return serve_cluster(topology, http, args, recovery, out, err)
 
 
 DEPLOY_SNAPSHOT_INTERVAL = 5.0  # seconds; docs/deploy.md weighs it
@@ -86,7 +90,27 @@ def plan_table(plans, hide=str) -> Table:
     return table
 
 
-def run_processes(args, recovery: str, out: Console, err: Console) -> int:
+def serve_cluster(topology: Topology, http, args, recovery: str, out: Console, err: Console) -> int:
+    """``deploy -p N --http``: the processes each serve a loopback port; deploy serves ``http``
+    for all of them (cli/observe/cluster.py)."""
+    from cli.observe.cluster import ClusterView
+    from cli.observe.server import ServeFailed, Serving
+
+    peers = [f"http://127.0.0.1:{port}" for port in free_ports(args.processes)]
+    serving = Serving(http, ClusterView(topology, peers))
+    try:
+        url = serving.start()
+    except ServeFailed as exc:
+        report_error(err, topology, exc)
+        return EXIT_FAILED
+    err.print(f"serving {url}/ for the {args.processes} processes (metrics: {url}/metrics)", highlight=False)
+    try:
+        return run_processes(args, recovery, out, err, peers)
+    finally:
+        serving.close()
+
+
+def run_processes(args, recovery: str, out: Console, err: Console, peers: Optional[List[str]] = None) -> int:
     """Start ``args.processes`` local processes of one Bytewax cluster, sharing the recovery
     store ``recovery``, and wait for all. Each child validates its own copy of ``args.path``."""
     from engine.runtime.runner import prepare_recovery_directory
@@ -103,6 +127,8 @@ def run_processes(args, recovery: str, out: Console, err: Console) -> int:
             command += ["--status-file", f"{args.status_file}.{index}"]
         if getattr(args, "environment", None):
             command += ["--env", args.environment]
+        if peers:  # deploy --http: each process serves its own on loopback, deploy answers for all
+            command += ["--http", peers[index][len("http://"):]]
         commands.append(command)
     out.print(f"starting {len(commands)} processes ({addresses})", highlight=False)
     return supervise(commands, out, err)
