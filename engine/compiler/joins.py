@@ -8,15 +8,54 @@ key's row and held events are snapshotted and restored with the flow's recovery.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
-from engine.compiler.keyed import _grouper, _KeyLogic, _rebatch_dead, _rebatch_ok
+from engine.compiler.keyed import CAREFUL_CALLS, _grouper, _KeyLogic, _now, _rebatch_dead, _rebatch_ok
 from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
 from engine.operators.joins.stream_table import StreamTableJoin
+
+
+class _JoinKey(_KeyLogic):
+    """The keyed boundary of engine/compiler/keyed.py, with the join's two shortcuts: a snapshot
+    is a shallow copy of the key's state (rows and events are never changed in place; Bytewax
+    pickles it only for a recovery store, where the generic boundary pickles every snapshot), and
+    the clock is read once per call and only by a join with ``wait``, and the timer needs no
+    guard (the earliest held event's deadline, or none)."""
+
+    def on_batch(self, values: List[list]):
+        if self.careful:
+            return super().on_batch(values)
+        add = self.logic.add
+        now = _now() if self.keyed.wait is not None else None  # type: ignore[attr-defined]
+        results: list = []
+        for index, pairs in enumerate(values):
+            try:
+                emitted, _ = add(pairs, now)  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - as the boundary does: these events, then carefully
+                for _, event in pairs:
+                    self._fail(event, "add()", exc, "the key's state may hold part of this call's events")
+                self.careful = CAREFUL_CALLS
+                rest, discard = super().on_batch(values[index + 1:])
+                return self._out(results, []) + rest, discard
+            results += emitted
+        return self._out(results, []), self._discard()
+
+    def notify_at(self):
+        if self.failures or self.retry_at is not None:
+            return super().notify_at()
+        if self.keyed.wait is None:  # type: ignore[attr-defined]
+            return None  # nothing is ever held: no timer
+        return self.logic.next_notification()  # the earliest held event's deadline: it cannot fail
+
+    def snapshot(self):
+        try:
+            return self.logic.state().copy()
+        except Exception:  # noqa: BLE001 - the generic snapshot reports it
+            return super().snapshot()
 
 
 class _Side:
@@ -43,7 +82,7 @@ def join_step(step_id: str, up: Stream, table: Stream, join: StreamTableJoin, co
     grouped = op.merge("sides", events, changes)
     pairs = op.flat_map_batch("keys", grouped, _pairs)
     no_key = op.flat_map_batch("no_key", grouped, _no_key)
-    state = op.stateful_batch("state", pairs, lambda resume: _KeyLogic(name, join, resume))
+    state = op.stateful_batch("state", pairs, lambda resume: _JoinKey(name, join, resume))
     ok = op.flat_map_batch("ok", state, _rebatch_ok(counters))
     dead = op.flat_map_batch("dead", state, _rebatch_dead(name, counters))
     return StepOut(ok, op.merge("dead_letters", dead, no_key))

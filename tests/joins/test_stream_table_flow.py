@@ -132,3 +132,22 @@ def test_an_event_held_for_its_row_survives_a_restart(tmp_path):
     time.sleep(0.05)
     run_main(flow, epoch_interval=timedelta(0), recovery_config=recovery)
     assert out == [[{"k": "a", "n": 1, "v": 2}]] and dead == []
+
+
+def test_a_bug_on_one_event_dead_letters_it_and_the_flow_goes_on(tmp_path, monkeypatch):
+    """The keyed boundary holds for the join's own fast path (engine/compiler/joins.py)."""
+    flow, out, dead = _recovering_flow([[("t", {"k": "a", "v": 1}), ("t", {"k": "b", "v": 2})],
+                                        [("e", {"k": "a", "n": 1}), ("e", {"k": "b", "n": 2, "boom": True}),
+                                         ("e", {"k": "a", "n": 3})]])
+    original = StreamTableJoin.enrich
+
+    def enrich(self, event, row):
+        if event.get("boom"):
+            raise RuntimeError("a bug")
+        return original(self, event, row)
+
+    monkeypatch.setattr(StreamTableJoin, "enrich", enrich)
+    run_main(flow, epoch_interval=timedelta(0))
+    assert sorted(e["n"] for batch in out for e in batch) == [1, 3]
+    [letter] = [d for batch in dead for d in batch]
+    assert letter.event == {"k": "b", "n": 2, "boom": True} and "RuntimeError: a bug" in letter.error

@@ -16,11 +16,12 @@ change; ``row`` is already projected to the ``fields`` values, so the state hold
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.errors import ConfigError
+from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.fields import Fields, with_fields
@@ -45,7 +46,13 @@ class Joined:
     def __init__(self) -> None:
         self.row: Any = None
         self.present = False
-        self.held: List[Tuple[datetime, dict]] = []
+        self.held: Sequence[Tuple[datetime, dict]] = ()  # a list while events wait: no list per key
+
+    def copy(self) -> "Joined":
+        """A snapshot: rows and events are never changed in place, so only the list is copied."""
+        copied = Joined()
+        copied.row, copied.present, copied.held = self.row, self.present, list(self.held) if self.held else ()
+        return copied
 
     def __getstate__(self):
         return (self.row, self.present, self.held)
@@ -67,7 +74,10 @@ class TableRow(KeyLogic):
                 if s.present:
                     out.append(step.enrich(event, s.row))
                 elif step.wait is not None:
-                    s.held.append((now + step.wait, event))
+                    if s.held:
+                        s.held.append((now + step.wait, event))  # type: ignore[attr-defined]
+                    else:
+                        s.held = [(now + step.wait, event)]
                 elif step.left:
                     out.append(step.enrich(event, None))
             elif tag == DELETE:
@@ -79,7 +89,7 @@ class TableRow(KeyLogic):
                 s.row, s.present = tag[1], True
                 if s.held:
                     out += [step.enrich(held, s.row) for _, held in s.held]
-                    s.held = []
+                    s.held = ()
         return out, []
 
     def due(self, now: datetime) -> Released:
@@ -87,14 +97,14 @@ class TableRow(KeyLogic):
         expired = 0
         while expired < len(held) and held[expired][0] <= now:
             expired += 1
-        released, self.s.held = held[:expired], held[expired:]
+        released, self.s.held = held[:expired], held[expired:] or ()
         return self._unmatched(released), []
 
     def flush(self) -> Released:
-        released, self.s.held = self.s.held, []
+        released, self.s.held = self.s.held, ()
         return self._unmatched(released), []
 
-    def _unmatched(self, held: list) -> List[dict]:
+    def _unmatched(self, held: Sequence) -> List[dict]:
         return [self.step.enrich(event, None) for _, event in held] if self.step.left else []
 
     def next_notification(self) -> Optional[datetime]:
@@ -119,6 +129,8 @@ class StreamTableJoin(KeyedStep):
         row_fields = None if self.rows else table_fields  # a row change's images have no known fields
         self.left = config.get("how", "left") == "left"
         self.on = compile_option(config["on"], input_fields, ("on",))
+        self._keys = build_function("keys", f"def keys(events):\n    return [({self.on.python}) for e in events]\n",
+                                    step_id)
         self.table_key = compile_option(config["table_key"], row_fields, ("table_key",))
         delete_when = config.get("delete_when")
         if delete_when is not None and self.rows:
@@ -142,21 +154,30 @@ class StreamTableJoin(KeyedStep):
 
     # -- the event side -----------------------------------------------------------------
     def group_events(self, batch: list) -> Groups:
-        """Events by the key of ``on``; a null key cannot match a row (``UNMATCHED``)."""
-        on = self.on
+        """Events by the key of ``on``; a null key cannot match a row (``UNMATCHED``). The keys of
+        a batch are computed by one generated function; a batch where it raises, one by one."""
         groups: Dict[str, list] = {}
         deads: List[DeadLetter] = []
-        for event in batch:
-            try:
-                value = on(event)
-            except Exception as exc:  # noqa: BLE001 - this event's key, not the batch
-                deads.append(DeadLetter(event, self.step_id, f"on: {describe(exc)}"))
-                continue
+        keyed: Any
+        try:
+            keyed = zip(self._keys(batch), batch, strict=True)
+        except Exception:  # noqa: BLE001 - find the events whose key fails
+            keyed = self._keys_one_by_one(batch, deads)
+        for value, event in keyed:
             if value is None:
                 groups.setdefault(NULL_KEY, []).append((UNMATCHED, event))
             else:
-                groups.setdefault(key_text(value), []).append((EVENT, event))
+                groups.setdefault(value if type(value) is str else str(value), []).append((EVENT, event))
         return list(groups.items()), deads
+
+    def _keys_one_by_one(self, batch: list, deads: List[DeadLetter]) -> List[tuple]:
+        keyed = []
+        for event in batch:
+            try:
+                keyed.append((self.on(event), event))
+            except Exception as exc:  # noqa: BLE001 - this event's key, not the batch
+                deads.append(DeadLetter(event, self.step_id, f"on: {describe(exc)}"))
+        return keyed
 
     def enrich(self, event: dict, row: Any) -> dict:
         if self.alias is None:
