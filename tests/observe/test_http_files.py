@@ -137,8 +137,8 @@ def test_a_port_in_use_is_one_line(tmp_path):
         flow = _run(str(_write_flow(tmp_path)), "--http", f"127.0.0.1:{port}")
         out, err = flow.communicate(timeout=60)
     assert flow.returncode == 3
-    assert err.strip() == f"error: --http 127.0.0.1:{port}: the address is in use (another program listens " \
-                          "there); choose another port, or 0 for any free one"
+    assert err.strip() == (f"error: --http 127.0.0.1:{port}: the address is in use (another program listens "
+                           "there); choose another port, or 0 for any free one")
     assert not (tmp_path / "out.jsonl").exists()  # the flow did not start
 
 

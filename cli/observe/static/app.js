@@ -32,6 +32,7 @@ function points(values, width, height) {
 
 function sparkline(values, width = 120, height = 22) {
   const svg = el("svg:svg", { class: "spark", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none" });
+  svg.appendChild(el("svg:line", { x1: 0, x2: width, y1: height - 0.5, y2: height - 0.5, class: "base" }));
   svg.appendChild(el("svg:polyline", { points: points(values.length ? values : [0], width, height) }));
   return svg;
 }
@@ -59,6 +60,13 @@ async function loadGraph() {
     overlay.append(label, spark);
     group.appendChild(overlay);
     node.group = group; node.label = label; node.spark = spark;
+  }
+  // room below the lowest node for its rate and sparkline: the viewBox grows, the layout does not change
+  const box = (svg.getAttribute("viewBox") || "").split(/[ ,]+/).map(Number);
+  if (box.length === 4 && box.every(Number.isFinite)) {
+    svg.setAttribute("viewBox", `${box[0]} ${box[1]} ${box[2]} ${box[3] + 26}`);
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
   }
 }
 
