@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import timedelta
-from typing import Callable, Dict, List, Optional, Tuple, Type
+from typing import Dict, List, Optional, Tuple, Type
 
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
@@ -22,7 +22,7 @@ from engine.operators.aggregations import AGGREGATIONS, check_argument_type, fol
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
-from engine.operators.keyed import KeyedStep, group_by_key
+from engine.operators.keyed import KeyedStep, fused_grouper, group_by_key
 from engine.operators.map import KEY_FIELD, key_text
 from engine.operators.windows import bounds
 from engine.operators.windows.base import Settings, WindowLogic
@@ -59,7 +59,9 @@ class Aggregate(KeyedStep):
         slots, arg_types = self._compile_compute(config["compute"], input_fields)
         self.slots = slots
         self.fresh, self._fold, self._merge, self._result = fold_functions(step_id, slots)
-        self._key_of = self._key_function(step_id)
+        key_source = self.key.python if self.key is not None else f"e.get({KEY_FIELD!r})"
+        self._key_of = build_function("key_of", f"def key_of(e):\n    return {key_source}\n", step_id)
+        self._group_all = fused_grouper(key_source, step_id)
         self.times = None
         settings = self.settings
         self.Logic = LOGIC[settings.kind]
@@ -101,10 +103,6 @@ class Aggregate(KeyedStep):
         start = match.start(2) + len(match.group(2)) - len(match.group(2).lstrip())  # where the argument starts
         return compile_option(argument, fields, ("compute", name), offset=start)
 
-    def _key_function(self, step_id: str) -> Callable:
-        source = self.key.python if self.key is not None else f"e.get({KEY_FIELD!r})"
-        return build_function("key_of", f"def key_of(e):\n    return {source}\n", step_id)
-
     def _output_fields(self, result_types: Dict[str, str], input_fields) -> Dict[str, str]:
         out = {self.key_name: self.key.type if self.key is not None else "str"}
         if self.settings.kind == "count":
@@ -118,7 +116,10 @@ class Aggregate(KeyedStep):
     # -- per batch ----------------------------------------------------------------------
     def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
         """Split a batch into ``(key text, events)`` pairs; events without a key are dead letters."""
-        return group_by_key(batch, self.step_id, self._key_of, "the aggregation key is null")
+        try:
+            return list(self._group_all(batch).items()), []
+        except Exception:  # noqa: BLE001 - some event's key fails or is null: found one by one
+            return group_by_key(batch, self.step_id, self._key_of, "the aggregation key is null")
 
     def logic(self, state=None) -> WindowLogic:
         """The per-key logic of this step's window kind (see engine/operators/keyed.py)."""

@@ -29,6 +29,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, Callable, ClassVar, Dict, Generic, List, Optional, Tuple, Type, TypeVar
 
+from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.operators.map import key_text
 from engine.records import DeadLetter
@@ -110,3 +111,26 @@ def group_by_key(batch: list, step_id: str, key_of: Callable[[dict], Any], null_
             continue
         groups.setdefault(text, []).append((value, event))
     return list(groups.items()), deads
+
+
+def fused_grouper(key_python: str, step_id: str) -> Callable[[list], Dict[str, list]]:
+    """:func:`group_by_key` of a batch in one generated loop, the key expression (``key_python``,
+    compiled by our expression compiler) inlined: ``{key text: [(key value, event)]}``. It
+    raises when an event's key fails or is null: the caller then groups with
+    :func:`group_by_key`, which says which events and why."""
+    source = (
+        "def group_all(batch):\n"
+        "    groups = {}\n"
+        "    for e in batch:\n"
+        f"        v = ({key_python})\n"
+        "        t = v if v.__class__ is _str else _key_text(v)\n"
+        "        if t is None: raise _NullKey\n"
+        "        p = groups.get(t)\n"
+        "        if p is None: groups[t] = [(v, e)]\n"
+        "        else: p.append((v, e))\n"
+        "    return groups\n")
+    return build_function("group_all", source, step_id, {"_str": str, "_key_text": key_text, "_NullKey": _NullKey})
+
+
+class _NullKey(Exception):
+    pass

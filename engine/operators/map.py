@@ -55,8 +55,17 @@ class Map:
         if key is not None:
             lines.append(f"    o[{KEY_FIELD!r}] = _key_text({computed_key.python})")
         lines.append("    return o")
-        self._build = build_function("build", "\n".join(lines) + "\n", step_id,
-                                     {"_set_path": _set_path, "_key_text": key_text, "dict": dict})
+        names = {"_set_path": _set_path, "_key_text": key_text, "dict": dict}
+        self._build = build_function("build", "\n".join(lines) + "\n", step_id, names)
+        self._build_all = None  # one comprehension over the batch when the event is one dict literal
+        if not rename and not drop and all("." not in name for name in computed) and keep != "all":
+            items = [f"{name!r}: ({expression.python})" for name, expression in computed.items()]
+            if key is not None:
+                items.append(f"{KEY_FIELD!r}: _key_text({computed_key.python})")
+            start = self._start(keep)[1:-1]
+            literal = "{" + ", ".join(([start] if start else []) + items) + "}"
+            self._build_all = build_function(
+                "build_all", f"def build_all(batch):\n    return [{literal} for e in batch]\n", step_id, names)
         self.schema = EventSchema(config["schema"]) if config.get("schema") else None
         self.output_fields = self._fields(keep, rename, drop, computed, key is not None, input_fields)
 
@@ -104,7 +113,7 @@ class Map:
         build = self._build
         deads: List[DeadLetter] = []
         try:
-            oks = [build(e) for e in batch]
+            oks = self._build_all(batch) if self._build_all is not None else [build(e) for e in batch]
         except Exception:  # noqa: BLE001 - isolate the failing events
             oks, deads = one_by_one(self.step_id, batch, build)
         if self.schema is not None:
