@@ -1,0 +1,112 @@
+"""Start-up: a one-event topology run vs the same flow in plain Bytewax, and ``validate`` of
+the largest shipped topology, each a fresh process, in interleaved rounds.
+
+    python bench/startup.py [--rounds 10]
+
+* ``bytewax``: a script (file source of one JSON line, orjson, a filter, a file sink) with
+  ``bytewax.testing.run_main``;
+* ``topology``: ``velocity-flow run -q`` of the same flow as a topology (validation,
+  compilation, error boundaries and the dead-letter wiring included);
+* ``validate``: ``velocity-flow validate`` of the largest file in topologies/.
+
+Each figure is the wall time from starting the process to its exit: for a one-event flow that
+is the time to the first event written, plus the exit. Byte code is cached as an installed
+package has it (``PYTHONPYCACHEPREFIX`` in a temporary directory, one warm-up run of each;
+this checkout's environment sets ``PYTHONDONTWRITEBYTECODE``, which would add ~0.3 s of
+compiling to every run). Prints per round, then, last, ``ms NAME: median [min..max]`` and
+``ratio topology/bytewax: median [min..max]`` (time of the topology over that of Bytewax,
+per round: lower is better; the goal is <= 1.3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+TOPOLOGY = """\
+version: 1
+name: startup
+sources:
+  in: {file: {path: in.jsonl}}
+steps:
+  - id: pass
+    filter: "a > 0"
+sinks:
+  out: {from: pass, file: {path: out.jsonl}}
+"""
+PLAIN = """\
+from pathlib import Path
+
+import bytewax.operators as op
+import orjson
+from bytewax.connectors.files import FileSink, FileSource
+from bytewax.dataflow import Dataflow
+from bytewax.testing import run_main
+
+flow = Dataflow("startup")
+events = op.map("parse", op.input("in", flow, FileSource("in.jsonl")), orjson.loads)
+kept = op.filter("pass", events, lambda e: e["a"] > 0)
+op.output("out", op.map("line", kept, lambda e: ("out", orjson.dumps(e).decode())), FileSink(Path("plain.jsonl")))
+run_main(flow)
+"""
+
+
+def largest_topology() -> str:
+    found = [os.path.join(folder, name) for folder, _, names in os.walk(os.path.join(ROOT, "topologies"))
+             for name in names if name.endswith(".yaml") and not name.endswith(".test.yaml")]
+    return max(found, key=os.path.getsize)
+
+
+def timed(command: list, cwd: str, env: dict) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def spread(values: list, digits: str) -> str:
+    return f"{statistics.median(values):{digits}} [{min(values):{digits}}..{max(values):{digits}}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    cli = os.path.join(os.path.dirname(sys.executable), "velocity-flow")
+    largest = largest_topology()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
+        with open(os.path.join(tmp, "in.jsonl"), "w", encoding="utf-8") as handle:
+            handle.write('{"a": 1}\n')
+        with open(os.path.join(tmp, "startup.yaml"), "w", encoding="utf-8") as handle:
+            handle.write(TOPOLOGY)
+        with open(os.path.join(tmp, "plain.py"), "w", encoding="utf-8") as handle:
+            handle.write(PLAIN)
+        commands = {"bytewax": [sys.executable, "plain.py"], "topology": [cli, "run", "-q", "startup.yaml"],
+                    "validate": [cli, "validate", largest]}
+        for command in commands.values():  # warm-up: byte code written, files cached
+            timed(command, tmp, env)
+        seconds: dict = {name: [] for name in commands}
+        for round_no in range(args.rounds):
+            for name, command in commands.items():
+                seconds[name].append(timed(command, tmp, env))
+            print(f"round {round_no + 1}: " + "   ".join(f"{name} {runs[-1] * 1000:6.0f} ms"
+                                                      for name, runs in seconds.items()), flush=True)
+        print(f"validate: {os.path.relpath(largest, ROOT)}")
+        for name, runs in seconds.items():  # last, for scripts
+            print(f"ms {name}: {spread([s * 1000 for s in runs], '.0f')}")
+        ratios = [t / b for t, b in zip(seconds["topology"], seconds["bytewax"], strict=True)]
+        print(f"ratio topology/bytewax: {spread(ratios, '.2f')}")
+
+
+if __name__ == "__main__":
+    main()
