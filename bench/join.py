@@ -10,8 +10,10 @@ every order with its customer's name and segment, and write the enriched orders 
   ``table_key: id``, ``fields: {customer_name: name, segment: segment}``, ``wait: 1h``: an order
   read before its customer waits for it), a file sink;
 * ``bytewax``: what a Bytewax user writes: ``FileSource`` per file (1000 lines a batch, as the
-  topology's source), orjson, each side tagged and keyed, merged, ``stateful_flat_map`` keeping
-  the customer's two fields (and the orders that came first), orjson, ``FileSink``.
+  topology's source), orjson, each side tagged and keyed, merged, ``stateful_batch`` with a
+  ``StatefulBatchLogic`` keeping the customer's two fields and the orders that came first, each
+  with a timer for its hour (the same work as ``wait``; ``stateful_flat_map`` has no timers),
+  orjson, ``FileSink``.
 
 Both run in this process with the garbage collector set as ``velocity-flow run`` sets it
 (engine/runtime/runner.py ``gc_tuned``: with 100,000 keys' state alive, Python's default
@@ -34,7 +36,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -42,7 +44,7 @@ import bytewax.operators as op  # noqa: E402
 import orjson  # noqa: E402
 from bytewax.connectors.files import FileSink, FileSource  # noqa: E402
 from bytewax.dataflow import Dataflow  # noqa: E402
-from bytewax.operators import _StatefulFlatMapLogic  # noqa: E402
+from bytewax.operators import StatefulBatchLogic  # noqa: E402
 from bytewax.testing import run_main  # noqa: E402
 
 from engine.binding import validate_text  # noqa: E402
@@ -105,15 +107,46 @@ def event_item(line: str):
     return event["customer_id"], (False, event)
 
 
-def join(state, item):
-    """state: (row, orders waiting for it); a customer releases what waits."""
-    is_row, value = item
-    if is_row:
-        waiting = state[1] if state is not None else None
-        return (value, None), ([{**e, **value} for e in waiting] if waiting else ())
-    if state is not None and state[0] is not None:
-        return state, ({**value, **state[0]},)
-    return (None, (state[1] if state is not None else []) + [value]), ()
+WAIT = timedelta(hours=1)
+
+
+class JoinLogic(StatefulBatchLogic):
+    """One customer: its two fields, and the orders that came first, each waiting up to an hour
+    (a timer, as the topology's ``wait``: an order whose customer never comes is not kept forever)."""
+
+    def __init__(self, state) -> None:
+        self.row, self.waiting = state if state is not None else (None, [])
+
+    def on_batch(self, values):
+        out = []
+        for is_row, value in values:
+            if is_row:
+                self.row = value
+                if self.waiting:
+                    out += [{**e, **value} for _, e in self.waiting]
+                    self.waiting = []
+            elif self.row is not None:
+                out.append({**value, **self.row})
+            else:
+                self.waiting.append((datetime.now(timezone.utc) + WAIT, value))
+        return out, StatefulBatchLogic.RETAIN
+
+    def notify_at(self):
+        return self.waiting[0][0] if self.waiting else None
+
+    def on_notify(self):
+        now = datetime.now(timezone.utc)
+        due = [e for at, e in self.waiting if at <= now]
+        self.waiting = [(at, e) for at, e in self.waiting if at > now]
+        return [{**e, "customer_name": None, "segment": None} for e in due], StatefulBatchLogic.RETAIN
+
+    def on_eof(self):
+        out = [{**e, "customer_name": None, "segment": None} for _, e in self.waiting]
+        self.waiting = []
+        return out, StatefulBatchLogic.RETAIN
+
+    def snapshot(self):
+        return (self.row, list(self.waiting))
 
 
 def encode(item):
@@ -124,7 +157,7 @@ def bytewax_flow(rows: str, events: str, output: str) -> Dataflow:
     flow = Dataflow("join_bench")
     table = op.map("row", op.input("customers", flow, FileSource(rows)), row_item)
     orders = op.map("event", op.input("orders", flow, FileSource(events)), event_item)
-    joined = op.stateful_flat_map("join", op.merge("both", orders, table), join)
+    joined = op.stateful_batch("join", op.merge("both", orders, table), JoinLogic)
     op.output("out", op.map("encode", joined, encode), FileSink(output))
     return flow
 
@@ -143,8 +176,8 @@ def digest(path: str):
 
 def state_per_row(rows_path: str, topology_spec) -> dict:
     """Bytes per table row: the per-key objects alive while the flow runs (the key's logic object
-    and the state it holds: ours, and Bytewax's ``stateful_flat_map`` logic with its state tuple),
-    and the pickled snapshot the recovery store keeps, on 10,000 rows."""
+    and the state it holds, for each flow), and the pickled snapshot the recovery store keeps, on
+    10,000 rows."""
     step = topology_spec.step("enriched").operator
     with open(rows_path, "rb") as handle:
         lines = [next(handle) for _ in range(10_000)]
@@ -159,7 +192,11 @@ def state_per_row(rows_path: str, topology_spec) -> dict:
         logics.append(logic)
     ours = _allocated(before, tracemalloc.take_snapshot()) / len(rows)
     before = tracemalloc.take_snapshot()
-    theirs_logics = [_StatefulFlatMapLogic("join", join, join(None, row_item(line)[1])[0]) for line in lines]
+    theirs_logics = []
+    for line in lines:
+        logic = JoinLogic(None)
+        logic.on_batch([row_item(line)[1]])
+        theirs_logics.append(logic)
     theirs = _allocated(before, tracemalloc.take_snapshot()) / len(rows)
     tracemalloc.stop()
     snapshot = statistics.mean(len(_pickled(logic.snapshot())) for logic in logics)

@@ -48,11 +48,10 @@ class Joined:
         self.present = False
         self.held: Sequence[Tuple[datetime, dict]] = ()  # a list while events wait: no list per key
 
-    def copy(self) -> "Joined":
-        """A snapshot: rows and events are never changed in place, so only the list is copied."""
-        copied = Joined()
-        copied.row, copied.present, copied.held = self.row, self.present, list(self.held) if self.held else ()
-        return copied
+    def copy(self) -> tuple:
+        """A snapshot, as a plain tuple (no class name in the recovery store): rows and events are
+        never changed in place, so only the list of held events is copied."""
+        return (self.row, self.present, list(self.held) if self.held else ())
 
     def __getstate__(self):
         return (self.row, self.present, self.held)
@@ -65,6 +64,13 @@ class TableRow(KeyLogic):
     """One key of the join: table changes replace or delete the row; events are enriched with it."""
 
     State = Joined
+
+    def __init__(self, step: Any, state: Any = None) -> None:
+        if isinstance(state, tuple):  # a snapshot (Joined.copy)
+            restored = Joined()
+            restored.__setstate__(state)
+            state = restored
+        super().__init__(step, state)
 
     def add(self, pairs: list, now: datetime) -> Released:
         step, s = self.step, self.s
