@@ -177,5 +177,22 @@ JOIN = _operator(
            _DURATION),
     constraints={"anyOf": [{"required": ["fields"]}, {"required": ["as"]}]})
 
+LOOKUP = _operator(
+    "lookup", "Enrich each event with a row of a DuckDB table (reference data), read by key: one read-only query "
+    "per batch for the keys not in the cache (docs/joins.md).", "engine.operators.joins.lookup:Lookup",
+    Option("duckdb", "The DuckDB database file, opened read-only.", {"type": "string", "minLength": 1}, required=True),
+    Option("table", "The table (or view) holding the rows.", {"type": "string", "minLength": 1}, required=True),
+    Option("key", "The table's key column.", {"type": "string", "minLength": 1}, required=True),
+    Option("on", "The key of each event (null: no row).", _EXPRESSION, required=True),
+    Option("fields", "Output field -> column of the row (null without a row).",
+           {"type": "object", "minProperties": 1, "additionalProperties": {"type": "string", "minLength": 1}},
+           required=True),
+    Option("how", "`left`: every event goes on, with nulls when the table has no row for its key; `inner`: only "
+           "events with a row.", {"enum": ["left", "inner"]}, default="left"),
+    Option("ttl", "How long a row read (or its absence) is reused before it is read again.", _DURATION,
+           default="60s"),
+    Option("cache", "How many keys the cache holds at most; the least recently used leave first.",
+           {"type": "integer", "minimum": 0}, default=10000))
+
 OPERATORS = (CAST, DEBEZIUM, FILTER, MAP, KEY, VALIDATE, ROUTE, BRANCH, UNION, AGGREGATE, MERGE_TRANSACTIONS, UNNEST,
-             MICRO_BATCH, WITH_PREVIOUS, JOIN)
+             MICRO_BATCH, WITH_PREVIOUS, JOIN, LOOKUP)

@@ -1,0 +1,152 @@
+"""``lookup``: enrich each event with a row of a DuckDB table, read by key (docs/joins.md).
+
+For reference data that lives in a database rather than in a stream. Per batch, the keys that
+are not in the cache (or whose entry is older than ``ttl``) are read with **one** read-only
+query holding the list of keys; a key the table lacks is cached too (as absent), so a burst of
+unknown keys costs one query. The cache keeps at most ``cache`` keys, the least recently used
+leaving first; ``ttl`` bounds how stale a row may be.
+
+The database is opened read-only for each query and closed after it, so a flow writing the
+reference data can open it between queries; the cache is shared by the workers of a process
+behind a lock. A batch whose query fails (the file missing or locked by a writer at that
+moment, a table gone) raises: the error boundary then dead-letters its events one by one with
+the reason, and the flow goes on. When the file exists at validation time, the table and the
+columns ``key`` and ``fields`` name are checked there (a typo is an error at its line), and
+the output fields take the columns' types.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from engine.durations import HINT as DURATION_HINT
+from engine.durations import parse_duration
+from engine.errors import ConfigError
+from engine.hints import did_you_mean
+from engine.operators.expr import compile_option
+from engine.operators.fields import Fields, with_fields
+from engine.records import DeadLetter
+
+_ABSENT = None
+_TYPES = {"VARCHAR": "str", "BIGINT": "int", "INTEGER": "int", "SMALLINT": "int", "TINYINT": "int", "HUGEINT": "int",
+          "UBIGINT": "int", "UINTEGER": "int", "DOUBLE": "float", "FLOAT": "float", "REAL": "float",
+          "BOOLEAN": "bool", "DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamp",
+          "JSON": "json"}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def engine_type(duckdb_type: str) -> str:
+    if duckdb_type.startswith("DECIMAL"):
+        return duckdb_type.lower().replace(" ", "")
+    return _TYPES.get(duckdb_type, "any")
+
+
+class Lookup:
+    """A stateless step: the cache is a per-process accelerator, not state (it is rebuilt from the
+    database after a restart)."""
+
+    kind = "stateless"
+
+    def __init__(self, step_id: str, config: dict, input_fields: Fields, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.step_id = step_id
+        self.path, self.table, self.key = config["duckdb"], config["table"], config["key"]
+        self.fields: Dict[str, str] = dict(config["fields"])
+        self.left = config.get("how", "left") == "left"
+        self.on = compile_option(config["on"], input_fields, ("on",))
+        try:
+            self.ttl = parse_duration(config.get("ttl", "60s")).total_seconds()
+        except ValueError as exc:
+            raise ConfigError(str(exc), ("ttl",), hint=DURATION_HINT) from None
+        self.capacity = int(config.get("cache", 10_000))
+        self.clock = clock
+        self.queries = 0  # how many queries were made (tests, the bench)
+        self._cache: "OrderedDict[Any, Tuple[float, Optional[tuple]]]" = OrderedDict()
+        self._lock = threading.Lock()
+        columns = self._columns()
+        types = {name: engine_type(columns[column]) if columns else "any" for name, column in self.fields.items()}
+        self.output_fields = with_fields(input_fields, types) if input_fields is not None else None
+        names = ", ".join(_quoted(c) for c in (self.key, *self.fields.values()))
+        self._sql = f"SELECT {names} FROM {_quoted(self.table)} WHERE {_quoted(self.key)} IN (SELECT unnest(?))"
+
+    def _columns(self) -> Optional[Dict[str, str]]:
+        """The table's columns and types when the database exists now; a missing name is an error."""
+        if not os.path.isfile(self.path):
+            return None  # written by another flow, later: checked when it is read
+        import duckdb
+
+        try:
+            with duckdb.connect(self.path, read_only=True) as con:
+                tables = [r[0] for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables").fetchall()]
+                if self.table not in tables:
+                    raise ConfigError(f"no table '{self.table}' in {self.path}", ("table",),
+                                      hint=did_you_mean(self.table, tables) or "tables: " + ", ".join(sorted(tables)))
+                columns = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                           "WHERE table_name = ?", [self.table]).fetchall())
+        except duckdb.Error as exc:  # locked by a writer, not a database: checked when it is read
+            if "lock" in str(exc).lower():
+                return None
+            raise ConfigError(f"cannot read {self.path}: {str(exc).splitlines()[0]}", ("duckdb",)) from None
+        for where, column in [(("key",), self.key), *((("fields", n), c) for n, c in self.fields.items())]:
+            if column not in columns:
+                raise ConfigError(f"no column '{column}' in table '{self.table}'", where,
+                                  hint=did_you_mean(column, columns) or "columns: " + ", ".join(columns))
+        return columns
+
+    # -- per batch ------------------------------------------------------------------------
+    def process(self, batch: list) -> Tuple[List[dict], List[DeadLetter]]:
+        on = self.on
+        keys = [on(event) for event in batch]
+        with self._lock:
+            rows = self._rows({k for k in keys if k is not None})
+        names = list(self.fields)
+        nulls = dict.fromkeys(names)
+        out = []
+        for key, event in zip(keys, batch, strict=True):
+            row = rows.get(key) if key is not None else None
+            if row is not None:
+                out.append({**event, **dict(zip(names, row, strict=True))})
+            elif self.left:
+                out.append({**event, **nulls})
+        return out, []
+
+    def _rows(self, keys: set) -> Dict[Any, Optional[tuple]]:
+        now = self.clock()
+        cache = self._cache
+        found: Dict[Any, Optional[tuple]] = {}
+        missing = []
+        for key in keys:
+            entry = cache.get(key)
+            if entry is not None and entry[0] > now:
+                found[key] = entry[1]
+                cache.move_to_end(key)
+            else:
+                missing.append(key)
+        if missing:
+            read = self._query(missing)
+            for key in missing:
+                row = read.get(key, _ABSENT)
+                found[key] = row
+                cache[key] = (now + self.ttl, row)
+                cache.move_to_end(key)
+            while len(cache) > self.capacity:
+                cache.popitem(last=False)
+        return found
+
+    def _query(self, keys: list) -> Dict[Any, tuple]:
+        import duckdb
+
+        self.queries += 1
+        # opened per query, not kept: an open read-only connection would keep a writer (another
+        # flow refreshing the reference data) from opening the file
+        with duckdb.connect(self.path, read_only=True) as con:
+            result = con.execute(self._sql, [keys]).fetchall()
+        return {row[0]: tuple(row[1:]) for row in result}
