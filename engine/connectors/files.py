@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 from itertools import islice
-from typing import List, Optional, Tuple, cast
+from typing import List, Optional, Tuple
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import StatefulSinkPartition
@@ -55,13 +55,6 @@ def split_lines(lines: List[bytes], origin: str, first_line: int) -> List[RawBat
     ``RawBatch.position(i)`` is ``first_offset + i``; a skipped blank line inside one batch would
     shift every later position, hence one batch per run of consecutive non-blank lines.
     """
-    text = b"".join(lines)
-    # the usual batch: every line an object ('{' first), no '\r': split in one C call
-    if b"\r" not in text and text.count(b"\n{") + text.startswith(b"{") == len(lines):
-        parts = text.split(b"\n")
-        if len(parts) > len(lines):  # the last line's newline
-            parts.pop()
-        return [RawBatch(cast(List[Optional[bytes]], parts), origin, first_line)] if parts else []
     batches: List[RawBatch] = []
     values: List[Optional[bytes]] = []
     start = first_line
