@@ -194,5 +194,24 @@ LOOKUP = _operator(
     Option("cache", "How many keys the cache holds at most; the least recently used leave first.",
            {"type": "integer", "minimum": 0}, default=10000))
 
+INTERVAL_JOIN = _operator(
+    "interval_join", "Windowed stream-stream join on event time: each event of `from` with every event of `with` of "
+    "the same key whose time is within `before`/`after` of its own, one output per pair; late events are dead letters, "
+    "a key's state is freed once its window has passed (docs/joins.md).",
+    "engine.operators.joins.interval:IntervalJoin",
+    Option("with", "The other stream: a source, a step or `step.output`.", {"$ref": "#/$defs/ref"}, required=True),
+    Option("on", "The key of each event of `from`.", _EXPRESSION, required=True),
+    Option("with_key", "The key of each event of `with`.", _EXPRESSION, required=True),
+    Option("time", "The event time of each event of `from` (a timestamp or ISO-8601 text).", _EXPRESSION,
+           required=True),
+    Option("with_time", "The event time of each event of `with`.", _EXPRESSION, required=True),
+    Option("before", "How long before an event of `from` a matching event of `with` may be.", _DURATION,
+           default="0s"),
+    Option("after", "How long after an event of `from` a matching event of `with` may be.", _DURATION, default="0s"),
+    Option("allowed_lateness", "How far behind a key's latest event time an event may be and still join.", _DURATION,
+           default="0s"),
+    Option("fields", "Output field -> expression over the matching event of `with`, added to the event of `from`.",
+           {"type": "object", "minProperties": 1, "additionalProperties": _EXPRESSION}, required=True))
+
 OPERATORS = (CAST, DEBEZIUM, FILTER, MAP, KEY, VALIDATE, ROUTE, BRANCH, UNION, AGGREGATE, MERGE_TRANSACTIONS, UNNEST,
-             MICRO_BATCH, WITH_PREVIOUS, JOIN, LOOKUP)
+             MICRO_BATCH, WITH_PREVIOUS, JOIN, LOOKUP, INTERVAL_JOIN)

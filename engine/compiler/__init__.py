@@ -27,7 +27,7 @@ from engine.metrics import MetricsRegistry
 from engine.operators.boundary import guard, raw_values
 from engine.operators.contract import StatelessOperator
 from engine.operators.decode import Decode
-from engine.operators.joins.stream_table import StreamTableJoin
+from engine.operators.joins.base import TwoInputStep
 from engine.operators.keyed import KeyedStep
 
 DEAD_LETTER_STEP = "dead_letter"
@@ -106,8 +106,9 @@ class _Wiring:
         return build_keyed(spec.id, up, cast(KeyedStep, spec.operator), counters)
 
     def _join(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
-        table = self.stream(dict(spec.definition.sides)["table"])
-        return build_join(spec.id, up, table, cast(StreamTableJoin, spec.operator), counters)
+        joined = cast(TwoInputStep, spec.operator)
+        side = self.stream(dict(spec.definition.sides)[joined.side])
+        return build_join(spec.id, up, side, joined, counters)
 
     def sinks(self) -> None:
         for name, spec in self.topology.sinks.items():

@@ -1,9 +1,11 @@
-"""Bytewax wiring of a stream-table join (engine/operators/joins/stream_table.py).
+"""Bytewax wiring of the two-input keyed steps, the joins (engine/operators/joins/): a
+stream-table ``join`` and an ``interval_join``.
 
-Each input is grouped by its own function (events by ``on``, table changes by ``table_key``),
+Each input is grouped by its own function (``group`` for ``from``, ``group_side`` for the input
+the operator's ``side`` option names: a join's table changes, an interval join's other stream),
 the pairs of both are merged and drive one keyed logic per key through the same boundary as
 every keyed step (engine/compiler/keyed.py): both sides of a key meet on one worker, and the
-key's row and held events are snapshotted and restored with the flow's recovery.
+key's state is snapshotted and restored with the flow's recovery.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from bytewax.dataflow import Stream, operator
 from engine.compiler.keyed import CAREFUL_CALLS, _grouper, _KeyLogic, _now, _rebatch_dead, _rebatch_ok
 from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
+from engine.operators.joins.base import TwoInputStep
 from engine.operators.joins.stream_table import StreamTableJoin
 
 
@@ -74,20 +77,21 @@ def _no_key(results: list) -> list:
 
 
 @operator
-def join_step(step_id: str, up: Stream, table: Stream, join: StreamTableJoin, counters: Optional[StepCounters],
+def join_step(step_id: str, up: Stream, side: Stream, join: TwoInputStep, counters: Optional[StepCounters],
               name: str) -> StepOut:
-    """``up`` (the events) enriched from ``table`` (the changelog); ``ok`` and ``dead`` carry batches."""
-    events = op.map("group_events", up, _grouper(name, _Side(join.group_events), counters))  # type: ignore[arg-type]
-    changes = op.map("group_table", table, _grouper(name, _Side(join.group_table), counters))  # type: ignore[arg-type]
+    """``up`` (``from``) joined with ``side`` (a table, another stream); ``ok`` and ``dead`` carry batches."""
+    events = op.map("group_events", up, _grouper(name, join, counters))
+    changes = op.map("group_table", side, _grouper(name, _Side(join.group_side), counters))  # type: ignore[arg-type]
     grouped = op.merge("sides", events, changes)
     pairs = op.flat_map_batch("keys", grouped, _pairs)
     no_key = op.flat_map_batch("no_key", grouped, _no_key)
-    state = op.stateful_batch("state", pairs, lambda resume: _JoinKey(name, join, resume))
+    logic = _JoinKey if isinstance(join, StreamTableJoin) else _KeyLogic
+    state = op.stateful_batch("state", pairs, lambda resume: logic(name, join, resume))
     ok = op.flat_map_batch("ok", state, _rebatch_ok(counters))
     dead = op.flat_map_batch("dead", state, _rebatch_dead(name, counters))
     return StepOut(ok, op.merge("dead_letters", dead, no_key))
 
 
-def build_join(step_id: str, up: Stream, table: Stream, join: StreamTableJoin, counters: Optional[StepCounters]):
-    out = join_step(step_id, up, table, join, counters, step_id)
+def build_join(step_id: str, up: Stream, side: Stream, join: TwoInputStep, counters: Optional[StepCounters]):
+    out = join_step(step_id, up, side, join, counters, step_id)
     return out.ok, out.dead

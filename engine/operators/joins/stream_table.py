@@ -25,7 +25,8 @@ from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.fields import Fields, with_fields
-from engine.operators.keyed import KeyedStep, KeyLogic, Released
+from engine.operators.joins.base import Groups, TwoInputStep
+from engine.operators.keyed import KeyLogic, Released
 from engine.operators.map import key_text
 from engine.records import DeadLetter
 
@@ -33,7 +34,6 @@ from engine.records import DeadLetter
 EVENT, UNMATCHED, UPSERT, DELETE = 0, 1, 2, 3
 NULL_KEY = "\x00null"  # the key text of events whose key is null: never a table key
 _OPS = {"c": UPSERT, "r": UPSERT, "u": UPSERT, "d": DELETE}
-Groups = Tuple[List[Tuple[str, list]], List[DeadLetter]]
 
 
 class Joined:
@@ -121,10 +121,10 @@ class TableRow(KeyLogic):
         return not self.s.present and not self.s.held
 
 
-class StreamTableJoin(KeyedStep):
+class StreamTableJoin(TwoInputStep):
     """Compiles the join's options; the compiler wires it with ``kind = "join"``."""
 
-    kind = "join"
+    side = "table"  # the option naming the second input
     Logic = TableRow
 
     def __init__(self, step_id: str, config: dict, input_fields: Fields, sides: Optional[Dict[str, Fields]] = None
@@ -184,6 +184,14 @@ class StreamTableJoin(KeyedStep):
             except Exception as exc:  # noqa: BLE001 - this event's key, not the batch
                 deads.append(DeadLetter(event, self.step_id, f"on: {describe(exc)}"))
         return keyed
+
+    def group(self, batch: list) -> Groups:
+        """The input of ``from``: the events."""
+        return self.group_events(batch)
+
+    def group_side(self, batch: list) -> Groups:
+        """The input of ``table``: its changes."""
+        return self.group_table(batch)
 
     def enrich(self, event: dict, row: Any) -> dict:
         if self.alias is None:
