@@ -252,7 +252,15 @@ def cmd_replay(args, out: Console, err: Console) -> int:
         return EXIT_INVALID if topology is None else replay(topology, args, out, err)
 
 
+def cmd_query(args, out: Console, err: Console) -> int:
+    from cli.query import run_query
+
+    with secrets_hidden(args.path):
+        topology = _valid_or_report(args.path, err, args.environment)
+        return EXIT_INVALID if topology is None else run_query(topology, args, out, err)
+
+
 # Subcommand name -> handler (cli/main.py parses, then calls one of these).
 HANDLERS = {"validate": cmd_validate, "run": cmd_run, "graph": cmd_graph, "schema": cmd_schema,
             "deploy": cmd_deploy, "generate": cmd_generate, "demo": cmd_demo, "stack": cmd_stack, "init": cmd_init,
-            "test": cmd_test, "tap": cmd_tap, "replay": cmd_replay}
+            "test": cmd_test, "tap": cmd_tap, "replay": cmd_replay, "query": cmd_query}

@@ -28,7 +28,7 @@ _COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED
                   "generate": (EXIT_FAILED,),
                   "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": (), "init": (EXIT_FAILED,),
                   "test": (EXIT_INVALID,), "tap": (EXIT_INVALID, EXIT_FAILED),
-                  "replay": (EXIT_INVALID, EXIT_FAILED)}
+                  "replay": (EXIT_INVALID, EXIT_FAILED), "query": (EXIT_INVALID, EXIT_FAILED)}
 
 
 def exit_codes_epilog(command: Optional[str] = None) -> str:
@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_env_option(add_tap_command(commands, _positive_int, _workers))
     add_env_option(add_replay_command(commands))
+    from cli.query import add_query_command
+
+    add_env_option(add_query_command(commands))
 
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")

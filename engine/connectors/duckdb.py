@@ -1,8 +1,9 @@
 """A DuckDB table sink: one transaction per batch, inserted through an Arrow table.
 
 DuckDB allows one writing process per database file, so the sink has a single partition and
-one connection. Rows go in as one ``INSERT ... SELECT`` from a registered Arrow table, which
-measured ~290k rows/s against ~2k rows/s for ``executemany``.
+one connection; other processes query the database through the flow (``duckdb_live``). Rows
+go in as one ``INSERT ... SELECT`` from a registered Arrow table, which measured ~290k rows/s
+against ~2k rows/s for ``executemany``.
 
 Columns, their types and the per-value checks are in ``duckdb_columns``: events are encoded
 into checked rows before the batch reaches the writer (``encoder``), so a value DuckDB would
@@ -21,6 +22,7 @@ import duckdb
 from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.duckdb_columns import Column, arrow_table, row_encoder
+from engine.connectors.duckdb_live import serve
 from engine.connectors.errors import ConnectorError
 from engine.connectors.table_specs import single_table
 from engine.connectors.table_sql import column_differences, create_sql, insert_sql, key_difference, last_per_key, quote
@@ -44,6 +46,7 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
         except BaseException:
             self._con.close()
             raise
+        self._server = serve(sink.path, self._con)  # velocity-flow query, while the flow writes
         self._insert = insert_sql(sink.table, self._columns, sink.key, quote(_BATCH_VIEW))
         names = [c.name for c in self._columns]
         self._key_positions = [names.index(k) for k in sink.key or []]
@@ -78,6 +81,8 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
         return None
 
     def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
         self._con.close()
 
 

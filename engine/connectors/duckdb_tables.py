@@ -19,6 +19,7 @@ from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.duckdb import _BATCH_VIEW, DuckDBSink, _connect, ensure_table
 from engine.connectors.duckdb_columns import Column
+from engine.connectors.duckdb_live import read_only_problem, serve
 from engine.connectors.duckdb_positions import Positions, Winner, batch_arrow
 from engine.connectors.errors import ConnectorError
 from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
@@ -59,6 +60,7 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
         except BaseException:
             self._con.close()
             raise
+        self._server = serve(sink.path, self._con)  # velocity-flow query, while the flow writes
 
     def write_batch(self, values: List[List[Change]]) -> None:
         changes = [c for batch in values for c in batch]
@@ -103,26 +105,18 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
         return None
 
     def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
         self._con.close()
 
 
 def view_problem(query: object) -> Optional[str]:
     """Why ``query`` cannot be a view (None when it can): a view is exactly one ``SELECT``
-    (or ``WITH ... SELECT``, ``VALUES``, ``FROM ...``) statement. Checked by DuckDB's parser,
-    without a database; what the query reads is checked when the view is created, with
-    external access disabled (no file, URL or extension)."""
-    if not isinstance(query, str) or not query.strip():
-        return "a view must be a SELECT query"
-    try:
-        statements = duckdb.extract_statements(query)
-    except duckdb.Error as exc:
-        return f"the view's SQL does not parse: {str(exc).splitlines()[0]}"
-    if len(statements) != 1:
-        return f"a view must be exactly one SELECT statement, not {len(statements)} statements"
-    kind = statements[0].type
-    if kind != duckdb.StatementType.SELECT:
-        return f"a view must be a SELECT query, not a {kind.name} statement"
-    return None
+    (or ``WITH ... SELECT``, ``VALUES``, ``FROM ...``) statement, as ``velocity-flow query``
+    takes. Checked by DuckDB's parser, without a database; what the query reads is checked
+    when the view is created, with external access disabled (no file, URL or extension)."""
+    problem = read_only_problem(query)
+    return None if problem is None else f"a view must be exactly one SELECT statement: {problem}"
 
 
 def check_views(options) -> None:

@@ -12,7 +12,7 @@ import pytest
 import cli.main as cli_main
 from cli.main import SafeConsole, build_parser, main
 
-COMMANDS = ["validate", "run", "deploy", "graph", "generate", "demo", "stack", "schema", "test", "tap", "replay",
+COMMANDS = ["validate", "run", "deploy", "graph", "generate", "demo", "stack", "schema", "test", "tap", "replay", "query",
             "init"]
 
 

@@ -1,0 +1,234 @@
+"""Live read-only queries on a DuckDB sink's database while a flow writes it.
+
+DuckDB lets one process open a database file for writing, and no other process open it at
+all while it does. So the flow serves the queries itself: each DuckDB sink partition, once its
+database is open, listens on a Unix socket (``socket_path``: ``velocity-flow-<uid>/<hash of
+the database's real path>.sock`` in the temporary directory, a directory only its user can
+enter), and ``query(path, sql)`` (``velocity-flow query``) sends one statement there and reads
+back its columns and rows. When no flow serves the file, ``query`` opens it read-only itself
+(DuckDB then refuses a flow that starts to write it until the query is done).
+
+Consistency: a query runs on a cursor of its own over the sink's database (DuckDB's MVCC),
+inside a transaction that is rolled back: it sees the database as of the last batch committed
+when it started, every table at that same batch, never part of a batch, and later batches not
+at all. It neither waits for the writer nor makes the writer wait (a long query keeps its
+snapshot). Read-only: exactly one SELECT statement (also ``WITH``, ``FROM``-first, ``VALUES``,
+``SHOW``, ``DESCRIBE``, ``SUMMARIZE``), as DuckDB's parser reads it; anything else is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from typing import Any, Dict, List, Optional
+
+import duckdb
+
+from engine.connectors.jsonl import encode_value
+
+_MAX_REQUEST = 1 << 20  # bytes of SQL a query may send
+_TIMEOUT = 30.0
+_SETTLE = 3.0  # seconds a query waits for a flow that is starting or stopping
+
+
+class QueryError(Exception):
+    """A query that was refused, failed, or found no database (one line)."""
+
+
+def socket_path(database: str) -> str:
+    """Where the flow writing ``database`` serves queries: the same for every process of a user."""
+    digest = hashlib.sha256(os.path.realpath(database).encode("utf-8")).hexdigest()[:24]
+    return os.path.join(tempfile.gettempdir(), f"velocity-flow-{os.getuid()}", f"{digest}.sock")
+
+
+def read_only_problem(sql: object) -> Optional[str]:
+    """Why ``sql`` is not a read-only query (None when it is)."""
+    if not isinstance(sql, str) or not sql.strip():
+        return "the query is empty"
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        return f"the query does not parse: {str(exc).splitlines()[0]}"
+    if len(statements) != 1:
+        return f"one statement at a time, not {len(statements)}"
+    if statements[0].type != duckdb.StatementType.SELECT:
+        return f"only SELECT queries (read-only), not a {statements[0].type.name} statement"
+    return None
+
+
+def run_read_only(con: "duckdb.DuckDBPyConnection", sql: str) -> Dict[str, Any]:
+    """``{"columns", "types", "rows"}`` of a read-only query, in a transaction rolled back after."""
+    problem = read_only_problem(sql)
+    if problem:
+        raise QueryError(problem)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description or ()]
+        types = [str(d[1]) for d in cursor.description or ()]
+        rows = cursor.fetchall()
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).strip().splitlines()[0]) from None
+    finally:
+        con.execute("ROLLBACK")
+    return {"columns": columns, "types": types, "rows": [list(r) for r in rows]}
+
+
+class QueryServer:
+    """Answers queries on a database the calling sink writes, one at a time, from a thread."""
+
+    def __init__(self, database: str, con: "duckdb.DuckDBPyConnection") -> None:
+        self.address = socket_path(database)
+        self._con = con
+        self._stop = threading.Event()
+        directory = os.path.dirname(self.address)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if os.stat(directory).st_uid != os.getuid():
+            raise OSError(f"{directory} belongs to another user")
+        if os.path.exists(self.address):  # left by a killed flow: DuckDB's lock says no other writer runs
+            os.unlink(self.address)
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket.bind(self.address)
+        os.chmod(self.address, 0o600)
+        self._socket.listen(8)
+        self._socket.settimeout(0.2)
+        self._thread = threading.Thread(target=self._serve, name="velocity-flow duckdb queries", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._socket.accept()
+            except socket.timeout:
+                continue
+            except OSError:  # closed
+                return
+            with client:
+                try:
+                    self._answer(client)
+                except Exception:  # noqa: BLE001 - the client went away, or sent no query: serve the next one
+                    pass
+
+    def _answer(self, client: socket.socket) -> None:
+        client.settimeout(_TIMEOUT)
+        request = _read_line(client)
+        try:
+            sql = json.loads(request)["sql"]
+            cursor = self._con.cursor()  # a connection of its own to the same database
+            try:
+                cursor.execute("SET TimeZone = 'UTC'")
+                reply: Dict[str, Any] = run_read_only(cursor, sql)
+            finally:
+                cursor.close()
+        except QueryError as exc:
+            reply = {"error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - any failure is the client's answer, never the flow's
+            reply = {"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"}
+        client.sendall(encode_value(reply) + b"\n")
+
+    def close(self) -> None:
+        """No new queries (the socket's name goes first), the current one answered, then closed."""
+        try:
+            os.unlink(self.address)
+        except OSError:
+            pass
+        self._stop.set()
+        self._thread.join(timeout=_TIMEOUT)
+        self._socket.close()
+
+
+def serve(database: str, con: "duckdb.DuckDBPyConnection") -> Optional[QueryServer]:
+    """A server for ``database``, or None when no socket can be made (queries then say the file is in use)."""
+    try:
+        return QueryServer(database, con)
+    except OSError:
+        return None
+
+
+def _read_line(conn: socket.socket) -> bytes:
+    chunks: List[bytes] = []
+    size = 0
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if b"\n" in chunk or size > _MAX_REQUEST:
+            break
+    return b"".join(chunks)
+
+
+def query(database: str, sql: str, timeout: float = _TIMEOUT) -> Dict[str, Any]:
+    """The result of one read-only query on ``database``: through the flow writing it, or
+    read-only from the file when none does. ``QueryError`` with one line otherwise.
+
+    A flow that stops while it is asked (its socket closing, its file still locked for a
+    moment) is asked again, or its file read, for up to ``_SETTLE`` seconds."""
+    problem = read_only_problem(sql)
+    if problem:
+        raise QueryError(problem)
+    address = socket_path(database)
+    settle = time.monotonic() + _SETTLE
+    while True:
+        try:
+            if os.path.exists(address):
+                return _ask(address, database, sql, timeout)
+            return _query_file(database, sql)
+        except _Passing as exc:
+            if time.monotonic() >= settle:
+                raise QueryError(str(exc)) from None
+            time.sleep(0.05)
+
+
+class _Passing(Exception):
+    """A flow starting or stopping: worth asking again in a moment."""
+
+
+def _ask(address: str, database: str, sql: str, timeout: float) -> Dict[str, Any]:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(address)
+            conn.sendall(json.dumps({"sql": sql}).encode("utf-8") + b"\n")
+            conn.shutdown(socket.SHUT_WR)
+            reply = json.loads(_read_all(conn), parse_float=Decimal)
+    except (ConnectionRefusedError, FileNotFoundError):  # nobody listens: left by a killed flow
+        return _query_file(database, sql)
+    except ConnectionError as exc:  # reset: the flow is stopping
+        raise _Passing(f"the flow writing the database stopped answering ({exc})") from None
+    except (OSError, ValueError) as exc:
+        raise QueryError(f"the flow writing the database did not answer: {exc}") from None
+    if "error" in reply:
+        raise QueryError(reply["error"])
+    return reply
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    chunks: List[bytes] = []
+    while True:
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _query_file(database: str, sql: str) -> Dict[str, Any]:
+    if not os.path.exists(database):
+        raise QueryError(f"no database at {database} (has the flow written it yet?)")
+    try:
+        con = duckdb.connect(database, read_only=True)
+    except duckdb.Error as exc:  # a lock: a flow starting or stopping, or a writer that does not serve
+        raise _Passing(f"cannot open {database}: {str(exc).strip().splitlines()[0]}") from None
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        result = run_read_only(con, sql)
+    finally:
+        con.close()
+    return json.loads(encode_value(result), parse_float=Decimal)  # the same values as a served answer
