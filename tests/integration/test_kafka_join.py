@@ -56,3 +56,17 @@ def test_a_killed_join_resumes_with_its_table_and_held_events(kafka_bootstrap, k
     joined = sorted((e["id"], e["name"]) for e in map(json.loads, out.read_text().splitlines()))
     assert joined == [(o["id"], f"Customer {int(o['customer'][1:])}") for o in ORDERS]  # a crash-free run's
     assert not (flow.dir / "dead.jsonl").exists() or (flow.dir / "dead.jsonl").read_text() == ""
+
+
+def test_two_processes_join_every_order(kafka_bootstrap, kafka_topic, flow):
+    """deploy -p 2: the keys are spread over two processes; each order meets its customer."""
+    orders, customers = kafka_topic("orders", partitions=2), kafka_topic("customers", partitions=2)
+    flow.yaml(JOIN, "join.yaml", tail="false", bootstrap=kafka_bootstrap, orders=orders, customers=customers)
+    produce(kafka_bootstrap, orders, ORDERS, key=lambda o: o["customer"])
+    produce(kafka_bootstrap, customers, CUSTOMERS, key=lambda c: c["id"])
+    command = [sys.executable, "-m", "cli", "deploy", "-q", "-p", "2", "-r", str(flow.dir / "rec"),
+               str(flow.dir / "join.yaml")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=180)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    joined = sorted((e["id"], e["name"]) for e in map(json.loads, (flow.dir / "out.jsonl").read_text().splitlines()))
+    assert joined == [(o["id"], f"Customer {int(o['customer'][1:])}") for o in ORDERS]
