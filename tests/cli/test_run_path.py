@@ -75,7 +75,7 @@ def test_deploy_validates_the_file_once_and_runs_it(file_topology, validations, 
 def test_deploy_hands_run_topology_the_topology_it_validated(file_topology, validations, monkeypatch, tmp_path):
     seen = []
 
-    def fake_run(topology, options, out, err, quiet=False, status_file=None):
+    def fake_run(topology, options, out, err, quiet=False, status_file=None, http=None):
         seen.append((topology.name, options.recovery_directory, quiet))
         return 0
 
