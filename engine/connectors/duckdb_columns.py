@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, List, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import pyarrow as pa
 
@@ -114,7 +114,10 @@ def _json(value: Any) -> Any:
     return None if value is None else encode_value(value).decode("utf-8")
 
 
-def _decimal(precision: int, scale: int) -> Callable[[Any], Any]:
+def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None) -> Callable[[Any], Any]:
+    """The check of a ``decimal(p,s)`` value. Without ``rounding``: the number's text, every
+    digit (DuckDB rounds it to ``s``). With ``rounding`` (a ``decimal`` module mode): the
+    number rounded to ``s`` here, as a ``Decimal``, so two spellings of one number are one value."""
     whole_digits = precision - scale
     quantum = Decimal(1).scaleb(-scale)
 
@@ -129,13 +132,13 @@ def _decimal(precision: int, scale: int) -> Callable[[Any], Any]:
             raise Unwritable(f"{_short(value)} does not fit DECIMAL({precision},{scale})" if "finite" in str(exc)
                              else f"not a decimal number: {_short(value)}") from None
         try:  # DuckDB rounds to the scale: 9999999.9995 in DECIMAL(10,3) would not fit
-            rounded = number.quantize(quantum)
+            rounded = number.quantize(quantum, rounding=rounding)
         except InvalidOperation:
             rounded = number
         if rounded and rounded.adjusted() >= whole_digits:
             raise Unwritable(f"{_short(number)} has more than {whole_digits} digits before the point "
                              f"(DECIMAL({precision},{scale}))")
-        return str(number)
+        return str(number) if rounding is None else rounded
 
     return convert
 
@@ -178,7 +181,7 @@ class Column:
             raise ConnectorError(f"duckdb sink: column '{name}' has unknown type '{kind}' (known: "
                                  f"{', '.join(_SIMPLE)}, decimal(p,s))")
         precision, scale = (int(g) for g in match.groups())
-        return cls(name, f"DECIMAL({precision},{scale})", pa.string(), _decimal(precision, scale))
+        return cls(name, f"DECIMAL({precision},{scale})", pa.string(), decimal_converter(precision, scale))
 
     def array(self, values: Sequence[Any]) -> pa.Array:
         """The Arrow column of values that ``convert`` already checked."""

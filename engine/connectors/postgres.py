@@ -89,7 +89,7 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
         self._sink = sink
         self._columns = sink.column_specs
         self._stage = STAGE_PREFIX + sink.table
-        self._insert = insert_sql(sink.table, self._columns, sink.key, quote(self._stage))
+        self._insert = insert_sql(sink.table, self._columns, sink.key, quote(self._stage), cast=False)  # same types
         names = [c.name for c in self._columns]
         self._key_positions = [names.index(k) for k in sink.key or []]
         self._con = Connection(sink.dsn, sink.schema, LABEL, sink.reconnect, self._prepare)

@@ -7,21 +7,21 @@ Type mapping (YAML column type -> PostgreSQL): ``int`` bigint, ``float`` double 
 jsonb (the value's JSON text, decimals and big integers with every digit; jsonb keeps the value,
 not the text's key order or spacing), ``timestamp`` timestamp with time zone (an instant;
 infinite timestamps are PostgreSQL's ``infinity`` / ``-infinity``), ``decimal(p,s)``
-numeric(p,s) (exact, rounded to ``s``).
+numeric(p,s) (exact, rounded to ``s`` here, ties away from zero as numeric rounds).
 
 Each value is converted when its event is encoded, before the batch goes out, so a value
 PostgreSQL would refuse dead-letters its own event: besides DuckDB's checks, text or JSON
-holding a NUL character (PostgreSQL's text cannot). Decimal values travel as their text rounded
-to the column's scale, so two spellings of one number (``1.5``, ``1.50``) are one key.
+holding a NUL character (PostgreSQL's text cannot). Decimal values travel rounded to the
+column's scale, so two spellings of one number (``1.5``, ``1.50``) are one key.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP
 from typing import Any, Callable
 
-from engine.connectors.duckdb_columns import Column
+from engine.connectors.duckdb_columns import Column, decimal_converter
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable
 
@@ -42,7 +42,7 @@ def pg_column(name: str, kind: str) -> Column:
     if match is not None:
         precision, scale = (int(g) for g in match.groups())
         return Column(name, f"numeric({precision},{scale})", checked.arrow_type,
-                      _canonical_decimal(checked.convert, scale))
+                      decimal_converter(precision, scale, ROUND_HALF_UP))  # as numeric rounds: ties away from 0
     convert = {"str": _no_nul(checked.convert), "json": _no_nul_json(checked.convert),
                "timestamp": _infinity(checked.convert)}.get(kind, checked.convert)
     return Column(name, _TYPES[kind], checked.arrow_type, convert)
@@ -88,18 +88,3 @@ def _infinity(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return value
 
     return timestamp
-
-
-def _canonical_decimal(convert: Callable[[Any], Any], scale: int) -> Callable[[Any], Any]:
-    quantum = Decimal(1).scaleb(-scale)
-
-    def decimal(value: Any) -> Any:
-        text = convert(value)
-        if text is None:
-            return None
-        try:
-            return str(Decimal(text).quantize(quantum, rounding=ROUND_HALF_UP))  # as numeric rounds: ties away from 0
-        except InvalidOperation:  # beyond the context's precision: PostgreSQL rounds it
-            return text
-
-    return decimal

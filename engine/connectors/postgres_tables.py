@@ -45,7 +45,7 @@ class _Table(TableSpec):
             (f"DELETE FROM {stage} b USING {quote(positions.name)} p "  # older than what the row holds
              f"WHERE {positions.key_match('p', 'b')} AND NOT ({positions.applies_sql()})"),
             f"DELETE FROM {quote(name)} t USING {stage} d WHERE d.__vf_deleted AND {positions.key_match('t', 'd')}",
-            insert_sql(name, self.columns, self.key, f"{stage} WHERE NOT __vf_deleted"),
+            insert_sql(name, self.columns, self.key, f"{stage} WHERE NOT __vf_deleted", cast=False),
             positions.record_sql(self.stage),
         ]
 

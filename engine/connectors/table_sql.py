@@ -53,11 +53,12 @@ def create_sql(table: str, columns: List[Column], key: Optional[List[str]]) -> s
     return f"CREATE TABLE IF NOT EXISTS {quote(table)} ({', '.join(parts)})"
 
 
-def insert_sql(table: str, columns: List[Column], key: Optional[List[str]], source: str) -> str:
+def insert_sql(table: str, columns: List[Column], key: Optional[List[str]], source: str, cast: bool = True) -> str:
     """INSERT ... SELECT from ``source`` (SQL text naming a relation with those columns, a
-    ``WHERE`` may follow it); an upsert updates non-key columns."""
+    ``WHERE`` may follow it); an upsert updates non-key columns. ``cast``: each column cast
+    to its type (a source of other types, DuckDB's Arrow batch); without, taken as it is."""
     names = ", ".join(quote(c.name) for c in columns)
-    select = ", ".join(f"CAST({quote(c.name)} AS {c.sql_type})" for c in columns)
+    select = ", ".join(f"CAST({quote(c.name)} AS {c.sql_type})" if cast else quote(c.name) for c in columns)
     sql = f"INSERT INTO {quote(table)} ({names}) SELECT {select} FROM {source}"
     if not key:
         return sql
