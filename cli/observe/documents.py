@@ -35,7 +35,7 @@ def topology_document(topology, redact: Callable[[str], str]) -> dict:
     return {
         "topology": redact(topology.name),
         "nodes": [{"id": node, "name": redact(name), "kind": kind, "counters": redact(counters[kind].format(name))}
-                  for node, name, kind in nodes],
+                  for node, name, kind, _ in nodes],
         "edges": [{"from": src, "to": dst, "label": redact(label)} for src, dst, label in edges],
     }
 

@@ -52,7 +52,7 @@ def _ranks(ids: List[str], edges: List[Tuple[str, str, str]]) -> Dict[str, int]:
 
 def fallback(topology, redact) -> str:
     nodes, edges = graph(topology.definition)
-    ids = [node for node, _, _ in nodes]
+    ids = [node for node, _, _, _ in nodes]
     rank = _ranks(ids, edges)
     width, height, gap_x, gap_y = 150, 40, 60, 54
     rows: Dict[int, int] = {}
@@ -62,24 +62,28 @@ def fallback(topology, redact) -> str:
         rows[rank[node]] = row + 1
         place[node] = (20 + rank[node] * (width + gap_x), 20 + row * (height + gap_y))
     total_w = 40 + (max(rank.values(), default=0) + 1) * (width + gap_x)
-    total_h = 40 + max(rows.values(), default=1) * (height + gap_y)
+    total_h = 20 + max(rows.values(), default=1) * (height + gap_y) - gap_y + 30
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}pt" height="{total_h}pt" '
-            f'viewBox="0 0 {total_w} {total_h}"><g id="graph0" class="graph">')
+            f'viewBox="0 0 {total_w} {total_h}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
+            'markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#8c99ad"/></marker>'
+            '</defs><g id="graph0" class="graph">')
     parts = [head]
-    for index, (src, dst, label) in enumerate(edges):
+    for index, (src, dst, text) in enumerate(edges):
         (x1, y1), (x2, y2) = place[src], place[dst]
         parts.append(f'<g id="edge{index}" class="edge"><title>{src}&#45;&gt;{dst}</title>'
-                     f'<path fill="none" stroke="black" d="M{x1 + width},{y1 + height / 2} L{x2},{y2 + height / 2}"/>'
+                     f'<path fill="none" stroke="black" marker-end="url(#arrow)" '
+                     f'd="M{x1 + width},{y1 + height / 2} L{x2},{y2 + height / 2}"/>'
                      + (f'<text x="{(x1 + width + x2) / 2}" y="{(y1 + y2 + height) / 2 - 4}" font-size="10">'
-                        f'{escape(redact(label))}</text>' if label else "") + "</g>")
-    for index, (node, name, kind) in enumerate(nodes):
+                        f'{escape(redact(text))}</text>' if text else "") + "</g>")
+    for index, (node, _, kind, lines) in enumerate(nodes):
         x, y = place[node]
         dash = ' stroke-dasharray="4 3"' if kind == "dead" else ""
         radius = 18 if kind == "source" else 4
+        first, second = (lines + [""])[:2]
         parts.append(f'<g id="node{index}" class="node"><title>{escape(node)}</title>'
                      f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="{radius}" fill="none" '
                      f'stroke="black"{dash}/><text text-anchor="middle" x="{x + width / 2}" y="{y + 17}" '
-                     f'font-size="12">{escape(redact(name))}</text><text text-anchor="middle" x="{x + width / 2}" '
-                     f'y="{y + 31}" font-size="10">{escape(kind)}</text></g>')
+                     f'font-size="12">{escape(redact(first))}</text><text text-anchor="middle" x="{x + width / 2}" '
+                     f'y="{y + 31}" font-size="10">{escape(redact(second))}</text></g>')
     parts.append("</g></svg>")
     return "".join(parts)

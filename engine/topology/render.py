@@ -48,12 +48,13 @@ def _edges(topology: Topology) -> List[Edge]:
     return edges
 
 
-def graph(topology: Topology) -> Tuple[List[Tuple[str, str, str]], List[Edge]]:
-    """The nodes as ``(id, name, kind)`` (``name``: the source, step or sink as the topology
-    names it) and the edges of both drawings, for the web page to find them (cli/observe)."""
+def graph(topology: Topology) -> Tuple[List[Tuple[str, str, str, List[str]]], List[Edge]]:
+    """The nodes as ``(id, name, kind, label lines)`` (``name``: the source, step or sink as
+    the topology names it) and the edges of both drawings, for the web page (cli/observe)."""
     names = list(topology.sources) + [s.id for s in topology.steps] + list(topology.sinks)
     names += ["dead_letter"] if topology.dead_letter is not None else []
-    return [(node, name, kind) for (node, _, kind), name in zip(_nodes(topology), names, strict=True)], _edges(topology)
+    return [(node, name, kind, label.split("<br/>"))
+            for (node, label, kind), name in zip(_nodes(topology), names, strict=True)], _edges(topology)
 
 
 _MERMAID_SHAPES = {"source": ('(["', '"])'), "step": ('["', '"]'), "sink": ('[("', '")]'), "dead": ('[/"', '"/]')}

@@ -159,3 +159,23 @@ def test_other_hosts_are_refused_without_public(host):
     with pytest.raises(NotLoopback):
         checked(host, 1, public=False)
     assert checked(host, 1, public=True).host == host
+
+
+def test_without_graphviz_the_page_gets_a_plain_drawing_of_the_same_graph(tmp_path, monkeypatch):
+    import shutil as shutil_module
+
+    from cli.observe import picture
+    from engine.binding import validate_file
+    from engine.topology.render import graph
+
+    monkeypatch.setenv("SKIP_TAG", SECRET)
+    topology = validate_file(str(_write_flow(tmp_path))).topology
+    monkeypatch.setattr(shutil_module, "which", lambda name: None)
+    drawn, layout = picture.svg(topology, topology.redact)
+    assert layout == "fallback" and drawn.startswith("<svg")
+    nodes, edges = graph(topology.definition)
+    assert all(drawn.count(f"<title>{node}</title>") == 1 for node, _, _, _ in nodes)
+    assert all(f"<title>{src}&#45;&gt;{dst}</title>" in drawn for src, dst, _ in edges)
+    import xml.etree.ElementTree as ElementTree
+
+    ElementTree.fromstring(drawn)  # well-formed: the page parses it as XML

@@ -6,6 +6,8 @@ under CI (``CI=true``) it installs it (root, apt-get) or fails."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,7 +65,14 @@ NODES = """JSON.stringify([...document.querySelectorAll('#dag g.node')].map(g =>
   text: g.textContent})))"""
 
 
-def test_the_page_shows_every_step_running(chromium, kafka_bootstrap, kafka_topic, tmp_path):
+@pytest.mark.parametrize("layout", ["graphviz", "fallback"])
+def test_the_page_shows_every_step_running(layout, chromium, kafka_bootstrap, kafka_topic, tmp_path):
+    if layout == "graphviz" and shutil.which("dot") is None:
+        pytest.skip("Graphviz is not installed (the fallback case runs)")
+    env = {**os.environ}
+    if layout == "fallback":  # no 'dot' on PATH (the flow's Python is started by its full path)
+        (tmp_path / "bin").mkdir()
+        env["PATH"] = str(tmp_path / "bin")
     source, target = kafka_topic("page-in", 2), kafka_topic("page-out")
     path = tmp_path / "flow.yaml"
     path.write_text(TOPOLOGY.format(bootstrap=kafka_bootstrap, source=source, target=target, dir=tmp_path))
@@ -73,11 +82,13 @@ def test_the_page_shows_every_step_running(chromium, kafka_bootstrap, kafka_topi
     status_file = tmp_path / "status.json"
     flow = subprocess.Popen([sys.executable, "-m", "cli", "run", "-q", str(path), "--http", "127.0.0.1:0",
                              "--status-file", str(status_file)], cwd=ROOT, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     browser = None
     try:
         base = address(status_file)
-        expected = {n["counters"] for n in api(base, "topology", "topology")["nodes"]}
+        topology = api(base, "topology", "topology")
+        assert topology["layout"] == layout
+        expected = {n["counters"] for n in topology["nodes"]}
         browser = Browser(chromium)
         browser.open(base + "/")
         deadline, nodes = time.monotonic() + 60, []
@@ -92,7 +103,7 @@ def test_the_page_shows_every_step_running(chromium, kafka_bootstrap, kafka_topi
         time.sleep(2)  # the sparklines and the dead letters table fill in
         dead_rows = browser.evaluate("document.querySelectorAll('#dead tbody tr').length")
         assert dead_rows > 0
-        shot = tmp_path / "page.png"
+        shot = tmp_path / f"page-{layout}.png"
         browser.screenshot(shot)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
         assert browser.errors == []
