@@ -97,3 +97,36 @@ def test_a_new_flow_from_init(installed):
         result = _run(installed, "velocity-flow", *command)
         assert result.returncode == 0, (command, result.stdout, result.stderr)
     assert (work / "out" / "my-flow" / "events.jsonl").read_text()
+
+
+def test_the_http_page_is_served_from_the_wheel(installed):
+    """run --http's page, its files and the API schema come from the installed package."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    venv, _, work = installed
+    (work / "in.jsonl").write_text('{"n": 1}\n')
+    (work / "web.yaml").write_text("version: 1\nname: web\nsources:\n  orders: {file: {path: in.jsonl}}\n"
+                                   "sinks:\n  out: {from: orders, file: {path: out.jsonl}}\n")
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    flow = subprocess.Popen([str(venv / "bin" / "velocity-flow"), "run", "-q", "web.yaml", "--http", "127.0.0.1:0",
+                             "--http-linger", "60", "--status-file", "st.json"], cwd=work, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, base = time.monotonic() + 60, None
+        while base is None and time.monotonic() < deadline:
+            try:
+                base = json.loads((work / "st.json").read_text())["http"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.1)
+        assert base is not None
+        for path, marker in (("/", b"/static/app.js"), ("/static/app.js", b"graph.svg"),
+                             ("/static/style.css", b".dag"), ("/api/v1/schema", b"$defs")):
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                assert marker in response.read(), path
+    finally:
+        flow.send_signal(signal.SIGTERM)
+        _, err = flow.communicate(timeout=60)
+    assert flow.returncode == 0, err
