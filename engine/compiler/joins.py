@@ -15,7 +15,7 @@ from typing import List, Optional
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
-from engine.compiler.keyed import CAREFUL_CALLS, _grouper, _KeyLogic, _now, _rebatch_dead, _rebatch_ok
+from engine.compiler.keyed import _OK, CAREFUL_CALLS, _grouper, _KeyLogic, _now, _rebatch_dead
 from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
 from engine.operators.joins.base import TwoInputStep
@@ -26,8 +26,9 @@ class _JoinKey(_KeyLogic):
     """The keyed boundary of engine/compiler/keyed.py, with the join's two shortcuts: a snapshot
     is a shallow copy of the key's state (rows and events are never changed in place; Bytewax
     pickles it only for a recovery store, where the generic boundary pickles every snapshot), and
-    the clock is read once per call and only by a join with ``wait``, and the timer needs no
-    guard (the earliest held event's deadline, or none)."""
+    the clock is read once per call and only by a join with ``wait``, the timer needs no guard
+    (the earliest held event's deadline, or none), and a call that emitted only events hands them
+    on untagged (one tuple less per event)."""
 
     def on_batch(self, values: List[list]):
         if self.careful:
@@ -54,6 +55,11 @@ class _JoinKey(_KeyLogic):
             return None  # nothing is ever held: no timer
         return self.logic.next_notification()  # the earliest held event's deadline: it cannot fail
 
+    def _out(self, results: list, deads: list) -> list:
+        if deads or self.failures:
+            return super()._out(results, deads)
+        return results  # the common case: events only, untagged (``_events``/``_letters`` tell them apart)
+
     def snapshot(self):
         try:
             return self.logic.state().copy()
@@ -66,6 +72,26 @@ class _Side:
 
     def __init__(self, group) -> None:
         self.group = group
+
+
+def _events(counters: Optional[StepCounters]):
+    """The events a join's state emitted: untagged dicts, or ``(ok, event)`` beside dead letters."""
+    def collect(items: list) -> list:
+        values = [v if type(v) is dict else v[1] for _, v in items if type(v) is dict or v[0] == _OK]
+        if counters is not None and values:
+            counters.add(events_out=len(values))
+        return [values] if values else []
+
+    return collect
+
+
+def _letters(name: str, counters: Optional[StepCounters]):
+    tagged = _rebatch_dead(name, counters)
+
+    def collect(items: list) -> list:
+        return tagged([item for item in items if type(item[1]) is not dict])
+
+    return collect
 
 
 def _pairs(results: list) -> list:
@@ -87,8 +113,8 @@ def join_step(step_id: str, up: Stream, side: Stream, join: TwoInputStep, counte
     no_key = op.flat_map_batch("no_key", grouped, _no_key)
     logic = _JoinKey if isinstance(join, StreamTableJoin) else _KeyLogic
     state = op.stateful_batch("state", pairs, lambda resume: logic(name, join, resume))
-    ok = op.flat_map_batch("ok", state, _rebatch_ok(counters))
-    dead = op.flat_map_batch("dead", state, _rebatch_dead(name, counters))
+    ok = op.flat_map_batch("ok", state, _events(counters))
+    dead = op.flat_map_batch("dead", state, _letters(name, counters))
     return StepOut(ok, op.merge("dead_letters", dead, no_key))
 
 
