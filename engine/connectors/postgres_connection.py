@@ -20,6 +20,7 @@ is at-least-once.
 
 from __future__ import annotations
 
+import getpass
 import os
 import time
 from typing import Callable, Optional
@@ -50,10 +51,16 @@ def describe(dsn: str) -> str:
     def part(key: str, variable: str, default: str) -> str:
         return str(given.get(key) or env.get(variable) or default)
 
-    user = part("user", "PGUSER", "")
+    user = part("user", "PGUSER", _os_user())  # libpq's defaults: the OS user, a database of that name
     host, port = part("host", "PGHOST", "localhost"), part("port", "PGPORT", "5432")
-    where = f"{host}:{port}/{part('dbname', 'PGDATABASE', user)}"
-    return f"{user}@{where}" if user else where
+    return f"{user}@{host}:{port}/{part('dbname', 'PGDATABASE', user)}"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
 
 
 class Connection:
