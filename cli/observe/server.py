@@ -20,7 +20,7 @@ from typing import Callable, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from cli.observe import documents
-from cli.observe.address import HttpOptions
+from cli.observe.address import HttpOptions, is_loopback
 from cli.observe.documents import API
 from cli.observe.exposition import CONTENT_TYPE, FlowCollector, exposition, registry
 from cli.observe.picture import svg
@@ -93,7 +93,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path, query = url.path, parse_qs(url.query)
         try:
-            status, content_type, body = self._route(view, path, query)
+            if self.server.loopback_only and not _loopback_host(self.headers.get("Host", "")):  # type: ignore
+                status, content_type, body = _json(403, {"error": "this endpoint answers loopback host names only"})
+            else:
+                status, content_type, body = self._route(view, path, query)
         except Exception as exc:  # noqa: BLE001 - a request never stops the flow
             status, content_type = 500, "application/json"
             body = json.dumps({"error": view.redact(f"{type(exc).__name__}: {exc}")}).encode()
@@ -136,6 +139,13 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, FILES[name], (STATIC / name).read_bytes()
 
 
+def _loopback_host(host: str) -> bool:
+    """A Host header naming this machine: a web page of another site that got its name resolved
+    to 127.0.0.1 (DNS rebinding) sends its own name and is refused."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return is_loopback(name.strip("[]")) if name else True
+
+
 def _json(status: int, document) -> Tuple[int, str, bytes]:
     return status, "application/json", json.dumps(document).encode("utf-8")
 
@@ -173,6 +183,7 @@ class Serving:
                                   "choose another port, or 0 for any free one") from None
             raise ServeFailed(f"--http {where}: cannot serve there ({exc.strerror or exc})") from None
         server.view = self.view  # type: ignore[attr-defined]
+        server.loopback_only = not self.options.public  # type: ignore[attr-defined]
         self._server = server
         self.url = self.view.url = url_of(host, server.server_address[1])
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},

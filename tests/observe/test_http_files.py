@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -113,6 +115,10 @@ def test_metrics_and_api_count_the_known_input_exactly(tmp_path):
             assert get(f"{base}/static/{name}")[0] == 200
         assert get(f"{base}/static/../api.schema.json")[0] == 404
         assert get(f"{base}/nowhere")[0] == 404
+        request = urllib.request.Request(f"{base}/api/v1/status", headers={"Host": "rebound.example:80"})
+        with pytest.raises(urllib.error.HTTPError) as refused:  # DNS rebinding: another site's name
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
         saved = json.loads(status_file.read_text())
         assert saved["http"] == base and saved["state"] == "finished"
     finally:
