@@ -51,7 +51,7 @@ class LiveView:
             table.add_row(escape(self.redact(name)), f"{counters.events_in:,}", f"{counters.events_out:,}", dead,
                           f"{rate:,.0f}")
         health = [f"{name}: " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in gauges.items()
-                                          if key != "lag_per_partition")
+                                          if not key.endswith("_per_partition"))
                   for name, gauges in self.metrics.health().items() if gauges]
         if health:
             table.caption = escape(self.redact("; ".join(health)))

@@ -108,6 +108,8 @@ def _merge_gauges(into: dict, gauges: dict) -> None:
         if key == "lag_per_partition":
             into.setdefault(key, {}).update(value)
             into["lag"] = sum(into[key].values())
+        elif key == "last_event_per_partition":
+            into.setdefault(key, {}).update(value)
         elif key in ("last_event", "last_delivery"):
             into[key] = max(into.get(key, value), value)
         elif key == "brokers":

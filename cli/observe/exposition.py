@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Callable, Dict, Iterator, Optional
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -28,6 +28,12 @@ def _stamp(text) -> Optional[float]:
         return datetime.fromisoformat(str(text)).timestamp()
     except ValueError:
         return None
+
+
+def _topic_partition(part: str) -> Tuple[str, str]:
+    """``topic[3]`` -> (topic, "3")."""
+    match = _PARTITION.match(part)
+    return (match.group(1), match.group(2)) if match else (part, "")
 
 
 class FlowCollector:
@@ -89,7 +95,8 @@ class FlowCollector:
                                 "offset (from the last fetch's high watermark)",
                                 labels=["source", "topic", "partition"])
         last_event = GaugeMetricFamily(f"{PREFIX}_source_last_event_timestamp_seconds",
-                                       "Time of the last event a source read (its Kafka timestamp)", labels=["source"])
+                                       "Time of the last event a source read from a partition (its Kafka timestamp)",
+                                       labels=["source", "topic", "partition"])
         queued = GaugeMetricFamily(f"{PREFIX}_sink_queued_messages",
                                    "Messages handed to the Kafka producer, not yet confirmed", labels=["sink"])
         delivery = GaugeMetricFamily(f"{PREFIX}_sink_last_delivery_timestamp_seconds",
@@ -99,11 +106,10 @@ class FlowCollector:
         for name, gauges in health.items():
             sink = name[len(SINK):] if name.startswith(SINK) else None
             for part, value in (gauges.get("lag_per_partition") or {}).items():
-                match = _PARTITION.match(part)
-                topic, partition = (match.group(1), match.group(2)) if match else (part, "")
-                lag.add_metric([name, topic, partition], value)
-            if "last_event" in gauges and (stamp := _stamp(gauges["last_event"])) is not None:
-                last_event.add_metric([name], stamp)
+                lag.add_metric([name, *_topic_partition(part)], value)
+            for part, text in (gauges.get("last_event_per_partition") or {}).items():
+                if (stamp := _stamp(text)) is not None:
+                    last_event.add_metric([name, *_topic_partition(part)], stamp)
             if sink is not None and "queued" in gauges:
                 queued.add_metric([sink], gauges["queued"])
             if sink is not None and "last_delivery" in gauges and (stamp := _stamp(gauges["last_delivery"])):

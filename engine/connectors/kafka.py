@@ -149,7 +149,9 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
             gauges.put("lag", self._origin, max(0, high - self._next))
         stamp = _stamp(delivered[-1])
         if stamp >= 0:
-            gauges.set("last_event", datetime.fromtimestamp(stamp / 1000, timezone.utc).isoformat())
+            at = datetime.fromtimestamp(stamp / 1000, timezone.utc).isoformat()
+            gauges.set("last_event", at)
+            gauges.put("last_event_per_partition", self._origin, at)  # the HTTP metrics show each
 
     def _consume(self) -> list:
         messages = self._consumer.consume(self._source.batch_size, _POLL_WAIT)
