@@ -64,7 +64,7 @@ DUCKDB = Component(
         _COLUMNS_OPTION, _MODE_OPTION, _KEY_OPTION,
     ),
     constraints=_ONE_OR_SEVERAL,
-    check="engine.connectors.duckdb_tables:check_views")
+    check="engine.connectors.duckdb_tables:check_options")
 
 POSTGRES = Component(
     "sink", "postgres",

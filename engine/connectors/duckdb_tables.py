@@ -22,7 +22,7 @@ from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_live import read_only_problem, serve
 from engine.connectors.duckdb_positions import Positions, Winner, batch_arrow
 from engine.connectors.errors import ConnectorError
-from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
+from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, check_tables, plan
 from engine.connectors.table_sql import insert_sql, quote
 from engine.connectors.wiring import SinglePartitionSink
 from engine.errors import ConfigError
@@ -117,6 +117,12 @@ def view_problem(query: object) -> Optional[str]:
     when the view is created, with external access disabled (no file, URL or extension)."""
     problem = read_only_problem(query)
     return None if problem is None else f"a view must be exactly one SELECT statement: {problem}"
+
+
+def check_options(options) -> None:
+    """The ``duckdb`` sink's declared check: the tables' names and the views."""
+    check_tables(_LABEL, options, _Table)
+    check_views(options)
 
 
 def check_views(options) -> None:

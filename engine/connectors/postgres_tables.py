@@ -27,7 +27,7 @@ from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres import LABEL, STAGE_PREFIX, PostgresSink, copy_rows, create_stage, ensure_table, seconds
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
 from engine.connectors.postgres_connection import Connection, describe, first_line
-from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
+from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, check_tables, plan
 from engine.connectors.table_sql import insert_sql, quote
 from engine.connectors.wiring import SinglePartitionSink
 from engine.errors import ConfigError
@@ -134,11 +134,12 @@ def postgres_sink(dsn: str = "", schema: Optional[str] = None, table: Optional[s
 
 
 def check_options(options) -> None:
-    """The ``postgres`` sink's declared check: the DSN reads as one, every view is one SELECT."""
+    """The ``postgres`` sink's declared check: the DSN reads as one, the tables' names, every view one SELECT."""
     try:
         describe(options.get("dsn") or "")
     except ConnectorError:
         raise ConfigError("'dsn' is not a libpq connection string or URI", ("dsn",),
                           hint="e.g. postgresql://user@host:5432/database, or host=... dbname=...; "
                                "PGHOST, PGPASSWORD, ... fill in the rest") from None
+    check_tables(LABEL, options, _Table)
     check_views(options)

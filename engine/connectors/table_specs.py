@@ -19,6 +19,7 @@ from engine.connectors.duckdb_columns import Column, row_encoder
 from engine.connectors.duckdb_positions import BATCH_EXTRA, PREFIX, Position, Winner, fold, read_position
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable
+from engine.errors import ConfigError
 
 ColumnOf = Callable[[str, str], Column]  # (name, YAML type) -> the database's column
 # One encoded row change: (table name, deleting, key values, row: all columns (a delete's
@@ -127,3 +128,19 @@ def plan(tables: Mapping[str, T], changes: List[Change]) -> Dict[T, Dict[tuple, 
             fold(winners, True, old, table.padded(old), position)
         fold(winners, deleting, ident, row, position)
     return planned
+
+
+def check_tables(label: str, options: Mapping, make: Callable[[str, dict], TableSpec]) -> None:
+    """A sink's ``tables`` checked when the topology is validated (no database needed): no table
+    named as another's positions table, no reserved column or key name."""
+    tables = options.get("tables")
+    if not isinstance(tables, dict) or not tables:
+        return
+    try:
+        check_names(label, tables)
+        for name, spec in tables.items():
+            make(name, spec)
+    except ConnectorError as exc:
+        raise ConfigError(str(exc).removeprefix(f"{label}: "), ("tables",),
+                          hint="rename it: the sink keeps each table's source positions in _positions_<table> "
+                               "(_lsn, _seq, _deleted) and stages batches with __vf_* columns") from None
