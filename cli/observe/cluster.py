@@ -105,11 +105,10 @@ def merge_status(answers: List[dict], name: str, url: str) -> dict:
 
 def _merge_gauges(into: dict, gauges: dict) -> None:
     for key, value in gauges.items():
-        if key == "lag_per_partition":
+        if key.endswith("_per_partition"):  # each partition is one process's
             into.setdefault(key, {}).update(value)
-            into["lag"] = sum(into[key].values())
-        elif key == "last_event_per_partition":
-            into.setdefault(key, {}).update(value)
+            if key == "lag_per_partition":
+                into["lag"] = sum(into[key].values())
         elif key in ("last_event", "last_delivery"):
             into[key] = max(into.get(key, value), value)
         elif key == "brokers":

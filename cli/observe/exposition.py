@@ -7,6 +7,7 @@ lists them with their meaning.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Callable, Dict, Iterator, Optional, Tuple
@@ -53,7 +54,9 @@ class FlowCollector:
         steps = self.metrics.snapshot()
         yield from self._steps({hide(k): c for k, c in steps.items() if not k.startswith(SINK)})
         yield from self._sinks({hide(k[len(SINK):]): c for k, c in steps.items() if k.startswith(SINK)})
-        yield from self._connectors({hide(k): v for k, v in self.metrics.health().items()})
+        # topics and file paths (partition labels) may hold values from the environment too
+        health = self.metrics.health()
+        yield from self._connectors({hide(k): json.loads(hide(json.dumps(v))) for k, v in health.items()})
 
     def _steps(self, steps: Dict[str, StepCounters]) -> Iterator[Metric]:
         families = {
@@ -101,6 +104,11 @@ class FlowCollector:
                                    "Messages handed to the Kafka producer, not yet confirmed", labels=["sink"])
         delivery = GaugeMetricFamily(f"{PREFIX}_sink_last_delivery_timestamp_seconds",
                                      "Time of a sink's last confirmed delivery", labels=["sink"])
+        snapshot = GaugeMetricFamily(f"{PREFIX}_source_last_snapshot_timestamp_seconds",
+                                     "Time a source partition last gave Bytewax its position: the end of an epoch "
+                                     "(with -r, the snapshot of the recovery store)", labels=["source", "partition"])
+        epoch = GaugeMetricFamily(f"{PREFIX}_epoch_seconds", "Length of a source partition's last epoch (between "
+                                  "its last two snapshots)", labels=["source", "partition"])
         brokers = GaugeMetricFamily(f"{PREFIX}_brokers_up", "Whether a connector's Kafka brokers answer (1) or not (0)",
                                     labels=["connector"])
         for name, gauges in health.items():
@@ -110,13 +118,18 @@ class FlowCollector:
             for part, text in (gauges.get("last_event_per_partition") or {}).items():
                 if (stamp := _stamp(text)) is not None:
                     last_event.add_metric([name, *_topic_partition(part)], stamp)
+            for part, text in (gauges.get("last_snapshot_per_partition") or {}).items():
+                if (stamp := _stamp(text)) is not None:
+                    snapshot.add_metric([name, part], stamp)
+            for part, seconds in (gauges.get("epoch_seconds_per_partition") or {}).items():
+                epoch.add_metric([name, part], seconds)
             if sink is not None and "queued" in gauges:
                 queued.add_metric([sink], gauges["queued"])
             if sink is not None and "last_delivery" in gauges and (stamp := _stamp(gauges["last_delivery"])):
                 delivery.add_metric([sink], stamp)
             if "brokers" in gauges:
                 brokers.add_metric([name], 1 if gauges["brokers"] == "up" else 0)
-        yield from (lag, last_event, queued, delivery, brokers)
+        yield from (lag, last_event, snapshot, epoch, queued, delivery, brokers)
 
 
 def registry(collector: FlowCollector) -> CollectorRegistry:

@@ -18,7 +18,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from engine.binding.model import StepSpec, Topology
-from engine.compiler.connectors import Build, attach_gauges, declared
+from engine.compiler.connectors import Build, attach_gauges, declared, watch_epochs
 from engine.compiler.joins import build_join
 from engine.compiler.keyed import build_keyed
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
@@ -73,6 +73,7 @@ class _Wiring:
             counters = self.metrics.step(name)
             source = self.options.build("source", spec, None)
             attach_gauges(source, self.metrics.gauges(name))
+            watch_epochs(source, self.metrics.gauges(name))
             raw = op.input(name, self.flow, source)
             decode = Decode(name, spec.event_schema, spec.options.get("format", "json"))
             step_id = f"{name}:decode"

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Union
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from engine.binding.model import SinkSpec, SourceSpec
 from engine.catalog import component
@@ -23,6 +25,42 @@ def attach_gauges(connector: Any, gauges: Gauges) -> None:
     attach = getattr(connector, "attach_gauges", None)
     if attach is not None:
         attach(gauges)
+
+
+def watch_epochs(source: Any, gauges: Gauges) -> None:
+    """A stateful source's partitions note each snapshot in ``gauges``: the end of an epoch
+    (Bytewax asks every stateful partition for its state then, with a recovery store or not),
+    as ``last_snapshot_per_partition`` and the epoch's length as ``epoch_seconds_per_partition``
+    (the HTTP metrics). One clock read per partition and epoch."""
+    build = getattr(source, "build_part", None)
+    if build is None:  # a dynamic source: no state, no snapshot
+        return
+
+    def build_part(step_id: str, for_part: str, resume_state):
+        part = build(step_id, for_part, resume_state)
+        snapshot = getattr(part, "snapshot", None)
+        if snapshot is not None:
+            part.snapshot = _noting(snapshot, for_part, gauges)
+        return part
+
+    source.build_part = build_part
+
+
+def _noting(snapshot: Callable[[], Any], part: str, gauges: Gauges) -> Callable[[], Any]:
+    last: List[float] = []
+
+    def noted():
+        state = snapshot()
+        now = time.time()
+        gauges.put("last_snapshot_per_partition", part, datetime.fromtimestamp(now, timezone.utc).isoformat())
+        if last:
+            gauges.put("epoch_seconds_per_partition", part, round(now - last[0], 3))
+            last[0] = now
+        else:
+            last.append(now)
+        return state
+
+    return noted
 
 
 def declared(role: str, spec: Union[SourceSpec, SinkSpec], counters: Optional[StepCounters]):

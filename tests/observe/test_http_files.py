@@ -26,7 +26,7 @@ TOPOLOGY = """\
 version: 1
 name: observed
 sources:
-  orders: {{file: {{path: "{dir}/in.jsonl", batch_size: 100}}}}
+  orders: {{file: {{path: "{dir}/${{SKIP_TAG}}/in.jsonl", batch_size: 100}}}}
 steps:
   - id: typed
     cast: {{fields: {{n: int}}}}
@@ -40,7 +40,8 @@ TOTAL, BAD = 1000, 100  # every 10th event has n = "x": a cast dead letter carry
 
 
 def _write_flow(tmp_path: Path) -> Path:
-    with open(tmp_path / "in.jsonl", "w") as handle:
+    (tmp_path / SECRET).mkdir()  # the input's path holds the secret too: partition labels, origins
+    with open(tmp_path / SECRET / "in.jsonl", "w") as handle:
         for i in range(TOTAL):
             handle.write(json.dumps({"n": "x" if i % 10 == 0 else i, "tag": SECRET if i % 10 == 0 else "ok"}) + "\n")
     path = tmp_path / "flow.yaml"
@@ -88,6 +89,9 @@ def test_metrics_and_api_count_the_known_input_exactly(tmp_path):
         assert sample(scraped, "velocity_flow_step_batch_seconds_bucket", step="typed", le="+Inf") == batches
         assert sample(scraped, "velocity_flow_step_batch_seconds_sum", step="typed") > 0
         assert sample(scraped, "velocity_flow_info", topology="observed", state="finished") == 1
+        snapshot = sample(scraped, "velocity_flow_source_last_snapshot_timestamp_seconds", source="orders",
+                          partition=f"{tmp_path}/${{SKIP_TAG}}/in.jsonl")  # the last epoch's, at the end of the input
+        assert time.time() - 60 < snapshot <= time.time()
         assert sample(scraped, "process_cpu_seconds_total") > 0
         assert sample(scraped, "process_resident_memory_bytes") > 0
 
@@ -99,7 +103,7 @@ def test_metrics_and_api_count_the_known_input_exactly(tmp_path):
         assert health == {"ok": True, "state": "finished", "down": {}}
         dead = api(base, "dead-letters?limit=5", "dead_letters")
         assert dead["total"] == BAD and dead["by_step"] == {"typed": BAD} and len(dead["recent"]) == 5
-        assert dead["recent"][0]["origin"] == f"{tmp_path}/in.jsonl:{TOTAL - 9}"  # the newest first
+        assert dead["recent"][0]["origin"] == f"{tmp_path}/${{SKIP_TAG}}/in.jsonl:{TOTAL - 9}"  # the newest first
         assert "'x'" in dead["recent"][0]["error"] and "${SKIP_TAG}" in dead["recent"][0]["event"]  # redacted
         assert json.loads(get(f"{base}/api/v1/schema")[2]) == SCHEMA
         jsonschema.Draft202012Validator.check_schema(SCHEMA)

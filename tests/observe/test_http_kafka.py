@@ -60,7 +60,7 @@ def test_metrics_of_a_kafka_flow(kafka_bootstrap, kafka_topic, tmp_path):
     path, source = _flow(kafka_bootstrap, kafka_topic, tmp_path)
     status_file = tmp_path / "status.json"
     flow = subprocess.Popen([sys.executable, "-m", "cli", "run", "-q", str(path), "--http", "127.0.0.1:0",
-                             "--status-file", str(status_file)], cwd=ROOT, stdin=subprocess.DEVNULL,
+                             "-s", "1", "--status-file", str(status_file)], cwd=ROOT, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         base = address(status_file)
@@ -85,6 +85,12 @@ def test_metrics_of_a_kafka_flow(kafka_bootstrap, kafka_topic, tmp_path):
                                 topic=source, partition=partition)
             assert started - 120 < last_event <= time.time()
         assert sample(scraped, "velocity_flow_step_batch_seconds_count", step="typed") >= (GOOD + BAD) / 50
+        for partition in (f"{source}#0", f"{source}#1"):  # epochs of 1 s (-s 1), each ended by a snapshot
+            epoch = sample(scraped, "velocity_flow_epoch_seconds", source="orders", partition=partition)
+            assert 0.5 < epoch < 10, epoch
+            snapshot = sample(scraped, "velocity_flow_source_last_snapshot_timestamp_seconds", source="orders",
+                              partition=partition)
+            assert time.time() - 10 < snapshot <= time.time()
         status = api(base, "status", "status")
         assert status["steps"]["typed"] == {"in": GOOD + BAD, "out": GOOD, "dead": BAD}
         assert status["connectors"]["orders"]["lag"] == 0
