@@ -34,9 +34,9 @@ def topology_document(topology, redact: Callable[[str], str]) -> dict:
     counters = {"source": "{}", "step": "{}", "sink": "sink:{}", "dead": "{}"}
     return {
         "topology": redact(topology.name),
-        "nodes": [{"id": node, "name": redact(name), "kind": kind, "counters": redact(counters[kind].format(name))}
-                  for node, name, kind, _ in nodes],
-        "edges": [{"from": src, "to": dst, "label": redact(label)} for src, dst, label in edges],
+        "nodes": [{"id": redact(node), "name": redact(name), "kind": kind,
+                   "counters": redact(counters[kind].format(name))} for node, name, kind, _ in nodes],
+        "edges": [{"from": redact(src), "to": redact(dst), "label": redact(label)} for src, dst, label in edges],
     }
 
 
