@@ -85,7 +85,6 @@ class QueryServer:
 
     def __init__(self, database: str, con: "duckdb.DuckDBPyConnection") -> None:
         self.address = socket_path(database)
-        self._con = con
         self._stop = threading.Event()
         directory = os.path.dirname(self.address)
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -98,6 +97,10 @@ class QueryServer:
         os.chmod(self.address, 0o600)
         self._socket.listen(8)
         self._socket.settimeout(0.2)
+        # A connection of its own to the same database, made here in the writer's thread (DuckDB's
+        # rule: one connection per thread, each made by cursor()) and used by the server's only.
+        self._cursor = con.cursor()
+        self._cursor.execute("SET TimeZone = 'UTC'")
         self._thread = threading.Thread(target=self._serve, name="velocity-flow duckdb queries", daemon=True)
         self._thread.start()
 
@@ -120,12 +123,7 @@ class QueryServer:
         request = _read_line(client)
         try:
             sql = json.loads(request)["sql"]
-            cursor = self._con.cursor()  # a connection of its own to the same database
-            try:
-                cursor.execute("SET TimeZone = 'UTC'")
-                reply: Dict[str, Any] = run_read_only(cursor, sql)
-            finally:
-                cursor.close()
+            reply: Dict[str, Any] = run_read_only(self._cursor, sql)
         except QueryError as exc:
             reply = {"error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - any failure is the client's answer, never the flow's
@@ -141,6 +139,7 @@ class QueryServer:
         self._stop.set()
         self._thread.join(timeout=_TIMEOUT)
         self._socket.close()
+        self._cursor.close()
 
 
 def serve(database: str, con: "duckdb.DuckDBPyConnection") -> Optional[QueryServer]:

@@ -47,13 +47,17 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
         self._sink = sink
         self._con = _connect(sink.path)
         try:
+            if sink.views:  # views are analysts' queries over these tables: no file, no extension
+                self._con.execute("SET enable_external_access = false")
+            # every table, side table and view in one transaction: a kill while they are created
+            # leaves none of them, never some (a reader would miss tables the flow declares)
+            self._con.execute("BEGIN TRANSACTION")
             for table in sink.tables.values():  # a file written before positions existed gets its side tables
                 ensure_table(self._con, table.name, table.columns, table.key)
                 ensure_table(self._con, table.positions.name, table.positions.columns, table.key)
-            if sink.views:  # views are analysts' queries over these tables: no file, no extension
-                self._con.execute("SET enable_external_access = false")
             for name, query in sink.views.items():  # composite objects, always in step with the tables
                 self._con.execute(view_sql(name, query))
+            self._con.execute("COMMIT")
         except duckdb.Error as exc:
             self._con.close()
             raise ConnectorError(f"duckdb sink: cannot create a view: {str(exc).splitlines()[0]}") from None
