@@ -178,3 +178,22 @@ def test_a_mismatched_existing_table_stops_the_run_with_one_line_naming_the_sink
     assert lines == ["error: sink 'orders': postgres sink: table 'orders' exists with other columns: "
                      "column 'note' is character varying(20), not text"], err
     assert "Pa55-secret" not in err and "Traceback" not in err
+
+
+def test_the_dead_letter_sink_can_be_a_postgresql_table(postgres_dsn, tmp_path):
+    (tmp_path / "in.jsonl").write_text('{"id": 1}\n{"id": "x"}\n{"id": 2}\n', encoding="utf-8")
+    (tmp_path / "flow.yaml").write_text(f"""
+version: 1
+name: pg-dead-letters
+sources:
+  s: {{file: {{path: "{tmp_path}/in.jsonl"}}}}
+sinks:
+  t: {{from: s, postgres: {{dsn: "${{PG_DSN}}", schema: "${{PG_SCHEMA}}", table: t, columns: {{id: int}}}}}}
+dead_letter: {{postgres: {{dsn: "${{PG_DSN}}", schema: "${{PG_SCHEMA}}", table: dead_letters}}}}
+""", encoding="utf-8")
+    schema = _schema()
+    _finish(_run(tmp_path / "flow.yaml", postgres_dsn, schema))
+    with psycopg.connect(postgres_dsn, options=f"-c search_path={schema}") as conn:
+        assert conn.execute("SELECT id FROM t ORDER BY id").fetchall() == [(1,), (2,)]
+        assert conn.execute("SELECT step, error, origin, event FROM dead_letters").fetchall() == [
+            ("sink:t", "table 't', column 'id': expected an integer, got str 'x'", f"{tmp_path}/in.jsonl:2", {"id": "x"})]
