@@ -74,24 +74,30 @@ class _Side:
         self.group = group
 
 
-def _events(counters: Optional[StepCounters]):
-    """The events a join's state emitted: untagged dicts, or ``(ok, event)`` beside dead letters."""
+def _split(name: str, counters: Optional[StepCounters]):
+    """What a join's state emitted, in one pass: ``(True, events)`` and ``(False, dead letters)``
+    per batch. Events are untagged dicts, or ``(ok, event)`` beside dead letters; the stream of
+    single items is read once, the two branches then see one item per batch."""
+    letters = _rebatch_dead(name, counters)
+
     def collect(items: list) -> list:
-        values = [v if type(v) is dict else v[1] for _, v in items if type(v) is dict or v[0] == _OK]
-        if counters is not None and values:
-            counters.add(events_out=len(values))
-        return [values] if values else []
+        events = [v if type(v) is dict else v[1] for _, v in items if type(v) is dict or v[0] == _OK]
+        out: list = [(True, events)] if events else []
+        if counters is not None and events:
+            counters.add(events_out=len(events))
+        if len(events) < len(items):
+            out += [(False, batch) for batch in letters([item for item in items if type(item[1]) is not dict])]
+        return out
 
     return collect
 
 
-def _letters(name: str, counters: Optional[StepCounters]):
-    tagged = _rebatch_dead(name, counters)
+def _ok(split: list) -> list:
+    return [batch for is_ok, batch in split if is_ok]
 
-    def collect(items: list) -> list:
-        return tagged([item for item in items if type(item[1]) is not dict])
 
-    return collect
+def _dead(split: list) -> list:
+    return [batch for is_ok, batch in split if not is_ok]
 
 
 def _pairs(results: list) -> list:
@@ -113,8 +119,9 @@ def join_step(step_id: str, up: Stream, side: Stream, join: TwoInputStep, counte
     no_key = op.flat_map_batch("no_key", grouped, _no_key)
     logic = _JoinKey if isinstance(join, StreamTableJoin) else _KeyLogic
     state = op.stateful_batch("state", pairs, lambda resume: logic(name, join, resume))
-    ok = op.flat_map_batch("ok", state, _events(counters))
-    dead = op.flat_map_batch("dead", state, _letters(name, counters))
+    split = op.flat_map_batch("split", state, _split(name, counters))
+    ok = op.flat_map_batch("ok", split, _ok)
+    dead = op.flat_map_batch("dead", split, _dead)
     return StepOut(ok, op.merge("dead_letters", dead, no_key))
 
 
