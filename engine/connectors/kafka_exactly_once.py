@@ -49,6 +49,8 @@ class ExactlyOnceKafkaSink(SinglePartitionSink[List[Message], dict]):
     def __init__(self, plain: KafkaSink) -> None:
         self.plain = plain
         self.metrics = plain.metrics
+        plain.health.patience = (f"waiting up to {plain.timeout:g}s for each epoch's commit, then the flow stops "
+                                 "(nothing is lost: the epoch is committed at the next start)")
 
     def attach_gauges(self, gauges: Gauges) -> None:
         self.plain.attach_gauges(gauges)

@@ -26,9 +26,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_health import BrokerHealth, quiet
 from engine.metrics import Gauges, StepCounters
+from engine.stopping import request_stop
 
 Entry = Tuple[int, bytes]  # (sequence number, pickled list of messages)
 _POLL = 0.1  # seconds between looks at the recovery store while entries wait
+_CALL = 5.0  # seconds at most per transactional call; retried until the sink's timeout
 
 
 class Marker:
@@ -67,13 +69,17 @@ class Publisher:
     def __init__(self, config: Dict[str, object], transactional_id: str, run: str, marker_topic: Optional[str],
                  entries: List[Entry], durable_seq: Callable[[], int], timeout: float, health: BrokerHealth,
                  metrics: Optional[StepCounters], gauges: Optional[Gauges]) -> None:
-        self.config = {**config, "transactional.id": transactional_id, "error_cb": health.error}
+        # a request to a broker that went away fails after socket.timeout.ms (librdkafka: 60 s), and
+        # a transactional call waits for it whatever its own timeout: 10 s keeps retries prompt
+        self.config = {"socket.timeout.ms": 10000, **config, "transactional.id": transactional_id,
+                       "error_cb": health.error}
         self.transactional_id, self.run, self.marker_topic = transactional_id, run, marker_topic
         self.durable_seq, self.timeout, self.health = durable_seq, timeout, health
         self.metrics, self.gauges = metrics, gauges
         self.failure: Optional[str] = None
         self.committed = 0  # the last entry known to be committed
         self._entries = list(entries)
+        self._producer: Optional[Producer] = None
         self._resumed = max((seq for seq, _ in entries), default=0)  # entries of the resume state: durable
         self._wake = threading.Condition()
         self._closing = False
@@ -107,11 +113,9 @@ class Publisher:
 
     # --- the publishing thread -----------------------------------------------------------
     def _run(self) -> None:
-        producer: Optional[Producer] = None
         marker: Optional[Marker] = None
         try:
-            producer = Producer(quiet(self.config))
-            producer.init_transactions(self.timeout)  # fences an earlier instance, aborts its open transaction
+            self._connect(time.monotonic() + self.timeout)
             marker = Marker(self.config, f"{self.transactional_id}.outbox")
             if self.marker_topic is not None:
                 self._forget_through(marker.read(self.marker_topic, self.run, self.timeout))
@@ -125,52 +129,107 @@ class Publisher:
                 durable = max(self._resumed, self.durable_seq())
                 ready = [(seq, blob) for seq, blob in self.pending() if seq <= durable]
                 for seq, blob in ready:
-                    self._commit(producer, marker, seq, blob)
+                    self._commit(marker, seq, blob)
                 if not ready:  # wait for the store to record the next epoch
                     with self._wake:
                         self._wake.wait(_POLL)
         except _Failed as exc:
-            self.failure = str(exc)
-        except KafkaException as exc:
-            self.failure = _text(exc)
+            self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - reported by the sink partition, in one line
-            self.failure = f"{type(exc).__name__}: {exc}"
+            self._fail(f"{type(exc).__name__}: {exc}")
         finally:
             if marker is not None:
                 marker.close()
+
+    def _fail(self, reason: str) -> None:
+        """Stop the flow even if no event comes to carry the failure (an idle flow during an outage):
+        a clean stop snapshots the entries, then ``finish`` reports them, in one line."""
+        self.failure = reason
+        request_stop(keep_state=True)
+
+    def _connect(self, deadline: float) -> Producer:
+        """A producer with its transactions initialized: this fences any earlier producer of the
+        same ``transactional.id`` and aborts the transaction it left open."""
+        while True:
+            producer = Producer(quiet(self.config))
+            try:
+                _call(deadline, self.timeout, "no transactional producer", producer.init_transactions)
+                self._producer = producer
+                return producer
+            except _Restart:
+                _drop(producer)
 
     def _forget_through(self, seq: int) -> None:
         with self._wake:
             self.committed = max(self.committed, seq)
             self._entries = [entry for entry in self._entries if entry[0] > seq]
 
-    def _commit(self, producer: Producer, marker: Marker, seq: int, blob: bytes) -> None:
+    def _commit(self, marker: Marker, seq: int, blob: bytes) -> None:
+        """One transaction: the entry's messages and its marker. A retriable error retries the
+        call; any other trouble (an abort needed, a transaction the coordinator timed out during
+        an outage, a call that keeps failing) starts the entry over on a new producer, whose
+        ``init_transactions`` aborts the old one's transaction. Only the deadline gives up."""
         messages = pickle.loads(blob)  # noqa: S301 - our own outbox
-        assert self.marker_topic is not None
+        marker_topic = self.marker_topic
+        assert marker_topic is not None
         deadline = time.monotonic() + self.timeout
+        what = f"{len(messages)} message(s) not committed"
         while True:
+            producer = self._producer or self._connect(deadline)
             try:
-                producer.begin_transaction()
+                _call(deadline, self.timeout, what, producer.begin_transaction, timed=False)
                 for topic, key, value, headers in messages:
                     _produce(producer, topic, key, value, headers, deadline, self.timeout)
-                producer.send_offsets_to_transaction(marker.offsets(self.marker_topic, seq, self.run),
-                                                     marker.consumer.consumer_group_metadata(), _left(deadline))
-                producer.commit_transaction(_left(deadline))
+                _call(deadline, self.timeout, what, producer.send_offsets_to_transaction,
+                      marker.offsets(marker_topic, seq, self.run), marker.consumer.consumer_group_metadata())
+                _call(deadline, self.timeout, what, producer.commit_transaction)
                 break
-            except KafkaException as exc:
-                error: KafkaError = exc.args[0]
-                if error.fatal() or time.monotonic() >= deadline:
-                    raise _Failed(f"{len(messages)} message(s) not committed within {self.timeout:g}s "
-                                  f"({error.str()})") from None
-                if error.txn_requires_abort():
-                    producer.abort_transaction(max(1.0, _left(deadline)))
-                time.sleep(0.2)
+            except _Restart:
+                self._producer = None
+                _drop(producer)
         self._forget_through(seq)
         self.health.up()
         if self.gauges is not None:
             self.gauges.set("last_delivery", datetime.now(timezone.utc).isoformat())
         if self.metrics is not None:
             self.metrics.add(events_out=len(messages))
+
+
+class _Restart(Exception):
+    """The transaction cannot go on: start it over on a new producer."""
+
+
+_RETRIES = 3  # a retriable error retries the same call this often, then the transaction starts over
+
+
+def _call(deadline: float, timeout: float, what: str, fn: Callable[..., None], *args, timed: bool = True) -> None:
+    """``fn(*args, call timeout)`` (``timed``) or ``fn(*args)``, retried on retriable errors;
+    ``_Restart`` for any other, ``_Failed`` past the deadline."""
+    for _ in range(_RETRIES):
+        try:
+            fn(*args, _left(deadline)) if timed else fn(*args)
+            return
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if time.monotonic() >= deadline:
+                raise _Failed(f"{what} within {timeout:g}s ({error.str()})") from None
+            if not error.retriable():
+                break
+            time.sleep(0.2)
+    if time.monotonic() >= deadline:
+        raise _Failed(f"{what} within {timeout:g}s")
+    time.sleep(0.5)
+    raise _Restart()
+
+
+def _drop(producer: Producer) -> None:
+    """Let go of a producer without waiting for what it still holds (its transaction is aborted
+    by the next producer's ``init_transactions``)."""
+    try:
+        producer.purge(in_queue=True, in_flight=True, blocking=False)
+        producer.flush(0)
+    except Exception:  # noqa: BLE001 - nothing more to do with it
+        pass
 
 
 class _Failed(Exception):
@@ -189,9 +248,6 @@ def _produce(producer: Producer, topic: str, key, value, headers, deadline: floa
 
 
 def _left(deadline: float) -> float:
-    return max(0.1, deadline - time.monotonic())
-
-
-def _text(exc: KafkaException) -> str:
-    error = exc.args[0] if exc.args else None
-    return error.str() if isinstance(error, KafkaError) else str(exc)
+    """A call's own timeout: short, so a call is retried after the brokers are back (a transactional
+    call still waiting past an outage did not notice their return)."""
+    return min(_CALL, max(0.1, deadline - time.monotonic()))

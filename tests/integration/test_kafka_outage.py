@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.kafka_io import produce
+from tests.integration.kafka_io import consume_all, produce
 from tests.services.kafka import MISSING_TOOL_EXIT, SCRIPT, _unavailable  # the session broker's script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +116,80 @@ def test_a_sink_without_brokers_stops_after_its_timeout_once_with_one_line(tmp_p
     assert lines == ["kafka sink: the brokers are unreachable; retrying each batch for up to 3s, then the flow "
                      "stops (the batch is resent at the next start)",
                      "error: sink 'out': kafka sink: 2 message(s) not delivered (2 message(s) still queued after 3s)"]
+
+
+EXACTLY_ONCE = """\
+version: 1
+name: outage-eos
+sources:
+  orders: {{kafka: {{brokers: "{bootstrap}", topic: orders, tail: true}}}}
+sinks:
+  out: {{from: orders, kafka: {{brokers: "{bootstrap}", topic: out, delivery: exactly-once, timeout: {timeout}}}}}
+dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+"""
+
+
+def _committed(bootstrap: str, expected: int) -> list:
+    return [value["i"] for _, value, _ in consume_all(bootstrap, "out", expected, timeout=10,
+                                                       isolation="read_committed")]
+
+
+def _eos_run(path: Path, tmp_path: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cli", "run", "-q", str(path), "-r", str(tmp_path / "rec"),
+                             "-s", "2", "--status-file", str(tmp_path / "status.json")], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _sink_counts(tmp_path: Path) -> tuple:
+    try:
+        counts = json.loads((tmp_path / "status.json").read_text())["steps"]["sink:out"]
+    except (OSError, ValueError, KeyError):
+        return 0, 0
+    return counts["in"], counts["out"]
+
+
+@pytest.mark.parametrize("outage, timeout", [(60, "120s"), (25, "8s")])
+def test_exactly_once_across_a_broker_outage_survives_or_stops_at_its_timeout_and_loses_nothing(
+        own_broker, tmp_path, outage, timeout):
+    """Deliveries pending when the broker goes: with a timeout longer than the outage the flow
+    waits and commits afterwards; with a shorter one it stops at the timeout with one line, and
+    the next start commits the rest. Either way every event once, for read_committed."""
+    state, bootstrap = own_broker
+    port = bootstrap.rsplit(":", 1)[1]
+    produce(bootstrap, "out", [])  # the output topic exists before the outage
+    path = tmp_path / "flow.yaml"
+    path.write_text(EXACTLY_ONCE.format(bootstrap=bootstrap, dir=tmp_path, timeout=timeout))
+    flow = _eos_run(path, tmp_path)
+    try:
+        produce(bootstrap, "orders", [{"i": i} for i in range(500)])
+        _wait(lambda: len(_committed(bootstrap, 500)) >= 500, 60, "the first 500 events never arrived")
+        produce(bootstrap, "orders", [{"i": i} for i in range(500, 1000)])
+        _wait(lambda: _sink_counts(tmp_path)[0] >= 1000, 30, "the second 500 never reached the sink")
+        stopped = _kafka("stop", "--state-dir", state, "--timeout", "0")  # at once: their epoch is not committed
+        assert stopped.returncode == 0, stopped.stderr
+        assert _sink_counts(tmp_path)[1] < 1000, "committed before the broker went: nothing was pending"
+        started = time.monotonic()
+        limit = int(timeout[:-1])
+        if limit < outage:  # the timeout, plus a call still waiting on a dead socket (10 s), plus the clean stop
+            _wait(lambda: flow.poll() is not None, limit + 60, "the flow did not stop after its timeout")
+            assert flow.returncode == 3 and time.monotonic() - started >= limit
+            _, err = flow.communicate(timeout=10)
+            failure = [line for line in err.splitlines() if line.startswith("error:")]
+            assert len(failure) == 1 and "sink 'out'" in failure[0] and "not committed" in failure[0], err[-3000:]
+            assert "Traceback" not in err
+        time.sleep(max(0.0, outage - (time.monotonic() - started)))
+        if limit >= outage:
+            assert flow.poll() is None, "the flow died during the outage"
+        restarted = _kafka("start", "--state-dir", state, "--port", port, "--auto-create-topics")
+        assert restarted.returncode == 0, restarted.stderr[-2000:]
+        if limit < outage:  # the next start commits what was left
+            flow = _eos_run(path, tmp_path)
+        _wait(lambda: len(_committed(bootstrap, 1000)) >= 1000, 90, "the events after the outage never arrived")
+        assert flow.poll() is None, "the flow died after the outage"
+        flow.send_signal(signal.SIGTERM)
+        _, err = flow.communicate(timeout=60)
+        assert flow.returncode == 0, err[-3000:]
+    finally:
+        if flow.poll() is None:
+            flow.kill()
+    assert sorted(_committed(bootstrap, 1000)) == list(range(1000))
