@@ -15,7 +15,7 @@ FORBIDDEN = ("ruamel", "engine.topology", "engine.compiler", "cli")
 
 def test_kinds():
     assert set(components("source")) == {"file", "kafka"}
-    assert set(components("sink")) == {"file", "stdout", "duckdb", "kafka"}
+    assert set(components("sink")) == {"file", "stdout", "duckdb", "postgres", "kafka"}
 
 
 def test_every_kind_builds_from_options_and_metrics(tmp_path):
@@ -28,9 +28,12 @@ def test_every_kind_builds_from_options_and_metrics(tmp_path):
         connector("sink", "duckdb", {"path": str(tmp_path / "o.duckdb"), "table": "t", "columns": {"a": "int"}}, counters),
         connector("sink", "duckdb", {"path": str(tmp_path / "o.duckdb"),
                                      "tables": {"t": {"key": ["a"], "columns": {"a": "int"}}}}, counters),
+        connector("sink", "postgres", {"dsn": "host=db", "table": "t", "columns": {"a": "int"}}, counters),
+        connector("sink", "postgres", {"tables": {"t": {"key": ["a"], "columns": {"a": "int"}}}}, counters),
     ]
     assert [type(c).__name__ for c in built] == ["JsonlSource", "JsonlSink", "StdoutSink", "DuckDBSink",
-                                                 "DuckDBTablesSink"]
+                                                 "DuckDBTablesSink", "PostgresSink", "PostgresTablesSink"]
+    assert all(c.metrics is counters for c in built[-2:])  # built without connecting
 
 
 def test_connectors_import_no_yaml_topology_compiler_or_cli():
@@ -44,12 +47,12 @@ def test_connectors_import_no_yaml_topology_compiler_or_cli():
     assert offenders == []
 
 
-def test_the_catalog_does_not_load_duckdb_or_kafka_until_a_topology_uses_them():
+def test_the_catalog_does_not_load_duckdb_kafka_or_psycopg_until_a_topology_uses_them():
     import subprocess
     import sys
 
     code = ("import sys, engine.catalog, engine.compiler.connectors; "
-            "print('duckdb' in sys.modules, 'confluent_kafka' in sys.modules)")
+            "print('duckdb' in sys.modules, 'confluent_kafka' in sys.modules, 'psycopg' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=CONNECTORS.parents[1],
                          capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["False", "False", "False"]
