@@ -1,10 +1,11 @@
 """``velocity-flow query TOPOLOGY "SQL"``: a read-only query on a DuckDB sink of the topology,
-while its flow runs (the flow answers it) or after (the file is opened read-only).
+while its flow runs (the flow answers it) or after (the file is opened read-only); on a
+PostgreSQL sink, in a read-only transaction on its database (engine/connectors/postgres_query.py).
 
 Consistency (engine/connectors/duckdb_live.py): the query sees the database as of the last
 batch committed when it started, every table at that batch; never part of a batch. Paths in
 the topology are relative to the current directory, as for ``run``: query from where the flow
-runs. Exit 0 with the rows; 2 when the topology has no DuckDB sink (or ``--sink`` names none);
+runs. Exit 0 with the rows; 2 when the topology has no such sink (or ``--sink`` names none);
 3 when the query is refused (not one SELECT), fails, or the database cannot be read.
 """
 
@@ -22,46 +23,60 @@ from engine.hints import did_you_mean
 
 def add_query_command(commands):
     """The ``query`` parser."""
-    query = commands.add_parser("query", help="a read-only SQL query on a DuckDB sink, also while its flow runs")
-    query.add_argument("path", metavar="TOPOLOGY", help="the topology file whose DuckDB sink to query")
-    query.add_argument("sql", metavar="SQL", help="one SELECT statement (also WITH, SHOW, DESCRIBE, SUMMARIZE)")
+    query = commands.add_parser("query", help="a read-only SQL query on a DuckDB sink (also while its flow runs) "
+                                              "or a PostgreSQL sink")
+    query.add_argument("path", metavar="TOPOLOGY", help="the topology file whose DuckDB or PostgreSQL sink to query")
+    query.add_argument("sql", metavar="SQL", help="one read-only statement: SELECT (DuckDB also WITH, SHOW, "
+                                                  "DESCRIBE, SUMMARIZE)")
     query.add_argument("--sink", default=None, metavar="NAME",
-                       help="which DuckDB sink (default: the only one; dead_letter for a DuckDB dead-letter sink)")
+                       help="which sink (default: the only DuckDB or PostgreSQL one; dead_letter: the "
+                            "dead-letter sink)")
     query.add_argument("--format", choices=["table", "json"], default="table",
                        help="table (default), or json: one JSON object per row")
     return query
 
 
-def databases(topology: Topology) -> Dict[str, str]:
-    """Sink name -> database path of every DuckDB sink (the dead-letter sink as ``dead_letter``)."""
-    found = {name: str(spec.options["path"]) for name, spec in topology.sinks.items() if spec.kind == "duckdb"}
-    if topology.dead_letter is not None and topology.dead_letter.kind == "duckdb":
-        found["dead_letter"] = str(topology.dead_letter.options["path"])
-    return found
+def databases(topology: Topology) -> Dict[str, Dict[str, Any]]:
+    """Sink name -> the options of every DuckDB or PostgreSQL sink (the dead-letter sink as
+    ``dead_letter``), with its ``kind``."""
+    specs = dict(topology.sinks)
+    if topology.dead_letter is not None:
+        specs["dead_letter"] = topology.dead_letter
+    return {name: {**spec.options, "kind": spec.kind} for name, spec in specs.items()
+            if spec.kind in ("duckdb", "postgres")}
 
 
 def run_query(topology: Topology, args, out: Console, err: Console) -> int:
-    from engine.connectors.duckdb_live import QueryError, query  # DuckDB is loaded for this command only
+    from engine.connectors.errors import QueryError
 
     found = databases(topology)
     if not found:
-        err.print(f"error: {args.path} has no duckdb sink to query", highlight=False)
+        err.print(f"error: {args.path} has no duckdb or postgres sink to query", highlight=False)
         return EXIT_USAGE
     name = args.sink
     if name is None and len(found) > 1:
-        err.print(f"error: {args.path} has several duckdb sinks ({', '.join(found)}): choose one with --sink",
+        err.print(f"error: {args.path} has several sinks to query ({', '.join(found)}): choose one with --sink",
                   highlight=False)
         return EXIT_USAGE
     if name is not None and name not in found:
         hint = did_you_mean(name, list(found))
-        err.print(f"error: no duckdb sink '{name}' in {args.path} (it has: {', '.join(found)})"
+        err.print(f"error: no duckdb or postgres sink '{name}' in {args.path} (it has: {', '.join(found)})"
                   + (f"; {hint}" if hint else ""), highlight=False)
         return EXIT_USAGE
-    path = found[name] if name is not None else next(iter(found.values()))
+    sink = found[name] if name is not None else next(iter(found.values()))
     try:
-        result = query(path, args.sql)
+        if sink["kind"] == "postgres":
+            from engine.connectors.postgres_query import query as query_postgres
+
+            where = "postgres sink"
+            result = query_postgres(sink.get("dsn") or "", sink.get("schema"), args.sql)
+        else:
+            from engine.connectors.duckdb_live import query  # DuckDB is loaded for this command only
+
+            where = str(sink["path"])
+            result = query(where, args.sql)
     except QueryError as exc:
-        err.print(f"error: query on {path}: {exc}", highlight=False, markup=False)
+        err.print(f"error: query on {where}: {exc}", highlight=False, markup=False)
         return EXIT_FAILED
     _print(result, args.format, out)
     return EXIT_OK

@@ -30,15 +30,14 @@ from typing import Any, Dict, List, Optional
 
 import duckdb
 
+from engine.connectors.errors import QueryError
 from engine.connectors.jsonl import encode_value
+
+__all__ = ["QueryError", "query", "read_only_problem", "run_read_only", "serve", "socket_path"]
 
 _MAX_REQUEST = 1 << 20  # bytes of SQL a query may send
 _TIMEOUT = 30.0
 _SETTLE = 3.0  # seconds a query waits for a flow that is starting or stopping
-
-
-class QueryError(Exception):
-    """A query that was refused, failed, or found no database (one line)."""
 
 
 def socket_path(database: str) -> str:

@@ -1,4 +1,5 @@
-"""The error a connector raises when it cannot open what the topology points at."""
+"""The errors a connector raises: it cannot open what the topology points at, or a query on
+what a sink wrote cannot be answered."""
 
 
 class ConnectorError(Exception):
@@ -6,3 +7,7 @@ class ConnectorError(Exception):
 
     Example: ``file source: no file matches 'samples/*.jsonl'``.
     """
+
+
+class QueryError(Exception):
+    """A read-only query on a sink's database that was refused, failed, or found no database (one line)."""

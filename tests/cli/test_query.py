@@ -135,7 +135,7 @@ def test_which_sink_and_usage_errors(tmp_path, monkeypatch, capsys):
         "  one: {from: s, duckdb: {path: one.duckdb, table: t, columns: {a: int}}}\n"
         "  two: {from: s, duckdb: {path: two.duckdb, table: t, columns: {a: int}}}\n")
     assert main(["query", "two.yaml", "SELECT 1"]) == 2
-    assert "several duckdb sinks (one, two): choose one with --sink" in capsys.readouterr().err
+    assert "several sinks to query (one, two): choose one with --sink" in capsys.readouterr().err
     assert main(["query", "two.yaml", "SELECT 1", "--sink", "tow"]) == 2
     assert "did you mean 'two'?" in capsys.readouterr().err
     assert main(["query", "two.yaml", "SELECT 1", "--sink", "two"]) == 3
@@ -143,4 +143,24 @@ def test_which_sink_and_usage_errors(tmp_path, monkeypatch, capsys):
     (tmp_path / "none.yaml").write_text("version: 1\nname: none\nsources:\n  s: {file: {path: in.jsonl}}\n"
                                         "sinks:\n  out: {from: s, stdout: {}}\n")
     assert main(["query", "none.yaml", "SELECT 1"]) == 2
-    assert "has no duckdb sink to query" in capsys.readouterr().err
+    assert "has no duckdb or postgres sink to query" in capsys.readouterr().err
+
+
+def test_a_postgres_sink_is_queried_in_a_read_only_transaction(postgres_dsn, postgres_schema, tmp_path,
+                                                               monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PG_DSN", postgres_dsn)
+    (tmp_path / "in.jsonl").write_text('{"id": 1, "t": "infinity"}\n{"id": 2, "t": "2026-12-01T10:00:00Z"}\n')
+    (tmp_path / "pg.yaml").write_text(
+        "version: 1\nname: pg\nsources:\n  s: {file: {path: in.jsonl}}\nsinks:\n"
+        f"  t: {{from: s, postgres: {{dsn: '${{PG_DSN}}', schema: {postgres_schema}, table: t, "
+        "columns: {id: int, t: timestamp}}}\n")
+    assert main(["run", "-q", "pg.yaml"]) == 0
+    assert main(["query", "pg.yaml", "SELECT id, t FROM t ORDER BY id", "--format", "json"]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
+        {"id": 1, "t": "infinity"}, {"id": 2, "t": "2026-12-01 10:00:00+00"}]
+    assert main(["query", "pg.yaml", "DELETE FROM t"]) == 3
+    err = capsys.readouterr().err
+    assert err == "error: query on postgres sink: cannot execute DELETE in a read-only transaction\n"
+    assert main(["query", "pg.yaml", "SELECT count(*) AS n FROM t", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"n": 2}
