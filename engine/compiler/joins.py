@@ -20,6 +20,7 @@ from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
 from engine.operators.joins.base import TwoInputStep
 from engine.operators.joins.stream_table import StreamTableJoin
+from engine.stopping import state_kept
 
 
 class _JoinKey(_KeyLogic):
@@ -47,6 +48,17 @@ class _JoinKey(_KeyLogic):
                 return self._out(results, []) + rest, discard
             results += emitted
         return self._out(results, []), self._discard()
+
+    def on_eof(self):
+        if self.careful or self.failures or state_kept():
+            return super().on_eof()
+        try:
+            emitted, _ = self.logic.flush()
+        except Exception as exc:  # noqa: BLE001 - as the boundary does
+            self._fail(None, "flush()", exc, "what it was releasing may be lost")
+            self.careful = CAREFUL_CALLS
+            return self._out([], []), self._discard()
+        return self._out(emitted, []), self._discard()
 
     def notify_at(self):
         if self.failures or self.retry_at is not None:

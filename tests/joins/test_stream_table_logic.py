@@ -156,3 +156,14 @@ def test_configuration_mistakes_are_located(config, path, message):
     with pytest.raises(ConfigError) as caught:
         StreamTableJoin("j", options, {"customer_id": "int"}, {"table": {"id": "int", "name": "str"}})
     assert caught.value.path == path and caught.value.message == message
+
+
+def test_a_batch_of_upserts_with_one_bad_change_keeps_the_others():
+    """The batch function of the upsert changelog, and its one-by-one fallback when a change fails."""
+    step = join(table_key="int(id)", delete_when="deleted")
+    groups, deads = step.group_table([{"id": "1", "name": "A", "deleted": False}, {"id": "x", "name": "B"},
+                                      {"id": None, "name": "C"}, {"id": "2", "deleted": True}])
+    assert [(key, [tag for tag, _ in pairs]) for key, pairs in groups] == [("1", [(2, {"name": "A"})]), ("2", [3])]
+    assert [d.error for d in deads][1:] == ["table: table_key is null"] and deads[0].error.startswith("table: ")
+    groups, deads = step.group_table([{"id": "3", "name": "D", "deleted": None}])  # no failure: the batch function
+    assert groups == [("3", [((2, {"name": "D"}), {"id": "3", "name": "D", "deleted": None})])] and deads == []

@@ -153,6 +153,7 @@ class StreamTableJoin(TwoInputStep):
             except ValueError as exc:
                 raise ConfigError(str(exc), ("wait",), hint=DURATION_HINT) from None
         self._nulls = self._project(None)
+        self._upserts = self._upserts_function(step_id)
         added = {name: expression.type for name, expression in self.fields.items()}
         if self.alias:
             added[self.alias] = "json"
@@ -203,6 +204,11 @@ class StreamTableJoin(TwoInputStep):
     # -- the table side -----------------------------------------------------------------
     def group_table(self, batch: list) -> Groups:
         """Table changes by the key of ``table_key``, each already projected to what the state keeps."""
+        if self._upserts is not None:
+            try:
+                return self._grouped_upserts(batch)
+            except Exception:  # noqa: BLE001 - find the changes that fail, one by one below
+                pass
         groups: Dict[str, list] = {}
         deads: List[DeadLetter] = []
         change = self._row_change if self.rows else self._upsert
@@ -217,6 +223,30 @@ class StreamTableJoin(TwoInputStep):
                 continue
             groups.setdefault(key, []).append((tag, event))
         return list(groups.items()), deads
+
+    def _grouped_upserts(self, batch: list) -> Groups:
+        """The common case (``changelog: upsert``, ``fields`` only), with the key and the values of a
+        batch from one generated function; raises when any change fails."""
+        groups: Dict[str, list] = {}
+        deads: List[DeadLetter] = []
+        for event, (key, values) in zip(batch, self._upserts(batch), strict=True):  # type: ignore[misc]
+            if key is None:
+                deads.append(DeadLetter(event, self.step_id, "table: table_key is null"))
+                continue
+            groups.setdefault(key if type(key) is str else str(key), []).append(
+                (DELETE if values is None else (UPSERT, values), event))
+        return list(groups.items()), deads
+
+    def _upserts_function(self, step_id: str):
+        """``[(key, values or None for a delete)]`` of a batch, for ``changelog: upsert`` with ``fields``
+        and no ``as`` (else None: the general path)."""
+        if self.rows or self.alias is not None:
+            return None
+        values = "{" + ", ".join(f"{name!r}: ({e.python})" for name, e in self.fields.items()) + "}"
+        if self.delete_when is not None:
+            values = f"(None if ({self.delete_when.test}) else {values})"
+        source = f"def upserts(events):\n    return [(({self.table_key.python}), {values}) for e in events]\n"
+        return build_function("upserts", source, step_id)
 
     def _upsert(self, event: dict) -> Tuple[str, Any]:
         key = self._key(event)
