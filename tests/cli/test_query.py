@@ -73,7 +73,7 @@ def test_a_second_process_querying_a_running_flow_always_sees_whole_batches(tmp_
     finally:
         flow.wait(timeout=120)
     assert flow.returncode == 0, flow.stderr.read()[-2000:]
-    assert len(set(seen)) >= 5, seen[:20]  # it ran while the flow wrote: many different states
+    assert len(seen) >= 50 and len(set(seen)) >= 5, seen[:20]  # asked often while the flow wrote many states
     assert seen == sorted(seen) and 0 < seen[-1] <= 80_000
     assert len(cli_answers) == 2 and all(n % 250 == 0 for n in cli_answers)
     assert not os.path.exists(socket_path(database))  # the flow took its socket away
