@@ -24,12 +24,14 @@ from engine.stopping import state_kept
 
 
 class _JoinKey(_KeyLogic):
-    """The keyed boundary of engine/compiler/keyed.py, with the join's two shortcuts: a snapshot
-    is a shallow copy of the key's state (rows and events are never changed in place; Bytewax
-    pickles it only for a recovery store, where the generic boundary pickles every snapshot), and
-    the clock is read once per call and only by a join with ``wait``, the timer needs no guard
-    (the earliest held event's deadline, or none), and a call that emitted only events hands them
-    on untagged (one tuple less per event)."""
+    """The keyed boundary of engine/compiler/keyed.py with a fast path for the stream-table join,
+    whose keys are many and mostly see one event per call. While the key is not careful (no call
+    of it has raised): the clock is read once per call and only with ``wait``; the timer needs no
+    guard (the earliest held event's deadline, or none); the end of input flushes without a
+    checkpoint; a call that emitted only events hands them on untagged (one tuple less per
+    event); a snapshot is a shallow copy of the state as a tuple (rows and events are never
+    changed in place; Bytewax pickles it only for a recovery store, where the generic boundary
+    pickles every snapshot). A call that raises is handled as the generic boundary does."""
 
     def on_batch(self, values: List[list]):
         if self.careful:
@@ -70,7 +72,7 @@ class _JoinKey(_KeyLogic):
     def _out(self, results: list, deads: list) -> list:
         if deads or self.failures:
             return super()._out(results, deads)
-        return results  # the common case: events only, untagged (``_events``/``_letters`` tell them apart)
+        return results  # the common case: events only, untagged (``_split`` tells them apart)
 
     def snapshot(self):
         try:

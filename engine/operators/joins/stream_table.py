@@ -3,7 +3,7 @@ changelog, the *table*, kept per key as keyed state (docs/joins.md).
 
 The step has two inputs: ``from`` (the events, which drive: one output per event at most) and
 ``table`` (the changelog, which only updates the state: it emits nothing). The compiler groups
-each side with its own function (:meth:`StreamTableJoin.group_events`,
+each side with its own function (``group``: :meth:`StreamTableJoin.group_events`, ``group_side``:
 :meth:`StreamTableJoin.group_table`) and drives one :class:`TableRow` per key through the keyed
 contract (engine/operators/keyed.py), so both sides of a key meet on the same worker and the
 state is snapshotted and restored like any keyed step's.
