@@ -20,8 +20,9 @@ held in memory and in its snapshot until committed; one writer per sink (a singl
 from __future__ import annotations
 
 import pickle
+import time
 import uuid
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Callable, List, Optional
 
 from bytewax.outputs import StatefulSinkPartition
 
@@ -29,11 +30,12 @@ from engine import run_context
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_sink import KafkaSink, Message
 from engine.connectors.kafka_transactions import Publisher
-from engine.connectors.recovery_progress import durable_before, durable_snapshot
+from engine.connectors.recovery_progress import StoreReader
 from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import Gauges
 
 _STATE_VERSION = 1
+_EVERY = 0.2  # seconds between questions to the store's reader while entries wait
 
 
 def kafka_sink(**options):
@@ -92,6 +94,7 @@ class _Outbox(StatefulSinkPartition[List[Message], dict]):
                                     list(state["entries"]), self._durable, plain.timeout, plain.health,
                                     plain.metrics, plain.gauges)
         run_context.after_run(_named(step_id, self._publisher.finish))
+        run_context.after_run(self._durable.reader.close)
 
     def write_batch(self, items: List[List[Message]]) -> None:
         self._check()
@@ -135,19 +138,19 @@ def _named(step_id: str, finish: Callable[[], None]) -> Callable[[], None]:
 
 
 class _DurableSeq:
-    """The sequence number of this partition's latest durable snapshot, read again only when the
-    store's durable epoch has moved."""
+    """The sequence number of this partition's latest durable snapshot, asked of the store's
+    reader process (``recovery_progress.StoreReader``) at most every ``_EVERY`` seconds."""
 
     def __init__(self, directory: str, step_id: str, part: str, run: str) -> None:
-        self.directory, self.step_id, self.part, self.run = directory, step_id, part, run
-        self._seen: Optional[int] = None
+        self.reader = StoreReader(directory)
+        self.step_id, self.part, self.run = step_id, part, run
         self._seq = 0
+        self._asked = 0.0
 
     def __call__(self) -> int:
-        before = durable_before(self.directory)
-        if before != self._seen:
-            self._seen = before
-            found: Optional[Tuple[int, Any]] = durable_snapshot(self.directory, self.step_id, self.part)
-            if found is not None and isinstance(found[1], dict) and found[1].get("run") == self.run:
-                self._seq = max(self._seq, found[1]["seq"])
+        if time.monotonic() - self._asked >= _EVERY:
+            self._asked = time.monotonic()
+            run, seq = self.reader.durable_fields(self.step_id, self.part, ["run", "seq"])
+            if run == self.run:
+                self._seq = max(self._seq, seq or 0)
         return self._seq

@@ -9,16 +9,24 @@ starts at the smallest frontier of the last execution's workers (a worker withou
 at that execution's resume epoch) and loads each partition's latest snapshot before it. The
 same computation here tells an exactly-once sink which of its snapshots can no longer be lost.
 
-Read-only connections: the store's writer is the running flow.
+Read-only connections: the store's writer is the running flow. **Never from the flow's own
+process**: Bytewax links its own copy of SQLite, and two copies in one process break each
+other's POSIX locks (closing one copy's descriptor drops the other's locks, and a copy that
+thinks it is the last user truncates the shared-memory file the other has mapped: SIGBUS, seen
+here). A running flow asks a small reader process instead (:class:`StoreReader`).
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pickle
 import sqlite3
-from typing import Any, Dict, Iterator, Optional, Tuple
+import subprocess
+import sys
+import threading
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 
 def _parts(directory: str) -> Iterator[sqlite3.Connection]:
@@ -63,3 +71,50 @@ def durable_snapshot(directory: str, step_id: str, state_key: str) -> Optional[T
     if best is None or best[1] is None:
         return None
     return best[0], pickle.loads(best[1])  # noqa: S301 - our own store, written by this flow
+
+
+def durable_fields(directory: str, step_id: str, state_key: str, fields: List[str]) -> List[Any]:
+    """The values of ``fields`` in the latest durable snapshot (a dict state; None where absent)."""
+    found = durable_snapshot(directory, step_id, state_key)
+    state = found[1] if found is not None and isinstance(found[1], dict) else {}
+    return [state.get(field) for field in fields]
+
+
+class StoreReader:
+    """Asks a reader process (this module run as a program) about the store: one JSON request
+    and one JSON answer per line. The reader ends when this process does (its stdin closes)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._process: Optional[subprocess.Popen] = None
+
+    def durable_fields(self, step_id: str, state_key: str, fields: List[str]) -> List[Any]:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = subprocess.Popen([sys.executable, "-m", __name__, self.directory],
+                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert self._process.stdin is not None and self._process.stdout is not None
+            self._process.stdin.write(json.dumps([step_id, state_key, fields]) + "\n")
+            self._process.stdin.flush()
+            answer = self._process.stdout.readline()
+        if not answer:
+            raise OSError(f"the recovery store reader for {self.directory} stopped")
+        return json.loads(answer)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._process is not None and self._process.stdin is not None:
+                self._process.stdin.close()
+                self._process.wait(10)
+            self._process = None
+
+
+def _serve(directory: str) -> None:
+    for line in sys.stdin:
+        step_id, state_key, fields = json.loads(line)
+        print(json.dumps(durable_fields(directory, step_id, state_key, fields)), flush=True)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])

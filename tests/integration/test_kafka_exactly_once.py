@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,3 +174,20 @@ def test_exactly_once_without_a_recovery_store_is_refused_in_one_line(kafka_boot
     assert result.returncode != 0
     assert "exactly-once needs a recovery store" in result.stderr and "sink 'out'" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_new_recovery_store_does_not_trust_the_marker_of_an_earlier_one(kafka_bootstrap, kafka_topic, tmp_path):
+    """The marker carries the store's run id: after the store is deleted, the new run's entries
+    (numbered from 1 again) are committed, not mistaken for the old run's."""
+    path, source, target, _ = _flow(tmp_path, kafka_bootstrap, kafka_topic, tail=False)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i in range(100):
+        producer.produce(source, json.dumps({"id": i, "kg": 1}).encode())
+    assert producer.flush(30) == 0
+    for _ in range(2):  # the second run starts without a store: it reads the topic again from the start
+        shutil.rmtree(tmp_path / "rec", ignore_errors=True)
+        result = subprocess.run([sys.executable, "-m", "cli", "run", "-q", "-r", str(tmp_path / "rec"), str(path)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-3000:]
+    got = consume_all(kafka_bootstrap, target, 200, timeout=10, isolation="read_committed")
+    assert Counter(value["id"] for _, value, _ in got) == Counter({i: 2 for i in range(100)})
