@@ -76,7 +76,8 @@ def test_the_state_is_freed_once_the_window_has_passed():
     assert all(d is not None and d <= later for d in due)
     for logic in logics.values():
         logic.due(later)
-    assert sum(len(logic.state()) for logic in logics.values()) == 0 and all(l.disposable for l in logics.values())
+    assert sum(len(logic.state()) for logic in logics.values()) == 0
+    assert all(logic.disposable for logic in logics.values())
 
 
 def test_events_with_bad_times_or_keys_are_dead_letters_and_null_keys_meet_nothing():
@@ -95,8 +96,8 @@ def test_the_state_survives_a_pickle():
 
 
 def oracle(lefts, rights, before, after):
-    return sorted((l["n"], r["id"]) for l in lefts for r in rights
-                  if l["order"] == r["order"] and l["at"] - before <= r["at"] <= l["at"] + after)
+    return sorted((left["n"], right["id"]) for left in lefts for right in rights
+                  if left["order"] == right["order"] and left["at"] - before <= right["at"] <= left["at"] + after)
 
 
 @settings(max_examples=80, deadline=None)

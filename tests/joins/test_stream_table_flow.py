@@ -12,7 +12,7 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 
 from engine.binding import validate_text
 from engine.compiler.joins import build_join
-from engine.operators.joins.stream_table import StreamTableJoin
+from engine.operators.joins.stream_table import StreamTableJoin, TableRow
 from engine.runtime.runner import RunOptions, prepare_recovery_directory
 from engine.testing.suite import run_file
 
@@ -139,14 +139,14 @@ def test_a_bug_on_one_event_dead_letters_it_and_the_flow_goes_on(tmp_path, monke
     flow, out, dead = _recovering_flow([[("t", {"k": "a", "v": 1}), ("t", {"k": "b", "v": 2})],
                                         [("e", {"k": "a", "n": 1}), ("e", {"k": "b", "n": 2, "boom": True}),
                                          ("e", {"k": "a", "n": 3})]])
-    original = StreamTableJoin.enrich
+    original = TableRow.add
 
-    def enrich(self, event, row):
-        if event.get("boom"):
+    def add(self, pairs, now):
+        if any(event.get("boom") for _, event in pairs):
             raise RuntimeError("a bug")
-        return original(self, event, row)
+        return original(self, pairs, now)
 
-    monkeypatch.setattr(StreamTableJoin, "enrich", enrich)
+    monkeypatch.setattr(TableRow, "add", add)
     run_main(flow, epoch_interval=timedelta(0))
     assert sorted(e["n"] for batch in out for e in batch) == [1, 3]
     [letter] = [d for batch in dead for d in batch]

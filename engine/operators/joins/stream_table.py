@@ -15,7 +15,7 @@ change; ``row`` is already projected to the ``fields`` values, so the state hold
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from engine.durations import HINT as DURATION_HINT
@@ -72,14 +72,18 @@ class TableRow(KeyLogic):
             state = restored
         super().__init__(step, state)
 
-    def add(self, pairs: list, now: datetime) -> Released:
+    def add(self, pairs: list, now: Optional[datetime]) -> Released:
+        """``now`` None: the clock is read only if an event is held (the compiler's fast path)."""
         step, s = self.step, self.s
         out: List[dict] = []
+        merged = step.alias is None  # the usual case: the row's values merged into the event
         for tag, event in pairs:
             if tag == EVENT:
                 if s.present:
-                    out.append(step.enrich(event, s.row))
+                    out.append({**event, **s.row} if merged else step.enrich(event, s.row))
                 elif step.wait is not None:
+                    if now is None:
+                        now = datetime.now(timezone.utc)
                     if s.held:
                         s.held.append((now + step.wait, event))  # type: ignore[attr-defined]
                     else:
