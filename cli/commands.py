@@ -10,7 +10,6 @@ from typing import Dict, Optional, Sequence, Tuple
 from rich.console import Console
 
 from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from cli.running import run_options, run_topology
 from cli.validation_report import print_text, to_json
 from engine.binding import Validation, validate_every_environment, validate_file
 from engine.resources import schema_path
@@ -70,6 +69,8 @@ def cmd_run(args, out: Console, err: Console) -> int:
             from cli.tap import run_tapped
 
             return run_tapped(topology, args, err)
+        from cli.running import run_options, run_topology  # the live view and HTTP server: only to run
+
         return run_topology(topology, run_options(args), out, err, quiet=args.quiet, status_file=args.status_file,
                             http=http or None)
 

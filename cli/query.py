@@ -11,14 +11,16 @@ runs. Exit 0 with the rows; 2 when the topology has no such sink (or ``--sink`` 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from rich.console import Console
 from rich.table import Table
 
 from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from engine.binding.model import Topology
 from engine.hints import did_you_mean
+
+if TYPE_CHECKING:  # the parser imports this module for every command
+    from engine.binding.model import Topology
 
 
 def add_query_command(commands):

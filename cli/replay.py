@@ -20,15 +20,17 @@ from __future__ import annotations
 import json
 from collections import Counter
 from decimal import Decimal
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from rich.console import Console
 from rich.table import Table
 
 from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from engine.binding.model import Topology
-from engine.compiler.replay import Letter, Outcomes
 from engine.hints import did_you_mean
+
+if TYPE_CHECKING:  # the parser imports this module for every command: the engine only when replaying
+    from engine.binding.model import Topology
+    from engine.compiler.replay import Letter, Outcomes
 
 EXIT_STILL_FAILING = 1  # shares the code of an invalid topology: "not everything is fine"
 
@@ -52,6 +54,7 @@ def read_letters(path: str) -> List[Letter]:
     """The records of a dead-letter file; lines that are not records are kept as skipped
     letters. ``OSError`` when it cannot be read. Decimals are read exactly (``Decimal``) and
     written back with the same digits."""
+    from engine.compiler.replay import Letter
     letters = []
     with open(path, "rb") as file:
         for number, line in enumerate(file, 1):
@@ -98,7 +101,7 @@ def _replay(topology: Topology, letters: List[Letter], args, out: Console, err: 
     from cli.running import report_error
     from engine.compiler import CompileOptions, compile_topology
     from engine.compiler.places import DEAD_LETTER_PLACE
-    from engine.compiler.replay import plan
+    from engine.compiler.replay import Letter, Outcomes, plan
     from engine.connectors.errors import ConnectorError
     from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from rich.console import Console
 
 from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from engine.binding.model import Topology
 from engine.hints import did_you_mean
 from engine.records import DeadLetter
+
+if TYPE_CHECKING:  # the parser imports this module for every command
+    from engine.binding.model import Topology
 
 
 def add_tap_command(commands, count, workers):
