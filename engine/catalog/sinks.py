@@ -64,7 +64,7 @@ DUCKDB = Component(
         _COLUMNS_OPTION, _MODE_OPTION, _KEY_OPTION,
     ),
     constraints=_ONE_OR_SEVERAL,
-    check="engine.connectors.duckdb_tables:check_options")
+    check="engine.connectors.table_checks:check_duckdb")
 
 POSTGRES = Component(
     "sink", "postgres",
@@ -91,7 +91,7 @@ POSTGRES = Component(
                {"$ref": "#/$defs/duration"}, default="30s"),
     ),
     constraints=_ONE_OR_SEVERAL,
-    check="engine.connectors.postgres_tables:check_options")
+    check="engine.connectors.table_checks:check_postgres")
 
 KAFKA = Component(
     "sink", "kafka",

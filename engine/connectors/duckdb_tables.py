@@ -19,13 +19,13 @@ from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.duckdb import _BATCH_VIEW, DuckDBSink, _connect, ensure_table
 from engine.connectors.duckdb_columns import Column
-from engine.connectors.duckdb_live import read_only_problem, serve
+from engine.connectors.duckdb_live import serve
 from engine.connectors.duckdb_positions import Positions, Winner, batch_arrow
 from engine.connectors.errors import ConnectorError
-from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, check_tables, plan
+from engine.connectors.table_checks import view_problem  # noqa: F401 - also this module's API
+from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
 from engine.connectors.table_sql import insert_sql, quote
 from engine.connectors.wiring import SinglePartitionSink
-from engine.errors import ConfigError
 from engine.metrics import StepCounters
 
 _LABEL = "duckdb sink"
@@ -112,31 +112,6 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
         if self._server is not None:
             self._server.close()
         self._con.close()
-
-
-def view_problem(query: object) -> Optional[str]:
-    """Why ``query`` cannot be a view (None when it can): a view is exactly one ``SELECT``
-    (or ``WITH ... SELECT``, ``VALUES``, ``FROM ...``) statement, as ``velocity-flow query``
-    takes. Checked by DuckDB's parser, without a database; what the query reads is checked
-    when the view is created, with external access disabled (no file, URL or extension)."""
-    problem = read_only_problem(query)
-    return None if problem is None else f"a view must be exactly one SELECT statement: {problem}"
-
-
-def check_options(options) -> None:
-    """The ``duckdb`` sink's declared check: the tables' names and the views."""
-    check_tables(_LABEL, options, _Table)
-    check_views(options)
-
-
-def check_views(options) -> None:
-    """The ``duckdb`` sink's declared check: every view is one SELECT (DuckDB's parser says)."""
-    for view, query in (options.get("views") or {}).items():
-        problem = view_problem(query)
-        if problem:
-            raise ConfigError(problem, ("views", view),
-                              hint="views are queries over the sink's tables: one SELECT (or WITH ... SELECT); "
-                                   "they cannot read files, write or change settings")
 
 
 def view_sql(name: str, query: str) -> str:

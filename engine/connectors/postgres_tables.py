@@ -22,15 +22,13 @@ import psycopg
 from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.duckdb_positions import Positions, Winner, batch_rows
-from engine.connectors.duckdb_tables import check_views
 from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres import LABEL, STAGE_PREFIX, PostgresSink, copy_rows, create_stage, ensure_table, seconds
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
 from engine.connectors.postgres_connection import Connection, describe, first_line
-from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, check_tables, plan
+from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
 from engine.connectors.table_sql import insert_sql, quote
 from engine.connectors.wiring import SinglePartitionSink
-from engine.errors import ConfigError
 from engine.metrics import StepCounters
 
 
@@ -131,15 +129,3 @@ def postgres_sink(dsn: str = "", schema: Optional[str] = None, table: Optional[s
     if not table:
         raise ConnectorError(f"{LABEL}: needs 'table' or 'tables'")
     return PostgresSink(table, dsn, schema, columns, mode, key, reconnect, metrics)
-
-
-def check_options(options) -> None:
-    """The ``postgres`` sink's declared check: the DSN reads as one, the tables' names, every view one SELECT."""
-    try:
-        describe(options.get("dsn") or "")
-    except ConnectorError:
-        raise ConfigError("'dsn' is not a libpq connection string or URI", ("dsn",),
-                          hint="e.g. postgresql://user@host:5432/database, or host=... dbname=...; "
-                               "PGHOST, PGPASSWORD, ... fill in the rest") from None
-    check_tables(LABEL, options, _Table)
-    check_views(options)

@@ -1,0 +1,74 @@
+"""What ``validate`` checks of the table sinks' options (``duckdb``, ``postgres``), declared as
+their ``check`` in engine/catalog/sinks.py: table and column names, views, the DSN's syntax.
+
+Kept apart from the sinks themselves so that validating a topology loads neither Bytewax nor a
+database client (a DSN is parsed by psycopg only when one is given): ``validate`` of the
+Velocity topologies imported both through these checks.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from engine.connectors.duckdb_columns import Column
+from engine.connectors.duckdb_positions import Positions
+from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
+from engine.connectors.table_specs import TableSpec, check_tables
+from engine.errors import ConfigError
+
+DUCKDB_LABEL, POSTGRES_LABEL = "duckdb sink", "postgres sink"
+
+
+def view_problem(query: object) -> Optional[str]:
+    """Why ``query`` cannot be a view (None when it can): a view is exactly one ``SELECT``
+    (or ``WITH ... SELECT``, ``VALUES``, ``FROM ...``) statement, as ``velocity-flow query``
+    takes. Checked by DuckDB's parser, without a database; what the query reads is checked
+    when the view is created, with external access disabled (no file, URL or extension)."""
+    from engine.connectors.duckdb_live import read_only_problem
+
+    problem = read_only_problem(query)
+    return None if problem is None else f"a view must be exactly one SELECT statement: {problem}"
+
+
+def check_views(options) -> None:
+    """Every view is one SELECT (DuckDB's parser says)."""
+    for view, query in (options.get("views") or {}).items():
+        problem = view_problem(query)
+        if problem:
+            raise ConfigError(problem, ("views", view),
+                              hint="views are queries over the sink's tables: one SELECT (or WITH ... SELECT); "
+                                   "they cannot read files, write or change settings")
+
+
+def _duckdb_table(name: str, spec: dict) -> TableSpec:
+    table = TableSpec(DUCKDB_LABEL, name, spec, Column.of)
+    Positions(name, table.columns, table.key)
+    return table
+
+
+def _postgres_table(name: str, spec: dict) -> TableSpec:
+    table = TableSpec(POSTGRES_LABEL, name, spec, pg_column)
+    Positions(name, table.columns, table.key, POSTGRES_LABEL, POSITION_TYPES)
+    return table
+
+
+def check_duckdb(options) -> None:
+    """The ``duckdb`` sink's declared check: the tables' names and the views."""
+    check_tables(DUCKDB_LABEL, options, _duckdb_table)
+    check_views(options)
+
+
+def check_postgres(options) -> None:
+    """The ``postgres`` sink's declared check: the DSN reads as one, the tables' names, every view one SELECT."""
+    if options.get("dsn"):
+        from engine.connectors.errors import ConnectorError
+        from engine.connectors.postgres_connection import describe
+
+        try:
+            describe(options["dsn"])
+        except ConnectorError:
+            raise ConfigError("'dsn' is not a libpq connection string or URI", ("dsn",),
+                              hint="e.g. postgresql://user@host:5432/database, or host=... dbname=...; "
+                                   "PGHOST, PGPASSWORD, ... fill in the rest") from None
+    check_tables(POSTGRES_LABEL, options, _postgres_table)
+    check_views(options)
