@@ -69,9 +69,14 @@ class _KafkaWriter(StatelessSinkPartition[List[Message]]):
     def write_batch(self, items: List[List[Message]]) -> None:
         self._deadline = time.monotonic() + self._sink.timeout  # one timeout for the whole batch, queueing included
         count = 0
-        for messages in items:
-            self._produce_all(messages)
-            count += len(messages)
+        try:
+            for messages in items:
+                produce_all(self._producer, messages, self._deadline)
+                count += len(messages)
+        except QueueFull:
+            self._failed = True
+            raise ConnectorError(f"kafka sink: the local queue stayed full for {self._sink.timeout:g}s "
+                                 "(the brokers take nothing)") from None
         if self._sink.gauges is not None:  # handed to the producer, not yet confirmed (the HTTP metrics)
             self._sink.gauges.set("queued", len(self._producer))
         left = self._producer.flush(max(0.0, self._deadline - time.monotonic()))
@@ -88,26 +93,33 @@ class _KafkaWriter(StatelessSinkPartition[List[Message]]):
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)
 
-    def _produce_all(self, messages: List[Message]) -> None:
-        produce = self._producer.produce
-        index = 0
-        while index < len(messages):
-            try:
-                for topic, key, value, headers in messages[index:] if index else messages:
-                    if headers is None:
-                        produce(topic, value, key)
-                    else:
-                        produce(topic, value, key, headers=headers)
-                    index += 1
-            except BufferError:  # the local queue is full: let deliveries drain, then go on from there
-                if time.monotonic() >= self._deadline:
-                    self._failed = True
-                    raise ConnectorError(f"kafka sink: the local queue stayed full for {self._sink.timeout:g}s "
-                                         "(the brokers take nothing)") from None
-                self._producer.poll(0.1)
-
     def close(self) -> None:
         self._producer.flush(0 if self._failed else self._sink.timeout)
+
+
+class QueueFull(Exception):
+    """The producer's local queue stayed full until the deadline."""
+
+
+def produce_all(producer: Producer, messages: List[Message], deadline: float) -> None:
+    """Hand ``messages`` to ``producer`` in order (the at-least-once writer's batch and an
+    exactly-once transaction alike): ``produce`` bound once, no ``headers=None``, and after a
+    full local queue (``BufferError``) deliveries drain and it goes on from that message;
+    ``QueueFull`` once ``deadline`` (``time.monotonic()``) has passed."""
+    produce = producer.produce
+    index = 0
+    while index < len(messages):
+        try:
+            for topic, key, value, headers in messages[index:] if index else messages:
+                if headers is None:
+                    produce(topic, value, key)
+                else:
+                    produce(topic, value, key, headers=headers)
+                index += 1
+        except BufferError:
+            if time.monotonic() >= deadline:
+                raise QueueFull() from None
+            producer.poll(0.1)
 
 
 def _headers(headers) -> Optional[list]:

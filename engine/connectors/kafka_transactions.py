@@ -25,6 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_health import BrokerHealth, quiet
+from engine.connectors.kafka_sink import QueueFull, produce_all
 from engine.metrics import Gauges, StepCounters
 from engine.stopping import request_stop
 
@@ -77,7 +78,6 @@ class Publisher:
         self.durable_seq, self.timeout, self.health = durable_seq, timeout, health
         self.metrics, self.gauges = metrics, gauges
         self.failure: Optional[str] = None
-        self.committed = 0  # the last entry known to be committed
         self._entries = list(entries)
         self._producer: Optional[Producer] = None
         self._resumed = max((seq for seq, _ in entries), default=0)  # entries of the resume state: durable
@@ -161,7 +161,6 @@ class Publisher:
 
     def _forget_through(self, seq: int) -> None:
         with self._wake:
-            self.committed = max(self.committed, seq)
             self._entries = [entry for entry in self._entries if entry[0] > seq]
 
     def _commit(self, marker: Marker, seq: int, blob: bytes) -> None:
@@ -178,8 +177,11 @@ class Publisher:
             producer = self._producer or self._connect(deadline)
             try:
                 _call(deadline, self.timeout, what, producer.begin_transaction, timed=False)
-                for topic, key, value, headers in messages:
-                    _produce(producer, topic, key, value, headers, deadline, self.timeout)
+                try:
+                    produce_all(producer, messages, deadline)
+                except QueueFull:
+                    raise _Failed(f"the local queue stayed full for {self.timeout:g}s (the brokers take nothing)") \
+                        from None
                 _call(deadline, self.timeout, what, producer.send_offsets_to_transaction,
                       marker.offsets(marker_topic, seq, self.run), marker.consumer.consumer_group_metadata())
                 _call(deadline, self.timeout, what, producer.commit_transaction)
@@ -234,17 +236,6 @@ def _drop(producer: Producer) -> None:
 
 class _Failed(Exception):
     pass
-
-
-def _produce(producer: Producer, topic: str, key, value, headers, deadline: float, timeout: float) -> None:
-    while True:
-        try:
-            producer.produce(topic, value, key, headers=headers)
-            return
-        except BufferError:  # the local queue is full: let deliveries drain, then retry
-            if time.monotonic() >= deadline:
-                raise _Failed(f"the local queue stayed full for {timeout:g}s (the brokers take nothing)") from None
-            producer.poll(0.1)
 
 
 def _left(deadline: float) -> float:
