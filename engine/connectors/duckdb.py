@@ -25,7 +25,7 @@ from engine.connectors.duckdb_columns import Column, arrow_table, row_encoder
 from engine.connectors.duckdb_live import serve
 from engine.connectors.errors import ConnectorError
 from engine.connectors.table_specs import single_table
-from engine.connectors.table_sql import column_differences, create_sql, insert_sql, key_difference, last_per_key, quote
+from engine.connectors.table_sql import column_differences, create_sql, insert_sql, key_difference, quote, rows_to_write
 from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import StepCounters
 
@@ -52,13 +52,10 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
         self._key_positions = [names.index(k) for k in sink.key or []]
 
     def write_batch(self, values: List[List[tuple]]) -> None:
-        rows = [r for batch in values for r in batch]
+        rows, count = rows_to_write(values, self._key_positions)
         if not rows:
             return
-        if self._key_positions:
-            rows = last_per_key(rows, self._key_positions)
         self._write(rows)
-        count = sum(len(batch) for batch in values)
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)
 

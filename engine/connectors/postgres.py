@@ -28,7 +28,7 @@ from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres_columns import pg_column
 from engine.connectors.postgres_connection import Connection
 from engine.connectors.table_specs import single_table
-from engine.connectors.table_sql import column_differences, create_sql, insert_sql, key_difference, last_per_key, quote
+from engine.connectors.table_sql import column_differences, create_sql, insert_sql, key_difference, quote, rows_to_write
 from engine.connectors.wiring import SinglePartitionSink
 from engine.durations import parse_duration
 from engine.metrics import StepCounters
@@ -101,14 +101,11 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
             create_stage(conn, self._stage, self._columns)
 
     def write_batch(self, values: List[List[tuple]]) -> None:
-        rows = [r for batch in values for r in batch]
+        rows, count = rows_to_write(values, self._key_positions)
         if not rows:
             return
-        if self._key_positions:
-            rows = last_per_key(rows, self._key_positions)
         self._con.transaction(lambda conn: self._write(conn, rows),
                               f"writing {len(rows)} events into '{self._sink.table}' (nothing written)")
-        count = sum(len(batch) for batch in values)
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)
 

@@ -8,7 +8,7 @@ database) stays in each sink's own module.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.jsonl import encode_value
@@ -68,6 +68,14 @@ def insert_sql(table: str, columns: List[Column], key: Optional[List[str]], sour
     target = ", ".join(quote(k) for k in key)
     action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
     return f"{sql} ON CONFLICT ({target}) {action}"
+
+
+def rows_to_write(values: List[List[tuple]], key_positions: List[int]) -> Tuple[List[tuple], int]:
+    """The rows of a sink's ``write_batch`` (a list of encoded batches), the last per key when
+    the table has one, and how many events they came from."""
+    rows = [r for batch in values for r in batch]
+    count = len(rows)
+    return (last_per_key(rows, key_positions) if key_positions and rows else rows), count
 
 
 def last_per_key(rows: List[tuple], key_positions: List[int]) -> List[tuple]:
