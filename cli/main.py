@@ -344,7 +344,13 @@ def _interrupt(signum, frame) -> None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    # The command is over. A stop arriving while the interpreter shuts down (deploy stopping a
+    # process that is already ending) has nothing left to stop, and a KeyboardInterrupt raised in
+    # an atexit callback prints a traceback; deploy's second stop is SIGKILL, so nothing hangs.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
