@@ -9,6 +9,7 @@ a broken step's fields are skipped rather than reported again in other words.
 
 from __future__ import annotations
 
+import os
 from typing import Dict, List, Optional, Sequence
 
 from engine.binding.model import SinkSpec, SourceSpec, StepSpec, Topology
@@ -18,7 +19,7 @@ from engine.errors import ConfigError
 from engine.operators.decode import META_FIELD
 from engine.operators.expr import collected_warnings
 from engine.operators.fields import Fields
-from engine.operators.jsonschemas import EventSchema
+from engine.operators.jsonschemas import EventSchema, ref_roots
 from engine.operators.union import merge_fields
 from engine.topology.definitions import SinkDef, SourceDef, StepDef, TopologyDef
 from engine.topology.diagnostics import WARNING
@@ -30,9 +31,17 @@ class Binder:
         self.definition, self.reporter, self.shape_broken = definition, reporter, shape_broken
         self.topology = Topology(definition)
         self.broken: set = set()  # steps in error, and what reads them: fields unknown, not wrong
+        # what a reference may name; any other name is an unknown reference, reported by the reader
+        self.names = set(definition.sources) | {step.id for step in definition.steps}
         self.built: Dict[str, StepSpec] = {}
 
     def bind(self) -> Topology:
+        # an event schema's $refs may read files under the topology's directory (and next to the
+        # schema, and the bundled schemas): docs/topology.md, Security model
+        with ref_roots([os.path.dirname(os.path.abspath(self.definition.path))]):
+            return self._bind()
+
+    def _bind(self) -> Topology:
         for source in self.definition.sources.values():
             self.topology.sources[source.name] = self._source(source)
         for step in self.definition.steps:
@@ -118,9 +127,11 @@ class Binder:
                 self.reporter.config_error((*sink.node, sink.kind), exc)
 
     def _reads_broken(self, refs: Sequence[str]) -> bool:
-        """Whether a step or sink reads a step already in error: checks that need the fields
-        of its input would only repeat that error in other words."""
-        return any(r.partition(".")[0] in self.broken for r in refs)
+        """Whether a step or sink reads a step already in error, or a name that is no source or
+        step (an unknown reference): checks that need the fields of its input would only repeat
+        that error in other words."""
+        bases = [r.partition(".")[0] for r in refs]
+        return any(base in self.broken or base not in self.names for base in bases)
 
     def _fields_of(self, refs: Sequence[str]) -> Fields:
         found: List[Fields] = []

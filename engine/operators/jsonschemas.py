@@ -13,8 +13,10 @@ import pathlib
 import re
 import stat
 from collections.abc import Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -25,6 +27,20 @@ from engine.operators.dead import describe
 from engine.operators.fields import Fields
 from engine.operators.schema_view import View, compile_view
 from engine.resources import find_schema_file, schema_path
+
+# more directories $refs may read from while a topology is bound: its own directory (binding)
+_REF_ROOTS: ContextVar[Tuple[str, ...]] = ContextVar("velocity_flow_ref_roots", default=())
+
+
+@contextmanager
+def ref_roots(roots: Sequence[str]) -> Iterator[None]:
+    """Inside the block, every event schema's ``$ref``s may also read files under ``roots``."""
+    token = _REF_ROOTS.set(tuple(os.path.abspath(root) for root in roots))
+    try:
+        yield
+    finally:
+        _REF_ROOTS.reset(token)
+
 
 _JSON_TO_ENGINE = {"integer": "int", "number": "float", "boolean": "bool", "string": "str",
                    "object": "json", "array": "json"}
@@ -175,9 +191,10 @@ class EventSchema:
     """A compiled event schema and the fields it declares."""
 
     def __init__(self, path: str, roots: Sequence[str] = ()) -> None:
-        """``roots``: more directories ``$ref``s may read from (the topology's directory)."""
+        """``roots``: more directories ``$ref``s may read from (by default those of ``ref_roots``:
+        the directory of the topology being bound)."""
         self.path = path
-        self._validate, self._view, declared = _load(path, tuple(roots))
+        self._validate, self._view, declared = _load(path, tuple(roots) or _REF_ROOTS.get())
         self.fields: Fields = declared or None
 
     def violation(self, event: dict) -> Optional[str]:
