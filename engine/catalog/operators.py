@@ -178,9 +178,16 @@ JOIN = _operator(
     constraints={"anyOf": [{"required": ["fields"]}, {"required": ["as"]}]})
 
 LOOKUP = _operator(
-    "lookup", "Enrich each event with a row of a DuckDB table (reference data), read by key: one read-only query "
-    "per batch for the keys not in the cache (docs/joins.md).", "engine.operators.joins.lookup:Lookup",
-    Option("duckdb", "The DuckDB database file, opened read-only.", {"type": "string", "minLength": 1}, required=True),
+    "lookup", "Enrich each event with a row of a table (reference data, a Fast Storage) read by key, from a DuckDB "
+    "file (`duckdb`) or a PostgreSQL database (`postgres`): one read-only query per batch for the keys not in the "
+    "cache (docs/joins.md).", "engine.operators.joins.lookup:Lookup",
+    Option("duckdb", "The DuckDB database file, opened read-only for each query.", {"type": "string", "minLength": 1}),
+    Option("postgres", "A libpq connection string or URI of the PostgreSQL database (`postgresql://user@host:5432/db`"
+           "); what it leaves out comes from the standard environment (`PGHOST`, `PGPASSWORD`, ...), as for the "
+           "`postgres` sink; empty: the environment says it all. Passwords are never printed. Read-only "
+           "transactions; `validate` connects to nothing.", {"type": "string"}),
+    Option("schema", "With `postgres`: the table's schema (default: the connection's search path, usually "
+           "`public`).", {"type": "string", "minLength": 1}),
     Option("table", "The table (or view) holding the rows.", {"type": "string", "minLength": 1}, required=True),
     Option("key", "The table's key column.", {"type": "string", "minLength": 1}, required=True),
     Option("on", "The key of each event (null: no row).", _EXPRESSION, required=True),
@@ -192,7 +199,12 @@ LOOKUP = _operator(
     Option("ttl", "How long a row read (or its absence) is reused before it is read again.", _DURATION,
            default="60s"),
     Option("cache", "How many keys the cache holds at most; the least recently used leave first.",
-           {"type": "integer", "minimum": 0}, default=10000))
+           {"type": "integer", "minimum": 0}, default=10000),
+    Option("reconnect", "With `postgres`: how long a batch waits for the server after the connection was lost (a "
+           "restart), reconnecting with growing pauses, before its events are dead letters; while the server stays "
+           "away, later batches are dead-lettered at once (one connection attempt a second at most).", _DURATION,
+           default="30s"),
+    constraints={"oneOf": [{"required": ["duckdb"]}, {"required": ["postgres"]}]})
 
 INTERVAL_JOIN = _operator(
     "interval_join", "Windowed stream-stream join on event time: each event of `from` with every event of `with` of "

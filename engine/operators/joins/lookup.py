@@ -1,4 +1,5 @@
-"""``lookup``: enrich each event with a row of a DuckDB table, read by key (docs/joins.md).
+"""``lookup``: enrich each event with a row of a table, read by key (docs/joins.md): a DuckDB
+file (``duckdb: path``) or a PostgreSQL database (``postgres: DSN``, lookup_postgres.py).
 
 For reference data that lives in a database rather than in a stream. Per batch, the keys that
 are not in the cache (or whose entry is older than ``ttl``) are read with **one** read-only
@@ -6,13 +7,13 @@ query holding the list of keys; a key the table lacks is cached too (as absent),
 unknown keys costs one query. The cache keeps at most ``cache`` keys, the least recently used
 leaving first; ``ttl`` bounds how stale a row may be.
 
-The database is opened read-only for each query and closed after it, so a flow writing the
+A DuckDB database is opened read-only for each query and closed after it, so a flow writing the
 reference data can open it between queries; the cache is shared by the workers of a process
 behind a lock. A batch whose query fails (the file missing or locked by a writer at that
-moment, a table gone) raises: the error boundary then dead-letters its events one by one with
-the reason, and the flow goes on. When the file exists at validation time, the table and the
-columns ``key`` and ``fields`` name are checked there (a typo is an error at its line), and
-the output fields take the columns' types.
+moment, a table gone; PostgreSQL: see lookup_postgres.py) raises: the error boundary then
+dead-letters its events one by one with the reason, and the flow goes on. When a DuckDB file
+exists at validation time, the table and the columns ``key`` and ``fields`` name are checked
+there (a typo is an error at its line), and the output fields take the columns' types.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def engine_type(duckdb_type: str) -> str:
     return _TYPES.get(duckdb_type, "any")
 
 
+def _seconds(config: dict, name: str, default: str) -> float:
+    try:
+        return parse_duration(config.get(name, default)).total_seconds()
+    except ValueError as exc:
+        raise ConfigError(str(exc), (name,), hint=DURATION_HINT) from None
+
+
 class Lookup:
     """A stateless step: the cache is a per-process accelerator, not state (it is rebuilt from the
     database after a restart)."""
@@ -57,49 +65,33 @@ class Lookup:
     def __init__(self, step_id: str, config: dict, input_fields: Fields, clock: Callable[[], float] = time.monotonic
                  ) -> None:
         self.step_id = step_id
-        self.path, self.table, self.key = config["duckdb"], config["table"], config["key"]
+        self.table, self.key = config["table"], config["key"]
         self.fields: Dict[str, str] = dict(config["fields"])
         self.left = config.get("how", "left") == "left"
         self.on = compile_option(config["on"], input_fields, ("on",))
-        try:
-            self.ttl = parse_duration(config.get("ttl", "60s")).total_seconds()
-        except ValueError as exc:
-            raise ConfigError(str(exc), ("ttl",), hint=DURATION_HINT) from None
+        self.ttl = _seconds(config, "ttl", "60s")
         self.capacity = int(config.get("cache", 10_000))
         self.clock = clock
         self.queries = 0  # how many queries were made (tests, the bench)
         self._cache: "OrderedDict[Any, Tuple[float, Optional[tuple]]]" = OrderedDict()
         self._lock = threading.Lock()
-        columns = self._columns()
+        self.reader = self._reader(step_id, config)
+        columns = self.reader.columns()
         types = {name: engine_type(columns[column]) if columns else "any" for name, column in self.fields.items()}
         self.output_fields = with_fields(input_fields, types) if input_fields is not None else None
-        names = ", ".join(_quoted(c) for c in (self.key, *self.fields.values()))
-        self._sql = f"SELECT {names} FROM {_quoted(self.table)} WHERE {_quoted(self.key)} IN (SELECT unnest(?))"
 
-    def _columns(self) -> Optional[Dict[str, str]]:
-        """The table's columns and types when the database exists now; a missing name is an error."""
-        if not os.path.isfile(self.path):
-            return None  # written by another flow, later: checked when it is read
-        import duckdb
+    def _reader(self, step_id: str, config: dict) -> Any:
+        names = [self.key, *self.fields.values()]
+        if "postgres" in config:
+            from engine.operators.joins.lookup_postgres import PostgresTable
 
-        try:
-            with duckdb.connect(self.path, read_only=True) as con:
-                tables = [r[0] for r in con.execute(
-                    "SELECT table_name FROM information_schema.tables").fetchall()]
-                if self.table not in tables:
-                    raise ConfigError(f"no table '{self.table}' in {self.path}", ("table",),
-                                      hint=did_you_mean(self.table, tables) or "tables: " + ", ".join(sorted(tables)))
-                columns = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                           "WHERE table_name = ?", [self.table]).fetchall())
-        except duckdb.Error as exc:  # locked by a writer, not a database: checked when it is read
-            if "lock" in str(exc).lower():
-                return None
-            raise ConfigError(f"cannot read {self.path}: {str(exc).splitlines()[0]}", ("duckdb",)) from None
-        for where, column in [(("key",), self.key), *((("fields", n), c) for n, c in self.fields.items())]:
-            if column not in columns:
-                raise ConfigError(f"no column '{column}' in table '{self.table}'", where,
-                                  hint=did_you_mean(column, columns) or "columns: " + ", ".join(columns))
-        return columns
+            return PostgresTable(step_id, config["postgres"] or "", config.get("schema"), self.table, names,
+                                 _seconds(config, "reconnect", "30s"))
+        for option in ("schema", "reconnect"):
+            if option in config:
+                raise ConfigError(f"'{option}' is an option of a PostgreSQL lookup (postgres: DSN), not of a "
+                                  "DuckDB one", (option,))
+        return DuckDBTable(config["duckdb"], self.table, self.key, self.fields)
 
     # -- per batch ------------------------------------------------------------------------
     def process(self, batch: list) -> Tuple[List[dict], List[DeadLetter]]:
@@ -131,7 +123,8 @@ class Lookup:
             else:
                 missing.append(key)
         if missing:
-            read = self._query(missing)
+            self.queries += 1
+            read = self.reader.read(missing)
             for key in missing:
                 row = read.get(key, _ABSENT)
                 found[key] = row
@@ -141,10 +134,43 @@ class Lookup:
                 cache.popitem(last=False)
         return found
 
-    def _query(self, keys: list) -> Dict[Any, tuple]:
+
+class DuckDBTable:
+    """The rows of one table of a DuckDB file by key, the file opened read-only for each query."""
+
+    def __init__(self, path: str, table: str, key: str, fields: Dict[str, str]) -> None:
+        self.path, self.table, self.key, self.fields = path, table, key, fields
+        names = ", ".join(_quoted(c) for c in (key, *fields.values()))
+        self._sql = f"SELECT {names} FROM {_quoted(table)} WHERE {_quoted(key)} IN (SELECT unnest(?))"
+
+    def columns(self) -> Optional[Dict[str, str]]:
+        """The table's columns and types when the database exists now; a missing name is an error."""
+        if not os.path.isfile(self.path):
+            return None  # written by another flow, later: checked when it is read
         import duckdb
 
-        self.queries += 1
+        try:
+            with duckdb.connect(self.path, read_only=True) as con:
+                tables = [r[0] for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables").fetchall()]
+                if self.table not in tables:
+                    raise ConfigError(f"no table '{self.table}' in {self.path}", ("table",),
+                                      hint=did_you_mean(self.table, tables) or "tables: " + ", ".join(sorted(tables)))
+                columns = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                           "WHERE table_name = ?", [self.table]).fetchall())
+        except duckdb.Error as exc:  # locked by a writer, not a database: checked when it is read
+            if "lock" in str(exc).lower():
+                return None
+            raise ConfigError(f"cannot read {self.path}: {str(exc).splitlines()[0]}", ("duckdb",)) from None
+        for where, column in [(("key",), self.key), *((("fields", n), c) for n, c in self.fields.items())]:
+            if column not in columns:
+                raise ConfigError(f"no column '{column}' in table '{self.table}'", where,
+                                  hint=did_you_mean(column, columns) or "columns: " + ", ".join(columns))
+        return columns
+
+    def read(self, keys: list) -> Dict[Any, tuple]:
+        import duckdb
+
         # opened per query, not kept: an open read-only connection would keep a writer (another
         # flow refreshing the reference data) from opening the file
         with duckdb.connect(self.path, read_only=True) as con:
