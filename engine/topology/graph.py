@@ -6,7 +6,7 @@ locates them in the file.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Collection, Dict, List, Optional, Tuple
 
 from engine.hints import did_you_mean
 from engine.topology.loader import NodePath
@@ -63,10 +63,13 @@ def _op_word(step: dict) -> str:
 
 
 def check_reference(ref: str, node: NodePath, position: int, outputs: Dict[str, List[str]],
-                    names: List[str]) -> Optional[Problem]:
-    """A problem if ``ref`` names nothing readable. ``outputs`` maps routing steps to outputs."""
+                    names: List[str], lost: Collection[str] = ()) -> Optional[Problem]:
+    """A problem if ``ref`` names nothing readable. ``outputs`` maps routing steps to outputs;
+    ``lost``: names of steps whose id is misspelt (``idd: x``), already reported there."""
     where = node if position < 0 else (*node, position)
     base, _, output = ref.partition(".")
+    if base in lost and base not in names:
+        return None
     if base not in names:
         return (where, f"unknown reference '{ref}'", did_you_mean(base, names) or _known(names), False)
     if base in outputs and not output:
@@ -78,6 +81,14 @@ def check_reference(ref: str, node: NodePath, position: int, outputs: Dict[str, 
         return (where, f"'{base}' has no output '{output}'",
                 did_you_mean(output, outputs[base]) or f"outputs: {', '.join(outputs[base])}", False)
     return None
+
+
+def misspelt_id(key: Any, operators: Collection[str]) -> bool:
+    """Whether a step's key ``key`` is a misspelling of 'id' (``idd``, ``ID``, ``Id``)."""
+    if not isinstance(key, str) or key in operators or key == "id":
+        return False
+    return key.strip().lower() == "id" or did_you_mean(key, [*operators, "id", "from", "description"]) == \
+        "did you mean 'id'?"
 
 
 def _known(names: List[str]) -> str:

@@ -57,6 +57,7 @@ class Reader:
         steps = self.data.get("steps")
         self.steps_raw: List[dict] = [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
         self.shape_broken: set = set()  # (section, name or index) whose shape is wrong: not read further
+        self.lost: set = set()  # names of steps whose 'id' key is misspelt (reported there, not where read)
 
     def read(self) -> Optional[TopologyDef]:
         for problem in check_shape(self.data):
@@ -92,6 +93,7 @@ class Reader:
         for index, step in enumerate(self.steps_raw):
             step_id = step.get("id")
             if not isinstance(step_id, str):
+                self.lost.update(v for k, v in step.items() if isinstance(v, str) and graph.misspelt_id(k, ops))
                 continue
             if step_id in seen:
                 line, _ = self.doc.locate(seen[step_id], at_key=seen[step_id][0] == "sources")
@@ -139,7 +141,8 @@ class Reader:
                 problems.append(((*node, position) if listed else node, f"step '{step_id}' reads from itself",
                                  "a step can read only sources and other steps", False))
             elif node[-1] in ("from", "union"):
-                problem = graph.check_reference(ref, node, position if listed else -1, self.outputs, self.names)
+                problem = graph.check_reference(ref, node, position if listed else -1, self.outputs, self.names,
+                                                self.lost)
                 if problem:
                     problems.append(problem)
 
@@ -158,7 +161,7 @@ class Reader:
                 problems.append(((*node, option.key), f"step '{step_id}' reads from itself",
                                  "a step can read only sources and other steps", False))
                 continue
-            problem = graph.check_reference(ref, (*node, option.key), -1, self.outputs, self.names)
+            problem = graph.check_reference(ref, (*node, option.key), -1, self.outputs, self.names, self.lost)
             if problem:
                 problems.append(problem)
                 continue
@@ -216,7 +219,7 @@ class Reader:
             listed = not isinstance(spec.get("from"), str)
             for position, ref in enumerate(refs):
                 problem = graph.check_reference(ref, ("sinks", name, "from"), position if listed else -1,
-                                                self.outputs, self.names)
+                                                self.outputs, self.names, self.lost)
                 if problem:
                     self.reporter.report(problem[0], problem[1], problem[2])
             found[name] = self._sink(name, spec, tuple(refs), ("sinks", name))

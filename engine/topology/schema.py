@@ -90,7 +90,14 @@ def check_shape(data: Any) -> List[ShapeProblem]:
     # "unknown operator 'fliter'" already says why the step has no operator
     unknown_at = {p.path[:-1] for p in problems if p.message.startswith("unknown ")}
     problems = [p for p in problems if not (p.path in unknown_at and " has no " in p.message)]
-    return problems
+    # "unknown option 'pth'; did you mean 'path'?" already says why 'path' is missing
+    misspelt = {(p.path[:-1], p.hint) for p in problems if p.message.startswith("unknown ") and p.hint}
+    return [p for p in problems if not _misspelt_required(p, misspelt)]
+
+
+def _misspelt_required(problem: ShapeProblem, misspelt: set) -> bool:
+    name = problem.message.rpartition("missing required option ")[2]
+    return " is missing required option '" in problem.message and (problem.path, f"did you mean {name}?") in misspelt
 
 
 def _translate(error: ValidationError) -> Iterator[ShapeProblem]:
@@ -114,9 +121,10 @@ def _additional(error: ValidationError, path: NodePath) -> Iterator[ShapeProblem
         if key in allowed:
             continue
         kind, choices = _key_kind(path, allowed)
-        yield ShapeProblem(
-            (*path, key), f"unknown {kind} '{key}'", did_you_mean(key, choices) or _listing(choices), at_key=True
-        )
+        hint = did_you_mean(key, choices)
+        if kind == "operator" and hint in [f"did you mean '{k}'?" for k in OPERATOR_KEYS_EXCLUDED]:
+            kind = "option"  # 'idd', 'form': a misspelt 'id' or 'from', not an operator
+        yield ShapeProblem((*path, key), f"unknown {kind} '{key}'", hint or _listing(choices), at_key=True)
 
 
 def _key_kind(path: NodePath, allowed: List[str]) -> Tuple[str, List[str]]:

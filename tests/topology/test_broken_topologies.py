@@ -58,8 +58,11 @@ CASES = [
      [(7, 24, "decimal(2,5): the scale must be at most the precision, which must be positive", None)]),
     ("unknown source option", "version: 1\nname: t\nsources:\n  orders: {file: {pth: in.jsonl}}\n"
      "steps:\n  - id: last\n    filter: \"a > 1\"\n" + SINK,
-     [(4, 12, "file source 'orders' is missing required option 'path'", None),
-      (4, 19, "unknown option 'pth'", "did you mean 'path'?")]),
+     [(4, 19, "unknown option 'pth'", "did you mean 'path'?")]),  # not also "missing required option 'path'"
+    ("misspelt step id", HEAD + "steps:\n  - idd: last\n    filter: \"a > 1\"\n" + SINK,
+     [(6, 5, "unknown option 'idd'", "did you mean 'id'?")]),  # not also a missing id, nor 'last' unknown
+    ("misspelt from", HEAD + "steps:\n  - id: last\n    form: orders\n    filter: \"a > 1\"\n" + SINK,
+     [(7, 5, "unknown option 'form'", "did you mean 'from'?")]),
     ("unknown connector", "version: 1\nname: t\nsources:\n  orders: {fil: {path: in.jsonl}}\n"
      "steps:\n  - id: last\n    filter: \"a > 1\"\n" + SINK,
      [(4, 12, "unknown connector or option 'fil'", "did you mean 'file'?")]),

@@ -274,7 +274,7 @@ def test_mutants_validate_and_run_cleanly(topology, inputs, tmp_path, monkeypatc
         elif not problem and ident in KNOWN:
             fixed.append(ident)
     if fixed:
-        warnings.warn(f"KNOWN cases that now pass, remove them from KNOWN: {fixed}")
+        warnings.warn(f"KNOWN cases that now pass, remove them from KNOWN: {fixed}", stacklevel=1)
     print(f"{topology}: {ran}")
     assert set(os.listdir(ROOT)) - checkout == set(), "a mutant wrote into the checkout"
     assert not failures, "\n\n".join(failures)

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from cli.main import main
-from engine.topology.interpolate import as_expression, interpolate
 from engine.binding import validate_text
+from engine.topology.interpolate import as_expression, interpolate
 
 INJECTION = "x' or 'a' == 'a"
 

@@ -1,7 +1,7 @@
+import pytest
+
 from engine.topology.interpolate import InterpolationError, interpolate
 from engine.topology.loader import load_text
-
-import pytest
 
 
 def test_positions_of_keys_and_values_are_one_based():

@@ -7,9 +7,9 @@ import pathlib
 import pytest
 
 from cli.main import main
+from engine.binding import validate_text
 from engine.connectors.errors import ConnectorError
 from engine.connectors.files import find_files
-from engine.binding import validate_text
 
 EXAMPLE = (pathlib.Path(__file__).parents[2] / "topologies" / "examples" / "transport_orders.yaml").read_text()
 
