@@ -53,7 +53,7 @@ and one pickle is ~12x cheaper than ``copy.deepcopy`` followed by Bytewax's own 
 from __future__ import annotations
 
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from time import perf_counter
 from typing import Callable, List, Optional, Tuple
 
@@ -61,6 +61,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import StatefulBatchLogic
 
+from engine import clock
 from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
 from engine.operators.boundary import debug, guard
@@ -74,8 +75,7 @@ CAREFUL_CALLS = 1000  # calls made on a checkpoint after a failure
 FIRST_RETRY, LAST_RETRY = timedelta(seconds=1), timedelta(minutes=5)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+_now = clock.now  # the system clock, or the one a test sets (engine/clock.py)
 
 
 class _KeyLogic(StatefulBatchLogic):
@@ -108,8 +108,12 @@ class _KeyLogic(StatefulBatchLogic):
 
     # -- Bytewax callbacks --------------------------------------------------------------
     def on_batch(self, values: List[list]):
-        results, deads = [], []
+        results: list = []
+        deads: list = []
         now = _now()
+        if clock.controlled():  # a test moved the clock: timers it passed fire before these events
+            clock.busy()
+            results, deads = self._overdue(now)
         for pairs in values:
             if self.careful:
                 emitted, failed = self._careful_add(pairs, now)
@@ -140,7 +144,7 @@ class _KeyLogic(StatefulBatchLogic):
 
     def notify_at(self) -> Optional[datetime]:
         if self.failures:
-            return _now()  # failures of a restore: emit them now
+            return clock.timer(_now())  # failures of a restore: emit them now
         try:
             at = self.logic.next_notification()
         except Exception as exc:  # noqa: BLE001
@@ -148,10 +152,20 @@ class _KeyLogic(StatefulBatchLogic):
             if self.retry_at is None or now >= self.retry_at:
                 self._fail(None, "next_notification()", exc, "its timer is retried later")
                 self._back_off(now)
-            return self.retry_at
+            return clock.timer(self.retry_at)
         if at is not None and self.retry_at is not None and at < self.retry_at:
-            return self.retry_at
-        return at
+            return clock.timer(self.retry_at)
+        return clock.timer(at)
+
+    def _overdue(self, now: datetime) -> Tuple[list, list]:
+        """What the key's timer releases when the set clock passed it without a call."""
+        try:
+            at = self.logic.next_notification()
+        except Exception:  # noqa: BLE001 - notify_at reports it
+            return [], []
+        if at is None or at > now or (self.retry_at is not None and now < self.retry_at):
+            return [], []
+        return self._timer("due()", lambda: self.logic.due(now), now)
 
     def snapshot(self) -> Optional[bytes]:
         try:

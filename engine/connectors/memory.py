@@ -1,5 +1,5 @@
-"""In-memory connectors for ``velocity-flow test``: a bounded source of given raw values and
-a sink that keeps what it gets.
+"""In-memory connectors for ``velocity-flow test``: bounded sources of given raw values (on a
+timeline of processing time) and a sink that keeps what it gets.
 
 The source hands out ``RawBatch`` items like the file source, so the topology's own decode
 step runs unchanged (a malformed line is dead-lettered exactly as when read from a file). The
@@ -10,44 +10,95 @@ destination would refuse (a value a DuckDB column cannot hold) is still a dead l
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from datetime import datetime, timedelta, timezone
+from time import monotonic
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
+from engine import clock
 from engine.records import RawBatch
+
+BATCH = 1000  # raw lines per batch
+SETTLE = 0.025  # seconds the flow is left alone before the clock moves on
+_LOOK_AGAIN = timedelta(milliseconds=2)
+
+Segment = Tuple[datetime, Dict[str, List[Optional[bytes]]]]  # the clock's time, the raw lines per source then
+
+
+class Timeline:
+    """A test case's inputs over processing time (engine/clock.py): segments, each the lines
+    every source hands out while the clock reads the segment's time. The clock moves to the
+    next segment once every source has handed out its lines and the flow has settled (no keyed
+    step took a batch for ``SETTLE``): the keyed steps' timers it passes fire at the new time,
+    then the next lines come. The clock is set by :meth:`start` (the caller sets it back)."""
+
+    def __init__(self, segments: Sequence[Segment], sources: Sequence[str]) -> None:
+        self._segments = list(segments) or [(datetime.now(timezone.utc), {})]
+        self._sources = set(sources)
+        self._current = 0
+        self._handed: Set[str] = set()  # sources that handed out the current segment
+        self._counts: Dict[str, int] = {}  # lines handed out per source: positions go on
+        self._moved = 0.0
+
+    def start(self) -> None:
+        clock.set_time(self._segments[0][0])
+
+    def finished(self, source: str) -> bool:
+        return self._current == len(self._segments) - 1 and source in self._handed
+
+    def take(self, source: str) -> Optional[List[RawBatch]]:
+        """The source's lines of the current segment, once; None while the clock waits."""
+        if source not in self._handed:
+            self._handed.add(source)
+            self._moved = monotonic()
+            lines = self._segments[self._current][1].get(source, [])
+            first = self._counts.get(source, 0) + 1
+            self._counts[source] = first - 1 + len(lines)
+            return [RawBatch(lines[i:i + BATCH], source, first + i) for i in range(0, len(lines), BATCH)]
+        if (self._handed >= self._sources and self._current + 1 < len(self._segments)
+                and monotonic() - max(self._moved, clock.quiet_since()) >= SETTLE):
+            self._current += 1
+            self._handed.clear()
+            self._moved = monotonic()
+            clock.set_time(self._segments[self._current][0])
+        return None
 
 
 class _MemoryReader(StatefulSourcePartition[RawBatch, int]):
-    def __init__(self, batches: List[RawBatch], start: int) -> None:
-        self._batches = batches
-        self._next = start
+    def __init__(self, timeline: Timeline, source: str) -> None:
+        self._timeline = timeline
+        self._source = source
+        self._awake: Optional[datetime] = None
 
     def next_batch(self) -> List[RawBatch]:
-        if self._next >= len(self._batches):
+        if self._timeline.finished(self._source):
             raise StopIteration()
-        self._next += 1
-        return [self._batches[self._next - 1]]
+        batches = self._timeline.take(self._source)
+        self._awake = None if batches else datetime.now(timezone.utc) + _LOOK_AGAIN
+        return batches or []
+
+    def next_awake(self) -> Optional[datetime]:
+        return self._awake
 
     def snapshot(self) -> int:
-        return self._next
+        return 0  # a test runs without a recovery store
 
 
 class MemorySource(FixedPartitionedSource[RawBatch, int]):
-    """``values`` (raw bytes, one per event) as batches of ``batch_size``, from one partition,
-    so their order is kept; positions read ``<origin>:<n>``, n counting from 1."""
+    """One source of a :class:`Timeline`, in one partition so the order is kept; positions
+    read ``<source>:<n>``, n counting from 1 over the whole timeline."""
 
-    def __init__(self, values: Sequence[bytes], origin: str, batch_size: int = 1000) -> None:
-        items = list(values)
-        self._batches = [RawBatch(list(items[i:i + batch_size]), origin, i + 1)
-                         for i in range(0, len(items), batch_size)]
-        self._origin = origin
+    def __init__(self, timeline: Timeline, source: str) -> None:
+        self._timeline = timeline
+        self._origin = source
 
     def list_parts(self) -> List[str]:
         return [self._origin]
 
     def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _MemoryReader:
-        return _MemoryReader(self._batches, resume_state or 0)
+        return _MemoryReader(self._timeline, self._origin)
 
 
 Encoded = List[Tuple[Any, Any]]  # one batch of (event, what the real sink would write)

@@ -6,6 +6,8 @@ case's raw lines, so decoding and its dead letters are the topology's own, and e
 ``CaptureSink`` keeping what the real sink's encoder accepts. Taps keep what leaves each
 source and step the case looks at. Inputs are bounded, so at their end every keyed step
 flushes (``emit: final`` results, open windows, held micro-batches), as in a bounded run.
+Processing time is the case's clock (engine/clock.py): it stands still at the case's
+``clock`` (or the time it starts) and moves only at the ``advance`` steps of its inputs.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
+from engine import clock
 from engine.binding.model import Topology
 from engine.compiler import CompileOptions, compile_topology
 from engine.compiler.connectors import declared
-from engine.connectors.memory import CaptureSink, MemorySource
+from engine.connectors.memory import CaptureSink, MemorySource, Timeline
 from engine.metrics import MetricsRegistry
 from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
 from engine.testing.spec import Case
@@ -38,10 +42,12 @@ def run_case(topology: Topology, case: Case) -> Outcome:
     outcome = Outcome()
     places = {e.at for e in case.expect}
     kept: Dict[str, List[Any]] = {}
+    start = case.clock or datetime.now(timezone.utc)
+    timeline = Timeline([(start + offset, lines) for offset, lines in case.timeline], list(topology.sources))
 
     def build(role: str, spec, counters):
         if role == "source":
-            return MemorySource(case.inputs.get(spec.name, []), f"{spec.name}")
+            return MemorySource(timeline, spec.name)
         real = declared(role, spec, counters)  # built, never opened: only its encoder is used
         if spec is topology.dead_letter:
             return CaptureSink(real.encoder(), outcome.dead)
@@ -51,11 +57,14 @@ def run_case(topology: Topology, case: Case) -> Outcome:
     started = time.perf_counter()
     try:
         flow = compile_topology(topology, MetricsRegistry(), CompileOptions(taps=taps, build=build))
+        timeline.start()
         run_dataflow(flow, RunOptions())
     except RunFailed as exc:
         outcome.error = topology.redact(exc.message)
     except Exception as exc:  # noqa: BLE001 - a connector refusing its options: the case errs, the others run
         outcome.error = topology.redact(f"{type(exc).__name__}: {exc}")
+    finally:
+        clock.set_time(None)
     outcome.seconds = time.perf_counter() - started
     for name, events in kept.items():
         outcome.seen[f"sink:{name}"] = events

@@ -17,13 +17,14 @@ from typing import Any, Dict, List, Optional, Tuple
 from engine.binding import Validation, validate_file
 from engine.binding.model import Topology
 from engine.expressions import Expression, ExpressionError, compile_expression
+from engine.testing.timeline import Lines, Steps, read_clock, read_steps
 from engine.topology.diagnostics import Diagnostic
 from engine.topology.environments import UnknownEnvironment
 from engine.topology.loader import Document, NodePath, load_file
 
 Where = Tuple[int, int]  # 1-based line and column in the test file
 PLACE_KINDS = ("events", "contains", "count", "where")
-CASE_KEYS = ("name", "inputs", "expect", "dead_letters")
+CASE_KEYS = ("name", "clock", "inputs", "expect", "dead_letters")
 DEAD_KEYS = ("step", "error", "count")
 
 
@@ -57,9 +58,10 @@ class DeadLetterExpectation:
 class Case:
     name: str
     where: Where
-    inputs: Dict[str, List[bytes]]
+    timeline: Steps  # raw lines per source, at this much processing time after ``clock``
     expect: List[PlaceExpectation]
     dead_letters: Optional[List[DeadLetterExpectation]]  # [] means: no dead letter at all
+    clock: Optional[datetime] = None  # processing time at the start (None: the system's when it runs)
 
 
 @dataclass
@@ -183,7 +185,10 @@ def _case(reader: _Reader, item: Any, node: NodePath, topology: Topology, places
         reader.problem(node, "a test case needs a 'name'")
         return None
     before = len(reader.problems)
-    inputs = _inputs(reader, data.get("inputs"), (*node, "inputs"), topology, folder)
+    clock = read_clock(lambda message, hint: reader.problem((*node, "clock"), message, hint=hint), data.get("clock"))
+    timeline = read_steps(data.get("inputs"), (*node, "inputs"),
+                          lambda where, message, hint: reader.problem(where, message, hint=hint),
+                          lambda value, where: _inputs(reader, value, where, topology, folder))
     expect = [e for i, raw in enumerate(_list(reader, data.get("expect"), (*node, "expect")))
               if (e := _place(reader, raw, (*node, "expect", i), places)) is not None]
     dead = None
@@ -194,7 +199,7 @@ def _case(reader: _Reader, item: Any, node: NodePath, topology: Topology, places
         reader.problem(node, f"test '{name}' expects nothing", hint="add 'expect' or 'dead_letters'")
     if len(reader.problems) > before:
         return None
-    return Case(name, reader.at(node), inputs, expect, dead)
+    return Case(name, reader.at(node), timeline, expect, dead, clock)
 
 
 def _list(reader: _Reader, value: Any, node: NodePath) -> List[Any]:
@@ -206,11 +211,11 @@ def _list(reader: _Reader, value: Any, node: NodePath) -> List[Any]:
     return value
 
 
-def _inputs(reader: _Reader, value: Any, node: NodePath, topology: Topology, folder: str) -> Dict[str, List[bytes]]:
+def _inputs(reader: _Reader, value: Any, node: NodePath, topology: Topology, folder: str) -> Lines:
     data = reader.mapping(value if value is not None else {}, node, "'inputs'", tuple(topology.sources))
     if data is None:
         return {}
-    out: Dict[str, List[bytes]] = {}
+    out: Lines = {}
     for source, items in data.items():
         if source not in topology.sources:
             continue  # reported as an unknown key
@@ -238,7 +243,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be written as JSON")
 
 
-def _file_lines(reader: _Reader, path: str, node: NodePath) -> List[bytes]:
+def _file_lines(reader: _Reader, path: str, node: NodePath) -> List[Optional[bytes]]:
     try:
         with open(path, "rb") as handle:
             return [line.rstrip(b"\r\n") for line in handle if line.strip()]

@@ -15,9 +15,10 @@ change; ``row`` is already projected to the ``fields`` values, so the state hold
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from engine import clock
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.errors import ConfigError
@@ -83,7 +84,7 @@ class TableRow(KeyLogic):
                     out.append({**event, **s.row} if merged else step.enrich(event, s.row))
                 elif step.wait is not None:
                     if now is None:
-                        now = datetime.now(timezone.utc)
+                        now = clock.now()
                     if s.held:
                         s.held.append((now + step.wait, event))  # type: ignore[attr-defined]
                     else:
