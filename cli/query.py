@@ -11,7 +11,7 @@ runs. Exit 0 with the rows; 2 when the topology has no such sink (or ``--sink`` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from rich.console import Console
 from rich.table import Table
@@ -48,38 +48,53 @@ def databases(topology: Topology) -> Dict[str, Dict[str, Any]]:
             if spec.kind in ("duckdb", "postgres")}
 
 
-def run_query(topology: Topology, args, out: Console, err: Console) -> int:
-    from engine.connectors.errors import QueryError
+class QueryRefused(Exception):
+    """A query that cannot be answered, in one line; ``usage``: the topology has no such sink."""
 
+    def __init__(self, message: str, usage: bool) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+def query_sink(topology: Topology, name: Optional[str], sql: str, path: str) -> Tuple[str, Dict[str, Any]]:
+    """The sink queried (``name``, or the only one) and ``{"columns", "types", "rows"}`` of ``sql``
+    on it: the one path of ``velocity-flow query`` and ``POST /api/v1/query`` (cli/observe)."""
     found = databases(topology)
     if not found:
-        err.print(f"error: {args.path} has no duckdb or postgres sink to query", highlight=False)
-        return EXIT_USAGE
-    name = args.sink
+        raise QueryRefused(f"{path} has no duckdb or postgres sink to query", usage=True)
     if name is None and len(found) > 1:
-        err.print(f"error: {args.path} has several sinks to query ({', '.join(found)}): choose one with --sink",
-                  highlight=False)
-        return EXIT_USAGE
+        raise QueryRefused(f"{path} has several sinks to query ({', '.join(found)}): choose one with --sink",
+                           usage=True)
     if name is not None and name not in found:
         hint = did_you_mean(name, list(found))
-        err.print(f"error: no duckdb or postgres sink '{name}' in {args.path} (it has: {', '.join(found)})"
-                  + (f"; {hint}" if hint else ""), highlight=False)
-        return EXIT_USAGE
-    sink = found[name] if name is not None else next(iter(found.values()))
+        raise QueryRefused(f"no duckdb or postgres sink '{name}' in {path} (it has: {', '.join(found)})"
+                           + (f"; {hint}" if hint else ""), usage=True)
+    name = name if name is not None else next(iter(found))
+    sink = found[name]
+    from engine.connectors.errors import QueryError
+
     try:
         if sink["kind"] == "postgres":
             from engine.connectors.postgres_query import query as query_postgres
 
             where = "postgres sink"
-            result = query_postgres(sink.get("dsn") or "", sink.get("schema"), args.sql)
+            result = query_postgres(sink.get("dsn") or "", sink.get("schema"), sql)
         else:
             from engine.connectors.duckdb_live import query  # DuckDB is loaded for this command only
 
             where = str(sink["path"])
-            result = query(where, args.sql)
+            result = query(where, sql)
     except QueryError as exc:
-        err.print(f"error: query on {where}: {exc}", highlight=False, markup=False)
-        return EXIT_FAILED
+        raise QueryRefused(f"query on {where}: {exc}", usage=False) from None
+    return name, result
+
+
+def run_query(topology: Topology, args, out: Console, err: Console) -> int:
+    try:
+        _, result = query_sink(topology, args.sink, args.sql, args.path)
+    except QueryRefused as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        return EXIT_USAGE if exc.usage else EXIT_FAILED
     _print(result, args.format, out)
     return EXIT_OK
 

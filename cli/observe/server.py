@@ -2,6 +2,7 @@
 
 Routes (GET and HEAD): ``/`` the page and ``/static/...`` its files (shipped in the package,
 no CDN); ``/metrics``; ``/api/v1/{topology,status,health,dead-letters,graph.svg,schema}``.
+POST: ``/api/v1/query``, a read-only SQL query on a sink, from this machine only (query_api.py).
 What it serves comes from a *view* (``LocalView`` here, ``cluster.ClusterView`` for ``deploy -p
 N``), so the routes are the same in both.
 """
@@ -24,6 +25,7 @@ from cli.observe.address import HttpOptions, is_loopback
 from cli.observe.documents import API
 from cli.observe.exposition import CONTENT_TYPE, FlowCollector, exposition, registry
 from cli.observe.picture import svg
+from cli.observe.query_api import answer_query
 from cli.observe.recent import KEEP, RecentDeadLetters
 from engine.metrics import MetricsRegistry
 from engine.stopping import stop_requested
@@ -88,6 +90,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self._answer(head=False)
 
+    def do_POST(self) -> None:  # noqa: N802
+        view = self.server.view  # type: ignore[attr-defined]
+        try:
+            if urlsplit(self.path).path != f"{API}/query":
+                status, content_type, body = _json(404, {"error": "POST goes to /api/v1/query only"})
+            else:
+                status, content_type, body = answer_query(view, self.client_address[0],
+                                                          _loopback_host(self.headers.get("Host", "")),
+                                                          self.headers, self.rfile.read)
+        except Exception as exc:  # noqa: BLE001 - a request never stops the flow
+            status, content_type, body = _failed(view, exc)
+        self._send(status, content_type, body, head=False)
+
     def _answer(self, head: bool) -> None:
         view = self.server.view  # type: ignore[attr-defined]
         url = urlsplit(self.path)
@@ -98,8 +113,10 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 status, content_type, body = self._route(view, path, query)
         except Exception as exc:  # noqa: BLE001 - a request never stops the flow
-            status, content_type = 500, "application/json"
-            body = json.dumps({"error": view.redact(f"{type(exc).__name__}: {exc}")}).encode()
+            status, content_type, body = _failed(view, exc)
+        self._send(status, content_type, body, head)
+
+    def _send(self, status: int, content_type: str, body: bytes, head: bool) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -125,6 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
         if name == "health":
             health = documents.health_document(view.status_doc())
             return _json(200 if health["ok"] else 503, health)
+        if name == "query":
+            return _json(405, {"error": 'POST a JSON body {"sql": "SELECT ...", "sink": "NAME"} here'})
         if name == "dead-letters":
             try:
                 limit = max(0, min(KEEP, int(query.get("limit", [DEFAULT_DEAD_LETTERS])[0])))
@@ -144,6 +163,10 @@ def _loopback_host(host: str) -> bool:
     to 127.0.0.1 (DNS rebinding) sends its own name and is refused."""
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     return is_loopback(name.strip("[]")) if name else True
+
+
+def _failed(view, exc: Exception) -> Tuple[int, str, bytes]:
+    return 500, "application/json", json.dumps({"error": view.redact(f"{type(exc).__name__}: {exc}")}).encode()
 
 
 def _json(status: int, document) -> Tuple[int, str, bytes]:
