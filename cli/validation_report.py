@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from engine.binding import Validation
 from engine.topology.diagnostics import ERROR, count_errors, render
+from engine.topology.interpolate import redact
 
 
 def print_text(console: Console, result: Validation) -> None:
@@ -21,7 +22,7 @@ def print_text(console: Console, result: Validation) -> None:
         console.print(f"[{color}]{head}[/{color}]" + ("\n" + rest if rest else ""), highlight=False, soft_wrap=True)
     errors = count_errors(result.diagnostics)
     warnings = len(result.diagnostics) - errors
-    name = escape(result.document.path + (f" (environment {result.environment})" if result.environment else ""))
+    name = escape(result.document.path + (f" (environment {_environment(result)})" if result.environment else ""))
     if errors or result.shared_errors:
         shared = f", {result.shared_errors} more as in the base" if result.shared_errors else ""
         console.print(f"[red]{name}: {errors} error(s){shared}, {warnings} warning(s)[/red]",
@@ -36,7 +37,12 @@ def print_text(console: Console, result: Validation) -> None:
 
 def to_json(results: List[Validation]) -> str:
     return json.dumps([
-        {"file": r.document.path, "environment": r.environment, "valid": r.ok,
+        {"file": r.document.path, "environment": _environment(r), "valid": r.ok,
          "diagnostics": [d.to_dict() for d in r.diagnostics]}
         for r in results
     ], indent=2)
+
+
+def _environment(result: Validation):
+    """The environment's name as the file writes it: a name taken from a ``${VAR}`` is shown so."""
+    return result.environment and redact(result.environment, result.document.secrets)

@@ -54,7 +54,8 @@ def validate_every_environment(path: str, env: Optional[Mapping[str, str]] = Non
         result = _validate(select_environment(doc, name), name)
         own = [d for d in result.diagnostics if (d.line, d.column, d.message) not in seen]
         result.shared_errors = count_errors(result.diagnostics) - count_errors(own)
-        result.diagnostics = [replace(d, message=f"in environment '{name}': {d.message}") for d in own]
+        shown = redact(name, doc.secrets)  # an environment's name may come from a ${VAR} too
+        result.diagnostics = [replace(d, message=f"in environment '{shown}': {d.message}") for d in own]
         results.append(result)
     return results
 

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Set
 
 from engine.catalog import components
 from engine.topology.diagnostics import Diagnostic
+from engine.topology.interpolate import redact
 from engine.topology.loader import Document, NodePath, Position
 
 SECTION = "environments"
@@ -53,7 +54,7 @@ def select_environment(doc: Document, name: Optional[str]) -> Document:
         return doc  # a load error or not a mapping: reported as it is
     names = environment_names(doc)
     if name is not None and name not in names:
-        raise UnknownEnvironment(doc.path, name, names)
+        raise UnknownEnvironment(doc.path, name, [redact(n, doc.secrets) for n in names])  # a name may be ${VAR}
     others = [n for n in names if n != name]
     problems = _outside(doc, others)
     if name is None:
