@@ -150,6 +150,14 @@ def _one_of(error: ValidationError, path: NodePath) -> Iterator[ShapeProblem]:
     present = [k for k in choices if isinstance(error.instance, dict) and k in error.instance]
     noun = "operator" if path and path[0] == "steps" else "connector"
     where = _owner(path, error.instance)
+    if len(path) == 3 - (path[:1] == ("dead_letter",)):  # inside a connector: options, like duckdb's table/tables
+        if not present:
+            yield ShapeProblem(path, f"{where} needs one of the options {' or '.join(choices)}",
+                               "add one of: " + ", ".join(choices), at_key=True)
+        else:
+            yield ShapeProblem((*path, present[1]), f"{where} takes only one of the options {', '.join(present)}",
+                               "remove all but one", at_key=True)
+        return
     if not present:
         yield ShapeProblem(path, f"{where} has no {noun}", "add one of: " + ", ".join(choices), at_key=True)
     else:
@@ -166,6 +174,8 @@ def _owner(path: NodePath, instance: Any) -> str:
         return f"step '{instance['id']}'"
     if len(path) == 2 and path[0] == "steps":  # a step without a (text) id: its place in the list
         return f"step #{cast(int, path[1]) + 1}"
+    if path[:1] == ("dead_letter",):  # dead_letter: {file: {...}}: one sink, no name
+        return f"the dead-letter {path[1]} sink" if len(path) == 2 else _what(path)
     if len(path) == 2:
         return f"{str(path[0])[:-1]} '{path[1]}'"
     if len(path) == 3 and path[0] in ("sources", "sinks"):

@@ -126,3 +126,21 @@ def test_wording_an_unnamed_step_by_its_place_and_a_one_item_union_by_its_minimu
             "  - id: u\n    union: [s]\nsinks:\n  out: {from: u, stdout: {}}\n")
     found, _ = errors(text)
     assert found == [(6, "step #1 is missing required option 'id'"), (8, "'union' needs at least 2 items, not 1")]
+
+
+@pytest.mark.parametrize("sink, expected", [
+    ("dead_letter: {file: {}}", (10, "the dead-letter file sink is missing required option 'path'")),
+    ("dead_letter: {duckdb: {path: x.duckdb}}", (10, "the dead-letter duckdb sink needs one of the options table or tables")),
+    ("dead_letter: {}", (10, "'dead_letter' has no connector")),
+])
+def test_wording_of_the_dead_letter_sink(sink, expected):
+    text = ("version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsteps:\n  - id: f\n    filter: \"a > 1\"\n"
+            f"sinks:\n  out: {{from: f, stdout: {{}}}}\n{sink}\n")
+    assert errors(text)[0] == [expected]
+
+
+def test_wording_of_options_of_which_a_connector_takes_one():
+    text = ("version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsinks:\n"
+            "  a: {from: s, duckdb: {path: x.duckdb}}\n  b: {from: s, duckdb: {path: x.duckdb, table: t, tables: {t: {key: [a], columns: {a: int}}}}}\n")
+    assert errors(text)[0] == [(6, "duckdb sink 'a' needs one of the options table or tables"),
+                               (7, "duckdb sink 'b' takes only one of the options table, tables")]
