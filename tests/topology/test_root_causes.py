@@ -130,7 +130,8 @@ def test_wording_an_unnamed_step_by_its_place_and_a_one_item_union_by_its_minimu
 
 @pytest.mark.parametrize("sink, expected", [
     ("dead_letter: {file: {}}", (10, "the dead-letter file sink is missing required option 'path'")),
-    ("dead_letter: {duckdb: {path: x.duckdb}}", (10, "the dead-letter duckdb sink needs one of the options table or tables")),
+    ("dead_letter: {duckdb: {path: x.duckdb}}",
+     (10, "the dead-letter duckdb sink needs one of the options table or tables")),
     ("dead_letter: {}", (10, "'dead_letter' has no connector")),
 ])
 def test_wording_of_the_dead_letter_sink(sink, expected):
@@ -141,6 +142,7 @@ def test_wording_of_the_dead_letter_sink(sink, expected):
 
 def test_wording_of_options_of_which_a_connector_takes_one():
     text = ("version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsinks:\n"
-            "  a: {from: s, duckdb: {path: x.duckdb}}\n  b: {from: s, duckdb: {path: x.duckdb, table: t, tables: {t: {key: [a], columns: {a: int}}}}}\n")
+            "  a: {from: s, duckdb: {path: x.duckdb}}\n  b: {from: s, duckdb: {path: x.duckdb, table: t,\n"
+            "                          tables: {t: {key: [a], columns: {a: int}}}}}\n")
     assert errors(text)[0] == [(6, "duckdb sink 'a' needs one of the options table or tables"),
-                               (7, "duckdb sink 'b' takes only one of the options table, tables")]
+                               (8, "duckdb sink 'b' takes only one of the options table, tables")]
