@@ -146,3 +146,17 @@ def test_wording_of_options_of_which_a_connector_takes_one():
             "                          tables: {t: {key: [a], columns: {a: int}}}}}\n")
     assert errors(text)[0] == [(6, "duckdb sink 'a' needs one of the options table or tables"),
                                (8, "duckdb sink 'b' takes only one of the options table, tables")]
+
+
+@pytest.mark.parametrize("op", ["route", "branch"])
+@pytest.mark.parametrize("condition, message", [
+    ("null", "the 'when' of output 'big' is always null: it never holds"),
+    ("if(true, null, null)", "the 'when' of output 'big' is always null: it never holds"),
+    ("amount", "the 'when' of output 'big' must be a condition (bool), got decimal(10,2): it would never hold"),
+])
+def test_a_route_or_branch_condition_that_never_holds_is_an_error(op, condition, message):
+    text = ("version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsteps:\n  - id: c\n"
+            "    cast: {fields: {amount: \"decimal(10,2)\"}}\n  - id: r\n"
+            f"    {op}: {{when: {{big: \"{condition}\", small: \"amount < 1\"}}}}\n"
+            "sinks:\n  out: {from: r.small, stdout: {}}\n")
+    assert errors(text)[0] == [(9, message)]
