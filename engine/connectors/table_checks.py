@@ -31,7 +31,11 @@ def view_problem(query: object) -> Optional[str]:
 
 
 def check_views(options) -> None:
-    """Every view is one SELECT (DuckDB's parser says)."""
+    """Every view is one SELECT (DuckDB's parser says), over ``tables`` (a single ``table``
+    sink makes no views)."""
+    if options.get("views") and "tables" not in options:
+        raise ConfigError("'views' needs 'tables': a sink writing one 'table' makes no views", ("views",),
+                          hint="declare the table under tables: {name: {key: [...], columns: {...}}}, or drop 'views'")
     for view, query in (options.get("views") or {}).items():
         problem = view_problem(query)
         if problem:

@@ -160,3 +160,11 @@ def test_a_route_or_branch_condition_that_never_holds_is_an_error(op, condition,
             f"    {op}: {{when: {{big: \"{condition}\", small: \"amount < 1\"}}}}\n"
             "sinks:\n  out: {from: r.small, stdout: {}}\n")
     assert errors(text)[0] == [(9, message)]
+
+
+@pytest.mark.parametrize("connector", ["duckdb: {path: x.duckdb", "postgres: {dsn: \"postgresql://u@h/d\""])
+def test_views_on_a_single_table_sink_are_a_validate_error_not_an_internal_one(connector):
+    # 'views' is declared for both forms; only the several-table sink makes views (a run was exit 4)
+    text = ("version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsinks:\n"
+            f"  out: {{from: s, {connector}, table: t, columns: {{a: int}}, views: {{v: \"SELECT 1\"}}}}}}\n")
+    assert errors(text)[0] == [(6, "'views' needs 'tables': a sink writing one 'table' makes no views")]
