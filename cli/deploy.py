@@ -1,4 +1,5 @@
-"""``velocity-flow deploy``: provision the topology's Kafka topics, then run it durably.
+"""``velocity-flow deploy``: provision the topology's Kafka topics, check its PostgreSQL sinks'
+tables against their declared columns, then run it durably.
 
 Durable means with a recovery store (default ``.velocity/recovery/<topology name>``), so a
 stopped or crashed deployment resumes where its last snapshot left it. ``--processes N``
@@ -45,6 +46,9 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
         err.print(f"[red]error:[/red] {len(conflicts)} topic(s) exist with other settings; deploy changes no "
                   "existing topic: align the topology or the cluster", highlight=False)
         return EXIT_INVALID
+    tables = check_tables(topology, out, err)
+    if tables != EXIT_OK:
+        return tables
     if args.plan:
         out.print(escape(hide(f"plan: run '{topology.name}' with {args.processes} process(es) x {args.workers} "
                               f"worker(s), recovery in {recovery_directory(topology, args)}")),
@@ -67,6 +71,36 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     if http is None:
         return run_processes(args, recovery, out, err)
     return serve_cluster(topology, http, args, recovery, out, err)
+
+
+def check_tables(topology: Topology, out: Console, err: Console) -> int:
+    """The ``postgres`` sinks' tables as the flow will find them (engine/connectors/postgres_plan.py),
+    before it starts: one line each; a table that exists with other columns is an error line."""
+    from cli.query import databases
+
+    sinks = {name: options for name, options in databases(topology).items() if options["kind"] == "postgres"}
+    if not sinks:
+        return EXIT_OK
+    from engine.connectors.errors import ConnectorError
+    from engine.connectors.postgres_plan import AS_DECLARED, CONFLICT, CREATE, plan_tables
+
+    hide = topology.redact
+    try:
+        plans = plan_tables(sinks)
+    except ConnectorError as exc:
+        report_error(err, topology, exc)
+        return EXIT_FAILED
+    for sink in sinks:
+        actions = [p.action for p in plans if p.sink == sink]
+        counts = ", ".join(f"{actions.count(a)} {word}" for a, word in ((AS_DECLARED, "exist as declared"),
+                                                                          (CREATE, "to create")) if a in actions)
+        out.print(escape(hide(f"postgres sink '{sink}': tables {counts or 'none'}")), highlight=False,
+                  soft_wrap=True)
+    conflicts = [p for p in plans if p.action == CONFLICT]
+    for plan in conflicts:
+        err.print("[red]error:[/red] " + escape(hide(plan.line())) + "; deploy changes no existing table: align the "
+                  "topology or the table", highlight=False, soft_wrap=True)
+    return EXIT_INVALID if conflicts else EXIT_OK
 
 
 DEPLOY_SNAPSHOT_INTERVAL = 5.0  # seconds; docs/deploy.md weighs it

@@ -27,8 +27,9 @@ from engine.connectors.duckdb_columns import Column, row_encoder
 from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres_columns import pg_column
 from engine.connectors.postgres_connection import Connection
+from engine.connectors.postgres_plan import conflict_message, table_problems
 from engine.connectors.table_specs import single_table
-from engine.connectors.table_sql import column_differences, create_sql, insert_sql, key_difference, quote, rows_to_write
+from engine.connectors.table_sql import create_sql, insert_sql, quote, rows_to_write
 from engine.connectors.wiring import SinglePartitionSink
 from engine.durations import parse_duration
 from engine.metrics import StepCounters
@@ -36,27 +37,14 @@ from engine.metrics import StepCounters
 LABEL = "postgres sink"
 STAGE_PREFIX = "__vf_stage_"
 
-_COLUMNS = """SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-    JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = current_schema() AND c.relname = %s AND c.relkind IN ('r', 'p')
-      AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"""
-_PRIMARY_KEY = """SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-    JOIN pg_namespace n ON n.oid = c.relnamespace
-    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
-    WHERE n.nspname = current_schema() AND c.relname = %s AND i.indisprimary"""
-
-
 def ensure_table(conn: psycopg.Connection, table: str, columns: List[Column], key: Optional[List[str]]) -> None:
-    """Create the table when missing; otherwise check it has exactly our columns (and key)."""
-    existing = conn.execute(_COLUMNS, [table]).fetchall()
-    if not existing:
+    """Create the table when missing; otherwise check it has exactly our columns (and key):
+    postgres_plan's check, which ``deploy`` makes before the flow starts."""
+    problems = table_problems(conn, table, columns, key)
+    if problems is None:
         conn.execute(create_sql(table, columns, key))
-        return
-    problems = column_differences(dict(existing), columns, {})
-    if key:
-        problems += key_difference([name for (name,) in conn.execute(_PRIMARY_KEY, [table]).fetchall()], key)
-    if problems:
-        raise ConnectorError(f"{LABEL}: table '{table}' exists with other columns: " + "; ".join(problems))
+    elif problems:
+        raise ConnectorError(f"{LABEL}: {conflict_message(table, problems)}")
 
 
 def create_stage(conn: psycopg.Connection, name: str, columns: List[Column]) -> None:
