@@ -1,11 +1,15 @@
 """The PostgreSQL lookup (engine/operators/joins/lookup_postgres.py) on a real server
 (tests/services/postgres.py): rows found with their types, absent keys, one query per batch and
-the cache's TTL, read-only sessions, a server restart survived by the batch that waits for it,
-a server that stays away dead-lettering at once, and validate connecting to nothing."""
+the cache's TTL, read-only sessions, a server restart survived by the batch that waits for it
+(alone, and in a flow running through the restart: every event enriched, no dead letter), a
+server that stays away dead-lettering at once, and validate connecting to nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import pathlib
 import subprocess
 import sys
 import threading
@@ -188,5 +192,50 @@ def test_validate_opens_no_connection_and_imports_no_psycopg(tmp_path):
             f"rc = main(['validate', {str(path)!r}]); print(rc, 'psycopg' in sys.modules)")
     env = {"PG_DSN": "", "PG_SCHEMA": "nowhere", "PGHOST": "127.0.0.1", "PGPORT": "1", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
-                         cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+                         cwd=str(pathlib.Path(__file__).parents[2]))
     assert out.stdout.split()[-2:] == ["0", "False"], out.stderr
+
+
+RESTARTED = """\
+version: 1
+name: lookup-restart
+sources:
+  departures: {{file: {{path: {dir}/departures.jsonl, batch_size: 1}}}}
+steps:
+  - id: with-trip
+    lookup: {{postgres: "${{PG_DSN}}", schema: "${{PG_SCHEMA}}", table: slow_trip, key: id, on: trip_id,
+             fields: {{trip_number: trip_number}}, ttl: 1ms, reconnect: 60s}}
+sinks:
+  out: {{from: with-trip, file: {{path: {dir}/out.jsonl}}}}
+dead_letter: {{file: {{path: {dir}/dead.jsonl}}}}
+"""
+
+
+def test_a_flow_runs_through_a_server_restart_without_losing_an_event(postgres_server, reference, tmp_path):
+    dsn, schema = reference
+    update(reference, "CREATE VIEW slow_trip AS SELECT t.* FROM trip t, LATERAL (SELECT pg_sleep(0.01)) s")
+    events = 600  # one query per event, 10 ms each: the flow runs for 6 s at least
+    (tmp_path / "departures.jsonl").write_text("".join(
+        json.dumps({"n": n, "trip_id": f"t{n % 3}"}) + "\n" for n in range(events)))
+    (tmp_path / "flow.yaml").write_text(RESTARTED.format(dir=tmp_path))
+    root = pathlib.Path(__file__).parents[2]
+    flow = subprocess.Popen([sys.executable, "-m", "cli", "run", "-q", str(tmp_path / "flow.yaml")], cwd=root,
+                            env={**os.environ, "PG_DSN": dsn, "PG_SCHEMA": schema}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        out = tmp_path / "out.jsonl"
+        deadline = time.monotonic() + 60
+        while (not out.exists() or len(out.read_text().splitlines()) < 50) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert flow.poll() is None, "the flow ended before the restart"
+        postgres_server.restart(pause=0.5)
+        assert flow.poll() is None, "the flow ended before the server was back"
+        _, err = flow.communicate(timeout=180)
+    finally:
+        if flow.poll() is None:
+            flow.kill()
+    assert flow.returncode == 0, err[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert sorted((r["n"], r["trip_number"]) for r in rows) == [
+        (n, {0: None, 1: "TR-1", 2: "TR-2"}[n % 3]) for n in range(events)]
+    assert (tmp_path / "dead.jsonl").read_text() == ""
