@@ -8,6 +8,9 @@ seconds and runs in the normal suite, CI included.
 
 import os
 import pathlib
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -43,10 +46,10 @@ def installed(tmp_path_factory):
     return venv, pathlib.Path(site), work
 
 
-def _run(installed, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def _run(installed, *args: str, timeout: float = 120, cwd=None) -> subprocess.CompletedProcess:
     venv, _, work = installed
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return subprocess.run([str(venv / "bin" / args[0]), *args[1:]], cwd=work, env=env, capture_output=True,
+    return subprocess.run([str(venv / "bin" / args[0]), *args[1:]], cwd=cwd or work, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -130,3 +133,40 @@ def test_the_http_page_is_served_from_the_wheel(installed):
         flow.send_signal(signal.SIGTERM)
         _, err = flow.communicate(timeout=60)
     assert flow.returncode == 0, err
+
+
+README_SERVICES = {  # need the services `stack up` starts (Java, Maven, PostgreSQL): tests/services runs them
+    "stack up", "stack up kafka", "stack down", "stack down kafka", "deploy my.yaml -p 2 -w 2",
+    "deploy --env kafka topologies/velocity/transport_order_domain.yaml",
+    "generate tms --orders 200 --postgres postgresql://postgres@127.0.0.1:15432/tms --rate 100"}
+README_ELSEWHERE = {"demo", "init my-flow", "schema --path"}  # run by the tests above
+README_PROSE = {"stack", "test", "validate"}  # a name in a sentence: "`velocity-flow validate`, `run` and ..."
+README_CHECKOUT = {"run topologies/examples/transport_orders.yaml", "test topologies/",
+                   "test topologies/ --format junit"}
+
+
+def test_every_readme_command(installed):
+    """Each `velocity-flow ...` the README shows, from the wheel, outside the checkout: the
+    tutorial's commands on its topology (saved as my.yaml beside a copy of the sample data),
+    the checkout's commands in a copy of what a clone holds (topologies/, samples/, schemas/)."""
+    _, _, work = installed
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = {re.sub(r"\s+", " ", c).strip() for c in re.findall(r"velocity-flow ([^`#\n]*)", readme)}
+    shown.add("graph my.yaml --format svg -o flow.svg")  # "`--format svg -o flow.svg`" of the graph step
+    tutorial = readme.split("## Five-minute tutorial", 1)[1]
+    mine, clone = work / "readme", work / "clone"
+    mine.mkdir()
+    (mine / "my.yaml").write_text(re.search(r"```yaml\n(.*?)```", tutorial, re.S).group(1))
+    for folder in ("samples", "topologies", "schemas"):
+        shutil.copytree(ROOT / folder, clone / folder)
+    shutil.copytree(ROOT / "samples", mine / "samples")
+    unknown = shown - README_SERVICES - README_ELSEWHERE - README_PROSE - README_CHECKOUT
+    assert all(c.split()[1:2] == ["my.yaml"] or c.startswith("query my.yaml") for c in unknown), unknown
+    ordered = sorted(unknown, key=lambda c: (not c.startswith("validate"), not c.startswith("run"), c))
+    for command in ordered + sorted(README_CHECKOUT):
+        if "--format svg" in command and shutil.which("dot") is None:
+            continue  # Graphviz is a system program the set-up does not install (tests/cli/test_graph_picture.py)
+        result = _run(installed, "velocity-flow", *shlex.split(command), timeout=300,
+                      cwd=clone if command in README_CHECKOUT else mine)
+        assert result.returncode == 0, (command, result.stdout[-2000:], result.stderr[-2000:])
+    assert (mine / "flow.svg").exists() or shutil.which("dot") is None
