@@ -246,3 +246,28 @@ def test_a_test_file_can_run_a_topology_environment(monkeypatch, tmp_path):
         assert code == expected, out + err
         if expected:  # the kafka sources are replaced by the test's inputs: same steps, same results
             assert "no environment 'nope' (known: kafka)" in out + err and ":5:14:" in out + err
+
+
+def test_inputs_from_a_file_beside_the_test_file(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "readings.jsonl").write_text(
+        '{"sensor": "a", "temp_c": 31.5, "level": 1, "at": "2026-11-02T06:00:10Z"}\n\n{"sensor": "b", \n')
+    path = write(tmp_path, """\
+      - name: from a file
+        inputs:
+          readings: {file: data/readings.jsonl}
+        expect:
+          - {at: split.hot, count: 1}
+        dead_letters: [{step: readings, error: malformed JSON, count: 1}]
+      - name: a file that is not there
+        inputs:
+          readings: {file: data/nope.jsonl}
+        expect:
+          - {at: typed, count: 0}
+    """)
+    code, out, err = cli("test", path)
+    assert code == 1 and "flow.test.yaml:11:22: error: cannot read input file" in err, out + err
+    text = (tmp_path / "flow.test.yaml").read_text()
+    (tmp_path / "flow.test.yaml").write_text(text.split("- name: a file that is not there")[0])
+    code, out, err = cli("test", path)
+    assert code == 0 and "1 passed, 0 failed" in out, out + err
