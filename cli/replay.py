@@ -173,6 +173,7 @@ def _report(topology: Topology, letters: List[Letter], outcomes: Outcomes, dry: 
         "topology": topology.redact(str(topology.path)), "dry_run": dry, "selected": len(letters),
         "replayed": len(replayed), "passed": len(passed), "dropped": len(replayed) - len(passed) - len(dead),
         "dead_again": len(dead), "dead_unattributed": len(outcomes.dead_unknown),
+        "reached_unattributed": outcomes.reached_unknown,
         "reasons": [{"step": s, "error": topology.redact(e), "count": n} for (s, e), n in reasons.most_common()],
         "not_replayed": [{"line": letter.line, "step": letter.step if letter.record else None,
                           "origin": letter.origin, "reason": topology.redact(str(letter.skipped))}
@@ -185,7 +186,9 @@ def _print(report: Dict[str, Any], out: Console, err: Console) -> None:
     table.add_column("dead letters")
     table.add_column("count", justify="right")
     for label, key in (("selected", "selected"), ("replayed", "replayed"), ("now pass (reached a sink)", "passed"),
-                       ("filtered out (no sink, no error)", "dropped"), ("dead again", "dead_again"),
+                       ("filtered out or taken by a keyed step (no sink, no error)", "dropped"),
+                       ("events a sink got after a keyed step (its results, not attributable)", "reached_unattributed"),
+                       ("dead again", "dead_again"),
                        ("dead again, origin unknown (after a keyed step)", "dead_unattributed")):
         if key in ("selected", "replayed", "passed", "dead_again") or report[key]:
             table.add_row(label, f"{report[key]:,}")

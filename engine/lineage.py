@@ -21,8 +21,10 @@ worked out as the batch goes, at nearly no cost on clean data:
    time to count what each made, also only when a dead letter asks.
 
 The way back ends at a batch that is not a ``Batch``: the output of a keyed step, which
-regroups events by key. Its dead letters carry the keyed step's event and, for a Kafka
-source read with ``metadata: true``, the origin in its ``_meta``.
+regroups events by key. Dead letters past it carry their step's event and, for a Kafka
+source read with ``metadata: true``, the origin in its ``_meta``. An event the keyed step's
+own state refuses (late, no event time) is traced in the step's last input batches
+(``engine.compiler.keyed.Recent``).
 """
 
 from __future__ import annotations

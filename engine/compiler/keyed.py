@@ -53,16 +53,18 @@ and one pickle is ~12x cheaper than ``copy.deepcopy`` followed by Bytewax's own 
 from __future__ import annotations
 
 import pickle
+from collections import deque
 from datetime import datetime, timedelta
 from time import perf_counter
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Deque, List, Optional, Tuple
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import StatefulBatchLogic
 
-from engine import clock
+from engine import clock, lineage
 from engine.compiler.steps import StepOut
+from engine.lineage import Batch
 from engine.metrics import StepCounters
 from engine.operators.boundary import debug, guard
 from engine.operators.dead import describe
@@ -270,20 +272,47 @@ class _KeyLogic(StatefulBatchLogic):
 def keyed_step(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters], name: str) -> StepOut:
     """A keyed stateful step; ``ok`` and ``dead`` carry batches. ``name`` is the YAML step id
     its dead letters carry (Bytewax scopes ``step_id`` with the flow's id)."""
-    grouped = op.map("group", up, _grouper(name, keyed, counters))
+    recent = Recent()
+    grouped = op.map("group", up, _grouper(name, keyed, counters, recent))
     pairs = op.flat_map_batch("keys", grouped, lambda results: [p for r in results for p in r[0]])
     no_key = op.flat_map_batch("no_key", grouped, lambda results: [r[1] for r in results if r[1]])
     state = op.stateful_batch("state", pairs, lambda resume: _KeyLogic(name, keyed, resume))
     ok = op.flat_map_batch("ok", state, _rebatch_ok(counters))
-    dead = op.flat_map_batch("dead", state, _rebatch_dead(name, counters))
+    dead = op.flat_map_batch("dead", state, _rebatch_dead(name, counters, recent))
     return StepOut(ok, op.merge("dead_letters", dead, no_key))
 
 
-def _grouper(step_id: str, keyed: KeyedStep, counters: Optional[StepCounters]):
+class Recent:
+    """The last input batches of a keyed step (``engine.lineage.Batch``, kept whole): an event
+    its state refused (``add``'s dead letters: a late event, an event time that is not one)
+    is found there by identity, so its dead letter carries the event as the source read it and
+    its origin, as a stateless step's does. Batches grouped ``RECENT`` batches ago, or in
+    another process, are not: those dead letters keep the step's event, without an origin."""
+
+    RECENT = 4
+
+    def __init__(self) -> None:
+        self.batches: Deque[Batch] = deque(maxlen=self.RECENT)
+
+    def keep(self, batch: list) -> None:
+        if type(batch) is Batch:
+            self.batches.append(batch)
+
+    def trace(self, deads: List[DeadLetter]) -> None:
+        for batch in reversed(list(self.batches)):
+            lost = [d for d in deads if d.origin is None]
+            if not lost:
+                return
+            lineage.trace_dead_letters(lost, batch)
+
+
+def _grouper(step_id: str, keyed: KeyedStep, counters: Optional[StepCounters], recent: Optional[Recent] = None):
     # a batch whose group() raises is grouped one event at a time
     process = guard(step_id, keyed.group, keep_lineage=False)
 
     def group(batch: list):
+        if recent is not None:
+            recent.keep(batch)
         started = perf_counter()
         pairs, deads = process(batch)
         if counters is not None:  # the time of the grouping; the state's work is Bytewax's to time
@@ -303,10 +332,12 @@ def _rebatch_ok(counters: Optional[StepCounters]):
     return collect
 
 
-def _rebatch_dead(step_id: str, counters: Optional[StepCounters]):
+def _rebatch_dead(step_id: str, counters: Optional[StepCounters], recent: Optional[Recent] = None):
     def collect(items: list) -> list:
         values = [value if kind == _DEAD else _failure(step_id, key, value)
                   for key, (kind, value) in items if kind != _OK]
+        if recent is not None and values:
+            recent.trace(values)
         if counters is not None and values:
             counters.add(dead=len(values))
         return [values] if values else []
