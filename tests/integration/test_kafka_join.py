@@ -1,4 +1,4 @@
-"""A stream-table join and an interval join deployed on a real Kafka broker, killed with SIGKILL
+"""A stream-table join, an interval join and a lookup deployed on a real Kafka broker, killed with SIGKILL
 mid-run and resumed, and spread over two processes: the joined output equals a crash-free
 run's (docs/joins.md: rows, held and buffered events are keyed state in the recovery store;
 the file sink resumes where the snapshot was taken). The sinks append, so a run that started
@@ -149,3 +149,52 @@ def test_two_processes_pair_every_departure_with_its_scans(kafka_bootstrap, kafk
     done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=180)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert _pairs(flow.dir / "out.jsonl") == interval_oracle(DEPARTURES, SCANS_BEFORE + SCANS_AFTER)
+
+
+LOOKUP = """\
+    version: 1
+    name: lookup-crash
+    sources:
+      orders: {{kafka: {{brokers: "{bootstrap}", topic: {orders}, tail: {tail}}}}}
+    steps:
+      - id: enriched
+        from: orders
+        lookup: {{duckdb: "{db}", table: customer, key: id, on: customer, fields: {{name: name}}, how: left}}
+    sinks:
+      out: {{from: enriched, file: {{path: "{dir}/out.jsonl", mode: append}}}}
+    dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+    """
+
+
+def test_a_killed_lookup_resumes_without_losing_or_repeating_an_order(kafka_bootstrap, kafka_topic, flow):
+    """A lookup keeps no state; a SIGKILL mid-run and a resume still give every order once, with
+    its customer's name (the table is read-only reference data, unchanged across the runs)."""
+    import duckdb
+
+    db = str(flow.dir / "ref.duckdb")
+    with duckdb.connect(db) as con:
+        con.execute("CREATE TABLE customer (id VARCHAR PRIMARY KEY, name VARCHAR)")
+        con.executemany("INSERT INTO customer VALUES (?, ?)", [(c["id"], c["name"]) for c in CUSTOMERS[:15]])
+    orders = kafka_topic("orders", partitions=2)
+    values = {"bootstrap": kafka_bootstrap, "orders": orders, "db": db}
+    command = [sys.executable, "-m", "cli", "deploy", "-q", "-w", "2", "-s", "0.3", "-r", str(flow.dir / "rec"),
+               str(flow.dir / "lookup.yaml")]
+    flow.yaml(LOOKUP, "lookup.yaml", tail="true", **values)
+    produce(kafka_bootstrap, orders, ORDERS[:200], key=lambda o: o["customer"])
+    out = flow.dir / "out.jsonl"
+    running = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 200):
+        time.sleep(0.1)
+    produce(kafka_bootstrap, orders, ORDERS[200:300], key=lambda o: o["customer"])
+    time.sleep(0.5)  # killed while these are read, written, snapshotted, in any state
+    running.send_signal(signal.SIGKILL)
+    running.wait(timeout=30)
+    produce(kafka_bootstrap, orders, ORDERS[300:], key=lambda o: o["customer"])
+    flow.yaml(LOOKUP, "lookup.yaml", tail="false", **values)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=180)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    names = {c["id"]: c["name"] for c in CUSTOMERS[:15]}
+    joined = sorted((e["id"], e["name"]) for e in map(json.loads, out.read_text().splitlines()))
+    assert joined == [(o["id"], names.get(o["customer"])) for o in ORDERS]  # a crash-free run's: once each
+    assert not (flow.dir / "dead.jsonl").exists() or (flow.dir / "dead.jsonl").read_text() == ""
