@@ -34,13 +34,16 @@ class Timeline:
     step took a batch for ``SETTLE``): the keyed steps' timers it passes fire at the new time,
     then the next lines come. The clock is set by :meth:`start` (the caller sets it back)."""
 
-    def __init__(self, segments: Sequence[Segment], sources: Sequence[str]) -> None:
+    def __init__(self, segments: Sequence[Segment]) -> None:
         self._segments = list(segments) or [(datetime.now(timezone.utc), {})]
-        self._sources = set(sources)
+        self._sources: Set[str] = set()  # the sources of the flow: a MemorySource each
         self._current = 0
         self._handed: Set[str] = set()  # sources that handed out the current segment
         self._counts: Dict[str, int] = {}  # lines handed out per source: positions go on
         self._moved = 0.0
+
+    def add_source(self, source: str) -> None:
+        self._sources.add(source)
 
     def start(self) -> None:
         clock.set_time(self._segments[0][0])
@@ -93,6 +96,7 @@ class MemorySource(FixedPartitionedSource[RawBatch, int]):
     def __init__(self, timeline: Timeline, source: str) -> None:
         self._timeline = timeline
         self._origin = source
+        timeline.add_source(source)
 
     def list_parts(self) -> List[str]:
         return [self._origin]

@@ -43,7 +43,7 @@ def run_case(topology: Topology, case: Case) -> Outcome:
     places = {e.at for e in case.expect}
     kept: Dict[str, List[Any]] = {}
     start = case.clock or datetime.now(timezone.utc)
-    timeline = Timeline([(start + offset, lines) for offset, lines in case.timeline], list(topology.sources))
+    timeline = Timeline([(start + offset, lines) for offset, lines in case.timeline])
 
     def build(role: str, spec, counters):
         if role == "source":
