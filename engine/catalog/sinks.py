@@ -60,7 +60,9 @@ DUCKDB = Component(
         Option("views", "With `tables`: view name -> SQL query over the tables, (re)created when the flow starts "
                "(composite objects such as a Load). Exactly one SELECT (or WITH ... SELECT) statement each, created "
                "with external access disabled: a view cannot read or write files, attach databases or load "
-               "extensions.", {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}}),
+               "extensions. `validate` creates the views over empty copies of the tables, so a view reading "
+               "a file, or a table or column the sink lacks, is refused at its line.",
+               {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}}),
         _COLUMNS_OPTION, _MODE_OPTION, _KEY_OPTION,
     ),
     constraints=_ONE_OR_SEVERAL,

@@ -60,6 +60,36 @@ def check_duckdb(options) -> None:
     """The ``duckdb`` sink's declared check: the tables' names and the views."""
     check_tables(DUCKDB_LABEL, options, _duckdb_table)
     check_views(options)
+    if options.get("views"):
+        bind_views(options)
+
+
+def bind_views(options) -> None:
+    """Create the sink's tables (empty, with their positions tables) and then its views, in
+    declared order, in an in-memory DuckDB with external access disabled, as the sink does at
+    start: a view naming an unknown table or column, or reading a file or a URL, is refused at
+    the view's line by ``validate`` instead of stopping the run."""
+    import duckdb
+
+    from engine.connectors.table_sql import create_sql, quote
+
+    con = duckdb.connect(":memory:", config={"enable_external_access": False})
+    try:
+        for name, spec in options["tables"].items():
+            table = _duckdb_table(name, spec)
+            positions = Positions(name, table.columns, table.key)
+            con.execute(create_sql(name, table.columns, table.key))
+            con.execute(create_sql(positions.name, positions.columns, table.key))
+        for view, query in options["views"].items():
+            try:
+                con.execute(f"CREATE VIEW {quote(view)} AS {query}")
+            except duckdb.Error as exc:
+                reason = str(exc).strip().splitlines()[0]
+                raise ConfigError(f"view '{view}' cannot be created: {reason}", ("views", view),
+                                  hint="a view reads the sink's tables (and the views above it) only: "
+                                       "no files, URLs or extensions") from None
+    finally:
+        con.close()
 
 
 def check_postgres(options) -> None:

@@ -155,13 +155,35 @@ def test_validate_refuses_a_bad_view_at_its_line(tmp_path, query):
     assert [d["line"] for d in result["diagnostics"] if d["severity"] == "error"] == [14]
 
 
-def test_run_of_a_file_reading_view_fails_with_exit_3_and_reads_nothing(monkeypatch, tmp_path, secret):
+@pytest.mark.parametrize("query", READERS + ["SELECT nme FROM trip", "SELECT * FROM trips", "SELECT * FROM later"])
+def test_validate_creates_the_views_over_empty_tables_and_refuses_what_cannot_be(tmp_path, secret, query):
+    """validate makes the sink's tables (empty, in memory, external access off) and its views in
+    order: a view reading a file, a URL or a table or column the sink does not have is an error
+    at its line; nothing is read or written."""
+    path = tmp_path / "t.yaml"
+    query = query.format(tmp=tmp_path, secret=secret).replace("'", "''")
+    path.write_text(TOPOLOGY.format(tmp=tmp_path, query=f"'{query}'") + "        later: SELECT * FROM ok\n",
+                    encoding="utf-8")
+    code, output = cli("validate", str(path))
+    assert code == 1, output
+    assert ":14:" in output and "view 'bad' cannot be created" in output and "top-secret" not in output
+    assert not os.path.exists(tmp_path / "out.csv") and not os.path.exists(tmp_path / "db.duckdb")
+
+
+def test_views_may_read_the_positions_tables_and_the_views_above_them(tmp_path):
+    path = tmp_path / "t.yaml"
+    query = "'SELECT o.id, p._lsn FROM ok o JOIN _positions_trip p USING (id)'"
+    path.write_text(TOPOLOGY.format(tmp=tmp_path, query=query), encoding="utf-8")
+    assert cli("validate", str(path)) == (0, f"{path}: valid (1 source(s), 0 step(s), 1 sink(s))\n")
+
+
+def test_run_refuses_a_file_reading_view_before_reading_anything(monkeypatch, tmp_path, secret):
     monkeypatch.chdir(tmp_path)  # a default dead-letter file lands here
     (tmp_path / "in.jsonl").write_text('{"table": "trip", "op": "c", "after": {"id": 1, "status": "OPEN"}}\n')
     path = tmp_path / "t.yaml"
     path.write_text(TOPOLOGY.format(tmp=tmp_path, query=f"\"SELECT * FROM read_text('{secret}')\""),
                     encoding="utf-8")
-    assert cli("validate", str(path))[0] == 0
     code, output = cli("run", "-q", str(path))
-    assert code == 3, output
-    assert "cannot create a view" in output and "top-secret" not in output
+    assert code == 1, output
+    assert "view 'bad' cannot be created" in output and "top-secret" not in output
+    assert not os.path.exists(tmp_path / "db.duckdb")
