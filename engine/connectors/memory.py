@@ -22,6 +22,7 @@ from engine.records import RawBatch
 
 BATCH = 1000  # raw lines per batch
 SETTLE = 0.025  # seconds the flow is left alone before the clock moves on
+QUIET_LOOKS = 8  # and as many looks of a source (each in a later round of the worker) without a keyed batch
 _LOOK_AGAIN = timedelta(milliseconds=2)
 
 Segment = Tuple[datetime, Dict[str, List[Optional[bytes]]]]  # the clock's time, the raw lines per source then
@@ -30,9 +31,12 @@ Segment = Tuple[datetime, Dict[str, List[Optional[bytes]]]]  # the clock's time,
 class Timeline:
     """A test case's inputs over processing time (engine/clock.py): segments, each the lines
     every source hands out while the clock reads the segment's time. The clock moves to the
-    next segment once every source has handed out its lines and the flow has settled (no keyed
-    step took a batch for ``SETTLE``): the keyed steps' timers it passes fire at the new time,
-    then the next lines come. The clock is set by :meth:`start` (the caller sets it back)."""
+    next segment once every source has handed out its lines and the flow has settled: no keyed
+    step took a batch for ``SETTLE`` seconds nor while a source looked ``QUIET_LOOKS`` times
+    (each look is a later round of the worker, which runs every operator with work before it
+    sleeps: a process the machine left waiting is not taken for a quiet flow). The keyed
+    steps' timers the clock passes fire at the new time, then the next lines come. The clock
+    is set by :meth:`start` (the caller sets it back)."""
 
     def __init__(self, segments: Sequence[Segment]) -> None:
         self._segments = list(segments) or [(datetime.now(timezone.utc), {})]
@@ -41,9 +45,13 @@ class Timeline:
         self._handed: Set[str] = set()  # sources that handed out the current segment
         self._counts: Dict[str, int] = {}  # lines handed out per source: positions go on
         self._moved = 0.0
+        self._looks = 0  # since the last change or keyed batch
+        self._lead = ""  # the source that counts the looks
+        self._busy = 0.0  # clock.quiet_since() at the last look
 
     def add_source(self, source: str) -> None:
         self._sources.add(source)
+        self._lead = min(self._sources)
 
     def start(self) -> None:
         clock.set_time(self._segments[0][0])
@@ -56,15 +64,21 @@ class Timeline:
         if source not in self._handed:
             self._handed.add(source)
             self._moved = monotonic()
+            self._looks = 0
             lines = self._segments[self._current][1].get(source, [])
             first = self._counts.get(source, 0) + 1
             self._counts[source] = first - 1 + len(lines)
             return [RawBatch(lines[i:i + BATCH], source, first + i) for i in range(0, len(lines), BATCH)]
+        busy = clock.quiet_since()
+        if source == self._lead:  # one source counts the worker's rounds
+            self._looks = self._looks + 1 if busy == self._busy else 0
+            self._busy = busy
         if (self._handed >= self._sources and self._current + 1 < len(self._segments)
-                and monotonic() - max(self._moved, clock.quiet_since()) >= SETTLE):
+                and self._looks >= QUIET_LOOKS and monotonic() - max(self._moved, busy) >= SETTLE):
             self._current += 1
             self._handed.clear()
             self._moved = monotonic()
+            self._looks = 0
             clock.set_time(self._segments[self._current][0])
         return None
 
