@@ -6,8 +6,10 @@ case's raw lines, so decoding and its dead letters are the topology's own, and e
 ``CaptureSink`` keeping what the real sink's encoder accepts. Taps keep what leaves each
 source and step the case looks at. Inputs are bounded, so at their end every keyed step
 flushes (``emit: final`` results, open windows, held micro-batches), as in a bounded run.
-Processing time is the case's clock (engine/clock.py): it stands still at the case's
-``clock`` (or the time it starts) and moves only at the ``advance`` steps of its inputs.
+A ``lookup`` step reads the case's ``tables`` rows, when it gives them, instead of its
+database (engine/testing/tables.py). Processing time is the case's clock (engine/clock.py):
+it stands still at the case's ``clock`` (or the time it starts) and moves only at the
+``advance`` steps of its inputs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from engine.connectors.memory import CaptureSink, MemorySource, Timeline
 from engine.metrics import MetricsRegistry
 from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
 from engine.testing.spec import Case
+from engine.testing.tables import Swapped
 
 
 @dataclass
@@ -55,6 +58,7 @@ def run_case(topology: Topology, case: Case) -> Outcome:
 
     taps = {place: _keeping(outcome.seen.setdefault(place, [])) for place in places if not place.startswith("sink:")}
     started = time.perf_counter()
+    tables = Swapped(topology, case.tables)
     try:
         flow = compile_topology(topology, MetricsRegistry(), CompileOptions(taps=taps, build=build))
         timeline.start()
@@ -65,6 +69,7 @@ def run_case(topology: Topology, case: Case) -> Outcome:
         outcome.error = topology.redact(f"{type(exc).__name__}: {exc}")
     finally:
         clock.set_time(None)
+        tables.restore()
     outcome.seconds = time.perf_counter() - started
     for name, events in kept.items():
         outcome.seen[f"sink:{name}"] = events

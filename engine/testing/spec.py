@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from engine.binding import Validation, validate_file
 from engine.binding.model import Topology
 from engine.expressions import Expression, ExpressionError, compile_expression
+from engine.testing.tables import Rows, read_tables
 from engine.testing.timeline import Lines, Steps, read_clock, read_steps
 from engine.topology.diagnostics import Diagnostic
 from engine.topology.environments import UnknownEnvironment
@@ -24,7 +25,7 @@ from engine.topology.loader import Document, NodePath, load_file
 
 Where = Tuple[int, int]  # 1-based line and column in the test file
 PLACE_KINDS = ("events", "contains", "count", "where")
-CASE_KEYS = ("name", "clock", "inputs", "expect", "dead_letters")
+CASE_KEYS = ("name", "clock", "inputs", "tables", "expect", "dead_letters")
 DEAD_KEYS = ("step", "error", "count")
 
 
@@ -62,6 +63,7 @@ class Case:
     expect: List[PlaceExpectation]
     dead_letters: Optional[List[DeadLetterExpectation]]  # [] means: no dead letter at all
     clock: Optional[datetime] = None  # processing time at the start (None: the system's when it runs)
+    tables: Rows = field(default_factory=dict)  # lookup step -> the rows it reads instead of its table
 
 
 @dataclass
@@ -189,6 +191,7 @@ def _case(reader: _Reader, item: Any, node: NodePath, topology: Topology, places
     timeline = read_steps(data.get("inputs"), (*node, "inputs"),
                           lambda where, message, hint: reader.problem(where, message, hint=hint),
                           lambda value, where: _inputs(reader, value, where, topology, folder))
+    tables = read_tables(reader, data.get("tables"), (*node, "tables"), topology)
     expect = [e for i, raw in enumerate(_list(reader, data.get("expect"), (*node, "expect")))
               if (e := _place(reader, raw, (*node, "expect", i), places)) is not None]
     dead = None
@@ -199,7 +202,7 @@ def _case(reader: _Reader, item: Any, node: NodePath, topology: Topology, places
         reader.problem(node, f"test '{name}' expects nothing", hint="add 'expect' or 'dead_letters'")
     if len(reader.problems) > before:
         return None
-    return Case(name, reader.at(node), timeline, expect, dead, clock)
+    return Case(name, reader.at(node), timeline, expect, dead, clock, tables)
 
 
 def _list(reader: _Reader, value: Any, node: NodePath) -> List[Any]:

@@ -93,6 +93,11 @@ class Lookup:
                                   "DuckDB one", (option,))
         return DuckDBTable(config["duckdb"], self.table, self.key, self.fields)
 
+    def forget(self) -> None:
+        """Empty the cache: the next batch reads every key again (``velocity-flow test``'s cases)."""
+        with self._lock:
+            self._cache.clear()
+
     # -- per batch ------------------------------------------------------------------------
     def process(self, batch: list) -> Tuple[List[dict], List[DeadLetter]]:
         on = self.on
