@@ -30,12 +30,27 @@ def view_problem(query: object) -> Optional[str]:
     return None if problem is None else f"a view must be exactly one SELECT statement: {problem}"
 
 
-def check_views(options) -> None:
-    """Every view is one SELECT (DuckDB's parser says), over ``tables`` (a single ``table``
-    sink makes no views)."""
-    if options.get("views") and "tables" not in options:
+# the options of one form that the other form does not take (the sink's class would refuse them at run time)
+_SINGLE_ONLY = ("columns", "mode", "key")
+
+
+def check_form(options) -> None:
+    """A table sink is one ``table`` (with ``columns``, ``mode``, ``key``) or several ``tables``
+    (each declaring its key and columns, with ``views``): an option of the other form is refused."""
+    if "tables" in options:
+        for name in _SINGLE_ONLY:
+            if name in options:
+                raise ConfigError(f"'{name}' belongs to a sink writing one 'table'; with 'tables' each table "
+                                  f"declares its own key and columns", (name,),
+                                  hint="move it into the table's entry under tables: {name: {key: [...], "
+                                       "columns: {...}}}, or drop it")
+    elif options.get("views"):
         raise ConfigError("'views' needs 'tables': a sink writing one 'table' makes no views", ("views",),
                           hint="declare the table under tables: {name: {key: [...], columns: {...}}}, or drop 'views'")
+
+
+def check_views(options) -> None:
+    """Every view is one SELECT (DuckDB's parser says)."""
     for view, query in (options.get("views") or {}).items():
         problem = view_problem(query)
         if problem:
@@ -58,6 +73,7 @@ def _postgres_table(name: str, spec: dict) -> TableSpec:
 
 def check_duckdb(options) -> None:
     """The ``duckdb`` sink's declared check: the tables' names and the views."""
+    check_form(options)
     check_tables(DUCKDB_LABEL, options, _duckdb_table)
     check_views(options)
     if options.get("views"):
@@ -104,5 +120,6 @@ def check_postgres(options) -> None:
             raise ConfigError("'dsn' is not a libpq connection string or URI", ("dsn",),
                               hint="e.g. postgresql://user@host:5432/database, or host=... dbname=...; "
                                    "PGHOST, PGPASSWORD, ... fill in the rest") from None
+    check_form(options)
     check_tables(POSTGRES_LABEL, options, _postgres_table)
     check_views(options)

@@ -103,7 +103,8 @@ def topic_brokers(sources: Mapping[str, SourceDef], sinks: Mapping[str, SinkDef]
     connectors += [s.options for s in [*sinks.values(), dead_letter] if s and s.kind == "kafka"]
     for options in connectors:
         brokers = options.get("brokers")
-        for topic in [options.get("topic"), *(options.get("topics") or [])]:
-            if topic and brokers:
+        topics = options.get("topics")
+        for topic in [options.get("topic"), *(topics if isinstance(topics, list) else [])]:
+            if topic and isinstance(topic, str) and brokers:  # other shapes are reported by the shape check
                 found.setdefault(topic, brokers_text(brokers))
     return found

@@ -61,8 +61,32 @@ _HOSTILE = ['"' + "(" * 120 + "1" + ")" * 120 + '"', '"' + "not " * 1000 + 'true
             "\"matches('" + "a" * 40 + "!', '^(a+)+$')\"", '"' + " and ".join(["a > 1"] * 150) + '"',
             '"' + " + ".join(["1"] * 150) + '"', '"' + ".".join(["a"] * 120) + '"', "[" * 1000 + "]" * 1000,
             "&x [*x]", "!!python/object:os.system [ls]", "!!set {a, b}", "!!timestamp 2026-01-01", "<<: *nope",
-            "\"${VF_OUT}' or 'a' == 'a\"", "\"\\u202e\\u0000\"", "'[/] [conceal]'", "\"\\x1b[31m\"", "/dev/zero", "/etc/passwd", "file:///etc/hostname"]
+            "\"${VF_OUT}' or 'a' == 'a\"", "\"\\u202e\\u0000\"", "'[/] [conceal]'", "\"\\x1b[31m\"", "/dev/zero",
+            "/etc/passwd", "file:///etc/hostname"]
 _INSERTS = [":", "-", "{", "}", "[", "]", "'", '"', "&a ", "*a", "!", "%", "#", "|", ">", "? ", ", ", "\t", "\\", "@"]
+_KEY_LINE = re.compile(r"^(\s*)(-\s+)?[\w\-]+:")
+
+
+def _blocks() -> list:
+    """Every ``key: ...`` line of every shipped topology with the lines nested under it: options,
+    connectors and steps that the ``graft`` mutation moves into other places and other files
+    (an option of one component inside another is how 'views' beside a single 'table' got by)."""
+    found = []
+    for path in TOPOLOGIES:
+        with open(os.path.join(ROOT, path), encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+        for k, line in enumerate(lines):
+            m = _KEY_LINE.match(line)
+            if m and not m.group(2):
+                depth, end = len(m.group(1)), k + 1
+                while end < len(lines) and (not lines[end].strip() or
+                                            len(lines[end]) - len(lines[end].lstrip()) > depth):
+                    end += 1
+                found.append([text[depth:] for text in lines[k:end]])
+    return found
+
+
+_BLOCKS = _blocks()
 
 
 def _mutate(text: str, rng: random.Random) -> tuple:
@@ -71,7 +95,15 @@ def _mutate(text: str, rng: random.Random) -> tuple:
     n = len(lines)
     i = rng.randrange(n)
     kind = rng.choice(["delete", "duplicate", "swap", "indent", "scalar", "scalar", "scalar", "truncate",
-                       "insert", "rename", "empty", "char", "cut", "hostile", "hostile"])
+                       "insert", "rename", "empty", "char", "cut", "hostile", "hostile", "graft", "graft"])
+    if kind == "graft":  # a key and what is nested under it, from any shipped file, beside another key
+        targets = [k for k, line in enumerate(lines) if _KEY_LINE.match(line)] or [0]
+        i = rng.choice(targets)
+        m = _KEY_LINE.match(lines[i]) or _KEY_LINE.match("x:")
+        indent = " " * (len(m.group(1)) + len(m.group(2) or ""))
+        block = rng.choice(_BLOCKS)
+        lines[i + 1:i + 1] = [indent + text if text else text for text in block]
+        return "\n".join(lines), f"graft {block[0].strip()[:40]!r} after line {i + 1}"
     if kind == "delete":
         del lines[i]
         return "\n".join(lines), f"delete line {i + 1}"

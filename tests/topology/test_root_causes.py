@@ -168,3 +168,15 @@ def test_views_on_a_single_table_sink_are_a_validate_error_not_an_internal_one(c
     text = ("version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsinks:\n"
             f"  out: {{from: s, {connector}, table: t, columns: {{a: int}}, views: {{v: \"SELECT 1\"}}}}}}\n")
     assert errors(text)[0] == [(6, "'views' needs 'tables': a sink writing one 'table' makes no views")]
+
+
+@pytest.mark.parametrize("connector", ["duckdb: {path: x.duckdb", "postgres: {dsn: \"postgresql://u@h/d\""])
+@pytest.mark.parametrize("option", ["key: [a]", "columns: {a: int}", "mode: upsert"])
+def test_a_single_table_option_beside_tables_is_a_validate_error_not_an_internal_one(connector, option):
+    # found by the fuzzer's graft mutation: 'key: [...]' beside 'tables' validated, then the run was exit 4
+    text = ("version: 1\nname: t\nsources:\n  s: {file: {path: in.jsonl}}\nsinks:\n"
+            f"  out: {{from: s, {connector}, tables: {{t: {{key: [a], columns: {{a: int}}}}}}, {option}}}}}\n")
+    name = option.split(":")[0]
+    message = (f"'{name}' belongs to a sink writing one 'table'; "
+               "with 'tables' each table declares its own key and columns")
+    assert errors(text)[0] == [(6, message)]
