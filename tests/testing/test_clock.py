@@ -160,3 +160,37 @@ def test_the_documented_example(tmp_path):
     block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     code, out, err = run(tmp_path, block)
     assert code == 0, out + err
+
+
+def test_now_reads_the_cases_clock(tmp_path):
+    """``now()`` in an expression is processing time too: in a test case it is the case's clock."""
+    (tmp_path / "stamp.yaml").write_text(textwrap.dedent("""\
+        version: 1
+        name: stamp
+        sources:
+          readings: {file: {path: in.jsonl}}
+        steps:
+          - id: stamped
+            map: {fields: {sensor: sensor, seen: "now()", late: "now() - timestamp(at) > minutes(1)"}}
+        sinks:
+          out: {from: stamped, file: {path: out/out.jsonl}}
+        """))
+    path = tmp_path / "stamp.test.yaml"
+    path.write_text(textwrap.dedent("""\
+        topology: stamp.yaml
+        tests:
+          - name: the clock, then a minute later
+            clock: "2026-11-02T06:00:10Z"
+            inputs:
+              - readings: [{sensor: a, at: "2026-11-02T06:00:00Z"}]
+              - advance: 1m
+              - readings: [{sensor: b, at: "2026-11-02T06:00:00Z"}]
+            expect:
+              - at: stamped
+                events:
+                  - {sensor: a, seen: "2026-11-02T06:00:10Z", late: false}
+                  - {sensor: b, seen: "2026-11-02T06:01:10Z", late: true}
+        """))
+    code, out, err = cli("test", str(path))
+    assert code == 0, out + err
+    assert "1 passed, 0 failed" in out
