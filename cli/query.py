@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from rich.console import Console
-from rich.table import Table
 
 from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.hints import did_you_mean
@@ -100,6 +99,8 @@ def run_query(topology: Topology, args, out: Console, err: Console) -> int:
 
 
 def _print(result: Dict[str, Any], form: str, out: Console) -> None:
+    from rich.table import Table  # only to print: not when the parser is built
+
     from engine.connectors.jsonl import encode_value
 
     columns: List[str] = result["columns"]

@@ -23,7 +23,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Dict, List
 
 from rich.console import Console
-from rich.table import Table
 
 from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.hints import did_you_mean
@@ -182,6 +181,8 @@ def _report(topology: Topology, letters: List[Letter], outcomes: Outcomes, dry: 
 
 
 def _print(report: Dict[str, Any], out: Console, err: Console) -> None:
+    from rich.table import Table  # only to print: not when the parser is built
+
     table = Table(title=f"replay into {report['topology']}{' (dry run)' if report['dry_run'] else ''}")
     table.add_column("dead letters")
     table.add_column("count", justify="right")

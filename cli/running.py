@@ -6,8 +6,9 @@ it with the live view, reports a failure or the dead-lettered total and returns 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import timedelta
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from rich.console import Console
 from rich.live import Live
@@ -15,13 +16,15 @@ from rich.markup import escape
 
 from cli.exits import EXIT_FAILED, EXIT_OK
 from cli.live import LiveView, dead_letter_total
-from cli.observe.address import HttpOptions
-from cli.observe.server import LocalView, ServeFailed, Serving, observing
 from cli.status import StatusFile
 from engine.binding.model import Topology
 from engine.metrics import MetricsRegistry
 from engine.notices import set_writer
 from engine.stopping import stop_requested
+
+if TYPE_CHECKING:  # the HTTP server (and prometheus-client) is imported only by a run that serves
+    from cli.observe.address import HttpOptions
+    from cli.observe.server import LocalView
 
 
 def run_options(args, recovery_directory: Optional[str] = None):
@@ -43,7 +46,7 @@ def report_error(err: Console, topology: Topology, exc) -> None:
 
 
 def run_topology(topology: Topology, options, out: Console, err: Console, quiet: bool = False,
-                 compile_options=None, status_file: Optional[str] = None, http: Optional[HttpOptions] = None) -> int:
+                 compile_options=None, status_file: Optional[str] = None, http: Optional["HttpOptions"] = None) -> int:
     """Compile and run an already validated topology; EXIT_OK, or EXIT_FAILED when a connector
     cannot start or the flow fails. Every message goes through ``topology.redact``. ``http``:
     also serve the metrics, the JSON API and the page (cli/observe)."""
@@ -51,8 +54,11 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
     from engine.connectors.errors import ConnectorError
 
     metrics = MetricsRegistry()
-    observed = LocalView(topology, metrics, options.process_id) if http is not None else None
-    if observed is not None:
+    observed = None
+    if http is not None:
+        from cli.observe.server import LocalView
+
+        observed = LocalView(topology, metrics, options.process_id)
         compile_options = _tapping_dead_letters(compile_options, observed.dead_letters.add)
     try:
         flow = compile_topology(topology, metrics, compile_options)  # taps: run --tap
@@ -62,6 +68,8 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
     reporting = StatusFile(status_file, topology.name, metrics, topology.redact)
     if http is None or observed is None:
         return _run(topology, flow, options, metrics, out, err, quiet, reporting, None)
+    from cli.observe.server import ServeFailed, Serving
+
     serving = Serving(http, observed)
     try:
         reporting.extra["http"] = serving.start()
@@ -76,14 +84,14 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
 
 
 def _run(topology: Topology, flow, options, metrics: MetricsRegistry, out: Console, err: Console, quiet: bool,
-         reporting: StatusFile, observed: Optional[LocalView]) -> int:
+         reporting: StatusFile, observed: Optional["LocalView"]) -> int:
     from engine.compiler import DEAD_LETTER_STEP
     from engine.runtime.runner import RunFailed, run_dataflow
 
     view = LiveView(topology.name, metrics, redact=topology.redact)
     before = set_writer(lambda text: err.print(topology.redact(text), highlight=False, markup=False))
     try:
-        with reporting, observing(observed):
+        with reporting, _observing(observed):
             if quiet or not out.is_terminal:
                 run_dataflow(flow, options)
             else:
@@ -127,3 +135,12 @@ def _tapping_dead_letters(compile_options, keep):
 
     taps[DEAD_LETTER_STEP] = tap
     return replace(options, taps=taps)
+
+
+def _observing(observed: Optional["LocalView"]):
+    """The HTTP view's state follows the run (cli/observe/server.py); nothing without one."""
+    if observed is None:
+        return nullcontext()
+    from cli.observe.server import observing
+
+    return observing(observed)
