@@ -216,16 +216,21 @@ def run_child(python: str, flow: str, args, source: str, target: str) -> dict:
 
 def records(bootstrap: str, topic: str) -> dict:
     """key -> value of every record of ``topic`` (its end offsets taken first)."""
+    return {message.key(): orjson.loads(message.value() or b"null") for message in messages(bootstrap, topic)}
+
+
+def messages(bootstrap: str, topic: str) -> list:
+    """Every message of ``topic``, all partitions, up to the end offsets taken first."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{uuid.uuid4().hex}",
                          "enable.auto.commit": False})
     parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
     ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
     consumer.assign([TopicPartition(topic, p, 0) for p in parts if ends[p] > 0])
-    found, left = {}, sum(ends.values())
+    found, left = [], sum(ends.values())
     while left > 0:
         for message in consumer.consume(1000, 5.0):
             if message.error() is None:
-                found[message.key()] = orjson.loads(message.value() or b"null")
+                found.append(message)
                 left -= 1
     consumer.close()
     return found

@@ -1,0 +1,194 @@
+"""CPU and memory of technical -> domain: the transport-order topology vs a hand-written peer.
+
+    python bench/domain_cpu.py [--transactions 10000] [--rounds 5]
+
+Publishes ``--transactions`` of the simulator's Debezium traffic for the transport-order tables
+(inline Connect schemas, END markers; bench/domain_latency.py's workload) into fresh topics of a
+broker of its own, up front. Then, in interleaved rounds (peer, topology, peer, ...), each
+drains the whole backlog into a fresh output topic, in a process of its own:
+
+* ``peer``: bench/domain_peer.py, confluent-kafka + orjson written for this flow alone (its
+  docstring says what it does and leaves out);
+* ``topology``: ``velocity-flow deploy --env kafka topologies/velocity/transport_order_domain.yaml``
+  as users run it, with ``VF_KAFKA_TAIL=false`` so it stops at the end of the topics, a fresh
+  recovery store and a fresh domain topic (``VF_DOMAIN_PREFIX``). Its sources start at the
+  earliest offset (the default ``start``), so the group id the file names only receives commits.
+
+Measured per run: CPU seconds (user + sys, ``RUSAGE_CHILDREN`` deltas around the child, which
+is waited for) and peak RSS (the kernel's VmHWM of the child and any process it starts, read
+every 0.1 s while it runs: not ``ru_maxrss``, which a child inherits from the bench at fork).
+Each round also runs both on empty topics: their start-up CPU, to show the per-message cost
+without it. Every round checks that both wrote the same domain events, as a multiset of
+canonical JSON (decimals compared as their text), ignoring what depends on the order in which
+a transaction's changes of different tables arrive from their topics (one consumer for the peer,
+one per topic for the topology): ``seq`` (a change's index in its transaction), the order of
+``changes``, and ``occurred_at`` (the ``ts_ms`` of the last change of the event's last row).
+
+Prints per round, then ``ratio topology/peer CPU per message`` and ``ratio topology/peer peak
+RSS``: median [min..max] of the per-round ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+from bench.backlog_drain import _peak_memory  # noqa: E402
+from bench.domain_latency import TABLES, create_topics, private_broker, publish, technical_topics, workload  # noqa: E402
+from bench.kafka_throughput import messages as topic_messages  # noqa: E402
+from bench.kafka_throughput import spread  # noqa: E402
+
+FLOW = "transport_order_domain"
+TOPOLOGY = os.path.join("topologies", "velocity", f"{FLOW}.yaml")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# -- one child, measured ---------------------------------------------------------------------
+def _tree(root: int) -> dict:
+    """``root`` and its descendants (from /proc's parent pids): pid -> CPU seconds so far."""
+    parents: dict = {}
+    cpu: dict = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+                parents.setdefault(int(fields[1]), []).append(int(entry))
+                cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / TICKS
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        found[pid] = cpu.get(pid, 0.0)
+        todo += parents.get(pid, [])
+    return found
+
+
+def measured(command: list, env: dict, timeout: float = 600) -> dict:
+    """Run ``command`` (from the repository root) to its end: CPU seconds of it and the children
+    it waited for, peak RSS bytes (the sum over its processes of each one's peak), stdout, wall
+    seconds, and ``seen``: the CPU seconds of its processes as /proc last showed them (a check of
+    ``cpu``, a little short of it: the last 0.1 s is not seen)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peaks: dict = {}
+    seen: dict = {}
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
+        deadline = time.monotonic() + timeout
+        while process.poll() is None:
+            for pid, cpu in _tree(process.pid).items():
+                peaks[pid] = max(peaks.get(pid, 0), _peak_memory(pid))
+                seen[pid] = max(seen.get(pid, 0.0), cpu)
+            if time.monotonic() > deadline:
+                process.kill()
+            time.sleep(0.1)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {process.returncode}:\n{stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"cpu": cpu, "rss": sum(peaks.values()), "stdout": stdout, "wall": wall, "seen": sum(seen.values()),
+            "processes": len(peaks)}
+
+
+def deploy_command(path: str, recovery: str, processes: int = 1) -> list:
+    return [sys.executable, "-m", "cli", "deploy", "-q", "-r", recovery, "-p", str(processes), path]
+
+
+# -- output ----------------------------------------------------------------------------------
+def canonical(raw: bytes) -> str:
+    """A domain event without what the arrival order of its changes decides (module docstring)."""
+    event = json.loads(raw, parse_float=str)
+    event.pop("occurred_at")
+    changes = []
+    for change in event.pop("changes"):
+        change.pop("seq")
+        changes.append(json.dumps(change, sort_keys=True))
+    event["changes"] = sorted(changes)
+    return json.dumps(event, sort_keys=True)
+
+
+# -- the run ---------------------------------------------------------------------------------
+def drain(kind: str, bootstrap: str, prefix: str, state: str, tag: str) -> tuple:
+    """(measured run, output topic) of the peer or the topology on ``prefix``'s topics."""
+    if kind == "peer":
+        out = f"{prefix}.peer-{tag}"
+        create_topics(bootstrap, [out])
+        command, env = [sys.executable, os.path.join("bench", "domain_peer.py"), bootstrap, prefix, out], os.environ
+    else:
+        domain = f"{prefix}-{tag}"
+        out = f"{domain}.domain.transport_order"
+        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_DOMAIN_PREFIX": domain,
+               "VF_KAFKA_TAIL": "false", "VELOCITY_FLOW_ENV": "kafka"}
+        command = deploy_command(TOPOLOGY, os.path.join(state, f"recovery-{prefix}-{tag}"))
+    return measured(command, env), out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transactions", type=int, default=10000, help="transactions in the backlog")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
+    args = parser.parse_args()
+    with private_broker("domain-cpu-") as (state, bootstrap):
+        # ~3.5 transactions per order touch the transport-order tables
+        txs = workload(f"{state}/tms", TABLES[FLOW], max(20, args.transactions // 3), 1)[:args.transactions]
+        messages = sum(len(t) for t in txs)
+        prefix, empty = "cpu" + uuid.uuid4().hex[:6], "none" + uuid.uuid4().hex[:6]
+        create_topics(bootstrap, technical_topics(prefix, TABLES[FLOW]) + technical_topics(empty, TABLES[FLOW]))
+        publish(bootstrap, prefix, 1e9, txs)
+        del txs
+        print(f"backlog: {args.transactions} transactions, {messages} technical messages; "
+              f"CPU us per message (start-up included / excluded), peak RSS", flush=True)
+        runs: dict = {"peer": [], "topology": []}
+        for round_no in range(1, args.rounds + 1):
+            outputs, line = {}, []
+            for kind in ("peer", "topology"):
+                run, outputs[kind] = drain(kind, bootstrap, prefix, state, f"r{round_no}")
+                if kind == "peer" and json.loads(run["stdout"])["messages"] != messages:
+                    raise SystemExit(f"the peer read {run['stdout'].strip()}, not the {messages} messages")
+                idle, _ = drain(kind, bootstrap, empty, state, f"r{round_no}")
+                run["startup"] = idle["cpu"]
+                runs[kind].append(run)
+                line.append(f"{kind} {run['cpu'] / messages * 1e6:6.1f} / "
+                            f"{(run['cpu'] - idle['cpu']) / messages * 1e6:6.1f} us {run['rss'] / 2**20:4.0f} MiB")
+            ours, theirs = (Counter(canonical(m.value()) for m in topic_messages(bootstrap, outputs[k]))
+                            for k in ("topology", "peer"))
+            if ours != theirs:
+                raise SystemExit(f"round {round_no}: different domain events ({sum(ours.values())} from the topology, "
+                                 f"{sum(theirs.values())} from the peer): {len(ours - theirs)} only in the "
+                                 f"topology's, {len(theirs - ours)} only in the peer's "
+                                 f"(e.g. {next(iter((ours - theirs) or (theirs - ours)))[:600]})")
+            print(f"round {round_no}: " + "   ".join(line) + f"   ({sum(ours.values())} equal domain events)",
+                  flush=True)
+        cpu = [t["cpu"] / p["cpu"] for p, t in zip(runs["peer"], runs["topology"], strict=True)]
+        work = [(t["cpu"] - t["startup"]) / (p["cpu"] - p["startup"])
+                for p, t in zip(runs["peer"], runs["topology"], strict=True)]
+        rss = [t["rss"] / p["rss"] for p, t in zip(runs["peer"], runs["topology"], strict=True)]
+        for kind in runs:
+            print(f"{kind}: CPU {statistics.median(r['cpu'] for r in runs[kind]):.2f} s per drain, start-up "
+                  f"{statistics.median(r['startup'] for r in runs[kind]):.2f} s, peak RSS "
+                  f"{statistics.median(r['rss'] for r in runs[kind]) / 2**20:.0f} MiB (medians)")
+        print(f"ratio topology/peer CPU per message, start-up excluded: {spread(work)}")
+        print(f"ratio topology/peer CPU per message: {spread(cpu)}")
+        print(f"ratio topology/peer peak RSS: {spread(rss)}")
+
+
+if __name__ == "__main__":
+    main()
