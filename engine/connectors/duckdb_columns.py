@@ -18,17 +18,19 @@ sinks write for them, are DuckDB's ``infinity`` / ``-infinity``), ``decimal(p,s)
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, List, Optional, Sequence
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence
 
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable, encode_value
 from engine.values import InfiniteTimestamp, parse_decimal, parse_timestamp
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
 _BIGINT = (-(2 ** 63), 2 ** 63 - 1)
@@ -144,14 +146,23 @@ def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None
 
 
 _SIMPLE = {
-    "int": ("BIGINT", pa.int64(), _int),
-    "float": ("DOUBLE", pa.float64(), _float),
-    "bool": ("BOOLEAN", pa.bool_(), _bool),
-    "str": ("VARCHAR", pa.string(), _str),
-    "date": ("DATE", pa.date32(), _date),
-    "json": ("JSON", pa.string(), _json),
-    "timestamp": ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC"), _timestamp),
+    "int": ("BIGINT", "int64", _int),
+    "float": ("DOUBLE", "float64", _float),
+    "bool": ("BOOLEAN", "bool_", _bool),
+    "str": ("VARCHAR", "string", _str),
+    "date": ("DATE", "date32", _date),
+    "json": ("JSON", "string", _json),
+    "timestamp": ("TIMESTAMPTZ", "timestamp", _timestamp),
 }
+
+
+@functools.lru_cache(maxsize=None)
+def arrow_type(name: str) -> "pa.DataType":
+    """The Arrow type a column travels as, by name: pyarrow is imported when a batch is first
+    written, not when a topology's tables are only checked (``validate``)."""
+    import pyarrow as pa
+
+    return pa.timestamp("us", tz="UTC") if name == "timestamp" else getattr(pa, name)()
 
 
 def _kind(value: Any) -> str:
@@ -169,7 +180,7 @@ class Column:
 
     name: str
     sql_type: str
-    arrow_type: pa.DataType
+    arrow_type: str  # a name for arrow_type(): int64, float64, bool_, string, date32, timestamp
     convert: Callable[[Any], Any]
 
     @classmethod
@@ -181,11 +192,13 @@ class Column:
             raise ConnectorError(f"duckdb sink: column '{name}' has unknown type '{kind}' (known: "
                                  f"{', '.join(_SIMPLE)}, decimal(p,s))")
         precision, scale = (int(g) for g in match.groups())
-        return cls(name, f"DECIMAL({precision},{scale})", pa.string(), decimal_converter(precision, scale))
+        return cls(name, f"DECIMAL({precision},{scale})", "string", decimal_converter(precision, scale))
 
-    def array(self, values: Sequence[Any]) -> pa.Array:
+    def array(self, values: Sequence[Any]) -> "pa.Array":
         """The Arrow column of values that ``convert`` already checked."""
-        return pa.array(values, type=self.arrow_type)
+        import pyarrow as pa
+
+        return pa.array(values, type=arrow_type(self.arrow_type))
 
 
 def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> Callable[[dict], tuple]:
@@ -219,8 +232,10 @@ def _named(event: dict, fields, table: str) -> Unwritable:
     return Unwritable(f"table '{table}': a value cannot be stored")
 
 
-def arrow_table(columns: List[Column], rows: List[tuple]) -> pa.Table:
+def arrow_table(columns: List[Column], rows: List[tuple]) -> "pa.Table":
     """One Arrow table of checked rows (column-major, as DuckDB reads it)."""
+    import pyarrow as pa
+
     if not rows:
         return pa.Table.from_arrays([c.array([]) for c in columns], names=[c.name for c in columns])
     by_column = zip(*rows, strict=False)

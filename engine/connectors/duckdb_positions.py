@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Tuple
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.errors import ConnectorError
 from engine.connectors.table_sql import quote
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Position = Tuple[int, Optional[int]]
 
@@ -136,12 +137,12 @@ class Positions:
         lsn, seq, flag = types
         self.lsn_type = lsn
         self.columns = self.key_columns + [
-            Column(LSN, lsn, pa.string(), str), Column(SEQ, seq, pa.int64(), int),
-            Column(DELETED, flag, pa.bool_(), bool)]
+            Column(LSN, lsn, "string", str), Column(SEQ, seq, "int64", int),
+            Column(DELETED, flag, "bool_", bool)]
         # The batch travels with the table's columns and these (their names cannot clash: the
         # table's own columns are checked against BATCH_EXTRA).
         self.batch_extra = [Column(n, t, a, f) for n, t, a, f in zip(
-            BATCH_EXTRA, (lsn, seq, flag, flag, seq), (pa.string(), pa.int64(), pa.bool_(), pa.bool_(), pa.int64()),
+            BATCH_EXTRA, (lsn, seq, flag, flag, seq), ("string", "int64", "bool_", "bool_", "int64"),
             (str, int, bool, bool, int), strict=True)]
 
     def key_match(self, left: str, right: str) -> str:
@@ -181,7 +182,7 @@ def batch_rows(winners: Dict[tuple, Winner]) -> List[tuple]:
             for index, (deleting, row, position, force) in enumerate(winners.values())]
 
 
-def batch_arrow(columns: List[Column], extra: List[Column], winners: Dict[tuple, Winner]) -> pa.Table:
+def batch_arrow(columns: List[Column], extra: List[Column], winners: Dict[tuple, Winner]) -> "pa.Table":
     """The batch of one table: every column of each key's change, then its position and flags."""
     names = [c.name for c in columns] + [c.name for c in extra]
     values: List[list] = [[] for _ in names]
@@ -194,4 +195,6 @@ def batch_arrow(columns: List[Column], extra: List[Column], winners: Dict[tuple,
         values[width + 2].append(deleting)
         values[width + 3].append(force)
         values[width + 4].append(index)
+    import pyarrow as pa  # only to write: validate builds Positions without it
+
     return pa.Table.from_arrays([c.array(v) for c, v in zip(columns + extra, values, strict=False)], names=names)
