@@ -50,7 +50,7 @@ from engine.operators.keyed import KeyedStep, KeyLogic, Released
 from engine.operators.transaction_net import net_change, net_events  # noqa: F401 - net_change: this module's interface
 from engine.operators.transaction_order import Loose, in_table_order, is_snapshot_read, position, runs, take
 from engine.operators.transaction_records import announced, is_marker, marker_id, no_id, unwrapped
-from engine.operators.transaction_state import MergeState, Transaction, remember, upgraded
+from engine.operators.transaction_state import MergeState, Transaction, remember, unended, upgraded
 from engine.records import DeadLetter
 
 ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
@@ -111,6 +111,7 @@ class TransactionMerger(KeyLogic):
             if tx_id is not None and tx_id not in self.s.done:  # it has markers: never loose
                 if tx_id in self.s.open:
                     self.s.open[tx_id].begun = True
+                    self.s.unended.pop(tx_id, None)
                 else:
                     remember(self.s, "begun", tx_id)
             return None
@@ -124,6 +125,7 @@ class TransactionMerger(KeyLogic):
                 transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
                 transaction.unreadable_end, transaction.last_seen = True, now
                 self.s.ended.append(tx_id)
+                self.s.unended.pop(tx_id, None)
             return f"END record of transaction {tx_id}: {exc}"
         if tx_id in self.s.done:
             return None
@@ -137,6 +139,7 @@ class TransactionMerger(KeyLogic):
         transaction.expected = counts
         transaction.last_seen = now
         self.s.ended.append(tx_id)
+        self.s.unended.pop(tx_id, None)
         return None
 
     def _change(self, event: dict, now: datetime) -> Optional[str]:
@@ -155,6 +158,8 @@ class TransactionMerger(KeyLogic):
         transaction = self.s.open.get(tx_id)
         if transaction is None:
             transaction = self.s.open[tx_id] = Transaction(tx_id, begun=tx_id in self.s.begun, created=self.s.arrivals)
+            if self.step.markers and not transaction.begun:
+                self.s.unended[tx_id] = None
             self.s.begun.pop(tx_id, None)
         transaction.changes.append(event)
         transaction.per_table[table] = transaction.per_table.get(table, 0) + 1
@@ -182,20 +187,26 @@ class TransactionMerger(KeyLogic):
         if not firsts:
             return
         limit = max(firsts.values())
-        for other in list(self.s.open.values()):
-            created = getattr(other, "created", None)
-            if created is not None and created >= limit:  # opened by changes in arrival order: the rest came later
-                break
-            if other.expected is not None or other.unreadable_end or getattr(other, "begun", False) \
-                    or not other.changes:
+        proven, stale = [], []
+        for tx_id in self.s.unended:  # opened by changes, in arrival order
+            other = self.s.open.get(tx_id)
+            if other is None or not unended(other):
+                stale.append(tx_id)
                 continue
+            if other.created >= limit:  # type: ignore[operator]  # unended: created is set; the rest came later
+                break
             lasts = getattr(other, "last_arrival", {})
             if any(t in firsts and t in lasts and lasts[t] < firsts[t] for t in other.per_table):
-                del self.s.open[other.id]
-                self._remember_done(other.id)  # an END of it after all is ignored
-                remember(self.s, "unmarked", other.id)  # its later changes are loose too
-                arrival = min(getattr(other, "first_arrival", {}).values(), default=0)
-                self.s.loose.append(Loose(other.id, other.changes, False, arrival, other.last_seen))
+                proven.append(other)
+        for tx_id in stale:
+            del self.s.unended[tx_id]
+        for other in proven:
+            del self.s.open[other.id]
+            del self.s.unended[other.id]
+            self._remember_done(other.id)  # an END of it after all is ignored
+            remember(self.s, "unmarked", other.id)  # its later changes are loose too
+            arrival = min(getattr(other, "first_arrival", {}).values(), default=0)
+            self.s.loose.append(Loose(other.id, other.changes, False, arrival, other.last_seen))
 
     def _release(self, transactions: List[Transaction], rest: Optional[Callable[[Loose], bool]] = None,
                  ) -> Released:
@@ -212,6 +223,7 @@ class TransactionMerger(KeyLogic):
             if self.s.open.get(transaction.id) is not transaction:  # became loose meanwhile (_unmarked)
                 continue
             del self.s.open[transaction.id]
+            self.s.unended.pop(transaction.id, None)
             self._remember_done(transaction.id)
             if self.step.markers and transaction.expected is not None and not transaction.unreadable_end:
                 self._unmarked(transaction)

@@ -44,6 +44,10 @@ class MergeState:
     arrivals: int = 0  # changes taken so far: their arrival index
     begun: Dict[str, None] = field(default_factory=dict)  # BEGIN seen before any change (bounded)
     unmarked: Dict[str, None] = field(default_factory=dict)  # transactions proven to have no markers (bounded)
+    # with markers: open transactions a change opened and no BEGIN or END has named yet, in the
+    # order they were opened: the only ones _unmarked may prove marker-less (a backlog holds
+    # thousands of open transactions whose END came first; walking them all was quadratic)
+    unended: Dict[str, None] = field(default_factory=dict)
 
 
 def remember(state: MergeState, name: str, tx_id: str) -> None:
@@ -67,4 +71,13 @@ def upgraded(state: Optional[MergeState]) -> Optional[MergeState]:
     for transaction in state.open.values():
         if not hasattr(transaction, "first_arrival"):
             transaction.first_arrival, transaction.last_arrival = {}, {}
+    if not hasattr(state, "unended"):
+        opened = [t for t in state.open.values() if unended(t)]
+        state.unended = dict.fromkeys(t.id for t in sorted(opened, key=lambda t: t.created))
     return state
+
+
+def unended(transaction: Transaction) -> bool:
+    """Opened by a change, with no BEGIN or END seen (yet)."""
+    return getattr(transaction, "created", None) is not None and transaction.expected is None \
+        and not transaction.unreadable_end and not getattr(transaction, "begun", False) and bool(transaction.changes)

@@ -245,6 +245,32 @@ def test_a_transaction_whose_begin_was_seen_is_never_taken_for_one_without_marke
     assert [e["tx_id"] for e in feed(merge, logic, [end(800, first)])] == ["800"]
 
 
+def test_a_snapshot_from_before_the_unended_index_still_finds_the_transactions_without_markers():
+    """``MergeState.unended`` (the candidates _unmarked looks at) is rebuilt for a snapshot taken
+    before it existed: the marker-less transaction 800 still goes before marked 801."""
+    merge, logic = merger(markers=True)
+    unmarked = [change("u", "note", 1, row(1, 0), row(1, 1), tx=800, lsn=50)]
+    feed(merge, logic, unmarked + [begin(799)])
+    old = pickle.loads(pickle.dumps(logic.state()))
+    del old.unended  # as pickled by the version before it
+    restored = merge.logic(old)
+    assert list(restored.s.unended) == ["800"]
+    marked = [change("u", "note", 1, row(1, 1), row(1, 2), tx=801, lsn=60)]
+    out = feed(merge, restored, [begin(801)] + marked + [end(801, marked)])
+    assert [e["tx_id"] for e in out] == ["800", "801"] and restored.s.unended == {}
+
+
+def test_a_backlog_of_ended_transactions_is_not_walked_at_every_release():
+    """END records ahead of their data (a backlog) open thousands of transactions; only those a
+    change opened with no BEGIN or END are candidates to be proven marker-less."""
+    merge, logic = merger(markers=True)
+    txs = {n: [change("u", "note", n, row(n, 0), row(n, 1), tx=n, lsn=n)] for n in range(1000, 1300)}
+    feed(merge, logic, [end(n, c) for n, c in txs.items()])
+    assert len(logic.s.open) == 300 and logic.s.unended == {}
+    out = feed(merge, logic, [c for changes in txs.values() for c in changes])
+    assert [e["tx_id"] for e in out] == [str(n) for n in txs] and logic.s.open == {} and logic.s.unended == {}
+
+
 def test_changes_without_transaction_id_are_released_in_lsn_order_not_dead_lettered():
     merge, logic = merger(markers=True)
     loose = change("u", "transport_order", 1, row(1, 0), row(1, 5), lsn=150)
