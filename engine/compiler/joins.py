@@ -133,7 +133,7 @@ def _no_key(results: list) -> list:
 def join_step(step_id: str, up: Stream, side: Stream, join: TwoInputStep, counters: Optional[StepCounters],
               name: str) -> StepOut:
     """``up`` (``from``) joined with ``side`` (a table, another stream); ``ok`` and ``dead`` carry batches."""
-    events = op.map("group_events", up, _grouper(name, join, counters))
+    events = op.map("group_events", up, _grouper(name, join, counters, traced=not isinstance(join, StreamTableJoin)))
     changes = op.map("group_table", side, _grouper(name, _Side(join.group_side), counters))  # type: ignore[arg-type]
     grouped = op.merge("sides", events, changes)
     pairs = op.flat_map_batch("keys", grouped, _pairs)

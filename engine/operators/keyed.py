@@ -9,9 +9,11 @@ and calls, for each key (the same order as Bytewax's ``StatefulBatchLogic``):
 
 1. ``logic(state)``: once, when the key's first events arrive (``state`` is None) or when its
    snapshot is restored; after a restore, ``resume(now)`` once, before anything else;
-2. per awake: ``add(pairs, now)`` with every ``(key value, event)`` pair queued for the key,
-   then ``due(now)`` if the time ``next_notification()`` gave has passed, then ``flush()`` if
-   the bounded input has ended (no more events will come);
+2. per awake: ``add(pairs, now)`` with every ``(key value, event)`` pair queued for the key
+   (it may keep the pairs and events, never the ``pairs`` list itself: the compiler's list
+   also refers to the batch it came from, for tracing), then ``due(now)`` if the time
+   ``next_notification()`` gave has passed, then ``flush()`` if the bounded input has ended
+   (no more events will come);
 3. after those, unless the key was discarded: ``next_notification()``, the system time of the
    next ``due`` call (None: no timer); ``disposable`` is read after every call: True lets the
    compiler forget the key (its state would be empty anyway);

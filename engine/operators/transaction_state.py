@@ -72,8 +72,8 @@ def upgraded(state: Optional[MergeState]) -> Optional[MergeState]:
         if not hasattr(transaction, "first_arrival"):
             transaction.first_arrival, transaction.last_arrival = {}, {}
     if not hasattr(state, "unended"):
-        opened = [t for t in state.open.values() if unended(t)]
-        state.unended = dict.fromkeys(t.id for t in sorted(opened, key=lambda t: t.created))
+        opened = sorted((t.created or 0, tx_id) for tx_id, t in state.open.items() if unended(t))
+        state.unended = dict.fromkeys(tx_id for _, tx_id in opened)
     return state
 
 
