@@ -21,9 +21,10 @@ from typing import Callable, Dict, List, Optional
 import duckdb
 from bytewax.outputs import StatefulSinkPartition
 
-from engine.connectors.duckdb_columns import Column, arrow_table, row_encoder
+from engine.connectors.duckdb_columns import Column, arrow_table
 from engine.connectors.duckdb_live import serve
 from engine.connectors.errors import ConnectorError
+from engine.connectors.row_encoding import row_encoder
 from engine.connectors.table_specs import single_table
 from engine.connectors.table_sql import column_differences, create_sql, insert_sql, key_difference, quote, rows_to_write
 from engine.connectors.wiring import SinglePartitionSink

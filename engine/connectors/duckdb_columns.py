@@ -47,6 +47,8 @@ def _int(value: Any) -> Any:
         raise Unwritable(f"{value} is beyond BIGINT's 64-bit range")
     if value is None or type(value) is bool:
         return value if value is None else int(value)
+    if isinstance(value, Decimal) and value.is_snan():  # comparing one raises InvalidOperation
+        raise Unwritable(f"expected an integer, got {_kind(value)}")
     if isinstance(value, (float, Decimal)) and value == value and value not in (_INF, -_INF) \
             and value == int(value):  # 3.0 is the integer 3; 3.5 is not
         return _int(int(value))
@@ -57,6 +59,8 @@ def _float(value: Any) -> Any:
     if type(value) in (float, int) or value is None:
         return value
     if isinstance(value, Decimal):
+        if value.is_snan():  # float() raises for a signaling NaN (a quiet one is float nan)
+            raise Unwritable(f"expected a number, got {_kind(value)}")
         return float(value)
     raise Unwritable(f"expected a number, got {_kind(value)}")
 
@@ -145,14 +149,17 @@ def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None
     return convert
 
 
+# type -> (SQL type, Arrow type, converter, the test of a value the converter returns unchanged
+# over {v}, in the names of engine/connectors/row_encoding.py's generated scope (_int is the
+# class int there); None: always convert)
 _SIMPLE = {
-    "int": ("BIGINT", "int64", _int),
-    "float": ("DOUBLE", "float64", _float),
-    "bool": ("BOOLEAN", "bool_", _bool),
-    "str": ("VARCHAR", "string", _str),
-    "date": ("DATE", "date32", _date),
-    "json": ("JSON", "string", _json),
-    "timestamp": ("TIMESTAMPTZ", "timestamp", _timestamp),
+    "int": ("BIGINT", "int64", _int, f"({{v}}.__class__ is _int and {_BIGINT[0]} <= {{v}} <= {_BIGINT[1]})"),
+    "float": ("DOUBLE", "float64", _float, "{v}.__class__ is _float"),
+    "bool": ("BOOLEAN", "bool_", _bool, "{v}.__class__ is _bool"),
+    "str": ("VARCHAR", "string", _str, "({v}.__class__ is _str and {v}.isascii())"),
+    "date": ("DATE", "date32", _date, "{v}.__class__ is _date"),
+    "json": ("JSON", "string", _json, None),
+    "timestamp": ("TIMESTAMPTZ", "timestamp", _timestamp, "{v}.__class__ is _datetime"),
 }
 
 
@@ -169,6 +176,9 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} {_short(value)}"
 
 
+describe_kind = _kind  # for the generated row encoders' message
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -182,6 +192,7 @@ class Column:
     sql_type: str
     arrow_type: str  # a name for arrow_type(): int64, float64, bool_, string, date32, timestamp
     convert: Callable[[Any], Any]
+    passes: Optional[str] = None  # a test over {v}: convert would return the value unchanged
 
     @classmethod
     def of(cls, name: str, kind: str) -> "Column":
@@ -199,37 +210,6 @@ class Column:
         import pyarrow as pa
 
         return pa.array(values, type=arrow_type(self.arrow_type))
-
-
-def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> Callable[[dict], tuple]:
-    """``event -> row`` (one converted value per column, in order); ``Unwritable`` names the
-    column when a value cannot be stored, or a key column is null."""
-    fields = [(c.name, c.convert) for c in columns]
-    key_positions = [i for i, c in enumerate(columns) if c.name in set(key)]
-
-    def encode(event: dict) -> tuple:
-        if type(event) is not dict:
-            raise Unwritable(f"expected an event (an object), got {_kind(event)}")
-        try:
-            row = tuple([convert(event.get(name)) for name, convert in fields])
-        except Unwritable:
-            raise _named(event, fields, table) from None
-        for i in key_positions:
-            if row[i] is None:
-                raise Unwritable(f"table '{table}': key column '{columns[i].name}' is null")
-        return row
-
-    return encode
-
-
-def _named(event: dict, fields, table: str) -> Unwritable:
-    """The same failure, saying which column (found again only for the failing event)."""
-    for name, convert in fields:
-        try:
-            convert(event.get(name))
-        except Unwritable as exc:
-            return Unwritable(f"table '{table}', column '{name}': {exc}")
-    return Unwritable(f"table '{table}': a value cannot be stored")
 
 
 def arrow_table(columns: List[Column], rows: List[tuple]) -> "pa.Table":

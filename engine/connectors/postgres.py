@@ -23,11 +23,12 @@ from typing import Callable, Dict, List, Optional, Union
 import psycopg
 from bytewax.outputs import StatefulSinkPartition
 
-from engine.connectors.duckdb_columns import Column, row_encoder
+from engine.connectors.duckdb_columns import Column
 from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres_columns import pg_column
 from engine.connectors.postgres_connection import Connection
 from engine.connectors.postgres_plan import conflict_message, table_problems
+from engine.connectors.row_encoding import row_encoder
 from engine.connectors.table_specs import single_table
 from engine.connectors.table_sql import create_sql, insert_sql, quote, rows_to_write
 from engine.connectors.wiring import SinglePartitionSink

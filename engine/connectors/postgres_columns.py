@@ -45,7 +45,9 @@ def pg_column(name: str, kind: str) -> Column:
                       decimal_converter(precision, scale, ROUND_HALF_UP))  # as numeric rounds: ties away from 0
     convert = {"str": _no_nul(checked.convert), "json": _no_nul_json(checked.convert),
                "timestamp": _infinity(checked.convert)}.get(kind, checked.convert)
-    return Column(name, _TYPES[kind], checked.arrow_type, convert)
+    # what passes DuckDB's check unchanged passes these too (a datetime is no infinity), text without NUL
+    passes = checked.passes if kind != "str" else f"({checked.passes} and '\\x00' not in {{v}})"
+    return Column(name, _TYPES[kind], checked.arrow_type, convert, passes)
 
 
 def _no_nul(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:

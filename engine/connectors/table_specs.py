@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
-from engine.connectors.duckdb_columns import Column, row_encoder
+from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_positions import BATCH_EXTRA, PREFIX, Position, Winner, fold, read_position
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable
+from engine.connectors.row_encoding import row_encoder
 from engine.errors import ConfigError
 
 ColumnOf = Callable[[str, str], Column]  # (name, YAML type) -> the database's column

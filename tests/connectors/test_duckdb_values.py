@@ -11,8 +11,9 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.connectors.duckdb_columns import Column, arrow_table, row_encoder
+from engine.connectors.duckdb_columns import Column, arrow_table
 from engine.connectors.jsonl import encode_event
+from engine.connectors.row_encoding import row_encoder
 from engine.operators.debezium import json_text
 from engine.runtime.runner import RunOptions
 from engine.values import INFINITY, MINUS_INFINITY, parse_timestamp

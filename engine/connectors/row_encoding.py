@@ -1,0 +1,69 @@
+"""``event -> row`` for the table sinks, as one generated function per table.
+
+A row is one converted value per column (``Column.convert``: the value check that turns what
+the database would refuse into a dead letter). Calling each converter costs a Python call per
+column and event, which for a table of 8 columns was most of the DuckDB and PostgreSQL sinks'
+own time. The usual value of most column types passes its converter unchanged (an ``int`` in
+range, a ``str`` of ASCII text, a ``datetime``, ...): ``Column.passes`` says so as a test over
+``v``, and the generated function keeps such a value without the call. Its contract, which
+tests/connectors/test_row_encoding.py checks against the converters (Hypothesis): the row is
+exactly what the converters give, and an event one of them refuses raises the same
+``Unwritable``, naming the column.
+
+The source is assembled from the ``passes`` templates of our own column types and from
+positions; column names reach it only as constants bound in its namespace, never as text.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Callable, Dict, List, Sequence
+
+from engine.connectors.duckdb_columns import Column, describe_kind
+from engine.connectors.jsonl import Unwritable
+
+_NAMES = {"_date": date, "_datetime": datetime, "_int": int, "_float": float, "_bool": bool, "_str": str,
+          "_Unwritable": Unwritable}
+
+
+def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> Callable[[dict], tuple]:
+    """``event -> row`` (one converted value per column, in order); ``Unwritable`` names the
+    column when a value cannot be stored, or a key column is null."""
+    fields = [(c.name, c.convert) for c in columns]
+    keys = set(key)
+    scope: Dict[str, Any] = dict(_NAMES)
+    lines = ["def encode(event):",
+             "    if event.__class__ is not dict:",
+             "        raise _Unwritable('expected an event (an object), got ' + _kind(event))",
+             "    g = event.get",
+             "    try:"]
+    for i, column in enumerate(columns):
+        scope[f"_n{i}"], scope[f"_c{i}"] = column.name, column.convert
+        if column.passes:
+            lines.append(f"        v{i} = g(_n{i})")
+            lines.append(f"        if not (v{i} is None or {column.passes.format(v=f'v{i}')}):")
+            lines.append(f"            v{i} = _c{i}(v{i})")
+        else:
+            lines.append(f"        v{i} = _c{i}(g(_n{i}))")
+    lines += ["    except _Unwritable:",
+              "        raise _named(event) from None"]
+    for i, column in enumerate(columns):
+        if column.name in keys:
+            lines += [f"    if v{i} is None:",
+                      f"        raise _Unwritable(_null{i})"]
+            scope[f"_null{i}"] = f"table '{table}': key column '{column.name}' is null"
+    values = "".join(f"v{i}, " for i in range(len(columns)))
+    lines.append(f"    return ({values})")
+
+    def named(event: dict) -> Unwritable:
+        """The same failure, saying which column (found again only for the failing event)."""
+        for name, convert in fields:
+            try:
+                convert(event.get(name))
+            except Unwritable as exc:
+                return Unwritable(f"table '{table}', column '{name}': {exc}")
+        return Unwritable(f"table '{table}': a value cannot be stored")
+
+    scope["_named"], scope["_kind"] = named, describe_kind
+    exec(compile("\n".join(lines), f"<velocity-flow row of {table!r}>", "exec"), scope)  # noqa: S102 - see above
+    return scope["encode"]
