@@ -8,7 +8,9 @@ Velocity topologies imported both through these checks.
 
 from __future__ import annotations
 
-from typing import Optional
+import functools
+import json
+from typing import Optional, Tuple, Union
 
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_positions import Positions
@@ -77,7 +79,21 @@ def check_duckdb(options) -> None:
     check_tables(DUCKDB_LABEL, options, _duckdb_table)
     check_views(options)
     if options.get("views"):
-        bind_views(options)
+        problem = _bound_views(json.dumps([options["tables"], options["views"]], default=str))
+        if problem is not None:
+            raise ConfigError(*problem[:2], hint=problem[2])
+
+
+@functools.lru_cache(maxsize=16)
+def _bound_views(tables_and_views: str) -> Optional[Tuple[str, Tuple[Union[str, int], ...], Optional[str]]]:
+    """``bind_views`` once per distinct tables and views (validate checks the environments of a
+    file one by one, and they mostly share their sink): None, or the ConfigError's arguments."""
+    tables, views = json.loads(tables_and_views)
+    try:
+        bind_views({"tables": tables, "views": views})
+    except ConfigError as exc:
+        return exc.message, tuple(exc.path), exc.hint
+    return None
 
 
 def bind_views(options) -> None:
