@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable, encode_value
@@ -120,6 +120,19 @@ def _json(value: Any) -> Any:
     return None if value is None else encode_value(value).decode("utf-8")
 
 
+def decimal_quick(precision: int, scale: int, rounding: Optional[str]) -> Optional[Tuple[str, str]]:
+    """``decimal_converter``'s work on a finite ``Decimal`` whose whole digits fit before and
+    after rounding, inline (``Column.quick``); ``_q<scale>`` is bound by the encoder. Beyond 28
+    digits quantize could raise in the default context, so those columns always convert."""
+    if precision > 28:
+        return None
+    whole = precision - scale
+    rounding_arg = "" if rounding is None else f", {rounding!r}"
+    test = (f"({{v}}.__class__ is _Decimal and {{v}}.is_finite() and {{v}}.adjusted() < {whole} and "
+            f"(not ({{r}} := {{v}}.quantize(_q{scale}{rounding_arg})) or {{r}}.adjusted() < {whole}))")
+    return test, ("_str({v})" if rounding is None else "{r}")
+
+
 def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None) -> Callable[[Any], Any]:
     """The check of a ``decimal(p,s)`` value. Without ``rounding``: the number's text, every
     digit (DuckDB rounds it to ``s``). With ``rounding`` (a ``decimal`` module mode): the
@@ -153,13 +166,13 @@ def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None
 # over {v}, in the names of engine/connectors/row_encoding.py's generated scope (_int is the
 # class int there); None: always convert)
 _SIMPLE = {
-    "int": ("BIGINT", "int64", _int, f"({{v}}.__class__ is _int and {_BIGINT[0]} <= {{v}} <= {_BIGINT[1]})"),
-    "float": ("DOUBLE", "float64", _float, "{v}.__class__ is _float"),
-    "bool": ("BOOLEAN", "bool_", _bool, "{v}.__class__ is _bool"),
-    "str": ("VARCHAR", "string", _str, "({v}.__class__ is _str and {v}.isascii())"),
-    "date": ("DATE", "date32", _date, "{v}.__class__ is _date"),
+    "int": ("BIGINT", "int64", _int, (f"({{v}}.__class__ is _int and {_BIGINT[0]} <= {{v}} <= {_BIGINT[1]})", "{v}")),
+    "float": ("DOUBLE", "float64", _float, ("{v}.__class__ is _float", "{v}")),
+    "bool": ("BOOLEAN", "bool_", _bool, ("{v}.__class__ is _bool", "{v}")),
+    "str": ("VARCHAR", "string", _str, ("({v}.__class__ is _str and {v}.isascii())", "{v}")),
+    "date": ("DATE", "date32", _date, ("{v}.__class__ is _date", "{v}")),
     "json": ("JSON", "string", _json, None),
-    "timestamp": ("TIMESTAMPTZ", "timestamp", _timestamp, "{v}.__class__ is _datetime"),
+    "timestamp": ("TIMESTAMPTZ", "timestamp", _timestamp, ("{v}.__class__ is _datetime", "{v}")),
 }
 
 
@@ -192,7 +205,9 @@ class Column:
     sql_type: str
     arrow_type: str  # a name for arrow_type(): int64, float64, bool_, string, date32, timestamp
     convert: Callable[[Any], Any]
-    passes: Optional[str] = None  # a test over {v}: convert would return the value unchanged
+    # the usual values without the call to convert (engine/connectors/row_encoding.py):
+    # (a test over {v}, which may bind {r}; the value it gives then, "{v}" for unchanged)
+    quick: Optional[Tuple[str, str]] = None
 
     @classmethod
     def of(cls, name: str, kind: str) -> "Column":
@@ -203,7 +218,8 @@ class Column:
             raise ConnectorError(f"duckdb sink: column '{name}' has unknown type '{kind}' (known: "
                                  f"{', '.join(_SIMPLE)}, decimal(p,s))")
         precision, scale = (int(g) for g in match.groups())
-        return cls(name, f"DECIMAL({precision},{scale})", "string", decimal_converter(precision, scale))
+        return cls(name, f"DECIMAL({precision},{scale})", "string", decimal_converter(precision, scale),
+                   decimal_quick(precision, scale, None))
 
     def array(self, values: Sequence[Any]) -> "pa.Array":
         """The Arrow column of values that ``convert`` already checked."""

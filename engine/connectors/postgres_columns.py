@@ -21,7 +21,7 @@ import re
 from decimal import ROUND_HALF_UP
 from typing import Any, Callable
 
-from engine.connectors.duckdb_columns import Column, decimal_converter
+from engine.connectors.duckdb_columns import Column, decimal_converter, decimal_quick
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable
 
@@ -42,12 +42,15 @@ def pg_column(name: str, kind: str) -> Column:
     if match is not None:
         precision, scale = (int(g) for g in match.groups())
         return Column(name, f"numeric({precision},{scale})", checked.arrow_type,
-                      decimal_converter(precision, scale, ROUND_HALF_UP))  # as numeric rounds: ties away from 0
+                      decimal_converter(precision, scale, ROUND_HALF_UP),  # as numeric rounds: ties away from 0
+                      decimal_quick(precision, scale, ROUND_HALF_UP))
     convert = {"str": _no_nul(checked.convert), "json": _no_nul_json(checked.convert),
                "timestamp": _infinity(checked.convert)}.get(kind, checked.convert)
     # what passes DuckDB's check unchanged passes these too (a datetime is no infinity), text without NUL
-    passes = checked.passes if kind != "str" else f"({checked.passes} and '\\x00' not in {{v}})"
-    return Column(name, _TYPES[kind], checked.arrow_type, convert, passes)
+    quick = checked.quick
+    if kind == "str" and quick is not None:
+        quick = (f"({quick[0]} and '\\x00' not in {{v}})", quick[1])
+    return Column(name, _TYPES[kind], checked.arrow_type, convert, quick)
 
 
 def _no_nul(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:

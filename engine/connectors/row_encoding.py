@@ -4,26 +4,29 @@ A row is one converted value per column (``Column.convert``: the value check tha
 the database would refuse into a dead letter). Calling each converter costs a Python call per
 column and event, which for a table of 8 columns was most of the DuckDB and PostgreSQL sinks'
 own time. The usual value of most column types passes its converter unchanged (an ``int`` in
-range, a ``str`` of ASCII text, a ``datetime``, ...): ``Column.passes`` says so as a test over
-``v``, and the generated function keeps such a value without the call. Its contract, which
+range, a ``str`` of ASCII text, a ``datetime``, ...), and a finite ``Decimal`` needs only its
+rounding and range check: ``Column.quick`` gives that as a test over ``v`` and the value then,
+and the generated function does it without the call. Its contract, which
 tests/connectors/test_row_encoding.py checks against the converters (Hypothesis): the row is
 exactly what the converters give, and an event one of them refuses raises the same
 ``Unwritable``, naming the column.
 
-The source is assembled from the ``passes`` templates of our own column types and from
+The source is assembled from the ``quick`` templates of our own column types and from
 positions; column names reach it only as constants bound in its namespace, never as text.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Callable, Dict, List, Sequence
 
 from engine.connectors.duckdb_columns import Column, describe_kind
 from engine.connectors.jsonl import Unwritable
 
 _NAMES = {"_date": date, "_datetime": datetime, "_int": int, "_float": float, "_bool": bool, "_str": str,
-          "_Unwritable": Unwritable}
+          "_Decimal": Decimal, "_Unwritable": Unwritable}
 
 
 def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> Callable[[dict], tuple]:
@@ -39,12 +42,21 @@ def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> C
              "    try:"]
     for i, column in enumerate(columns):
         scope[f"_n{i}"], scope[f"_c{i}"] = column.name, column.convert
-        if column.passes:
-            lines.append(f"        v{i} = g(_n{i})")
-            lines.append(f"        if not (v{i} is None or {column.passes.format(v=f'v{i}')}):")
-            lines.append(f"            v{i} = _c{i}(v{i})")
+        lines.append(f"        v{i} = g(_n{i})")
+        if column.quick:  # every converter returns None for None (the tests check it)
+            test, value = (t.format(v=f"v{i}", r=f"r{i}") for t in column.quick)
+            if value != f"v{i}":
+                lines += [f"        if {test}:", f"            v{i} = {value}"]
+            else:
+                lines.append(f"        if not (v{i} is None or {test}):")
+                lines.append(f"            v{i} = _c{i}(v{i})")
+                continue
+            lines.append(f"        elif v{i} is not None:")
         else:
-            lines.append(f"        v{i} = _c{i}(g(_n{i}))")
+            lines.append(f"        if v{i} is not None:")
+        lines.append(f"            v{i} = _c{i}(v{i})")
+    for scale in set(re.findall(r"\b_q(\d+)\b", "\n".join(lines))):  # decimal_quick's quantum
+        scope[f"_q{scale}"] = Decimal(1).scaleb(-int(scale))
     lines += ["    except _Unwritable:",
               "        raise _named(event) from None"]
     for i, column in enumerate(columns):
