@@ -57,6 +57,8 @@ def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> C
         lines.append(f"            v{i} = _c{i}(v{i})")
     for scale in set(re.findall(r"\b_q(\d+)\b", "\n".join(lines))):  # decimal_quick's quantum
         scope[f"_q{scale}"] = Decimal(1).scaleb(-int(scale))
+    if not columns:  # a table whose key names no column of it: refused elsewhere, encoded as ()
+        lines.append("        pass")
     lines += ["    except _Unwritable:",
               "        raise _named(event) from None"]
     for i, column in enumerate(columns):

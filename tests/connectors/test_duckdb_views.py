@@ -187,3 +187,14 @@ def test_run_refuses_a_file_reading_view_before_reading_anything(monkeypatch, tm
     assert code == 1, output
     assert "view 'bad' cannot be created" in output and "top-secret" not in output
     assert not os.path.exists(tmp_path / "db.duckdb")
+
+
+def test_a_key_naming_no_column_beside_views_is_one_error_not_a_crash(tmp_path):
+    # found by the secrets test (a key column name from the environment): the views' check
+    # created the table and DuckDB refused the key (exit 4); the key's own check reports it once
+    path = tmp_path / "t.yaml"
+    text = TOPOLOGY.format(tmp=tmp_path, query="SELECT 1").replace("key: [id]", "key: [idd]")
+    path.write_text(text, encoding="utf-8")
+    code, output = cli("validate", str(path))
+    assert code == 1, output
+    assert output.count("error:") == 1 and "key column 'idd' is not among the columns" in output
