@@ -30,14 +30,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from engine.connectors.errors import ConnectorError
 from engine.connectors.table_sql import quote
+from engine.postgres_errors import connection_lost, first_line
 
-_RETRIED_CLASSES = ("08", "57", "40")
 _CONNECT_TIMEOUT = 10  # seconds, one attempt
-
-
-def first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def describe(dsn: str) -> str:
@@ -116,10 +111,7 @@ class Connection:
                 pause = min(pause * 2, 2.0)
 
     def _lost(self, exc: psycopg.Error) -> bool:
-        conn = self._conn
-        if conn is None or conn.closed or conn.broken:
-            return exc.sqlstate is None or exc.sqlstate[:2] in _RETRIED_CLASSES
-        return exc.sqlstate is not None and exc.sqlstate[:2] in _RETRIED_CLASSES
+        return connection_lost(self._conn, exc)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None

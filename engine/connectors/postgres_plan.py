@@ -81,7 +81,8 @@ def plan_tables(sinks: Dict[str, Dict[str, Any]], connect_timeout: int = 10) -> 
     """Sink name -> its options: what each declared table will be when the flows start."""
     import psycopg
 
-    from engine.connectors.postgres_connection import describe, first_line
+    from engine.connectors.postgres_connection import describe
+    from engine.postgres_errors import first_line
 
     plans = []
     for sink, options in sinks.items():

@@ -18,7 +18,8 @@ from psycopg.types.string import TextLoader
 
 from engine.connectors.errors import QueryError
 from engine.connectors.jsonl import encode_value
-from engine.connectors.postgres_connection import describe, first_line
+from engine.connectors.postgres_connection import describe
+from engine.postgres_errors import first_line
 
 
 def query(dsn: str, schema: Optional[str], sql: str, timeout: float = 10) -> Dict[str, Any]:

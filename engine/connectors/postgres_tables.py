@@ -25,11 +25,12 @@ from engine.connectors.duckdb_positions import Positions, Winner, batch_rows
 from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres import LABEL, STAGE_PREFIX, PostgresSink, copy_rows, create_stage, ensure_table, seconds
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
-from engine.connectors.postgres_connection import Connection, describe, first_line
+from engine.connectors.postgres_connection import Connection, describe
 from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
 from engine.connectors.table_sql import insert_sql, quote
 from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import StepCounters
+from engine.postgres_errors import first_line
 
 
 class _Table(TableSpec):

@@ -12,11 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.jsonl import encode_value
-
-
-def quote(identifier: str) -> str:
-    """A SQL identifier, double-quoted with embedded quotes doubled: any text is just a name."""
-    return '"' + identifier.replace('"', '""') + '"'
+from engine.sql_names import quote  # noqa: F401 - this module's interface too
 
 
 def column_differences(existing: Dict[str, str], columns: List[Column],

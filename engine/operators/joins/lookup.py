@@ -31,16 +31,13 @@ from engine.hints import did_you_mean
 from engine.operators.expr import compile_option
 from engine.operators.fields import Fields, with_fields
 from engine.records import DeadLetter
+from engine.sql_names import quote
 
 _ABSENT = None
 _TYPES = {"VARCHAR": "str", "BIGINT": "int", "INTEGER": "int", "SMALLINT": "int", "TINYINT": "int", "HUGEINT": "int",
           "UBIGINT": "int", "UINTEGER": "int", "DOUBLE": "float", "FLOAT": "float", "REAL": "float",
           "BOOLEAN": "bool", "DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamp",
           "JSON": "json"}
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def engine_type(duckdb_type: str) -> str:
@@ -145,8 +142,8 @@ class DuckDBTable:
 
     def __init__(self, path: str, table: str, key: str, fields: Dict[str, str]) -> None:
         self.path, self.table, self.key, self.fields = path, table, key, fields
-        names = ", ".join(_quoted(c) for c in (key, *fields.values()))
-        self._sql = f"SELECT {names} FROM {_quoted(table)} WHERE {_quoted(key)} IN (SELECT unnest(?))"
+        names = ", ".join(quote(c) for c in (key, *fields.values()))
+        self._sql = f"SELECT {names} FROM {quote(table)} WHERE {quote(key)} IN (SELECT unnest(?))"
 
     def columns(self) -> Optional[Dict[str, str]]:
         """The table's columns and types when the database exists now; a missing name is an error."""

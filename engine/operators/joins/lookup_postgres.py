@@ -26,22 +26,19 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from engine.errors import ConfigError
+from engine.postgres_errors import connection_lost, first_line
+from engine.sql_names import quote
 from engine.values import INFINITY, MINUS_INFINITY
 
 if TYPE_CHECKING:
     import psycopg
 
-_RETRIED_CLASSES = ("08", "57", "40")
 _CONNECT_TIMEOUT = 10  # seconds, one attempt
 _PROBE_EVERY = 1.0  # seconds between connection attempts while the database is down
 
 
 class PostgresLookupError(Exception):
     """A lookup's query that failed; its text is the dead letters' reason."""
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def check_dsn(dsn: str) -> None:
@@ -59,11 +56,6 @@ def check_dsn(dsn: str) -> None:
                                "PGHOST, PGPASSWORD, ... fill in the rest") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 class PostgresTable:
     """The rows of one table by key, read with one query per call."""
 
@@ -72,9 +64,9 @@ class PostgresTable:
         check_dsn(dsn)
         self.dsn, self.reconnect, self.label = dsn, reconnect, f"lookup '{step_id}'"
         self.clock, self.sleep = clock, sleep
-        where = f"{quoted(schema)}.{quoted(table)}" if schema else quoted(table)
-        names = ", ".join(quoted(c) for c in columns)
-        self.sql = f"SELECT {names} FROM {where} WHERE {quoted(columns[0])} = ANY(%s)"
+        where = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
+        names = ", ".join(quote(c) for c in columns)
+        self.sql = f"SELECT {names} FROM {where} WHERE {quote(columns[0])} = ANY(%s)"
         self._conn: Optional[psycopg.Connection] = None
         self._down: Optional[str] = None  # why the database counts as down, or None
         self._next_probe = 0.0
@@ -107,12 +99,12 @@ class PostgresTable:
                 return {row[0]: tuple(row[1:]) for row in rows}
             except pg.Error as exc:
                 if not self._lost(exc):
-                    raise PostgresLookupError(f"{self.label}: {_first_line(exc)}") from None
+                    raise PostgresLookupError(f"{self.label}: {first_line(exc)}") from None
                 self.close()
                 now = self.clock()
                 if deadline is None or now >= deadline:
                     self._down = (f"{self.label}: no connection to PostgreSQL within {self.reconnect:g}s "
-                                  f"({_first_line(exc)})")
+                                  f"({first_line(exc)})")
                     self._next_probe = now + _PROBE_EVERY
                     raise PostgresLookupError(self._down) from None
                 self.sleep(min(pause, max(deadline - now, 0)))
@@ -127,11 +119,7 @@ class PostgresTable:
         return conn
 
     def _lost(self, exc: Any) -> bool:
-        conn = self._conn
-        state = exc.sqlstate
-        if conn is None or conn.closed or conn.broken:
-            return state is None or state[:2] in _RETRIED_CLASSES
-        return state is not None and state[:2] in _RETRIED_CLASSES
+        return connection_lost(self._conn, exc)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
