@@ -17,7 +17,7 @@ from bytewax.dataflow import Stream, operator
 from bytewax.operators import StatefulBatchLogic
 
 from engine import clock
-from engine.compiler.keyed import _OK, CAREFUL_CALLS, _grouper, _KeyLogic, _rebatch_dead
+from engine.compiler.keyed import _OK, CAREFUL_CALLS, _grouper, _KeyLogic, _rebatch_dead, key_dead_letters, keyed_pairs
 from engine.compiler.steps import StepOut
 from engine.metrics import StepCounters
 from engine.operators.joins.base import TwoInputStep
@@ -121,14 +121,6 @@ def _dead(split: list) -> list:
     return [batch for is_ok, batch in split if not is_ok]
 
 
-def _pairs(results: list) -> list:
-    return [p for r in results for p in r[0]]
-
-
-def _no_key(results: list) -> list:
-    return [r[1] for r in results if r[1]]
-
-
 @operator
 def join_step(step_id: str, up: Stream, side: Stream, join: TwoInputStep, counters: Optional[StepCounters],
               name: str) -> StepOut:
@@ -136,8 +128,8 @@ def join_step(step_id: str, up: Stream, side: Stream, join: TwoInputStep, counte
     events = op.map("group_events", up, _grouper(name, join, counters, traced=not isinstance(join, StreamTableJoin)))
     changes = op.map("group_table", side, _grouper(name, _Side(join.group_side), counters))  # type: ignore[arg-type]
     grouped = op.merge("sides", events, changes)
-    pairs = op.flat_map_batch("keys", grouped, _pairs)
-    no_key = op.flat_map_batch("no_key", grouped, _no_key)
+    pairs = op.flat_map_batch("keys", grouped, keyed_pairs)
+    no_key = op.flat_map_batch("no_key", grouped, key_dead_letters)
     logic = _JoinKey if isinstance(join, StreamTableJoin) else _KeyLogic
     state = op.stateful_batch("state", pairs, lambda resume: logic(name, join, resume))
     split = op.flat_map_batch("split", state, _split(name, counters))

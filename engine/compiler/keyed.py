@@ -274,12 +274,22 @@ def keyed_step(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[St
     """A keyed stateful step; ``ok`` and ``dead`` carry batches. ``name`` is the YAML step id
     its dead letters carry (Bytewax scopes ``step_id`` with the flow's id)."""
     grouped = op.map("group", up, _grouper(name, keyed, counters, traced=True))
-    pairs = op.flat_map_batch("keys", grouped, lambda results: [p for r in results for p in r[0]])
-    no_key = op.flat_map_batch("no_key", grouped, lambda results: [r[1] for r in results if r[1]])
+    pairs = op.flat_map_batch("keys", grouped, keyed_pairs)
+    no_key = op.flat_map_batch("no_key", grouped, key_dead_letters)
     state = op.stateful_batch("state", pairs, lambda resume: _KeyLogic(name, keyed, resume))
     ok = op.flat_map_batch("ok", state, _rebatch_ok(counters))
     dead = op.flat_map_batch("dead", state, _rebatch_dead(name, counters))
     return StepOut(ok, op.merge("dead_letters", dead, no_key))
+
+
+def keyed_pairs(results: list) -> list:
+    """The ``(key, pairs)`` items of a batch of ``group`` results."""
+    return [p for r in results for p in r[0]]
+
+
+def key_dead_letters(results: list) -> list:
+    """The dead-letter batches (events ``group`` could not key) of a batch of ``group`` results."""
+    return [r[1] for r in results if r[1]]
 
 
 class _Traced(list):
