@@ -45,13 +45,7 @@ def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> C
         lines.append(f"        v{i} = g(_n{i})")
         if column.quick:  # every converter returns None for None (the tests check it)
             test, value = (t.format(v=f"v{i}", r=f"r{i}") for t in column.quick)
-            if value != f"v{i}":
-                lines += [f"        if {test}:", f"            v{i} = {value}"]
-            else:
-                lines.append(f"        if not (v{i} is None or {test}):")
-                lines.append(f"            v{i} = _c{i}(v{i})")
-                continue
-            lines.append(f"        elif v{i} is not None:")
+            lines += [f"        if {test}:", f"            v{i} = {value}", f"        elif v{i} is not None:"]
         else:
             lines.append(f"        if v{i} is not None:")
         lines.append(f"            v{i} = _c{i}(v{i})")

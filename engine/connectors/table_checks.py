@@ -62,9 +62,12 @@ def check_views(options) -> None:
 
 
 def _duckdb_table(name: str, spec: dict) -> TableSpec:
+    return _duckdb_table_and_positions(name, spec)[0]
+
+
+def _duckdb_table_and_positions(name: str, spec: dict) -> Tuple[TableSpec, Positions]:
     table = TableSpec(DUCKDB_LABEL, name, spec, Column.of)
-    Positions(name, table.columns, table.key)
-    return table
+    return table, Positions(name, table.columns, table.key)
 
 
 def _postgres_table(name: str, spec: dict) -> TableSpec:
@@ -108,8 +111,7 @@ def bind_views(options) -> None:
     con = duckdb.connect(":memory:", config={"enable_external_access": False})
     try:
         for name, spec in options["tables"].items():
-            table = _duckdb_table(name, spec)
-            positions = Positions(name, table.columns, table.key)
+            table, positions = _duckdb_table_and_positions(name, spec)
             try:
                 con.execute(create_sql(name, table.columns, table.key))
                 con.execute(create_sql(positions.name, positions.columns, table.key))
