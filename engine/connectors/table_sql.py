@@ -8,6 +8,7 @@ database) stays in each sink's own module.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from engine.connectors.duckdb_columns import Column
@@ -80,13 +81,18 @@ def last_per_key(rows: List[tuple], key_positions: List[int]) -> List[tuple]:
     One upsert statement that meets a key twice does not apply the later row (DuckDB 1.x
     keeps the first, older versions and PostgreSQL raise), yet the later event is the newer state.
     """
+    try:  # the usual batch holds each key once: one pass in C to see it
+        if len(set(map(itemgetter(*key_positions), rows))) == len(rows):
+            return rows
+    except TypeError:  # an unhashable key value
+        pass
     latest: Dict[Any, tuple] = {}
     for row in rows:
         ident: Union[tuple, bytes] = tuple([row[i] for i in key_positions])
         try:
-            latest.pop(ident, None)
+            hash(ident)  # (an empty dict's pop would not hash it)
         except TypeError:  # an unhashable key value: compare its JSON text
             ident = encode_value(list(ident))
-            latest.pop(ident, None)
+        latest.pop(ident, None)
         latest[ident] = row
     return list(latest.values())
