@@ -22,11 +22,13 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
+
+import orjson
 
 from engine.connectors.errors import ConnectorError
-from engine.connectors.jsonl import Unwritable, encode_value
+from engine.connectors.jsonl import JSON_DEFAULT, Unwritable, encode_value
 from engine.values import InfiniteTimestamp, parse_decimal, parse_timestamp
 
 if TYPE_CHECKING:
@@ -120,17 +122,37 @@ def _json(value: Any) -> Any:
     return None if value is None else encode_value(value).decode("utf-8")
 
 
-def decimal_quick(precision: int, scale: int, rounding: Optional[str]) -> Optional[Tuple[str, str]]:
-    """``decimal_converter``'s work on a finite ``Decimal`` whose whole digits fit before and
-    after rounding, inline (``Column.quick``); ``_q<scale>`` is bound by the encoder. Beyond 28
-    digits quantize could raise in the default context, so those columns always convert."""
-    if precision > 28:
-        return None
-    whole = precision - scale
-    rounding_arg = "" if rounding is None else f", {rounding!r}"
-    test = (f"({{v}}.__class__ is _Decimal and {{v}}.is_finite() and {{v}}.adjusted() < {whole} and "
-            f"(not ({{r}} := {{v}}.quantize(_q{scale}{rounding_arg})) or {{r}}.adjusted() < {whole}))")
-    return test, ("_str({v})" if rounding is None else "{r}")
+class Quick(NamedTuple):
+    """A column's usual values without the call to its converter (engine/connectors/row_encoding.py).
+
+    ``test`` is an expression over ``{v}`` (the field's value) that may bind ``{r}``; when it
+    holds, ``value`` is the column's value (``"{v}"``: unchanged). ``{k}<name>`` names one of
+    ``names``, constants bound for this column. The test may raise ``InvalidOperation`` or
+    orjson's ``JSONEncodeError``: the encoder then converts the whole event the slow way."""
+
+    test: str
+    value: str
+    names: Tuple[Tuple[str, Any], ...] = ()
+
+
+def decimal_quick(precision: int, scale: int, rounding: Optional[str]) -> Quick:
+    """``decimal_converter``'s work on a finite ``Decimal``: ``quantize`` in a context of
+    exactly ``precision`` digits signals ``InvalidOperation`` when the rounded number does not
+    fit (more than ``precision - scale`` whole digits), which sends the event the slow way."""
+    context = Context(prec=precision, rounding=rounding or ROUND_HALF_EVEN)
+    test = "({v}.__class__ is _Decimal and {v}.is_finite() and ({r} := {k}quantize({v}, {k}q)) is not None)"
+    return Quick(test, "_str({v})" if rounding is None else "{r}",  # the context's bound method: the cheapest call
+                 (("q", Decimal(1).scaleb(-scale)), ("quantize", context.quantize)))
+
+
+def json_quick(no_nul: bool) -> Quick:
+    """``_json``'s work in one expression: orjson called as ``encode_value`` first calls it
+    (the converter's layers cost more than the encoding); with ``no_nul``, JSON text without
+    an escaped NUL."""
+    test = "({v} is not None and ({r} := {k}dumps({v}, default={k}default).decode()) is not None)"
+    if no_nul:
+        test = test[:-1] + " and '\\\\u0000' not in {r})"
+    return Quick(test, "{r}", (("dumps", orjson.dumps), ("default", JSON_DEFAULT)))
 
 
 def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None) -> Callable[[Any], Any]:
@@ -166,13 +188,14 @@ def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None
 # over {v}, in the names of engine/connectors/row_encoding.py's generated scope (_int is the
 # class int there); None: always convert)
 _SIMPLE = {
-    "int": ("BIGINT", "int64", _int, (f"({{v}}.__class__ is _int and {_BIGINT[0]} <= {{v}} <= {_BIGINT[1]})", "{v}")),
-    "float": ("DOUBLE", "float64", _float, ("{v}.__class__ is _float", "{v}")),
-    "bool": ("BOOLEAN", "bool_", _bool, ("{v}.__class__ is _bool", "{v}")),
-    "str": ("VARCHAR", "string", _str, ("({v}.__class__ is _str and {v}.isascii())", "{v}")),
-    "date": ("DATE", "date32", _date, ("{v}.__class__ is _date", "{v}")),
-    "json": ("JSON", "string", _json, None),
-    "timestamp": ("TIMESTAMPTZ", "timestamp", _timestamp, ("{v}.__class__ is _datetime", "{v}")),
+    "int": ("BIGINT", "int64", _int, Quick(f"({{v}}.__class__ is _int and {_BIGINT[0]} <= {{v}} <= {_BIGINT[1]})",
+                                           "{v}")),
+    "float": ("DOUBLE", "float64", _float, Quick("{v}.__class__ is _float", "{v}")),
+    "bool": ("BOOLEAN", "bool_", _bool, Quick("{v}.__class__ is _bool", "{v}")),
+    "str": ("VARCHAR", "string", _str, Quick("({v}.__class__ is _str and {v}.isascii())", "{v}")),
+    "date": ("DATE", "date32", _date, Quick("{v}.__class__ is _date", "{v}")),
+    "json": ("JSON", "string", _json, json_quick(no_nul=False)),
+    "timestamp": ("TIMESTAMPTZ", "timestamp", _timestamp, Quick("{v}.__class__ is _datetime", "{v}")),
 }
 
 
@@ -205,9 +228,7 @@ class Column:
     sql_type: str
     arrow_type: str  # a name for arrow_type(): int64, float64, bool_, string, date32, timestamp
     convert: Callable[[Any], Any]
-    # the usual values without the call to convert (engine/connectors/row_encoding.py):
-    # (a test over {v}, which may bind {r}; the value it gives then, "{v}" for unchanged)
-    quick: Optional[Tuple[str, str]] = None
+    quick: Optional[Quick] = None  # the usual values without the call to convert
 
     @classmethod
     def of(cls, name: str, kind: str) -> "Column":

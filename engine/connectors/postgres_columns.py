@@ -21,7 +21,7 @@ import re
 from decimal import ROUND_HALF_UP
 from typing import Any, Callable
 
-from engine.connectors.duckdb_columns import Column, decimal_converter, decimal_quick
+from engine.connectors.duckdb_columns import Column, Quick, decimal_converter, decimal_quick, json_quick
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable
 
@@ -49,7 +49,9 @@ def pg_column(name: str, kind: str) -> Column:
     # what passes DuckDB's check unchanged passes these too (a datetime is no infinity), text without NUL
     quick = checked.quick
     if kind == "str" and quick is not None:
-        quick = (f"({quick[0]} and '\\x00' not in {{v}})", quick[1])
+        quick = Quick(f"({quick.test} and '\\x00' not in {{v}})", quick.value)
+    elif kind == "json":
+        quick = json_quick(no_nul=True)
     return Column(name, _TYPES[kind], checked.arrow_type, convert, quick)
 
 
