@@ -13,6 +13,7 @@ one transaction. What the sinks share is here; how a batch reaches each database
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from engine.connectors.duckdb_columns import Column
@@ -58,10 +59,17 @@ class TableSpec:
         clash = [c.name for c in self.columns if c.name.lower() in BATCH_EXTRA]
         if clash:
             raise ConnectorError(f"{label}: table '{name}': column name '{clash[0]}' is reserved")
-        self.row = row_encoder(self.columns, name, self.key)
-        self.key_row = row_encoder(self.key_columns, name, self.key)
         names = [c.name for c in self.columns]
         self.key_positions = [names.index(c.name) for c in self.key_columns]
+
+    # built on first use: validate makes TableSpecs only to check them (~1 ms of compile() each)
+    @cached_property
+    def row(self) -> Callable[[dict], tuple]:
+        return row_encoder(self.columns, self.name, self.key)
+
+    @cached_property
+    def key_row(self) -> Callable[[dict], tuple]:
+        return row_encoder(self.key_columns, self.name, self.key)
 
     def padded(self, key: tuple) -> tuple:
         """A delete's row: the key's values in their columns, None elsewhere."""
