@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
+from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from engine.topology.diagnostics import Diagnostic
@@ -81,6 +82,7 @@ class Document:
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Parser = _LimitedParser
     yaml.preserve_quotes = True
     yaml.allow_duplicate_keys = False
     return yaml
@@ -90,11 +92,18 @@ def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> 
     """Parse ``text``; YAML and interpolation problems land in ``Document.problems``."""
     doc = Document(path=path, text=text, data=None)
     try:
-        limit = _limits(text)
-        if limit is not None:
-            doc.problems.append(Diagnostic(path, *limit))
-            return doc
-        raw = _yaml().load(text)
+        try:
+            raw = _yaml().load(text)
+        except _Refused:
+            raise
+        except Exception:  # noqa: BLE001 - re-raised unless the whole file's events decide first
+            limit = _limits(text)
+            if limit is None:
+                raise
+            raise _Refused(*limit) from None
+    except _Refused as refused:
+        doc.problems.append(Diagnostic(path, *refused.args))
+        return doc
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -133,52 +142,85 @@ def load_file(path: str, env: Optional[Mapping[str, str]] = None) -> Document:
     return load_text(path, text, env)
 
 
-def _limits(text: str) -> Optional[Tuple[int, int, str, str]]:
-    """Walk the YAML events (no tree is built) and refuse, at the offending spot, what could
-    make loading hang or exhaust memory: nesting deeper than MAX_DEPTH, aliases that repeat
-    more than MAX_ALIAS_NODES nodes in all (a "billion laughs" file), and explicit tags
-    (``!foo``, ``!!str``: a topology needs none, and the loader would not keep them).
-    Returns (line, column, message, hint) or None."""
-    sizes: Dict[str, int] = {}  # anchor -> nodes in its value, aliases inside counted expanded
-    open_nodes: List[List[Any]] = []  # [anchor, nodes so far] of each open collection
-    added = 0
-    for event in _yaml().parse(text):
+class _Refused(Exception):
+    """A limit the file goes beyond: args are (line, column, message, hint), 1-based."""
+
+
+class _Limits:
+    """Refuses, at the offending spot, what could make loading hang or exhaust memory: nesting
+    deeper than MAX_DEPTH, aliases that repeat more than MAX_ALIAS_NODES nodes in all (a
+    "billion laughs" file), and explicit tags (``!foo``, ``!!str``: a topology needs none, and
+    the loader would not keep them). Fed the parser's events one by one (no tree is built)."""
+
+    def __init__(self) -> None:
+        self.sizes: Dict[str, int] = {}  # anchor -> nodes in its value, aliases inside counted expanded
+        self.open_nodes: List[List[Any]] = []  # [anchor, nodes so far] of each open collection
+        self.added = 0
+
+    def see(self, event: Any) -> None:
         if not isinstance(event, (NodeEvent, CollectionEndEvent)):
-            continue
-        mark = event.start_mark
-        where = (mark.line + 1, mark.column + 1)
+            return
+        open_nodes = self.open_nodes
         if isinstance(event, CollectionEndEvent):
             anchor, count = open_nodes.pop()
             if anchor is not None:
-                sizes[anchor] = count
+                self.sizes[anchor] = count
             if open_nodes:
                 open_nodes[-1][1] += count
-            continue
+            return
+        mark = event.start_mark
+        where = (mark.line + 1, mark.column + 1)
         if isinstance(event, AliasEvent):
-            size = sizes.get(event.anchor, 1)
-            added += size
-            if added > MAX_ALIAS_NODES:
-                return (*where, f"aliases repeat more than {MAX_ALIAS_NODES:,} values in all ('*{event.anchor}')",
-                        "write the values out, or use fewer aliases (*name) of large anchors (&name)")
+            size = self.sizes.get(event.anchor, 1)
+            self.added += size
+            if self.added > MAX_ALIAS_NODES:
+                raise _Refused(*where, f"aliases repeat more than {MAX_ALIAS_NODES:,} values in all "
+                                       f"('*{event.anchor}')",
+                               "write the values out, or use fewer aliases (*name) of large anchors (&name)")
             if open_nodes:
                 open_nodes[-1][1] += size
-            continue
+            return
         tag = getattr(event, "tag", None)
         tag = getattr(tag, "value", tag)
         if tag is not None:
-            return (*where, f"YAML tag '{tag}' is not supported",
-                    ("remove the tag: topology files use plain mappings, lists and scalars; "
-                     "quote a value to make it text"))
+            raise _Refused(*where, f"YAML tag '{tag}' is not supported",
+                           ("remove the tag: topology files use plain mappings, lists and scalars; "
+                            "quote a value to make it text"))
         if isinstance(event, CollectionStartEvent):
             if len(open_nodes) >= MAX_DEPTH:
-                return (*where, f"nesting deeper than {MAX_DEPTH} levels",
-                        "topology files need only a few levels; flatten the structure")
+                raise _Refused(*where, f"nesting deeper than {MAX_DEPTH} levels",
+                               "topology files need only a few levels; flatten the structure")
             open_nodes.append([event.anchor, 1])
         else:
             if event.anchor is not None:
-                sizes[event.anchor] = 1
+                self.sizes[event.anchor] = 1
             if open_nodes:
                 open_nodes[-1][1] += 1
+
+
+class _LimitedParser(RoundTripParser):
+    """The round-trip parser, each event checked by ``_Limits`` as the composer takes it, so a
+    file is parsed once (a separate pass over the events cost as much as a third of loading)."""
+
+    def __init__(self, loader: Any) -> None:
+        super().__init__(loader)
+        self.limits = _Limits()
+
+    def get_event(self) -> Any:
+        event = super().get_event()
+        self.limits.see(event)
+        return event
+
+
+def _limits(text: str) -> Optional[Tuple[int, int, str, str]]:
+    """The limits over the whole file's events, nothing composed: (line, column, message,
+    hint) or None. Asked only when loading failed otherwise: the composer stops at its first
+    error (an undefined alias), and a limit or a syntax error further on was reported first."""
+    try:
+        for _ in _yaml().parse(text):  # _LimitedParser checks each event
+            pass
+    except _Refused as refused:
+        return refused.args
     return None
 
 
