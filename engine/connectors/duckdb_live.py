@@ -46,12 +46,13 @@ def socket_path(database: str) -> str:
     return os.path.join(tempfile.gettempdir(), f"velocity-flow-{os.getuid()}", f"{digest}.sock")
 
 
-def read_only_problem(sql: object) -> Optional[str]:
-    """Why ``sql`` is not a read-only query (None when it is)."""
+def read_only_problem(sql: object, con: Optional["duckdb.DuckDBPyConnection"] = None) -> Optional[str]:
+    """Why ``sql`` is not a read-only query (None when it is); parsed by ``con``, else by the
+    default connection."""
     if not isinstance(sql, str) or not sql.strip():
         return "the query is empty"
     try:
-        statements = duckdb.extract_statements(sql)
+        statements = duckdb.extract_statements(sql, connection=con)
     except duckdb.Error as exc:
         return f"the query does not parse: {str(exc).splitlines()[0]}"
     if len(statements) != 1:

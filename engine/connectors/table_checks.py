@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from typing import Optional, Tuple, Union
 
 from engine.connectors.duckdb_columns import Column
@@ -28,7 +29,8 @@ def view_problem(query: object) -> Optional[str]:
     when the view is created, with external access disabled (no file, URL or extension)."""
     from engine.connectors.duckdb_live import read_only_problem
 
-    problem = read_only_problem(query)
+    with _LOCK:
+        problem = read_only_problem(query, _database())
     return None if problem is None else f"a view must be exactly one SELECT statement: {problem}"
 
 
@@ -99,34 +101,52 @@ def _bound_views(tables_and_views: str) -> Optional[Tuple[str, Tuple[Union[str, 
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _database():
+    """The in-memory DuckDB, external access disabled, that parses views and binds them, one per
+    process (use it under _LOCK): an instance costs ~25 ms to start, and a second one parsed."""
+    import duckdb
+
+    return duckdb.connect(":memory:", config={"enable_external_access": False})
+
+
+_LOCK = threading.Lock()
+
+
 def bind_views(options) -> None:
     """Create the sink's tables (empty, with their positions tables) and then its views, in
-    declared order, in an in-memory DuckDB with external access disabled, as the sink does at
-    start: a view naming an unknown table or column, or reading a file or a URL, is refused at
-    the view's line by ``validate`` instead of stopping the run."""
+    declared order, with external access disabled (``_database``, in a transaction rolled back
+    after), as the sink does at start: a view naming an unknown table or column, or reading a
+    file or a URL, is refused at the view's line by ``validate`` instead of stopping the run."""
     import duckdb
 
     from engine.connectors.table_sql import create_sql, quote
 
-    con = duckdb.connect(":memory:", config={"enable_external_access": False})
-    try:
-        for name, spec in options["tables"].items():
-            table, positions = _duckdb_table_and_positions(name, spec)
+    tables = []
+    for name, spec in options["tables"].items():
+        table, positions = _duckdb_table_and_positions(name, spec)
+        tables += [create_sql(name, table.columns, table.key), create_sql(positions.name, positions.columns, table.key)]
+    with _LOCK:
+        con = _database()
+        con.execute("BEGIN TRANSACTION")
+        try:
             try:
-                con.execute(create_sql(name, table.columns, table.key))
-                con.execute(create_sql(positions.name, positions.columns, table.key))
+                con.execute(";\n".join(tables))  # one call: ~5x faster than one per statement
             except duckdb.Error:  # e.g. a key naming no column: reported at the key (binding's check)
                 return  # the views cannot be checked without the table: one error, not two
-        for view, query in options["views"].items():
+            for view, query in options["views"].items():
+                try:
+                    con.execute(f"CREATE VIEW {quote(view)} AS {query}")
+                except duckdb.Error as exc:
+                    reason = str(exc).strip().splitlines()[0]
+                    raise ConfigError(f"view '{view}' cannot be created: {reason}", ("views", view),
+                                      hint="a view reads the sink's tables (and the views above it) only: "
+                                           "no files, URLs or extensions") from None
+        finally:
             try:
-                con.execute(f"CREATE VIEW {quote(view)} AS {query}")
-            except duckdb.Error as exc:
-                reason = str(exc).strip().splitlines()[0]
-                raise ConfigError(f"view '{view}' cannot be created: {reason}", ("views", view),
-                                  hint="a view reads the sink's tables (and the views above it) only: "
-                                       "no files, URLs or extensions") from None
-    finally:
-        con.close()
+                con.execute("ROLLBACK")
+            except duckdb.Error:  # a fatal error invalidated the database: a new one next time
+                _database.cache_clear()
 
 
 def check_postgres(options) -> None:
