@@ -21,6 +21,7 @@ from engine.binding.model import StepSpec, Topology
 from engine.compiler.connectors import Build, attach_gauges, declared, watch_epochs
 from engine.compiler.joins import build_join
 from engine.compiler.keyed import build_keyed
+from engine.compiler.ownership import Ownership
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
 from engine.compiler.steps import batch_step, counted, merged, route_output
 from engine.metrics import MetricsRegistry
@@ -55,6 +56,7 @@ class _Wiring:
         self.routed: Dict[str, Stream] = {}
         self.dead: List[Stream] = []
         self.tapped: Dict[str, Stream] = {}  # what taps may see besides sources and steps
+        self.ownership = Ownership(topology, options.taps)
 
     def stream(self, ref: str) -> Stream:
         base, _, output = ref.partition(".")
@@ -93,8 +95,11 @@ class _Wiring:
 
     def _stateless(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
         operator = cast(StatelessOperator, spec.operator)
-        work = guard(spec.id, operator.process, expands=getattr(operator, "expands", False))
+        owned = self.ownership.owns_input(spec)
+        process = getattr(operator, "process_owned", operator.process) if owned else operator.process
+        work = guard(spec.id, process, expands=getattr(operator, "expands", False))
         out = batch_step(spec.id, up, counted(work, counters))
+        self.ownership.wired(spec, owned)
         return out.ok, out.dead
 
     _route = _stateless  # the same wiring: its events are {output: events}, split by route_output

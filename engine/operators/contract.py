@@ -10,7 +10,11 @@ tells the compiler how to wire it:
 
 - ``"stateless"``: ``process(batch) -> (events, dead letters)``, pure, once per batch, inside
   the error boundary (engine/operators/boundary.py); ``expands = True`` when one event may
-  become several (the boundary then traces dead letters differently);
+  become several (the boundary then traces dead letters differently); optionally
+  ``process_owned(batch)``, the same result but free to change the input events' top-level
+  fields, which the compiler calls only for events no one else holds, and the declarations
+  that tell it so: ``fresh_output = True`` (each event given is a new dict) or
+  ``passes_input = True`` (it gives some of its input events on) (engine/compiler/ownership.py);
 - ``"route"``: ``outputs`` (the named outputs) and ``process(batch) -> ({output: events},
   dead letters)``;
 - ``"union"``: no processing, the compiler merges its inputs;

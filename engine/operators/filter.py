@@ -17,6 +17,7 @@ class Filter:
     """
 
     kind = "stateless"
+    passes_input = True  # gives on the events it keeps, unchanged (engine/compiler/ownership.py)
 
     def __init__(self, step_id: str, config: str, input_fields) -> None:
         self.step_id = step_id

@@ -30,6 +30,7 @@ class Map:
     """
 
     kind = "stateless"
+    fresh_output = True  # each event is a dict it built (engine/compiler/ownership.py)
 
     def __init__(self, step_id: str, config: dict, input_fields) -> None:
         self.step_id = step_id
