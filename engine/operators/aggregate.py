@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import timedelta
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Callable, Dict, List, Optional, Tuple, Type
 
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.hints import did_you_mean
-from engine.operators.aggregations import AGGREGATIONS, check_argument_type, fold_functions
+from engine.operators.aggregations import AGGREGATIONS, check_argument_type, fold_functions, fold_many
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
@@ -35,6 +35,7 @@ from engine.records import DeadLetter
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.S)
 WINDOW_KINDS = ("tumbling", "sliding", "session", "count")
+_FUSED_MAX = 12  # more accumulators: one quick fold each (the generated function grows with them)
 LOGIC: Dict[Optional[str], Type[WindowLogic]] = {  # window kind -> per-key logic
     None: Running, "count": CountWindows, "tumbling": TumblingWindows, "sliding": SlidingWindows,
     "session": SessionWindows}
@@ -58,7 +59,8 @@ class Aggregate(KeyedStep):
         self.settings = _settings(config, input_fields)
         slots, arg_types = self._compile_compute(config["compute"], input_fields)
         self.slots = slots
-        self.fresh, self._fold, self._merge, self._result = fold_functions(step_id, slots)
+        self.fresh, self._fold, self._fold_exact, self._merge, self._result = fold_functions(step_id, slots)
+        self._fused: Dict[int, Callable[[list, list], list]] = {}  # fold_many per number of accumulators
         key_source = self.key.python if self.key is not None else f"e.get({KEY_FIELD!r})"
         self._key_of = build_function("key_of", f"def key_of(e):\n    return {key_source}\n", step_id)
         self._group_all = fused_grouper(key_source, step_id)
@@ -135,14 +137,25 @@ class Aggregate(KeyedStep):
         """Fold ``events`` in; if one makes an expression fail, only that event is dead-lettered."""
         try:
             return self._fold(accumulator, events), []
-        except Exception:  # noqa: BLE001 - find the failing events one by one
+        except Exception:  # noqa: BLE001 - find the failing events one by one, and why
             deads = []
             for event in events:
                 try:
-                    accumulator = self._fold(accumulator, [event])
+                    accumulator = self._fold_exact(accumulator, [event])
                 except Exception as exc:  # noqa: BLE001
                     deads.append(DeadLetter(event, self.step_id, describe(exc)))
             return accumulator, deads
+
+    def fold_many(self, accumulators: list, events: list) -> list:
+        """The same events folded into each accumulator, each argument read once per event (a
+        sliding period's windows); raises when some fold fails (the caller then uses :meth:`fold`)."""
+        count = len(accumulators)
+        if count > _FUSED_MAX:
+            return [self._fold(accumulator, events) for accumulator in accumulators]
+        fused = self._fused.get(count)
+        if fused is None:
+            fused = self._fused[count] = fold_many(self.step_id, self.slots, count)
+        return fused(accumulators, events)
 
     def merge(self, earlier: list, later: list) -> list:
         return self._merge(earlier, later)

@@ -10,11 +10,12 @@ counts non-null values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from math import isfinite
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
 from engine.operators.codegen import build_function
@@ -100,45 +101,128 @@ _NUMBER_CLASSES = frozenset({int, float, Decimal, timedelta})
 
 def fold_functions(step_id: str, slots: list):
     """Generate ``fresh`` (a new accumulator: the slots' initial literals, from the table above,
-    so a list slot is a new list each time), ``fold``, ``merge`` and ``result`` over the flat
-    accumulator list."""
-    fold = ["def fold(acc, events):"]
-    merge_parts, result_parts, names, index = [], [], [], 0
-    body = []
-    for name, aggregation, expression in slots:
-        slot_names = [f"a{index + i}" for i in range(len(aggregation.init))]
-        names += slot_names
-        update = aggregation.update
-        if aggregation.name == "count" and expression is not None:
-            update = "if x is not None: {0} += 1"
-        if expression is not None:
-            body.append(f"        x = {expression.python}")
-            if aggregation.name in ("sum", "avg") and _kind(expression.type) in _LOOSE:
-                body.append(f"        if x is not None and x.__class__ not in _numbers: "
-                            f"_checked_number(x, {aggregation.name!r})")
-        body += ["        " + line for line in update.format(*slot_names).splitlines()]
-        if aggregation.name in ("sum", "avg") and _kind(expression.type) in ("float", *_LOOSE):
-            # a float sum past 1.8e308 is inf, which JSON cannot carry: the event that made it
-            # so is a dead letter (fold is redone one event at a time) and the sum stays finite
-            body.append(f"        if {slot_names[0]}.__class__ is float and not _isfinite({slot_names[0]}): "
-                        f"raise ValueError('the {aggregation.name} would be beyond the float range')")
-        merge_parts += [m.format(**{f"a{i}": f"a[{index + i}]" for i in range(len(slot_names))},
-                                 **{f"b{i}": f"b[{index + i}]" for i in range(len(slot_names))})
-                        for m in aggregation.merge]
-        cells = [f"acc[{index + i}]" for i in range(len(slot_names))]
-        result_parts.append(f"{name!r}: " + aggregation.result.format(*cells))
-        index += len(slot_names)
-    unpack = ", ".join(f"list(acc[{i}])" if _is_list(slots, i) else f"acc[{i}]" for i in range(index))
-    fold.append(f"    {', '.join(names)}{',' if index == 1 else ''} = {unpack}{',' if index == 1 else ''}")
-    fold += ["    for e in events:", *body, f"    return [{', '.join(names)}]"]
-    inits = [init for _, aggregation, _ in slots for init in aggregation.init]
-    source = f"def fresh():\n    return [{', '.join(inits)}]\n"
-    source += "\n".join(fold) + "\n"
-    source += f"def merge(a, b):\n    return [{', '.join(merge_parts)}]\n"
-    source += f"def result(acc):\n    return {{{', '.join(result_parts)}}}\n"
+    so a list slot is a new list each time), ``fold``, ``fold_exact``, ``merge`` and ``result``
+    over the flat accumulator list (``fold_many`` generates the fold of several accumulators).
+
+    ``fold_exact`` checks each event as it is folded in (the reference: its exceptions are the
+    dead letters' reasons). ``fold`` is the quick form for a list of events: each argument is read
+    once per event (a plain field read by several aggregations, once) and the float range is
+    checked once, after the loop. It raises exactly when ``fold_exact`` would (reads are pure, a
+    float sum that is not finite stays so), possibly with another reason: the caller then redoes
+    the events one by one with ``fold_exact``."""
+    source = FoldSource(slots)
     extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number, "_isfinite": isfinite,
              "float": float, "ValueError": ValueError}
-    return tuple(build_function(name, source, step_id, extra) for name in ("fresh", "fold", "merge", "result"))
+    return tuple(build_function(name, source.text(), step_id, extra)
+                 for name in ("fresh", "fold", "fold_exact", "merge", "result"))
+
+
+def fold_many(step_id: str, slots: list, windows: int):
+    """``fold_many(accumulators, events)``: the quick ``fold`` of the same events into each of
+    ``windows`` accumulators (the windows of a sliding period), each argument read once per
+    event; a list of the new accumulators. Raises when a ``fold`` of one of them would."""
+    extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number, "_isfinite": isfinite,
+             "float": float, "ValueError": ValueError}
+    return build_function("fold_many", FoldSource(slots).quick(windows), step_id, extra)
+
+
+class FoldSource:
+    """The generated source: per aggregation, its argument read, run-time checks, slot updates
+    and float range check, as lines over ``x`` and the slots ``a0``, ``a1``, ..."""
+
+    def __init__(self, slots: list) -> None:
+        self.slots = slots
+        self.reads: List[Tuple[str, str]] = []  # (variable, expression) read once per event
+        self.checks: List[str] = []  # run-time type checks of the reads, once per event
+        self.updates: List[str] = []  # slot updates (per accumulator)
+        self.exact: List[str] = []  # the body of fold_exact
+        self.finite: List[str] = []  # float range checks (per accumulator)
+        self.names: List[str] = []
+        self.merge_parts: List[str] = []
+        self.result_parts: List[str] = []
+        plain: Dict[str, str] = {}  # plain field read -> its variable
+        for name, aggregation, expression in slots:
+            index = len(self.names)
+            slot_names = [f"a{index + i}" for i in range(len(aggregation.init))]
+            self.names += slot_names
+            update = aggregation.update
+            if aggregation.name == "count" and expression is not None:
+                update = "if x is not None: {0} += 1"
+            lines = update.format(*slot_names).splitlines()
+            check = []
+            if expression is not None:
+                self.exact.append(f"x = {expression.python}")
+                if aggregation.name in ("sum", "avg") and _kind(expression.type) in _LOOSE:
+                    check = [("if x is not None and x.__class__ not in _numbers: "
+                              f"_checked_number(x, {aggregation.name!r})")]
+                variable = plain.get(expression.python)
+                if variable is None:
+                    variable = f"x{index}"
+                    if _PLAIN_READ.match(expression.python):
+                        plain[expression.python] = variable
+                    self.reads.append((variable, expression.python))
+                self.checks += [_rename(line, variable) for line in check]
+                self.updates += [_rename(line, variable) for line in lines]
+            else:
+                self.updates += lines
+            self.exact += check + lines
+            if aggregation.name in ("sum", "avg") and _kind(expression.type) in ("float", *_LOOSE):
+                # a float sum past 1.8e308 is inf, which JSON cannot carry: the event that made it
+                # so is a dead letter (fold is redone one event at a time) and the sum stays finite
+                finite = (f"if {slot_names[0]}.__class__ is float and not _isfinite({slot_names[0]}): "
+                          f"raise ValueError('the {aggregation.name} would be beyond the float range')")
+                self.exact.append(finite)
+                self.finite.append(finite)
+            self.merge_parts += [m.format(**{f"a{i}": f"a[{index + i}]" for i in range(len(slot_names))},
+                                          **{f"b{i}": f"b[{index + i}]" for i in range(len(slot_names))})
+                                 for m in aggregation.merge]
+            cells = [f"acc[{index + i}]" for i in range(len(slot_names))]
+            self.result_parts.append(f"{name!r}: " + aggregation.result.format(*cells))
+
+    def text(self) -> str:
+        inits = [init for _, aggregation, _ in self.slots for init in aggregation.init]
+        exact = ["def fold_exact(acc, events):", self._unpack("acc", ""), "    for e in events:",
+                 *("        " + line for line in self.exact), f"    return [{', '.join(self.names)}]"]
+        return (f"def fresh():\n    return [{', '.join(inits)}]\n" + "\n".join(exact) + "\n"
+                + self.quick(None)
+                + f"def merge(a, b):\n    return [{', '.join(self.merge_parts)}]\n"
+                + f"def result(acc):\n    return {{{', '.join(self.result_parts)}}}\n")
+
+    def quick(self, windows: Optional[int]) -> str:
+        """``fold(acc, events)`` (``windows`` None) or ``fold_many(accs, events)``: the reads and
+        checks once per event, then each accumulator's updates."""
+        suffixes = [""] if windows is None else [f"_{w}" for w in range(windows)]
+        if windows is None:
+            lines = ["def fold(acc, events):", self._unpack("acc", "")]
+        else:
+            lines = ["def fold_many(accs, events):", f"    {''.join(f'acc{s}, ' for s in suffixes)}= accs"]
+            lines += [self._unpack(f"acc{s}", s) for s in suffixes]
+        lines.append("    for e in events:")
+        lines += [f"        {variable} = {python}" for variable, python in self.reads]
+        lines += ["        " + line for line in self.checks]
+        lines += ["        " + _suffixed(line, s) for s in suffixes for line in self.updates]
+        lines += ["    " + _suffixed(line, s) for s in suffixes for line in self.finite]
+        returned = [f"[{', '.join(name + s for name in self.names)}]" for s in suffixes]
+        lines.append(f"    return {returned[0]}" if windows is None else f"    return [{', '.join(returned)}]")
+        return "\n".join(lines) + "\n"
+
+    def _unpack(self, acc: str, suffix: str) -> str:
+        cells = [f"list({acc}[{i}])" if _is_list(self.slots, i) else f"{acc}[{i}]" for i in range(len(self.names))]
+        return f"    {', '.join(name + suffix for name in self.names)}, = {', '.join(cells)},"
+
+
+# a field read: pure and cheap, so aggregations of the same field share one read per event
+_PLAIN_READ = re.compile(r"^e(?:\.get\('[^'\\]*'\)|\['[^'\\]*'\])$")
+
+
+def _rename(line: str, variable: str) -> str:
+    """An update or check line over ``x`` with ``x`` renamed (``x`` is a whole word there)."""
+    return re.sub(r"\bx\b", variable, line)
+
+
+def _suffixed(line: str, suffix: str) -> str:
+    """A line over the slots ``a0``, ``a1``, ... over those of another accumulator."""
+    return re.sub(r"\b(a\d+)\b", r"\1" + suffix, line) if suffix else line
 
 
 def _is_list(slots: list, position: int) -> bool:

@@ -1,0 +1,150 @@
+"""The quick folds of ``aggregate`` (engine/operators/aggregations.py: each argument read once per
+event, the float range checked after the loop, ``fold_many`` into a sliding period's windows)
+and the window bounds kept between calls (tumbling, sliding) against the reference: the exact
+fold, one window at a time, one event at a time, as the windows were first written. Same
+results (compared by repr: -0.0, nan, 1 against 1.0), same dead letters with the same reasons,
+in the same order, whatever the values (failing, overflowing floats), times (late, out of
+order), batching, and with the state pickled and restored between batches."""
+
+import copy
+import pickle
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from itertools import accumulate
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from test_window_properties import ReferenceSessions, ReferenceSliding
+
+from engine.operators.aggregate import Aggregate
+from engine.operators.windows import bounds
+from engine.operators.windows.session import SessionWindows
+from engine.operators.windows.sliding import SlidingWindows
+from engine.operators.windows.tumbling import TumblingWindows
+
+T0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+COMPUTE = {"n": "count()", "nx": "count(x)", "s": "sum(x)", "m": "avg(x)", "lo": "min(x)", "hi": "max(x)",
+           "first": "first(x)", "last": "last(x)", "all": "collect(x)", "sy": "sum(y)", "hy": "max(y)"}
+values = st.one_of(st.integers(-5, 50), st.just("x"), st.none(), st.just("missing"), st.floats(-1e308, 1e308),
+                   st.sampled_from([1e308, -1e308, 1.7e308, 0.0, -0.0, float("nan"), True, Decimal("1.0")]))
+
+
+def exact_fold(step, accumulator, events):
+    """``Aggregate.fold`` as it was: its quick fold was the exact fold."""
+    reference = copy.copy(step)
+    reference._fold = step._fold_exact
+    return Aggregate.fold(reference, accumulator, events)
+
+
+def step(window=None):
+    config = {"key": "k", "compute": COMPUTE}
+    if window:
+        config["window"] = window
+    return Aggregate("agg", config, None)
+
+
+def event(x, y, **more):
+    e = {"k": "a", **more}
+    e.update((name, value) for name, value in (("x", x), ("y", y)) if value != "missing")
+    return e
+
+
+@PROPERTY
+@given(st.lists(st.tuples(values, values), max_size=12), st.lists(st.tuples(values, values), max_size=12))
+def test_the_quick_fold_is_the_exact_fold(before, events):
+    agg = step()
+    accumulator, _ = exact_fold(agg, agg.fresh(), [event(x, y) for x, y in before])
+    batch = [event(x, y) for x, y in events]
+    got, got_deads = agg.fold(accumulator, batch)
+    want, want_deads = exact_fold(agg, accumulator, batch)
+    assert repr(got) == repr(want)
+    assert [(id(d.event), d.error) for d in got_deads] == [(id(d.event), d.error) for d in want_deads]
+
+
+@PROPERTY
+@given(st.lists(st.lists(st.tuples(values, values), max_size=6), min_size=1, max_size=14),
+       st.lists(st.tuples(values, values), max_size=10))
+def test_fold_many_is_the_quick_fold_of_each_or_raises_when_one_would(befores, events):
+    agg = step()
+    accumulators = [exact_fold(agg, agg.fresh(), [event(x, y) for x, y in before])[0] for before in befores]
+    batch = [event(x, y) for x, y in events]
+    wanted = []
+    for accumulator in accumulators:
+        try:
+            wanted.append(agg._fold_exact(accumulator, batch))
+        except Exception:  # noqa: BLE001
+            wanted.append(None)
+    try:
+        got = agg.fold_many(accumulators, batch)
+    except Exception:  # noqa: BLE001
+        assert None in wanted
+        return
+    assert repr(got) == repr(wanted)
+
+
+# -- windows -------------------------------------------------------------------------------
+class ReferenceTumbling(TumblingWindows):
+    def place(self, timed, now):
+        groups, deads = {}, []
+        for moment, event in timed:
+            closed_before = self.closed_before(now)
+            self.advance(moment, now)
+            span = bounds.tumbling(moment, self.settings.size)[0]
+            if closed_before is not None and span[1] <= closed_before:
+                deads.append(self.late(event, moment, span, closed_before))
+                continue
+            groups.setdefault(span, []).append(event)
+        return self.fold_groups(groups, deads)
+
+
+WINDOWS = [
+    (TumblingWindows, ReferenceTumbling, {"tumbling": "5s", "event_time": "t"}),
+    (TumblingWindows, ReferenceTumbling, {"tumbling": "4s", "event_time": "t", "allowed_lateness": "3s"}),
+    (TumblingWindows, ReferenceTumbling, {"tumbling": "4s", "time": "processing"}),
+    (SlidingWindows, ReferenceSliding, {"sliding": {"size": "10s", "every": "5s"}, "event_time": "t"}),
+    (SlidingWindows, ReferenceSliding, {"sliding": {"size": "12s", "every": "3s"}, "event_time": "t",
+                                        "allowed_lateness": "4s"}),
+    (SlidingWindows, ReferenceSliding, {"sliding": {"size": "10s", "every": "3s"}, "event_time": "t"}),
+    (SlidingWindows, ReferenceSliding, {"sliding": {"size": "4s", "every": "2s"}, "time": "processing"}),
+    (SessionWindows, ReferenceSessions, {"session": {"gap": "5s"}, "event_time": "t"}),
+    (SessionWindows, ReferenceSessions, {"session": {"gap": "10s"}, "event_time": "t", "allowed_lateness": "7s"}),
+]
+
+
+def _run(logic_class, config, batches, advance, restore_at, reference):
+    agg = step(config)
+    if reference:
+        agg.fold = lambda accumulator, events: exact_fold(agg, accumulator, events)
+    logic = logic_class(agg)
+    now, out = T0, []
+    for number, batch in enumerate(batches):
+        if number == restore_at:  # a snapshot taken between batches, restored into a new logic
+            logic = logic_class(agg, pickle.loads(pickle.dumps(logic.state())))
+            logic.resume(now)
+        results, deads = logic.add([("a", e) for e in batch], now)
+        out.append((results, [(id(d.event), d.error) for d in deads]))
+        now += timedelta(seconds=advance)
+        results, deads = logic.due(now)
+        out.append((results, [(id(d.event), d.error) for d in deads], logic.next_notification()))
+    results, deads = logic.flush()
+    out.append((results, [(id(d.event), d.error) for d in deads]))
+    return repr(out)
+
+
+@PROPERTY
+@example(3, [(0, 1e308, 0), (1, 1e308, 0), (1, -1e308, 0)], [3], 0, -1)  # a sum overflows, then comes back
+@example(3, [(0, 1, 0), (1, "x", 0), (1, 2, 0)], [3], 0, 1)  # min of a str and ints, in some windows
+@given(st.sampled_from(range(len(WINDOWS))),
+       st.lists(st.tuples(st.integers(-12, 7), values, values), min_size=1, max_size=30),
+       st.lists(st.integers(1, 8), min_size=1, max_size=8), st.integers(0, 6), st.integers(-1, 6))
+def test_windows_are_the_one_event_at_a_time_exact_windows(window, steps, cuts, advance, restore_at):
+    fast, reference, config = WINDOWS[window]
+    second, timed = 0, []
+    for step_back, x, y in steps:
+        second += step_back + 3
+        timed.append(event(x, y, t=T0 + timedelta(seconds=second)))
+    ends = list(accumulate(cuts * 10))
+    batches = [timed[start:end] for start, end in zip([0, *ends], ends, strict=False) if start < len(timed)]
+    assert _run(fast, config, batches, advance, restore_at, False) == \
+        _run(reference, config, batches, advance, restore_at, True)
