@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Iterator, List, Optional, Tuple, cast
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple, cast
 
 from engine.catalog import generation
 from engine.catalog.topology_schema import topology_schema as build_schema
 from engine.hints import did_you_mean
 from engine.topology.loader import NodePath
+from engine.topology.quick_shape import Unknown, compiled, conforms
+
+if TYPE_CHECKING:  # imported when a document needs explaining (~35-70 ms, with referencing)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 OPERATOR_KEYS_EXCLUDED = ("id", "from", "description")
 
@@ -46,15 +48,11 @@ def _schema(_generation: int) -> dict:
 
 
 def _whole_pattern(validator, pattern: str, instance: Any, schema: dict) -> Iterator[ValidationError]:
-    """``pattern`` as ECMA-262 (what editors run) reads it: ``$`` is the very end of the text,
-    so a name with a trailing newline does not match ``^[A-Za-z_]...$`` (Python's ``$`` would)."""
-    if isinstance(instance, str) and not _compiled(pattern).search(instance):
+    """``pattern`` as ECMA-262 reads it (quick_shape.compiled)."""
+    from jsonschema.exceptions import ValidationError
+
+    if isinstance(instance, str) and not compiled(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-@lru_cache(maxsize=64)
-def _compiled(pattern: str) -> "re.Pattern":
-    return re.compile(re.sub(r"(?<!\\)\$$", r"\\Z", pattern))
 
 
 def _validator() -> jsonschema.Draft202012Validator:
@@ -63,6 +61,8 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 @lru_cache(maxsize=4)
 def _validator_of(_generation: int) -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _whole_pattern})
     return strict(topology_schema())
 
@@ -79,6 +79,11 @@ class ShapeProblem:
 
 def check_shape(data: Any) -> List[ShapeProblem]:
     """Every shape problem of the document, each reported once, in document order."""
+    try:
+        if conforms(data, topology_schema()):  # most documents: jsonschema is not even imported
+            return []
+    except Unknown:
+        pass
     problems: List[ShapeProblem] = []
     seen = set()
     for error in _validator().iter_errors(data):
@@ -191,7 +196,9 @@ def _best_of(error: ValidationError, path: NodePath) -> Iterator[ShapeProblem]:
             return
         yield ShapeProblem(path, f"'from' must be a name or a list of names, not {_type_name(error.instance)}")
         return
-    best = jsonschema.exceptions.best_match(error.context) if error.context else None
+    from jsonschema.exceptions import best_match
+
+    best = best_match(error.context) if error.context else None
     if best is not None:
         yield from _translate(best)
     else:  # pragma: no cover
