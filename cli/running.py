@@ -11,11 +11,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Optional
 
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
 
 from cli.exits import EXIT_FAILED, EXIT_OK
-from cli.live import LiveView, dead_letter_total
 from cli.status import StatusFile
 from engine.binding.model import Topology
 from engine.metrics import MetricsRegistry
@@ -88,7 +86,12 @@ def _run(topology: Topology, flow, options, metrics: MetricsRegistry, out: Conso
     from engine.compiler import DEAD_LETTER_STEP
     from engine.runtime.runner import RunFailed, run_dataflow
 
-    view = LiveView(topology.name, metrics, redact=topology.redact)
+    if not quiet:  # the live view and its tables (rich.table, rich.live): not imported by run -q
+        from rich.live import Live
+
+        from cli.live import LiveView, dead_letter_total
+
+        view = LiveView(topology.name, metrics, redact=topology.redact)
     before = set_writer(lambda text: err.print(topology.redact(text), highlight=False, markup=False))
     try:
         with reporting, _observing(observed):
