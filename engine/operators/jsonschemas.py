@@ -18,7 +18,6 @@ from contextvars import ContextVar
 from functools import lru_cache
 from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import fastjsonschema
 
@@ -161,6 +160,8 @@ class _LocalRefs(Mapping):
         parts = urlsplit(uri)
         target = None
         if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+            from urllib.request import url2pathname  # http.client, email, ssl: ~25 ms at every start
+
             target = os.path.realpath(url2pathname(parts.path))
         if target is None or not any(target == root or target.startswith(root + os.sep) for root in self.roots):
             raise ConfigError(f"schema file '{self.path}': $ref '{uri}' is not allowed", ("schema",),
