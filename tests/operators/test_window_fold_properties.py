@@ -148,3 +148,22 @@ def test_windows_are_the_one_event_at_a_time_exact_windows(window, steps, cuts, 
     batches = [timed[start:end] for start, end in zip([0, *ends], ends, strict=False) if start < len(timed)]
     assert _run(fast, config, batches, advance, restore_at, False) == \
         _run(reference, config, batches, advance, restore_at, True)
+
+
+times = st.one_of(st.integers(0, 100).map(lambda s: T0 + timedelta(seconds=s)),
+                  st.integers(0, 100).map(lambda s: (T0 + timedelta(seconds=s)).replace(tzinfo=None)),
+                  st.sampled_from([None, "2026-11-02", 7, datetime(1, 1, 1, 0, 0, 1, tzinfo=timezone.utc),
+                                   datetime(9999, 12, 31, tzinfo=timezone.utc), datetime(9999, 12, 30)]),
+                  st.datetimes(timezones=st.just(timezone(timedelta(hours=2)))))
+
+
+@PROPERTY
+@given(st.lists(times, min_size=1, max_size=10))
+def test_event_times_read_in_one_loop_are_those_read_one_by_one(moments):
+    agg = step({"tumbling": "5s", "event_time": "t"})
+    pairs = [("a", {"k": "a", "t": moment}) for moment in moments]
+    fast = TumblingWindows(agg)._timed(pairs, T0)
+    agg.times = None  # calling it fails: every event time is read one by one
+    slow = TumblingWindows(agg)._timed(pairs, T0)
+    assert repr(fast[0]) == repr(slow[0])
+    assert [(id(d.event), d.error) for d in fast[1]] == [(id(d.event), d.error) for d in slow[1]]

@@ -49,11 +49,12 @@ class WindowLogic(KeyLogic):
     def add(self, pairs: List[tuple], now: datetime) -> Released:
         if self.s.key is None:
             self.s.key = pairs[0][0]
-        return self.take([event for _, event in pairs], now)
+        return self.take(pairs, now)
 
     @abstractmethod
-    def take(self, events: list, now: datetime) -> Released:
-        """Fold the key's ``events`` in; return the results due now and dead letters."""
+    def take(self, pairs: List[tuple], now: datetime) -> Released:
+        """Fold the events of the key's ``(key value, event)`` pairs in; return the results due
+        now and dead letters."""
 
     def result(self, accumulator: list, window: Optional[dict] = None) -> dict:
         return self.step.result(self.s.key, accumulator, window)

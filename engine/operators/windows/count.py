@@ -21,7 +21,8 @@ class CountState(AggregateState):
 class CountWindows(WindowLogic):
     State = CountState
 
-    def take(self, events: list, now: datetime) -> Released:
+    def take(self, pairs: list, now: datetime) -> Released:
+        events = [event for _, event in pairs]
         results, deads, size = [], [], self.settings.count
         while events:
             take = size - self.s.seen

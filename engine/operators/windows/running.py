@@ -19,7 +19,8 @@ class RunningState(AggregateState):
 class Running(WindowLogic):
     State = RunningState
 
-    def take(self, events: list, now: datetime) -> Released:
+    def take(self, pairs: list, now: datetime) -> Released:
+        events = [event for _, event in pairs]
         accumulator = self.s.running if self.s.running is not None else self.step.fresh()
         self.s.running, deads = self.step.fold(accumulator, events)
         if self.settings.emit == "updates":

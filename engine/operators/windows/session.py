@@ -3,7 +3,7 @@ between two sessions merges them. A session closes ``gap`` after its last event.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import List, Optional
 
@@ -16,10 +16,11 @@ _END = itemgetter(1)
 
 
 class SessionWindows(TimeWindows):
-    def close_time(self, span: bounds.Window) -> datetime:
+    @property
+    def close_delay(self) -> timedelta:  # type: ignore[override]
         gap = self.settings.gap
         assert gap is not None, "a session window has a gap"
-        return span[1] + gap
+        return gap
 
     def place(self, timed: list, now: datetime) -> List[DeadLetter]:
         """Events in time order that extend the latest session (the usual case) are gathered
@@ -29,21 +30,24 @@ class SessionWindows(TimeWindows):
         The latest open session is the only one an event at or after its end can join: open
         sessions are at least ``gap`` apart (an event less than ``gap`` from two of them
         merges them), and a closed one is never joined."""
-        gap, lateness, sessions, s = self.settings.gap, self.settings.lateness, self.s.windows, self.s
+        gap, lateness, sessions = self.settings.gap, self.settings.lateness, self.s.windows
         assert gap is not None, "a session window has a gap"
         event_time = self.settings.event_time is not None
         mark = self.watermark(now) if event_time else None
+        shift = bool(lateness)  # no lateness (the usual case): no datetime arithmetic per event
+        moved_by: Optional[datetime] = None  # the event time that last moved the watermark
         deads: List[DeadLetter] = []
         latest: Optional[bounds.Window] = max(sessions, key=_END) if sessions else None
         end = latest[1] if latest is not None else bounds.EPOCH  # of the latest session with the run
         run: list = []  # (moment, event, watermark before it) extending `latest`
         for moment, event in timed:
             closed_before = mark
-            if event_time and (mark is None or moment - lateness > mark):
-                s.max_event_time, s.max_seen_at = moment, now
-                mark = moment - lateness
-            if latest is not None and end <= moment < end + gap \
-                    and (closed_before is None or end + gap > closed_before):
+            if event_time:
+                ahead = moment - lateness if shift else moment  # the watermark this event makes
+                if mark is None or ahead > mark:
+                    mark, moved_by = ahead, moment
+            if latest is not None and end <= moment < (limit := end + gap) \
+                    and (closed_before is None or limit > closed_before):
                 run.append((moment, event, closed_before))
                 end = moment
                 continue
@@ -55,6 +59,7 @@ class SessionWindows(TimeWindows):
             end = latest[1] if latest is not None else bounds.EPOCH
         if run:
             self._extend(latest, end, run, deads)
+        self.moved(moved_by, now)
         return deads
 
     def _extend(self, span, end: datetime, run: list, deads: List[DeadLetter]) -> None:

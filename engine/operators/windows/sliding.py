@@ -23,11 +23,13 @@ class SlidingWindows(TimeWindows):
         Consecutive events with the same open windows make a run (when ``size`` is a multiple
         of ``every``, the events of one ``every`` period share their windows), folded into
         them at once: each event's values are read once, not once per window."""
-        s, lateness = self.s, self.settings.lateness
+        lateness = self.settings.lateness
         size, every = self.settings.size, self.settings.every
         assert size is not None and every is not None, "a sliding window has a size and a period"
         event_time = self.settings.event_time is not None
         mark = self.watermark(now) if event_time else None
+        shift = bool(lateness)  # no lateness (the usual case): no datetime arithmetic per event
+        latest: Optional[datetime] = None  # the event time that last moved the watermark
         runs: List[Tuple[List[bounds.Window], list]] = []  # (open windows, their events) in arrival order
         run_spans: List[bounds.Window] = []
         run: list = []
@@ -36,9 +38,10 @@ class SlidingWindows(TimeWindows):
         period, period_end, spans = self._period, self._period_end, self._spans
         for moment, event in timed:
             closed_before = mark
-            if event_time and (mark is None or moment - lateness > mark):
-                s.max_event_time, s.max_seen_at = moment, now
-                mark = moment - lateness
+            if event_time:
+                ahead = moment - lateness if shift else moment  # the watermark this event makes
+                if mark is None or ahead > mark:
+                    mark, latest = ahead, moment
             if not shared or period is None or not period <= moment < period_end:
                 spans = bounds.sliding(moment, size, every)
                 period = bounds.aligned_start(moment, every)
@@ -56,6 +59,7 @@ class SlidingWindows(TimeWindows):
             run.append(event)
         if shared:
             self._period, self._period_end, self._spans = period, period_end, spans
+        self.moved(latest, now)
         return self._fold_runs(runs, deads)
 
     def _fold_runs(self, runs: list, deads: List[DeadLetter]) -> List[DeadLetter]:

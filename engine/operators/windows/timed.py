@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from typing import Dict, List, Optional, Set
 
 from engine.operators.dead import describe
@@ -20,7 +21,7 @@ from engine.operators.windows import bounds
 from engine.operators.windows.base import AggregateState, WindowLogic
 from engine.records import DeadLetter
 
-_MISSING = object()
+_END = itemgetter(1)  # a window's end
 
 
 @dataclass
@@ -36,9 +37,9 @@ class TimeState(AggregateState):
 class TimeWindows(WindowLogic):
     State = TimeState
 
-    def take(self, events: list, now: datetime) -> Released:
+    def take(self, pairs: list, now: datetime) -> Released:
         now = self._tick(now)
-        timed, deads = self._timed(events, now)
+        timed, deads = self._timed(pairs, now)
         deads += self.place(timed, now)
         results, failed = self.due(now)
         return results, deads + failed
@@ -47,32 +48,30 @@ class TimeWindows(WindowLogic):
     def place(self, timed: list, now: datetime) -> List[DeadLetter]:
         """Fold ``(time, event)`` pairs into their windows; dead letters of late or failing events."""
 
+    close_delay = timedelta(0)  # a window closes when the watermark passes its end plus this
+
     def close_time(self, span: bounds.Window) -> datetime:
         """When the watermark passes this, the window is released."""
-        return span[1]
+        return span[1] + self.close_delay
 
     # -- events -------------------------------------------------------------------------
-    def _timed(self, events: list, now: datetime):
+    def _timed(self, pairs: list, now: datetime):
         """``(time, event)`` of each event, in arrival order; dead letters for missing times."""
         extract = self.settings.event_time
         if extract is None:
-            return [(now, event) for event in events], []
+            return [(now, event) for _, event in pairs], []
         step = self.step
         try:
-            moments = step.times(events)
+            timed = step.times(pairs)  # the usual case, fast: aware timestamps in range
+            if len(timed) == len(pairs):
+                return timed, []
         except Exception:  # noqa: BLE001 - some event's time fails: find it below
-            moments = [_MISSING] * len(events)
+            pass
         timed, deads = [], []
         first, last = step.time_range
-        for moment, event in zip(moments, events, strict=False):
+        for _, event in pairs:
             try:
-                if first <= moment <= last:  # the usual case, fast: an aware timestamp in range
-                    timed.append((moment, event))
-                    continue
-            except TypeError:  # not an aware timestamp
-                pass
-            try:
-                moment = _as_utc(extract(event) if moment is _MISSING else moment)
+                moment = _as_utc(extract(event))
             except Exception as exc:  # noqa: BLE001
                 deads.append(DeadLetter(event, step.step_id, f"event_time: {describe(exc)}"))
                 continue
@@ -92,17 +91,23 @@ class TimeWindows(WindowLogic):
         if mark is None or moment - self.settings.lateness > mark:
             self.s.max_event_time, self.s.max_seen_at = moment, now
 
+    def moved(self, latest: Optional[datetime], now: datetime) -> None:
+        """After a ``place`` loop that kept the watermark in a local (the rule of :meth:`advance`):
+        ``latest``, the event time that last moved it, if any, is remembered."""
+        if latest is not None:
+            self.s.max_event_time, self.s.max_seen_at = latest, now
+
     def fold_groups(self, groups: dict, deads: List[DeadLetter]) -> List[DeadLetter]:
         """Fold each window's new events into its accumulator; ``deads`` plus the failures."""
+        windows, step = self.s.windows, self.step
         failed_ids: Set[int] = set()
         for span, events in groups.items():
             if not events:  # a tumbling window whose events were all late
                 continue
-            accumulator = self.s.windows.get(span) or self.step.fresh()
-            self.s.windows[span], failed = self.step.fold(accumulator, events)
-            # an event in several sliding windows fails in each: report it once
-            deads += [d for d in failed if id(d.event) not in failed_ids]
-            failed_ids.update(id(d.event) for d in failed)
+            windows[span], failed = step.fold(windows.get(span) or step.fresh(), events)
+            if failed:  # an event in several sliding windows fails in each: report it once
+                deads += [d for d in failed if id(d.event) not in failed_ids]
+                failed_ids.update(id(d.event) for d in failed)
         return deads
 
     def late(self, event: dict, moment: datetime, span, watermark: datetime) -> DeadLetter:
@@ -150,7 +155,8 @@ class TimeWindows(WindowLogic):
         mark = self.watermark(now)
         if mark is None:
             return [], []
-        return self._emit([w for w in self.s.windows if self.close_time(w) <= mark]), []
+        limit = mark - self.close_delay  # (a window's close time, less its delay, is its end)
+        return self._emit([w for w in self.s.windows if w[1] <= limit]), []
 
     def flush(self) -> Released:
         """End of input: every open window."""
@@ -167,7 +173,7 @@ class TimeWindows(WindowLogic):
         """System time at which the earliest open window closes (for a Bytewax timer)."""
         if not self.s.windows:
             return None
-        earliest = min(self.close_time(w) for w in self.s.windows)
+        earliest = self.close_time(min(self.s.windows, key=_END))
         if self.settings.event_time is None:
             return earliest
         if self.s.max_event_time is None:

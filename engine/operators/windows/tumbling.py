@@ -19,10 +19,12 @@ class TumblingWindows(TimeWindows):
         """The general loop (``sliding``), inlined for the most common kind: the watermark is
         kept in a local (same rule as :meth:`advance`) and consecutive events of one window
         reuse it."""
-        s, size, lateness = self.s, self.settings.size, self.settings.lateness
+        size, lateness = self.settings.size, self.settings.lateness
         assert size is not None, "a tumbling window has a size"
         event_time = self.settings.event_time is not None
         mark = self.watermark(now) if event_time else None
+        shift = bool(lateness)  # no lateness (the usual case): no datetime arithmetic per event
+        latest: Optional[datetime] = None  # the event time that last moved the watermark
         groups: Dict[bounds.Window, list] = {}
         deads: List[DeadLetter] = []
         span = self._span
@@ -30,9 +32,10 @@ class TumblingWindows(TimeWindows):
         group: Optional[list] = None  # the events of `span` in this call
         for moment, event in timed:
             closed_before = mark
-            if event_time and (mark is None or moment - lateness > mark):
-                s.max_event_time, s.max_seen_at = moment, now
-                mark = moment - lateness
+            if event_time:
+                ahead = moment - lateness if shift else moment  # the watermark this event makes
+                if mark is None or ahead > mark:
+                    mark, latest = ahead, moment
             if start is None or not start <= moment < end:
                 start = bounds.aligned_start(moment, size)
                 end = start + size
@@ -45,4 +48,5 @@ class TumblingWindows(TimeWindows):
                 group = groups.setdefault(span, [])  # type: ignore[arg-type]
             group.append(event)
         self._span = span
+        self.moved(latest, now)
         return self.fold_groups(groups, deads)
