@@ -11,7 +11,7 @@ counts non-null values.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from math import isfinite
@@ -26,11 +26,12 @@ class Aggregation:
     name: str
     takes_argument: bool
     init: Tuple[str, ...]  # initial value of each slot (Python literal)
-    update: str  # statement(s) over x (the value) and {0}, {1} (the slots)
+    update: str  # statement(s) over a non-null x (the value) and {0}, {1} (the slots)
     merge: Tuple[str, ...]  # expression per slot over a{i} (earlier) and b{i} (later)
     result: str  # expression over the slots
     result_type: Callable[[str], str]
     doc: str
+    counts: Tuple[int, ...] = ()  # slots that count the non-null values (one more each, not in update)
 
 
 def _same(arg_type: str) -> str:
@@ -50,24 +51,24 @@ def _sum_type(arg_type: str) -> str:
 _NONE_ADD = "({a} if {b} is None else {b} if {a} is None else {a} + {b})"
 
 AGGREGATIONS: Dict[str, Aggregation] = {a.name: a for a in (
-    Aggregation("count", False, ("0",), "{0} += 1", ("{a0} + {b0}",), "{0}", lambda _: "int",
-                "count() counts events; count(x) the events where x is not null"),
-    Aggregation("sum", True, ("None",), "if x is not None: {0} = x if {0} is None else {0} + x",
+    Aggregation("count", False, ("0",), "", ("{a0} + {b0}",), "{0}", lambda _: "int",
+                "count() counts events; count(x) the events where x is not null", counts=(0,)),
+    Aggregation("sum", True, ("None",), "{0} = x if {0} is None else {0} + x",
                 (_NONE_ADD.format(a="{a0}", b="{b0}"),), "{0}", _sum_type, "sum of the non-null values"),
-    Aggregation("min", True, ("None",), "if x is not None and ({0} is None or x < {0}): {0} = x",
+    Aggregation("min", True, ("None",), "if {0} is None or x < {0}: {0} = x",
                 ("({a0} if {b0} is None or ({a0} is not None and {a0} <= {b0}) else {b0})",), "{0}", _same,
                 "smallest non-null value"),
-    Aggregation("max", True, ("None",), "if x is not None and ({0} is None or x > {0}): {0} = x",
+    Aggregation("max", True, ("None",), "if {0} is None or x > {0}: {0} = x",
                 ("({a0} if {b0} is None or ({a0} is not None and {a0} >= {b0}) else {b0})",), "{0}", _same,
                 "largest non-null value"),
-    Aggregation("avg", True, ("None", "0"), "if x is not None:\n    {0} = x if {0} is None else {0} + x\n    {1} += 1",
+    Aggregation("avg", True, ("None", "0"), "{0} = x if {0} is None else {0} + x",
                 (_NONE_ADD.format(a="{a0}", b="{b0}"), "{a1} + {b1}"), "(None if {1} == 0 else {0} / {1})",
-                _average_type, "mean of the non-null values (float; decimal for decimals)"),
-    Aggregation("first", True, ("None",), "if {0} is None and x is not None: {0} = x",
+                _average_type, "mean of the non-null values (float; decimal for decimals)", counts=(1,)),
+    Aggregation("first", True, ("None",), "if {0} is None: {0} = x",
                 ("({a0} if {a0} is not None else {b0})",), "{0}", _same, "first non-null value"),
-    Aggregation("last", True, ("None",), "if x is not None: {0} = x",
+    Aggregation("last", True, ("None",), "{0} = x",
                 ("({b0} if {b0} is not None else {a0})",), "{0}", _same, "last non-null value"),
-    Aggregation("collect", True, ("[]",), "if x is not None: {0}.append(x)", ("{a0} + {b0}",), "list({0})",
+    Aggregation("collect", True, ("[]",), "{0}.append(x)", ("{a0} + {b0}",), "list({0})",
                 lambda _: "json", "list of the non-null values, in arrival order"),
 )}
 
@@ -97,6 +98,8 @@ def _checked_number(x, function):
 
 
 _NUMBER_CLASSES = frozenset({int, float, Decimal, timedelta})
+_NAMES = {"list": list, "len": len, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number,
+          "_isfinite": isfinite, "float": float, "ValueError": ValueError}  # what the generated folds use
 
 
 def fold_functions(step_id: str, slots: list):
@@ -111,9 +114,7 @@ def fold_functions(step_id: str, slots: list):
     float sum that is not finite stays so), possibly with another reason: the caller then redoes
     the events one by one with ``fold_exact``."""
     source = FoldSource(slots)
-    extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number, "_isfinite": isfinite,
-             "float": float, "ValueError": ValueError}
-    return tuple(build_function(name, source.text(), step_id, extra)
+    return tuple(build_function(name, source.text(), step_id, _NAMES)
                  for name in ("fresh", "fold", "fold_exact", "merge", "result"))
 
 
@@ -121,20 +122,20 @@ def fold_many(step_id: str, slots: list, windows: int):
     """``fold_many(accumulators, events)``: the quick ``fold`` of the same events into each of
     ``windows`` accumulators (the windows of a sliding period), each argument read once per
     event; a list of the new accumulators. Raises when a ``fold`` of one of them would."""
-    extra = {"list": list, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number, "_isfinite": isfinite,
-             "float": float, "ValueError": ValueError}
-    return build_function("fold_many", FoldSource(slots).quick(windows), step_id, extra)
+    return build_function("fold_many", FoldSource(slots).quick(windows), step_id, _NAMES)
 
 
 class FoldSource:
-    """The generated source: per aggregation, its argument read, run-time checks, slot updates
-    and float range check, as lines over ``x`` and the slots ``a0``, ``a1``, ..."""
+    """The generated source. Each aggregation gives its argument read, run-time checks, the
+    update of its slots (``a0``, ``a1``, ...) by a non-null value ``x``, the slots that count
+    non-null values, and a float range check. The quick folds group the aggregations by
+    argument: one read and one null test per event, the counting slots counted once per
+    argument (``count()``: once per list) and added after the loop, as are the range checks."""
 
     def __init__(self, slots: list) -> None:
         self.slots = slots
-        self.reads: List[Tuple[str, str]] = []  # (variable, expression) read once per event
-        self.checks: List[str] = []  # run-time type checks of the reads, once per event
-        self.updates: List[str] = []  # slot updates (per accumulator)
+        self.args: Dict[str, _Argument] = {}  # variable -> its read, checks, updates, counts
+        self.per_event: List[str] = []  # the slots of count(): one more per event
         self.exact: List[str] = []  # the body of fold_exact
         self.finite: List[str] = []  # float range checks (per accumulator)
         self.names: List[str] = []
@@ -145,27 +146,27 @@ class FoldSource:
             index = len(self.names)
             slot_names = [f"a{index + i}" for i in range(len(aggregation.init))]
             self.names += slot_names
-            update = aggregation.update
-            if aggregation.name == "count" and expression is not None:
-                update = "if x is not None: {0} += 1"
-            lines = update.format(*slot_names).splitlines()
-            check = []
-            if expression is not None:
-                self.exact.append(f"x = {expression.python}")
+            present = aggregation.update.format(*slot_names).splitlines()
+            counted = [slot_names[i] for i in aggregation.counts]
+            if expression is None:  # count()
+                self.per_event += counted
+                self.exact += [f"{slot} += 1" for slot in counted]
+            else:
+                check = []
                 if aggregation.name in ("sum", "avg") and _kind(expression.type) in _LOOSE:
-                    check = [("if x is not None and x.__class__ not in _numbers: "
-                              f"_checked_number(x, {aggregation.name!r})")]
+                    check = [f"if x.__class__ not in _numbers: _checked_number(x, {aggregation.name!r})"]
+                self.exact += [f"x = {expression.python}", "if x is not None:",
+                               *("    " + line for line in check + present + [f"{c} += 1" for c in counted])]
                 variable = plain.get(expression.python)
                 if variable is None:
                     variable = f"x{index}"
                     if _PLAIN_READ.match(expression.python):
                         plain[expression.python] = variable
-                    self.reads.append((variable, expression.python))
-                self.checks += [_rename(line, variable) for line in check]
-                self.updates += [_rename(line, variable) for line in lines]
-            else:
-                self.updates += lines
-            self.exact += check + lines
+                    self.args[variable] = _Argument(expression.python)
+                argument = self.args[variable]
+                argument.checks += [_rename(line, variable) for line in check if line not in argument.checks]
+                argument.present += [_rename(line, variable) for line in present]
+                argument.counted += counted
             if aggregation.name in ("sum", "avg") and _kind(expression.type) in ("float", *_LOOSE):
                 # a float sum past 1.8e308 is inf, which JSON cannot carry: the event that made it
                 # so is a dead letter (fold is redone one event at a time) and the sum stays finite
@@ -189,19 +190,27 @@ class FoldSource:
                 + f"def result(acc):\n    return {{{', '.join(self.result_parts)}}}\n")
 
     def quick(self, windows: Optional[int]) -> str:
-        """``fold(acc, events)`` (``windows`` None) or ``fold_many(accs, events)``: the reads and
-        checks once per event, then each accumulator's updates."""
+        """``fold(acc, events)`` (``windows`` None) or ``fold_many(accs, events)``."""
         suffixes = [""] if windows is None else [f"_{w}" for w in range(windows)]
         if windows is None:
             lines = ["def fold(acc, events):", self._unpack("acc", "")]
         else:
             lines = ["def fold_many(accs, events):", f"    {''.join(f'acc{s}, ' for s in suffixes)}= accs"]
             lines += [self._unpack(f"acc{s}", s) for s in suffixes]
+        counted = [(variable, arg.counted) for variable, arg in self.args.items() if arg.counted]
+        lines += [f"    n_{variable} = 0" for variable, _ in counted]
         lines.append("    for e in events:")
-        lines += [f"        {variable} = {python}" for variable, python in self.reads]
-        lines += ["        " + line for line in self.checks]
-        lines += ["        " + _suffixed(line, s) for s in suffixes for line in self.updates]
-        lines += ["    " + _suffixed(line, s) for s in suffixes for line in self.finite]
+        for variable, arg in self.args.items():
+            lines += [f"        {variable} = {arg.python}", f"        if {variable} is not None:"]
+            lines += ["            " + line for line in arg.checks]
+            lines += [f"            n_{variable} += 1"] if arg.counted else []
+            lines += ["            " + _suffixed(line, s) for s in suffixes for line in arg.present]
+        if not self.args:
+            lines.append("        pass")
+        for s in suffixes:
+            lines += [f"    {slot}{s} += len(events)" for slot in self.per_event]
+            lines += [f"    {slot}{s} += n_{variable}" for variable, slots in counted for slot in slots]
+            lines += ["    " + _suffixed(line, s) for line in self.finite]
         returned = [f"[{', '.join(name + s for name in self.names)}]" for s in suffixes]
         lines.append(f"    return {returned[0]}" if windows is None else f"    return [{', '.join(returned)}]")
         return "\n".join(lines) + "\n"
@@ -209,6 +218,16 @@ class FoldSource:
     def _unpack(self, acc: str, suffix: str) -> str:
         cells = [f"list({acc}[{i}])" if _is_list(self.slots, i) else f"{acc}[{i}]" for i in range(len(self.names))]
         return f"    {', '.join(name + suffix for name in self.names)}, = {', '.join(cells)},"
+
+
+@dataclass
+class _Argument:
+    """One argument of the quick folds: read once per event, its aggregations' lines."""
+
+    python: str
+    checks: List[str] = field(default_factory=list)
+    present: List[str] = field(default_factory=list)
+    counted: List[str] = field(default_factory=list)
 
 
 # a field read: pure and cheap, so aggregations of the same field share one read per event
