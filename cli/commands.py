@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
-from typing import Dict, Optional, Sequence, Tuple
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
 from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from cli.validation_report import print_text, to_json
 from engine.binding import Validation, validate_every_environment, validate_file
 from engine.resources import schema_path
 from engine.topology.interpolate import file_secrets, redact
+
+if TYPE_CHECKING:  # made by cli/main.py at first use: a run -q that prints nothing never imports rich
+    from rich.console import Console
 
 
 @contextmanager
@@ -77,13 +78,13 @@ def cmd_run(args, out: Console, err: Console) -> int:
 
 def _http_or_report(args, err: Console):
     """The ``--http`` options (None without one), or False after reporting an address refused."""
-    from rich.markup import escape
-
     from cli.observe.address import NotLoopback, from_args
 
     try:
         return from_args(args)
     except NotLoopback as exc:
+        from rich.markup import escape
+
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return False
 

@@ -11,16 +11,15 @@ import argparse
 import json
 import math
 import os
-import re
 import signal
 import sys
-from typing import Dict, List, Optional
-
-from rich.console import Console
-from rich.errors import MarkupError
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
 from cli.exits import EXIT_CODES as _EXIT_CODES  # noqa: F401
 from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Which codes each command can end with (0, 2, 4 and 130 always).
 _COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED),
@@ -38,38 +37,32 @@ def exit_codes_epilog(command: Optional[str] = None) -> str:
     return "exit codes:\n" + "\n".join(f"  {code:<4} {_EXIT_CODES[code]}" for code in codes)
 
 
-# Rich markup that the commands' own messages use; any other [tag] in a printed string is text
-# (an event table named '[/]' or a path with '[conceal]' must print as written).
-_STYLES = {"red", "yellow", "green", "bold", "dim", "cyan", "blue", "magenta"}
-_TAG = re.compile(r"(\\*)\[([a-z#/@][^\[]*?)\]")
+def __getattr__(name: str) -> Any:
+    """``SafeConsole`` (cli/console.py) as before, imported when asked for: it imports rich."""
+    if name == "SafeConsole":
+        from cli.console import SafeConsole
+
+        return SafeConsole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _only_known_markup(text: str) -> str:
-    def fix(match: "re.Match") -> str:
-        slashes, tag = match.group(1), match.group(2)
-        if len(slashes) % 2 or tag.lstrip("/") in _STYLES and tag != "/":
-            return match.group(0)  # escaped already, or one of ours
-        return slashes + "\\" + f"[{tag}]"
+class LazyConsole:
+    """Becomes a SafeConsole at its first use (rich.console is imported then, ~30 ms): a command
+    that prints nothing, such as a run -q that succeeds, never imports it. After that first use
+    it is a SafeConsole (its class and state), so rich's Live and Progress take it as one."""
 
-    return _TAG.sub(fix, text)
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
 
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or "_kwargs" not in self.__dict__:  # copy/pickle probing: not a use
+            raise AttributeError(name)
+        kwargs = self.__dict__.pop("_kwargs")
+        from cli.console import SafeConsole
 
-class SafeConsole(Console):
-    """A Console whose string arguments keep only the commands' own style tags: markup that
-    came with data (a name, a path, an error text) is printed literally, never interpreted,
-    and a string whose tags do not balance is printed without markup rather than failing."""
-
-    def __init__(self, **kwargs) -> None:
-        kwargs.setdefault("emoji", False)  # ':smile:' in a name stays text
-        kwargs.setdefault("soft_wrap", True)  # an error is one line, whatever the terminal's width
-        super().__init__(**kwargs)
-
-    def print(self, *objects, **kwargs) -> None:
-        objects = tuple(_only_known_markup(o) if isinstance(o, str) else o for o in objects)
-        try:
-            super().print(*objects, **kwargs)
-        except MarkupError:
-            super().print(*objects, **{**kwargs, "markup": False})
+        self.__class__ = SafeConsole  # type: ignore[assignment]
+        SafeConsole.__init__(self, **kwargs)  # type: ignore[arg-type]
+        return getattr(self, name)
 
 
 class _EnvDefault(argparse.Action):
@@ -317,7 +310,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from engine.topology.environments import UnknownEnvironment
 
     try:
-        return handler(args, SafeConsole(), SafeConsole(stderr=True))
+        return handler(args, cast("Console", LazyConsole()), cast("Console", LazyConsole(stderr=True)))
     except UnknownEnvironment as exc:  # --env names what the file lacks: a usage error
         print(f"velocity-flow: {exc}", file=sys.stderr)
         if wants_json:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from rich.console import Console
-
 from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.hints import did_you_mean
 
 if TYPE_CHECKING:  # the parser imports this module for every command
+    from rich.console import Console
+
     from engine.binding.model import Topology
 
 

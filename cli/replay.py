@@ -22,12 +22,12 @@ from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Dict, List
 
-from rich.console import Console
-
 from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.hints import did_you_mean
 
 if TYPE_CHECKING:  # the parser imports this module for every command: the engine only when replaying
+    from rich.console import Console
+
     from engine.binding.model import Topology
     from engine.compiler.replay import Letter, Outcomes
 

@@ -10,9 +10,6 @@ from contextlib import nullcontext
 from datetime import timedelta
 from typing import TYPE_CHECKING, Optional
 
-from rich.console import Console
-from rich.markup import escape
-
 from cli.exits import EXIT_FAILED, EXIT_OK
 from cli.status import StatusFile
 from engine.binding.model import Topology
@@ -21,6 +18,8 @@ from engine.notices import set_writer
 from engine.stopping import stop_requested
 
 if TYPE_CHECKING:  # the HTTP server (and prometheus-client) is imported only by a run that serves
+    from rich.console import Console
+
     from cli.observe.address import HttpOptions
     from cli.observe.server import LocalView
 
@@ -40,6 +39,8 @@ def run_options(args, recovery_directory: Optional[str] = None):
 
 
 def report_error(err: Console, topology: Topology, exc) -> None:
+    from rich.markup import escape
+
     err.print(f"[red]error:[/red] {escape(topology.redact(str(exc)))}", highlight=False)
 
 
@@ -107,6 +108,8 @@ def _run(topology: Topology, flow, options, metrics: MetricsRegistry, out: Conso
     finally:
         set_writer(before)
     if not quiet:
+        from rich.markup import escape
+
         out.print(view.render(final=True))
         dead = dead_letter_total(metrics, DEAD_LETTER_STEP)
         dead_letter = topology.dead_letter  # bound: the default one when the file names none

@@ -15,13 +15,13 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, List, Optional
 
-from rich.console import Console
-
 from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.hints import did_you_mean
 from engine.records import DeadLetter
 
 if TYPE_CHECKING:  # the parser imports this module for every command
+    from rich.console import Console
+
     from engine.binding.model import Topology
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import List
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, List
 
 from engine.binding import Validation
 from engine.topology.diagnostics import ERROR, count_errors, render
 from engine.topology.interpolate import redact
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 def print_text(console: Console, result: Validation) -> None:
+    from rich.markup import escape
+
     lines = result.document.lines
     for diag in result.diagnostics:
         color = "red" if diag.severity == ERROR else "yellow"
