@@ -32,6 +32,7 @@ import duckdb
 
 from engine.connectors.errors import QueryError
 from engine.connectors.jsonl import encode_value
+from engine.connectors.table_checks import read_only_problem  # validate's view check too
 
 __all__ = ["QueryError", "query", "read_only_problem", "run_read_only", "serve", "socket_path"]
 
@@ -44,22 +45,6 @@ def socket_path(database: str) -> str:
     """Where the flow writing ``database`` serves queries: the same for every process of a user."""
     digest = hashlib.sha256(os.path.realpath(database).encode("utf-8")).hexdigest()[:24]
     return os.path.join(tempfile.gettempdir(), f"velocity-flow-{os.getuid()}", f"{digest}.sock")
-
-
-def read_only_problem(sql: object, con: Optional["duckdb.DuckDBPyConnection"] = None) -> Optional[str]:
-    """Why ``sql`` is not a read-only query (None when it is); parsed by ``con``, else by the
-    default connection."""
-    if not isinstance(sql, str) or not sql.strip():
-        return "the query is empty"
-    try:
-        statements = duckdb.extract_statements(sql, connection=con)
-    except duckdb.Error as exc:
-        return f"the query does not parse: {str(exc).splitlines()[0]}"
-    if len(statements) != 1:
-        return f"one statement at a time, not {len(statements)}"
-    if statements[0].type != duckdb.StatementType.SELECT:
-        return f"only SELECT queries (read-only), not a {statements[0].type.name} statement"
-    return None
 
 
 def run_read_only(con: "duckdb.DuckDBPyConnection", sql: str) -> Dict[str, Any]:

@@ -9,9 +9,10 @@ Velocity topologies imported both through these checks.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import threading
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_positions import Positions
@@ -27,11 +28,36 @@ def view_problem(query: object) -> Optional[str]:
     (or ``WITH ... SELECT``, ``VALUES``, ``FROM ...``) statement, as ``velocity-flow query``
     takes. Checked by DuckDB's parser, without a database; what the query reads is checked
     when the view is created, with external access disabled (no file, URL or extension)."""
-    from engine.connectors.duckdb_live import read_only_problem
-
     with _LOCK:
         problem = read_only_problem(query, _database())
     return None if problem is None else f"a view must be exactly one SELECT statement: {problem}"
+
+
+def _duckdb() -> Any:
+    """DuckDB's C extension: the same connect, Error and StatementType that the ``duckdb``
+    package re-exports, without the package's Python side (~50 ms to import, importlib.metadata
+    and email among it), which validate does not need."""
+    try:
+        return importlib.import_module("_duckdb")
+    except ImportError:  # a duckdb laid out otherwise
+        return importlib.import_module("duckdb")
+
+
+def read_only_problem(sql: object, con: Any = None) -> Optional[str]:
+    """Why ``sql`` is not a read-only query (None when it is); parsed by ``con``, else by the
+    default connection."""
+    duckdb = _duckdb()
+    if not isinstance(sql, str) or not sql.strip():
+        return "the query is empty"
+    try:
+        statements = duckdb.extract_statements(sql, connection=con)
+    except duckdb.Error as exc:
+        return f"the query does not parse: {str(exc).splitlines()[0]}"
+    if len(statements) != 1:
+        return f"one statement at a time, not {len(statements)}"
+    if statements[0].type != duckdb.StatementType.SELECT:
+        return f"only SELECT queries (read-only), not a {statements[0].type.name} statement"
+    return None
 
 
 # the options of one form that the other form does not take (the sink's class would refuse them at run time)
@@ -105,9 +131,7 @@ def _bound_views(tables_and_views: str) -> Optional[Tuple[str, Tuple[Union[str, 
 def _database():
     """The in-memory DuckDB, external access disabled, that parses views and binds them, one per
     process (use it under _LOCK): an instance costs ~25 ms to start, and a second one parsed."""
-    import duckdb
-
-    return duckdb.connect(":memory:", config={"enable_external_access": False})
+    return _duckdb().connect(":memory:", config={"enable_external_access": False})
 
 
 _LOCK = threading.Lock()
@@ -118,9 +142,9 @@ def bind_views(options) -> None:
     declared order, with external access disabled (``_database``, in a transaction rolled back
     after), as the sink does at start: a view naming an unknown table or column, or reading a
     file or a URL, is refused at the view's line by ``validate`` instead of stopping the run."""
-    import duckdb
-
     from engine.connectors.table_sql import create_sql, quote
+
+    duckdb = _duckdb()
 
     tables = []
     for name, spec in options["tables"].items():
