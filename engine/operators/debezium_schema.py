@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Callable, List, Optional, Tuple
 
-from engine.operators.debezium_types import DECIMAL, LOGICAL, DecodeError, check_scale, decimal_bytes
+from engine.operators.debezium_types import DECIMAL, IMMUTABLE, LOGICAL, DecodeError, check_scale, decimal_bytes
 
 Converters = List[Tuple[str, Callable]]  # (column, converter of its non-null values)
+_MEMO, _MEMO_TEXT = 1024, 64  # values remembered per column, and the longest text remembered
 _INTEGER_TEXT = re.compile(r"-?[0-9]{1,6}", re.ASCII)
 
 
@@ -67,9 +68,10 @@ def column_converter(schema: dict, path: str) -> Optional[Callable]:
     if name is not None and type(name) is not str:
         raise DecodeError(f"{path}.name is {_kind(name)}, not text")
     if name == DECIMAL:
-        return decimal_bytes(_decimal_scale(schema.get("parameters"), path))
+        return memoized(decimal_bytes(_decimal_scale(schema.get("parameters"), path)))
     if name in LOGICAL:
-        return LOGICAL[name]
+        convert = LOGICAL[name]
+        return memoized(convert) if name in IMMUTABLE and convert is not None else convert
     kind = schema.get("type")
     if kind == "array":
         items = schema.get("items")
@@ -104,6 +106,30 @@ def column_converter(schema: dict, path: str) -> Optional[Callable]:
 
         return decode_struct
     return None  # int, float, bool, string, bytes (base64 text), geometry structs, ...
+
+
+def memoized(convert: Callable) -> Callable:
+    """``convert`` remembering its last results (up to ``_MEMO`` values of one column): a
+    column's values repeat (an order's ``created_at`` in each of its updates, the same weights),
+    and its converter's result is immutable (Decimal, datetime, date, time). Only short text
+    and integers are remembered (``True``, ``1`` and ``1.0`` are equal keys: never a bool or a
+    float); a value that fails is never remembered, so it fails again with the same error."""
+    cache: dict = {}
+    get = cache.get
+
+    def remembered(value):
+        kind = type(value)
+        if (kind is str and len(value) <= _MEMO_TEXT) or kind is int:
+            found = get(value)
+            if found is None:
+                found = convert(value)
+                if len(cache) >= _MEMO:
+                    cache.clear()
+                cache[value] = found
+            return found
+        return convert(value)
+
+    return remembered
 
 
 def _decimal_scale(parameters, path: str) -> int:

@@ -271,3 +271,6 @@ LOGICAL: Dict[str, Optional[Callable]] = {
     "io.debezium.data.Ltree": None, "io.debezium.time.Interval": None,
     "io.debezium.time.MicroDuration": None, "io.debezium.data.Bits": None,
 }
+# the logical types whose converted values are immutable (Decimal, datetime, date, time, text):
+# debezium_schema may remember them per value
+IMMUTABLE = frozenset(name for name in LOGICAL if name != "io.debezium.data.Json" and LOGICAL[name] is not None)
