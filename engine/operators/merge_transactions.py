@@ -50,7 +50,7 @@ from engine.operators.keyed import KeyedStep, KeyLogic, Released
 from engine.operators.transaction_net import net_change, net_events  # noqa: F401 - net_change: this module's interface
 from engine.operators.transaction_order import Loose, in_table_order, is_snapshot_read, position, runs, take
 from engine.operators.transaction_records import announced, is_marker, marker_id, no_id, unwrapped
-from engine.operators.transaction_state import MergeState, Transaction, remember, unended, upgraded
+from engine.operators.transaction_state import MergeState, Transaction, forget_unended, remember, unended, upgraded
 from engine.records import DeadLetter
 
 ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
@@ -111,7 +111,7 @@ class TransactionMerger(KeyLogic):
             if tx_id is not None and tx_id not in self.s.done:  # it has markers: never loose
                 if tx_id in self.s.open:
                     self.s.open[tx_id].begun = True
-                    self.s.unended.pop(tx_id, None)
+                    forget_unended(self.s, self.s.open[tx_id])
                 else:
                     remember(self.s, "begun", tx_id)
             return None
@@ -125,7 +125,7 @@ class TransactionMerger(KeyLogic):
                 transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
                 transaction.unreadable_end, transaction.last_seen = True, now
                 self.s.ended.append(tx_id)
-                self.s.unended.pop(tx_id, None)
+                forget_unended(self.s, transaction)
             return f"END record of transaction {tx_id}: {exc}"
         if tx_id in self.s.done:
             return None
@@ -139,7 +139,7 @@ class TransactionMerger(KeyLogic):
         transaction.expected = counts
         transaction.last_seen = now
         self.s.ended.append(tx_id)
-        self.s.unended.pop(tx_id, None)
+        forget_unended(self.s, transaction)
         return None
 
     def _change(self, event: dict, now: datetime) -> Optional[str]:
@@ -163,7 +163,10 @@ class TransactionMerger(KeyLogic):
             self.s.begun.pop(tx_id, None)
         transaction.changes.append(event)
         transaction.per_table[table] = transaction.per_table.get(table, 0) + 1
-        transaction.first_arrival.setdefault(table, self.s.arrivals)
+        if table not in transaction.first_arrival:
+            transaction.first_arrival[table] = self.s.arrivals
+            if tx_id in self.s.unended:
+                self.s.unended_tables.setdefault(table, {})[tx_id] = None
         transaction.last_arrival[table] = self.s.arrivals
         transaction.last_seen = now
         self.s.latest_by_table[table] = tx_id
@@ -182,29 +185,36 @@ class TransactionMerger(KeyLogic):
     def _unmarked(self, marked: Transaction) -> None:
         """With markers: open transactions proven to have none become loose. One that has no
         BEGIN/END yet, but delivered a change on a table before ``marked`` did, committed before
-        it: its END would have come before ``marked``'s (END order is commit order)."""
+        it: its END would have come before ``marked``'s (END order is commit order). Per table,
+        only the candidates whose first change there came before ``marked``'s are looked at
+        (``MergeState.unended_tables``): a backlog holds thousands that came after."""
         firsts = getattr(marked, "first_arrival", {})
-        if not firsts:
+        if not firsts or not self.s.unended:
             return
-        limit = max(firsts.values())
-        proven, stale = [], []
-        for tx_id in self.s.unended:  # opened by changes, in arrival order
-            other = self.s.open.get(tx_id)
-            if other is None or not unended(other):
-                stale.append(tx_id)
-                continue
-            if other.created >= limit:  # type: ignore[operator]  # unended: created is set; the rest came later
-                break
-            lasts = getattr(other, "last_arrival", {})
-            if any(t in firsts and t in lasts and lasts[t] < firsts[t] for t in other.per_table):
-                proven.append(other)
-        for tx_id in stale:
-            del self.s.unended[tx_id]
-        for other in proven:
-            del self.s.open[other.id]
-            del self.s.unended[other.id]
-            self._remember_done(other.id)  # an END of it after all is ignored
-            remember(self.s, "unmarked", other.id)  # its later changes are loose too
+        proven: Dict[str, Transaction] = {}
+        for table, first in firsts.items():
+            waiting = self.s.unended_tables.get(table)
+            stale = []
+            for tx_id in waiting or ():  # in the order of their first change on the table
+                other = self.s.open.get(tx_id)
+                if other is None or tx_id not in self.s.unended or not unended(other):
+                    stale.append((tx_id, other))
+                    continue
+                if other.first_arrival[table] >= first:
+                    break
+                if other.last_arrival[table] < first:
+                    proven[tx_id] = other
+            for tx_id, other in stale:
+                waiting.pop(tx_id, None)  # type: ignore[union-attr]  # stale: found in it
+                if other is not None:
+                    forget_unended(self.s, other)
+                else:
+                    self.s.unended.pop(tx_id, None)
+        for other in sorted(proven.values(), key=lambda t: t.created):  # type: ignore[arg-type, return-value]
+            del self.s.open[other.id]  # type: ignore[arg-type]
+            forget_unended(self.s, other)
+            self._remember_done(other.id)  # type: ignore[arg-type]  # an END of it after all is ignored
+            remember(self.s, "unmarked", other.id)  # type: ignore[arg-type]  # its later changes are loose too
             arrival = min(getattr(other, "first_arrival", {}).values(), default=0)
             self.s.loose.append(Loose(other.id, other.changes, False, arrival, other.last_seen))
 
@@ -223,7 +233,7 @@ class TransactionMerger(KeyLogic):
             if self.s.open.get(transaction.id) is not transaction:  # became loose meanwhile (_unmarked)
                 continue
             del self.s.open[transaction.id]
-            self.s.unended.pop(transaction.id, None)
+            forget_unended(self.s, transaction)
             self._remember_done(transaction.id)
             if self.step.markers and transaction.expected is not None and not transaction.unreadable_end:
                 self._unmarked(transaction)

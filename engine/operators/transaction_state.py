@@ -48,6 +48,9 @@ class MergeState:
     # order they were opened: the only ones _unmarked may prove marker-less (a backlog holds
     # thousands of open transactions whose END came first; walking them all was quadratic)
     unended: Dict[str, None] = field(default_factory=dict)
+    # the same transactions per table they changed, in the order of their first change there:
+    # _unmarked looks only at those whose change on a table came before the released one's
+    unended_tables: Dict[str, Dict[str, None]] = field(default_factory=dict)
 
 
 def remember(state: MergeState, name: str, tx_id: str) -> None:
@@ -74,7 +77,25 @@ def upgraded(state: Optional[MergeState]) -> Optional[MergeState]:
     if not hasattr(state, "unended"):
         opened = sorted((t.created or 0, tx_id) for tx_id, t in state.open.items() if unended(t))
         state.unended = dict.fromkeys(tx_id for _, tx_id in opened)
+    if not hasattr(state, "unended_tables"):
+        state.unended_tables = {}
+        firsts = [(table, arrival, tx_id) for tx_id in state.unended if tx_id in state.open
+                  for table, arrival in getattr(state.open[tx_id], "first_arrival", {}).items()]
+        for table, _, tx_id in sorted(firsts, key=lambda entry: entry[1]):
+            state.unended_tables.setdefault(table, {})[tx_id] = None
     return state
+
+
+def forget_unended(state: MergeState, transaction: Transaction) -> None:
+    """``transaction`` is no longer one _unmarked may prove marker-less."""
+    if transaction.id in state.unended:
+        del state.unended[transaction.id]
+        for table in getattr(transaction, "first_arrival", ()):
+            waiting = state.unended_tables.get(table)
+            if waiting is not None:
+                waiting.pop(transaction.id, None)
+                if not waiting:
+                    del state.unended_tables[table]
 
 
 def unended(transaction: Transaction) -> bool:

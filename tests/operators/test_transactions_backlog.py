@@ -1,0 +1,66 @@
+"""merge_transactions on a backlog: what it looks at per release stays small, and the state it
+keeps to find marker-less transactions (``MergeState.unended_tables``) follows its changes and
+survives a snapshot taken before it existed."""
+
+import pickle
+
+import engine.operators.merge_transactions as module
+from tests.operators.test_transactions_snapshots import begin, change, end, feed, merger, row
+
+
+def _counting(monkeypatch):
+    calls = []
+    real = module.unended
+    monkeypatch.setattr(module, "unended", lambda t: calls.append(1) or real(t))
+    return calls
+
+
+def test_changes_ahead_of_their_ends_are_not_all_looked_at_for_every_release(monkeypatch):
+    """300 transactions whose changes came before their END (a table topic read ahead of the
+    transaction topic): each release looks only at the candidates whose change on the table came
+    before its own, not at every open one (before: 300 * 300 / 2 looks)."""
+    merge, logic = merger(markers=True)
+    txs = {n: [change("u", "note", n, row(n, 0), row(n, 1), tx=n, lsn=n)] for n in range(1000, 1300)}
+    feed(merge, logic, [c for changes in txs.values() for c in changes])
+    assert len(logic.s.unended) == 300 and list(logic.s.unended_tables["note"]) == [str(n) for n in txs]
+    calls = _counting(monkeypatch)
+    out = feed(merge, logic, [end(n, c) for n, c in txs.items()])
+    assert [e["tx_id"] for e in out] == [str(n) for n in txs]
+    assert logic.s.open == {} and logic.s.unended == {} and logic.s.unended_tables == {}
+    assert len(calls) < 3 * len(txs)
+
+
+def test_a_transaction_without_markers_is_proven_by_a_later_one_on_any_of_its_tables():
+    """800 (no BEGIN or END) changed note and leg before 801 changed leg: 801's END proves it."""
+    merge, logic = merger(markers=True)
+    unmarked = [change("u", "note", 1, row(1, 0), row(1, 1), tx=800, lsn=50),
+                change("u", "leg", 2, row(2, 0), row(2, 1), tx=800, lsn=51)]
+    feed(merge, logic, unmarked)
+    assert {t: list(txs) for t, txs in logic.s.unended_tables.items()} == {"note": ["800"], "leg": ["800"]}
+    marked = [change("u", "leg", 3, row(3, 0), row(3, 1), tx=801, lsn=60)]
+    out = feed(merge, logic, [begin(801)] + marked + [end(801, marked)])
+    assert [e["tx_id"] for e in out] == ["800", "800", "801"]  # 800: one event per order
+    assert logic.s.unended == {} and logic.s.unended_tables == {} and "800" in logic.s.unmarked
+
+
+def test_an_end_that_comes_after_all_takes_the_transaction_out_of_the_candidates():
+    merge, logic = merger(markers=True)
+    changes = [change("u", "note", 1, row(1, 0), row(1, 1), tx=800, lsn=50)]
+    feed(merge, logic, changes)
+    assert logic.s.unended_tables == {"note": {"800": None}}
+    assert [e["tx_id"] for e in feed(merge, logic, [end(800, changes)])] == ["800"]
+    assert logic.s.unended == {} and logic.s.unended_tables == {}
+
+
+def test_a_snapshot_from_before_the_per_table_index_still_finds_the_transactions_without_markers():
+    merge, logic = merger(markers=True)
+    feed(merge, logic, [change("u", "note", 1, row(1, 0), row(1, 1), tx=800, lsn=50),
+                        change("u", "note", 2, row(2, 0), row(2, 1), tx=802, lsn=52), begin(799)])
+    old = pickle.loads(pickle.dumps(logic.state()))
+    del old.unended_tables  # as pickled by the version before it
+    restored = merge.logic(old)
+    assert restored.s.unended_tables == {"note": {"800": None, "802": None}}
+    marked = [change("u", "note", 3, row(3, 1), row(3, 2), tx=801, lsn=60)]
+    out = feed(merge, restored, [begin(801)] + marked + [end(801, marked)])
+    assert [e["tx_id"] for e in out] == ["800", "802", "801"]  # both changed note before 801 did
+    assert restored.s.unended == {} and restored.s.unended_tables == {}
