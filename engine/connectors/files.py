@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
-from itertools import islice
+from itertools import islice, repeat
 from typing import List, Optional, Tuple
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -55,8 +55,11 @@ def split_lines(lines: List[bytes], origin: str, first_line: int) -> List[RawBat
     ``RawBatch.position(i)`` is ``first_offset + i``; a skipped blank line inside one batch would
     shift every later position, hence one batch per run of consecutive non-blank lines.
     """
+    values: List[Optional[bytes]] = list(map(bytes.rstrip, lines, repeat(b"\r\n")))
+    if all(map(bytes.strip, values)):  # no blank line (the usual batch): its lines in C loops
+        return [RawBatch(values, origin, first_line)] if values else []
     batches: List[RawBatch] = []
-    values: List[Optional[bytes]] = []
+    values = []
     start = first_line
     for number, line in enumerate(lines, first_line):
         value = line.rstrip(b"\r\n")

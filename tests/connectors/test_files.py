@@ -8,6 +8,8 @@ import os
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector_flows import Encoding, read_all, write_all
 from engine.connectors.errors import ConnectorError
@@ -228,3 +230,33 @@ def test_two_workers_read_each_file_once_and_share_one_output_file(tmp_path):
     cluster_main(flow, [], 0, worker_count_per_proc=2)
     got = sorted(json.loads(line)["v"] for line in out.read_text().splitlines())
     assert got == sorted(f'"{n}{i}"' for n in "abc" for i in range(50))
+
+
+def _split_reference(lines, origin, first_line):
+    """split_lines as it was written first: one pass, a batch per run of non-blank lines."""
+    from engine.records import RawBatch
+
+    batches, values, start = [], [], first_line
+    for number, line in enumerate(lines, first_line):
+        value = line.rstrip(b"\r\n")
+        if value.strip():
+            if not values:
+                start = number
+            values.append(value)
+        elif values:
+            batches.append(RawBatch(values, origin, start))
+            values = []
+    if values:
+        batches.append(RawBatch(values, origin, start))
+    return batches
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.sampled_from([b"{}\n", b"{}\r\n", b"\n", b"\r\n", b" \t\n", b"{}", b" {} \n", b"\x0b\n",
+                                       b"\r\r\n", b"{\"a\": 1}\n"]), max_size=12))
+def test_split_lines_gives_what_the_one_pass_reference_gives(lines):
+    from engine.connectors.files import split_lines
+
+    got = split_lines(lines, "f", 7)
+    expected = _split_reference(lines, "f", 7)
+    assert [(b.values, b.first_offset) for b in got] == [(b.values, b.first_offset) for b in expected]
