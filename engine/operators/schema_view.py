@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Dict, Optional
+from itertools import repeat
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 import orjson
 
@@ -31,7 +32,8 @@ _BLIND_TO_CONTENT = {
     "writeOnly", "$id", "$schema", "$anchor", "$defs", "definitions",
 }
 _WALKED = {"properties", "items", "additionalProperties"}
-_NATIVE_SCALARS = {str, int, bool, type(None)}  # floats too, when finite (JSON has no NaN)
+_NATIVE_SCALARS = frozenset({str, int, bool, type(None)})  # floats too, when finite (JSON has no NaN)
+_PLAIN = _NATIVE_SCALARS | {dict, list}  # what a view gives back as it is, unless it looks inside
 
 
 def _default(value):
@@ -79,9 +81,14 @@ def compile_view(schema: Any) -> View:
     if not properties and other is None and items is None:
         return _scalars_only
 
+    # the properties whose view may change a container (the others look at a value's type only)
+    deep = tuple((name, sub) for name, sub in properties.items() if sub is not _scalars_only) if other is None else None
+
     def view(value: Any) -> Any:
         kind = type(value)
         if kind is dict:
+            if deep is not None and set(map(type, value.values())) <= _PLAIN:  # the usual event: one C loop
+                return _seen(value, deep, value.get, dict)  # only these properties look inside
             return _object_view(value, properties, other)
         if kind is list:
             return value if items is None else _array_view(value, items)
@@ -116,25 +123,28 @@ def _scalar(value: Any) -> Any:
 
 
 def _object_view(value: dict, properties: Dict[str, View], other: Optional[View]) -> dict:
-    out = value
-    for key, item in value.items():
-        view = properties.get(key, other)
-        if view is None:
-            continue
-        seen = view(item)
-        if seen is not item:
-            if out is value:
-                out = dict(value)  # copy on the first change: the event itself stays as it is
-            out[key] = seen
-    return out
+    get = properties.get
+    return _seen(value, [(key, get(key, other)) for key in value], value.get, dict)
 
 
 def _array_view(value: list, items: View) -> list:
+    if set(map(type, value)) <= _NATIVE_SCALARS:  # e.g. a list of names: one C loop
+        return value
+    return _seen(value, zip(range(len(value)), repeat(items)), value.__getitem__, list)
+
+
+def _seen(value: Any, views: Iterable[Tuple[Any, Optional[View]]], get: Callable, copy: Callable) -> Any:
+    """``value`` with the item at each key of ``views`` (``get(key)``) seen through that view
+    (None: not looked at), copied on the first change: the event itself stays as it is."""
     out = value
-    for index, item in enumerate(value):
-        seen = items(item)
+    for key, view in views:
+        item = get(key)
+        kind = type(item)
+        if kind in _NATIVE_SCALARS or view is None or (view is _scalars_only and (kind is dict or kind is list)):
+            continue  # every view gives a native scalar back as it is (an absent property: None)
+        seen = view(item)
         if seen is not item:
             if out is value:
-                out = list(value)
-            out[index] = seen
+                out = copy(value)
+            out[key] = seen
     return out

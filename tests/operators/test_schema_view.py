@@ -165,3 +165,21 @@ def test_an_infinite_timestamp_is_validated_as_the_text_sinks_write():
     view = compile_view({"properties": {"at": {"anyOf": [{"type": "string", "format": "date-time"},
                                                          {"enum": ["infinity", "-infinity"]}]}}})
     assert view({"at": INFINITY}) == {"at": "infinity"} and view({"at": MINUS_INFINITY}) == {"at": "-infinity"}
+
+
+def test_an_object_of_plain_values_is_looked_into_only_where_the_schema_looks():
+    """The fast path (every value a native scalar, object or array): a row the schema only
+    type-checks is left alone, an enum compared as JSON gets the round trip, a list of names
+    is given back as it is; the event itself is never changed."""
+    schema = {"properties": {"row": {"type": "object"}, "kind": {"enum": [{"a": 1.5}]},
+                             "names": {"type": "array", "items": {"type": "string"}},
+                             "nested": {"properties": {"w": {"type": "number"}}}}}
+    event = {"row": ROW, "kind": {"a": Decimal("1.5")}, "names": ["x", "y"], "nested": {"w": Decimal("2.50")},
+             "other": Decimal("1")}
+    seen = compile_view(schema)(event)
+    assert seen == {"row": ROW, "kind": {"a": 1.5}, "names": ["x", "y"], "nested": {"w": 2.5}, "other": Decimal("1")}
+    assert seen["row"] is ROW and seen["names"] is event["names"]
+    assert event["kind"] == {"a": Decimal("1.5")} and event["nested"] == {"w": Decimal("2.50")}
+    assert outcome(schema, seen) == "valid"
+    plain = {"row": ROW, "names": ["x"], "n": 1}
+    assert compile_view(schema)(plain) is plain
