@@ -51,6 +51,7 @@ from engine.operators.transaction_net import net_change, net_events  # noqa: F40
 from engine.operators.transaction_order import Loose, in_table_order, is_snapshot_read, position, runs, take
 from engine.operators.transaction_records import announced, is_marker, marker_id, no_id, unwrapped
 from engine.operators.transaction_state import MergeState, Transaction, forget_unended, remember, unended, upgraded
+from engine.operators.transaction_timer import IdleTimer, waits
 from engine.records import DeadLetter
 
 ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
@@ -67,6 +68,7 @@ class TransactionMerger(KeyLogic):
 
     def __init__(self, merge: MergeTransactions, state: Optional[MergeState] = None) -> None:
         super().__init__(merge, upgraded(state))
+        self._timer = IdleTimer()
 
     def add(self, pairs: List[tuple], now: datetime) -> Released:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""
@@ -124,6 +126,7 @@ class TransactionMerger(KeyLogic):
             if tx_id not in self.s.done:  # it still commits in this order; its changes complete later
                 transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
                 transaction.unreadable_end, transaction.last_seen = True, now
+                self._timer.seen(transaction)
                 self.s.ended.append(tx_id)
                 forget_unended(self.s, transaction)
             return f"END record of transaction {tx_id}: {exc}"
@@ -138,6 +141,7 @@ class TransactionMerger(KeyLogic):
         transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))  # (changes END did not count: go now)
         transaction.expected = counts
         transaction.last_seen = now
+        self._timer.seen(transaction)
         self.s.ended.append(tx_id)
         forget_unended(self.s, transaction)
         return None
@@ -169,6 +173,7 @@ class TransactionMerger(KeyLogic):
                 self.s.unended_tables.setdefault(table, {})[tx_id] = None
         transaction.last_arrival[table] = self.s.arrivals
         transaction.last_seen = now
+        self._timer.seen(transaction)
         self.s.latest_by_table[table] = tx_id
         return None
 
@@ -279,22 +284,25 @@ class TransactionMerger(KeyLogic):
         if self.step.idle is None:
             return results, deads
         idle = self.step.idle
-        going = [t for t in self.s.open.values() if _waits(t) and t.last_seen + idle <= now]
+        going = [t for t in self.s.open.values() if waits(t) and t.last_seen + idle <= now]
         more, failed = self._release(in_table_order(going, [], hold=False), lambda unit: unit.last_seen + idle <= now)
         return results + more, deads + failed
 
     def flush(self) -> Released:
-        going = [t for t in self.s.open.values() if _waits(t)]
+        going = [t for t in self.s.open.values() if waits(t)]
         return self._release(in_table_order(going, [], hold=False), lambda unit: True)
 
     def next_notification(self) -> Optional[datetime]:
-        waiting = [t.last_seen for t in self.s.open.values() if _waits(t) and t.last_seen is not None]
-        waiting += [u.last_seen for u in self.s.loose if u.last_seen is not None]
-        if self.step.idle is None or not waiting:
+        if self.step.idle is None:
             return None
-        return min(waiting) + self.step.idle
+        waiting = [u.last_seen for u in self.s.loose if u.last_seen is not None]
+        oldest = self._timer.oldest(self.s.open)  # of the waiting transactions (transaction_timer)
+        if oldest is not None:
+            waiting.append(oldest)
+        return min(waiting) + self.step.idle if waiting else None
 
     def resume(self, now: datetime) -> None:
+        self._timer.forget()
         for transaction in self.s.open.values():  # downtime is not idleness of the source
             transaction.last_seen = now
         for unit in self.s.loose:
@@ -308,11 +316,6 @@ def _unmergeable(table: Any, before: Any, after: Any) -> str:
         return f"'table' is not a table name: {type(table).__name__} {table!r:.40}"
     side, value = ("before", before) if before is not None and type(before) is not dict else ("after", after)
     return f"'{side}' is not an object: {type(value).__name__}"
-
-
-def _waits(transaction: Transaction) -> bool:
-    """Released by idleness or the end of input: it has changes, or only a malformed END."""
-    return bool(transaction.changes) or transaction.unreadable_end
 
 
 class MergeTransactions(KeyedStep):

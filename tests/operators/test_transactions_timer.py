@@ -1,0 +1,49 @@
+"""merge_transactions' idle timer (transaction_timer.IdleTimer) gives what a walk over every
+open transaction gives, whatever the order of changes, END records, clocks that go back,
+releases by idleness and restores."""
+
+import pickle
+import random
+from datetime import timedelta
+
+from engine.operators.transaction_timer import waits
+from tests.operators.test_transactions_snapshots import NOW, change, end, merger, row
+
+
+def walked(logic):
+    """The timer as it was computed before: every waiting transaction and loose unit looked at."""
+    seen = [t.last_seen for t in logic.s.open.values() if waits(t) and t.last_seen is not None]
+    seen += [u.last_seen for u in logic.s.loose if u.last_seen is not None]
+    return min(seen) + logic.step.idle if seen else None
+
+
+def test_the_timer_is_the_oldest_waiting_transaction_after_any_sequence():
+    for seed in range(30):
+        rng = random.Random(seed)
+        merge, logic = merger(markers=rng.random() < 0.7, idle="10s")
+        sent = {}
+        for step in range(60):
+            now = NOW + timedelta(seconds=rng.randint(0, 40))  # may go back
+            tx = rng.randint(1, 12)
+            action = rng.random()
+            if action < 0.55:
+                c = change(rng.choice("cu"), rng.choice(["note", "leg"]), rng.randint(1, 5), row(1, 0), row(1, step),
+                           tx=tx, lsn=step)
+                sent.setdefault(tx, []).append(c)
+                events = [c]
+            elif action < 0.8:
+                events = [end(tx, sent.get(tx, []))]
+            elif action < 0.9:
+                logic.due(now)
+                assert logic.next_notification() == walked(logic), seed
+                continue
+            else:
+                logic = merge.logic(pickle.loads(pickle.dumps(logic.state())))
+                if rng.random() < 0.5:
+                    logic.resume(now)
+                assert logic.next_notification() == walked(logic), seed
+                continue
+            pairs, _ = merge.group(events)
+            for _, items in pairs:
+                logic.add(items, now)
+            assert logic.next_notification() == walked(logic), (seed, step)
