@@ -13,15 +13,17 @@ Each figure is the wall time from starting the process to its exit: for a one-ev
 is the time to the first event written, plus the exit. Byte code is cached as an installed
 package has it (``PYTHONPYCACHEPREFIX`` in a temporary directory, one warm-up run of each;
 this checkout's environment sets ``PYTHONDONTWRITEBYTECODE``, which would add ~0.3 s of
-compiling to every run). Prints per round, then, last, ``ms NAME: median [min..max]`` and
-``ratio topology/bytewax: median [min..max]`` (time of the topology over that of Bytewax,
-per round: lower is better; the goal is <= 1.3).
+compiling to every run). Prints per round, then ``cpu ms NAME`` (user + system time of the
+process: less moved than wall time by other work on a shared machine) and, last,
+``ms NAME: median [min..max]`` and ``ratio topology/bytewax: median [min..max]`` (wall time
+of the topology over that of Bytewax, per round: lower is better; the goal is <= 1.3).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -63,13 +65,16 @@ def largest_topology() -> str:
     return max(found, key=os.path.getsize)
 
 
-def timed(command: list, cwd: str, env: dict) -> float:
+def timed(command: list, cwd: str, env: dict) -> tuple:
+    """(wall seconds, cpu seconds) of one run of ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return elapsed
+    return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def spread(values: list, digits: str) -> str:
@@ -96,12 +101,17 @@ def main() -> None:
         for command in commands.values():  # warm-up: byte code written, files cached
             timed(command, tmp, env)
         seconds: dict = {name: [] for name in commands}
+        cpu: dict = {name: [] for name in commands}
         for round_no in range(args.rounds):
             for name, command in commands.items():
-                seconds[name].append(timed(command, tmp, env))
+                wall, used = timed(command, tmp, env)
+                seconds[name].append(wall)
+                cpu[name].append(used)
             print(f"round {round_no + 1}: " + "   ".join(f"{name} {runs[-1] * 1000:6.0f} ms"
                                                       for name, runs in seconds.items()), flush=True)
         print(f"validate: {os.path.relpath(largest, ROOT)}")
+        for name, runs in cpu.items():
+            print(f"cpu ms {name}: {spread([s * 1000 for s in runs], '.0f')}")
         for name, runs in seconds.items():  # last, for scripts
             print(f"ms {name}: {spread([s * 1000 for s in runs], '.0f')}")
         ratios = [t / b for t, b in zip(seconds["topology"], seconds["bytewax"], strict=True)]
