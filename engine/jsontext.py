@@ -181,7 +181,8 @@ def check(value: Any, depth_limit: int = MAX_DEPTH) -> Optional[str]:
     return big
 
 
-def check_batch(roots: list, texts: Iterable, depth_limit: int = MAX_DEPTH) -> Optional[str]:
+def check_batch(roots: list, texts: Iterable, depth_limit: int = MAX_DEPTH,
+                joined: Optional[bytes] = None) -> Optional[str]:
     """``check`` of many dicts/lists at once (a decoded batch), given the JSON ``texts`` (bytes)
     they were parsed from: None when every one is fine.
 
@@ -190,11 +191,14 @@ def check_batch(roots: list, texts: Iterable, depth_limit: int = MAX_DEPTH) -> O
     or a list, is. So only tracked containers are walked (nesting, and the numbers that are
     array items); a number that is an object member's value follows a ``:`` in the text, where
     one search of the texts finds any integer literal of 19+ digits. (A Python that tracked
-    every dict would make the walk longer, never wrong.)"""
-    try:
-        joined = b"\n".join(texts)
-    except TypeError:  # a text given as str
-        joined = b"\n".join(t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t for t in texts)
+    every dict would make the walk longer, never wrong.) ``joined``: the texts' bytes joined
+    with no separator, when the caller has them and every root is an object (its text ends
+    with ``}``, so no number runs from one text into the next)."""
+    if joined is None:
+        try:
+            joined = b"\n".join(texts)
+        except TypeError:  # a text given as str
+            joined = b"\n".join(t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t for t in texts)
     if _BIG_OR_LONG_MEMBER.search(joined) is not None:
         return BIG_NUMBER
     level = list(filter(_tracked, roots))  # containers at ``depth`` that may hold containers

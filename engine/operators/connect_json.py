@@ -51,12 +51,13 @@ class EnvelopeDecoder:
             return event, None
         return orjson.loads(value), None
 
-    def load_all(self, values) -> Tuple[list, list, list, list]:
+    def load_all(self, values, joined: Optional[bytes] = None) -> Tuple[list, list, list, list]:
         """The JSON of every value; the values to check whole; the payloads of the envelopes
         that share a remembered (already checked) schema, one level deeper than their event;
-        the texts of both (the whole value, or the payload's bytes)."""
+        the texts of both (the whole value, or the payload's bytes). ``joined``: the values'
+        bytes joined, when the caller has them."""
         try:  # the usual batch, plain JSON: no envelope anywhere in its text, one C loop
-            plain = _HEAD not in b"".join(values)
+            plain = _HEAD not in (b"".join(values) if joined is None else joined)
         except TypeError:  # a value given as str
             plain = False
         if plain:

@@ -71,15 +71,22 @@ class Decode:
         if self.format != "json":
             return self._validated(raw, *self._wrapped(raw))
         values = raw.values
-        if values and None not in values and max(map(len, cast(List[bytes], values))) <= MAX_VALUE_BYTES:
+        try:  # the batch's text at once: for the envelope test and the number check, and a
+            joined: Optional[bytes] = b"".join(cast(List[bytes], values))  # short one needs no value's length
+        except TypeError:  # a None (tombstone) or a text value
+            joined = None
+        if values and (None not in values if joined is None else True) and (
+                (joined is not None and len(joined) <= MAX_VALUE_BYTES)
+                or max(map(len, cast(List[bytes], values))) <= MAX_VALUE_BYTES):
             events: Optional[list]
             try:
-                events, whole, payloads, texts = self._decoder.load_all(values)
+                events, whole, payloads, texts = self._decoder.load_all(values, joined)
             except Exception:  # noqa: BLE001 - a value that does not parse: found below, with the reason
                 events = None
             kinds = set() if events is None else set(map(type, events))
             if (kinds == _DICT or (kinds == _DICT_OR_NULL and _null_is_tombstone(raw))) \
-                    and check_batch(whole, texts) is None and check_batch(payloads, (), MAX_DEPTH - 1) is None:
+                    and check_batch(whole, texts, joined=joined if texts is values else None) is None \
+                    and check_batch(payloads, (), MAX_DEPTH - 1) is None:
                 assert events is not None  # kinds holds their types
                 kept: Sequence[int] = range(len(events))
                 if raw.meta is not None:
