@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import sys
+import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
 from cli.exits import EXIT_CODES as _EXIT_CODES  # noqa: F401
@@ -46,6 +47,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+_BECOMING = threading.Lock()
+
+
 class LazyConsole:
     """Becomes a SafeConsole at its first use (rich.console is imported then, ~30 ms): a command
     that prints nothing, such as a run -q that succeeds, never imports it. After that first use
@@ -55,13 +59,17 @@ class LazyConsole:
         self._kwargs = kwargs
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or "_kwargs" not in self.__dict__:  # copy/pickle probing: not a use
+        if name.startswith("__"):  # copy/pickle probing: not a use
             raise AttributeError(name)
-        kwargs = self.__dict__.pop("_kwargs")
-        from cli.console import SafeConsole
+        with _BECOMING:  # a thread asking while another makes it waits, then finds it made
+            kwargs = self.__dict__.get("_kwargs")
+            if kwargs is not None:
+                from cli.console import SafeConsole
 
-        self.__class__ = SafeConsole  # type: ignore[assignment]
-        SafeConsole.__init__(self, **kwargs)  # type: ignore[arg-type]
+                made = SafeConsole(**kwargs)
+                del self.__dict__["_kwargs"]
+                self.__dict__.update(vars(made))
+                self.__class__ = SafeConsole  # type: ignore[assignment]
         return getattr(self, name)
 
 
