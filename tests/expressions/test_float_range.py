@@ -5,7 +5,7 @@ would overflow dead-letters the event that would make it so."""
 import math
 import operator
 
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from engine.expressions import compile_expression
 
@@ -46,6 +46,7 @@ dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
 """
 
 
+@settings(deadline=None)  # a whole flow per example: its time is the machine's load
 @given(st.lists(st.sampled_from([1e308, -1e308, 1.7e308, 2.5, -3.0, 1e300]), min_size=1, max_size=12))
 def test_a_float_sum_never_leaves_the_float_range_and_no_event_vanishes(flow_factory, weights):
     flow = flow_factory("sums")
