@@ -19,7 +19,9 @@ same broker, each in a fresh process (its peak RSS measured):
 
 The first round checks that the topology and Quix write the same records (key -> value).
 Without --bootstrap (or VELOCITY_KAFKA_BOOTSTRAP) a broker is started with scripts/kafka and
-stopped at the end. Prints per round, then, last, ``rss NAME: MiB`` and
+stopped at the end. Prints the load average before and after the rounds (the box is often
+shared: ratios from a loaded box understate a flow that needs more CPU), per round, then, last,
+``rss NAME: MiB`` and
 ``ratio topology/raw`` / ``ratio topology/quix``: median [min..max] of the per-round ratios.
 """
 
@@ -275,6 +277,7 @@ def rounds(args, run: str, source: str, quix) -> None:
         print(f"round {round_no + 1}: " + "   ".join(
             f"{flow} {args.events / results[flow][-1]['seconds']:>9,.0f} ev/s {results[flow][-1]['rss_mib']:>4.0f} MiB"
             for flow in flows), flush=True)
+    print(f"load average after the rounds: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"events/s, median of {args.rounds} rounds: " + ", ".join(
         f"{flow} {args.events / statistics.median(r['seconds'] for r in results[flow]):,.0f}" for flow in flows))
     for flow in flows:  # last, for scripts
@@ -311,6 +314,7 @@ def main() -> None:
         print(f"producing {args.events:,} events into {source} ({args.partitions} partitions) ...", flush=True)
         produced = produce(args.bootstrap, source, args.events)
         print(f"produce only: {args.events / produced:,.0f} events/s", flush=True)
+        print(f"load average before the rounds: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         rounds(args, run, source, quix)
     finally:
         if state:
