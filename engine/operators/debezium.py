@@ -148,9 +148,9 @@ class Debezium:
         if type(op) is not str or op not in OPS:
             raise DecodeError(f"unsupported Debezium operation {shown(op, 20)} (expected c, u, d, r, t or m)")
         before, after = payload.get("before"), payload.get("after")
-        for which, row in (("before", before), ("after", after)):
-            if row is not None and type(row) is not dict:
-                raise DecodeError(f"'{which}' is {_kind(row)}, not an object")
+        if (before is not None and type(before) is not dict) or (after is not None and type(after) is not dict):
+            which, row = ("before", before) if before is not None and type(before) is not dict else ("after", after)
+            raise DecodeError(f"'{which}' is {_kind(row)}, not an object")
         if after is None and op in NEEDS_AFTER:
             raise DecodeError(f"a change with op '{op}' and no 'after' row")
         if schema is not None:
@@ -158,9 +158,10 @@ class Debezium:
             raw_before = before
             if before is not None:
                 before = self._decode_row(before, "before", before_convs)
-            if after is not None:  # an update's after image reuses before's unchanged values
-                reuse = before_convs is after_convs
-                after = self._decode_row(after, "after", after_convs, raw_before if reuse else None, before)
+            if after is not None and raw_before is not None and before is not None and before_convs is after_convs:
+                after = self._decode_after(after, after_convs, raw_before, before)  # reuses before's unchanged values
+            elif after is not None:
+                after = self._decode_row(after, "after", after_convs)
         else:
             before = None if before is None else dict(before)
             after = None if after is None else dict(after)
@@ -228,26 +229,41 @@ class Debezium:
             del entries[0]
         return convs
 
-    def _decode_row(self, row: dict, which: str, convs: Converters, raw_before=None, before=None) -> dict:
-        """``row`` with every field converted; an update's after image takes the converted
-        value of each field its before image has unchanged (most of them)."""
+    def _decode_row(self, row: dict, which: str, convs: Converters) -> dict:
+        """``row`` with every field converted."""
         out = dict(row)
-        same = raw_before if type(raw_before) is dict and type(before) is dict else {}
         for key, convert in convs:
             value = out.get(key)
             if value is not None:
-                if key in same and same[key] == value and type(same[key]) is type(value):
+                try:
+                    out[key] = convert(value)
+                except Exception as exc:  # noqa: BLE001 - whatever the value does, it is this column's failure
+                    self._failed(out, which, key, value, exc)
+        return out
+
+    def _decode_after(self, row: dict, convs: Converters, raw_before: dict, before: dict) -> dict:
+        """An update's after image: each field its before image has unchanged (most of them)
+        takes before's converted value, the others are converted."""
+        out = dict(row)
+        unchanged = raw_before.get
+        for key, convert in convs:
+            value = out.get(key)
+            if value is not None:
+                old = unchanged(key)  # (None when absent: never equal to a value)
+                if old == value and type(old) is type(value):
                     out[key] = before[key]
                     continue
                 try:
                     out[key] = convert(value)
                 except Exception as exc:  # noqa: BLE001 - whatever the value does, it is this column's failure
-                    if self.to_null:
-                        out[key] = None
-                        continue
-                    raise DecodeError(f"cannot decode field '{which}.{key}' value {shown(value)}: "
-                                      f"{describe(exc)}") from None
+                    self._failed(out, "after", key, value, exc)
         return out
+
+    def _failed(self, out: dict, which: str, key: str, value, exc: Exception) -> None:
+        """A column's value no converter takes: null (``on_error: null``), else DecodeError."""
+        if not self.to_null:
+            raise DecodeError(f"cannot decode field '{which}.{key}' value {shown(value)}: {describe(exc)}") from None
+        out[key] = None
 
     def _apply_casts(self, out: dict) -> None:
         for path, type_name, convert in self.casts:
