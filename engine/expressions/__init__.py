@@ -32,14 +32,27 @@ class Expression:
     ``notes``: warnings (:class:`ExpressionError`), e.g. a read of ``temp_cc`` where ``temp_c`` is known.
     """
 
-    __slots__ = ("text", "python", "test", "type", "fields", "notes", "_value", "_test")
+    __slots__ = ("text", "python", "test", "type", "fields", "notes", "_value", "_test", "_types", "_strict")
 
     def __init__(self, text: str, python: str, test: str, type_name: str, fields: FrozenSet[str],
-                 notes: Tuple[ExpressionError, ...] = ()) -> None:
+                 notes: Tuple[ExpressionError, ...] = (), types: Optional[Dict[str, str]] = None) -> None:
         self.text, self.python, self.test, self.type, self.fields = text, python, test, type_name, fields
         self.notes = notes  # warnings found while checking (a field read that looks like a typo)
         self._value = _lambda(python)
         self._test = _lambda(test)
+        self._types = types
+        self._strict: Optional[Tuple[str, str]] = None
+
+    def strict(self) -> Tuple[str, str]:
+        """``(python, test)`` reading top-level fields as ``e[name]``: the same values for an
+        event that has every field it reads, KeyError for one that lacks one. Translated when
+        first asked (a run's hot path, not ``validate``)."""
+        if self._strict is None:
+            tree = parse(self.text)
+            value, predicate = Translator(self._types, strict=True), Translator(self._types, strict=True)
+            code = value.value(tree)
+            self._strict = (code.src, predicate.truth(tree) if _is_boolean(code.type) else "False")
+        return self._strict
 
     def __call__(self, event: dict):
         return self._value(event)
@@ -68,7 +81,7 @@ def compile_expression(text: str, fields: Optional[Dict[str, str]] = None) -> Ex
         code = value.value(tree)
         predicate = Translator(fields)
         test = predicate.truth(tree) if _is_boolean(code.type) else "False"
-        return Expression(text, code.src, test, code.type, frozenset(value.read), tuple(value.notes))
+        return Expression(text, code.src, test, code.type, frozenset(value.read), tuple(value.notes), fields)
     except (RecursionError, MemoryError, SyntaxError) as exc:  # CPython's limits on the generated code
         raise ExpressionError(f"expression too complex to compile ({type(exc).__name__}: {exc})", 0, len(text),
                               hint="split it into several map fields") from None

@@ -27,3 +27,35 @@ def build_function(name: str, source: str, step_id: str, extra: Optional[Dict[st
                           hint="split them over several steps or map fields") from None
     exec(code, scope)  # noqa: S102 - source generated from our own AST, see module docstring
     return scope[name]
+
+
+class FirstTry:
+    """``batch -> result`` by a faster function when it can, else by ``sure``.
+
+    The faster function (built by ``make_fast`` when first needed, at run time rather than at
+    ``validate``) may raise for some batches, e.g. one that reads fields as ``e[name]`` meets an
+    event without one; ``sure`` then does the batch. After such a batch ``sure`` alone runs
+    for the next ``PAUSE`` batches, so a feed the faster one never suits pays a failed try once
+    in that many. Only for pure functions: a batch may be started twice.
+    """
+
+    PAUSE = 8
+
+    def __init__(self, make_fast: Callable[[], Callable], sure: Callable) -> None:
+        self._make_fast: Optional[Callable[[], Callable]] = make_fast
+        self._fast: Optional[Callable] = None
+        self.sure = sure
+        self._pause = 0
+
+    def __call__(self, batch):
+        if self._pause:
+            self._pause -= 1
+            return self.sure(batch)
+        fast = self._fast
+        if fast is None:
+            fast = self._fast = self._make_fast()  # type: ignore[misc]
+        try:
+            return fast(batch)
+        except Exception:  # noqa: BLE001 - not a batch for the faster function: the sure one decides
+            self._pause = self.PAUSE
+            return self.sure(batch)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.errors import ConfigError
 from engine.expressions import types
-from engine.operators.codegen import build_function
+from engine.operators.codegen import FirstTry, build_function
 from engine.operators.dead import one_by_one
 from engine.operators.expr import compile_option
 
@@ -24,9 +24,7 @@ class Filter:
         self.predicate = compile_option(config, input_fields, ())
         check_condition(config, self.predicate.type)
         self.output_fields = input_fields
-        self._fast = build_function(
-            "keep", f"def keep(batch):\n    return [e for e in batch if {self.predicate.test}]\n", step_id
-        )
+        self._fast = FirstTry(lambda: _keep(step_id, self.predicate.strict()[1]), _keep(step_id, self.predicate.test))
 
     def process(self, batch: list):
         try:
@@ -34,6 +32,10 @@ class Filter:
         except Exception:  # noqa: BLE001 - find which events fail, below
             predicate = self.predicate
             return one_by_one(self.step_id, batch, lambda e: e if predicate.holds(e) else None)
+
+
+def _keep(step_id: str, test: str):
+    return build_function("keep", f"def keep(batch):\n    return [e for e in batch if {test}]\n", step_id)
 
 
 def check_condition(text: str, type_name: str, path: tuple = (), what: str = "a filter") -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from engine.errors import ConfigError
 from engine.hints import did_you_mean
-from engine.operators.codegen import build_function
+from engine.operators.codegen import FirstTry, build_function
 from engine.operators.dead import one_by_one
 from engine.operators.expr import compile_option
 from engine.operators.fields import fully_known
@@ -58,15 +58,22 @@ class Map:
         lines.append("    return o")
         names = {"_set_path": _set_path, "_key_text": key_text, "dict": dict}
         self._build = build_function("build", "\n".join(lines) + "\n", step_id, names)
-        self._build_all = None  # one comprehension over the batch when the event is one dict literal
+        self._build_all: Optional[FirstTry] = None  # one comprehension over the batch: the event is a dict literal
         if not rename and not drop and all("." not in name for name in computed) and keep != "all":
-            items = [f"{name!r}: ({expression.python})" for name, expression in computed.items()]
-            if key is not None:
-                items.append(f"{KEY_FIELD!r}: _key_text({computed_key.python})")
             start = self._start(keep)[1:-1]
-            literal = "{" + ", ".join(([start] if start else []) + items) + "}"
-            self._build_all = build_function(
-                "build_all", f"def build_all(batch):\n    return [{literal} for e in batch]\n", step_id, names)
+
+            def build_all(strict: bool):
+                def source(e):
+                    return e.strict()[0] if strict else e.python
+
+                items = [f"{name!r}: ({source(e)})" for name, e in computed.items()]
+                if key is not None:
+                    items.append(f"{KEY_FIELD!r}: _key_text({source(computed_key)})")
+                literal = "{" + ", ".join(([start] if start else []) + items) + "}"
+                return build_function("build_all", f"def build_all(batch):\n    return [{literal} for e in batch]\n",
+                                      step_id, names)
+
+            self._build_all = FirstTry(lambda: build_all(True), build_all(False))
         self.schema = EventSchema(config["schema"]) if config.get("schema") else None
         self.output_fields = self._fields(keep, rename, drop, computed, key is not None, input_fields)
 
