@@ -19,9 +19,9 @@ PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=list(
 
 
 class ReferenceSessions(SessionWindows):
-    def place(self, timed, now):
+    def place(self, moments, events, now):
         deads = []
-        for moment, event in timed:
+        for moment, event in zip(moments, events, strict=True):
             closed_before = self.closed_before(now)
             self.advance(moment, now)
             self._place_one(moment, event, closed_before, deads)
@@ -29,10 +29,10 @@ class ReferenceSessions(SessionWindows):
 
 
 class ReferenceSliding(SlidingWindows):
-    def place(self, timed, now):
+    def place(self, moments, events, now):
         groups, deads = {}, []
         size, every = self.settings.size, self.settings.every
-        for moment, event in timed:
+        for moment, event in zip(moments, events, strict=True):
             closed_before = self.closed_before(now)
             self.advance(moment, now)
             spans = bounds.sliding(moment, size, every)

@@ -22,25 +22,46 @@ class SessionWindows(TimeWindows):
         assert gap is not None, "a session window has a gap"
         return gap
 
-    def place(self, timed: list, now: datetime) -> List[DeadLetter]:
+    def place(self, moments: list, events: list, now: datetime) -> List[DeadLetter]:
         """Events in time order that extend the latest session (the usual case) are gathered
         in a run and folded into it at once; any other event takes :meth:`_place_one`. The
         watermark is kept in a local (the rule of :meth:`advance`, as in ``tumbling``).
 
         The latest open session is the only one an event at or after its end can join: open
         sessions are at least ``gap`` apart (an event less than ``gap`` from two of them
-        merges them), and a closed one is never joined."""
+        merges them), and a closed one is never joined. All the events of a call make one run
+        when they are in time order, the first extends the latest open session and the last
+        is less than ``gap`` after the first (then each is less than ``gap`` after the one
+        before, and the session they extend ends at the one before: it is open)."""
+        gap, sessions = self.settings.gap, self.s.windows
+        assert gap is not None, "a session window has a gap"
+        mark = self.watermark(now) if self.settings.event_time is not None else None
+        latest: Optional[bounds.Window] = max(sessions, key=_END) if sessions else None
+        if latest is not None:
+            end, first, last = latest[1], moments[0], moments[-1]
+            if end <= first < end + gap and last - first < gap and (mark is None or end + gap > mark) \
+                    and moments == sorted(moments):
+                deads: List[DeadLetter] = []
+                self._extend(latest, last, moments, events, None, mark, deads)
+                self.moved_to(last, mark, now)
+                return deads
+        return self._place_each(moments, events, now, mark, latest)
+
+    def _place_each(self, moments: list, events: list, now: datetime, mark: Optional[datetime],
+                    latest: Optional[bounds.Window]) -> List[DeadLetter]:
+        """The general loop: runs of events that extend the latest session, and the others."""
         gap, lateness, sessions = self.settings.gap, self.settings.lateness, self.s.windows
         assert gap is not None, "a session window has a gap"
         event_time = self.settings.event_time is not None
-        mark = self.watermark(now) if event_time else None
         shift = bool(lateness)  # no lateness (the usual case): no datetime arithmetic per event
         moved_by: Optional[datetime] = None  # the event time that last moved the watermark
         deads: List[DeadLetter] = []
-        latest: Optional[bounds.Window] = max(sessions, key=_END) if sessions else None
         end = latest[1] if latest is not None else bounds.EPOCH  # of the latest session with the run
-        run: list = []  # (moment, event, watermark before it) extending `latest`
-        for moment, event in timed:
+        # the run extending `latest`: its events, their times and the watermarks before them
+        run_moments: list = []
+        run_events: list = []
+        run_marks: list = []
+        for moment, event in zip(moments, events, strict=True):
             closed_before = mark
             if event_time:
                 ahead = moment - lateness if shift else moment  # the watermark this event makes
@@ -48,32 +69,45 @@ class SessionWindows(TimeWindows):
                     mark, moved_by = ahead, moment
             if latest is not None and end <= moment < (limit := end + gap) \
                     and (closed_before is None or limit > closed_before):
-                run.append((moment, event, closed_before))
+                run_moments.append(moment)
+                run_events.append(event)
+                run_marks.append(closed_before)
                 end = moment
                 continue
-            if run:
-                self._extend(latest, end, run, deads)
-                run = []
+            if run_events:
+                self._extend(latest, end, run_moments, run_events, run_marks, None, deads)
+                run_moments, run_events, run_marks = [], [], []
             self._place_one(moment, event, closed_before, deads)
             latest = max(sessions, key=_END) if sessions else None
             end = latest[1] if latest is not None else bounds.EPOCH
-        if run:
-            self._extend(latest, end, run, deads)
+        if run_events:
+            self._extend(latest, end, run_moments, run_events, run_marks, None, deads)
         self.moved(moved_by, now)
         return deads
 
-    def _extend(self, span, end: datetime, run: list, deads: List[DeadLetter]) -> None:
+    def _extend(self, span, end: datetime, moments: list, events: list, marks: Optional[list],
+                mark: Optional[datetime], deads: List[DeadLetter]) -> None:
         """Fold a run of events into the session ``span``, which then ends at ``end``; if any
         event of the run fails, the run is placed event by event instead (the reasons, and
-        sessions that failed events neither start nor extend)."""
+        sessions that failed events neither start nor extend), each against the watermark
+        before it (``marks``, or from ``mark``, the one before the run)."""
         sessions = self.s.windows
-        accumulator, failed = self.step.fold(sessions[span], [event for _, event, _ in run])
+        accumulator, failed = self.step.fold(sessions[span], events)
         if not failed:
             del sessions[span]
             sessions[(span[0], end)] = accumulator
             return
-        for moment, event, closed_before in run:
+        for moment, event, closed_before in zip(moments, events, marks or self._marks(moments, mark), strict=True):
             self._place_one(moment, event, closed_before, deads)
+
+    def _marks(self, moments: list, mark: Optional[datetime]) -> list:
+        """The watermark before each event (the rule of :meth:`advance`)."""
+        marks, lateness = [], self.settings.lateness
+        for moment in moments:
+            marks.append(mark)
+            if self.settings.event_time is not None and (mark is None or moment - lateness > mark):
+                mark = moment - lateness
+        return marks
 
     def _place_one(self, moment: datetime, event, closed_before: Optional[datetime], deads: List[DeadLetter]) -> None:
         """One event: it starts a session, joins one, or merges those it is less than ``gap`` from."""

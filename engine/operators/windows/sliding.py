@@ -18,16 +18,32 @@ class SlidingWindows(TimeWindows):
     _period_end: datetime = bounds.EPOCH
     _spans: List[bounds.Window] = []
 
-    def place(self, timed: list, now: datetime) -> List[DeadLetter]:
-        """The watermark is kept in a local (the rule of :meth:`advance`, as in ``tumbling``).
-        Consecutive events with the same open windows make a run (when ``size`` is a multiple
-        of ``every``, the events of one ``every`` period share their windows), folded into
-        them at once: each event's values are read once, not once per window."""
-        lateness = self.settings.lateness
+    def place(self, moments: list, events: list, now: datetime) -> List[DeadLetter]:
+        """When ``size`` is a multiple of ``every``, the events of one ``every`` period share
+        their windows: all the events in one period whose windows are all open (the usual case)
+        are folded into them at once, each event's values read once, not once per window.
+        (Its earliest window ends with the period, so no earlier event of it closes one.)"""
         size, every = self.settings.size, self.settings.every
         assert size is not None and every is not None, "a sliding window has a size and a period"
+        mark = self.watermark(now) if self.settings.event_time is not None else None
+        if size % every == timedelta(0):
+            lowest, highest = min(moments), max(moments)
+            if self._period is None or not self._period <= lowest < self._period_end:
+                self._spans = bounds.sliding(lowest, size, every)
+                self._period = bounds.aligned_start(lowest, every)
+                self._period_end = self._period + every
+            if highest < self._period_end and (mark is None or self._spans[0][1] > mark):
+                self.moved_to(highest, mark, now)
+                return self._fold_runs([(self._spans, events)], [])
+        return self._place_each(moments, events, now, mark)
+
+    def _place_each(self, moments: list, events: list, now: datetime, mark: Optional[datetime]) -> List[DeadLetter]:
+        """The general loop. The watermark is kept in a local (the rule of :meth:`advance`, as
+        in ``tumbling``); consecutive events with the same open windows make a run, folded into
+        them at once."""
+        size, every, lateness = self.settings.size, self.settings.every, self.settings.lateness
+        assert size is not None and every is not None, "a sliding window has a size and a period"
         event_time = self.settings.event_time is not None
-        mark = self.watermark(now) if event_time else None
         shift = bool(lateness)  # no lateness (the usual case): no datetime arithmetic per event
         latest: Optional[datetime] = None  # the event time that last moved the watermark
         runs: List[Tuple[List[bounds.Window], list]] = []  # (open windows, their events) in arrival order
@@ -36,7 +52,7 @@ class SlidingWindows(TimeWindows):
         deads: List[DeadLetter] = []
         shared = size % every == timedelta(0)  # every moment of a period is in the same windows
         period, period_end, spans = self._period, self._period_end, self._spans
-        for moment, event in timed:
+        for moment, event in zip(moments, events, strict=True):
             closed_before = mark
             if event_time:
                 ahead = moment - lateness if shift else moment  # the watermark this event makes

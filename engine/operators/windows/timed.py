@@ -39,14 +39,16 @@ class TimeWindows(WindowLogic):
 
     def take(self, pairs: list, now: datetime) -> Released:
         now = self._tick(now)
-        timed, deads = self._timed(pairs, now)
-        deads += self.place(timed, now)
+        moments, events, deads = self._timed(pairs, now)
+        if events:
+            deads += self.place(moments, events, now)
         results, failed = self.due(now)
         return results, deads + failed
 
     @abstractmethod
-    def place(self, timed: list, now: datetime) -> List[DeadLetter]:
-        """Fold ``(time, event)`` pairs into their windows; dead letters of late or failing events."""
+    def place(self, moments: list, events: list, now: datetime) -> List[DeadLetter]:
+        """Fold the events (at least one), at ``moments``, into their windows; dead letters of
+        late or failing events."""
 
     close_delay = timedelta(0)  # a window closes when the watermark passes its end plus this
 
@@ -56,20 +58,21 @@ class TimeWindows(WindowLogic):
 
     # -- events -------------------------------------------------------------------------
     def _timed(self, pairs: list, now: datetime):
-        """``(time, event)`` of each event, in arrival order; dead letters for missing times."""
+        """The events' times and the events, in arrival order; dead letters for missing times."""
+        events = [event for _, event in pairs]
         extract = self.settings.event_time
         if extract is None:
-            return [(now, event) for _, event in pairs], []
+            return [now] * len(events), events, []
         step = self.step
+        first, last = step.time_range
         try:
-            timed = step.times(pairs)  # the usual case, fast: aware timestamps in range
-            if len(timed) == len(pairs):
-                return timed, []
+            moments = step.times(events)  # the usual case, fast: aware timestamps in range
+            if first <= min(moments) and max(moments) <= last:  # (TypeError if not all aware)
+                return moments, events, []
         except Exception:  # noqa: BLE001 - some event's time fails: find it below
             pass
-        timed, deads = [], []
-        first, last = step.time_range
-        for _, event in pairs:
+        moments, kept, deads = [], [], []
+        for event in events:
             try:
                 moment = _as_utc(extract(event))
             except Exception as exc:  # noqa: BLE001
@@ -78,8 +81,9 @@ class TimeWindows(WindowLogic):
             if not first <= moment <= last:
                 deads.append(DeadLetter(event, step.step_id, bounds.out_of_range(moment, first, last)))
                 continue
-            timed.append((moment, event))
-        return timed, deads
+            moments.append(moment)
+            kept.append(event)
+        return moments, kept, deads
 
     def advance(self, moment: datetime, now: datetime) -> None:
         """An event has been taken: it moves the event-time watermark forward when its time,
@@ -90,6 +94,14 @@ class TimeWindows(WindowLogic):
         mark = None if self.s.max_event_time is None else self.watermark(now)
         if mark is None or moment - self.settings.lateness > mark:
             self.s.max_event_time, self.s.max_seen_at = moment, now
+
+    def moved_to(self, highest: datetime, mark: Optional[datetime], now: datetime) -> None:
+        """After a call where no event was late: the first of its latest event times moves the
+        watermark (``mark`` before the call) if it passes it (the rule of :meth:`advance`)."""
+        if self.settings.event_time is not None:
+            lateness = self.settings.lateness
+            if mark is None or (highest - lateness if lateness else highest) > mark:
+                self.moved(highest, now)
 
     def moved(self, latest: Optional[datetime], now: datetime) -> None:
         """After a ``place`` loop that kept the watermark in a local (the rule of :meth:`advance`):
