@@ -14,6 +14,22 @@ from engine.operators.fields import with_fields
 from engine.values import converter
 
 _MISSING = object()
+_LENIENT_BATCHES = 8  # a feed with nulls or missing fields pays a failed strict try once in this many batches
+
+
+class _NullValue(Exception):
+    pass
+
+
+def _not_null(convert):
+    """``convert`` for the strict loop, where a null must not be converted (it stays null)."""
+
+    def strict(value):
+        if value is None:
+            raise _NullValue
+        return convert(value)
+
+    return strict
 
 
 class Cast:
@@ -49,14 +65,19 @@ class Cast:
         self._flat = all(len(path) == 1 for path, _, _ in self.casts)
         self._flat_casts = [(path[0], type_name, convert) for path, type_name, convert in self.casts]
         self._fast = None if self.to_null else self._fused(step_id)
-        self._in_place = self._fused(step_id, in_place=True) if self._fast is not None and self._flat else None
+        flat = self._fast is not None and self._flat
+        self._in_place = self._fused(step_id, in_place=True) if flat else None
+        # the usual batch (every field there, none null) read with e[name] and no null tests
+        self._strict = {owned: self._fused(step_id, owned, strict=True) for owned in (False, True)} if flat else {}
+        self._lenient_batches = 0  # after a batch the strict loop could not finish: these many without it
 
-    def _fused(self, step_id: str, in_place: bool = False):
+    def _fused(self, step_id: str, in_place: bool = False, strict: bool = False):
         """One generated loop over ``batch[start:]`` appending to ``out``, converters inlined by
         name or as their inline forms (``cast_inline``), nested objects copied once per parent:
         no per-field Python loop. It stops at the first event that fails; :meth:`process` takes
         it from there. ``in_place`` (flat casts only): the event's own fields are set, after
-        every value of it converted."""
+        every value of it converted. ``strict`` (flat casts only): fields read as ``e[name]``
+        (KeyError when missing) and a null value raises instead of staying null."""
         names: dict = {}  # converters and the constants of their inline forms
         tree: dict = {}
         for number, (path, type_name, convert) in enumerate(self.casts):
@@ -64,20 +85,24 @@ class Cast:
             for key in path[:-1]:
                 node = node.setdefault(("object", key), {})
             name = f"_c{number}"
-            names[name] = convert
+            names[name] = _not_null(convert) if strict else convert
             fast = inline(type_name, name)
             if fast is not None:
                 names.update(fast[1])
             node[("value", path[-1])] = fast[0] if fast is not None else f"{name}(v)"
         lines = ["def cast_all(batch, start, out):", "    add = out.append",
                  "    for e in islice(batch, start, None):"]
-        if in_place:
+        if in_place or strict:
             values = [(key, item) for (_, key), item in tree.items()]
             for number, (key, item) in enumerate(values):
-                lines += [f"        v = e.get({key!r})", f"        x{number} = _skip if v is None else {item}"]
-            lines += [f"        if x{number} is not _skip: e[{key!r}] = x{number}" for number, (key, _) in
-                      enumerate(values)]
-            lines += ["        add(e)"]
+                lines += [f"        v = e[{key!r}]", f"        x{number} = {item}"] if strict else \
+                    [f"        v = e.get({key!r})", f"        x{number} = _skip if v is None else {item}"]
+            target = "e" if in_place else "o"
+            lines += [] if in_place else ["        o = e.copy()"]
+            for number, (key, _) in enumerate(values):
+                lines.append(f"        {target}[{key!r}] = x{number}" if strict else
+                             f"        if x{number} is not _skip: e[{key!r}] = x{number}")
+            lines += [f"        add({target})"]
         else:
             lines += ["        o = e.copy()"]  # not a dict: fails
             lines += _cast_lines("o", tree, "        ", iter(range(1, 1000)))
@@ -86,17 +111,27 @@ class Cast:
                               {**names, "dict": dict, "type": type, "islice": islice, "_skip": _MISSING})
 
     def process(self, batch: list):
-        return self._run(self._fast, batch)
+        return self._run(self._fast, batch, self._strict.get(False))
 
     def process_owned(self, batch: list):
-        return self._run(self._in_place or self._fast, batch)
+        return self._run(self._in_place or self._fast, batch, self._strict.get(True))
 
-    def _run(self, fast, batch: list):
+    def _run(self, fast, batch: list, strict=None):
         if fast is None:
             return self._by_event(batch)
         out: list = []
         deads: list = []
         start = 0
+        if strict is not None:
+            if self._lenient_batches:
+                self._lenient_batches -= 1
+            else:
+                try:
+                    strict(batch, 0, out)
+                    return out, deads
+                except Exception:  # noqa: BLE001 - a missing or null field, or a failure: the lenient loop decides
+                    start = len(out)  # the events before it are done (an event is converted whole or not at all)
+                    self._lenient_batches = _LENIENT_BATCHES
         while True:
             done = len(out)
             try:

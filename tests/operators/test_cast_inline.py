@@ -79,3 +79,29 @@ def test_types_without_an_inline_form_call_their_converter():
 def test_a_decimal_keeps_the_exponent_of_its_scale():
     oks, _ = Cast("c", {"fields": {"v": "decimal(10,2)"}}, None).process([{"v": "3"}, {"v": "1.005"}])
     assert [str(e["v"]) for e in oks] == ["3.00", "1.01"] and all(type(e["v"]) is Decimal for e in oks)
+
+
+_fields = st.dictionaries(st.sampled_from(["n", "w", "t", "s"]), _values, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(_fields, max_size=6), min_size=1, max_size=12), owned=st.booleans())
+@example(batches=[[{"n": "1", "w": "1.5", "t": "2026-01-01T00:00:00Z", "s": "a"},
+                   {"n": "2", "w": "2.5", "t": "2026-01-01T00:00:00Z", "s": None}]] * 10, owned=True)
+@example(batches=[[{"n": "1", "w": "1.5", "t": "2026-01-01T00:00:00Z", "s": 1}]] * 3, owned=False)
+def test_strict_and_lenient_loops_owned_or_not_convert_as_the_converters(batches, owned):
+    """Batches with every field (the strict loop), with nulls or missing fields (the lenient loop
+    takes over where the strict one stopped, then alone for a few batches), owned or copied."""
+    import copy
+
+    step = Cast("c", {"fields": {"n": "int", "w": "decimal(10,2)", "t": "timestamp", "s": "str"}}, None)
+    for events in batches:
+        before = copy.deepcopy(events)
+        oks, deads = (step.process_owned if owned else step.process)(events)
+        reference = step._by_event(before)
+        assert [repr(e) for e in oks] == [repr(e) for e in reference[0]]
+        assert [(repr(d.event), d.error) for d in deads] == [(repr(d.event), d.error) for d in reference[1]]
+        if not owned:
+            assert repr(events) == repr(before)  # the input is never modified
+        for dead in deads:  # an owned event that fails is dead-lettered as it arrived
+            assert any(repr(dead.event) == repr(b) for b in before)
