@@ -26,8 +26,8 @@ DUCKDB_LABEL, POSTGRES_LABEL = "duckdb sink", "postgres sink"
 def view_problem(query: object) -> Optional[str]:
     """Why ``query`` cannot be a view (None when it can): a view is exactly one ``SELECT``
     (or ``WITH ... SELECT``, ``VALUES``, ``FROM ...``) statement, as ``velocity-flow query``
-    takes. Checked by DuckDB's parser, without a database; what the query reads is checked
-    when the view is created, with external access disabled (no file, URL or extension)."""
+    takes. Checked by DuckDB's parser (``_database``'s); what the query reads is checked when
+    the view is created, with external access disabled (no file, URL or extension)."""
     with _LOCK:
         problem = read_only_problem(query, _database())
     return None if problem is None else f"a view must be exactly one SELECT statement: {problem}"
@@ -129,8 +129,9 @@ def _bound_views(tables_and_views: str) -> Optional[Tuple[str, Tuple[Union[str, 
 
 @functools.lru_cache(maxsize=1)
 def _database():
-    """The in-memory DuckDB, external access disabled, that parses views and binds them, one per
-    process (use it under _LOCK): an instance costs ~25 ms to start, and a second one parsed."""
+    """The in-memory DuckDB, external access disabled, that parses and binds the views: one per
+    process (used under _LOCK), as starting one costs 30 ms of cpu or more (parsing without a
+    connection started the default one, a second instance)."""
     return _duckdb().connect(":memory:", config={"enable_external_access": False})
 
 
@@ -145,7 +146,6 @@ def bind_views(options) -> None:
     from engine.connectors.table_sql import create_sql, quote
 
     duckdb = _duckdb()
-
     tables = []
     for name, spec in options["tables"].items():
         table, positions = _duckdb_table_and_positions(name, spec)
