@@ -69,12 +69,10 @@ class Aggregate(KeyedStep):
         self.Logic = LOGIC[settings.kind]
         self.time_range = bounds.time_range(settings.lateness + 2 * (settings.gap or timedelta(0))
                                              + (settings.size or timedelta(0)) + (settings.every or timedelta(0)))
-        if self.settings.event_time is not None:  # (time, event) of a key's events, in one loop
-            first, last = self.time_range  # the events whose time is not an aware timestamp in range drop out
+        if self.settings.event_time is not None:  # every event time of a list of events, in one loop
             self.times = build_function(
-                "times", f"def times(pairs):\n    return [(m, e) for _, e in pairs "
-                f"if _first <= (m := ({self.settings.event_time.python})) <= _last]\n",
-                step_id, {"_first": first, "_last": last})
+                "times", f"def times(events):\n    return [({self.settings.event_time.python}) for e in events]\n",
+                step_id)
         self.output_fields = self._output_fields(arg_types, input_fields)
 
     # -- configuration ----------------------------------------------------------------
