@@ -53,7 +53,11 @@ class FirstTry:
             return self.sure(batch)
         fast = self._fast
         if fast is None:
-            fast = self._fast = self._make_fast()  # type: ignore[misc]
+            try:
+                fast = self._make_fast()  # type: ignore[misc]
+            except Exception:  # noqa: BLE001 - an optimisation that cannot be built is no reason to stop
+                fast = self.sure
+            self._fast = fast
         try:
             return fast(batch)
         except Exception:  # noqa: BLE001 - not a batch for the faster function: the sure one decides
