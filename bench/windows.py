@@ -14,7 +14,9 @@ pause of a minute after every 5,000 readings so sessions end) goes through, per 
 Both run with the process settings of a velocity-flow run (the C heap kept, the GC thresholds
 of engine/runtime/runner.py). Windows: tumbling 1 minute; sliding 5 minutes every minute;
 session with a 30 s gap. The run checks that both give the same windows (key, start, count,
-max, avg). Prints events/s of each per round, then, last, ``rate topology KIND`` (events/s)
+max, avg), unless either found events late: both watermarks advance with system time, so a
+stall of a loaded box can make an event late (that round is timed, not compared, and says so).
+Prints events/s of each per round, then, last, ``rate topology KIND`` (events/s)
 and ``ratio topology/bytewax KIND``: median [min..max] of the per-round figures.
 """
 
@@ -29,7 +31,6 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -121,7 +122,7 @@ def merge(a: list, b: list) -> list:
     return [a[0] + b[0], b[1] if a[1] is None or (b[1] is not None and b[1] > a[1]) else a[1], a[2] + b[2]]
 
 
-def bytewax_flow(kind: str, input_path: str, results: list, metas: list) -> Dataflow:
+def bytewax_flow(kind: str, input_path: str, results: list, metas: list, lates: list) -> Dataflow:
     flow = Dataflow(f"windows_{kind}")
     events = op.map("parse", op.input("read", flow, FileSource(input_path)), parse)
     keyed = op.key_on("key", events, lambda e: e["device"])
@@ -129,6 +130,7 @@ def bytewax_flow(kind: str, input_path: str, results: list, metas: list) -> Data
     out = win.fold_window("per-device", keyed, clock, WINDOWS[kind][1](), new_acc, fold, merge, ordered=False)
     op.output("out", out.down, TestingSink(results))
     op.output("meta", out.meta, TestingSink(metas))
+    op.output("late", out.late, TestingSink(lates))
     return flow
 
 
@@ -143,6 +145,20 @@ def bytewax_windows(results: list, metas: list) -> set:
     starts = {(key, wid): meta.open_time for key, (wid, meta) in metas}
     return {(key, starts[(key, wid)].isoformat()[:19], n, hottest, round(total / n, 6))
             for key, (wid, (n, hottest, total)) in results}
+
+
+def late_events(lates: list, dead: str) -> str:
+    """Events either flow found late (its watermark passed their window); other dead letters of
+    the topology stop the run. The dead letter file is emptied for the next run."""
+    reasons = []
+    if os.path.exists(dead):
+        with open(dead, encoding="utf-8") as handle:
+            reasons = [json.loads(line).get("error", "") for line in handle if line.strip()]
+        os.remove(dead)
+    if any(not reason.startswith("late event") for reason in reasons):
+        raise SystemExit(f"the topology dead-lettered events: {reasons[:2]}")
+    late = ([f"bytewax {len(lates)} late"] if lates else []) + ([f"topology {len(reasons)} late"] if reasons else [])
+    return ", ".join(late)
 
 
 def spread(values: list, digits: str = ".3f") -> str:
@@ -169,8 +185,9 @@ def main() -> None:
             for kind in kinds:
                 results: list = []
                 metas: list = []
+                lates: list = []
                 started = time.perf_counter()
-                run_main(bytewax_flow(kind, data, results, metas))
+                run_main(bytewax_flow(kind, data, results, metas, lates))
                 seconds[(kind, "bytewax")].append(time.perf_counter() - started)
                 output = os.path.join(tmp, f"{kind}{round_no}.jsonl")
                 flow = topology_flow(kind, data, output, os.path.join(tmp, "dead.jsonl"))
@@ -178,11 +195,12 @@ def main() -> None:
                 run_main(flow)
                 seconds[(kind, "topology")].append(time.perf_counter() - started)
                 ours, theirs = topology_windows(output), bytewax_windows(results, metas)
-                if ours != theirs:
+                late = late_events(lates, os.path.join(tmp, "dead.jsonl"))
+                if late:  # both watermarks advance with system time: a stall of the loaded box
+                    print(f"round {round_no + 1} {kind}: {late} (not compared)", flush=True)
+                elif ours != theirs:
                     raise SystemExit(f"{kind}: the flows disagree on {len(ours ^ theirs)} windows, e.g. "
                                      f"{sorted(ours - theirs)[:2]} vs {sorted(theirs - ours)[:2]}")
-                if os.path.exists(os.path.join(tmp, "dead.jsonl")) and Path(tmp, "dead.jsonl").stat().st_size:
-                    raise SystemExit(f"{kind}: the topology dead-lettered events")
                 print(f"round {round_no + 1} {kind:<9} bytewax {args.events / seconds[(kind, 'bytewax')][-1]:>9,.0f} "
                       f"ev/s   topology {args.events / seconds[(kind, 'topology')][-1]:>9,.0f} ev/s "
                       f"({len(ours):,} windows)", flush=True)
