@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 from itertools import islice, repeat
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, cast
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import StatefulSinkPartition
@@ -55,11 +55,11 @@ def split_lines(lines: List[bytes], origin: str, first_line: int) -> List[RawBat
     ``RawBatch.position(i)`` is ``first_offset + i``; a skipped blank line inside one batch would
     shift every later position, hence one batch per run of consecutive non-blank lines.
     """
-    values: List[Optional[bytes]] = list(map(bytes.rstrip, lines, repeat(b"\r\n")))
-    if all(map(bytes.strip, values)):  # no blank line (the usual batch): its lines in C loops
-        return [RawBatch(values, origin, first_line)] if values else []
+    stripped = list(map(bytes.rstrip, lines, repeat(b"\r\n")))
+    if all(map(bytes.strip, stripped)):  # no blank line (the usual batch): its lines in C loops
+        return [RawBatch(cast(List[Optional[bytes]], stripped), origin, first_line)] if stripped else []
     batches: List[RawBatch] = []
-    values = []
+    values: List[Optional[bytes]] = []
     start = first_line
     for number, line in enumerate(lines, first_line):
         value = line.rstrip(b"\r\n")
