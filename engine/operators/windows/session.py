@@ -43,7 +43,7 @@ class SessionWindows(TimeWindows):
                     and moments == sorted(moments):
                 deads: List[DeadLetter] = []
                 self._extend(latest, last, moments, events, None, mark, deads)
-                self.moved_to(last, mark, now)
+                self.moved_to(max(moments), mark, now)  # the first of the latest (equal instants may differ in offset)
                 return deads
         return self._place_each(moments, events, now, mark, latest)
 
