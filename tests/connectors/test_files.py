@@ -232,31 +232,20 @@ def test_two_workers_read_each_file_once_and_share_one_output_file(tmp_path):
     assert got == sorted(f'"{n}{i}"' for n in "abc" for i in range(50))
 
 
-def _split_reference(lines, origin, first_line):
-    """split_lines as it was written first: one pass, a batch per run of non-blank lines."""
-    from engine.records import RawBatch
+def _split_reference(lines, first_line):
+    """(values, first line number) of each run of consecutive non-blank lines, by groupby."""
+    from itertools import groupby
 
-    batches, values, start = [], [], first_line
-    for number, line in enumerate(lines, first_line):
-        value = line.rstrip(b"\r\n")
-        if value.strip():
-            if not values:
-                start = number
-            values.append(value)
-        elif values:
-            batches.append(RawBatch(values, origin, start))
-            values = []
-    if values:
-        batches.append(RawBatch(values, origin, start))
-    return batches
+    numbered = [(number, line.rstrip(b"\r\n")) for number, line in enumerate(lines, first_line)]
+    runs = [list(run) for blank, run in groupby(numbered, key=lambda item: not item[1].strip()) if not blank]
+    return [([value for _, value in run], run[0][0]) for run in runs]
 
 
 @settings(max_examples=300, deadline=None)
 @given(lines=st.lists(st.sampled_from([b"{}\n", b"{}\r\n", b"\n", b"\r\n", b" \t\n", b"{}", b" {} \n", b"\x0b\n",
                                        b"\r\r\n", b"{\"a\": 1}\n"]), max_size=12))
-def test_split_lines_gives_what_the_one_pass_reference_gives(lines):
+def test_split_lines_gives_one_batch_per_run_of_non_blank_lines(lines):
     from engine.connectors.files import split_lines
 
     got = split_lines(lines, "f", 7)
-    expected = _split_reference(lines, "f", 7)
-    assert [(b.values, b.first_offset) for b in got] == [(b.values, b.first_offset) for b in expected]
+    assert [(b.values, b.first_offset) for b in got] == _split_reference(lines, 7)
