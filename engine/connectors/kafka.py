@@ -48,7 +48,6 @@ PREFETCH = {"queued.max.messages.kbytes": 8192}
 # fetched yet may hold the others back.
 _UNKNOWN = -1
 _WAIT_FOR_DATA = 1.0
-_LEADER_WAIT = 0.5  # at most, for the topic's metadata before a logical start offset: the retry it saves
 # unbound: list(map(...)) makes no bound method per message (offsets: 72 -> 41 ns per message)
 _value: Callable = Message.value
 _offset: Callable = Message.offset
@@ -104,8 +103,6 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
                                    "enable.partition.eof": not source.tail, "error_cb": source.health.error})
         offset = resume if resume is not None else self._start_offset(start)
         self._next = offset if offset >= 0 else None  # of the first message not yet delivered
-        if offset < 0:
-            self._know_leader()
         self._consumer.assign([TopicPartition(topic, partition, offset)])
         self._pending: List = []  # consumed, held back by the alignment
         self._align = alignment((config["bootstrap.servers"], config["group.id"]), source.align_ms) \
@@ -129,16 +126,6 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         found = self._consumer.offsets_for_times([TopicPartition(self._topic, self._partition, millis)],
                                                  timeout=self._source.timeout)[0].offset
         return found if found >= 0 else OFFSET_END
-
-    def _know_leader(self) -> None:
-        """librdkafka resolves ``earliest``/``latest`` at the partition's leader; when a new
-        consumer is assigned before its first metadata has arrived (a few ms) it retries only
-        after 500 ms, so every flow started with 0.5 s of nothing read. Asking for the topic's
-        metadata first takes a few ms; if it fails, the assignment works as before."""
-        try:
-            self._consumer.list_topics(self._topic, timeout=min(self._source.timeout, _LEADER_WAIT))
-        except KafkaException:
-            pass
 
     def next_batch(self) -> List[RawBatch]:
         if stop_requested():  # a clean stop: the snapshot keeps _next, the first message not delivered
