@@ -1,34 +1,12 @@
-"""The Kafka source's per-batch work, without a broker: the alignment's cut of a batch, the
-metadata asked for before a logical start offset, and the sink's encoder on keys and headers."""
+"""The Kafka source and sink without a broker: the offset a reader is assigned, and the
+sink's encoder on keys and headers."""
 
 from __future__ import annotations
 
-from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE
-from hypothesis import given, settings, strategies as st
+from confluent_kafka import OFFSET_BEGINNING
 
 from engine.connectors import kafka
 from engine.connectors.kafka_sink import KafkaSink
-
-
-class _Message:
-    def __init__(self, kind: int, stamp: int) -> None:
-        self._stamp = (kind, stamp)
-
-    def timestamp(self):
-        return self._stamp
-
-
-stamps = st.tuples(st.sampled_from([TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE]), st.integers(-5, 60))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(stamps, max_size=12), st.integers(-2, 60))
-def test_the_alignment_cuts_a_batch_before_its_first_message_past_the_limit(pairs, limit):
-    messages = [_Message(kind, stamp) for kind, stamp in pairs]
-    expected = 0  # the rule as it was written first: one _stamp call per message
-    while expected < len(messages) and kafka._stamp(messages[expected]) <= limit:
-        expected += 1
-    assert kafka._within(messages, limit) == expected
 
 
 class _Consumer:
