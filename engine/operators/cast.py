@@ -8,13 +8,12 @@ from typing import Tuple
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.cast_inline import inline
-from engine.operators.codegen import build_function
+from engine.operators.codegen import FirstTry, build_function
 from engine.operators.dead import describe, one_by_one
 from engine.operators.fields import with_fields
 from engine.values import converter
 
 _MISSING = object()
-_LENIENT_BATCHES = 8  # a feed with nulls or missing fields pays a failed strict try once in this many batches
 
 
 class _NullValue(Exception):
@@ -131,7 +130,7 @@ class Cast:
                     return out, deads
                 except Exception:  # noqa: BLE001 - a missing or null field, or a failure: the lenient loop decides
                     start = len(out)  # the events before it are done (an event is converted whole or not at all)
-                    self._lenient_batches = _LENIENT_BATCHES
+                    self._lenient_batches = FirstTry.PAUSE  # as filter's and map's strict forms pause
         while True:
             done = len(out)
             try:
