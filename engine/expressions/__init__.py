@@ -48,10 +48,8 @@ class Expression:
         event that has every field it reads, KeyError for one that lacks one. Translated when
         first asked (a run's hot path, not ``validate``)."""
         if self._strict is None:
-            tree = parse(self.text)
-            value, predicate = Translator(self._types, strict=True), Translator(self._types, strict=True)
-            code = value.value(tree)
-            self._strict = (code.src, predicate.truth(tree) if _is_boolean(code.type) else "False")
+            code, test, _ = _translated(parse(self.text), self._types, strict=True)
+            self._strict = (code.src, test)
         return self._strict
 
     def __call__(self, event: dict):
@@ -77,14 +75,19 @@ def compile_expression(text: str, fields: Optional[Dict[str, str]] = None) -> Ex
     """
     tree = parse(text)
     try:
-        value = Translator(fields)
-        code = value.value(tree)
-        predicate = Translator(fields)
-        test = predicate.truth(tree) if _is_boolean(code.type) else "False"
+        code, test, value = _translated(tree, fields)
         return Expression(text, code.src, test, code.type, frozenset(value.read), tuple(value.notes), fields)
     except (RecursionError, MemoryError, SyntaxError) as exc:  # CPython's limits on the generated code
         raise ExpressionError(f"expression too complex to compile ({type(exc).__name__}: {exc})", 0, len(text),
                               hint="split it into several map fields") from None
+
+
+def _translated(tree, fields: Optional[Dict[str, str]], strict: bool = False):
+    """(the value's code, the predicate's source, the value's translator) of a parsed expression."""
+    value = Translator(fields, strict)
+    code = value.value(tree)
+    test = Translator(fields, strict).truth(tree) if _is_boolean(code.type) else "False"
+    return code, test, value
 
 
 def _is_boolean(type_name: str) -> bool:
