@@ -12,12 +12,13 @@ import functools
 import importlib
 import json
 import threading
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_positions import Positions
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
 from engine.connectors.table_specs import TableSpec, check_tables
+from engine.connectors.table_views_cache import accepted_before, check_key, remember_accepted
 from engine.errors import ConfigError
 
 DUCKDB_LABEL, POSTGRES_LABEL = "duckdb sink", "postgres sink"
@@ -105,14 +106,42 @@ def _postgres_table(name: str, spec: dict) -> TableSpec:
 
 
 def check_duckdb(options) -> None:
-    """The ``duckdb`` sink's declared check: the tables' names and the views."""
+    """The ``duckdb`` sink's declared check: the tables' names and the views (DuckDB's check of
+    the same tables and views accepted before is not made again: table_views_cache.py)."""
     check_form(options)
     check_tables(DUCKDB_LABEL, options, _duckdb_table)
+    if not options.get("views"):
+        return
+    _checked_once("duckdb views", [_tables_sql(options["tables"]), list(options["views"].items())],
+                  lambda: _check_duckdb_views(options))
+
+
+def _check_duckdb_views(options) -> None:
     check_views(options)
-    if options.get("views"):
-        problem = _bound_views(json.dumps([options["tables"], options["views"]], default=str))
-        if problem is not None:
-            raise ConfigError(*problem[:2], hint=problem[2])
+    problem = _bound_views(json.dumps([options["tables"], options["views"]], default=str))
+    if problem is not None:
+        raise ConfigError(*problem[:2], hint=problem[2])
+
+
+def _checked_once(kind: str, checked: Any, check: Callable[[], None]) -> None:
+    """``check()``, unless it accepted the same ``checked`` before (in this process or another)."""
+    key = check_key(kind, checked)
+    if accepted_before(key):
+        return
+    check()
+    remember_accepted(key)
+
+
+def _tables_sql(tables) -> List[str]:
+    """The ``CREATE TABLE`` statements of a sink's tables and their positions tables, in order."""
+    from engine.connectors.table_sql import create_sql
+
+    statements = []
+    for name, spec in tables.items():
+        table, positions = _duckdb_table_and_positions(name, spec)
+        statements += [create_sql(name, table.columns, table.key),
+                       create_sql(positions.name, positions.columns, table.key)]
+    return statements
 
 
 @functools.lru_cache(maxsize=16)
@@ -143,13 +172,10 @@ def bind_views(options) -> None:
     declared order, with external access disabled (``_database``, in a transaction rolled back
     after), as the sink does at start: a view naming an unknown table or column, or reading a
     file or a URL, is refused at the view's line by ``validate`` instead of stopping the run."""
-    from engine.connectors.table_sql import create_sql, quote
+    from engine.connectors.table_sql import quote
 
     duckdb = _duckdb()
-    tables = []
-    for name, spec in options["tables"].items():
-        table, positions = _duckdb_table_and_positions(name, spec)
-        tables += [create_sql(name, table.columns, table.key), create_sql(positions.name, positions.columns, table.key)]
+    tables = _tables_sql(options["tables"])
     with _LOCK:
         con = _database()
         con.execute("BEGIN TRANSACTION")
@@ -187,4 +213,5 @@ def check_postgres(options) -> None:
                                    "PGHOST, PGPASSWORD, ... fill in the rest") from None
     check_form(options)
     check_tables(POSTGRES_LABEL, options, _postgres_table)
-    check_views(options)
+    if options.get("views"):
+        _checked_once("select", list(options["views"].items()), lambda: check_views(options))
