@@ -9,6 +9,13 @@ heap is trimmed and grown again at every batch: ~140,000 page faults instead of 
 asking 4 MiB more each time the heap grows removes that, with no measurable change of peak
 memory (RSS 49 MB both ways on bench/boundaries.py's flow).
 
+Setting either value also ends glibc's *dynamic* mmap threshold (it rises, up to 32 MiB, each
+time an mmapped block is freed) at whatever it has reached by then: after the imports it is
+often several MiB, and from then on every large buffer of every batch lands on the heap, which
+then keeps ~80 MiB more at peak on the Velocity domain flow (bench/domain_cpu.py). So the
+threshold is set back to glibc's initial 128 KiB: blocks that large are mapped and unmapped
+on their own, as before the imports.
+
 Settings the user gives (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_``, ``GLIBC_TUNABLES``)
 are left alone; on a C library without ``mallopt`` (musl, macOS) this does nothing.
 """
@@ -19,14 +26,15 @@ import ctypes
 import ctypes.util
 import os
 
-M_TRIM_THRESHOLD, M_TOP_PAD = -1, -2  # glibc's malloc.h
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's malloc.h
 TRIM_THRESHOLD = 32 << 20
 TOP_PAD = 4 << 20
-_USER_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES")
+MMAP_THRESHOLD = 128 << 10
+_USER_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
 
 
 def keep_heap() -> bool:
-    """Set glibc's trim threshold and top pad for this process; True if they were set."""
+    """Set glibc's trim threshold, top pad and mmap threshold for this process; True if set."""
     if any(name in os.environ for name in _USER_SETTINGS):
         return False
     try:
@@ -35,4 +43,5 @@ def keep_heap() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and bool(mallopt(M_TOP_PAD, TOP_PAD))
+    return all(mallopt(option, value) for option, value in
+               ((M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_TOP_PAD, TOP_PAD), (M_MMAP_THRESHOLD, MMAP_THRESHOLD)))

@@ -41,3 +41,23 @@ def test_churning_a_few_mib_per_round_no_longer_faults_pages_every_round():
     faults = {mode: int(subprocess.run([sys.executable, "-c", churn, mode], capture_output=True, text=True,
                                        check=True).stdout) for mode in ("default", "kept")}
     assert faults["kept"] * 10 < faults["default"], faults
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+def test_large_buffers_freed_after_keep_heap_go_back_to_the_kernel():
+    """Freeing a 16 MiB block raises glibc's dynamic mmap threshold to 16 MiB; a ``mallopt`` made
+    after that would freeze it there, and twenty 1 MiB buffers would then stay on the kept heap
+    after they are freed. ``keep_heap`` sets the threshold back to 128 KiB: they are unmapped."""
+    script = (
+        "import os\n"
+        "from engine.runtime.heap import keep_heap\n"
+        "page = os.sysconf('SC_PAGE_SIZE')\n"
+        "def rss(): return int(open('/proc/self/statm').read().split()[1]) * page\n"
+        "big = bytearray(16 << 20); del big\n"  # the imports' large blocks did the same
+        "assert keep_heap()\n"
+        "before = rss()\n"
+        "blocks = [bytearray(1 << 20) for _ in range(20)]\n"
+        "del blocks\n"
+        "print(rss() - before)\n")
+    kept = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+    assert kept < 4 << 20, f"{kept / 2**20:.1f} MiB still held after the buffers were freed"
