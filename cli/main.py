@@ -124,6 +124,8 @@ def add_env_option(command: argparse.ArgumentParser, every: bool = False) -> Non
 
 
 def _execution_options(command: argparse.ArgumentParser) -> None:
+    if isinstance(command, _Unmade):  # not this command's run: cli.observe not imported
+        return
     command.add_argument("path", metavar="PATH", help="the topology file")
     add_env_option(command)
     command.add_argument("-w", "--workers", "--workers-per-process", dest="workers", type=_workers,
@@ -144,13 +146,16 @@ def _execution_options(command: argparse.ArgumentParser) -> None:
     add_http_options(command)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser of every command; ``only``: of that command alone (the one the arguments
+    start with: the others' options would only cost time, ~10 ms, and their modules' imports)."""
     from engine import __version__
 
     parser = argparse.ArgumentParser(prog="velocity-flow", description="Declarative stream processing on Bytewax.",
                                      epilog=exit_codes_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"velocity-flow {__version__}")
-    commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND", help="one of:"))
+    commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND", help="one of:"),
+                         only if only in _COMMAND_CODES else None)
     commands.required = True
 
     validate = commands.add_parser("validate", help="check topology files and report every problem")
@@ -229,14 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--dir", default=".", help="where to write them (default: the current directory)")
     init.add_argument("--force", action="store_true", help="overwrite files that exist (default: refuse, exit 2)")
 
-    from cli.replay import add_replay_command
-    from cli.tap import add_tap_command
+    if commands.wants("tap"):
+        from cli.tap import add_tap_command
 
-    add_env_option(add_tap_command(commands, _positive_int, _workers))
-    add_env_option(add_replay_command(commands))
-    from cli.query import add_query_command
+        add_env_option(add_tap_command(commands, _positive_int, _workers))
+    if commands.wants("replay"):
+        from cli.replay import add_replay_command
 
-    add_env_option(add_query_command(commands))
+        add_env_option(add_replay_command(commands))
+    if commands.wants("query"):
+        from cli.query import add_query_command
+
+        add_env_option(add_query_command(commands))
 
     schema = commands.add_parser("schema", help="print the JSON Schema of topology files (for editors)")
     schema.add_argument("--path", action="store_true", help="print only where the schema file is")
@@ -258,26 +267,40 @@ def _describe_common(commands: "_Commands") -> None:
 
 
 class _Commands:
-    """``add_subparsers()`` whose every command's ``--help`` ends with its exit codes."""
+    """``add_subparsers()`` whose every command's ``--help`` ends with its exit codes; with
+    ``only``, the parsers of the other commands are not made (what is added to them is dropped)."""
 
-    def __init__(self, actions) -> None:
+    def __init__(self, actions, only: Optional[str] = None) -> None:
         self._actions = actions
+        self._only = only
+
+    def wants(self, name: str) -> bool:
+        return self._only in (None, name)
 
     @property
     def choices(self) -> Dict[str, argparse.ArgumentParser]:
         return self._actions.choices
 
     def __setattr__(self, name, value) -> None:
-        if name == "_actions":
+        if name in ("_actions", "_only"):
             object.__setattr__(self, name, value)
         else:
             setattr(self._actions, name, value)
 
     def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        if not self.wants(name):
+            return cast(argparse.ArgumentParser, _Unmade())
         kwargs.setdefault("epilog", exit_codes_epilog(name))
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         kwargs.setdefault("description", kwargs.get("help"))
         return self._actions.add_parser(name, **kwargs)
+
+
+class _Unmade:
+    """The parser of a command not being run (``build_parser(only=...)``)."""
+
+    def add_argument(self, *args, **kwargs) -> None:
+        return None
 
 
 def _wants_json(argv: List[str]) -> bool:
@@ -295,7 +318,7 @@ def _json_outcome(code: int, message: str) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     wants_json = _wants_json(argv)
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

@@ -47,3 +47,16 @@ def test_every_help_lists_the_exit_codes(command):
             action.metavar or ("{" + ",".join(action.choices) + "}" if action.choices else action.dest))
         assert shown in text, (command, shown)
         assert " ".join(action.help.split())[:20] in " ".join(text.split()), (command, shown)
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
+def test_a_command_parsed_alone_has_the_same_parser(command):
+    """main() makes the parser of the command the arguments start with only: its help, its
+    arguments and the top level's are those of the whole parser's."""
+    alone = build_parser(command)
+    [made] = [a for a in alone._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(made.choices) == [command]
+    assert made.choices[command].format_help() == SUBCOMMANDS[command].format_help()
+    assert alone.format_usage() == PARSER.format_usage()
+    defaults = {a.dest: a.default for a in SUBCOMMANDS[command]._actions}
+    assert {a.dest: a.default for a in made.choices[command]._actions} == defaults
