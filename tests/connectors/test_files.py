@@ -243,7 +243,7 @@ def _split_reference(lines, first_line):
 
 @settings(max_examples=300, deadline=None)
 @given(lines=st.lists(st.sampled_from([b"{}\n", b"{}\r\n", b"\n", b"\r\n", b" \t\n", b"{}", b" {} \n", b"\x0b\n",
-                                       b"\r\r\n", b"{\"a\": 1}\n"]), max_size=12))
+                                       b"\r\r\n", b"{\"a\": 1}\n", b"\x0c\n", b"\t{}\n", b"\t"]), max_size=12))
 def test_split_lines_gives_one_batch_per_run_of_non_blank_lines(lines):
     from engine.connectors.files import split_lines
 
