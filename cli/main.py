@@ -58,6 +58,14 @@ class LazyConsole:
     def __init__(self, **kwargs: Any) -> None:
         self._kwargs = kwargs
 
+    def unstyled_file(self) -> Any:
+        """The file to write text to as it is when the console, once made, would print it
+        unstyled (cli/plain.py): no rich needed. None when it would not, or is made already."""
+        from cli.plain import unstyled_file
+
+        kwargs = self.__dict__.get("_kwargs")
+        return None if kwargs is None else unstyled_file(kwargs)
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # copy/pickle probing: not a use
             raise AttributeError(name)

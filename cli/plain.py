@@ -1,0 +1,49 @@
+"""Printing a line without rich where rich would print it unstyled and unchanged: importing
+rich.console costs ~20 ms of cpu, a fifth of a ``validate`` whose output goes to a file, a pipe
+or CI's log.
+
+Rich prints a string as it is (its markup tags removed, nothing else added) when its console is
+no terminal: by rich's own rules (rich.console.Console.is_terminal), ``TTY_COMPATIBLE=0``, else
+``FORCE_COLOR`` set empty, else a file that is no TTY; ``TTY_COMPATIBLE=1`` or a non-empty
+``FORCE_COLOR`` make a terminal of anything. Under IPython (a notebook renders otherwise) or
+with console options beyond the file, rich is used. And only text rich would not change: no
+control character but the newline (rich removes some, expands tabs), no ``[`` (markup) and no
+backslash (markup escapes); anything else goes through rich, as before.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import re
+from typing import IO, Any, Mapping, Optional
+
+_CHANGED_BY_RICH = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\[\\]")
+
+
+def unstyled_file(options: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Optional[IO[str]]:
+    """The file a console made with ``options`` (``stderr``, ``file`` only) would print to
+    unstyled, or None when it would be a terminal (or it cannot be told without rich)."""
+    if set(options) - {"stderr", "file"} or hasattr(builtins, "get_ipython"):
+        return None
+    import sys
+
+    file = options.get("file") or (sys.stderr if options.get("stderr") else sys.stdout)
+    if file is None:
+        return None
+    tty_compatible = environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return file if tty_compatible == "0" else None
+    force_color = environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return None if force_color else file
+    isatty = getattr(file, "isatty", None)
+    try:
+        return file if isatty is not None and not isatty() else None
+    except ValueError:  # closed: rich says no terminal, and its write fails as ours would
+        return None
+
+
+def unchanged_by_rich(text: str) -> bool:
+    """Rich prints ``text`` (without markup) exactly as it is."""
+    return _CHANGED_BY_RICH.search(text) is None
