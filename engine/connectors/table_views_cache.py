@@ -3,7 +3,7 @@ topology again starts no DuckDB (loading its 66 MB extension and an instance: ~5
 
 Only an accepted check is remembered (a refused one is checked again, so its message is always
 DuckDB's and today's): one empty file per check under ``$XDG_CACHE_HOME/velocity-flow/views``
-(``~/.cache/velocity-flow/views`` without it), named by the SHA-256 of everything the outcome
+(``~/.cache/velocity-flow/views`` without it), named by the BLAKE2b hash of everything the outcome
 depends on: the DuckDB extension file (path, size, modification time: another DuckDB is another
 key), the code of the checks (table_checks.py's text), and what DuckDB was given (the tables'
 ``CREATE TABLE`` statements and the views' SQL). A changed view, table, DuckDB or check is
@@ -15,11 +15,15 @@ The sinks themselves check their views at start as before: this only spares ``va
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from importlib.machinery import PathFinder
 from typing import Any, Optional
+
+try:
+    from _blake2 import blake2b  # what hashlib.blake2b is, without hashlib loading OpenSSL (~3 ms)
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
 
 _FORMAT = b"velocity-flow views cache 1\n"
 
@@ -61,7 +65,7 @@ def check_key(kind: str, checked: Any) -> Optional[str]:
     identity = _duckdb_identity() if cache_directory() is not None else None
     if identity is None:
         return None
-    digest = hashlib.sha256(_FORMAT)
+    digest = blake2b(_FORMAT, digest_size=32)
     for part in (identity.encode("utf-8", "surrogateescape"), _checks_text(), kind.encode(),
                  json.dumps(checked, default=str).encode("utf-8", "surrogatepass")):
         digest.update(len(part).to_bytes(8, "big"))

@@ -13,9 +13,7 @@ the product of two event sizes), and bad input raises ValueError or TypeError wi
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import (
@@ -292,12 +290,29 @@ def _id_text(parts) -> str:
     return "\x1f".join("" if p is None else values.to_str(p) for p in parts)
 
 
-_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+_URL_NAMESPACE = bytes.fromhex("6ba7b8119dad11d180b400c04fd430c8")  # uuid.NAMESPACE_URL.bytes
+
+
+def _sha1(data: bytes) -> Any:
+    """``hashlib.sha1``, which replaces this function at its first call: hashlib (OpenSSL with
+    it, ~3 ms) and uuid are not imported at start, for the many topologies that make no id."""
+    import hashlib
+
+    globals().update(_sha1=hashlib.sha1, _sha256_of=hashlib.sha256)
+    return hashlib.sha1(data)
+
+
+def _sha256_of(data: bytes) -> Any:
+    """``hashlib.sha256``, which replaces this function at its first call (as ``_sha1``)."""
+    import hashlib
+
+    globals().update(_sha1=hashlib.sha1, _sha256_of=hashlib.sha256)
+    return hashlib.sha256(data)
 
 
 def _uuid5(*parts) -> str:
     """``str(uuid.uuid5(NAMESPACE_URL, text))`` without the UUID object (2.4x faster; one per event)."""
-    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + _id_text(parts).encode()).digest()[:16])
+    digest = bytearray(_sha1(_URL_NAMESPACE + _id_text(parts).encode()).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     text = digest.hex()
@@ -305,7 +320,7 @@ def _uuid5(*parts) -> str:
 
 
 def _sha256(*parts) -> str:
-    return hashlib.sha256(_id_text(parts).encode()).hexdigest()
+    return _sha256_of(_id_text(parts).encode()).hexdigest()
 
 
 def _nullif(value, other):
