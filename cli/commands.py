@@ -11,6 +11,7 @@ from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from cli.validation_report import print_text, to_json
 from engine.binding import Validation, validate_every_environment, validate_file
 from engine.resources import schema_path
+from engine.stopping import stop_before_run_on_signals
 from engine.topology.interpolate import file_secrets, redact
 
 if TYPE_CHECKING:  # made by cli/main.py at first use: a run -q that prints nothing never imports rich
@@ -59,6 +60,7 @@ def _valid_or_report(path: str, err: Console, environment: Optional[str] = None)
 
 
 def cmd_run(args, out: Console, err: Console) -> int:
+    stop_before_run_on_signals()
     http = _http_or_report(args, err)
     if http is False:
         return EXIT_USAGE
@@ -125,6 +127,7 @@ def cmd_schema(args, out: Console, err: Console) -> int:
 
 
 def cmd_deploy(args, out: Console, err: Console) -> int:
+    stop_before_run_on_signals()
     from cli.deploy import deploy
 
     if _http_or_report(args, err) is False:

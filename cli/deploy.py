@@ -148,8 +148,11 @@ def run_processes(args, recovery: str, out: Console, err: Console, peers: Option
     """Start ``args.processes`` local processes of one Bytewax cluster, sharing the recovery
     store ``recovery``, and wait for all. Each child validates its own copy of ``args.path``."""
     from engine.runtime.runner import prepare_recovery_directory
+    from engine.stopping import stopped_before_run
 
     prepare_recovery_directory(recovery, args.processes)
+    if stopped_before_run():  # a SIGTERM during start-up: a clean stop, no process started
+        return EXIT_OK
     addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(args.processes))
     commands: List[List[str]] = []
     for index in range(args.processes):

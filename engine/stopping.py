@@ -10,10 +10,13 @@ process-wide.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 _STOP = threading.Event()
 _KEEP = threading.Event()
+_BEFORE_RUN = threading.Event()
 
 
 def request_stop(keep_state: bool = True) -> None:
@@ -38,3 +41,28 @@ def clear_stop() -> None:
     """Before a run: a stop asked for by an earlier run in this process is over."""
     _STOP.clear()
     _KEEP.clear()
+
+
+def stop_before_run_on_signals() -> None:
+    """For ``run`` and ``deploy``, from the start of the command: a SIGTERM or SIGINT that comes
+    while the topology is still being validated and compiled (a second or more) is a clean stop
+    too, as during the run: the flow does not start, nothing is lost, the exit is 0. A second
+    one aborts (KeyboardInterrupt). The run's own handlers take over while it runs
+    (engine.runtime.runner.signals_stop_cleanly)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum, frame) -> None:
+        if _BEFORE_RUN.is_set():
+            raise KeyboardInterrupt
+        _BEFORE_RUN.set()
+        request_stop(keep_state=True)  # if the run is starting already, its sources end at once
+        os.write(2, b"velocity-flow: stopping: the flow will not start (again to abort)\n")
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+
+
+def stopped_before_run() -> bool:
+    """Whether a stop came before the run began (``stop_before_run_on_signals``)."""
+    return _BEFORE_RUN.is_set()

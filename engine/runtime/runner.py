@@ -24,7 +24,7 @@ from bytewax.run import cli_main
 from engine import run_context
 from engine.runtime.heap import keep_heap
 from engine.runtime.store_lock import StoreInUse, store_locked
-from engine.stopping import clear_stop, request_stop, stop_requested
+from engine.stopping import clear_stop, request_stop, stop_requested, stopped_before_run
 
 _STEP_IN_MESSAGE = re.compile(r"step ['`\"]?([^\s'`\":]+)")
 _EXPLAINED = ("ConnectorError", "ConfigError")  # our own errors already say what to do
@@ -61,6 +61,9 @@ def run_dataflow(flow, options: RunOptions) -> None:
     if not os.environ.get("VELOCITY_FLOW_DEBUG"):
         os.environ["RUST_BACKTRACE"] = "0"  # a failing step is reported in one line below, not as a Rust stack
     clear_stop()
+    if stopped_before_run():  # a SIGTERM during start-up: a clean stop with nothing to stop,
+        request_stop(keep_state=True)  # which the caller reports as a stop
+        return
     run_context.begin(options.recovery_directory)
     try:
         with store_locked(options.recovery_directory, options.process_id or 0), gc_tuned(), \
