@@ -11,7 +11,6 @@ bigger one would be rebuilt from it by the next fold, and kept in memory by ever
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, List
@@ -19,6 +18,7 @@ from typing import Any, List
 from engine import values
 from engine.expressions import regex, types
 from engine.expressions.errors import ExpressionError
+from engine.expressions.frozen import Frozen, set_fields
 from engine.expressions.functions import Function
 from engine.expressions.runtime import constant
 from engine.expressions.syntax import Call, Node
@@ -29,12 +29,15 @@ MAX_DIGITS = 4300  # of a folded int: Python's limit for int <-> text (a sink co
 _REGEX_USE = {"matches": "test", "extract": "extract"}  # functions that run their last argument on RE2
 
 
-@dataclass(frozen=True)
-class Code:
+class Code(Frozen):  # a frozen record (engine/expressions/frozen.py)
+    __slots__ = ("src", "type", "nullable", "value")
     src: str
     type: str
     nullable: bool
-    value: Any = NO_VALUE  # the value, when known at load time
+    value: Any  # the value, when known at load time
+
+    def __init__(self, src: str, type: str, nullable: bool, value: Any = NO_VALUE) -> None:  # noqa: A002
+        set_fields(self, src, type, nullable, value)
 
     @property
     def known(self) -> bool:

@@ -3,7 +3,8 @@
 the expressions and the topology definitions.
 
 A subclass lists its fields in ``__slots__`` (after its base's) and sets them in its own
-``__init__`` with ``init(self, name, value)``; it behaves as ``@dataclass(frozen=True)`` did:
+``__init__`` with ``init(self, name, value)`` or
+``set_fields(self, *values)``; it behaves as ``@dataclass(frozen=True)`` did:
 equal when of the same class with equal fields, hashed by its fields, ``Name(field=value, ...)``
 as repr, assigning or deleting a field raises ``dataclasses.FrozenInstanceError``, copy and
 pickle make it again from its fields. It has no ``dataclasses.fields``, ``replace`` or
@@ -16,6 +17,12 @@ from dataclasses import FrozenInstanceError
 from typing import Any, ClassVar, Tuple
 
 init = object.__setattr__  # how a record's __init__ sets its fields
+
+
+def set_fields(record: "Frozen", *values: Any) -> None:
+    """Set every field of ``record``, in the order of its ``__slots__`` (its base's first)."""
+    for name, value in zip(record._fields, values, strict=True):
+        init(record, name, value)
 
 
 class Frozen:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import (
     ROUND_CEILING,
@@ -26,12 +25,12 @@ from decimal import (
     InvalidOperation,
     getcontext,
 )
-from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional
 
 from engine import clock, values
 from engine.expressions import regex
+from engine.expressions.declaration import Function, Kinds
 
-Kinds = Optional[FrozenSet[str]]  # None: any type
 STR: Kinds = frozenset({"str"})
 INT: Kinds = frozenset({"int"})
 NUM: Kinds = frozenset({"int", "float", "decimal"})
@@ -44,27 +43,6 @@ ANY: Kinds = None
 MAX_TEXT = 1 << 24  # characters of a text built by replace() or join(): 16 Mi, far beyond any event
 MAX_DIGITS = 4300  # of an integer: Python's own limit for int <-> text, and int(decimal) above it takes minutes
 _EMAX = DefaultContext.Emax  # largest decimal exponent arithmetic accepts
-
-
-@dataclass(frozen=True)
-class Function:
-    name: str
-    impl: Callable
-    params: Tuple[Kinds, ...]
-    returns: Union[str, Callable[[list], str]]
-    doc: str
-    required: Optional[int] = None  # fewer arguments than params are allowed down to this
-    variadic: bool = False  # the last parameter repeats
-    strict: bool = True
-    pure: bool = True  # may be evaluated when the topology loads if all arguments are literals
-    literal: Dict[int, Callable] = field(default_factory=dict)  # arg index -> load-time check
-    method: Optional[str] = None  # str method to call directly when the first argument is known to be str
-    # When the last argument is a literal: bind(it) is made once at load time (a compiled
-    # regular expression, an epoch converter) and called with the other arguments per event.
-    bind: Optional[Callable] = None
-
-    def result_type(self, arg_types: list) -> str:
-        return self.returns(arg_types) if callable(self.returns) else self.returns
 
 
 def _same(arg_types: list) -> str:
@@ -293,21 +271,21 @@ def _id_text(parts) -> str:
 _URL_NAMESPACE = bytes.fromhex("6ba7b8119dad11d180b400c04fd430c8")  # uuid.NAMESPACE_URL.bytes
 
 
-def _sha1(data: bytes) -> Any:
-    """``hashlib.sha1``, which replaces this function at its first call: hashlib (OpenSSL with
-    it, ~3 ms) and uuid are not imported at start, for the many topologies that make no id."""
+def _hashlib() -> Any:
+    """hashlib, imported at the first id made (OpenSSL with it: ~3 ms at start for the many
+    topologies that make none); ``_sha1`` and ``_sha256_of`` become its functions then."""
     import hashlib
 
     globals().update(_sha1=hashlib.sha1, _sha256_of=hashlib.sha256)
-    return hashlib.sha1(data)
+    return hashlib
 
 
-def _sha256_of(data: bytes) -> Any:
-    """``hashlib.sha256``, which replaces this function at its first call (as ``_sha1``)."""
-    import hashlib
+def _sha1(data: bytes) -> Any:  # hashlib.sha1 after the first call
+    return _hashlib().sha1(data)
 
-    globals().update(_sha1=hashlib.sha1, _sha256_of=hashlib.sha256)
-    return hashlib.sha256(data)
+
+def _sha256_of(data: bytes) -> Any:  # hashlib.sha256 after the first call
+    return _hashlib().sha256(data)
 
 
 def _uuid5(*parts) -> str:

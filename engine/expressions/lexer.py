@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, List
 
 from engine.expressions.errors import ExpressionError
+from engine.expressions.frozen import Frozen, set_fields
 
 KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
 
@@ -24,12 +24,15 @@ _MAX_DIGITS = 4300  # Python's limit for int(text)
 _ALIASES = {"&&": "use 'and'", "||": "use 'or'", "!": "use 'not' (or '!=' to compare)", "=": "use '==' to compare"}
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(Frozen):  # a frozen record (engine/expressions/frozen.py)
+    __slots__ = ("kind", "text", "value", "offset")
     kind: str  # num, str, name, op, end
     text: str
     value: Any
     offset: int
+
+    def __init__(self, kind: str, text: str, value: Any, offset: int) -> None:
+        set_fields(self, kind, text, value, offset)
 
     @property
     def end(self) -> int:

@@ -59,3 +59,19 @@ def test_fields_cannot_be_changed_and_copies_are_equal():
     assert pickle.loads(pickle.dumps(node)) == node
     assert copy.copy(node) == node
     assert Binary._fields == ("offset", "length", "op", "left", "right")
+
+
+def test_the_other_records_keep_their_defaults_and_repr():
+    from engine.expressions.declaration import Function
+    from engine.expressions.folding import NO_VALUE, Code
+    from engine.expressions.lexer import tokenize
+
+    first, second = Function("f", len, (None,), "int", "f(x)"), Function("f", len, (None,), "int", "f(x)")
+    assert first == second and first.literal == {} and first.literal is not second.literal
+    assert (first.required, first.variadic, first.strict, first.pure, first.method, first.bind) == (
+        None, False, True, True, None, None)
+    assert Code("e['a']", "int", True).value is NO_VALUE and not Code("1", "int", False).known
+    token = tokenize("a + 1")[0]
+    assert repr(token) == "Token(kind='name', text='a', value='a', offset=0)" and token.end == 1
+    for record in (first, Code("1", "int", False, 1), token):
+        assert repr(record) == repr(as_dataclass(record)) and pickle.loads(pickle.dumps(record)) == record
