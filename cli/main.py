@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
 from cli.exits import EXIT_CODES as _EXIT_CODES  # noqa: F401
 from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from cli.help_format import HelpFormatter
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -160,7 +161,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     from engine import __version__
 
     parser = argparse.ArgumentParser(prog="velocity-flow", description="Declarative stream processing on Bytewax.",
-                                     epilog=exit_codes_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=exit_codes_epilog(), formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"velocity-flow {__version__}")
     commands = _Commands(parser.add_subparsers(dest="command", metavar="COMMAND", help="one of:"),
                          only if only in _COMMAND_CODES else None)
@@ -299,7 +300,7 @@ class _Commands:
         if not self.wants(name):
             return cast(argparse.ArgumentParser, _Unmade())
         kwargs.setdefault("epilog", exit_codes_epilog(name))
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         kwargs.setdefault("description", kwargs.get("help"))
         return self._actions.add_parser(name, **kwargs)
 

@@ -60,3 +60,27 @@ def test_a_command_parsed_alone_has_the_same_parser(command):
     assert alone.format_usage() == PARSER.format_usage()
     defaults = {a.dest: a.default for a in SUBCOMMANDS[command]._actions}
     assert {a.dest: a.default for a in made.choices[command]._actions} == defaults
+
+
+@pytest.mark.parametrize("columns", [None, "", "x", "0", "-3", "50", "200"])
+def test_the_help_is_as_wide_as_argparse_makes_it_without_importing_shutil(monkeypatch, columns):
+    import shutil
+
+    from cli.help_format import HelpFormatter, terminal_columns
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns
+    ours, theirs = build_parser(), build_parser()
+    for parser in (theirs, *_commands(theirs).values()):
+        assert parser.formatter_class is HelpFormatter
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter  # argparse's own: shutil's width
+    assert ours.format_help() == theirs.format_help()
+    for name, parser in _commands(ours).items():
+        assert parser.format_help() == _commands(theirs)[name].format_help()
+
+
+def _commands(parser):
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
