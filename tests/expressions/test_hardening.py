@@ -2,7 +2,9 @@
 
 Every case is checked through ``compile_expression`` (an error at an offset, or the right
 value) and through ``velocity-flow validate`` on a small topology: exit 0 or 1 with a
-file:line:col message, never exit 4 ("this is a bug"), never a traceback, within 2 s.
+file:line:col message, never exit 4 ("this is a bug"), never a traceback, within 2 s of CPU
+time (``process_time``: a box loaded by other work stretches wall time, not this process's CPU;
+a blow-up, exponential work, would take far longer either way).
 """
 
 import itertools
@@ -67,10 +69,10 @@ ACCEPTED = [  # text, event, value
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("text,offset,message", REFUSED, ids=[f"refused-{i}" for i in range(len(REFUSED))])
 def test_refused_at_load_time_with_an_offset_and_one_line(text, offset, message):
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ExpressionError) as caught:
         compile_expression(text, FIELDS)
-    assert time.perf_counter() - start < 2
+    assert time.process_time() - start < 2
     error = caught.value
     assert error.message.startswith(message), error.message
     assert "\n" not in error.message and len(error.message) < 300
@@ -81,9 +83,9 @@ def test_refused_at_load_time_with_an_offset_and_one_line(text, offset, message)
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("text,event,value", ACCEPTED, ids=[f"accepted-{i}" for i in range(len(ACCEPTED))])
 def test_long_chains_paths_and_folds_compile_to_the_right_value(text, event, value):
-    start = time.perf_counter()
+    start = time.process_time()
     expression = compile_expression(text, None if "j" in text else FIELDS)
-    assert time.perf_counter() - start < 2
+    assert time.process_time() - start < 2
     assert expression(event) == value
 
 
@@ -174,9 +176,9 @@ CLI_VALID = [
 def _validate(tmp_path, capsys, expression):
     path = tmp_path / "t.yaml"
     path.write_text(TOPOLOGY.format(expression=expression), encoding="utf-8")
-    start = time.perf_counter()
+    start = time.process_time()
     code = main(["validate", str(path)])
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     captured = capsys.readouterr()
     output = captured.out + captured.err
     assert elapsed < 2 and "Traceback" not in output and "internal error" not in output
@@ -222,10 +224,10 @@ def test_generated_code_cpython_cannot_compile_is_a_config_error_not_a_crash():
                                    {"x": "%2000000000d", "y": 1}, {"x": True, "y": 2}])
 @pytest.mark.parametrize("text", ["x * y", "x % y", "1 + x * y"])
 def test_untyped_multiplication_never_repeats_nor_formats_a_text(text, event):
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(TypeError, match="needs numbers, got"):
         compile_expression(text)(event)
-    assert time.perf_counter() - start < 1
+    assert time.process_time() - start < 1
 
 
 def test_untyped_multiplication_of_numbers_and_durations_still_works():
@@ -240,9 +242,9 @@ def test_an_expression_has_at_most_64_ki_characters_and_the_longest_compile_fast
     op = " * ".join(["x"] * 100)
     longest = " + ".join(["(" + op + ")"] * 200)[:MAX_LENGTH]
     longest = longest[:longest.rindex(" + ")]
-    start = time.perf_counter()
+    start = time.process_time()
     assert compile_expression(longest + " > 0") is not None
-    assert time.perf_counter() - start < 2
+    assert time.process_time() - start < 2
     with pytest.raises(ExpressionError) as caught:
         compile_expression(longest + " + x" * 10_000)
     assert caught.value.message.startswith(f"expression too long ({len(longest) + 40_000} characters, at most {MAX_LENGTH})")
