@@ -44,10 +44,10 @@ BAD_INPUT = [
 @pytest.mark.parametrize("text,value,message", BAD_INPUT, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD_INPUT)])
 def test_bad_input_fails_the_event_fast_with_one_plain_line(text, value, message):
     expression = compile_expression(text)
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises((ValueError, TypeError)) as caught:
         expression({"x": value})
-    assert time.perf_counter() - start < 1
+    assert time.process_time() - start < 1
     assert message in str(caught.value) and str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -86,9 +86,9 @@ def test_every_function_returns_or_fails_plainly_and_fast(name, values):
     function = FUNCTIONS[name]
     count = max(function.required or 0, 1 if function.variadic else len(function.params))
     expression = compile_expression(f"{name}({', '.join(f'a{i}' for i in range(count))})")
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         expression({f"a{i}": value for i, value in enumerate(values[:count])})
     except (ValueError, TypeError) as error:
         assert str(error) and "\n" not in str(error)
-    assert time.perf_counter() - start < 1
+    assert time.process_time() - start < 1

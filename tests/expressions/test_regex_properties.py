@@ -112,7 +112,7 @@ PATHOLOGICAL = [("^(a+)+$", "^a+$"), ("^(a|aa)+$", "^a+$"), ("(x+x+)+y", "xxy"),
 def test_pathological_patterns_finish_fast_with_the_right_answer(pair, text):
     pathological, equivalent = pair
     expression = compile_expression(f"matches(s, {quoted(pathological)})", {"s": "str"})
-    start = time.perf_counter()
+    start = time.process_time()
     result = expression({"s": text})
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
     assert result is (re.search(equivalent, text) is not None)
