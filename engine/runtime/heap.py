@@ -23,7 +23,6 @@ are left alone; on a C library without ``mallopt`` (musl, macOS) this does nothi
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's malloc.h
@@ -37,11 +36,15 @@ def keep_heap() -> bool:
     """Set glibc's trim threshold, top pad and mmap threshold for this process; True if set."""
     if any(name in os.environ for name in _USER_SETTINGS):
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+    try:  # the process's own symbols hold the C library's: no ctypes.util (tempfile, shutil, random: ~5 ms)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        return False
+        try:
+            from ctypes.util import find_library
+
+            mallopt = ctypes.CDLL(find_library("c") or "libc.so.6").mallopt
+        except (OSError, AttributeError):
+            return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return all(mallopt(option, value) for option, value in
                ((M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_TOP_PAD, TOP_PAD), (M_MMAP_THRESHOLD, MMAP_THRESHOLD)))
