@@ -125,7 +125,7 @@ def _check_duckdb_views(options) -> None:
 
 def _checked_once(kind: str, checked: Any, check: Callable[[], None]) -> None:
     """``check()``, unless it accepted the same ``checked`` before (in this process or another)."""
-    key = check_key(kind, checked)
+    key = check_key(kind, checked, __file__)
     if accepted_before(key):
         return
     check()

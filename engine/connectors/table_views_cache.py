@@ -51,22 +51,18 @@ def _duckdb_identity() -> Optional[str]:
     return f"{spec.origin}\0{found.st_size}\0{found.st_mtime_ns}"
 
 
-def _checks_text() -> bytes:
-    from engine.connectors import table_checks
-
-    with open(table_checks.__file__, "rb") as handle:
-        return handle.read()
-
-
-def check_key(kind: str, checked: Any) -> Optional[str]:
+def check_key(kind: str, checked: Any, checks_file: str) -> Optional[str]:
     """The name of the check of ``checked`` (JSON data: the statements DuckDB is given, in the
-    order it is given them) by ``kind``, or None when the cache is off or no DuckDB extension can
-    be named."""
+    order it is given them) by ``kind`` with the code in ``checks_file`` (the caller's own file:
+    a change of the checks is a new key), or None when the cache is off or no DuckDB extension
+    can be named."""
     identity = _duckdb_identity() if cache_directory() is not None else None
     if identity is None:
         return None
+    with open(checks_file, "rb") as handle:
+        checks_text = handle.read()
     digest = blake2b(_FORMAT, digest_size=32)
-    for part in (identity.encode("utf-8", "surrogateescape"), _checks_text(), kind.encode(),
+    for part in (identity.encode("utf-8", "surrogateescape"), checks_text, kind.encode(),
                  json.dumps(checked, default=str).encode("utf-8", "surrogatepass")):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
