@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Callable, Dict, FrozenSet, Optional, Tuple, Union
 
-from engine.expressions.frozen import Frozen, set_fields
+from engine.frozen import Frozen, set_fields
 
 Kinds = Optional[FrozenSet[str]]  # the types an argument may have; None: any type
 
 
-class Function(Frozen):  # a frozen record (engine/expressions/frozen.py)
+class Function(Frozen):  # a frozen record (engine/frozen.py)
     __slots__ = ("name", "impl", "params", "returns", "doc", "required", "variadic", "strict", "pure", "literal",
                  "method", "bind")
     name: str

@@ -18,10 +18,10 @@ from typing import Any, List
 from engine import values
 from engine.expressions import regex, types
 from engine.expressions.errors import ExpressionError
-from engine.expressions.frozen import Frozen, set_fields
 from engine.expressions.functions import Function
 from engine.expressions.runtime import constant
 from engine.expressions.syntax import Call, Node
+from engine.frozen import Frozen, set_fields
 
 NO_VALUE = object()
 MAX_FOLDED = 1 << 20  # characters of a text, or items of a list, computed at load time
@@ -29,7 +29,7 @@ MAX_DIGITS = 4300  # of a folded int: Python's limit for int <-> text (a sink co
 _REGEX_USE = {"matches": "test", "extract": "extract"}  # functions that run their last argument on RE2
 
 
-class Code(Frozen):  # a frozen record (engine/expressions/frozen.py)
+class Code(Frozen):  # a frozen record (engine/frozen.py)
     __slots__ = ("src", "type", "nullable", "value")
     src: str
     type: str

@@ -6,7 +6,7 @@ import re
 from typing import Any, List
 
 from engine.expressions.errors import ExpressionError
-from engine.expressions.frozen import Frozen, set_fields
+from engine.frozen import Frozen, set_fields
 
 KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
 
@@ -24,7 +24,7 @@ _MAX_DIGITS = 4300  # Python's limit for int(text)
 _ALIASES = {"&&": "use 'and'", "||": "use 'or'", "!": "use 'not' (or '!=' to compare)", "=": "use '==' to compare"}
 
 
-class Token(Frozen):  # a frozen record (engine/expressions/frozen.py)
+class Token(Frozen):  # a frozen record (engine/frozen.py)
     __slots__ = ("kind", "text", "value", "offset")
     kind: str  # num, str, name, op, end
     text: str

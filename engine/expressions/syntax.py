@@ -1,11 +1,11 @@
 """The syntax tree of an expression. Every node knows its span in the source text. Frozen
-records (engine/expressions/frozen.py), as the frozen dataclasses they were."""
+records (engine/frozen.py), as the frozen dataclasses they were."""
 
 from __future__ import annotations
 
 from typing import Any, Tuple, Union
 
-from engine.expressions.frozen import Frozen, init
+from engine.frozen import Frozen, init
 
 
 class Node(Frozen):

@@ -1,4 +1,4 @@
-"""The frozen records (engine/expressions/frozen.py) behave as the frozen dataclasses they
+"""The frozen records (engine/frozen.py) behave as the frozen dataclasses they
 replaced: equality, hash, repr, immutability, copy and pickle, checked against a dataclass of
 the same name and fields."""
 
