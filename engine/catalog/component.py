@@ -10,8 +10,9 @@ derived from these declarations; nothing else lists a component's options.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from engine.frozen import Frozen, set_fields
 
 ROLES = ("source", "sink", "operator")
 EXPRESSION_REFS = ("#/$defs/expression", "#/$defs/aggregation")
@@ -25,15 +26,19 @@ class _NoDefault:
 NO_DEFAULT: Any = _NoDefault()
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(Frozen):  # a frozen record (engine/frozen.py): no dataclass made at import
     """One option: ``key`` in YAML, the JSON Schema of its value, what it means, its default."""
 
+    __slots__ = ("key", "description", "schema", "default", "required")
     key: str
     description: str
-    schema: Mapping[str, Any] = field(default_factory=dict)
-    default: Any = NO_DEFAULT
-    required: bool = False
+    schema: Mapping[str, Any]
+    default: Any
+    required: bool
+
+    def __init__(self, key: str, description: str, schema: Optional[Mapping[str, Any]] = None,
+                 default: Any = NO_DEFAULT, required: bool = False) -> None:
+        set_fields(self, key, description, {} if schema is None else schema, default, required)
 
     @property
     def has_default(self) -> bool:
@@ -48,8 +53,7 @@ class Option:
         return out
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(Frozen):  # a frozen record (engine/frozen.py)
     """A source, sink or operator: its YAML name, options and implementing class.
 
     ``factory`` is ``"module:attribute"``, imported on first use (DuckDB and confluent-kafka
@@ -60,16 +64,21 @@ class Component:
     mapping for an operator whose YAML value is not a mapping (``filter: <expression>``).
     """
 
+    __slots__ = ("role", "name", "description", "factory", "options", "constraints", "config", "check")
     role: str
     name: str
     description: str
     factory: str
-    options: Tuple[Option, ...] = ()
-    constraints: Mapping[str, Any] = field(default_factory=dict)
-    config: Optional[Mapping[str, Any]] = None
-    check: str = ""
+    options: Tuple[Option, ...]
+    constraints: Mapping[str, Any]
+    config: Optional[Mapping[str, Any]]
+    check: str
 
-    def __post_init__(self) -> None:
+    def __init__(self, role: str, name: str, description: str, factory: str, options: Tuple[Option, ...] = (),
+                 constraints: Optional[Mapping[str, Any]] = None, config: Optional[Mapping[str, Any]] = None,
+                 check: str = "") -> None:
+        set_fields(self, role, name, description, factory, options, {} if constraints is None else constraints,
+                   config, check)
         if self.role not in ROLES:
             raise ValueError(f"component role must be one of {ROLES}, not {self.role!r}")
         if ":" not in self.factory:

@@ -18,6 +18,7 @@ from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEv
 from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
+from engine.frozen import Frozen, set_fields
 from engine.topology.diagnostics import Diagnostic
 from engine.topology.interpolate import EnvText, InterpolationError, interpolate, worth_redacting
 
@@ -27,16 +28,20 @@ MAX_DEPTH = 64  # nested mappings/sequences; real topologies stay under 10
 MAX_ALIAS_NODES = 10_000  # nodes that aliases (*name) may add by repeating what they point to
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(Frozen):  # a frozen record (engine/frozen.py): no dataclass made at import
     """0-based line/column of a value, and of its key when it sits in a mapping."""
 
+    __slots__ = ("line", "column", "key_line", "key_column", "quoted", "from_env")
     line: int
     column: int
-    key_line: Optional[int] = None
-    key_column: Optional[int] = None
-    quoted: bool = False  # the value is a one-line quoted scalar: text starts one column later
-    from_env: bool = False  # the value holds an interpolated environment variable
+    key_line: Optional[int]
+    key_column: Optional[int]
+    quoted: bool  # the value is a one-line quoted scalar: text starts one column later
+    from_env: bool  # the value holds an interpolated environment variable
+
+    def __init__(self, line: int, column: int, key_line: Optional[int] = None, key_column: Optional[int] = None,
+                 quoted: bool = False, from_env: bool = False) -> None:
+        set_fields(self, line, column, key_line, key_column, quoted, from_env)
 
 
 @dataclass
