@@ -16,7 +16,7 @@ from bytewax.dataflow import Stream, operator
 from engine.metrics import StepCounters
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True)  # a dataclass: Bytewax's @operator finds the Streams of its result by its fields
 class StepOut:
     """A step's good events and its dead letters, both as streams of batches."""
 

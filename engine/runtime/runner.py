@@ -13,7 +13,6 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import List, Optional
@@ -35,13 +34,17 @@ _EXPLAINED = ("ConnectorError", "ConfigError")  # our own errors already say wha
 _GC_THRESHOLDS = (50_000, 20, 100)
 
 
-@dataclass
 class RunOptions:
-    workers: int = 1
-    epoch_interval: Optional[timedelta] = None  # Bytewax's snapshot/epoch length; default 10 s
-    recovery_directory: Optional[str] = None
-    process_id: Optional[int] = None  # with addresses: this process's index in the cluster
-    addresses: Optional[List[str]] = None  # host:port of every process, the same list for all
+    """How to run a flow (a plain class: a dataclass costs cpu at every start)."""
+
+    def __init__(self, workers: int = 1, epoch_interval: Optional[timedelta] = None,
+                 recovery_directory: Optional[str] = None, process_id: Optional[int] = None,
+                 addresses: Optional[List[str]] = None) -> None:
+        self.workers = workers
+        self.epoch_interval = epoch_interval  # Bytewax's snapshot/epoch length; default 10 s
+        self.recovery_directory = recovery_directory
+        self.process_id = process_id  # with addresses: this process's index in the cluster
+        self.addresses = addresses  # host:port of every process, the same list for all
 
 
 class RunFailed(Exception):
