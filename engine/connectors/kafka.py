@@ -27,6 +27,7 @@ from confluent_kafka.admin import AdminClient
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_align import alignment
 from engine.connectors.kafka_health import BrokerHealth, quiet
+from engine.connectors.kafka_health import committed as committed_offsets
 from engine.durations import parse_duration
 from engine.metrics import Gauges, StepCounters
 from engine.records import RawBatch
@@ -123,7 +124,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         if start == "latest":
             return OFFSET_END
         if start == "committed":
-            committed = self._consumer.committed([self._tp], timeout=self._source.timeout)[0].offset
+            committed = committed_offsets(self._consumer, [self._tp], self._source.timeout)[0].offset
             return committed if committed >= 0 else OFFSET_BEGINNING
         millis = int(start.timestamp() * 1000)
         found = self._consumer.offsets_for_times([TopicPartition(self._topic, self._partition, millis)],

@@ -13,14 +13,17 @@ import os
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from engine.metrics import Gauges
 from engine.notices import notice
 
 _DOWN = {KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT}
+# what a group coordinator answers while it moves or loads (a new group, a broker restart)
+_COORDINATOR_NOT_READY = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                          KafkaError.COORDINATOR_NOT_AVAILABLE}
 _RECHECK = 1.0  # seconds between "are they back?" probes while down
 
 
@@ -76,3 +79,19 @@ class BrokerHealth:
             self.gauges.set("brokers", "up")
         if since is not None:
             notice(f"{self.what}: the brokers are reachable again after {time.monotonic() - since:.0f} s")
+
+
+def committed(consumer, partitions: List[TopicPartition], timeout: float) -> List[TopicPartition]:
+    """``consumer.committed(partitions)``, asked again (within ``timeout`` in all) while the group's
+    coordinator is not ready: a new group's first request, or one during a broker restart, can
+    get NOT_COORDINATOR, and a flow must not stop for that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return consumer.committed(partitions, timeout=max(0.1, deadline - time.monotonic()))
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.code() not in _COORDINATOR_NOT_READY and not error.retriable() \
+                    or time.monotonic() + 0.2 >= deadline:
+                raise
+            time.sleep(0.2)

@@ -25,6 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_health import BrokerHealth, quiet
+from engine.connectors.kafka_health import committed as committed_offsets
 from engine.connectors.kafka_sink import QueueFull, produce_all
 from engine.metrics import Gauges, StepCounters
 from engine.stopping import request_stop
@@ -45,7 +46,7 @@ class Marker:
 
     def read(self, topic: str, run: str, timeout: float) -> int:
         """The last sequence number committed by ``run`` (0: none, or another store's run)."""
-        (committed,) = self.consumer.committed([TopicPartition(topic, 0)], timeout=timeout)
+        (committed,) = committed_offsets(self.consumer, [TopicPartition(topic, 0)], timeout)
         if committed.error or committed.offset < 0 or committed.metadata != run:
             return 0
         return committed.offset
