@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import List, Optional
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 
 def produce(bootstrap: str, topic: str, events: List[Optional[dict]], key=None, raw: Optional[List[bytes]] = None) -> None:
@@ -20,26 +20,14 @@ def produce(bootstrap: str, topic: str, events: List[Optional[dict]], key=None, 
     assert producer.flush(30) == 0
 
 
-_COORDINATOR_NOT_READY = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-                          KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._TIMED_OUT}
-
-
 def committed_offset(bootstrap: str, group: str, topic: str, partition: int = 0, timeout: float = 30.0) -> int:
-    """The offset ``group`` committed on ``topic``'s ``partition`` (negative: none). The group's
-    coordinator of a new group can answer NOT_COORDINATOR (or that it is still loading) for a
-    while: such retriable errors are asked again until ``timeout``."""
+    """The offset ``group`` committed on ``topic``'s ``partition`` (negative: none), asked as the
+    engine asks it (``kafka_health.committed``: again while a new group's coordinator is not ready)."""
+    from engine.connectors.kafka_health import committed
+
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                return consumer.committed([TopicPartition(topic, partition)], timeout=10)[0].offset
-            except KafkaException as exc:
-                error = exc.args[0]
-                if error.code() not in _COORDINATOR_NOT_READY and not error.retriable() \
-                        or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        return committed(consumer, [TopicPartition(topic, partition)], timeout)[0].offset
     finally:
         consumer.close()
 
