@@ -33,7 +33,6 @@ from itertools import compress
 from typing import Any, Iterable, Optional, Union
 
 import orjson
-import re2
 
 MAX_DEPTH = 128  # levels of nesting of an event, or of a JSON value decoded from text
 MAX_DEAD_TEXT = 64 * 1024  # characters of undecodable text a dead letter keeps
@@ -44,22 +43,39 @@ _refs = gc.get_referents
 _tracked = gc.is_tracked
 _DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))  # b"0" for every digit
 _DIGITS_19 = b"0" * 19
+
+
+class _Lazy:
+    """A re2 pattern compiled at its first search: importing re2 costs ~3 ms of every start-up,
+    and many runs never search. The compiled ``search`` then replaces this method on the
+    instance, so later searches cost what they did."""
+
+    def __init__(self, pattern: bytes) -> None:
+        self.pattern = pattern
+
+    def search(self, text):  # noqa: D102 - re2's search
+        import re2
+
+        search = self.search = re2.compile(self.pattern).search  # type: ignore[method-assign]
+        return search(text)
+
+
 # a number literal a double may not hold exactly: 16+ digits (a point among them), or an
 # exponent of 3 digits; found anywhere (also in strings: then parsing again changes nothing)
-_LONG_NUMBER = re2.compile(rb"(?:[0-9]\.?){16}|[eE][-+]?[0-9]{3}")
+_LONG_NUMBER = _Lazy(rb"(?:[0-9]\.?){16}|[eE][-+]?[0-9]{3}")
 
 # a fraction literal (a value: after ':' '[' or ',') of 16+ digits with a point among them, or
 # a number with a 3-digit exponent: a double may not hold it exactly, so the text is read again
 # with exact decimals (``exact``). Integers of up to 19 digits (epoch microseconds) do not match.
 _SIXTEEN_DIGITS_WITH_A_POINT = b"|".join(b"[0-9]{%d}\\.[0-9]{%d}" % (k, 16 - k) for k in range(1, 16))
-_LONG_FRACTION = re2.compile(rb"[:\[,][ \t\n\r]*-?[0-9]*(?:" + _SIXTEEN_DIGITS_WITH_A_POINT
+_LONG_FRACTION = _Lazy(rb"[:\[,][ \t\n\r]*-?[0-9]*(?:" + _SIXTEEN_DIGITS_WITH_A_POINT
                              + rb")|[0-9][eE][-+]?[0-9]{3}")
 
 # an object member whose value is an integer literal that may not fit 64 bits (19+ digits
 # after a minus, 20+ without), or a long fraction as above: one scan of a batch's text (two
 # searches took twice as long); the leading ':' lets re2 skip ahead with memchr (the pattern
 # above scans every byte: ~0.15 us per event); array items are left to the walk
-_BIG_OR_LONG_MEMBER = re2.compile(rb":[ \t\n\r]*(?:-[0-9]{19}|[0-9]{20}|-?[0-9]*(?:" + _SIXTEEN_DIGITS_WITH_A_POINT
+_BIG_OR_LONG_MEMBER = _Lazy(rb":[ \t\n\r]*(?:-[0-9]{19}|[0-9]{20}|-?[0-9]*(?:" + _SIXTEEN_DIGITS_WITH_A_POINT
                                   + rb"|[0-9.]*[eE][-+]?[0-9]{3}))")
 
 # check() results

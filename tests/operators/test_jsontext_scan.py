@@ -25,3 +25,13 @@ _pieces = st.sampled_from([b":", b": ", b"\n", b"-", b".", b"e", b"E", b"+", b"1
 def test_one_scan_finds_what_the_two_searches_found(text):
     expected = BIG_MEMBER.search(text) is not None or LONG_MEMBER.search(text) is not None
     assert (_BIG_OR_LONG_MEMBER.search(text) is not None) == expected
+
+
+def test_re2_is_imported_at_the_first_search_not_with_the_module():
+    import subprocess
+    import sys
+
+    code = ("import sys, engine.jsontext as j; assert 're2' not in sys.modules; "
+            "assert j._BIG_OR_LONG_MEMBER.search(b'{\"a\":12345678901234567890}'); assert 're2' in sys.modules; "
+            "assert j._BIG_OR_LONG_MEMBER.search(b'{\"a\":1}') is None")
+    subprocess.run([sys.executable, "-c", code], check=True)
