@@ -63,6 +63,10 @@ class EnvelopeDecoder:
         if plain:
             events = list(map(orjson.loads, values))
             return events, events, [], values
+        if self._known and values:
+            usual = self._one_schema(values)
+            if usual is not None:
+                return usual
         events = []
         add = events.append
         shared = None  # (index, payload bytes) of the envelopes sharing a remembered schema
@@ -85,6 +89,22 @@ class EnvelopeDecoder:
         skip = {index for index, _ in shared}
         return (events, [e for index, e in enumerate(events) if index not in skip],
                 [events[index]["payload"] for index, _ in shared], texts)
+
+    def _one_schema(self, values) -> Optional[Tuple[list, list, list, list]]:
+        """``load_all`` of the usual batch, one table's envelopes all sharing the newest
+        remembered schema, in three C loops instead of ``load`` per value; None for any other
+        batch (the caller then takes each value's way, with the same result)."""
+        prefix, schema = self._known[0]
+        for value in values:  # load's test: the first remembered prefix a value starts with wins
+            if type(value) is not bytes or not value.startswith(prefix) or not value.endswith(b"}"):
+                return None
+        cut = len(prefix)
+        texts = [memoryview(value)[cut:-1] for value in values]
+        try:
+            payloads = list(map(orjson.loads, texts))
+        except orjson.JSONDecodeError:
+            return None  # e.g. a key after the payload: load's full parse decides
+        return [{"schema": schema, "payload": p} for p in payloads], [], payloads, texts
 
     def _learn(self, value: bytes, event) -> None:
         if type(event) is not dict or list(event) != ["schema", "payload"]:

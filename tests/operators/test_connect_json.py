@@ -5,6 +5,8 @@ import json
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.operators.connect_json import EnvelopeDecoder
 from engine.simulation.connector_encoding import change_payload, envelope_schema, wrap
@@ -90,3 +92,48 @@ def test_a_schema_full_of_payload_keys_is_not_worth_learning():
     decoder = EnvelopeDecoder()
     assert decoder.loads(message) == orjson.loads(message)
     assert decoder._known == []
+
+
+_TAILS = st.sampled_from([b"}", b',"extra":1}', b" }", b"", b'"}', b"]}"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["pickup", "trip", "plain", "text"]), st.integers(1, 10**6),
+                          st.booleans(), _TAILS), max_size=8))
+def test_load_all_of_a_batch_gives_what_each_value_alone_gives(values):
+    """The batch ways (``_one_schema`` for one table's envelopes, the loop for any other batch)
+    give exactly what ``load`` of each value gives: the same events, texts and payloads."""
+    batch = []
+    for kind, row_id, cut, tail in values:
+        if kind in ("plain", "text"):
+            batch.append(b'{"a": %d}' % row_id if kind == "plain" else '{"a": 1}')
+        else:
+            message = _message(kind, row_id)
+            batch.append(message[:-1] + tail if cut else message)
+    taught, alone = EnvelopeDecoder(), EnvelopeDecoder()
+    for decoder in (taught, alone):  # both remember pickup's schema first, then trip's
+        decoder.loads(_message("pickup", 1))
+        decoder.loads(_message("trip", 1))
+    try:
+        expected = [alone.load(value) for value in batch]
+    except orjson.JSONDecodeError:
+        with pytest.raises(orjson.JSONDecodeError):
+            taught.load_all(batch)
+        return
+    events, whole, payloads, texts = taught.load_all(batch)
+    assert events == [event for event, _ in expected]
+    shared = [i for i, (_, payload) in enumerate(expected) if payload is not None]
+    assert payloads == [events[i]["payload"] for i in shared]
+    assert whole == [e for i, e in enumerate(events) if i not in shared]
+    assert [bytes(t) if isinstance(t, memoryview) else t for t in texts] == \
+        [bytes(payload) if payload is not None else value for value, (_, payload) in zip(batch, expected, strict=True)]
+
+
+def test_a_batch_of_one_tables_envelopes_shares_the_schema_and_hands_out_payload_texts():
+    decoder = EnvelopeDecoder()
+    decoder.loads(_message("pickup", 1))
+    batch = [_message("pickup", n) for n in range(2, 6)]
+    events, whole, payloads, texts = decoder.load_all(batch)
+    assert events == [orjson.loads(m) for m in batch] and whole == []
+    assert all(e["schema"] is decoder._known[0][1] for e in events)
+    assert [orjson.loads(t) for t in texts] == payloads == [e["payload"] for e in events]
