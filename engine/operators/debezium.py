@@ -154,7 +154,10 @@ class Debezium:
         if after is None and op in NEEDS_AFTER:
             raise DecodeError(f"a change with op '{op}' and no 'after' row")
         if schema is not None:
-            before_convs, after_convs = self._row_schemas(schema)
+            if schema is self._last_schema and type(self._last_converters) is tuple:  # the usual event: no call
+                before_convs, after_convs = self._last_converters
+            else:
+                before_convs, after_convs = self._row_schemas(schema)
             raw_before = before
             if before is not None:
                 before = self._decode_row(before, "before", before_convs)

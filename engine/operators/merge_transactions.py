@@ -138,7 +138,9 @@ class TransactionMerger(KeyLogic):
                 self.s.open.pop(tx_id, None)
                 self._remember_done(tx_id)
                 return None
-        transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))  # (changes END did not count: go now)
+        transaction = self.s.open.get(tx_id)  # (not setdefault: a Transaction built for nothing per END)
+        if transaction is None:  # (changes END did not count: go now)
+            transaction = self.s.open[tx_id] = Transaction(tx_id)
         transaction.expected = counts
         transaction.last_seen = now
         self._timer.seen(transaction)
