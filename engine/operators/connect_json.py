@@ -13,6 +13,7 @@ so the decode step checks only the payload of a message that shares it.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import List, Optional, Tuple
 
 import orjson
@@ -23,6 +24,7 @@ _HEAD = b'{"schema":'
 _SEPARATOR = b',"payload":'
 _KEEP = 8  # distinct schemas remembered (a table's schema changes rarely)
 _TRIES = 4  # candidate ends of the schema's text tried (each one is a parse)
+_BYTES = {bytes}
 _WORTH_IT = 256  # shorter schemas are parsed in full: the saving would not pay for the check
 
 
@@ -95,9 +97,10 @@ class EnvelopeDecoder:
         remembered schema, in three C loops instead of ``load`` per value; None for any other
         batch (the caller then takes each value's way, with the same result)."""
         prefix, schema = self._known[0]
-        for value in values:  # load's test: the first remembered prefix a value starts with wins
-            if type(value) is not bytes or not value.startswith(prefix) or not value.endswith(b"}"):
-                return None
+        # load's test (the first remembered prefix a value starts with wins), as C loops
+        if set(map(type, values)) != _BYTES or not all(map(bytes.startswith, values, repeat(prefix))) \
+                or not all(map(bytes.endswith, values, repeat(b"}"))):
+            return None
         cut = len(prefix)
         texts = [memoryview(value)[cut:-1] for value in values]
         try:
