@@ -15,11 +15,7 @@ docs/expressions.md.
 from __future__ import annotations
 
 import functools
-import unicodedata
 from typing import Callable, Dict, Optional, Tuple
-
-import re2
-from re2 import _re2
 
 HINT = "RE2 syntax: no backreferences or lookaround; see docs/expressions.md"
 
@@ -33,7 +29,6 @@ RUNTIME_PATTERN_LIMIT = 10_000  # characters, checked before any work on the pat
 _RUNTIME_CACHE = 128  # compiled patterns read from events (each RE2 object may use up to max_mem)
 _RUNTIME_MAX_MEM = 1 << 20  # RE2's memory budget per pattern read from an event (default 8 MiB)
 
-_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
 _HEX = frozenset("0123456789abcdefABCDEF")
 _LONGEST_NAME = 100  # of a Unicode character name in \N{...}; bounds the search for the '}'
 
@@ -44,7 +39,9 @@ class RegexError(ValueError):
     hint = HINT
 
 
-def _options(capture: bool, max_mem: Optional[int]) -> re2.Options:
+def _options(capture: bool, max_mem: Optional[int]):
+    import re2  # at the first pattern: a topology without matches()/extract() never loads RE2 (~8M instructions)
+
     options = re2.Options()
     options.log_errors = False  # a refusal is reported as an error, not logged to stderr
     options.never_capture = not capture  # matches() needs no groups: RE2 then only runs its DFA
@@ -54,28 +51,34 @@ def _options(capture: bool, max_mem: Optional[int]) -> re2.Options:
 
 
 def _program(pattern: str, capture: bool, max_mem: Optional[int] = None):
+    from re2 import _re2
+
     program = _re2.RE2(rewrite(pattern).encode("utf-8", "surrogatepass"), _options(capture, max_mem))
     if not program.ok():
         raise RegexError(f"invalid regular expression: {program.error().decode('utf-8', 'replace')}")
     return program
 
 
+def _unanchored(program):
+    return type(program).Anchor.UNANCHORED
+
+
 def _tester(program) -> Callable[[str], bool]:
-    match = program.Match
+    match, unanchored = program.Match, _unanchored(program)
 
     def test(text: str) -> bool:
         data = text.encode("utf-8", "surrogatepass")  # RE2 reads a lone surrogate as one character
-        return match(_UNANCHORED, data, 0, len(data))[0][0] >= 0
+        return match(unanchored, data, 0, len(data))[0][0] >= 0
 
     return test
 
 
 def _extractor(program) -> Callable[[str], Optional[str]]:
-    match, group = program.Match, 1 if program.NumberOfCapturingGroups() else 0
+    match, group, unanchored = program.Match, 1 if program.NumberOfCapturingGroups() else 0, _unanchored(program)
 
     def first(text: str) -> Optional[str]:
         data = text.encode("utf-8", "surrogatepass")
-        start, end = match(_UNANCHORED, data, 0, len(data))[group]
+        start, end = match(unanchored, data, 0, len(data))[group]
         return None if start < 0 else data[start:end].decode("utf-8", "surrogatepass")
 
     return first
@@ -187,6 +190,8 @@ def _escape(pattern: str, i: int, in_class: bool) -> Tuple[str, int]:
         return "\\x{" + pattern[i + 2:i + 2 + digits] + "}", i + 2 + digits
     close = pattern.find("}", i + 3, i + 3 + _LONGEST_NAME) if pattern.startswith("{", i + 2) else -1
     if letter == "N" and close > 0:
+        import unicodedata
+
         try:
             return f"\\x{{{ord(unicodedata.lookup(pattern[i + 3:close])):x}}}", close + 1
         except KeyError:
