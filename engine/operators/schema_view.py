@@ -91,7 +91,9 @@ def compile_view(schema: Any) -> View:
                 return _seen(value, deep, value.get, dict)  # only these properties look inside
             return _object_view(value, properties, other)
         if kind is list:
-            return value if items is None else _array_view(value, items)
+            if items is None or set(map(type, value)) <= _NATIVE_SCALARS:  # e.g. a list of names: one C loop
+                return value
+            return _seen(value, zip(range(len(value)), repeat(items)), value.__getitem__, list)
         return _scalar(value)
 
     return view
@@ -125,12 +127,6 @@ def _scalar(value: Any) -> Any:
 def _object_view(value: dict, properties: Dict[str, View], other: Optional[View]) -> dict:
     get = properties.get
     return _seen(value, [(key, get(key, other)) for key in value], value.get, dict)
-
-
-def _array_view(value: list, items: View) -> list:
-    if set(map(type, value)) <= _NATIVE_SCALARS:  # e.g. a list of names: one C loop
-        return value
-    return _seen(value, zip(range(len(value)), repeat(items)), value.__getitem__, list)
 
 
 def _seen(value: Any, views: Iterable[Tuple[Any, Optional[View]]], get: Callable, copy: Callable) -> Any:
