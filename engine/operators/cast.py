@@ -14,6 +14,7 @@ from engine.operators.fields import with_fields
 from engine.values import converter
 
 _MISSING = object()
+_DONE = object()  # the in-place strict loop converted every event
 
 
 class _NullValue(Exception):
@@ -91,7 +92,14 @@ class Cast:
             node[("value", path[-1])] = fast[0] if fast is not None else f"{name}(v)"
         lines = ["def cast_all(batch, start, out):", "    add = out.append",
                  "    for e in islice(batch, start, None):"]
-        if in_place or strict:
+        if in_place and strict:  # the events converted where they are: no output list to fill
+            lines = ["def cast_all(batch):", "    e = _done", "    try:", "        for e in batch:"]
+            values = [(key, item) for (_, key), item in tree.items()]
+            for number, (key, item) in enumerate(values):
+                lines += [f"            v = e[{key!r}]", f"            x{number} = {item}"]
+            lines += [f"            e[{key!r}] = x{number}" for number, (key, _) in enumerate(values)]
+            lines += ["    except Exception:", "        return e", "    return _done"]
+        elif in_place or strict:
             values = [(key, item) for (_, key), item in tree.items()]
             for number, (key, item) in enumerate(values):
                 lines += [f"        v = e[{key!r}]", f"        x{number} = {item}"] if strict else \
@@ -107,15 +115,16 @@ class Cast:
             lines += _cast_lines("o", tree, "        ", iter(range(1, 1000)))
             lines += ["        add(o)"]
         return build_function("cast_all", "\n".join(lines) + "\n", step_id,
-                              {**names, "dict": dict, "type": type, "islice": islice, "_skip": _MISSING})
+                              {**names, "dict": dict, "type": type, "islice": islice, "_skip": _MISSING,
+                               "_done": _DONE, "Exception": Exception})
 
     def process(self, batch: list):
         return self._run(self._fast, batch, self._strict.get(False))
 
     def process_owned(self, batch: list):
-        return self._run(self._in_place or self._fast, batch, self._strict.get(True))
+        return self._run(self._in_place or self._fast, batch, self._strict.get(True), owned=True)
 
-    def _run(self, fast, batch: list, strict=None):
+    def _run(self, fast, batch: list, strict=None, owned: bool = False):
         if fast is None:
             return self._by_event(batch)
         out: list = []
@@ -124,6 +133,13 @@ class Cast:
         if strict is not None:
             if self._lenient_batches:
                 self._lenient_batches -= 1
+            elif owned:  # converts in place, stops at the first event it cannot convert (left as it was)
+                failed = strict(batch)
+                if failed is _DONE:
+                    return batch, deads  # the same events, each its own (engine/compiler/ownership.py)
+                start = _index(batch, failed)
+                out = batch[:start]
+                self._lenient_batches = FirstTry.PAUSE
             else:
                 try:
                     strict(batch, 0, out)
@@ -178,6 +194,11 @@ class Cast:
                 return None
             raise _CastFailure(f"cannot cast field '{name}' value {shown(value)} to {type_name}: "
                                f"{describe(exc)}") from None
+
+
+def _index(batch: list, event) -> int:
+    """Where ``event`` is in ``batch``, by identity (an owned batch holds each event once)."""
+    return next(i for i, e in enumerate(batch) if e is event)
 
 
 def _cast_lines(var: str, tree: dict, indent: str, names) -> list:

@@ -89,6 +89,10 @@ _fields = st.dictionaries(st.sampled_from(["n", "w", "t", "s"]), _values, max_si
 @example(batches=[[{"n": "1", "w": "1.5", "t": "2026-01-01T00:00:00Z", "s": "a"},
                    {"n": "2", "w": "2.5", "t": "2026-01-01T00:00:00Z", "s": None}]] * 10, owned=True)
 @example(batches=[[{"n": "1", "w": "1.5", "t": "2026-01-01T00:00:00Z", "s": 1}]] * 3, owned=False)
+@example(batches=[[{"n": "1", "w": "1.5", "t": "2026-01-01T00:00:00Z", "s": "a"},  # in place, a failure mid-batch
+                   {"n": "1_0", "w": "2.5", "t": "2026-01-01T00:00:00Z", "s": "b"},
+                   {"n": "3", "w": "NaN", "t": "2026-01-01T00:00:00Z", "s": "c"},
+                   {"n": "4", "w": "4.5", "t": "2026-01-01T00:00:00Z", "s": "d"}]] * 2, owned=True)
 def test_strict_and_lenient_loops_owned_or_not_convert_as_the_converters(batches, owned):
     """Batches with every field (the strict loop), with nulls or missing fields (the lenient loop
     takes over where the strict one stopped, then alone for a few batches), owned or copied."""
