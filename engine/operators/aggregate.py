@@ -18,8 +18,14 @@ from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.hints import did_you_mean
-from engine.operators.aggregations import AGGREGATIONS, check_argument_type, fold_functions, fold_many
-from engine.operators.codegen import build_function
+from engine.operators.aggregations import (
+    AGGREGATIONS,
+    check_argument_type,
+    fold_functions,
+    fold_many,
+    strict_fold,
+)
+from engine.operators.codegen import FirstTry, build_function
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.keyed import KeyedStep, fused_grouper, group_by_key
@@ -59,11 +65,16 @@ class Aggregate(KeyedStep):
         self.settings = _settings(config, input_fields)
         slots, arg_types = self._compile_compute(config["compute"], input_fields)
         self.slots = slots
-        self.fresh, self._fold, self._fold_exact, self._merge, self._result = fold_functions(step_id, slots)
+        self.fresh, fold, self._fold_exact, self._merge, self._result = fold_functions(step_id, slots)
+        # the usual events have every field an aggregation reads: read as e[name] (FirstTry: pure)
+        self._fold = FirstTry(lambda: strict_fold(step_id, slots) or fold, fold)
         self._fused: Dict[int, Callable[[list, list], list]] = {}  # fold_many per number of accumulators
         key_source = self.key.python if self.key is not None else f"e.get({KEY_FIELD!r})"
         self._key_of = build_function("key_of", f"def key_of(e):\n    return {key_source}\n", step_id)
         self._group_all = fused_grouper(key_source, step_id)
+        if self.key is not None:  # the usual batch, every event with its key field, read as e[name]
+            key = self.key
+            self._group_all = FirstTry(lambda: fused_grouper(key.strict()[0], step_id), self._group_all)
         self.times = None
         settings = self.settings
         self.Logic = LOGIC[settings.kind]

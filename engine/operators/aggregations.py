@@ -118,6 +118,16 @@ def fold_functions(step_id: str, slots: list):
                  for name in ("fresh", "fold", "fold_exact", "merge", "result"))
 
 
+def strict_fold(step_id: str, slots: list) -> Optional[Callable]:
+    """``fold`` with its plain field reads as ``e[name]`` (the usual events have every field):
+    the same accumulators, or KeyError for an event without one (``fold`` then decides). None
+    when no argument is a plain field read."""
+    source = FoldSource(slots)
+    if not any(_GET.match(arg.python) for arg in source.args.values()):
+        return None
+    return build_function("fold", source.quick(None, strict=True), step_id, _NAMES)
+
+
 def fold_many(step_id: str, slots: list, windows: int):
     """``fold_many(accumulators, events)``: the quick ``fold`` of the same events into each of
     ``windows`` accumulators (the windows of a sliding period), each argument read once per
@@ -189,8 +199,9 @@ class FoldSource:
                 + f"def merge(a, b):\n    return [{', '.join(self.merge_parts)}]\n"
                 + f"def result(acc):\n    return {{{', '.join(self.result_parts)}}}\n")
 
-    def quick(self, windows: Optional[int]) -> str:
-        """``fold(acc, events)`` (``windows`` None) or ``fold_many(accs, events)``."""
+    def quick(self, windows: Optional[int], strict: bool = False) -> str:
+        """``fold(acc, events)`` (``windows`` None) or ``fold_many(accs, events)``; ``strict``:
+        plain field reads as ``e[name]``."""
         suffixes = [""] if windows is None else [f"_{w}" for w in range(windows)]
         if windows is None:
             lines = ["def fold(acc, events):", self._unpack("acc", "")]
@@ -201,7 +212,8 @@ class FoldSource:
         lines += [f"    n_{variable} = 0" for variable, _ in counted]
         lines.append("    for e in events:")
         for variable, arg in self.args.items():
-            lines += [f"        {variable} = {arg.python}", f"        if {variable} is not None:"]
+            read = _GET.sub(r"e[\1]", arg.python) if strict else arg.python
+            lines += [f"        {variable} = {read}", f"        if {variable} is not None:"]
             lines += ["            " + line for line in arg.checks]
             lines += [f"            n_{variable} += 1"] if arg.counted else []
             lines += ["            " + _suffixed(line, s) for s in suffixes for line in arg.present]
@@ -232,6 +244,7 @@ class _Argument:
 
 # a field read: pure and cheap, so aggregations of the same field share one read per event
 _PLAIN_READ = re.compile(r"^e(?:\.get\('[^'\\]*'\)|\['[^'\\]*'\])$")
+_GET = re.compile(r"^e\.get\(('[^'\\]*')\)$")  # a plain read of a field that may be missing
 
 
 def _rename(line: str, variable: str) -> str:

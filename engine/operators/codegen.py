@@ -47,10 +47,10 @@ class FirstTry:
         self.sure = sure
         self._pause = 0
 
-    def __call__(self, batch):
+    def __call__(self, *batch):  # a batch, or the arguments of a fold
         if self._pause:
             self._pause -= 1
-            return self.sure(batch)
+            return self.sure(*batch)
         fast = self._fast
         if fast is None:
             try:
@@ -59,7 +59,7 @@ class FirstTry:
                 fast = self.sure
             self._fast = fast
         try:
-            return fast(batch)
+            return fast(*batch)
         except Exception:  # noqa: BLE001 - not a batch for the faster function: the sure one decides
             self._pause = self.PAUSE
-            return self.sure(batch)
+            return self.sure(*batch)

@@ -58,3 +58,17 @@ def test_the_fused_grouping_is_group_by_key(key, batch):
     assert [(k, [(repr(v), id(e)) for v, e in items]) for k, items in pairs] == \
         [(k, [(repr(v), id(e)) for v, e in items]) for k, items in reference_pairs]
     assert [(id(d.event), d.error) for d in deads] == [(id(d.event), d.error) for d in reference_deads]
+
+
+@PROPERTY
+@given(st.sampled_from(KEYS[:3]), st.lists(events, min_size=1, max_size=12))
+def test_one_aggregate_groups_batch_after_batch_as_group_by_key(key, batches):
+    """One step over many batches: the strict grouping (the key's fields read as e[name]) while
+    every event has them, the lenient one after a batch without, then the strict one again."""
+    step = Aggregate("agg", {"compute": {"n": "count()"}, "key": key}, None)
+    for batch in batches:
+        pairs, deads = step.group(batch)
+        reference_pairs, reference_deads = group_by_key(batch, "agg", step._key_of, "the aggregation key is null")
+        assert [(k, [(repr(v), id(e)) for v, e in items]) for k, items in pairs] == \
+            [(k, [(repr(v), id(e)) for v, e in items]) for k, items in reference_pairs]
+        assert [(id(d.event), d.error) for d in deads] == [(id(d.event), d.error) for d in reference_deads]

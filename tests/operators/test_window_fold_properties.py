@@ -66,6 +66,21 @@ def test_the_quick_fold_is_the_exact_fold(before, events):
 
 
 @PROPERTY
+@given(st.lists(st.lists(st.tuples(values, values), max_size=6), min_size=1, max_size=14))
+def test_one_step_folds_batch_after_batch_as_the_exact_fold(batches):
+    """The strict fold (fields read as e[name]) while every event has them, the lenient one after
+    a batch without (for a few batches), then the strict one again: always the exact fold."""
+    agg = step()
+    accumulator = want = agg.fresh()
+    for pairs in batches:
+        batch = [event(x, y) for x, y in pairs]
+        accumulator, got_deads = agg.fold(accumulator, batch)
+        want, want_deads = exact_fold(agg, want, batch)
+        assert repr(accumulator) == repr(want)
+        assert [(id(d.event), d.error) for d in got_deads] == [(id(d.event), d.error) for d in want_deads]
+
+
+@PROPERTY
 @given(st.lists(st.lists(st.tuples(values, values), max_size=6), min_size=1, max_size=14),
        st.lists(st.tuples(values, values), max_size=10))
 def test_fold_many_is_the_quick_fold_of_each_or_raises_when_one_would(befores, events):
