@@ -249,3 +249,25 @@ def test_split_lines_gives_one_batch_per_run_of_non_blank_lines(lines):
 
     got = split_lines(lines, "f", 7)
     assert [(b.values, b.first_offset) for b in got] == _split_reference(lines, 7)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.sampled_from([b"{}\n", b"\n", b"\r\n", b" \t\n", b"{\"a\": 1}\r\n", b"\xc3\xa9\n",
+                                       b"x" * 70 + b"\n"]), max_size=30),
+       last=st.sampled_from([b"", b"{}", b" "]), batch_size=st.integers(1, 7))
+def test_the_resume_offset_is_the_bytes_of_the_lines_read(tmp_path_factory, lines, last, batch_size):
+    """The snapshot's offset (the file's tell()) is the sum of the lengths of the lines read."""
+    path = tmp_path_factory.mktemp("o") / "a.jsonl"
+    path.write_bytes(b"".join(lines) + last)
+    everything = lines + ([last] if last else [])
+    reader = JsonlSource(str(path), batch_size=batch_size).build_part("in", str(path), None)
+    read = 0
+    try:
+        while True:
+            reader.next_batch()
+            read = min(read + batch_size, len(everything))
+            assert reader.snapshot() == (sum(map(len, everything[:read])), read + 1)
+    except StopIteration:
+        pass
+    reader.close()
+    assert read == len(everything)
