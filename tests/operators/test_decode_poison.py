@@ -337,3 +337,16 @@ def test_every_number_is_read_exactly_and_written_back_with_the_same_value(unsca
     number = Decimal(repr(read)) if isinstance(read, float) else Decimal(read)
     assert number == Decimal(literal)
     assert json.loads(encode_value(read), parse_float=Decimal) == Decimal(literal)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b'{"a":1}', b"null", b'{"b":[1,{"c":null}]}', b" null ", b"{}"]), min_size=1,
+                max_size=12))
+def test_a_file_batch_of_objects_and_null_lines_decodes_as_its_lines_do_one_at_a_time(lines):
+    """The clean path's type test (objects, or objects and a file's null tombstones) against each
+    line alone: the same events, no dead letter, each event traced to its own line."""
+    events, deads = Decode("src").process(RawBatch(list(lines), "in.jsonl", first_offset=1))
+    alone = [Decode("src").process(RawBatch([line], "in.jsonl", first_offset=1 + i)) for i, line in enumerate(lines)]
+    assert deads == [] and events == [e for one, _ in alone for e in one]
+    rows = [i for i, line in enumerate(lines) if line.strip() != b"null"]
+    assert [events.root.raw.position(r) for r in events.rows] == [f"in.jsonl:{1 + r}" for r in rows]
