@@ -126,8 +126,6 @@ def _run(topology: Topology, flow, options, metrics: MetricsRegistry, out: Conso
 
 def _tapping_dead_letters(compile_options, keep):
     """``compile_options`` with a tap on the dead letters calling ``keep`` (and any tap there was)."""
-    from dataclasses import replace
-
     from engine.compiler import DEAD_LETTER_STEP, CompileOptions
 
     options = compile_options or CompileOptions()
@@ -140,7 +138,7 @@ def _tapping_dead_letters(compile_options, keep):
             earlier(batch)
 
     taps[DEAD_LETTER_STEP] = tap
-    return replace(options, taps=taps)
+    return CompileOptions(taps, options.build)
 
 
 def _observing(observed: Optional["LocalView"]):

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from typing import Tuple
+
+from engine.frozen import Frozen, set_fields
 
 LOOPBACK_NAMES = ("localhost",)
 
 
-@dataclass(frozen=True)
-class HttpOptions:
+class HttpOptions(Frozen):  # a frozen record (engine/frozen.py): no dataclass made at import
     """Where to serve; ``linger``: seconds to keep serving the final state after the flow ends."""
 
+    __slots__ = ("host", "port", "public", "linger")
     host: str
     port: int
-    public: bool = False
-    linger: float = 0.0
+    public: bool
+    linger: float
+
+    def __init__(self, host: str, port: int, public: bool = False, linger: float = 0.0) -> None:
+        set_fields(self, host, port, public, linger)
 
 
 class NotLoopback(ValueError):

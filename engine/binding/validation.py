@@ -4,7 +4,6 @@ when there is none."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import List, Mapping, Optional
 
 from engine.binding.bind import Binder
@@ -17,15 +16,21 @@ from engine.topology.reading import Reader, unused
 from engine.topology.reporter import Reporter
 
 
-@dataclass
-class Validation:
+class Validation:  # a plain class: a dataclass costs ~2M instructions to make at import
     """The outcome of validating one file."""
 
-    document: Document
-    diagnostics: List[Diagnostic] = field(default_factory=list)
-    topology: Optional[Topology] = None
-    environment: Optional[str] = None  # None: the base (the file without an environment)
-    shared_errors: int = 0  # errors the base reported already (validate_every_environment)
+    def __init__(self, document: Document, diagnostics: Optional[List[Diagnostic]] = None,
+                 topology: Optional[Topology] = None, environment: Optional[str] = None,
+                 shared_errors: int = 0) -> None:
+        self.document = document
+        self.diagnostics: List[Diagnostic] = [] if diagnostics is None else diagnostics
+        self.topology = topology
+        self.environment = environment  # None: the base (the file without an environment)
+        self.shared_errors = shared_errors  # errors the base reported already (validate_every_environment)
+
+    def __repr__(self) -> str:
+        return (f"Validation(document={self.document!r}, diagnostics={self.diagnostics!r}, topology={self.topology!r}, "
+                f"environment={self.environment!r}, shared_errors={self.shared_errors!r})")
 
     @property
     def ok(self) -> bool:
@@ -55,7 +60,7 @@ def validate_every_environment(path: str, env: Optional[Mapping[str, str]] = Non
         own = [d for d in result.diagnostics if (d.line, d.column, d.message) not in seen]
         result.shared_errors = count_errors(result.diagnostics) - count_errors(own)
         shown = redact(name, doc.secrets)  # an environment's name may come from a ${VAR} too
-        result.diagnostics = [replace(d, message=f"in environment '{shown}': {d.message}") for d in own]
+        result.diagnostics = [d.replace(message=f"in environment '{shown}': {d.message}") for d in own]
         results.append(result)
     return results
 
@@ -65,7 +70,7 @@ def _validate(doc: Document, environment: Optional[str] = None) -> Validation:
     topology = _checked(doc, reporter)
     diagnostics = sorted(reporter.diagnostics, key=lambda d: (d.line, d.column))
     if doc.secrets:  # values from the environment never appear in a message
-        diagnostics = [replace(d, message=redact(d.message, doc.secrets), hint=d.hint and redact(d.hint, doc.secrets))
+        diagnostics = [d.replace(message=redact(d.message, doc.secrets), hint=d.hint and redact(d.hint, doc.secrets))
                        for d in diagnostics]
     result = Validation(doc, diagnostics, environment=environment)
     result.topology = topology if result.ok else None

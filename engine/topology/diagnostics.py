@@ -3,31 +3,40 @@ and machines."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Iterable, List, Optional
+from typing import Any, Iterable, List, Optional
+
+from engine.frozen import Frozen, set_fields
 
 ERROR = "error"
 WARNING = "warning"
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Frozen):  # a frozen record (engine/frozen.py): no dataclass made at import
     """One problem: where (1-based line and column), what, and what to change."""
 
+    __slots__ = ("path", "line", "column", "message", "hint", "severity", "length")
     path: str
     line: int
     column: int
     message: str
-    hint: Optional[str] = None
-    severity: str = ERROR
-    length: int = 1
+    hint: Optional[str]
+    severity: str
+    length: int
+
+    def __init__(self, path: str, line: int, column: int, message: str, hint: Optional[str] = None,
+                 severity: str = ERROR, length: int = 1) -> None:
+        set_fields(self, path, line, column, message, hint, severity, length)
 
     @property
     def location(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return dict(zip(self._fields, self._values(), strict=True))
+
+    def replace(self, **changes: Any) -> "Diagnostic":
+        """A copy with ``changes`` (field=value), as ``dataclasses.replace`` made."""
+        return Diagnostic(**{**self.to_dict(), **changes})
 
 
 def render(diag: Diagnostic, source_lines: Optional[List[str]]) -> str:

@@ -19,7 +19,6 @@ count only for the environment that holds them: the base never needs a variable 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Dict, List, Optional, Set
 
 from engine.catalog import components
@@ -58,11 +57,11 @@ def select_environment(doc: Document, name: Optional[str]) -> Document:
     others = [n for n in names if n != name]
     problems = _outside(doc, others)
     if name is None:
-        return replace(doc, problems=problems)
+        return doc.replace(problems=problems)
     part = doc.data[SECTION][name]
     source: NodePath = (SECTION, name)
     positions = {p: pos for p, pos in doc.positions.items() if not _under(p, (SECTION,))}
-    selected = replace(doc, data={k: v for k, v in doc.data.items() if k != SECTION}, positions=positions,
+    selected = doc.replace(data={k: v for k, v in doc.data.items() if k != SECTION}, positions=positions,
                        problems=problems)
     if part is None:  # `staging:` with nothing under it: the base as it is
         return selected

@@ -8,7 +8,6 @@ path of each node (``("steps", 2, "filter")``), so later checks can report
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ruamel.yaml import YAML
@@ -44,16 +43,33 @@ class Position(Frozen):  # a frozen record (engine/frozen.py): no dataclass made
         set_fields(self, line, column, key_line, key_column, quoted, from_env)
 
 
-@dataclass
-class Document:
+class Document:  # a plain class: a dataclass costs ~2M instructions to make at import
     """A loaded topology file: data, positions, and the text for rendering problems."""
 
-    path: str
-    text: str
-    data: Any
-    positions: Dict[NodePath, Position] = field(default_factory=dict)
-    problems: List[Diagnostic] = field(default_factory=list)
-    secrets: Dict[str, str] = field(default_factory=dict)  # environment value -> "${NAME}"
+    _FIELDS = ("path", "text", "data", "positions", "problems", "secrets")
+
+    def __init__(self, path: str, text: str, data: Any, positions: Optional[Dict[NodePath, Position]] = None,
+                 problems: Optional[List[Diagnostic]] = None, secrets: Optional[Dict[str, str]] = None) -> None:
+        self.path = path
+        self.text = text
+        self.data = data
+        self.positions: Dict[NodePath, Position] = {} if positions is None else positions
+        self.problems: List[Diagnostic] = [] if problems is None else problems
+        self.secrets: Dict[str, str] = {} if secrets is None else secrets  # environment value -> "${NAME}"
+
+    def replace(self, **changes: Any) -> "Document":
+        """A copy with ``changes`` (field=value), as ``dataclasses.replace`` made."""
+        return Document(**{**{name: getattr(self, name) for name in self._FIELDS}, **changes})
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Document:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return "Document(" + ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS) + ")"
 
     @property
     def lines(self) -> List[str]:
