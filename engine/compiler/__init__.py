@@ -11,39 +11,42 @@ builder swaps sources and sinks (in-memory ones for tests).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from engine.binding.model import StepSpec, Topology
 from engine.compiler.connectors import Build, attach_gauges, declared, watch_epochs
-from engine.compiler.joins import build_join
-from engine.compiler.keyed import build_keyed
 from engine.compiler.ownership import Ownership
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
 from engine.compiler.steps import batch_step, counted, merged, route_output
+from engine.frozen import Frozen, set_fields
 from engine.metrics import MetricsRegistry
 from engine.operators.boundary import guard, raw_values
 from engine.operators.contract import StatelessOperator
 from engine.operators.decode import Decode
-from engine.operators.joins.base import TwoInputStep
-from engine.operators.keyed import KeyedStep
+
+if TYPE_CHECKING:
+    from engine.operators.joins.base import TwoInputStep
+    from engine.operators.keyed import KeyedStep
 
 DEAD_LETTER_STEP = "dead_letter"
 Tap = Callable[[List[Any]], None]
 
 
-@dataclass(frozen=True)
-class CompileOptions:
+class CompileOptions(Frozen):  # a frozen record (engine/frozen.py): no dataclass made at import
     """``taps``: where -> a function called with every batch leaving it, where is a source or
     step id, ``step.output`` of a routing step, ``sink:<name>`` (the events a sink gets) or
     ``dead_letter`` (dead-letter records); ``build``: ``(role, spec, counters) -> connector``
     in place of the declared class (``engine.compiler.connectors.declared``)."""
 
-    taps: Mapping[str, Tap] = field(default_factory=dict)
-    build: Build = declared
+    __slots__ = ("taps", "build")
+    taps: Mapping[str, Tap]
+    build: Build
+
+    def __init__(self, taps: Optional[Mapping[str, Tap]] = None, build: Build = declared) -> None:
+        set_fields(self, {} if taps is None else taps, build)
 
 
 class _Wiring:
@@ -108,11 +111,17 @@ class _Wiring:
         # merged by inputs(); counted here so the live view shows the step
         return batch_step(spec.id, up, counted(_pass_through, counters)).ok, None
 
+    # engine.compiler.keyed and .joins (each a Bytewax @operator, whose making generates a dataclass,
+    # and their operators' modules): imported by a topology that has such a step, ~10M instructions
     def _keyed(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
-        return build_keyed(spec.id, up, cast(KeyedStep, spec.operator), counters)
+        from engine.compiler.keyed import build_keyed
+
+        return build_keyed(spec.id, up, cast("KeyedStep", spec.operator), counters)
 
     def _join(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
-        joined = cast(TwoInputStep, spec.operator)
+        from engine.compiler.joins import build_join
+
+        joined = cast("TwoInputStep", spec.operator)
         side = self.stream(dict(spec.definition.sides)[joined.side])
         return build_join(spec.id, up, side, joined, counters)
 
