@@ -235,7 +235,8 @@ class TransactionMerger(KeyLogic):
         released = {t.id for t in transactions}
         if released:
             self.s.ended = [tx for tx in self.s.ended if tx not in released]
-        self._emit(self._take(self.s.released_upto, unpositioned=False), results, deads)  # late ones
+        if self.s.loose:  # (the usual backlog has none: no calls per transaction for nothing)
+            self._emit(self._take(self.s.released_upto, unpositioned=False), results, deads)  # late ones
         for transaction in transactions:
             if self.s.open.get(transaction.id) is not transaction:  # became loose meanwhile (_unmarked)
                 continue
@@ -245,13 +246,15 @@ class TransactionMerger(KeyLogic):
             if self.step.markers and transaction.expected is not None and not transaction.unreadable_end:
                 self._unmarked(transaction)
             pos = position(transaction.changes)
-            self._emit(self._take(pos), results, deads)
+            if self.s.loose:
+                self._emit(self._take(pos), results, deads)
             emitted, failed = self.step.net_changes(transaction)
             results += emitted
             deads += failed
             if pos is not None and (self.s.released_upto is None or pos > self.s.released_upto):
                 self.s.released_upto = pos
-            self._emit(self._take(self.s.released_upto, unpositioned=False), results, deads)  # unblocked
+            if self.s.loose:
+                self._emit(self._take(self.s.released_upto, unpositioned=False), results, deads)  # unblocked
         if rest is not None and self.s.loose:
             going = [u for u in self.s.loose if rest(u)]
             self.s.loose = [u for u in self.s.loose if not rest(u)]
