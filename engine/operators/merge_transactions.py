@@ -145,7 +145,8 @@ class TransactionMerger(KeyLogic):
         transaction.last_seen = now
         self._timer.seen(transaction)
         self.s.ended.append(tx_id)
-        forget_unended(self.s, transaction)
+        if tx_id in self.s.unended:  # (forget_unended's own test, without its call)
+            forget_unended(self.s, transaction)
         return None
 
     def _change(self, event: dict, now: datetime) -> Optional[str]:
@@ -241,9 +242,11 @@ class TransactionMerger(KeyLogic):
             if self.s.open.get(transaction.id) is not transaction:  # became loose meanwhile (_unmarked)
                 continue
             del self.s.open[transaction.id]
-            forget_unended(self.s, transaction)
+            if transaction.id in self.s.unended:
+                forget_unended(self.s, transaction)
             self._remember_done(transaction.id)
-            if self.step.markers and transaction.expected is not None and not transaction.unreadable_end:
+            if self.step.markers and transaction.expected is not None and not transaction.unreadable_end \
+                    and self.s.unended:  # (else _unmarked has none to prove)
                 self._unmarked(transaction)
             pos = position(transaction.changes)
             if self.s.loose:
