@@ -156,28 +156,29 @@ class TransactionMerger(KeyLogic):
                 or (after is not None and type(after) is not dict):
             return _unmergeable(table, before, after)
         tx = event.get("tx_id")
+        s = self.s  # (one attribute look-up per change, not ten)
         tx_id = None if tx is None else str(tx)
-        self.s.arrivals += 1
+        s.arrivals += 1
         snapshot = is_snapshot_read(event)
-        if tx_id is None or snapshot or tx_id in self.s.unmarked:  # no END will come: source order
-            self.s.loose.append(Loose(tx_id, [event], snapshot, self.s.arrivals, now))
+        if tx_id is None or snapshot or tx_id in s.unmarked:  # no END will come: source order
+            s.loose.append(Loose(tx_id, [event], snapshot, s.arrivals, now))
             return None
-        transaction = self.s.open.get(tx_id)
+        transaction = s.open.get(tx_id)
         if transaction is None:
-            transaction = self.s.open[tx_id] = Transaction(tx_id, begun=tx_id in self.s.begun, created=self.s.arrivals)
+            transaction = s.open[tx_id] = Transaction(tx_id, begun=tx_id in s.begun, created=s.arrivals)
             if self.step.markers and not transaction.begun:
-                self.s.unended[tx_id] = None
-            self.s.begun.pop(tx_id, None)
+                s.unended[tx_id] = None
+            s.begun.pop(tx_id, None)
         transaction.changes.append(event)
         transaction.per_table[table] = transaction.per_table.get(table, 0) + 1
         if table not in transaction.first_arrival:
-            transaction.first_arrival[table] = self.s.arrivals
-            if tx_id in self.s.unended:
-                self.s.unended_tables.setdefault(table, {})[tx_id] = None
-        transaction.last_arrival[table] = self.s.arrivals
+            transaction.first_arrival[table] = s.arrivals
+            if tx_id in s.unended:
+                s.unended_tables.setdefault(table, {})[tx_id] = None
+        transaction.last_arrival[table] = s.arrivals
         transaction.last_seen = now
         self._timer.seen(transaction)
-        self.s.latest_by_table[table] = tx_id
+        s.latest_by_table[table] = tx_id
         return None
 
     def _complete(self, transaction: Transaction) -> bool:
