@@ -8,6 +8,7 @@ path of each node (``("steps", 2, "filter")``), so later checks can report
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ruamel.yaml import YAML
@@ -16,6 +17,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.scanner import Scanner
 
 from engine.frozen import Frozen, set_fields
 from engine.topology.diagnostics import Diagnostic
@@ -101,45 +103,67 @@ class Document:  # a plain class: a dataclass costs ~2M instructions to make at 
         return pos.line + 1, column
 
 
-def _yaml() -> YAML:
+def _yaml(plain_scanner: bool = False) -> YAML:
     yaml = YAML(typ="rt")
+    if plain_scanner:  # no comments gathered (~40% of loading a file; no comment is kept)
+        yaml.Scanner = Scanner
     yaml.Parser = _LimitedParser
     yaml.preserve_quotes = True
     yaml.allow_duplicate_keys = False
     return yaml
 
 
+_NOT_LOADED = object()
+# A comment right after a ':' (or '?', '-') with nothing between: where the round-trip scanner
+# puts an empty value there ('key: # note', nothing under it), the plain one puts it at the next
+# token; such a file is loaded by the round-trip scanner only, so positions stay as they were.
+_COMMENT_AFTER_INDICATOR = re.compile(r"[:?-][ \t]+#")
+
+
+def _round_trip(text: str) -> Any:
+    """The file loaded by the round-trip scanner: what a file that the plain scanner refused is
+    reported by (its messages and positions), or a limit (``_Refused``) the whole file breaks."""
+    try:
+        return _yaml().load(text)
+    except _Refused:
+        raise
+    except Exception:  # noqa: BLE001 - re-raised unless the whole file's events decide first
+        limit = _limits(text)
+        if limit is None:
+            raise
+        raise _Refused(*limit) from None
+
+
 def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> Document:
     """Parse ``text``; YAML and interpolation problems land in ``Document.problems``."""
     doc = Document(path=path, text=text, data=None)
-    try:
+    raw = _NOT_LOADED
+    if not _COMMENT_AFTER_INDICATOR.search(text):
+        try:  # the plain scanner first; a file it refuses is loaded again to report as before
+            raw = _yaml(plain_scanner=True).load(text)
+        except Exception:  # noqa: BLE001 - found again, and reported, as the round-trip scanner sees it
+            raw = _NOT_LOADED
+    if raw is _NOT_LOADED:
         try:
-            raw = _yaml().load(text)
-        except _Refused:
-            raise
-        except Exception:  # noqa: BLE001 - re-raised unless the whole file's events decide first
-            limit = _limits(text)
-            if limit is None:
-                raise
-            raise _Refused(*limit) from None
-    except _Refused as refused:
-        doc.problems.append(Diagnostic(path, *refused.args))
-        return doc
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = (exc.problem or exc.context or "invalid YAML").strip()
-        source_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
-        hint = _yaml_hint(message, source_line) or _context_hint(exc)
-        doc.problems.append(Diagnostic(path, line, col, f"invalid YAML: {message}", hint=hint))
-        return doc
-    except YAMLError as exc:  # pragma: no cover - unmarked errors are rare
-        doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {exc}"))
-        return doc
-    except (TypeError, ValueError, AttributeError) as exc:  # the constructor on odd input
-        doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {type(exc).__name__}",
-                                       hint="use plain mappings, lists and scalars"))
-        return doc
+            raw = _round_trip(text)
+        except _Refused as refused:
+            doc.problems.append(Diagnostic(path, *refused.args))
+            return doc
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            message = (exc.problem or exc.context or "invalid YAML").strip()
+            source_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+            hint = _yaml_hint(message, source_line) or _context_hint(exc)
+            doc.problems.append(Diagnostic(path, line, col, f"invalid YAML: {message}", hint=hint))
+            return doc
+        except YAMLError as exc:  # pragma: no cover - unmarked errors are rare
+            doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {exc}"))
+            return doc
+        except (TypeError, ValueError, AttributeError) as exc:  # the constructor on odd input
+            doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {type(exc).__name__}",
+                                           hint="use plain mappings, lists and scalars"))
+            return doc
     doc.data = _plain(raw, (), doc, os.environ if env is None else env, None)
     return doc
 
