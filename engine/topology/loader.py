@@ -19,7 +19,7 @@ from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.scanner import Scanner
 
-from engine.frozen import Frozen, set_fields
+from engine.frozen import Frozen, init
 from engine.topology.diagnostics import Diagnostic
 from engine.topology.interpolate import EnvText, InterpolationError, interpolate, worth_redacting
 
@@ -42,7 +42,12 @@ class Position(Frozen):  # a frozen record (engine/frozen.py): no dataclass made
 
     def __init__(self, line: int, column: int, key_line: Optional[int] = None, key_column: Optional[int] = None,
                  quoted: bool = False, from_env: bool = False) -> None:
-        set_fields(self, line, column, key_line, key_column, quoted, from_env)
+        init(self, "line", line)  # field by field: one is made per node of the file (set_fields loops)
+        init(self, "column", column)
+        init(self, "key_line", key_line)
+        init(self, "key_column", key_column)
+        init(self, "quoted", quoted)
+        init(self, "from_env", from_env)
 
 
 class Document:  # a plain class: a dataclass costs ~2M instructions to make at import
