@@ -111,7 +111,7 @@ class Document:  # a plain class: a dataclass costs ~2M instructions to make at 
 def _yaml(plain_scanner: bool = False) -> YAML:
     yaml = YAML(typ="rt")
     if plain_scanner:  # no comments gathered (~40% of loading a file; no comment is kept)
-        yaml.Scanner = Scanner
+        yaml.Scanner = _PlainScanner
     yaml.Parser = _LimitedParser
     yaml.preserve_quotes = True
     yaml.allow_duplicate_keys = False
@@ -252,14 +252,28 @@ class _LimitedParser(RoundTripParser):
     """The round-trip parser, each event checked by ``_Limits`` as the composer takes it, so a
     file is parsed once (a separate pass over the events cost as much as a third of loading)."""
 
+    scanner: Any = None  # the loader's scanner, kept: ruamel's property asks the loader at every token
+
     def __init__(self, loader: Any) -> None:
         super().__init__(loader)
         self.limits = _Limits()
+        self.scanner = loader.scanner
 
     def get_event(self) -> Any:
         event = super().get_event()
         self.limits.see(event)
         return event
+
+
+class _PlainScanner(Scanner):
+    """ruamel's plain scanner with its reader kept (its property is asked at every character);
+    together with the parser's kept scanner, ~10% of loading a file."""
+
+    reader: Any = None
+
+    def __init__(self, loader: Any = None) -> None:
+        self.reader = loader.reader
+        super().__init__(loader)
 
 
 def _limits(text: str) -> Optional[Tuple[int, int, str, str]]:
