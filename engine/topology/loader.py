@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.parser import RoundTripParser
@@ -111,7 +112,7 @@ class Document:  # a plain class: a dataclass costs ~2M instructions to make at 
 def _yaml(plain_scanner: bool = False) -> YAML:
     yaml = YAML(typ="rt")
     if plain_scanner:  # no comments gathered (~40% of loading a file; no comment is kept)
-        yaml.Scanner = _PlainScanner
+        yaml.Scanner, yaml.Composer = _PlainScanner, _Composer
     yaml.Parser = _LimitedParser
     yaml.preserve_quotes = True
     yaml.allow_duplicate_keys = False
@@ -274,6 +275,18 @@ class _PlainScanner(Scanner):
     def __init__(self, loader: Any = None) -> None:
         self.reader = loader.reader
         super().__init__(loader)
+
+
+class _Composer(Composer):
+    """ruamel's composer with the loader's parser and resolver kept (its properties, asked at
+    every event and node, look them up through the loader's: ~8% of loading a file)."""
+
+    parser: Any = None
+    resolver: Any = None
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self.parser, self.resolver = loader.parser, loader.resolver
 
 
 def _limits(text: str) -> Optional[Tuple[int, int, str, str]]:
