@@ -8,6 +8,9 @@ same broker, each in a fresh process (its peak RSS measured):
 
 * ``raw``: a confluent-kafka consumer reading every message and an idempotent producer
   (acks=all) writing each value to another topic, nothing else: the ceiling;
+* ``raw-json``: the same loop, each value parsed and written again with orjson
+  (``dumps(loads(value))``): the ceiling of any flow that reads its events as JSON and writes
+  JSON, before it does anything with them;
 * ``topology``: a cast + filter + map topology, Kafka source -> Kafka sink, every delivery
   confirmed, error boundaries on;
 * ``quix``: the same work in Quix Streams (``Application``, ``apply``/``filter``/``apply``,
@@ -21,8 +24,8 @@ The first round checks that the topology and Quix write the same records (key ->
 Without --bootstrap (or VELOCITY_KAFKA_BOOTSTRAP) a broker is started with scripts/kafka and
 stopped at the end. Prints the load average before and after the rounds (the box is often
 shared: ratios from a loaded box understate a flow that needs more CPU), per round, then, last,
-``rss NAME: MiB`` and
-``ratio topology/raw`` / ``ratio topology/quix``: median [min..max] of the per-round ratios.
+``rss NAME: MiB`` and ``ratio topology/raw`` / ``ratio topology/raw-json`` / ``ratio
+topology/quix``: median [min..max] of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ sinks:
   domain: {{from: domain, kafka: {{brokers: "{bootstrap}", topic: {target}}}}}
 dead_letter: {{file: {{path: "{dead}"}}}}
 """
-FLOWS = ("raw", "topology", "quix")
+FLOWS = ("raw", "raw-json", "topology", "quix")
 
 
 def technical_event(i: int) -> bytes:
@@ -103,20 +106,23 @@ def produce(bootstrap: str, topic: str, count: int) -> float:
 
 
 # -- the three flows, each run in a child process ------------------------------------------------
-def raw_copy(bootstrap: str, source: str, target: str, count: int) -> float:
-    """The ceiling: consume every message and produce its value, nothing in between."""
+def raw_copy(bootstrap: str, source: str, target: str, count: int, parse: bool = False) -> float:
+    """The ceiling: consume every message and produce its value, nothing in between (with
+    ``parse``, the value parsed and serialized again by orjson)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all", "enable.idempotence": True})
     consumer.subscribe([source])
+    loads, dumps = orjson.loads, orjson.dumps
     seen, started = 0, time.perf_counter()
     while seen < count:
         for message in consumer.consume(1000, 1.0):
             if message.error():
                 continue
+            value = dumps(loads(message.value())) if parse else message.value()
             while True:
                 try:
-                    producer.produce(target, message.value(), key=message.key())
+                    producer.produce(target, value, key=message.key())
                     break
                 except BufferError:
                     producer.poll(0.05)
@@ -185,8 +191,8 @@ def quix_copy(bootstrap: str, source: str, target: str, count: int) -> float:
 
 def child(flow: str, bootstrap: str, source: str, target: str, count: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        if flow == "raw":
-            seconds = raw_copy(bootstrap, source, target, count)
+        if flow in ("raw", "raw-json"):
+            seconds = raw_copy(bootstrap, source, target, count, parse=flow == "raw-json")
         elif flow == "topology":
             seconds = topology_copy(bootstrap, source, target, tmp, workers)
         else:
@@ -282,7 +288,7 @@ def rounds(args, run: str, source: str, quix) -> None:
         f"{flow} {args.events / statistics.median(r['seconds'] for r in results[flow]):,.0f}" for flow in flows))
     for flow in flows:  # last, for scripts
         print(f"rss {flow}: {spread([r['rss_mib'] for r in results[flow]])} MiB (peak, per round)")
-    for flow in flows[:1] + flows[2:]:
+    for flow in (f for f in flows if f != "topology"):
         ratios = [peer["seconds"] / ours["seconds"] for peer, ours in zip(results[flow], results["topology"],
                                                                             strict=True)]
         print(f"ratio topology/{flow}: {spread(ratios)}")
