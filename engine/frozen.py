@@ -13,7 +13,6 @@ pickle make it again from its fields. It has no ``dataclasses.fields``, ``replac
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
 from typing import Any, ClassVar, Tuple
 
 init = object.__setattr__  # how a record's __init__ sets its fields
@@ -49,9 +48,11 @@ class Frozen:
         return f"{type(self).__qualname__}({shown})"
 
     def __setattr__(self, name: str, value: Any) -> None:
+        from dataclasses import FrozenInstanceError  # at the mistake: dataclasses costs ~8M instructions to import
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
     def __delattr__(self, name: str) -> None:
+        from dataclasses import FrozenInstanceError
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:

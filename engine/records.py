@@ -9,6 +9,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any, List, Optional
 
+META_FIELD = "_meta"  # the field a decoded event carries its RawBatch.meta in
+
 
 class RawBatch:
     """Undecoded values read by a source, with where they came from.

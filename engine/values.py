@@ -17,8 +17,6 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from engine import jsontext
-
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off"}
 _EPOCH_DIVISORS = {"s": 1, "ms": 1_000, "us": 1_000_000}
@@ -171,8 +169,25 @@ def to_json(value):
     if isinstance(value, (dict, list)):
         return value
     if isinstance(value, str):
-        return jsontext.loads_column(value)
+        return (_loads_column or _jsontext_loads())(value)
     raise ValueError(f"cannot convert {type(value).__name__} to json")
+
+
+def loads_json_text(text: str) -> Any:
+    """``engine.jsontext.loads_column(text)``, that module imported at the first call."""
+    return (_loads_column or _jsontext_loads())(text)
+
+
+_loads_column: Optional[Callable[[str], Any]] = None
+
+
+def _jsontext_loads() -> Callable[[str], Any]:
+    """engine.jsontext (and orjson with it) at the first json conversion, not at import: a
+    ``validate`` converts nothing, and orjson's import brings dataclasses, inspect and uuid."""
+    global _loads_column
+    from engine.jsontext import loads_column
+    _loads_column = loads_column
+    return loads_column
 
 
 def parse_timestamp(text: str) -> datetime:

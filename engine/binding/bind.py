@@ -16,11 +16,11 @@ from engine.binding.model import SinkSpec, SourceSpec, StepSpec, Topology
 from engine.binding.sink_checks import DEAD_LETTER_COLUMNS, TABLE_SINKS, duckdb_columns, duckdb_tables, kafka_envelope
 from engine.catalog import component, components
 from engine.errors import ConfigError
-from engine.operators.decode import META_FIELD
 from engine.operators.expr import collected_warnings
 from engine.operators.fields import Fields
 from engine.operators.jsonschemas import EventSchema, ref_roots
 from engine.operators.union import merge_fields
+from engine.records import META_FIELD
 from engine.topology.definitions import SinkDef, SourceDef, StepDef, TopologyDef
 from engine.topology.diagnostics import WARNING
 from engine.topology.reporter import Reporter

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional, Seq
 
 import orjson
 
-from engine.connectors.errors import ConnectorError
-from engine.connectors.jsonl import JSON_DEFAULT, Unwritable, encode_value
+from engine.connectors.errors import ConnectorError, Unwritable
+from engine.connectors.jsonl import JSON_DEFAULT, encode_value
 from engine.values import InfiniteTimestamp, parse_decimal, parse_timestamp
 
 if TYPE_CHECKING:

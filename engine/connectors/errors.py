@@ -9,5 +9,11 @@ class ConnectorError(Exception):
     """
 
 
+class Unwritable(ValueError):
+    """An event that cannot be written as a sink writes it (JSON, a column's type); the message
+    says why, in one line, and the event becomes a dead letter. Here, not in ``jsonl``, so that
+    checking a table's columns (``validate``) does not import orjson."""
+
+
 class QueryError(Exception):
     """A read-only query on a sink's database that was refused, failed, or found no database (one line)."""

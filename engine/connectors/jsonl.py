@@ -20,14 +20,12 @@ from typing import Any
 
 import orjson
 
+from engine.connectors.errors import Unwritable
+
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 _LINE_OPTIONS = _OPTIONS | orjson.OPT_APPEND_NEWLINE
 MAX_DEPTH = 254  # orjson's write limit
 _INT64 = (-(2 ** 63), 2 ** 64 - 1)  # orjson writes unsigned 64-bit integers too
-
-
-class Unwritable(ValueError):
-    """An event that cannot be written as JSON; the message says why, in one line."""
 
 
 def _default(value: Any) -> Any:

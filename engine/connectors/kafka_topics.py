@@ -23,7 +23,7 @@ from typing import Dict, Mapping, Optional
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from engine.connectors.jsonl import Unwritable
+from engine.connectors.errors import Unwritable
 
 _LEGAL = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 RECHECK_SECONDS = 10.0

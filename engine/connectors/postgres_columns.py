@@ -22,8 +22,7 @@ from decimal import ROUND_HALF_UP
 from typing import Any, Callable
 
 from engine.connectors.duckdb_columns import Column, Quick, decimal_converter, decimal_quick, json_quick
-from engine.connectors.errors import ConnectorError
-from engine.connectors.jsonl import Unwritable
+from engine.connectors.errors import ConnectorError, Unwritable
 
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
 _TYPES = {"int": "bigint", "float": "double precision", "bool": "boolean", "str": "text", "date": "date",

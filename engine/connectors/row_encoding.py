@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, List, Sequence
 import orjson
 
 from engine.connectors.duckdb_columns import Column, describe_kind
-from engine.connectors.jsonl import Unwritable
+from engine.connectors.errors import Unwritable
 
 _NAMES = {"_date": date, "_datetime": datetime, "_int": int, "_float": float, "_bool": bool, "_str": str,
           "_Decimal": Decimal, "_Unwritable": Unwritable,

@@ -18,8 +18,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_positions import BATCH_EXTRA, PREFIX, Position, Winner, fold, read_position
-from engine.connectors.errors import ConnectorError
-from engine.connectors.jsonl import Unwritable
+from engine.connectors.errors import ConnectorError, Unwritable
 from engine.connectors.row_encoding import row_encoder
 from engine.errors import ConfigError
 

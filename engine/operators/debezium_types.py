@@ -17,8 +17,14 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Dict, Optional
 
-from engine import jsontext
-from engine.values import INFINITY, MINUS_INFINITY, MINUS_INFINITY_EPOCH, PLUS_INFINITY_EPOCH, parse_timestamp
+from engine.values import (
+    INFINITY,
+    MINUS_INFINITY,
+    MINUS_INFINITY_EPOCH,
+    PLUS_INFINITY_EPOCH,
+    loads_json_text,
+    parse_timestamp,
+)
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
 MAX_SCALE = 16383  # PostgreSQL's largest NUMERIC display scale
@@ -243,7 +249,7 @@ def json_text(value):
     ``engine.jsontext.loads_column``'s rules (exact integers, fractions a double cannot hold
     as ``Decimal``, no NaN, at most ``MAX_DEPTH`` levels)."""
     if type(value) is str:
-        return jsontext.loads_column(value)
+        return loads_json_text(value)
     if isinstance(value, (dict, list)):
         return value
     raise ValueError(f"expected JSON text, got {type(value).__name__}")

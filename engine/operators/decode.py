@@ -39,9 +39,8 @@ from engine.operators.connect_json import EnvelopeDecoder
 from engine.operators.dead import describe
 from engine.operators.jsonschemas import EventSchema
 from engine.operators.validate import split_valid
-from engine.records import DeadLetter, RawBatch
+from engine.records import META_FIELD, DeadLetter, RawBatch
 
-META_FIELD = "_meta"
 FORMATS = ("json", "string", "bytes")
 MAX_VALUE_BYTES = 16 * 1024 * 1024  # a longer value is dead-lettered unread
 _NULL = type(None)

@@ -16,9 +16,10 @@ from decimal import Decimal
 from itertools import repeat
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
-import orjson
-
-from engine import jsontext
+# orjson is imported at the first round trip, not with this module: `validate` loads schemas
+# but converts no event, and orjson's import brings dataclasses, inspect and uuid (~50M
+# instructions of a first validate). _default and _exact_ints run only inside a round trip.
+orjson: Any = None
 
 View = Callable[[Any], Any]
 
@@ -47,12 +48,21 @@ def _default(value):
 def round_trip(value: Any) -> Any:
     """``value`` as JSON gives it back (the reference the views must agree with); integers
     beyond 64 bits, which orjson does not write, stay exact integers."""
+    json = orjson or _import_orjson()
     try:
-        return orjson.loads(orjson.dumps(value, default=_default))
+        return json.loads(json.dumps(value, default=_default))
     except TypeError as exc:
         if "64-bit" not in str(exc):
             raise
-    return jsontext.exact(orjson.dumps(_exact_ints(value), default=_default))  # the json module: exact ints
+    from engine import jsontext
+    return jsontext.exact(json.dumps(_exact_ints(value), default=_default))  # the json module: exact ints
+
+
+def _import_orjson() -> Any:
+    global orjson
+    import orjson as module
+    orjson = module
+    return module
 
 
 def _exact_ints(value: Any) -> Any:
