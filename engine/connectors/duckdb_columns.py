@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
-import orjson
-
 from engine.connectors.errors import ConnectorError, Unwritable
-from engine.connectors.jsonl import JSON_DEFAULT, encode_value
+from engine.frozen import Frozen, set_fields
 from engine.values import InfiniteTimestamp, parse_decimal, parse_timestamp
 
 if TYPE_CHECKING:
@@ -119,7 +116,10 @@ def _timestamp(value: Any) -> Any:
 
 
 def _json(value: Any) -> Any:
-    return None if value is None else encode_value(value).decode("utf-8")
+    if value is None:
+        return None
+    from engine.connectors.jsonl import encode_value  # not at import: checking tables (validate) needs no orjson
+    return encode_value(value).decode("utf-8")
 
 
 class Quick(NamedTuple):
@@ -128,11 +128,31 @@ class Quick(NamedTuple):
     ``test`` is an expression over ``{v}`` (the field's value) that may bind ``{r}``; when it
     holds, ``value`` is the column's value (``"{v}"``: unchanged). ``{k}<name>`` names one of
     ``names``, constants bound for this column. The test may raise ``InvalidOperation`` or
-    orjson's ``JSONEncodeError``: the encoder then converts the whole event the slow way."""
+    orjson's ``JSONEncodeError``: the encoder then converts the whole event the slow way. A
+    constant given as a ``Later`` is made when the encoder is built (``Later.value()``), not
+    when the column is declared: checking a table's columns (``validate``) imports no orjson."""
 
     test: str
     value: str
     names: Tuple[Tuple[str, Any], ...] = ()
+
+
+class Later(NamedTuple):
+    """A constant of a quick test made when a row encoder is built: ``make()``."""
+
+    make: Callable[[], Any]
+
+
+def _orjson_dumps() -> Any:
+    import orjson
+
+    return orjson.dumps
+
+
+def _json_default() -> Any:
+    from engine.connectors.jsonl import JSON_DEFAULT
+
+    return JSON_DEFAULT
 
 
 def decimal_quick(precision: int, scale: int, rounding: Optional[str]) -> Quick:
@@ -152,7 +172,7 @@ def json_quick(no_nul: bool) -> Quick:
     test = "({v} is not None and ({r} := {k}dumps({v}, default={k}default).decode()) is not None)"
     if no_nul:
         test = test[:-1] + " and '\\\\u0000' not in {r})"
-    return Quick(test, "{r}", (("dumps", orjson.dumps), ("default", JSON_DEFAULT)))
+    return Quick(test, "{r}", (("dumps", Later(_orjson_dumps)), ("default", Later(_json_default))))
 
 
 def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None) -> Callable[[Any], Any]:
@@ -220,15 +240,19 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(Frozen):  # a frozen record (engine/frozen.py): dataclasses is not imported to check tables
     """One table column: its SQL type, the Arrow type it travels as, and its value check."""
 
+    __slots__ = ("name", "sql_type", "arrow_type", "convert", "quick")
     name: str
     sql_type: str
     arrow_type: str  # a name for arrow_type(): int64, float64, bool_, string, date32, timestamp
     convert: Callable[[Any], Any]
-    quick: Optional[Quick] = None  # the usual values without the call to convert
+    quick: Optional[Quick]  # the usual values without the call to convert
+
+    def __init__(self, name: str, sql_type: str, arrow_type: str, convert: Callable[[Any], Any],
+                 quick: Optional[Quick] = None) -> None:
+        set_fields(self, name, sql_type, arrow_type, convert, quick)
 
     @classmethod
     def of(cls, name: str, kind: str) -> "Column":

@@ -23,21 +23,20 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Dict, List, Sequence
 
-import orjson
-
-from engine.connectors.duckdb_columns import Column, describe_kind
+from engine.connectors.duckdb_columns import Column, Later, describe_kind
 from engine.connectors.errors import Unwritable
 
 _NAMES = {"_date": date, "_datetime": datetime, "_int": int, "_float": float, "_bool": bool, "_str": str,
-          "_Decimal": Decimal, "_Unwritable": Unwritable,
-          "_Redo": (InvalidOperation, orjson.JSONEncodeError)}
+          "_Decimal": Decimal, "_Unwritable": Unwritable}
 
 
 def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> Callable[[dict], tuple]:
     """``event -> row`` (one converted value per column, in order); ``Unwritable`` names the
     column when a value cannot be stored, or a key column is null."""
     fields = [(c.name, c.convert) for c in columns]
-    scope: Dict[str, Any] = dict(_NAMES)
+    import orjson  # here, not at import: checking a table's columns (validate) builds no encoder
+
+    scope: Dict[str, Any] = {**_NAMES, "_Redo": (InvalidOperation, orjson.JSONEncodeError)}
 
     def named(event: dict) -> Unwritable:
         """The same failure, saying which column (found again only for the failing event)."""
@@ -54,7 +53,7 @@ def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> C
         if column.name in key:
             scope[f"_null{i}"] = f"table '{table}': key column '{column.name}' is null"
         for name, value in column.quick.names if column.quick else ():
-            scope[f"_k{i}{name}"] = value
+            scope[f"_k{i}{name}"] = value.make() if type(value) is Later else value
     source = _source(columns, key, "slow", quick=False) + _source(columns, key, "encode", quick=True)
     exec(compile(source, f"<velocity-flow row of {table!r}>", "exec"), scope)  # noqa: S102 - see above
     return scope["encode"]

@@ -12,7 +12,6 @@ from operator import itemgetter
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from engine.connectors.duckdb_columns import Column
-from engine.connectors.jsonl import encode_value
 from engine.sql_names import quote  # noqa: F401 - this module's interface too
 
 
@@ -92,6 +91,7 @@ def last_per_key(rows: List[tuple], key_positions: List[int]) -> List[tuple]:
         try:
             hash(ident)  # (an empty dict's pop would not hash it)
         except TypeError:  # an unhashable key value: compare its JSON text
+            from engine.connectors.jsonl import encode_value  # rare: not imported to check tables (validate)
             ident = encode_value(list(ident))
         latest.pop(ident, None)
         latest[ident] = row
