@@ -237,8 +237,7 @@ class TransactionMerger(KeyLogic):
         released = {t.id for t in transactions}
         if released:
             self.s.ended = [tx for tx in self.s.ended if tx not in released]
-        if self.s.loose:  # (the usual backlog has none: no calls per transaction for nothing)
-            self._emit(self._take(self.s.released_upto, unpositioned=False), results, deads)  # late ones
+        self._emit_loose(self.s.released_upto, results, deads, unpositioned=False)  # late ones
         for transaction in transactions:
             if self.s.open.get(transaction.id) is not transaction:  # became loose meanwhile (_unmarked)
                 continue
@@ -250,32 +249,32 @@ class TransactionMerger(KeyLogic):
                     and self.s.unended:  # (else _unmarked has none to prove)
                 self._unmarked(transaction)
             pos = position(transaction.changes)
-            if self.s.loose:
-                self._emit(self._take(pos), results, deads)
+            self._emit_loose(pos, results, deads)
             emitted, failed = self.step.net_changes(transaction)
             results += emitted
             deads += failed
             if pos is not None and (self.s.released_upto is None or pos > self.s.released_upto):
                 self.s.released_upto = pos
-            if self.s.loose:
-                self._emit(self._take(self.s.released_upto, unpositioned=False), results, deads)  # unblocked
+            self._emit_loose(self.s.released_upto, results, deads, unpositioned=False)  # unblocked
         if rest is not None and self.s.loose:
             going = [u for u in self.s.loose if rest(u)]
             self.s.loose = [u for u in self.s.loose if not rest(u)]
             self._emit(take(going, None, everything=True)[0], results, deads)
         return results, deads
 
-    def _take(self, upto: Optional[Any], unpositioned: bool = True) -> List[Loose]:
-        """Take the loose units that go now (``transaction_order.take``) out of the state."""
+    def _emit_loose(self, upto: Optional[Any], results: List[dict], deads: List[DeadLetter],
+                    unpositioned: bool = True) -> None:
+        """Take the loose units that go now (``transaction_order.take``) out of the state and
+        emit them; nothing to do in the usual backlog, which holds none."""
         if not self.s.loose:
-            return []
+            return
         earliest: Dict[str, int] = {}
         for transaction in self.s.open.values():
             for table, arrival in getattr(transaction, "first_arrival", {}).items():
                 if arrival < earliest.get(table, arrival + 1):
                     earliest[table] = arrival
         taken, self.s.loose = take(self.s.loose, upto, unpositioned=unpositioned, earliest=earliest)
-        return taken
+        self._emit(taken, results, deads)
 
     def _emit(self, units: List[Loose], results: List[dict], deads: List[DeadLetter]) -> None:
         for tx_id, changes, snapshot in runs(units):
