@@ -87,8 +87,14 @@ def test_fast_storage_equals_the_ground_truth(run, monkeypatch):
     assert metrics and all(departed is not None and len(route) >= 2 for _, departed, route in metrics)
 
 
-def test_domain_events_merge_redundant_changes(run):
-    events = [json.loads(line) for line in (run / "out" / "domain" / "transport_order.jsonl").read_text().splitlines()]
+def test_domain_events_merge_redundant_changes(run, monkeypatch):
+    # its own run, into its own folder: the test does not lean on another test's output
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("VF_TMS", str(run / "tms"))
+    monkeypatch.setenv("VF_OUT", str(run / "out-domain"))
+    assert main(["run", "-q", "topologies/velocity/transport_order_domain.yaml"]) == 0
+    domain = run / "out-domain" / "domain" / "transport_order.jsonl"
+    events = [json.loads(line) for line in domain.read_text().splitlines()]
     assert len({e["event_id"] for e in events}) == len(events)  # deterministic ids, no duplicates
     note_edits = [c for e in events for c in e["changes"] if c["table"] == "note" and c["op"] == "u"]
     assert note_edits and all(c["merged"] >= 2 and c["changed"] for c in note_edits)  # DELETE+INSERT -> UPDATE
