@@ -8,27 +8,18 @@ path of each node (``("steps", 2, "filter")``), so later checks can report
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
-from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
-from ruamel.yaml.scanner import Scanner
 
 from engine.frozen import Frozen, init
 from engine.topology.diagnostics import Diagnostic
 from engine.topology.interpolate import EnvText, InterpolationError, interpolate, worth_redacting
+from engine.topology.yaml_passes import COMMENT_AFTER_INDICATOR, NOT_LOADED, Refused, round_trip, yaml_for
 
 NodePath = Tuple[Union[str, int], ...]
-
-MAX_DEPTH = 64  # nested mappings/sequences; real topologies stay under 10
-MAX_ALIAS_NODES = 10_000  # nodes that aliases (*name) may add by repeating what they point to
-
 
 class Position(Frozen):  # a frozen record (engine/frozen.py): no dataclass made at import
     """0-based line/column of a value, and of its key when it sits in a mapping."""
@@ -109,50 +100,19 @@ class Document:  # a plain class: a dataclass costs ~2M instructions to make at 
         return pos.line + 1, column
 
 
-def _yaml(plain_scanner: bool = False) -> YAML:
-    yaml = YAML(typ="rt")
-    if plain_scanner:  # no comments gathered (~40% of loading a file; no comment is kept)
-        yaml.Scanner, yaml.Composer = _PlainScanner, _Composer
-    yaml.Parser = _LimitedParser
-    yaml.preserve_quotes = True
-    yaml.allow_duplicate_keys = False
-    return yaml
-
-
-_NOT_LOADED = object()
-# A comment right after a ':' (or '?', '-') with nothing between: where the round-trip scanner
-# puts an empty value there ('key: # note', nothing under it), the plain one puts it at the next
-# token; such a file is loaded by the round-trip scanner only, so positions stay as they were.
-_COMMENT_AFTER_INDICATOR = re.compile(r"[:?-][ \t]+#")
-
-
-def _round_trip(text: str) -> Any:
-    """The file loaded by the round-trip scanner: what a file that the plain scanner refused is
-    reported by (its messages and positions), or a limit (``_Refused``) the whole file breaks."""
-    try:
-        return _yaml().load(text)
-    except _Refused:
-        raise
-    except Exception:  # noqa: BLE001 - re-raised unless the whole file's events decide first
-        limit = _limits(text)
-        if limit is None:
-            raise
-        raise _Refused(*limit) from None
-
-
 def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> Document:
     """Parse ``text``; YAML and interpolation problems land in ``Document.problems``."""
     doc = Document(path=path, text=text, data=None)
-    raw = _NOT_LOADED
-    if not _COMMENT_AFTER_INDICATOR.search(text):
+    raw = NOT_LOADED
+    if not COMMENT_AFTER_INDICATOR.search(text):
         try:  # the plain scanner first; a file it refuses is loaded again to report as before
-            raw = _yaml(plain_scanner=True).load(text)
+            raw = yaml_for(plain_scanner=True).load(text)
         except Exception:  # noqa: BLE001 - found again, and reported, as the round-trip scanner sees it
-            raw = _NOT_LOADED
-    if raw is _NOT_LOADED:
+            raw = NOT_LOADED
+    if raw is NOT_LOADED:
         try:
-            raw = _round_trip(text)
-        except _Refused as refused:
+            raw = round_trip(text)
+        except Refused as refused:
             doc.problems.append(Diagnostic(path, *refused.args))
             return doc
         except MarkedYAMLError as exc:
@@ -191,114 +151,6 @@ def load_file(path: str, env: Optional[Mapping[str, str]] = None) -> Document:
         doc.problems.append(Diagnostic(path, 1, 1, f"cannot read topology file: {reason}"))
         return doc
     return load_text(path, text, env)
-
-
-class _Refused(Exception):
-    """A limit the file goes beyond: args are (line, column, message, hint), 1-based."""
-
-
-class _Limits:
-    """Refuses, at the offending spot, what could make loading hang or exhaust memory: nesting
-    deeper than MAX_DEPTH, aliases that repeat more than MAX_ALIAS_NODES nodes in all (a
-    "billion laughs" file), and explicit tags (``!foo``, ``!!str``: a topology needs none, and
-    the loader would not keep them). Fed the parser's events one by one (no tree is built)."""
-
-    def __init__(self) -> None:
-        self.sizes: Dict[str, int] = {}  # anchor -> nodes in its value, aliases inside counted expanded
-        self.open_nodes: List[List[Any]] = []  # [anchor, nodes so far] of each open collection
-        self.added = 0
-
-    def see(self, event: Any) -> None:
-        if not isinstance(event, (NodeEvent, CollectionEndEvent)):
-            return
-        open_nodes = self.open_nodes
-        if isinstance(event, CollectionEndEvent):
-            anchor, count = open_nodes.pop()
-            if anchor is not None:
-                self.sizes[anchor] = count
-            if open_nodes:
-                open_nodes[-1][1] += count
-            return
-        mark = event.start_mark
-        where = (mark.line + 1, mark.column + 1)
-        if isinstance(event, AliasEvent):
-            size = self.sizes.get(event.anchor, 1)
-            self.added += size
-            if self.added > MAX_ALIAS_NODES:
-                raise _Refused(*where, f"aliases repeat more than {MAX_ALIAS_NODES:,} values in all "
-                                       f"('*{event.anchor}')",
-                               "write the values out, or use fewer aliases (*name) of large anchors (&name)")
-            if open_nodes:
-                open_nodes[-1][1] += size
-            return
-        tag = getattr(event, "tag", None)
-        tag = getattr(tag, "value", tag)
-        if tag is not None:
-            raise _Refused(*where, f"YAML tag '{tag}' is not supported",
-                           ("remove the tag: topology files use plain mappings, lists and scalars; "
-                            "quote a value to make it text"))
-        if isinstance(event, CollectionStartEvent):
-            if len(open_nodes) >= MAX_DEPTH:
-                raise _Refused(*where, f"nesting deeper than {MAX_DEPTH} levels",
-                               "topology files need only a few levels; flatten the structure")
-            open_nodes.append([event.anchor, 1])
-        else:
-            if event.anchor is not None:
-                self.sizes[event.anchor] = 1
-            if open_nodes:
-                open_nodes[-1][1] += 1
-
-
-class _LimitedParser(RoundTripParser):
-    """The round-trip parser, each event checked by ``_Limits`` as the composer takes it, so a
-    file is parsed once (a separate pass over the events cost as much as a third of loading)."""
-
-    scanner: Any = None  # the loader's scanner, kept: ruamel's property asks the loader at every token
-
-    def __init__(self, loader: Any) -> None:
-        super().__init__(loader)
-        self.limits = _Limits()
-        self.scanner = loader.scanner
-
-    def get_event(self) -> Any:
-        event = super().get_event()
-        self.limits.see(event)
-        return event
-
-
-class _PlainScanner(Scanner):
-    """ruamel's plain scanner with its reader kept (its property is asked at every character);
-    together with the parser's kept scanner, ~10% of loading a file."""
-
-    reader: Any = None
-
-    def __init__(self, loader: Any = None) -> None:
-        self.reader = loader.reader
-        super().__init__(loader)
-
-
-class _Composer(Composer):
-    """ruamel's composer with the loader's parser and resolver kept (its properties, asked at
-    every event and node, look them up through the loader's: ~8% of loading a file)."""
-
-    parser: Any = None
-    resolver: Any = None
-
-    def __init__(self, loader: Any = None) -> None:
-        super().__init__(loader)
-        self.parser, self.resolver = loader.parser, loader.resolver
-
-
-def _limits(text: str) -> Optional[Tuple[int, int, str, str]]:
-    """The limits over the whole file's events, nothing composed: (line, column, message,
-    hint) or None. Asked only when loading failed otherwise: the composer stops at its first
-    error (an undefined alias), and a limit or a syntax error further on was reported first."""
-    try:
-        for _ in _yaml().parse(text):  # _LimitedParser checks each event
-            pass
-    except _Refused as refused:
-        return refused.args
-    return None
 
 
 def _context_hint(exc: MarkedYAMLError) -> Optional[str]:

@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 from cli.main import main
-from engine.topology.loader import MAX_ALIAS_NODES, MAX_DEPTH, load_text
+from engine.topology.loader import load_text
+from engine.topology.yaml_passes import MAX_ALIAS_NODES, MAX_DEPTH
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
