@@ -67,7 +67,7 @@ from engine.lineage import Batch
 from engine.metrics import StepCounters
 from engine.operators.boundary import debug, guard
 from engine.operators.dead import describe
-from engine.operators.keyed import KeyedStep, KeyLogic
+from engine.operators.keyed import Events, KeyedStep, KeyLogic, events_of, singles
 from engine.records import DeadLetter
 from engine.stopping import state_kept
 
@@ -122,12 +122,14 @@ class _KeyLogic(StatefulBatchLogic):
                 try:
                     emitted, failed = self.logic.add(pairs, now)
                 except Exception as exc:  # noqa: BLE001 - the boundary: these events, not the flow
-                    for _, event in pairs:
+                    for event in events_of(pairs):
                         self._fail(event, "add()", exc, "the key's state may hold part of this call's events")
                     self.careful = CAREFUL_CALLS
                     continue
-            if failed and type(pairs) is _Traced:
-                lineage.trace_dead_letters(failed, pairs.batch)
+            if failed and type(pairs) in _TRACED:
+                batch = getattr(pairs, "batch", None)
+                if batch is not None:
+                    lineage.trace_dead_letters(failed, batch)
             results += emitted
             deads += failed
         return self._out(results, deads), self._discard()
@@ -211,20 +213,20 @@ class _KeyLogic(StatefulBatchLogic):
         except Exception as exc:  # noqa: BLE001
             self.careful = CAREFUL_CALLS
             if not self._rollback(saved):
-                for _, event in pairs:
+                for event in events_of(pairs):
                     self._fail(event, "add()", exc, "the key's state may hold part of this call's events")
                 return [], []
             if len(pairs) == 1:
-                self._fail(pairs[0][1], "add()", exc, "rolled back")
+                self._fail(events_of(pairs)[0], "add()", exc, "rolled back")
                 return [], []
         results, deads = [], []
-        for pair in pairs:
+        for event, one in singles(pairs):
             saved = self._checkpoint()
             try:
-                emitted, failed = self.logic.add([pair], now)
+                emitted, failed = self.logic.add(one, now)
             except Exception as exc:  # noqa: BLE001
                 undone = self._rollback(saved)
-                self._fail(pair[1], "add()", exc, "rolled back" if undone else "the key's state may hold part of it")
+                self._fail(event, "add()", exc, "rolled back" if undone else "the key's state may hold part of it")
                 continue
             results += emitted
             deads += failed
@@ -304,9 +306,19 @@ class _Traced(list):
     batch: Batch
 
 
-def _traced(groups: list, batch: Batch) -> list:
-    out = []
+_TRACED = (_Traced, Events)  # Events carry their batch themselves (engine.operators.keyed)
+
+
+def _traced(groups: list, batch: Optional[Batch]) -> list:
+    out: list = []
     for key, pairs in groups:
+        if pairs.__class__ is Events:
+            pairs.batch = batch
+            out.append((key, pairs))
+            continue
+        if batch is None:
+            out.append((key, pairs))
+            continue
         traced = _Traced(pairs)
         traced.batch = batch
         out.append((key, traced))
@@ -316,13 +328,12 @@ def _traced(groups: list, batch: Batch) -> list:
 def _grouper(step_id: str, keyed: KeyedStep, counters: Optional[StepCounters], traced: bool = False):
     """``traced``: each key's pairs carry their batch, so what ``add`` refuses is traced (``_Traced``)."""
     # a batch whose group() raises is grouped one event at a time
-    process = guard(step_id, keyed.group, keep_lineage=False)
+    process = guard(step_id, getattr(keyed, "group_events", keyed.group), keep_lineage=False)
 
     def group(batch: list):
         started = perf_counter()
         pairs, deads = process(batch)
-        if traced and type(batch) is Batch:
-            pairs = _traced(pairs, batch)
+        pairs = _traced(pairs, batch if traced and type(batch) is Batch else None)
         if counters is not None:  # the time of the grouping; the state's work is Bytewax's to time
             counters.add(events_in=len(batch), dead=len(deads), seconds=perf_counter() - started)
         return pairs, deads

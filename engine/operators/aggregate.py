@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Optional, Tuple, Type
 
 from engine.durations import HINT as DURATION_HINT
@@ -28,7 +28,7 @@ from engine.operators.aggregations import (
 from engine.operators.codegen import FirstTry, build_function
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
-from engine.operators.keyed import KeyedStep, fused_grouper, group_by_key
+from engine.operators.keyed import Events, KeyedStep, Released, events_grouper, fused_grouper, group_by_key
 from engine.operators.map import KEY_FIELD, key_text
 from engine.operators.windows import bounds
 from engine.operators.windows.base import Settings, WindowLogic
@@ -42,8 +42,24 @@ from engine.records import DeadLetter
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.S)
 WINDOW_KINDS = ("tumbling", "sliding", "session", "count")
 _FUSED_MAX = 12  # more accumulators: one quick fold each (the generated function grows with them)
+
+
+class RunningEvents(Running):
+    """``Running`` that also takes a key's ``Events`` (``Aggregate.group_events``): no pair
+    per event to make and take apart."""
+
+    def add(self, pairs: list, now: datetime) -> Released:
+        if pairs.__class__ is not Events:
+            return super().add(pairs, now)
+        if self.s.key is None:
+            self.s.key = pairs.key
+        accumulator = self.s.running if self.s.running is not None else self.step.fresh()
+        self.s.running, deads = self.step.fold(accumulator, pairs)
+        return ([self.result(self.s.running)] if self.settings.emit == "updates" else []), deads
+
+
 LOGIC: Dict[Optional[str], Type[WindowLogic]] = {  # window kind -> per-key logic
-    None: Running, "count": CountWindows, "tumbling": TumblingWindows, "sliding": SlidingWindows,
+    None: RunningEvents, "count": CountWindows, "tumbling": TumblingWindows, "sliding": SlidingWindows,
     "session": SessionWindows}
 
 
@@ -72,9 +88,12 @@ class Aggregate(KeyedStep):
         key_source = self.key.python if self.key is not None else f"e.get({KEY_FIELD!r})"
         self._key_of = build_function("key_of", f"def key_of(e):\n    return {key_source}\n", step_id)
         self._group_all = fused_grouper(key_source, step_id)
+        self._group_events: Optional[Callable[[list], Dict[str, Events]]] = None
         if self.key is not None:  # the usual batch, every event with its key field, read as e[name]
             key = self.key
             self._group_all = FirstTry(lambda: fused_grouper(key.strict()[0], step_id), self._group_all)
+            if self.settings.kind is None:  # RunningEvents takes Events
+                self._group_events = FirstTry(lambda: events_grouper(key.strict()[0], step_id), _pairs_instead)
         self.times = None
         settings = self.settings
         self.Logic = LOGIC[settings.kind]
@@ -134,6 +153,15 @@ class Aggregate(KeyedStep):
         except Exception:  # noqa: BLE001 - some event's key fails or is null: found one by one
             return group_by_key(batch, self.step_id, self._key_of, "the aggregation key is null")
 
+    def group_events(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+        """:meth:`group` with a key's events as ``Events`` when every key is text (no window)."""
+        if self._group_events is not None:
+            try:
+                return list(self._group_events(batch).items()), []
+            except Exception:  # noqa: BLE001 - a key that is not text, null or failing: pairs
+                pass
+        return self.group(batch)
+
     def logic(self, state=None) -> WindowLogic:
         """The per-key logic of this step's window kind (see engine/operators/keyed.py)."""
         if isinstance(state, KeyState):
@@ -176,6 +204,10 @@ class Aggregate(KeyedStep):
         out.update(self._result(accumulator))
         out[KEY_FIELD] = key_text(key)
         return out
+
+
+def _pairs_instead(batch: list):
+    raise ValueError("grouped into pairs")  # a batch the events grouper does not take (FirstTry's pause)
 
 
 # -- configuration helpers ---------------------------------------------------------------

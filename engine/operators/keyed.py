@@ -11,7 +11,8 @@ and calls, for each key (the same order as Bytewax's ``StatefulBatchLogic``):
    snapshot is restored; after a restore, ``resume(now)`` once, before anything else;
 2. per awake: ``add(pairs, now)`` with every ``(key value, event)`` pair queued for the key
    (it may keep the pairs and events, never the ``pairs`` list itself: the compiler's list
-   also refers to the batch it came from, for tracing), then ``due(now)`` if the time
+   also refers to the batch it came from, for tracing), or the key's ``Events`` when the
+   step groups with them (``group_events``), then ``due(now)`` if the time
    ``next_notification()`` gave has passed, then ``flush()`` if the bounded input has ended
    (no more events will come);
 3. after those, unless the key was discarded: ``next_notification()``, the system time of the
@@ -90,6 +91,11 @@ class KeyedStep:
         as dead letters (see :func:`group_by_key`)."""
         raise NotImplementedError
 
+    def group_events(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+        """What the compiler groups with: :meth:`group`, or (a step whose logic takes them) the
+        same groups with a key's events as :class:`Events` instead of its pairs."""
+        return self.group(batch)
+
     def logic(self, state: Any = None) -> KeyLogic:
         """The per-key logic the compiler drives (``engine/compiler/keyed.py``)."""
         return self.Logic(self, state)
@@ -136,3 +142,49 @@ def fused_grouper(key_python: str, step_id: str) -> Callable[[list], Dict[str, l
 
 class _NullKey(Exception):
     pass
+
+
+class Events(list):
+    """One key's events of a batch, for a step whose logic takes them instead of ``(key value,
+    event)`` pairs (an ``aggregate`` without a window): every event's key value is the text
+    ``key`` itself, so the pairs would repeat it. ``batch``: the batch they came from, set by
+    the compiler for tracing (see ``engine.compiler.keyed``)."""
+
+    __slots__ = ("key", "batch")
+    key: str
+    batch: Any
+
+
+def events_grouper(key_python: str, step_id: str) -> Callable[[list], Dict[str, Events]]:
+    """:func:`fused_grouper` as ``{key text: Events}``; it raises as soon as a key value is not
+    text (null, a number...): the caller then groups into pairs."""
+    source = (
+        "def group_events(batch):\n"
+        "    groups = {}\n"
+        "    for e in batch:\n"
+        f"        v = ({key_python})\n"
+        "        if v.__class__ is not _str: raise _NullKey\n"
+        "        p = groups.get(v)\n"
+        "        if p is None:\n"
+        "            groups[v] = p = _Events()\n"
+        "            p.key = v\n"
+        "        p.append(e)\n"
+        "    return groups\n")
+    return build_function("group_events", source, step_id, {"_str": str, "_Events": Events, "_NullKey": _NullKey})
+
+
+def events_of(items: list) -> list:
+    """The events of what ``add`` takes: ``Events``, or ``(key value, event)`` pairs."""
+    return items if items.__class__ is Events else [event for _, event in items]
+
+
+def singles(items: list) -> List[Tuple[dict, list]]:
+    """``(event, what add takes for that event alone)`` for each event of ``items``."""
+    if items.__class__ is not Events:
+        return [(pair[1], [pair]) for pair in items]
+    out: List[Tuple[dict, list]] = []
+    for event in items:
+        one = Events((event,))
+        one.key = items.key
+        out.append((event, one))
+    return out
