@@ -44,6 +44,7 @@ from engine.records import META_FIELD, DeadLetter, RawBatch
 FORMATS = ("json", "string", "bytes")
 MAX_VALUE_BYTES = 16 * 1024 * 1024  # a longer value is dead-lettered unread
 _NULL = type(None)
+_ENVELOPE = b'{"schema":'  # how a Kafka Connect envelope starts (engine/operators/connect_json.py)
 _KINDS = {type(None): "null", list: "an array", str: "a string", int: "a number", float: "a number",
           bool: "a boolean"}
 
@@ -78,7 +79,14 @@ class Decode:
                 or max(map(len, cast(List[bytes], values))) <= MAX_VALUE_BYTES):
             events: Optional[list]
             try:
-                events, whole, payloads, texts = self._decoder.load_all(values, joined)
+                if joined is not None and not values[0].startswith(_ENVELOPE):  # type: ignore[union-attr]
+                    # a batch that does not start with a Kafka Connect envelope: plain JSON, as
+                    # load_all reads it (any envelope later on is read whole, to the same value)
+                    events = whole = list(map(orjson.loads, cast(List[bytes], values)))
+                    payloads: list = []
+                    texts: Sequence = values
+                else:
+                    events, whole, payloads, texts = self._decoder.load_all(values, joined)
             except Exception:  # noqa: BLE001 - a value that does not parse: found below, with the reason
                 events = None
             kinds = [] if events is None else list(map(type, events))  # counted: ~75 instructions
