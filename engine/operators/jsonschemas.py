@@ -23,6 +23,7 @@ from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.fields import Fields
+from engine.operators.schema_accept import Accept, compile_accept
 from engine.operators.schema_view import View, compile_view
 from engine.resources import find_schema_file, schema_path
 
@@ -45,7 +46,7 @@ _JSON_TO_ENGINE = {"integer": "int", "number": "float", "boolean": "bool", "stri
 
 
 @lru_cache(maxsize=64)
-def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[str, str]]:
+def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[str, str], Optional[Accept]]:
     found = find_schema_file(path)
     try:
         schema = _read_json(found)
@@ -72,7 +73,17 @@ def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - whatever the compiler trips on is in the schema
         raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {_reason(exc)}", ("schema",)) from None
     _probe(path, validate, schema)
-    return validate, compile_view(schema), _fields_of(schema)
+    return validate, compile_view(schema), _fields_of(schema), _accept(schema)
+
+
+def _accept(schema) -> Optional[Accept]:
+    """The quick yes of ``schema`` (engine/operators/schema_accept.py), with the format
+    expressions of the fastjsonschema code generator that compiled it."""
+    import fastjsonschema
+
+    generator = getattr(fastjsonschema, "_get_code_generator_class", None)
+    formats = getattr(generator(schema), "FORMAT_REGEXS", None) if generator is not None else None
+    return compile_accept(schema, formats) if isinstance(formats, dict) else None
 
 
 _MAX_BYTES = 8 * 2 ** 20
@@ -204,12 +215,18 @@ class EventSchema:
         from fastjsonschema import JsonSchemaValueException  # loaded by _load: a lookup
 
         self.path = path
-        self._validate, self._view, declared = _load(path, tuple(roots) or _REF_ROOTS.get())
+        self._validate, self._view, declared, self.accept = _load(path, tuple(roots) or _REF_ROOTS.get())
         self.fields: Fields = declared or None
         self._invalid = JsonSchemaValueException
 
     def violation(self, event: dict) -> Optional[str]:
         """None when ``event`` is valid, else the reason, naming the offending field."""
+        accept = self.accept  # True: valid; False: not sure, the view and fastjsonschema tell
+        try:
+            if accept is not None and accept(event):
+                return None
+        except Exception:  # noqa: BLE001, S110 - not sure: the full check gives the verdict and reason
+            pass
         try:
             self._validate(self._view(event))
         except self._invalid as exc:

@@ -10,6 +10,12 @@ from engine.records import DeadLetter
 
 def split_valid(step_id: str, schema: EventSchema, batch: list):
     """(valid events, dead letters for the others)."""
+    accept = schema.accept
+    try:
+        if accept is not None and all(map(accept, batch)):  # the usual batch: each event surely valid
+            return list(batch), []
+    except Exception:  # noqa: BLE001, S110 - not sure: each event's own check tells
+        pass
     oks: list = []
     deads: List[DeadLetter] = []
     for event in batch:
