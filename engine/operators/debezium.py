@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.dead import describe, one_by_one
-from engine.operators.debezium_schema import Converters, row_converters, row_schemas
+from engine.operators.debezium_schema import NO_CONVERTERS, RowConverters, row_converters, row_schemas
 from engine.operators.debezium_types import (  # noqa: F401 - json_text: part of this module's interface
     DecodeError,
     decimal_bytes,
@@ -118,10 +118,10 @@ class Debezium:
             lambda type_name: hinted_converter(type_name, self.decimal_mode, self.time_mode))
         self.output_fields = {**OUTPUT_FIELDS, **top_level}
         # row schema (its list of fields) -> converters; a list because dicts are unhashable
-        self._cache: Dict[object, List[Tuple[list, Converters]]] = {}
+        self._cache: Dict[object, List[Tuple[list, RowConverters]]] = {}
         self._last_schema: object = None
         # the converters of that schema, or the DecodeError it gave
-        self._last_converters: Union[Tuple[Converters, Converters], DecodeError] = ([], [])
+        self._last_converters: Union[Tuple[RowConverters, RowConverters], DecodeError] = (NO_CONVERTERS, NO_CONVERTERS)
 
     # batch ------------------------------------------------------------------------------
 
@@ -160,11 +160,20 @@ class Debezium:
                 before_convs, after_convs = self._row_schemas(schema)
             raw_before = before
             if before is not None:
-                before = self._decode_row(before, "before", before_convs)
+                try:  # the row's code (RowConverters); on any failure, the loop tells what failed
+                    before = before_convs.row(before)
+                except Exception:  # noqa: BLE001
+                    before = self._decode_row(before, "before", before_convs)
             if after is not None and raw_before is not None and before is not None and before_convs is after_convs:
-                after = self._decode_after(after, after_convs, raw_before, before)  # reuses before's unchanged values
+                try:  # reuses before's unchanged values
+                    after = after_convs.after(after, raw_before, before)
+                except Exception:  # noqa: BLE001
+                    after = self._decode_after(after, after_convs, raw_before, before)
             elif after is not None:
-                after = self._decode_row(after, "after", after_convs)
+                try:
+                    after = after_convs.row(after)
+                except Exception:  # noqa: BLE001
+                    after = self._decode_row(after, "after", after_convs)
         else:
             before = None if before is None else dict(before)
             after = None if after is None else dict(after)
@@ -192,13 +201,13 @@ class Debezium:
             self._apply_casts(out)
         return out
 
-    def _row_schemas(self, schema) -> Tuple[Converters, Converters]:
+    def _row_schemas(self, schema) -> Tuple[RowConverters, RowConverters]:
         """The converters of the ``before`` and ``after`` row schemas of an envelope schema."""
         if schema is self._last_schema:  # decoded sources share one parsed schema per table
             if isinstance(self._last_converters, DecodeError):
                 raise self._last_converters
             return self._last_converters
-        found: Union[Tuple[Converters, Converters], DecodeError]
+        found: Union[Tuple[RowConverters, RowConverters], DecodeError]
         try:
             found = self._find_row_schemas(schema)
         except DecodeError as exc:
@@ -208,15 +217,15 @@ class Debezium:
             raise found
         return found
 
-    def _find_row_schemas(self, schema) -> Tuple[Converters, Converters]:
+    def _find_row_schemas(self, schema) -> Tuple[RowConverters, RowConverters]:
         before, after, before_path, after_path = row_schemas(schema)
-        before_convs = self._compiled(before, before_path) if before is not None else []
+        before_convs = self._compiled(before, before_path) if before is not None else NO_CONVERTERS
         after_convs = self._compiled(after, after_path) if after is not None else before_convs
         if before is None:
             before_convs = after_convs
         return before_convs, after_convs
 
-    def _compiled(self, row_schema: dict, path: str) -> Converters:
+    def _compiled(self, row_schema: dict, path: str) -> RowConverters:
         fields = row_schema.get("fields")
         if type(fields) is not list:
             return row_converters(fields, path)  # [] for none, else the reason
@@ -232,7 +241,7 @@ class Debezium:
             del entries[0]
         return convs
 
-    def _decode_row(self, row: dict, which: str, convs: Converters) -> dict:
+    def _decode_row(self, row: dict, which: str, convs: RowConverters) -> dict:
         """``row`` with every field converted."""
         out = dict(row)
         for key, convert in convs:
@@ -244,7 +253,7 @@ class Debezium:
                     self._failed(out, which, key, value, exc)
         return out
 
-    def _decode_after(self, row: dict, convs: Converters, raw_before: dict, before: dict) -> dict:
+    def _decode_after(self, row: dict, convs: RowConverters, raw_before: dict, before: dict) -> dict:
         """An update's after image: each field its before image has unchanged (most of them)
         takes before's converted value, the others are converted."""
         out = dict(row)

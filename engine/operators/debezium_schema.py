@@ -14,6 +14,19 @@ from typing import Callable, List, Optional, Tuple
 from engine.operators.debezium_types import DECIMAL, IMMUTABLE, LOGICAL, DecodeError, check_scale, decimal_bytes
 
 Converters = List[Tuple[str, Callable]]  # (column, converter of its non-null values)
+
+
+class RowConverters(list):
+    """A row's converters (a ``Converters`` list) and their two loops written out as code:
+    ``row(r)``, the converted copy of ``r``, and ``after(r, raw_before, before)``, an update's
+    after image taking before's converted value where the raw value is unchanged. Both raise
+    on any failure: the caller then takes the loop that says what failed."""
+
+    __slots__ = ("row", "after")
+
+    def __init__(self, pairs: Converters = ()) -> None:  # type: ignore[assignment]
+        super().__init__(pairs)
+        self.row, self.after = _row_code(self)
 _MEMO, _MEMO_TEXT = 1024, 64  # values remembered per column, and the longest text remembered
 _INTEGER_TEXT = re.compile(r"-?[0-9]{1,6}", re.ASCII)
 
@@ -36,10 +49,10 @@ def row_schemas(schema) -> Tuple[Optional[dict], Optional[dict], str, str]:
     return before, after, before_path, after_path
 
 
-def row_converters(fields, path: str) -> Converters:
+def row_converters(fields, path: str) -> RowConverters:
     """The converters of a struct's ``fields`` (the columns that need one)."""
     if fields is None:
-        return []
+        return NO_CONVERTERS
     if type(fields) is not list:
         raise DecodeError(f"{path}.fields is {_kind(fields)}, not a list")
     pairs = []
@@ -47,7 +60,33 @@ def row_converters(fields, path: str) -> Converters:
         convert = column_converter(field, where)
         if convert is not None:
             pairs.append((name, convert))
-    return pairs
+    return RowConverters(pairs) if pairs else NO_CONVERTERS
+
+
+def _row_code(convs: Converters) -> Tuple[Callable, Callable]:
+    """``RowConverters``' two functions: per column, its statements in the loops' order, a
+    remembered value looked up in the column's memo without a call."""
+    names: dict = {"_MEMO_KEYS": frozenset({str, int})}
+    row, after = ["def row(r):", "    out = dict(r)"], ["def after(r, rb, b):", "    out = dict(r)"]
+    for index, (key, convert) in enumerate(convs):
+        names[f"f{index}"] = convert
+        memo = getattr(convert, "memo_get", None)
+        if memo is not None:  # the memo keeps only str and int keys: another type is never looked up
+            names[f"g{index}"] = memo
+            converted = [f"x = g{index}(v) if type(v) in _MEMO_KEYS else None",
+                         f"out[{key!r}] = f{index}(v) if x is None else x"]
+        else:
+            converted = [f"out[{key!r}] = f{index}(v)"]
+        row += [f"    v = out.get({key!r})", "    if v is not None:"] + ["        " + line for line in converted]
+        after += [f"    v = out.get({key!r})", "    if v is not None:", f"        o = rb.get({key!r})",
+                  "        if o == v and type(o) is type(v):", f"            out[{key!r}] = b[{key!r}]",
+                  "        else:"] + ["            " + line for line in converted]
+    source = "\n".join(row + ["    return out"] + after + ["    return out"]) + "\n"
+    exec(compile(source, "<debezium row>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
+    return names["row"], names["after"]
+
+
+NO_CONVERTERS = RowConverters()  # a row without columns to convert
 
 
 def _named_fields(fields: list, path: str):
@@ -129,6 +168,7 @@ def memoized(convert: Callable) -> Callable:
             return found
         return convert(value)
 
+    remembered.memo_get = get  # type: ignore[attr-defined]  # RowConverters' code looks values up itself
     return remembered
 
 
