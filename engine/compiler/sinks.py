@@ -1,7 +1,8 @@
 """Sinks in the dataflow: each sink's encoding runs as a guarded step before its output.
 
 A sink declares ``encoder() -> (event -> item)``: the item is what its partition writes (a
-JSON line, a Kafka message, a checked DuckDB row). Encoding is pure, so it runs inside the
+JSON line, a Kafka message, a checked DuckDB row); it may also declare ``batch_encoder() ->
+(events -> items)``, the same items for a whole batch in one call. Encoding is pure, so it runs inside the
 error boundary (``engine.operators.boundary``) as the step ``sink:<name>:encode``: an event
 the destination could not take (an integer beyond 64 bits, nesting deeper than JSON allows,
 a NULL primary key) becomes a dead letter of ``sink:<name>`` and the rest is written. What
@@ -36,7 +37,7 @@ def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[St
     step_id = f"sink:{name}"
     if gauges is not None:
         attach_gauges(sink, gauges)
-    encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink.encoder()), keep_lineage=False))
+    encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink), keep_lineage=False))
     dead.append(encoded.dead)
     output(step_id, encoded.ok, sink, name)
 
@@ -48,7 +49,19 @@ def wire_dead_letter_sink(step_id: str, spec, dead: Stream, counters: StepCounte
     output(step_id, encoded.ok, sink, "dead_letter")
 
 
-def _encoding(encode: Callable) -> Callable:
+def _encoding(sink) -> Callable:
+    """The encode step's work: the sink's ``batch_encoder()`` (one call per batch) if it has
+    one, else its ``encoder()`` once per event."""
+    batch_encoder = getattr(sink, "batch_encoder", None)
+    if batch_encoder is not None:
+        encode_all = batch_encoder()
+
+        def process_all(batch: list):
+            return encode_all(batch), []
+
+        return process_all
+    encode = sink.encoder()
+
     def process(batch: list):
         return [encode(event) for event in batch], []
 

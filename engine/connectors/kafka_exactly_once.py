@@ -60,6 +60,9 @@ class ExactlyOnceKafkaSink(SinglePartitionSink[List[Message], dict]):
     def encoder(self) -> Callable[[dict], Message]:
         return self.plain.encoder()
 
+    def batch_encoder(self) -> Callable[[list], List[Message]]:
+        return self.plain.batch_encoder()
+
     def list_parts(self) -> List[str]:
         _store()  # at the start, not at the first event
         return super().list_parts()
