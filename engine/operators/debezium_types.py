@@ -244,15 +244,53 @@ def zoned_time(value):
 
 # --- JSON -----------------------------------------------------------------------------------
 
+_PLAIN_JSON: Dict[str, None] = {}  # texts whose value under those rules is orjson's own value of them
+_JSON_MEMO, _JSON_TEXT = 1024, 1024  # texts remembered, and the longest remembered
+_orjson_loads: Optional[Callable] = None  # orjson.loads, once a text has been remembered
+
+
 def json_text(value):
     """``io.debezium.data.Json`` (json, jsonb, hstore in json mode): JSON text -> object, under
     ``engine.jsontext.loads_column``'s rules (exact integers, fractions a double cannot hold
-    as ``Decimal``, no NaN, at most ``MAX_DEPTH`` levels)."""
+    as ``Decimal``, no NaN, at most ``MAX_DEPTH`` levels). A column's texts repeat (an order's
+    attributes in each of its updates): a text whose value under those rules was found to be
+    exactly what orjson alone makes of it (same types, keys in the same order, floats with
+    the same repr) is parsed by orjson alone the next times; each call gives a new object."""
     if type(value) is str:
-        return loads_json_text(value)
+        if value in _PLAIN_JSON:
+            return _orjson_loads(value)  # type: ignore[misc]  # set before the first text is remembered
+        found = loads_json_text(value)
+        if len(value) <= _JSON_TEXT:
+            _remember_if_plain(value, found)
+        return found
     if isinstance(value, (dict, list)):
         return value
     raise ValueError(f"expected JSON text, got {type(value).__name__}")
+
+
+def _remember_if_plain(text: str, found) -> None:
+    global _orjson_loads
+    import orjson  # imported by loads_json_text already: a look-up
+
+    if _same(found, orjson.loads(text)):
+        _orjson_loads = orjson.loads
+        if len(_PLAIN_JSON) >= _JSON_MEMO:
+            _PLAIN_JSON.clear()
+        _PLAIN_JSON[text] = None
+
+
+def _same(a, b) -> bool:
+    """``a`` and ``b`` are the same JSON value, type for type (1 is not 1.0, nor -0.0 0.0)."""
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is dict:
+        return list(a) == list(b) and all(_same(a[key], b[key]) for key in a)
+    if kind is list:
+        return len(a) == len(b) and all(map(_same, a, b))
+    if kind is float:
+        return repr(a) == repr(b)
+    return a == b
 
 
 # logical type name -> converter of a non-null value (None: kept as it is)
