@@ -68,6 +68,7 @@ class Decode:
     def process(self, raw: RawBatch):
         """(events, dead letters); the events are a ``lineage.Batch`` knowing each one's value."""
         if self.format != "json":
+            raw = _without_line_ends(raw)
             return self._validated(raw, *self._wrapped(raw))
         values = raw.values
         try:  # the batch's text at once: for the envelope test and the number check, and a
@@ -105,7 +106,9 @@ class Decode:
                     events = [events[i] for i in kept]
                 return self._validated(raw, events, [], kept)
             if events is None:
+                raw = _without_line_ends(raw)
                 return self._validated(raw, *self._tolerant(raw))
+        raw = _without_line_ends(raw)
         return self._validated(raw, *self._one_by_one(raw))
 
     def _tolerant(self, raw: RawBatch):
@@ -155,6 +158,8 @@ class Decode:
     def event_of(self, raw: RawBatch, index: int):
         """The event value ``index`` of ``raw`` decodes to (a dead letter's source event)."""
         value = raw.values[index]
+        if getattr(raw, "line_ends", False):
+            value = value.rstrip(b"\r\n")  # type: ignore[union-attr]
         event: Optional[dict]
         if self.format != "json":
             event = self._wrap(value)
@@ -245,6 +250,15 @@ class Decode:
 
 def _first(pair):
     return pair[0]
+
+
+def _without_line_ends(raw: RawBatch) -> RawBatch:
+    """``raw`` with the line ends of a file's lines taken off (``LineBatch`` of
+    engine/connectors/files.py): the values the paths that show or measure them expect."""
+    if not getattr(raw, "line_ends", False):
+        return raw
+    return RawBatch([v.rstrip(b"\r\n") for v in cast(List[bytes], raw.values)], raw.origin, raw.first_offset,
+                    raw.offsets, raw.meta)
 
 
 def _null_is_tombstone(raw: RawBatch) -> bool:
