@@ -15,6 +15,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from engine.frozen import Frozen, init
+from engine.topology import libyaml_pass
 from engine.topology.diagnostics import Diagnostic
 from engine.topology.interpolate import EnvText, InterpolationError, interpolate, worth_redacting
 from engine.topology.yaml_passes import COMMENT_AFTER_INDICATOR, NOT_LOADED, Refused, round_trip, yaml_for
@@ -105,7 +106,9 @@ def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> 
     doc = Document(path=path, text=text, data=None)
     raw = NOT_LOADED
     if not COMMENT_AFTER_INDICATOR.search(text):
-        try:  # the plain scanner first; a file it refuses is loaded again to report as before
+        raw = libyaml_pass.load(text)  # libyaml where it reads as the plain scanner; else NOT_LOADED
+    if raw is NOT_LOADED and not COMMENT_AFTER_INDICATOR.search(text):
+        try:  # the plain scanner next; a file it refuses is loaded again to report as before
             raw = yaml_for(plain_scanner=True).load(text)
         except Exception:  # noqa: BLE001 - found again, and reported, as the round-trip scanner sees it
             raw = NOT_LOADED
