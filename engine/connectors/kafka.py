@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
@@ -53,6 +54,9 @@ _LEADER_WAIT = 0.5  # at most, for the topic's metadata before a logical start o
 # unbound: list(map(...)) makes no bound method per message (offsets: 72 -> 41 ns per message)
 _value: Callable = Message.value
 _offset: Callable = Message.offset
+_error: Callable = Message.error
+_timestamp: Callable = Message.timestamp
+_SECOND = itemgetter(1)
 
 
 def servers(brokers: Union[str, Sequence[str]]) -> str:
@@ -178,13 +182,14 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
                 self._source.health.up()
             else:
                 self._source.health.probe(self._consumer)
-        for index, message in enumerate(messages):
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    self._ended = True  # the end arrives once, maybe with the last messages
-                    return messages[:index]
-                raise ConnectorError(f"kafka source: {self._origin}: {error.str()}")
+        if any(map(_error, messages)):  # in C: a message without an error is passed over at ~40 ns
+            for index, message in enumerate(messages):
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        self._ended = True  # the end arrives once, maybe with the last messages
+                        return messages[:index]
+                    raise ConnectorError(f"kafka source: {self._origin}: {error.str()}")
         return messages
 
     def _deliverable(self) -> list:
@@ -251,7 +256,11 @@ def _stamp(message) -> int:
 
 def _within(messages: list, limit: int) -> int:
     """How many of ``messages`` come before the first stamped later than ``limit`` (as
-    ``_stamp(m) <= limit`` for each, without a call per message)."""
+    ``_stamp(m) <= limit`` for each, without a call per message). All of them when the
+    largest stamp is within (found in C; a message without a timestamp counts as -1, which
+    is within any limit from -1 on); else the first past it is looked for."""
+    if not messages or (limit >= -1 and max(map(_timestamp, messages), key=_SECOND)[1] <= limit):
+        return len(messages)
     count = 0
     for message in messages:
         kind, stamp = message.timestamp()

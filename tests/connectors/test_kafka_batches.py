@@ -1,30 +1,25 @@
-"""The Kafka source's per-batch work, without a broker: the alignment's cut of a batch, the
+"""The Kafka source's per-batch work, without a broker: a fetched batch's errors, the alignment's cut of a batch, the
 metadata asked for before a logical start offset, and the sink's encoder on keys and headers."""
 
 from __future__ import annotations
 
-from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE
-from hypothesis import given, settings, strategies as st
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE, KafkaError, Message
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.connectors import kafka
+from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_sink import KafkaSink
-
-
-class _Message:
-    def __init__(self, kind: int, stamp: int) -> None:
-        self._stamp = (kind, stamp)
-
-    def timestamp(self):
-        return self._stamp
-
 
 stamps = st.tuples(st.sampled_from([TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE]), st.integers(-5, 60))
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(stamps, max_size=12), st.integers(-2, 60))
+@settings(max_examples=500, deadline=None)
+@given(st.lists(stamps, max_size=12), st.integers(-7, 60))
 def test_the_alignment_cuts_a_batch_before_its_first_message_past_the_limit(pairs, limit):
-    messages = [_Message(kind, stamp) for kind, stamp in pairs]
+    """Stamps in any order, any limit (the whole batch within is found in C first)."""
+    messages = [Message(timestamp=pair) for pair in pairs]
     expected = 0  # the rule as it was written first: one _stamp call per message
     while expected < len(messages) and kafka._stamp(messages[expected]) <= limit:
         expected += 1
@@ -71,3 +66,37 @@ def test_keys_and_headers_of_every_kind_encode_as_before():
     assert encode({"a": 1, "_headers": 0}) == ("t", None, b'{"a":1}', None)
     assert encode({"a": 1, "_headers": {"h": None, "n": 2}}) == ("t", None, b'{"a":1}', [("h", None), ("n", b"2")])
     assert encode({"_topic": "t", "b": [1]}) == ("t", None, b'{"b":[1]}', None)
+
+
+class _Fetched:
+    """A consumer whose ``consume`` hands out one prepared batch."""
+
+    def __init__(self, batch: list) -> None:
+        self.batch = batch
+
+    def consume(self, count, timeout):
+        return self.batch
+
+
+errors = st.sampled_from([KafkaError._PARTITION_EOF, KafkaError._TRANSPORT, KafkaError.OFFSET_OUT_OF_RANGE,
+                          KafkaError.NO_ERROR])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), errors), max_size=8))
+def test_a_fetched_batch_ends_at_the_partition_end_and_fails_at_any_other_error(kinds):
+    """Messages with an error anywhere in a batch (the end of the partition, a broker error,
+    even an error of code 0): as the rule checking each message in turn decides."""
+    batch = [Message(value=b"v", offset=i) if kind is None else Message(error=KafkaError(kind), offset=i)
+             for i, kind in enumerate(kinds)]
+    first = next((i for i, kind in enumerate(kinds) if kind is not None), None)
+    source = kafka.KafkaSource("127.0.0.1:1", topic="t", align=False)
+    reader = object.__new__(kafka._KafkaReader)
+    reader._consumer, reader._source, reader._origin, reader._ended = _Fetched(batch), source, "t[0]", False
+    if first is None:
+        assert reader._consume() is batch and not reader._ended
+    elif kinds[first] == KafkaError._PARTITION_EOF:
+        assert reader._consume() == batch[:first] and reader._ended
+    else:
+        with pytest.raises(ConnectorError, match=r"kafka source: t\[0\]: "):
+            reader._consume()
