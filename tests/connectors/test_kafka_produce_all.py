@@ -16,7 +16,8 @@ class _Producer:
     """``produce`` refuses (``BufferError``) at the calls listed in ``full``; ``poll`` drains."""
 
     def __init__(self, full: set) -> None:
-        self.full, self.calls, self.queued, self.polls = full, 0, [], 0
+        self.full, self.calls, self.polls = full, 0, 0
+        self.queued: list = []
 
     def produce(self, topic, value=None, key=None, *rest, **options):
         assert not rest  # never a partition, callback or timestamp by position
