@@ -21,7 +21,10 @@ _numeric_text = st.builds(
     st.text(alphabet="0123456789", max_size=12), st.sampled_from(["", " ", "\t"]))
 _odd_text = st.sampled_from(["NaN", "nan", "-NaN", "sNaN", "Infinity", "-inf", "1_000", "\u0661\u0662", "²",
                              "1e5", "1E-3", "9.995", "99999999.995", "0.005", "-0.005", "", " ", "1.", ".5",
-                             "0x10", "12a", "infinity", "-infinity"])
+                             "0x10", "12a", "infinity", "-infinity", " 1.5", "1.5 ", "\t2", "1_0.5", "1.5_1",
+                             "1e-999999999999999999999", "1e999999999999999999999", "1E-1000000000000000000",
+                             "0E-1000000000000000000", "-0E+999999999999999999", "1e-999999999999999990", "-0.00",
+                             "+.5", "5.", "00012.30", "1e1_0", "\u0661.5", "1.\u0665", "-sNaN", "sNaN12", "NaN3"])
 _times = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
                       timezones=st.sampled_from([None, timezone.utc, timezone(timedelta(hours=2)),
                                                  timezone(timedelta(hours=-5, minutes=-30))]))
@@ -109,3 +112,21 @@ def test_strict_and_lenient_loops_owned_or_not_convert_as_the_converters(batches
             assert repr(events) == repr(before)  # the input is never modified
         for dead in deads:  # an owned event that fails is dead-lettered as it arrived
             assert any(repr(dead.event) == repr(b) for b in before)
+
+
+_exponents = st.builds(lambda m, e: f"{m}e{e}", _numeric_text, st.integers(-(10 ** 19), 10 ** 19))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_numeric_text, _odd_text, _exponents, st.text(max_size=12)))
+@example("1e-1000000000000000000")
+@example("9" * 30 + "e999999999999999999")
+def test_the_exact_reading_of_decimal_text_is_decimal_or_raises(text):
+    """What the inline decimal form reads text with: Decimal() itself, or an exception."""
+    from engine.operators.cast_inline import _EXACT
+
+    try:
+        read = _EXACT.create_decimal(text)
+    except ArithmeticError:
+        return
+    assert repr(read) == repr(Decimal(text)) and type(read) is Decimal
