@@ -95,14 +95,53 @@ def _duckdb_table(name: str, spec: dict) -> TableSpec:
 
 
 def _duckdb_table_and_positions(name: str, spec: dict) -> Tuple[TableSpec, Positions]:
+    return _made_once(DUCKDB_LABEL, name, spec, _make_duckdb_table)
+
+
+def _make_duckdb_table(name: str, spec: dict) -> Tuple[TableSpec, Positions]:
     table = TableSpec(DUCKDB_LABEL, name, spec, Column.of)
     return table, Positions(name, table.columns, table.key)
 
 
 def _postgres_table(name: str, spec: dict) -> TableSpec:
+    return _made_once(POSTGRES_LABEL, name, spec, _make_postgres_table)
+
+
+def _make_postgres_table(name: str, spec: dict) -> TableSpec:
     table = TableSpec(POSTGRES_LABEL, name, spec, pg_column)
     Positions(name, table.columns, table.key, POSTGRES_LABEL, POSITION_TYPES)
     return table
+
+
+_MADE: dict = {}  # (label, name, frozen spec) -> the table (and positions) made of it
+
+
+def _made_once(label: str, name: str, spec: dict, make: Callable[[str, dict], Any]) -> Any:
+    """``make(name, spec)``, made once per process for equal specs: validate checks the
+    environments of a file one by one, and they mostly declare the same tables (the checks and
+    the views cache's key made each table again, five times per environment). Only what was
+    made is kept: a spec that fails is made (and fails) again each time."""
+    try:
+        key = (label, name, _frozen(spec))
+        made = _MADE.get(key)
+    except TypeError:  # something unhashable in the spec: made each time
+        return make(name, spec)
+    if made is None:
+        made = make(name, spec)
+        if len(_MADE) >= 256:
+            _MADE.clear()
+        _MADE[key] = made
+    return made
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable image of YAML data that tells apart what compares equal but differs in type
+    (1 and True and 1.0, a str and an interpolated EnvText)."""
+    if isinstance(value, dict):
+        return (dict, tuple((_frozen(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return (list, tuple(_frozen(v) for v in value))
+    return (value.__class__, value)
 
 
 def check_duckdb(options) -> None:
