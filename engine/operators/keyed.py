@@ -164,13 +164,14 @@ def events_grouper(key_python: str, step_id: str) -> Callable[[list], Dict[str, 
         "    for e in batch:\n"
         f"        v = ({key_python})\n"
         "        if v.__class__ is not _str: raise _NullKey\n"
-        "        p = groups.get(v)\n"
-        "        if p is None:\n"
-        "            groups[v] = p = _Events()\n"
+        "        try:\n"  # a subscript and no test per event: ~160 instructions fewer than get()
+        "            groups[v].append(e)\n"
+        "        except _KeyError:\n"
+        "            groups[v] = p = _Events((e,))\n"
         "            p.key = v\n"
-        "        p.append(e)\n"
         "    return groups\n")
-    return build_function("group_events", source, step_id, {"_str": str, "_Events": Events, "_NullKey": _NullKey})
+    return build_function("group_events", source, step_id,
+                          {"_str": str, "_Events": Events, "_NullKey": _NullKey, "_KeyError": KeyError})
 
 
 def events_of(items: list) -> list:

@@ -74,6 +74,8 @@ def test_a_batch_with_a_key_that_is_not_text_is_grouped_into_pairs():
     step = Aggregate("agg", {"key": "k", "compute": {"n": "count()"}}, None)  # the first try rests for a while
     groups, _ = step.group_events([{"k": "a", "x": Decimal(1)}, {"k": "a"}])
     assert [(key, type(items), items.key) for key, items in groups] == [("a", Events, "a")]
+    step.group_events([{"k": "b"}, {"k": "a"}, {"k": "b"}])
+    assert step._group_events._pause == 0  # the generated grouper took both batches
 
 
 def test_singles_keep_the_key():
