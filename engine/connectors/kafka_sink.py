@@ -194,6 +194,10 @@ class KafkaSink(DynamicSink[List[Message]]):
                  timeout: Union[str, float] = "30s", settings: Optional[Dict[str, object]] = None,
                  delivery: str = "at-least-once", metrics: Optional[StepCounters] = None) -> None:
         self.topic, self.timeout, self.metrics, self.delivery = topic, seconds(timeout), metrics, delivery
+        # No compression (librdkafka's default; compressing costs this process CPU per batch).
+        # linger.ms 0, 5 or 20 made no difference to the instructions per message of
+        # bench/kafka_throughput.py's topology (69.7k-70.1k, cachegrind): each batch is
+        # flushed anyway, and the per-message work of produce() is librdkafka's.
         self.config = quiet({"bootstrap.servers": servers(brokers), "acks": "all", "enable.idempotence": True,
                              "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
                                                 for k, v in (settings or {}).items()}})
