@@ -60,7 +60,13 @@ def select_environment(doc: Document, name: Optional[str]) -> Document:
         return doc.replace(problems=problems)
     part = doc.data[SECTION][name]
     source: NodePath = (SECTION, name)
-    positions = {p: pos for p, pos in doc.positions.items() if not _under(p, (SECTION,))}
+    positions = {}  # the base's, without the environments; what the environment writes moves in below
+    written = {}  # the positions inside this environment (what _merge moves)
+    for p, pos in doc.positions.items():
+        if p[:1] != (SECTION,):
+            positions[p] = pos
+        elif p[1:2] == (name,):
+            written[p] = pos
     selected = doc.replace(data={k: v for k, v in doc.data.items() if k != SECTION}, positions=positions,
                        problems=problems)
     if part is None:  # `staging:` with nothing under it: the base as it is
@@ -77,7 +83,7 @@ def select_environment(doc: Document, name: Optional[str]) -> Document:
                                        hint="every environment runs the base's steps; change sources, sinks, "
                                             "dead_letter, topics or settings instead", length=len(key)))
     patch = {k: v for k, v in part.items() if k not in FIXED}
-    selected.data = _merge(selected.data, patch, (), source, doc.positions, positions)
+    selected.data = _merge(selected.data, patch, (), source, written, positions)
     return selected
 
 
@@ -121,15 +127,17 @@ def _under(path: NodePath, prefix: NodePath) -> bool:
 
 
 def _drop(positions: Dict[NodePath, Position], prefix: NodePath) -> None:
-    for path in [p for p in positions if _under(p, prefix)]:
+    size = len(prefix)
+    for path in [p for p in positions if p[:size] == prefix]:
         del positions[path]
 
 
 def _move(found: Dict[NodePath, Position], source: NodePath, target: NodePath,
           positions: Dict[NodePath, Position]) -> None:
+    size = len(source)
     for path, pos in found.items():
-        if _under(path, source):
-            positions[target + path[len(source):]] = pos
+        if path[:size] == source:
+            positions[target + path[size:]] = pos
 
 
 def _outside(doc: Document, names: List[str]) -> List[Diagnostic]:
