@@ -12,6 +12,7 @@ from engine.topology.diagnostics import Diagnostic, count_errors
 from engine.topology.environments import environment_names, select_environment
 from engine.topology.interpolate import redact
 from engine.topology.loader import Document, load_file, load_text
+from engine.topology.quick_shape import unchanged_data
 from engine.topology.reading import Reader, unused
 from engine.topology.reporter import Reporter
 
@@ -52,16 +53,17 @@ def validate_every_environment(path: str, env: Optional[Mapping[str, str]] = Non
     """The base, then each environment of the file. A problem the base has is reported once,
     by the base; an environment's own problems say which environment they are in."""
     doc = load_file(path, env)
-    base = _validate(select_environment(doc, None), None)
-    results = [base]
-    seen = {(d.line, d.column, d.message) for d in base.diagnostics}
-    for name in environment_names(doc):
-        result = _validate(select_environment(doc, name), name)
-        own = [d for d in result.diagnostics if (d.line, d.column, d.message) not in seen]
-        result.shared_errors = count_errors(result.diagnostics) - count_errors(own)
-        shown = redact(name, doc.secrets)  # an environment's name may come from a ${VAR} too
-        result.diagnostics = [d.replace(message=f"in environment '{shown}': {d.message}") for d in own]
-        results.append(result)
+    with unchanged_data():  # validating never changes a document: the environments share the base's parts
+        base = _validate(select_environment(doc, None), None)
+        results = [base]
+        seen = {(d.line, d.column, d.message) for d in base.diagnostics}
+        for name in environment_names(doc):
+            result = _validate(select_environment(doc, name), name)
+            own = [d for d in result.diagnostics if (d.line, d.column, d.message) not in seen]
+            result.shared_errors = count_errors(result.diagnostics) - count_errors(own)
+            shown = redact(name, doc.secrets)  # an environment's name may come from a ${VAR} too
+            result.diagnostics = [d.replace(message=f"in environment '{shown}': {d.message}") for d in own]
+            results.append(result)
     return results
 
 

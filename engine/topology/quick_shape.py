@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numbers
 import re
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 # annotations: no effect on validity (formats are not asserted: no format checker is given)
 _IGNORED = frozenset(("$schema", "$defs", "$comment", "title", "description", "default", "examples",
@@ -35,6 +36,24 @@ def conforms(instance: Any, root: Dict[str, Any]) -> bool:
     """True when ``instance`` is valid against ``root`` (jsonschema would report nothing),
     False when it is not; raises ``Unknown`` (see the module's text)."""
     return _valid(instance, root, root)
+
+
+# While ``unchanged_data()`` lasts: (id(mapping or list), id(schema)) -> (the two), for each
+# pair found valid; they are held, so no id is reused meanwhile.
+_valid_before: Optional[Dict[Tuple[int, int], Tuple[Any, Any]]] = None
+
+
+@contextmanager
+def unchanged_data() -> Iterator[None]:
+    """The documents checked meanwhile are not changed: a mapping or list found valid against a
+    schema is valid again (the environments of a file share the base's unchanged parts, and
+    validate checks the base and every environment)."""
+    global _valid_before
+    outer, _valid_before = _valid_before, {} if _valid_before is None else _valid_before
+    try:
+        yield
+    finally:
+        _valid_before = outer
 
 
 def _number(value: Any) -> bool:
@@ -70,6 +89,18 @@ def _valid(value: Any, schema: Any, root: Dict[str, Any]) -> bool:
         return schema
     if not isinstance(schema, dict):
         raise Unknown("a schema that is not a mapping")
+    known = _valid_before
+    if known is not None and (value.__class__ is dict or value.__class__ is list):
+        if (id(value), id(schema)) in known:
+            return True
+        if not _checked(value, schema, root):
+            return False
+        known[id(value), id(schema)] = (value, schema)
+        return True
+    return _checked(value, schema, root)
+
+
+def _checked(value: Any, schema: dict, root: Dict[str, Any]) -> bool:
     for keyword, arg in schema.items():
         if keyword in _IGNORED or keyword == "$id" and schema is root:  # a nested $id would move "#/$defs/"
             continue
