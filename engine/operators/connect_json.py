@@ -14,7 +14,8 @@ so the decode step checks only the payload of a message that shares it.
 from __future__ import annotations
 
 from itertools import repeat
-from typing import List, Optional, Tuple
+from operator import getitem
+from typing import Callable, List, Optional, Tuple
 
 import orjson
 
@@ -25,6 +26,7 @@ _SEPARATOR = b',"payload":'
 _KEEP = 8  # distinct schemas remembered (a table's schema changes rarely)
 _TRIES = 4  # candidate ends of the schema's text tried (each one is a parse)
 _BYTES = {bytes}
+_view: Callable[[bytes], memoryview] = memoryview
 _WORTH_IT = 256  # shorter schemas are parsed in full: the saving would not pay for the check
 
 
@@ -101,8 +103,7 @@ class EnvelopeDecoder:
         if set(map(type, values)) != _BYTES or not all(map(bytes.startswith, values, repeat(prefix))) \
                 or not all(map(bytes.endswith, values, repeat(b"}"))):
             return None
-        cut = len(prefix)
-        texts = [memoryview(value)[cut:-1] for value in values]
+        texts: list = list(map(getitem, map(_view, values), repeat(slice(len(prefix), -1))))  # C loops
         try:
             payloads = list(map(orjson.loads, texts))
         except orjson.JSONDecodeError:
