@@ -49,11 +49,12 @@ from engine.operators.expr import compile_option
 from engine.operators.keyed import KeyedStep, KeyLogic, Released
 from engine.operators.transaction_net import net_change, net_events  # noqa: F401 - net_change: this module's interface
 from engine.operators.transaction_order import Loose, in_table_order, is_snapshot_read, position, runs, take
-from engine.operators.transaction_records import announced, is_marker, marker_id, no_id, unwrapped
+from engine.operators.transaction_records import announced, marker_id, no_id, unwrapped
 from engine.operators.transaction_state import MergeState, Transaction, forget_unended, remember, unended, upgraded
 from engine.operators.transaction_timer import IdleTimer, waits
 from engine.records import DeadLetter
 
+_MARKERS = ("BEGIN", "END")  # transaction_records.is_marker's statuses
 ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
 
 # Snapshots taken when this module was engine/operators/transactions.py name its state classes
@@ -75,7 +76,8 @@ class TransactionMerger(KeyLogic):
         deads: List[DeadLetter] = []
         for _, event in pairs:
             try:  # both check everything before they change the state
-                problem = self._marker(event, now) if is_marker(event) else self._change(event, now)
+                marker = event.get("status") in _MARKERS and "id" in event and "op" not in event  # is_marker, inline
+                problem = self._marker(event, now) if marker else self._change(event, now)
             except Exception as exc:  # noqa: BLE001 - e.g. an id too long to be written as text
                 problem = describe(exc)
             if problem is not None:
@@ -354,12 +356,13 @@ class MergeTransactions(KeyedStep):
             try:
                 if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
                     event = unwrapped(event)
-                tx = marker_id(event) if is_marker(event) else event.get("tx_id")
+                marker = event.get("status") in _MARKERS and "id" in event and "op" not in event  # is_marker, inline
+                tx = marker_id(event) if marker else event.get("tx_id")
             except Exception as exc:  # noqa: BLE001 - this event, not the batch
                 reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
                 deads.append(DeadLetter(original, self.step_id, reason))
                 continue
-            if tx is None and (is_marker(event) or "op" not in event):  # a change without one: loose
+            if tx is None and (marker or "op" not in event):  # a change without one: loose
                 deads.append(DeadLetter(original, self.step_id, no_id(event)))
                 continue
             pairs.append((ALL, event))

@@ -53,3 +53,10 @@ def test_changed_columns_are_those_the_comparison_of_each_column_gives(before, d
 def test_a_nan_is_a_change_even_when_it_is_the_same_object():
     nan = float("nan")
     assert _changed_columns({"a": nan, "b": 1}, {"a": nan, "b": 1}) == ["a"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=3), _VALUES, max_size=8), st.booleans())
+def test_an_insert_or_delete_lists_every_column_that_has_a_value(row, inserted):
+    before, after = (None, row) if inserted else (row, None)
+    assert _outcome(_changed_columns, before, after) == _outcome(_reference, before, after)
