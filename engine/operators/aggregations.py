@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from math import isfinite
+from operator import itemgetter
 from typing import Callable, Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
@@ -99,7 +100,8 @@ def _checked_number(x, function):
 
 _NUMBER_CLASSES = frozenset({int, float, Decimal, timedelta})
 _NAMES = {"list": list, "len": len, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number,
-          "_isfinite": isfinite, "float": float, "ValueError": ValueError}  # what the generated folds use
+          "_isfinite": isfinite, "float": float, "ValueError": ValueError,  # what the generated folds use
+          "_Decimal": Decimal, "_sum": sum, "_map": map, "_item": itemgetter}
 
 
 def fold_functions(step_id: str, slots: list):
@@ -210,15 +212,22 @@ class FoldSource:
             lines += [self._unpack(f"acc{s}", s) for s in suffixes]
         counted = [(variable, arg.counted) for variable, arg in self.args.items() if arg.counted]
         lines += [f"    n_{variable} = 0" for variable, _ in counted]
-        lines.append("    for e in events:")
+        sums = self._decimal_sums() if strict and windows is None else None
+        indent = "    "
+        if sums:  # a running Decimal sum of each field: sum() adds in C, in the same order
+            lines.append(f"    if {' and '.join(f'{slot}.__class__ is _Decimal' for slot, _ in sums)}:")
+            lines += [f"        {slot} = _sum(_map(_item({name}), events), {slot})" for slot, name in sums]
+            lines.append("    else:")
+            indent = "        "
+        lines.append(indent + "for e in events:")
         for variable, arg in self.args.items():
             read = _GET.sub(r"e[\1]", arg.python) if strict else arg.python
-            lines += [f"        {variable} = {read}", f"        if {variable} is not None:"]
-            lines += ["            " + line for line in arg.checks]
-            lines += [f"            n_{variable} += 1"] if arg.counted else []
-            lines += ["            " + _suffixed(line, s) for s in suffixes for line in arg.present]
+            lines += [f"{indent}    {variable} = {read}", f"{indent}    if {variable} is not None:"]
+            lines += [f"{indent}        " + line for line in arg.checks]
+            lines += [f"{indent}        n_{variable} += 1"] if arg.counted else []
+            lines += [f"{indent}        " + _suffixed(line, s) for s in suffixes for line in arg.present]
         if not self.args:
-            lines.append("        pass")
+            lines.append(indent + "    pass")
         for s in suffixes:
             lines += [f"    {slot}{s} += len(events)" for slot in self.per_event]
             lines += [f"    {slot}{s} += n_{variable}" for variable, slots in counted for slot in slots]
@@ -226,6 +235,20 @@ class FoldSource:
         returned = [f"[{', '.join(name + s for name in self.names)}]" for s in suffixes]
         lines.append(f"    return {returned[0]}" if windows is None else f"    return [{', '.join(returned)}]")
         return "\n".join(lines) + "\n"
+
+    def _decimal_sums(self) -> Optional[List[Tuple[str, str]]]:
+        """``(slot, field name)`` of each argument when every one is a plain field read only
+        summed (no check, no count), else None: then a batch whose sums are all Decimals adds
+        each field with ``sum()``, which adds as the loop does (``+``, in order; a null or
+        a missing field raises, and the lenient fold takes the batch)."""
+        sums = []
+        for variable, arg in self.args.items():
+            field_name = _GET.match(arg.python)
+            update = _SUM_UPDATE.match(arg.present[0]) if len(arg.present) == 1 else None
+            if field_name is None or arg.checks or arg.counted or update is None or update.group(2) != variable:
+                return None
+            sums.append((update.group(1), field_name.group(1)))
+        return sums or None
 
     def _unpack(self, acc: str, suffix: str) -> str:
         cells = [f"list({acc}[{i}])" if _is_list(self.slots, i) else f"{acc}[{i}]" for i in range(len(self.names))]
@@ -245,6 +268,7 @@ class _Argument:
 # a field read: pure and cheap, so aggregations of the same field share one read per event
 _PLAIN_READ = re.compile(r"^e(?:\.get\('[^'\\]*'\)|\['[^'\\]*'\])$")
 _GET = re.compile(r"^e\.get\(('[^'\\]*')\)$")  # a plain read of a field that may be missing
+_SUM_UPDATE = re.compile(r"^(a\d+) = (x\d+) if \1 is None else \1 \+ \2$")  # sum's update of a slot
 
 
 def _rename(line: str, variable: str) -> str:

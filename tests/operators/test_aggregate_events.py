@@ -2,6 +2,7 @@
 once) instead of ``(key value, event)`` pairs: the same groups, the same results and dead
 letters, and the keyed boundary treats both alike."""
 
+import copy
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.operators.aggregate import Aggregate
+from engine.operators.aggregations import FoldSource
 from engine.operators.keyed import Events, events_of, singles
 from tests.operators.test_keyed_boundary import Tally, TallyLogic, ev, run_flow
 
@@ -115,3 +117,46 @@ def test_the_keyed_boundary_treats_events_as_pairs():
     with_events = run_flow(TallyEvents(), batches)
     assert [(d.event, d.error) for d in with_events[1]] == [(d.event, d.error) for d in with_pairs[1]]
     assert with_events[0] == with_pairs[0] == [{"seen": [1, 2, 3, 5, 6]}]
+
+
+# -- a running Decimal sum of a typed field: sum() in C, as the loop adds --------------------------
+decimals = st.one_of(st.decimals(places=2, max_value=10 ** 6, min_value=-10 ** 6), st.integers(-5, 5), st.none(),
+                     st.just("missing"), st.floats(-10, 10), st.just("x"), st.just(True),
+                     st.sampled_from([Decimal("Infinity"), Decimal("-Infinity"), Decimal("NaN"), Decimal("1e999999"),
+                                      Decimal("-1e999999"), Decimal("0.1"), Decimal("-0")]))
+TYPED = {"k": "str", "x": "decimal(10,2)", "y": "decimal(12,3)"}
+
+
+def exact_fold(step, accumulator, events):
+    reference = copy.copy(step)
+    reference._fold = step._fold_exact
+    return Aggregate.fold(reference, accumulator, events)
+
+
+clean = st.one_of(st.decimals(allow_nan=False, allow_infinity=False), st.integers(), st.just(True),
+                  st.sampled_from([Decimal("Infinity"), Decimal("-Infinity"), Decimal("1e999999")]))
+
+
+@PROPERTY
+@given(st.sampled_from([{"n": "count()", "s": "sum(x)"}, {"s": "sum(x)", "t": "sum(y)", "n": "count()"},
+                        {"s": "sum(x)", "m": "max(x)"}]),
+       st.one_of(st.lists(st.lists(st.tuples(decimals, decimals), max_size=8), min_size=1, max_size=8),
+                 st.lists(st.lists(st.tuples(clean, clean), max_size=8), min_size=1, max_size=8)))
+def test_decimal_sums_fold_as_the_exact_fold(compute, batches):
+    agg = Aggregate("agg", {"key": "k", "compute": compute}, TYPED)
+    accumulator = want = agg.fresh()
+    for pairs in batches:
+        batch = [{"k": "a", **{name: v for name, v in (("x", x), ("y", y)) if v != "missing"}} for x, y in pairs]
+        accumulator, got_deads = agg.fold(accumulator, batch)
+        want, want_deads = exact_fold(agg, want, batch)
+        assert repr(accumulator) == repr(want)
+        assert [(id(d.event), d.error) for d in got_deads] == [(id(d.event), d.error) for d in want_deads]
+
+
+def test_only_sums_of_typed_plain_fields_are_added_by_sum():
+    def strict(compute, fields=TYPED):
+        return FoldSource(Aggregate("agg", {"key": "k", "compute": compute}, fields).slots).quick(None, strict=True)
+
+    assert "a1 = _sum(_map(_item('x'), events), a1)" in strict({"n": "count()", "s": "sum(x)"})
+    assert "_sum" not in strict({"s": "sum(x)", "m": "max(x)"}) + strict({"s": "sum(x)"}, None) \
+        + strict({"s": "sum(x + 1)"}) + strict({"s": "avg(x)"})
