@@ -163,12 +163,21 @@ def _check_duckdb_views(options) -> None:
 
 
 def _checked_once(kind: str, checked: Any, check: Callable[[], None]) -> None:
-    """``check()``, unless it accepted the same ``checked`` before (in this process or another)."""
-    key = check_key(kind, checked, __file__)
-    if accepted_before(key):
+    """``check()``, unless it accepted the same ``checked`` before (in this process or another:
+    the environments of a file mostly share their sinks, and the views cache may be off)."""
+    here = json.dumps([kind, checked], default=str)
+    if here in _ACCEPTED:
         return
-    check()
-    remember_accepted(key)
+    key = check_key(kind, checked, __file__)
+    if not accepted_before(key):
+        check()
+        remember_accepted(key)
+    if len(_ACCEPTED) >= 64:
+        _ACCEPTED.clear()
+    _ACCEPTED.add(here)
+
+
+_ACCEPTED: set = set()  # the checks accepted in this process (JSON of kind and what was checked)
 
 
 def _tables_sql(tables) -> List[str]:

@@ -23,6 +23,7 @@ def cache(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("VELOCITY_FLOW_NO_CACHE", raising=False)
     table_checks._bound_views.cache_clear()
+    table_checks._ACCEPTED.clear()
     calls = []
     started = table_checks._database
 
@@ -34,10 +35,12 @@ def cache(monkeypatch, tmp_path):
     monkeypatch.setattr(table_checks._database, "cache_clear", started.cache_clear, raising=False)
     yield calls
     table_checks._bound_views.cache_clear()
+    table_checks._ACCEPTED.clear()
 
 
 def check(views, tables=TABLES):
     table_checks._bound_views.cache_clear()  # as a new process would
+    table_checks._ACCEPTED.clear()
     table_checks.check_duckdb({"path": "db.duckdb", "tables": tables, "views": views})
 
 
@@ -87,6 +90,7 @@ def test_the_postgres_sinks_views_are_remembered_too(cache):
     table_checks.check_postgres(options)
     assert cache and len(remembered()) == 1
     cache.clear()
+    table_checks._ACCEPTED.clear()  # as a new process would
     table_checks.check_postgres(options)
     assert cache == []
     with pytest.raises(ConfigError, match="exactly one SELECT"):
@@ -126,3 +130,21 @@ def test_validate_again_loads_no_duckdb(tmp_path):
                          text=True, timeout=120)
     assert run.returncode == 1 and "view 'bad' cannot be created" in run.stdout
     assert run.stdout.splitlines()[-1] == "duckdb loaded"
+
+
+def test_a_check_accepted_in_this_process_is_not_made_again_even_without_the_cache(cache, monkeypatch):
+    """validate checks each environment of a file; they mostly share their sinks' views."""
+    monkeypatch.setenv("VELOCITY_FLOW_NO_CACHE", "1")
+    table_checks._bound_views.cache_clear()
+    table_checks.check_duckdb({"path": "db.duckdb", "tables": TABLES, "views": GOOD})
+    assert cache
+    cache.clear()
+    table_checks._bound_views.cache_clear()
+    table_checks.check_duckdb({"path": "db.duckdb", "tables": TABLES, "views": dict(GOOD)})
+    assert cache == []
+    with pytest.raises(ConfigError, match="view 'n' cannot be created"):  # a refusal: checked each time
+        table_checks.check_duckdb({"path": "db.duckdb", "tables": TABLES,
+                                   "views": {**GOOD, "n": "SELECT count(nope) AS n FROM open"}})
+    with pytest.raises(ConfigError, match="view 'n' cannot be created"):
+        table_checks.check_duckdb({"path": "db.duckdb", "tables": TABLES,
+                                   "views": {**GOOD, "n": "SELECT count(nope) AS n FROM open"}})
