@@ -24,8 +24,11 @@ The first round checks that the topology and Quix write the same records (key ->
 Without --bootstrap (or VELOCITY_KAFKA_BOOTSTRAP) a broker is started with scripts/kafka and
 stopped at the end. Prints the load average before and after the rounds (the box is often
 shared: ratios from a loaded box understate a flow that needs more CPU), per round, then, last,
-``rss NAME: MiB`` and ``ratio topology/raw`` / ``ratio topology/raw-json`` / ``ratio
-topology/quix``: median [min..max] of the per-round ratios.
+``rss NAME: MiB``, ``cpu NAME: us/event`` (the flow's process CPU time over its timed part,
+every thread's, librdkafka's included), ``ratio topology/raw`` / ``ratio topology/raw-json`` /
+``ratio topology/quix`` (throughput) and ``ratio cpu topology/NAME`` (the peer's CPU per event
+over the topology's: a box shared with other work moves it less than the wall clock): median
+[min..max] of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -114,12 +117,12 @@ def raw_copy(bootstrap: str, source: str, target: str, count: int, parse: bool =
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all", "enable.idempotence": True})
     consumer.subscribe([source])
     loads, dumps = orjson.loads, orjson.dumps
-    seen, started = 0, time.perf_counter()
+    seen, started = 0, _start()
     while seen < count:
         for message in consumer.consume(1000, 1.0):
             if message.error():
                 continue
-            value = dumps(loads(message.value())) if parse else message.value()
+            value = dumps(loads(message.value())) if parse else message.value()  # type: ignore[arg-type]  # no tombstones
             while True:
                 try:
                     producer.produce(target, value, key=message.key())
@@ -129,7 +132,7 @@ def raw_copy(bootstrap: str, source: str, target: str, count: int, parse: bool =
             seen += 1
         producer.poll(0)
     assert producer.flush(120) == 0
-    elapsed = time.perf_counter() - started
+    elapsed = _elapsed(started)
     consumer.close()
     return elapsed
 
@@ -144,9 +147,9 @@ def topology_copy(bootstrap: str, source: str, target: str, tmp: str, workers: i
     if not result.ok or result.topology is None:
         raise SystemExit("\n".join(d.message for d in result.diagnostics))
     flow = compile_topology(result.topology)
-    started = time.perf_counter()
+    started = _start()
     run_dataflow(flow, RunOptions(workers=workers))
-    return time.perf_counter() - started
+    return _elapsed(started)
 
 
 def quix_copy(bootstrap: str, source: str, target: str, count: int) -> float:
@@ -184,8 +187,25 @@ def quix_copy(bootstrap: str, source: str, target: str, count: int) -> float:
     sdf = app.dataframe(app.topic(source, value_deserializer="json"))
     sdf = sdf.apply(typed).filter(lambda e: e["op"] != "d" and e["after"]["weight_kg"] > 0).apply(domain)
     sdf.to_topic(out, key=lambda value: str(value["order_id"]))
-    started = time.perf_counter()
+    started = _start()
     app.run(count=count, collect=False)
+    return _elapsed(started)
+
+
+_cpu_at_start = [0.0]
+_cpu_spent = [0.0]
+
+
+def _start() -> float:
+    """A flow's timed part begins: the wall clock, and this process's CPU time noted (every
+    thread's: librdkafka's count too)."""
+    _cpu_at_start[0] = time.process_time()
+    return time.perf_counter()
+
+
+def _elapsed(started: float) -> float:
+    """Wall seconds since ``_start``; the CPU seconds spent since then are noted."""
+    _cpu_spent[0] = time.process_time() - _cpu_at_start[0]
     return time.perf_counter() - started
 
 
@@ -197,7 +217,7 @@ def child(flow: str, bootstrap: str, source: str, target: str, count: int, worke
             seconds = topology_copy(bootstrap, source, target, tmp, workers)
         else:
             seconds = quix_copy(bootstrap, source, target, count)
-    print(json.dumps({"seconds": seconds, "rss_mib": peak_rss_mib()}))
+    print(json.dumps({"seconds": seconds, "cpu_s": _cpu_spent[0], "rss_mib": peak_rss_mib()}))
 
 
 def peak_rss_mib() -> float:
@@ -281,17 +301,22 @@ def rounds(args, run: str, source: str, quix) -> None:
             if ours != theirs or len(ours) != args.events:
                 raise SystemExit(f"the topology and Quix wrote different records ({len(ours)} vs {len(theirs)})")
         print(f"round {round_no + 1}: " + "   ".join(
-            f"{flow} {args.events / results[flow][-1]['seconds']:>9,.0f} ev/s {results[flow][-1]['rss_mib']:>4.0f} MiB"
+            f"{flow} {args.events / results[flow][-1]['seconds']:>9,.0f} ev/s "
+            f"{1e6 * results[flow][-1]['cpu_s'] / args.events:>5.1f} us cpu/ev {results[flow][-1]['rss_mib']:>4.0f} MiB"
             for flow in flows), flush=True)
     print(f"load average after the rounds: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"events/s, median of {args.rounds} rounds: " + ", ".join(
         f"{flow} {args.events / statistics.median(r['seconds'] for r in results[flow]):,.0f}" for flow in flows))
     for flow in flows:  # last, for scripts
         print(f"rss {flow}: {spread([r['rss_mib'] for r in results[flow]])} MiB (peak, per round)")
+        print(f"cpu {flow}: {spread([1e6 * r['cpu_s'] / args.events for r in results[flow]])} us/event")
     for flow in (f for f in flows if f != "topology"):
         ratios = [peer["seconds"] / ours["seconds"] for peer, ours in zip(results[flow], results["topology"],
                                                                             strict=True)]
         print(f"ratio topology/{flow}: {spread(ratios)}")
+    for flow in (f for f in flows if f != "topology"):  # less load-bound than the wall clock on a shared box
+        ratios = [peer["cpu_s"] / ours["cpu_s"] for peer, ours in zip(results[flow], results["topology"], strict=True)]
+        print(f"ratio cpu topology/{flow}: {spread(ratios)}")
 
 
 def main() -> None:
