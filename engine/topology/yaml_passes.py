@@ -35,15 +35,21 @@ NOT_LOADED = object()
 COMMENT_AFTER_INDICATOR = re.compile(r"[:?-][ \t]+#")
 
 
-def round_trip(text: str) -> Any:
+def round_trip(text: str, plain_scanner: bool = False) -> Any:
     """The file loaded by the round-trip scanner: what a file that the plain scanner refused is
-    reported by (its messages and positions), or a limit (``Refused``) the whole file breaks."""
+    reported by (its messages and positions), or a limit (``Refused``) the whole file breaks.
+    Where ruamel's round-trip comment handling gives up on a file ("overlap in comment", a
+    NotImplementedError), the plain scanner's reading of it, errors and limits alike."""
     try:
-        return yaml_for().load(text)
+        return yaml_for(plain_scanner).load(text)
     except Refused:
         raise
+    except NotImplementedError:
+        if plain_scanner:
+            raise
+        return round_trip(text, plain_scanner=True)
     except Exception:  # noqa: BLE001 - re-raised unless the whole file's events decide first
-        limit = limits_of(text)
+        limit = limits_of(text, plain_scanner)
         if limit is None:
             raise
         raise Refused(*limit) from None
@@ -145,14 +151,16 @@ class KeptComposer(Composer):
         self.parser, self.resolver = loader.parser, loader.resolver
 
 
-def limits_of(text: str) -> Optional[Tuple[int, int, str, str]]:
+def limits_of(text: str, plain_scanner: bool = False) -> Optional[Tuple[int, int, str, str]]:
     """The limits over the whole file's events, nothing composed: (line, column, message,
     hint) or None. Asked only when loading failed otherwise: the composer stops at its first
     error (an undefined alias), and a limit or a syntax error further on was reported first."""
     try:
-        for _ in yaml_for().parse(text):  # LimitedParser checks each event
+        for _ in yaml_for(plain_scanner).parse(text):  # LimitedParser checks each event
             pass
     except Refused as refused:
         return refused.args
+    except NotImplementedError:  # the round-trip comment handling gave up: the plain scanner's events
+        return None if plain_scanner else limits_of(text, plain_scanner=True)
     return None
 

@@ -56,3 +56,12 @@ def test_a_file_the_plain_scanner_refuses_is_reported_as_the_round_trip_scanner_
         pytest.fail("the round-trip scanner loaded it")
     if problem:
         assert (doc.problems[0].message, doc.problems[0].line, doc.problems[0].column) == problem
+
+
+def test_a_file_whose_comments_the_round_trip_scanner_gives_up_on_is_reported_as_the_plain_scanner_reads_it():
+    """ruamel's round-trip comment handling raised NotImplementedError ("overlap in comment") on
+    this file: validate ended as an internal error (exit 4) instead of locating the mistake."""
+    text = 'k:   #c~.inf"x"\n  on\n  \n"\\x41"}!\n    &a \n - NO#c"a\\nb"<< '
+    doc = loader.load_text("f.yaml", text, {})
+    assert doc.data is None
+    assert [(p.line, p.column, p.message) for p in doc.problems] == [(4, 7, "invalid YAML: could not find expected ':'")]
