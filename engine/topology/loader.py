@@ -195,12 +195,12 @@ def _plain(node: Any, path: NodePath, doc: Document, env: Mapping[str, str], pos
             child = (*path, name)
             quoted = isinstance(value, (SingleQuotedScalarString, DoubleQuotedScalarString))
             child_pos = Position(val_line, val_col, key_line, key_col, quoted and val_line == key_line)
-            if isinstance(value, (CommentedMap, CommentedSeq)) and not value:
+            if isinstance(value, (dict, list)) and isinstance(value, (CommentedMap, CommentedSeq)) and not value:
                 child_pos = Position(val_line, val_col, key_line, key_col)
             doc.positions[child] = child_pos
             out[name] = _plain(value, child, doc, env, child_pos)
         return out
-    if isinstance(node, CommentedSeq):
+    if isinstance(node, list) and isinstance(node, CommentedSeq):  # list first: CommentedSeq's is an ABC's check
         out_list = []
         for index, value in enumerate(node):
             line, col = node.lc.item(index)
