@@ -41,8 +41,9 @@ def events(batch: list) -> Iterable[Piece]:
 
 def raw_values(raw: RawBatch) -> Iterable[Piece]:
     """The pieces of a source's raw batch: each value alone, with its exact position."""
-    for index, value in enumerate(raw.values):
-        one = raw.single(index)
+    for index in range(len(raw.values)):
+        one = raw.single(index)  # its value as the dead letter shows it (a LineBatch's without line end)
+        value = one.values[0]
         text = value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else value
         yield one, text, raw.position(index)
 

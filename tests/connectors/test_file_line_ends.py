@@ -54,4 +54,6 @@ def test_a_line_alone_is_the_line_without_its_line_end(lines):
     pieces = [(one.values, one.first_offset, type(one), text, origin) for one, text, origin in raw_values(batch)]
     assert [(values, first, kind, origin) for values, first, kind, _, origin in pieces] == \
         [([value.rstrip(b"\r\n")], 3 + i, RawBatch, f"in.jsonl:{3 + i}") for i, value in enumerate(lines)]
+    # the text a dead letter carries when decode fails twice (a bug): the line, not its line end
+    assert [text for *_, text, _ in pieces] == [v.rstrip(b"\r\n").decode("utf-8", "replace") for v in lines]
     assert repr(batch).startswith("LineBatch(values=[")
