@@ -16,6 +16,7 @@ from typing import Any, Dict
 
 from engine.expressions.functions import FUNCTIONS
 from engine.expressions.types import PYTHON_TYPES
+from engine.values import to_str
 
 
 def _path(event, keys):
@@ -91,10 +92,15 @@ def _finite(value):
     return value
 
 
+def _text(value) -> str:
+    """An argument of ``concat`` written out (engine/expressions/inline.py) that is not a text."""
+    return "" if value is None else to_str(value)
+
+
 NAMESPACE: Dict[str, Any] = {
     "__builtins__": {},
-    "_type": type, "_dict": dict, "_path": _path, "_index": _index, "_in": _in, "_check": _check, "_bool": _bool,
-    "_finite": _finite, "_num": _num,
+    "_type": type, "_dict": dict, "_str": str, "_path": _path, "_index": _index, "_in": _in, "_check": _check,
+    "_bool": _bool, "_finite": _finite, "_num": _num, "_text": _text,
     **{f"_f_{name}": function.impl for name, function in FUNCTIONS.items()},
 }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Set
 
-from engine.expressions import chains, types
+from engine.expressions import chains, inline, types
 from engine.expressions.errors import ExpressionError
 from engine.expressions.folding import NO_VALUE as _NO_VALUE
 from engine.expressions.folding import Code, coerce, fold, literal_code
@@ -32,11 +32,13 @@ __all__ = ["Code", "Translator", "literal_code"]
 class Translator:
     """``strict``: a top-level field is read as ``e[name]`` (KeyError when the event lacks it),
     a third of the cost of ``e.get(name)``, for code that falls back to the lenient
-    translation when it raises (``Expression.strict``)."""
+    translation when it raises (``Expression.strict``). ``inline``: ``str`` and ``concat``
+    written out (engine/expressions/inline.py); False keeps their calls (for tests)."""
 
-    def __init__(self, fields: Optional[Dict[str, str]], strict: bool = False) -> None:
+    def __init__(self, fields: Optional[Dict[str, str]], strict: bool = False, inline: bool = True) -> None:
         self.fields = fields
         self.strict = strict
+        self.inline = inline
         self.read: Set[str] = set()
         self.notes: List[ExpressionError] = []  # warnings: reads that look like typos
         self._temps = 0
@@ -150,7 +152,7 @@ class Translator:
             result = types.arithmetic(step.op, left.type, right.type)
             if result is None:
                 raise ExpressionError(f"cannot apply '{step.op}' to {left.type} and {right.type}",
-                                      step.offset, step.length, hint=_arithmetic_hint(left.type, right.type))
+                                      step.offset, step.length, hint=types.arithmetic_hint(left.type, right.type))
             finite = finite or (step.op in "+-*" and result in ("float", "any"))  # no inf, nan
             partial = Code("", result, left.nullable or right.nullable)
         ops = [step.op for step, _ in steps]
@@ -199,7 +201,7 @@ class Translator:
         left, right = self.coerced_pair(left, right, node)
         if not types.comparable(left.type, right.type, node.op not in ("==", "!=")):
             raise ExpressionError(f"cannot compare {left.type} with {right.type}", node.offset, node.length,
-                                  hint=_compare_hint(left.type, right.type))
+                                  hint=types.compare_hint(left.type, right.type))
         op = node.op
         return left, right, lambda a, b: f"({a} {op} {b})"
 
@@ -236,6 +238,10 @@ class Translator:
         args = [self.argument(node, function, i, a) for i, a in enumerate(node.args)]
         if function.pure and all(a.known for a in args):
             return self.fold(node, function, args)
+        if self.inline and function.name == "concat":
+            src = inline.concat(args, list(node.args), self.temp)
+            if src is not None:
+                return Code(src, "str", False)  # never null
         if _bindable(function, args) and function.bind is not None:
             bound = constant(function.bind(args[-1].value))  # e.g. a regular expression, compiled once
             return self.call_code(function, args[:-1], bound)
@@ -280,6 +286,8 @@ class Translator:
             return Code(f"{name}({', '.join(a.src for a in args)})", result, True)
         if function.method and not bound and types.kind(args[0].type) == "str":  # skip a Python call
             src = self.guarded(args, lambda first, *rest: f"{first}.{function.method}({', '.join(rest)})")
+        elif self.inline and function.name == "str":
+            src = self.guarded(args, lambda x: inline.text_of(x, self.temp))
         else:
             src = self.guarded(args, lambda *xs: f"{name}({', '.join(xs)})")
         return Code(src, result, True)
@@ -372,22 +380,3 @@ def _chain_coalesce(node: Call) -> Node:
     for arg in reversed(node.args[:-1]):
         result = Binary(node.offset, node.length, "??", arg, result)
     return result
-
-
-def _arithmetic_hint(left: str, right: str) -> Optional[str]:
-    pair = {types.kind(left), types.kind(right)}
-    if pair == {"float", "decimal"}:
-        return "convert one side: decimal(x) or float(x)"
-    if "str" in pair:
-        return "to join text use concat(a, b) or str(x)"
-    return None
-
-
-def _compare_hint(left: str, right: str) -> Optional[str]:
-    pair = {types.kind(left), types.kind(right)}
-    if pair == {"timestamp", "date"}:
-        return "convert the timestamp with date(t)"
-    if "str" in pair:
-        return "convert with str(x), or the text with int(...), timestamp(...), ..."
-    return None
-

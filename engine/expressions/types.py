@@ -95,3 +95,20 @@ def unify(left: str, right: str) -> str:
     if {kind(left), kind(right)} <= NUMERIC:
         return arithmetic("+", left, right) or "any"
     return left if kind(left) == kind(right) else "any"
+
+
+def arithmetic_hint(left: str, right: str) -> Optional[str]:
+    return _hint(left, right, {"float", "decimal"}, "convert one side: decimal(x) or float(x)",
+                 "to join text use concat(a, b) or str(x)")
+
+
+def compare_hint(left: str, right: str) -> Optional[str]:
+    return _hint(left, right, {"timestamp", "date"}, "convert the timestamp with date(t)",
+                 "convert with str(x), or the text with int(...), timestamp(...), ...")
+
+
+def _hint(left: str, right: str, pair: set, for_pair: str, for_text: str) -> Optional[str]:
+    kinds = {kind(left), kind(right)}
+    if kinds == pair:
+        return for_pair
+    return for_text if "str" in kinds else None

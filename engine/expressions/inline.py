@@ -1,0 +1,80 @@
+"""Calls written out in the generated code instead of a Python call per event.
+
+``str(x)`` and ``concat(a, b, ...)`` build most keys; their implementations
+(``values.to_str``, ``functions._concat``, a generator) cost more than the rest of a typical
+key expression. A text is its own text form, so the generated code tests for an exact
+``str`` and calls the implementation only for other values: the same values, the same
+errors (the translator's ``inline=False`` keeps the plain calls, which tests compare).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional
+
+from engine import values
+from engine.expressions.folding import Code
+from engine.expressions.syntax import Binary, Call, Field, IsNull, ListOf, Literal, Node
+
+
+def text_of(src: str, temp: Callable[[], str]) -> str:
+    """``str(x)`` of a value that is not null: the text itself, else ``values.to_str``."""
+    if src.isidentifier():
+        return f"({src} if _type({src}) is _str else _f_str({src}))"
+    t = temp()
+    return f"({t} if _type({t} := {src}) is _str else _f_str({t}))"
+
+
+def concat(args: List[Code], nodes: List[Node], temp: Callable[[], str]) -> Optional[str]:
+    """``concat(...)`` as ``''.join((...))`` of each argument's text ('' for null), or None
+    when the call must stay: ``_concat`` evaluates every argument before it converts the
+    first, so an argument after the first must be one whose evaluation cannot fail (a field,
+    a literal, ``coalesce`` of such) for a failing conversion to raise the same error."""
+    if not all(map(quiet, nodes[1:])):
+        return None
+    parts = []
+    for arg in args:
+        if arg.known:
+            text = _literal_text(arg.value)
+            if text is not None:
+                if text:
+                    parts.append(repr(text))
+                continue
+            if arg.value is None:
+                continue
+        t = temp()
+        parts.append(f"({t} if _type({t} := {arg.src}) is _str else _text({t}))")
+    if not parts:
+        return "''"
+    return parts[0] if len(parts) == 1 else f"''.join(({', '.join(parts)}))"
+
+
+def _literal_text(value) -> Optional[str]:
+    """The text form of a literal argument, made now; None for null, or when making it fails
+    (an int of more than 4,300 digits: then each event fails, as before)."""
+    if value is None:
+        return None
+    try:
+        return values.to_str(value)
+    except Exception:  # noqa: BLE001 - left to run time, where it raises per event as the call did
+        return None
+
+
+def quiet(node: Node) -> bool:
+    """Whether evaluating ``node`` can never raise: literals, field reads, ``is null`` and
+    ``coalesce``/``??`` of such (no function, operator or comparison that could)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (Literal, Field)):
+            continue
+        if isinstance(item, IsNull):
+            stack.append(item.operand)
+        elif isinstance(item, Binary) and item.op == "??":
+            stack.extend((item.left, item.right))
+        elif isinstance(item, Call) and item.name == "coalesce":
+            stack.extend(item.args)
+        elif isinstance(item, ListOf):
+            stack.extend(item.items)
+        else:
+            return False
+    return True
