@@ -1,7 +1,8 @@
 """Compile a validated topology into a Bytewax dataflow.
 
 Each source becomes ``input`` + a ``<source>:decode`` step; each YAML step one nested Bytewax
-operator named by its id; each sink an ``output`` named ``sink:<name>``; every step's dead
+operator named by its id (but a filter read by one map alone, which runs inside the map's:
+engine/compiler/fused.py); each sink an ``output`` named ``sink:<name>``; every step's dead
 letters are merged into the topology's dead-letter sink.
 
 :class:`CompileOptions` change the compiled flow without changing the topology: *taps* see
@@ -18,6 +19,7 @@ from bytewax.dataflow import Dataflow, Stream
 
 from engine.binding.model import StepSpec, Topology
 from engine.compiler.connectors import Build, attach_gauges, declared, watch_epochs
+from engine.compiler.fused import filter_then_map, fusable
 from engine.compiler.ownership import Ownership
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
 from engine.compiler.steps import batch_step, counted, merged, route_output
@@ -26,6 +28,8 @@ from engine.metrics import MetricsRegistry
 from engine.operators.boundary import guard, raw_values
 from engine.operators.contract import StatelessOperator
 from engine.operators.decode import Decode
+from engine.operators.filter import Filter
+from engine.operators.map import Map
 
 if TYPE_CHECKING:
     from engine.operators.joins.base import TwoInputStep
@@ -95,6 +99,21 @@ class _Wiring:
         if dead is not None:
             self.dead.append(dead)
         (self.routed if spec.operator.kind == "route" else self.streams)[spec.id] = ok
+
+    def fused(self, first: StepSpec, then: StepSpec) -> bool:
+        """Wire a filter and the map it alone feeds as one step (engine/compiler/fused.py), if so."""
+        if not fusable(first, then, self.ownership.readers(first.id)):
+            return False
+        up = self.inputs(first.id, list(first.definition.main_inputs))
+        owned = self.ownership.owns_input(first)
+        work = filter_then_map(cast(Filter, first.operator), cast(Map, then.operator), self.metrics.step(first.id),
+                               self.metrics.step(then.id))
+        out = batch_step(then.id, up, work)
+        self.ownership.wired(first, owned)
+        self.ownership.wired(then, False)
+        self.dead.append(out.dead)
+        self.streams[then.id] = out.ok
+        return True
 
     def _stateless(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
         operator = cast(StatelessOperator, spec.operator)
@@ -167,8 +186,14 @@ def compile_topology(topology: Topology, metrics: Optional[MetricsRegistry] = No
     """The Bytewax dataflow of a validated topology; counters land in ``metrics``."""
     wiring = _Wiring(topology, metrics or MetricsRegistry(), options or CompileOptions())
     wiring.sources()
-    for spec in topology.steps:
-        wiring.step(spec)
+    steps = topology.steps
+    index = 0
+    while index < len(steps):
+        if index + 1 < len(steps) and wiring.fused(steps[index], steps[index + 1]):
+            index += 2
+            continue
+        wiring.step(steps[index])
+        index += 1
     wiring.sinks()
     wiring.taps()
     return wiring.flow

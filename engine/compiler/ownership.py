@@ -36,6 +36,10 @@ class Ownership:
         self._readers.update(list(taps))  # (a mapping would be taken for counts)
         self._owned: Set[str] = set(topology.sources)
 
+    def readers(self, ref: str) -> int:
+        """How many steps, sinks and taps read ``ref``."""
+        return self._readers[ref]
+
     def owns_input(self, spec: StepSpec) -> bool:
         refs = spec.definition.main_inputs
         return bool(refs) and all(ref in self._owned and self._readers[ref] == 1 for ref in refs)

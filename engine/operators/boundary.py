@@ -49,9 +49,10 @@ def raw_values(raw: RawBatch) -> Iterable[Piece]:
 
 
 def guard(step_id: str, process: Callable, pieces: Callable[[Any], Iterable[Piece]] = events,
-          keep_lineage: bool = True, expands: bool = False) -> Callable:
+          keep_lineage: bool = True, expands: bool = False, trace: bool = True) -> Callable:
     """``process`` that never raises for its input (see the module's contract). ``expands``:
-    the work may make any number of events of one (``engine.lineage``, rule 4)."""
+    the work may make any number of events of one (``engine.lineage``, rule 4). ``trace``
+    off: rule 4 of the contract is left to the caller (a step run inside another's boundary)."""
 
     def guarded(batch):
         try:
@@ -61,7 +62,7 @@ def guard(step_id: str, process: Callable, pieces: Callable[[Any], Iterable[Piec
             oks, deads = _one_at_a_time(step_id, process, pieces(batch))
         if keep_lineage:
             oks = lineage.made(oks, batch, deads, process, pieces, expands)
-        if deads:
+        if deads and trace:
             lineage.trace_dead_letters(deads, batch)
         return oks, deads
 

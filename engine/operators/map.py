@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from engine.errors import ConfigError
 from engine.hints import did_you_mean
@@ -58,22 +58,28 @@ class Map:
         lines.append("    return o")
         names = {"_set_path": _set_path, "_key_text": key_text, "dict": dict}
         self._build = build_function("build", "\n".join(lines) + "\n", step_id, names)
-        self._build_all: Optional[FirstTry] = None  # one comprehension over the batch: the event is a dict literal
+        # (strict) -> the output event as one dict literal over e, when it is one (engine/operators/filter_map.py)
+        self.literal: Optional[Callable[[bool], str]] = None
+        self._build_all: Optional[FirstTry] = None  # one comprehension over the batch
         if not rename and not drop and all("." not in name for name in computed) and keep != "all":
             start = self._start(keep)[1:-1]
 
-            def build_all(strict: bool):
+            def literal(strict: bool) -> str:
                 def source(e):
                     return e.strict()[0] if strict else e.python
 
                 items = [f"{name!r}: ({source(e)})" for name, e in computed.items()]
                 if key is not None:
                     items.append(f"{KEY_FIELD!r}: _key_text({source(computed_key)})")
-                literal = "{" + ", ".join(([start] if start else []) + items) + "}"
-                return build_function("build_all", f"def build_all(batch):\n    return [{literal} for e in batch]\n",
-                                      step_id, names)
+                return "{" + ", ".join(([start] if start else []) + items) + "}"
 
+            def build_all(strict: bool):
+                source = f"def build_all(batch):\n    return [{literal(strict)} for e in batch]\n"
+                return build_function("build_all", source, step_id, names)
+
+            self.literal = literal
             self._build_all = FirstTry(lambda: build_all(True), build_all(False))
+        self.names = names
         self.schema = EventSchema(config["schema"]) if config.get("schema") else None
         self.output_fields = self._fields(keep, rename, drop, computed, key is not None, input_fields)
 
