@@ -66,13 +66,15 @@ def inline(type_name: str, full: str) -> Optional[Tuple[str, Dict[str, Any]]]:
         # does not fit decimal(p,s), as the converter refuses it; is_finite() is False for NaN,
         # which quantize passes through (half the cost of 'd == d'); _exact reads ASCII text
         # as Decimal() does but raises for '1_000' and white space, which Decimal() reads (and
-        # non-ASCII digits, like Decimal(): hence isascii())
-        quantum, context = f"_q{precision}_{scale}", f"_x{precision}_{scale}"
+        # non-ASCII digits, like Decimal(): hence isascii()). The context's own quantize (bound:
+        # no method lookup; two positional arguments, no keywords to parse) is the same
+        # operation as Decimal.quantize(q, None, context): ~230 instructions fewer
+        quantum, quantize = f"_q{precision}_{scale}", f"_x{precision}_{scale}"
         expression = (f"(d if v.__class__ is _str and v.isascii() "
-                      f"and (d := _exact(v).quantize({quantum}, None, {context})).is_finite() else {full}(v))")
+                      f"and (d := {quantize}(_exact(v), {quantum})).is_finite() else {full}(v))")
         return (expression,
                 {"_exact": _EXACT.create_decimal, "_str": str, quantum: Decimal(1).scaleb(-scale),
-                 context: Context(prec=precision, rounding=ROUND_HALF_UP)})
+                 quantize: Context(prec=precision, rounding=ROUND_HALF_UP).quantize})
     return None
 
 

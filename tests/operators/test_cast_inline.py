@@ -130,3 +130,29 @@ def test_the_exact_reading_of_decimal_text_is_decimal_or_raises(text):
     except ArithmeticError:
         return
     assert repr(read) == repr(Decimal(text)) and type(read) is Decimal
+
+
+def _outcome(quantize):
+    try:
+        return repr(quantize())
+    except ArithmeticError as exc:
+        return type(exc)
+
+
+_big_exponents = st.builds(lambda digits, exponent: Decimal(f"{digits}e{exponent}"), _digits,
+                           st.integers(-(10 ** 17), 10 ** 17))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.decimals(), st.decimals(places=3), _big_exponents),
+       st.sampled_from([(10, 2), (3, 2), (38, 9), (5, 0)]))
+@example(Decimal("9.995"), (3, 2))
+@example(Decimal("sNaN"), (10, 2))
+def test_the_contexts_quantize_is_decimal_quantize_in_that_context(number, spec):
+    """The inline decimal form quantizes with the context's bound quantize."""
+    from decimal import ROUND_HALF_UP, Context
+
+    precision, scale = spec
+    context, quantum = Context(prec=precision, rounding=ROUND_HALF_UP), Decimal(1).scaleb(-scale)
+    assert _outcome(lambda: context.quantize(number, quantum)) == \
+        _outcome(lambda: number.quantize(quantum, None, context))
