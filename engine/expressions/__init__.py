@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Optional, Tuple
 
 from engine.expressions.errors import ExpressionError
+from engine.expressions.folding import Code
 from engine.expressions.functions import FUNCTIONS, SPECIAL_FORMS
 from engine.expressions.parser import parse
+from engine.expressions.reuse import reuse_reads
 from engine.expressions.runtime import NAMESPACE
 from engine.expressions.translate import Translator
 from engine.expressions.types import TYPES
@@ -97,6 +99,8 @@ def _translated(tree, fields: Optional[Dict[str, str]], strict: bool = False, in
     value = Translator(fields, strict, inline)
     code = value.value(tree)
     test = Translator(fields, strict, inline).truth(tree) if _is_boolean(code.type) else "False"
+    if inline:  # a field read again where it surely was read: its value (engine/expressions/reuse.py)
+        code, test = Code(reuse_reads(code.src), code.type, code.nullable, code.value), reuse_reads(test)
     return code, test, value
 
 

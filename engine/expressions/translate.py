@@ -33,7 +33,8 @@ class Translator:
     """``strict``: a top-level field is read as ``e[name]`` (KeyError when the event lacks it),
     a third of the cost of ``e.get(name)``, for code that falls back to the lenient
     translation when it raises (``Expression.strict``). ``inline``: ``str`` and ``concat``
-    written out (engine/expressions/inline.py); False keeps their calls (for tests)."""
+    written out (engine/expressions/inline.py), conditions ``x == literal`` without a null
+    guard; False keeps the plain translation (for tests)."""
 
     def __init__(self, fields: Optional[Dict[str, str]], strict: bool = False, inline: bool = True) -> None:
         self.fields = fields
@@ -356,8 +357,11 @@ class Translator:
     def truth_comparison(self, node: Binary, negated: bool) -> str:
         left, right, build = self.comparison(node)
         names, tests = [], []
+        # x == 'lit' is false for a null x, as the guard makes it: no guard (nor for not (x != 'lit'))
+        unguarded = self.inline and (node.op, negated) in (("==", False), ("!=", True)) and any(
+            p.known and p.value is not None for p in (left, right))
         for part in (left, right):
-            if part.nullable:
+            if part.nullable and not unguarded:
                 t = self.temp()
                 tests.append(f"({t} := {part.src}) is not None")
                 names.append(t)

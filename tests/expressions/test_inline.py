@@ -1,7 +1,11 @@
-"""The written-out ``str`` and ``concat`` (engine/expressions/inline.py) give exactly what the
-plain calls give (``compile_expression(..., inline=False)``): the same values, the same errors
-with the same messages, for adversarial values, typed or untyped fields, lenient or strict."""
+"""The written-out ``str`` and ``concat`` (engine/expressions/inline.py), and conditions
+``x == literal`` without a null guard, give exactly what the plain translation gives
+(``compile_expression(..., inline=False)``): the same values, the same errors with the same
+messages, for adversarial values, typed or untyped fields, lenient or strict.
+So do the ids' texts (``uuid5``, ``sha256``), against the generator they were built with."""
 
+import hashlib
+import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -9,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.expressions import _lambda, compile_expression
+from engine import values
+from engine.expressions import _lambda, compile_expression, functions
 
 EXPRESSIONS = [
     "concat(a, b)", "concat(a, '/', b, '/', c)", "concat(a)", "concat('x', a, 5, null, 1.5, true, '')",
@@ -19,6 +24,15 @@ EXPRESSIONS = [
     "str(a)", "str(coalesce(a, b))", "str(a) + ':' + str(b)", "str(a.x)", "str(a.x.y)", "str(5)",
     "if(a == 'x', concat(b, c), str(c))", "c + ':' + if(a == 'o', concat(a, '/', b), str(coalesce(b, c)))",
     "upper(str(a))", "str(a) == str(b)",
+    # comparisons with a literal in conditions: 'x == lit' unguarded (null is not equal)
+    "a == 'x'", "not (a != 'x')", "not (a == 'x')", "a != 'x'", "a.x == 1", "if(a == 5, b, c)", "a == b",
+    "a == 1.5 and b == 'o'", "a == 12345678901234567890 or b == -0.0", "'x' == a", "a.x.y == true",
+    "not (a == 'x' or b != 2)",
+    # fields read more than once: later reads reuse the first where it surely ran (reuse.py)
+    "if(a == 'x', a, b)", "coalesce(a, a)", "a ?? b ?? a", "if(a > 1, a, a + 1)", "a.x == 1 or a.x == 2",
+    "not (a == b and a != c)", "concat(a, a, b.x, b.y)", "if(b is null, a, b) == a", "[a, a, b]",
+    "a in [1, 2] and a != b", "length(a) + length(a)", "a.x.y ?? a.x", "b[a] ?? c[a]", "(a ?? b) + (b ?? a)",
+    "if(coalesce(a, b) == 'x', b, coalesce(b, a))", "upper(a) == 'X' or lower(a) == 'x' or a is null",
 ]
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(10 ** 19, 10 ** 21),
@@ -78,3 +92,28 @@ def test_calling_an_expression_calls_its_function():
     assert expression({"a": 1}) == 2
     with pytest.raises(TypeError, match="positional argument"):
         expression({"a": 1}, {})  # type: ignore[call-arg]
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(VALUES, max_size=5))
+def test_id_text_and_ids_as_before(parts):
+    def before():  # _id_text as it was: a generator over to_str
+        return "\x1f".join("" if p is None else values.to_str(p) for p in parts)
+
+    assert outcome(lambda _: functions._id_text(parts), None) == outcome(lambda _: before(), None)
+    try:
+        text = before()
+    except ValueError:
+        return
+    assert functions._uuid5(*parts) == str(uuid.uuid5(uuid.NAMESPACE_URL, text))
+    assert functions._sha256(*parts) == hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def test_a_field_is_read_once_where_it_surely_was_read():
+    from engine.expressions.reuse import reuse_reads
+
+    row = compile_expression("a + ':' + if(a == 'o', concat(b.x, '/', b.y), str(coalesce(b.z, c.z)))")
+    assert row.python.count("e.get('a')") == 1 and row.python.count("e.get('b')") == 2  # b.z: another branch
+    assert compile_expression("if(a == 'x', b, c) ?? b").python.count("e.get('b')") == 2  # b: not sure to have run
+    for src in ("e.get('a')", "(e.get('a'), [e.get('a') for _ in ()])", "(e.get('a'), (lambda: e.get('a')))"):
+        assert reuse_reads(src) == src  # nothing to reuse, or code the translator does not make
