@@ -9,7 +9,7 @@ attribute access, import or builtin in the language. Reference: docs/expressions
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Optional, Tuple
 
 from engine.expressions.errors import ExpressionError
 from engine.expressions.folding import Code
@@ -59,6 +59,12 @@ class Expression:
 
     if TYPE_CHECKING:  # at run time the compiled function itself, set below the class
         def __call__(self, event: dict) -> Any: ...
+
+    @property
+    def function(self) -> Callable[[dict], Any]:
+        """The compiled function of an event dict (``expression(event)`` calls it): a caller
+        that calls it per event saves ~600 instructions a call by calling it directly."""
+        return self._value
 
     def holds(self, event: dict) -> bool:
         """Whether the expression is ``true`` for ``event`` (null and false are not)."""

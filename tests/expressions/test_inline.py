@@ -89,7 +89,7 @@ def test_inline_is_used_and_the_plain_translation_keeps_the_calls():
 
 def test_calling_an_expression_calls_its_function():
     expression = compile_expression("a + 1")
-    assert expression({"a": 1}) == 2
+    assert expression({"a": 1}) == 2 == expression.function({"a": 1})
     with pytest.raises(TypeError, match="positional argument"):
         expression({"a": 1}, {})  # type: ignore[call-arg]
 
