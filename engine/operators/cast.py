@@ -86,7 +86,7 @@ class Cast:
                 node = node.setdefault(("object", key), {})
             name = f"_c{number}"
             names[name] = _not_null(convert) if strict else convert
-            fast = inline(type_name, name)
+            fast = inline(type_name, name, strict)
             if fast is not None:
                 names.update(fast[1])
             node[("value", path[-1])] = fast[0] if fast is not None else f"{name}(v)"
