@@ -371,8 +371,10 @@ class MergeTransactions(KeyedStep):
     def net_changes(self, transaction: Transaction) -> Released:
         """One output event per domain key of the transaction's surviving row changes
         (``transaction_net.net_events``)."""
-        return net_events(self.step_id, self.row, self.group_by, transaction.id, transaction.changes,
-                          transaction.snapshot)
+        # the compiled functions themselves: an Expression's call costs ~600 instructions more
+        return net_events(self.step_id, self.row.function,
+                          None if self.group_by is None else self.group_by.function,
+                          transaction.id, transaction.changes, transaction.snapshot)
 
 
 
