@@ -17,7 +17,15 @@ from tests.operators.test_keyed_boundary import Tally, TallyLogic, ev, run_flow
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
 PROPERTY = settings(max_examples=150, deadline=None)
 
-keys = st.one_of(st.sampled_from(["a", "b", "", "é"]), st.none(), st.integers(-2, 2), st.just(True))
+
+
+class _Text(str):
+    """A str subclass (no step makes one): its group is its text's."""
+
+
+keys = st.one_of(st.sampled_from(["a", "b", "", "é"]), st.none(), st.integers(-2, 2), st.just(True),
+                 st.builds(_Text, st.sampled_from(["a", "b"])), st.sampled_from([1.0, 0.0, Decimal(1)]),
+                 st.lists(st.integers(), max_size=1))
 values = st.one_of(st.none(), st.integers(-10, 10), st.decimals(allow_nan=False, places=2, max_value=10 ** 6,
                                                                 min_value=-10 ** 6),
                    st.text(max_size=2), st.floats(allow_nan=False, width=16))
@@ -67,6 +75,17 @@ def test_running_takes_events_as_it_takes_pairs(config, batches):
     events_run = run(Aggregate("agg", CONFIGS[config], None), batches, Aggregate.group_events)
     pairs_run = run(Aggregate("agg", CONFIGS[config], None), batches, Aggregate.group)
     assert repr(events_run) == repr(pairs_run)
+
+
+def test_a_str_subclass_key_after_its_text_gives_what_pairs_give():
+    batch = [{"k": "a", "x": 1}, {"k": _Text("a"), "x": 2}, {"k": "b", "x": 3}]
+    for config in CONFIGS[:2]:
+        events_run = run(Aggregate("agg", config, None), [batch], Aggregate.group_events)
+        pairs_run = run(Aggregate("agg", config, None), [batch], Aggregate.group)
+        assert repr(events_run) == repr(pairs_run)
+        assert [type(v) for e in events_run[0] for v in e.values()] == \
+            [type(v) for e in pairs_run[0] for v in e.values()]
+        assert [type(s.key) for s in events_run[2].values()] == [type(s.key) for s in pairs_run[2].values()] == [str, str]
 
 
 def test_a_batch_with_a_key_that_is_not_text_is_grouped_into_pairs():
