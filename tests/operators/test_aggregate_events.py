@@ -85,7 +85,8 @@ def test_a_str_subclass_key_after_its_text_gives_what_pairs_give():
         assert repr(events_run) == repr(pairs_run)
         assert [type(v) for e in events_run[0] for v in e.values()] == \
             [type(v) for e in pairs_run[0] for v in e.values()]
-        assert [type(s.key) for s in events_run[2].values()] == [type(s.key) for s in pairs_run[2].values()] == [str, str]
+        key_types = [type(s.key) for s in events_run[2].values()]
+        assert key_types == [type(s.key) for s in pairs_run[2].values()] == [str, str]
 
 
 def test_a_batch_with_a_key_that_is_not_text_is_grouped_into_pairs():
