@@ -29,8 +29,8 @@ KAFKA = Component(
         Option("topics", "Several topics.", {"type": "array", "items": {"type": "string"}, "minItems": 1}),
         Option("pattern", "A regular expression; every topic whose whole name matches is read.",
                {"type": "string", "minLength": 1}),
-        Option("group_id", "Consumer group: offsets are committed to it at each snapshot (for lag monitoring and "
-               "`start: committed`).", {"type": "string"}),
+        Option("group_id", "Consumer group: offsets are committed to it one snapshot behind, and the last ones at "
+               "a normal end (for lag monitoring and `start: committed`, at least once).", {"type": "string"}),
         Option("start", "Where to start without a recovery snapshot: `earliest` (default), `latest`, `committed` "
                "(the group's offsets) or an ISO-8601 time.", {"type": "string"}, default="earliest"),
         Option("format", "Message values: JSON objects (default), or text/bytes as the event `{value: ...}`.",

@@ -2,7 +2,7 @@
 by a discarding one that still encodes as the real sink does, and no consumer-group commits.
 
 Watching a step must not write anywhere or move anything another run relies on: a Kafka
-source's ``group_id`` is left out (its offsets are committed at each snapshot), so a
+source's ``group_id`` is left out (its offsets are committed to the group), so a
 ``start: committed`` source begins at the earliest offset instead.
 """
 

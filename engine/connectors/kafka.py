@@ -1,14 +1,17 @@
 """Kafka topics as a source: one Bytewax partition per topic partition (so partitions spread
 over workers and processes); its resume state is the next offset, kept in Bytewax's recovery
-store. With a ``group_id`` the offsets are also committed to Kafka at each snapshot, so lag is
-visible to the usual tools and ``start: committed`` can resume from them without a recovery
-store. The sink is engine/connectors/kafka_sink.py.
+store. With a ``group_id`` the offsets are also committed to Kafka, one snapshot behind (see
+``snapshot``) and the last ones once the run has ended normally, so lag is visible to the usual
+tools and ``start: committed`` can resume from them without a recovery store, at least once.
+The sink is engine/connectors/kafka_sink.py.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from operator import itemgetter
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
@@ -25,6 +28,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from engine import run_context
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_align import alignment
 from engine.connectors.kafka_health import BrokerHealth, quiet
@@ -109,8 +113,10 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._topic, self._partition, self._source = topic, partition, source
         self._origin = f"{topic}[{partition}]"
         self._tp = TopicPartition(topic, partition)  # for the per-batch watermark lookups
+        self._consumer_config = config
         self._consumer = Consumer({**PREFETCH, **config, "enable.auto.commit": False,
                                    "enable.partition.eof": not source.tail, "error_cb": source.health.error})
+        self._written: Optional[int] = None  # the offset at the last snapshot: see snapshot()
         offset = resume if resume is not None else self._start_offset(start)
         self._next = offset if offset >= 0 else None  # of the first message not yet delivered
         if offset < 0:
@@ -241,15 +247,42 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         return datetime.now(timezone.utc) + _IDLE_WAIT if self._idle else None
 
     def snapshot(self) -> Optional[int]:
-        if self._next is not None and self._source.group_id:
-            tp = TopicPartition(self._topic, self._partition, self._next)
-            self._consumer.commit(offsets=[tp], asynchronous=True)
+        # The group's offsets go one snapshot behind: Bytewax snapshots a source as it reads
+        # the epoch's last batch, which is still on its way to the sinks, but reads nothing of
+        # an epoch before the dataflow is past the one before it, so the previous snapshot's
+        # messages are written. Committing this one lost them to a crash (`start: committed`).
+        if self._source.group_id:
+            if self._written is not None:
+                tp = TopicPartition(self._topic, self._partition, self._written)
+                self._consumer.commit(offsets=[tp], asynchronous=True)
+            self._written = self._next
         return self._next
 
     def close(self) -> None:
         if self._align is not None:
             self._align.leave(self)
         self._consumer.close()
+        if self._source.group_id and self._next is not None:  # the last ones once the run ended normally
+            run_context.after_run(partial(commit_at_end, self._consumer_config, self._topic, self._partition,
+                                          self._next, self._source.timeout))
+
+
+def commit_at_end(config: dict, topic: str, partition: int, offset: int, timeout: float) -> None:
+    """Commit a partition's last offset once the whole flow has ended normally (everything it
+    read is written). Best effort: if the broker is gone, the group keeps the offset of the
+    snapshot before, and a start from it reads that epoch again (at least once, nothing lost)."""
+    def commit() -> None:
+        consumer = Consumer({**config, "enable.auto.commit": False})
+        try:
+            consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+        except KafkaException:
+            pass
+        finally:
+            consumer.close()
+
+    worker = threading.Thread(target=commit, name="kafka-commit-at-end", daemon=True)
+    worker.start()
+    worker.join(timeout)  # a synchronous commit has no timeout of its own; a daemon thread dies with the process
 
 
 def _stamp(message) -> int:

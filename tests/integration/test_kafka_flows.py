@@ -243,3 +243,32 @@ def test_generated_tms_events_on_kafka_feed_the_domain_flow(kafka_bootstrap, tmp
         for change in event["changes"]:
             final[change["after"]["id"]] = change["after"]["status"]
     assert final == {row["id"]: row["status"] for row in truth}
+
+
+GROUP_FLOW = """\
+    version: 1
+    name: kgroup
+    sources:
+      orders: {{kafka: {{brokers: "{bootstrap}", topic: {source}, tail: false, group_id: {group}, start: committed}}}}
+    steps:
+      - id: typed
+        cast: {{fields: {{id: int}}}}
+    sinks:
+      out: {{from: typed, file: {{path: "{out}"}}}}
+    dead_letter: {{file: {{path: "{dir}/dead.jsonl"}}}}
+    """
+
+
+def test_a_group_resumes_from_its_committed_offsets_without_a_recovery_store(kafka_bootstrap, kafka_topic, flow):
+    """The last epoch's offsets are committed once the run has ended (during a run, each snapshot
+    commits the one before it): a second run with ``start: committed`` starts at the end."""
+    from tests.integration.kafka_io import committed_offset
+
+    source, group = kafka_topic("grouped", partitions=3), f"g-{uuid.uuid4().hex[:8]}"
+    produce(kafka_bootstrap, source, ORDERS, key=lambda e: e["id"])
+    first = flow.run(GROUP_FLOW, bootstrap=kafka_bootstrap, source=source, group=group, out=f"{flow.dir}/a.jsonl")
+    assert sorted(e["id"] for e in first.rows("out")) == list(range(len(ORDERS)))
+    assert sum(committed_offset(kafka_bootstrap, group, source, p) for p in range(3)) == len(ORDERS)
+    produce(kafka_bootstrap, source, [{"id": "1000"}], key=lambda e: e["id"])
+    second = flow.run(GROUP_FLOW, bootstrap=kafka_bootstrap, source=source, group=group, out=f"{flow.dir}/b.jsonl")
+    assert [e["id"] for e in second.rows("out")] == [1000]
