@@ -41,20 +41,14 @@ def _encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCheck) -
             topics.check(topic)
         key = event.get(KEY_FIELD)
         if key is not None:
-            key = (key if type(key) is str else str(key)).encode()
+            key = _key(key)
         body = event
         if KEY_FIELD in event or TOPIC_FIELD in event or HEADERS_FIELD in event or META_FIELD in event:
             body = event.copy()  # a C copy and a few deletions: the fields are usually one or two
             for name in ENVELOPE_FIELDS:
                 body.pop(name, None)
-        try:  # encode_value's first try, inlined (one call less per event); it redoes a refusal
-            value = dumps(body, default=_exact)
-        except JSONEncodeError:
-            value = encode_value(body)
-        if len(value) + (len(key) if key else 0) > max_bytes:
-            raise Unwritable(f"the message would be {len(value):,} bytes, over message.max.bytes ({max_bytes:,})")
         headers = event.get(HEADERS_FIELD)
-        return topic, key, value, _headers(headers) if headers else None
+        return topic, key, _value(body, key, max_bytes), _headers(headers) if headers else None
 
     return encode
 
@@ -83,17 +77,21 @@ def _batch_encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCh
                     key = _key(key)
             else:
                 key, body = None, event
-            try:  # as in encode
-                value = dumps(body, default=_exact)
-            except JSONEncodeError:
-                value = encode_value(body)
-            if len(value) + (len(key) if key else 0) > max_bytes:
-                raise Unwritable(f"the message would be {len(value):,} bytes, over message.max.bytes "
-                                 f"({max_bytes:,})")
-            append((default_topic, key, value, None))
+            append((default_topic, key, _value(body, key, max_bytes), None))
         return messages
 
     return encode_all
+
+
+def _value(body: dict, key, max_bytes: int) -> bytes:
+    """The message value of ``body``; Unwritable when it and ``key`` are over ``max_bytes``."""
+    try:  # encode_value's first try, inlined (one call less per event); it redoes a refusal
+        value = dumps(body, default=_exact)
+    except JSONEncodeError:
+        value = encode_value(body)
+    if len(value) + (len(key) if key else 0) > max_bytes:
+        raise Unwritable(f"the message would be {len(value):,} bytes, over message.max.bytes ({max_bytes:,})")
+    return value
 
 
 def _key(key) -> bytes:
