@@ -53,9 +53,7 @@ class RunningEvents(Running):
             return super().add(pairs, now)
         if self.s.key is None:
             self.s.key = pairs.key
-        accumulator = self.s.running if self.s.running is not None else self.step.fresh()
-        self.s.running, deads = self.step.fold(accumulator, pairs)
-        return ([self.result(self.s.running)] if self.settings.emit == "updates" else []), deads
+        return self.fold_events(pairs)
 
 
 LOGIC: Dict[Optional[str], Type[WindowLogic]] = {  # window kind -> per-key logic

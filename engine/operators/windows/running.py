@@ -20,7 +20,10 @@ class Running(WindowLogic):
     State = RunningState
 
     def take(self, pairs: list, now: datetime) -> Released:
-        events = [event for _, event in pairs]
+        return self.fold_events([event for _, event in pairs])
+
+    def fold_events(self, events: list) -> Released:
+        """Fold a key's ``events`` into its running accumulator (the updates emit it)."""
         accumulator = self.s.running if self.s.running is not None else self.step.fresh()
         self.s.running, deads = self.step.fold(accumulator, events)
         if self.settings.emit == "updates":
