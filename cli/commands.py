@@ -35,8 +35,11 @@ def secrets_hidden(*paths: str):
 
 
 def cmd_validate(args, out: Console, err: Console) -> int:
+    from engine.connectors.views_helper import helping
+
     environment = getattr(args, "environment", None)
-    with secrets_hidden(*args.paths):  # without --env: the base and every environment of each file
+    # DuckDB, if the views need it, starts in a helper process on another core meanwhile
+    with secrets_hidden(*args.paths), helping(args.paths):  # without --env: the base and every environment
         results = [result for path in args.paths
                    for result in ([validate_file(path, environment=environment)] if environment
                                   else validate_every_environment(path))]

@@ -336,11 +336,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         if code and wants_json:
             _json_outcome(code, "usage error; see --help")
         return code
+    if args.command == "validate":  # DuckDB, if views need it, starts meanwhile on another core
+        from engine.connectors.views_helper import start
+
+        start(args.paths)
     from cli import commands
     from engine.catalog import PluginError, import_plugins
 
     handler = commands.HANDLERS[args.command]
-    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: Bytewax ends at a clean point
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: Bytewax ends at a clean point
     try:
         import_plugins(os.environ.get("VELOCITY_FLOW_PLUGINS", ""))
     except PluginError as exc:
@@ -371,10 +375,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         if wants_json:
             _json_outcome(EXIT_INTERNAL, message)
         return EXIT_INTERNAL
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def entry() -> None:

@@ -30,9 +30,9 @@ from typing import Any, Dict, List, Optional
 
 import duckdb
 
+from engine.connectors.duckdb_view_checks import read_only_problem  # validate's view check too
 from engine.connectors.errors import QueryError
 from engine.connectors.jsonl import encode_value
-from engine.connectors.table_checks import read_only_problem  # validate's view check too
 
 __all__ = ["QueryError", "query", "read_only_problem", "run_read_only", "serve", "socket_path"]
 

@@ -21,8 +21,8 @@ from engine.connectors.duckdb import _BATCH_VIEW, DuckDBSink, _connect, ensure_t
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_live import serve
 from engine.connectors.duckdb_positions import Positions, Winner, batch_arrow
+from engine.connectors.duckdb_view_checks import view_problem
 from engine.connectors.errors import ConnectorError
-from engine.connectors.table_checks import view_problem
 from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
 from engine.connectors.table_sql import insert_sql, quote
 from engine.connectors.wiring import SinglePartitionSink

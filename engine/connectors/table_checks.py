@@ -9,56 +9,19 @@ Velocity topologies imported both through these checks.
 from __future__ import annotations
 
 import functools
-import importlib
 import json
-import threading
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple
 
+from engine.connectors import duckdb_view_checks, views_helper
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_positions import Positions
+from engine.connectors.duckdb_view_checks import Refusal, bind_views, first_view_problem
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
 from engine.connectors.table_specs import TableSpec, check_tables
 from engine.connectors.table_views_cache import accepted_before, check_key, remember_accepted
 from engine.errors import ConfigError
 
 DUCKDB_LABEL, POSTGRES_LABEL = "duckdb sink", "postgres sink"
-
-
-def view_problem(query: object) -> Optional[str]:
-    """Why ``query`` cannot be a view (None when it can): a view is exactly one ``SELECT``
-    (or ``WITH ... SELECT``, ``VALUES``, ``FROM ...``) statement, as ``velocity-flow query``
-    takes. Checked by DuckDB's parser (``_database``'s); what the query reads is checked when
-    the view is created, with external access disabled (no file, URL or extension)."""
-    with _LOCK:
-        problem = read_only_problem(query, _database())
-    return None if problem is None else f"a view must be exactly one SELECT statement: {problem}"
-
-
-def _duckdb() -> Any:
-    """DuckDB's C extension: the same connect, Error and StatementType that the ``duckdb``
-    package re-exports, without the package's Python side (~50 ms to import, importlib.metadata
-    and email among it), which validate does not need."""
-    try:
-        return importlib.import_module("_duckdb")
-    except ImportError:  # a duckdb laid out otherwise
-        return importlib.import_module("duckdb")
-
-
-def read_only_problem(sql: object, con: Any = None) -> Optional[str]:
-    """Why ``sql`` is not a read-only query (None when it is); parsed by ``con``, else by the
-    default connection."""
-    duckdb = _duckdb()
-    if not isinstance(sql, str) or not sql.strip():
-        return "the query is empty"
-    try:
-        statements = duckdb.extract_statements(sql, connection=con)
-    except duckdb.Error as exc:
-        return f"the query does not parse: {str(exc).splitlines()[0]}"
-    if len(statements) != 1:
-        return f"one statement at a time, not {len(statements)}"
-    if statements[0].type != duckdb.StatementType.SELECT:
-        return f"only SELECT queries (read-only), not a {statements[0].type.name} statement"
-    return None
 
 
 # the options of one form that the other form does not take (the sink's class would refuse them at run time)
@@ -82,12 +45,15 @@ def check_form(options) -> None:
 
 def check_views(options) -> None:
     """Every view is one SELECT (DuckDB's parser says)."""
-    for view, query in (options.get("views") or {}).items():
-        problem = view_problem(query)
-        if problem:
-            raise ConfigError(problem, ("views", view),
-                              hint="views are queries over the sink's tables: one SELECT (or WITH ... SELECT); "
-                                   "they cannot read files, write or change settings")
+    views = list((options.get("views") or {}).items())
+    # the helper is sent JSON: a query that is no str is refused as empty either way
+    asked = views_helper.ask("select", [query if isinstance(query, str) else None for _, query in views])
+    found = asked[0] if asked is not None else first_view_problem([query for _, query in views])
+    if found is not None:
+        index, problem = found
+        raise ConfigError(problem, ("views", views[index][0]),
+                          hint="views are queries over the sink's tables: one SELECT (or WITH ... SELECT); "
+                               "they cannot read files, write or change settings")
 
 
 def _duckdb_table(name: str, spec: dict) -> TableSpec:
@@ -168,7 +134,7 @@ def _checked_once(kind: str, checked: Any, check: Callable[[], None]) -> None:
     here = json.dumps([kind, checked], default=str)
     if here in _ACCEPTED:
         return
-    key = check_key(kind, checked, __file__)
+    key = check_key(kind, checked, (__file__, duckdb_view_checks.__file__))
     if not accepted_before(key):
         check()
         remember_accepted(key)
@@ -193,58 +159,19 @@ def _tables_sql(tables) -> List[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _bound_views(tables_and_views: str) -> Optional[Tuple[str, Tuple[Union[str, int], ...], Optional[str]]]:
+def _bound_views(tables_and_views: str) -> Optional[Refusal]:
     """``bind_views`` once per distinct tables and views (validate checks the environments of a
-    file one by one, and they mostly share their sink): None, or the ConfigError's arguments."""
+    file one by one, and they mostly share their sink): None, or the ConfigError's arguments.
+    Made by the views helper when there is one, else here."""
     tables, views = json.loads(tables_and_views)
     try:
-        bind_views({"tables": tables, "views": views})
+        checked = [_tables_sql(tables), list(views.items())]
     except ConfigError as exc:
         return exc.message, tuple(exc.path), exc.hint
-    return None
-
-
-@functools.lru_cache(maxsize=1)
-def _database():
-    """The in-memory DuckDB, external access disabled, that parses and binds the views: one per
-    process (used under _LOCK), as starting one costs 30 ms of cpu or more (parsing without a
-    connection started the default one, a second instance)."""
-    return _duckdb().connect(":memory:", config={"enable_external_access": False})
-
-
-_LOCK = threading.Lock()
-
-
-def bind_views(options) -> None:
-    """Create the sink's tables (empty, with their positions tables) and then its views, in
-    declared order, with external access disabled (``_database``, in a transaction rolled back
-    after), as the sink does at start: a view naming an unknown table or column, or reading a
-    file or a URL, is refused at the view's line by ``validate`` instead of stopping the run."""
-    from engine.connectors.table_sql import quote
-
-    duckdb = _duckdb()
-    tables = _tables_sql(options["tables"])
-    with _LOCK:
-        con = _database()
-        con.execute("BEGIN TRANSACTION")
-        try:
-            try:
-                con.execute(";\n".join(tables))  # one call: ~5x faster than one per statement
-            except duckdb.Error:  # e.g. a key naming no column: reported at the key (binding's check)
-                return  # the views cannot be checked without the table: one error, not two
-            for view, query in options["views"].items():
-                try:
-                    con.execute(f"CREATE VIEW {quote(view)} AS {query}")
-                except duckdb.Error as exc:
-                    reason = str(exc).strip().splitlines()[0]
-                    raise ConfigError(f"view '{view}' cannot be created: {reason}", ("views", view),
-                                      hint="a view reads the sink's tables (and the views above it) only: "
-                                           "no files, URLs or extensions") from None
-        finally:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:  # a fatal error invalidated the database: a new one next time
-                _database.cache_clear()
+    asked = views_helper.ask("bind", checked)
+    if asked is None:
+        return bind_views(*checked)
+    return None if asked[0] is None else (asked[0][0], tuple(asked[0][1]), asked[0][2])
 
 
 def check_postgres(options) -> None:

@@ -8,7 +8,7 @@ import sys
 import pytest
 from test_duckdb_views import TOPOLOGY  # views 'ok' and 'bad' ({query}) over a table 'trip'
 
-from engine.connectors import table_checks
+from engine.connectors import duckdb_view_checks, table_checks
 from engine.connectors.table_views_cache import cache_directory
 from engine.errors import ConfigError
 
@@ -25,14 +25,14 @@ def cache(monkeypatch, tmp_path):
     table_checks._bound_views.cache_clear()
     table_checks._ACCEPTED.clear()
     calls = []
-    started = table_checks._database
+    started = duckdb_view_checks.database
 
     def counted():
         calls.append(1)
         return started()
 
-    monkeypatch.setattr(table_checks, "_database", counted)
-    monkeypatch.setattr(table_checks._database, "cache_clear", started.cache_clear, raising=False)
+    monkeypatch.setattr(duckdb_view_checks, "database", counted)
+    monkeypatch.setattr(duckdb_view_checks.database, "cache_clear", started.cache_clear, raising=False)
     yield calls
     table_checks._bound_views.cache_clear()
     table_checks._ACCEPTED.clear()
@@ -112,8 +112,9 @@ def test_no_cache_when_turned_off_or_unwritable(cache, monkeypatch, tmp_path):
         assert cache
 
 
-PROBE = ("import sys; from cli.main import main; code = main(['validate', sys.argv[1]]); "
-         "print('duckdb loaded' if '_duckdb' in sys.modules else 'no duckdb'); sys.exit(code)")
+PROBE = ("import sys; from engine.connectors import views_helper; views_helper._can_fork = lambda: False\n"
+         "from cli.main import main; code = main(['validate', sys.argv[1]]); "
+         "print('duckdb loaded' if '_duckdb' in sys.modules else 'no duckdb'); sys.exit(code)")  # DuckDB in process
 
 
 def test_validate_again_loads_no_duckdb(tmp_path):
