@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 META_FIELD = "_meta"  # the field a decoded event carries its RawBatch.meta in
 
@@ -17,7 +17,8 @@ class RawBatch:
 
     ``first_offset`` is the position of ``values[0]`` in ``origin`` (a 1-based line number
     for files), so a dead letter can point at the exact input line. Sources whose positions
-    are not consecutive (Kafka offsets) give ``offsets`` instead, one per value. ``meta``
+    are not consecutive (Kafka offsets) give ``offsets`` instead, one per value (a ``range``
+    when they happen to be consecutive). ``meta``
     (one dict per value, or None) is added to each decoded event as the field ``_meta``:
     e.g. a Kafka message's key, headers and timestamp. A ``None`` value (a Kafka tombstone)
     carries no event and is skipped.
@@ -26,7 +27,7 @@ class RawBatch:
     __slots__ = ("values", "origin", "first_offset", "offsets", "meta")
 
     def __init__(self, values: List[Optional[bytes]], origin: str, first_offset: Optional[int] = None,
-                 offsets: Optional[List[int]] = None, meta: Optional[List[dict]] = None) -> None:
+                 offsets: Optional[Sequence[int]] = None, meta: Optional[List[dict]] = None) -> None:
         self.values, self.origin, self.first_offset, self.offsets, self.meta = \
             values, origin, first_offset, offsets, meta
 

@@ -168,7 +168,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
             return []
         self._report(messages)
         meta = [_message_meta(message) for message in messages] if self._source.metadata else None
-        return [RawBatch(list(map(_value, messages)), self._origin, offsets=list(map(_offset, messages)), meta=meta)]
+        return [RawBatch(list(map(_value, messages)), self._origin, offsets=_offsets(messages), meta=meta)]
 
     def _report(self, delivered: list) -> None:
         """Lag (messages after the next offset, from the last fetch's watermark) and the time
@@ -283,6 +283,17 @@ def commit_at_end(config: dict, topic: str, partition: int, offset: int, timeout
     worker = threading.Thread(target=commit, name="kafka-commit-at-end", daemon=True)
     worker.start()
     worker.join(timeout)  # a synchronous commit has no timeout of its own; a daemon thread dies with the process
+
+
+def _offsets(messages: list) -> Sequence[int]:
+    """The offsets of ``messages`` (a partition's, in order): a ``range`` when they are
+    consecutive, as they nearly always are (offsets only grow, so a batch spanning as many
+    offsets as it has messages has no gap; compaction and transaction markers leave gaps), which
+    costs nothing per message; else the list."""
+    first, last = _offset(messages[0]), _offset(messages[-1])
+    if last - first + 1 == len(messages):
+        return range(first, last + 1)
+    return list(map(_offset, messages))
 
 
 def _stamp(message) -> int:
