@@ -35,20 +35,34 @@ def secrets_hidden(*paths: str):
 
 
 def cmd_validate(args, out: Console, err: Console) -> int:
-    from engine.connectors.views_helper import helping
+    from engine.connectors.views_helper import helping, started
 
     environment = getattr(args, "environment", None)
-    # DuckDB, if the views need it, starts in a helper process on another core meanwhile
+    # DuckDB, if the views need it, starts in a helper process on another core meanwhile (main)
     with secrets_hidden(*args.paths), helping(args.paths):  # without --env: the base and every environment
+        loaded = _views_ahead if started() else None
         results = [result for path in args.paths
-                   for result in ([validate_file(path, environment=environment)] if environment
-                                  else validate_every_environment(path))]
+                   for result in ([validate_file(path, environment=environment, loaded=loaded)] if environment
+                                  else validate_every_environment(path, loaded=loaded))]
     if args.format == "json":
         print(to_json(results))
     else:
         for result in results:
             print_text(out, result)
     return EXIT_OK if all(r.ok for r in results) else EXIT_INVALID
+
+
+def _views_ahead(doc) -> None:
+    """Hand the views helper, as soon as a file is loaded, the DuckDB checks its sinks will ask
+    when bound (the base's, or the environment's with --env; the environments mostly share the
+    base's), to be worked out meanwhile."""
+    from engine.connectors.table_checks import prefetch
+
+    sinks = doc.data.get("sinks") if isinstance(doc.data, dict) else None
+    for spec in sinks.values() if isinstance(sinks, dict) else ():
+        for kind in ("duckdb", "postgres"):
+            if isinstance(spec, dict) and isinstance(spec.get(kind), dict):
+                prefetch(kind, spec[kind])
 
 
 def _valid_or_report(path: str, err: Console, environment: Optional[str] = None):

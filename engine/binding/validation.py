@@ -4,7 +4,7 @@ when there is none."""
 
 from __future__ import annotations
 
-from typing import List, Mapping, Optional
+from typing import Callable, List, Mapping, Optional
 
 from engine.binding.bind import Binder
 from engine.binding.model import Topology
@@ -38,10 +38,17 @@ class Validation:  # a plain class: a dataclass costs ~2M instructions to make a
         return count_errors(self.diagnostics) == 0 and not self.shared_errors
 
 
-def validate_file(path: str, env: Optional[Mapping[str, str]] = None, environment: Optional[str] = None) -> Validation:
+Loaded = Optional[Callable[[Document], None]]  # told of the document (the base, or the environment) once loaded
+
+
+def validate_file(path: str, env: Optional[Mapping[str, str]] = None, environment: Optional[str] = None,
+                  loaded: Loaded = None) -> Validation:
     """``environment``: the one selected (engine/topology/environments.py); raises
     ``UnknownEnvironment`` when the file has no such environment."""
-    return _validate(select_environment(load_file(path, env), environment), environment)
+    doc = select_environment(load_file(path, env), environment)
+    if loaded is not None:
+        loaded(doc)
+    return _validate(doc, environment)
 
 
 def validate_text(path: str, text: str, env: Optional[Mapping[str, str]] = None,
@@ -49,12 +56,16 @@ def validate_text(path: str, text: str, env: Optional[Mapping[str, str]] = None,
     return _validate(select_environment(load_text(path, text, env), environment), environment)
 
 
-def validate_every_environment(path: str, env: Optional[Mapping[str, str]] = None) -> List[Validation]:
+def validate_every_environment(path: str, env: Optional[Mapping[str, str]] = None,
+                               loaded: Loaded = None) -> List[Validation]:
     """The base, then each environment of the file. A problem the base has is reported once,
     by the base; an environment's own problems say which environment they are in."""
     doc = load_file(path, env)
     with unchanged_data():  # validating never changes a document: the environments share the base's parts
-        base = _validate(select_environment(doc, None), None)
+        base_doc = select_environment(doc, None)
+        if loaded is not None:
+            loaded(base_doc)
+        base = _validate(base_doc, None)
         results = [base]
         seen = {(d.line, d.column, d.message) for d in base.diagnostics}
         for name in environment_names(doc):

@@ -46,14 +46,19 @@ def check_form(options) -> None:
 def check_views(options) -> None:
     """Every view is one SELECT (DuckDB's parser says)."""
     views = list((options.get("views") or {}).items())
-    # the helper is sent JSON: a query that is no str is refused as empty either way
-    asked = views_helper.ask("select", [query if isinstance(query, str) else None for _, query in views])
+    asked = views_helper.ask("select", _queries(views))
     found = asked[0] if asked is not None else first_view_problem([query for _, query in views])
     if found is not None:
         index, problem = found
         raise ConfigError(problem, ("views", views[index][0]),
                           hint="views are queries over the sink's tables: one SELECT (or WITH ... SELECT); "
                                "they cannot read files, write or change settings")
+
+
+def _queries(views: List[Tuple[Any, Any]]) -> List[Optional[str]]:
+    """The views' queries as the helper is sent them (JSON): one that is no str is refused as
+    empty either way."""
+    return [query if isinstance(query, str) else None for _, query in views]
 
 
 def _duckdb_table(name: str, spec: dict) -> TableSpec:
@@ -117,15 +122,43 @@ def check_duckdb(options) -> None:
     check_tables(DUCKDB_LABEL, options, _duckdb_table)
     if not options.get("views"):
         return
-    _checked_once("duckdb views", [_tables_sql(options["tables"]), list(options["views"].items())],
-                  lambda: _check_duckdb_views(options))
+    _checked_once("duckdb views", _duckdb_checked(options), lambda: _check_duckdb_views(options))
+
+
+def _duckdb_checked(options) -> list:
+    """What DuckDB is given to check a duckdb sink's views (the views cache's key)."""
+    return [_tables_sql(options["tables"]), list(options["views"].items())]
 
 
 def _check_duckdb_views(options) -> None:
     check_views(options)
-    problem = _bound_views(json.dumps([options["tables"], options["views"]], default=str))
+    problem = _bound_views(_tables_and_views(options))
     if problem is not None:
         raise ConfigError(*problem[:2], hint=problem[2])
+
+
+def _tables_and_views(options) -> str:
+    return json.dumps([options["tables"], options["views"]], default=str)
+
+
+def prefetch(kind: str, options) -> None:
+    """Hand the views helper now, ahead, the checks that ``check_<kind>`` of these options will
+    ask of DuckDB (but those accepted before), so that their answers are ready when asked: the
+    file is loaded, the topology not yet read and bound. A guess: what is asked is answered as
+    asked; options the checks refuse on their own are not handed."""
+    views = options.get("views")
+    if not views_helper.started() or not isinstance(views, dict) or not views or kind not in ("duckdb", "postgres"):
+        return
+    try:
+        checked = _duckdb_checked(options) if kind == "duckdb" else list(views.items())
+        if accepted_before(check_key("duckdb views" if kind == "duckdb" else "select", checked, _CHECKS)):
+            return
+        bind = _bind_request(_tables_and_views(options)) if kind == "duckdb" else None
+    except (ConfigError, TypeError, ValueError, AttributeError, KeyError):
+        return
+    views_helper.ahead("select", _queries(list(views.items())))
+    if bind is not None:
+        views_helper.ahead("bind", bind)
 
 
 def _checked_once(kind: str, checked: Any, check: Callable[[], None]) -> None:
@@ -134,7 +167,7 @@ def _checked_once(kind: str, checked: Any, check: Callable[[], None]) -> None:
     here = json.dumps([kind, checked], default=str)
     if here in _ACCEPTED:
         return
-    key = check_key(kind, checked, (__file__, duckdb_view_checks.__file__))
+    key = check_key(kind, checked, _CHECKS)
     if not accepted_before(key):
         check()
         remember_accepted(key)
@@ -144,6 +177,7 @@ def _checked_once(kind: str, checked: Any, check: Callable[[], None]) -> None:
 
 
 _ACCEPTED: set = set()  # the checks accepted in this process (JSON of kind and what was checked)
+_CHECKS = (__file__, duckdb_view_checks.__file__)  # the code of the checks, part of the views cache's key
 
 
 def _tables_sql(tables) -> List[str]:
@@ -158,14 +192,20 @@ def _tables_sql(tables) -> List[str]:
     return statements
 
 
+def _bind_request(tables_and_views: str) -> list:
+    """What ``bind_views`` is given: the tables' ``CREATE TABLE`` statements and the views, as
+    read back from JSON (names and queries as text)."""
+    tables, views = json.loads(tables_and_views)
+    return [_tables_sql(tables), list(views.items())]
+
+
 @functools.lru_cache(maxsize=16)
 def _bound_views(tables_and_views: str) -> Optional[Refusal]:
     """``bind_views`` once per distinct tables and views (validate checks the environments of a
     file one by one, and they mostly share their sink): None, or the ConfigError's arguments.
     Made by the views helper when there is one, else here."""
-    tables, views = json.loads(tables_and_views)
     try:
-        checked = [_tables_sql(tables), list(views.items())]
+        checked = _bind_request(tables_and_views)
     except ConfigError as exc:
         return exc.message, tuple(exc.path), exc.hint
     asked = views_helper.ask("bind", checked)

@@ -27,8 +27,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional, Sequence
+from select import select
+from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 from engine.connectors.table_views_cache import note, quiet_note
 
@@ -94,6 +96,14 @@ def helping(paths: Sequence[str]) -> Iterator[None]:
 
 def started() -> bool:
     return _run is not None and _run.helper is not None
+
+
+def ahead(kind: str, payload: Any) -> None:
+    """Hand the helper a check to work out now, before it is asked (``ask`` of the same then
+    finds its answer ready): a guess at what validating will ask, never an answer by itself."""
+    run = _run
+    if run is not None and run.helper is not None:
+        run.helper.send([True, kind, payload])
 
 
 def ask(kind: str, payload: Any) -> Optional[List[Any]]:
@@ -171,22 +181,38 @@ class _Helper:
                 os._exit(code)
         os.close(to_child)
         os.close(from_child)
+        os.set_blocking(requests, False)  # a full pipe is waited for with a time limit (_send)
         return cls(pid, requests, answers)
 
-    def ask(self, kind: str, payload: Any) -> List[Any]:
+    def send(self, request: List[Any]) -> None:
+        """Send a request: never blocks beyond ``TIMEOUT`` (a full pipe waits for the helper to
+        read); a helper already ended is left for ``ask`` to report."""
+        if self.requests < 0:  # ended
+            return
         try:
-            _send(self.requests, [kind, payload])
+            _send(self.requests, request, TIMEOUT)
+        except TimeoutError:
+            self._hung()
+        except OSError:  # its end of the pipe closed: it is ending
+            pass
+
+    def ask(self, kind: str, payload: Any) -> List[Any]:
+        self.send([False, kind, payload])
+        try:
             reply = _receive(self.answers, TIMEOUT)
         except TimeoutError:
-            self.end()
-            raise ViewsHelperError(f"the DuckDB views check stopped: its helper process gave no answer in "
-                                   f"{TIMEOUT:g} s (stopped)") from None
+            self._hung()
         except OSError:  # its end of the pipe closed: it is ending
             reply = None
         if reply is None:  # the pipe closes as the helper ends: waiting for its end is short
             status = self._reap()
             raise ViewsHelperError(f"the DuckDB views check stopped: its helper process {_fate(status)}")
         return reply
+
+    def _hung(self) -> NoReturn:
+        self.end()
+        raise ViewsHelperError(f"the DuckDB views check stopped: its helper process gave no answer in "
+                               f"{TIMEOUT:g} s (stopped)") from None
 
     def _reap(self) -> int:
         if self.ended is None:
@@ -233,30 +259,42 @@ def _serve(requests: int, answers: int) -> None:
         handlers = duckdb_view_checks.ANSWERS
     except Exception:  # noqa: BLE001 - each request then fails, and is made in process
         handlers = {}
+    ready: Dict[str, List[Any]] = {}  # the answers worked out ahead, by request (the checks are pure)
     while True:
         request = _receive(requests, None)
         if request is None:  # the main process is done (or gone)
             return
-        kind, payload = request
-        try:
-            reply = [handlers[kind](payload)]
-        except Exception:  # noqa: BLE001 - made again in process, which raises it as before
-            reply = _FAILED
-        _send(answers, reply)
+        early, kind, payload = request
+        key = json.dumps([kind, payload])
+        reply = ready.get(key)
+        if reply is None:
+            try:
+                reply = [handlers[kind](payload)]
+            except Exception:  # noqa: BLE001 - made again in process, which raises it as before
+                reply = _FAILED
+        if early:
+            ready[key] = reply
+        else:
+            _send(answers, reply)
 
 
-def _send(fd: int, message: Any) -> None:
+def _send(fd: int, message: Any, timeout: Optional[float] = None) -> None:
+    """Write ``message``; on a non-blocking ``fd``, TimeoutError when the pipe stays full for
+    ``timeout`` seconds (never then half a message: the reader is dead or stuck)."""
     data = json.dumps(message).encode()
     data = len(data).to_bytes(8, "big") + data
+    deadline = None if timeout is None else time.monotonic() + timeout
     while data:
-        data = data[os.write(fd, data):]
+        if deadline is not None and not select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+            raise TimeoutError
+        try:
+            data = data[os.write(fd, data):]
+        except BlockingIOError:  # no room after all: wait again
+            continue
 
 
 def _receive(fd: int, timeout: Optional[float]) -> Optional[Any]:
     """The next message, or None at the end of the pipe; TimeoutError after ``timeout`` seconds."""
-    import time
-    from select import select
-
     deadline = None if timeout is None else time.monotonic() + timeout
     data = b""
     wanted = 8

@@ -70,6 +70,20 @@ def test_the_helper_gives_the_verdicts_and_messages_of_the_check_in_process(fres
     assert helped == here
 
 
+def test_checks_handed_ahead_give_the_same_answers_when_asked(fresh):
+    here = outcomes()
+    with views_helper.helping(fresh):
+        for views in VIEWS:
+            for kind, options in (("duckdb", {"path": "db.duckdb", "tables": TABLES, "views": views}),
+                                  ("postgres", {"dsn": "", "tables": TABLES, "views": views})):
+                table_checks.prefetch(kind, options)
+        for broken in ({"views": {"v": "SELECT 1"}}, {"tables": 5, "views": {"v": "SELECT 1"}},
+                       {"tables": {"t": {"key": ["nope"], "columns": {"id": "int"}}}, "views": {"v": "x"}}):
+            table_checks.prefetch("duckdb", broken)  # refused by the checks on their own: nothing handed
+        helped = outcomes()
+    assert helped == here
+
+
 def test_a_check_that_raises_in_the_helper_is_made_in_process(fresh, monkeypatch):
     def broken(payload):
         raise RuntimeError("no DuckDB here")
