@@ -296,17 +296,30 @@ def _sha256_of(data: bytes) -> Any:  # _sha256.sha256 after the first call
     return _sha256_of(data)
 
 
+# the variant's hex digit of RFC 4122 (bits 10xx) over the digest's: "89ab"[digit & 3]
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def uuid5_of(text: str) -> str:
+    """``str(uuid.uuid5(uuid.NAMESPACE_URL, text))`` from the SHA-1's hex digits, the version
+    (5) and variant digits written over: no UUID object, no bytearray. The written-out
+    ``uuid5(...)`` of generated code calls it with the parts' text (engine/expressions/inline.py)."""
+    digits = _sha1(_URL_NAMESPACE + text.encode()).hexdigest()
+    return f"{digits[:8]}-{digits[8:12]}-5{digits[13:16]}-{_VARIANT[digits[16]]}{digits[17:20]}-{digits[20:32]}"
+
+
+def sha256_of(text: str) -> str:
+    """The hex SHA-256 of ``text`` (UTF-8); the written-out ``sha256(...)`` calls it."""
+    return _sha256_of(text.encode()).hexdigest()
+
+
 def _uuid5(*parts) -> str:
-    """``str(uuid.uuid5(NAMESPACE_URL, text))`` without the UUID object (2.4x faster; one per event)."""
-    digest = bytearray(_sha1(_URL_NAMESPACE + _id_text(parts).encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """``str(uuid.uuid5(NAMESPACE_URL, text))`` of the parts' ``_id_text``, without the UUID object."""
+    return uuid5_of(_id_text(parts))
 
 
 def _sha256(*parts) -> str:
-    return _sha256_of(_id_text(parts).encode()).hexdigest()
+    return sha256_of(_id_text(parts))
 
 
 def _nullif(value, other):

@@ -1,10 +1,11 @@
 """Calls written out in the generated code instead of a Python call per event.
 
-``str(x)`` and ``concat(a, b, ...)`` build most keys; their implementations
-(``values.to_str``, ``functions._concat``, a generator) cost more than the rest of a typical
-key expression. A text is its own text form, so the generated code tests for an exact
-``str`` and calls the implementation only for other values: the same values, the same
-errors (the translator's ``inline=False`` keeps the plain calls, which tests compare).
+``str(x)`` and ``concat(a, b, ...)`` build most keys, and the text ``uuid5``/``sha256`` hash
+most ids; their implementations (``values.to_str``, ``functions._concat``, ``_id_text``) cost
+more than the rest of a typical key expression. A text is its own text form, so the generated
+code tests for an exact ``str`` and calls the implementation only for other values: the same
+values, the same errors (the translator's ``inline=False`` keeps the plain calls, which tests
+compare).
 """
 
 from __future__ import annotations
@@ -46,6 +47,24 @@ def concat(args: List[Code], nodes: List[Node], temp: Callable[[], str]) -> Opti
     if not parts:
         return "''"
     return parts[0] if len(parts) == 1 else f"''.join(({', '.join(parts)}))"
+
+
+def id_text(args: List[Code], nodes: List[Node], temp: Callable[[], str]) -> Optional[str]:
+    """The text ``uuid5(...)``/``sha256(...)`` hash (``functions._id_text`` of the arguments:
+    their texts joined by US, '' for null) as ``'\\x1f'.join((...))``, or None when the call
+    must stay (for the reason ``concat`` gives: ``_id_text`` evaluates every argument first)."""
+    if not all(map(quiet, nodes[1:])):
+        return None
+    parts = []
+    for arg in args:
+        if arg.known:
+            text = "" if arg.value is None else _literal_text(arg.value)
+            if text is not None:
+                parts.append(repr(text))
+                continue
+        t = temp()
+        parts.append(f"({t} if _type({t} := {arg.src}) is _str else _text({t}))")
+    return parts[0] if len(parts) == 1 else f"'\\x1f'.join(({', '.join(parts)}))"
 
 
 def _literal_text(value) -> Optional[str]:

@@ -16,7 +16,7 @@ from engine.expressions.errors import ExpressionError
 from engine.expressions.folding import NO_VALUE as _NO_VALUE
 from engine.expressions.folding import Code, coerce, fold, literal_code
 from engine.expressions.folding import bindable as _bindable
-from engine.expressions.functions import FUNCTIONS, SPECIAL_FORMS, Function
+from engine.expressions.functions import FUNCTIONS, SPECIAL_FORMS, Function, sha256_of, uuid5_of
 from engine.expressions.parser import COMPARISONS
 from engine.expressions.runtime import constant, hashable
 from engine.expressions.syntax import Binary, Call, Field, Index, IsNull, ListOf, Literal, Node, Unary
@@ -26,6 +26,7 @@ _ARITHMETIC = {"+", "-", "*", "/", "%"}
 # Paths up to this many steps are inlined (two parentheses of generated code per step);
 # longer ones call _path, so a 99-step path never nears CPython's 200 nested parentheses.
 _INLINE_PATH = 6
+_ID_HASHES = {"uuid5": uuid5_of, "sha256": sha256_of}  # of the parts' text (inline.id_text)
 __all__ = ["Code", "Translator", "literal_code"]
 
 
@@ -243,6 +244,10 @@ class Translator:
             src = inline.concat(args, list(node.args), self.temp)
             if src is not None:
                 return Code(src, "str", False)  # never null
+        if self.inline and function.name in _ID_HASHES:  # the hash of the text written out
+            src = inline.id_text(args, list(node.args), self.temp)
+            if src is not None:
+                return Code(f"{constant(_ID_HASHES[function.name])}({src})", "str", False)
         if _bindable(function, args) and function.bind is not None:
             bound = constant(function.bind(args[-1].value))  # e.g. a regular expression, compiled once
             return self.call_code(function, args[:-1], bound)

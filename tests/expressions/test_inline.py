@@ -33,6 +33,10 @@ EXPRESSIONS = [
     "not (a == b and a != c)", "concat(a, a, b.x, b.y)", "if(b is null, a, b) == a", "[a, a, b]",
     "a in [1, 2] and a != b", "length(a) + length(a)", "a.x.y ?? a.x", "b[a] ?? c[a]", "(a ?? b) + (b ?? a)",
     "if(coalesce(a, b) == 'x', b, coalesce(b, a))", "upper(a) == 'X' or lower(a) == 'x' or a is null",
+    # the ids' text written out: '' for null, literals made at compile time
+    "uuid5(a)", "uuid5(a, b)", "uuid5('x', a, null, 5, b, '')", "uuid5(a, b.x, c ?? 'n', a)", "sha256(a, b, c)",
+    "sha256('é😀', null, a)", "uuid5(a, int(b))", "uuid5(null)", "uuid5(a, 123456789012345678901234567890, 1.5)",
+    "uuid5(a, b) == uuid5(c, b)", "concat(uuid5(a), sha256(b))",
 ]
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(10 ** 19, 10 ** 21),
@@ -85,6 +89,27 @@ def test_inline_is_used_and_the_plain_translation_keeps_the_calls():
     assert "_f_concat" not in fast.python and "''.join" in fast.python and "_f_concat" in plain.python
     assert compile_expression("concat(a, int(b))").python.startswith("_f_concat(")  # int() may raise: the call stays
     assert compile_expression("concat(a, '-', 7, null)")({"a": Decimal("1.50")}) == "1.50-7"
+
+
+def test_the_ids_text_is_written_out_where_concat_would_be():
+    assert "_f_uuid5" not in compile_expression("uuid5('t', a, b.x, c)").python
+    assert "_f_sha256" not in compile_expression("sha256(a, null)").python
+    assert compile_expression("uuid5(a, int(b))").python.startswith("_f_uuid5(")  # int() may raise: the call stays
+    assert compile_expression("uuid5(a, null, 'x')")({"a": 7}) == str(uuid.uuid5(uuid.NAMESPACE_URL, "7\x1f\x1fx"))
+
+
+ANY_TEXT = st.one_of(st.text(), st.text(alphabet=st.characters(min_codepoint=0xD780, max_codepoint=0xE080)),
+                     st.sampled_from(["", "\ud800", "a\udfff", "\x1f", "\x00", "é€😀"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=ANY_TEXT)
+def test_uuid5_of_is_the_uuid_modules_uuid5(text):
+    """Any text, with lone surrogates (UTF-8 cannot encode them: both raise) and empty."""
+    assert outcome(lambda _: functions.uuid5_of(text), None) == \
+        outcome(lambda _: str(uuid.uuid5(uuid.NAMESPACE_URL, text)), None)
+    assert outcome(lambda _: functions.sha256_of(text), None) == \
+        outcome(lambda _: hashlib.sha256(text.encode()).hexdigest(), None)
 
 
 def test_calling_an_expression_calls_its_function():
