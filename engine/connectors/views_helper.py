@@ -29,7 +29,6 @@ import os
 import signal
 import time
 from contextlib import contextmanager
-from select import select
 from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence
 
 from engine.connectors.table_views_cache import note, quiet_note
@@ -206,6 +205,8 @@ class _Helper:
             reply = None
         if reply is None:  # the pipe closes as the helper ends: waiting for its end is short
             status = self._reap()
+            if status > 0 and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT:
+                raise KeyboardInterrupt  # Ctrl-C reached the helper first: this process is interrupted too
             raise ViewsHelperError(f"the DuckDB views check stopped: its helper process {_fate(status)}")
         return reply
 
@@ -281,6 +282,8 @@ def _serve(requests: int, answers: int) -> None:
 def _send(fd: int, message: Any, timeout: Optional[float] = None) -> None:
     """Write ``message``; on a non-blocking ``fd``, TimeoutError when the pipe stays full for
     ``timeout`` seconds (never then half a message: the reader is dead or stuck)."""
+    from select import select  # a C extension: imported by a validate that has a helper only
+
     data = json.dumps(message).encode()
     data = len(data).to_bytes(8, "big") + data
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -295,6 +298,8 @@ def _send(fd: int, message: Any, timeout: Optional[float] = None) -> None:
 
 def _receive(fd: int, timeout: Optional[float]) -> Optional[Any]:
     """The next message, or None at the end of the pipe; TimeoutError after ``timeout`` seconds."""
+    from select import select
+
     deadline = None if timeout is None else time.monotonic() + timeout
     data = b""
     wanted = 8

@@ -4,6 +4,7 @@ whose check raised is made good in process; one that dies or hangs is a clear er
 time, never a hang or a traceback; no helper outlives its validate."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -116,6 +117,12 @@ def test_a_helper_that_dies_or_hangs_is_a_clear_error_in_bounded_time(fresh, mon
     assert str(caught.value) == f"the DuckDB views check stopped: {message}"
     with pytest.raises(ChildProcessError):  # reaped: no zombie left behind
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_helper_ended_by_ctrl_c_is_an_interruption(fresh, monkeypatch):
+    monkeypatch.setattr(duckdb_view_checks, "ANSWERS", {"select": lambda p: os.kill(os.getpid(), signal.SIGINT)})
+    with views_helper.helping(fresh), pytest.raises(KeyboardInterrupt):
+        views_helper.ask("select", ["SELECT 1"])
 
 
 def test_no_helper_outlives_its_validate_even_one_never_asked(fresh):
