@@ -65,7 +65,9 @@ def row_converters(fields, path: str) -> RowConverters:
 
 def _row_code(convs: Converters) -> Tuple[Callable, Callable]:
     """``RowConverters``' two functions: per column, its statements in the loops' order, a
-    remembered value looked up in the column's memo without a call."""
+    remembered value looked up in the column's memo without a call. Columns are read as
+    ``r[key]``, not ``r.get(key)`` (~100 instructions less a read): Debezium writes every column
+    of the row schema, and a row without one raises KeyError, so the loops decode it."""
     names: dict = {"_MEMO_KEYS": frozenset({str, int})}
     row, after = ["def row(r):", "    out = dict(r)"], ["def after(r, rb, b):", "    out = dict(r)"]
     for index, (key, convert) in enumerate(convs):
@@ -77,8 +79,8 @@ def _row_code(convs: Converters) -> Tuple[Callable, Callable]:
                          f"out[{key!r}] = f{index}(v) if x is None else x"]
         else:
             converted = [f"out[{key!r}] = f{index}(v)"]
-        row += [f"    v = out.get({key!r})", "    if v is not None:"] + ["        " + line for line in converted]
-        after += [f"    v = out.get({key!r})", "    if v is not None:", f"        o = rb.get({key!r})",
+        row += [f"    v = out[{key!r}]", "    if v is not None:"] + ["        " + line for line in converted]
+        after += [f"    v = out[{key!r}]", "    if v is not None:", f"        o = rb[{key!r}]",
                   "        if o == v and type(o) is type(v):", f"            out[{key!r}] = b[{key!r}]",
                   "        else:"] + ["            " + line for line in converted]
     source = "\n".join(row + ["    return out"] + after + ["    return out"]) + "\n"

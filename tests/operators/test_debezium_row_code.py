@@ -79,6 +79,8 @@ def updates(draw):
         after[key] = before[key]  # unchanged: after takes before's converted value
     for key in draw(st.lists(st.sampled_from(sorted(ROW)), max_size=2)):
         after.pop(key, None)
+    for key in draw(st.lists(st.sampled_from(sorted(ROW)), max_size=2)):  # the code reads r[key]: KeyError
+        before.pop(key, None)
     record = payload("u", before=before, after=after)
     return enveloped(record) if draw(st.booleans()) else record
 
