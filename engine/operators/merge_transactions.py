@@ -47,8 +47,12 @@ from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.keyed import KeyedStep, KeyLogic, Released
-from engine.operators.transaction_net import net_change, net_events  # noqa: F401 - net_change: this module's interface
-from engine.operators.transaction_order import Loose, in_table_order, is_snapshot_read, position, runs, take
+from engine.operators.transaction_net import (  # noqa: F401 - net_change: this module's interface
+    key_function,
+    net_change,
+    net_events,
+)
+from engine.operators.transaction_order import STREAMING, Loose, in_table_order, position, runs, take
 from engine.operators.transaction_records import announced, marker_id, no_id, unwrapped
 from engine.operators.transaction_state import MergeState, Transaction, forget_unended, remember, unended, upgraded
 from engine.operators.transaction_timer import IdleTimer, waits
@@ -153,15 +157,20 @@ class TransactionMerger(KeyLogic):
 
     def _change(self, event: dict, now: datetime) -> Optional[str]:
         """Buffer a row change; the reason when it cannot be merged (nothing changed then)."""
-        table, before, after = event.get("table"), event.get("before"), event.get("after")
+        try:  # a debezium step's change has them all: event[...] costs a third of event.get(...)
+            table, before, after, tx, op, source = (event["table"], event["before"], event["after"], event["tx_id"],
+                                                    event["op"], event["source"])
+        except KeyError:
+            table, before, after, tx, op, source = (event.get("table"), event.get("before"), event.get("after"),
+                                                    event.get("tx_id"), event.get("op"), event.get("source"))
         if type(table) is not str or (before is not None and type(before) is not dict) \
                 or (after is not None and type(after) is not dict):
             return _unmergeable(table, before, after)
-        tx = event.get("tx_id")
         s = self.s  # (one attribute look-up per change, not ten)
         tx_id = None if tx is None else str(tx)
         s.arrivals += 1
-        snapshot = is_snapshot_read(event)
+        # a snapshot read: op r, or source.snapshot saying the change is part of a snapshot
+        snapshot = op == "r" or (type(source) is dict and source.get("snapshot") not in STREAMING)
         if tx_id is None or snapshot or tx_id in s.unmarked:  # no END will come: source order
             s.loose.append(Loose(tx_id, [event], snapshot, s.arrivals, now))
             return None
@@ -343,6 +352,7 @@ class MergeTransactions(KeyedStep):
         # With markers: the tables this step reads; END's counts for other tables are ignored.
         self.tables = set(config["tables"]) if config.get("tables") else None
         self.idle = _idle(config)
+        self._keys: Optional[Tuple[Callable, Optional[Callable]]] = None  # row and group key functions
         self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "ops": "json", "tables": "json",
                               "lsn": "any", "ts_ms": "int", "_key": "str"}
 
@@ -371,10 +381,10 @@ class MergeTransactions(KeyedStep):
     def net_changes(self, transaction: Transaction) -> Released:
         """One output event per domain key of the transaction's surviving row changes
         (``transaction_net.net_events``)."""
-        # the compiled functions themselves: an Expression's call costs ~600 instructions more
-        return net_events(self.step_id, self.row.function,
-                          None if self.group_by is None else self.group_by.function,
-                          transaction.id, transaction.changes, transaction.snapshot)
+        if self._keys is None:
+            self._keys = (key_function(self.row, self.step_id),
+                          None if self.group_by is None else key_function(self.group_by, self.step_id))
+        return net_events(self.step_id, *self._keys, transaction.id, transaction.changes, transaction.snapshot)
 
 
 

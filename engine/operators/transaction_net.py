@@ -20,6 +20,8 @@ from itertools import compress
 from operator import ne
 from typing import Callable, Dict, List, Optional, Tuple
 
+from engine.expressions import Expression
+from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.operators.map import key_text
 from engine.records import DeadLetter
@@ -59,10 +61,22 @@ def _changed_columns(before: Optional[dict], after: Optional[dict]) -> List[str]
 
 
 
+def key_function(expression: Expression, step_id: str) -> Callable[[dict], Optional[str]]:
+    """``key_text(expression(e))`` as one generated function: the expression's strict code
+    first (top-level fields read as ``e[name]``, a third of ``e.get(name)``'s cost), and where
+    that raises (an event without a field it reads), the plain code, whose value or error
+    counts. Built when first used: ``validate`` never translates the strict code."""
+    source = (f"def key(e):\n    try:\n        v = ({expression.strict()[0]})\n"
+              "    except _Exception:\n        v = _sure(e)\n"
+              "    return v if v is None or _type(v) is _str else _key_text(v)\n")
+    names = {"_sure": expression.function, "_key_text": key_text, "_Exception": Exception}  # (no builtins there)
+    return build_function("key", source, step_id, names)
+
+
 def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id: Optional[str],
                changes_in: List[dict], snapshot: bool = False) -> Tuple[List[dict], List[DeadLetter]]:
     """One output event per domain key of a transaction's surviving row changes (``row`` and
-    ``group_by``: the compiled expressions); a row (or a key) that cannot be merged
+    ``group_by``: a change's key text, ``key_function``s); a row (or a key) that cannot be merged
     dead-letters its changes, not the transaction. Each net change gets ``seq`` and ``snapshot``
     (``snapshot``: the changes are snapshot reads)."""
     rows: Dict[str, List[dict]] = {}
@@ -70,7 +84,7 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
     deads: List[DeadLetter] = []
     for seq, change in enumerate(changes_in):
         try:
-            row_key = key_text(row(change))
+            row_key = row(change)
         except Exception as exc:  # noqa: BLE001
             deads.append(DeadLetter(change, step_id, f"row: {describe(exc)}"))
             continue
@@ -88,7 +102,7 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
         net["seq"] = seqs[row_key]
         net["snapshot"] = snapshot
         try:
-            group = key_text(group_by(changes[-1]) if group_by is not None else row_key)
+            group = group_by(changes[-1]) if group_by is not None else row_key
         except Exception as exc:  # noqa: BLE001
             deads += [DeadLetter(c, step_id, f"group: {describe(exc)}") for c in changes]
             continue

@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
-STREAMING = (None, False, "false")  # values of source.snapshot outside a snapshot
+# values of source.snapshot outside a snapshot: a change is a snapshot read when its op is r or
+# its source.snapshot is another value (merge_transactions' _change)
+STREAMING = (None, False, "false")
 
 
 @dataclass
@@ -45,14 +47,6 @@ class Loose:
     snapshot: bool = False  # snapshot reads: consecutive ones merge into one output transaction
     arrival: int = 0  # arrival index: ties of position keep arrival order
     last_seen: Optional[datetime] = None
-
-
-def is_snapshot_read(event: dict) -> bool:
-    """A snapshot read: ``op`` r, or ``source.snapshot`` saying the event is part of a snapshot."""
-    if event.get("op") == "r":
-        return True
-    source = event.get("source")
-    return type(source) is dict and source.get("snapshot") not in STREAMING
 
 
 def position(changes: List[dict]) -> Optional[Any]:
