@@ -10,6 +10,7 @@ import sys
 import threading
 
 import pytest
+from test_duckdb_views import ACCEPTED, READERS, REFUSED
 from test_duckdb_views import TOPOLOGY  # views 'ok' and 'bad' ({query}, line 14) over a table 'trip'
 
 from engine.connectors import duckdb_view_checks, table_checks, views_helper
@@ -54,9 +55,9 @@ def outcome(check, options):
     return None
 
 
-def outcomes():
+def outcomes(more=()):
     found = []
-    for views in VIEWS:
+    for views in [*VIEWS, *more]:
         found.append(outcome(table_checks.check_duckdb, {"path": "db.duckdb", "tables": TABLES, "views": views}))
         found.append(outcome(table_checks.check_postgres, {"dsn": "", "tables": TABLES, "views": views}))
     return found
@@ -69,6 +70,16 @@ def test_the_helper_gives_the_verdicts_and_messages_of_the_check_in_process(fres
         assert views_helper.started()
         helped = outcomes()
     assert helped == here
+
+
+def test_the_views_tests_queries_get_the_same_outcomes_through_the_helper(fresh, tmp_path):
+    """The queries test_duckdb_views.py refuses and accepts, each as a view between two others."""
+    queries = [q.format(tmp=tmp_path, secret=tmp_path / "secret.txt") for q in REFUSED + ACCEPTED + READERS]
+    more = [{"a": "SELECT id FROM trip", "q": query, "z": "SELECT * FROM a"} for query in queries]
+    here = outcomes(more)
+    assert sum(1 for o in here if o) >= 2 * len(REFUSED) + len(READERS)  # by both sinks, readers by duckdb
+    with views_helper.helping(fresh):
+        assert outcomes(more) == here
 
 
 def test_checks_handed_ahead_give_the_same_answers_when_asked(fresh):
