@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional
 
+import bytewax.operators as op
 from bytewax.dataflow import Stream
 
 from engine.compiler.connectors import Build, attach_gauges, declared
-from engine.compiler.steps import batch_step, counted
+from engine.compiler.steps import StepOut, batch_step, counted
 from engine.connectors.jsonl import encode_value
 from engine.connectors.wiring import output
 from engine.metrics import Gauges, StepCounters
@@ -39,14 +40,25 @@ def wire_sink(name: str, spec, up: Stream, counters: StepCounters, dead: List[St
         attach_gauges(sink, gauges)
     encoded = batch_step(f"{step_id}:encode", up, guard(step_id, _encoding(sink), keep_lineage=False))
     dead.append(encoded.dead)
-    output(step_id, encoded.ok, sink, name)
+    _output(step_id, encoded, sink, name)
 
 
 def wire_dead_letter_sink(step_id: str, spec, dead: Stream, counters: StepCounters, build: Build = declared) -> None:
     sink = build("sink", spec, counters)
     encode = _dead_letter_encoder(sink.encoder())
     encoded = batch_step(f"{step_id}:encode", dead, counted(lambda batch: ([encode(d) for d in batch], []), None))
-    output(step_id, encoded.ok, sink, "dead_letter")
+    _output(step_id, encoded, sink, "dead_letter")
+
+
+def _output(step_id: str, encoded: StepOut, sink, name: str) -> None:
+    """The sink's output; before it, for a sink with a partition per worker
+    (engine/connectors/worker_parts.py), its worker probe: built first, on each worker's thread,
+    it tells the sink that thread's worker. The encoding's dead letters are the probe's input
+    only because it needs one (it drops them; the dead-letter sink has them)."""
+    probe = getattr(sink, "worker_probe", None)
+    if probe is not None:
+        op.output(f"{step_id}:worker", encoded.dead, probe())
+    output(step_id, encoded.ok, sink, name)
 
 
 def _encoding(sink) -> Callable:
