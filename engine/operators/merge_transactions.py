@@ -80,7 +80,7 @@ class TransactionMerger(KeyLogic):
         deads: List[DeadLetter] = []
         for _, event in pairs:
             try:  # both check everything before they change the state
-                marker = event.get("status") in _MARKERS and "id" in event and "op" not in event  # is_marker, inline
+                marker = "op" not in event and event.get("status") in _MARKERS and "id" in event  # is_marker, inline
                 problem = self._marker(event, now) if marker else self._change(event, now)
             except Exception as exc:  # noqa: BLE001 - e.g. an id too long to be written as text
                 problem = describe(exc)
@@ -366,7 +366,7 @@ class MergeTransactions(KeyedStep):
             try:
                 if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
                     event = unwrapped(event)
-                marker = event.get("status") in _MARKERS and "id" in event and "op" not in event  # is_marker, inline
+                marker = "op" not in event and event.get("status") in _MARKERS and "id" in event  # is_marker, inline
                 tx = marker_id(event) if marker else event.get("tx_id")
             except Exception as exc:  # noqa: BLE001 - this event, not the batch
                 reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
