@@ -22,6 +22,7 @@ import glob
 import json
 import os
 import pickle
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -111,9 +112,17 @@ class StoreReader:
 
 
 def _serve(directory: str) -> None:
-    for line in sys.stdin:
-        step_id, state_key, fields = json.loads(line)
-        print(json.dumps(durable_fields(directory, step_id, state_key, fields)), flush=True)
+    """Answer until stdin ends. The asking flow stops the reader by ending (stdin closes), so a
+    Ctrl-C reaching the terminal's whole process group is its flow's to handle, not the reader's;
+    and a flow killed mid-request leaves an answer with no reader (EPIPE): an end, said nowhere
+    (the flow's stderr is the user's, and it must not show a reader's traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for line in sys.stdin:
+            step_id, state_key, fields = json.loads(line)
+            print(json.dumps(durable_fields(directory, step_id, state_key, fields)), flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import sqlite3
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -134,3 +138,37 @@ def test_a_running_sink_sees_only_its_earlier_snapshots_as_durable(tmp_path):
     assert durable == sorted(durable)
     final = durable_snapshot(str(directory), "progress.out", "only")
     assert final is not None and final[1] == {"n": 40} and seen[-1][0] == 40
+
+
+def _reader(directory) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "engine.connectors.recovery_progress", str(directory)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_reader_whose_flow_was_killed_mid_request_ends_without_a_traceback(tmp_path):
+    """The flow's end of the answer pipe is gone (kill -9 while it asked): the reader ends quietly
+    (its stderr is the flow's, the user's terminal), as it does when its stdin ends."""
+    init_db_dir(tmp_path, 1)
+    reader = _reader(tmp_path)
+    reader.stdout.close()  # the asking process is gone: its answer has no reader
+    reader.stdin.write(b'["out", "0", ["a"]]\n')
+    reader.stdin.close()
+    assert reader.wait(30) == 0
+    assert reader.stderr.read().decode() == ""
+
+
+def test_a_reader_outlives_a_ctrl_c_and_still_answers(tmp_path):
+    """Ctrl-C at a terminal reaches its whole process group, reader included: the flow stops
+    cleanly and may still ask; the reader ends only with its stdin."""
+    init_db_dir(tmp_path, 1)
+    reader = _reader(tmp_path)
+    reader.stdin.write(b'["out", "0", ["a"]]\n')
+    reader.stdin.flush()
+    assert json.loads(reader.stdout.readline()) == [None]  # it is up (and has its handlers set)
+    reader.send_signal(signal.SIGINT)
+    reader.stdin.write(b'["out", "0", ["a"]]\n')
+    reader.stdin.flush()
+    assert json.loads(reader.stdout.readline()) == [None]
+    reader.stdin.close()
+    assert reader.wait(30) == 0
+    assert reader.stderr.read().decode() == ""
