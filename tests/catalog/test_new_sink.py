@@ -107,6 +107,7 @@ def test_the_command_line_loads_it_from_velocity_flow_plugins(tmp_path, monkeypa
     path = tmp_path / "t.yaml"
     path.write_text(TOPOLOGY.format(dir=tmp_path, extra="level: 3"))
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # its default dead letters (dead-letter/t.jsonl) land here, not in the checkout
     try:
         monkeypatch.setenv("VELOCITY_FLOW_PLUGINS", "velocity_shout_cli")
         assert main(["schema"]) == 0 and "shoutSink" in capsys.readouterr().out
