@@ -239,8 +239,8 @@ class KafkaSink(WorkerPartitionedSink[List[Message], None]):
         self.config = quiet({"bootstrap.servers": servers(brokers), "acks": "all", "enable.idempotence": True,
                              "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
                                                 for k, v in (settings or {}).items()}})
-        self.health = BrokerHealth("kafka sink", f"retrying each batch for up to {self.timeout:g}s, then the "
-                                                 "flow stops (the batch is resent at the next start)")
+        self.health = BrokerHealth("kafka sink", f"retrying for up to {self.timeout:g}s, then the flow stops "
+                                                 "(what was not delivered is sent again at the next start)")
         self.gauges: Optional[Gauges] = None
 
     def attach_gauges(self, gauges: Gauges) -> None:

@@ -113,8 +113,8 @@ def test_a_sink_without_brokers_stops_after_its_timeout_once_with_one_line(tmp_p
     assert run.returncode == 3, run.stderr
     assert 3 <= elapsed < 3 + 8, f"{elapsed:.1f}s: the timeout must count once"
     lines = [line for line in run.stderr.splitlines() if line.strip()]
-    assert lines == [("kafka sink: the brokers are unreachable; retrying each batch for up to 3s, then the flow "
-                      "stops (the batch is resent at the next start)"),
+    assert lines == [("kafka sink: the brokers are unreachable; retrying for up to 3s, then the flow stops "
+                      "(what was not delivered is sent again at the next start)"),
                      "error: sink 'out': kafka sink: 2 message(s) not delivered (2 message(s) still queued after 3s)"]
 
 
