@@ -11,6 +11,23 @@ if ROOT not in sys.path:
 pytest_plugins = ["tests.services.kafka", "tests.services.postgres", "tests.fixtures.flows"]
 
 
+# Fixtures that start a service (a broker, a PostgreSQL server) for the session: the tests using them
+# run in one pytest-xdist worker, so the session starts each service once, and the other worker runs
+# the rest meanwhile (the service tests mostly wait on brokers and processes).
+_SERVICE_FIXTURES = {"kafka_bootstrap", "kafka_admin", "kafka_topic", "postgres_server", "postgres_dsn"}
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: two workers at most; more would mostly start more services."""
+    return max(1, min(2, len(os.sched_getaffinity(0))))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("services"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache_directory(tmp_path_factory):
     """What the engine caches (validate's passed views checks, engine/connectors/table_views_cache.py)

@@ -128,9 +128,11 @@ def _kill(run, rng) -> None:
 
 def _kill_a_child(run, rng) -> None:
     """One process of ``deploy -p 2`` dies; deploy stops the other and exits 3."""
-    children = _children(run.pid)
-    if children:
-        os.kill(rng.choice(children), signal.SIGKILL)
+    deadline = time.monotonic() + 30  # on a loaded machine deploy may not have started them yet
+    while not (children := _children(run.pid)) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert children, "deploy -p 2 started no process within 30 s"
+    os.kill(rng.choice(children), signal.SIGKILL)
 
 
 def _terminate(run, rng) -> None:
