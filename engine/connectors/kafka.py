@@ -53,7 +53,11 @@ _CONSUMER_ONLY = ("group.id",)
 # (cachegrind, 40,000 messages) were the same within their noise (69.5k-70.2k) with batch_size
 # 500, 1000 or 2000 and max.partition.fetch.bytes 1 or 4 MiB; librdkafka's per-message work
 # (parsing a fetch, making each Message) is most of what the source costs.
-PREFETCH = {"queued.max.messages.kbytes": 8192}
+# fetch.queue.backoff.ms: once a partition's queue is past that cap, librdkafka waits this long
+# (1000 ms by default) before it fetches again; the flow drained its 8 MiB in far less and then
+# idled, polling: a backlog drain of the Velocity domain flow took 10.0 s, half of it idle, and
+# 5.3 s with 5 ms (bench/domain_cpu.py's drain, -7 us of CPU per message, median of 6 pairs).
+PREFETCH = {"queued.max.messages.kbytes": 8192, "fetch.queue.backoff.ms": 5}
 # Alignment: a front older than every timestamp, and how long a lagging partition with nothing
 # fetched yet may hold the others back.
 _UNKNOWN = -1
