@@ -105,7 +105,8 @@ def test_a_sink_without_brokers_stops_after_its_timeout_once_with_one_line(tmp_p
     path = tmp_path / "flow.yaml"
     path.write_text('version: 1\nname: dead-sink\nsources: {s: {file: {path: "%s/in.jsonl"}}}\n'
                     'sinks:\n  out: {from: s, kafka: {brokers: "127.0.0.1:1", topic: nowhere, timeout: 3s}}\n'
-                    % tmp_path)
+                    'dead_letter: {file: {path: "%s/dead.jsonl"}}\n'  # not dead-letter/ in the checkout (cwd)
+                    % (tmp_path, tmp_path))
     started = time.monotonic()
     run = subprocess.run([sys.executable, "-m", "cli", "run", "-q", str(path)], cwd=ROOT, capture_output=True,
                          text=True, timeout=60)
