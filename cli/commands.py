@@ -39,7 +39,8 @@ def cmd_validate(args, out: Console, err: Console) -> int:
 
     environment = getattr(args, "environment", None)
     # DuckDB, if the views need it, starts in a helper process on another core meanwhile (main)
-    with secrets_hidden(*args.paths), helping(args.paths):  # without --env: the base and every environment
+    early = getattr(args, "views_helper", None)  # started by main (absent when called directly)
+    with secrets_hidden(*args.paths), helping(args.paths, early):  # without --env: the base and every environment
         loaded = _views_ahead if started() else None
         results = [result for path in args.paths
                    for result in ([validate_file(path, environment=environment, loaded=loaded)] if environment

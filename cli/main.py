@@ -336,10 +336,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         if code and wants_json:
             _json_outcome(code, "usage error; see --help")
         return code
+    early = None
     if args.command == "validate":  # DuckDB, if views need it, starts meanwhile on another core
         from engine.connectors.views_helper import start
 
-        start(args.paths)
+        early = args.views_helper = start(args.paths)  # cmd_validate takes it over
+    try:
+        return _dispatch(args, wants_json)
+    finally:
+        if early is not None:  # ended here if main ended before cmd_validate took it over
+            early.finish()
+
+
+def _dispatch(args: argparse.Namespace, wants_json: bool) -> int:
+    """Run the parsed command: one line and an exit code for what goes wrong (docs/cli.md)."""
     from cli import commands
     from engine.catalog import PluginError, import_plugins
 

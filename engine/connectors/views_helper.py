@@ -35,7 +35,6 @@ from engine.connectors.table_views_cache import note, quiet_note
 
 TIMEOUT = 30.0  # seconds for one answer, the helper's start included: DuckDB's takes ~0.1 s
 _FAILED = ["failed"]  # the helper's answer when its check raised: made in process instead
-_early: Optional["_Run"] = None  # started by main, to be taken over by helping()
 _run: Optional["_Run"] = None  # the helper of this process (or none), while a validate runs
 _MOST = 4 * 1024 * 1024 + 1  # bytes of a file read, as the loader reads (engine/topology/loader.py)
 
@@ -53,8 +52,13 @@ class _Run:
         self.quiet = bool(self.notes) and all(path is not None and os.path.isfile(path) for path in self.notes)
         self.helper = _Helper.start() if self.notes and not self.quiet else None
         self.asked = 0  # the checks asked for (made by the helper or in process)
+        self.finished = False
 
     def finish(self) -> None:
+        """End the helper (killed and reaped) and write the notes; once: later calls do nothing."""
+        if self.finished:
+            return
+        self.finished = True
         if self.helper is not None:
             self.helper.end()
         if (self.helper is not None and not self.asked) or (self.quiet and self.asked):  # for nothing, or none
@@ -63,24 +67,20 @@ class _Run:
                     note(path, not self.asked)
 
 
-def start(paths: Sequence[str]) -> None:
+def start(paths: Sequence[str]) -> _Run:
     """Start the helper for validating ``paths`` now (main, as soon as it knows the command:
     most of validate's own work is importing its modules, which the helper's start then
-    overlaps); ``helping`` of the same paths takes it over. One never taken over (main ended
-    first) finds the end of its pipe when this process exits, and ends."""
-    global _early
-    if _early is not None:  # one started before and never taken over (main called again)
-        _early.finish()
-    _early = _Run(paths)
+    overlaps); ``helping`` of the same paths takes it over. The caller finishes one that was
+    never taken over (a helper whose pipe closes, as this process exits, ends too)."""
+    return _Run(paths)
 
 
 @contextmanager
-def helping(paths: Sequence[str]) -> Iterator[None]:
-    """A helper for the views checks of validating ``paths`` while in the block (the one
-    ``start`` started, or one started now), when it can pay (see the module's docstring); ended
-    (killed and reaped) when the block ends."""
-    global _early, _run
-    early, _early = _early, None
+def helping(paths: Sequence[str], early: Optional[_Run] = None) -> Iterator[None]:
+    """A helper for the views checks of validating ``paths`` while in the block (``early``, the
+    one ``start`` started, when it was for the same paths; else one started now), when it can pay
+    (see the module's docstring); ended (killed and reaped) when the block ends."""
+    global _run
     if early is not None and early.paths != tuple(paths):
         early.finish()
         early = None
@@ -249,8 +249,8 @@ def _fate(status: int) -> str:
 
 def _serve(requests: int, answers: int) -> None:
     """The helper: starts DuckDB, then answers requests until the main process closes its end."""
-    global _early, _run
-    _early = _run = None
+    global _run
+    _run = None
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a stop: end quietly (main reports it)
         signal.signal(sig, signal.SIG_DFL)
     try:

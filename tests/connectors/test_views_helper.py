@@ -145,23 +145,36 @@ def test_no_helper_outlives_its_validate_even_one_never_asked(fresh):
 
 
 def test_main_starts_the_helper_early_and_validate_takes_it_over(fresh, tmp_path):
-    views_helper.start(fresh)
-    first = views_helper._early.helper.pid
-    views_helper.start(fresh)  # main called again: the one never taken over is ended
+    first = views_helper.start(fresh)
+    first.finish()  # never taken over: its starter ends it
     with pytest.raises(ChildProcessError):
-        os.waitpid(first, os.WNOHANG)
-    second = views_helper._early.helper.pid
-    with views_helper.helping(fresh):
-        assert views_helper._run.helper.pid == second and views_helper._early is None
-    views_helper.start(fresh)
-    third = views_helper._early.helper.pid
+        os.waitpid(first.helper.pid, os.WNOHANG)
+    early = views_helper.start(fresh)
+    with views_helper.helping(fresh, early):
+        assert views_helper._run is early and early.helper.ended is None
+    assert early.finished and early.helper.ended is not None
+    early.finish()  # twice (main's finally after helping's): nothing more
+    later = views_helper.start(fresh)
     other = tmp_path / "other.yaml"
     other.write_text("views: {}\n")
-    with views_helper.helping([str(other)]):  # other files: a helper of their own
-        assert views_helper._run.helper.pid not in (second, third)
-    for pid in (second, third):
+    with views_helper.helping([str(other)], later):  # other files: a helper of their own
+        assert views_helper._run.helper.pid not in (early.helper.pid, later.helper.pid)
+    for pid in (early.helper.pid, later.helper.pid):
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+
+
+def test_main_ends_a_helper_it_started_when_validate_never_ran(fresh, monkeypatch):
+    from cli import main as cli_main
+
+    started = []
+    real = views_helper.start
+    monkeypatch.setattr(views_helper, "start", lambda paths: started.append(real(paths)) or started[-1])
+    monkeypatch.setenv("VELOCITY_FLOW_PLUGINS", "no_such_plugin_module_anywhere")
+    assert cli_main.main(["validate", *fresh]) == 2  # the plugin fails: validate never runs
+    assert len(started) == 1 and started[0].helper is not None and started[0].finished
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0].helper.pid, os.WNOHANG)
 
 
 def test_the_helper_starts_only_where_it_can_pay(monkeypatch, tmp_path):
