@@ -6,6 +6,8 @@ import pickle
 import random
 from datetime import timedelta
 
+import pytest
+
 from engine.operators.transaction_timer import waits
 from tests.operators.test_transactions_snapshots import NOW, change, end, merger, row
 
@@ -17,13 +19,22 @@ def walked(logic):
     return min(seen) + logic.step.idle if seen else None
 
 
-def test_the_timer_is_the_oldest_waiting_transaction_after_any_sequence():
+@pytest.mark.parametrize("clock", ["random", "forward", "mostly forward"])
+def test_the_timer_is_the_oldest_waiting_transaction_after_any_sequence(clock):
+    # random: the clock goes back often (the queue is rebuilt); forward: never (the queue only
+    # appends, and many entries go stale); mostly forward: now and then a step back
     for seed in range(30):
         rng = random.Random(seed)
         merge, logic = merger(markers=rng.random() < 0.7, idle="10s")
         sent = {}
+        moment = NOW
         for step in range(60):
-            now = NOW + timedelta(seconds=rng.randint(0, 40))  # may go back
+            if clock == "random":
+                now = NOW + timedelta(seconds=rng.randint(0, 40))  # may go back
+            else:
+                back = clock == "mostly forward" and rng.random() < 0.1
+                moment += timedelta(seconds=-rng.randint(1, 20) if back else rng.choice([0, 0, 1, 7]))
+                now = moment
             tx = rng.randint(1, 12)
             action = rng.random()
             if action < 0.55:
