@@ -9,6 +9,11 @@ full parse, so the result is always what ``orjson.loads`` would give.
 
 A schema is remembered only once it has passed ``engine.jsontext.check`` (nesting, numbers),
 so the decode step checks only the payload of a message that shares it.
+
+A value may end with a line end after its closing brace: a JSON Lines file's lines come with
+theirs (``LineBatch``, engine/connectors/files.py), and JSON reads it as white space. Without
+this, the technical files of the TMS simulator were parsed whole, schema and all, each message
+with a schema of its own (and the debezium step compiled each one's row schema again).
 """
 
 from __future__ import annotations
@@ -28,6 +33,17 @@ _TRIES = 4  # candidate ends of the schema's text tried (each one is a parse)
 _BYTES = {bytes}
 _view: Callable[[bytes], memoryview] = memoryview
 _WORTH_IT = 256  # shorter schemas are parsed in full: the saving would not pay for the check
+_LINE_END = b"}\n"  # a JSON Lines file's line (the usual ending besides a bare '}')
+
+
+def _tail(value: bytes) -> int:
+    """The bytes after an envelope's payload: its closing brace and line end, if any (0: the
+    value does not end with the brace, so it is no envelope to take apart)."""
+    if value.endswith(b"}"):
+        return 1
+    if value.endswith(_LINE_END):
+        return 2
+    return 3 if value.endswith(b"}\r\n") else 0
 
 
 class EnvelopeDecoder:
@@ -42,10 +58,11 @@ class EnvelopeDecoder:
     def load(self, value) -> Tuple[object, Optional[memoryview]]:
         """(the value's JSON, the payload's bytes when it is an envelope sharing a remembered
         schema, else None)."""
-        if type(value) is bytes and value.startswith(_HEAD) and value.endswith(b"}"):
+        tail = _tail(value) if type(value) is bytes and value.startswith(_HEAD) else 0
+        if tail:
             for prefix, schema in self._known:
                 if value.startswith(prefix):
-                    payload = memoryview(value)[len(prefix):-1]
+                    payload = memoryview(value)[len(prefix):-tail]
                     try:
                         return {"schema": schema, "payload": orjson.loads(payload)}, payload
                     except orjson.JSONDecodeError:
@@ -100,10 +117,15 @@ class EnvelopeDecoder:
         batch (the caller then takes each value's way, with the same result)."""
         prefix, schema = self._known[0]
         # load's test (the first remembered prefix a value starts with wins), as C loops
-        if set(map(type, values)) != _BYTES or not all(map(bytes.startswith, values, repeat(prefix))) \
-                or not all(map(bytes.endswith, values, repeat(b"}"))):
+        if set(map(type, values)) != _BYTES or not all(map(bytes.startswith, values, repeat(prefix))):
             return None
-        texts: list = list(map(getitem, map(_view, values), repeat(slice(len(prefix), -1))))  # C loops
+        if all(map(bytes.endswith, values, repeat(b"}"))):
+            tail = 1
+        elif all(map(bytes.endswith, values, repeat(_LINE_END))):  # a file's lines
+            tail = 2
+        else:  # (a file's last line without its line end, '\r\n', ...: each value's way)
+            return None
+        texts: list = list(map(getitem, map(_view, values), repeat(slice(len(prefix), -tail))))  # C loops
         try:
             payloads = list(map(orjson.loads, texts))
         except orjson.JSONDecodeError:

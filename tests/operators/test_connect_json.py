@@ -99,23 +99,27 @@ class _Bytes(bytes):
 
 
 _TAILS = st.sampled_from([b"}", b',"extra":1}', b" }", b"", b'"}', b"]}"])
+# what may follow a value: a JSON Lines file's lines keep their line end (and white space
+# that is not a line end, or a line end before the brace, must not be taken for one)
+_LINE_ENDS = st.sampled_from([b"", b"", b"\n", b"\r\n", b" \n", b"\n\n", b"\t", b"\r"])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["pickup", "trip", "plain", "text", "subclass"]), st.integers(1, 10**6),
-                          st.booleans(), _TAILS), max_size=8))
-def test_load_all_of_a_batch_gives_what_each_value_alone_gives(values):
+                          st.booleans(), _TAILS, _LINE_ENDS), max_size=8), st.booleans())
+def test_load_all_of_a_batch_gives_what_each_value_alone_gives(values, same_end):
     """The batch ways (``_one_schema`` for one table's envelopes, the loop for any other batch)
     give exactly what ``load`` of each value gives: the same events, texts and payloads."""
     batch = []
-    for kind, row_id, cut, tail in values:
+    for kind, row_id, cut, tail, end in values:
+        end = values[0][4] if same_end else end  # a whole file batch: every line with its line end
         if kind in ("plain", "text"):
-            batch.append(b'{"a": %d}' % row_id if kind == "plain" else '{"a": 1}')
+            batch.append(b'{"a": %d}' % row_id + end if kind == "plain" else '{"a": 1}')
         elif kind == "subclass":  # load takes only exact bytes as an envelope
-            batch.append(_Bytes(_message("trip", row_id)))
+            batch.append(_Bytes(_message("trip", row_id) + end))
         else:
             message = _message(kind, row_id)
-            batch.append(message[:-1] + tail if cut else message)
+            batch.append((message[:-1] + tail if cut else message) + end)
     taught, alone = EnvelopeDecoder(), EnvelopeDecoder()
     for decoder in (taught, alone):  # both remember pickup's schema first, then trip's
         decoder.loads(_message("pickup", 1))
@@ -127,7 +131,7 @@ def test_load_all_of_a_batch_gives_what_each_value_alone_gives(values):
             taught.load_all(batch)
         return
     events, whole, payloads, texts = taught.load_all(batch)
-    assert events == [event for event, _ in expected]
+    assert events == [event for event, _ in expected] == [orjson.loads(value) for value in batch]
     shared = [i for i, (_, payload) in enumerate(expected) if payload is not None]
     assert payloads == [events[i]["payload"] for i in shared]
     assert whole == [e for i, e in enumerate(events) if i not in shared]
@@ -142,4 +146,21 @@ def test_a_batch_of_one_tables_envelopes_shares_the_schema_and_hands_out_payload
     events, whole, payloads, texts = decoder.load_all(batch)
     assert events == [orjson.loads(m) for m in batch] and whole == []
     assert all(e["schema"] is decoder._known[0][1] for e in events)
+    assert [orjson.loads(t) for t in texts] == payloads == [e["payload"] for e in events]
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"])
+def test_a_files_lines_share_the_schema_as_messages_do(end):
+    """A JSON Lines file's lines keep their line ends (engine/connectors/files.py): they are
+    taken apart like Kafka messages, not parsed whole with a schema each."""
+    decoder = EnvelopeDecoder()
+    lines = [_message("pickup", n) + end for n in range(1, 6)]
+    first, shared = decoder.load(lines[0])
+    assert shared is None and first == orjson.loads(lines[0])
+    one, payload = decoder.load(lines[1])
+    assert one == orjson.loads(lines[1]) and one["schema"] is first["schema"]
+    assert bytes(payload) + b"}" + end == lines[1][-len(payload) - 1 - len(end):]
+    events, whole, payloads, texts = decoder.load_all(lines[2:])
+    assert events == [orjson.loads(line) for line in lines[2:]] and whole == []
+    assert all(e["schema"] is first["schema"] for e in events)
     assert [orjson.loads(t) for t in texts] == payloads == [e["payload"] for e in events]

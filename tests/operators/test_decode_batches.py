@@ -7,6 +7,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.connectors.files import LineBatch
 from engine.jsontext import MAX_DEPTH
 from engine.operators.decode import Decode
 from engine.records import RawBatch
@@ -37,10 +38,14 @@ def decoder():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(values, min_size=1, max_size=10), st.booleans())
-def test_a_batch_decodes_as_its_values_do_one_at_a_time(batch, in_file):
+@given(st.lists(values, min_size=1, max_size=10), st.sampled_from(["kafka", "file", "lines", "crlf"]))
+def test_a_batch_decodes_as_its_values_do_one_at_a_time(batch, source):
     def raw(values, first):
-        return RawBatch(list(values), "in.jsonl", first_offset=first) if in_file else kafka(values, first)
+        if source in ("lines", "crlf"):  # a file's lines as read, with their line ends (and the last without)
+            end = b"\n" if source == "lines" else b"\r\n"
+            return LineBatch([v + end for v in values[:-1]] + [values[-1] + (end if first % 2 else b"")],
+                             "in.jsonl", first_offset=first)
+        return RawBatch(list(values), "in.jsonl", first_offset=first) if source == "file" else kafka(values, first)
 
     events, deads = decoder().process(raw(batch, 1))
     alone = [decoder().process(raw([value], 1 + i)) for i, value in enumerate(batch)]
