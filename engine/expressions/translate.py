@@ -278,7 +278,10 @@ class Translator:
                                       hint=getattr(exc, "hint", None)) from None
         if kinds is not None and types.kind(code.type) in ("any", "json"):
             where = f"{node.name}() argument {index + 1}"
-            return Code(f"_check({code.src}, {tuple(sorted(kinds))!r}, {where!r})", code.type, code.nullable)
+            kinds_seen = tuple(sorted(kinds))
+            if self.inline:
+                return Code(inline.checked(code.src, kinds_seen, where, self.temp), code.type, code.nullable)
+            return Code(f"_check({code.src}, {kinds_seen!r}, {where!r})", code.type, code.nullable)
         return code
 
     def fold(self, node: Call, function: Function, args: List[Code]) -> Code:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional
 
 from engine.errors import ConfigError
+from engine.expressions.reuse import reuse_reads
 from engine.hints import did_you_mean
 from engine.operators.codegen import FirstTry, build_function
 from engine.operators.dead import one_by_one
@@ -20,6 +21,11 @@ KEY_FIELD = "_key"
 def key_text(value):
     """Keys are strings (Bytewax routes state by string keys); null stays null."""
     return value if value is None or type(value) is str else str(value)
+
+
+def _key_code(src: str) -> str:
+    """``key_text`` of ``src`` written out: a Python call less per event (~350 instructions)."""
+    return f"(_key_t if _type(_key_t := ({src})) is _str or _key_t is None else _str(_key_t))"
 
 
 class Map:
@@ -54,7 +60,7 @@ class Map:
             else:
                 lines.append(f"    o[{name!r}] = ({expression.python})")
         if key is not None:
-            lines.append(f"    o[{KEY_FIELD!r}] = _key_text({computed_key.python})")
+            lines.append(f"    o[{KEY_FIELD!r}] = {_key_code(computed_key.python)}")
         lines.append("    return o")
         names = {"_set_path": _set_path, "_key_text": key_text, "dict": dict}
         self._build = build_function("build", "\n".join(lines) + "\n", step_id, names)
@@ -70,8 +76,9 @@ class Map:
 
                 items = [f"{name!r}: ({source(e)})" for name, e in computed.items()]
                 if key is not None:
-                    items.append(f"{KEY_FIELD!r}: _key_text({source(computed_key)})")
-                return "{" + ", ".join(([start] if start else []) + items) + "}"
+                    items.append(f"{KEY_FIELD!r}: {_key_code(source(computed_key))}")
+                # a field read by several fields' expressions (after.a, after.b) read once
+                return reuse_reads("{" + ", ".join(([start] if start else []) + items) + "}")
 
             def build_all(strict: bool):
                 source = f"def build_all(batch):\n    return [{literal(strict)} for e in batch]\n"

@@ -37,6 +37,9 @@ EXPRESSIONS = [
     "uuid5(a)", "uuid5(a, b)", "uuid5('x', a, null, 5, b, '')", "uuid5(a, b.x, c ?? 'n', a)", "sha256(a, b, c)",
     "sha256('é😀', null, a)", "uuid5(a, int(b))", "uuid5(null)", "uuid5(a, 123456789012345678901234567890, 1.5)",
     "uuid5(a, b) == uuid5(c, b)", "concat(uuid5(a), sha256(b))",
+    # an argument whose type is known only per event: checked inline when one Python type fits
+    "upper(b)", "lower(a.x) == 'x'", "substr(a, b, 2)", "epoch(b)", "length(b)", "str(b) == '5'",
+    "upper(b) == lower(b.x)", "trim(a ?? b)",
 ]
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(10 ** 19, 10 ** 21),
@@ -89,6 +92,9 @@ def test_inline_is_used_and_the_plain_translation_keeps_the_calls():
     assert "_f_concat" not in fast.python and "''.join" in fast.python and "_f_concat" in plain.python
     assert compile_expression("concat(a, int(b))").python.startswith("_f_concat(")  # int() may raise: the call stays
     assert compile_expression("concat(a, '-', 7, null)")({"a": Decimal("1.50")}) == "1.50-7"
+    checked = compile_expression("upper(b)").python  # the check's call only for a value of another type
+    assert checked.count("_check(") == 1 and " else _check(" in checked
+    assert "_str(" in compile_expression("str(b)").python  # an int's text without to_str's call
 
 
 def test_the_ids_text_is_written_out_where_concat_would_be():
