@@ -83,7 +83,7 @@ def _batch_encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCh
             else:
                 key, body = None, event
             try:  # _value's first try and size rule, inlined: its call was ~1% of a flow's instructions
-                value = dumps(body, default=_exact)
+                value = dumps(body, _exact)  # positional: orjson parses no keyword (~400 instructions)
             except JSONEncodeError:
                 value = _value(body, key, max_bytes)  # the fallback encoding, as per event
             if len(value) + (len(key) if key else 0) > max_bytes:
@@ -97,7 +97,7 @@ def _batch_encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCh
 def _value(body: dict, key, max_bytes: int) -> bytes:
     """The message value of ``body``; Unwritable when it and ``key`` are over ``max_bytes``."""
     try:  # encode_value's first try, inlined (one call less per event); it redoes a refusal
-        value = dumps(body, default=_exact)
+        value = dumps(body, _exact)
     except JSONEncodeError:
         value = encode_value(body)
     if len(value) + (len(key) if key else 0) > max_bytes:

@@ -106,3 +106,33 @@ def test_an_ascii_text_key_counts_its_length_against_the_limit(key):
             encode_all([{"a": 1, "_key": key}])
     else:
         assert encode_all([{"a": 1, "_key": key}]) == [("t", key, value, None)]
+
+
+class Number(Decimal):
+    pass
+
+
+shared = st.dictionaries(st.sampled_from(["a", "b"]), st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True), st.sampled_from([Decimal("12.30"), Decimal("-0E-3"),
+                                                                       Number("1.5"), Decimal("sNaN")]),
+    st.integers(), st.text(max_size=3), st.none(), st.lists(st.decimals(allow_nan=False), max_size=2),
+    st.dictionaries(st.just("c"), st.decimals(allow_nan=False), max_size=1)), max_size=2)
+keyed = st.builds(lambda body, key: {**body, **key}, shared, st.one_of(st.just({}), st.just({"_key": "k"}),
+                                                                       st.just({"_key": 5})))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(keyed, min_size=1, max_size=6))
+def test_decimals_in_shared_fields_give_the_same_messages(batch):
+    """Events of one batch sharing fields that hold Decimals or not (NaN, a subclass, nested):
+    the same bytes as the per-event encoder, and the events are left as they came."""
+    sink = _sink(max_bytes=10_000)
+    encode, encode_all = sink.encoder(), sink.batch_encoder()
+    before = [(dict(e), list(e.values())) for e in batch]
+    whole = _outcome(lambda: encode_all(batch))
+    assert [(dict(e), list(e.values())) for e in batch] == before
+    singles = [_outcome(lambda e=event: encode(e)) for event in batch]
+    if all(kind == "ok" for kind, _ in singles):
+        assert whole[0] == "ok" and [_normal(m) for m in whole[1]] == [_normal(m) for _, m in singles]
+    else:
+        assert whole[0] == "refused"
