@@ -75,10 +75,12 @@ class TransactionMerger(KeyLogic):
     def __init__(self, merge: MergeTransactions, state: Optional[MergeState] = None) -> None:
         super().__init__(merge, upgraded(state))
         self._timer = IdleTimer()
+        self._seen: List[str] = []
 
     def add(self, pairs: List[tuple], now: datetime) -> Released:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""
         deads: List[DeadLetter] = []
+        self._seen = []  # the transactions _change saw: one call of the timer for them all
         for _, event in pairs:
             try:  # both check everything before they change the state
                 marker = "op" not in event and event.get("status") in _MARKERS and "id" in event  # is_marker, inline
@@ -87,6 +89,7 @@ class TransactionMerger(KeyLogic):
                 problem = describe(exc)
             if problem is not None:
                 deads.append(DeadLetter(event, self.step.step_id, problem))
+        self._timer.seen_all(now, self._seen)
         results, failed = self._release(self._ready())
         return results, deads + failed
 
@@ -189,7 +192,7 @@ class TransactionMerger(KeyLogic):
                 s.unended_tables.setdefault(table, {})[tx_id] = None
         transaction.last_arrival[table] = s.arrivals
         transaction.last_seen = now
-        self._timer.seen(transaction)
+        self._seen.append(tx_id)  # (add gives them to the timer)
         s.latest_by_table[table] = tx_id
         return None
 
@@ -386,7 +389,6 @@ class MergeTransactions(KeyedStep):
             self._keys = (key_function(self.row, self.step_id),
                           None if self.group_by is None else key_function(self.group_by, self.step_id))
         return net_events(self.step_id, *self._keys, transaction.id, transaction.changes, transaction.snapshot)
-
 
 
 def _idle(config: dict) -> Optional[timedelta]:

@@ -51,8 +51,11 @@ def announced(event: dict) -> Dict[str, int]:
         name = entry.get("data_collection")
         if type(name) is not str or not name:
             raise ValueError(f"data_collections[{index}].data_collection is not a table name: {name!r:.40}")
-        table = _table_name(name)  # one table name in two schemas: the change events cannot tell them apart
-        counts[table] = counts.get(table, 0) + _count(entry.get("event_count"), index)
+        table = name.rsplit(".", 1)[-1]  # one table name in two schemas: the change events cannot tell them apart
+        count: Any = entry.get("event_count")
+        if type(count) is not int or count < 0:  # (_count's test inline: an END names several tables)
+            _count(count, index)  # raises
+        counts[table] = counts.get(table, 0) + count
     total = event.get("event_count")
     if total is not None or not counts:
         checked = _count(total)
@@ -67,6 +70,3 @@ def _count(value: Any, index: Optional[int] = None) -> int:
         raise ValueError(f"{name} is not a count of events: {value!r:.40}")
     return value
 
-
-def _table_name(data_collection: str) -> str:
-    return data_collection.rsplit(".", 1)[-1]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
-from typing import Deque, Dict, Optional, Tuple
+from itertools import repeat
+from typing import Deque, Dict, List, Optional, Tuple
 
 from engine.operators.transaction_state import Transaction
 
@@ -44,6 +45,17 @@ class IdleTimer:
             queue.append((time, transaction.id))
             self._latest = time
         else:  # the clock went back: the queue would be out of order
+            self._queue = None
+
+    def seen_all(self, time: Optional[datetime], tx_ids: List[str]) -> None:
+        """The transactions ``tx_ids`` were seen at ``time`` (their ``last_seen``): ``seen`` for each."""
+        queue, latest = self._queue, self._latest
+        if queue is None or time is None or not tx_ids:
+            return
+        if time is latest or latest is None or time >= latest:
+            queue.extend(zip(repeat(time), tx_ids))
+            self._latest = time
+        else:
             self._queue = None
 
     def oldest(self, open_transactions: Dict[str, Transaction]) -> Optional[datetime]:
