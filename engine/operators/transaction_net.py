@@ -110,19 +110,22 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
     events = []
     for key, nets in groups.items():
         try:
-            events.append(_event(tx_id, key, [(net, changes[-1]) for net, changes in nets]))
+            events.append(_event(tx_id, key, nets))
         except Exception as exc:  # noqa: BLE001 - e.g. lsn values that cannot be compared
             deads += [DeadLetter(c, step_id, f"key {key!r}: {describe(exc)}") for _, cs in nets for c in cs]
     return events, deads
 
 
-def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, dict]]) -> dict:
-    last = nets[-1][1]
+def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]]) -> dict:
+    """The event of one domain key: ``nets`` are its rows' (net change, changes)."""
     changes = [net for net, _ in nets]
     ops: Dict[str, str] = {}
     for change in changes:  # per table, the strongest change: created or deleted over updated
-        ops[change["table"]] = change["op"] if ops.get(change["table"], "u") == "u" else ops[change["table"]]
+        table = change["table"]
+        if ops.get(table, "u") == "u":
+            ops[table] = change["op"]
+    # a net change's lsn is its row's last change's: the highest of them (one row: its own)
+    lsn = changes[0]["lsn"] if len(changes) == 1 else \
+        max((c["lsn"] for c in changes if c["lsn"] is not None), default=None)
     return {"tx_id": tx_id, "key": key, "changes": changes, "ops": ops,
-            "tables": sorted(ops),
-            "lsn": max((c["lsn"] for _, c in nets if c.get("lsn") is not None), default=None),
-            "ts_ms": last.get("ts_ms"), "_key": key}
+            "tables": sorted(ops), "lsn": lsn, "ts_ms": nets[-1][1][-1].get("ts_ms"), "_key": key}
