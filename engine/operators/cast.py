@@ -67,17 +67,22 @@ class Cast:
         self._fast = None if self.to_null else self._fused(step_id)
         flat = self._fast is not None and self._flat
         self._in_place = self._fused(step_id, in_place=True) if flat else None
-        # the usual batch (every field there, none null) read with e[name] and no null tests
-        self._strict = {owned: self._fused(step_id, owned, strict=True) for owned in (False, True)} if flat else {}
+        # the usual batch (every field there, none null, every parent an object) read with e[name]
+        # and no null tests; a field that is also the parent of another is left to the lenient loop
+        paths = [path for path, _, _ in self.casts]
+        plain = not any(p[:len(q)] == q for p in paths for q in paths if len(q) < len(p))
+        self._strict = {owned: self._fused(step_id, owned, strict=True)
+                        for owned in (False, True)} if self._fast is not None and plain else {}
         self._lenient_batches = 0  # after a batch the strict loop could not finish: these many without it
 
     def _fused(self, step_id: str, in_place: bool = False, strict: bool = False):
         """One generated loop over ``batch[start:]`` appending to ``out``, converters inlined by
         name or as their inline forms (``cast_inline``), nested objects copied once per parent:
         no per-field Python loop. It stops at the first event that fails; :meth:`process` takes
-        it from there. ``in_place`` (flat casts only): the event's own fields are set, after
-        every value of it converted. ``strict`` (flat casts only): fields read as ``e[name]``
-        (KeyError when missing) and a null value raises instead of staying null."""
+        it from there. ``in_place`` (flat casts only, unless ``strict``): the event's own fields
+        are set, after every value of it converted. ``strict``: fields read as ``e[name]``
+        (KeyError when missing), a null value or a parent that is not an object raises; every
+        value is converted before the event or its copy changes (``_strict_lines``)."""
         names: dict = {}  # converters and the constants of their inline forms
         tree: dict = {}
         for number, (path, type_name, convert) in enumerate(self.casts):
@@ -93,30 +98,26 @@ class Cast:
         lines = ["def cast_all(batch, start, out):", "    add = out.append",
                  "    for e in islice(batch, start, None):"]
         if in_place and strict:  # the events converted where they are: no output list to fill
-            lines = ["def cast_all(batch):", "    e = _done", "    try:", "        for e in batch:"]
+            reads, writes = _strict_lines(tree, "e", "            ")
+            lines = ["def cast_all(batch):", "    e = _done", "    try:", "        for e in batch:", *reads, *writes,
+                     "    except Exception:", "        return e", "    return _done"]
+        elif strict:
+            reads, writes = _strict_lines(tree, "o", "        ")
+            lines += [*reads, "        o = e.copy()", *writes, "        add(o)"]
+        elif in_place:
             values = [(key, item) for (_, key), item in tree.items()]
             for number, (key, item) in enumerate(values):
-                lines += [f"            v = e[{key!r}]", f"            x{number} = {item}"]
-            lines += [f"            e[{key!r}] = x{number}" for number, (key, _) in enumerate(values)]
-            lines += ["    except Exception:", "        return e", "    return _done"]
-        elif in_place or strict:
-            values = [(key, item) for (_, key), item in tree.items()]
-            for number, (key, item) in enumerate(values):
-                lines += [f"        v = e[{key!r}]", f"        x{number} = {item}"] if strict else \
-                    [f"        v = e.get({key!r})", f"        x{number} = _skip if v is None else {item}"]
-            target = "e" if in_place else "o"
-            lines += [] if in_place else ["        o = e.copy()"]
-            for number, (key, _) in enumerate(values):
-                lines.append(f"        {target}[{key!r}] = x{number}" if strict else
-                             f"        if x{number} is not _skip: e[{key!r}] = x{number}")
-            lines += [f"        add({target})"]
+                lines += [f"        v = e.get({key!r})", f"        x{number} = _skip if v is None else {item}"]
+            lines += [f"        if x{number} is not _skip: e[{key!r}] = x{number}"
+                      for number, (key, _) in enumerate(values)]
+            lines += ["        add(e)"]
         else:
             lines += ["        o = e.copy()"]  # not a dict: fails
             lines += _cast_lines("o", tree, "        ", iter(range(1, 1000)))
             lines += ["        add(o)"]
         return build_function("cast_all", "\n".join(lines) + "\n", step_id,
                               {**names, "dict": dict, "type": type, "islice": islice, "_skip": _MISSING,
-                               "_done": _DONE, "Exception": Exception})
+                               "_done": _DONE, "Exception": Exception, "_NotAnObject": _NotAnObject})
 
     def process(self, batch: list):
         return self._run(self._fast, batch, self._strict.get(False))
@@ -201,6 +202,32 @@ def _index(batch: list, event) -> int:
     return next(i for i, e in enumerate(batch) if e is event)
 
 
+def _strict_lines(tree: dict, target: str, indent: str):
+    """The strict loop's statements: ``reads`` convert every value of ``tree`` (read from ``e``
+    and its nested objects, each parent tested to be a dict) into ``x<n>``; ``writes`` then
+    put them into ``target`` (``e`` itself, or its copy), each nested parent copied once on
+    the way (a nested object is not the step's to change). Nothing is written before every
+    value is converted: an event that fails is left as it came."""
+    reads: list = []
+    writes: list = []
+    numbers = iter(range(10**6))
+
+    def walk(node: dict, source: str, into: str) -> None:
+        for (kind, key), item in node.items():
+            n = next(numbers)
+            if kind == "value":
+                reads.extend((f"{indent}v = {source}[{key!r}]", f"{indent}x{n} = {item}"))
+                writes.append(f"{indent}{into}[{key!r}] = x{n}")
+            else:
+                reads.extend((f"{indent}p{n} = {source}[{key!r}]",
+                              f"{indent}if type(p{n}) is not dict: raise _NotAnObject"))
+                writes.append(f"{indent}c{n} = {into}[{key!r}] = dict(p{n})")
+                walk(item, f"p{n}", f"c{n}")
+
+    walk(tree, "e", target)
+    return reads, writes
+
+
 def _cast_lines(var: str, tree: dict, indent: str, names) -> list:
     """Statements converting the values of ``tree`` inside the dict ``var`` (copying nested
     dicts before writing into them, so the input event is never modified)."""
@@ -218,6 +245,10 @@ def _cast_lines(var: str, tree: dict, indent: str, names) -> list:
 
 class _CastFailure(ValueError):  # a ValueError: its message alone is the dead letter's reason
     pass
+
+
+class _NotAnObject(Exception):
+    """The strict loop met a parent that is not an object: the lenient loop decides."""
 
 
 

@@ -121,6 +121,48 @@ def test_strict_and_lenient_loops_owned_or_not_convert_as_the_converters(batches
             assert any(repr(dead.event) == repr(b) for b in before)
 
 
+_inner = st.dictionaries(st.sampled_from(["t", "x"]), _values, max_size=2)
+_parents = st.one_of(st.dictionaries(st.sampled_from(["n", "w", "b"]), st.one_of(_values, _inner), max_size=3),
+                     st.fixed_dictionaries({"n": st.sampled_from(["1", "2"]), "w": st.just("2.5"),
+                                            "b": st.fixed_dictionaries({"t": st.just("2026-01-01T00:00:00Z")})}),
+                     _values)
+_nested_events = st.dictionaries(st.sampled_from(["a", "s"]), st.one_of(_parents, _values), max_size=2)
+NESTED = [{"a.n": "int", "a.w": "decimal(10,2)", "a.b.t": "timestamp", "s": "str"},
+          {"a.n": "int", "a.b": "str", "a.b.t": "timestamp"}]  # a.b is a value and a parent: lenient loop only
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(_nested_events, max_size=6), min_size=1, max_size=12), owned=st.booleans(),
+       config=st.sampled_from(NESTED))
+@example(batches=[[{"a": {"n": "1", "w": "1.5", "b": {"t": "2026-01-01T00:00:00Z"}}, "s": "x"},
+                   {"a": {"n": "1_0", "w": "1.5", "b": {"t": "2026-01-01T00:00:00Z"}}, "s": "y"},
+                   {"a": {"n": "2", "w": "1.5", "b": {"t": "2026-01-01T00:00:00Z"}}, "s": "z"}]] * 2,
+         owned=True, config=NESTED[0])
+def test_nested_strict_and_lenient_loops_owned_or_not_convert_as_the_converters(batches, owned, config):
+    """Nested fields: the strict loop (every parent an object, every field there and not null)
+    converts into a copy of each parent, never into the parent the event arrived with; an
+    event it cannot convert is left as it came, for the lenient loop."""
+    import copy
+
+    step = Cast("c", {"fields": config}, None)
+    assert bool(step._strict) == (config is NESTED[0])
+    for events in batches:
+        before = copy.deepcopy(events)
+        parents = [e.get("a") for e in events]
+        inner = [p.get("b") if isinstance(p, dict) else None for p in parents]
+        oks, deads = (step.process_owned if owned else step.process)(events)
+        reference = step._by_event(before)
+        assert [repr(e) for e in oks] == [repr(e) for e in reference[0]]
+        assert [(repr(d.event), d.error) for d in deads] == [(repr(d.event), d.error) for d in reference[1]]
+        assert [repr(p) for p in parents] == [repr(e.get("a")) for e in before]  # the parents are not changed
+        assert [repr(b) for b in inner] == [repr(e["a"].get("b")) if isinstance(e.get("a"), dict) else "None"
+                                            for e in before]
+        if not owned:
+            assert repr(events) == repr(before)
+        for dead in deads:
+            assert any(repr(dead.event) == repr(b) for b in before)
+
+
 _exponents = st.builds(lambda m, e: f"{m}e{e}", _numeric_text, st.integers(-(10 ** 19), 10 ** 19))
 
 
