@@ -14,7 +14,6 @@ import math
 import os
 import signal
 import sys
-import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
 from cli.exits import EXIT_CODES as _EXIT_CODES  # noqa: F401
@@ -47,40 +46,6 @@ def __getattr__(name: str) -> Any:
 
         return SafeConsole
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-_BECOMING = threading.Lock()
-
-
-class LazyConsole:
-    """Becomes a SafeConsole at its first use (rich.console is imported then, ~30 ms): a command
-    that prints nothing, such as a run -q that succeeds, never imports it. After that first use
-    it is a SafeConsole (its class and state), so rich's Live and Progress take it as one."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self._kwargs = kwargs
-
-    def unstyled_file(self) -> Any:
-        """The file to write text to as it is when the console, once made, would print it
-        unstyled (cli/plain.py): no rich needed. None when it would not, or is made already."""
-        from cli.plain import unstyled_file
-
-        kwargs = self.__dict__.get("_kwargs")
-        return None if kwargs is None else unstyled_file(kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):  # copy/pickle probing: not a use
-            raise AttributeError(name)
-        with _BECOMING:  # a thread asking while another makes it waits, then finds it made
-            kwargs = self.__dict__.get("_kwargs")
-            if kwargs is not None:
-                from cli.console import SafeConsole
-
-                made = SafeConsole(**kwargs)
-                del self.__dict__["_kwargs"]
-                self.__dict__.update(vars(made))
-                self.__class__ = SafeConsole  # type: ignore[assignment]
-        return getattr(self, name)
 
 
 class _EnvDefault(argparse.Action):
@@ -351,6 +316,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _dispatch(args: argparse.Namespace, wants_json: bool) -> int:
     """Run the parsed command: one line and an exit code for what goes wrong (docs/cli.md)."""
     from cli import commands
+    from cli.plain import LazyConsole
     from engine.catalog import PluginError, import_plugins
 
     handler = commands.HANDLERS[args.command]

@@ -9,6 +9,8 @@ no terminal: by rich's own rules (rich.console.Console.is_terminal), ``TTY_COMPA
 with console options beyond the file, rich is used. And only text rich would not change: no
 control character but the newline (rich removes some, expands tabs), no ``[`` (markup) and no
 backslash (markup escapes); anything else goes through rich, as before.
+
+``LazyConsole`` is the console main hands every command: rich only at its first use.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import builtins
 import os
 import re
+import threading
 from typing import IO, Any, Mapping, Optional
 
 _CHANGED_BY_RICH = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\[\\]")
@@ -47,3 +50,35 @@ def unstyled_file(options: Mapping[str, Any], environ: Mapping[str, str] = os.en
 def unchanged_by_rich(text: str) -> bool:
     """Rich prints ``text`` (without markup) exactly as it is."""
     return _CHANGED_BY_RICH.search(text) is None
+
+
+_BECOMING = threading.Lock()
+
+
+class LazyConsole:
+    """Becomes a SafeConsole at its first use (rich.console is imported then, ~30 ms): a command
+    that prints nothing, such as a run -q that succeeds, never imports it. After that first use
+    it is a SafeConsole (its class and state), so rich's Live and Progress take it as one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+
+    def unstyled_file(self) -> Any:
+        """The file to write text to as it is when the console, once made, would print it
+        unstyled (``unstyled_file``): no rich needed. None when it would not, or is made already."""
+        kwargs = self.__dict__.get("_kwargs")
+        return None if kwargs is None else unstyled_file(kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy/pickle probing: not a use
+            raise AttributeError(name)
+        with _BECOMING:  # a thread asking while another makes it waits, then finds it made
+            kwargs = self.__dict__.get("_kwargs")
+            if kwargs is not None:
+                from cli.console import SafeConsole
+
+                made = SafeConsole(**kwargs)
+                del self.__dict__["_kwargs"]
+                self.__dict__.update(vars(made))
+                self.__class__ = SafeConsole  # type: ignore[assignment]
+        return getattr(self, name)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cli.console import SafeConsole
-from cli.main import LazyConsole
+from cli.plain import LazyConsole
 from cli.plain import unchanged_by_rich, unstyled_file
 from cli.validation_report import print_text
 from engine.binding import validate_every_environment, validate_text
