@@ -77,8 +77,10 @@ class Map:
                 items = [f"{name!r}: ({source(e)})" for name, e in computed.items()]
                 if key is not None:
                     items.append(f"{KEY_FIELD!r}: {_key_code(source(computed_key))}")
-                # a field read by several fields' expressions (after.a, after.b) read once
-                return reuse_reads("{" + ", ".join(([start] if start else []) + items) + "}")
+                # a field read by several fields' expressions (after.a, after.b) read once, in the
+                # strict form only: the one on the hot path, made at run time (not at validate)
+                shown = "{" + ", ".join(([start] if start else []) + items) + "}"
+                return reuse_reads(shown) if strict else shown
 
             def build_all(strict: bool):
                 source = f"def build_all(batch):\n    return [{literal(strict)} for e in batch]\n"
