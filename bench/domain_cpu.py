@@ -23,6 +23,7 @@ canonical JSON (decimals compared as their text), ignoring what depends on the o
 a transaction's changes of different tables arrive from their topics (one consumer for the peer,
 one per topic for the topology): ``seq`` (a change's index in its transaction), the order of
 ``changes``, and ``occurred_at`` (the ``ts_ms`` of the last change of the event's last row).
+Both run with byte code cached as an installed package has it (bench/bytecode.py).
 
 Prints per round, then ``ratio topology/peer CPU per message`` and ``ratio topology/peer peak
 RSS``: median [min..max] of the per-round ratios.
@@ -46,6 +47,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 from bench.backlog_drain import _peak_memory  # noqa: E402
+from bench.bytecode import installed_env  # noqa: E402
 from bench.domain_latency import TABLES, create_topics, private_broker, publish, technical_topics, workload  # noqa: E402
 from bench.kafka_throughput import messages as topic_messages  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
@@ -126,16 +128,17 @@ def canonical(raw: bytes) -> str:
 
 
 # -- the run ---------------------------------------------------------------------------------
-def drain(kind: str, bootstrap: str, prefix: str, state: str, tag: str) -> tuple:
-    """(measured run, output topic) of the peer or the topology on ``prefix``'s topics."""
+def drain(kind: str, bootstrap: str, prefix: str, state: str, tag: str, base: dict) -> tuple:
+    """(measured run, output topic) of the peer or the topology on ``prefix``'s topics, in the
+    environment ``base``."""
     if kind == "peer":
         out = f"{prefix}.peer-{tag}"
         create_topics(bootstrap, [out])
-        command, env = [sys.executable, os.path.join("bench", "domain_peer.py"), bootstrap, prefix, out], os.environ
+        command, env = [sys.executable, os.path.join("bench", "domain_peer.py"), bootstrap, prefix, out], base
     else:
         domain = f"{prefix}-{tag}"
         out = f"{domain}.domain.transport_order"
-        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_DOMAIN_PREFIX": domain,
+        env = {**base, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_DOMAIN_PREFIX": domain,
                "VF_KAFKA_TAIL": "false", "VELOCITY_FLOW_ENV": "kafka"}
         command = deploy_command(TOPOLOGY, os.path.join(state, f"recovery-{prefix}-{tag}"))
     return measured(command, env), out
@@ -156,14 +159,15 @@ def main() -> None:
         del txs
         print(f"backlog: {args.transactions} transactions, {messages} technical messages; "
               f"CPU us per message (start-up included / excluded), peak RSS", flush=True)
+        base = installed_env()  # byte code as pip install caches it (bench/bytecode.py)
         runs: dict = {"peer": [], "topology": []}
         for round_no in range(1, args.rounds + 1):
             outputs, line = {}, []
             for kind in ("peer", "topology"):
-                run, outputs[kind] = drain(kind, bootstrap, prefix, state, f"r{round_no}")
+                run, outputs[kind] = drain(kind, bootstrap, prefix, state, f"r{round_no}", base)
                 if kind == "peer" and json.loads(run["stdout"])["messages"] != messages:
                     raise SystemExit(f"the peer read {run['stdout'].strip()}, not the {messages} messages")
-                idle, _ = drain(kind, bootstrap, empty, state, f"r{round_no}")
+                idle, _ = drain(kind, bootstrap, empty, state, f"r{round_no}", base)
                 run["startup"] = idle["cpu"]
                 runs[kind].append(run)
                 line.append(f"{kind} {run['cpu'] / messages * 1e6:6.1f} / "

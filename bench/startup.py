@@ -16,14 +16,13 @@ the largest shipped topology, each a fresh process, in interleaved rounds.
 * ``validate-nocache-1cpu``: the same on one core (``sched_setaffinity``): no helper, DuckDB
   starts in the validating process itself.
 
-Each figure is the wall time from starting the process to its exit: for a one-event flow that
-is the time to the first event written, plus the exit. Byte code is cached as an installed
-package has it (``PYTHONPYCACHEPREFIX`` in a temporary directory, one warm-up run of each;
-this checkout's environment sets ``PYTHONDONTWRITEBYTECODE``, which would add ~0.3 s of
-compiling to every run). Prints per round, then ``cpu ms NAME`` (user + system time of the
-process: less moved than wall time by other work on a shared machine) and, last,
-``ms NAME: median [min..max]`` and ``ratio topology/bytewax: median [min..max]`` (wall time
-of the topology over that of Bytewax, per round: lower is better; the goal is <= 1.3).
+Each figure is the wall time from starting the process to its exit: for a one-event flow that is
+the time to the first event written, plus the exit. Byte code is cached as an installed package
+has it (bench/bytecode.py; and one warm-up run of each). Prints per round, then ``cpu ms NAME``
+(user + system time of the process: less moved than wall time by other work on a shared machine)
+and, last, ``ms NAME: median [min..max]`` and ``ratio topology/bytewax: median [min..max]``
+(wall time of the topology over that of Bytewax, per round: lower is better; the goal is <=
+1.3).
 """
 
 from __future__ import annotations
@@ -38,6 +37,10 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, ROOT)
+
+from bench.bytecode import installed_env  # noqa: E402
+
 TOPOLOGY = """\
 version: 1
 name: startup
@@ -100,8 +103,7 @@ def main() -> None:
     cli = os.path.join(os.path.dirname(sys.executable), "velocity-flow")
     largest = largest_topology()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
+        env = installed_env()
         with open(os.path.join(tmp, "in.jsonl"), "w", encoding="utf-8") as handle:
             handle.write('{"a": 1}\n')
         with open(os.path.join(tmp, "startup.yaml"), "w", encoding="utf-8") as handle:
