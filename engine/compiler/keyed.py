@@ -72,6 +72,7 @@ from engine.records import DeadLetter
 from engine.stopping import state_kept
 
 _OK, _DEAD, _FAILED = "ok", "dead", "failed"  # _FAILED: (event, call, what went wrong), the key added later
+_OKS, _DEADS = "oks", "deads"  # a call's events, its dead letters, as one list each (_Batches)
 CAREFUL_CALLS = 1000  # calls made on a checkpoint after a failure
 FIRST_RETRY, LAST_RETRY = timedelta(seconds=1), timedelta(minutes=5)
 
@@ -271,6 +272,22 @@ class _KeyLogic(StatefulBatchLogic):
         return StatefulBatchLogic.DISCARD if disposable and not self.failures else StatefulBatchLogic.RETAIN
 
 
+class _Batches(_KeyLogic):
+    """keyed_step's boundary: what a call emits leaves the state as one item per kind, ``(oks,
+    events)`` and ``(deads, dead letters)``, not an item per event (Bytewax carries each item of
+    a stateful step's output on its own, and both branches read every one). Lists of their own:
+    a logic may keep the lists it returned."""
+
+    def _out(self, results: list, deads: list) -> list:
+        tagged: list = [(_OKS, list(results))] if results else []
+        if deads:
+            tagged.append((_DEADS, list(deads)))
+        if self.failures:
+            tagged += [(_FAILED, f) for f in self.failures]
+            self.failures = []
+        return tagged
+
+
 @operator
 def keyed_step(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters], name: str) -> StepOut:
     """A keyed stateful step; ``ok`` and ``dead`` carry batches. ``name`` is the YAML step id
@@ -278,7 +295,7 @@ def keyed_step(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[St
     grouped = op.map("group", up, _grouper(name, keyed, counters, traced=True))
     pairs = op.flat_map_batch("keys", grouped, keyed_pairs)
     no_key = op.flat_map_batch("no_key", grouped, key_dead_letters)
-    state = op.stateful_batch("state", pairs, lambda resume: _KeyLogic(name, keyed, resume))
+    state = op.stateful_batch("state", pairs, lambda resume: _Batches(name, keyed, resume))
     ok = op.flat_map_batch("ok", state, _rebatch_ok(counters))
     dead = op.flat_map_batch("dead", state, _rebatch_dead(name, counters))
     return StepOut(ok, op.merge("dead_letters", dead, no_key))
@@ -342,8 +359,8 @@ def _grouper(step_id: str, keyed: KeyedStep, counters: Optional[StepCounters], t
 
 
 def _rebatch_ok(counters: Optional[StepCounters]):
-    def collect(items: list) -> list:
-        values = [value for _, (kind, value) in items if kind == _OK]
+    def collect(items: list) -> list:  # (_Batches' lists of events)
+        values = [event for _, (kind, events) in items if kind == _OKS for event in events]
         if counters is not None and values:
             counters.add(events_out=len(values))
         return [values] if values else []
@@ -352,9 +369,13 @@ def _rebatch_ok(counters: Optional[StepCounters]):
 
 
 def _rebatch_dead(step_id: str, counters: Optional[StepCounters]):
-    def collect(items: list) -> list:
-        values = [value if kind == _DEAD else _failure(step_id, key, value)
-                  for key, (kind, value) in items if kind != _OK]
+    def collect(items: list) -> list:  # a _KeyLogic's dead letters one by one, _Batches' as lists
+        values: list = []
+        for key, (kind, value) in items:
+            if kind == _DEADS:
+                values += value
+            elif kind != _OK and kind != _OKS:
+                values.append(value if kind == _DEAD else _failure(step_id, key, value))
         if counters is not None and values:
             counters.add(dead=len(values))
         return [values] if values else []
