@@ -81,11 +81,14 @@ class Translator:
 
     def inline_path(self, path) -> str:
         """``a.b.c`` as nested dict lookups, null when a step is missing or not an object
-        (the same as ``_path``, without a Python call per event)."""
+        (the same as ``_path``, without a Python call per event); ``strict``: a missing step
+        of an object raises KeyError, as a missing top-level field does (~110 instructions
+        less per step than ``.get``)."""
         src = self.top(path[0])
         for key in path[1:]:
             t = self.temp()
-            src = f"({t}.get({key!r}) if _type({t} := {src}) is _dict else None)"
+            read = f"{t}[{key!r}]" if self.strict else f"{t}.get({key!r})"
+            src = f"({read} if _type({t} := {src}) is _dict else None)"
         return src
 
     def _field_type(self, node: Field, top: str) -> str:

@@ -83,7 +83,11 @@ def test_inline_gives_what_the_calls_give(text, event):
         assert outcome(fast.holds, event) == outcome(plain.holds, event), (text, fields, event)
         if fast.fields <= set(event):  # strict reads: the same where every field is there
             for fast_src, plain_src in zip(fast.strict(), plain.strict(), strict=True):
-                assert outcome(_lambda(fast_src), event) == outcome(_lambda(plain_src), event), (text, event)
+                got, expected = outcome(_lambda(fast_src), event), outcome(_lambda(plain_src), event)
+                if expected[:2] == ("raised", "KeyError"):  # a nested field missing: the caller's lenient
+                    assert got[0] == "raised", (text, event)  # code decides, whatever either raised first
+                else:
+                    assert got == expected, (text, event)
 
 
 def test_inline_is_used_and_the_plain_translation_keeps_the_calls():
