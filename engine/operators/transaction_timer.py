@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime
 from itertools import repeat
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, Optional, Sequence, Tuple
 
 from engine.operators.transaction_state import Transaction
 
@@ -36,26 +36,25 @@ class IdleTimer:
 
     def seen(self, transaction: Transaction) -> None:
         """``transaction.last_seen`` has just been set."""
-        queue, time = self._queue, transaction.last_seen
-        if queue is None or time is None or transaction.id is None:
-            return
-        latest = self._latest
-        # (one batch's changes share one ``now``: the identity test usually decides)
-        if time is latest or latest is None or time >= latest:
-            queue.append((time, transaction.id))
-            self._latest = time
-        else:  # the clock went back: the queue would be out of order
-            self._queue = None
+        queue, time, tx_id = self._queue, transaction.last_seen, transaction.id
+        if queue is not None and time is self._latest and time is not None and tx_id is not None:
+            queue.append((time, tx_id))  # (the usual: the batch's ``now``)
+        elif tx_id is not None:
+            self.seen_all(time, (tx_id,))
 
-    def seen_all(self, time: Optional[datetime], tx_ids: List[str]) -> None:
-        """The transactions ``tx_ids`` were seen at ``time`` (their ``last_seen``): ``seen`` for each."""
+    def seen_all(self, time: Optional[datetime], tx_ids: Sequence[str]) -> None:
+        """The transactions ``tx_ids`` were seen at ``time`` (their ``last_seen``)."""
         queue, latest = self._queue, self._latest
         if queue is None or time is None or not tx_ids:
             return
-        if time is latest or latest is None or time >= latest:
+        try:  # (one batch's changes share one ``now``: the identity test usually decides)
+            in_order = time is latest or latest is None or time >= latest
+        except TypeError:  # naive and aware times: no order (oldest() raises it when it rebuilds)
+            in_order = False
+        if in_order:
             queue.extend(zip(repeat(time), tx_ids))
             self._latest = time
-        else:
+        else:  # the clock went back: the queue would be out of order
             self._queue = None
 
     def oldest(self, open_transactions: Dict[str, Transaction]) -> Optional[datetime]:

@@ -58,3 +58,20 @@ def test_the_timer_is_the_oldest_waiting_transaction_after_any_sequence(clock):
             for _, items in pairs:
                 logic.add(items, now)
             assert logic.next_notification() == walked(logic), (seed, step)
+
+
+def test_a_clock_that_turns_naive_never_makes_add_fail():
+    """Naive and aware times cannot be ordered: the timer's queue is dropped (its rebuild, in
+    next_notification, says so; the keyed boundary reports and retries that), and add takes its
+    events as ever."""
+    merge, logic = merger(markers=True, idle="10s")
+    first = change("c", "note", 1, None, row(1, 0), tx=1, lsn=1)
+    pairs, _ = merge.group([first, end(1, [first]), change("c", "note", 2, None, row(2, 0), tx=2, lsn=2)])
+    for _, items in pairs:
+        assert logic.add(items, NOW)[1] == []
+    assert logic.next_notification() == NOW + timedelta(seconds=10)  # (the queue is built)
+    later = change("u", "note", 2, row(2, 0), row(2, 1), tx=2, lsn=3)
+    pairs, _ = merge.group([later, end(2, [later])])
+    for _, items in pairs:
+        assert logic.add(items, NOW.replace(tzinfo=None))[1] == []
+    assert 2 not in logic.s.open and "2" not in logic.s.open
