@@ -172,25 +172,25 @@ class TransactionMerger(KeyLogic):
             return _unmergeable(table, before, after)
         s = self.s  # (one attribute look-up per change, not ten)
         tx_id = None if tx is None else str(tx)
-        s.arrivals += 1
+        s.arrivals = arrival = s.arrivals + 1
         # a snapshot read: op r, or source.snapshot saying the change is part of a snapshot
         snapshot = op == "r" or (type(source) is dict and source.get("snapshot") not in STREAMING)
         if tx_id is None or snapshot or tx_id in s.unmarked:  # no END will come: source order
-            s.loose.append(Loose(tx_id, [event], snapshot, s.arrivals, now))
+            s.loose.append(Loose(tx_id, [event], snapshot, arrival, now))
             return None
         transaction = s.open.get(tx_id)
         if transaction is None:
-            transaction = s.open[tx_id] = Transaction(tx_id, begun=tx_id in s.begun, created=s.arrivals)
+            transaction = s.open[tx_id] = Transaction(tx_id, begun=tx_id in s.begun, created=arrival)
             if self.step.markers and not transaction.begun:
                 s.unended[tx_id] = None
             s.begun.pop(tx_id, None)
         transaction.changes.append(event)
         transaction.per_table[table] = transaction.per_table.get(table, 0) + 1
         if table not in transaction.first_arrival:
-            transaction.first_arrival[table] = s.arrivals
+            transaction.first_arrival[table] = arrival
             if tx_id in s.unended:
                 s.unended_tables.setdefault(table, {})[tx_id] = None
-        transaction.last_arrival[table] = s.arrivals
+        transaction.last_arrival[table] = arrival
         transaction.last_seen = now
         self._seen.append(tx_id)  # (add gives them to the timer)
         s.latest_by_table[table] = tx_id

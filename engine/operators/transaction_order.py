@@ -34,8 +34,9 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 # values of source.snapshot outside a snapshot: a change is a snapshot read when its op is r or
-# its source.snapshot is another value (merge_transactions' _change)
-STREAMING = (None, False, "false")
+# its source.snapshot is another value (merge_transactions' _change); "false", Debezium's, first
+# (a test of membership compares in order; none of these comparisons raises)
+STREAMING = ("false", None, False)
 
 
 @dataclass
