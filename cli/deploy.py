@@ -13,17 +13,16 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from typing import List, Optional
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING, List, Optional
 
 from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from cli.observe.address import from_args
-from cli.processes import supervise
 from cli.running import report_error, run_options, run_topology
 from engine.binding.model import Topology
+
+if TYPE_CHECKING:  # rich only once something is printed (cli/plain.py): the consoles are LazyConsoles
+    from rich.console import Console
+    from rich.table import Table
 
 
 def deploy(topology: Topology, args, out: Console, err: Console) -> int:
@@ -39,17 +38,15 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     if plans:
         out.print(plan_table(plans, hide))
     conflicts = [p for p in plans if p.action == CONFLICT]
-    for plan in conflicts:
-        for difference in plan.differences:
-            err.print(escape(hide(f"topic {plan.topic.name}: {difference}")), highlight=False, soft_wrap=True)
     if conflicts:
-        err.print(f"[red]error:[/red] {len(conflicts)} topic(s) exist with other settings; deploy changes no "
-                  "existing topic: align the topology or the cluster", highlight=False)
+        report_conflicts(conflicts, hide, err)
         return EXIT_INVALID
     tables = check_tables(topology, out, err)
     if tables != EXIT_OK:
         return tables
     if args.plan:
+        from rich.markup import escape
+
         out.print(escape(hide(f"plan: run '{topology.name}' with {args.processes} process(es) x {args.workers} "
                               f"worker(s), recovery in {recovery_directory(topology, args)}")),
                   highlight=False, soft_wrap=True)
@@ -73,6 +70,16 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     return serve_cluster(topology, http, args, recovery, out, err)
 
 
+def report_conflicts(conflicts, hide, err: Console) -> None:
+    from rich.markup import escape
+
+    for plan in conflicts:
+        for difference in plan.differences:
+            err.print(escape(hide(f"topic {plan.topic.name}: {difference}")), highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {len(conflicts)} topic(s) exist with other settings; deploy changes no "
+              "existing topic: align the topology or the cluster", highlight=False)
+
+
 def check_tables(topology: Topology, out: Console, err: Console) -> int:
     """The ``postgres`` sinks' tables as the flow will find them (engine/connectors/postgres_plan.py),
     before it starts: one line each; a table that exists with other columns is an error line."""
@@ -81,6 +88,8 @@ def check_tables(topology: Topology, out: Console, err: Console) -> int:
     sinks = {name: options for name, options in databases(topology).items() if options["kind"] == "postgres"}
     if not sinks:
         return EXIT_OK
+    from rich.markup import escape
+
     from engine.connectors.errors import ConnectorError
     from engine.connectors.postgres_plan import AS_DECLARED, CONFLICT, CREATE, plan_tables
 
@@ -110,7 +119,10 @@ def recovery_directory(topology: Topology, args) -> str:
     return args.recovery_directory or os.path.join(".velocity", "recovery", topology.name)
 
 
-def plan_table(plans, hide=str) -> Table:
+def plan_table(plans, hide=str) -> "Table":
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title="Kafka topics", title_justify="left")
     for column in ("topic", "partitions", "replication", "config", "action"):
         table.add_column(column)
@@ -147,6 +159,7 @@ def serve_cluster(topology: Topology, http, args, recovery: str, out: Console, e
 def run_processes(args, recovery: str, out: Console, err: Console, peers: Optional[List[str]] = None) -> int:
     """Start ``args.processes`` local processes of one Bytewax cluster, sharing the recovery
     store ``recovery``, and wait for all. Each child validates its own copy of ``args.path``."""
+    from cli.processes import supervise  # ctypes, subprocess: only deploy -p N needs them
     from engine.runtime.runner import prepare_recovery_directory
     from engine.stopping import stopped_before_run
 

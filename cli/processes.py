@@ -18,11 +18,12 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Callable, List, Optional, Tuple
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+
+if TYPE_CHECKING:  # the commands' consoles make rich at their first use (cli/plain.py)
+    from rich.console import Console
 
 _PR_SET_PDEATHSIG = 1
 _GRACE = 60.0  # seconds a stopping process may take to close its epoch before it is killed

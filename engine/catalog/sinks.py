@@ -99,7 +99,7 @@ KAFKA = Component(
     "sink", "kafka",
     "Write events as JSON messages to a Kafka topic: at-least-once (every batch's deliveries confirmed, acks=all, "
     "idempotent producer) or exactly-once (Kafka transactions bound to the flow's snapshots).",
-    "engine.connectors.kafka_exactly_once:kafka_sink",
+    "engine.connectors.kafka_delivery:kafka_sink",
     options=(
         KAFKA_BROKERS,
         Option("topic", "The topic (fixed).", _TEXT),
