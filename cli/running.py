@@ -49,6 +49,14 @@ def run_topology(topology: Topology, options, out: Console, err: Console, quiet:
     """Compile and run an already validated topology; EXIT_OK, or EXIT_FAILED when a connector
     cannot start or the flow fails. Every message goes through ``topology.redact``. ``http``:
     also serve the metrics, the JSON API and the page (cli/observe)."""
+    from engine.runtime.start_up_gc import start_up_frozen
+
+    with start_up_frozen():  # what validation made, and the compiler's imports: not walked by the GC
+        return _compile_and_run(topology, options, out, err, quiet, compile_options, status_file, http)
+
+
+def _compile_and_run(topology: Topology, options, out: Console, err: Console, quiet: bool, compile_options,
+                     status_file: Optional[str], http: Optional["HttpOptions"]) -> int:
     from engine.compiler import compile_topology
     from engine.connectors.errors import ConnectorError
 

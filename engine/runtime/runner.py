@@ -22,6 +22,7 @@ from bytewax.run import cli_main
 
 from engine import run_context
 from engine.runtime.heap import keep_heap
+from engine.runtime.start_up_gc import start_up_frozen
 from engine.runtime.store_lock import StoreInUse, store_locked
 from engine.stopping import clear_stop, request_stop, stop_requested, stopped_before_run
 
@@ -115,11 +116,13 @@ def signals_stop_cleanly(keep_state: bool):
 
 @contextmanager
 def gc_tuned():
-    """Python's cyclic GC set for a stream of short-lived events, as it was afterwards."""
+    """Python's cyclic GC set for a stream of short-lived events, as it was afterwards; what
+    start-up made is frozen meanwhile (engine/runtime/start_up_gc.py)."""
     before = gc.get_threshold()
     gc.set_threshold(*_GC_THRESHOLDS)
     try:
-        yield
+        with start_up_frozen():
+            yield
     finally:
         gc.set_threshold(*before)
 

@@ -54,10 +54,10 @@ def test_a_second_signal_aborts(early_stop_handlers):
 
 
 def test_deploy_starts_no_process_after_a_signal(tmp_path, early_stop_handlers, monkeypatch):
-    from cli import deploy
+    from cli import deploy, processes
 
     started = []
-    monkeypatch.setattr(deploy, "supervise", lambda commands, out, err: started.append(commands) or 0)
+    monkeypatch.setattr(processes, "supervise", lambda commands, out, err: started.append(commands) or 0)
     args = SimpleNamespace(processes=2, path="flow.yaml", workers=1, snapshot_interval=None, status_file=None,
                            environment=None)
     assert deploy.run_processes(args, str(tmp_path / "recovery"), _Quiet(), _Quiet()) == 0
