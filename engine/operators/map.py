@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional
 
 from engine.errors import ConfigError
+from engine.expressions.object_tests import share_object_tests
 from engine.expressions.reuse import reuse_reads
 from engine.hints import did_you_mean
 from engine.operators.codegen import FirstTry, build_function
@@ -77,10 +78,10 @@ class Map:
                 items = [f"{name!r}: ({source(e)})" for name, e in computed.items()]
                 if key is not None:
                     items.append(f"{KEY_FIELD!r}: {_key_code(source(computed_key))}")
-                # a field read by several fields' expressions (after.a, after.b) read once, in the
-                # strict form only: the one on the hot path, made at run time (not at validate)
+                # a field read by several fields' expressions (after.a, after.b) read and tested to be
+                # an object once, in the strict form only: the one on the hot path, made at run time
                 shown = "{" + ", ".join(([start] if start else []) + items) + "}"
-                return reuse_reads(shown) if strict else shown
+                return share_object_tests(reuse_reads(shown)) if strict else shown
 
             def build_all(strict: bool):
                 source = f"def build_all(batch):\n    return [{literal(strict)} for e in batch]\n"
