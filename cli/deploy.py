@@ -26,12 +26,34 @@ if TYPE_CHECKING:  # rich only once something is printed (cli/plain.py): the con
 
 
 def deploy(topology: Topology, args, out: Console, err: Console) -> int:
+    clients: dict = {}  # one AdminClient per cluster for the plan and the creations, not one each
+    try:
+        code = provision(topology, args, out, err, clients)
+    finally:
+        clients.clear()  # their threads end before the flow starts its own clients
+    if code is not None:
+        return code
+    recovery = recovery_directory(topology, args)
+    if args.snapshot_interval is None:  # Bytewax's 10 s: a crash loop faster than that never progresses
+        args.snapshot_interval = DEPLOY_SNAPSHOT_INTERVAL
+    http = from_args(args)  # checked by cmd_deploy
+    if args.processes == 1:
+        return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet,
+                            status_file=args.status_file, http=http)
+    if http is None:
+        return run_processes(args, recovery, out, err)
+    return serve_cluster(topology, http, args, recovery, out, err)
+
+
+def provision(topology: Topology, args, out: Console, err: Console, clients: dict) -> Optional[int]:
+    """The topics' plan (printed), the tables' check, then the creations: an exit code when deploy
+    ends there (a failure, a conflict, --plan, --provision-only), None when the flow is to run."""
     from engine.connectors.errors import ConnectorError
     from engine.connectors.kafka_admin import CONFLICT, apply_plan, plan_topics
 
     hide = topology.redact  # topic names, brokers and paths may come from the environment
     try:
-        plans = plan_topics(topology.topics.values())
+        plans = plan_topics(topology.topics.values(), clients=clients)
     except ConnectorError as exc:
         report_error(err, topology, exc)
         return EXIT_FAILED
@@ -52,22 +74,13 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
                   highlight=False, soft_wrap=True)
         return EXIT_OK
     try:
-        apply_plan(plans)
+        apply_plan(plans, clients=clients)
     except ConnectorError as exc:
         report_error(err, topology, exc)
         return EXIT_FAILED
     if args.provision_only:
         return EXIT_OK
-    recovery = recovery_directory(topology, args)
-    if args.snapshot_interval is None:  # Bytewax's 10 s: a crash loop faster than that never progresses
-        args.snapshot_interval = DEPLOY_SNAPSHOT_INTERVAL
-    http = from_args(args)  # checked by cmd_deploy
-    if args.processes == 1:
-        return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet,
-                            status_file=args.status_file, http=http)
-    if http is None:
-        return run_processes(args, recovery, out, err)
-    return serve_cluster(topology, http, args, recovery, out, err)
+    return None
 
 
 def report_conflicts(conflicts, hide, err: Console) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Protocol
+from typing import Dict, Iterable, List, Mapping, Optional, Protocol
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -43,10 +43,13 @@ class TopicPlan:
     differences: List[str] = field(default_factory=list)
 
 
-def plan_topics(topics: Iterable, timeout: float = 10.0) -> List[TopicPlan]:
+def plan_topics(topics: Iterable, timeout: float = 10.0,
+                clients: Optional[Dict[str, AdminClient]] = None) -> List[TopicPlan]:
+    """``clients``: the AdminClients made, by brokers, kept there for ``apply_plan`` (one client
+    per cluster for both; the caller drops them when done)."""
     plans = []
     for brokers, group in _by_brokers(topics).items():
-        admin = admin_client(brokers)
+        admin = _client(brokers, clients)
         existing = cluster_metadata(admin, brokers, timeout).topics
         for topic in group:
             found = existing.get(topic.name)
@@ -58,11 +61,12 @@ def plan_topics(topics: Iterable, timeout: float = 10.0) -> List[TopicPlan]:
     return plans
 
 
-def apply_plan(plans: List[TopicPlan], timeout: float = 30.0) -> None:
-    """Create the topics the plan marks ``create``; raise if any fails."""
+def apply_plan(plans: List[TopicPlan], timeout: float = 30.0,
+               clients: Optional[Dict[str, AdminClient]] = None) -> None:
+    """Create the topics the plan marks ``create``; raise if any fails. ``clients``: plan_topics'."""
     creations = [p.topic for p in plans if p.action == CREATE]
     for brokers, group in _by_brokers(creations).items():
-        create_topics(admin_client(brokers), [NewTopic(t.name, t.partitions, t.replication_factor,
+        create_topics(_client(brokers, clients), [NewTopic(t.name, t.partitions, t.replication_factor,
                                                        config=dict(t.config)) for t in group], timeout)
 
 
@@ -71,6 +75,14 @@ def admin_client(brokers: str) -> AdminClient:
     # log_level 0: an unreachable broker is reported once, as a ConnectorError, not as a
     # librdkafka "Connect to ... failed" line on stderr every few milliseconds until the timeout
     return AdminClient({"bootstrap.servers": brokers, "log_level": 0})
+
+
+def _client(brokers: str, clients: Optional[Dict[str, AdminClient]]) -> AdminClient:
+    if clients is None:
+        return admin_client(brokers)
+    if brokers not in clients:
+        clients[brokers] = admin_client(brokers)
+    return clients[brokers]
 
 
 def cluster_metadata(admin: AdminClient, brokers: str, timeout: float):
@@ -118,7 +130,8 @@ def _shape_differences(topic, found) -> List[str]:
 def _config_differences(admin: AdminClient, topic, timeout: float) -> List[str]:
     if not topic.config:
         return []
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic.name)
+    # str(): a name interpolated from ${VARS} is an EnvText, which confluent-kafka refuses (TypeError)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, str(topic.name))
     try:
         entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
     except KafkaException as exc:

@@ -81,8 +81,8 @@ def topology(tmp_path, name: str) -> str:
 def secret_env(monkeypatch, tmp_path):
     monkeypatch.setenv("VF_SECRET", SECRET)
     monkeypatch.setenv("COLUMNS", "400")  # no wrapping that could split the secret across lines
-    monkeypatch.setattr(kafka_admin.plan_topics, "__defaults__", (0.5,))
-    monkeypatch.setattr(kafka_admin.apply_plan, "__defaults__", (0.5,))
+    monkeypatch.setattr(kafka_admin.plan_topics, "__defaults__", (0.5, None))
+    monkeypatch.setattr(kafka_admin.apply_plan, "__defaults__", (0.5, None))
     (tmp_path / "in.jsonl").write_text('{"n": "1", "at": "2024-01-01T00:00:00Z"}\n')
     (tmp_path / f"{SECRET}.schema.json").write_text('{"type": "object", "properties": {"n": {"type": "nope"}}}')
     monkeypatch.chdir(tmp_path)
