@@ -78,7 +78,8 @@ class EnvelopeDecoder:
         the texts of both (the whole value, or the payload's bytes). ``joined``: the values'
         bytes joined, when the caller has them."""
         try:  # the usual batch, plain JSON: no envelope anywhere in its text, one C loop
-            plain = _HEAD not in (b"".join(values) if joined is None else joined)
+            plain = (not any(map(bytes.__contains__, values, repeat(_HEAD))) if joined is None
+                     else _HEAD not in joined)  # a join would copy a batch of envelopes for nothing
         except TypeError:  # a value given as str
             plain = False
         if plain:
