@@ -38,13 +38,6 @@ _STATE_VERSION = 1
 _EVERY = 0.2  # seconds between questions to the store's reader while entries wait
 
 
-def kafka_sink(**options):
-    """The ``kafka`` sink declared in engine/catalog/sinks.py: at-least-once (a producer per
-    worker) or, with ``delivery: exactly-once``, the transactional outbox below."""
-    plain = KafkaSink(**options)
-    return ExactlyOnceKafkaSink(plain) if plain.delivery == "exactly-once" else plain
-
-
 class ExactlyOnceKafkaSink(SinglePartitionSink[List[Message], dict]):
     path = "kafka"  # the one partition's name: kept in the recovery store, do not change
 
