@@ -8,7 +8,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 # shared fixtures live in plugin modules, one concept each (as Quix Streams does for its factories)
-pytest_plugins = ["tests.services.kafka", "tests.services.postgres", "tests.fixtures.flows"]
+pytest_plugins = ["tests.services.kafka", "tests.services.postgres", "tests.fixtures.flows", "tests.fixtures.checkout"]
 
 
 # Fixtures that start a service (a broker, a PostgreSQL server) for the session: the tests using them

@@ -55,6 +55,7 @@ def test_a_deploy_compiles_and_runs_with_start_up_frozen(monkeypatch, tmp_path):
     from cli import running
     from engine.binding import validate_text
 
+    monkeypatch.chdir(tmp_path)  # the flow's default dead letters (dead-letter/t.jsonl) go there
     (tmp_path / "in.jsonl").write_text('{"a": 1}\n')
     text = (f"version: 1\nname: t\nsources:\n  s: {{file: {{path: {tmp_path / 'in.jsonl'}}}}}\n"
             f"sinks:\n  out: {{from: s, file: {{path: {tmp_path / 'out.jsonl'}}}}}\n")
