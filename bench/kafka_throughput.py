@@ -194,18 +194,21 @@ def quix_copy(bootstrap: str, source: str, target: str, count: int) -> float:
 
 _cpu_at_start = [0.0]
 _cpu_spent = [0.0]
+_faults = [0, 0]  # minor page faults at the start of the timed part, and spent in it
 
 
 def _start() -> float:
     """A flow's timed part begins: the wall clock, and this process's CPU time noted (every
     thread's: librdkafka's count too)."""
     _cpu_at_start[0] = time.process_time()
+    _faults[0] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     return time.perf_counter()
 
 
 def _elapsed(started: float) -> float:
     """Wall seconds since ``_start``; the CPU seconds spent since then are noted."""
     _cpu_spent[0] = time.process_time() - _cpu_at_start[0]
+    _faults[1] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - _faults[0]
     return time.perf_counter() - started
 
 
@@ -217,7 +220,7 @@ def child(flow: str, bootstrap: str, source: str, target: str, count: int, worke
             seconds = topology_copy(bootstrap, source, target, tmp, workers)
         else:
             seconds = quix_copy(bootstrap, source, target, count)
-    print(json.dumps({"seconds": seconds, "cpu_s": _cpu_spent[0], "rss_mib": peak_rss_mib()}))
+    print(json.dumps({"seconds": seconds, "cpu_s": _cpu_spent[0], "rss_mib": peak_rss_mib(), "faults": _faults[1]}))
 
 
 def peak_rss_mib() -> float:
@@ -310,6 +313,7 @@ def rounds(args, run: str, source: str, quix) -> None:
     for flow in flows:  # last, for scripts
         print(f"rss {flow}: {spread([r['rss_mib'] for r in results[flow]])} MiB (peak, per round)")
         print(f"cpu {flow}: {spread([1e6 * r['cpu_s'] / args.events for r in results[flow]])} us/event")
+        print(f"page faults {flow}: {spread([r['faults'] / args.events for r in results[flow]])} per event")
     for flow in (f for f in flows if f != "topology"):
         ratios = [peer["seconds"] / ours["seconds"] for peer, ours in zip(results[flow], results["topology"],
                                                                             strict=True)]
