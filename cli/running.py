@@ -86,8 +86,8 @@ def _compile_and_run(topology: Topology, options, out: Console, err: Console, qu
     err.print(f"serving {serving.url}/ (metrics: {serving.url}/metrics)", highlight=False)
     try:
         return _run(topology, flow, options, metrics, out, err, quiet, reporting, observed)
-    finally:
-        serving.close_after(http.linger)
+    finally:  # a stop asked for while the flow ran (SIGTERM, Ctrl-C) ends the linger too: none then
+        serving.close_after(0.0 if stop_requested() else http.linger)
 
 
 def _run(topology: Topology, flow, options, metrics: MetricsRegistry, out: Console, err: Console, quiet: bool,
