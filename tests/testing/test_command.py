@@ -233,16 +233,16 @@ def test_the_shipped_topologies_as_junit_and_json(monkeypatch):
 
 
 def test_a_test_file_can_run_a_topology_environment(monkeypatch, tmp_path):
+    # Written in tmp_path, not beside the shipped tests: a failing '_env_nope' file in topologies/
+    # made a concurrent `test topologies/` (another xdist worker) fail.
     monkeypatch.chdir(ROOT)
-    shipped = (ROOT / "topologies" / "velocity" / "pickup_domain.test.yaml").read_text()
+    velocity = ROOT / "topologies" / "velocity"
+    shipped = (velocity / "pickup_domain.test.yaml").read_text()
     for environment, expected in (("kafka", 0), ("nope", 1)):
-        path = ROOT / "topologies" / "velocity" / f"_env_{environment}.test.yaml"
+        path = tmp_path / f"_env_{environment}.test.yaml"
         path.write_text(shipped.replace("topology: pickup_domain.yaml\n",
-                                        f"topology: pickup_domain.yaml\nenvironment: {environment}\n"))
-        try:
-            code, out, err = cli("test", str(path))
-        finally:
-            path.unlink()
+                                        f"topology: {velocity / 'pickup_domain.yaml'}\nenvironment: {environment}\n"))
+        code, out, err = cli("test", str(path))
         assert code == expected, out + err
         if expected:  # the kafka sources are replaced by the test's inputs: same steps, same results
             assert "no environment 'nope' (known: kafka)" in out + err and ":5:14:" in out + err
