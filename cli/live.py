@@ -50,9 +50,10 @@ class LiveView:
             dead = f"[red]{counters.dead:,}[/red]" if counters.dead else "0"
             table.add_row(escape(self.redact(name)), f"{counters.events_in:,}", f"{counters.events_out:,}", dead,
                           f"{rate:,.0f}")
-        health = [f"{name}: " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in gauges.items()
-                                          if not key.endswith("_per_partition"))
-                  for name, gauges in self.metrics.health().items() if gauges]
+        health = [f"{name}: " + ", ".join(shown) for name, shown in
+                  ((name, [f"{key.replace('_', ' ')} {value}" for key, value in gauges.items()
+                           if not key.endswith("_per_partition")])  # (a table of their own, not one line)
+                   for name, gauges in self.metrics.health().items()) if shown]
         if health:
             table.caption = escape(self.redact("; ".join(health)))
             table.caption_justify = "left"
