@@ -47,13 +47,14 @@ from engine.durations import parse_duration
 from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
-from engine.operators.keyed import KeyedStep, KeyLogic, Released
+from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events_of
+from engine.operators.transaction_intake import change, intake
 from engine.operators.transaction_net import (  # noqa: F401 - net_change: this module's interface
     key_function,
     net_change,
     net_events,
 )
-from engine.operators.transaction_order import STREAMING, Loose, in_table_order, position, runs, take
+from engine.operators.transaction_order import Loose, in_table_order, position, runs, take
 from engine.operators.transaction_records import announced, marker_id, no_id, unwrapped
 from engine.operators.transaction_state import MergeState, Transaction, forget_unended, remember, unended, upgraded
 from engine.operators.transaction_timer import IdleTimer, waits
@@ -75,23 +76,19 @@ class TransactionMerger(KeyLogic):
     def __init__(self, merge: MergeTransactions, state: Optional[MergeState] = None) -> None:
         super().__init__(merge, upgraded(state))
         self._timer = IdleTimer()
-        self._seen: List[str] = []
 
-    def add(self, pairs: List[tuple], now: datetime) -> Released:
+    def add(self, items: list, now: datetime) -> Released:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""
-        deads: List[DeadLetter] = []
-        self._seen = []  # the transactions _change saw: one call of the timer for them all
-        for _, event in pairs:
-            try:  # both check everything before they change the state
-                marker = "op" not in event and event.get("status") in _MARKERS and "id" in event  # is_marker, inline
-                problem = self._marker(event, now) if marker else self._change(event, now)
-            except Exception as exc:  # noqa: BLE001 - e.g. an id too long to be written as text
-                problem = describe(exc)
-            if problem is not None:
-                deads.append(DeadLetter(event, self.step.step_id, problem))
-        self._timer.seen_all(now, self._seen)
+        deads, seen = intake(self.s, self.step.markers, events_of(items), now, self.step.step_id, self._other)
+        self._timer.seen_all(now, seen)
         results, failed = self._release(self._ready())
         return results, deads + failed
+
+    def _other(self, event: dict, now: datetime, seen: List[str]) -> Optional[str]:
+        """An event ``intake`` leaves to the general path: a BEGIN/END record or a change."""
+        if "op" not in event and event.get("status") in _MARKERS and "id" in event:  # is_marker, inline
+            return self._marker(event, now)
+        return change(self.s, self.step.markers, event, now, seen)
 
     def _ready(self) -> List[Transaction]:
         """Complete transactions that may go now: with markers, in commit (END) order, stopping
@@ -157,43 +154,6 @@ class TransactionMerger(KeyLogic):
         self.s.ended.append(tx_id)
         if tx_id in self.s.unended:  # (forget_unended's own test, without its call)
             forget_unended(self.s, transaction)
-        return None
-
-    def _change(self, event: dict, now: datetime) -> Optional[str]:
-        """Buffer a row change; the reason when it cannot be merged (nothing changed then)."""
-        try:  # a debezium step's change has them all: event[...] costs a third of event.get(...)
-            table, before, after, tx, op, source = (event["table"], event["before"], event["after"], event["tx_id"],
-                                                    event["op"], event["source"])
-        except KeyError:
-            table, before, after, tx, op, source = (event.get("table"), event.get("before"), event.get("after"),
-                                                    event.get("tx_id"), event.get("op"), event.get("source"))
-        if type(table) is not str or (before is not None and type(before) is not dict) \
-                or (after is not None and type(after) is not dict):
-            return _unmergeable(table, before, after)
-        s = self.s  # (one attribute look-up per change, not ten)
-        tx_id = None if tx is None else str(tx)
-        s.arrivals = arrival = s.arrivals + 1
-        # a snapshot read: op r, or source.snapshot saying the change is part of a snapshot
-        snapshot = op == "r" or (type(source) is dict and source.get("snapshot") not in STREAMING)
-        if tx_id is None or snapshot or tx_id in s.unmarked:  # no END will come: source order
-            s.loose.append(Loose(tx_id, [event], snapshot, arrival, now))
-            return None
-        transaction = s.open.get(tx_id)
-        if transaction is None:
-            transaction = s.open[tx_id] = Transaction(tx_id, begun=tx_id in s.begun, created=arrival)
-            if self.step.markers and not transaction.begun:
-                s.unended[tx_id] = None
-            s.begun.pop(tx_id, None)
-        transaction.changes.append(event)
-        transaction.per_table[table] = transaction.per_table.get(table, 0) + 1
-        if table not in transaction.first_arrival:
-            transaction.first_arrival[table] = arrival
-            if tx_id in s.unended:
-                s.unended_tables.setdefault(table, {})[tx_id] = None
-        transaction.last_arrival[table] = arrival
-        transaction.last_seen = now
-        self._seen.append(tx_id)  # (add gives them to the timer)
-        s.latest_by_table[table] = tx_id
         return None
 
     def _complete(self, transaction: Transaction) -> bool:
@@ -334,13 +294,6 @@ class TransactionMerger(KeyLogic):
     # never disposable (KeyLogic's default): the one state also remembers per-table progress
 
 
-def _unmergeable(table: Any, before: Any, after: Any) -> str:
-    if type(table) is not str:
-        return f"'table' is not a table name: {type(table).__name__} {table!r:.40}"
-    side, value = ("before", before) if before is not None and type(before) is not dict else ("after", after)
-    return f"'{side}' is not an object: {type(value).__name__}"
-
-
 class MergeTransactions(KeyedStep):
     """Compiles the row and domain-key expressions and builds the per-key logic."""
 
@@ -361,26 +314,41 @@ class MergeTransactions(KeyedStep):
                               "lsn": "any", "ts_ms": "int", "_key": "str"}
 
     def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+        """:meth:`group_events` as ``(key value, event)`` pairs."""
+        groups, deads = self.group_events(batch)
+        return [(key, [(ALL, event) for event in events]) for key, events in groups], deads
+
+    def group_events(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
         """One key sees every transaction, so they come out in commit order (one worker: the
-        database's commit log is serial too)."""
-        pairs: list = []
+        database's commit log is serial too); its events as one ``Events``, no pair per event."""
+        events = Events()
         deads: List[DeadLetter] = []
         for original in batch:
-            event = original
-            try:
-                if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
-                    event = unwrapped(event)
-                marker = "op" not in event and event.get("status") in _MARKERS and "id" in event  # is_marker, inline
-                tx = marker_id(event) if marker else event.get("tx_id")
-            except Exception as exc:  # noqa: BLE001 - this event, not the batch
-                reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
-                deads.append(DeadLetter(original, self.step_id, reason))
+            if type(original) is dict and "op" in original and "payload" not in original:  # a change: as _entry
+                events.append(original)
                 continue
-            if tx is None and (marker or "op" not in event):  # a change without one: loose
-                deads.append(DeadLetter(original, self.step_id, no_id(event)))
-                continue
-            pairs.append((ALL, event))
-        return ([(ALL, pairs)] if pairs else []), deads
+            event, dead = self._entry(original)
+            if dead is None:
+                events.append(event)
+            else:
+                deads.append(dead)
+        events.key = ALL
+        return ([(ALL, events)] if events else []), deads
+
+    def _entry(self, original: Any) -> Tuple[Any, Optional[DeadLetter]]:
+        """(the event the merge takes, None), or (None, the dead letter of an event it cannot key)."""
+        event = original
+        try:
+            if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
+                event = unwrapped(event)
+            marker = "op" not in event and event.get("status") in _MARKERS and "id" in event  # is_marker, inline
+            tx = marker_id(event) if marker else event.get("tx_id")
+        except Exception as exc:  # noqa: BLE001 - this event, not the batch
+            reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
+            return None, DeadLetter(original, self.step_id, reason)
+        if tx is None and (marker or "op" not in event):  # a change without one: loose
+            return None, DeadLetter(original, self.step_id, no_id(event))
+        return event, None
 
     def net_changes(self, transaction: Transaction) -> Released:
         """One output event per domain key of the transaction's surviving row changes
