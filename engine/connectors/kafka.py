@@ -31,7 +31,7 @@ from confluent_kafka.admin import AdminClient
 from engine import run_context
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_align import alignment
-from engine.connectors.kafka_health import BrokerHealth, quiet
+from engine.connectors.kafka_health import BrokerHealth, commit_at_end, quiet
 from engine.connectors.kafka_health import committed as committed_offsets
 from engine.durations import parse_duration
 from engine.metrics import Gauges, StepCounters
@@ -112,6 +112,8 @@ def list_partitions(config: dict, topics: List[str], pattern: Optional[str], tim
 class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
     """Reads one topic partition from an offset; the state is the next offset to read."""
 
+    _assigning: Optional[threading.Thread] = None  # assigning a logical offset (_assign_at)
+
     def __init__(self, config: dict, topic: str, partition: int, start, resume: Optional[int],
                  source: "KafkaSource") -> None:
         self._topic, self._partition, self._source = topic, partition, source
@@ -123,9 +125,13 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._written: Optional[int] = None  # the offset at the last snapshot: see snapshot()
         offset = resume if resume is not None else self._start_offset(start)
         self._next = offset if offset >= 0 else None  # of the first message not yet delivered
-        if offset < 0:
-            self._know_leader()
-        self._consumer.assign([TopicPartition(topic, partition, offset)])
+        self._assign_error: Optional[Exception] = None
+        if offset < 0:  # the leader first, on a thread (_assign_at): the partitions' waits overlap
+            self._assigning = threading.Thread(target=self._assign_at, args=(offset,), daemon=True,
+                                               name=f"kafka-assign-{self._origin}")
+            self._assigning.start()
+        else:
+            self._consumer.assign([TopicPartition(topic, partition, offset)])
         self._pending: List = []  # consumed, held back by the alignment
         self._align = alignment((config["bootstrap.servers"], config["group.id"]), source.align_ms) \
             if source.align_ms is not None else None
@@ -149,15 +155,22 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
                                                  timeout=self._source.timeout)[0].offset
         return found if found >= 0 else OFFSET_END
 
-    def _know_leader(self) -> None:
+    def _assign_at(self, offset: int) -> None:
         """librdkafka resolves ``earliest``/``latest`` at the partition's leader; when a new
         consumer is assigned before its first metadata has arrived (a few ms) it retries only
         after 500 ms, so every flow started with 0.5 s of nothing read. Asking for the topic's
-        metadata first takes a few ms; if it fails, the assignment works as before."""
+        metadata first takes 5-55 ms (if it fails, the assignment works as before). One reader
+        after the other, bench/kafka_throughput.py's 4 took 70-220 ms to build; with the waits on
+        threads, 12-14 ms (the first message reached the sink 10-50 ms sooner, 4 runs each). The
+        reader reads nothing until it is assigned (``_consume``)."""
         try:
-            self._consumer.list_topics(self._topic, timeout=min(self._source.timeout, _LEADER_WAIT))
-        except KafkaException:
-            pass
+            try:
+                self._consumer.list_topics(self._topic, timeout=min(self._source.timeout, _LEADER_WAIT))
+            except KafkaException:
+                pass
+            self._consumer.assign([TopicPartition(self._topic, self._partition, offset)])
+        except Exception as exc:  # noqa: BLE001 - raised by the worker, at its next read
+            self._assign_error = exc
 
     def next_batch(self) -> List[RawBatch]:
         if stop_requested():  # a clean stop: the snapshot keeps _next, the first message not delivered
@@ -190,6 +203,12 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
             gauges.put("last_event_per_partition", self._origin, at)  # the HTTP metrics show each
 
     def _consume(self) -> list:
+        if self._assigning is not None:  # still being assigned: nothing to read yet
+            if self._assigning.is_alive():
+                return []
+            self._assigning = None
+            if self._assign_error is not None:
+                raise self._assign_error
         messages = self._consumer.consume(self._source.batch_size, _POLL_WAIT)
         if self._source.health.down:
             if messages:
@@ -265,28 +284,12 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
     def close(self) -> None:
         if self._align is not None:
             self._align.leave(self)
+        if self._assigning is not None:
+            self._assigning.join()  # bounded: _LEADER_WAIT, then an assignment
         self._consumer.close()
         if self._source.group_id and self._next is not None:  # the last ones once the run ended normally
             run_context.after_run(partial(commit_at_end, self._consumer_config, self._topic, self._partition,
                                           self._next, self._source.timeout))
-
-
-def commit_at_end(config: dict, topic: str, partition: int, offset: int, timeout: float) -> None:
-    """Commit a partition's last offset once the whole flow has ended normally (everything it
-    read is written). Best effort: if the broker is gone, the group keeps the offset of the
-    snapshot before, and a start from it reads that epoch again (at least once, nothing lost)."""
-    def commit() -> None:
-        consumer = Consumer({**config, "enable.auto.commit": False})
-        try:
-            consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
-        except KafkaException:
-            pass
-        finally:
-            consumer.close()
-
-    worker = threading.Thread(target=commit, name="kafka-commit-at-end", daemon=True)
-    worker.start()
-    worker.join(timeout)  # a synchronous commit has no timeout of its own; a daemon thread dies with the process
 
 
 def _offsets(messages: list) -> Sequence[int]:

@@ -5,6 +5,9 @@ keeps them at its default level).
 librdkafka reports the outage through ``error_cb`` (``_ALL_BROKERS_DOWN``, ``_TRANSPORT``) but
 says nothing when it is over, so a client marked down asks the cluster for its metadata, at most
 once a second, from the thread that polls it anyway.
+
+Also a group's committed offsets, read while its coordinator may not be ready (``committed``)
+and written at the end of a run (``commit_at_end``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from engine.metrics import Gauges
 from engine.notices import notice
@@ -95,3 +98,21 @@ def committed(consumer, partitions: List[TopicPartition], timeout: float) -> Lis
                     or time.monotonic() + 0.2 >= deadline:
                 raise
             time.sleep(0.2)
+
+
+def commit_at_end(config: dict, topic: str, partition: int, offset: int, timeout: float) -> None:
+    """Commit a partition's last offset once the whole flow has ended normally (everything it
+    read is written). Best effort: if the broker is gone, the group keeps the offset of the
+    snapshot before, and a start from it reads that epoch again (at least once, nothing lost)."""
+    def commit() -> None:
+        consumer = Consumer({**config, "enable.auto.commit": False})
+        try:
+            consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+        except KafkaException:
+            pass
+        finally:
+            consumer.close()
+
+    worker = threading.Thread(target=commit, name="kafka-commit-at-end", daemon=True)
+    worker.start()
+    worker.join(timeout)  # a synchronous commit has no timeout of its own; a daemon thread dies with the process

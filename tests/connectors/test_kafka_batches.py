@@ -1,10 +1,21 @@
 """The Kafka source's per-batch work, without a broker: a fetched batch's errors, the alignment's cut of a batch, the
-metadata asked for before a logical start offset, and the sink's encoder on keys and headers."""
+metadata asked for before a logical start offset (on a thread of the reader), and the sink's encoder on keys and
+headers."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME, TIMESTAMP_NOT_AVAILABLE, KafkaError, Message
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_NOT_AVAILABLE,
+    KafkaError,
+    KafkaException,
+    Message,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,12 +58,68 @@ def test_a_logical_start_offset_is_assigned_once_the_topic_metadata_is_known(mon
     calls: list = []
     monkeypatch.setattr(kafka, "Consumer", lambda config: _Consumer(calls))
     source = kafka.KafkaSource("127.0.0.1:1", topic="t", align=False)
-    kafka._KafkaReader(source.config, "t", 0, "earliest", None, source)
+    reader = kafka._KafkaReader(source.config, "t", 0, "earliest", None, source)
+    assert reader._assigning is not None  # on a thread of its own: the partitions' waits overlap
+    reader._assigning.join()
     assert calls == [("list_topics", "t"), ("assign", OFFSET_BEGINNING)]
     calls.clear()
     kafka._KafkaReader(source.config, "t", 0, "earliest", 42, source)  # resumed: an offset, nothing to look up
     kafka._KafkaReader(source.config, "t", 0, "committed", None, source)
     assert calls == [("assign", 42), ("committed",), ("assign", 7)]
+
+
+class _Slow(_Consumer):
+    """The topic's metadata comes when ``answer`` is set; ``assign`` may fail; reads are noted."""
+
+    def __init__(self, calls: list, fail: bool = False) -> None:
+        super().__init__(calls)
+        self.answer, self.fail = threading.Event(), fail
+
+    def list_topics(self, topic, timeout):
+        assert self.answer.wait(10)
+        super().list_topics(topic, timeout)
+
+    def assign(self, partitions):
+        if self.fail:
+            raise KafkaException(KafkaError(KafkaError._INVALID_ARG))
+        super().assign(partitions)
+
+    def consume(self, count, timeout):
+        self.calls.append(("consume",))
+        return []
+
+    def close(self):
+        self.calls.append(("close",))
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_reader_reads_nothing_until_assigned_and_then_fails_if_the_assignment_did(monkeypatch, fail):
+    calls: list = []
+    consumer = _Slow(calls, fail)
+    monkeypatch.setattr(kafka, "Consumer", lambda config: consumer)
+    source = kafka.KafkaSource("127.0.0.1:1", topic="t", align=False)
+    reader = kafka._KafkaReader(source.config, "t", 0, "earliest", None, source)  # returns at once
+    assert reader.next_batch() == [] and reader.next_awake() is not None  # idle while being assigned
+    assert calls == []
+    consumer.answer.set()
+    reader._assigning.join()  # type: ignore[union-attr]
+    if fail:
+        with pytest.raises(KafkaException):
+            reader.next_batch()
+    else:
+        assert reader.next_batch() == []
+        assert calls == [("list_topics", "t"), ("assign", OFFSET_BEGINNING), ("consume",)]
+
+
+def test_closing_a_reader_being_assigned_waits_for_the_assignment(monkeypatch):
+    calls: list = []
+    consumer = _Slow(calls)
+    monkeypatch.setattr(kafka, "Consumer", lambda config: consumer)
+    source = kafka.KafkaSource("127.0.0.1:1", topic="t", align=False)
+    reader = kafka._KafkaReader(source.config, "t", 0, "latest", None, source)
+    threading.Timer(0.2, consumer.answer.set).start()
+    reader.close()
+    assert calls == [("list_topics", "t"), ("assign", OFFSET_END), ("close",)]
 
 
 def test_keys_and_headers_of_every_kind_encode_as_before():

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import run_context
-from engine.connectors import kafka
+from engine.connectors import kafka, kafka_health
 
 
 class _Consumer:
@@ -27,6 +27,7 @@ class _Consumer:
 
 def _reader(monkeypatch, calls: list, group_id="g", resume=5):
     monkeypatch.setattr(kafka, "Consumer", lambda config: _Consumer(calls))
+    monkeypatch.setattr(kafka_health, "Consumer", lambda config: _Consumer(calls))  # commit_at_end's
     source = kafka.KafkaSource("127.0.0.1:1", topic="t", group_id=group_id, align=False)
     return kafka._KafkaReader(source.config, "t", 0, "earliest", resume, source)
 
