@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from bytewax.outputs import StatefulSinkPartition
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 from orjson import Fragment, JSONEncodeError, dumps
 
 from engine.connectors.errors import ConnectorError
@@ -20,6 +20,7 @@ from engine.connectors.jsonl import JSON_DEFAULT, Unwritable, encode_value
 from engine.connectors.kafka import seconds, servers
 from engine.connectors.kafka_health import BrokerHealth, quiet
 from engine.connectors.kafka_topics import TopicCheck
+from engine.connectors.kafka_warm_up import warm_up
 from engine.connectors.worker_parts import WorkerPartitionedSink
 from engine.metrics import Gauges, StepCounters
 
@@ -191,24 +192,6 @@ class _KafkaWriter(StatefulSinkPartition[List[Message], None]):
     def close(self) -> None:
         if self._producer is not None:
             self._producer.flush(0 if self._failed else self._sink.timeout)
-
-
-def warm_up(producer: Producer, topic: str, timeout: float) -> None:
-    """Have a new idempotent producer ask for its producer id now, not in 500 ms.
-
-    librdkafka asks for the id once a broker is up: at the start only the bootstrap connection
-    is, and it is closed as soon as the first metadata names the brokers; the id then waits for
-    a 500 ms timer unless a metadata answer comes from a broker it knows by id (so: ask until
-    one does). The first confirmation of bench/kafka_throughput.py's topology (200,000 events)
-    waited 267-942 ms in 4 runs of 6 without this, 2-21 ms in 6 of 6 with it. It runs on a
-    thread of its own while the worker goes on handing messages over."""
-    deadline = time.monotonic() + timeout
-    try:
-        for _ in range(3):
-            if producer.list_topics(topic, timeout=max(0.0, deadline - time.monotonic())).orig_broker_id >= 0:
-                return
-    except KafkaException:
-        pass  # the brokers do not answer: the writes find out, and say so
 
 
 class QueueFull(Exception):
