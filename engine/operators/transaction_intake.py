@@ -12,7 +12,9 @@ within a run a change costs its checks and an append. Whatever is not the usual 
 marker, a field missing or of another type, a snapshot read, a transaction proven to have no
 markers...) goes, after the run before it is recorded, to the general path, one event at a time
 (``change`` for changes). Either way the state is what taking the events one at a time in
-``change`` gives (tests/operators/test_merge_intake.py holds them to it).
+``change`` gives (tests/operators/test_merge_intake.py holds them to it). With the grouping into
+one ``Events`` per batch (``MergeTransactions.group_events``), ~5% of the merge's instructions and
+~2% of the Kafka drain's CPU (bench/domain_cpu.py's backlog, 2026-12-02).
 """
 
 from __future__ import annotations
