@@ -11,15 +11,26 @@ see those events, i.e. when every stream the step reads
   ``map``), or those an operator declaring ``passes_input`` passed on from an input that was
   itself owned (``filter``).
 
+Nested objects are owned only in a source's events ("owned whole"): decode parses each value
+afresh (engine/operators/decode.py; Kafka's ``_meta`` is made per message too), except a Kafka
+Connect envelope's ``schema``, which connect_json.py parses once and puts, the same object,
+into every envelope of its table (and keeps to compare): never to be changed. An envelope's
+``payload`` and everything in it is the message's own. A ``fresh_output`` step's events own
+only their top level (``cast`` copies one level, ``map`` may put one value into many events);
+a ``passes_input`` step's events are owned whole when all it read was. An operator whose
+``process_owned`` also changes nested objects declares ``changes_nested = True``
+(``debezium``: its rows) and gets it called only for events owned whole.
+
 Keyed steps, joins and routes give no owned events (their events may be held in state or
 sent to several outputs). Lineage keeps no decoded events, only raw values and object
-identities (engine/lineage.py), which a change in place leaves as they were.
+identities (engine/lineage.py), which a change in place leaves as they were: a dead letter's
+event is decoded again from its raw value, and an operator's output events are its own dicts.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Set
+from typing import Dict, Iterable
 
 from engine.binding.model import StepSpec, Topology
 
@@ -34,18 +45,24 @@ class Ownership:
         for sink in topology.sinks.values():
             self._readers.update(sink.inputs)
         self._readers.update(list(taps))  # (a mapping would be taken for counts)
-        self._owned: Set[str] = set(topology.sources)
+        # owned streams -> whether their events are owned whole (nested objects too)
+        self._owned: Dict[str, bool] = dict.fromkeys(topology.sources, True)
 
     def readers(self, ref: str) -> int:
         """How many steps, sinks and taps read ``ref``."""
         return self._readers[ref]
 
     def owns_input(self, spec: StepSpec) -> bool:
+        """Whether the step may be given its input through ``process_owned``."""
         refs = spec.definition.main_inputs
-        return bool(refs) and all(ref in self._owned and self._readers[ref] == 1 for ref in refs)
+        whole = getattr(spec.operator, "changes_nested", False)
+        return bool(refs) and all(ref in self._owned and self._readers[ref] == 1 and (self._owned[ref] or not whole)
+                                  for ref in refs)
 
     def wired(self, spec: StepSpec, owned_input: bool) -> None:
         """Note what the step gives, once it is wired."""
         operator = spec.operator
-        if getattr(operator, "fresh_output", False) or (owned_input and getattr(operator, "passes_input", False)):
-            self._owned.add(spec.id)
+        if getattr(operator, "fresh_output", False):
+            self._owned[spec.id] = False  # its top level only
+        elif owned_input and getattr(operator, "passes_input", False):
+            self._owned[spec.id] = all(self._owned[ref] for ref in spec.definition.main_inputs)

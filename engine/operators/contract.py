@@ -13,8 +13,12 @@ tells the compiler how to wire it:
   become several (the boundary then traces dead letters differently); optionally
   ``process_owned(batch)``, the same result but free to change the input events' top-level
   fields, which the compiler calls only for events no one else holds, and the declarations
-  that tell it so: ``fresh_output = True`` (each event given is a new dict) or
-  ``passes_input = True`` (it gives some of its input events on) (engine/compiler/ownership.py);
+  that tell it so: ``fresh_output = True`` (each event given is a new dict; what it nests may
+  be shared) or ``passes_input = True`` (it gives some of its input events on); with
+  ``changes_nested = True`` its ``process_owned`` may also change objects nested in its input
+  events, and is called only for events owned whole (a source's, but for a Connect envelope's
+  shared ``schema``): engine/compiler/ownership.py. An event it dead-letters is left as it
+  came (every change computed first, then made);
 - ``"route"``: ``outputs`` (the named outputs) and ``process(batch) -> ({output: events},
   dead letters)``;
 - ``"union"``: no processing, the compiler merges its inputs;

@@ -42,6 +42,7 @@ from engine.operators.debezium_types import (  # noqa: F401 - json_text: part of
     variable_scale_decimal,
     zoned_timestamp,
 )
+from engine.records import DeadLetter
 from engine.values import converter as value_converter
 from engine.values import decimal_converter
 
@@ -102,6 +103,7 @@ class Debezium:
     """Decodes batches of Debezium change events (see the module docstring)."""
 
     kind = "stateless"
+    changes_nested = True  # process_owned converts the rows in place (engine/compiler/ownership.py)
 
     def __init__(self, step_id: str, config: dict, input_fields=None) -> None:
         self.step_id = step_id
@@ -128,11 +130,36 @@ class Debezium:
     def process(self, batch: list):
         return one_by_one(self.step_id, batch, self.decode, catch=Exception)
 
+    def process_owned(self, batch: list):
+        """``process``'s events and dead letters, the rows converted in place instead of copied:
+        the compiler calls it only for events owned whole, nested objects too
+        (engine/compiler/ownership.py). With ``fields`` casts (which write into the rows one
+        field at a time), the copies of ``process``."""
+        if self.casts:
+            return self.process(batch)
+        oks: list = []
+        deads: List[DeadLetter] = []
+        decode = self.decode
+        for event in batch:  # one_by_one's loop, with a second try
+            try:
+                oks.append(decode(event, True))
+            except Exception:  # noqa: BLE001 - the event is as it came: the copies say what is wrong, in their order
+                try:
+                    oks.append(decode(event))
+                except Exception as exc:  # noqa: BLE001 - whatever the event does, it is its dead letter
+                    deads.append(DeadLetter(event, self.step_id, describe(exc)))
+        return oks, deads
+
     # one event --------------------------------------------------------------------------
 
-    def decode(self, event) -> dict:
+    def decode(self, event, owned: bool = False) -> dict:
         """The flat change event of one Debezium record; DecodeError (or, for a case nobody
-        foresaw, any exception: ``process`` dead-letters it) saying what is wrong."""
+        foresaw, any exception: ``process`` dead-letters it) saying what is wrong.
+
+        ``owned``: the rows are the event's own, converted in place as the last thing that may
+        fail (a row's columns all or none), so that a failure leaves the event as it came; any
+        failure then, or a shape the in-place code does not take, raises (``process_owned``
+        decodes copies instead, with their reason)."""
         if type(event) is not dict:
             raise DecodeError(f"not a Debezium change event: {_kind(event)}, not an object")
         schema = None
@@ -160,6 +187,7 @@ class Debezium:
                 before_convs, after_convs = self._last_converters
             else:
                 before_convs, after_convs = self._row_schemas(schema)
+        if schema is not None and not owned:  # (owned: converted in place at the end)
             raw_before = before
             if before is not None:
                 try:  # the row's code (RowConverters); on any failure, the loop tells what failed
@@ -176,7 +204,7 @@ class Debezium:
                     after = after_convs.row(after)
                 except Exception:  # noqa: BLE001
                     after = self._decode_row(after, "after", after_convs)
-        else:
+        elif schema is None and not owned:  # (owned: the rows as they are, nothing changes them)
             before = None if before is None else dict(before)
             after = None if after is None else dict(after)
         try:
@@ -200,11 +228,22 @@ class Debezium:
             tx_id = _scalar(transaction, "id", "transaction.id", (int, str))
             if tx_id is not None:
                 tx_id = str(tx_id).split(":", 1)[0]
+        message = _object(payload, "message") if op == "m" else None
+        if owned and schema is not None:  # the last thing that may fail: all of a row's columns or none
+            if before is None:
+                if after is not None:
+                    after_convs.in_place(after)
+            elif after is None:
+                before_convs.in_place(before)
+            elif before_convs is after_convs and before is not after:
+                before_convs.both(before, after)
+            else:
+                raise DecodeError("two row schemas: decoded from copies")
         out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,
                "transaction": transaction, "table": table, "tx_id": None if tx_id is None else str(tx_id),
                "lsn": lsn}
         if op == "m":  # a logical decoding message (pg_logical_emit_message): prefix and content
-            out["message"] = _object(payload, "message")
+            out["message"] = message
         if self.casts:
             self._apply_casts(out)
         return out

@@ -20,13 +20,27 @@ class RowConverters(list):
     """A row's converters (a ``Converters`` list) and their two loops written out as code:
     ``row(r)``, the converted copy of ``r``, and ``after(r, raw_before, before)``, an update's
     after image taking before's converted value where the raw value is unchanged. Both raise
-    on any failure: the caller then takes the loop that says what failed."""
+    on any failure: the caller then takes the loop that says what failed.
 
-    __slots__ = ("row", "after")
+    For rows no one else holds (``Debezium.process_owned``), the same conversions in place:
+    ``in_place(r)`` and ``both(before, after)`` (an update's two images, after taking before's
+    value where unchanged). Each converts every column first and assigns them all at the end,
+    so a failure leaves the rows exactly as they were."""
+
+    __slots__ = ("row", "after", "in_place", "both")
 
     def __init__(self, pairs: Converters = ()) -> None:  # type: ignore[assignment]
         super().__init__(pairs)
         self.row, self.after = _row_code(self)
+        self.in_place, self.both = self._first_in_place, self._first_both  # written out at first use
+
+    def _first_in_place(self, r):
+        self.in_place, self.both = _in_place_code(self)
+        return self.in_place(r)
+
+    def _first_both(self, b, a):
+        self.in_place, self.both = _in_place_code(self)
+        return self.both(b, a)
 _MEMO, _MEMO_TEXT = 1024, 64  # values remembered per column, and the longest text remembered
 _INTEGER_TEXT = re.compile(r"-?[0-9]{1,6}", re.ASCII)
 
@@ -86,6 +100,43 @@ def _row_code(convs: Converters) -> Tuple[Callable, Callable]:
     source = "\n".join(row + ["    return out"] + after + ["    return out"]) + "\n"
     exec(compile(source, "<debezium row>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
     return names["row"], names["after"]
+
+
+def _in_place_code(convs: Converters) -> Tuple[Callable, Callable]:
+    """``RowConverters.in_place`` and ``both``, written out as ``_row_code`` writes its loops
+    (a column read as ``r[key]``: a row without one raises KeyError, and the caller decodes a
+    copy). A column named twice is converted twice in a row by the loops (the second converter
+    sees the first's value): no code for that, the caller decodes a copy."""
+    names: dict = {"_MEMO_KEYS": frozenset({str, int})}
+    if len({key for key, _ in convs}) < len(convs):
+        def twice(*_):
+            raise ValueError("a column named twice: decoded by the loops")
+        return twice, twice
+
+    def converted(index: int, value: str, target: str) -> List[str]:
+        if getattr(convs[index][1], "memo_get", None) is None:
+            return [f"{target} = f{index}({value})"]
+        return [f"x = g{index}({value}) if type({value}) in _MEMO_KEYS else None",
+                f"{target} = f{index}({value}) if x is None else x"]
+
+    one, two, assign_one, assign_two = ["def in_place(r):"], ["def both(b, a):"], [], []
+    for index, (key, convert) in enumerate(convs):
+        names[f"f{index}"] = convert
+        memo = getattr(convert, "memo_get", None)
+        if memo is not None:
+            names[f"g{index}"] = memo
+        one += [f"    v = r[{key!r}]", f"    if v is None: y{index} = None", "    else:"]
+        one += ["        " + line for line in converted(index, "v", f"y{index}")]
+        two += [f"    v = b[{key!r}]", f"    w = a[{key!r}]", f"    if v is None: y{index} = None", "    else:"]
+        two += ["        " + line for line in converted(index, "v", f"y{index}")]
+        two += [f"    if w is None: z{index} = None", "    elif v == w and type(v) is type(w):",
+                f"        z{index} = y{index}", "    else:"]
+        two += ["        " + line for line in converted(index, "w", f"z{index}")]
+        assign_one.append(f"    r[{key!r}] = y{index}")  # (a null written back as null: no change)
+        assign_two += [f"    b[{key!r}] = y{index}", f"    a[{key!r}] = z{index}"]
+    source = "\n".join(one + assign_one + ["    return r"] + two + assign_two + ["    return a"]) + "\n"
+    exec(compile(source, "<debezium row in place>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
+    return names["in_place"], names["both"]
 
 
 NO_CONVERTERS = RowConverters()  # a row without columns to convert
