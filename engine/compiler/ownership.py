@@ -12,9 +12,10 @@ see those events, i.e. when every stream the step reads
   itself owned (``filter``).
 
 Nested objects are owned only in a source's events ("owned whole"): decode parses each value
-afresh (engine/operators/decode.py; Kafka's ``_meta`` is made per message too), except a Kafka
-Connect envelope's ``schema``, which connect_json.py parses once and puts, the same object,
-into every envelope of its table (and keeps to compare): never to be changed. An envelope's
+afresh (engine/operators/decode.py), except two objects never to be changed: a Kafka Connect
+envelope's ``schema``, which connect_json.py parses once and puts, the same object, into every
+envelope of its table (and keeps, to compare), and a Kafka message's ``_meta``, which the raw
+batch holds too (lineage decodes a dead letter's event again from it). An envelope's
 ``payload`` and everything in it is the message's own. A ``fresh_output`` step's events own
 only their top level (``cast`` copies one level, ``map`` may put one value into many events);
 a ``passes_input`` step's events are owned whole when all it read was. An operator whose
@@ -25,6 +26,8 @@ Keyed steps, joins and routes give no owned events (their events may be held in 
 sent to several outputs). Lineage keeps no decoded events, only raw values and object
 identities (engine/lineage.py), which a change in place leaves as they were: a dead letter's
 event is decoded again from its raw value, and an operator's output events are its own dicts.
+Lineage runs a step again on its input (its rule 4) only where the input's rows are unknown,
+which an owned input's never are (a source's batch knows them, a filter's are found by identity).
 """
 
 from __future__ import annotations
