@@ -13,7 +13,8 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from engine.connectors.kafka_sink import KafkaSink
 from engine.connectors.kafka_warm_up import warm_up
 
-SLOW = 0.3  # s: the 500 ms timer's first delivery takes longer; an asked-for id, a few ms
+SLOW = 0.45  # s: under librdkafka's 500 ms timer, which a delivery without warm_up waits for (an asked-for
+# id takes a few ms: the margin is for a loaded CI box, where 0.3 s could be a round trip)
 
 
 class _Asked:
@@ -41,11 +42,25 @@ def test_it_asks_until_a_known_broker_answers_three_times_at_most_and_never_rais
     assert producer.timeouts == sorted(producer.timeouts, reverse=True)
 
 
+def _idempotent(bootstrap: str) -> Producer:
+    return Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                     "linger.ms": 5, "log_level": 0})
+
+
+def _broker_ready(bootstrap: str, topic: str) -> None:
+    """One untimed idempotent delivery: a broker just started answers the first producer id
+    request with 'coordinator load in progress', and librdkafka retries it later (seen: 0.53 s),
+    whatever the producer did. The tests below time the producer's wait, not the broker's."""
+    producer = _idempotent(bootstrap)
+    producer.produce(topic, b"{}", b"k")
+    assert producer.flush(30) == 0
+
+
 def test_a_warmed_up_producer_delivers_at_once(kafka_bootstrap, kafka_topic):
     topic = kafka_topic("warm", partitions=2)
+    _broker_ready(kafka_bootstrap, topic)
     for _ in range(3):  # a fresh producer each time: without warm_up nearly every one waits ~500 ms
-        producer = Producer({"bootstrap.servers": kafka_bootstrap, "acks": "all", "enable.idempotence": True,
-                             "linger.ms": 5, "log_level": 0})
+        producer = _idempotent(kafka_bootstrap)
         warm_up(producer, topic, 10.0)
         started = time.monotonic()
         producer.produce(topic, b"{}", b"k")
@@ -55,6 +70,7 @@ def test_a_warmed_up_producer_delivers_at_once(kafka_bootstrap, kafka_topic):
 
 def test_the_sinks_first_confirmation_does_not_wait_for_the_id(kafka_bootstrap, kafka_topic):
     topic = kafka_topic("warm", partitions=2)
+    _broker_ready(kafka_bootstrap, topic)
     sink = KafkaSink(kafka_bootstrap, topic=topic)
     encode = sink.batch_encoder()
     for attempt in range(3):
@@ -62,7 +78,7 @@ def test_the_sinks_first_confirmation_does_not_wait_for_the_id(kafka_bootstrap, 
         started = time.monotonic()
         writer.write_batch([encode([{"n": attempt}])])
         writer.snapshot()  # waits until delivered
-        assert time.monotonic() - started < SLOW + 0.1  # + the warm-up's metadata request, on its own thread
+        assert time.monotonic() - started < SLOW  # (the warm-up's metadata request runs on its own thread)
         writer.close()
 
 
@@ -74,8 +90,9 @@ def test_publish_warms_its_producer_up_with_its_first_topic(kafka_bootstrap, kaf
                         or warm_up(producer, topic, timeout))
     (tmp_path / "a.jsonl").write_text('{"id": 1}\n{"id": 2}\n')
     first, second = kafka_topic("pub"), kafka_topic("pub")
+    _broker_ready(kafka_bootstrap, first)
     started = time.monotonic()
     counts = kafka_publish.publish_jsonl(kafka_bootstrap, {first: (str(tmp_path / "a.jsonl"), ["id"]),
                                                            second: (str(tmp_path / "a.jsonl"), None)})
     assert counts == {first: 2, second: 2} and asked == [first]
-    assert time.monotonic() - started < 2 * SLOW  # ~0.6 s when the id waited for the timer, ~0.15 s here
+    assert time.monotonic() - started < SLOW  # ~0.6 s when the id waited for the timer, ~0.15 s here
