@@ -6,26 +6,52 @@
   last epoch's progress, so what may only happen after that (committing the last epoch's Kafka
   transaction) is registered here and done by the runner when the run returns normally (end of
   input or a clean stop). After a failure nothing here runs: the next start does that work.
+- What the connectors learn once per run (``remembered``): the Kafka sources of one cluster
+  list their partitions from one metadata request instead of one client each.
 
-One run at a time per process (``begin`` resets both), as the runner already assumes.
+One run at a time per process (``begin`` resets all three, ``end`` forgets what was
+remembered), as the runner already assumes.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, Hashable, List, Optional
 
 _lock = threading.Lock()
 _store: Optional[str] = None
 _after: List[Callable[[], None]] = []
+_memo: Optional[Dict[Hashable, Any]] = None  # a dict while a run is on
+_memo_lock = threading.Lock()  # (apart: a make() may take seconds, and after_run must not wait)
 
 
 def begin(recovery_directory: Optional[str]) -> None:
     """Before a run: its recovery store (None without one); nothing left to finish."""
-    global _store
+    global _store, _memo
     with _lock:
         _store = recovery_directory
         _after.clear()
+        _memo = {}
+
+
+def end() -> None:
+    """After a run, however it ended: what it remembered is forgotten."""
+    global _memo
+    with _memo_lock:
+        _memo = None
+
+
+def remembered(key: Hashable, make: Callable[[], Any]) -> Any:
+    """``make()``'s value, made once per run for ``key`` (its workers included); outside a run
+    (a connector used on its own) made at every call. A ``make()`` that raises is not
+    remembered: the next call tries again."""
+    with _memo_lock:
+        memo = _memo
+        if memo is None:
+            return make()
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
 
 
 def recovery_directory() -> Optional[str]:

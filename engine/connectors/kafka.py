@@ -85,14 +85,12 @@ def seconds(value: Union[int, float, str]) -> float:
 
 
 def list_partitions(config: dict, topics: List[str], pattern: Optional[str], timeout: float) -> List[str]:
-    """``topic#partition`` of every partition, failing fast when the brokers do not answer."""
-    # log_level 0: an unreachable broker is reported once, below, not as librdkafka log spam
-    admin = AdminClient({**{k: v for k, v in config.items() if k not in _CONSUMER_ONLY}, "log_level": 0})
-    try:
-        metadata = admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise ConnectorError(f"kafka: cannot reach brokers at {config['bootstrap.servers']} "
-                             f"within {timeout:g}s ({exc.args[0].str() if exc.args else exc})") from None
+    """``topic#partition`` of every partition, failing fast when the brokers do not answer.
+    The sources of one cluster in a run take the cluster's metadata from one request (each had
+    a client of its own: ~2 ms of CPU and ~40 ms of waiting per source, one after the other)."""
+    admin_config = {k: v for k, v in config.items() if k not in _CONSUMER_ONLY}
+    key = ("kafka metadata", tuple(sorted((k, str(v)) for k, v in admin_config.items())))
+    metadata = run_context.remembered(key, partial(_cluster_metadata, admin_config, timeout))
     if pattern is not None:
         import re
 
@@ -374,6 +372,16 @@ class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):
     def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _KafkaReader:
         topic, _, partition = for_part.rpartition("#")
         return _KafkaReader(self.config, topic, int(partition), self.start, resume_state, self)
+
+
+def _cluster_metadata(admin_config: dict, timeout: float):
+    # log_level 0: an unreachable broker is reported once, below, not as librdkafka log spam
+    admin = AdminClient({**admin_config, "log_level": 0})
+    try:
+        return admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise ConnectorError(f"kafka: cannot reach brokers at {admin_config['bootstrap.servers']} "
+                             f"within {timeout:g}s ({exc.args[0].str() if exc.args else exc})") from None
 
 
 def _parse_start(start: str):

@@ -70,6 +70,13 @@ def run_dataflow(flow, options: RunOptions) -> None:
         return
     run_context.begin(options.recovery_directory)
     try:
+        _run(flow, options, recovery)
+    finally:
+        run_context.end()
+
+
+def _run(flow, options: RunOptions, recovery) -> None:
+    try:
         with store_locked(options.recovery_directory, options.process_id or 0), gc_tuned(), \
                 panic_banners_dropped(), signals_stop_cleanly(keep_state=recovery is not None):
             cli_main(flow, workers_per_process=options.workers, process_id=options.process_id,
