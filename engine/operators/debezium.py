@@ -42,7 +42,6 @@ from engine.operators.debezium_types import (  # noqa: F401 - json_text: part of
     variable_scale_decimal,
     zoned_timestamp,
 )
-from engine.records import DeadLetter
 from engine.values import converter as value_converter
 from engine.values import decimal_converter
 
@@ -137,18 +136,13 @@ class Debezium:
         field at a time), the copies of ``process``."""
         if self.casts:
             return self.process(batch)
-        oks: list = []
-        deads: List[DeadLetter] = []
-        decode = self.decode
-        for event in batch:  # one_by_one's loop, with a second try
-            try:
-                oks.append(decode(event, True))
-            except Exception:  # noqa: BLE001 - the event is as it came: the copies say what is wrong, in their order
-                try:
-                    oks.append(decode(event))
-                except Exception as exc:  # noqa: BLE001 - whatever the event does, it is its dead letter
-                    deads.append(DeadLetter(event, self.step_id, describe(exc)))
-        return oks, deads
+        return one_by_one(self.step_id, batch, self._decode_owned, catch=Exception)
+
+    def _decode_owned(self, event) -> dict:
+        try:
+            return self.decode(event, True)
+        except Exception:  # noqa: BLE001 - the event is as it came: the copies say what is wrong, in their order
+            return self.decode(event)
 
     # one event --------------------------------------------------------------------------
 

@@ -85,14 +85,8 @@ def _row_code(convs: Converters) -> Tuple[Callable, Callable]:
     names: dict = {"_MEMO_KEYS": frozenset({str, int})}
     row, after = ["def row(r):", "    out = dict(r)"], ["def after(r, rb, b):", "    out = dict(r)"]
     for index, (key, convert) in enumerate(convs):
-        names[f"f{index}"] = convert
-        memo = getattr(convert, "memo_get", None)
-        if memo is not None:  # the memo keeps only str and int keys: another type is never looked up
-            names[f"g{index}"] = memo
-            converted = [f"x = g{index}(v) if type(v) in _MEMO_KEYS else None",
-                         f"out[{key!r}] = f{index}(v) if x is None else x"]
-        else:
-            converted = [f"out[{key!r}] = f{index}(v)"]
+        _name(names, index, convert)
+        converted = _converted(convs, index, "v", f"out[{key!r}]")
         row += [f"    v = out[{key!r}]", "    if v is not None:"] + ["        " + line for line in converted]
         after += [f"    v = out[{key!r}]", "    if v is not None:", f"        o = rb[{key!r}]",
                   "        if o == v and type(o) is type(v):", f"            out[{key!r}] = b[{key!r}]",
@@ -113,30 +107,39 @@ def _in_place_code(convs: Converters) -> Tuple[Callable, Callable]:
             raise ValueError("a column named twice: decoded by the loops")
         return twice, twice
 
-    def converted(index: int, value: str, target: str) -> List[str]:
-        if getattr(convs[index][1], "memo_get", None) is None:
-            return [f"{target} = f{index}({value})"]
-        return [f"x = g{index}({value}) if type({value}) in _MEMO_KEYS else None",
-                f"{target} = f{index}({value}) if x is None else x"]
-
     one, two, assign_one, assign_two = ["def in_place(r):"], ["def both(b, a):"], [], []
     for index, (key, convert) in enumerate(convs):
-        names[f"f{index}"] = convert
-        memo = getattr(convert, "memo_get", None)
-        if memo is not None:
-            names[f"g{index}"] = memo
+        _name(names, index, convert)
         one += [f"    v = r[{key!r}]", f"    if v is None: y{index} = None", "    else:"]
-        one += ["        " + line for line in converted(index, "v", f"y{index}")]
+        one += ["        " + line for line in _converted(convs, index, "v", f"y{index}")]
         two += [f"    v = b[{key!r}]", f"    w = a[{key!r}]", f"    if v is None: y{index} = None", "    else:"]
-        two += ["        " + line for line in converted(index, "v", f"y{index}")]
+        two += ["        " + line for line in _converted(convs, index, "v", f"y{index}")]
         two += [f"    if w is None: z{index} = None", "    elif v == w and type(v) is type(w):",
                 f"        z{index} = y{index}", "    else:"]
-        two += ["        " + line for line in converted(index, "w", f"z{index}")]
+        two += ["        " + line for line in _converted(convs, index, "w", f"z{index}")]
         assign_one.append(f"    r[{key!r}] = y{index}")  # (a null written back as null: no change)
         assign_two += [f"    b[{key!r}] = y{index}", f"    a[{key!r}] = z{index}"]
     source = "\n".join(one + assign_one + ["    return r"] + two + assign_two + ["    return a"]) + "\n"
     exec(compile(source, "<debezium row in place>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
     return names["in_place"], names["both"]
+
+
+def _name(names: dict, index: int, convert) -> None:
+    """Put column ``index``'s converter (and its memo's look-up) into the generated code's names."""
+    names[f"f{index}"] = convert
+    memo = getattr(convert, "memo_get", None)
+    if memo is not None:
+        names[f"g{index}"] = memo
+
+
+def _converted(convs: Converters, index: int, value: str, target: str) -> List[str]:
+    """The statements setting ``target`` to column ``index``'s conversion of ``value`` (not
+    null): a remembered value looked up in the column's memo without a call, when it has one
+    (the memo keeps only str and int keys: another type is never looked up)."""
+    if getattr(convs[index][1], "memo_get", None) is None:
+        return [f"{target} = f{index}({value})"]
+    return [f"x = g{index}({value}) if type({value}) in _MEMO_KEYS else None",
+            f"{target} = f{index}({value}) if x is None else x"]
 
 
 NO_CONVERTERS = RowConverters()  # a row without columns to convert
