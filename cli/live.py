@@ -50,10 +50,12 @@ class LiveView:
             dead = f"[red]{counters.dead:,}[/red]" if counters.dead else "0"
             table.add_row(escape(self.redact(name)), f"{counters.events_in:,}", f"{counters.events_out:,}", dead,
                           f"{rate:,.0f}")
-        health = [f"{name}: " + ", ".join(shown) for name, shown in
-                  ((name, [f"{key.replace('_', ' ')} {value}" for key, value in gauges.items()
-                           if not key.endswith("_per_partition")])  # (a table of their own, not one line)
-                   for name, gauges in self.metrics.health().items()) if shown]
+        health = []
+        for name, gauges in self.metrics.health().items():
+            shown = [f"{key.replace('_', ' ')} {value}" for key, value in gauges.items()
+                     if not key.endswith("_per_partition")]  # (a table of their own, not one line)
+            if shown:
+                health.append(f"{name}: " + ", ".join(shown))
         if health:
             table.caption = escape(self.redact("; ".join(health)))
             table.caption_justify = "left"

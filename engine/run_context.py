@@ -31,6 +31,7 @@ def begin(recovery_directory: Optional[str]) -> None:
     with _lock:
         _store = recovery_directory
         _after.clear()
+    with _memo_lock:
         _memo = {}
 
 

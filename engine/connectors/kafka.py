@@ -30,6 +30,7 @@ from confluent_kafka.admin import AdminClient
 
 from engine import run_context
 from engine.connectors.errors import ConnectorError
+from engine.connectors.kafka_admin import cluster_metadata
 from engine.connectors.kafka_align import alignment
 from engine.connectors.kafka_health import BrokerHealth, commit_at_end, quiet
 from engine.connectors.kafka_health import committed as committed_offsets
@@ -375,13 +376,9 @@ class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):
 
 
 def _cluster_metadata(admin_config: dict, timeout: float):
-    # log_level 0: an unreachable broker is reported once, below, not as librdkafka log spam
+    # log_level 0: an unreachable broker is reported once, as cluster_metadata's error, not as log spam
     admin = AdminClient({**admin_config, "log_level": 0})
-    try:
-        return admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise ConnectorError(f"kafka: cannot reach brokers at {admin_config['bootstrap.servers']} "
-                             f"within {timeout:g}s ({exc.args[0].str() if exc.args else exc})") from None
+    return cluster_metadata(admin, admin_config["bootstrap.servers"], timeout)
 
 
 def _parse_start(start: str):
