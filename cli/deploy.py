@@ -58,7 +58,7 @@ def provision(topology: Topology, args, out: Console, err: Console, clients: dic
         report_error(err, topology, exc)
         return EXIT_FAILED
     if plans:
-        out.print(plan_table(plans, hide))
+        print_plan(plans, hide, out)
     conflicts = [p for p in plans if p.action == CONFLICT]
     if conflicts:
         report_conflicts(conflicts, hide, err)
@@ -130,6 +130,37 @@ DEPLOY_SNAPSHOT_INTERVAL = 5.0  # seconds; docs/deploy.md weighs it
 
 def recovery_directory(topology: Topology, args) -> str:
     return args.recovery_directory or os.path.join(".velocity", "recovery", topology.name)
+
+
+def print_plan(plans, hide, out: Console) -> None:
+    """The topics' plan: rich's table on a terminal; on anything else (a log, a pipe, CI) the
+    same columns as plain text, never cut to the width (a topic name is what one greps for)
+    and without rich (~20 ms of CPU at every start of a deployment)."""
+    unstyled = getattr(out, "unstyled_file", None)
+    file = unstyled() if unstyled is not None else None
+    text = plain_plan(plans, hide) if file is not None else ""
+    if file is not None and all(map(str.isprintable, text.splitlines())):
+        file.write(text)
+    else:  # a terminal, or a control character in a name or value: rich's table shows it safely
+        out.print(plan_table(plans, hide))
+
+
+def plain_plan(plans, hide=str) -> str:
+    """The plan as aligned plain text: a title, a header, a row per topic and, under a
+    conflict, its differences indented."""
+    rows = [("topic", "partitions", "replication", "config", "action")]
+    notes: List[List[str]] = [[]]
+    for plan in plans:
+        topic = plan.topic
+        rows.append((hide(topic.name), str(topic.partitions), str(topic.replication_factor),
+                     hide(", ".join(f"{k}={v}" for k, v in topic.config.items())), plan.action))
+        notes.append([hide(str(d)) for d in plan.differences])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["Kafka topics"]
+    for row, differences in zip(rows, notes, strict=True):
+        lines.append("  ".join([cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)] + [row[-1]]))
+        lines += [f"  {d}" for d in differences]
+    return "\n".join(lines) + "\n"
 
 
 def plan_table(plans, hide=str) -> "Table":

@@ -1,6 +1,7 @@
-"""deploy's start-up imports only what its flow uses: rich when something is printed, the Kafka
-exactly-once outbox only for a sink that asks for it, the supervisor only for ``-p N``; and the
-topics table is drawn as it was when rich was imported at the top of cli/deploy.py."""
+"""deploy's start-up imports only what its flow uses: rich when something is printed on a
+terminal, the Kafka exactly-once outbox only for a sink that asks for it, the supervisor only for
+``-p N``; the topics table is drawn on a terminal as it was when rich was imported at the top of
+cli/deploy.py, and written as plain text, uncut, anywhere else."""
 
 import io
 import os
@@ -9,7 +10,7 @@ import sys
 import textwrap
 
 from cli.console import SafeConsole
-from cli.deploy import plan_table
+from cli.deploy import plain_plan, plan_table, print_plan
 from engine.connectors.kafka_admin import CONFLICT, CREATE, UNCHANGED, TopicPlan
 from engine.topology.definitions import TopicDef
 
@@ -83,3 +84,58 @@ def test_the_topics_table_is_drawn_as_before():
     drawn = io.StringIO()
     SafeConsole(file=drawn, width=100).print(plan_table(plans, lambda text: text.replace("secret", "${S}")))
     assert drawn.getvalue() == TABLE
+
+
+PLAIN = (
+    "Kafka topics\n"
+    "topic       partitions  replication  config                         action\n"
+    "orders      3           1            retention.ms=1000              create\n"
+    "[red]x\\y    1           1                                           unchanged\n"
+    "${S}-topic  2           3            cleanup.policy=compact, a=[b]  conflict\n"
+    "  partitions: 2 declared, 1 found\n"
+    "  config a: [b] declared\n")
+
+
+def _plans(config_value: str = "[b]") -> list:
+    return [TopicPlan(TopicDef("orders", "b:9092", 3, 1, {"retention.ms": "1000"}), CREATE),
+            TopicPlan(TopicDef("[red]x\\y", "b:9092"), UNCHANGED),
+            TopicPlan(TopicDef("secret-topic", "b:9092", 2, 3, {"cleanup.policy": "compact", "a": config_value}),
+                      CONFLICT, ["partitions: 2 declared, 1 found", f"config a: {config_value} declared"])]
+
+
+def test_the_plan_for_a_log_is_plain_text_in_full_columns():
+    assert plain_plan(_plans(), lambda text: text.replace("secret", "${S}")) == PLAIN  # markup and \\ as they are
+    long_name = "very.long.topic.name." * 6
+    plain = plain_plan([TopicPlan(TopicDef(long_name, "b:1", 1, 1, {}), CREATE)])
+    assert plain.splitlines()[2].startswith(long_name + "  1  ")  # never cut to a width
+
+
+def test_a_deploy_writing_to_a_file_prints_the_plain_plan_without_importing_rich(tmp_path):
+    modules = _modules_after("""
+        import io, sys
+        from cli.deploy import print_plan
+        from cli.plain import LazyConsole
+        from engine.connectors.kafka_admin import CREATE, TopicPlan
+        from engine.topology.definitions import TopicDef
+        buffer = io.StringIO()
+        print_plan([TopicPlan(TopicDef("very.long.topic.name." * 6, "b:1", 1, 1, {}), CREATE)], str,
+                   LazyConsole(file=buffer))
+        assert buffer.getvalue().splitlines()[2].startswith("very.long.topic.name." * 6), buffer.getvalue()
+    """, str(tmp_path))
+    assert not {m for m in modules if m == "rich" or m.startswith("rich.")}
+
+
+def test_the_plan_goes_through_rich_on_a_terminal_or_with_a_control_character(monkeypatch):
+    from cli.plain import LazyConsole
+
+    drawn = io.StringIO()
+    print_plan(_plans("a\tb"), str, LazyConsole(file=drawn))  # a tab: rich expands it
+    assert "┃ topic" in drawn.getvalue() and "\t" not in drawn.getvalue()
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich's rule: a terminal whatever the file
+    drawn = io.StringIO()
+    print_plan(_plans(), str, LazyConsole(file=drawn, width=100))
+    assert "┏" in drawn.getvalue() and "\x1b[" in drawn.getvalue()  # drawn, in colour
+    monkeypatch.delenv("FORCE_COLOR")
+    drawn = io.StringIO()
+    print_plan(_plans(), str, LazyConsole(file=drawn))
+    assert drawn.getvalue().startswith("Kafka topics\ntopic ") and "┃" not in drawn.getvalue()
