@@ -47,7 +47,11 @@ _IDLE_WAIT = timedelta(milliseconds=5)
 _CONSUMER_ONLY = ("group.id",)
 # Each partition has a consumer of its own, and librdkafka's defaults let each prefetch up to
 # 64 MiB and 100,000 messages: with four partitions a flow held ~350 MiB in fetched messages it
-# had not asked for yet. This keeps 8 MiB at most ahead per partition; 'settings' override it.
+# had not asked for yet. This keeps 2 MiB at most ahead per partition; 'settings' override it.
+# (8 MiB until 2026-12-02: the six one-partition sources of the Velocity domain flow then peaked
+# at 200-206 MiB, 2 MiB 180-186 MiB, for the same CPU: bench/domain_cpu.py's drain, 6 pairs, RSS
+# 0.897 [0.875..0.914], CPU 1.011 [0.969..1.043]. librdkafka fetches again as soon as a queue
+# is under the cap, after fetch.queue.backoff.ms below.)
 # Not queued.min.messages: at 10,000 the fetcher refilled too late and a 4-partition flow ran
 # at half speed (41.8k vs 71-82k events/s, bench/kafka_throughput.py's topology, quiet box).
 # Nothing else is tuned for CPU: the instructions of that topology's process per message
@@ -58,7 +62,7 @@ _CONSUMER_ONLY = ("group.id",)
 # (1000 ms by default) before it fetches again; the flow drained its 8 MiB in far less and then
 # idled, polling: a backlog drain of the Velocity domain flow took 10.0 s, half of it idle, and
 # 5.3 s with 5 ms (bench/domain_cpu.py's drain, -7 us of CPU per message, median of 6 pairs).
-PREFETCH = {"queued.max.messages.kbytes": 8192, "fetch.queue.backoff.ms": 5}
+PREFETCH = {"queued.max.messages.kbytes": 2048, "fetch.queue.backoff.ms": 5}
 # Alignment: a front older than every timestamp, and how long a lagging partition with nothing
 # fetched yet may hold the others back.
 _UNKNOWN = -1
