@@ -291,8 +291,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
             self._assigning.join()  # bounded: _LEADER_WAIT, then an assignment
         self._consumer.close()
         if self._source.group_id and self._next is not None:  # the last ones once the run ended normally
-            run_context.after_run(partial(commit_at_end, self._consumer_config, self._topic, self._partition,
-                                          self._next, self._source.timeout))
+            commit_at_end(self._consumer_config, self._topic, self._partition, self._next, self._source.timeout)
 
 
 def _offsets(messages: list) -> Sequence[int]:

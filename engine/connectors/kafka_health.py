@@ -16,10 +16,12 @@ import os
 import threading
 import time
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Dict, List, Optional
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from engine import run_context
 from engine.metrics import Gauges
 from engine.notices import notice
 
@@ -103,11 +105,27 @@ def committed(consumer, partitions: List[TopicPartition], timeout: float) -> Lis
 def commit_at_end(config: dict, topic: str, partition: int, offset: int, timeout: float) -> None:
     """Commit a partition's last offset once the whole flow has ended normally (everything it
     read is written). Best effort: if the broker is gone, the group keeps the offset of the
-    snapshot before, and a start from it reads that epoch again (at least once, nothing lost)."""
+    snapshot before, and a start from it reads that epoch again (at least once, nothing lost).
+
+    The partitions of one group on one cluster go in one request of one consumer, made after the
+    run (``run_context.after_run``): a client each cost ~3 ms of CPU and ~40 ms to find the
+    group's coordinator, one after the other (6 partitions: +10-25 ms of CPU, +150 ms of wall)."""
+    key = ("kafka commits at end", tuple(sorted((k, str(v)) for k, v in config.items())))
+    offsets = run_context.remembered(key, partial(_commits_after_run, config, timeout))
+    offsets.append(TopicPartition(topic, partition, offset))
+
+
+def _commits_after_run(config: dict, timeout: float) -> List[TopicPartition]:
+    offsets: List[TopicPartition] = []
+    run_context.after_run(partial(_commit, config, offsets, timeout))
+    return offsets
+
+
+def _commit(config: dict, offsets: List[TopicPartition], timeout: float) -> None:
     def commit() -> None:
         consumer = Consumer({**config, "enable.auto.commit": False})
         try:
-            consumer.commit(offsets=[TopicPartition(topic, partition, offset)], asynchronous=False)
+            consumer.commit(offsets=list(offsets), asynchronous=False)
         except KafkaException:
             pass
         finally:

@@ -81,3 +81,43 @@ def test_without_a_group_nothing_is_committed(monkeypatch):
     reader.close()
     run_context.finish()
     assert calls == [("close",)]
+
+
+class _Recording:
+    """A consumer recording what each instance commits."""
+
+    made: list = []
+
+    def __init__(self, config) -> None:
+        self.group, self.commits = config["group.id"], []
+        _Recording.made.append(self)
+
+    def assign(self, partitions):
+        pass
+
+    def commit(self, offsets, asynchronous):
+        self.commits.append(sorted((tp.topic, tp.partition, tp.offset) for tp in offsets))
+
+    def close(self):
+        pass
+
+
+def test_the_partitions_of_one_group_are_committed_at_the_end_in_one_request(monkeypatch):
+    """One consumer per group and cluster after the run, not one per partition."""
+    monkeypatch.setattr(kafka, "Consumer", _Recording)
+    monkeypatch.setattr(kafka_health, "Consumer", _Recording)
+    _Recording.made = []
+    run_context.begin(None)
+    readers = []
+    for group, topic, partitions in (("g", "a", 3), ("g", "b", 1), ("h", "a", 1)):
+        source = kafka.KafkaSource("127.0.0.1:1", topic=topic, group_id=group, align=False)
+        readers += [kafka._KafkaReader(source.config, topic, p, "earliest", 10 * p + 1, source)
+                    for p in range(partitions)]
+    for reader in readers:
+        reader.close()
+    readers_made = len(_Recording.made)
+    run_context.finish()
+    committers = _Recording.made[readers_made:]
+    assert sorted((c.group, c.commits) for c in committers) == [
+        ("g", [[("a", 0, 1), ("a", 1, 11), ("a", 2, 21), ("b", 0, 1)]]), ("h", [[("a", 0, 1)]])]
+    run_context.end()
