@@ -47,11 +47,8 @@ _IDLE_WAIT = timedelta(milliseconds=5)
 _CONSUMER_ONLY = ("group.id",)
 # Each partition has a consumer of its own, and librdkafka's defaults let each prefetch up to
 # 64 MiB and 100,000 messages: with four partitions a flow held ~350 MiB in fetched messages it
-# had not asked for yet. This keeps 2 MiB at most ahead per partition; 'settings' override it.
-# (8 MiB until 2026-12-02: the six one-partition sources of the Velocity domain flow then peaked
-# at 200-206 MiB, 2 MiB 180-186 MiB, for the same CPU: bench/domain_cpu.py's drain, 6 pairs, RSS
-# 0.897 [0.875..0.914], CPU 1.011 [0.969..1.043]. librdkafka fetches again as soon as a queue
-# is under the cap, after fetch.queue.backoff.ms below.)
+# had not asked for yet. This keeps 2 MiB at most ahead per partition; 'settings' override it
+# (8 MiB until 2026-12-02: bench/domain_cpu.py's drain peaked 20 MiB higher for the same CPU).
 # Not queued.min.messages: at 10,000 the fetcher refilled too late and a 4-partition flow ran
 # at half speed (41.8k vs 71-82k events/s, bench/kafka_throughput.py's topology, quiet box).
 # Nothing else is tuned for CPU: the instructions of that topology's process per message
@@ -63,6 +60,11 @@ _CONSUMER_ONLY = ("group.id",)
 # idled, polling: a backlog drain of the Velocity domain flow took 10.0 s, half of it idle, and
 # 5.3 s with 5 ms (bench/domain_cpu.py's drain, -7 us of CPU per message, median of 6 pairs).
 PREFETCH = {"queued.max.messages.kbytes": 2048, "fetch.queue.backoff.ms": 5}
+# tail: false ends a partition at librdkafka's end-of-partition event, which comes with the first
+# fetch answered empty; the broker holds an empty fetch for fetch.wait.max.ms (500 ms): every
+# bounded run waited half a second at the end, polling its partitions all along (an empty
+# Velocity domain deploy: 0.88 -> 0.40 s of wall, 200 -> 190 ms of CPU, 5 runs each).
+BOUNDED = {"fetch.wait.max.ms": 10}
 # Alignment: a front older than every timestamp, and how long a lagging partition with nothing
 # fetched yet may hold the others back.
 _UNKNOWN = -1
@@ -123,8 +125,9 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._origin = f"{topic}[{partition}]"
         self._tp = TopicPartition(topic, partition)  # for the per-batch watermark lookups
         self._consumer_config = config
-        self._consumer = Consumer({**PREFETCH, **config, "enable.auto.commit": False,
-                                   "enable.partition.eof": not source.tail, "error_cb": source.health.error})
+        self._consumer = Consumer({**PREFETCH, **({} if source.tail else BOUNDED), **config,
+                                   "enable.auto.commit": False, "enable.partition.eof": not source.tail,
+                                   "error_cb": source.health.error})
         self._written: Optional[int] = None  # the offset at the last snapshot: see snapshot()
         offset = resume if resume is not None else self._start_offset(start)
         self._next = offset if offset >= 0 else None  # of the first message not yet delivered
