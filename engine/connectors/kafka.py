@@ -32,7 +32,7 @@ from engine import run_context
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_admin import cluster_metadata
 from engine.connectors.kafka_align import alignment
-from engine.connectors.kafka_health import BrokerHealth, commit_at_end, quiet
+from engine.connectors.kafka_health import BrokerHealth, commit_at_end, config_key, quiet
 from engine.connectors.kafka_health import committed as committed_offsets
 from engine.durations import parse_duration
 from engine.metrics import Gauges, StepCounters
@@ -96,7 +96,7 @@ def list_partitions(config: dict, topics: List[str], pattern: Optional[str], tim
     The sources of one cluster in a run take the cluster's metadata from one request (each had
     a client of its own: ~2 ms of CPU and ~40 ms of waiting per source, one after the other)."""
     admin_config = {k: v for k, v in config.items() if k not in _CONSUMER_ONLY}
-    key = ("kafka metadata", tuple(sorted((k, str(v)) for k, v in admin_config.items())))
+    key = ("kafka metadata", config_key(admin_config))
     metadata = run_context.remembered(key, partial(_cluster_metadata, admin_config, timeout))
     if pattern is not None:
         import re

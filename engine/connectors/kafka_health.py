@@ -102,6 +102,11 @@ def committed(consumer, partitions: List[TopicPartition], timeout: float) -> Lis
             time.sleep(0.2)
 
 
+def config_key(config: dict) -> tuple:
+    """A client configuration as a key of ``run_context.remembered`` (its values as text)."""
+    return tuple(sorted((k, str(v)) for k, v in config.items()))
+
+
 def commit_at_end(config: dict, topic: str, partition: int, offset: int, timeout: float) -> None:
     """Commit a partition's last offset once the whole flow has ended normally (everything it
     read is written). Best effort: if the broker is gone, the group keeps the offset of the
@@ -110,7 +115,7 @@ def commit_at_end(config: dict, topic: str, partition: int, offset: int, timeout
     The partitions of one group on one cluster go in one request of one consumer, made after the
     run (``run_context.after_run``): a client each cost ~3 ms of CPU and ~40 ms to find the
     group's coordinator, one after the other (6 partitions: +10-25 ms of CPU, +150 ms of wall)."""
-    key = ("kafka commits at end", tuple(sorted((k, str(v)) for k, v in config.items())))
+    key = ("kafka commits at end", config_key(config))
     offsets = run_context.remembered(key, partial(_commits_after_run, config, timeout))
     offsets.append(TopicPartition(topic, partition, offset))
 
