@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from engine.operators.cast import Cast
 from engine.operators.cast_inline import inline
 
-TYPES = ["int", "timestamp", "decimal(10,2)", "decimal(3,2)", "decimal(38,9)", "decimal(5,0)"]
+TYPES = ["int", "timestamp", "decimal(10,2)", "decimal(3,2)", "decimal(38,9)", "decimal(5,0)", "decimal(4,1)",
+         "decimal(6,3)", "decimal(2,2)"]
 
 _digits = st.text(alphabet="0123456789", min_size=1, max_size=45)
 _numeric_text = st.builds(
@@ -205,3 +206,28 @@ def test_the_contexts_quantize_is_decimal_quantize_in_that_context(number, spec)
     context, quantum = Context(prec=precision, rounding=ROUND_HALF_UP), Decimal(1).scaleb(-scale)
     assert _outcome(lambda: context.quantize(number, quantum)) == \
         _outcome(lambda: number.quantize(quantum, None, context))
+
+
+# text ending in a point and `scale` characters: the inline form reads it in a context of its
+# own (cast_inline._in_scale) instead of quantizing; '1.e5', '-0.00', '1.e-5' and too many digits
+_tails = st.text(alphabet="0123456789eE+-", min_size=1, max_size=3)
+_scaled_text = st.builds(lambda sign, whole, tail: f"{sign}{whole}.{tail}", st.sampled_from(["", "-", "+"]),
+                         st.text(alphabet="0123456789", max_size=12), _tails)
+
+
+@settings(max_examples=500, deadline=None)
+@given(type_name=st.sampled_from(["decimal(10,2)", "decimal(3,2)", "decimal(4,1)", "decimal(6,3)", "decimal(2,1)",
+                                  "decimal(12,3)"]),
+       values=st.lists(st.one_of(_scaled_text, _numeric_text), min_size=1, max_size=8))
+@example(type_name="decimal(10,2)", values=["1.e5", "1.E7", "1.e8", "-0.00", "0.e5", "-0.e3", "99999999.99",
+                                            "100000000.00", "00000000001.00", ".55", "-.55", "+1.00", "1.5e"])
+@example(type_name="decimal(6,3)", values=["1.e-5", "1.e+5", "1.2e5", "123.456", "1234.567", "-0.000"])
+@example(type_name="decimal(3,2)", values=["9.99", "1.e0", "1.e1", "0.e9", "10.00"])
+def test_text_of_the_scale_is_read_as_the_converter_quantizes_it(type_name, values):
+    step = Cast("c", {"fields": {"v": type_name}}, None)
+    events = [{"i": i, "v": v} for i, v in enumerate(values)]
+    assert _fused(step, events) == _by_event(step, events)
+    owned = [dict(e) for e in events]
+    oks, deads = step.process_owned(owned)
+    assert ([{k: _shape(v) for k, v in e.items()} for e in oks], [(d.event, d.error) for d in deads]) \
+        == _by_event(step, events)
