@@ -231,3 +231,59 @@ def test_text_of_the_scale_is_read_as_the_converter_quantizes_it(type_name, valu
     oks, deads = step.process_owned(owned)
     assert ([{k: _shape(v) for k, v in e.items()} for e in oks], [(d.event, d.error) for d in deads]) \
         == _by_event(step, events)
+
+
+_json_events = st.lists(st.fixed_dictionaries({"n": st.one_of(_digits, st.integers(-(2 ** 63), 2 ** 63 - 1), st.none()),
+                                               "w": st.one_of(_numeric_text, st.none()), "t": _time_text},
+                                              optional={"s": st.text(max_size=3)}), min_size=1, max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.tuples(_json_events, st.sampled_from(["orjson", "python", "mixed", "not first"])),
+                        min_size=1, max_size=6))
+@example(batches=[([{"n": "1", "w": "1.50", "t": "2026-01-01T00:00:00Z"}], "orjson"),
+                  ([{"n": "2", "w": "2.50", "t": "2026-01-01T00:00:00Z"}], "python")] * 3)
+def test_the_in_place_loop_finds_fields_by_any_equal_key(batches):
+    """The in-place strict loop reads fields with the key objects of the batch's first event
+    (Cast._adopt_keys): events decoded by orjson (one key object per key), built in Python, a
+    batch mixing both, or one whose first item is not an event convert as the converters do."""
+    import copy
+
+    import orjson
+
+    step = Cast("c", {"fields": {"n": "int", "w": "decimal(10,2)", "t": "timestamp"}}, None)
+    assert step._keys  # flat casts: the loop reads through key cells
+    for events, source in batches:
+        if source != "python":
+            events = [orjson.loads(orjson.dumps(e)) if source != "mixed" or i % 2 else e for i, e in enumerate(events)]
+        if source == "not first":
+            events = ["not an event", *events]
+        before = copy.deepcopy(events)
+        oks, deads = step.process_owned(events)
+        reference = step._by_event(before)
+        assert [repr(e) for e in oks] == [repr(e) for e in reference[0]]
+        assert [(repr(d.event), d.error) for d in deads] == [(repr(d.event), d.error) for d in reference[1]]
+
+
+def test_a_key_of_a_str_subclass_is_not_adopted():
+    class Key(str):
+        def __hash__(self):
+            return 0
+
+    step = Cast("c", {"fields": {"n": "int"}}, None)
+    oks, deads = step.process_owned([{Key("n"): "1", "n": "2"}, {"n": "3"}])
+    assert oks == [{Key("n"): "1", "n": 2}, {"n": 3}] and not deads
+    assert all(type(cell.cell_contents) is str for cell in step._keys.values())
+
+
+def test_the_in_place_loop_reads_each_field_with_the_events_own_key():
+    """Clean events decoded by orjson: the strict loop finishes the batch (no lenient one after
+    it), each cell holds the events' own key object, and two fields of one type are not mixed up."""
+    import orjson
+
+    step = Cast("c", {"fields": {"a": "int", "b": "int", "w": "decimal(10,2)"}}, None)
+    events = [orjson.loads(b'{"b": "%d", "x": 1, "a": "%d", "w": "%d.25"}' % (i, -i, i)) for i in range(1, 4)]
+    oks, deads = step.process_owned(events)
+    assert oks == [{"b": i, "x": 1, "a": -i, "w": Decimal(f"{i}.25")} for i in range(1, 4)] and not deads
+    assert step._lenient_batches == 0
+    assert all(any(cell.cell_contents is key for key in oks[0]) for cell in step._keys.values())
