@@ -124,7 +124,8 @@ class Cast:
         if not (in_place and strict):
             return function
         function = function(*keys)  # each name in a cell of its own, first holding the text itself
-        self._keys = dict(zip(keys, function.__closure__ or (), strict=True))
+        cells = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))  # names sorted
+        self._keys = {key: cells[name] for key, name in keys.items()}
         return function
 
     def process(self, batch: list):

@@ -287,3 +287,19 @@ def test_the_in_place_loop_reads_each_field_with_the_events_own_key():
     assert oks == [{"b": i, "x": 1, "a": -i, "w": Decimal(f"{i}.25")} for i in range(1, 4)] and not deads
     assert step._lenient_batches == 0
     assert all(any(cell.cell_contents is key for key in oks[0]) for cell in step._keys.values())
+
+
+def test_many_fields_each_read_with_its_own_key():
+    """Twelve fields of two types: the loop's names k0..k11 are its cells in sorted order (k10
+    before k2), and each field is still converted to its own type."""
+    import orjson
+
+    fields = {f"f{i}": "int" if i % 3 else "decimal(10,2)" for i in range(12)}
+    step = Cast("c", {"fields": fields}, None)
+    events = [orjson.loads(orjson.dumps({f"f{i}": str(i * 10 + j) for i in range(12)})) for j in range(3)]
+    for _ in range(2):  # the second batch with the keys adopted from the first
+        batch = [dict(e) for e in events]
+        oks, deads = step.process_owned(batch)
+        assert [[repr(v) for v in e.values()] for e in oks] == \
+            [[repr(i * 10 + j if i % 3 else Decimal(f"{i * 10 + j}.00")) for i in range(12)] for j in range(3)]
+        assert not deads and step._lenient_batches == 0
