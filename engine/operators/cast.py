@@ -6,7 +6,7 @@ from itertools import islice
 from typing import Optional, Tuple
 
 from engine.errors import ConfigError
-from engine.operators.cast_fields import parse_casts, shown
+from engine.operators.cast_fields import adopt_keys, key_cells, parse_casts, shown
 from engine.operators.cast_inline import inline
 from engine.operators.codegen import FirstTry, build_function
 from engine.operators.dead import describe, one_by_one
@@ -71,7 +71,7 @@ class Cast:
         # and no null tests; a field that is also the parent of another is left to the lenient loop
         paths = [path for path, _, _ in self.casts]
         plain = not any(p[:len(q)] == q for p in paths for q in paths if len(q) < len(p))
-        self._keys: dict = {}  # the in-place strict loop's field names: {name: its cell} (_adopt_keys)
+        self._keys: dict = {}  # the in-place strict loop's field names: {name: its cell} (adopt_keys)
         self._strict = {owned: self._fused(step_id, owned, strict=True)
                         for owned in (False, True)} if self._fast is not None and plain else {}
         self._lenient_batches = 0  # after a batch the strict loop could not finish: these many without it
@@ -124,8 +124,7 @@ class Cast:
         if not (in_place and strict):
             return function
         function = function(*keys)  # each name in a cell of its own, first holding the text itself
-        cells = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))  # names sorted
-        self._keys = {key: cells[name] for key, name in keys.items()}
+        self._keys = key_cells(function, keys)
         return function
 
     def process(self, batch: list):
@@ -144,8 +143,8 @@ class Cast:
             if self._lenient_batches:
                 self._lenient_batches -= 1
             elif owned:  # converts in place, stops at the first event it cannot convert (left as it was)
-                if self._keys and batch:
-                    self._adopt_keys(batch[0])
+                if self._keys and batch:  # read with the events' own key objects
+                    adopt_keys(self._keys, batch[0])
                 failed = strict(batch)
                 if failed is _DONE:
                     return batch, deads  # the same events, each its own (engine/compiler/ownership.py)
@@ -170,19 +169,6 @@ class Cast:
             out += oks
             deads += dead
             start = failed + 1
-
-    def _adopt_keys(self, event) -> None:
-        """The in-place strict loop reads and sets each field with the very key object of the
-        batch's first event: a source's JSON reader (orjson) gives every event of a batch the
-        same object for the same key, and a dict finds a key that *is* its own without comparing
-        text (~45 instructions per read or write). Any equal text finds the same field: only
-        the speed depends on it."""
-        if type(event) is dict:
-            keys = self._keys
-            for key in event:
-                cell = keys.get(key) if type(key) is str else None  # text: not a subclass's own == and hash
-                if cell is not None and cell.cell_contents is not key:
-                    cell.cell_contents = key
 
     def _by_event(self, batch: list):
         return one_by_one(self.step_id, batch, self._cast_one, catch=Exception)

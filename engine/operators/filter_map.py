@@ -17,6 +17,7 @@ import ast
 from typing import Dict, Iterable, Iterator, Optional, Tuple
 
 from engine.expressions import NAMESPACE
+from engine.operators.cast_fields import adopt_keys, key_cells
 from engine.operators.codegen import FirstTry, build_function
 from engine.operators.filter import Filter
 from engine.operators.map import Map
@@ -34,12 +35,46 @@ def fused(keep: Filter, build: Map, step_id: str) -> Optional[FirstTry]:
     def made(strict: bool):
         test = keep.predicate.strict()[1] if strict else keep.predicate.test
         shown = literal(strict)
-        if strict:
-            test, shown = shared_reads(test, shown, build.names)
-        source = f"def keep_build(batch):\n    return [{shown} for e in batch if {test}]\n"
-        return build_function("keep_build", source, step_id, build.names)
+        if not strict:
+            source = f"def keep_build(batch):\n    return [{shown} for e in batch if {test}]\n"
+            return build_function("keep_build", source, step_id, build.names)
+        test, shown = shared_reads(test, shown, build.names)
+        test, shown, keys = named_keys(test, shown, build.names)  # e['f'] read through a cell
+        source = (f"def make({', '.join(keys.values())}):\n    def keep_build(batch):\n"
+                  f"        return [{shown} for e in batch if {test}]\n    return keep_build\n")
+        run = build_function("make", source, step_id, build.names)(*keys)
+        cells = key_cells(run, keys)
+        if not cells:
+            return run
+
+        def keep_build(batch):
+            if batch:  # the fields read with the events' own key objects
+                adopt_keys(cells, batch[0])
+            return run(batch)
+
+        return keep_build
 
     return FirstTry(lambda: made(True), made(False))
+
+
+def named_keys(test: str, literal: str, names: Iterable[str] = ()) -> Tuple[str, str, Dict[str, str]]:
+    """``test`` and ``literal`` reading each field ``e['f']`` as ``e[_kN]`` instead (outside
+    nested scopes, where ``e`` may be another name), and ``{field: _kN}``: the caller makes
+    each ``_kN`` a cell (engine/operators/cast_fields.py, ``adopt_keys``)."""
+    trees = [ast.parse(test, mode="eval"), ast.parse(literal, mode="eval")]
+    taken = {n.id for tree in trees for n in ast.walk(tree) if isinstance(n, ast.Name)} | set(NAMESPACE) | set(names)
+    keys: Dict[str, str] = {}
+
+    def name(field: str) -> str:
+        if field not in keys:
+            new = f"_k{len(keys)}"
+            while new in taken:
+                new = "_" + new
+            keys[field] = new
+        return keys[field]
+
+    shown = [ast.unparse(_Keys(name).visit(tree)) for tree in trees]
+    return shown[0], shown[1], keys
 
 
 def shared_reads(test: str, literal: str, names: Iterable[str] = ()) -> Tuple[str, str]:
@@ -108,4 +143,19 @@ class _Reads(ast.NodeTransformer):
         field = _field_read(node)
         if field is not None and field in self.fields:
             return ast.copy_location(ast.Name(self.fields[field], ast.Load()), node)
+        return self.generic_visit(node)
+
+
+class _Keys(ast.NodeTransformer):
+    def __init__(self, name) -> None:
+        self.name = name
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, _SCOPES):
+            return node
+        field = _field_read(node)
+        if field is not None and isinstance(getattr(node, "ctx", None), ast.Load):
+            assert isinstance(node, ast.Subscript)
+            node.slice = ast.copy_location(ast.Name(self.name(field), ast.Load()), node.slice)
+            return node
         return self.generic_visit(node)

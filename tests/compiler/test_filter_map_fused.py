@@ -151,3 +151,25 @@ def test_the_compiler_fuses_a_filter_read_by_its_map_alone(tmp_path, more, reads
     assert sorted((d["step"], d["origin"]) for d in dead) == [("active", f"{paths['in.jsonl']}:2"),
                                                               ("shaped", f"{paths['in.jsonl']}:3")]
     assert json.loads(paths["out.jsonl"].read_text().splitlines()[0])["x"] == 3
+
+
+def test_the_fused_loop_reads_fields_through_key_cells():
+    """named_keys: each field read e['f'] outside a nested scope becomes e[<name>] (a cell the
+    fused step points at the batch's own key objects), named apart from every other name."""
+    from engine.operators.filter_map import named_keys
+
+    test, literal, keys = named_keys("(_v1 := e['s']) != 'a' and e['w'] > _k0",
+                                     "{'s': _v1, 'w': e['w'], 'f': (lambda e: e['s'])(e)}", ["_k1"])
+    assert keys == {"s": "__k0", "w": "__k1"}
+    assert test == "(_v1 := e[__k0]) != 'a' and e[__k1] > _k0"
+    assert literal == "{'s': _v1, 'w': e[__k1], 'f': (lambda e: e['s'])(e)}"
+
+
+def test_the_fused_step_reads_decoded_events_with_their_own_keys():
+    keep, build = Filter("f", "s != 'DRAFT' and w > 0", None), Map("m", {"fields": {"s": "s", "x": "w + 1"}}, None)
+    fused = filter_then_map(keep, build, StepCounters("f"), StepCounters("m"))
+    lines = [json.dumps({"s": s, "w": w}).encode() for s, w in [("a", 1), ("DRAFT", 2), ("b", 0), ("c", 3)]]
+    for _ in range(2):
+        batch = _decoded(lines)
+        oks, deads = fused(batch)
+        assert oks == [{"s": "a", "x": 2}, {"s": "c", "x": 4}] and not deads
