@@ -6,9 +6,9 @@ from itertools import islice
 from typing import Optional, Tuple
 
 from engine.errors import ConfigError
-from engine.operators.cast_fields import adopt_keys, key_cells, parse_casts, shown
+from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.cast_inline import inline
-from engine.operators.codegen import FirstTry, build_function
+from engine.operators.codegen import FirstTry, adopt_keys, build_function, key_cells
 from engine.operators.dead import describe, one_by_one
 from engine.operators.fields import with_fields
 from engine.values import converter

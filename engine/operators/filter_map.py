@@ -17,8 +17,7 @@ import ast
 from typing import Dict, Iterable, Iterator, Optional, Tuple
 
 from engine.expressions import NAMESPACE
-from engine.operators.cast_fields import adopt_keys, key_cells
-from engine.operators.codegen import FirstTry, build_function
+from engine.operators.codegen import FirstTry, adopt_keys, build_function, key_cells
 from engine.operators.filter import Filter
 from engine.operators.map import Map
 
@@ -60,7 +59,7 @@ def fused(keep: Filter, build: Map, step_id: str) -> Optional[FirstTry]:
 def named_keys(test: str, literal: str, names: Iterable[str] = ()) -> Tuple[str, str, Dict[str, str]]:
     """``test`` and ``literal`` reading each field ``e['f']`` as ``e[_kN]`` instead (outside
     nested scopes, where ``e`` may be another name), and ``{field: _kN}``: the caller makes
-    each ``_kN`` a cell (engine/operators/cast_fields.py, ``adopt_keys``)."""
+    each ``_kN`` a cell (engine/operators/codegen.py, ``adopt_keys``)."""
     trees = [ast.parse(test, mode="eval"), ast.parse(literal, mode="eval")]
     taken = {n.id for tree in trees for n in ast.walk(tree) if isinstance(n, ast.Name)} | set(NAMESPACE) | set(names)
     keys: Dict[str, str] = {}
