@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, List, Optional
 
 from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from cli.observe.address import from_args
+from cli.plain import plain_file
 from cli.running import report_error, run_options, run_topology
 from engine.binding.model import Topology
 
@@ -136,11 +137,11 @@ def print_plan(plans, hide, out: Console) -> None:
     """The topics' plan: rich's table on a terminal; on anything else (a log, a pipe, CI) the
     same columns as plain text, never cut to the width (a topic name is what one greps for)
     and without rich (~20 ms of CPU at every start of a deployment)."""
-    unstyled = getattr(out, "unstyled_file", None)
-    file = unstyled() if unstyled is not None else None
+    file = plain_file(out)
     text = plain_plan(plans, hide) if file is not None else ""
     if file is not None and all(map(str.isprintable, text.splitlines())):
         file.write(text)
+        file.flush()  # as rich's print does: before what deploy's processes print to the same file
     else:  # a terminal, or a control character in a name or value: rich's table shows it safely
         out.print(plan_table(plans, hide))
 

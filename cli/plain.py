@@ -47,6 +47,13 @@ def unstyled_file(options: Mapping[str, Any], environ: Mapping[str, str] = os.en
         return None
 
 
+def plain_file(console: Any) -> Optional[IO[str]]:
+    """The file ``console`` (a ``LazyConsole`` not made yet) would print to unstyled, so that
+    text can be written there without rich; None for any other console or a terminal."""
+    unstyled = getattr(console, "unstyled_file", None)
+    return unstyled() if unstyled is not None else None
+
+
 def unchanged_by_rich(text: str) -> bool:
     """Rich prints ``text`` (without markup) exactly as it is."""
     return _CHANGED_BY_RICH.search(text) is None

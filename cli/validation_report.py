@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, List
 
-from cli.plain import unchanged_by_rich
+from cli.plain import plain_file, unchanged_by_rich
 from engine.binding import Validation
 from engine.topology.diagnostics import ERROR, count_errors, render
 from engine.topology.interpolate import redact
@@ -29,8 +29,7 @@ def print_text(console: Console, result: Validation) -> None:
         shape = (f"{len(topology.sources)} source(s), {len(topology.steps)} step(s), {len(topology.sinks)} sink(s)"
                  if topology else "")
         summary = f" ({shape}" + (f", {warnings} warning(s)" if warnings else "") + ")"
-    unstyled = getattr(console, "unstyled_file", None)
-    file = unstyled() if unstyled is not None else None
+    file = plain_file(console)
     if file is not None and all(unchanged_by_rich(text) for text in (*texts, path)):  # as rich would print them
         file.write("".join(f"{text}\n" for text in texts) + f"{path}: {'valid' if valid else ''}{summary}\n")
         file.flush()

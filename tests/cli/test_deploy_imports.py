@@ -139,3 +139,19 @@ def test_the_plan_goes_through_rich_on_a_terminal_or_with_a_control_character(mo
     drawn = io.StringIO()
     print_plan(_plans(), str, LazyConsole(file=drawn))
     assert drawn.getvalue().startswith("Kafka topics\ntopic ") and "┃" not in drawn.getvalue()
+
+
+def test_the_plain_plan_is_flushed_before_deploy_goes_on():
+    """Rich flushes each print; the plain plan too, or ``deploy -p N``'s processes, writing to
+    the same file, could print before it."""
+    from cli.plain import LazyConsole
+
+    class Recording(io.StringIO):
+        flushed = ""
+
+        def flush(self) -> None:
+            self.flushed = self.getvalue()
+
+    out = Recording()
+    print_plan(_plans(), str, LazyConsole(file=out))
+    assert out.flushed.startswith("Kafka topics\ntopic ") and out.flushed == out.getvalue()
