@@ -39,3 +39,14 @@ def _session_cache_directory(tmp_path_factory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = before
+
+
+@pytest.fixture(autouse=True)
+def _no_run_context_after_a_test():
+    """A test that begins a run (engine.run_context.begin) without ending it would leave the run's
+    memo on for the next tests of its worker: a Kafka source there would list partitions from
+    metadata asked before its topics were made."""
+    yield
+    from engine import run_context
+
+    run_context.end()
