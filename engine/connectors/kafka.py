@@ -144,7 +144,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._front: Optional[int] = _UNKNOWN
         self._waiting_since: Optional[float] = None
         if self._align is not None:  # until its first fetch, nobody knows where it is
-            self._align.set_front(self, _UNKNOWN)
+            self._align.join(self, topic, _UNKNOWN)
         self._idle = False
         self._ended = False  # tail: false and the end of the partition was reached
 

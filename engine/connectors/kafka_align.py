@@ -10,6 +10,10 @@ more than ``lead`` newer than the oldest next message of a lagging partition wai
 Only an order of delivery is chosen, never a result: the partition with the oldest next message
 always may go, so reading never stops; partitions that are caught up (or in another process)
 hold nobody back. Timestamps are the messages' own (CreateTime or LogAppendTime).
+
+A stateful step of the process may also steer the group (engine/steering.py): while a
+partition it wants has messages, the others wait (``HELD``) and the wanted ones are aligned
+among themselves only (the others' timestamps are what the step does not need yet).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from __future__ import annotations
 import threading
 from typing import Dict, Hashable, Optional
 
+from engine.steering import Steering, current, table_of
+
+HELD = -2  # a limit no message is within (one without a timestamp counts as -1)
 _GROUPS: Dict[Hashable, "Alignment"] = {}
 _LOCK = threading.Lock()  # Bytewax workers of one process are threads
 
@@ -27,6 +34,14 @@ class Alignment:
     def __init__(self, lead_ms: int) -> None:
         self.lead_ms = lead_ms
         self._fronts: Dict[object, int] = {}
+        self._tables: Dict[object, str] = {}
+        self._steering: Optional[Steering] = None
+
+    def join(self, reader: object, topic: str, front_ms: int) -> None:
+        """A reader of ``topic`` starts at ``front_ms``; the group follows the running flow's steering."""
+        self._steering = current()
+        self._tables[reader] = table_of(topic)
+        self.set_front(reader, front_ms)
 
     def set_front(self, reader: object, front_ms: Optional[int]) -> None:
         """``None``: the reader is caught up (or has ended) and holds nobody back."""
@@ -36,12 +51,20 @@ class Alignment:
             self._fronts[reader] = front_ms
 
     def limit(self, reader: object) -> Optional[int]:
-        """The newest timestamp ``reader`` may deliver now; ``None`` = no limit."""
-        others = [front for other, front in self._fronts.items() if other is not reader]
-        return min(others) + self.lead_ms if others else None
+        """The newest timestamp ``reader`` may deliver now; ``None`` = no limit, ``HELD``: none."""
+        others = [other for other in self._fronts if other is not reader]
+        steering = self._steering
+        if steering is not None and steering.active():
+            wanted = [other for other in others if steering.wanted(self._tables.get(other, ""))]
+            if steering.wanted(self._tables.get(reader, "")):
+                others = wanted
+            elif wanted:
+                return HELD
+        return min(map(self._fronts.__getitem__, others)) + self.lead_ms if others else None
 
     def leave(self, reader: object) -> None:
         self._fronts.pop(reader, None)
+        self._tables.pop(reader, None)
 
 
 def alignment(key: Hashable, lead_ms: int) -> Alignment:

@@ -57,6 +57,7 @@ from engine.operators.transaction_net import (  # noqa: F401 - net_change: this 
 from engine.operators.transaction_order import Loose, in_table_order, position, runs, take
 from engine.operators.transaction_records import announced, marker_id, no_id, unwrapped
 from engine.operators.transaction_state import MergeState, Transaction, forget_unended, remember, unended, upgraded
+from engine.operators.transaction_steer import Steer
 from engine.operators.transaction_timer import IdleTimer, waits
 from engine.records import DeadLetter
 
@@ -76,12 +77,15 @@ class TransactionMerger(KeyLogic):
     def __init__(self, merge: MergeTransactions, state: Optional[MergeState] = None) -> None:
         super().__init__(merge, upgraded(state))
         self._timer = IdleTimer()
+        self._steer = Steer(frozenset(merge.tables) if merge.tables else None) if merge.markers else None
 
     def add(self, items: list, now: datetime) -> Released:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""
         deads, seen = intake(self.s, self.step.markers, events_of(items), now, self.step.step_id, self._other)
         self._timer.seen_all(now, seen)
         results, failed = self._release(self._ready())
+        if self._steer is not None:  # a backlog's sources read what the merge waits for first
+            self._steer.after(self.s, now)
         return results, deads + failed
 
     def _other(self, event: dict, now: datetime, seen: List[str]) -> Optional[str]:
@@ -264,6 +268,8 @@ class TransactionMerger(KeyLogic):
         """Complete transactions (with the loose changes before them), idle transactions, idle
         loose changes and malformed END records that never got a change go."""
         results, deads = self._release(self._ready())
+        if self._steer is not None:
+            self._steer.after(self.s, now)
         if self.step.idle is None:
             return results, deads
         idle = self.step.idle
@@ -272,6 +278,8 @@ class TransactionMerger(KeyLogic):
         return results + more, deads + failed
 
     def flush(self) -> Released:
+        if self._steer is not None:
+            self._steer.withdraw()
         going = [t for t in self.s.open.values() if waits(t)]
         return self._release(in_table_order(going, [], hold=False), lambda unit: True)
 
