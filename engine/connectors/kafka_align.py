@@ -52,15 +52,16 @@ class Alignment:
 
     def limit(self, reader: object) -> Optional[int]:
         """The newest timestamp ``reader`` may deliver now; ``None`` = no limit, ``HELD``: none."""
-        others = [other for other in self._fronts if other is not reader]
+        fronts = dict(self._fronts)  # one C call: readers on other worker threads may change it meanwhile
+        fronts.pop(reader, None)
         steering = self._steering
         if steering is not None and steering.active():
-            wanted = [other for other in others if steering.wanted(self._tables.get(other, ""))]
+            wanted = [other for other in fronts if steering.wanted(self._tables.get(other, ""))]
             if steering.wanted(self._tables.get(reader, "")):
-                others = wanted
+                fronts = {other: fronts[other] for other in wanted}
             elif wanted:
                 return HELD
-        return min(map(self._fronts.__getitem__, others)) + self.lead_ms if others else None
+        return min(fronts.values()) + self.lead_ms if fronts else None
 
     def leave(self, reader: object) -> None:
         self._fronts.pop(reader, None)
