@@ -77,7 +77,8 @@ class TransactionMerger(KeyLogic):
     def __init__(self, merge: MergeTransactions, state: Optional[MergeState] = None) -> None:
         super().__init__(merge, upgraded(state))
         self._timer = IdleTimer()
-        self._steer = Steer(frozenset(merge.tables) if merge.tables else None) if merge.markers else None
+        self._steer = Steer(merge.step_id, frozenset(merge.tables) if merge.tables else None) \
+            if merge.markers else None
 
     def add(self, items: list, now: datetime) -> Released:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""

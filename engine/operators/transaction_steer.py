@@ -12,9 +12,13 @@ from engine.operators.transaction_state import MergeState
 
 
 class Steer:
-    """Called after each of the merge's turns (``after``); publishes or withdraws its want."""
+    """Called after each of the merge's turns (``after``); publishes or withdraws its want.
 
-    def __init__(self, own: Optional[FrozenSet[str]]) -> None:
+    The want is the step's (``step_id``), not this object's: a logic rebuilt from a checkpoint
+    (the keyed boundary's careful mode, engine/compiler/keyed.py) replaces it."""
+
+    def __init__(self, step_id: str, own: Optional[FrozenSet[str]]) -> None:
+        self._key = step_id
         self._own = own  # the step's ``tables``; without them, the tables seen so far
         self._steering: Optional[steering.Steering] = None
         self._head: Optional[str] = None  # the oldest ended open transaction at the last turn
@@ -24,7 +28,7 @@ class Steer:
         if self._steering is None:
             self._steering = steering.current()
         if len(s.open) <= steering.PRESSURE:
-            self._steering.withdraw(self)
+            self._steering.withdraw(self._key)
             return
         head = next(filter(None, map(s.open.get, s.ended)), None)  # (ended holds released ids too)
         head_id = None if head is None else head.id
@@ -32,13 +36,13 @@ class Steer:
             self._head, self._since = head_id, now
         wanted = _lacking(head)
         if now - self._since > steering.STALL or (wanted is not None and not wanted):
-            self._steering.withdraw(self)  # its data is not coming (soon): steering would only wait
+            self._steering.withdraw(self._key)  # its data is not coming (soon): steering would only wait
             return
-        self._steering.want(self, wanted, self._own or frozenset(s.latest_by_table))
+        self._steering.want(self._key, wanted, self._own or frozenset(s.latest_by_table))
 
     def withdraw(self) -> None:
         if self._steering is not None:
-            self._steering.withdraw(self)
+            self._steering.withdraw(self._key)
 
 
 def _lacking(head) -> Optional[FrozenSet[str]]:

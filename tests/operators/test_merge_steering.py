@@ -77,3 +77,13 @@ def test_without_markers_nothing_is_asked():
     merge, logic = merger()  # a transaction completes when a later one has come on its tables
     feed(merge, logic, [c for tx in range(10, 15) for c in _changes(tx, (f"table{tx}",))])
     assert len(logic.s.open) == 5 and _wants() == {}
+
+
+def test_a_logic_rebuilt_from_its_state_replaces_the_want_of_the_one_before():
+    """The keyed boundary rolls a failed call back by building the logic again from a checkpoint:
+    the step still has one want, the new logic's."""
+    merge, logic = merger(markers=True, tables=["note", "leg"])
+    feed(merge, logic, [end(tx, _changes(tx)) for tx in range(10, 15)])
+    rebuilt = merge.logic(logic.state())
+    feed(merge, rebuilt, _changes(10, ("note",)))
+    assert list(_wants().values()) == [(frozenset({"leg"}), frozenset({"note", "leg"}))]
