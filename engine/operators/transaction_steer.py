@@ -21,8 +21,8 @@ class Steer:
         self._key = step_id
         self._own = own  # the step's ``tables``; without them, the tables seen so far
         self._steering: Optional[steering.Steering] = None
-        self._head: Optional[str] = None  # the oldest ended open transaction at the last turn
-        self._since: Optional[datetime] = None  # ... since when
+        self._progress: object = None  # (oldest ended open transaction, highest position released)
+        self._since: Optional[datetime] = None  # ... unchanged since when
 
     def after(self, s: MergeState, now: datetime) -> None:
         if self._steering is None:
@@ -30,10 +30,10 @@ class Steer:
         if len(s.open) <= steering.PRESSURE:
             self._steering.withdraw(self._key)
             return
-        head = next(filter(None, map(s.open.get, s.ended)), None)  # (ended holds released ids too)
-        head_id = None if head is None else head.id
-        if head_id != self._head or self._since is None:
-            self._head, self._since = head_id, now
+        head = next(filter(None, map(s.open.get, s.ended)), None)  # (an id in ended may be gone)
+        progress = (None if head is None else head.id, s.released_upto)  # (waiting for ENDs: no head)
+        if progress != self._progress or self._since is None:
+            self._progress, self._since = progress, now
         wanted = _lacking(head)
         if now - self._since > steering.STALL or (wanted is not None and not wanted):
             self._steering.withdraw(self._key)  # its data is not coming (soon): steering would only wait

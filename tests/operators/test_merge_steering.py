@@ -87,3 +87,15 @@ def test_a_logic_rebuilt_from_its_state_replaces_the_want_of_the_one_before():
     rebuilt = merge.logic(logic.state())
     feed(merge, rebuilt, _changes(10, ("note",)))
     assert list(_wants().values()) == [(frozenset({"leg"}), frozenset({"note", "leg"}))]
+
+
+def test_end_records_that_keep_releasing_transactions_keep_being_asked_for():
+    """Waiting for END records there is no oldest ended transaction to watch: what was released
+    says the merge moves, so the want outlives STALL while ENDs come."""
+    merge, logic = merger(markers=True, tables=["note", "leg"])
+    txs = {tx: _changes(tx) for tx in range(10, 20)}
+    feed(merge, logic, [c for changes in txs.values() for c in changes])
+    for step, tx in enumerate((10, 11, 12), start=1):
+        out = feed(merge, logic, [end(tx, txs[tx])], now=NOW + step * timedelta(milliseconds=700))
+        assert [e["tx_id"] for e in out] == [str(tx)]
+        assert list(_wants().values()) == [(steering.MARKERS, frozenset({"note", "leg"}))]
