@@ -153,3 +153,12 @@ def test_the_http_server_imports_no_bytewax_room():
     offenders = [f"{p.relative_to(ROOT)} imports {m}" for p in python_files("cli/observe") for m in imports_of(p)
                  if m.startswith(OBSERVE_MAY_NOT) and m not in OBSERVE_MAY]
     assert offenders == []
+
+
+def test_test_modules_have_unique_names():
+    """The test folders are not packages: pytest imports each test module by its file name, and a
+    second module of the same name fails the whole run's collection ("import file mismatch")."""
+    names = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
