@@ -22,7 +22,8 @@ a wanted one has messages.
 It chooses an order of delivery only, never a result, and it never stops reading: a partition
 waits only while a wanted one can deliver, and a step that has not moved for ``STALL`` (the
 same oldest transaction, nothing released: its data is not coming, e.g. a change dead-lettered
-upstream or read by another process) withdraws its want. One registry per run (``current``), shared by the run's workers.
+upstream or read by another process) withdraws its want. One registry per run (``current``),
+shared by the run's workers.
 """
 
 from __future__ import annotations
