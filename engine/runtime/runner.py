@@ -6,6 +6,7 @@ not Bytewax's chained Rust/Python traceback.
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import re
@@ -254,10 +255,19 @@ def _interrupted(exc: Optional[BaseException]) -> bool:
 
 
 def prepare_recovery_directory(path: str, partitions: int = 1) -> None:
-    """Create the recovery store on first use, as ``python -m bytewax.recovery DIR N`` would."""
+    """Create the recovery store on first use, as ``python -m bytewax.recovery DIR N`` would.
+
+    The processes of a cluster (``run -i N``) share the directory and start together: two
+    creating the store at once make SQLite panic ("database is locked"), so the check and the
+    creation hold an exclusive lock on the directory itself (no extra file in the store)."""
     os.makedirs(path, exist_ok=True)
-    if not any(name.endswith(".sqlite3") for name in os.listdir(path)):
-        init_db_dir(Path(path), partitions)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not any(name.endswith(".sqlite3") for name in os.listdir(path)):
+            init_db_dir(Path(path), partitions)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _explain(exc: BaseException) -> RunFailed:
