@@ -205,7 +205,7 @@ def run_processes(args, recovery: str, out: Console, err: Console, peers: Option
     """Start ``args.processes`` local processes of one Bytewax cluster, sharing the recovery
     store ``recovery``, and wait for all. Each child validates its own copy of ``args.path``."""
     from cli.processes import supervise  # ctypes, subprocess: only deploy -p N needs them
-    from engine.runtime.runner import prepare_recovery_directory
+    from engine.runtime.recovery_store import prepare_recovery_directory
     from engine.stopping import stopped_before_run
 
     prepare_recovery_directory(recovery, args.processes)

@@ -6,7 +6,6 @@ not Bytewax's chained Rust/Python traceback.
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import os
 import re
@@ -15,14 +14,14 @@ import sys
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import List, Optional
 
-from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from engine import run_context
 from engine.runtime.heap import keep_heap
+from engine.runtime.recovery_store import prepare_recovery_directory
 from engine.runtime.start_up_gc import start_up_frozen
 from engine.runtime.store_lock import StoreInUse, store_locked
 from engine.stopping import clear_stop, request_stop, stop_requested, stopped_before_run
@@ -252,22 +251,6 @@ def _interrupted(exc: Optional[BaseException]) -> bool:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
-
-
-def prepare_recovery_directory(path: str, partitions: int = 1) -> None:
-    """Create the recovery store on first use, as ``python -m bytewax.recovery DIR N`` would.
-
-    The processes of a cluster (``run -i N``) share the directory and start together: two
-    creating the store at once make SQLite panic ("database is locked"), so the check and the
-    creation hold an exclusive lock on the directory itself (no extra file in the store)."""
-    os.makedirs(path, exist_ok=True)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if not any(name.endswith(".sqlite3") for name in os.listdir(path)):
-            init_db_dir(Path(path), partitions)
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _explain(exc: BaseException) -> RunFailed:

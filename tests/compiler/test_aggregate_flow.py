@@ -102,7 +102,7 @@ def test_state_survives_a_crash_and_downtime_does_not_make_events_late(tmp_path)
 
     from engine.compiler.keyed import build_keyed
     from engine.operators.aggregate import Aggregate
-    from engine.runtime.runner import prepare_recovery_directory
+    from engine.runtime.recovery_store import prepare_recovery_directory
 
     t0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
     batch = lambda *ms: [{"k": "a", "t": t0 + timedelta(milliseconds=m)} for m in ms]  # noqa: E731

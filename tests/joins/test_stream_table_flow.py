@@ -13,7 +13,8 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from engine.binding import validate_text
 from engine.compiler.joins import build_join
 from engine.operators.joins.stream_table import StreamTableJoin, TableRow
-from engine.runtime.runner import RunOptions, prepare_recovery_directory
+from engine.runtime.recovery_store import prepare_recovery_directory
+from engine.runtime.runner import RunOptions
 from engine.testing.suite import run_file
 
 TOPOLOGY = """\
