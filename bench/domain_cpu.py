@@ -8,7 +8,10 @@ broker of its own, up front. Then, in interleaved rounds (peer, topology, peer, 
 drains the whole backlog into a fresh output topic, in a process of its own:
 
 * ``peer``: bench/domain_peer.py, confluent-kafka + orjson written for this flow alone (its
-  docstring says what it does and leaves out);
+  docstring says what it does and leaves out), parsing each message whole, inline schema and all;
+* ``peer-sliced``: the same with ``--sliced``: only each message's payload is parsed once its
+  topic's schema text is known, as the engine's decoder does (the schema is ~7 KB of a message's
+  ~8 KB);
 * ``topology``: ``velocity-flow deploy --env kafka topologies/velocity/transport_order_domain.yaml``
   as users run it, with ``VF_KAFKA_TAIL=false`` so it stops at the end of the topics, a fresh
   recovery store and a fresh domain topic (``VF_DOMAIN_PREFIX``). Its sources start at the
@@ -17,16 +20,16 @@ drains the whole backlog into a fresh output topic, in a process of its own:
 Measured per run: CPU seconds (user + sys, ``RUSAGE_CHILDREN`` deltas around the child, which
 is waited for) and peak RSS (the kernel's VmHWM of the child and any process it starts, read
 every 0.1 s while it runs: not ``ru_maxrss``, which a child inherits from the bench at fork).
-Each round also runs both on empty topics: their start-up CPU, to show the per-message cost
-without it. Every round checks that both wrote the same domain events, as a multiset of
+Each round also runs each on empty topics: its start-up CPU, to show the per-message cost
+without it. Every round checks that all wrote the same domain events, as a multiset of
 canonical JSON (decimals compared as their text), ignoring what depends on the order in which
 a transaction's changes of different tables arrive from their topics (one consumer for the peer,
 one per topic for the topology): ``seq`` (a change's index in its transaction), the order of
 ``changes``, and ``occurred_at`` (the ``ts_ms`` of the last change of the event's last row).
-Both run with byte code cached as an installed package has it (bench/bytecode.py).
+All run with byte code cached as an installed package has it (bench/bytecode.py).
 
-Prints per round, then ``ratio topology/peer CPU per message`` and ``ratio topology/peer peak
-RSS``: median [min..max] of the per-round ratios.
+Prints per round, then for each peer ``ratio topology/PEER CPU per message`` (with and without
+start-up) and ``ratio topology/PEER peak RSS``: median [min..max] of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from bench.kafka_throughput import messages as topic_messages  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
 
 FLOW = "transport_order_domain"
+PEERS = {"peer": [], "peer-sliced": ["--sliced"]}  # each message's inline schema parsed, or only its payload
 TOPOLOGY = os.path.join("topologies", "velocity", f"{FLOW}.yaml")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -131,10 +135,11 @@ def canonical(raw: bytes) -> str:
 def drain(kind: str, bootstrap: str, prefix: str, state: str, tag: str, base: dict) -> tuple:
     """(measured run, output topic) of the peer or the topology on ``prefix``'s topics, in the
     environment ``base``."""
-    if kind == "peer":
-        out = f"{prefix}.peer-{tag}"
+    if kind in PEERS:
+        out = f"{prefix}.{kind}-{tag}"
         create_topics(bootstrap, [out])
-        command, env = [sys.executable, os.path.join("bench", "domain_peer.py"), bootstrap, prefix, out], base
+        command, env = [sys.executable, os.path.join("bench", "domain_peer.py"), bootstrap, prefix, out,
+                        *PEERS[kind]], base
     else:
         domain = f"{prefix}-{tag}"
         out = f"{domain}.domain.transport_order"
@@ -160,20 +165,22 @@ def main() -> None:
         print(f"backlog: {args.transactions} transactions, {messages} technical messages; "
               f"CPU us per message (start-up included / excluded), peak RSS", flush=True)
         base = installed_env()  # byte code as pip install caches it (bench/bytecode.py)
-        runs: dict = {"peer": [], "topology": []}
+        runs: dict = {"peer": [], "peer-sliced": [], "topology": []}
         for round_no in range(1, args.rounds + 1):
             outputs, line = {}, []
-            for kind in ("peer", "topology"):
+            for kind in runs:
                 run, outputs[kind] = drain(kind, bootstrap, prefix, state, f"r{round_no}", base)
-                if kind == "peer" and json.loads(run["stdout"])["messages"] != messages:
+                if kind in PEERS and json.loads(run["stdout"])["messages"] != messages:
                     raise SystemExit(f"the peer read {run['stdout'].strip()}, not the {messages} messages")
                 idle, _ = drain(kind, bootstrap, empty, state, f"r{round_no}", base)
                 run["startup"] = idle["cpu"]
                 runs[kind].append(run)
                 line.append(f"{kind} {run['cpu'] / messages * 1e6:6.1f} / "
                             f"{(run['cpu'] - idle['cpu']) / messages * 1e6:6.1f} us {run['rss'] / 2**20:4.0f} MiB")
-            ours, theirs = (Counter(canonical(m.value()) for m in topic_messages(bootstrap, outputs[k]))
-                            for k in ("topology", "peer"))
+            ours, theirs, sliced = (Counter(canonical(m.value()) for m in topic_messages(bootstrap, outputs[k]))
+                                    for k in ("topology", "peer", "peer-sliced"))
+            if sliced != theirs:
+                raise SystemExit(f"round {round_no}: the two peers wrote different domain events")
             if ours != theirs:
                 raise SystemExit(f"round {round_no}: different domain events ({sum(ours.values())} from the topology, "
                                  f"{sum(theirs.values())} from the peer): {len(ours - theirs)} only in the "
@@ -181,17 +188,16 @@ def main() -> None:
                                  f"(e.g. {next(iter((ours - theirs) or (theirs - ours)))[:600]})")
             print(f"round {round_no}: " + "   ".join(line) + f"   ({sum(ours.values())} equal domain events)",
                   flush=True)
-        cpu = [t["cpu"] / p["cpu"] for p, t in zip(runs["peer"], runs["topology"], strict=True)]
-        work = [(t["cpu"] - t["startup"]) / (p["cpu"] - p["startup"])
-                for p, t in zip(runs["peer"], runs["topology"], strict=True)]
-        rss = [t["rss"] / p["rss"] for p, t in zip(runs["peer"], runs["topology"], strict=True)]
         for kind in runs:
             print(f"{kind}: CPU {statistics.median(r['cpu'] for r in runs[kind]):.2f} s per drain, start-up "
                   f"{statistics.median(r['startup'] for r in runs[kind]):.2f} s, peak RSS "
                   f"{statistics.median(r['rss'] for r in runs[kind]) / 2**20:.0f} MiB (medians)")
-        print(f"ratio topology/peer CPU per message, start-up excluded: {spread(work)}")
-        print(f"ratio topology/peer CPU per message: {spread(cpu)}")
-        print(f"ratio topology/peer peak RSS: {spread(rss)}")
+        for peer in PEERS:
+            pairs = list(zip(runs[peer], runs["topology"], strict=True))
+            work = [(t["cpu"] - t["startup"]) / (p["cpu"] - p["startup"]) for p, t in pairs]
+            print(f"ratio topology/{peer} CPU per message, start-up excluded: {spread(work)}")
+            print(f"ratio topology/{peer} CPU per message: {spread([t['cpu'] / p['cpu'] for p, t in pairs])}")
+            print(f"ratio topology/{peer} peak RSS: {spread([t['rss'] / p['rss'] for p, t in pairs])}")
 
 
 if __name__ == "__main__":
