@@ -66,7 +66,12 @@ def _store_files(path: str) -> List[str]:
 
 def _inspect(path: str, files: List[str]) -> Tuple[bool, bool]:
     """(whole, progress): whole when the files hold every partition of the count they record,
-    once each; progress when one holds an execution's rows, or cannot be read (then it may)."""
+    once each; progress when one holds an execution's rows, or cannot be read (then it may).
+
+    Python's SQLite, in the flow's own process, which engine/connectors/recovery_progress.py
+    forbids while the flow runs: two copies of SQLite in one process drop each other's locks.
+    Here nothing of Bytewax's copy is open yet (the store is prepared before the run starts, and
+    ``init_db_dir`` after this returns), and every connection is closed before it returns."""
     import sqlite3  # only for a store without the mark
 
     indices: List[int] = []
