@@ -8,9 +8,11 @@ the view changes nothing. ``compile_accept(schema)`` returns ``accept(event) -> 
 only when the event is valid *and* every value the schema looks at is such a plain value, so
 that the view would give it back as it is and fastjsonschema would accept it: then the event
 is valid without either pass (an aware UTC ``datetime`` counts as a plain ``date-time`` string:
-JSON's text of it always is one). False means "not sure": the caller takes the two passes, which
+JSON's text of it always is one; so does a str subclass where an enum or a list of strings meets
+it: its JSON text is the same string). False means "not sure": the caller takes the two passes, which
 give every verdict and reason as before (a Decimal, a NaN, a tuple, a dict subclass, a
-keyword this module does not know: all "not sure").
+keyword this module does not know: all "not sure"). It may also raise instead of saying False (a
+required property missing, an unhashable value where an enum is): callers take that as "not sure".
 
 Only a subset of JSON Schema is generated, with fastjsonschema's meaning (2.22): ``type``,
 ``properties``, ``required``, ``items`` (one schema), ``enum`` and ``const`` (strings),
@@ -23,6 +25,7 @@ meets it; ``compile_accept`` returns None when the root itself is.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional
 
@@ -57,7 +60,8 @@ def compile_accept(schema: Any, formats: Optional[Dict[str, str]] = None) -> Opt
     except _Unsure:
         return None
     source = "\n".join(generator.lines) + "\n"
-    names: Dict[str, Any] = {"_M": _MISSING, "_P": _PLAIN, "_D": datetime, "_U": timezone.utc, **generator.constants}
+    names: Dict[str, Any] = {"_M": _MISSING, "_P": _PLAIN, "_D": datetime, "_U": timezone.utc, "_J": "".join,
+                             **generator.constants}
     exec(compile(source, "<schema accept>", "exec"), names)  # noqa: S102 - code generated from the schema's keywords
     accept = names[root]
     accept.source = source  # type: ignore[attr-defined]  # to read in a test or a debugger
@@ -65,6 +69,7 @@ def compile_accept(schema: Any, formats: Optional[Dict[str, str]] = None) -> Opt
 
 
 _MISSING = object()
+_USES_TYPE = re.compile(r"\bu\b")  # a test reading ``u``, the value's type (names here: x, u, _K1, ...)
 
 
 class _Generator:
@@ -107,6 +112,7 @@ class _Generator:
         except _Unsure:
             test, typed = "False", False
         condition = f"{v} is not _M and not {test}" if missing else f"not {test}"
+        typed = typed and _USES_TYPE.search(test) is not None  # (an enum's test needs no type)
         return ([f"{indent}u = type({v})"] if typed else []) + [f"{indent}if {condition}:", f"{indent}    return False"]
 
     @staticmethod
@@ -143,7 +149,9 @@ class _Generator:
             if not isinstance(members, list) or ("enum" in schema and "const" in schema):
                 raise _Unsure
             strings = frozenset(m for m in members if type(m) is str)
-            tests.append(f"({t} is str and {v} in {self.constant(strings)})" if strings else "False")
+            # only a str (or a subclass: JSON's text of it is the same string) equals a member;
+            # an unhashable value raises, which is "not sure"
+            tests.append(f"{v} in {self.constant(strings)}" if strings else "False")
         elif kinds is None:
             tests.append(f"({t} in _P or {_FINITE.format(v=v, t=t)})")  # the view leaves it as it is
         tests += self._limits(schema, v, t)
@@ -152,16 +160,18 @@ class _Generator:
                 raise _Unsure
             pattern = self.formats.get(schema["format"])  # fastjsonschema skips the formats it does not know
             if pattern is not None:
-                import re
-
                 match = self.constant(re.compile(pattern).match)
                 tests.append(self.guard(schema, t, "str", f"{match}({v}) is not None"))
         required = schema.get("required")
         if required is not None:
             if not isinstance(required, list) or not all(type(n) is str for n in required):
                 raise _Unsure
-            if required:
-                tests.append(self.guard(schema, t, "dict", f"{v}.keys() >= {self.constant(frozenset(required))}"))
+            # a required property the object's checks read (``inside``: ``v[name]``) raises KeyError
+            # when absent, which is "not sure": only the others are looked up here
+            properties = schema.get("properties")
+            unread = [n for n in required if not isinstance(properties, dict) or n not in properties]
+            if unread:
+                tests.append(self.guard(schema, t, "dict", f"{v}.keys() >= {self.constant(frozenset(unread))}"))
         return "(" + " and ".join(tests) + ")"
 
     def _limits(self, schema: dict, v: str, t: str) -> List[str]:
@@ -183,6 +193,8 @@ class _Generator:
         """For items of one exact type and nothing else (e.g. a list of names): the test of
         a list ``{v}`` as one C loop; else None."""
         if isinstance(items, dict) and set(items) - _ANNOTATIONS == {"type"} and items["type"] in _EXACT:
+            if items["type"] == "string":  # a join raises for any item not a str (a subclass is JSON's same text)
+                return "_J({v}) is not None"
             return f"set(map(type, {{v}})) <= {self.constant(frozenset({_EXACT[items['type']]}))}"
         return None
 

@@ -144,3 +144,26 @@ def test_schemas_outside_the_subset_take_the_full_check_at_the_root(tmp_path):
     assert load({"type": "object", "default": {}})[0].accept is None
     inner = load({"type": "object", "properties": {"a": {"$ref": "#/properties/b"}, "b": {"type": "string"}}})[0]
     assert inner.accept({"b": "x"}) and not inner.accept({"a": "x"})  # unsure only where it meets $ref
+
+
+class _Text(str):
+    """A str subclass (as text from the environment is): JSON's text of it is the same string."""
+
+
+def test_str_subclasses_and_missing_properties_get_the_full_checks_verdicts():
+    schema = EventSchema(f"{ROOT}/schemas/domain/transport_order.schema.json")
+    slow = EventSchema(f"{ROOT}/schemas/domain/transport_order.schema.json")
+    slow.accept = None
+    spec = json.load(open(f"{ROOT}/schemas/domain/transport_order.schema.json"))
+    event = round_trip(instance(spec, random.Random(2)))
+    change = {"table": _Text("note"), "op": _Text("u"), "before": {}, "after": {}, "changed": [_Text("id"), "x"]}
+    cases = [{**event, "type": _Text("TransportOrderCreated"), "changes": [change], "changed_tables": [_Text("note")]},
+             {**event, "changes": [{**change, "table": _Text("elsewhere")}]},  # not a member: invalid
+             {**event, "changes": [{**change, "changed": ["id", 7]}]},  # an item not a str: invalid
+             {**event, "changes": [{**change, "op": ["u"]}]},  # unhashable: not sure, then invalid
+             {k: v for k, v in event.items() if k != "tx_id"},  # a required property missing
+             {**event, "changes": [{k: v for k, v in change.items() if k != "before"}]}]
+    verdicts = [(schema.violation(copy.deepcopy(e)), slow.violation(copy.deepcopy(e))) for e in cases]
+    assert all(fast == full for fast, full in verdicts), verdicts
+    assert verdicts[0][0] is None and all(fast is not None for fast, _ in verdicts[1:])
+    assert schema.accept(cases[0])  # the quick yes, with no full check
