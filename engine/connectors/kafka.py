@@ -51,10 +51,12 @@ _CONSUMER_ONLY = ("group.id",)
 # (8 MiB until 2026-12-02: bench/domain_cpu.py's drain peaked 20 MiB higher for the same CPU).
 # Not queued.min.messages: at 10,000 the fetcher refilled too late and a 4-partition flow ran
 # at half speed (41.8k vs 71-82k events/s, bench/kafka_throughput.py's topology, quiet box).
-# Nothing else is tuned for CPU: the instructions of that topology's process per message
-# (cachegrind, 40,000 messages) were the same within their noise (69.5k-70.2k) with batch_size
-# 500, 1000 or 2000 and max.partition.fetch.bytes 1 or 4 MiB; librdkafka's per-message work
-# (parsing a fetch, making each Message) is most of what the source costs.
+# batch_size moves no instruction count (cachegrind: 500-2000 the same, 100 +3%) but the cache
+# misses: a batch walks every step before the next, and 1000 events' objects outgrow a 1 MiB L2
+# (simulated misses, 100k events of bench/kafka_throughput.py's topology: 25.8M at 1000, 23.4M
+# at 500, 20.5M at 250; the domain drain 79.1M at 1000, 68.3M at 500). 500: CPU 0.88x 1000's on
+# the domain drain, 0.94x on that topology (6 interleaved pairs; 250: 0.96x and 0.89x).
+DEFAULT_BATCH = 500
 # fetch.queue.backoff.ms: once a partition's queue is past that cap, librdkafka waits this long
 # (1000 ms by default) before it fetches again; the flow drained its 8 MiB in far less and then
 # idled, polling: a backlog drain of the Velocity domain flow took 10.0 s, half of it idle, and
@@ -354,7 +356,7 @@ class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):
 
     def __init__(self, brokers: Union[str, Sequence[str]], topics: Optional[Sequence[str]] = None,
                  topic: Optional[str] = None, pattern: Optional[str] = None, group_id: Optional[str] = None,
-                 start: str = "earliest", batch_size: int = 1000, tail: bool = True, metadata: bool = False,
+                 start: str = "earliest", batch_size: int = DEFAULT_BATCH, tail: bool = True, metadata: bool = False,
                  timeout: Union[str, float] = "10s", settings: Optional[Dict[str, object]] = None,
                  align: Union[str, float, bool] = "100ms", metrics: Optional[StepCounters] = None) -> None:
         self.topics = list(topics or ([topic] if topic else []))
