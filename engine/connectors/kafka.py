@@ -54,8 +54,8 @@ _CONSUMER_ONLY = ("group.id",)
 # batch_size moves no instruction count (cachegrind: 500-2000 the same, 100 +3%) but the cache
 # misses: a batch walks every step before the next, and 1000 events' objects outgrow a 1 MiB L2
 # (simulated misses, 100k events of bench/kafka_throughput.py's topology: 25.8M at 1000, 23.4M
-# at 500, 20.5M at 250; the domain drain 79.1M at 1000, 68.3M at 500). 500: CPU 0.88x 1000's on
-# the domain drain, 0.94x on that topology (6 interleaved pairs; 250: 0.96x and 0.89x).
+# at 500, 20.5M at 250; the domain drain 79.1M at 1000, 68.3M at 500). In CPU, within this box's
+# noise (domain drain 0.88x and 0.99x in two sets of 6 pairs); peak RSS 96 MiB against 108.
 DEFAULT_BATCH = 500
 # fetch.queue.backoff.ms: once a partition's queue is past that cap, librdkafka waits this long
 # (1000 ms by default) before it fetches again; the flow drained its 8 MiB in far less and then
