@@ -39,7 +39,7 @@ KAFKA = Component(
                "the field `_meta`.", {"type": "boolean"}, default=False),
         Option("tail", "Keep reading new messages (default); `false` stops at the end of every partition.",
                {"type": "boolean"}, default=True),
-        Option("batch_size", "Messages consumed per batch.", {"type": "integer", "minimum": 1}, default=500),
+        Option("batch_size", "Messages consumed per batch.", {"type": "integer", "minimum": 1}, default=100),
         Option("timeout", "How long to wait for the brokers before failing.", {"$ref": "#/$defs/duration"},
                default="10s"),
         Option("align", "How far (by message timestamp) a partition may run ahead of a lagging partition that the "

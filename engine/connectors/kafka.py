@@ -51,12 +51,12 @@ _CONSUMER_ONLY = ("group.id",)
 # (8 MiB until 2026-12-02: bench/domain_cpu.py's drain peaked 20 MiB higher for the same CPU).
 # Not queued.min.messages: at 10,000 the fetcher refilled too late and a 4-partition flow ran
 # at half speed (41.8k vs 71-82k events/s, bench/kafka_throughput.py's topology, quiet box).
-# batch_size moves no instruction count (cachegrind: 500-2000 the same, 100 +3%) but the cache
-# misses: a batch walks every step before the next, and 1000 events' objects outgrow a 1 MiB L2
-# (simulated misses, 100k events of bench/kafka_throughput.py's topology: 25.8M at 1000, 23.4M
-# at 500, 20.5M at 250; the domain drain 79.1M at 1000, 68.3M at 500). In CPU, within this box's
-# noise (domain drain 0.88x and 0.99x in two sets of 6 pairs); peak RSS 96 MiB against 108.
-DEFAULT_BATCH = 500
+# batch_size moves few instructions (cachegrind: 500-2000 the same, 100 +3%) but cache misses: a batch
+# walks every step before the next, and 500 events' objects outgrow a core's L2 (1 MiB L2 misses per
+# 100k events: 25.8M at 1000, 23.4M at 500, 20.5M at 250); on this shared box the flow's CPU swung
+# 5-14 us per event between runs of the same batches. At 100 the main thread took 0.76x the CPU of 500
+# (8 pairs; 200: 1.11x, 50: 1.01x of 100), bench/kafka_throughput.py's topology 5.9-7.3 us (2026-12-03).
+DEFAULT_BATCH = 100
 # fetch.queue.backoff.ms: once a partition's queue is past that cap, librdkafka waits this long
 # (1000 ms by default) before it fetches again; the flow drained its 8 MiB in far less and then
 # idled, polling: a backlog drain of the Velocity domain flow took 10.0 s, half of it idle, and
