@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import partial
 from operator import itemgetter
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -34,39 +34,21 @@ from engine.connectors.kafka_admin import cluster_metadata
 from engine.connectors.kafka_align import alignment
 from engine.connectors.kafka_health import BrokerHealth, commit_at_end, config_key, quiet
 from engine.connectors.kafka_health import committed as committed_offsets
+from engine.connectors.kafka_tuning import (
+    BOUNDED,
+    CATCH_UP_POLLS,
+    CATCH_UP_WAIT,
+    DEFAULT_BATCH,
+    IDLE_WAIT,
+    POLL_WAIT,
+    PREFETCH,
+)
 from engine.durations import parse_duration
 from engine.metrics import Gauges, StepCounters
 from engine.records import RawBatch
 from engine.stopping import stop_requested
 
-# A worker owns many partitions and polls them in turn: a poll must never block (a 5 ms wait
-# per partition on a six-partition topic made the p99 latency seconds at 2000 tx/s). An empty
-# partition sleeps a little instead, so an idle flow does not spin.
-_POLL_WAIT = 0
-_IDLE_WAIT = timedelta(milliseconds=5)
 _CONSUMER_ONLY = ("group.id",)
-# Each partition has a consumer of its own, and librdkafka's defaults let each prefetch up to
-# 64 MiB and 100,000 messages: with four partitions a flow held ~350 MiB in fetched messages it
-# had not asked for yet. This keeps 2 MiB at most ahead per partition; 'settings' override it
-# (8 MiB until 2026-12-02: bench/domain_cpu.py's drain peaked 20 MiB higher for the same CPU).
-# Not queued.min.messages: at 10,000 the fetcher refilled too late and a 4-partition flow ran
-# at half speed (41.8k vs 71-82k events/s, bench/kafka_throughput.py's topology, quiet box).
-# batch_size moves few instructions (cachegrind: 500-2000 the same, 100 +3%) but cache misses: a batch
-# walks every step before the next, and 500 events' objects outgrow a core's L2 (1 MiB L2 misses per
-# 100k events: 25.8M at 1000, 23.4M at 500, 20.5M at 250); on this shared box the flow's CPU swung
-# 5-14 us per event between runs of the same batches. At 100 the main thread took 0.76x the CPU of 500
-# (8 pairs; 200: 1.11x, 50: 1.01x of 100), bench/kafka_throughput.py's topology 5.9-7.3 us (2026-12-03).
-DEFAULT_BATCH = 100
-# fetch.queue.backoff.ms: once a partition's queue is past that cap, librdkafka waits this long
-# (1000 ms by default) before it fetches again; the flow drained its 8 MiB in far less and then
-# idled, polling: a backlog drain of the Velocity domain flow took 10.0 s, half of it idle, and
-# 5.3 s with 5 ms (bench/domain_cpu.py's drain, -7 us of CPU per message, median of 6 pairs).
-PREFETCH = {"queued.max.messages.kbytes": 2048, "fetch.queue.backoff.ms": 5}
-# tail: false ends a partition at librdkafka's end-of-partition event, which comes with the first
-# fetch answered empty; the broker holds an empty fetch for fetch.wait.max.ms (500 ms): every
-# bounded run waited half a second at the end, polling its partitions all along (an empty
-# Velocity domain deploy: 0.88 -> 0.40 s of wall, 200 -> 190 ms of CPU, 5 runs each).
-BOUNDED = {"fetch.wait.max.ms": 10}
 # Alignment: a front older than every timestamp, and how long a lagging partition with nothing
 # fetched yet may hold the others back.
 _UNKNOWN = -1
@@ -147,7 +129,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._waiting_since: Optional[float] = None
         if self._align is not None:  # until its first fetch, nobody knows where it is
             self._align.join(self, topic, _UNKNOWN)
-        self._idle = False
+        self._empty_polls = 0  # since the last delivery: the first ones nap shorter (next_awake)
         self._ended = False  # tail: false and the end of the partition was reached
 
     def _start_offset(self, start) -> int:
@@ -188,9 +170,10 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
                 raise StopIteration()
             self._pending = self._consume()
         messages = self._deliverable()
-        self._idle = not messages
         if not messages:
+            self._empty_polls += 1
             return []
+        self._empty_polls = 0
         self._report(messages)
         meta = [_message_meta(message) for message in messages] if self._source.metadata else None
         return [RawBatch(list(map(_value, messages)), self._origin, offsets=_offsets(messages), meta=meta)]
@@ -217,7 +200,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
             self._assigning = None
             if self._assign_error is not None:
                 raise self._assign_error
-        messages = self._consumer.consume(self._source.batch_size, _POLL_WAIT)
+        messages = self._consumer.consume(self._source.batch_size, POLL_WAIT)
         if self._source.health.down:
             if messages:
                 self._source.health.up()
@@ -275,7 +258,10 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
 
     def next_awake(self) -> Optional[datetime]:
         # Nothing arrived last time: let the worker do other work instead of spinning.
-        return datetime.now(timezone.utc) + _IDLE_WAIT if self._idle else None
+        polls = self._empty_polls
+        if not polls:
+            return None
+        return datetime.now(timezone.utc) + (CATCH_UP_WAIT if polls <= CATCH_UP_POLLS else IDLE_WAIT)
 
     def snapshot(self) -> Optional[int]:
         # The group's offsets go one snapshot behind: Bytewax snapshots a source as it reads

@@ -1,10 +1,11 @@
 """The Kafka source's per-batch work, without a broker: a fetched batch's errors, the alignment's cut of a batch, the
-metadata asked for before a logical start offset (on a thread of the reader), and the sink's encoder on keys and
-headers."""
+metadata asked for before a logical start offset (on a thread of the reader), the sink's encoder on keys and
+headers, and how long an empty partition naps."""
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 
 import pytest
 from confluent_kafka import (
@@ -167,3 +168,57 @@ def test_a_fetched_batch_ends_at_the_partition_end_and_fails_at_any_other_error(
     else:
         with pytest.raises(ConnectorError, match=r"kafka source: t\[0\]: "):
             reader._consume()
+
+
+class _Scripted:
+    """A consumer whose ``consume`` hands out the next of ``sizes`` messages each time (0: none)."""
+
+    def __init__(self, sizes: list) -> None:
+        self.sizes, self.offset = list(sizes), 0
+
+    def assign(self, partitions):
+        pass
+
+    def consume(self, count, timeout):
+        size = min(self.sizes.pop(0), count)
+        batch = [Message(value=b"{}", offset=self.offset + i) for i in range(size)]
+        self.offset += size
+        return batch
+
+    def get_watermark_offsets(self, partition, cached=False):
+        return 0, self.offset
+
+
+class _Now:
+    """``datetime`` for kafka.py, its clock stopped at ``AT``."""
+
+    AT = datetime(2026, 12, 3, tzinfo=timezone.utc)
+
+    @classmethod
+    def now(cls, tz=None):
+        return cls.AT
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0, 0, 0, 1, 100]), min_size=1, max_size=40))
+def test_an_empty_partition_naps_1_ms_for_its_first_polls_after_a_delivery_then_5(sizes):
+    """A partition that delivered wakes the worker at once; its first ``CATCH_UP_POLLS`` empty
+    polls after that (or after the start) nap ``CATCH_UP_WAIT`` (the fetcher is a moment behind a
+    stream), later ones ``IDLE_WAIT`` (an idle flow does not spin)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kafka, "Consumer", lambda config: _Scripted(sizes))
+        patch.setattr(kafka, "datetime", _Now)
+        _polls(sizes)
+
+
+def _polls(sizes: list) -> None:
+    source = kafka.KafkaSource("127.0.0.1:1", topic="t", align=False)
+    reader = kafka._KafkaReader(source.config, "t", 0, "earliest", 0, source)  # an offset: assigned at once
+    empties = 0
+    for size in sizes:
+        batch = reader.next_batch()
+        assert sum(len(b.values) for b in batch) == size
+        empties = 0 if size else empties + 1
+        expected = None if not empties else _Now.AT + (
+            kafka.CATCH_UP_WAIT if empties <= kafka.CATCH_UP_POLLS else kafka.IDLE_WAIT)
+        assert reader.next_awake() == expected

@@ -1,0 +1,35 @@
+"""The Kafka source's timings and librdkafka settings, each with the measurement behind it
+(engine/connectors/kafka.py uses them; a topology's ``settings`` override the librdkafka ones)."""
+
+from datetime import timedelta
+
+# A worker owns many partitions and polls them in turn: a poll must never block (a 5 ms wait
+# per partition on a six-partition topic made the p99 latency seconds at 2000 tx/s). An empty
+# partition sleeps a little instead, so an idle flow does not spin; 1 ms for its first empty polls
+# after it delivered, when the fetcher is usually a moment behind a stream: with batches of 100 the
+# Velocity domain drain stood idle 0.3-0.4 s of its ~2.3 s in 5 ms naps (1.67-1.79 s of wall instead).
+POLL_WAIT = 0
+IDLE_WAIT = timedelta(milliseconds=5)
+CATCH_UP_WAIT, CATCH_UP_POLLS = timedelta(milliseconds=1), 10
+# Each partition has a consumer of its own, and librdkafka's defaults let each prefetch up to
+# 64 MiB and 100,000 messages: with four partitions a flow held ~350 MiB in fetched messages it
+# had not asked for yet. This keeps 2 MiB at most ahead per partition; 'settings' override it
+# (8 MiB until 2026-12-02: bench/domain_cpu.py's drain peaked 20 MiB higher for the same CPU).
+# Not queued.min.messages: at 10,000 the fetcher refilled too late and a 4-partition flow ran
+# at half speed (41.8k vs 71-82k events/s, bench/kafka_throughput.py's topology, quiet box).
+# batch_size moves few instructions (cachegrind: 500-2000 the same, 100 +3%) but cache misses: a batch
+# walks every step before the next, and 500 events' objects outgrow a core's L2 (1 MiB L2 misses per
+# 100k events: 25.8M at 1000, 23.4M at 500, 20.5M at 250); on this shared box the flow's CPU swung
+# 5-14 us per event between runs of the same batches. At 100 the main thread took 0.76x the CPU of 500
+# (8 pairs; 200: 1.11x, 50: 1.01x of 100), bench/kafka_throughput.py's topology 5.9-7.3 us (2026-12-03).
+DEFAULT_BATCH = 100
+# fetch.queue.backoff.ms: once a partition's queue is past that cap, librdkafka waits this long
+# (1000 ms by default) before it fetches again; the flow drained its 8 MiB in far less and then
+# idled, polling: a backlog drain of the Velocity domain flow took 10.0 s, half of it idle, and
+# 5.3 s with 5 ms (bench/domain_cpu.py's drain, -7 us of CPU per message, median of 6 pairs).
+PREFETCH = {"queued.max.messages.kbytes": 2048, "fetch.queue.backoff.ms": 5}
+# tail: false ends a partition at librdkafka's end-of-partition event, which comes with the first
+# fetch answered empty; the broker holds an empty fetch for fetch.wait.max.ms (500 ms): every
+# bounded run waited half a second at the end, polling its partitions all along (an empty
+# Velocity domain deploy: 0.88 -> 0.40 s of wall, 200 -> 190 ms of CPU, 5 runs each).
+BOUNDED = {"fetch.wait.max.ms": 10}
