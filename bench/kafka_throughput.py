@@ -93,11 +93,12 @@ def create_topics(bootstrap: str, partitions: int, *names: str) -> None:
         future.result(timeout=30)
 
 
-def produce(bootstrap: str, topic: str, count: int) -> float:
+def produce(bootstrap: str, topic: str, count: int, first: int = 0) -> float:
+    """Events ``first`` .. ``first + count - 1`` into ``topic``: seconds it took."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000,
                          "queue.buffering.max.messages": 1000000})
     started = time.perf_counter()
-    for i in range(count):
+    for i in range(first, first + count):
         while True:
             try:
                 producer.produce(topic, technical_event(i), key=str(i).encode())

@@ -1,26 +1,38 @@
-"""Scale-out: CPU per event of ``velocity-flow deploy -p 1`` vs ``deploy -p 2`` on one backlog.
+"""Scale-out: CPU per event of ``velocity-flow deploy -p 2`` vs ``-p 1``, and vs two independent runs.
 
-    python bench/scale_out.py [--events 200000] [--partitions 4] [--rounds 5]
+    python bench/scale_out.py [--events 200000] [--partitions 4] [--rounds 5] [--batch-size N]
 
-Produces ``--events`` Debezium-looking change events into a topic of ``--partitions`` partitions
-(bench/kafka_throughput.py's events and its Kafka -> Kafka topology: cast, filter, map, a Kafka
-sink with every delivery confirmed, ``tail: false``), on a broker of its own. Then, in
-interleaved rounds (p1, p2, p1, ...), ``velocity-flow deploy -p N`` drains the whole backlog into
-a fresh topic with a fresh recovery store. With ``-p 2`` deploy starts two ``velocity-flow run``
-processes of one Bytewax cluster and waits for them, so the ``RUSAGE_CHILDREN`` delta around deploy
-(bench/domain_cpu.py's ``measured``) is the CPU of deploy and both processes; each run also sums
-the CPU its processes showed in /proc as a check of that. Each round also runs both on an
-empty topic of as many partitions: their start-up and shut-down CPU, which ``-p 2`` pays three
-times (deploy and two processes) and ``-p 1`` once, to show the per-event cost without it.
+Produces ``--events`` Debezium-looking change events (bench/kafka_throughput.py's events and
+its Kafka -> Kafka topology: cast, filter, map, a Kafka sink with every delivery confirmed,
+``tail: false``), the first half into topic A, the second into topic B, each of
+``--partitions / 2`` partitions, on a broker of its own. Then, in interleaved rounds, each of
+these drains the backlog into a fresh topic with fresh recovery stores:
 
-Every round checks that both wrote the same records (key -> value) and one per event. Prints
-per round, then ``ratio p2/p1 CPU per event``: median [min..max] of the per-round ratios.
+* ``p1``: ``velocity-flow deploy -p 1`` of the topology reading A and B (``topics: [A, B]``);
+* ``p2``: ``deploy -p 2`` of it: two ``velocity-flow run`` processes of one Bytewax cluster,
+  each reading half of the partitions, exchanging progress (and nothing else: the flow has
+  no keyed step);
+* ``pair``: two ``deploy -p 1`` started together, one reading A and one B, writing to one
+  topic: the same two busy processes on the same box, with no coordination between them.
+
+CPU is the ``RUSAGE_CHILDREN`` delta around deploy (or around the shell that starts and waits
+for the pair): deploy waits for its processes, so it covers all of them
+(bench/domain_cpu.py's ``measured``; each run also sums the CPU its processes showed in /proc
+as a check). Each round also runs each on empty topics: its start-up and shut-down CPU (``p2``
+and ``pair`` pay it for three and two interpreters), to show the per-event cost without it.
+
+Two ratios, start-up excluded: ``p2/p1`` is what a second process costs per event on this box
+(2 cores, the broker on them too); ``p2/pair`` is what the cluster's coordination costs, with
+the contention of two busy processes on two shared cores in both. Every round checks that all
+three wrote the same records (key -> value), one per event. Prints per round, then
+``ratio NAME: median [min..max]`` of the per-round ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import sys
 import uuid
@@ -32,56 +44,82 @@ from bench.domain_cpu import deploy_command, measured  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
 from bench.kafka_throughput import TOPOLOGY, create_topics, produce, records, spread  # noqa: E402
 
+KINDS = ("p1", "p2", "pair")
 
-def drain(bootstrap: str, state: str, source: str, partitions: int, processes: int, tag: str) -> tuple:
-    """(measured run, output topic) of ``deploy -p processes`` of the topology on ``source``."""
-    target = f"{source}-p{processes}-{tag}"
+
+def _deployment(bootstrap: str, state: str, topics: list, target: str, processes: int, name: str,
+                batch_size: int) -> list:
+    """The command that deploys the topology reading ``topics`` into ``target``."""
+    path = os.path.join(state, f"{name}.yaml")
+    text = TOPOLOGY.format(bootstrap=bootstrap, source="SOURCE", target=target,
+                           dead=os.path.join(state, f"{name}-dead.jsonl"))
+    read = f"topics: [{', '.join(topics)}]" + (f", batch_size: {batch_size}" if batch_size else "")
+    with open(path, "w") as out:  # the bench topology's one topic becomes a list (and a batch size)
+        out.write(text.replace("topic: SOURCE", read))
+    return deploy_command(path, os.path.join(state, f"recovery-{name}"), processes)
+
+
+def drain(bootstrap: str, state: str, topics: tuple, partitions: int, kind: str, tag: str, batch_size: int) -> tuple:
+    """(measured run, output topic) of one ``kind`` (module docstring) draining ``topics``."""
+    target = f"{topics[0]}-{kind}-{tag}"
     create_topics(bootstrap, partitions, target)
-    path = os.path.join(state, f"{target}.yaml")
-    with open(path, "w") as out:
-        out.write(TOPOLOGY.format(bootstrap=bootstrap, source=source, target=target,
-                                  dead=os.path.join(state, f"{target}-dead.jsonl")))
-    return measured(deploy_command(path, os.path.join(state, f"recovery-{target}"), processes), os.environ), target
+    if kind == "pair":
+        one, two = (_deployment(bootstrap, state, [topic], target, 1, f"{target}-{n}", batch_size)
+                    for n, topic in enumerate(topics))
+        # both at once; the shell waits for both (so their CPU is in its children's) and fails if either does
+        command = ["sh", "-c", f"{shlex.join(one)} & a=$!; {shlex.join(two)} & b=$!; wait $a || exit 1; wait $b"]
+    else:
+        command = _deployment(bootstrap, state, list(topics), target, 1 if kind == "p1" else 2, target, batch_size)
+    return measured(command, os.environ), target
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--partitions", type=int, default=4, help="partitions of the topic (>= 2)")
+    parser.add_argument("--partitions", type=int, default=4, help="partitions in all (even, >= 2)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
+    parser.add_argument("--batch-size", type=int, default=0, help="the source's batch_size (default: its own)")
     args = parser.parse_args()
+    if args.partitions < 2 or args.partitions % 2:
+        parser.error("--partitions must be even and >= 2")
     with private_broker("scale-out-") as (state, bootstrap):
         run = uuid.uuid4().hex[:6]
-        source, empty = f"scale-{run}", f"scale-empty-{run}"
-        create_topics(bootstrap, args.partitions, source, empty)
-        produce(bootstrap, source, args.events)
-        print(f"backlog: {args.events} events in {args.partitions} partitions; per deploy: CPU us per event "
-              "(start-up included / excluded), wall seconds, CPU seen in /proc / counted", flush=True)
-        runs: dict = {1: [], 2: []}
+        full, empty = (f"scale-{run}-a", f"scale-{run}-b"), (f"scale-empty-{run}-a", f"scale-empty-{run}-b")
+        create_topics(bootstrap, args.partitions // 2, *full, *empty)
+        half = args.events // 2
+        produce(bootstrap, full[0], half)
+        produce(bootstrap, full[1], args.events - half, first=half)
+        print(f"backlog: {args.events} events in {args.partitions} partitions of 2 topics; per run: CPU us per "
+              "event (start-up included / excluded), wall seconds, CPU seen in /proc / counted", flush=True)
+        runs: dict = {kind: [] for kind in KINDS}
         for round_no in range(1, args.rounds + 1):
             outputs, line = {}, []
-            for processes in (1, 2):
-                result, outputs[processes] = drain(bootstrap, state, source, args.partitions, processes, f"r{round_no}")
-                idle, _ = drain(bootstrap, state, empty, args.partitions, processes, f"r{round_no}")
+            for kind in KINDS:
+                tag = f"r{round_no}"
+                result, outputs[kind] = drain(bootstrap, state, full, args.partitions, kind, tag, args.batch_size)
+                idle, _ = drain(bootstrap, state, empty, args.partitions, kind, tag, args.batch_size)
                 result["startup"] = idle["cpu"]
-                runs[processes].append(result)
-                line.append(f"p{processes} {result['cpu'] / args.events * 1e6:5.1f} / "
+                runs[kind].append(result)
+                line.append(f"{kind} {result['cpu'] / args.events * 1e6:5.1f} / "
                             f"{(result['cpu'] - idle['cpu']) / args.events * 1e6:5.1f} us {result['wall']:5.1f} s "
                             f"({result['processes']} processes, {result['seen']:.1f} / {result['cpu']:.1f} s)")
-            one, two = records(bootstrap, outputs[1]), records(bootstrap, outputs[2])
-            if one != two or len(one) != args.events:
-                raise SystemExit(f"round {round_no}: -p 1 wrote {len(one)} records, -p 2 {len(two)}, "
-                                 f"{'equal' if one == two else 'different'} ({args.events} events)")
-            print(f"round {round_no}: " + "   ".join(line) + f"   ({len(one)} equal records)", flush=True)
-        pairs = list(zip(runs[1], runs[2], strict=True))
-        for processes in runs:
-            print(f"p{processes}: CPU {statistics.median(r['cpu'] for r in runs[processes]):.2f} s per drain, "
-                  f"start-up {statistics.median(r['startup'] for r in runs[processes]):.2f} s, "
-                  f"wall {statistics.median(r['wall'] for r in runs[processes]):.1f} s (medians)")
-        print(f"ratio p2/p1 wall time: {spread([two['wall'] / one['wall'] for one, two in pairs])}")
-        print(f"ratio p2/p1 CPU per event, start-up excluded: "
-              f"{spread([(two['cpu'] - two['startup']) / (one['cpu'] - one['startup']) for one, two in pairs])}")
-        print(f"ratio p2/p1 CPU per event: {spread([two['cpu'] / one['cpu'] for one, two in pairs])}")
+            written = [records(bootstrap, outputs[kind]) for kind in KINDS]
+            if any(w != written[0] for w in written) or len(written[0]) != args.events:
+                counts = ", ".join(f"{kind} wrote {len(w)} records" for kind, w in zip(KINDS, written, strict=True))
+                raise SystemExit(f"round {round_no}: {counts}, not all equal ({args.events} events)")
+            print(f"round {round_no}: " + "   ".join(line) + f"   ({len(written[0])} equal records)", flush=True)
+        for kind in KINDS:
+            print(f"{kind}: CPU {statistics.median(r['cpu'] for r in runs[kind]):.2f} s per drain, "
+                  f"start-up {statistics.median(r['startup'] for r in runs[kind]):.2f} s, "
+                  f"wall {statistics.median(r['wall'] for r in runs[kind]):.1f} s (medians)")
+
+        def ratio(a: str, b: str, key=lambda r: r["cpu"] - r["startup"]) -> str:
+            return spread([key(x) / key(y) for x, y in zip(runs[a], runs[b], strict=True)])
+        print(f"ratio p2/p1 wall time: {ratio('p2', 'p1', lambda r: r['wall'])}")
+        print(f"ratio p2/p1 CPU per event: {ratio('p2', 'p1', lambda r: r['cpu'])}")
+        print(f"ratio pair/p1 CPU per event, start-up excluded: {ratio('pair', 'p1')}")
+        print(f"ratio p2/pair CPU per event, start-up excluded: {ratio('p2', 'pair')}")
+        print(f"ratio p2/p1 CPU per event, start-up excluded: {ratio('p2', 'p1')}")
 
 
 if __name__ == "__main__":
