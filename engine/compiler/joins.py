@@ -23,6 +23,7 @@ from engine.metrics import StepCounters
 from engine.operators.joins.base import TwoInputStep
 from engine.operators.joins.stream_table import StreamTableJoin
 from engine.stopping import state_kept
+from engine.thread_state import keep_thread_state
 
 DISCARD, RETAIN = StatefulBatchLogic.DISCARD, StatefulBatchLogic.RETAIN
 
@@ -40,6 +41,7 @@ class _JoinKey(_KeyLogic):
     handled as the generic boundary does."""
 
     def on_batch(self, values: List[list]):
+        keep_thread_state()  # (engine/thread_state.py; keyed.py's on_batch says why here)
         if self.careful or clock.controlled():  # a test's clock: the generic path, its overdue timers first
             return super().on_batch(values)
         add = self.logic.add

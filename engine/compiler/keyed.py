@@ -70,6 +70,7 @@ from engine.operators.dead import describe
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, events_of, singles
 from engine.records import DeadLetter
 from engine.stopping import state_kept
+from engine.thread_state import keep_thread_state
 
 _OK, _DEAD, _FAILED = "ok", "dead", "failed"  # _FAILED: (event, call, what went wrong), the key added later
 _OKS, _DEADS = "oks", "deads"  # a call's events, its dead letters, as one list each (_Batches)
@@ -110,6 +111,7 @@ class _KeyLogic(StatefulBatchLogic):
 
     # -- Bytewax callbacks --------------------------------------------------------------
     def on_batch(self, values: List[list]):
+        keep_thread_state()  # keyed events may arrive on a worker that runs no other step
         results: list = []
         deads: list = []
         now = _now()

@@ -11,8 +11,8 @@ both run on the worker's own thread, as does a ``DynamicSink``'s ``build(step_id
 worker_count)``: ``WorkerProbe`` is such a sink, wired before this one's output
 (engine/compiler/sinks.py), so each thread's worker is known by the time its partitions are
 listed. (By thread id: Bytewax's calls come without a Python thread state of their own, so a
-``threading.local`` is empty at the next call.) ``part_fn`` then ignores the key (the wiring's
-constant) and names the caller's own partition.
+``threading.local`` is empty at the next call until engine/thread_state.py keeps one.)
+``part_fn`` then ignores the key (the wiring's constant) and names the caller's own partition.
 
 Names: ``00000``..``00255`` (or up to the worker count, when larger) whatever the number of workers
 W; worker w lists those i with i % W == w and writes to w. A resumed run loads the snapshot of
