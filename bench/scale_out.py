@@ -18,8 +18,10 @@ these drains the backlog into a fresh topic with fresh recovery stores:
 CPU is the ``RUSAGE_CHILDREN`` delta around deploy (or around the shell that starts and waits
 for the pair): deploy waits for its processes, so it covers all of them
 (bench/domain_cpu.py's ``measured``; each run also sums the CPU its processes showed in /proc
-as a check). Each round also runs each on empty topics: its start-up and shut-down CPU (``p2``
-and ``pair`` pay it for three and two interpreters), to show the per-event cost without it.
+as a check, and the part of it in librdkafka's threads: an idempotent producer whose broker is
+slow to answer busy-loops in one of them, docs/performance.md). Each round also runs each on
+empty topics: its start-up and shut-down CPU (``p2`` and ``pair`` pay it for three and two
+interpreters), to show the per-event cost without it.
 
 Two ratios, start-up excluded: ``p2/p1`` is what a second process costs per event on this box
 (2 cores, the broker on them too); ``p2/pair`` is what the cluster's coordination costs, with
@@ -102,7 +104,8 @@ def main() -> None:
                 runs[kind].append(result)
                 line.append(f"{kind} {result['cpu'] / args.events * 1e6:5.1f} / "
                             f"{(result['cpu'] - idle['cpu']) / args.events * 1e6:5.1f} us {result['wall']:5.1f} s "
-                            f"({result['processes']} processes, {result['seen']:.1f} / {result['cpu']:.1f} s)")
+                            f"({result['processes']} processes, {result['seen']:.1f} / {result['cpu']:.1f} s, "
+                            f"librdkafka {result['librdkafka']:.1f} s)")
             written = [records(bootstrap, outputs[kind]) for kind in KINDS]
             if any(w != written[0] for w in written) or len(written[0]) != args.events:
                 counts = ", ".join(f"{kind} wrote {len(w)} records" for kind, w in zip(KINDS, written, strict=True))
