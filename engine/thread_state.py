@@ -9,13 +9,14 @@ thread state of its own, each call creates one and deletes it after: the thread'
 made ~32,000 of each per 200,000 events (``strace -c``); keeping the state, its worker threads
 took 0.81x [0.70..1.04] of the CPU (6 interleaved pairs, docs/performance-log.md).
 
-``keep_thread_state()``, called at the top of the worker's first calls (each step's batch, the
-Kafka source's poll), calls ``PyGILState_Ensure`` once more on that thread: the count PyO3's
-``Release`` brings down then stays above zero, so Python keeps the thread state (PyO3 still
-releases the interpreter lock after each call). The thread state of a finished worker thread
-stays with the interpreter (a few KiB per worker thread per run): deleting it from another
-thread after the run is only safe once that worker has surely ended, which Bytewax does not
-say on every path (an interrupt returns before joining its workers). On Python's main thread
+``keep_thread_state()``, called where a worker thread first enters Python for the flow (the
+build of each source partition, engine/compiler/connectors.py; a keyed or joining step's batch,
+which may come to a worker that reads no partition), calls ``PyGILState_Ensure`` once more on
+that thread: the count PyO3's ``Release`` brings down then stays above zero, so Python keeps the
+thread state (PyO3 still releases the interpreter lock after each call). The thread state of a
+finished worker thread stays with the interpreter (a few KiB per worker thread per run):
+deleting it from another thread after the run is only safe once that worker has surely ended,
+which Bytewax does not say on every path (an interrupt returns before joining its workers). On Python's main thread
 (one worker, one process) nothing is needed and nothing is done.
 """
 

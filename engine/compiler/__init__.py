@@ -18,7 +18,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from engine.binding.model import StepSpec, Topology
-from engine.compiler.connectors import Build, attach_gauges, declared, watch_epochs
+from engine.compiler.connectors import Build, attach_gauges, declared, keep_thread_states, watch_epochs
 from engine.compiler.fused import filter_then_map, fusable
 from engine.compiler.ownership import Ownership
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
@@ -83,6 +83,7 @@ class _Wiring:
             source = self.options.build("source", spec, None)
             attach_gauges(source, self.metrics.gauges(name))
             watch_epochs(source, self.metrics.gauges(name))
+            keep_thread_states(source)
             raw = op.input(name, self.flow, source)
             decode = Decode(name, spec.event_schema, spec.options.get("format", "json"))
             step_id = f"{name}:decode"

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from engine.binding.model import SinkSpec, SourceSpec
 from engine.catalog import component
 from engine.metrics import Gauges, StepCounters
+from engine.thread_state import keep_thread_state
 
 DECODE_OPTIONS = ("format",)  # handled by the source's decode step, not by the connector
 Build = Callable[[str, Union[SourceSpec, SinkSpec], Optional[StepCounters]], Any]
@@ -44,6 +45,20 @@ def watch_epochs(source: Any, gauges: Gauges) -> None:
         return part
 
     source.build_part = build_part
+
+
+def keep_thread_states(source: Any) -> None:
+    """Bytewax builds a source's partitions (a dynamic source's ``build``) on the worker threads
+    that then poll them: each keeps its Python thread state from there on (engine/thread_state.py),
+    before its first poll and its first step."""
+    name = "build_part" if hasattr(source, "build_part") else "build"
+    build = getattr(source, name)
+
+    def built(*args):
+        keep_thread_state()
+        return build(*args)
+
+    setattr(source, name, built)
 
 
 def _noting(snapshot: Callable[[], Any], part: str, gauges: Gauges) -> Callable[[], Any]:

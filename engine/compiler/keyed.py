@@ -111,7 +111,7 @@ class _KeyLogic(StatefulBatchLogic):
 
     # -- Bytewax callbacks --------------------------------------------------------------
     def on_batch(self, values: List[list]):
-        keep_thread_state()  # keyed events may arrive on a worker that runs no other step
+        keep_thread_state()  # keyed events may arrive on a worker that reads no source partition
         results: list = []
         deads: list = []
         now = _now()

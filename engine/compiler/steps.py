@@ -14,7 +14,6 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 
 from engine.metrics import StepCounters
-from engine.thread_state import keep_thread_state
 
 
 @dataclass(frozen=True)  # a dataclass: Bytewax's @operator finds the Streams of its result by its fields
@@ -56,18 +55,8 @@ def _seconds(results):
 def batch_step(step_id: str, up: Stream, process: Callable[[Any], Any]) -> StepOut:
     """Run ``process(batch) -> (events, dead_letters)`` over every batch; empty batches vanish.
     For a routing step the events are ``{output: events}`` dicts, split by ``route_output``."""
-    results: Stream = op.map("process", up, _kept_thread_state(process))
+    results: Stream = op.map("process", up, process)
     return StepOut(op.flat_map_batch("ok", results, _firsts), op.flat_map_batch("dead", results, _seconds))
-
-
-def _kept_thread_state(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``process`` that first keeps its worker thread's Python thread state (engine/thread_state.py)."""
-
-    def run(batch):
-        keep_thread_state()
-        return process(batch)
-
-    return run
 
 
 def route_output(step_id: str, routed: Stream, output: str) -> Stream:

@@ -47,7 +47,6 @@ from engine.durations import parse_duration
 from engine.metrics import Gauges, StepCounters
 from engine.records import RawBatch
 from engine.stopping import stop_requested
-from engine.thread_state import keep_thread_state
 
 _CONSUMER_ONLY = ("group.id",)
 # Alignment: a front older than every timestamp, and how long a lagging partition with nothing
@@ -164,7 +163,6 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
             self._assign_error = exc
 
     def next_batch(self) -> List[RawBatch]:
-        keep_thread_state()  # an idle flow's worker polls here and nowhere else (engine/thread_state.py)
         if stop_requested():  # a clean stop: the snapshot keeps _next, the first message not delivered
             raise StopIteration()
         if not self._pending:

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-import engine.compiler.steps as steps
+import engine.compiler.connectors as connectors
 from engine.operators.decode import Decode
 from engine.runtime.runner import RunOptions
 
@@ -64,7 +64,7 @@ def test_a_worker_thread_keeps_its_thread_state_from_batch_to_batch(flow, calls)
 
 
 def test_without_it_every_batch_finds_a_new_thread_state(flow, calls, monkeypatch):
-    monkeypatch.setattr(steps, "keep_thread_state", lambda: None)
+    monkeypatch.setattr(connectors, "keep_thread_state", lambda: None)
     assert _run(flow) == []
     assert len(calls) == EVENTS // 2
     assert not any(kept for _, kept in calls)
