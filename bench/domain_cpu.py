@@ -62,6 +62,15 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # -- one child, measured ---------------------------------------------------------------------
+def _stat_fields(stat: bytes) -> list:
+    """A /proc ``stat`` line's fields after the command name (which may hold spaces and ')')."""
+    return stat.rsplit(b")", 1)[1].split()
+
+
+def _cpu_seconds(fields: list) -> float:
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
 def _tree(root: int) -> dict:
     """``root`` and its descendants (from /proc's parent pids): pid -> CPU seconds so far."""
     parents: dict = {}
@@ -70,9 +79,9 @@ def _tree(root: int) -> dict:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", "rb") as stat:
-                    fields = stat.read().rsplit(b")", 1)[1].split()
+                    fields = _stat_fields(stat.read())
                 parents.setdefault(int(fields[1]), []).append(int(entry))
-                cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / TICKS
+                cpu[int(entry)] = _cpu_seconds(fields)
             except (OSError, IndexError, ValueError):
                 continue
     found, todo = {}, [root]
@@ -97,8 +106,7 @@ def _librdkafka_cpu(pid: int) -> dict:
         except OSError:
             continue
         if text[text.index(b"(") + 1:].startswith(b"rdk:"):
-            fields = text.rsplit(b")", 1)[1].split()
-            found[(pid, tid)] = (int(fields[11]) + int(fields[12])) / TICKS
+            found[(pid, tid)] = _cpu_seconds(_stat_fields(text))
     return found
 
 
