@@ -67,6 +67,7 @@ def upgraded(state: Optional[MergeState]) -> Optional[MergeState]:
         return None
     if isinstance(state.done, list):  # a snapshot taken when ``done`` was a list
         state.done = dict.fromkeys(state.done)
+    state.ended = list(dict.fromkeys(state.ended))  # a snapshot from when an END that came twice was in it twice
     for name, default in (("loose", list), ("released_upto", lambda: None), ("arrivals", int),
                           ("begun", dict), ("unmarked", dict)):  # a snapshot from before these
         if not hasattr(state, name):

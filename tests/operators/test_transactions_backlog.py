@@ -4,8 +4,11 @@ survives a snapshot taken before it existed."""
 
 import pickle
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 import engine.operators.merge_transactions as module
-from tests.operators.test_transactions_snapshots import begin, change, end, feed, merger, row
+from tests.operators.test_transactions_snapshots import NOW, begin, change, end, feed, merger, row
 
 
 def _counting(monkeypatch):
@@ -64,3 +67,33 @@ def test_a_snapshot_from_before_the_per_table_index_still_finds_the_transactions
     out = feed(merge, restored, [begin(801)] + marked + [end(801, marked)])
     assert [e["tx_id"] for e in out] == ["800", "802", "801"]  # both changed note before 801 did
     assert restored.s.unended == {} and restored.s.unended_tables == {}
+
+
+def test_an_end_that_comes_twice_is_in_the_commit_order_once_at_its_first_place():
+    merge, logic = merger(markers=True)
+    txs = {n: [change("u", "note", n, row(n, 0), row(n, 1), tx=n, lsn=n)] for n in (1, 2)}
+    bad_second = {**end(2, txs[2]), "event_count": "x"}  # an unreadable END: dead-lettered, its place kept
+    (_, items), = merge.group([end(1, txs[1]), end(2, txs[2]), end(1, txs[1]), bad_second])[0]
+    assert [d.event for d in logic.add(items, NOW)[1]] == [bad_second]
+    assert logic.s.ended == ["1", "2"]
+    assert [e["tx_id"] for e in feed(merge, logic, txs[2] + txs[1])] == ["1", "2"] and logic.s.ended == []
+
+
+def test_a_snapshot_holding_an_end_twice_is_read_with_it_once():
+    merge, logic = merger(markers=True)
+    changes = [change("u", "note", 1, row(1, 0), row(1, 1), tx=800, lsn=50)]
+    feed(merge, logic, [end(800, changes)])
+    old = pickle.loads(pickle.dumps(logic.state()))
+    old.ended = ["800", "800"]  # as the version before could have pickled it
+    restored = merge.logic(old)
+    assert restored.s.ended == ["800"]
+    assert [e["tx_id"] for e in feed(merge, restored, changes)] == ["800"] and restored.s.ended == []
+
+
+@given(st.lists(st.integers(0, 30), unique=True), st.sets(st.integers(0, 40)))
+def test_forgetting_released_ids_leaves_what_a_filter_of_them_leaves(ended, released):
+    ids = [str(n) for n in ended]
+    gone = {str(n) for n in released}
+    expected = [i for i in ids if i not in gone]
+    module._forget_ended(ids, gone)
+    assert ids == expected
