@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
-from itertools import filterfalse
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from engine.durations import HINT as DURATION_HINT
@@ -48,7 +47,7 @@ from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events_of
-from engine.operators.transaction_intake import change, intake
+from engine.operators.transaction_intake import all_changes, change, intake
 from engine.operators.transaction_net import (  # noqa: F401 - net_change: this module's interface
     key_function,
     net_change,
@@ -56,7 +55,15 @@ from engine.operators.transaction_net import (  # noqa: F401 - net_change: this 
 )
 from engine.operators.transaction_order import Loose, in_table_order, position, runs, take
 from engine.operators.transaction_records import announced, marker_id, no_id, unwrapped
-from engine.operators.transaction_state import MergeState, Transaction, forget_unended, remember, unended, upgraded
+from engine.operators.transaction_state import (
+    MergeState,
+    Transaction,
+    forget_ended,
+    forget_unended,
+    remember,
+    unended,
+    upgraded,
+)
 from engine.operators.transaction_steer import Steer
 from engine.operators.transaction_timer import IdleTimer, waits
 from engine.records import DeadLetter
@@ -163,7 +170,7 @@ class TransactionMerger(KeyLogic):
 
     def _ended(self, transaction: Transaction) -> None:
         """Its END came: it goes in END order. Once only: a second END (with counts or not)
-        keeps the first one's place, so ``ended`` never holds an id twice (_forget_ended)."""
+        keeps the first one's place, so ``ended`` never holds an id twice (``forget_ended``)."""
         if transaction.expected is None and not transaction.unreadable_end:
             self.s.ended.append(transaction.id)
 
@@ -221,7 +228,7 @@ class TransactionMerger(KeyLogic):
         results: List[dict] = []
         deads: List[DeadLetter] = []
         if transactions:
-            _forget_ended(self.s.ended, {t.id for t in transactions})
+            forget_ended(self.s, {t.id for t in transactions})
         self._emit_loose(self.s.released_upto, results, deads, unpositioned=False)  # late ones
         for transaction in transactions:
             if self.s.open.get(transaction.id) is not transaction:  # became loose meanwhile (_unmarked)
@@ -335,8 +342,12 @@ class MergeTransactions(KeyedStep):
     def group_events(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
         """One key sees every transaction, so they come out in commit order (one worker: the
         database's commit log is serial too); its events as one ``Events``, no pair per event."""
-        events = Events()
         deads: List[DeadLetter] = []
+        if all_changes(batch):  # the usual batch, from the debezium step: C loops, no Python per event
+            events = Events(batch)
+            events.key = ALL
+            return [(ALL, events)], deads
+        events = Events()
         for original in batch:
             if type(original) is dict and "op" in original and "payload" not in original:  # a change: as _entry
                 events.append(original)
@@ -380,20 +391,3 @@ def _idle(config: dict) -> Optional[timedelta]:
         return parse_duration(config["idle"])
     except ValueError as exc:
         raise ConfigError(str(exc), ("idle",), hint=DURATION_HINT) from None
-
-
-def _forget_ended(ended: List[str], released: set) -> None:
-    """Take the ``released`` ids out of ``ended``, in place. They are nearly always its first
-    ids (``_ready`` walks it in END order) and it holds each id once (``_ended``; ``upgraded``
-    for older snapshots): one slice deletion then. In a backlog whose END records came first,
-    ``ended`` holds thousands of ids; filtering it whole at each release was ~3% of the
-    merge's CPU (bench/domain_cpu.py's backlog, 2026-12-03)."""
-    head = 0
-    for tx_id in ended:
-        if tx_id not in released:
-            break
-        head += 1
-    if head == len(released):  # all of them, each once: none is left further on
-        del ended[:head]
-    else:  # (released by idleness or at the end of the input, in another order)
-        ended[:] = filterfalse(released.__contains__, ended)

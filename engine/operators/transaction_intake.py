@@ -20,12 +20,15 @@ one ``Events`` per batch (``MergeTransactions.group_events``), ~5% of the merge'
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import repeat
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from engine.operators.dead import describe
 from engine.operators.transaction_order import STREAMING, Loose
 from engine.operators.transaction_state import MergeState, Transaction
 from engine.records import DeadLetter
+
+_DICT = {dict}
 
 
 def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, step_id: str,
@@ -78,6 +81,13 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
         _ran(s, run, run_table, first, arrival, now, seen)
     s.arrivals = arrival
     return deads, seen
+
+
+def all_changes(batch: list) -> bool:
+    """Whether every event of ``batch`` is a change (a dict with ``op`` and no ``payload``),
+    as ``merge_transactions``' grouping tests each one."""
+    return bool(batch) and set(map(type, batch)) == _DICT and all(map(dict.__contains__, batch, repeat("op"))) \
+        and not any(map(dict.__contains__, batch, repeat("payload")))
 
 
 def _ran(s: MergeState, transaction: Transaction, table: str, first: int, last: int, now: datetime,

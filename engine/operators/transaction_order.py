@@ -31,12 +31,14 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Dict, List, Optional, Tuple
 
 # values of source.snapshot outside a snapshot: a change is a snapshot read when its op is r or
 # its source.snapshot is another value (merge_transactions' _change); "false", Debezium's, first
 # (a test of membership compares in order; none of these comparisons raises)
 STREAMING = ("false", None, False)
+_LSN, _INT = itemgetter("lsn"), {int}
 
 
 @dataclass
@@ -52,6 +54,12 @@ class Loose:
 
 def position(changes: List[dict]) -> Optional[Any]:
     """The source position of changes: their highest numeric ``lsn``; None when none has one."""
+    try:  # the usual transaction: every change has an integer lsn; C loops
+        lsns = list(map(_LSN, changes))
+        if set(map(type, lsns)) == _INT:
+            return max(lsns)
+    except (KeyError, TypeError):
+        pass
     best = None
     for change in changes:
         lsn = change.get("lsn")

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import engine.operators.merge_transactions as module
+from engine.operators.transaction_state import MergeState, forget_ended
 from tests.operators.test_transactions_snapshots import NOW, begin, change, end, feed, merger, row
 
 
@@ -95,5 +96,28 @@ def test_forgetting_released_ids_leaves_what_a_filter_of_them_leaves(ended, rele
     ids = [str(n) for n in ended]
     gone = {str(n) for n in released}
     expected = [i for i in ids if i not in gone]
-    module._forget_ended(ids, gone)
+    forget_ended(MergeState(ended=ids), gone)
     assert ids == expected
+
+
+_MAYBE_CHANGE = st.one_of(
+    st.fixed_dictionaries({"op": st.sampled_from(["c", "u"]), "table": st.just("note"), "tx_id": st.sampled_from(["1", "2"]),
+                           "before": st.none(), "after": st.just({"id": 1, "order_id": 1})}),
+    st.just({"status": "END", "id": "1:0", "event_count": 0, "data_collections": []}),
+    st.just({"payload": {"op": "c"}, "op": "c"}), st.just({"schema": {}, "payload": None}), st.just([1]), st.none())
+
+
+@given(st.lists(_MAYBE_CHANGE, max_size=6))
+def test_a_batch_of_changes_is_grouped_as_the_loop_over_its_events_groups_it(batch):
+    merge, _ = merger(markers=True)
+    fast = merge.group_events(batch)
+    original = module.all_changes
+    try:
+        module.all_changes = lambda _batch: False  # the loop alone
+        slow = merge.group_events(batch)
+    finally:
+        module.all_changes = original
+    assert [(k, list(e), e.key) for k, e in fast[0]] == [(k, list(e), e.key) for k, e in slow[0]]
+    assert [(d.event, d.error) for d in fast[1]] == [(d.event, d.error) for d in slow[1]]
+    assert module.all_changes(batch) == (bool(batch) and all(type(e) is dict and "op" in e and "payload" not in e
+                                                              for e in batch))

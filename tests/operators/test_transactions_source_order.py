@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.operators.merge_transactions import MergeTransactions
+from engine.operators.transaction_order import position
 from tests.operators.test_transactions_snapshots import apply
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc)
@@ -143,3 +144,16 @@ def test_released_events_applied_in_release_order_equal_the_lsn_order(spec, mark
     assert logic.s.loose == [] and [t for t in logic.s.open.values() if t.changes] == []
     for event in out:  # every output change carries its source position
         assert all(type(c["seq"]) is int and c["lsn"] is not None for c in event["changes"])
+
+
+def _highest_numeric_lsn(changes):
+    lsns = [c.get("lsn") for c in changes]
+    return max((lsn for lsn in lsns if type(lsn) in (int, float) and lsn == lsn), default=None)  # (NaN != NaN)
+
+
+_LSNS = st.one_of(st.integers(-2, 2**70), st.floats(allow_nan=True), st.none(), st.booleans(), st.text(max_size=2))
+
+
+@given(st.lists(st.one_of(st.fixed_dictionaries({"lsn": _LSNS}), st.just({})), max_size=5))
+def test_the_position_of_changes_is_their_highest_numeric_lsn(changes):
+    assert repr(position(changes)) == repr(_highest_numeric_lsn(changes))
