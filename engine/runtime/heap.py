@@ -12,9 +12,13 @@ memory (RSS 49 MB both ways on bench/boundaries.py's flow).
 Setting either value also ends glibc's *dynamic* mmap threshold (it rises, up to 32 MiB, each
 time an mmapped block is freed) at whatever it has reached by then: after the imports it is
 often several MiB, and from then on every large buffer of every batch lands on the heap, which
-then keeps ~80 MiB more at peak on the Velocity domain flow (bench/domain_cpu.py). So the
-threshold is set back to glibc's initial 128 KiB: blocks that large are mapped and unmapped
-on their own, as before the imports.
+then kept ~80 MiB more at peak on the Velocity domain flow (bench/domain_cpu.py). So the
+threshold is set, to 2 MiB: blocks over that are mapped and unmapped on their own. Not glibc's
+initial 128 KiB (2026-12-01 to 12-03): librdkafka decompresses each fetched LZ4 message set into
+a fresh 1-2 MiB buffer, which at 128 KiB was mapped, faulted in page by page and unmapped at
+every fetch: ~40,000 of the domain drain's ~80,000 page faults. At 2 MiB they stay in the heaps
+of librdkafka's broker threads: faults 81k -> 39k, CPU 0.90x, peak RSS +21 MiB (155 -> 176,
+the peer's ~165; performance.md, "The C heap"). 1 MiB changed nothing, 4 MiB the same as 2.
 
 Settings the user gives (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_``, ``GLIBC_TUNABLES``)
 are left alone; on a C library without ``mallopt`` (musl, macOS) this does nothing.
@@ -28,7 +32,7 @@ import os
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's malloc.h
 TRIM_THRESHOLD = 32 << 20
 TOP_PAD = 4 << 20
-MMAP_THRESHOLD = 128 << 10
+MMAP_THRESHOLD = 2 << 20
 _USER_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
 
 
