@@ -17,7 +17,7 @@ threshold is set, to 2 MiB: blocks over that are mapped and unmapped on their ow
 initial 128 KiB (2026-12-01 to 12-03): librdkafka decompresses each fetched LZ4 message set into
 a fresh 1-2 MiB buffer, which at 128 KiB was mapped, faulted in page by page and unmapped at
 every fetch: ~40,000 of the domain drain's ~80,000 page faults. At 2 MiB they stay in the heaps
-of librdkafka's broker threads: faults 81k -> 39k, CPU 0.90x, peak RSS +21 MiB (155 -> 176,
+of librdkafka's broker threads: faults 81k -> 39k, CPU 0.90-0.94x, peak RSS +21 MiB (155 -> 176,
 the peer's ~165; performance.md, "The C heap"). 1 MiB changed nothing, 4 MiB the same as 2.
 
 Settings the user gives (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_``, ``GLIBC_TUNABLES``)
