@@ -200,62 +200,54 @@ def envelope_reader(loads):
     return read
 
 
-def main(bootstrap: str, prefix: str, out: str, sliced: bool = False) -> None:
-    topics = [f"{prefix}.public.{t}" for t in TABLES] + [f"{prefix}.transaction"]
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"peer-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in topics])
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                         "linger.ms": 5})
-    marker_topic, ours = topics[-1], {f"public.{t}": t for t in TABLES}
-    convs: dict = {}
-    open_txs: dict = {}  # tx id -> [changes, per-table counts]
-    expected: dict = {}  # tx id -> per-table counts END announced
-    ended: deque = deque()  # END order = commit order
-    ended_partitions: set = set()  # (topic, partition) at their end
-    messages, events = 0, 0
-    loads, dumps, produce = orjson.loads, orjson.dumps, producer.produce
-    read = envelope_reader(loads) if sliced else None
-    while len(ended_partitions) < len(topics):
-        for message in consumer.consume(num_messages=1000, timeout=1.0):
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    ended_partitions.add((message.topic(), message.partition()))
-                    continue
-                raise SystemExit(str(error))
-            raw = message.value()
-            if raw is None:
-                continue
-            messages += 1
-            topic = message.topic()
-            if read is None:
-                record = loads(raw)
-                schema, payload = record["schema"], record["payload"]
-            else:
-                schema, payload = read(topic, raw)
-            if topic == marker_topic:
-                if payload["status"] != "END":
-                    continue
-                tx = payload["id"].split(":", 1)[0]
-                counts = {ours[c["data_collection"]]: c["event_count"] for c in payload["data_collections"]
-                          if c["data_collection"] in ours}
-                if counts or tx in open_txs:
-                    expected[tx] = counts
-                    ended.append(tx)
-                continue
-            table = topic.rsplit(".", 1)[1]
-            if topic not in convs:
-                convs[topic] = converters(schema)
-            before, after, source = payload["before"], payload["after"], payload["source"]
-            decode_rows(before, after, convs[topic])
-            tx = str(source["txId"])
-            state = open_txs.get(tx)
-            if state is None:
-                state = open_txs[tx] = [[], dict.fromkeys(TABLES, 0)]
-            state[0].append((table, payload["op"], before, after, source["lsn"], payload["ts_ms"]))
-            state[1][table] += 1
-        while ended:  # release complete transactions in commit order
+class DomainPeer:
+    """The flow's work on messages as they come: ``take`` each (topic, value), then ``released``
+    gives the (key, value) of the domain events of the transactions complete so far, in commit
+    order. ``main`` feeds it from Kafka; bench/domain_replay.py from memory."""
+
+    def __init__(self, marker_topic: str, sliced: bool = False) -> None:
+        self.marker_topic = marker_topic
+        self.ours = {f"public.{t}": t for t in TABLES}
+        self.convs: dict = {}
+        self.open_txs: dict = {}  # tx id -> [changes, per-table counts]
+        self.expected: dict = {}  # tx id -> per-table counts END announced
+        self.ended: deque = deque()  # END order = commit order
+        self.read = envelope_reader(orjson.loads) if sliced else None
+
+    def take(self, topic: str, raw: bytes) -> None:
+        if self.read is None:
+            record = orjson.loads(raw)
+            schema, payload = record["schema"], record["payload"]
+        else:
+            schema, payload = self.read(topic, raw)
+        if topic == self.marker_topic:
+            if payload["status"] != "END":
+                return
+            tx = payload["id"].split(":", 1)[0]
+            ours = self.ours
+            counts = {ours[c["data_collection"]]: c["event_count"] for c in payload["data_collections"]
+                      if c["data_collection"] in ours}
+            if counts or tx in self.open_txs:
+                self.expected[tx] = counts
+                self.ended.append(tx)
+            return
+        table = topic.rsplit(".", 1)[1]
+        if topic not in self.convs:
+            self.convs[topic] = converters(schema)
+        before, after, source = payload["before"], payload["after"], payload["source"]
+        decode_rows(before, after, self.convs[topic])
+        tx = str(source["txId"])
+        state = self.open_txs.get(tx)
+        if state is None:
+            state = self.open_txs[tx] = [[], dict.fromkeys(TABLES, 0)]
+        state[0].append((table, payload["op"], before, after, source["lsn"], payload["ts_ms"]))
+        state[1][table] += 1
+
+    def released(self) -> list:
+        """(key bytes or None, value bytes) of the transactions complete now, in commit order."""
+        out = []
+        ended, open_txs, expected, dumps = self.ended, self.open_txs, self.expected, orjson.dumps
+        while ended:
             tx = ended[0]
             state = open_txs.get(tx)
             counts = expected[tx]
@@ -269,11 +261,40 @@ def main(bootstrap: str, prefix: str, out: str, sliced: bool = False) -> None:
                 continue
             del open_txs[tx]
             for key, event in domain_events(tx, state[0]):
-                produce(out, dumps(event, default=_exact), None if key is None else key.encode())
-                events += 1
+                out.append((None if key is None else key.encode(), dumps(event, default=_exact)))
+        return out
+
+
+def main(bootstrap: str, prefix: str, out: str, sliced: bool = False) -> None:
+    topics = [f"{prefix}.public.{t}" for t in TABLES] + [f"{prefix}.transaction"]
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"peer-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in topics])
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                         "linger.ms": 5})
+    peer = DomainPeer(topics[-1], sliced)
+    ended_partitions: set = set()  # (topic, partition) at their end
+    messages, events = 0, 0
+    produce = producer.produce
+    while len(ended_partitions) < len(topics):
+        for message in consumer.consume(num_messages=1000, timeout=1.0):
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    ended_partitions.add((message.topic(), message.partition()))
+                    continue
+                raise SystemExit(str(error))
+            raw = message.value()
+            if raw is None:
+                continue
+            messages += 1
+            peer.take(message.topic(), raw)
+        for key, value in peer.released():  # complete transactions, in commit order
+            produce(out, value, key)
+            events += 1
         producer.poll(0)
-    if open_txs or ended:
-        raise SystemExit(f"{len(open_txs)} transaction(s) still open at the end of the topics")
+    if peer.open_txs or peer.ended:
+        raise SystemExit(f"{len(peer.open_txs)} transaction(s) still open at the end of the topics")
     producer.flush(60)
     consumer.close()
     print(orjson.dumps({"messages": messages, "events": events}).decode())

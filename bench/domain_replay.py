@@ -1,0 +1,170 @@
+"""The engine's own work on technical -> domain, without Kafka or Bytewax: its operators vs the peer's code.
+
+    python bench/domain_replay.py [--transactions 10000] [--rounds 5]
+
+bench/domain_cpu.py measures whole drains through a broker, and on a shared 2-core box their
+CPU swings 2.5x between rounds of the same work, which hides any change under ~15%. This bench
+takes the same backlog (bench/domain_latency.py's workload: the simulator's Debezium messages
+with inline Connect schemas and END markers), keeps it in memory, and replays it in one
+process, in batches of 100 per topic taken from the six topics in turn (as six sources deliver
+them), through:
+
+* ``engine``: the operators of topologies/velocity/transport_order_domain.yaml as the compiled
+  flow calls them: each source's ``Decode``, ``debezium`` (``process_owned``: the source's
+  events are owned whole), ``merge_transactions`` (``group_events``, then its logic's ``add``;
+  ``flush`` at the end), the domain ``map`` (its JSON-schema check included) and the Kafka
+  sink's encoding of a batch; with the engine's GC thresholds (engine/runtime/runner.py);
+* ``peer``: bench/domain_peer.py's ``DomainPeer`` with ``--sliced`` (only each payload parsed,
+  as the engine's decoder does), one message at a time, its complete transactions released
+  after each batch; with Python's default GC thresholds, as its own process has them.
+
+Left out on both sides: Kafka (consume, produce, librdkafka's threads), and for the engine
+Bytewax's scheduling, the steps' error boundaries, lineage and metrics. Rounds alternate
+(engine, peer, engine, ...), each on fresh operators and a fresh copy of nothing: the raw
+values are bytes, never changed. Every round checks that both made the same domain events
+(bench/domain_cpu.py's ``canonical``). Prints per round the CPU per message of each and the
+engine's per-step split, then ``ratio engine/peer CPU per message``: median [min..max].
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timezone
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+from bench.domain_cpu import canonical  # noqa: E402
+from bench.domain_latency import TABLES, workload  # noqa: E402
+from bench.domain_peer import DomainPeer  # noqa: E402
+from engine.binding import validate_file  # noqa: E402
+from engine.connectors.kafka_sink import _batch_encoder  # noqa: E402
+from engine.operators.decode import Decode  # noqa: E402
+from engine.records import RawBatch  # noqa: E402
+from engine.runtime.runner import _GC_THRESHOLDS  # noqa: E402
+
+FLOW = "transport_order_domain"
+TOPOLOGY = os.path.join(ROOT, "topologies", "velocity", f"{FLOW}.yaml")
+BATCH = 100  # the Kafka source's default batch (engine/connectors/kafka_tuning.py)
+STEPS = ("decode", "debezium", "merge", "map", "encode")
+
+
+def batches(txs: list, size: int = BATCH) -> list:
+    """(topic, values) batches of ``size`` per topic, the topics taken in turn."""
+    per_topic: dict = {}
+    for messages in txs:
+        for suffix, value in messages:
+            per_topic.setdefault(f"r.{suffix}", []).append(value)
+    queues = {topic: [values[i:i + size] for i in range(0, len(values), size)] for topic, values in per_topic.items()}
+    out = []
+    for index in range(max(map(len, queues.values()))):
+        out += [(topic, chunks[index]) for topic, chunks in queues.items() if index < len(chunks)]
+    return out
+
+
+def engine_run(order: list) -> tuple:
+    """(encoded values, CPU seconds per step) of the topology's operators over ``order``."""
+    changes, merge, domain = (step.operator for step in validate_file(TOPOLOGY).topology.steps)
+    decoders = {topic: Decode(topic) for topic, _ in order}
+    logic = merge.logic()
+    encode = _batch_encoder("out", 1 << 20, lambda topic: None)
+    now = datetime.now(timezone.utc)
+    spent = dict.fromkeys(STEPS, 0.0)
+    values: list = []
+    clock = time.process_time
+
+    def downstream(released: list, started: float) -> None:
+        mapped, _ = domain.process(released)
+        middle = clock()
+        values.extend(message[2] for message in encode(list(mapped)))
+        spent["map"] += middle - started
+        spent["encode"] += clock() - middle
+
+    for topic, raw in order:
+        started = clock()
+        events, _ = decoders[topic].process(RawBatch(raw, topic, offsets=range(len(raw))))
+        decoded = clock()
+        spent["decode"] += decoded - started
+        if not topic.endswith(".transaction"):
+            events, _ = changes.process_owned(list(events))
+        converted = clock()
+        spent["debezium"] += converted - decoded
+        released: list = []
+        for _, group in merge.group_events(list(events))[0]:
+            released += logic.add(group, now)[0]
+        merged = clock()
+        spent["merge"] += merged - converted
+        if released:
+            downstream(released, merged)
+    started = clock()
+    released = logic.flush()[0]
+    spent["merge"] += clock() - started
+    if released:
+        downstream(released, clock())
+    return values, spent
+
+
+def peer_run(order: list) -> tuple:
+    peer = DomainPeer("r.transaction", sliced=True)
+    values: list = []
+    started = time.process_time()
+    for topic, raw in order:
+        for value in raw:
+            peer.take(topic, value)
+        values.extend(value for _, value in peer.released())
+    return values, time.process_time() - started
+
+
+def timed(run, order: list, thresholds: tuple) -> tuple:
+    before = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(*thresholds)
+    try:
+        return run(order)
+    finally:
+        gc.set_threshold(*before)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transactions", type=int, default=10000, help="transactions in the backlog")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
+    parser.add_argument("--batch-size", type=int, default=BATCH, help="messages per batch of a topic")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="domain-replay-") as tmp:
+        txs = workload(f"{tmp}/tms", TABLES[FLOW], max(20, args.transactions // 3), 1)[:args.transactions]
+    order = batches(txs, args.batch_size)
+    messages = sum(len(raw) for _, raw in order)
+    del txs
+    gc.freeze()  # the backlog itself: walked by neither side's collections
+    print(f"backlog: {args.transactions} transactions, {messages} technical messages, batches of {args.batch_size}; "
+          "CPU us per message", flush=True)
+    ratios, engine_cpu, peer_cpu = [], [], []
+    default_gc = gc.get_threshold()
+    for round_no in range(1, args.rounds + 1):
+        ours, spent = timed(engine_run, order, _GC_THRESHOLDS)
+        theirs, peer_seconds = timed(peer_run, order, default_gc)
+        if Counter(map(canonical, ours)) != Counter(map(canonical, theirs)):
+            raise SystemExit(f"round {round_no}: different domain events ({len(ours)} from the engine, "
+                             f"{len(theirs)} from the peer)")
+        engine_seconds = sum(spent.values())
+        ratios.append(engine_seconds / peer_seconds)
+        engine_cpu.append(engine_seconds)
+        peer_cpu.append(peer_seconds)
+        split = "  ".join(f"{step} {spent[step] / messages * 1e6:.2f}" for step in STEPS)
+        print(f"round {round_no}: engine {engine_seconds / messages * 1e6:5.2f} us ({split})   "
+              f"peer {peer_seconds / messages * 1e6:5.2f} us   ({len(ours)} equal domain events)", flush=True)
+    print(f"engine: {statistics.median(engine_cpu) / messages * 1e6:.2f} us per message, "
+          f"peer: {statistics.median(peer_cpu) / messages * 1e6:.2f} us (medians)")
+    print(f"ratio engine/peer CPU per message: {statistics.median(ratios):.3f} [{min(ratios):.3f}..{max(ratios):.3f}]")
+
+
+if __name__ == "__main__":
+    main()
