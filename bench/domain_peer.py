@@ -213,35 +213,43 @@ class DomainPeer:
         self.expected: dict = {}  # tx id -> per-table counts END announced
         self.ended: deque = deque()  # END order = commit order
         self.read = envelope_reader(orjson.loads) if sliced else None
+        self.take = self._taker()
 
-    def take(self, topic: str, raw: bytes) -> None:
-        if self.read is None:
-            record = orjson.loads(raw)
-            schema, payload = record["schema"], record["payload"]
-        else:
-            schema, payload = self.read(topic, raw)
-        if topic == self.marker_topic:
-            if payload["status"] != "END":
+    def _taker(self):
+        """``take(topic, raw)``: a closure over the state, its names bound once (as the loop of
+        one function would have them), so that the peer pays no method dispatch per message."""
+        marker_topic, ours, convs, open_txs = self.marker_topic, self.ours, self.convs, self.open_txs
+        expected, ended, read, loads = self.expected, self.ended, self.read, orjson.loads
+
+        def take(topic: str, raw: bytes) -> None:
+            if read is None:
+                record = loads(raw)
+                schema, payload = record["schema"], record["payload"]
+            else:
+                schema, payload = read(topic, raw)
+            if topic == marker_topic:
+                if payload["status"] != "END":
+                    return
+                tx = payload["id"].split(":", 1)[0]
+                counts = {ours[c["data_collection"]]: c["event_count"] for c in payload["data_collections"]
+                          if c["data_collection"] in ours}
+                if counts or tx in open_txs:
+                    expected[tx] = counts
+                    ended.append(tx)
                 return
-            tx = payload["id"].split(":", 1)[0]
-            ours = self.ours
-            counts = {ours[c["data_collection"]]: c["event_count"] for c in payload["data_collections"]
-                      if c["data_collection"] in ours}
-            if counts or tx in self.open_txs:
-                self.expected[tx] = counts
-                self.ended.append(tx)
-            return
-        table = topic.rsplit(".", 1)[1]
-        if topic not in self.convs:
-            self.convs[topic] = converters(schema)
-        before, after, source = payload["before"], payload["after"], payload["source"]
-        decode_rows(before, after, self.convs[topic])
-        tx = str(source["txId"])
-        state = self.open_txs.get(tx)
-        if state is None:
-            state = self.open_txs[tx] = [[], dict.fromkeys(TABLES, 0)]
-        state[0].append((table, payload["op"], before, after, source["lsn"], payload["ts_ms"]))
-        state[1][table] += 1
+            table = topic.rsplit(".", 1)[1]
+            if topic not in convs:
+                convs[topic] = converters(schema)
+            before, after, source = payload["before"], payload["after"], payload["source"]
+            decode_rows(before, after, convs[topic])
+            tx = str(source["txId"])
+            state = open_txs.get(tx)
+            if state is None:
+                state = open_txs[tx] = [[], dict.fromkeys(TABLES, 0)]
+            state[0].append((table, payload["op"], before, after, source["lsn"], payload["ts_ms"]))
+            state[1][table] += 1
+
+        return take
 
     def released(self) -> list:
         """(key bytes or None, value bytes) of the transactions complete now, in commit order."""
@@ -275,7 +283,7 @@ def main(bootstrap: str, prefix: str, out: str, sliced: bool = False) -> None:
     peer = DomainPeer(topics[-1], sliced)
     ended_partitions: set = set()  # (topic, partition) at their end
     messages, events = 0, 0
-    produce = producer.produce
+    produce, take = producer.produce, peer.take
     while len(ended_partitions) < len(topics):
         for message in consumer.consume(num_messages=1000, timeout=1.0):
             error = message.error()
@@ -288,7 +296,7 @@ def main(bootstrap: str, prefix: str, out: str, sliced: bool = False) -> None:
             if raw is None:
                 continue
             messages += 1
-            peer.take(message.topic(), raw)
+            take(message.topic(), raw)
         for key, value in peer.released():  # complete transactions, in commit order
             produce(out, value, key)
             events += 1

@@ -113,11 +113,11 @@ def engine_run(order: list) -> tuple:
 
 def peer_run(order: list) -> tuple:
     peer = DomainPeer("r.transaction", sliced=True)
-    values: list = []
+    take, values = peer.take, []
     started = time.process_time()
     for topic, raw in order:
         for value in raw:
-            peer.take(topic, value)
+            take(topic, value)
         values.extend(value for _, value in peer.released())
     return values, time.process_time() - started
 
