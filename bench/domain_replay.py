@@ -44,6 +44,7 @@ sys.path.insert(0, ROOT)
 from bench.domain_cpu import canonical  # noqa: E402
 from bench.domain_latency import TABLES, workload  # noqa: E402
 from bench.domain_peer import DomainPeer  # noqa: E402
+from bench.kafka_throughput import spread  # noqa: E402
 from engine.binding import validate_file  # noqa: E402
 from engine.connectors.kafka_sink import _batch_encoder  # noqa: E402
 from engine.operators.decode import Decode  # noqa: E402
@@ -163,7 +164,7 @@ def main() -> None:
               f"peer {peer_seconds / messages * 1e6:5.2f} us   ({len(ours)} equal domain events)", flush=True)
     print(f"engine: {statistics.median(engine_cpu) / messages * 1e6:.2f} us per message, "
           f"peer: {statistics.median(peer_cpu) / messages * 1e6:.2f} us (medians)")
-    print(f"ratio engine/peer CPU per message: {statistics.median(ratios):.3f} [{min(ratios):.3f}..{max(ratios):.3f}]")
+    print(f"ratio engine/peer CPU per message: {spread(ratios)}")
 
 
 if __name__ == "__main__":
