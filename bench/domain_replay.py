@@ -31,12 +31,14 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import pickle
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timezone
+from typing import Optional
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
@@ -70,9 +72,16 @@ def batches(txs: list, size: int = BATCH) -> list:
     return out
 
 
-def engine_run(order: list) -> tuple:
-    """(encoded values, CPU seconds per step) of the topology's operators over ``order``."""
-    changes, merge, domain = (step.operator for step in validate_file(TOPOLOGY).topology.steps)
+def operators() -> tuple:
+    """The topology's steps: debezium, merge_transactions, map."""
+    return tuple(step.operator for step in validate_file(TOPOLOGY).topology.steps)
+
+
+def engine_run(order: list, steps: Optional[tuple] = None) -> tuple:
+    """(encoded values, CPU seconds per step) of the topology's operators over ``order``
+    (``steps``: ``operators()`` already made, their compiled code kept; the merge's state is
+    always new)."""
+    changes, merge, domain = steps or operators()
     decoders = {topic: Decode(topic) for topic, _ in order}
     logic = merge.logic()
     encode = _batch_encoder("out", 1 << 20, lambda topic: None)
@@ -133,22 +142,50 @@ def timed(run, order: list, thresholds: tuple) -> tuple:
         gc.set_threshold(*before)
 
 
+def backlog(args) -> list:
+    """The batches of ``args.transactions`` transactions' messages, from ``args.backlog`` when
+    that file exists (it is ours: written below), else made and kept there."""
+    if args.backlog and os.path.exists(args.backlog):
+        with open(args.backlog, "rb") as kept:
+            return pickle.load(kept)
+    with tempfile.TemporaryDirectory(prefix="domain-replay-") as tmp:
+        txs = workload(f"{tmp}/tms", TABLES[FLOW], max(20, args.transactions // 3), 1)[:args.transactions]
+    order = batches(txs, args.batch_size)
+    if args.backlog:
+        with open(args.backlog, "wb") as kept:
+            pickle.dump(order, kept)
+    return order
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=10000, help="transactions in the backlog")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
     parser.add_argument("--batch-size", type=int, default=BATCH, help="messages per batch of a topic")
+    parser.add_argument("--backlog", help="a file keeping the backlog's batches (pickled): read when it exists, "
+                                          "else written")
+    parser.add_argument("--side", choices=("both", "engine", "peer"), default="both",
+                        help="run one side only, --rounds times (0: the set-up alone), with no check and no "
+                             "ratio: for bench/domain_instructions.py, which counts a run's instructions")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="domain-replay-") as tmp:
-        txs = workload(f"{tmp}/tms", TABLES[FLOW], max(20, args.transactions // 3), 1)[:args.transactions]
-    order = batches(txs, args.batch_size)
+    order = backlog(args)
     messages = sum(len(raw) for _, raw in order)
-    del txs
     gc.freeze()  # the backlog itself: walked by neither side's collections
     print(f"backlog: {args.transactions} transactions, {messages} technical messages, batches of {args.batch_size}; "
           "CPU us per message", flush=True)
-    ratios, engine_cpu, peer_cpu = [], [], []
     default_gc = gc.get_threshold()
+    if args.side != "both":
+        run, thresholds = (engine_run, _GC_THRESHOLDS) if args.side == "engine" else (peer_run, default_gc)
+        if args.side == "engine":  # compiled once: a round is the operators' work, not their making
+            steps = operators()
+            run = lambda order: engine_run(order, steps)  # noqa: E731
+        for round_no in range(1, args.rounds + 1):
+            produced, spent = timed(run, order, thresholds)
+            seconds = sum(spent.values()) if type(spent) is dict else spent
+            print(f"round {round_no}: {args.side} {seconds / messages * 1e6:5.2f} us, "
+                  f"{len(produced)} domain events", flush=True)
+        return
+    ratios, engine_cpu, peer_cpu = [], [], []
     for round_no in range(1, args.rounds + 1):
         ours, spent = timed(engine_run, order, _GC_THRESHOLDS)
         theirs, peer_seconds = timed(peer_run, order, default_gc)

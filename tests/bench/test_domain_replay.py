@@ -16,3 +16,38 @@ def test_the_replay_finds_the_engine_and_the_peer_making_the_same_domain_events(
     rounds = [line for line in run.stdout.splitlines() if line.startswith("round ")]
     assert len(rounds) == 2 and all("equal domain events" in line for line in rounds), run.stdout
     assert run.stdout.splitlines()[-1].startswith("ratio engine/peer CPU per message: ")
+
+
+def test_one_side_runs_alone_on_a_kept_backlog_and_both_sides_find_the_same_number_of_events(tmp_path):
+    """``--side`` (bench/domain_instructions.py counts such runs): the backlog written by the
+    first run is read by the second, and each side's rounds make the same domain events."""
+    kept = tmp_path / "backlog.pickle"
+    found = {}
+    for side in ("engine", "peer"):
+        run = subprocess.run([sys.executable, str(ROOT / "bench" / "domain_replay.py"), "--transactions", "120",
+                              "--side", side, "--rounds", "2", "--backlog", str(kept)],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert kept.exists()
+        rounds = [line for line in run.stdout.splitlines() if line.startswith("round ")]
+        assert len(rounds) == 2 and all(f": {side} " in line for line in rounds), run.stdout
+        found[side] = {line.rsplit(", ", 1)[1] for line in rounds}
+    assert found["engine"] == found["peer"] and len(found["engine"]) == 1, found
+    assert int(next(iter(found["engine"])).split()[0]) > 0
+
+
+def test_the_instruction_bench_reads_a_warm_round_as_two_rounds_less_one(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from bench.domain_instructions import per_message, totals
+
+    def written(name: str, counts: list) -> dict:
+        path = tmp_path / name
+        path.write_text("desc: I1 cache: 32768 B, 64 B, 8-way associative\ncmd: python\n"
+                        "events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw \nfl=x.c\nfn=f\n1 2 0 0 0 0 0 0 0 0\n"
+                        f"summary: {' '.join(map(str, counts))}\n")
+        return totals(str(path))
+
+    one = written("one.out", [1000, 5, 1, 400, 40, 4, 200, 20, 2])
+    two = written("two.out", [1600, 6, 1, 700, 70, 7, 330, 32, 5])
+    assert one["Ir"] == 1000 and two["DLmw"] == 5
+    assert per_message(two, one, 3) == {"Ir": 200.0, "D1": 14.0, "LL": 2.0}

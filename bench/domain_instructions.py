@@ -1,0 +1,128 @@
+"""Instructions and simulated cache misses per message of technical -> domain: the engine's operators vs the peer.
+
+    python bench/domain_instructions.py [--transactions 2000] [--rounds 5]
+
+bench/domain_replay.py's CPU figures swing by half from one round to the next on a shared
+box, more for the engine than for the peer (its working set is the larger), so a change of
+a few percent does not show through them. Counted instructions do not swing: this bench runs
+domain_replay.py's two sides (``--side engine`` / ``--side peer``: the same backlog, the
+same code) under Valgrind's cachegrind, which counts every instruction the process executes
+and simulates its caches: always the same ones (``CACHES``: a 48 KiB first-level data cache
+and an 8 MiB last level, a common server core's share), not what the CPU reports (this VM
+reports a 512 MiB last level, in which nothing but a first touch misses).
+
+A side's work on the backlog is the difference between a run of two rounds and a run of
+one: the set-up (imports, the workload, the topology's validation, the first round's
+compilations) cancels out, and what is left is one warm round. Per round of this bench the
+four runs go two at a time; rounds alternate engine and peer first. Hash seeds are fixed
+(``PYTHONHASHSEED=0``), so a round repeats the last one's counts to within a few hundred
+instructions per message: the spread printed shows it.
+
+Prints per round each side's instructions (Ir), first-level data misses (D1) and last-level
+misses (LL) per message, then ``ratio engine/peer instructions per message`` and the same
+for LL misses: median [min..max]. Needs ``valgrind`` on the PATH (exit 2 without it).
+Instructions are not time: a last-level miss costs ~100 of them, and the instructions of
+C code differ in cost. bench/domain_replay.py stays the measure of CPU; this one says
+whether a change to an operator took work away, and how much, on any box.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+from bench.kafka_throughput import spread  # noqa: E402
+
+REPLAY = os.path.join(ROOT, "bench", "domain_replay.py")
+CACHES = ("--I1=32768,8,64", "--D1=49152,12,64", "--LL=8388608,16,64")  # size, ways, line
+EVENTS = ("Ir", "D1mr", "D1mw", "DLmr", "DLmw")  # cachegrind's names of what is read here
+
+
+def counted(side: str, rounds: int, args, tmp: str) -> Dict[str, int]:
+    """cachegrind's totals for a run of ``side`` over ``rounds`` rounds."""
+    out = os.path.join(tmp, f"{side}-{rounds}.out")
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", *CACHES, f"--cachegrind-out-file={out}",
+               sys.executable, REPLAY, "--side", side, "--rounds", str(rounds), "--backlog", args.backlog]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
+    if run.returncode != 0:
+        raise SystemExit(f"{side} ({rounds} rounds) failed:\n{run.stdout}{run.stderr[-2000:]}")
+    return totals(out)
+
+
+def totals(path: str) -> Dict[str, int]:
+    """The ``summary:`` line of a cachegrind output file, by the names of its ``events:`` line."""
+    names: List[str] = []
+    with open(path) as out:
+        for line in out:
+            if line.startswith("events:"):
+                names = line.split()[1:]
+            elif line.startswith("summary:"):
+                return dict(zip(names, map(int, line.split()[1:])))
+    raise SystemExit(f"no summary in {path}")
+
+
+def per_message(two: Dict[str, int], one: Dict[str, int], messages: int) -> Dict[str, float]:
+    """One warm round's counts per message: the run of two rounds less the run of one."""
+    delta = {name: two[name] - one[name] for name in EVENTS}
+    return {"Ir": delta["Ir"] / messages, "D1": (delta["D1mr"] + delta["D1mw"]) / messages,
+            "LL": (delta["DLmr"] + delta["DLmw"]) / messages}
+
+
+def messages_of(args) -> int:
+    """Make the backlog (kept in ``args.backlog`` for every run) and count its technical
+    messages, as domain_replay.py does (its first line)."""
+    run = subprocess.run([sys.executable, REPLAY, "--side", "engine", "--rounds", "0", "--transactions",
+                          str(args.transactions), "--batch-size", str(args.batch_size), "--backlog", args.backlog],
+                         capture_output=True, text=True, timeout=args.timeout, env={**os.environ, "PYTHONHASHSEED": "0"})
+    if run.returncode != 0:
+        raise SystemExit(run.stdout + run.stderr)
+    first = run.stdout.split("\n", 1)[0]  # "backlog: N transactions, M technical messages, ..."
+    return int(first.split(", ")[1].split()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transactions", type=int, default=2000, help="transactions in the backlog")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (each: both sides, one and two replays)")
+    parser.add_argument("--batch-size", type=int, default=100, help="messages per batch of a topic")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds for one run under valgrind")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        print("valgrind is not on the PATH (Debian: apt-get install valgrind)", file=sys.stderr)
+        raise SystemExit(2)
+    with tempfile.TemporaryDirectory(prefix="domain-instructions-") as tmp:
+        args.backlog = os.path.join(tmp, "backlog.pickle")
+        rounds(args, messages_of(args), tmp)
+
+
+def rounds(args, messages: int, tmp: str) -> None:
+    print(f"backlog: {args.transactions} transactions, {messages} technical messages, batches of "
+          f"{args.batch_size}; per message, one warm round (cachegrind)", flush=True)
+    ratios: Dict[str, list] = {"Ir": [], "LL": []}
+    with ThreadPoolExecutor(2) as pool:
+        for round_no in range(1, args.rounds + 1):
+            sides = ("engine", "peer") if round_no % 2 else ("peer", "engine")  # interleaved
+            runs = {(side, n): pool.submit(counted, side, n, args, tmp) for side in sides for n in (1, 2)}
+            figures = {side: per_message(runs[side, 2].result(), runs[side, 1].result(), messages) for side in sides}
+            engine, peer = figures["engine"], figures["peer"]
+            for name in ratios:
+                ratios[name].append(engine[name] / peer[name])
+            shown = "   ".join(f"{side}: Ir {f['Ir']:,.0f}  D1 {f['D1']:,.1f}  LL {f['LL']:,.2f}"
+                               for side, f in (("engine", engine), ("peer", peer)))
+            print(f"round {round_no}: {shown}", flush=True)
+    print(f"ratio engine/peer instructions per message: {spread(ratios['Ir'])}")
+    print(f"ratio engine/peer LL misses per message: {spread(ratios['LL'])}")
+
+
+if __name__ == "__main__":
+    main()
