@@ -28,6 +28,14 @@ Two ratios, start-up excluded: ``p2/p1`` is what a second process costs per even
 the contention of two busy processes on two shared cores in both. Every round checks that all
 three wrote the same records (key -> value), one per event. Prints per round, then
 ``ratio NAME: median [min..max]`` of the per-round ratios.
+
+``--count`` (with ~40,000 events: each process runs ~50x slower) runs every process under
+Valgrind's cachegrind and prints instructions per event instead of CPU: what each deployment
+executes, whatever else the box is doing. The second topics then hold half the backlog, not
+nothing, and a run's instructions per event are the difference between its two drains over the
+events between them: start-up, shut-down and the waits around them cancel out. ``p1`` and
+``pair`` repeat their counts to ~1%; ``p2``'s move from round to round, as the cluster's own
+work depends on when each process hears from the other (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -61,8 +69,26 @@ def _deployment(bootstrap: str, state: str, topics: list, target: str, processes
     return deploy_command(path, os.path.join(state, f"recovery-{name}"), processes)
 
 
-def drain(bootstrap: str, state: str, topics: tuple, partitions: int, kind: str, tag: str, batch_size: int) -> tuple:
-    """(measured run, output topic) of one ``kind`` (module docstring) draining ``topics``."""
+def counted(command: list, tree: str) -> list:
+    """``command`` under cachegrind, every process it starts too (one output file each in ``tree``)."""
+    os.makedirs(tree)
+    return ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes",
+            f"--cachegrind-out-file={tree}/%p.out", *command]
+
+
+def instructions(tree: str) -> int:
+    """The instructions of all the processes of a counted run."""
+    total = 0
+    for name in os.listdir(tree):
+        with open(os.path.join(tree, name)) as out:
+            total += sum(int(line.split()[1]) for line in out if line.startswith("summary:"))
+    return total
+
+
+def drain(bootstrap: str, state: str, topics: tuple, partitions: int, kind: str, tag: str, batch_size: int,
+          count: bool = False, keep: str = "") -> tuple:
+    """(measured run, output topic) of one ``kind`` (module docstring) draining ``topics``;
+    ``count``: under cachegrind, the run's ``instructions`` too (its files kept in ``keep``)."""
     target = f"{topics[0]}-{kind}-{tag}"
     create_topics(bootstrap, partitions, target)
     if kind == "pair":
@@ -72,7 +98,12 @@ def drain(bootstrap: str, state: str, topics: tuple, partitions: int, kind: str,
         command = ["sh", "-c", f"{shlex.join(one)} & a=$!; {shlex.join(two)} & b=$!; wait $a || exit 1; wait $b"]
     else:
         command = _deployment(bootstrap, state, list(topics), target, 1 if kind == "p1" else 2, target, batch_size)
-    return measured(command, os.environ), target
+    if not count:
+        return measured(command, os.environ), target
+    tree = os.path.join(keep or state, f"counts-{target}")
+    result = measured(counted(command, tree), os.environ, timeout=3600)
+    result["instructions"] = instructions(tree)
+    return result, target
 
 
 def main() -> None:
@@ -81,6 +112,10 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4, help="partitions in all (even, >= 2)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
     parser.add_argument("--batch-size", type=int, default=0, help="the source's batch_size (default: its own)")
+    parser.add_argument("--count", action="store_true",
+                        help="run every process under cachegrind: instructions per event, not CPU (~20000 events)")
+    parser.add_argument("--keep", default="", help="with --count: a directory keeping cachegrind's files "
+                                                    "(counts-TOPIC/PID.out per run), for cg_annotate")
     args = parser.parse_args()
     if args.partitions < 2 or args.partitions % 2:
         parser.error("--partitions must be even and >= 2")
@@ -91,6 +126,12 @@ def main() -> None:
         half = args.events // 2
         produce(bootstrap, full[0], half)
         produce(bootstrap, full[1], args.events - half, first=half)
+        # --count: the "empty" topics hold half the backlog; the difference between the two drains
+        # is the work of the other half, without start-up, shut-down or the waits around them
+        based = args.events // 2 if args.count else 0
+        if based:
+            produce(bootstrap, empty[0], based // 2)
+            produce(bootstrap, empty[1], based - based // 2, first=based // 2)
         print(f"backlog: {args.events} events in {args.partitions} partitions of 2 topics; per run: CPU us per "
               "event (start-up included / excluded), wall seconds, CPU seen in /proc / counted", flush=True)
         runs: dict = {kind: [] for kind in KINDS}
@@ -98,10 +139,16 @@ def main() -> None:
             outputs, line = {}, []
             for kind in KINDS:
                 tag = f"r{round_no}"
-                result, outputs[kind] = drain(bootstrap, state, full, args.partitions, kind, tag, args.batch_size)
-                idle, _ = drain(bootstrap, state, empty, args.partitions, kind, tag, args.batch_size)
+                result, outputs[kind] = drain(bootstrap, state, full, args.partitions, kind, tag, args.batch_size,
+                                              args.count, args.keep)
+                idle, _ = drain(bootstrap, state, empty, args.partitions, kind, tag, args.batch_size, args.count,
+                                args.keep)
                 result["startup"] = idle["cpu"]
                 runs[kind].append(result)
+                if args.count:
+                    result["work"] = (result["instructions"] - idle["instructions"]) / (args.events - based)
+                    line.append(f"{kind} {result['work']:,.0f} instructions per event")
+                    continue
                 line.append(f"{kind} {result['cpu'] / args.events * 1e6:5.1f} / "
                             f"{(result['cpu'] - idle['cpu']) / args.events * 1e6:5.1f} us {result['wall']:5.1f} s "
                             f"({result['processes']} processes, {result['seen']:.1f} / {result['cpu']:.1f} s, "
@@ -111,6 +158,11 @@ def main() -> None:
                 counts = ", ".join(f"{kind} wrote {len(w)} records" for kind, w in zip(KINDS, written, strict=True))
                 raise SystemExit(f"round {round_no}: {counts}, not all equal ({args.events} events)")
             print(f"round {round_no}: " + "   ".join(line) + f"   ({len(written[0])} equal records)", flush=True)
+        if args.count:  # instructions per event, start-up excluded
+            for a, b in (("p2", "p1"), ("pair", "p1"), ("p2", "pair")):
+                print(f"ratio {a}/{b} instructions per event: "
+                      f"{spread([x['work'] / y['work'] for x, y in zip(runs[a], runs[b], strict=True)])}")
+            return
         for kind in KINDS:
             print(f"{kind}: CPU {statistics.median(r['cpu'] for r in runs[kind]):.2f} s per drain, "
                   f"start-up {statistics.median(r['startup'] for r in runs[kind]):.2f} s, "
