@@ -144,16 +144,18 @@ def timed(run, order: list, thresholds: tuple) -> tuple:
 
 def backlog(args) -> list:
     """The batches of ``args.transactions`` transactions' messages, from ``args.backlog`` when
-    that file exists (it is ours: written below), else made and kept there."""
+    that file exists (it is ours: written below; its transactions and batch size then replace
+    the arguments'), else made and kept there."""
     if args.backlog and os.path.exists(args.backlog):
         with open(args.backlog, "rb") as kept:
-            return pickle.load(kept)
+            args.transactions, args.batch_size, order = pickle.load(kept)
+        return order
     with tempfile.TemporaryDirectory(prefix="domain-replay-") as tmp:
         txs = workload(f"{tmp}/tms", TABLES[FLOW], max(20, args.transactions // 3), 1)[:args.transactions]
     order = batches(txs, args.batch_size)
     if args.backlog:
         with open(args.backlog, "wb") as kept:
-            pickle.dump(order, kept)
+            pickle.dump((args.transactions, args.batch_size, order), kept)
     return order
 
 

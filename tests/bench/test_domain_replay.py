@@ -51,3 +51,15 @@ def test_the_instruction_bench_reads_a_warm_round_as_two_rounds_less_one(tmp_pat
     two = written("two.out", [1600, 6, 1, 700, 70, 7, 330, 32, 5])
     assert one["Ir"] == 1000 and two["DLmw"] == 5
     assert per_message(two, one, 3) == {"Ir": 200.0, "D1": 14.0, "LL": 2.0}
+
+
+def test_a_kept_backlog_says_what_it_holds_whatever_the_later_arguments(tmp_path):
+    kept = tmp_path / "backlog.pickle"
+    lines = []
+    for transactions in ("60", "500"):  # the second run reads the first one's backlog
+        run = subprocess.run([sys.executable, str(ROOT / "bench" / "domain_replay.py"), "--transactions", transactions,
+                              "--side", "peer", "--rounds", "0", "--backlog", str(kept)],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout + run.stderr
+        lines.append(run.stdout.splitlines()[0])
+    assert lines[0] == lines[1] and lines[0].startswith("backlog: 60 transactions, "), lines
