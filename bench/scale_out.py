@@ -51,6 +51,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 from bench.domain_cpu import deploy_command, measured  # noqa: E402
+from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
 from bench.kafka_throughput import TOPOLOGY, create_topics, produce, records, spread  # noqa: E402
 
@@ -77,12 +78,8 @@ def counted(command: list, tree: str) -> list:
 
 
 def instructions(tree: str) -> int:
-    """The instructions of all the processes of a counted run."""
-    total = 0
-    for name in os.listdir(tree):
-        with open(os.path.join(tree, name)) as out:
-            total += sum(int(line.split()[1]) for line in out if line.startswith("summary:"))
-    return total
+    """The instructions of all the processes of a counted run (cachegrind's ``.out`` files)."""
+    return sum(totals(os.path.join(tree, name))["Ir"] for name in os.listdir(tree) if name.endswith(".out"))
 
 
 def drain(bootstrap: str, state: str, topics: tuple, partitions: int, kind: str, tag: str, batch_size: int,
@@ -113,7 +110,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
     parser.add_argument("--batch-size", type=int, default=0, help="the source's batch_size (default: its own)")
     parser.add_argument("--count", action="store_true",
-                        help="run every process under cachegrind: instructions per event, not CPU (~20000 events)")
+                        help="run every process under cachegrind: instructions per event, not CPU (~40000 events)")
     parser.add_argument("--keep", default="", help="with --count: a directory keeping cachegrind's files "
                                                     "(counts-TOPIC/PID.out per run), for cg_annotate")
     args = parser.parse_args()
