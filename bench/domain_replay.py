@@ -11,7 +11,8 @@ them), through:
 
 * ``engine``: the operators of topologies/velocity/transport_order_domain.yaml as the compiled
   flow calls them: each source's ``Decode``, ``debezium`` (``process_owned``: the source's
-  events are owned whole), ``merge_transactions`` (``group_events``, then its logic's ``add``;
+  events are owned whole), ``merge_transactions`` (``group_events_owned``: only it reads the
+  debezium step's events; then its logic's ``add``;
   ``flush`` at the end), the domain ``map`` (its JSON-schema check included) and the Kafka
   sink's encoding of a batch; with the engine's GC thresholds (engine/runtime/runner.py);
 * ``peer``: bench/domain_peer.py's ``DomainPeer`` with ``--sliced`` (only each payload parsed,
@@ -107,7 +108,7 @@ def engine_run(order: list, steps: Optional[tuple] = None) -> tuple:
         converted = clock()
         spent["debezium"] += converted - decoded
         released: list = []
-        for _, group in merge.group_events(list(events))[0]:
+        for _, group in merge.group_events_owned(list(events))[0]:  # the flow's: its input is its own
             released += logic.add(group, now)[0]
         merged = clock()
         spent["merge"] += merged - converted

@@ -136,7 +136,9 @@ class _Wiring:
     def _keyed(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
         from engine.compiler.keyed import build_keyed
 
-        return build_keyed(spec.id, up, cast("KeyedStep", spec.operator), counters)
+        owned = self.ownership.owns_input(spec)  # (the step's group_events_owned, if it has one)
+        self.ownership.wired(spec, owned)
+        return build_keyed(spec.id, up, cast("KeyedStep", spec.operator), counters, owned)
 
     def _join(self, spec: StepSpec, up: Stream, counters) -> Tuple[Stream, Stream]:
         from engine.compiler.joins import build_join

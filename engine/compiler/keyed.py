@@ -291,10 +291,12 @@ class _Batches(_KeyLogic):
 
 
 @operator
-def keyed_step(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters], name: str) -> StepOut:
+def keyed_step(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters], name: str,
+               owned: bool = False) -> StepOut:
     """A keyed stateful step; ``ok`` and ``dead`` carry batches. ``name`` is the YAML step id
-    its dead letters carry (Bytewax scopes ``step_id`` with the flow's id)."""
-    grouped = op.map("group", up, _grouper(name, keyed, counters, traced=True))
+    its dead letters carry (Bytewax scopes ``step_id`` with the flow's id). ``owned``: no one
+    else holds the input events (engine/compiler/ownership.py)."""
+    grouped = op.map("group", up, _grouper(name, keyed, counters, traced=True, owned=owned))
     pairs = op.flat_map_batch("keys", grouped, keyed_pairs)
     no_key = op.flat_map_batch("no_key", grouped, key_dead_letters)
     state = op.stateful_batch("state", pairs, lambda resume: _Batches(name, keyed, resume))
@@ -344,10 +346,13 @@ def _traced(groups: list, batch: Optional[Batch]) -> list:
     return out
 
 
-def _grouper(step_id: str, keyed: KeyedStep, counters: Optional[StepCounters], traced: bool = False):
-    """``traced``: each key's pairs carry their batch, so what ``add`` refuses is traced (``_Traced``)."""
-    # a batch whose group() raises is grouped one event at a time
-    process = guard(step_id, getattr(keyed, "group_events", keyed.group), keep_lineage=False)
+def _grouper(step_id: str, keyed: KeyedStep, counters: Optional[StepCounters], traced=False, owned=False):
+    """``traced``: each key's pairs carry their batch, so what ``add`` refuses is traced (``_Traced``);
+    ``owned``: the step's ``group_events_owned`` where it has one."""
+    grouping = getattr(keyed, "group_events", keyed.group)
+    if owned:
+        grouping = getattr(keyed, "group_events_owned", grouping)
+    process = guard(step_id, grouping, keep_lineage=False)  # a batch whose grouping raises: one event at a time
 
     def group(batch: list):
         started = perf_counter()
@@ -390,6 +395,6 @@ def _failure(step_id: str, key: str, failure: tuple) -> DeadLetter:
     return DeadLetter(event, step_id, f"internal error in {call} for key {key!r}: {reason}")
 
 
-def build_keyed(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters]):
-    out = keyed_step(step_id, up, keyed, counters, step_id)
+def build_keyed(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters], owned: bool = False):
+    out = keyed_step(step_id, up, keyed, counters, step_id, owned)
     return out.ok, out.dead

@@ -22,7 +22,8 @@ tells the compiler how to wire it:
 - ``"route"``: ``outputs`` (the named outputs) and ``process(batch) -> ({output: events},
   dead letters)``;
 - ``"union"``: no processing, the compiler merges its inputs;
-- ``"keyed"``: a :class:`engine.operators.keyed.KeyedStep`;
+- ``"keyed"``: a :class:`engine.operators.keyed.KeyedStep`; optionally ``group_events_owned``,
+  ``group_events`` free to change the top-level fields of events no one else holds;
 - ``"join"``: a keyed step with a second input, its ``table`` (engine/operators/joins/): built
   as ``cls(step_id, config, input_fields, sides)`` where ``sides`` maps each option that names
   an input (``table``) to that input's known fields.

@@ -103,6 +103,7 @@ class Debezium:
 
     kind = "stateless"
     changes_nested = True  # process_owned converts the rows in place (engine/compiler/ownership.py)
+    fresh_output = True  # every change event it gives is a dict it made (its rows may be the input's)
 
     def __init__(self, step_id: str, config: dict, input_fields=None) -> None:
         self.step_id = step_id

@@ -148,11 +148,14 @@ class Events(list):
     """One key's events of a batch, for a step whose logic takes them instead of ``(key value,
     event)`` pairs (an ``aggregate`` without a window): every event's key value is the text
     ``key`` itself, so the pairs would repeat it. ``batch``: the batch they came from, set by
-    the compiler for tracing (see ``engine.compiler.keyed``)."""
+    the compiler for tracing (see ``engine.compiler.keyed``). ``owned`` (unset unless a step's
+    ``group_events_owned`` sets it): the events are the step's own, their top-level fields free
+    to change (engine/compiler/ownership.py)."""
 
-    __slots__ = ("key", "batch")
+    __slots__ = ("key", "batch", "owned")
     key: str
     batch: Any
+    owned: bool
 
 
 def events_grouper(key_python: str, step_id: str) -> Callable[[list], Dict[str, Events]]:

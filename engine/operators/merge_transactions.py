@@ -4,19 +4,14 @@ Input: row changes as the ``debezium`` step makes them (``op`` c/u/d/r, ``before
 ``after``, ``table``, ``tx_id``, ``lsn``, ``ts_ms``), optionally mixed with the records of
 Debezium's transaction metadata topic (``status`` BEGIN/END, ``id``, ``event_count``,
 ``data_collections``). All changes of a transaction are buffered; when it is complete, each
-row's changes collapse to their net effect (the seed's *filter* phase):
-
-    INSERT, UPDATE*          -> INSERT of the final row
-    DELETE + INSERT          -> UPDATE (nothing if the row is identical)
-    UPDATE + UPDATE          -> one UPDATE, first before to last after (nothing if equal)
-    INSERT ... DELETE        -> nothing
-    no-op UPDATE             -> nothing
-
-and the surviving row changes are grouped by domain key into one output event
-(``transaction_net``). Each net change carries ``lsn`` (the LSN of the row's last source
-change in the transaction; None if unknown) and ``seq`` (the index of that change in the
-transaction's changes, in arrival order, which per row is source order), so a sink can order
-its writes per row; and ``snapshot`` (true for a snapshot read).
+row's changes collapse to their net effect (the seed's *filter* phase: the table in
+``transaction_net``), and the surviving row changes are grouped by domain key into one output
+event. Each net change carries ``lsn`` (the LSN of the row's last source change in the
+transaction; None if unknown) and ``seq`` (the index of that change in the transaction's
+changes, in arrival order, which per row is source order), so a sink can order its writes per
+row; and ``snapshot`` (true for a snapshot read). A change only this step holds, buffered in
+its transaction, keeps no Debezium ``source`` and ``transaction`` blocks when ``row`` and
+``group`` read neither (``slims``): a dead letter made at its release shows it without them.
 
 A transaction is complete (docs/transactions.md says what each rule guarantees):
   * ``markers``: when its END record has been seen and every table has delivered the number
@@ -39,7 +34,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
@@ -89,18 +84,19 @@ class TransactionMerger(KeyLogic):
 
     def add(self, items: list, now: datetime) -> Released:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""
-        deads, seen = intake(self.s, self.step.markers, events_of(items), now, self.step.step_id, self._other)
+        deads, seen = intake(self.s, self.step.markers, events_of(items), now, self.step.step_id, self._other,
+                             getattr(items, "owned", False))
         self._timer.seen_all(now, seen)
         results, failed = self._release(self._ready())
         if self._steer is not None:  # a backlog's sources read what the merge waits for first
             self._steer.after(self.s, now)
         return results, deads + failed
 
-    def _other(self, event: dict, now: datetime, seen: List[str]) -> Optional[str]:
+    def _other(self, event: dict, now: datetime, seen: List[str], slim: bool = False) -> Optional[str]:
         """An event ``intake`` leaves to the general path: a BEGIN/END record or a change."""
         if "op" not in event and event.get("status") in _MARKERS and "id" in event:  # is_marker, inline
             return self._marker(event, now)
-        return change(self.s, self.step.markers, event, now, seen)
+        return change(self.s, self.step.markers, event, now, seen, slim)
 
     def _ready(self) -> List[Transaction]:
         """Complete transactions that may go now: with markers, in commit (END) order, stopping
@@ -331,6 +327,8 @@ class MergeTransactions(KeyedStep):
         self.tables = set(config["tables"]) if config.get("tables") else None
         self.idle = _idle(config)
         self._keys: Optional[Tuple[Callable, Optional[Callable]]] = None  # row and group key functions
+        # whether a buffered change may drop Debezium's blocks (transaction_intake.intake's slim)
+        self.slims = not {"source", "transaction"} & (self.row.fields | getattr(self.group_by, "fields", set()))
         self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "ops": "json", "tables": "json",
                               "lsn": "any", "ts_ms": "int", "_key": "str"}
 
@@ -359,6 +357,14 @@ class MergeTransactions(KeyedStep):
                 deads.append(dead)
         events.key = ALL
         return ([(ALL, events)] if events else []), deads
+
+    def group_events_owned(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
+        """``group_events`` of events only this step holds (engine/compiler/ownership.py): its
+        buffered changes may then be slimmed (``slims``)."""
+        groups, deads = self.group_events(batch)
+        for _, events in groups:
+            cast(Events, events).owned = self.slims
+        return groups, deads
 
     def _entry(self, original: Any) -> Tuple[Any, Optional[DeadLetter]]:
         """(the event the merge takes, None), or (None, the dead letter of an event it cannot key)."""

@@ -32,10 +32,17 @@ _DICT = {dict}
 
 
 def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, step_id: str,
-         other: Callable[[dict, datetime, List[str]], Optional[str]]) -> Tuple[List[DeadLetter], List[str]]:
+           other: Callable[[dict, datetime, List[str], bool], Optional[str]],
+           slim: bool = False) -> Tuple[List[DeadLetter], List[str]]:
     """Take ``events`` in order: the usual changes here, the others with ``other(event, now,
-    seen)`` (the reason when the event is refused: it is dead-lettered, the state unchanged).
-    Returns the dead letters and the ids of the transactions seen (for the idle timer)."""
+    seen, slim)`` (the reason when the event is refused: it is dead-lettered, the state unchanged).
+    Returns the dead letters and the ids of the transactions seen (for the idle timer).
+
+    ``slim``: the events are the step's own and nothing reads a buffered change's Debezium
+    ``source`` and ``transaction`` blocks once it is taken (``MergeTransactions.slims``): a
+    change buffered in its transaction drops them (one released in source order keeps them).
+    Held until its transaction completes, and then freed cold, they were ~11% of the domain
+    replay's last-level cache misses (bench/domain_instructions.py)."""
     deads: List[DeadLetter] = []
     seen: List[str] = []
     opened, unmarked = s.open, s.unmarked
@@ -54,6 +61,9 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
         except Exception:  # noqa: BLE001 - not the usual change: the general path says what it is
             usual = False
         if usual:
+            if slim:
+                del event["source"]
+                event.pop("transaction", None)
             arrival += 1
             if tx == run_tx and table == run_table:
                 run.changes.append(event)
@@ -71,7 +81,7 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
             run = run_tx = run_table = None
         s.arrivals = arrival
         try:  # both paths check everything before they change the state
-            problem = other(event, now, seen)
+            problem = other(event, now, seen, slim)
         except Exception as exc:  # noqa: BLE001 - e.g. an id too long to be written as text
             problem = describe(exc)
         arrival, unmarked = s.arrivals, s.unmarked
@@ -105,8 +115,10 @@ def _ran(s: MergeState, transaction: Transaction, table: str, first: int, last: 
     s.latest_by_table[table] = tx_id
 
 
-def change(s: MergeState, markers: bool, event: dict, now: datetime, seen: List[str]) -> Optional[str]:
-    """Buffer one row change (any shape); the reason when it cannot be merged (nothing changed then)."""
+def change(s: MergeState, markers: bool, event: dict, now: datetime, seen: List[str],
+           slim: bool = False) -> Optional[str]:
+    """Buffer one row change (any shape); the reason when it cannot be merged (nothing changed
+    then). ``slim``: as ``intake``'s."""
     table, before, after, tx, op, source = (event.get("table"), event.get("before"), event.get("after"),
                                             event.get("tx_id"), event.get("op"), event.get("source"))
     if type(table) is not str or (before is not None and type(before) is not dict) \
@@ -120,6 +132,9 @@ def change(s: MergeState, markers: bool, event: dict, now: datetime, seen: List[
         s.loose.append(Loose(tx_id, [event], snapshot, arrival, now))
         return None
     transaction = s.open.get(tx_id) or _opened(s, markers, tx_id, arrival)
+    if slim:
+        event.pop("source", None)
+        event.pop("transaction", None)
     transaction.changes.append(event)
     _ran(s, transaction, table, arrival, arrival, now, seen)
     return None

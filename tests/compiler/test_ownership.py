@@ -3,6 +3,7 @@
 see the change if the compiler got it wrong."""
 
 import json
+from unittest import mock
 
 import pytest
 
@@ -82,6 +83,18 @@ def _run(tmp_path, body, lines, taps=None):
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
     run_dataflow(compile_topology(_topology(tmp_path, body), options=CompileOptions(taps=taps or {})),
                  RunOptions())
+
+
+def _counting(cls, name):
+    """(the batch sizes ``cls.name`` is called with, a patch that counts them)."""
+    calls = []
+    real = getattr(cls, name)
+
+    def counted(self, batch):
+        calls.append(len(batch))
+        return real(self, batch)
+
+    return calls, mock.patch.object(cls, name, counted)
 
 
 def _read(path):

@@ -3,10 +3,9 @@ source's, read by it alone (engine/compiler/ownership.py). Where another step or
 same events, or a step before it made only their top level (``cast``, ``map``), it copies."""
 
 import json
-from unittest import mock
 
 from engine.operators.debezium import Debezium
-from tests.compiler.test_ownership import _owners, _read, _run, _topology
+from tests.compiler.test_ownership import _counting, _owners, _read, _run, _topology
 from tests.operators.test_debezium_poison import ROW, enveloped, payload
 
 STEP = "steps:\n  - {{id: changes, debezium: {{}}}}\n"
@@ -31,21 +30,10 @@ def test_debezium_does_not_own_events_whose_nested_rows_another_step_may_hold(tm
     assert _owners(_topology(tmp_path, after_map)) == ["shaped"]
 
 
-def _counting():
-    calls = []
-    real = Debezium.process_owned
-
-    def owned(self, batch):
-        calls.append(len(batch))
-        return real(self, batch)
-
-    return calls, mock.patch.object(Debezium, "process_owned", owned)
-
-
 def test_a_second_reader_of_the_source_sees_the_rows_as_they_arrived(tmp_path):
     events = [enveloped(payload("u", before=dict(ROW, id=i), after=dict(ROW, id=i, note="x"))) for i in range(20)]
     shared = STEP + SINK + RAW
-    calls, patched = _counting()
+    calls, patched = _counting(Debezium, "process_owned")
     with patched:
         _run(tmp_path, shared, events)
     assert calls == [] and _read(tmp_path / "raw.jsonl") == json.loads(json.dumps(events))
