@@ -22,14 +22,15 @@ a ``passes_input`` step's events are owned whole when all it read was. An operat
 ``process_owned`` also changes nested objects declares ``changes_nested = True``
 (``debezium``: its rows) and gets it called only for events owned whole.
 
-Keyed steps, joins and routes give no owned events (their events may be held in state or
-sent to several outputs). A keyed step may own its input, on the same terms as a stateless one:
-the compiler then groups with its ``group_events_owned`` (``merge_transactions``: the changes it
-buffers drop Debezium's ``source`` and ``transaction`` blocks). Lineage keeps no decoded
-events, only raw values and object identities (engine/lineage.py), which a change in place leaves as they were: a dead letter's
-event is decoded again from its raw value, and an operator's output events are its own dicts.
-Lineage runs a step again on its input (its rule 4) only where the input's rows are unknown,
-which an owned input's never are (a source's batch knows them, a filter's are found by identity).
+Keyed steps, joins and routes give no owned events (their events may be held in state or sent to
+several outputs). A keyed step may own its input, on the same terms as a stateless one: the
+compiler then groups with its ``group_events_owned`` (``merge_transactions``: the changes it
+buffers drop Debezium's ``source`` and ``transaction`` blocks). Lineage keeps no decoded events,
+only raw values and object identities (engine/lineage.py), which a change in place leaves as
+they were: a dead letter's event is decoded again from its raw value, and an operator's output
+events are its own dicts. Lineage runs a step again on its input (its rule 4) only where the
+input's rows are unknown, which an owned input's never are (a source's batch knows them, a
+filter's are found by identity).
 """
 
 from __future__ import annotations
