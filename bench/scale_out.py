@@ -59,11 +59,14 @@ KINDS = ("p1", "p2", "pair")
 
 
 def _deployment(bootstrap: str, state: str, topics: list, target: str, processes: int, name: str,
-                batch_size: int) -> list:
-    """The command that deploys the topology reading ``topics`` into ``target``."""
+                batch_size: int, tail: bool = False) -> list:
+    """The command that deploys the topology reading ``topics`` into ``target`` (``tail``: and
+    waiting for more at their end, as a deployment does, instead of stopping there)."""
     path = os.path.join(state, f"{name}.yaml")
     text = TOPOLOGY.format(bootstrap=bootstrap, source="SOURCE", target=target,
                            dead=os.path.join(state, f"{name}-dead.jsonl"))
+    if tail:
+        text = text.replace("tail: false", "tail: true")
     read = f"topics: [{', '.join(topics)}]" + (f", batch_size: {batch_size}" if batch_size else "")
     with open(path, "w") as out:  # the bench topology's one topic becomes a list (and a batch size)
         out.write(text.replace("topic: SOURCE", read))

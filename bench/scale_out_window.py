@@ -1,0 +1,157 @@
+"""Scale-out counted while the flow runs: instructions per event of ``deploy -p 2`` vs ``-p 1``, start-up left out.
+
+    python bench/scale_out_window.py [--events 10000] [--warm-up 1000] [--partitions 4] [--rounds 5]
+
+bench/scale_out.py ``--count`` takes the difference between two whole drains under cachegrind,
+and its ``p2`` figures moved from 1.1x to 159x the others' from round to round: under Valgrind
+a cluster's processes start tens of seconds apart, and one steps while it waits for the other,
+which a difference of two drains does not cancel. Here every deployment runs as deployments
+do, ``tail: true`` (it never ends by itself), every process under Valgrind's callgrind, on
+topics of its own (A and B, ``--partitions / 2`` each; bench/kafka_throughput.py's events and
+Kafka -> Kafka topology):
+
+1. ``--warm-up`` events (half in A, half in B) go in, and the bench waits until the output
+   topic holds them all: every process is up, has its partitions and has written;
+2. every process's counters are zeroed (``callgrind_control -z``), ``--events`` more go in,
+   and when the output holds them too the counters are dumped (``-d``): the instructions the
+   processes executed to take the backlog, the waits within it included;
+3. the deployment is stopped (SIGTERM, as a stop of ``deploy``).
+
+Kinds as in bench/scale_out.py: ``p1`` (one process reading A and B), ``p2`` (``deploy -p 2``:
+two processes of one Bytewax cluster, each reading half of the partitions) and ``pair`` (two
+``deploy -p 1``, one reading A and one B, no cluster). Each window also counts ``deploy``'s own
+process (it supervises). Every round checks that the three wrote the same records. Prints per
+round the instructions per event of each, then ``ratio NAME: median [min..max]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+from confluent_kafka import Consumer, TopicPartition
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+
+from bench.domain_instructions import totals  # noqa: E402
+from bench.domain_latency import private_broker  # noqa: E402
+from bench.kafka_throughput import create_topics, produce, records, spread  # noqa: E402
+from bench.scale_out import KINDS, _deployment  # noqa: E402
+
+WAIT = 1800  # seconds for one stage under Valgrind (~50x slower than natively)
+
+
+def under_callgrind(command: list, tree: str) -> list:
+    """``command``, and every process it starts, under callgrind: one output file per process
+    (``PID.out``) in ``tree``, and one per dump (``PID.out.1``)."""
+    return ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={tree}/%p.out", *command]
+
+
+def written(bootstrap: str, topic: str) -> int:
+    """Records in ``topic`` (the sum of its partitions' end offsets: the sink writes no transaction markers)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{uuid.uuid4().hex}"})
+    try:
+        parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts)
+    finally:
+        consumer.close()
+
+
+def wait_for(bootstrap: str, topic: str, count: int, processes: list) -> None:
+    deadline = time.monotonic() + WAIT
+    while written(bootstrap, topic) < count:
+        if any(p.poll() is not None for p in processes):
+            raise SystemExit(f"a deployment writing {topic} ended before it wrote {count} records")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{topic}: {written(bootstrap, topic)} records after {WAIT} s, not {count}")
+        time.sleep(0.5)
+
+
+def callgrind(command: str) -> None:
+    """``callgrind_control`` ``-z`` or ``-d`` for every process running under callgrind (this
+    bench runs one deployment at a time, and nothing else here runs under callgrind)."""
+    subprocess.run(["callgrind_control", command], check=True, capture_output=True, timeout=120)
+
+
+def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
+    """(instructions per event, output topic) of one ``kind`` taking ``args.events`` while it runs."""
+    a, b, target = (f"{kind}-{tag}-{name}" for name in ("a", "b", "out"))
+    create_topics(bootstrap, args.partitions // 2, a, b)
+    create_topics(bootstrap, args.partitions, target)
+    tree = os.path.join(state, f"window-{kind}-{tag}")
+    os.makedirs(tree)
+    if kind == "pair":
+        commands = [_deployment(bootstrap, state, [topic], target, 1, f"{target}-{n}", 0, tail=True)
+                    for n, topic in enumerate((a, b))]
+    else:
+        commands = [_deployment(bootstrap, state, [a, b], target, 1 if kind == "p1" else 2, target, 0, tail=True)]
+    processes = [subprocess.Popen(under_callgrind(c, tree), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) for c in commands]
+    try:
+        half, first = args.warm_up // 2, args.warm_up
+        produce(bootstrap, a, half)
+        produce(bootstrap, b, args.warm_up - half, first=half)
+        wait_for(bootstrap, target, args.warm_up, processes)
+        callgrind("-z")
+        half = args.events // 2
+        produce(bootstrap, a, half, first=first)
+        produce(bootstrap, b, args.events - half, first=first + half)
+        wait_for(bootstrap, target, args.warm_up + args.events, processes)
+        callgrind("-d")
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return dumped(tree) / args.events, target
+
+
+def dumped(tree: str) -> int:
+    """The instructions of the window: the sum over the processes' first dumps (``PID.out.1``;
+    ``PID.out`` holds what each did after it, up to its end)."""
+    dumps = glob.glob(os.path.join(tree, "*.out.1"))
+    if not dumps:
+        raise SystemExit(f"no callgrind dump in {tree}")
+    return sum(totals(path)["Ir"] for path in dumps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000, help="events taken in the counted window")
+    parser.add_argument("--warm-up", type=int, default=1_000, help="events taken before it")
+    parser.add_argument("--partitions", type=int, default=4, help="partitions in all (even, >= 2)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
+    args = parser.parse_args()
+    if args.partitions < 2 or args.partitions % 2:
+        parser.error("--partitions must be even and >= 2")
+    runs: dict = {kind: [] for kind in KINDS}
+    with private_broker("scale-window-") as (state, bootstrap):
+        print(f"{args.warm_up} events to warm up, then {args.events} counted, in {args.partitions} partitions of "
+              "2 topics; instructions per event of all the processes of each deployment", flush=True)
+        for round_no in range(1, args.rounds + 1):
+            outputs = {}
+            for kind in KINDS:
+                count, outputs[kind] = window(bootstrap, state, kind, f"r{round_no}-{uuid.uuid4().hex[:4]}", args)
+                runs[kind].append(count)
+            found = [records(bootstrap, outputs[kind]) for kind in KINDS]
+            if any(f != found[0] for f in found) or len(found[0]) != args.warm_up + args.events:
+                sizes = ", ".join(f"{kind} wrote {len(f)}" for kind, f in zip(KINDS, found, strict=True))
+                raise SystemExit(f"round {round_no}: {sizes}, not all the same {args.warm_up + args.events}")
+            print(f"round {round_no}: " + "   ".join(f"{kind} {runs[kind][-1]:,.0f}" for kind in KINDS)
+                  + f"   ({len(found[0])} equal records)", flush=True)
+    for a, b in (("p2", "p1"), ("pair", "p1"), ("p2", "pair")):
+        print(f"ratio {a}/{b} instructions per event: {spread([x / y for x, y in zip(runs[a], runs[b], strict=True)])}")
+
+
+if __name__ == "__main__":
+    main()

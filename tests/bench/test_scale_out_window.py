@@ -1,0 +1,37 @@
+"""bench/scale_out_window.py: every process of a deployment under callgrind, and a window's
+instructions the sum of the processes' dumps, not of what they did after them."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.scale_out_window import dumped, under_callgrind  # noqa: E402
+
+
+def test_a_deployment_and_the_processes_it_starts_run_under_callgrind(tmp_path):
+    command = under_callgrind(["python", "-m", "cli", "deploy", "-p", "2", "flow.yaml"], str(tmp_path))
+    assert command[:2] == ["valgrind", "--tool=callgrind"] and "--trace-children=yes" in command
+    assert command[-7:] == ["python", "-m", "cli", "deploy", "-p", "2", "flow.yaml"]
+    assert f"--callgrind-out-file={tmp_path}/%p.out" in command
+
+
+def _file(path, total):
+    path.write_text(f"version: 1\ncreator: callgrind-3.19.0\ncmd: python -m cli run\nevents: Ir\n"
+                    f"summary: {total}\n\nfl=x.c\nfn=f\n1 {total}\ntotals: {total}\n")
+
+
+def test_a_window_counts_the_dumps_of_every_process_and_nothing_after_them(tmp_path):
+    for pid, window, after in ((201, 3_000_000, 9_000_000), (202, 1_250_000, 7_000_000), (203, 40, 100)):
+        _file(tmp_path / f"{pid}.out.1", window)
+        _file(tmp_path / f"{pid}.out", after)  # written at the process's end: not the window's
+    assert dumped(str(tmp_path)) == 4_250_040
+
+
+def test_no_dump_is_no_figure(tmp_path):
+    _file(tmp_path / "301.out", 5)
+    with pytest.raises(SystemExit):
+        dumped(str(tmp_path))
