@@ -1,6 +1,6 @@
 """Scale-out counted while the flow runs: instructions per event of ``deploy -p 2`` vs ``-p 1``, start-up left out.
 
-    python bench/scale_out_window.py [--events 10000] [--warm-up 1000] [--partitions 4] [--rounds 5]
+    python bench/scale_out_window.py [--events 10000] [--warm-up 1000] [--partitions 4] [--rounds 5] [--cpu]
 
 bench/scale_out.py ``--count`` takes the difference between two whole drains under cachegrind,
 and its ``p2`` figures moved from 1.1x to 159x the others' from round to round: under Valgrind
@@ -17,11 +17,16 @@ Kafka -> Kafka topology):
    processes executed to take the backlog, the waits within it included;
 3. the deployment is stopped (SIGTERM, as a stop of ``deploy``).
 
+``--cpu`` runs the processes natively and measures the CPU time /proc gives for every process
+of the deployment (all their threads, librdkafka's too) over the same window instead: what the
+cluster costs outside Valgrind, where a process runs ~50x slower and anything that happens per
+unit of time (a wait with a timeout) ~50x more often per event.
+
 Kinds as in bench/scale_out.py: ``p1`` (one process reading A and B), ``p2`` (``deploy -p 2``:
 two processes of one Bytewax cluster, each reading half of the partitions) and ``pair`` (two
 ``deploy -p 1``, one reading A and one B, no cluster). Each window also counts ``deploy``'s own
 process (it supervises). Every round checks that the three wrote the same records. Prints per
-round the instructions per event of each, then ``ratio NAME: median [min..max]``.
+round the instructions (or CPU microseconds) per event of each, then ``ratio NAME: median [min..max]``.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from confluent_kafka import Consumer, TopicPartition
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
+from bench.domain_cpu import _tree  # noqa: E402
 from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
 from bench.kafka_throughput import create_topics, produce, records, spread  # noqa: E402
@@ -80,8 +86,14 @@ def callgrind(command: str) -> None:
     subprocess.run(["callgrind_control", command], check=True, capture_output=True, timeout=120)
 
 
+def cpu(processes: list) -> float:
+    """CPU seconds so far of ``processes`` and their descendants."""
+    return sum(sum(_tree(p.pid).values()) for p in processes)
+
+
 def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
-    """(instructions per event, output topic) of one ``kind`` taking ``args.events`` while it runs."""
+    """(instructions, or with ``args.cpu`` CPU microseconds, per event; output topic) of one
+    ``kind`` taking ``args.events`` while it runs."""
     a, b, target = (f"{kind}-{tag}-{name}" for name in ("a", "b", "out"))
     create_topics(bootstrap, args.partitions // 2, a, b)
     create_topics(bootstrap, args.partitions, target)
@@ -92,19 +104,26 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
                     for n, topic in enumerate((a, b))]
     else:
         commands = [_deployment(bootstrap, state, [a, b], target, 1 if kind == "p1" else 2, target, 0, tail=True)]
-    processes = [subprocess.Popen(under_callgrind(c, tree), cwd=ROOT, stdout=subprocess.DEVNULL,
+    processes = [subprocess.Popen(c if args.cpu else under_callgrind(c, tree), cwd=ROOT, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL) for c in commands]
+    spent = 0.0
     try:
         half, first = args.warm_up // 2, args.warm_up
         produce(bootstrap, a, half)
         produce(bootstrap, b, args.warm_up - half, first=half)
         wait_for(bootstrap, target, args.warm_up, processes)
-        callgrind("-z")
+        if args.cpu:
+            spent = -cpu(processes)
+        else:
+            callgrind("-z")
         half = args.events // 2
         produce(bootstrap, a, half, first=first)
         produce(bootstrap, b, args.events - half, first=first + half)
         wait_for(bootstrap, target, args.warm_up + args.events, processes)
-        callgrind("-d")
+        if args.cpu:
+            spent += cpu(processes)
+        else:
+            callgrind("-d")
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -113,7 +132,7 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
                 process.wait(timeout=300)
             except subprocess.TimeoutExpired:
                 process.kill()
-    return dumped(tree) / args.events, target
+    return (spent * 1e6 if args.cpu else dumped(tree)) / args.events, target
 
 
 def dumped(tree: str) -> int:
@@ -131,13 +150,15 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=1_000, help="events taken before it")
     parser.add_argument("--partitions", type=int, default=4, help="partitions in all (even, >= 2)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
+    parser.add_argument("--cpu", action="store_true", help="natively: CPU microseconds per event, not instructions")
     args = parser.parse_args()
     if args.partitions < 2 or args.partitions % 2:
         parser.error("--partitions must be even and >= 2")
     runs: dict = {kind: [] for kind in KINDS}
+    unit = "CPU us" if args.cpu else "instructions"
     with private_broker("scale-window-") as (state, bootstrap):
         print(f"{args.warm_up} events to warm up, then {args.events} counted, in {args.partitions} partitions of "
-              "2 topics; instructions per event of all the processes of each deployment", flush=True)
+              f"2 topics; {unit} per event of all the processes of each deployment", flush=True)
         for round_no in range(1, args.rounds + 1):
             outputs = {}
             for kind in KINDS:
@@ -147,10 +168,11 @@ def main() -> None:
             if any(f != found[0] for f in found) or len(found[0]) != args.warm_up + args.events:
                 sizes = ", ".join(f"{kind} wrote {len(f)}" for kind, f in zip(KINDS, found, strict=True))
                 raise SystemExit(f"round {round_no}: {sizes}, not all the same {args.warm_up + args.events}")
-            print(f"round {round_no}: " + "   ".join(f"{kind} {runs[kind][-1]:,.0f}" for kind in KINDS)
+            digits = 1 if args.cpu else 0
+            print(f"round {round_no}: " + "   ".join(f"{kind} {runs[kind][-1]:,.{digits}f}" for kind in KINDS)
                   + f"   ({len(found[0])} equal records)", flush=True)
     for a, b in (("p2", "p1"), ("pair", "p1"), ("p2", "pair")):
-        print(f"ratio {a}/{b} instructions per event: {spread([x / y for x, y in zip(runs[a], runs[b], strict=True)])}")
+        print(f"ratio {a}/{b} {unit} per event: {spread([x / y for x, y in zip(runs[a], runs[b], strict=True)])}")
 
 
 if __name__ == "__main__":

@@ -35,3 +35,24 @@ def test_no_dump_is_no_figure(tmp_path):
     _file(tmp_path / "301.out", 5)
     with pytest.raises(SystemExit):
         dumped(str(tmp_path))
+
+
+def test_a_native_window_counts_the_cpu_of_the_processes_and_their_children():
+    import subprocess
+
+    from bench.scale_out_window import cpu
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\ntime.sleep(5)"
+    parent = subprocess.Popen(["sh", "-c", f"{sys.executable} -c '{burn}' & wait"])
+    try:
+        seconds = 0.0
+        for _ in range(50):  # until the child has burnt its 0.3 s
+            seconds = cpu([parent])
+            if seconds >= 0.3:
+                break
+            subprocess.run(["sleep", "0.1"])
+        assert 0.3 <= seconds < 2.0  # the child's CPU, seen through the shell that started it
+    finally:
+        subprocess.run(["pkill", "-P", str(parent.pid)])
+        parent.kill()
+        parent.wait()
