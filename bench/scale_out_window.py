@@ -1,6 +1,7 @@
 """Scale-out counted while the flow runs: instructions per event of ``deploy -p 2`` vs ``-p 1``, start-up left out.
 
     python bench/scale_out_window.py [--events 10000] [--warm-up 1000] [--partitions 4] [--rounds 5] [--cpu]
+                                     [--epoch SECONDS]
 
 bench/scale_out.py ``--count`` takes the difference between two whole drains under cachegrind,
 and its ``p2`` figures moved from 1.1x to 159x the others' from round to round: under Valgrind
@@ -21,6 +22,12 @@ Kafka -> Kafka topology):
 of the deployment (all their threads, librdkafka's too) over the same window instead: what the
 cluster costs outside Valgrind, where a process runs ~50x slower and anything that happens per
 unit of time (a wait with a timeout) ~50x more often per event.
+
+``--epoch`` sets the deployments' epoch (``BYTEWAX_SNAPSHOT_INTERVAL``; Bytewax's default is
+10 s). At the end of an epoch a source partition of Bytewax 0.21 reads nothing more until the
+whole dataflow is past that epoch, and asks to be run again at once, so the worker steps
+without work until then; in a cluster that waits for the other process's progress, which under
+Valgrind takes ~50x longer.
 
 Kinds as in bench/scale_out.py: ``p1`` (one process reading A and B), ``p2`` (``deploy -p 2``:
 two processes of one Bytewax cluster, each reading half of the partitions) and ``pair`` (two
@@ -104,8 +111,9 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
                     for n, topic in enumerate((a, b))]
     else:
         commands = [_deployment(bootstrap, state, [a, b], target, 1 if kind == "p1" else 2, target, 0, tail=True)]
-    processes = [subprocess.Popen(c if args.cpu else under_callgrind(c, tree), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL) for c in commands]
+    env = dict(os.environ, **({"BYTEWAX_SNAPSHOT_INTERVAL": str(args.epoch)} if args.epoch else {}))
+    processes = [subprocess.Popen(c if args.cpu else under_callgrind(c, tree), cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands]
     spent = 0.0
     try:
         half, first = args.warm_up // 2, args.warm_up
@@ -151,6 +159,8 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4, help="partitions in all (even, >= 2)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
     parser.add_argument("--cpu", action="store_true", help="natively: CPU microseconds per event, not instructions")
+    parser.add_argument("--epoch", type=float, default=0, help="seconds per epoch of the deployments "
+                                                                "(default: theirs, Bytewax's 10)")
     args = parser.parse_args()
     if args.partitions < 2 or args.partitions % 2:
         parser.error("--partitions must be even and >= 2")
@@ -158,7 +168,8 @@ def main() -> None:
     unit = "CPU us" if args.cpu else "instructions"
     with private_broker("scale-window-") as (state, bootstrap):
         print(f"{args.warm_up} events to warm up, then {args.events} counted, in {args.partitions} partitions of "
-              f"2 topics; {unit} per event of all the processes of each deployment", flush=True)
+              f"2 topics; {unit} per event of all the processes of each deployment"
+              + (f"; epochs of {args.epoch:g} s" if args.epoch else ""), flush=True)
         for round_no in range(1, args.rounds + 1):
             outputs = {}
             for kind in KINDS:
