@@ -23,8 +23,8 @@ of the deployment (all their threads, librdkafka's too) over the same window ins
 cluster costs outside Valgrind, where a process runs ~50x slower and anything that happens per
 unit of time (a wait with a timeout) ~50x more often per event.
 
-``--epoch`` sets the deployments' epoch (``BYTEWAX_SNAPSHOT_INTERVAL``; Bytewax's default is
-10 s). At the end of an epoch a source partition of Bytewax 0.21 reads nothing more until the
+``--epoch`` sets the deployments' epoch (``BYTEWAX_SNAPSHOT_INTERVAL``; deploy's default is
+5 s). At the end of an epoch a source partition of Bytewax 0.21 reads nothing more until the
 whole dataflow is past that epoch, and asks to be run again at once, so the worker steps
 without work until then; in a cluster that waits for the other process's progress, which under
 Valgrind takes ~50x longer.
@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
     parser.add_argument("--cpu", action="store_true", help="natively: CPU microseconds per event, not instructions")
     parser.add_argument("--epoch", type=float, default=0, help="seconds per epoch of the deployments "
-                                                                "(default: theirs, Bytewax's 10)")
+                                                                "(default: deploy's, 5)")
     args = parser.parse_args()
     if args.partitions < 2 or args.partitions % 2:
         parser.error("--partitions must be even and >= 2")
