@@ -8,6 +8,8 @@
   input or a clean stop). After a failure nothing here runs: the next start does that work.
 - What the connectors learn once per run (``remembered``): the Kafka sources of one cluster
   list their partitions from one metadata request instead of one client each.
+- Its epoch (``epoch_seconds``): a Kafka source partition naps instead of spinning at the end of
+  each (engine/connectors/kafka_tuning.py, ``EPOCH_END_WAIT``).
 
 One run at a time per process (``begin`` resets all three, ``end`` forgets what was
 remembered), as the runner already assumes.
@@ -23,13 +25,16 @@ _store: Optional[str] = None
 _after: List[Callable[[], None]] = []
 _memo: Optional[Dict[Hashable, Any]] = None  # a dict while a run is on
 _memo_lock = threading.Lock()  # (apart: a make() may take seconds, and after_run must not wait)
+_epoch: Optional[float] = None  # seconds
 
 
-def begin(recovery_directory: Optional[str]) -> None:
-    """Before a run: its recovery store (None without one); nothing left to finish."""
-    global _store, _memo
+def begin(recovery_directory: Optional[str], epoch_seconds: Optional[float] = None) -> None:
+    """Before a run: its recovery store (None without one) and the length of its epochs;
+    nothing left to finish."""
+    global _store, _memo, _epoch
     with _lock:
         _store = recovery_directory
+        _epoch = epoch_seconds
         _after.clear()
     with _memo_lock:
         _memo = {}
@@ -37,9 +42,15 @@ def begin(recovery_directory: Optional[str]) -> None:
 
 def end() -> None:
     """After a run, however it ended: what it remembered is forgotten."""
-    global _memo
+    global _memo, _epoch
     with _memo_lock:
         _memo = None
+    _epoch = None
+
+
+def epoch_seconds() -> Optional[float]:
+    """The running flow's epoch length (None outside a run)."""
+    return _epoch
 
 
 def remembered(key: Hashable, make: Callable[[], Any]) -> Any:

@@ -39,6 +39,8 @@ from engine.connectors.kafka_tuning import (
     CATCH_UP_POLLS,
     CATCH_UP_WAIT,
     DEFAULT_BATCH,
+    EPOCH_END_SLACK,
+    EPOCH_END_WAIT,
     IDLE_WAIT,
     POLL_WAIT,
     PREFETCH,
@@ -130,6 +132,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         if self._align is not None:  # until its first fetch, nobody knows where it is
             self._align.join(self, topic, _UNKNOWN)
         self._empty_polls = 0  # since the last delivery: the first ones nap shorter (next_awake)
+        self._epoch, self._epoch_started = run_context.epoch_seconds(), time.monotonic()  # (as Bytewax's)
         self._ended = False  # tail: false and the end of the partition was reached
 
     def _start_offset(self, start) -> int:
@@ -259,11 +262,14 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
     def next_awake(self) -> Optional[datetime]:
         # Nothing arrived last time: let the worker do other work instead of spinning.
         polls = self._empty_polls
-        if not polls:
-            return None
+        if not polls:  # more may be there at once, unless the epoch ends with this batch (kafka_tuning)
+            if self._epoch is None or time.monotonic() - self._epoch_started < self._epoch - EPOCH_END_SLACK:
+                return None
+            return datetime.now(timezone.utc) + EPOCH_END_WAIT
         return datetime.now(timezone.utc) + (CATCH_UP_WAIT if polls <= CATCH_UP_POLLS else IDLE_WAIT)
 
     def snapshot(self) -> Optional[int]:
+        self._epoch_started = time.monotonic()  # Bytewax calls it as it ends an epoch (next_awake)
         # The group's offsets go one snapshot behind: Bytewax snapshots a source as it reads
         # the epoch's last batch, which is still on its way to the sinks, but reads nothing of
         # an epoch before the dataflow is past the one before it, so the previous snapshot's

@@ -33,6 +33,7 @@ _EXPLAINED = ("ConnectorError", "ConfigError")  # our own errors already say wha
 # the growing heap were the latency tail (p99 at 2000 tx/s: 76-1062 ms before, 33-93 ms after).
 # Events hold no reference cycles, so collecting rarely frees the same memory, later.
 _GC_THRESHOLDS = (50_000, 20, 100)
+BYTEWAX_EPOCH = timedelta(seconds=10)  # bytewax.run.cli_main's epoch_interval when given None
 
 
 class RunOptions:
@@ -68,7 +69,8 @@ def run_dataflow(flow, options: RunOptions) -> None:
     if stopped_before_run():  # a SIGTERM during start-up: a clean stop with nothing to stop,
         request_stop(keep_state=True)  # which the caller reports as a stop
         return
-    run_context.begin(options.recovery_directory)
+    epoch = options.epoch_interval or BYTEWAX_EPOCH  # (Bytewax's own when none is given)
+    run_context.begin(options.recovery_directory, epoch.total_seconds())
     try:
         _run(flow, options, recovery)
     finally:

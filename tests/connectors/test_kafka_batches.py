@@ -222,3 +222,49 @@ def _polls(sizes: list) -> None:
         expected = None if not empties else _Now.AT + (
             kafka.CATCH_UP_WAIT if empties <= kafka.CATCH_UP_POLLS else kafka.IDLE_WAIT)
         assert reader.next_awake() == expected
+
+
+class _Clock:
+    """``time`` for kafka.py: ``monotonic()`` reads ``at``."""
+
+    at = 0.0
+
+    @classmethod
+    def monotonic(cls):
+        return cls.at
+
+
+def test_the_batch_that_ends_an_epoch_naps_instead_of_waking_the_worker_at_once():
+    """In a run with 5 s epochs, a partition delivering as its epoch is due to end asks for a
+    nap (Bytewax then reads nothing until the dataflow is past the epoch: without it the worker
+    steps without work until then); its next epoch starts when Bytewax snapshots it. Outside a
+    run nothing is known of epochs."""
+    from engine import run_context
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kafka, "Consumer", lambda config: _Scripted([100] * 5 + [0]))
+        patch.setattr(kafka, "datetime", _Now)
+        patch.setattr(kafka, "time", _Clock)
+        _Clock.at = 100.0
+        run_context.begin(None, 5.0)
+        try:
+            source = kafka.KafkaSource("127.0.0.1:1", topic="t", align=False)
+            reader = kafka._KafkaReader(source.config, "t", 0, "earliest", 0, source)
+        finally:
+            run_context.end()
+        outside = kafka._KafkaReader(source.config, "t", 0, "earliest", 0, source)
+        woken = []
+        for at in (101.0, 104.9, 104.999, 105.2):
+            _Clock.at = at
+            reader.next_batch()
+            woken.append(reader.next_awake())
+        assert woken == [None, None, _Now.AT + kafka.EPOCH_END_WAIT, _Now.AT + kafka.EPOCH_END_WAIT]
+        reader.snapshot()  # the epoch ends: the next one starts now
+        _Clock.at = 105.3
+        reader.next_batch()
+        assert reader.next_awake() is None
+        _Clock.at = 200.0
+        reader.next_batch()  # (the script's last: nothing)
+        assert reader.next_awake() == _Now.AT + kafka.CATCH_UP_WAIT  # an empty poll naps as before
+        outside.next_batch()
+        assert outside.next_awake() is None  # 100 s on, but no run said how long its epochs are
