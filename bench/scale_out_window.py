@@ -26,8 +26,9 @@ unit of time (a wait with a timeout) ~50x more often per event.
 ``--epoch`` sets the deployments' epoch (``BYTEWAX_SNAPSHOT_INTERVAL``; deploy's default is
 5 s). At the end of an epoch a source partition of Bytewax 0.21 reads nothing more until the
 whole dataflow is past that epoch, and asks to be run again at once, so the worker steps
-without work until then; in a cluster that waits for the other process's progress, which under
-Valgrind takes ~50x longer.
+without work until then (unless the source asked for a nap: the engine's Kafka source does at
+the batch it reads as the epoch is due to end); in a cluster that waits for the other process's
+progress, which under Valgrind takes ~50x longer.
 
 Kinds as in bench/scale_out.py: ``p1`` (one process reading A and B), ``p2`` (``deploy -p 2``:
 two processes of one Bytewax cluster, each reading half of the partitions) and ``pair`` (two
