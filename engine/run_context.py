@@ -11,7 +11,7 @@
 - Its epoch (``epoch_seconds``): a Kafka source partition naps instead of spinning at the end of
   each (engine/connectors/kafka_tuning.py, ``EPOCH_END_WAIT``).
 
-One run at a time per process (``begin`` resets all three, ``end`` forgets what was
+One run at a time per process (``begin`` resets them all, ``end`` forgets what was
 remembered), as the runner already assumes.
 """
 
