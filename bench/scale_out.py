@@ -73,6 +73,23 @@ def _deployment(bootstrap: str, state: str, topics: list, target: str, processes
     return deploy_command(path, os.path.join(state, f"recovery-{name}"), processes)
 
 
+def deployments(bootstrap: str, state: str, topics, target: str, kind: str, batch_size: int,
+                tail: bool = False) -> list:
+    """The commands of one ``kind`` (module docstring) reading ``topics`` (A and B) into ``target``:
+    one deploy, or for ``pair`` one per topic."""
+    if kind == "pair":
+        return [_deployment(bootstrap, state, [topic], target, 1, f"{target}-{n}", batch_size, tail)
+                for n, topic in enumerate(topics)]
+    return [_deployment(bootstrap, state, list(topics), target, 1 if kind == "p1" else 2, target, batch_size, tail)]
+
+
+def produce_halves(bootstrap: str, topics, count: int, first: int = 0) -> None:
+    """Events ``first`` .. ``first + count - 1``: the first half into topic A, the rest into B."""
+    half = count // 2
+    produce(bootstrap, topics[0], half, first=first)
+    produce(bootstrap, topics[1], count - half, first=first + half)
+
+
 def counted(command: list, tree: str) -> list:
     """``command`` under cachegrind, every process it starts too (one output file each in ``tree``)."""
     os.makedirs(tree)
@@ -91,13 +108,11 @@ def drain(bootstrap: str, state: str, topics: tuple, partitions: int, kind: str,
     ``count``: under cachegrind, the run's ``instructions`` too (its files kept in ``keep``)."""
     target = f"{topics[0]}-{kind}-{tag}"
     create_topics(bootstrap, partitions, target)
-    if kind == "pair":
-        one, two = (_deployment(bootstrap, state, [topic], target, 1, f"{target}-{n}", batch_size)
-                    for n, topic in enumerate(topics))
-        # both at once; the shell waits for both (so their CPU is in its children's) and fails if either does
-        command = ["sh", "-c", f"{shlex.join(one)} & a=$!; {shlex.join(two)} & b=$!; wait $a || exit 1; wait $b"]
-    else:
-        command = _deployment(bootstrap, state, list(topics), target, 1 if kind == "p1" else 2, target, batch_size)
+    commands = deployments(bootstrap, state, topics, target, kind, batch_size)
+    command = commands[0]
+    if kind == "pair":  # both at once; the shell waits for both (their CPU is its children's), fails if either does
+        one, two = map(shlex.join, commands)
+        command = ["sh", "-c", f"{one} & a=$!; {two} & b=$!; wait $a || exit 1; wait $b"]
     if not count:
         return measured(command, os.environ), target
     tree = os.path.join(keep or state, f"counts-{target}")
@@ -123,15 +138,12 @@ def main() -> None:
         run = uuid.uuid4().hex[:6]
         full, empty = (f"scale-{run}-a", f"scale-{run}-b"), (f"scale-empty-{run}-a", f"scale-empty-{run}-b")
         create_topics(bootstrap, args.partitions // 2, *full, *empty)
-        half = args.events // 2
-        produce(bootstrap, full[0], half)
-        produce(bootstrap, full[1], args.events - half, first=half)
+        produce_halves(bootstrap, full, args.events)
         # --count: the "empty" topics hold half the backlog; the difference between the two drains
         # is the work of the other half, without start-up, shut-down or the waits around them
         based = args.events // 2 if args.count else 0
         if based:
-            produce(bootstrap, empty[0], based // 2)
-            produce(bootstrap, empty[1], based - based // 2, first=based // 2)
+            produce_halves(bootstrap, empty, based)
         print(f"backlog: {args.events} events in {args.partitions} partitions of 2 topics; per run: CPU us per "
               "event (start-up included / excluded), wall seconds, CPU seen in /proc / counted", flush=True)
         runs: dict = {kind: [] for kind in KINDS}

@@ -56,8 +56,8 @@ sys.path.insert(0, ROOT)
 from bench.domain_cpu import _tree  # noqa: E402
 from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
-from bench.kafka_throughput import create_topics, produce, records, spread  # noqa: E402
-from bench.scale_out import KINDS, _deployment  # noqa: E402
+from bench.kafka_throughput import create_topics, records, spread  # noqa: E402
+from bench.scale_out import KINDS, deployments, produce_halves  # noqa: E402
 
 WAIT = 1800  # seconds for one stage under Valgrind (~50x slower than natively)
 
@@ -107,27 +107,19 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
     create_topics(bootstrap, args.partitions, target)
     tree = os.path.join(state, f"window-{kind}-{tag}")
     os.makedirs(tree)
-    if kind == "pair":
-        commands = [_deployment(bootstrap, state, [topic], target, 1, f"{target}-{n}", 0, tail=True)
-                    for n, topic in enumerate((a, b))]
-    else:
-        commands = [_deployment(bootstrap, state, [a, b], target, 1 if kind == "p1" else 2, target, 0, tail=True)]
+    commands = deployments(bootstrap, state, (a, b), target, kind, 0, tail=True)
     env = dict(os.environ, **({"BYTEWAX_SNAPSHOT_INTERVAL": str(args.epoch)} if args.epoch else {}))
     processes = [subprocess.Popen(c if args.cpu else under_callgrind(c, tree), cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands]
     spent = 0.0
     try:
-        half, first = args.warm_up // 2, args.warm_up
-        produce(bootstrap, a, half)
-        produce(bootstrap, b, args.warm_up - half, first=half)
+        produce_halves(bootstrap, (a, b), args.warm_up)
         wait_for(bootstrap, target, args.warm_up, processes)
         if args.cpu:
             spent = -cpu(processes)
         else:
             callgrind("-z")
-        half = args.events // 2
-        produce(bootstrap, a, half, first=first)
-        produce(bootstrap, b, args.events - half, first=first + half)
+        produce_halves(bootstrap, (a, b), args.events, first=args.warm_up)
         wait_for(bootstrap, target, args.warm_up + args.events, processes)
         if args.cpu:
             spent += cpu(processes)
