@@ -251,13 +251,18 @@ def records(bootstrap: str, topic: str) -> dict:
     return {message.key(): orjson.loads(message.value() or b"null") for message in messages(bootstrap, topic)}
 
 
+def end_offsets(consumer: Consumer, topic: str) -> dict:
+    """partition -> end offset, for every partition of ``topic``."""
+    parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
+
+
 def messages(bootstrap: str, topic: str) -> list:
     """Every message of ``topic``, all partitions, up to the end offsets taken first."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{uuid.uuid4().hex}",
                          "enable.auto.commit": False})
-    parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
-    consumer.assign([TopicPartition(topic, p, 0) for p in parts if ends[p] > 0])
+    ends = end_offsets(consumer, topic)
+    consumer.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
     found, left = [], sum(ends.values())
     while left > 0:
         for message in consumer.consume(1000, 5.0):

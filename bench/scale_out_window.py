@@ -48,7 +48,7 @@ import sys
 import time
 import uuid
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
@@ -56,7 +56,7 @@ sys.path.insert(0, ROOT)
 from bench.domain_cpu import _tree  # noqa: E402
 from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
-from bench.kafka_throughput import create_topics, records, spread  # noqa: E402
+from bench.kafka_throughput import create_topics, end_offsets, records, spread  # noqa: E402
 from bench.scale_out import KINDS, deployments, produce_halves  # noqa: E402
 
 WAIT = 1800  # seconds for one stage under Valgrind (~50x slower than natively)
@@ -72,8 +72,7 @@ def written(bootstrap: str, topic: str) -> int:
     """Records in ``topic`` (the sum of its partitions' end offsets: the sink writes no transaction markers)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{uuid.uuid4().hex}"})
     try:
-        parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts)
+        return sum(end_offsets(consumer, topic).values())
     finally:
         consumer.close()
 
