@@ -85,7 +85,7 @@ class TransactionMerger(KeyLogic):
     def add(self, items: list, now: datetime) -> Released:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""
         deads, seen = intake(self.s, self.step.markers, events_of(items), now, self.step.step_id, self._other,
-                             getattr(items, "owned", False))
+                             self.step.slims and getattr(items, "owned", False))
         self._timer.seen_all(now, seen)
         results, failed = self._release(self._ready())
         if self._steer is not None:  # a backlog's sources read what the merge waits for first
@@ -363,7 +363,7 @@ class MergeTransactions(KeyedStep):
         buffered changes may then be slimmed (``slims``)."""
         groups, deads = self.group_events(batch)
         for _, events in groups:
-            cast(Events, events).owned = self.slims
+            cast(Events, events).owned = True
         return groups, deads
 
     def _entry(self, original: Any) -> Tuple[Any, Optional[DeadLetter]]:
