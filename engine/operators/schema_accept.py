@@ -20,7 +20,8 @@ Only a subset of JSON Schema is generated, with fastjsonschema's meaning (2.22):
 expressions), ``minimum``/``maximum``, ``minLength``/``maxLength``, ``minItems``/``maxItems``
 and annotations. A subschema with any other keyword (``$ref``, ``anyOf``, ``pattern``,
 ``default``, which fastjsonschema writes into the event, ...) is "not sure" wherever a value
-meets it; ``compile_accept`` returns None when the root itself is.
+meets it (a property with a ``default``: wherever its object does, present or not);
+``compile_accept`` returns None when the root itself is.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class _Generator:
     def check(self, schema: Any, v: str, indent: str, missing: bool = False) -> List[str]:
         """The statements that return False unless ``schema`` accepts ``v`` (or ``missing``:
         ``v`` is ``_M``, the property is absent)."""
+        if missing and isinstance(schema, dict) and "default" in schema:  # fastjsonschema writes it in when
+            return [f"{indent}return False"]  # absent: "not sure" wherever the object is met
         try:
             if isinstance(schema, dict) and "properties" in schema:
                 test, typed = f"{self.node(schema)}({v})", False
