@@ -160,6 +160,8 @@ class Translator:
                                       step.offset, step.length, hint=types.arithmetic_hint(left.type, right.type))
             finite = finite or (step.op in "+-*" and result in ("float", "any"))  # no inf, nan
             partial = Code("", result, left.nullable or right.nullable)
+        if any(types.kind(p.type) == "str" for p in parts):  # a text or an error from that step on, never
+            finite = False  # a float (a row key's "table + ':' + ...": one call less per change)
         ops = [step.op for step, _ in steps]
         checked = [types.kind(p.type) in types.LOOSE and any(op in "*%" for op in ops[max(0, i - 1):i + 1])
                    for i, p in enumerate(parts)]  # untyped operands of * and %: numbers, not texts or lists

@@ -63,3 +63,23 @@ def test_a_float_sum_never_leaves_the_float_range_and_no_event_vanishes(flow_fac
             running = total
     assert out["s"] == running and out["n"] + len(dead) == len(weights)
     assert all("beyond the float range" in x["error"] and x["step"] == "total" for x in dead)
+
+
+values = st.one_of(st.none(), st.text(max_size=4), st.integers(), st.floats(), st.sampled_from([1e308, -1e308]))
+
+
+CHAINS = {"a + ':' + b": lambda a, b: a + ":" + b, "a + b + ':'": lambda a, b: a + b + ":",
+          "':' + a - b": lambda a, b: ":" + a - b, "a - b + ':'": lambda a, b: a - b + ":"}
+
+
+@given(values, values, st.sampled_from(sorted(CHAINS)))
+def test_a_chain_with_a_text_gives_that_text_or_an_error_never_a_float(a, b, source):
+    """No float range check where a text is an operand: from that step on the value is a text
+    or the event's error (``inf + ':'`` is one), so none is needed."""
+    expression = compile_expression(source, {"a": "any", "b": "any"})
+    try:
+        got = expression({"a": a, "b": b})
+    except (TypeError, ValueError):
+        return
+    python = CHAINS[source](a, b) if a is not None and b is not None else None
+    assert got == python and (got is None or type(got) is str)
