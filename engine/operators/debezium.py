@@ -42,6 +42,7 @@ from engine.operators.debezium_types import (  # noqa: F401 - json_text: part of
     variable_scale_decimal,
     zoned_timestamp,
 )
+from engine.records import DeadLetter
 from engine.values import converter as value_converter
 from engine.values import decimal_converter
 
@@ -137,13 +138,22 @@ class Debezium:
         field at a time), the copies of ``process``."""
         if self.casts:
             return self.process(batch)
-        return one_by_one(self.step_id, batch, self._decode_owned, catch=Exception)
-
-    def _decode_owned(self, event) -> dict:
-        try:
-            return self.decode(event, True)
-        except Exception:  # noqa: BLE001 - the event is as it came: the copies say what is wrong, in their order
-            return self.decode(event)
+        decode = self.decode
+        events: List[dict] = []
+        deads: List[DeadLetter] = []
+        while True:  # the usual batch: one call per event, each decoded in place
+            done = len(events) + len(deads)  # (each event gives an event or a dead letter)
+            if done == len(batch):
+                return events, deads
+            try:
+                for event in batch[done:] if done else batch:
+                    events.append(decode(event, True))
+            except Exception:  # noqa: BLE001 - that event is as it came: a copy's decode says what is wrong
+                event = batch[len(events) + len(deads)]
+                try:
+                    events.append(decode(event))
+                except Exception as exc:  # noqa: BLE001 - that event's failure, as in process
+                    deads.append(DeadLetter(event, self.step_id, describe(exc)))
 
     # one event --------------------------------------------------------------------------
 
