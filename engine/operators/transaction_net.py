@@ -23,7 +23,6 @@ from typing import Callable, Dict, List, Optional, Tuple
 from engine.expressions import Expression
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
-from engine.operators.map import key_text
 from engine.records import DeadLetter
 
 EXISTED_BEFORE = {"u", "d"}
@@ -68,8 +67,8 @@ def key_function(expression: Expression, step_id: str) -> Callable[[dict], Optio
     counts. Built when first used: ``validate`` never translates the strict code."""
     source = (f"def key(e):\n    try:\n        v = ({expression.strict()[0]})\n"
               "    except _Exception:\n        v = _sure(e)\n"
-              "    return v if v is None or _type(v) is _str else _key_text(v)\n")
-    names = {"_sure": expression.function, "_key_text": key_text, "_Exception": Exception}  # (no builtins there)
+              "    return v if v is None or _type(v) is _str else _str(v)\n")  # key_text, a call less (an id)
+    names = {"_sure": expression.function, "_Exception": Exception}  # (no builtins there)
     return build_function("key", source, step_id, names)
 
 
