@@ -93,18 +93,28 @@ def create_topics(bootstrap: str, partitions: int, *names: str) -> None:
         future.result(timeout=30)
 
 
+def backlog_producer(bootstrap: str) -> Producer:
+    """The producer that writes a bench's backlog (large batches, a deep local queue)."""
+    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000,
+                     "queue.buffering.max.messages": 1000000})
+
+
+def write_event(producer: Producer, topic: str, number: int) -> None:
+    """Event ``number`` into ``topic``, keyed by its number; a full local queue drains first."""
+    while True:
+        try:
+            producer.produce(topic, technical_event(number), key=str(number).encode())
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 def produce(bootstrap: str, topic: str, count: int, first: int = 0) -> float:
     """Events ``first`` .. ``first + count - 1`` into ``topic``: seconds it took."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000,
-                         "queue.buffering.max.messages": 1000000})
+    producer = backlog_producer(bootstrap)
     started = time.perf_counter()
     for i in range(first, first + count):
-        while True:
-            try:
-                producer.produce(topic, technical_event(i), key=str(i).encode())
-                break
-            except BufferError:
-                producer.poll(0.05)
+        write_event(producer, topic, i)
     assert producer.flush(120) == 0
     return time.perf_counter() - started
 

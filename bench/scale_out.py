@@ -46,6 +46,7 @@ import shlex
 import statistics
 import sys
 import uuid
+from itertools import zip_longest
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
@@ -53,7 +54,14 @@ sys.path.insert(0, ROOT)
 from bench.domain_cpu import deploy_command, measured  # noqa: E402
 from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
-from bench.kafka_throughput import TOPOLOGY, create_topics, produce, records, spread  # noqa: E402
+from bench.kafka_throughput import (  # noqa: E402
+    TOPOLOGY,
+    backlog_producer,
+    create_topics,
+    records,
+    spread,
+    write_event,
+)
 
 KINDS = ("p1", "p2", "pair")
 
@@ -84,10 +92,19 @@ def deployments(bootstrap: str, state: str, topics, target: str, kind: str, batc
 
 
 def produce_halves(bootstrap: str, topics, count: int, first: int = 0) -> None:
-    """Events ``first`` .. ``first + count - 1``: the first half into topic A, the rest into B."""
+    """Events ``first`` .. ``first + count - 1``: the first half into topic A, the rest into B,
+    written side by side (A's i-th event, then B's), so that a deployment reading one topic
+    gets its events while one reading the other gets its own. bench/scale_out_window.py writes
+    them while the deployments run: written A first, `pair`'s process reading B started its
+    work a second late, and the two were seldom busy at once, as `p2`'s two always are."""
     half = count // 2
-    produce(bootstrap, topics[0], half, first=first)
-    produce(bootstrap, topics[1], count - half, first=first + half)
+    producer = backlog_producer(bootstrap)
+    for pair in zip_longest(range(first, first + half), range(first + half, first + count)):
+        for topic, number in zip(topics, pair, strict=True):
+            if number is not None:  # (None: an odd count, B has one event more)
+                write_event(producer, topic, number)
+    if producer.flush(120):
+        raise SystemExit("the backlog was not all written within 120 s")
 
 
 def counted(command: list, tree: str) -> list:
