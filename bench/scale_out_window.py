@@ -47,13 +47,14 @@ import subprocess
 import sys
 import time
 import uuid
+from typing import Optional, Tuple
 
 from confluent_kafka import Consumer
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from bench.domain_cpu import _tree  # noqa: E402
+from bench.domain_cpu import _librdkafka_cpu, _tree  # noqa: E402
 from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
 from bench.kafka_throughput import create_topics, end_offsets, records, spread  # noqa: E402
@@ -93,14 +94,18 @@ def callgrind(command: str) -> None:
     subprocess.run(["callgrind_control", command], check=True, capture_output=True, timeout=120)
 
 
-def cpu(processes: list) -> float:
-    """CPU seconds so far of ``processes`` and their descendants."""
-    return sum(sum(_tree(p.pid).values()) for p in processes)
+def cpu(processes: list) -> Tuple[float, float]:
+    """CPU seconds so far of ``processes`` and their descendants: all their threads', and their
+    librdkafka threads' (``rdk:*``: the Kafka clients' own, where a busy producer shows)."""
+    trees = [_tree(p.pid) for p in processes]  # pid -> CPU seconds, of each process and its descendants
+    return (sum(sum(tree.values()) for tree in trees),
+            sum(sum(_librdkafka_cpu(pid).values()) for tree in trees for pid in tree))
 
 
 def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
-    """(instructions, or with ``args.cpu`` CPU microseconds, per event; output topic) of one
-    ``kind`` taking ``args.events`` while it runs."""
+    """(instructions, or with ``args.cpu`` CPU microseconds, per event; output topic; with
+    ``args.cpu`` the part of that CPU in librdkafka's threads, else None) of one ``kind`` taking
+    ``args.events`` while it runs."""
     a, b, target = (f"{kind}-{tag}-{name}" for name in ("a", "b", "out"))
     create_topics(bootstrap, args.partitions // 2, a, b)
     create_topics(bootstrap, args.partitions, target)
@@ -110,18 +115,19 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
     env = dict(os.environ, **({"BYTEWAX_SNAPSHOT_INTERVAL": str(args.epoch)} if args.epoch else {}))
     processes = [subprocess.Popen(c if args.cpu else under_callgrind(c, tree), cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands]
-    spent = 0.0
+    spent = in_librdkafka = 0.0
     try:
         produce_halves(bootstrap, (a, b), args.warm_up)
         wait_for(bootstrap, target, args.warm_up, processes)
         if args.cpu:
-            spent = -cpu(processes)
+            spent, in_librdkafka = (-x for x in cpu(processes))
         else:
             callgrind("-z")
         produce_halves(bootstrap, (a, b), args.events, first=args.warm_up)
         wait_for(bootstrap, target, args.warm_up + args.events, processes)
         if args.cpu:
-            spent += cpu(processes)
+            after, after_librdkafka = cpu(processes)
+            spent, in_librdkafka = spent + after, in_librdkafka + after_librdkafka
         else:
             callgrind("-d")
     finally:
@@ -132,7 +138,15 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
                 process.wait(timeout=300)
             except subprocess.TimeoutExpired:
                 process.kill()
-    return (spent * 1e6 if args.cpu else dumped(tree)) / args.events, target
+    if not args.cpu:
+        return dumped(tree) / args.events, target, None
+    return spent * 1e6 / args.events, target, in_librdkafka / spent if spent > 0 else 0.0
+
+
+def _share(share: Optional[float]) -> str:
+    """`` (librdkafka 12%)``: how much of a native window's CPU librdkafka's threads took (a
+    producer busy-looping while the broker is slow shows as a large part)."""
+    return "" if share is None else f" (librdkafka {share:.0%})"
 
 
 def dumped(tree: str) -> int:
@@ -163,16 +177,18 @@ def main() -> None:
               f"2 topics; {unit} per event of all the processes of each deployment"
               + (f"; epochs of {args.epoch:g} s" if args.epoch else ""), flush=True)
         for round_no in range(1, args.rounds + 1):
-            outputs = {}
+            outputs, shares = {}, {}
             for kind in KINDS:
-                count, outputs[kind] = window(bootstrap, state, kind, f"r{round_no}-{uuid.uuid4().hex[:4]}", args)
+                count, outputs[kind], shares[kind] = window(bootstrap, state, kind,
+                                                            f"r{round_no}-{uuid.uuid4().hex[:4]}", args)
                 runs[kind].append(count)
             found = [records(bootstrap, outputs[kind]) for kind in KINDS]
             if any(f != found[0] for f in found) or len(found[0]) != args.warm_up + args.events:
                 sizes = ", ".join(f"{kind} wrote {len(f)}" for kind, f in zip(KINDS, found, strict=True))
                 raise SystemExit(f"round {round_no}: {sizes}, not all the same {args.warm_up + args.events}")
             digits = 1 if args.cpu else 0
-            print(f"round {round_no}: " + "   ".join(f"{kind} {runs[kind][-1]:,.{digits}f}" for kind in KINDS)
+            print(f"round {round_no}: " + "   ".join(f"{kind} {runs[kind][-1]:,.{digits}f}" + _share(shares[kind])
+                                                      for kind in KINDS)
                   + f"   ({len(found[0])} equal records)", flush=True)
     for a, b in (("p2", "p1"), ("pair", "p1"), ("p2", "pair")):
         print(f"ratio {a}/{b} {unit} per event: {spread([x / y for x, y in zip(runs[a], runs[b], strict=True)])}")
