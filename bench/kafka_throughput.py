@@ -49,7 +49,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 import orjson  # noqa: E402
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPOLOGY = """\
@@ -261,10 +261,23 @@ def records(bootstrap: str, topic: str) -> dict:
     return {message.key(): orjson.loads(message.value() or b"null") for message in messages(bootstrap, topic)}
 
 
-def end_offsets(consumer: Consumer, topic: str) -> dict:
-    """partition -> end offset, for every partition of ``topic``."""
-    parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
+# a topic just made on a fresh broker may have no leader yet for a moment (one bench run stopped
+# on "Broker: Not leader for partition" right after create_topics): asked again meanwhile
+_ELECTING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.UNKNOWN_TOPIC_OR_PART}
+
+
+def end_offsets(consumer: Consumer, topic: str, wait: float = 30) -> dict:
+    """partition -> end offset, for every partition of ``topic`` (while its partitions have no
+    leader yet, asked again for up to ``wait`` seconds)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            parts = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in parts}
+        except KafkaException as exc:
+            if exc.args[0].code() not in _ELECTING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def messages(bootstrap: str, topic: str) -> list:
