@@ -1,7 +1,7 @@
 """Scale-out counted while the flow runs: instructions per event of ``deploy -p 2`` vs ``-p 1``, start-up left out.
 
     python bench/scale_out_window.py [--events 10000] [--warm-up 1000] [--partitions 4] [--rounds 5] [--cpu]
-                                     [--epoch SECONDS]
+                                     [--epoch SECONDS] [--keep DIR]
 
 bench/scale_out.py ``--count`` takes the difference between two whole drains under cachegrind,
 and its ``p2`` figures moved from 1.1x to 159x the others' from round to round: under Valgrind
@@ -109,7 +109,7 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
     a, b, target = (f"{kind}-{tag}-{name}" for name in ("a", "b", "out"))
     create_topics(bootstrap, args.partitions // 2, a, b)
     create_topics(bootstrap, args.partitions, target)
-    tree = os.path.join(state, f"window-{kind}-{tag}")
+    tree = os.path.join(args.keep or state, f"window-{kind}-{tag}")
     os.makedirs(tree)
     commands = deployments(bootstrap, state, (a, b), target, kind, 0, tail=True)
     env = dict(os.environ, **({"BYTEWAX_SNAPSHOT_INTERVAL": str(args.epoch)} if args.epoch else {}))
@@ -167,6 +167,8 @@ def main() -> None:
     parser.add_argument("--cpu", action="store_true", help="natively: CPU microseconds per event, not instructions")
     parser.add_argument("--epoch", type=float, default=0, help="seconds per epoch of the deployments "
                                                                 "(default: deploy's, 5)")
+    parser.add_argument("--keep", default="", help="counted: a directory keeping callgrind's files "
+                                                   "(window-KIND-rN-xxxx/PID.out.1: the window), to annotate")
     args = parser.parse_args()
     if args.partitions < 2 or args.partitions % 2:
         parser.error("--partitions must be even and >= 2")
