@@ -115,19 +115,18 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
     env = dict(os.environ, **({"BYTEWAX_SNAPSHOT_INTERVAL": str(args.epoch)} if args.epoch else {}))
     processes = [subprocess.Popen(c if args.cpu else under_callgrind(c, tree), cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands]
-    spent = in_librdkafka = 0.0
+    before = after = (0.0, 0.0)  # with args.cpu: cpu() as the window starts and ends
     try:
         produce_halves(bootstrap, (a, b), args.warm_up)
         wait_for(bootstrap, target, args.warm_up, processes)
         if args.cpu:
-            spent, in_librdkafka = (-x for x in cpu(processes))
+            before = cpu(processes)
         else:
             callgrind("-z")
         produce_halves(bootstrap, (a, b), args.events, first=args.warm_up)
         wait_for(bootstrap, target, args.warm_up + args.events, processes)
         if args.cpu:
-            after, after_librdkafka = cpu(processes)
-            spent, in_librdkafka = spent + after, in_librdkafka + after_librdkafka
+            after = cpu(processes)
         else:
             callgrind("-d")
     finally:
@@ -140,6 +139,7 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
                 process.kill()
     if not args.cpu:
         return dumped(tree) / args.events, target, None
+    spent, in_librdkafka = after[0] - before[0], after[1] - before[1]
     return spent * 1e6 / args.events, target, in_librdkafka / spent if spent > 0 else 0.0
 
 
