@@ -10,9 +10,9 @@ MicroTimestamp, Json: the logical types these tables have, anything else refused
 transaction merge of engine/operators/merge_transactions.py with ``markers: true`` (a
 transaction goes when its END has come and every table of ours has delivered the count END
 announces, in END order; the row nets of engine/operators/transaction_net.py); the domain event
-of the topology's ``map``; a Producer with the Kafka sink's settings (acks=all, idempotent,
-linger.ms 5). Decimals are written with their digits, timestamps as orjson writes aware
-datetimes, as the engine's sinks do.
+of the topology's ``map``; a Producer with the Kafka sink's settings
+(engine/connectors/kafka_defaults.py: acks=all, idempotent, linger.ms 100). Decimals are
+written with their digits, timestamps as orjson writes aware datetimes, as the engine's sinks do.
 
 Every message carries its table's Connect schema inline (~7 KB of its ~8 KB): parsed with each
 message by default, as ``orjson.loads(value)["payload"]`` does; with ``--sliced`` only the
@@ -36,6 +36,8 @@ from decimal import Decimal
 
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+from engine.connectors.kafka_defaults import PRODUCER  # (no imports of its own)
 
 TABLES = ("transport_order", "note", "handling_unit", "order_stop", "leg_order")
 UTC = timezone.utc
@@ -278,8 +280,7 @@ def main(bootstrap: str, prefix: str, out: str, sliced: bool = False) -> None:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"peer-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "enable.partition.eof": True})
     consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in topics])
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                         "linger.ms": 5})
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})  # configured as the Kafka sink's
     peer = DomainPeer(topics[-1], sliced)
     ended_partitions: set = set()  # (topic, partition) at their end
     messages, events = 0, 0

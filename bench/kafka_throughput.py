@@ -52,6 +52,8 @@ import orjson  # noqa: E402
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
+from engine.connectors.kafka_defaults import PRODUCER  # noqa: E402  (no imports of its own)
+
 TOPOLOGY = """\
 version: 1
 name: kafka-bench
@@ -125,7 +127,7 @@ def raw_copy(bootstrap: str, source: str, target: str, count: int, parse: bool =
     ``parse``, the value parsed and serialized again by orjson)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all", "enable.idempotence": True})
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})  # configured as the Kafka sink's
     consumer.subscribe([source])
     loads, dumps = orjson.loads, orjson.dumps
     seen, started = 0, _start()
@@ -192,7 +194,7 @@ def quix_copy(bootstrap: str, source: str, target: str, count: int) -> float:
 
     app = Application(broker_address=bootstrap, consumer_group=f"quix-{uuid.uuid4().hex}",
                       auto_offset_reset="earliest", loglevel="WARNING", use_changelog_topics=False,
-                      producer_extra_config={"acks": "all", "enable.idempotence": True, "linger.ms": 5})
+                      producer_extra_config=dict(PRODUCER))
     out = app.topic(target, key_serializer="str", value_serializer=JSONSerializer(
         dumps=lambda value: orjson.dumps(value, default=exact)))
     sdf = app.dataframe(app.topic(source, value_deserializer="json"))

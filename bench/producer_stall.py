@@ -1,10 +1,10 @@
 """CPU of a Kafka producer while its broker stalls: idempotent (the Kafka sink's) vs not.
 
-    python bench/producer_stall.py [--rounds 5] [--rate 20000] [--seconds 4] [--pause 2]
+    python bench/producer_stall.py [--rounds 5] [--rate 20000] [--seconds 4] [--pause 2] [--linger MS]
 
 On a broker of its own, in interleaved rounds, a child process produces to a 4-partition
-topic at ``--rate`` messages per second for ``--seconds`` (200-byte values, acks=all, linger.ms
-5, as the Kafka sink), then flushes; one second in, the bench stops the broker (``SIGSTOP``) for
+topic at ``--rate`` messages per second for ``--seconds`` (200-byte values, acks=all, ``--linger``,
+by default the Kafka sink's 100 ms), then flushes; one second in, the bench stops the broker (``SIGSTOP``) for
 ``--pause`` seconds, as a broker that answers nobody for a while (a long GC pause, a disk that
 stalls, a busy box). Each round runs:
 
@@ -36,6 +36,7 @@ sys.path.insert(0, ROOT)
 
 from bench.domain_latency import private_broker  # noqa: E402
 from bench.kafka_throughput import create_topics, spread  # noqa: E402
+from engine.connectors.kafka_defaults import PRODUCER  # noqa: E402
 
 CHILD = """
 import sys, time
@@ -43,7 +44,7 @@ from confluent_kafka import Producer
 bootstrap, topic, idempotent, rate, seconds = sys.argv[1], sys.argv[2], sys.argv[3] == "1", float(sys.argv[4]), \\
     float(sys.argv[5])
 producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": idempotent,
-                     "linger.ms": 5, "log_level": 0})
+                     "linger.ms": int(sys.argv[6]), "log_level": 0})
 failed = []
 value = b"x" * 200
 started, sent = time.monotonic(), 0
@@ -67,7 +68,7 @@ def one(bootstrap: str, broker_pid: int, kind: str, args, pause: float) -> dict:
     create_topics(bootstrap, 4, topic)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen([sys.executable, "-c", CHILD, bootstrap, topic, KINDS[kind], str(args.rate),
-                              str(args.seconds)], stdout=subprocess.PIPE, text=True)
+                              str(args.seconds), str(args.linger)], stdout=subprocess.PIPE, text=True)
     stop, go = threading.Timer(1.0, os.kill, (broker_pid, signal.SIGSTOP if pause else signal.SIGCONT)), \
         threading.Timer(1.0 + pause, os.kill, (broker_pid, signal.SIGCONT))
     stop.start()
@@ -89,6 +90,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20000, help="messages per second")
     parser.add_argument("--seconds", type=float, default=4, help="how long each run produces")
     parser.add_argument("--pause", type=float, default=2, help="seconds the broker is stopped, from 1 s in")
+    parser.add_argument("--linger", type=int, default=PRODUCER["linger.ms"], help="the producers' linger.ms "
+                        "(default: the Kafka sink's)")
     args = parser.parse_args()
     with private_broker("producer-stall-") as (state, bootstrap):
         with open(os.path.join(state, "kafka", "kafka.pid")) as handle:

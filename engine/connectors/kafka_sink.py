@@ -18,6 +18,7 @@ from orjson import Fragment, JSONEncodeError, dumps
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import JSON_DEFAULT, Unwritable, encode_value
 from engine.connectors.kafka import seconds, servers
+from engine.connectors.kafka_defaults import PRODUCER
 from engine.connectors.kafka_health import BrokerHealth, quiet
 from engine.connectors.kafka_topics import TopicCheck
 from engine.connectors.kafka_warm_up import warm_up
@@ -238,12 +239,9 @@ class KafkaSink(WorkerPartitionedSink[List[Message], None]):
         super().__init__()
         self.topic, self.timeout, self.metrics, self.delivery = topic, seconds(timeout), metrics, delivery
         # No compression (librdkafka's default; compressing costs this process CPU per batch).
-        # linger.ms 0, 5 or 20: 4,694.5M, 4,683.3M and 4,683.4M instructions for a whole run of
-        # bench/kafka_throughput.py's topology over 45,000 messages (cachegrind, deliveries
-        # confirmed per epoch); the per-message work of produce() is librdkafka's.
-        self.config = quiet({"bootstrap.servers": servers(brokers), "acks": "all", "enable.idempotence": True,
-                             "linger.ms": 5, **{k: str(v) if not isinstance(v, (bool, int)) else v
-                                                for k, v in (settings or {}).items()}})
+        # The linger: engine/connectors/kafka_defaults.py.
+        given = {k: str(v) if not isinstance(v, (bool, int)) else v for k, v in (settings or {}).items()}
+        self.config = quiet({"bootstrap.servers": servers(brokers), **PRODUCER, **given})
         self.health = BrokerHealth("kafka sink", f"retrying for up to {self.timeout:g}s, then the flow stops "
                                                  "(what was not delivered is sent again at the next start)")
         self.gauges: Optional[Gauges] = None
