@@ -65,8 +65,17 @@ WAIT = 1800  # seconds for one stage under Valgrind (~50x slower than natively)
 
 def under_callgrind(command: list, tree: str) -> list:
     """``command``, and every process it starts, under callgrind: one output file per process
-    (``PID.out``) in ``tree``, and one per dump (``PID.out.1``)."""
-    return ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={tree}/%p.out", *command]
+    (``PID.out``) in ``tree``, and one per dump (``PID.out.1``).
+
+    ``--fair-sched=yes``: Valgrind runs one thread of a process at a time, and by default a
+    thread that never blocks takes the lock back at once. A worker whose input waits for the
+    cluster's frontier is such a thread (Bytewax activates it again and again), and the threads
+    that carry the other process's progress then waited 0.6-1.9 s per epoch end for their turn,
+    while the worker stepped ~14,000 times a second: `p2/pair` 1.06-13x from round to round where
+    natively it is 1.1-1.2x. With a fair lock 1.079 [1.072..1.089] (3 rounds); interleaved single
+    rounds 1.072 and 1.123 with it, 1.274 and 4.081 without (performance-log.md, 2026-12-03 20:21)."""
+    return ["valgrind", "--tool=callgrind", "--fair-sched=yes", "--trace-children=yes",
+            f"--callgrind-out-file={tree}/%p.out", *command]
 
 
 def written(bootstrap: str, topic: str) -> int:

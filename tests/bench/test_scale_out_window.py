@@ -15,6 +15,7 @@ from bench.scale_out_window import dumped, under_callgrind  # noqa: E402
 def test_a_deployment_and_the_processes_it_starts_run_under_callgrind(tmp_path):
     command = under_callgrind(["python", "-m", "cli", "deploy", "-p", "2", "flow.yaml"], str(tmp_path))
     assert command[:2] == ["valgrind", "--tool=callgrind"] and "--trace-children=yes" in command
+    assert "--fair-sched=yes" in command  # a spinning worker must not hold back the threads carrying progress
     assert command[-7:] == ["python", "-m", "cli", "deploy", "-p", "2", "flow.yaml"]
     assert f"--callgrind-out-file={tmp_path}/%p.out" in command
 
