@@ -54,7 +54,7 @@ from confluent_kafka import Consumer
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from bench.domain_cpu import _librdkafka_cpu, _tree  # noqa: E402
+from bench.domain_cpu import _cpu_seconds, _librdkafka_cpu, _stat_fields, _tree  # noqa: E402
 from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
 from bench.kafka_throughput import create_topics, end_offsets, records, spread  # noqa: E402
@@ -103,18 +103,43 @@ def callgrind(command: str) -> None:
     subprocess.run(["callgrind_control", command], check=True, capture_output=True, timeout=120)
 
 
-def cpu(processes: list) -> Tuple[float, float]:
-    """CPU seconds so far of ``processes`` and their descendants: all their threads', and their
-    librdkafka threads' (``rdk:*``: the Kafka clients' own, where a busy producer shows)."""
+def waiting_main(pid: int) -> float:
+    """CPU seconds so far of ``pid``'s main thread if its Bytewax workers run on threads of their
+    own (``timely:work-N``: a cluster's process; with one worker and one process it runs on the
+    main thread), else 0. That main thread only waits for the workers, but Bytewax 0.21's
+    ``cluster_main`` wakes it every 1 ms to take the GIL and check for signals (src/run.rs)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    main = 0.0
+    workers = False
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        if int(tid) == pid:
+            main = _cpu_seconds(_stat_fields(text))
+        workers = workers or text[text.index(b"(") + 1:].startswith(b"timely:work-")
+    return main if workers else 0.0
+
+
+def cpu(processes: list) -> Tuple[float, float, float]:
+    """CPU seconds so far of ``processes`` and their descendants: all their threads', their
+    librdkafka threads' (``rdk:*``: the Kafka clients' own, where a busy producer shows), and
+    their waiting main threads' (``waiting_main``)."""
     trees = [_tree(p.pid) for p in processes]  # pid -> CPU seconds, of each process and its descendants
     return (sum(sum(tree.values()) for tree in trees),
-            sum(sum(_librdkafka_cpu(pid).values()) for tree in trees for pid in tree))
+            sum(sum(_librdkafka_cpu(pid).values()) for tree in trees for pid in tree),
+            sum(waiting_main(pid) for tree in trees for pid in tree))
 
 
 def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
     """(instructions, or with ``args.cpu`` CPU microseconds, per event; output topic; with
-    ``args.cpu`` the part of that CPU in librdkafka's threads, else None) of one ``kind`` taking
-    ``args.events`` while it runs."""
+    ``args.cpu`` the parts of that CPU in librdkafka's threads and in waiting main threads, else
+    None) of one ``kind`` taking ``args.events`` while it runs."""
     a, b, target = (f"{kind}-{tag}-{name}" for name in ("a", "b", "out"))
     create_topics(bootstrap, args.partitions // 2, a, b)
     create_topics(bootstrap, args.partitions, target)
@@ -124,7 +149,7 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
     env = dict(os.environ, **({"BYTEWAX_SNAPSHOT_INTERVAL": str(args.epoch)} if args.epoch else {}))
     processes = [subprocess.Popen(c if args.cpu else under_callgrind(c, tree), cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands]
-    before = after = (0.0, 0.0)  # with args.cpu: cpu() as the window starts and ends
+    before = after = (0.0, 0.0, 0.0)  # with args.cpu: cpu() as the window starts and ends
     try:
         produce_halves(bootstrap, (a, b), args.warm_up)
         wait_for(bootstrap, target, args.warm_up, processes)
@@ -148,14 +173,19 @@ def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
                 process.kill()
     if not args.cpu:
         return dumped(tree) / args.events, target, None
-    spent, in_librdkafka = after[0] - before[0], after[1] - before[1]
-    return spent * 1e6 / args.events, target, in_librdkafka / spent if spent > 0 else 0.0
+    spent, in_librdkafka, in_main = (end - start for start, end in zip(before, after, strict=True))
+    return (spent * 1e6 / args.events, target,
+            (in_librdkafka / spent, in_main / spent) if spent > 0 else (0.0, 0.0))
 
 
-def _share(share: Optional[float]) -> str:
-    """`` (librdkafka 12%)``: how much of a native window's CPU librdkafka's threads took (a
-    producer busy-looping while the broker is slow shows as a large part)."""
-    return "" if share is None else f" (librdkafka {share:.0%})"
+def _share(shares: Optional[Tuple[float, float]]) -> str:
+    """`` (librdkafka 12%, main 3%)``: how much of a native window's CPU librdkafka's threads took
+    (a producer busy-looping while the broker is slow shows as a large part), and, where there
+    are any, the waiting main threads of a cluster's processes."""
+    if shares is None:
+        return ""
+    librdkafka, main = shares
+    return f" (librdkafka {librdkafka:.0%}" + (f", main {main:.0%})" if main else ")")
 
 
 def dumped(tree: str) -> int:

@@ -47,14 +47,15 @@ def test_a_native_window_counts_the_cpu_of_the_processes_and_their_children():
     burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\ntime.sleep(9)"
     parent = subprocess.Popen(["sh", "-c", f"{sys.executable} -c '{burn}' & wait"])
     try:
-        seconds = librdkafka = 0.0
+        seconds = librdkafka = main = 0.0
         for _ in range(50):  # until the child has burnt 0.3 s of its 0.5
-            seconds, librdkafka = cpu([parent])
+            seconds, librdkafka, main = cpu([parent])
             if seconds >= 0.3:
                 break
             subprocess.run(["sleep", "0.1"])
         assert 0.3 <= seconds < 2.0  # the child's CPU, seen through the shell that started it
         assert librdkafka == 0.0  # no thread of it is librdkafka's
+        assert main == 0.0  # its main thread does the work: no worker threads of Bytewax's beside it
     finally:
         subprocess.run(["pkill", "-P", str(parent.pid)])
         parent.kill()
@@ -79,11 +80,43 @@ def test_the_cpu_of_threads_named_as_librdkafka_names_its_own_is_told_apart():
     try:
         seconds = librdkafka = 0.0
         for _ in range(50):
-            seconds, librdkafka = cpu([child])
+            seconds, librdkafka, _ = cpu([child])
             if librdkafka >= 0.3:
                 break
             subprocess.run(["sleep", "0.1"])
         assert 0.3 <= librdkafka <= seconds < 2.0
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_main_thread_of_a_process_whose_workers_have_threads_of_their_own_is_told_apart():
+    """A cluster's process runs its Bytewax worker on a thread named ``timely:work-0`` and its main
+    thread only waits (and wakes every 1 ms): the main thread's CPU counts there; the worker's not."""
+    import subprocess
+
+    from bench.scale_out_window import cpu
+
+    burn = ("import ctypes, threading, time\n"
+            "def work():\n"
+            "    ctypes.CDLL(None).prctl(15, b'timely:work-0', 0, 0, 0)\n"
+            "    t = time.thread_time()\n"
+            "    while time.thread_time() - t < 0.2: pass\n"
+            "    time.sleep(9)\n"
+            "threading.Thread(target=work).start()\n"
+            "t = time.thread_time()\n"
+            "while time.thread_time() - t < 0.4: pass\n"
+            "time.sleep(9)")
+    child = subprocess.Popen([sys.executable, "-c", burn])
+    try:
+        seconds = main = 0.0
+        for _ in range(50):
+            seconds, _, main = cpu([child])
+            if main >= 0.35 and seconds >= 0.55:
+                break
+            subprocess.run(["sleep", "0.1"])
+        assert 0.35 <= main <= 0.6  # the main thread's 0.4 s, not the worker's 0.2 s
+        assert main + 0.15 <= seconds < 2.0
     finally:
         child.kill()
         child.wait()
