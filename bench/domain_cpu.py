@@ -92,9 +92,9 @@ def _tree(root: int) -> dict:
     return found
 
 
-def _librdkafka_cpu(pid: int) -> dict:
-    """CPU seconds so far of each librdkafka thread (named ``rdk:...``) of ``pid``: (pid, tid) -> s."""
-    found = {}
+def _threads(pid: int) -> list:
+    """``pid``'s threads as /proc shows them now: (tid, name as bytes, CPU seconds so far)."""
+    found = []
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
@@ -105,9 +105,13 @@ def _librdkafka_cpu(pid: int) -> dict:
                 text = stat.read()
         except OSError:
             continue
-        if text[text.index(b"(") + 1:].startswith(b"rdk:"):
-            found[(pid, tid)] = _cpu_seconds(_stat_fields(text))
+        found.append((int(tid), text[text.index(b"(") + 1:text.rindex(b")")], _cpu_seconds(_stat_fields(text))))
     return found
+
+
+def _librdkafka_cpu(pid: int) -> dict:
+    """CPU seconds so far of each librdkafka thread (named ``rdk:...``) of ``pid``: (pid, tid) -> s."""
+    return {(pid, tid): seconds for tid, name, seconds in _threads(pid) if name.startswith(b"rdk:")}
 
 
 def measured(command: list, env: dict, timeout: float = 600) -> dict:

@@ -54,7 +54,7 @@ from confluent_kafka import Consumer
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from bench.domain_cpu import _cpu_seconds, _librdkafka_cpu, _stat_fields, _tree  # noqa: E402
+from bench.domain_cpu import _librdkafka_cpu, _threads, _tree  # noqa: E402
 from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
 from bench.kafka_throughput import create_topics, end_offsets, records, spread  # noqa: E402
@@ -108,21 +108,9 @@ def waiting_main(pid: int) -> float:
     own (``timely:work-N``: a cluster's process; with one worker and one process it runs on the
     main thread), else 0. That main thread only waits for the workers, but Bytewax 0.21's
     ``cluster_main`` wakes it every 1 ms to take the GIL and check for signals (src/run.rs)."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return 0.0
-    main = 0.0
-    workers = False
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as stat:
-                text = stat.read()
-        except OSError:
-            continue
-        if int(tid) == pid:
-            main = _cpu_seconds(_stat_fields(text))
-        workers = workers or text[text.index(b"(") + 1:].startswith(b"timely:work-")
+    threads = _threads(pid)
+    main = sum(seconds for tid, _, seconds in threads if tid == pid)
+    workers = any(name.startswith(b"timely:work-") for _, name, _ in threads)
     return main if workers else 0.0
 
 

@@ -62,29 +62,48 @@ def test_a_native_window_counts_the_cpu_of_the_processes_and_their_children():
         parent.wait()
 
 
-def test_the_cpu_of_threads_named_as_librdkafka_names_its_own_is_told_apart():
-    """A process whose busy thread is named ``rdk:broker1`` (as librdkafka names a broker
-    thread, the one that busy-loops while its broker is slow): all of its CPU counts there too."""
+def _named_thread_child(thread_name: bytes, thread_burn: float, main_burn: float):
+    """A process with a thread named ``thread_name`` (as /proc shows it) that burns
+    ``thread_burn`` CPU seconds while its main thread burns ``main_burn``; both then sleep (a
+    thread that ended is no more in /proc)."""
     import subprocess
+
+    burn = ("import ctypes, threading, time\n"
+            "def burn(seconds):\n"
+            "    t = time.thread_time()\n"
+            "    while time.thread_time() - t < seconds: pass\n"
+            "def named():\n"
+            f"    ctypes.CDLL(None).prctl(15, {thread_name!r}, 0, 0, 0)\n"
+            f"    burn({thread_burn})\n"
+            "    time.sleep(9)\n"
+            "threading.Thread(target=named).start()\n"
+            f"burn({main_burn})\n"
+            "time.sleep(9)")
+    return subprocess.Popen([sys.executable, "-c", burn])
+
+
+def _cpu_until(child, done) -> tuple:
+    """``cpu([child])`` once ``done`` holds of it (or after 5 s)."""
+    import time
 
     from bench.scale_out_window import cpu
 
-    burn = ("import ctypes, threading, time\n"
-            "def spin():\n"
-            "    ctypes.CDLL(None).prctl(15, b'rdk:broker1', 0, 0, 0)\n"
-            "    t = time.thread_time()\n"
-            "    while time.thread_time() - t < 0.4: pass\n"
-            "    time.sleep(9)  # (a thread that ended is no more in /proc)\n"
-            "threading.Thread(target=spin).start()\ntime.sleep(9)")
-    child = subprocess.Popen([sys.executable, "-c", burn])
+    for _ in range(50):
+        seen = cpu([child])
+        if done(*seen):
+            break
+        time.sleep(0.1)
+    return seen
+
+
+def test_the_cpu_of_threads_named_as_librdkafka_names_its_own_is_told_apart():
+    """A process whose busy thread is named ``rdk:broker1`` (as librdkafka names a broker
+    thread, the one that busy-loops while its broker is slow): all of its CPU counts there too."""
+    child = _named_thread_child(b"rdk:broker1", 0.4, 0.0)
     try:
-        seconds = librdkafka = 0.0
-        for _ in range(50):
-            seconds, librdkafka, _ = cpu([child])
-            if librdkafka >= 0.3:
-                break
-            subprocess.run(["sleep", "0.1"])
+        seconds, librdkafka, main = _cpu_until(child, lambda _, librdkafka, __: librdkafka >= 0.3)
         assert 0.3 <= librdkafka <= seconds < 2.0
+        assert main == 0.0  # no worker thread of Bytewax's: the main thread is not a waiting one
     finally:
         child.kill()
         child.wait()
@@ -93,30 +112,11 @@ def test_the_cpu_of_threads_named_as_librdkafka_names_its_own_is_told_apart():
 def test_the_main_thread_of_a_process_whose_workers_have_threads_of_their_own_is_told_apart():
     """A cluster's process runs its Bytewax worker on a thread named ``timely:work-0`` and its main
     thread only waits (and wakes every 1 ms): the main thread's CPU counts there; the worker's not."""
-    import subprocess
-
-    from bench.scale_out_window import cpu
-
-    burn = ("import ctypes, threading, time\n"
-            "def work():\n"
-            "    ctypes.CDLL(None).prctl(15, b'timely:work-0', 0, 0, 0)\n"
-            "    t = time.thread_time()\n"
-            "    while time.thread_time() - t < 0.2: pass\n"
-            "    time.sleep(9)\n"
-            "threading.Thread(target=work).start()\n"
-            "t = time.thread_time()\n"
-            "while time.thread_time() - t < 0.4: pass\n"
-            "time.sleep(9)")
-    child = subprocess.Popen([sys.executable, "-c", burn])
+    child = _named_thread_child(b"timely:work-0", 0.2, 0.4)
     try:
-        seconds = main = 0.0
-        for _ in range(50):
-            seconds, _, main = cpu([child])
-            if main >= 0.35 and seconds >= 0.55:
-                break
-            subprocess.run(["sleep", "0.1"])
+        seconds, librdkafka, main = _cpu_until(child, lambda seconds, _, main: main >= 0.35 and seconds >= 0.55)
         assert 0.35 <= main <= 0.6  # the main thread's 0.4 s, not the worker's 0.2 s
-        assert main + 0.15 <= seconds < 2.0
+        assert main + 0.15 <= seconds < 2.0 and librdkafka == 0.0
     finally:
         child.kill()
         child.wait()
