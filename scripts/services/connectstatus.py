@@ -9,12 +9,11 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from servicekit import Fail, pid_alive
+from servicekit import Fail, pid_alive, wait_until
 
 # Debezium's PostgreSQL connector logs one of these once the snapshot is over and it streams.
 STREAMING_MARKERS = ("Starting streaming", "Processing messages")
@@ -65,38 +64,41 @@ def slot_streaming(dsn, slot):
 
 
 def wait_ready(st, pid, info, timeout, proc=None):
-    """Connector + task RUNNING and the snapshot over (streaming started)."""
-    deadline = time.monotonic() + timeout
+    """Connector + task RUNNING and the snapshot over (streaming started): its status."""
     port, name = info["rest_port"], info["connector"]
-    last = "worker not answering on its REST port yet"
-    while True:
+    last = ["worker not answering on its REST port yet"]
+
+    def gone():
         if proc is not None and proc.poll() is not None:
-            raise Fail("Kafka Connect exited with code %s during start-up; errors:\n%s\n"
-                       "last lines of %s:\n%s" % (proc.returncode, log_errors(st), st.log_file, tail(st)))
+            return ("Kafka Connect exited with code %s during start-up; errors:\n%s\nlast lines of %s:\n%s"
+                    % (proc.returncode, log_errors(st), st.log_file, tail(st)))
         if proc is None and not pid_alive(pid):
-            raise Fail("Kafka Connect (pid %d) died; last lines of %s:\n%s"
-                       % (pid, st.log_file, tail(st)))
+            return "Kafka Connect (pid %d) died; last lines of %s:\n%s" % (pid, st.log_file, tail(st))
+        return None
+
+    def streaming():
         status = connector_status(port, name)
-        if status is not None:
-            cstate = status.get("connector", {}).get("state")
-            tasks = status.get("tasks") or []
-            tstates = [t.get("state") for t in tasks]
-            last = "connector %s, tasks %s" % (cstate, tstates or "none yet")
-            failed = [t for t in tasks if t.get("state") == "FAILED"]
-            if cstate == "FAILED" or failed:
-                trace = (failed[0] if failed else status["connector"]).get("trace") or ""
-                raise Fail("connector %s FAILED:\n%s" % (name, "\n".join(trace.splitlines()[:15])))
-            if cstate == "RUNNING" and tstates and all(s == "RUNNING" for s in tstates):
-                text = st.service.read_since_marker(st.log_file)
-                streaming = any(m in text for m in STREAMING_MARKERS)
-                active = slot_streaming(info["dsn"], info["slot"]) if streaming else None
-                if streaming and active is not False:
-                    return status
-                last += ", snapshot/streaming start not finished yet"
-        if time.monotonic() > deadline:
-            raise Fail("connector %s not streaming within %ds (%s); errors:\n%s\nlast lines of "
-                       "%s:\n%s" % (name, timeout, last, log_errors(st), st.log_file, tail(st)))
-        time.sleep(0.25)
+        if status is None:
+            return None
+        cstate = status.get("connector", {}).get("state")
+        tasks = status.get("tasks") or []
+        tstates = [t.get("state") for t in tasks]
+        last[0] = "connector %s, tasks %s" % (cstate, tstates or "none yet")
+        failed = [t for t in tasks if t.get("state") == "FAILED"]
+        if cstate == "FAILED" or failed:
+            trace = (failed[0] if failed else status["connector"]).get("trace") or ""
+            raise Fail("connector %s FAILED:\n%s" % (name, "\n".join(trace.splitlines()[:15])))
+        if cstate == "RUNNING" and tstates and all(s == "RUNNING" for s in tstates):
+            text = st.service.read_since_marker(st.log_file)
+            started = any(m in text for m in STREAMING_MARKERS)
+            if started and slot_streaming(info["dsn"], info["slot"]) is not False:
+                return status
+            last[0] += ", snapshot/streaming start not finished yet"
+        return None
+
+    return wait_until(streaming, gone, timeout=timeout, late=lambda: (
+        "connector %s not streaming within %ds (%s); errors:\n%s\nlast lines of %s:\n%s"
+        % (name, timeout, last[0], log_errors(st), st.log_file, tail(st))))
 
 
 def log_errors(st, limit=8):

@@ -128,6 +128,23 @@ def pid_alive(pid):
     return True
 
 
+def wait_until(ready, gone, late, timeout, every=0.25):
+    """Poll a starting service: return what `ready()` returns once it is truthy. Each round first
+    asks `gone()`, which returns a message once the process is gone (Fail with it), and after
+    `timeout` seconds Fail with `late()` (the messages say what the log's last lines say)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = gone()
+        if message:
+            raise Fail(message)
+        answer = ready()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise Fail(late())
+        time.sleep(every)
+
+
 class Lock:
     """An exclusive flock on `path`: one start/stop/watchdog at a time per state directory."""
 
