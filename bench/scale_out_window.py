@@ -103,12 +103,12 @@ def callgrind(command: str) -> None:
     subprocess.run(["callgrind_control", command], check=True, capture_output=True, timeout=120)
 
 
-def waiting_main(pid: int) -> float:
-    """CPU seconds so far of ``pid``'s main thread if its Bytewax workers run on threads of their
-    own (``timely:work-N``: a cluster's process; with one worker and one process it runs on the
-    main thread), else 0. That main thread only waits for the workers, but Bytewax 0.21's
-    ``cluster_main`` wakes it every 1 ms to take the GIL and check for signals (src/run.rs)."""
-    threads = _threads(pid)
+def waiting_main(pid: int, threads: list) -> float:
+    """CPU seconds so far of ``pid``'s main thread (of ``threads``, its ``_threads``) if its
+    Bytewax workers run on threads of their own (``timely:work-N``: a cluster's process; with one
+    worker and one process it runs on the main thread), else 0. That main thread only waits for
+    the workers, but Bytewax 0.21's ``cluster_main`` wakes it every 1 ms to take the GIL and
+    check for signals (src/run.rs)."""
     main = sum(seconds for tid, _, seconds in threads if tid == pid)
     workers = any(name.startswith(b"timely:work-") for _, name, _ in threads)
     return main if workers else 0.0
@@ -119,9 +119,10 @@ def cpu(processes: list) -> Tuple[float, float, float]:
     librdkafka threads' (``rdk:*``: the Kafka clients' own, where a busy producer shows), and
     their waiting main threads' (``waiting_main``)."""
     trees = [_tree(p.pid) for p in processes]  # pid -> CPU seconds, of each process and its descendants
+    threads = {pid: _threads(pid) for tree in trees for pid in tree}  # /proc's task lists read once
     return (sum(sum(tree.values()) for tree in trees),
-            sum(sum(_librdkafka_cpu(pid).values()) for tree in trees for pid in tree),
-            sum(waiting_main(pid) for tree in trees for pid in tree))
+            sum(sum(_librdkafka_cpu(pid, listed).values()) for pid, listed in threads.items()),
+            sum(waiting_main(pid, listed) for pid, listed in threads.items()))
 
 
 def window(bootstrap: str, state: str, kind: str, tag: str, args) -> tuple:
