@@ -9,9 +9,10 @@ its Kafka -> Kafka topology: cast, filter, map, a Kafka sink with every delivery
 these drains the backlog into a fresh topic with fresh recovery stores:
 
 * ``p1``: ``velocity-flow deploy -p 1`` of the topology reading A and B (``topics: [A, B]``);
-* ``p2``: ``deploy -p 2`` of it: two ``velocity-flow run`` processes of one Bytewax cluster,
-  each reading half of the partitions, exchanging progress (and nothing else: the flow has
-  no keyed step);
+* ``p2``: ``deploy -p 2`` of it: the flow keeps no keyed state, so two independent ``velocity-flow
+  run --share I/2`` processes, each reading every other partition of each topic (engine/shares.py);
+* ``p2c``: ``deploy -p 2 --cluster``: two processes of one Bytewax cluster, each reading half of
+  the partitions, exchanging progress (and nothing else);
 * ``pair``: two ``deploy -p 1`` started together, one reading A and one B, writing to one
   topic: the same two busy processes on the same box, with no coordination between them.
 
@@ -23,9 +24,10 @@ slow to answer busy-loops in one of them, docs/performance.md). Each round also 
 empty topics: its start-up and shut-down CPU (``p2`` and ``pair`` pay it for three and two
 interpreters), to show the per-event cost without it.
 
-Two ratios, start-up excluded: ``p2/p1`` is what a second process costs per event on this box
-(2 cores, the broker on them too); ``p2/pair`` is what the cluster's coordination costs, with
-the contention of two busy processes on two shared cores in both. Every round checks that all
+Ratios, start-up excluded: ``p2/p1`` is what a second process costs per event on this box
+(2 cores, the broker on them too); ``p2/pair`` and ``p2c/pair`` are what deploy's shares and a
+cluster's coordination cost, with the contention of two busy processes on two shared cores in
+all. Every deployment keeps its dead letters on a topic (a file would make ``p2`` a cluster). Every round checks that all
 three wrote the same records (key -> value), one per event. Prints per round, then
 ``ratio NAME: median [min..max]`` of the per-round ratios.
 
@@ -63,22 +65,28 @@ from bench.kafka_throughput import (  # noqa: E402
     write_event,
 )
 
-KINDS = ("p1", "p2", "pair")
+KINDS = ("p1", "p2", "p2c", "pair")
+RATIOS = (("p2", "p1"), ("pair", "p1"), ("p2", "pair"), ("p2c", "pair"))
 
 
 def _deployment(bootstrap: str, state: str, topics: list, target: str, processes: int, name: str,
-                batch_size: int, tail: bool = False) -> list:
+                batch_size: int, tail: bool = False, cluster: bool = False) -> list:
     """The command that deploys the topology reading ``topics`` into ``target`` (``tail``: and
     waiting for more at their end, as a deployment does, instead of stopping there)."""
     path = os.path.join(state, f"{name}.yaml")
-    text = TOPOLOGY.format(bootstrap=bootstrap, source="SOURCE", target=target,
-                           dead=os.path.join(state, f"{name}-dead.jsonl"))
+    text = TOPOLOGY.format(bootstrap=bootstrap, source="SOURCE", target=target, dead="DEAD")
+    # dead letters on a topic, as deployments keep them: a file is written by one process, which
+    # would make deploy -p 2 a cluster (engine/shares.py); every kind does the same
+    create_topics(bootstrap, 1, f"{name}-dead")
+    text = text.replace('dead_letter: {file: {path: "DEAD"}}',
+                        f'dead_letter: {{kafka: {{brokers: "{bootstrap}", topic: {name}-dead}}}}')
     if tail:
         text = text.replace("tail: false", "tail: true")
     read = f"topics: [{', '.join(topics)}]" + (f", batch_size: {batch_size}" if batch_size else "")
     with open(path, "w") as out:  # the bench topology's one topic becomes a list (and a batch size)
         out.write(text.replace("topic: SOURCE", read))
-    return deploy_command(path, os.path.join(state, f"recovery-{name}"), processes)
+    command = deploy_command(path, os.path.join(state, f"recovery-{name}"), processes)
+    return command[:-1] + ["--cluster", command[-1]] if cluster else command
 
 
 def deployments(bootstrap: str, state: str, topics, target: str, kind: str, batch_size: int,
@@ -88,7 +96,8 @@ def deployments(bootstrap: str, state: str, topics, target: str, kind: str, batc
     if kind == "pair":
         return [_deployment(bootstrap, state, [topic], target, 1, f"{target}-{n}", batch_size, tail)
                 for n, topic in enumerate(topics)]
-    return [_deployment(bootstrap, state, list(topics), target, 1 if kind == "p1" else 2, target, batch_size, tail)]
+    return [_deployment(bootstrap, state, list(topics), target, 1 if kind == "p1" else 2, target, batch_size, tail,
+                        cluster=kind == "p2c")]
 
 
 def produce_halves(bootstrap: str, topics, count: int, first: int = 0) -> None:
@@ -188,7 +197,7 @@ def main() -> None:
                 raise SystemExit(f"round {round_no}: {counts}, not all equal ({args.events} events)")
             print(f"round {round_no}: " + "   ".join(line) + f"   ({len(written[0])} equal records)", flush=True)
         if args.count:  # instructions per event, start-up excluded
-            for a, b in (("p2", "p1"), ("pair", "p1"), ("p2", "pair")):
+            for a, b in RATIOS:
                 print(f"ratio {a}/{b} instructions per event: "
                       f"{spread([x['work'] / y['work'] for x, y in zip(runs[a], runs[b], strict=True)])}")
             return
@@ -203,6 +212,7 @@ def main() -> None:
         print(f"ratio p2/p1 CPU per event: {ratio('p2', 'p1', lambda r: r['cpu'])}")
         print(f"ratio pair/p1 CPU per event, start-up excluded: {ratio('pair', 'p1')}")
         print(f"ratio p2/pair CPU per event, start-up excluded: {ratio('p2', 'pair')}")
+        print(f"ratio p2c/pair CPU per event, start-up excluded: {ratio('p2c', 'pair')}")
         print(f"ratio p2/p1 CPU per event, start-up excluded: {ratio('p2', 'p1')}")
 
 

@@ -31,8 +31,9 @@ the batch it reads as the epoch is due to end); in a cluster that waits for the 
 progress, which under Valgrind takes ~50x longer.
 
 Kinds as in bench/scale_out.py: ``p1`` (one process reading A and B), ``p2`` (``deploy -p 2``:
-two processes of one Bytewax cluster, each reading half of the partitions) and ``pair`` (two
-``deploy -p 1``, one reading A and one B, no cluster). Each window also counts ``deploy``'s own
+two independent shares, each reading every other partition), ``p2c`` (``deploy -p 2 --cluster``:
+two processes of one Bytewax cluster) and ``pair`` (two ``deploy -p 1``, one reading A and one
+B, no cluster). Each window also counts ``deploy``'s own
 process (it supervises). Every round checks that the three wrote the same records. Prints per
 round the instructions (or CPU microseconds) per event of each, then ``ratio NAME: median [min..max]``.
 """
@@ -58,7 +59,7 @@ from bench.domain_cpu import _librdkafka_cpu, _threads, _tree  # noqa: E402
 from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import private_broker  # noqa: E402
 from bench.kafka_throughput import create_topics, end_offsets, records, spread  # noqa: E402
-from bench.scale_out import KINDS, deployments, produce_halves  # noqa: E402
+from bench.scale_out import KINDS, RATIOS, deployments, produce_halves  # noqa: E402
 
 WAIT = 1800  # seconds for one stage under Valgrind (~50x slower than natively)
 
@@ -220,7 +221,7 @@ def main() -> None:
             print(f"round {round_no}: " + "   ".join(f"{kind} {runs[kind][-1]:,.{digits}f}" + _share(shares[kind])
                                                       for kind in KINDS)
                   + f"   ({len(found[0])} equal records)", flush=True)
-    for a, b in (("p2", "p1"), ("pair", "p1"), ("p2", "pair")):
+    for a, b in RATIOS:
         print(f"ratio {a}/{b} {unit} per event: {spread([x / y for x, y in zip(runs[a], runs[b], strict=True)])}")
 
 

@@ -86,12 +86,14 @@ def cmd_run(args, out: Console, err: Console) -> int:
         topology = _valid_or_report(args.path, err, args.environment)
         if topology is None:
             return EXIT_INVALID
+        from cli.running import run_options, run_topology, share_refused  # the live view, HTTP: only to run
+
+        if share_refused(topology, args, err):
+            return EXIT_USAGE
         if getattr(args, "tap", None):
             from cli.tap import run_tapped
 
             return run_tapped(topology, args, err)
-        from cli.running import run_options, run_topology  # the live view and HTTP server: only to run
-
         return run_topology(topology, run_options(args), out, err, quiet=args.quiet, status_file=args.status_file,
                             http=http or None)
 
@@ -153,6 +155,10 @@ def cmd_deploy(args, out: Console, err: Console) -> int:
     topology = _valid_or_report(args.path, err, args.environment)
     if topology is None:
         return EXIT_INVALID
+    from cli.running import share_refused
+
+    if share_refused(topology, args, err):
+        return EXIT_USAGE
     with secrets_hidden(args.path):
         return deploy(topology, args, out, err)
 

@@ -3,9 +3,11 @@ tables against their declared columns, then run it durably.
 
 Durable means with a recovery store (default ``.velocity/recovery/<topology name>``), so a
 stopped or crashed deployment resumes where its last snapshot left it. ``--processes N``
-starts N local Bytewax processes of one cluster (each a ``velocity-flow run`` with
-``--process-id`` and the shared ``--addresses``); several machines run the same command
-line by hand, each with its own ``--process-id`` (docs/deploy.md).
+starts N local processes (each a ``velocity-flow run``): independent shares of the Kafka
+partitions (``--share I/N``, a store each under the root) when every component of the flow
+declares that it can run so (engine/shares.py), else one Bytewax cluster (``--process-id`` and
+the shared ``--addresses``). Several machines run the same command line by hand, each with its
+own ``--share`` or ``--process-id`` (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cli.observe.address import from_args
 from cli.plain import plain_file
 from cli.running import report_error, run_options, run_topology
 from engine.binding.model import Topology
+from engine.shares import layout_problem
 
 if TYPE_CHECKING:  # rich only once something is printed (cli/plain.py): the consoles are LazyConsoles
     from rich.console import Console
@@ -34,16 +37,32 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
         clients.clear()  # their threads end before the flow starts its own clients
     if code is not None:
         return code
-    recovery = recovery_directory(topology, args)
+    root = recovery_directory(topology, args)
+    shares = in_shares(topology, args)
+    problem = layout_problem(root, args.share.count if args.share else shares)
+    if problem is not None:
+        report_error(err, topology, problem)
+        return EXIT_FAILED
     if args.snapshot_interval is None:  # Bytewax's 10 s: a crash loop faster than that never progresses
         args.snapshot_interval = DEPLOY_SNAPSHOT_INTERVAL
     http = from_args(args)  # checked by cmd_deploy
     if args.processes == 1:
+        recovery = os.path.join(root, args.share.directory) if args.share else root
         return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet,
                             status_file=args.status_file, http=http)
     if http is None:
-        return run_processes(args, recovery, out, err)
-    return serve_cluster(topology, http, args, recovery, out, err)
+        return run_processes(args, root, out, err, shares=shares)
+    return serve_cluster(topology, http, args, root, out, err, shares)
+
+
+def in_shares(topology: Topology, args) -> Optional[int]:
+    """``-p N`` as N independent shares (engine/shares.py): N when the flow can and --cluster is
+    not given, else None (one process, or a cluster)."""
+    from engine.binding.shares import blockers
+
+    if args.processes == 1 or args.cluster or blockers(topology):
+        return None
+    return args.processes
 
 
 def provision(topology: Topology, args, out: Console, err: Console, clients: dict) -> Optional[int]:
@@ -70,7 +89,8 @@ def provision(topology: Topology, args, out: Console, err: Console, clients: dic
     if args.plan:
         from rich.markup import escape
 
-        out.print(escape(hide(f"plan: run '{topology.name}' with {args.processes} process(es) x {args.workers} "
+        how = "independent shares" if in_shares(topology, args) else "process(es)"
+        out.print(escape(hide(f"plan: run '{topology.name}' with {args.processes} {how} x {args.workers} "
                               f"worker(s), recovery in {recovery_directory(topology, args)}")),
                   highlight=False, soft_wrap=True)
         return EXIT_OK
@@ -181,7 +201,8 @@ def plan_table(plans, hide=str) -> "Table":
     return table
 
 
-def serve_cluster(topology: Topology, http, args, recovery: str, out: Console, err: Console) -> int:
+def serve_cluster(topology: Topology, http, args, recovery: str, out: Console, err: Console,
+                  shares: Optional[int] = None) -> int:
     """``deploy -p N --http``: the processes each serve a loopback port; deploy serves ``http``
     for all of them (cli/observe/cluster.py)."""
     from cli.observe.cluster import ClusterView
@@ -196,26 +217,34 @@ def serve_cluster(topology: Topology, http, args, recovery: str, out: Console, e
         return EXIT_FAILED
     err.print(f"serving {url}/ for the {args.processes} processes (metrics: {url}/metrics)", highlight=False)
     try:
-        return run_processes(args, recovery, out, err, peers)
+        return run_processes(args, recovery, out, err, peers, shares)
     finally:
         serving.close()
 
 
-def run_processes(args, recovery: str, out: Console, err: Console, peers: Optional[List[str]] = None) -> int:
-    """Start ``args.processes`` local processes of one Bytewax cluster, sharing the recovery
-    store ``recovery``, and wait for all. Each child validates its own copy of ``args.path``."""
+def run_processes(args, recovery: str, out: Console, err: Console, peers: Optional[List[str]] = None,
+                  shares: Optional[int] = None) -> int:
+    """Start ``args.processes`` local processes and wait for all: one Bytewax cluster sharing the
+    recovery store ``recovery``, or with ``shares`` independent shares of the partitions, each
+    with its store under ``recovery``. Each child validates its own copy of ``args.path``."""
     from cli.processes import supervise  # ctypes, subprocess: only deploy -p N needs them
     from engine.runtime.recovery_store import prepare_recovery_directory
+    from engine.shares import Share
     from engine.stopping import stopped_before_run
 
-    prepare_recovery_directory(recovery, args.processes)
+    if not shares:
+        prepare_recovery_directory(recovery, args.processes)  # a share's store is made by its process
     if stopped_before_run():  # a SIGTERM during start-up: a clean stop, no process started
         return EXIT_OK
-    addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(args.processes))
+    addresses = "" if shares else ";".join(f"127.0.0.1:{port}" for port in free_ports(args.processes))
     commands: List[List[str]] = []
     for index in range(args.processes):
-        command = [sys.executable, "-m", "cli", "run", args.path, "-q", "-w", str(args.workers),
-                   "-i", str(index), "-a", addresses, "-r", recovery]
+        command = [sys.executable, "-m", "cli", "run", args.path, "-q", "-w", str(args.workers)]
+        if shares:
+            share = Share(index, shares)
+            command += ["--share", str(share), "-r", os.path.join(recovery, share.directory)]
+        else:
+            command += ["-i", str(index), "-a", addresses, "-r", recovery]
         if args.snapshot_interval:
             command += ["-s", str(args.snapshot_interval)]
         if args.status_file:  # one file per process: PATH.0, PATH.1, ...
@@ -225,7 +254,11 @@ def run_processes(args, recovery: str, out: Console, err: Console, peers: Option
         if peers:  # deploy --http: each process serves its own on loopback, deploy answers for all
             command += ["--http", peers[index][len("http://"):]]
         commands.append(command)
-    out.print(f"starting {len(commands)} processes ({addresses})", highlight=False)
+    if shares:
+        out.print(f"starting {len(commands)} independent processes, each a share of the Kafka partitions "
+                  "(the flow keeps no keyed state; --cluster for one Bytewax cluster)", highlight=False)
+    else:
+        out.print(f"starting {len(commands)} processes of one cluster ({addresses})", highlight=False)
     return supervise(commands, out, err)
 
 

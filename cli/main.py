@@ -90,6 +90,17 @@ def _interval(text: str) -> float:
     return value
 
 
+def _share(text: str):
+    """``I/N``: this process's share of the Kafka sources' partitions (engine/shares.py)."""
+    from engine.errors import ConfigError
+    from engine.shares import Share
+
+    try:
+        return Share.parse(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_env_option(command: argparse.ArgumentParser, every: bool = False) -> None:
     """``--env NAME``: the environment of the topology file to use (docs/topology.md)."""
     command.add_argument("-e", "--env", dest="environment", metavar="NAME", action=_EnvDefault,
@@ -112,6 +123,10 @@ def _execution_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("-r", "--recovery-directory", dest="recovery_directory", action=_EnvDefault,
                          envvar="BYTEWAX_RECOVERY_DIRECTORY", default=None,
                          help="directory of the Bytewax recovery store (enables resume)")
+    command.add_argument("--share", metavar="I/N", type=_share, action=_EnvDefault, envvar="VELOCITY_FLOW_SHARE",
+                         default=None, help="run as process I (from 0) of N independent ones, reading every N-th "
+                                            "partition of each Kafka source, for a flow without keyed state "
+                                            "(docs/deploy.md, 'Shares')")
     command.add_argument("-q", "--quiet", action="store_true", help="no live view or summary")
     command.add_argument("--status-file", metavar="PATH", default=None,
                          help="write the flow's state (counters, Kafka lag, last event and delivery, brokers) as "
@@ -153,7 +168,10 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     deploy.add_argument("--plan", action="store_true", help="only show what would be done")
     deploy.add_argument("--provision-only", action="store_true", help="create the topics, do not run")
     deploy.add_argument("-p", "--processes", type=_workers, default=1,
-                        help="local Bytewax processes to start (each with --workers threads)")
+                        help="local processes to start (each with --workers threads): independent shares of the "
+                             "partitions when the flow keeps no keyed state, else one Bytewax cluster")
+    deploy.add_argument("--cluster", action="store_true",
+                        help="with -p N: one Bytewax cluster even when the flow could run as shares")
 
     graph = commands.add_parser("graph", help="print a topology's DAG as Mermaid or DOT, or draw it as SVG or PNG")
     graph.add_argument("path", metavar="PATH", help="the topology file")

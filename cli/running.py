@@ -35,7 +35,25 @@ def run_options(args, recovery_directory: Optional[str] = None):
     return RunOptions(workers=int(args.workers), epoch_interval=interval,
                       recovery_directory=recovery_directory or args.recovery_directory,
                       process_id=None if process_id is None else int(process_id),
-                      addresses=addresses.split(";") if addresses else None)
+                      addresses=addresses.split(";") if addresses else None, share=getattr(args, "share", None))
+
+
+def share_refused(topology: Topology, args, err: Console) -> bool:
+    """``--share`` given where it cannot apply: reported (the reasons), True."""
+    if getattr(args, "share", None) is None:
+        return False
+    from engine.binding.shares import blockers
+
+    reasons = blockers(topology)
+    if getattr(args, "addresses", None):
+        reasons = ["--share and --addresses: a process is a share or a process of a cluster, not both"]
+    elif getattr(args, "processes", 1) > 1:
+        reasons = ["--share is one process's share: give it with -p 1 (deploy -p N makes its own shares)"]
+    from rich.markup import escape
+
+    for reason in reasons:
+        err.print(f"[red]error:[/red] --share {args.share}: {escape(topology.redact(reason))}", highlight=False)
+    return bool(reasons)
 
 
 def report_error(err: Console, topology: Topology, exc) -> None:

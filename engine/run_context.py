@@ -10,6 +10,8 @@
   list their partitions from one metadata request instead of one client each.
 - Its epoch (``epoch_seconds``): a Kafka source partition naps instead of spinning at the end of
   each (engine/connectors/kafka_tuning.py, ``EPOCH_END_WAIT``).
+- Its share (``share``), when it is one of N independent processes (engine/shares.py): the
+  Kafka sources read only that share's partitions, an exactly-once sink's transactions are its own.
 
 One run at a time per process (``begin`` resets them all, ``end`` forgets what was
 remembered), as the runner already assumes.
@@ -18,7 +20,10 @@ remembered), as the runner already assumes.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, Hashable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, List, Optional
+
+if TYPE_CHECKING:
+    from engine.shares import Share
 
 _lock = threading.Lock()
 _store: Optional[str] = None
@@ -26,15 +31,18 @@ _after: List[Callable[[], None]] = []
 _memo: Optional[Dict[Hashable, Any]] = None  # a dict while a run is on
 _memo_lock = threading.Lock()  # (apart: a make() may take seconds, and after_run must not wait)
 _epoch: Optional[float] = None  # seconds
+_share: Optional["Share"] = None
 
 
-def begin(recovery_directory: Optional[str], epoch_seconds: Optional[float] = None) -> None:
-    """Before a run: its recovery store (None without one) and the length of its epochs;
-    nothing left to finish."""
-    global _store, _memo, _epoch
+def begin(recovery_directory: Optional[str], epoch_seconds: Optional[float] = None,
+          share: Optional["Share"] = None) -> None:
+    """Before a run: its recovery store (None without one), the length of its epochs and its
+    share (None: it reads every partition); nothing left to finish."""
+    global _store, _memo, _epoch, _share
     with _lock:
         _store = recovery_directory
         _epoch = epoch_seconds
+        _share = share
         _after.clear()
     with _memo_lock:
         _memo = {}
@@ -42,10 +50,15 @@ def begin(recovery_directory: Optional[str], epoch_seconds: Optional[float] = No
 
 def end() -> None:
     """After a run, however it ended: what it remembered is forgotten."""
-    global _memo, _epoch
+    global _memo, _epoch, _share
     with _memo_lock:
         _memo = None
-    _epoch = None
+    _epoch = _share = None
+
+
+def share() -> Optional["Share"]:
+    """The running process's share of the sources' partitions (None: all of them)."""
+    return _share
 
 
 def epoch_seconds() -> Optional[float]:

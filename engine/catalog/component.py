@@ -62,9 +62,13 @@ class Component(Frozen):  # a frozen record (engine/frozen.py)
     say (a DuckDB view that is not one SELECT); validation calls it. ``constraints`` are JSON Schema keywords over
     the whole option mapping (``oneOf`` of required options). ``config`` replaces the option
     mapping for an operator whose YAML value is not a mapping (``filter: <expression>``).
+    ``shares``: independent processes may each run it on a share of the sources' partitions
+    (``deploy -p N`` without a cluster, engine/shares.py): a source whose partitions divide, an
+    operator that keeps nothing across events, a sink that several processes may write at once.
+    False unless declared: a plugin opts in.
     """
 
-    __slots__ = ("role", "name", "description", "factory", "options", "constraints", "config", "check")
+    __slots__ = ("role", "name", "description", "factory", "options", "constraints", "config", "check", "shares")
     role: str
     name: str
     description: str
@@ -73,12 +77,13 @@ class Component(Frozen):  # a frozen record (engine/frozen.py)
     constraints: Mapping[str, Any]
     config: Optional[Mapping[str, Any]]
     check: str
+    shares: bool
 
     def __init__(self, role: str, name: str, description: str, factory: str, options: Tuple[Option, ...] = (),
                  constraints: Optional[Mapping[str, Any]] = None, config: Optional[Mapping[str, Any]] = None,
-                 check: str = "") -> None:
+                 check: str = "", shares: bool = False) -> None:
         set_fields(self, role, name, description, factory, options, {} if constraints is None else constraints,
-                   config, check)
+                   config, check, shares)
         if self.role not in ROLES:
             raise ValueError(f"component role must be one of {ROLES}, not {self.role!r}")
         if ":" not in self.factory:

@@ -36,6 +36,8 @@ def option_table(component: Component) -> str:
     choices = [c["required"] for c in component.constraints.get("oneOf", ()) if "required" in c]
     if choices:
         rows.append("\nExactly one of " + ", ".join("`" + " + ".join(c) + "`" for c in choices) + ".")
+    rows.append(f"\nRuns as shares (`deploy -p N` as independent processes, docs/deploy.md): "
+                f"{'yes' if component.shares else 'no, its flow runs as one cluster'}.")
     return "\n".join(rows)
 
 

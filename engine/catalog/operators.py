@@ -15,7 +15,7 @@ def _operator(name: str, description: str, factory: str, *options: Option, **kw)
 
 
 def _expression_operator(name: str, description: str, factory: str) -> Component:
-    return _operator(name, description, factory, config=_EXPRESSION)
+    return _operator(name, description, factory, config=_EXPRESSION, shares=True)  # filter, key: per event
 
 
 def _routing(name: str, description: str, factory: str) -> Component:
@@ -25,7 +25,7 @@ def _routing(name: str, description: str, factory: str) -> Component:
                {"type": "object", "additionalProperties": _EXPRESSION, "propertyNames": {"pattern": ID},
                 "minProperties": 1}, required=True),
         Option("otherwise", "Name of the output that receives events matching no predicate (default: they are "
-               "dropped).", {"type": "string", "pattern": ID}))
+               "dropped).", {"type": "string", "pattern": ID}), shares=True)
 
 
 _ON_ERROR = Option("on_error", "What a failed conversion does: dead-letter the event, or set the field to null.",
@@ -39,7 +39,7 @@ CAST = _operator(
     _ON_ERROR,
     Option("debezium", "Moved: Debezium change events are decoded by the `debezium` step (validate says how to "
            "rewrite a file that still has it here)."),
-    constraints={"anyOf": [{"required": ["fields"]}, {"required": ["debezium"]}]})
+    constraints={"anyOf": [{"required": ["fields"]}, {"required": ["debezium"]}]}, shares=True)
 
 DEBEZIUM = _operator(
     "debezium", "Decode Debezium PostgreSQL change events (JsonConverter output, with or without the schema) into "
@@ -55,7 +55,7 @@ DEBEZIUM = _operator(
     Option("fields", "Casts applied after decoding (`after.weight_kg: decimal(10,2)`), reading Debezium's encodings "
            "of values a schema does not describe.",
            {"type": "object", "minProperties": 1, "additionalProperties": {"$ref": "#/$defs/castType"}}),
-    _ON_ERROR)
+    _ON_ERROR, shares=True)  # what it remembers (converted values) is a cache of this process
 
 FILTER = _expression_operator(
     "filter", "Keep the events for which this predicate is true; others are dropped (null counts as false).",
@@ -71,7 +71,8 @@ MAP = _operator(
     Option("drop", "Fields removed from the kept ones.", _NAMES),
     Option("rename", "Kept field -> new name.", {"type": "object", "additionalProperties": {"type": "string"}}),
     Option("key", "Sets the event's key (`_key`), used by `aggregate` and keyed sinks.", _EXPRESSION),
-    Option("schema", "Validate every output event against this JSON Schema.", {"$ref": "#/$defs/schemaPath"}))
+    Option("schema", "Validate every output event against this JSON Schema.", {"$ref": "#/$defs/schemaPath"}),
+    shares=True)
 
 KEY = _expression_operator("key", "Set the event's key (the `_key` field) from this expression, as a string.",
                            "engine.operators.key:Key")
@@ -79,7 +80,7 @@ KEY = _expression_operator("key", "Set the event's key (the `_key` field) from t
 VALIDATE = _operator(
     "validate", "Validate events against a JSON Schema with a compiled validator.",
     "engine.operators.validate:Validate",
-    Option("schema", "", {"$ref": "#/$defs/schemaPath"}, required=True))
+    Option("schema", "", {"$ref": "#/$defs/schemaPath"}, required=True), shares=True)
 
 ROUTE = _routing("route", "Send each event to the first output whose predicate is true.",
                  "engine.operators.route:Route")
@@ -87,7 +88,7 @@ BRANCH = _routing("branch", "Send each event to every output whose predicate is 
                   "engine.operators.route:Branch")
 
 UNION = _operator("union", "Merge these streams into one (no `from` needed).", "engine.operators.union:Union",
-                  config={"type": "array", "items": {"$ref": "#/$defs/ref"}, "minItems": 2})
+                  config={"type": "array", "items": {"$ref": "#/$defs/ref"}, "minItems": 2}, shares=True)
 
 _WINDOW = mapping(
     "Group events into windows instead of one running result per key: exactly one of tumbling, sliding, session, "
@@ -135,7 +136,7 @@ UNNEST = _operator(
     Option("field", "The list field.", {"type": "string", "minLength": 1}, required=True),
     Option("as", "Name of the item in the output event (default: the list's name); null merges an object item's "
            "fields into the event.", {"type": ["string", "null"]}),
-    Option("keep", "Input fields copied into every output event.", _NAMES))
+    Option("keep", "Input fields copied into every output event.", _NAMES), shares=True)
 
 MICRO_BATCH = _operator(
     "micro_batch", "Hold events for an interval (processing time), then release them together as one batch per "
@@ -204,7 +205,8 @@ LOOKUP = _operator(
            "restart), reconnecting with growing pauses, before its events are dead letters; while the server stays "
            "away, later batches are dead-lettered at once (one connection attempt a second at most).", _DURATION,
            default="30s"),
-    constraints={"oneOf": [{"required": ["duckdb"]}, {"required": ["postgres"]}]})
+    constraints={"oneOf": [{"required": ["duckdb"]}, {"required": ["postgres"]}]},
+    shares=True)  # each process reads the table, as each worker of a cluster does
 
 INTERVAL_JOIN = _operator(
     "interval_join", "Windowed stream-stream join on event time: each event of `from` with every event of `with` of "

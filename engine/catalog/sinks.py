@@ -23,7 +23,7 @@ STDOUT = Component(
     options=(
         Option("format", "`json`: one compact JSON object per line; `pretty`: colored, indented (rich).",
                {"enum": ["json", "pretty"]}, default="json"),
-    ))
+    ), shares=True)
 
 _TABLE = {"type": "object", "additionalProperties": False, "required": ["key", "columns"],
           "description": "A table of the set.",
@@ -116,6 +116,6 @@ KAFKA = Component(
                "one epoch later; needs a recovery store (docs/deploy.md).",
                {"enum": ["at-least-once", "exactly-once"]}, default="at-least-once"),
         KAFKA_SETTINGS,
-    ))
+    ), shares=True)  # exactly-once: a transactional.id per share (engine/connectors/kafka_exactly_once.py)
 
 SINKS = (FILE, STDOUT, DUCKDB, POSTGRES, KAFKA)

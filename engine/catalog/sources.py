@@ -49,6 +49,7 @@ KAFKA = Component(
                {"oneOf": [{"$ref": "#/$defs/duration"}, {"const": False}]}, default="100ms"),
         KAFKA_SETTINGS,
     ),
-    constraints={"oneOf": [{"required": ["topic"]}, {"required": ["topics"]}, {"required": ["pattern"]}]})
+    constraints={"oneOf": [{"required": ["topic"]}, {"required": ["topics"]}, {"required": ["pattern"]}]},
+    shares=True)
 
 SOURCES = (FILE, KAFKA)

@@ -368,7 +368,9 @@ class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):
         self.gauges = self.health.gauges = gauges
 
     def list_parts(self) -> List[str]:
-        return list_partitions(self.config, self.topics, self.pattern, self.timeout)
+        parts = list_partitions(self.config, self.topics, self.pattern, self.timeout)
+        share = run_context.share()  # one of N independent processes: every N-th (engine/shares.py)
+        return parts if share is None else share.pick(parts)
 
     def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _KafkaReader:
         topic, _, partition = for_part.rpartition("#")

@@ -85,6 +85,9 @@ class _Outbox(StatefulSinkPartition[List[Message], dict]):
         self._durable = _DurableSeq(directory, step_id, part, self._run)
         plain = sink.plain
         prefix = str(plain.config.get("transactional.id") or f"velocity-flow.{step_id}")
+        share = run_context.share()  # the processes of a deployment in shares each commit their own
+        if share is not None and share.count > 1:
+            prefix += f".{share.directory}"
         config = {k: v for k, v in plain.config.items() if k not in ("transactional.id", "enable.idempotence")}
         self._publisher = Publisher(config, f"{prefix}.{part}", self._run, state["marker_topic"],
                                     list(state["entries"]), self._durable, plain.timeout, plain.health,

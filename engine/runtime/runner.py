@@ -20,10 +20,12 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.run import cli_main
 
 from engine import run_context
+from engine.errors import ConfigError
 from engine.runtime.heap import keep_heap
 from engine.runtime.recovery_store import prepare_recovery_directory
 from engine.runtime.start_up_gc import start_up_frozen
 from engine.runtime.store_lock import StoreInUse, store_locked
+from engine.shares import Share, claim
 from engine.stopping import clear_stop, request_stop, stop_requested, stopped_before_run
 
 _STEP_IN_MESSAGE = re.compile(r"step ['`\"]?([^\s'`\":]+)")
@@ -41,12 +43,13 @@ class RunOptions:
 
     def __init__(self, workers: int = 1, epoch_interval: Optional[timedelta] = None,
                  recovery_directory: Optional[str] = None, process_id: Optional[int] = None,
-                 addresses: Optional[List[str]] = None) -> None:
+                 addresses: Optional[List[str]] = None, share: Optional[Share] = None) -> None:
         self.workers = workers
         self.epoch_interval = epoch_interval  # Bytewax's snapshot/epoch length; default 10 s
         self.recovery_directory = recovery_directory
         self.process_id = process_id  # with addresses: this process's index in the cluster
         self.addresses = addresses  # host:port of every process, the same list for all
+        self.share = share  # instead of a cluster: this process's share of the partitions (engine/shares.py)
 
 
 class RunFailed(Exception):
@@ -60,6 +63,10 @@ class RunFailed(Exception):
 def run_dataflow(flow, options: RunOptions) -> None:
     recovery = None
     if options.recovery_directory:
+        try:
+            claim(options.recovery_directory, options.share)  # before the store's files: see engine/shares.py
+        except ConfigError as exc:
+            raise RunFailed(str(exc)) from None
         prepare_recovery_directory(options.recovery_directory)
         recovery = RecoveryConfig(options.recovery_directory)
     keep_heap()
@@ -70,7 +77,7 @@ def run_dataflow(flow, options: RunOptions) -> None:
         request_stop(keep_state=True)  # which the caller reports as a stop
         return
     epoch = options.epoch_interval or BYTEWAX_EPOCH  # (Bytewax's own when none is given)
-    run_context.begin(options.recovery_directory, epoch.total_seconds())
+    run_context.begin(options.recovery_directory, epoch.total_seconds(), options.share)
     try:
         _run(flow, options, recovery)
     finally:

@@ -62,7 +62,7 @@ def test_deploy_drops_its_clients_before_the_flow_would_run(monkeypatch, tmp_pat
     started = []
     monkeypatch.setattr(deploy, "run_topology", lambda *a, **k: started.append(made[0]() is None) or 0)
     args = SimpleNamespace(plan=False, provision_only=False, processes=1, workers=1, snapshot_interval=None,
-                           recovery_directory=str(tmp_path / "r"), quiet=True, status_file=None, http=None)
+                           recovery_directory=str(tmp_path / "r"), quiet=True, status_file=None, http=None, share=None, cluster=False)
     assert deploy.deploy(result.topology, args, _Quiet(), _Quiet()) == 0
     gc.collect()
     assert len(made) == 1 and started == [True]  # one client, gone when the flow starts

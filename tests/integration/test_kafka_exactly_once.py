@@ -89,15 +89,21 @@ def _check_output(bootstrap, target, totals, total, isolation):
 
 def _finish(path, tmp_path, bootstrap, target, total) -> None:
     """One more deployment, until everything is out; then a clean stop."""
-    final = _deploy(path, tmp_path, 1)
+    stop_when_out(_deploy(path, tmp_path, 1), bootstrap, target, total)
+
+
+def stop_when_out(final: subprocess.Popen, bootstrap, target, total) -> tuple:
+    """Once ``target`` holds ``total`` committed messages (or after 120 s), a clean stop of
+    ``final``, which must exit 0; (what read_committed saw, what it printed)."""
     deadline = time.monotonic() + 120
     got: list = []
     while time.monotonic() < deadline and len(got) < total:
         time.sleep(2)
         got = consume_all(bootstrap, target, total, timeout=5, isolation="read_committed")
     final.send_signal(signal.SIGTERM)
-    _, err = final.communicate(timeout=90)
+    printed, err = final.communicate(timeout=90)
     assert final.returncode == 0, err[-3000:]
+    return got, printed
 
 
 def _live_runs(kafka_bootstrap, kafka_topic, tmp_path, total: int, runs: int, processes: int, stop_run, seed: int):

@@ -1,0 +1,127 @@
+"""Shares: a deployment as N independent processes, each running the whole flow on its share of
+the Kafka sources' partitions, instead of one Bytewax cluster.
+
+A cluster's processes exchange events by key and agree on the end of every epoch. Keyed state
+needs that; a flow without any still pays for it: ``deploy -p 2`` cost 1.08-1.15x the CPU per
+event of two unrelated processes (docs/performance.md, "Scale-out"), part of it Bytewax's main
+thread waking every millisecond in each process. A flow whose every component declares
+``shares`` (engine/catalog/component.py; engine/binding/shares.py) needs none of it: process ``i`` of ``N`` reads every
+``N``-th partition of each source (Kafka Streams' instances of one application do the same
+through their group, here the assignment is static), with a recovery store of its own.
+
+Static because a store's snapshots hold the offsets of its own partitions: the shares may not
+change while stores have progress, so each store records the share that wrote it (``claim``)
+and a deployment's root records how many there are (``layout_problem``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from typing import List, Optional, Sequence, TypeVar
+
+from engine.errors import ConfigError
+
+T = TypeVar("T")
+MARK = ".velocity-flow-share"  # in a share's store: "I/N", written before the store's files
+_SHARE = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+_SHARE_DIRECTORY = re.compile(r"share-(\d+)-of-(\d+)")
+
+
+class Share:
+    """Share ``index`` (0-based, as Bytewax's process ids) of ``count``."""
+
+    __slots__ = ("index", "count")
+
+    def __init__(self, index: int, count: int) -> None:
+        if count < 1 or not 0 <= index < count:
+            raise ConfigError(f"a share is I/N with 0 <= I < N, not {index}/{count}")
+        self.index, self.count = index, count
+
+    @classmethod
+    def parse(cls, text: str) -> "Share":
+        found = _SHARE.fullmatch(text)
+        if found is None:
+            raise ConfigError(f"a share is I/N (this process's index from 0, then the number of processes), "
+                              f"not '{text}'")
+        return cls(int(found.group(1)), int(found.group(2)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Share) and (self.index, self.count) == (other.index, other.count)
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.count))
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @property
+    def directory(self) -> str:
+        """Its store's directory under a deployment's recovery root."""
+        return f"share-{self.index}-of-{self.count}"
+
+    def pick(self, parts: Sequence[T]) -> List[T]:
+        """This share's partitions of a source, from the list every process gets alike (the
+        brokers' metadata, in order): every ``count``-th. Where that round starts depends on the
+        first partition's name, so that sources of one partition each (a topic each) spread over
+        the shares instead of all landing on share 0."""
+        if not parts:
+            return []
+        start = (self.index - zlib.crc32(str(parts[0]).encode())) % self.count
+        return list(parts[start::self.count])
+
+
+def claim(directory: str, share: Optional[Share]) -> None:
+    """Before a run's store is made or opened: the share that writes ``directory`` is the one
+    that made it. Raises ``ConfigError`` (with what to do) when it is not; marks a new share's
+    store first, so a crash in its very first start still leaves it marked."""
+    mark = os.path.join(directory, MARK)
+    recorded = _read(mark)
+    if share is None:
+        if recorded is not None:
+            raise ConfigError(f"recovery store {directory} holds share {recorded} of a deployment in shares: run it "
+                              f"with --share {recorded}, or give another recovery directory")
+        return
+    if recorded is not None:
+        if recorded != str(share):
+            raise ConfigError(f"recovery store {directory} holds share {recorded}, not {share}: its snapshots hold "
+                              f"the offsets of that share's partitions (run --share {recorded}, or give another "
+                              "recovery directory)")
+        return
+    if os.path.isdir(directory) and set(os.listdir(directory)) - {MARK, MARK + ".tmp"}:
+        raise ConfigError(f"recovery store {directory} was written by a run without --share: run it as before, "
+                          "or give another recovery directory")
+    os.makedirs(directory, exist_ok=True)
+    with open(mark + ".tmp", "w", encoding="utf-8") as out:
+        out.write(f"{share}\n")
+    os.replace(mark + ".tmp", mark)
+
+
+def _read(mark: str) -> Optional[str]:
+    try:
+        with open(mark, encoding="utf-8") as text:
+            return text.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def layout_problem(root: str, count: Optional[int]) -> Optional[str]:
+    """What stands in the way of deploying into recovery root ``root`` as ``count`` shares
+    (``None``: as one process or a cluster, whose store is ``root`` itself); None if nothing."""
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return None
+    counts = sorted({int(m.group(2)) for m in map(_SHARE_DIRECTORY.fullmatch, names) if m is not None})
+    if count is None and counts:
+        return (f"recovery directory {root} holds the stores of {counts[-1]} shares: deploy it with -p {counts[-1]} "
+                "(a flow that can run as shares), or give another recovery directory")
+    if count is not None and counts and counts != [count]:
+        return (f"recovery directory {root} holds the stores of {', '.join(map(str, counts))} shares, not {count}: "
+                "each holds the offsets of its own partitions; deploy with -p "
+                f"{counts[-1]}, or give another recovery directory")
+    if count is not None and any(n.endswith(".sqlite3") for n in names):  # Bytewax's part-<i>.sqlite3
+        return (f"recovery directory {root} holds the store of a cluster (or of one process): deploy with "
+                "--cluster, or give another recovery directory")
+    return None

@@ -1,0 +1,181 @@
+"""Shares (engine/shares.py): which flows may run as independent processes, how the partitions
+divide, and the recovery stores that keep a deployment from changing its shares under its
+snapshots."""
+
+import pathlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine import run_context
+from engine.binding import validate_file, validate_text
+from engine.errors import ConfigError
+from engine.binding.shares import blockers
+from engine.shares import MARK, Share, claim, layout_problem
+
+ROOT = pathlib.Path(__file__).parents[2]
+
+STATELESS = """\
+version: 1
+name: s
+sources:
+  orders: {kafka: {brokers: "localhost:9092", topic: orders}}
+steps:
+  - id: typed
+    cast: {fields: {kg: "decimal(10,2)"}}
+  - id: active
+    filter: "status != 'DRAFT'"
+  - id: domain
+    map: {fields: {id: id, kg: kg}, key: id}
+sinks:
+  out: {from: domain, kafka: {brokers: "localhost:9092", topic: out, delivery: exactly-once}}
+  shown: {from: active, stdout: {}}
+dead_letter: {kafka: {brokers: "localhost:9092", topic: dead}}
+"""
+
+
+def _bound(text):
+    result = validate_text("s.yaml", text, env={})
+    assert result.ok, [d.message for d in result.diagnostics]
+    return result.topology
+
+
+@pytest.mark.parametrize("text", ["0/1", "1/2", " 3 / 4 ", "0/1024"])
+def test_a_share_reads_as_index_and_count(text):
+    index, count = (int(x) for x in text.split("/"))
+    share = Share.parse(text)
+    assert (share.index, share.count, str(share)) == (index, count, f"{index}/{count}")
+    assert share == Share(index, count) and share.directory == f"share-{index}-of-{count}"
+
+
+@pytest.mark.parametrize("text", ["", "1", "1/", "/2", "2/2", "3/2", "0/0", "-1/2", "a/b", "1/2/3", "1.0/2"])
+def test_a_share_that_is_not_one_is_refused_with_its_form(text):
+    with pytest.raises(ConfigError, match="a share is I/N"):
+        Share.parse(text)
+
+
+@given(st.lists(st.text(min_size=1, max_size=8), unique=True, max_size=40), st.integers(1, 12))
+def test_the_shares_of_a_source_take_each_partition_once_and_evenly(parts, count):
+    picked = [Share(i, count).pick(parts) for i in range(count)]
+    flat = [p for share in picked for p in share]
+    assert sorted(flat) == sorted(parts)  # every partition, once
+    assert max(map(len, picked)) - min(map(len, picked)) <= 1
+    assert all(share == [p for p in parts if p in share] for share in picked)  # in the brokers' order
+
+
+def test_sources_of_one_partition_each_spread_over_the_shares():
+    topics = [[f"table_{n}#0"] for n in range(12)]  # a source per topic, as a fan-in of tables
+    taken = [sum(len(Share(i, 3).pick(parts)) for parts in topics) for i in range(3)]
+    assert sum(taken) == 12 and min(taken) >= 2  # not all twelve on share 0
+
+
+def test_a_flow_of_stateless_steps_on_kafka_can_run_as_shares():
+    assert blockers(_bound(STATELESS)) == []
+
+
+def test_what_keeps_a_flow_in_one_cluster_is_named():
+    text = STATELESS.replace("dead_letter: {kafka: {brokers: \"localhost:9092\", topic: dead}}\n", "")
+    text = text.replace("  shown: {from: active, stdout: {}}", "  table: {from: per-city, duckdb: {path: x.duckdb, "
+                        "table: t, columns: {city: str, n: int}}}")
+    text = text.replace("sinks:\n", "  - id: per-city\n    from: active\n    aggregate: {key: city, compute: "
+                        "{n: count()}}\nsinks:\n")
+    assert blockers(_bound(text)) == [
+        "step 'per-city' (aggregate) keeps state across events",
+        "sink 'table' (duckdb) is written by one process",
+        "the dead-letter sink (file) is written by one process",  # the default: dead-letter/<name>.jsonl
+    ]
+
+
+@pytest.mark.parametrize("name", ["transport_order_domain", "pickup_domain", "trip_domain"])
+def test_velocitys_domain_flows_merge_transactions_so_they_run_as_a_cluster(name):
+    result = validate_file(str(ROOT / "topologies" / "velocity" / f"{name}.yaml"))
+    assert result.ok
+    assert any("(merge_transactions) keeps state across events" in b for b in blockers(result.topology))
+
+
+def test_a_file_source_is_not_divided():
+    text = STATELESS.replace('orders: {kafka: {brokers: "localhost:9092", topic: orders}}',
+                             'orders: {file: {path: in.jsonl}}')
+    assert blockers(_bound(text)) == ["source 'orders' (file) is not divided among processes"]
+
+
+def test_the_kafka_source_lists_only_its_shares_partitions(monkeypatch):
+    from engine.connectors import kafka
+
+    every = [f"t#{p}" for p in range(5)] + ["u#0"]
+    monkeypatch.setattr(kafka, "list_partitions", lambda *args: list(every))
+    source = kafka.KafkaSource("localhost:9092", topic="t")
+    assert source.list_parts() == every  # outside a run: all of them
+    run_context.begin(None, 1.0, Share(1, 2))
+    try:
+        mine = source.list_parts()
+        run_context.begin(None, 1.0, Share(0, 2))
+        theirs = source.list_parts()
+        assert sorted(mine + theirs) == sorted(every) and len(mine) == len(theirs) == 3
+        assert mine in (every[0::2], every[1::2])
+    finally:
+        run_context.end()
+    assert run_context.share() is None
+
+
+def test_a_share_marks_its_new_store_before_anything_is_in_it(tmp_path):
+    store = tmp_path / "store"
+    claim(str(store), Share(1, 3))
+    assert (store / MARK).read_text() == "1/3\n" and sorted(p.name for p in store.iterdir()) == [MARK]
+    (store / "part-0.sqlite3").write_text("")
+    claim(str(store), Share(1, 3))  # the same share again: its own store
+
+
+def test_a_store_is_opened_only_by_the_share_that_wrote_it(tmp_path):
+    store = tmp_path / "store"
+    claim(str(store), Share(0, 2))
+    with pytest.raises(ConfigError, match=r"holds share 0/2, not 1/2.*run --share 0/2"):
+        claim(str(store), Share(1, 2))
+    with pytest.raises(ConfigError, match=r"holds share 0/2 of a deployment in shares: run it with --share 0/2"):
+        claim(str(store), None)
+
+
+def test_a_store_written_without_a_share_is_not_taken_by_one(tmp_path):
+    (tmp_path / "part-0.sqlite3").write_text("")
+    with pytest.raises(ConfigError, match="written by a run without --share"):
+        claim(str(tmp_path), Share(0, 2))
+    assert not (tmp_path / MARK).exists()
+    claim(str(tmp_path), None)  # as it was
+
+
+def test_a_deployments_root_keeps_its_number_of_shares(tmp_path):
+    root = str(tmp_path / "root")
+    assert layout_problem(root, 2) is None and layout_problem(root, None) is None  # nothing there yet
+    (tmp_path / "root" / "share-0-of-2").mkdir(parents=True)
+    (tmp_path / "root" / "share-1-of-2").mkdir()
+    assert layout_problem(root, 2) is None
+    assert "holds the stores of 2 shares, not 3" in layout_problem(root, 3)
+    assert "holds the stores of 2 shares: deploy it with -p 2" in layout_problem(root, None)
+
+
+def test_a_clusters_store_is_not_taken_for_shares(tmp_path):
+    (tmp_path / "part-0.sqlite3").write_text("")
+    assert "store of a cluster" in layout_problem(str(tmp_path), 2)
+    assert layout_problem(str(tmp_path), None) is None
+
+
+def test_run_share_on_a_flow_with_keyed_state_is_a_usage_error_naming_the_step(tmp_path, capsys):
+    from cli.main import main
+
+    path = ROOT / "topologies" / "velocity" / "transport_order_domain.yaml"
+    assert main(["run", "-q", "--share", "0/2", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "--share 0/2: step" in err and "(merge_transactions) keeps state across events" in err
+    assert "Traceback" not in err
+
+
+def test_a_share_and_a_cluster_address_are_one_or_the_other(tmp_path, capsys):
+    from cli.main import main
+
+    path = tmp_path / "s.yaml"
+    path.write_text(STATELESS)
+    assert main(["run", "-q", "--share", "1/2", "-i", "0", "-a", "127.0.0.1:1;127.0.0.1:2", str(path)]) == 2
+    assert "a share or a process of a cluster, not both" in capsys.readouterr().err
+    assert main(["deploy", "-q", "-p", "2", "--share", "1/2", str(path)]) == 2
+    assert "deploy -p N makes its own shares" in capsys.readouterr().err
