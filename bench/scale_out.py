@@ -27,8 +27,8 @@ interpreters), to show the per-event cost without it.
 Ratios, start-up excluded: ``p2/p1`` is what a second process costs per event on this box
 (2 cores, the broker on them too); ``p2/pair`` and ``p2c/pair`` are what deploy's shares and a
 cluster's coordination cost, with the contention of two busy processes on two shared cores in
-all. Every deployment keeps its dead letters on a topic (a file would make ``p2`` a cluster). Every round checks that all
-three wrote the same records (key -> value), one per event. Prints per round, then
+all. Every deployment keeps its dead letters on a topic, as deployments do. Every round checks that all
+the kinds wrote the same records (key -> value), one per event. Prints per round, then
 ``ratio NAME: median [min..max]`` of the per-round ratios.
 
 ``--count`` (with ~40,000 events: each process runs ~50x slower) runs every process under
@@ -75,8 +75,7 @@ def _deployment(bootstrap: str, state: str, topics: list, target: str, processes
     waiting for more at their end, as a deployment does, instead of stopping there)."""
     path = os.path.join(state, f"{name}.yaml")
     text = TOPOLOGY.format(bootstrap=bootstrap, source="SOURCE", target=target, dead="DEAD")
-    # dead letters on a topic, as deployments keep them: a file is written by one process, which
-    # would make deploy -p 2 a cluster (engine/shares.py); every kind does the same
+    # dead letters on a topic, as deployments keep them (every kind the same)
     create_topics(bootstrap, 1, f"{name}-dead")
     text = text.replace('dead_letter: {file: {path: "DEAD"}}',
                         f'dead_letter: {{kafka: {{brokers: "{bootstrap}", topic: {name}-dead}}}}')

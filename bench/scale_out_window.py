@@ -34,7 +34,7 @@ Kinds as in bench/scale_out.py: ``p1`` (one process reading A and B), ``p2`` (``
 two independent shares, each reading every other partition), ``p2c`` (``deploy -p 2 --cluster``:
 two processes of one Bytewax cluster) and ``pair`` (two ``deploy -p 1``, one reading A and one
 B, no cluster). Each window also counts ``deploy``'s own
-process (it supervises). Every round checks that the three wrote the same records. Prints per
+process (it supervises). Every round checks that the kinds wrote the same records. Prints per
 round the instructions (or CPU microseconds) per event of each, then ``ratio NAME: median [min..max]``.
 """
 

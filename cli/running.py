@@ -141,6 +141,8 @@ def _run(topology: Topology, flow, options, metrics: MetricsRegistry, out: Conso
         dead_letter = topology.dead_letter  # bound: the default one when the file names none
         if dead and dead_letter is not None:
             where = dead_letter.options.get("path", dead_letter.kind)
+            if options.share is not None and dead_letter.kind == "file":
+                where = options.share.file(where)  # a file per share (engine/shares.py)
             err.print(f"[yellow]{dead:,} event(s) dead-lettered to {escape(topology.redact(str(where)))}[/yellow]",
                       highlight=False)
     if stop_requested():

@@ -61,6 +61,16 @@ class Share:
         """Its store's directory under a deployment's recovery root."""
         return f"share-{self.index}-of-{self.count}"
 
+    def file(self, path: str) -> str:
+        """The file a sink of one file writes in this share (Flink's part files, one per
+        writer): ``out.jsonl`` -> ``out.share-0-of-2.jsonl``; the path itself for a share of 1."""
+        if self.count == 1:
+            return path
+        head, tail = os.path.split(path)
+        stem, dot, suffix = tail.rpartition(".")
+        name = f"{stem}.{self.directory}.{suffix}" if dot and stem else f"{tail}.{self.directory}"
+        return os.path.join(head, name)
+
     def pick(self, parts: Sequence[T]) -> List[T]:
         """This share's partitions of a source, from the list every process gets alike (the
         brokers' metadata, in order): every ``count``-th. Where that round starts depends on the

@@ -10,13 +10,14 @@ _TEXT = {"type": "string", "minLength": 1}
 FILE = Component(
     "sink", "file",
     "Write events as JSON Lines into one file (exactly once under recovery: a resumed flow truncates what was "
-    "written after the last snapshot).",
+    "written after the last snapshot). A deployment in shares writes a file per share: `out.share-0-of-2.jsonl`, "
+    "`out.share-1-of-2.jsonl`.",
     "engine.connectors.files:JsonlSink",
     options=(
         Option("path", "The output file; parent directories are created.", _TEXT, required=True),
         Option("mode", "`overwrite` starts the file anew on a fresh run; `append` adds to it.",
                {"enum": ["overwrite", "append"]}, default="overwrite"),
-    ))
+    ), shares=True)
 
 STDOUT = Component(
     "sink", "stdout", "Print events to standard output.", "engine.connectors.stdout:StdoutSink",

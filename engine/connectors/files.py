@@ -17,6 +17,7 @@ from typing import List, Optional, Tuple, cast
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import StatefulSinkPartition
 
+from engine import run_context
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import encode_event
 from engine.connectors.wiring import SinglePartitionSink
@@ -221,4 +222,6 @@ class JsonlSink(SinglePartitionSink[List[bytes], int]):
         return encode_event
 
     def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _JsonlWriter:
-        return _JsonlWriter(self.path, self.mode, resume_state, self._metrics)
+        share = run_context.share()  # one of N independent processes: a file of its own (engine/shares.py)
+        return _JsonlWriter(self.path if share is None else share.file(self.path), self.mode, resume_state,
+                            self._metrics)

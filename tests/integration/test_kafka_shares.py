@@ -100,10 +100,16 @@ def test_killed_shares_lose_nothing_and_duplicate_nothing_for_read_committed(kaf
 
 
 def test_two_shares_run_by_hand_read_every_partition_once(kafka_bootstrap, kafka_topic, tmp_path):
-    path, source, target, _ = _flow(tmp_path, kafka_bootstrap, kafka_topic, tail=False, delivery="at-least-once")
+    path, source, target, dead = _flow(tmp_path, kafka_bootstrap, kafka_topic, tail=False, delivery="at-least-once")
+    text = path.read_text()  # the default kind of dead letter: a file, written per share
+    path.write_text(text.replace(f'dead_letter: {{kafka: {{brokers: "{kafka_bootstrap}", topic: {dead}}}}}',
+                                 f'dead_letter: {{file: {{path: "{tmp_path}/dead.jsonl"}}}}'))
+    assert "dead.jsonl" in path.read_text()
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
     for i in range(4000):
         producer.produce(source, json.dumps({"id": i, "kg": 1}).encode(), partition=i % 4)
+    for partition in (0, 1):  # partitions 0 and 1 belong to different shares
+        producer.produce(source, b"{broken", partition=partition)
     assert producer.flush(30) == 0
     runs = [subprocess.Popen([sys.executable, "-m", "cli", "run", "-q", "--share", f"{i}/2", "-r",
                               str(tmp_path / f"machine-{i}"), str(path)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
@@ -114,6 +120,9 @@ def test_two_shares_run_by_hand_read_every_partition_once(kafka_bootstrap, kafka
     got = consume_all(kafka_bootstrap, target, 4000, timeout=20)
     assert Counter(v["id"] for _, v, _ in got) == Counter(range(4000))
     assert all(v["partition"] == v["id"] % 4 for _, v, _ in got)
+    letters = {i: (tmp_path / f"dead.share-{i}-of-2.jsonl").read_text().splitlines() for i in range(2)}
+    assert [len(lines) for lines in letters.values()] == [1, 1] and not (tmp_path / "dead.jsonl").exists()
+    assert {json.loads(lines[0])["event"] for lines in letters.values()} == {"{broken"}
     wrong = subprocess.run([sys.executable, "-m", "cli", "run", "-q", "--share", "0/2", "-r",
                             str(tmp_path / "machine-1"), str(path)], cwd=ROOT, capture_output=True, text=True,
                            timeout=120)

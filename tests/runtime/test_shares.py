@@ -83,8 +83,7 @@ def test_what_keeps_a_flow_in_one_cluster_is_named():
     assert blockers(_bound(text)) == [
         "step 'per-city' (aggregate) keeps state across events",
         "sink 'table' (duckdb) is written by one process",
-        "the dead-letter sink (file) is written by one process",  # the default: dead-letter/<name>.jsonl
-    ]
+    ]  # the default dead letter (a file, dead-letter/<name>.jsonl) is not among them: a file per share
 
 
 @pytest.mark.parametrize("name", ["transport_order_domain", "pickup_domain", "trip_domain"])
@@ -179,3 +178,32 @@ def test_a_share_and_a_cluster_address_are_one_or_the_other(tmp_path, capsys):
     assert "a share or a process of a cluster, not both" in capsys.readouterr().err
     assert main(["deploy", "-q", "-p", "2", "--share", "1/2", str(path)]) == 2
     assert "deploy -p N makes its own shares" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path, share, expected", [
+    ("dead-letter/flow.jsonl", Share(0, 2), "dead-letter/flow.share-0-of-2.jsonl"),
+    ("/data/out.v1.jsonl", Share(2, 3), "/data/out.v1.share-2-of-3.jsonl"),
+    ("out", Share(1, 2), "out.share-1-of-2"),
+    (".hidden", Share(1, 2), ".hidden.share-1-of-2"),
+    ("x.jsonl", Share(0, 1), "x.jsonl"),  # one share: the whole flow, its own file
+])
+def test_a_file_sink_in_shares_writes_a_file_per_share(path, share, expected):
+    assert share.file(path) == expected
+
+
+def test_the_file_sink_of_a_share_writes_its_own_file_and_resumes_it(tmp_path):
+    from engine.connectors.files import JsonlSink
+
+    sink = JsonlSink(str(tmp_path / "out.jsonl"), mode="append")
+    run_context.begin(None, 1.0, Share(1, 2))
+    try:
+        writer = sink.build_part("out", sink.list_parts()[0], None)
+        writer.write_batch([[b'{"a":1}\n', b'{"a":2}\n']])
+        state = writer.snapshot()
+        writer.write_batch([[b'{"a":3}\n']])  # after the snapshot: gone at the resume
+        writer.close()
+        sink.build_part("out", sink.list_parts()[0], state).close()
+    finally:
+        run_context.end()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.share-1-of-2.jsonl"]
+    assert (tmp_path / "out.share-1-of-2.jsonl").read_bytes() == b'{"a":1}\n{"a":2}\n'
