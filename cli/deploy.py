@@ -50,6 +50,13 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
         recovery = os.path.join(root, args.share.directory) if args.share else root
         return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet,
                             status_file=args.status_file, http=http)
+    if shares is None and not args.cluster:  # why not independent processes: what the user would change
+        from rich.markup import escape
+
+        from engine.binding.shares import blockers
+
+        out.print(escape(topology.redact("one Bytewax cluster, not shares (docs/deploy.md): "
+                                         + "; ".join(blockers(topology)))), highlight=False, soft_wrap=True)
     if http is None:
         return run_processes(args, root, out, err, shares=shares)
     return serve_cluster(topology, http, args, root, out, err, shares)

@@ -95,6 +95,7 @@ def test_partitions_over_workers_and_processes_give_the_same_aggregates(kafka_bo
                           cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                           capture_output=True, text=True, timeout=180)
     assert code.returncode == 0, code.stderr
+    assert "one Bytewax cluster, not shares (docs/deploy.md): step 'per-city' (aggregate) keeps state" in code.stdout
     assert _aggregate_rows(flow.dir / "procs.jsonl") == expected
 
 

@@ -111,9 +111,10 @@ def test_two_shares_run_by_hand_read_every_partition_once(kafka_bootstrap, kafka
     for partition in (0, 1):  # partitions 0 and 1 belong to different shares
         producer.produce(source, b"{broken", partition=partition)
     assert producer.flush(30) == 0
-    runs = [subprocess.Popen([sys.executable, "-m", "cli", "run", "-q", "--share", f"{i}/2", "-r",
-                              str(tmp_path / f"machine-{i}"), str(path)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-            for i in range(2)]
+    by_hand = [["deploy", "--share", "0/2", "-r", str(tmp_path / "machine-0")],  # its store: ROOT/share-0-of-2
+               ["run", "--share", "1/2", "-r", str(tmp_path / "machine-1")]]  # its store: the directory given
+    runs = [subprocess.Popen([sys.executable, "-m", "cli", *command, "-q", str(path)], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for command in by_hand]
     for run in runs:
         _, err = run.communicate(timeout=120)
         assert run.returncode == 0, err[-3000:]
@@ -123,6 +124,7 @@ def test_two_shares_run_by_hand_read_every_partition_once(kafka_bootstrap, kafka
     letters = {i: (tmp_path / f"dead.share-{i}-of-2.jsonl").read_text().splitlines() for i in range(2)}
     assert [len(lines) for lines in letters.values()] == [1, 1] and not (tmp_path / "dead.jsonl").exists()
     assert {json.loads(lines[0])["event"] for lines in letters.values()} == {"{broken"}
+    assert (tmp_path / "machine-0" / "share-0-of-2" / ".velocity-flow-share").read_text() == "0/2\n"
     wrong = subprocess.run([sys.executable, "-m", "cli", "run", "-q", "--share", "0/2", "-r",
                             str(tmp_path / "machine-1"), str(path)], cwd=ROOT, capture_output=True, text=True,
                            timeout=120)
