@@ -22,7 +22,7 @@ from cli.observe.address import from_args
 from cli.plain import plain_file
 from cli.running import report_error, run_options, run_topology
 from engine.binding.model import Topology
-from engine.shares import layout_problem
+from engine.shares import holds_cluster_store, layout_problem
 
 if TYPE_CHECKING:  # rich only once something is printed (cli/plain.py): the consoles are LazyConsoles
     from rich.console import Console
@@ -39,6 +39,10 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
         return code
     root = recovery_directory(topology, args)
     shares = in_shares(topology, args)
+    if shares and holds_cluster_store(root):  # a deployment from before shares, or of -p 1: it goes on as it was
+        _say(out, topology, f"{root} holds the store of one process or a cluster: running as one cluster (a new "
+             "recovery directory runs as shares)")
+        shares = None
     problem = layout_problem(root, args.share.count if args.share else shares)
     if problem is not None:
         report_error(err, topology, problem)
@@ -50,16 +54,21 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
         recovery = os.path.join(root, args.share.directory) if args.share else root
         return run_topology(topology, run_options(args, recovery), out, err, quiet=args.quiet,
                             status_file=args.status_file, http=http)
-    if shares is None and not args.cluster:  # why not independent processes: what the user would change
-        from rich.markup import escape
+    if shares is None and not args.cluster and args.processes > 1:
+        from engine.binding.shares import blockers  # why not independent processes: what the user would change
 
-        from engine.binding.shares import blockers
-
-        out.print(escape(topology.redact("one Bytewax cluster, not shares (docs/deploy.md): "
-                                         + "; ".join(blockers(topology)))), highlight=False, soft_wrap=True)
+        reasons = blockers(topology)  # (none: a shareable flow kept in its cluster store, said above)
+        if reasons:
+            _say(out, topology, "one Bytewax cluster, not shares (docs/deploy.md): " + "; ".join(reasons))
     if http is None:
         return run_processes(args, root, out, err, shares=shares)
     return serve_cluster(topology, http, args, root, out, err, shares)
+
+
+def _say(out: Console, topology: Topology, text: str) -> None:
+    from rich.markup import escape
+
+    out.print(escape(topology.redact(text)), highlight=False, soft_wrap=True)
 
 
 def in_shares(topology: Topology, args) -> Optional[int]:

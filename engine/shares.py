@@ -116,6 +116,14 @@ def _read(mark: str) -> Optional[str]:
         return None
 
 
+def holds_cluster_store(root: str) -> bool:
+    """Whether ``root`` is the store of one process or of a cluster (Bytewax's part files)."""
+    try:
+        return any(n.endswith(".sqlite3") for n in os.listdir(root))  # part-<i>.sqlite3
+    except FileNotFoundError:
+        return False
+
+
 def layout_problem(root: str, count: Optional[int]) -> Optional[str]:
     """What stands in the way of deploying into recovery root ``root`` as ``count`` shares
     (``None``: as one process or a cluster, whose store is ``root`` itself); None if nothing."""
@@ -131,7 +139,7 @@ def layout_problem(root: str, count: Optional[int]) -> Optional[str]:
         return (f"recovery directory {root} holds the stores of {', '.join(map(str, counts))} shares, not {count}: "
                 "each holds the offsets of its own partitions; deploy with -p "
                 f"{counts[-1]}, or give another recovery directory")
-    if count is not None and any(n.endswith(".sqlite3") for n in names):  # Bytewax's part-<i>.sqlite3
+    if count is not None and holds_cluster_store(root):
         return (f"recovery directory {root} holds the store of a cluster (or of one process): deploy with "
                 "--cluster, or give another recovery directory")
     return None

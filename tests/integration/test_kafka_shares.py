@@ -129,3 +129,22 @@ def test_two_shares_run_by_hand_read_every_partition_once(kafka_bootstrap, kafka
                             str(tmp_path / "machine-1"), str(path)], cwd=ROOT, capture_output=True, text=True,
                            timeout=120)
     assert wrong.returncode == 3 and "holds share 1/2, not 0/2" in wrong.stderr
+
+
+def test_a_deployment_from_before_shares_goes_on_as_one_cluster(kafka_bootstrap, kafka_topic, tmp_path):
+    """A store of one process (or of a cluster, before shares) is not left behind: deploy -p 2
+    runs on it as one cluster, resuming its offsets, instead of refusing it (a supervisor would
+    restart that refusal forever)."""
+    path, source, target, _ = _flow(tmp_path, kafka_bootstrap, kafka_topic, tail=False)
+    deploy = [sys.executable, "-m", "cli", "deploy", "-q", "-s", "0.5", "-r", str(tmp_path / "rec"), str(path)]
+    produce(kafka_bootstrap, source, [{"id": i, "kg": 1} for i in range(300)])
+    first = subprocess.run(deploy, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr[-3000:]
+    produce(kafka_bootstrap, source, [{"id": i, "kg": 1} for i in range(300, 700)])
+    second = subprocess.run([*deploy[:-1], "-p", "2", str(path)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=180)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "holds the store of one process or a cluster: running as one cluster" in second.stdout
+    assert "processes of one cluster" in second.stdout
+    got = consume_all(kafka_bootstrap, target, 700, timeout=20, isolation="read_committed")
+    assert Counter(v["id"] for _, v, _ in got) == Counter(range(700))  # resumed: nothing read twice

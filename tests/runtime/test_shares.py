@@ -12,7 +12,7 @@ from engine import run_context
 from engine.binding import validate_file, validate_text
 from engine.errors import ConfigError
 from engine.binding.shares import blockers
-from engine.shares import MARK, Share, claim, layout_problem
+from engine.shares import MARK, Share, claim, holds_cluster_store, layout_problem
 
 ROOT = pathlib.Path(__file__).parents[2]
 
@@ -154,7 +154,9 @@ def test_a_deployments_root_keeps_its_number_of_shares(tmp_path):
 
 
 def test_a_clusters_store_is_not_taken_for_shares(tmp_path):
+    assert not holds_cluster_store(str(tmp_path)) and not holds_cluster_store(str(tmp_path / "absent"))
     (tmp_path / "part-0.sqlite3").write_text("")
+    assert holds_cluster_store(str(tmp_path))
     assert "store of a cluster" in layout_problem(str(tmp_path), 2)
     assert layout_problem(str(tmp_path), None) is None
 
