@@ -38,15 +38,14 @@ def deploy(topology: Topology, args, out: Console, err: Console) -> int:
     if code is not None:
         return code
     root = recovery_directory(topology, args)
-    shares = in_shares(topology, args)
-    if shares and holds_cluster_store(root):  # a deployment from before shares, or of -p 1: it goes on as it was
-        _say(out, topology, f"{root} holds the store of one process or a cluster: running as one cluster (a new "
-             "recovery directory runs as shares)")
-        shares = None
+    shares = in_shares(topology, args, root)
     problem = layout_problem(root, args.share.count if args.share else shares)
     if problem is not None:
         report_error(err, topology, problem)
         return EXIT_FAILED
+    if shares is None and in_shares(topology, args):  # a deployment from before shares, or of -p 1
+        _say(out, topology, f"{root} holds the store of one process or a cluster: running as one cluster, as it did "
+             "(a new recovery directory runs as shares)")
     if args.snapshot_interval is None:  # Bytewax's 10 s: a crash loop faster than that never progresses
         args.snapshot_interval = DEPLOY_SNAPSHOT_INTERVAL
     http = from_args(args)  # checked by cmd_deploy
@@ -71,14 +70,15 @@ def _say(out: Console, topology: Topology, text: str) -> None:
     out.print(escape(topology.redact(text)), highlight=False, soft_wrap=True)
 
 
-def in_shares(topology: Topology, args) -> Optional[int]:
+def in_shares(topology: Topology, args, root: Optional[str] = None) -> Optional[int]:
     """``-p N`` as N independent shares (engine/shares.py): N when the flow can and --cluster is
-    not given, else None (one process, or a cluster)."""
+    not given, else None (one process, or a cluster). With ``root``: None also when it holds the
+    store of one process or a cluster, which goes on as it was (an existing deployment)."""
     from engine.binding.shares import blockers
 
     if args.processes == 1 or args.cluster or blockers(topology):
         return None
-    return args.processes
+    return None if root is not None and holds_cluster_store(root) else args.processes
 
 
 def provision(topology: Topology, args, out: Console, err: Console, clients: dict) -> Optional[int]:
@@ -105,7 +105,7 @@ def provision(topology: Topology, args, out: Console, err: Console, clients: dic
     if args.plan:
         from rich.markup import escape
 
-        how = "independent shares" if in_shares(topology, args) else "process(es)"
+        how = "independent shares" if in_shares(topology, args, recovery_directory(topology, args)) else "process(es)"
         out.print(escape(hide(f"plan: run '{topology.name}' with {args.processes} {how} x {args.workers} "
                               f"worker(s), recovery in {recovery_directory(topology, args)}")),
                   highlight=False, soft_wrap=True)
@@ -275,7 +275,11 @@ def run_processes(args, recovery: str, out: Console, err: Console, peers: Option
                   "(the flow keeps no keyed state; --cluster for one Bytewax cluster)", highlight=False)
     else:
         out.print(f"starting {len(commands)} processes of one cluster ({addresses})", highlight=False)
-    return supervise(commands, out, err)
+    # each child is told its place on its command line: the environment's (a machine set up for a
+    # cluster, a share given to deploy) would contradict it
+    env = {k: v for k, v in os.environ.items() if k not in ("BYTEWAX_ADDRESSES", "BYTEWAX_PROCESS_ID",
+                                                            "VELOCITY_FLOW_SHARE")}
+    return supervise(commands, out, err, env)
 
 
 def free_ports(count: int) -> List[int]:

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
@@ -47,9 +47,9 @@ def _why(code: int) -> str:
     return f"was killed by signal {-code} ({signal.Signals(-code).name})" if code < 0 else f"exited with code {code}"
 
 
-def supervise(commands: List[List[str]], out: Console, err: Console) -> int:
+def supervise(commands: List[List[str]], out: Console, err: Console, env: Optional[Dict[str, str]] = None) -> int:
     setup = _child_setup()
-    children = [subprocess.Popen(command, preexec_fn=setup) for command in commands]  # noqa: PLW1509
+    children = [subprocess.Popen(command, preexec_fn=setup, env=env) for command in commands]  # noqa: PLW1509
     stops = 0
 
     def stop(signum, frame) -> None:

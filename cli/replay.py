@@ -103,7 +103,9 @@ def _replay(topology: Topology, letters: List[Letter], args, out: Console, err: 
     from engine.compiler.replay import Letter, Outcomes, plan
     from engine.connectors.errors import ConnectorError
     from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
+    from engine.shares import Share
 
+    share = Share.of_file(args.dead_letters)  # a share's dead-letter file (docs/deploy.md, Shares)
     outcomes = Outcomes()
     groups: Dict[str, List[int]] = {}
     for index, letter in enumerate(letters):
@@ -122,7 +124,8 @@ def _replay(topology: Topology, letters: List[Letter], args, out: Console, err: 
             continue
         build = _build(topology, step, batches, letters, args.dry_run)
         try:
-            run_dataflow(compile_topology(topology, options=CompileOptions(taps=taps, build=build)), RunOptions())
+            run_dataflow(compile_topology(topology, options=CompileOptions(taps=taps, build=build)),
+                         RunOptions(share=share))  # a share's dead letters: into its own files
         except (ConnectorError, RunFailed) as exc:
             report_error(err, topology, getattr(exc, "message", exc))
             return EXIT_FAILED

@@ -46,13 +46,15 @@ def share_refused(topology: Topology, args, err: Console) -> bool:
 
     reasons = blockers(topology)
     if getattr(args, "addresses", None):
-        reasons = ["--share and --addresses: a process is a share or a process of a cluster, not both"]
+        reasons = [("a process is a share (--share, VELOCITY_FLOW_SHARE) or a process of a cluster (--addresses, "
+                    "BYTEWAX_ADDRESSES), not both")]
     elif getattr(args, "processes", 1) > 1:
-        reasons = ["--share is one process's share: give it with -p 1 (deploy -p N makes its own shares)"]
+        reasons = ["one process's share: give it with -p 1 (deploy -p N makes its own shares)"]
     from rich.markup import escape
 
     for reason in reasons:
-        err.print(f"[red]error:[/red] --share {args.share}: {escape(topology.redact(reason))}", highlight=False)
+        err.print(f"[red]error:[/red] share {args.share} (--share or VELOCITY_FLOW_SHARE): "
+                  f"{escape(topology.redact(reason))}", highlight=False)
     return bool(reasons)
 
 

@@ -5,28 +5,32 @@ A cluster's processes exchange events by key and agree on the end of every epoch
 needs that; a flow without any still pays for it: ``deploy -p 2`` cost 1.08-1.15x the CPU per
 event of two unrelated processes (docs/performance.md, "Scale-out"), part of it Bytewax's main
 thread waking every millisecond in each process. A flow whose every component declares
-``shares`` (engine/catalog/component.py; engine/binding/shares.py) needs none of it: process ``i`` of ``N`` reads every
-``N``-th partition of each source (Kafka Streams' instances of one application do the same
-through their group, here the assignment is static), with a recovery store of its own.
+``shares`` (engine/catalog/component.py; engine/binding/shares.py) needs none of it: process
+``i`` of ``N`` reads its partitions of each source (``Share.takes``) and runs the whole flow on
+them with a recovery store of its own, as Kafka Streams' instances of one application do through
+their group; here the assignment is static.
 
-Static because a store's snapshots hold the offsets of its own partitions: the shares may not
-change while stores have progress, so each store records the share that wrote it (``claim``)
-and a deployment's root records how many there are (``layout_problem``).
+Static because a store's snapshots hold the offsets of its own partitions: a partition's share
+depends only on its topic and number and on N, never on what else is read; N may not change
+while stores have progress, so each store records the share that wrote it (``claim``) and a
+deployment's root how many there are (``layout_problem``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import zlib
-from typing import List, Optional, Sequence, TypeVar
+from typing import List, Optional, Sequence
 
 from engine.errors import ConfigError
+from engine.notices import notice
 
-T = TypeVar("T")
 MARK = ".velocity-flow-share"  # in a share's store: "I/N", written before the store's files
 _SHARE = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 _SHARE_DIRECTORY = re.compile(r"share-(\d+)-of-(\d+)")
+_SHARE_FILE = re.compile(r"\.share-(\d+)-of-(\d+)(?:\.[^.]*)?$")
 
 
 class Share:
@@ -71,38 +75,67 @@ class Share:
         name = f"{stem}.{self.directory}.{suffix}" if dot and stem else f"{tail}.{self.directory}"
         return os.path.join(head, name)
 
-    def pick(self, parts: Sequence[T]) -> List[T]:
-        """This share's partitions of a source, from the list every process gets alike (the
-        brokers' metadata, in order): every ``count``-th. Where that round starts depends on the
-        first partition's name, so that sources of one partition each (a topic each) spread over
-        the shares instead of all landing on share 0."""
-        if not parts:
-            return []
-        start = (self.index - zlib.crc32(str(parts[0]).encode())) % self.count
-        return list(parts[start::self.count])
+    @classmethod
+    def of_file(cls, path: str) -> Optional["Share"]:
+        """The share whose file sink wrote ``path`` (``out.share-1-of-2.jsonl``), or None."""
+        found = _SHARE_FILE.search(os.path.basename(path))
+        return None if found is None else cls(int(found.group(1)), int(found.group(2)))
+
+    def takes(self, topic: str, partition: int) -> bool:
+        """Whether this share reads ``topic``'s ``partition``: partitions of a topic go round the
+        shares, from a start that depends on the topic's name (so that topics of one partition
+        each spread over the shares). A partition's share depends on nothing else: adding
+        partitions or topics, reordering ``topics:`` or matching a new topic with ``pattern``
+        leaves every partition where its snapshots are."""
+        return (zlib.crc32(topic.encode("utf-8", "surrogatepass")) + partition) % self.count == self.index
+
+    def pick(self, parts: Sequence[str], source: str = "") -> List[str]:
+        """This share's partitions of a source, each named ``topic#partition``. With none of
+        them, a line says so (naming ``source``): an idle share would puzzle whoever sees it."""
+        picked = []
+        for part in parts:
+            topic, _, partition = part.rpartition("#")
+            if self.takes(topic, int(partition)):
+                picked.append(part)
+        if parts and not picked and source:
+            notice(f"{source}: share {self} has none of its {len(parts)} partition(s); more processes than "
+                   "partitions leave some with nothing to read")
+        return picked
 
 
 def claim(directory: str, share: Optional[Share]) -> None:
     """Before a run's store is made or opened: the share that writes ``directory`` is the one
     that made it. Raises ``ConfigError`` (with what to do) when it is not; marks a new share's
-    store first, so a crash in its very first start still leaves it marked."""
-    mark = os.path.join(directory, MARK)
-    recorded = _read(mark)
+    store first, so a crash in its very first start still leaves it marked. Two processes
+    claiming one new directory at once: the directory's lock lets one mark it, the other then
+    finds that mark."""
     if share is None:
+        recorded = _read(os.path.join(directory, MARK))
         if recorded is not None:
             raise ConfigError(f"recovery store {directory} holds share {recorded} of a deployment in shares: run it "
                               f"with --share {recorded}, or give another recovery directory")
         return
-    if recorded is not None:
+    os.makedirs(directory, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _claim(directory, share)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _claim(directory: str, share: Share) -> None:
+    mark = os.path.join(directory, MARK)
+    recorded = _read(mark)
+    if recorded:  # (empty: a crash between its creation and its text, before any store file)
         if recorded != str(share):
             raise ConfigError(f"recovery store {directory} holds share {recorded}, not {share}: its snapshots hold "
                               f"the offsets of that share's partitions (run --share {recorded}, or give another "
                               "recovery directory)")
         return
-    if os.path.isdir(directory) and set(os.listdir(directory)) - {MARK, MARK + ".tmp"}:
-        raise ConfigError(f"recovery store {directory} was written by a run without --share: run it as before, "
-                          "or give another recovery directory")
-    os.makedirs(directory, exist_ok=True)
+    if set(os.listdir(directory)) - {MARK, MARK + ".tmp"}:
+        raise ConfigError(f"recovery directory {directory} is not empty and holds no store of a share (a store of "
+                          "a run without --share, or other files): give an empty or new directory, or run as before")
     with open(mark + ".tmp", "w", encoding="utf-8") as out:
         out.write(f"{share}\n")
     os.replace(mark + ".tmp", mark)
@@ -117,11 +150,13 @@ def _read(mark: str) -> Optional[str]:
 
 
 def holds_cluster_store(root: str) -> bool:
-    """Whether ``root`` is the store of one process or of a cluster (Bytewax's part files)."""
+    """Whether ``root`` is the store of one process or of a cluster (Bytewax's part files), not
+    of a share."""
     try:
-        return any(n.endswith(".sqlite3") for n in os.listdir(root))  # part-<i>.sqlite3
+        names = os.listdir(root)
     except FileNotFoundError:
         return False
+    return MARK not in names and any(n.endswith(".sqlite3") for n in names)  # part-<i>.sqlite3
 
 
 def layout_problem(root: str, count: Optional[int]) -> Optional[str]:
@@ -131,15 +166,18 @@ def layout_problem(root: str, count: Optional[int]) -> Optional[str]:
         names = os.listdir(root)
     except FileNotFoundError:
         return None
+    if MARK in names:
+        return (f"{root} is the recovery store of share {_read(os.path.join(root, MARK))}, not a deployment's "
+                "recovery directory: give its parent directory")
     counts = sorted({int(m.group(2)) for m in map(_SHARE_DIRECTORY.fullmatch, names) if m is not None})
     if count is None and counts:
-        return (f"recovery directory {root} holds the stores of {counts[-1]} shares: deploy it with -p {counts[-1]} "
-                "(a flow that can run as shares), or give another recovery directory")
+        return (f"recovery directory {root} holds the stores of {counts[-1]} shares: deploy it as {counts[-1]} shares "
+                f"(-p {counts[-1]}, without --cluster), or give another recovery directory")
     if count is not None and counts and counts != [count]:
         return (f"recovery directory {root} holds the stores of {', '.join(map(str, counts))} shares, not {count}: "
-                "each holds the offsets of its own partitions; deploy with -p "
-                f"{counts[-1]}, or give another recovery directory")
+                f"each holds the offsets of its own partitions; deploy with -p {counts[-1]}, or give another "
+                "recovery directory")
     if count is not None and holds_cluster_store(root):
-        return (f"recovery directory {root} holds the store of a cluster (or of one process): deploy with "
-                "--cluster, or give another recovery directory")
+        return (f"recovery directory {root} holds the store of one process or a cluster: deploy it without "
+                "--share, or give another recovery directory")
     return None

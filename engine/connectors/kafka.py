@@ -369,8 +369,8 @@ class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):
 
     def list_parts(self) -> List[str]:
         parts = list_partitions(self.config, self.topics, self.pattern, self.timeout)
-        share = run_context.share()  # one of N independent processes: every N-th (engine/shares.py)
-        return parts if share is None else share.pick(parts)
+        share = run_context.share()  # one of N independent processes: its partitions (engine/shares.py)
+        return parts if share is None else share.pick(parts, f"kafka source ({', '.join(self.topics) or self.pattern})")
 
     def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _KafkaReader:
         topic, _, partition = for_part.rpartition("#")

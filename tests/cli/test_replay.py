@@ -214,3 +214,20 @@ def test_an_event_a_keyed_step_refused_has_its_origin_and_is_replayed(tmp_path, 
     assert (report["passed"], report["dropped"], report["reached_unattributed"]) == (0, 1, 1)
     assert _lines(tmp_path / "out.jsonl")[-1] == {"sensor": "a", "window_start": "2026-11-02T06:00:00+00:00",
                                                  "window_end": "2026-11-02T06:01:00+00:00", "n": 1, "_key": "a"}
+
+
+def test_a_shares_dead_letters_replay_into_that_shares_files(failed, capsys):
+    """deploy -p N in shares writes a file per share (out.share-1-of-2.jsonl): a share's dead
+    letters go back into its own files, and still failing ones into its own dead-letter file."""
+    (failed / "failed.jsonl").rename(failed / "dead.share-1-of-2.jsonl")
+    fixed = _write(failed, "fixed.yaml", cast='"decimal(10,2)"')
+    lines = (failed / "dead.share-1-of-2.jsonl").read_text().splitlines()
+    broken = json.loads(lines[0])
+    broken["event"]["n"] = "not a number"
+    (failed / "dead.share-1-of-2.jsonl").write_text("\n".join([json.dumps(broken), *lines[1:]]) + "\n")
+    assert main(["replay", str(failed / "dead.share-1-of-2.jsonl"), "--into", fixed]) == 1
+    assert [e["id"] for e in _lines(failed / "out.share-1-of-2.jsonl")] == [5, 8]
+    assert len(_lines(failed / "out.jsonl")) == 7  # the first run's, untouched
+    again = _lines(failed / "dead.share-1-of-2.jsonl")
+    assert len(again) == 4 and again[-1]["event"]["n"] == "not a number"  # appended to the file replayed
+    assert not (failed / "dead.jsonl").exists()

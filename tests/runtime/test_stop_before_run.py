@@ -57,7 +57,7 @@ def test_deploy_starts_no_process_after_a_signal(tmp_path, early_stop_handlers, 
     from cli import deploy, processes
 
     started = []
-    monkeypatch.setattr(processes, "supervise", lambda commands, out, err: started.append(commands) or 0)
+    monkeypatch.setattr(processes, "supervise", lambda commands, out, err, env=None: started.append(commands) or 0)
     args = SimpleNamespace(processes=2, path="flow.yaml", workers=1, snapshot_interval=None, status_file=None,
                            environment=None)
     assert deploy.run_processes(args, str(tmp_path / "recovery"), _Quiet(), _Quiet()) == 0
