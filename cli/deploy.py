@@ -105,10 +105,16 @@ def provision(topology: Topology, args, out: Console, err: Console, clients: dic
     if args.plan:
         from rich.markup import escape
 
-        how = "independent shares" if in_shares(topology, args, recovery_directory(topology, args)) else "process(es)"
+        root = recovery_directory(topology, args)
+        shares = in_shares(topology, args, root)
+        how = "independent shares" if shares else "process(es)"
         out.print(escape(hide(f"plan: run '{topology.name}' with {args.processes} {how} x {args.workers} "
-                              f"worker(s), recovery in {recovery_directory(topology, args)}")),
+                              f"worker(s), recovery in {root}")),
                   highlight=False, soft_wrap=True)
+        problem = layout_problem(root, args.share.count if args.share else shares)  # what deploy would refuse
+        if problem is not None:
+            report_error(err, topology, problem)
+            return EXIT_FAILED
         return EXIT_OK
     try:
         apply_plan(plans, clients=clients)

@@ -103,9 +103,7 @@ def _replay(topology: Topology, letters: List[Letter], args, out: Console, err: 
     from engine.compiler.replay import Letter, Outcomes, plan
     from engine.connectors.errors import ConnectorError
     from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
-    from engine.shares import Share
-
-    share = Share.of_file(args.dead_letters)  # a share's dead-letter file (docs/deploy.md, Shares)
+    share = _share_of(topology, args.dead_letters)
     outcomes = Outcomes()
     groups: Dict[str, List[int]] = {}
     for index, letter in enumerate(letters):
@@ -136,6 +134,20 @@ def _replay(topology: Topology, letters: List[Letter], args, out: Console, err: 
         _print(report, out, err)
     failing = report["dead_again"] or report["not_replayed"] or report["dead_unattributed"]
     return EXIT_STILL_FAILING if failing else EXIT_OK
+
+
+def _share_of(topology: Topology, path: str):
+    """The share whose dead-letter file ``path`` is (docs/deploy.md, Shares), by its name; None for
+    the flow's own dead-letter file, even when the name it was given looks like a share's."""
+    import os
+
+    from engine.shares import Share
+
+    dead_letter = topology.dead_letter
+    if dead_letter is not None and dead_letter.kind == "file" and \
+            os.path.abspath(str(dead_letter.options.get("path", ""))) == os.path.abspath(path):
+        return None
+    return Share.of_file(path)
 
 
 def _build(topology: Topology, step: str, batches, letters: List[Letter], dry: bool):

@@ -142,11 +142,12 @@ def _run(topology: Topology, flow, options, metrics: MetricsRegistry, out: Conso
         dead = dead_letter_total(metrics, DEAD_LETTER_STEP)
         dead_letter = topology.dead_letter  # bound: the default one when the file names none
         if dead and dead_letter is not None:
-            where = dead_letter.options.get("path", dead_letter.kind)
+            where = topology.redact(str(dead_letter.options.get("path", dead_letter.kind)))
             if options.share is not None and dead_letter.kind == "file":
-                where = options.share.file(where)  # a file per share (engine/shares.py)
-            err.print(f"[yellow]{dead:,} event(s) dead-lettered to {escape(topology.redact(str(where)))}[/yellow]",
-                      highlight=False)
+                # a file per share (engine/shares.py), named from the path as shown: the share's name of a
+                # value from the environment (dead.share-0-of-2.jsonl) no longer holds the value redact hides
+                where = options.share.file(where)
+            err.print(f"[yellow]{dead:,} event(s) dead-lettered to {escape(where)}[/yellow]", highlight=False)
     if stop_requested():
         resumes = ("the next start resumes from this snapshot" if options.recovery_directory
                    else "no recovery store (-r): the next start begins again")

@@ -28,9 +28,10 @@ from engine.errors import ConfigError
 from engine.notices import notice
 
 MARK = ".velocity-flow-share"  # in a share's store: "I/N", written before the store's files
-_SHARE = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
-_SHARE_DIRECTORY = re.compile(r"share-(\d+)-of-(\d+)")
-_SHARE_FILE = re.compile(r"\.share-(\d+)-of-(\d+)(?:\.[^.]*)?$")
+# ASCII digits only: int() reads '０/２' or '١/٢' too, and no share writes such a name
+_SHARE = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*", re.ASCII)
+_SHARE_DIRECTORY = re.compile(r"share-(\d+)-of-(\d+)", re.ASCII)
+_SHARE_FILE = re.compile(r"\.share-(\d+)-of-(\d+)(?:\.[^.]*)?\Z", re.ASCII)  # (\Z: '$' passes a last newline)
 
 
 class Share:
@@ -46,10 +47,15 @@ class Share:
     @classmethod
     def parse(cls, text: str) -> "Share":
         found = _SHARE.fullmatch(text)
-        if found is None:
+        try:
+            numbers = None if found is None else (int(found.group(1)), int(found.group(2)))
+        except ValueError:  # beyond Python's 4300 digits of a str -> int conversion
+            numbers = None
+        if numbers is None:
+            shown = text if len(text) <= 40 else text[:37] + "..."
             raise ConfigError(f"a share is I/N (this process's index from 0, then the number of processes), "
-                              f"not '{text}'")
-        return cls(int(found.group(1)), int(found.group(2)))
+                              f"not '{shown}'")
+        return cls(*numbers)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Share) and (self.index, self.count) == (other.index, other.count)
@@ -77,9 +83,13 @@ class Share:
 
     @classmethod
     def of_file(cls, path: str) -> Optional["Share"]:
-        """The share whose file sink wrote ``path`` (``out.share-1-of-2.jsonl``), or None."""
+        """The share whose file sink wrote ``path`` (``out.share-1-of-2.jsonl``), or None (also for
+        a name no share writes: ``share-5-of-2``, ``share-0-of-0``)."""
         found = _SHARE_FILE.search(os.path.basename(path))
-        return None if found is None else cls(int(found.group(1)), int(found.group(2)))
+        if found is None:
+            return None
+        index, count = int(found.group(1)), int(found.group(2))
+        return cls(index, count) if 0 <= index < count else None
 
     def takes(self, topic: str, partition: int) -> bool:
         """Whether this share reads ``topic``'s ``partition``: partitions of a topic go round the
@@ -108,20 +118,55 @@ def claim(directory: str, share: Optional[Share]) -> None:
     that made it. Raises ``ConfigError`` (with what to do) when it is not; marks a new share's
     store first, so a crash in its very first start still leaves it marked. Two processes
     claiming one new directory at once: the directory's lock lets one mark it, the other then
-    finds that mark."""
-    if share is None:
-        recorded = _read(os.path.join(directory, MARK))
-        if recorded is not None:
-            raise ConfigError(f"recovery store {directory} holds share {recorded} of a deployment in shares: run it "
-                              f"with --share {recorded}, or give another recovery directory")
-        return
-    os.makedirs(directory, exist_ok=True)
-    fd = os.open(directory, os.O_RDONLY)
+    finds that mark. A run without a share is refused a share's store and a deployment's root
+    (its ``share-I-of-N`` stores): a store made there would read every partition again beside them."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        _claim(directory, share)
-    finally:
-        os.close(fd)  # releases the lock
+        if share is None:
+            _unclaimed(directory)
+            return
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _claim(directory, share)
+        finally:
+            os.close(fd)  # releases the lock
+    except OSError as exc:  # a file, a directory it may not read or write: one line, not a traceback
+        raise ConfigError(f"recovery directory {directory}: {_why_unusable(directory, exc)}") from None
+
+
+def _why_unusable(directory: str, exc: OSError) -> str:
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        return "not a directory"
+    return exc.strerror or str(exc)
+
+
+def _unclaimed(directory: str) -> None:
+    recorded = _read(os.path.join(directory, MARK))
+    if recorded is not None:
+        raise ConfigError(f"recovery store {directory} holds share {recorded} of a deployment in shares: run it "
+                          f"with --share {recorded}, or give another recovery directory")
+    counts = _share_counts(directory)
+    if counts:
+        n = counts[-1]
+        raise ConfigError(f"recovery directory {directory} holds the stores of a deployment in {n} shares "
+                          f"(share-I-of-{n}): deploy it with {_deploy_as(n)}, run one share with --share I/{n} "
+                          f"-r {os.path.join(directory, f'share-I-of-{n}')}, or give another recovery directory")
+
+
+def _deploy_as(count: int) -> str:
+    """The deploy option that runs ``count`` shares (``-p 1`` runs one process, no share)."""
+    return f"-p {count}" if count > 1 else "--share 0/1"
+
+
+def _share_counts(root: str) -> List[int]:
+    """The numbers of shares whose stores ``root`` holds (``share-I-of-N``), in order; [] for none
+    or no directory."""
+    try:
+        names = os.listdir(root)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted({int(m.group(2)) for m in map(_SHARE_DIRECTORY.fullmatch, names) if m is not None})
 
 
 def _claim(directory: str, share: Share) -> None:
@@ -154,7 +199,7 @@ def holds_cluster_store(root: str) -> bool:
     of a share."""
     try:
         names = os.listdir(root)
-    except FileNotFoundError:
+    except OSError:  # none there, or no directory (layout_problem says so)
         return False
     return MARK not in names and any(n.endswith(".sqlite3") for n in names)  # part-<i>.sqlite3
 
@@ -166,17 +211,25 @@ def layout_problem(root: str, count: Optional[int]) -> Optional[str]:
         names = os.listdir(root)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        return f"recovery directory {root}: {_why_unusable(root, exc)}"
     if MARK in names:
         return (f"{root} is the recovery store of share {_read(os.path.join(root, MARK))}, not a deployment's "
                 "recovery directory: give its parent directory")
-    counts = sorted({int(m.group(2)) for m in map(_SHARE_DIRECTORY.fullmatch, names) if m is not None})
+    counts = _share_counts(root)
+    if len(counts) > 1 or (counts and holds_cluster_store(root)):  # (stores started by hand, or a run without
+        # --share into a root before claim refused it): no deploy resumes them all
+        stores = [f"the stores of {n} shares" for n in counts] + ["the store of one process or a cluster"] * \
+            holds_cluster_store(root)
+        return (f"recovery directory {root} holds {' and '.join(stores)}: each holds the offsets of its own "
+                "partitions; keep the stores of one deployment there, or give another recovery directory")
     if count is None and counts:
         return (f"recovery directory {root} holds the stores of {counts[-1]} shares: deploy it as {counts[-1]} shares "
-                f"(-p {counts[-1]}, without --cluster), or give another recovery directory")
+                f"({_deploy_as(counts[-1])}, without --cluster), or give another recovery directory")
     if count is not None and counts and counts != [count]:
-        return (f"recovery directory {root} holds the stores of {', '.join(map(str, counts))} shares, not {count}: "
-                f"each holds the offsets of its own partitions; deploy with -p {counts[-1]}, or give another "
-                "recovery directory")
+        return (f"recovery directory {root} holds the stores of {counts[-1]} shares, not {count}: each holds the "
+                f"offsets of its own partitions; deploy with {_deploy_as(counts[-1])}, or give another recovery "
+                "directory")
     if count is not None and holds_cluster_store(root):
         return (f"recovery directory {root} holds the store of one process or a cluster: deploy it without "
                 "--share, or give another recovery directory")

@@ -158,20 +158,21 @@ class _JsonlWriter(StatefulSinkPartition[List[bytes], int]):
     """Appends batches of encoded lines to one file; its state is the file length."""
 
     def __init__(self, path: str, mode: str, state: Optional[int],
-                 metrics: Optional[StepCounters]) -> None:
+                 metrics: Optional[StepCounters], shown: Optional[str] = None) -> None:
         self._metrics = metrics
+        shown = shown or f"'{path}'"  # in messages: a share's file by its sink's path (see JsonlSink.build_part)
         parent = os.path.dirname(path)
         try:
             if parent:
                 os.makedirs(parent, exist_ok=True)
             self._file = open(path, "ab")
         except OSError as exc:
-            raise ConnectorError(f"file sink: cannot open '{path}': {exc.strerror}") from None
+            raise ConnectorError(f"file sink: cannot open {shown}: {exc.strerror}") from None
         self._file.seek(0, os.SEEK_END)
         size = self._file.tell()
         if state is not None and state > size:
             self._file.close()
-            raise ConnectorError(f"file sink: '{path}' is shorter ({size} bytes) than at the last "
+            raise ConnectorError(f"file sink: {shown} is shorter ({size} bytes) than at the last "
                                  f"snapshot ({state} bytes); it was changed outside the flow")
         if state is not None:
             self._file.truncate(state)
@@ -223,5 +224,9 @@ class JsonlSink(SinglePartitionSink[List[bytes], int]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: Optional[int]) -> _JsonlWriter:
         share = run_context.share()  # one of N independent processes: a file of its own (engine/shares.py)
-        return _JsonlWriter(self.path if share is None else share.file(self.path), self.mode, resume_state,
-                            self._metrics)
+        if share is None or share.count == 1:
+            return _JsonlWriter(self.path, self.mode, resume_state, self._metrics)
+        # named in messages by the sink's own path, which the CLI's redaction knows: the share's name
+        # of a path from the environment (x.share-0-of-2.jsonl) no longer holds the value it hides
+        return _JsonlWriter(share.file(self.path), self.mode, resume_state, self._metrics,
+                            shown=f"the file of share {share} of '{self.path}'")
