@@ -80,6 +80,31 @@ def _infinite(positive: bool) -> InfiniteTimestamp:
     return INFINITY if positive else MINUS_INFINITY
 
 
+# The same infinities in a column's own unit: Debezium turns them into a date-time first and
+# then into the column's unit, so TIMESTAMP(0..3) columns (io.debezium.time.Timestamp, and
+# Connect's Timestamp with time.precision.mode=connect) carry them in ms, the numbers above
+# divided by 1000 (out of range as ms too), and time.precision.mode=nanoseconds sends
+# Long.MAX_VALUE / Long.MIN_VALUE (PG connector docs, *Temporal types*)
+_INFINITE_IN_UNIT = {1_000: (PLUS_INFINITY_EPOCH // 1_000, MINUS_INFINITY_EPOCH // 1_000),
+                     1_000_000_000: (2 ** 63 - 1, -(2 ** 63))}
+
+
+def infinite_epochs(units_per_second: int) -> Dict[int, InfiniteTimestamp]:
+    """The epoch integers in that unit by which Debezium encodes PostgreSQL's ``'infinity'`` /
+    ``'-infinity'``, with ``INFINITY`` / ``MINUS_INFINITY``: a converter looks its numbers up
+    in it (one dict lookup per value, on the hot path of every timestamp column)."""
+    table = {PLUS_INFINITY_EPOCH: INFINITY, MINUS_INFINITY_EPOCH: MINUS_INFINITY}
+    plus, minus = _INFINITE_IN_UNIT.get(units_per_second, (PLUS_INFINITY_EPOCH, MINUS_INFINITY_EPOCH))
+    table.update({plus: INFINITY, minus: MINUS_INFINITY})
+    return table
+
+
+def infinite_epoch(number: int, units_per_second: int) -> Optional[InfiniteTimestamp]:
+    """``INFINITY`` / ``MINUS_INFINITY`` when the epoch integer ``number`` in that unit is how
+    Debezium encodes PostgreSQL's ``'infinity'`` / ``'-infinity'``, else None."""
+    return infinite_epochs(units_per_second).get(number)
+
+
 def _not_plain(value: str, what: str) -> ValueError:
     return ValueError(f"invalid literal for {what}: {value!r:.40}")
 
@@ -238,18 +263,22 @@ def to_timestamp(value):
 def epoch_converter(unit: str) -> Callable:
     """Numbers since 1970-01-01T00:00:00Z in ``unit`` (s, ms, us) -> aware UTC datetime, exact;
     ISO text is read as ``timestamp``; PostgreSQL's infinities as Debezium encodes them
-    (``PLUS_INFINITY_EPOCH``, ``MINUS_INFINITY_EPOCH``) are ``INFINITY`` / ``MINUS_INFINITY``.
+    (``infinite_epoch``: ``PLUS_INFINITY_EPOCH``, ``MINUS_INFINITY_EPOCH``, and in ms those
+    divided by 1000) are ``INFINITY`` / ``MINUS_INFINITY``.
     Outside years 1-9999: ValueError."""
     micros_per_unit = 1_000_000 // _EPOCH_DIVISORS[unit]
 
     def out_of_range(value):
         return ValueError(f"{value!r:.40} {unit} since 1970 is not a timestamp between the years 1 and 9999")
 
+    infinite_of = infinite_epochs(_EPOCH_DIVISORS[unit]).get
+
     def to_timestamp_from_epoch(value):
         kind = type(value)
         if kind is int:  # the usual case, exact in integer arithmetic
-            if value == PLUS_INFINITY_EPOCH or value == MINUS_INFINITY_EPOCH:
-                return INFINITY if value > 0 else MINUS_INFINITY
+            infinite = infinite_of(value)
+            if infinite is not None:
+                return infinite
             micros = value * micros_per_unit
         elif kind is float or kind is Decimal or (kind is str and _EPOCH_NUMBER.fullmatch(value.strip())):
             number = Decimal(value.strip()) if kind is str else Decimal(value)

@@ -11,7 +11,16 @@ from __future__ import annotations
 import re
 from typing import Callable, List, Optional, Tuple
 
-from engine.operators.debezium_types import DECIMAL, IMMUTABLE, LOGICAL, DecodeError, check_scale, decimal_bytes
+from engine.operators.debezium_types import (
+    DECIMAL,
+    IMMUTABLE,
+    LOGICAL,
+    UNAVAILABLE_ARRAYS,
+    DecodeError,
+    check_scale,
+    connect_float,
+    decimal_bytes,
+)
 
 Converters = List[Tuple[str, Callable]]  # (column, converter of its non-null values)
 
@@ -136,6 +145,8 @@ def _converted(convs: Converters, index: int, value: str, target: str) -> List[s
     """The statements setting ``target`` to column ``index``'s conversion of ``value`` (not
     null): a remembered value looked up in the column's memo without a call, when it has one
     (the memo keeps only str and int keys: another type is never looked up)."""
+    if getattr(convs[index][1], "text_only", False):  # (connect_float: numbers stay as they are)
+        return [f"{target} = f{index}({value}) if type({value}) is str else {value}"]
     if getattr(convs[index][1], "memo_get", None) is None:
         return [f"{target} = f{index}({value})"]
     return [f"x = g{index}({value}) if type({value}) in _MEMO_KEYS else None",
@@ -168,6 +179,8 @@ def column_converter(schema: dict, path: str) -> Optional[Callable]:
         convert = LOGICAL[name]
         return memoized(convert) if name in IMMUTABLE and convert is not None else convert
     kind = schema.get("type")
+    if kind == "float" or kind == "double":
+        return connect_float
     if kind == "array":
         items = schema.get("items")
         if items is None:
@@ -181,6 +194,8 @@ def column_converter(schema: dict, path: str) -> Optional[Callable]:
         def decode_array(value, item=item):
             if type(value) is not list:
                 raise ValueError("expected a list")
+            if value in UNAVAILABLE_ARRAYS:  # an unchanged TOAST array: Debezium's placeholder, kept as sent
+                return value
             return [None if v is None else item(v) for v in value]
 
         return decode_array

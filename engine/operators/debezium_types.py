@@ -17,14 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Dict, Optional
 
-from engine.values import (
-    INFINITY,
-    MINUS_INFINITY,
-    MINUS_INFINITY_EPOCH,
-    PLUS_INFINITY_EPOCH,
-    loads_json_text,
-    parse_timestamp,
-)
+from engine.values import infinite_epochs, loads_json_text, parse_timestamp
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
 MAX_SCALE = 16383  # PostgreSQL's largest NUMERIC display scale
@@ -32,12 +25,18 @@ MAX_UNSCALED_BYTES = 64 * 1024  # ~157,000 digits: more than a PostgreSQL NUMERI
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_DATE = date(1970, 1, 1)
-# PostgreSQL 'infinity' / '-infinity' timestamps, as the connector encodes them (epoch ms,
-# like the PostgreSQL JDBC driver, whatever the column's precision): Python has no infinite
-# datetime, so they become engine.values.INFINITY / MINUS_INFINITY (datetime.max / min in a
-# subclass that JSON sinks write as "infinity" / "-infinity" and DuckDB stores as infinity).
-_PLUS_INFINITY_MS = PLUS_INFINITY_EPOCH
-_MINUS_INFINITY_MS = MINUS_INFINITY_EPOCH
+# PostgreSQL 'infinity' / '-infinity' timestamps, as the connector encodes them in each unit
+# (engine.values.infinite_epochs): Python has no infinite datetime, so they become
+# engine.values.INFINITY / MINUS_INFINITY (datetime.max / min in a subclass that JSON sinks
+# write as "infinity" / "-infinity" and DuckDB stores as infinity).
+# 'infinity' / '-infinity' dates: Debezium makes them LocalDates of the year -5877611
+# (PostgresValueConverter.POSITIVE/NEGATIVE_INFINITY_LOCAL_DATE, DBZ-5014), hence these epoch days
+_INFINITE_DAYS = {-2147472692: "infinity", -2147472691: "-infinity"}
+# what Debezium writes for an unchanged TOAST value it could not read (PG connector docs,
+# *Toasted values*: the default of unavailable.value.placeholder): text columns carry it as text,
+# json/jsonb as that text too, arrays as [placeholder] or, for int/bigint/date arrays, its bytes
+UNAVAILABLE = "__debezium_unavailable_value"
+UNAVAILABLE_ARRAYS = ([UNAVAILABLE], list(UNAVAILABLE.encode()))
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 _SHORT_BITS = 12_000  # up to ~3,600 digits an integer goes to Decimal through its text
 
@@ -167,25 +166,29 @@ def epoch_days(value):
     """``io.debezium.time.Date`` / ``org.apache.kafka.connect.data.Date``: days since the epoch."""
     if type(value) is date:
         return value
+    days = _integer(value)
     try:
-        return _EPOCH_DATE + timedelta(days=_integer(value))
+        return _EPOCH_DATE + timedelta(days=days)
     except OverflowError:
+        if days in _INFINITE_DAYS:
+            raise ValueError(f"PostgreSQL's '{_INFINITE_DAYS[days]}' date (Debezium's epoch day {days}) "
+                             "has no Python date") from None
         raise _out_of_range() from None
 
 
 def epoch(unit_per_second: int, infinities: bool) -> Callable:
     """Epoch numbers in a unit -> aware UTC datetime (integer arithmetic: exact)."""
     micros_per_unit = 1_000_000 // unit_per_second if unit_per_second <= 1_000_000 else None
+    infinite_of = infinite_epochs(unit_per_second).get
 
     def decode_timestamp(value):
         if isinstance(value, datetime):
             return value
         number = _integer(value)
         if infinities:
-            if number == _PLUS_INFINITY_MS:
-                return INFINITY
-            if number == _MINUS_INFINITY_MS:
-                return MINUS_INFINITY
+            infinite = infinite_of(number)
+            if infinite is not None:
+                return infinite
         if micros_per_unit is not None:
             micros = number * micros_per_unit
         else:  # nanoseconds: Python keeps microseconds (truncated toward the past)
@@ -242,6 +245,27 @@ def zoned_time(value):
     return shifted.replace(tzinfo=timezone.utc)
 
 
+# --- floats ---------------------------------------------------------------------------------
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def connect_float(value):
+    """Connect ``float`` / ``double`` columns (REAL, DOUBLE PRECISION, decimals with
+    ``decimal.handling.mode=double``): numbers as they are; PostgreSQL's ``'NaN'``,
+    ``'Infinity'`` and ``'-Infinity'`` arrive as that text, as Kafka's JsonConverter (Jackson,
+    which quotes non-finite doubles) writes them, and are read back as floats."""
+    if type(value) is str:
+        found = _NON_FINITE.get(value)
+        if found is None:
+            raise ValueError("expected a number, or the text NaN, Infinity or -Infinity")
+        return found
+    return value
+
+
+connect_float.text_only = True  # type: ignore[attr-defined]  # only text changes: the row code calls it for text
+
+
 # --- JSON -----------------------------------------------------------------------------------
 
 _PLAIN_JSON: Dict[str, None] = {}  # texts whose value under those rules is orjson's own value of them
@@ -257,6 +281,8 @@ def json_text(value):
     exactly what orjson alone makes of it (same types, keys in the same order, floats with
     the same repr) is parsed by orjson alone the next times; each call gives a new object."""
     if type(value) is str:
+        if value == UNAVAILABLE:  # an unchanged TOAST value: Debezium's placeholder, kept as sent
+            return value
         if value in _PLAIN_JSON:
             return _orjson_loads(value)  # type: ignore[misc]  # set before the first text is remembered
         found = loads_json_text(value)
