@@ -94,7 +94,8 @@ POSTGRES = Component(
                {"$ref": "#/$defs/duration"}, default="30s"),
     ),
     constraints=_ONE_OR_SEVERAL,
-    check="engine.connectors.table_checks:check_postgres")
+    # shares: upserts and row changes take turns under an advisory lock (engine/connectors/postgres_connection.py)
+    check="engine.connectors.table_checks:check_postgres", shares=True)
 
 KAFKA = Component(
     "sink", "kafka",

@@ -11,7 +11,8 @@ difference stops it with one line naming the sink. The connection (DSN, environm
 reconnecting) is ``postgres_connection``'s.
 
 Delivery: ``upsert`` is idempotent, so replays after recovery are effectively once; ``append``
-is at-least-once (a replayed batch is inserted again).
+is at-least-once (a replayed batch is inserted again). Several processes may write one table
+(deploy's shares): an upsert's batches take turns (``WRITE_LOCK``), appends do not need to.
 
 Several tables (row changes, positions, views) are ``postgres_tables.py``.
 """
@@ -26,7 +27,7 @@ from bytewax.outputs import StatefulSinkPartition
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres_columns import pg_column
-from engine.connectors.postgres_connection import Connection
+from engine.connectors.postgres_connection import WRITE_LOCK, Connection, write_lock_name
 from engine.connectors.postgres_plan import conflict_message, table_problems
 from engine.connectors.row_encoding import row_encoder
 from engine.connectors.table_specs import single_table
@@ -81,6 +82,7 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
         self._insert = insert_sql(sink.table, self._columns, sink.key, quote(self._stage), cast=False)  # same types
         names = [c.name for c in self._columns]
         self._key_positions = [names.index(k) for k in sink.key or []]
+        self._lock = [write_lock_name(sink.schema, [sink.table])]
         self._con = Connection(sink.dsn, sink.schema, LABEL, sink.reconnect, self._prepare)
         self._con.open()
 
@@ -103,7 +105,9 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
             copy_rows(conn, self._sink.table, self._columns, rows)
             return
         copy_rows(conn, self._stage, self._columns, rows)
-        conn.execute(self._insert)
+        with conn.pipeline():  # one round trip: the upsert under its table's lock (postgres_connection)
+            conn.execute(WRITE_LOCK, self._lock)
+            conn.execute(self._insert)
 
     def snapshot(self) -> None:
         return None

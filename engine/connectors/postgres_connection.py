@@ -16,6 +16,13 @@ opened again, set up again (``prepare``), and ``work`` runs again, with pauses g
 error (a constraint, a permission) fails at once. So a batch is written once, or, when only its
 commit's confirmation was lost, twice: ``upsert`` and row changes are idempotent, ``append``
 is at-least-once.
+
+Several writers of one database (deploy's shares, flows started together) take PostgreSQL
+advisory locks (in ``_LOCKS``'s space, seen in ``pg_locks``): the set-up (schema, tables, views)
+of one connection at a time, since two ``CREATE TABLE``s of one table at once fail in
+PostgreSQL's catalog whatever ``IF NOT EXISTS`` says; and each batch of an upsert or of row
+changes under a lock of its tables (``WRITE_LOCK``), so a batch's "older than the row holds"
+check sees every other writer's committed rows, and no two writers deadlock on each other's rows.
 """
 
 from __future__ import annotations
@@ -33,6 +40,14 @@ from engine.connectors.table_sql import quote
 from engine.postgres_errors import connection_lost, first_line
 
 _CONNECT_TIMEOUT = 10  # seconds, one attempt
+_LOCKS = 0x76666C6F  # 'vflo': the first key of velocity-flow's advisory locks
+_SETUP_LOCK = f"SELECT pg_advisory_xact_lock({_LOCKS}, 0)"
+WRITE_LOCK = f"SELECT pg_advisory_xact_lock({_LOCKS}, hashtext(%s))"  # held until the batch commits
+
+
+def write_lock_name(schema: Optional[str], tables) -> str:
+    """What ``WRITE_LOCK`` locks for a sink of these tables: the same text in every process."""
+    return f"{schema or ''}.{','.join(sorted(tables))}"
 
 
 def describe(dsn: str) -> str:
@@ -77,10 +92,11 @@ class Connection:
                                application_name="velocity-flow")
         try:
             conn.execute("SET TimeZone = 'UTC'")
-            if self.schema:
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema)}")
-                conn.execute(f"SET search_path TO {quote(self.schema)}, public")
             with conn.transaction():
+                conn.execute(_SETUP_LOCK)  # one set-up at a time in the database (see above)
+                if self.schema:
+                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema)}")
+                    conn.execute(f"SET search_path TO {quote(self.schema)}, public")  # for the session
                 self._prepare(conn)
         except BaseException:
             conn.close()

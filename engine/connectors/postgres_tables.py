@@ -6,7 +6,9 @@ tables ``_positions_<table>`` are ``duckdb_positions``'s (lsn as numeric(39,0)).
 batch is copied into a temporary staging table; in one transaction, the staged changes older
 than the row's stored position are dropped, then deletes, upserts and positions are applied.
 A change applied twice changes nothing: a batch replayed after recovery, or written again
-after a lost commit confirmation, leaves the same state (effectively once).
+after a lost commit confirmation, leaves the same state (effectively once). Several processes
+may write the tables (deploy's shares): their batches take turns under one advisory lock, so the
+position rule sees what the others committed.
 
 Views (``views``) are created when the flow starts, after the tables (dropped and created
 again, so a changed query may change its columns): each is one SELECT statement (the same
@@ -25,7 +27,7 @@ from engine.connectors.duckdb_positions import Positions, Winner, batch_rows
 from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres import LABEL, STAGE_PREFIX, PostgresSink, copy_rows, create_stage, ensure_table, seconds
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
-from engine.connectors.postgres_connection import Connection, describe
+from engine.connectors.postgres_connection import WRITE_LOCK, Connection, describe, write_lock_name
 from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
 from engine.connectors.table_sql import insert_sql, quote
 from engine.connectors.wiring import SinglePartitionSink
@@ -52,6 +54,7 @@ class _Table(TableSpec):
 class _TablesWriter(StatefulSinkPartition[List[Change], None]):
     def __init__(self, sink: "PostgresTablesSink") -> None:
         self._sink = sink
+        self._lock = [write_lock_name(sink.schema, sink.tables)]
         self._con = Connection(sink.dsn, sink.schema, LABEL, sink.reconnect, self._prepare)
         self._con.open()
 
@@ -84,6 +87,8 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
         for table, winners in planned.items():
             copy_rows(conn, table.stage, table.staged, batch_rows(winners))
         with conn.pipeline():  # every statement of every table in one round trip
+            # first the tables' lock (postgres_connection): another writer's positions are then committed
+            conn.execute(WRITE_LOCK, self._lock)
             for table in planned:
                 for statement in table.statements:
                     conn.execute(statement)
