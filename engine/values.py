@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from engine.infinite_dates import DATE_INFINITY, DATE_MINUS_INFINITY, INFINITE_DATE_WORDS, InfiniteDate
+
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off"}
 _EPOCH_DIVISORS = {"s": 1, "ms": 1_000, "us": 1_000_000}
@@ -305,7 +307,17 @@ def to_date(value):
         return value.date()
     if kind is str:
         text = value.strip()
-        return date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
+        try:
+            return date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
+        except ValueError:
+            infinite = INFINITE_DATE_WORDS.get(text.lower())  # PostgreSQL's words, and what JSON sinks write
+            if infinite is None:
+                raise
+            return infinite
+    if kind is InfiniteDate:
+        return value
+    if kind is InfiniteTimestamp:
+        return DATE_INFINITY if value.positive else DATE_MINUS_INFINITY
     raise ValueError(f"cannot convert {kind.__name__} to date")
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional, Seq
 
 from engine.connectors.errors import ConnectorError, Unwritable
 from engine.frozen import Frozen, set_fields
+from engine.infinite_dates import INFINITE_DATE_WORDS, InfiniteDate
 from engine.values import InfiniteTimestamp, parse_decimal, parse_timestamp
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ _INF = float("inf")
 # DuckDB's infinite timestamps: the largest and smallest int64 microseconds (an Arrow
 # timestamp column takes the integers as they are)
 _DUCKDB_INFINITY = 2 ** 63 - 1
+_DUCKDB_DATE_INFINITY = 2 ** 31 - 1  # days: DuckDB's infinite date
 
 
 def _int(value: Any) -> Any:
@@ -85,16 +87,23 @@ def _str(value: Any) -> Any:
 
 
 def _date(value: Any) -> Any:
+    """ISO-8601 text and datetimes become dates; infinite dates (and their text) DuckDB's
+    infinities (days since 1970 as int32 extremes, what Arrow's date32 carries to DuckDB)."""
     kind = type(value)
     if kind is str:
         try:
             return date.fromisoformat(value[:10])
         except ValueError:
-            raise Unwritable(f"not an ISO-8601 date: {_short(value)}") from None
+            infinite = INFINITE_DATE_WORDS.get(value.strip().lower())
+            if infinite is None:
+                raise Unwritable(f"not an ISO-8601 date: {_short(value)}") from None
+            value, kind = infinite, InfiniteDate
     if kind is datetime:
         return value.date()
     if value is None or kind is date:
         return value
+    if kind is InfiniteDate:
+        return _DUCKDB_DATE_INFINITY if value.positive else -_DUCKDB_DATE_INFINITY
     raise Unwritable(f"expected a date, got {_kind(value)}")
 
 

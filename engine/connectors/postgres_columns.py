@@ -44,7 +44,7 @@ def pg_column(name: str, kind: str) -> Column:
                       decimal_converter(precision, scale, ROUND_HALF_UP),  # as numeric rounds: ties away from 0
                       decimal_quick(precision, scale, ROUND_HALF_UP))
     convert = {"str": _no_nul(checked.convert), "json": _no_nul_json(checked.convert),
-               "timestamp": _infinity(checked.convert)}.get(kind, checked.convert)
+               "timestamp": _infinity(checked.convert), "date": _infinity(checked.convert)}.get(kind, checked.convert)
     # what passes DuckDB's check unchanged passes these too (a datetime is no infinity), text without NUL
     quick = checked.quick
     if kind == "str" and quick is not None:
@@ -85,7 +85,7 @@ def _holds_nul(value: Any) -> bool:
 
 
 def _infinity(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """DuckDB's infinite timestamps are int64 extremes; PostgreSQL's are words."""
+    """DuckDB's infinite timestamps and dates are integer extremes; PostgreSQL's are words."""
 
     def timestamp(value: Any) -> Any:
         value = convert(value)

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Dict, Optional
 
+from engine.infinite_dates import INFINITE_EPOCH_DAYS
 from engine.values import infinite_epochs, loads_json_text, parse_timestamp
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
@@ -29,9 +30,6 @@ _EPOCH_DATE = date(1970, 1, 1)
 # (engine.values.infinite_epochs): Python has no infinite datetime, so they become
 # engine.values.INFINITY / MINUS_INFINITY (datetime.max / min in a subclass that JSON sinks
 # write as "infinity" / "-infinity" and DuckDB stores as infinity).
-# 'infinity' / '-infinity' dates: Debezium makes them LocalDates of the year -5877611
-# (PostgresValueConverter.POSITIVE/NEGATIVE_INFINITY_LOCAL_DATE, DBZ-5014), hence these epoch days
-_INFINITE_DAYS = {-2147472692: "infinity", -2147472691: "-infinity"}
 # what Debezium writes for an unchanged TOAST value it could not read (PG connector docs,
 # *Toasted values*: the default of unavailable.value.placeholder): text columns carry it as text,
 # json/jsonb as that text too, arrays as [placeholder] or, for int/bigint/date arrays, its bytes
@@ -170,9 +168,9 @@ def epoch_days(value):
     try:
         return _EPOCH_DATE + timedelta(days=days)
     except OverflowError:
-        if days in _INFINITE_DAYS:
-            raise ValueError(f"PostgreSQL's '{_INFINITE_DAYS[days]}' date (Debezium's epoch day {days}) "
-                             "has no Python date") from None
+        infinite = INFINITE_EPOCH_DAYS.get(days)  # PostgreSQL's 'infinity' / '-infinity' (engine/infinite_dates.py)
+        if infinite is not None:
+            return infinite
         raise _out_of_range() from None
 
 

@@ -26,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from engine.errors import ConfigError
+from engine.infinite_dates import DATE_INFINITY, DATE_MINUS_INFINITY
 from engine.postgres_errors import connection_lost, first_line
 from engine.sql_names import quote
 from engine.values import INFINITY, MINUS_INFINITY
@@ -131,8 +132,9 @@ class PostgresTable:
 
 
 def _load_infinities(conn: Any) -> None:
-    """PostgreSQL's 'infinity' / '-infinity' timestamps as the engine's (engine.values), not an error."""
-    from psycopg.types.datetime import TimestampLoader, TimestamptzLoader
+    """PostgreSQL's 'infinity' / '-infinity' timestamps and dates as the engine's (engine.values,
+    engine.infinite_dates), not an error."""
+    from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
 
     for name, base in (("timestamptz", TimestamptzLoader), ("timestamp", TimestampLoader)):
         class Infinite(base):  # type: ignore[misc, valid-type]
@@ -142,3 +144,11 @@ def _load_infinities(conn: Any) -> None:
                 return super().load(data)
 
         conn.adapters.register_loader(name, Infinite)
+
+    class InfiniteDay(DateLoader):  # type: ignore[misc, valid-type]
+        def load(self, data: Any) -> Any:
+            if bytes(data) in (b"infinity", b"-infinity"):
+                return DATE_INFINITY if bytes(data) == b"infinity" else DATE_MINUS_INFINITY
+            return super().load(data)
+
+    conn.adapters.register_loader("date", InfiniteDay)
