@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
+from decimal import MAX_PREC, Context, Decimal
+from functools import reduce
 from math import isfinite
 from operator import itemgetter
 from typing import Callable, Dict, List, Optional, Tuple
@@ -49,17 +50,17 @@ def _sum_type(arg_type: str) -> str:
     return "decimal" if arg_type.startswith("decimal") else arg_type
 
 
-_NONE_ADD = "({a} if {b} is None else {b} if {a} is None else {a} + {b})"
+_NONE_ADD = "({a} if {b} is None else {b} if {a} is None else _plus({a}, {b}))"
 
 AGGREGATIONS: Dict[str, Aggregation] = {a.name: a for a in (
     Aggregation("count", False, ("0",), "", ("{a0} + {b0}",), "{0}", lambda _: "int",
                 "count() counts events; count(x) the events where x is not null", counts=(0,)),
     Aggregation("sum", True, ("None",), "{0} = x if {0} is None else {0} + x",
                 (_NONE_ADD.format(a="{a0}", b="{b0}"),), "{0}", _sum_type, "sum of the non-null values"),
-    Aggregation("min", True, ("None",), "if {0} is None or x < {0}: {0} = x",
+    Aggregation("min", True, ("None",), "if x != x: _unordered(x, 'min')\nif {0} is None or x < {0}: {0} = x",
                 ("({a0} if {b0} is None or ({a0} is not None and {a0} <= {b0}) else {b0})",), "{0}", _same,
                 "smallest non-null value"),
-    Aggregation("max", True, ("None",), "if {0} is None or x > {0}: {0} = x",
+    Aggregation("max", True, ("None",), "if x != x: _unordered(x, 'max')\nif {0} is None or x > {0}: {0} = x",
                 ("({a0} if {b0} is None or ({a0} is not None and {a0} >= {b0}) else {b0})",), "{0}", _same,
                 "largest non-null value"),
     Aggregation("avg", True, ("None", "0"), "{0} = x if {0} is None else {0} + x",
@@ -98,10 +99,35 @@ def _checked_number(x, function):
         raise TypeError(f"{function}() of a non-number: {type(x).__name__} {x!r:.40}")
 
 
+def _unordered(x, function):
+    """min and max of NaN: it compares false with everything, so the result would depend on the
+    order of the values (and a float NaN cannot be written as JSON)."""
+    raise ValueError(f"{function}() of {x!r:.40}: not a number, it has no order")
+
+
+# Decimals are added without rounding (the default context keeps 28 digits: a decimal(38,10)
+# sum, or 20-digit amounts with cents, would be rounded); avg's division keeps the default.
+_exact_add = Context(prec=MAX_PREC).add
+
+
+def _plus(a, b):
+    """``a + b``, exact when either is a Decimal (a session merge of sum or avg slots)."""
+    return _exact_add(a, b) if a.__class__ is Decimal or b.__class__ is Decimal else a + b
+
+
+def _exact_sum(values, start):
+    """``sum(values, start)`` of Decimals, without rounding (raises as ``+`` would on a non-number)."""
+    return reduce(_exact_add, values, start)
+
+
+# sum's update of a slot by a value that may be a Decimal: + unless either is one
+_EXACT_UPDATE = ("{0} = x if {0} is None else {0} + x if {0}.__class__ is not _Decimal and x.__class__ is not "
+                 "_Decimal else _exact_add({0}, x)")
 _NUMBER_CLASSES = frozenset({int, float, Decimal, timedelta})
 _NAMES = {"list": list, "len": len, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number,
           "_isfinite": isfinite, "float": float, "ValueError": ValueError,  # what the generated folds use
-          "_Decimal": Decimal, "_sum": sum, "_map": map, "_item": itemgetter}
+          "_Decimal": Decimal, "_sum": _exact_sum, "_map": map, "_item": itemgetter, "_plus": _plus,
+          "_exact_add": _exact_add, "_unordered": _unordered}
 
 
 def fold_functions(step_id: str, slots: list):
@@ -158,7 +184,10 @@ class FoldSource:
             index = len(self.names)
             slot_names = [f"a{index + i}" for i in range(len(aggregation.init))]
             self.names += slot_names
-            present = aggregation.update.format(*slot_names).splitlines()
+            update = aggregation.update
+            if aggregation.name in ("sum", "avg") and _kind(expression.type) not in ("int", "float", "duration"):
+                update = _EXACT_UPDATE  # it may be a Decimal
+            present = update.format(*slot_names).splitlines()
             counted = [slot_names[i] for i in aggregation.counts]
             if expression is None:  # count()
                 self.per_event += counted
@@ -268,7 +297,7 @@ class _Argument:
 # a field read: pure and cheap, so aggregations of the same field share one read per event
 _PLAIN_READ = re.compile(r"^e(?:\.get\('[^'\\]*'\)|\['[^'\\]*'\])$")
 _GET = re.compile(r"^e\.get\(('[^'\\]*')\)$")  # a plain read of a field that may be missing
-_SUM_UPDATE = re.compile(r"^(a\d+) = (x\d+) if \1 is None else \1 \+ \2$")  # sum's update of a slot
+_SUM_UPDATE = re.compile(r"^(a\d+) = (x\d+) if \1 is None else \1 \+ \2( if .*)?$")  # sum's update of a slot
 
 
 def _rename(line: str, variable: str) -> str:

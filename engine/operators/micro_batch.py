@@ -101,7 +101,8 @@ class MicroBatch(KeyedStep):
         for event in batch:
             try:
                 value = self.key(event) if self.key is not None else event.get(KEY_FIELD)
-                chunk = str(zlib.crc32(key_text(value).encode()) % self.chunks) if value is not None else "0"
+                chunk = "0" if value is None else \
+                    str(zlib.crc32(key_text(value).encode("utf-8", "surrogatepass")) % self.chunks)  # any text
             except Exception as exc:  # noqa: BLE001 - this event, not the batch
                 deads.append(DeadLetter(event, self.step_id, f"key: {describe(exc)}"))
                 continue

@@ -25,7 +25,10 @@ class Running(WindowLogic):
     def fold_events(self, events: list) -> Released:
         """Fold a key's ``events`` into its running accumulator (the updates emit it)."""
         accumulator = self.s.running if self.s.running is not None else self.step.fresh()
-        self.s.running, deads = self.step.fold(accumulator, events)
+        accumulator, deads = self.step.fold(accumulator, events)
+        if self.s.running is None and len(deads) == len(events):  # no event of the key folded yet: no result
+            return [], deads
+        self.s.running = accumulator
         if self.settings.emit == "updates":
             return [self.result(self.s.running)], deads
         return [], deads

@@ -3,7 +3,7 @@ between two sessions merges them. A session closes ``gap`` after its last event.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from typing import List, Optional
 
@@ -21,6 +21,12 @@ class SessionWindows(TimeWindows):
         gap = self.settings.gap
         assert gap is not None, "a session window has a gap"
         return gap
+
+    def result(self, accumulator: list, window: Optional[dict] = None) -> dict:
+        """A session's bounds are its events' times: in UTC, as every window's."""
+        if window is not None:
+            window = {name: bound.astimezone(timezone.utc) for name, bound in window.items()}
+        return super().result(accumulator, window)
 
     def place(self, moments: list, events: list, now: datetime) -> List[DeadLetter]:
         """Events in time order that extend the latest session (the usual case) are gathered

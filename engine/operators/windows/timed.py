@@ -10,10 +10,11 @@ With processing time the watermark is ``now``.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional
 
 from engine.operators.dead import describe
 from engine.operators.keyed import Released
@@ -110,16 +111,70 @@ class TimeWindows(WindowLogic):
             self.s.max_event_time, self.s.max_seen_at = latest, now
 
     def fold_groups(self, groups: dict, deads: List[DeadLetter]) -> List[DeadLetter]:
-        """Fold each window's new events into its accumulator; ``deads`` plus the failures."""
+        """Fold each window's new events (in arrival order) into its accumulator; ``deads`` plus
+        the failures. A window none of whose events folded is not opened. An event of several
+        windows (sliding) that fails in one is folded in none: :meth:`_fold_each`."""
         windows, step = self.s.windows, self.step
-        failed_ids: Set[int] = set()
+        folded: Dict[bounds.Window, list] = {}
+        failures: List[DeadLetter] = []
         for span, events in groups.items():
             if not events:  # a tumbling window whose events were all late
                 continue
-            windows[span], failed = step.fold(windows.get(span) or step.fresh(), events)
-            if failed:  # an event in several sliding windows fails in each: report it once
-                deads += [d for d in failed if id(d.event) not in failed_ids]
-                failed_ids.update(id(d.event) for d in failed)
+            before = windows.get(span)
+            accumulator, failed = step.fold(before or step.fresh(), events)
+            if before is not None or len(failed) < len(events):
+                folded[span] = accumulator
+            failures += failed
+        if failures and len(groups) > 1:  # sliding: an event fails in each of its windows, or in some
+            failed_in = Counter(id(d.event) for d in failures)
+            if Counter(id(event) for events in groups.values() for event in events if id(event) in failed_in) \
+                    != failed_in:
+                return self._fold_each(groups, deads)
+            first: Dict[int, DeadLetter] = {}
+            for dead in failures:  # each event once
+                first.setdefault(id(dead.event), dead)
+            failures = list(first.values())
+        windows.update(folded)
+        return deads + failures
+
+    def _fold_each(self, groups: dict, deads: List[DeadLetter]) -> List[DeadLetter]:
+        """The events one at a time, in arrival order (each window's list keeps it): an event
+        is folded into all its windows, or, if it fails in one, dead-lettered once and folded
+        in none."""
+        windows, step = self.s.windows, self.step
+        keys: Dict[bounds.Window, list] = {}  # per window, its events as (id, occurrence): the same
+        spans_of: Dict[tuple, list] = {}  # event object may come twice
+        for span, events in groups.items():
+            seen: Counter[int] = Counter()
+            for event in events:
+                seen[id(event)] += 1
+                keys.setdefault(span, []).append((id(event), seen[id(event)]))
+                spans_of.setdefault((id(event), seen[id(event)]), []).append(span)
+        heads = {span: 0 for span in keys}
+        folded: Dict[bounds.Window, list] = {}
+        progress = True
+        while progress:  # take an event at the head of all its windows' lists: the earliest left
+            progress = False
+            for span, events in groups.items():
+                while heads.get(span, 0) < len(events):
+                    key = keys[span][heads[span]]
+                    spans = spans_of[key]
+                    if any(keys[other][heads[other]] != key for other in spans):
+                        break
+                    progress = True
+                    for other in spans:
+                        heads[other] += 1
+                    event, accumulators = events[heads[span] - 1], []
+                    for other in spans:
+                        accumulator, failed = step.fold(folded.get(other) or windows.get(other) or step.fresh(),
+                                                        [event])
+                        if failed:
+                            deads += failed
+                            break
+                        accumulators.append(accumulator)
+                    else:
+                        folded.update(zip(spans, accumulators, strict=True))
+        windows.update(folded)
         return deads
 
     def late(self, event: dict, moment: datetime, span, watermark: datetime) -> DeadLetter:
@@ -202,6 +257,7 @@ class TimeWindows(WindowLogic):
 def _as_utc(value) -> datetime:
     if value is None:
         raise ValueError("null")
-    if type(value) is not datetime:
+    if not isinstance(value, datetime):  # (a subclass is taken, as the batch's quick read takes it)
         raise TypeError(f"expected a timestamp, got {type(value).__name__} {value!r:.40}")
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    # a tzinfo that gives no offset makes the time naive (Python compares it so): UTC too
+    return value if value.utcoffset() is not None else value.replace(tzinfo=timezone.utc)
