@@ -15,20 +15,11 @@ from __future__ import annotations
 import functools
 import math
 from datetime import date, datetime, timedelta, timezone
-from decimal import (
-    ROUND_CEILING,
-    ROUND_FLOOR,
-    ROUND_HALF_UP,
-    Context,
-    Decimal,
-    DefaultContext,
-    InvalidOperation,
-    getcontext,
-)
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, DefaultContext, getcontext
 from typing import Any, Callable, Dict, Optional
 
 from engine import clock, values
-from engine.expressions import regex
+from engine.expressions import regex, types
 from engine.expressions.declaration import Function, Kinds
 
 STR: Kinds = frozenset({"str"})
@@ -49,8 +40,17 @@ def _same(arg_types: list) -> str:
     return arg_types[0] if arg_types else "any"
 
 
+def _unified(arg_types: list) -> str:
+    """The type of one of the arguments (least, greatest): greatest(n, 2.5) may be a float."""
+    return functools.reduce(types.unify, arg_types, "null")
+
+
 # -- strings -------------------------------------------------------------------------------
 def _substr(text: str, start: int, count: Optional[int] = None) -> str:
+    if start < 0:  # from the end: text[-3:-3 + 3] would be text[-3:0], nothing
+        start = max(0, len(text) + start)
+    if count is not None and count < 0:  # text[0:-1] would be all but the last character
+        raise ValueError(f"the count of characters cannot be negative, got {count}")
     return text[start:] if count is None else text[start:start + count]
 
 
@@ -169,14 +169,10 @@ def _extreme(pick: Callable) -> Callable:
 def _decimal(value) -> Decimal:
     if type(value) is float:
         return Decimal(repr(value))
-    if type(value) is bool:
-        raise ValueError("booleans are not numbers")
-    try:
-        number = Decimal(value.strip() if type(value) is str else value)
-    except InvalidOperation:
-        raise ValueError(f"not a decimal number: {value!r:.40}") from None
-    if not number.is_finite():
-        raise ValueError("not a finite number")
+    try:  # as cast reads one: ASCII digits only ('1_000', '١٢' refused), no list read as (sign, digits, exponent)
+        number = values.parse_decimal(value.strip() if type(value) is str else value)
+    except ValueError as exc:
+        raise ValueError(f"not a decimal number: {value!r:.40}" if str(exc) == "not a number" else str(exc)) from None
     if number.adjusted() > _EMAX:  # any arithmetic on it would overflow
         raise ValueError(f"{number:.3e} is out of range (at most 1E+{_EMAX})")
     return number
@@ -247,6 +243,12 @@ def _epoch_ms(moment: datetime) -> int:
 
 def _epoch(moment: datetime) -> float:
     return (moment - _EPOCH).total_seconds()
+
+
+def _format_time(moment, pattern: str) -> str:
+    if "\0" in pattern:  # strftime stops at a NUL character (C text): 'a\0b' gave 'a'
+        return "\0".join(moment.strftime(part) for part in pattern.split("\0"))
+    return moment.strftime(pattern)
 
 
 def _now() -> datetime:
@@ -359,12 +361,12 @@ FUNCTIONS: Dict[str, Function] = _table(
     Function("timestamp", _timestamp, (frozenset({"str", "timestamp"}),), "timestamp", "timestamp from ISO-8601 text (naive means UTC)"),
     Function("date", values.to_date, (frozenset({"str", "timestamp", "date"}),), "date", "calendar date from ISO text or a timestamp"),
     Function("json_parse", _json_parse, (STR,), "json", "parse JSON text"),
-    Function("abs", abs, (NUM,), _same, "absolute value"),
+    Function("abs", lambda x: x.copy_abs() if type(x) is Decimal else abs(x), (NUM,), _same, "absolute value"),
     Function("round", _round, (NUM, INT), _same, "round(x, digits): half away from zero; digits default 0", required=1),
     Function("floor", _floor, (NUM,), "int", "largest integer <= x"),
     Function("ceil", _ceil, (NUM,), "int", "smallest integer >= x"),
-    Function("least", _extreme(min), (ANY,), _same, "least(a, b, ...): smallest non-null value", variadic=True, strict=False),
-    Function("greatest", _extreme(max), (ANY,), _same, "greatest(a, b, ...): largest non-null value", variadic=True, strict=False),
+    Function("least", _extreme(min), (ANY,), _unified, "least(a, b, ...): smallest non-null value", variadic=True, strict=False),
+    Function("greatest", _extreme(max), (ANY,), _unified, "greatest(a, b, ...): largest non-null value", variadic=True, strict=False),
     Function("now", _now, (), "timestamp", "the current time (UTC), read when the event is processed", strict=False, pure=False),
     Function("year", lambda t: t.year, (DAY,), "int", "year of a timestamp or date"),
     Function("month", lambda t: t.month, (DAY,), "int", "month 1-12"),
@@ -374,7 +376,7 @@ FUNCTIONS: Dict[str, Function] = _table(
     Function("second", lambda t: t.second, (TIME,), "int", "second 0-59"),
     Function("weekday", date.isoweekday, (DAY,), "int", "ISO day of week: Monday 1 ... Sunday 7"),
     Function("time_trunc", _time_trunc, (TIME, STR), "timestamp", "time_trunc(t, unit): t truncated to second, minute, hour, day, month or year", literal={1: _check_unit}),
-    Function("format_time", lambda t, f: t.strftime(f), (DAY, STR), "str", "format_time(t, format): strftime formatting, e.g. '%Y-%m-%d'"),
+    Function("format_time", _format_time, (DAY, STR), "str", "format_time(t, format): strftime formatting, e.g. '%Y-%m-%d'"),
     Function("from_epoch", _from_epoch, (frozenset({"int", "float", "decimal", "str"}), STR), "timestamp", "from_epoch(n, unit): timestamp from epoch seconds, or unit 'ms' / 'us'", required=1, literal={1: _check_epoch_unit}, bind=_epoch_in),
     Function("epoch", _epoch, (TIME,), "float", "seconds since 1970-01-01T00:00Z"),
     Function("epoch_ms", _epoch_ms, (TIME,), "int", "whole milliseconds since 1970-01-01T00:00Z"),

@@ -7,7 +7,9 @@ compiler made itself (``_k<n>``, e.g. a parsed timestamp literal or a compiled s
 
 from __future__ import annotations
 
+import decimal
 import itertools
+import operator
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -92,6 +94,44 @@ def _finite(value):
     return value
 
 
+# Decimal arithmetic (a chain whose type is decimal): exact, or an error that says why. Python's
+# operators round to 28 digits without a word (decimal(38,2) + 0.01 lost cents), refuse
+# decimal('1e30') % 7 and fail with "[<class 'decimal.DivisionByZero'>]"; '/' rounds to 28 digits.
+_TRAPS = [decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow]
+_EXACT = decimal.Context(prec=4300, traps=[*_TRAPS, decimal.Inexact])  # the default range: at most 1E+999999
+_DIVIDE = decimal.Context(prec=decimal.DefaultContext.prec, traps=_TRAPS)
+_DECIMAL_OPS = {"+": _EXACT.add, "-": _EXACT.subtract, "*": _EXACT.multiply, "/": _DIVIDE.divide, "%": _EXACT.remainder}
+_RANGE = decimal.Context(prec=_EXACT.prec, traps=[decimal.Overflow])
+_RANGE_OPS = {"+": _RANGE.add, "-": _RANGE.subtract, "*": _RANGE.multiply, "/": _RANGE.divide, "%": _RANGE.remainder}
+_INT_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod}
+
+
+def _decimal_chain(operands, ops):
+    """``operands[0] ops[0] operands[1] ...`` left to right; a step on two ints as Python's."""
+    value = operands[0]
+    for op, operand in zip(ops, operands[1:], strict=True):
+        try:
+            if type(value) is int and type(operand) is int:
+                value = _INT_OPS[op](value, operand)
+            else:
+                value = _DECIMAL_OPS[op](value, operand)
+        except (decimal.DecimalException, ZeroDivisionError) as exc:
+            raise ValueError(_decimal_problem(exc, op, value, operand)) from None
+    return value
+
+
+def _decimal_problem(exc: ArithmeticError, op: str, left, right) -> str:
+    if op in "/%" and right == 0:
+        return "division by zero" if op == "/" else "modulo by zero"
+    try:  # the exact result needs more digits, or leaves the range (both signal Inexact)
+        _RANGE_OPS[op](left, right)
+    except decimal.Overflow:
+        return f"{_brief(left)} {op} {_brief(right)} is out of the decimal range (at most 1E+{_EXACT.Emax})"
+    except ArithmeticError:
+        pass
+    return f"the exact result of {_brief(left)} {op} {_brief(right)} has more than {_EXACT.prec} digits"
+
+
 def _text(value) -> str:
     """An argument of ``concat`` written out (engine/expressions/inline.py) that is not a text."""
     return "" if value is None else to_str(value)
@@ -100,7 +140,7 @@ def _text(value) -> str:
 NAMESPACE: Dict[str, Any] = {
     "__builtins__": {},
     "_type": type, "_dict": dict, "_str": str, "_path": _path, "_index": _index, "_in": _in, "_check": _check,
-    "_bool": _bool, "_finite": _finite, "_num": _num, "_text": _text,
+    "_bool": _bool, "_finite": _finite, "_num": _num, "_text": _text, "_decimal_chain": _decimal_chain,
     **{f"_f_{name}": function.impl for name, function in FUNCTIONS.items()},
 }
 

@@ -23,8 +23,7 @@ from engine.expressions.syntax import Binary, Call, Field, Index, IsNull, ListOf
 from engine.hints import did_you_mean
 
 _ARITHMETIC = {"+", "-", "*", "/", "%"}
-# Paths up to this many steps are inlined (two parentheses of generated code per step);
-# longer ones call _path, so a 99-step path never nears CPython's 200 nested parentheses.
+# Paths up to this many steps are inlined (2 parentheses per step); longer call _path (CPython: 200 at most)
 _INLINE_PATH = 6
 _ID_HASHES = {"uuid5": uuid5_of, "sha256": sha256_of}  # of the parts' text (inline.id_text)
 __all__ = ["Code", "Translator", "literal_code"]
@@ -116,12 +115,13 @@ class Translator:
             return Code(self.guarded([self.as_bool(operand)], lambda x: f"(not {x})"), "bool", operand.nullable)
         if types.kind(operand.type) not in types.NUMERIC | types.LOOSE | {"duration"}:
             raise ExpressionError(f"cannot negate {operand.type}", node.offset, node.length)
-        return Code(self.guarded([operand], lambda x: f"(-{x})"), operand.type, operand.nullable)
+        negate = "{}.copy_negate()" if types.kind(operand.type) == "decimal" else "(-{})"  # -x rounds to 28 digits
+        return Code(self.guarded([operand], negate.format), operand.type, operand.nullable)
 
     def _isnull(self, node: IsNull) -> Code:
-        operand = self.value(node.operand)
-        test = "is not None" if node.negated else "is None"
-        return Code(f"({operand.src} {test})", "bool", False)
+        operand, test = self.value(node.operand), "is not None" if node.negated else "is None"
+        src = operand.src if operand.nullable else f"({self.temp()} := {operand.src})"  # Python warns of '5 is None'
+        return Code(f"({src} {test})", "bool", False)
 
     def _binary(self, node: Binary) -> Code:
         if node.op in ("and", "or"):
@@ -158,7 +158,7 @@ class Translator:
             if result is None:
                 raise ExpressionError(f"cannot apply '{step.op}' to {left.type} and {right.type}",
                                       step.offset, step.length, hint=types.arithmetic_hint(left.type, right.type))
-            finite = finite or (step.op in "+-*" and result in ("float", "any"))  # no inf, nan
+            finite = finite or (step.op != "%" and result in ("float", "any") and {left.type, right.type} != {"int"})
             partial = Code("", result, left.nullable or right.nullable)
         if any(types.kind(p.type) == "str" for p in parts):  # a text or an error from that step on, never
             finite = False  # a float (a row key's "table + ':' + ...": one call less per change)
@@ -169,7 +169,8 @@ class Translator:
         def build(*names: str) -> str:
             terms = [f"_num({n}, {ops[max(0, i - 1)]!r})" if checked[i] else n for i, n in enumerate(names)]
             body = terms[0] + "".join(f" {op} {term}" for op, term in zip(ops, terms[1:], strict=False))
-            return f"{'_finite' if finite else ''}({body})"
+            decimal = f"_decimal_chain(({', '.join(terms)},), {tuple(ops)!r})"  # exact, or a clear error
+            return decimal if types.kind(partial.type) == "decimal" else f"{'_finite' if finite else ''}({body})"
 
         return Code(self.guarded(parts, build), partial.type, partial.nullable)
 
