@@ -308,6 +308,8 @@ def to_date(value):
     if kind is str:
         text = value.strip()
         try:
+            if len(text) > 10:  # a timestamp's text: its own date, once the rest reads as a time ('...xyz' not)
+                parse_timestamp(text)
             return date.fromisoformat(text[:10]) if len(text) >= 10 else date.fromisoformat(text)
         except ValueError:
             infinite = INFINITE_DATE_WORDS.get(text.lower())  # PostgreSQL's words, and what JSON sinks write

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional, Seq
 
 from engine.connectors.errors import ConnectorError, Unwritable
 from engine.frozen import Frozen, set_fields
-from engine.infinite_dates import INFINITE_DATE_WORDS, InfiniteDate
-from engine.values import InfiniteTimestamp, parse_decimal, parse_timestamp
+from engine.infinite_dates import InfiniteDate
+from engine.values import InfiniteTimestamp, parse_decimal, parse_timestamp, to_date
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -92,12 +92,10 @@ def _date(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         try:
-            return date.fromisoformat(value[:10])
+            value = to_date(value)  # also a timestamp's text (its date), and the words of infinity
         except ValueError:
-            infinite = INFINITE_DATE_WORDS.get(value.strip().lower())
-            if infinite is None:
-                raise Unwritable(f"not an ISO-8601 date: {_short(value)}") from None
-            value, kind = infinite, InfiniteDate
+            raise Unwritable(f"not an ISO-8601 date: {_short(value)}") from None
+        kind = type(value)
     if kind is datetime:
         return value.date()
     if value is None or kind is date:

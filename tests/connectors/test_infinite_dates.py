@@ -9,13 +9,14 @@ import pickle
 from datetime import date, timedelta
 
 import duckdb
+import pytest
 from connector_flows import write_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pg import query
 
 from engine.connectors.duckdb_columns import Column, arrow_table
-from engine.connectors.jsonl import encode_event
+from engine.connectors.jsonl import Unwritable, encode_event
 from engine.connectors.postgres_tables import postgres_sink
 from engine.connectors.row_encoding import row_encoder
 from engine.infinite_dates import DATE_INFINITY, DATE_MINUS_INFINITY, InfiniteDate
@@ -80,3 +81,14 @@ def test_postgres_date_columns_store_and_a_lookup_reads_back_infinite_dates(post
     out, dead = step.process([{"id": 1}, {"id": 2}, {"id": 4}])
     assert dead == [] and [e["until"] for e in out] == [DATE_INFINITY, DATE_MINUS_INFINITY, date(2024, 2, 29)]
     assert type(out[0]["until"]) is InfiniteDate
+
+
+def test_a_date_is_a_dates_or_a_timestamps_text_and_nothing_with_more_after_it():
+    """The first 10 characters were taken of any text: '2024-01-01xyz' was a date."""
+    assert to_date("2024-03-01T23:30:00-05:00") == date(2024, 3, 1)  # a timestamp's own date, as written
+    for text in ("2024-01-01xyz", "2024-01-01T99", "2024-01-01 and more"):
+        with pytest.raises(ValueError):
+            to_date(text)
+    encode = row_encoder([Column.of("d", "date")], "x")
+    with pytest.raises(Unwritable, match="not an ISO-8601 date"):
+        encode({"d": "2024-01-01xyz"})
