@@ -22,6 +22,7 @@ from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import encode_event
 from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import StepCounters
+from engine.notices import notice
 from engine.records import RawBatch
 from engine.stopping import stop_requested
 
@@ -37,7 +38,8 @@ def find_files(path: str, pattern: str = "*.jsonl") -> List[str]:
     if os.path.isfile(path):
         return [path]
     if os.path.isdir(path):
-        found = sorted(p for p in glob.glob(os.path.join(path, pattern)) if os.path.isfile(p))
+        # the directory's name is a name, not a pattern: 'in [1]' would match 'in 1' and never itself
+        found = sorted(p for p in glob.glob(os.path.join(glob.escape(path), pattern)) if os.path.isfile(p))
         if not found:
             raise ConnectorError(f"file source: no file in '{path}' matches '{pattern}'")
         return found
@@ -108,7 +110,30 @@ class _JsonlReader(StatefulSourcePartition[RawBatch, ReadState]):
             self._file = open(path, "rb")
         except OSError as exc:
             raise ConnectorError(f"file source: cannot open '{path}': {exc.strerror}") from None
+        if self._offset:
+            self._resume_check()
         self._file.seek(self._offset)
+
+    def _resume_check(self) -> None:
+        """A file that no longer holds what the snapshot counted, said in a notice, and read on
+        (stopping would stop every restart too: a source file is no broken destination). One
+        shorter than the offset (truncated, or rotated to a new file) is read again from its start,
+        as ``tail -F`` and Filebeat do, instead of silently giving nothing; one grown where the
+        offset is no longer a line's start (replaced, or an unterminated last line continued) is
+        read on from the offset: that line's rest is a dead letter with its text, nothing is lost."""
+        size = os.fstat(self._file.fileno()).st_size
+        if size < self._offset:
+            notice(f"file source: '{self._path}' is shorter ({size} bytes) than at the last snapshot "
+                   f"({self._offset} bytes): truncated or replaced outside the flow; reading it again from its start")
+            self._offset, self._line = 0, 1
+            return
+        if size == self._offset:  # nothing new: an unterminated last line read then is no matter
+            return
+        self._file.seek(self._offset - 1)
+        if self._file.read(1) != b"\n":
+            notice(f"file source: '{self._path}' changed since the last snapshot: byte {self._offset} no longer starts "
+                   f"line {self._line} (the file was replaced, or its last line, read without a line end, was "
+                   "continued); reading on from there")
 
     def next_batch(self) -> List[RawBatch]:
         if stop_requested():  # a clean stop: the snapshot keeps the offset of the next line
@@ -160,7 +185,8 @@ class _JsonlWriter(StatefulSinkPartition[List[bytes], int]):
     def __init__(self, path: str, mode: str, state: Optional[int],
                  metrics: Optional[StepCounters], shown: Optional[str] = None) -> None:
         self._metrics = metrics
-        shown = shown or f"'{path}'"  # in messages: a share's file by its sink's path (see JsonlSink.build_part)
+        # in messages: a share's file by its sink's path (see JsonlSink.build_part)
+        self._shown = shown = shown or f"'{path}'"
         parent = os.path.dirname(path)
         try:
             if parent:
@@ -186,12 +212,20 @@ class _JsonlWriter(StatefulSinkPartition[List[bytes], int]):
             self._file.write(b"".join(lines))
             count += len(lines)
         self._file.flush()
+        self._still_there()
         if self._metrics is not None:
             self._metrics.add(events_in=count, events_out=count)
 
     def snapshot(self) -> int:
         self._file.flush()
+        self._still_there()
         return self._file.tell()
+
+    def _still_there(self) -> None:
+        """Writes to a file deleted (or renamed away and deleted) while the flow runs succeed, into
+        nothing: one ``fstat`` per batch stops the flow instead of losing every later event."""
+        if not os.fstat(self._file.fileno()).st_nlink:
+            raise ConnectorError(f"file sink: {self._shown} was deleted while the flow ran")
 
     def close(self) -> None:
         self._file.close()

@@ -15,6 +15,7 @@ Only the events that fail the fast path pay for the slower second try.
 
 from __future__ import annotations
 
+from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
@@ -36,8 +37,12 @@ def _default(value: Any) -> Any:
         return str(value)
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, (date, time)):  # a subclass orjson leaves to us: ISO 8601 as orjson writes, not str's space
+        return value.isoformat()
+    if isinstance(value, float):  # a subclass: the number, not its text
+        return float(value)
     return str(value)
 
 
@@ -57,7 +62,12 @@ def _second_try(value: Any, options: int, error: str) -> bytes:
     if "surrogates" in error:
         raise Unwritable("text holds a lone surrogate (not valid UTF-8)") from None
     if "64-bit" in error:
-        return orjson.dumps(_exact_big_ints(value, 0), default=_default, option=options)
+        try:
+            return orjson.dumps(_exact_big_ints(value, 0), default=_default, option=options)
+        except orjson.JSONEncodeError as exc:  # what orjson met after the big integer (a lone surrogate)
+            if "64-bit" in str(exc):
+                raise Unwritable(f"cannot be written as JSON: {exc}") from None
+            return _second_try(value, options, str(exc))
     raise Unwritable(f"cannot be written as JSON: {error}") from None
 
 
@@ -66,10 +76,11 @@ def _exact_big_ints(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise Unwritable(f"nested deeper than {MAX_DEPTH} levels (the JSON writer's limit)")
     kind = type(value)
-    if kind is int and not _INT64[0] <= value <= _INT64[1]:
-        return orjson.Fragment(str(value))
-    if kind is dict:
-        return {k: _exact_big_ints(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, int) and kind is not bool and not _INT64[0] <= value <= _INT64[1]:  # subclasses too
+        return orjson.Fragment(str(int(value)))
+    if kind is dict:  # a key beyond 64 bits: its digits, as OPT_NON_STR_KEYS writes any integer key
+        return {(str(int(k)) if isinstance(k, int) and not _INT64[0] <= k <= _INT64[1] else k):
+                _exact_big_ints(v, depth + 1) for k, v in value.items()}
     if kind in (list, tuple, set, frozenset):
         return [_exact_big_ints(v, depth + 1) for v in value]
     return value
