@@ -57,7 +57,7 @@ class Binder:
 
     def _source(self, source: SourceDef) -> SourceSpec:
         bound = SourceSpec(source)
-        if source.schema:
+        if source.schema and isinstance(source.schema, str):  # anything else: a shape error, reported
             try:
                 bound.event_schema = EventSchema(source.schema)
                 bound.fields = bound.event_schema.fields

@@ -27,6 +27,9 @@ MAX_LENGTH = 1 << 16
 
 
 def parse(text: str) -> Node:
+    if not isinstance(text, str):  # a list, a number, null where an expression belongs: reported, never read
+        raise ExpressionError(f"an expression must be text, not {_kind(text)}", 0, 1,
+                              hint="write the expression as a string, quoted if it holds ': ' or '#'")
     if not text.strip():
         raise ExpressionError("empty expression", 0, max(1, len(text)))
     if len(text) > MAX_LENGTH:
@@ -35,6 +38,13 @@ def parse(text: str) -> Node:
     tree = _Parser(text).parse()
     _check_depth(tree)
     return tree
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    kinds = ((bool, "true or false"), (int, "a number"), (float, "a number"), (dict, "a mapping"), (list, "a list"))
+    return next((word for kind, word in kinds if isinstance(value, kind)), type(value).__name__)
 
 
 def _check_depth(tree: Node) -> None:

@@ -3,6 +3,8 @@ and machines."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Iterable, List, Optional
 
 from engine.frozen import Frozen, set_fields
@@ -39,17 +41,28 @@ class Diagnostic(Frozen):  # a frozen record (engine/frozen.py): no dataclass ma
         return Diagnostic(**{**self.to_dict(), **changes})
 
 
+# control characters (C0 but the tab, DEL, C1) and the Unicode line and paragraph separators: a
+# name or value from the file shown in a message never moves the cursor nor colours the terminal
+_UNSHOWN = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escaped(text: str) -> str:
+    """``text`` on one line: each character of ``_UNSHOWN`` as its escape (``\\n``, ``\\u001b``)."""
+    return _UNSHOWN.sub(lambda m: json.dumps(m.group(0))[1:-1], text)
+
+
 def render(diag: Diagnostic, source_lines: Optional[List[str]]) -> str:
-    """``file:line:col: error: message``, the offending line with a caret, then the hint."""
-    out = [f"{diag.location}: {diag.severity}: {diag.message}"]
-    if source_lines and 1 <= diag.line <= len(source_lines):
-        text = source_lines[diag.line - 1].rstrip("\n")
+    """``file:line:col: error: message``, the offending line with a caret, then the hint; one line
+    each, whatever characters the message quotes from the file."""
+    out = [f"{diag.location}: {diag.severity}: {_escaped(diag.message)}"]
+    if source_lines and 1 <= diag.line <= len(source_lines):  # a character YAML refuses: one column, as \ufffd
+        text = _UNSHOWN.sub("\ufffd", source_lines[diag.line - 1].rstrip("\n"))
         gutter = f"{diag.line:>5} | "
         width = max(1, min(diag.length, len(text) - diag.column + 1))
         out.append(gutter + text)
         out.append(" " * (len(gutter) - 2) + "| " + " " * (diag.column - 1) + "^" * width)
     if diag.hint:
-        out.append(f"      = hint: {diag.hint}")
+        out.append(f"      = hint: {_escaped(diag.hint)}")
     return "\n".join(out)
 
 

@@ -20,7 +20,7 @@ def operator_of(step: dict, operator_names) -> Optional[str]:
     return found[0] if len(found) == 1 else None
 
 
-def step_inputs(index: int, step: dict, steps: List[dict], sources: List[str], op: Optional[str],
+def step_inputs(index: int, step: dict, steps: List[Any], sources: List[str], op: Optional[str],
                 problems: List[Problem]) -> Tuple[List[str], NodePath]:
     """The references a step reads, and the node to blame for them."""
     here: NodePath = ("steps", index)
@@ -33,8 +33,8 @@ def step_inputs(index: int, step: dict, steps: List[dict], sources: List[str], o
         return _names(step["from"]), (*here, "from")
     if index > 0:
         previous = steps[index - 1]
-        previous_id = previous.get("id")
-        if not isinstance(previous_id, str):  # reported as a step without 'id'
+        previous_id = previous.get("id") if isinstance(previous, dict) else None
+        if not isinstance(previous_id, str):  # reported as a step without 'id', or not a mapping
             return [], here
         if any(k in previous for k in ROUTING_OPERATORS):
             problems.append((here, (f"step '{step.get('id')}' follows {_op_word(previous)} step "

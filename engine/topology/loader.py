@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from engine.frozen import Frozen, init
@@ -126,8 +127,14 @@ def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> 
             hint = _yaml_hint(message, source_line) or _context_hint(exc)
             doc.problems.append(Diagnostic(path, line, col, f"invalid YAML: {message}", hint=hint))
             return doc
+        except ReaderError as exc:  # a character YAML does not allow (NUL, a control character)
+            line, col = _line_column(text, exc.position) if isinstance(exc.position, int) else (1, 1)
+            code = exc.character if isinstance(exc.character, int) else 0
+            doc.problems.append(Diagnostic(path, line, col, f"invalid YAML: character U+{code:04X} is not allowed",
+                                           hint=f"remove it, or write it as \\u{code:04x} inside double quotes"))
+            return doc
         except YAMLError as exc:  # pragma: no cover - unmarked errors are rare
-            doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {exc}"))
+            doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}"))
             return doc
         except (TypeError, ValueError, AttributeError) as exc:  # the constructor on odd input
             doc.problems.append(Diagnostic(path, 1, 1, f"invalid YAML: {type(exc).__name__}",
@@ -144,16 +151,39 @@ def load_file(path: str, env: Optional[Mapping[str, str]] = None) -> Document:
     try:
         if not os.path.isfile(path):  # /dev/zero, a FIFO, a directory: never read (a hang, or no end)
             raise OSError(0, "not a regular file" if os.path.exists(path) else "No such file or directory")
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(MAX_FILE_BYTES + 1)
-        if len(text) > MAX_FILE_BYTES:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
             raise OSError(0, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, which no topology is")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except OSError as exc:
         doc = Document(path=path, text="", data=None)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        reason = exc.strerror or str(exc)
         doc.problems.append(Diagnostic(path, 1, 1, f"cannot read topology file: {reason}"))
         return doc
-    return load_text(path, text, env)
+    except UnicodeDecodeError as exc:  # located at the first byte that is not UTF-8, on its line as shown
+        before = _universal_newlines(data[:exc.start].decode("utf-8"))
+        line, col = _line_column(before + "\ufffd", len(before))
+        doc = Document(path=path, text=_universal_newlines(data.decode("utf-8", "replace")), data=None)
+        doc.problems.append(Diagnostic(path, line, col, f"cannot read topology file: byte 0x{data[exc.start]:02x} "
+                                       "is not UTF-8", hint="save the file as UTF-8"))
+        return doc
+    return load_text(path, _universal_newlines(text), env)
+
+
+def _universal_newlines(text: str) -> str:
+    """Line ends as a file opened as text reads them: '\\r\\n' and '\\r' become '\\n'."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _line_column(text: str, index: int) -> Tuple[int, int]:
+    """1-based line and column of character ``index``, lines as ``Document.lines`` splits them."""
+    line, start = 1, 0
+    for piece in text.splitlines(keepends=True):
+        if start + len(piece) > index:
+            break
+        line, start = line + 1, start + len(piece)
+    return line, index - start + 1
 
 
 def _context_hint(exc: MarkedYAMLError) -> Optional[str]:
@@ -174,6 +204,8 @@ def _yaml_hint(message: str, source_line: str) -> Optional[str]:
         return "a value containing ': ' must be quoted"
     if "tab" in message:
         return "indent with spaces, not tabs"
+    if message.startswith("cannot read '"):
+        return "write a valid value, or quote it to make it text"
     return None
 
 

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
+from engine.topology.ranges import out_of_range
+
 # annotations: no effect on validity (formats are not asserted: no format checker is given)
 _IGNORED = frozenset(("$schema", "$defs", "$comment", "title", "description", "default", "examples",
                       "deprecated", "readOnly", "writeOnly", "format"))
@@ -145,7 +147,7 @@ def _items(value: Any, arg: Any, schema: dict, root: dict) -> bool:
 
 
 def _pattern(value: Any, arg: Any, schema: dict, root: dict) -> bool:
-    return not isinstance(value, str) or compiled(arg).search(value) is not None
+    return not isinstance(value, str) or compiled(arg).search(value) is not None and not out_of_range(arg, value, root)
 
 
 _KEYWORDS: Dict[str, Callable[[Any, Any, dict, dict], bool]] = {

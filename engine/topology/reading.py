@@ -55,14 +55,18 @@ class Reader:
     def __init__(self, reporter: Reporter) -> None:
         self.reporter, self.doc, self.data = reporter, reporter.doc, reporter.doc.data
         steps = self.data.get("steps")
-        self.steps_raw: List[dict] = [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
+        # every item, at its index in the file (a step that is no mapping is a shape error, skipped
+        # where read): positions and shape errors are keyed by that index
+        self.steps_raw: List[Any] = list(steps) if isinstance(steps, list) else []
         self.shape_broken: set = set()  # (section, name or index) whose shape is wrong: not read further
         self.lost: set = set()  # names of steps whose 'id' key is misspelt (reported there, not where read)
+        self.shape_problems: set = set()  # the nodes the shape check reported: a reference there is not looked up
 
     def read(self) -> Optional[TopologyDef]:
         for problem in check_shape(self.data):
             self.reporter.report(problem.path, problem.message, problem.hint, at_key=problem.at_key)
             self.shape_broken.add(problem.path[:2])
+            self.shape_problems.add(problem.path)
         if self.reporter.errors and not isinstance(self.data.get("steps", []), list):
             return None
         name = str(self.data.get("name", "topology"))
@@ -91,6 +95,8 @@ class Reader:
         seen: Dict[str, NodePath] = {n: ("sources", n) for n in names}
         duplicates = set()
         for index, step in enumerate(self.steps_raw):
+            if not isinstance(step, dict):
+                continue
             step_id = step.get("id")
             if not isinstance(step_id, str):
                 self.lost.update(v for k, v in step.items() if isinstance(v, str) and graph.misspelt_id(k, ops))
@@ -109,6 +115,8 @@ class Reader:
         deps: Dict[str, List[str]] = {}
         steps: Dict[str, StepDef] = {}
         for index, step in enumerate(self.steps_raw):
+            if not isinstance(step, dict):
+                continue
             step_id, op = step.get("id"), graph.operator_of(step, ops)
             if not isinstance(step_id, str) or index in duplicates:
                 continue
@@ -140,7 +148,7 @@ class Reader:
             if ref.partition(".")[0] == step_id:
                 problems.append(((*node, position) if listed else node, f"step '{step_id}' reads from itself",
                                  "a step can read only sources and other steps", False))
-            elif node[-1] in ("from", "union"):
+            elif node[-1] in ("from", "union") and ((*node, position) if listed else node) not in self.shape_problems:
                 problem = graph.check_reference(ref, node, position if listed else -1, self.outputs, self.names,
                                                 self.lost)
                 if problem:
@@ -171,10 +179,11 @@ class Reader:
     def _routing_outputs(self) -> Dict[str, List[str]]:
         outputs: Dict[str, List[str]] = {}
         for step in self.steps_raw:
-            for op in graph.ROUTING_OPERATORS:
+            for op in graph.ROUTING_OPERATORS if isinstance(step, dict) else ():
                 config = step.get(op)
                 if isinstance(config, dict) and isinstance(step.get("id"), str):
-                    names = list(config.get("when") or {})
+                    when = config.get("when")  # not a mapping: a shape error, no outputs
+                    names = [name for name in when if isinstance(name, str)] if isinstance(when, dict) else []
                     if isinstance(config.get("otherwise"), str):
                         names.append(config["otherwise"])
                     outputs[step["id"]] = names
@@ -220,7 +229,7 @@ class Reader:
             for position, ref in enumerate(refs):
                 problem = graph.check_reference(ref, ("sinks", name, "from"), position if listed else -1,
                                                 self.outputs, self.names, self.lost)
-                if problem:
+                if problem and problem[0] not in self.shape_problems:  # an invalid reference: said once
                     self.reporter.report(problem[0], problem[1], problem[2])
             found[name] = self._sink(name, spec, tuple(refs), ("sinks", name))
         return found

@@ -16,6 +16,7 @@ from engine.catalog.topology_schema import topology_schema as build_schema
 from engine.hints import did_you_mean
 from engine.topology.loader import NodePath
 from engine.topology.quick_shape import Unknown, compiled, conforms
+from engine.topology.ranges import out_of_range
 
 if TYPE_CHECKING:  # imported when a document needs explaining (~35-70 ms, with referencing)
     import jsonschema
@@ -48,10 +49,11 @@ def _schema(_generation: int) -> dict:
 
 
 def _whole_pattern(validator, pattern: str, instance: Any, schema: dict) -> Iterator[ValidationError]:
-    """``pattern`` as ECMA-262 reads it (quick_shape.compiled)."""
+    """``pattern`` as ECMA-262 reads it (quick_shape.compiled); a match out of range (ranges.py) fails too."""
     from jsonschema.exceptions import ValidationError
 
-    if isinstance(instance, str) and not compiled(pattern).search(instance):
+    if isinstance(instance, str) and (not compiled(pattern).search(instance)
+                                      or out_of_range(pattern, instance, topology_schema())):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -92,6 +94,9 @@ def check_shape(data: Any) -> List[ShapeProblem]:
             if ident not in seen:
                 seen.add(ident)
                 problems.append(problem)
+    # "step #1 must be a mapping, not an integer" already says why it has no operator
+    mistyped = {p.path for p in problems if p.message.startswith(f"{_what(p.path)} must be ") and ", not " in p.message}
+    problems = [p for p in problems if p.path not in mistyped or p.message.startswith(f"{_what(p.path)} must be ")]
     # "unknown operator 'fliter'" already says why the step has no operator
     unknown_at = {p.path[:-1] for p in problems if p.message.startswith("unknown ")}
     problems = [p for p in problems if not (p.path in unknown_at and " has no " in p.message)]
@@ -240,6 +245,10 @@ def _pattern(error: ValidationError, path: NodePath) -> Iterator[ShapeProblem]:
     definition = _definition_name(error.schema)
     if "propertyNames" in error.schema_path:  # a mapping key: the name of a source, sink, output...
         path = (*path, error.instance)
+    reason = isinstance(error.instance, str) and out_of_range(error.validator_value, error.instance, topology_schema())
+    if reason and "propertyNames" not in error.schema_path:
+        yield ShapeProblem(path, *reason)
+        return
     if definition in _PATTERN_MESSAGES and "propertyNames" not in error.schema_path:
         message, hint = _PATTERN_MESSAGES[definition]
         if definition in ("castType", "columnType"):

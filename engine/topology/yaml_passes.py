@@ -10,7 +10,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
+from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.scanner import Scanner
 
@@ -22,7 +24,7 @@ def yaml_for(plain_scanner: bool = False) -> YAML:
     yaml = YAML(typ="rt")
     if plain_scanner:  # no comments gathered (~40% of loading a file; no comment is kept)
         yaml.Scanner, yaml.Composer = PlainScanner, KeptComposer
-    yaml.Parser = LimitedParser
+    yaml.Parser, yaml.Constructor = LimitedParser, LocatedConstructor
     yaml.preserve_quotes = True
     yaml.allow_duplicate_keys = False
     return yaml
@@ -126,6 +128,25 @@ class LimitedParser(RoundTripParser):
         event = super().get_event()
         self.limits.see(event)
         return event
+
+
+_KINDS = {"int": "an integer", "float": "a number", "timestamp": "a date or time", "bool": "true or false"}
+
+
+class LocatedConstructor(RoundTripConstructor):
+    """The round-trip constructor; a plain scalar it cannot convert (``2026-13-01``, an integer of
+    more than 4300 digits) is a YAML error at that scalar, not a ValueError without a place."""
+
+    def construct_non_recursive_object(self, node: Any, tag: Optional[str] = None) -> Any:
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except (ValueError, OverflowError) as exc:
+            if not isinstance(node, ScalarNode):
+                raise
+            kind = _KINDS.get(str(getattr(node.tag, "value", node.tag)).rpartition(":")[2], "a value")
+            value = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            reason = "more than 4300 digits" if "4300" in str(exc) else str(exc).partition("\n")[0]
+            raise ConstructorError(None, None, f"cannot read '{value}' as {kind}: {reason}", node.start_mark) from None
 
 
 class PlainScanner(Scanner):
