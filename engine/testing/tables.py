@@ -58,6 +58,10 @@ def read_tables(reader: Any, value: Any, node: tuple, topology: Topology) -> Row
             if lookup.key not in row:
                 reader.problem((*where, index), f"a row of '{step}' needs its key column '{lookup.key}'")
                 continue
+            if isinstance(row[lookup.key], (dict, list)):  # an event's key is a scalar: no event could find it
+                reader.problem((*where, index, lookup.key), f"the key '{lookup.key}' of a row of '{step}' is "
+                               f"a {type(row[lookup.key]).__name__}: give a text, a number or null")
+                continue
             good.append(row)
         out[step] = good
     return out

@@ -67,3 +67,17 @@ def test_rows_are_checked_against_the_lookup(tmp_path):
     assert "flow.test.yaml:5:21: error: a row of 'with-customer' needs its key column 'id'" in err, err
     assert "flow.test.yaml:5:44: error: unknown key 'nme' in a row of 'with-customer'" in err, err
     assert "flow.test.yaml:6:5: error: unknown key 'nope' in 'tables'" in err and "with-customer" in err, err
+
+
+def test_a_row_whose_key_is_a_mapping_or_a_list_is_a_located_problem_not_a_crash(tmp_path):
+    code, out, err = run(tmp_path, """\
+      - name: bad keys
+        tables:
+          with-customer: [{id: {a: 1}, name: ACME}, {id: [C1], name: B}]
+        inputs:
+          orders: [{customer_id: C1}]
+        expect: [{at: sink:out, count: 1}]
+    """)
+    assert code == 1, out + err  # (was exit 4: unhashable type: 'dict')
+    assert "flow.test.yaml:5:26: error: the key 'id' of a row of 'with-customer' is a dict" in err, err
+    assert "the key 'id' of a row of 'with-customer' is a list" in err and "Traceback" not in err, err
