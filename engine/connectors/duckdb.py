@@ -131,7 +131,7 @@ class DuckDBSink(SinglePartitionSink[List[tuple], None]):
     def __init__(self, path: str, table: str, columns: Optional[Dict[str, str]] = None,
                  mode: str = "append", key: Optional[List[str]] = None,
                  metrics: Optional[StepCounters] = None) -> None:
-        self.column_specs, self.key = single_table("duckdb sink", table, columns, mode, key, Column.of)
+        self.column_specs, self.key = single_table("duckdb sink", table, columns, mode, key, Column.in_duckdb)
         self.path = path
         self.table = table
         self.mode = mode

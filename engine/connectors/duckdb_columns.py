@@ -39,6 +39,7 @@ _INF = float("inf")
 # timestamp column takes the integers as they are)
 _DUCKDB_INFINITY = 2 ** 63 - 1
 _DUCKDB_DATE_INFINITY = 2 ** 31 - 1  # days: DuckDB's infinite date
+_DUCKDB_MAX_PRECISION = 38
 
 
 def _int(value: Any) -> Any:
@@ -272,6 +273,18 @@ class Column(Frozen):  # a frozen record (engine/frozen.py): dataclasses is not 
         precision, scale = (int(g) for g in match.groups())
         return cls(name, f"DECIMAL({precision},{scale})", "string", decimal_converter(precision, scale),
                    decimal_quick(precision, scale, None))
+
+    @classmethod
+    def in_duckdb(cls, name: str, kind: str) -> "Column":
+        """``of``, for a DuckDB table: its DECIMAL holds at most 38 digits (PostgreSQL's numeric 1000,
+        which the topology's types allow), refused when the flow is validated, not when it starts."""
+        column = cls.of(name, kind)
+        match = _DECIMAL.match(kind)
+        if match is not None and int(match.group(1)) > _DUCKDB_MAX_PRECISION:
+            raise ConnectorError(f"duckdb sink: column '{name}' is {kind}, but DuckDB's DECIMAL holds at most "
+                                 f"{_DUCKDB_MAX_PRECISION} digits: give decimal(38,s) or fewer digits, or keep the "
+                                 "value as str")
+        return column
 
     def array(self, values: Sequence[Any]) -> "pa.Array":
         """The Arrow column of values that ``convert`` already checked."""

@@ -33,7 +33,7 @@ _LABEL = "duckdb sink"
 
 class _Table(TableSpec):
     def __init__(self, name: str, spec: dict) -> None:
-        super().__init__(_LABEL, name, spec, Column.of)
+        super().__init__(_LABEL, name, spec, Column.in_duckdb)
         self.positions = Positions(name, self.columns, self.key)
         self.upsert = insert_sql(name, self.columns, self.key, f"{quote(_BATCH_VIEW)} WHERE NOT __vf_deleted")
         self.delete = (f"DELETE FROM {quote(name)} t USING {quote(_BATCH_VIEW)} d WHERE d.__vf_deleted AND "

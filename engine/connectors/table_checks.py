@@ -14,6 +14,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from engine.connectors import duckdb_view_checks, views_helper
 from engine.connectors.duckdb_columns import Column
+from engine.connectors.errors import ConnectorError
 from engine.connectors.duckdb_positions import Positions
 from engine.connectors.duckdb_view_checks import Refusal, bind_views, first_view_problem
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
@@ -70,7 +71,7 @@ def _duckdb_table_and_positions(name: str, spec: dict) -> Tuple[TableSpec, Posit
 
 
 def _make_duckdb_table(name: str, spec: dict) -> Tuple[TableSpec, Positions]:
-    table = TableSpec(DUCKDB_LABEL, name, spec, Column.of)
+    table = TableSpec(DUCKDB_LABEL, name, spec, Column.in_duckdb)
     return table, Positions(name, table.columns, table.key)
 
 
@@ -120,6 +121,11 @@ def check_duckdb(options) -> None:
     the same tables and views accepted before is not made again: table_views_cache.py)."""
     check_form(options)
     check_tables(DUCKDB_LABEL, options, _duckdb_table)
+    for name, kind in (options.get("columns") or {}).items():  # one table's (``tables``' are checked above)
+        try:
+            Column.in_duckdb(name, kind)
+        except ConnectorError as exc:
+            raise ConfigError(str(exc).removeprefix(f"{DUCKDB_LABEL}: "), ("columns", name)) from None
     if not options.get("views"):
         return
     _checked_once("duckdb views", _duckdb_checked(options), lambda: _check_duckdb_views(options))

@@ -146,9 +146,16 @@ def check_tables(label: str, options: Mapping, make: Callable[[str, dict], Table
         return
     try:
         check_names(label, tables)
-        for name, spec in tables.items():
-            make(name, spec)
     except ConnectorError as exc:
         raise ConfigError(str(exc).removeprefix(f"{label}: "), ("tables",),
                           hint="rename it: the sink keeps each table's source positions in _positions_<table> "
                                "(_lsn, _seq, _deleted) and stages batches with __vf_* columns") from None
+    for name, spec in tables.items():
+        try:
+            make(name, spec)
+        except ConnectorError as exc:  # a reserved name (the hint), or a column type this database lacks
+            reserved = "is reserved" in str(exc) or "may not be called" in str(exc)
+            raise ConfigError(str(exc).removeprefix(f"{label}: "), ("tables", name),
+                              hint="rename it: the sink keeps each table's source positions in _positions_<table> "
+                                   "(_lsn, _seq, _deleted) and stages batches with __vf_* columns" if reserved
+                              else None) from None

@@ -202,3 +202,20 @@ def test_timestamps_are_stored_as_instants_and_naive_ones_are_utc(tmp_path):
               DuckDBSink(str(db), "t", {"n": "int", "t": "timestamp"}))
     assert rows(db, "SELECT t FROM t ORDER BY n") == [(dt.datetime(2024, 1, 1, 10, tzinfo=UTC),),
                                                       (dt.datetime(2024, 1, 1, 12, tzinfo=UTC),)]
+
+
+@pytest.mark.parametrize("sink", [
+    '{path: out.duckdb, table: t, columns: {id: int, w: "decimal(39,2)"}}',
+    '{path: out.duckdb, tables: {t: {key: [id], columns: {id: int, w: "decimal(39,2)"}}}}'])
+def test_a_decimal_wider_than_duckdbs_38_digits_is_refused_when_validated(tmp_path, sink):
+    """The topology's types allow decimal(1000,s) (PostgreSQL's numeric); DuckDB refused it only
+    when the flow started (a Binder Error)."""
+    from engine.binding import validate_text
+
+    text = f"version: 1\nname: d\nsources:\n  s: {{file: {{path: in.jsonl}}}}\nsinks:\n  out: {{from: s, duckdb: {sink}}}\n"
+    result = validate_text(str(tmp_path / "f.yaml"), text, env={})
+    errors = [d for d in result.diagnostics if d.severity == "error"]
+    assert len(errors) == 1 and "DuckDB's DECIMAL holds at most 38 digits" in errors[0].message
+    assert errors[0].line == 6 and errors[0].hint is None
+    assert not [d for d in validate_text(str(tmp_path / "f.yaml"), text.replace("39", "38"), env={}).diagnostics
+                if d.severity == "error"]
