@@ -14,9 +14,9 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from engine.connectors import duckdb_view_checks, views_helper
 from engine.connectors.duckdb_columns import Column
-from engine.connectors.errors import ConnectorError
 from engine.connectors.duckdb_positions import Positions
 from engine.connectors.duckdb_view_checks import Refusal, bind_views, first_view_problem
+from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
 from engine.connectors.table_specs import TableSpec, check_tables
 from engine.connectors.table_views_cache import accepted_before, check_key, remember_accepted

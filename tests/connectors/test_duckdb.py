@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import duckdb
 import pytest
-
 from connector_flows import Encoding, write_all
+
 from engine.connectors.duckdb import DuckDBSink
 from engine.connectors.errors import ConnectorError
 from engine.connectors.jsonl import Unwritable
