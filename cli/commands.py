@@ -129,11 +129,22 @@ def cmd_graph(args, out: Console, err: Console) -> int:
 
         return render(text, args.format, args.output, err)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as file:
+                file.write(text)
+        except OSError as exc:
+            return _cannot_write(err, args.output, exc)
     else:
         print(text, end="")
     return EXIT_OK
+
+
+def _cannot_write(err: Console, path: str, exc: OSError) -> int:
+    """One line for an output file that cannot be written (a missing folder, a directory, ...): exit 3."""
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/red] cannot write {escape(path)}: {escape(exc.strerror or str(exc))}", highlight=False)
+    return EXIT_FAILED
 
 
 def cmd_schema(args, out: Console, err: Console) -> int:
@@ -168,8 +179,11 @@ def cmd_generate(args, out: Console, err: Console) -> int:
 
     if args.postgres:
         return _drive_postgres(args, out, err)
-    summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema,
-                       snapshot_after=args.snapshot_after, key_moves=args.key_moves)
+    try:
+        summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema,
+                           snapshot_after=args.snapshot_after, key_moves=args.key_moves)
+    except OSError as exc:
+        return _cannot_write(err, exc.filename or args.out, exc)
     _print_generated(summary, out)
     if args.kafka:
         return _publish(args, out, err)
@@ -231,20 +245,41 @@ def cmd_demo(args, out: Console, err: Console) -> int:
 
 
 def _drive_postgres(args, out: Console, err: Console) -> int:
+    from rich.markup import escape
     from rich.progress import Progress
 
+    from engine.connectors.errors import ConnectorError
+    from engine.connectors.postgres_connection import describe
     from engine.simulation.sql import run_workload
 
+    try:  # where, without the password; a DSN that does not parse is not quoted (psycopg's message would)
+        target = describe(args.postgres)
+    except ConnectorError:
+        err.print("[red]error:[/red] --postgres is not a libpq connection string or URI (e.g. "
+                  "postgresql://user:password@127.0.0.1:15432/tms, or host=... dbname=...)", highlight=False)
+        return EXIT_USAGE
     try:
-        with Progress(console=out, transient=True) as progress:
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:  # on stderr
             task = progress.add_task("TMS transactions", total=None)
             count = run_workload(args.postgres, args.orders, args.seed, args.rate,
                                  progress=lambda n: progress.update(task, completed=n))
     except Exception as exc:  # noqa: BLE001 - psycopg errors: one line, the DSN's password never printed
-        err.print(f"[red]error:[/red] TMS database: {type(exc).__name__}: {str(exc).splitlines()[0]}", highlight=False)
+        reason = _without_password(str(exc).splitlines()[0] if str(exc) else "", args.postgres)
+        err.print(f"[red]error:[/red] TMS database {escape(target)}: {type(exc).__name__}: {escape(reason)}",
+                  highlight=False)
         return EXIT_FAILED
     out.print(f"executed {count:,} TMS transactions", highlight=False)
     return EXIT_OK
+
+
+def _without_password(text: str, dsn: str) -> str:
+    """``text`` with the password of ``dsn`` (and the DSN itself) replaced by ``***``."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    password = str(conninfo_to_dict(dsn).get("password") or "")
+    for secret in sorted({dsn, password} - {""}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def cmd_test(args, out: Console, err: Console) -> int:

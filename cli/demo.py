@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from engine.metrics import MetricsRegistry
 from engine.resources import topologies_dir
+from engine.stopping import stop_requested
 
 STAGES: List[Tuple[str, str]] = [
     ("technical -> domain: transport orders", "transport_order_domain.yaml"),
@@ -56,6 +57,10 @@ def run_demo(args, out: Console, err: Console) -> int:
             progress.stop_task(task)
             if code != EXIT_OK:
                 return code
+            if stop_requested():  # Ctrl-C or SIGTERM ended this stage early: the demo stops, the rest is not run
+                err.print(f"interrupted during '{title}': the demo stopped; run it again to start over",
+                          highlight=False)
+                return EXIT_INTERRUPTED
             results.append((title, counts))
     if not args.quiet:
         _summary(out, base, results)

@@ -10,12 +10,17 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import os
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
+from cli.arguments import EnvDefault as _EnvDefault
+from cli.arguments import cluster_problem, natural, rate
+from cli.arguments import interval as _interval
+from cli.arguments import positive_int as _positive_int
+from cli.arguments import share as _share
+from cli.arguments import workers as _workers
 from cli.exits import EXIT_CODES as _EXIT_CODES  # noqa: F401
 from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from cli.help_format import HelpFormatter
@@ -46,59 +51,6 @@ def __getattr__(name: str) -> Any:
 
         return SafeConsole
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class _EnvDefault(argparse.Action):
-    """An option whose default comes from an environment variable, as in ``bytewax.run``."""
-
-    def __init__(self, envvar: str, default=None, **kwargs) -> None:
-        default = os.environ.get(envvar, default)
-        kwargs["help"] = kwargs.get("help", "") + f" [env: {envvar}]"
-        super().__init__(default=default, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        setattr(namespace, self.dest, values)
-
-
-def _positive_int(text: str, most: int = 10 ** 9) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1 or value > most:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {most}, not {text!r}")
-    return value
-
-
-def _workers(text: str) -> int:
-    """Threads or processes: beyond 1024 a typo, not a plan (each one costs memory at start)."""
-    return _positive_int(text, 1024)
-
-
-_MAX_INTERVAL = 7 * 24 * 3600.0
-
-
-def _interval(text: str) -> float:
-    """Seconds between snapshots: a finite number above 0, at most a week."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0 or value > _MAX_INTERVAL:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 and at most {_MAX_INTERVAL:.0f}, "
-                                         f"not {text!r}")
-    return value
-
-
-def _share(text: str):
-    """``I/N``: this process's share of the Kafka sources' partitions (engine/shares.py)."""
-    from engine.errors import ConfigError
-    from engine.shares import Share
-
-    try:
-        return Share.parse(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_env_option(command: argparse.ArgumentParser, every: bool = False) -> None:
@@ -156,7 +108,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="validate, compile and run a topology")
     _execution_options(run)
-    run.add_argument("-i", "--process-id", dest="process_id", type=int, action=_EnvDefault,
+    run.add_argument("-i", "--process-id", dest="process_id", type=natural, action=_EnvDefault,
                      envvar="BYTEWAX_PROCESS_ID", default=None, help="this process's index in --addresses")
     run.add_argument("-a", "--addresses", action=_EnvDefault, envvar="BYTEWAX_ADDRESSES", default=None,
                      help="host:port of every process of the cluster, separated by ';' (as bytewax.run)")
@@ -193,8 +145,8 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     generate.add_argument("--topic-prefix", default="tms", help="Debezium's topic.prefix (default tms)")
     generate.add_argument("--postgres", metavar="DSN", default=None,
                           help="instead of files, run the workload as SQL transactions on this TMS database")
-    generate.add_argument("--rate", type=float, default=0.0, help="with --postgres: transactions per second (0: max)")
-    generate.add_argument("--snapshot-after", type=int, default=0, metavar="N",
+    generate.add_argument("--rate", type=rate, default=0.0, help="with --postgres: transactions per second (0: max)")
+    generate.add_argument("--snapshot-after", type=natural, default=0, metavar="N",
                           help="files: the connector starts after N transactions, so their rows arrive as "
                                "Debezium's initial snapshot (op r, no BEGIN/END) before the streaming changes")
     generate.add_argument("--key-moves", action="store_true",
@@ -319,6 +271,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if code and wants_json:
             _json_outcome(code, "usage error; see --help")
         return code
+    problem = cluster_problem(args) if args.command == "run" else None
+    if problem:
+        print(f"velocity-flow run: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     early = None
     if args.command == "validate":  # DuckDB, if views need it, starts meanwhile on another core
         from engine.connectors.views_helper import start
@@ -376,6 +332,9 @@ def entry() -> None:
     # cyclic garbage: at Python's default threshold (700) the collector walks them again and again
     # (run -q of a one-event flow: ~18M instructions of 810M); a run sets its own (engine/runtime/runner.py).
     gc.set_threshold(50_000, 20, 100)
+    from cli.pipes import reader_may_leave
+
+    reader_may_leave()  # `velocity-flow ... | head -1`: the rest of the output is dropped, the outcome kept
     code = main()
     # The interpreter's exit collects every generation, walking all those objects once more (~50M
     # instructions); frozen, they are left to reference counting as the modules are torn down.

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Optional
 
 from cli.exits import EXIT_FAILED, EXIT_OK
-from cli.status import StatusFile
+from cli.status import StatusFile, StatusUnwritable
 from engine.binding.model import Topology
 from engine.metrics import MetricsRegistry
 from engine.notices import set_writer
@@ -132,6 +132,9 @@ def _run(topology: Topology, flow, options, metrics: MetricsRegistry, out: Conso
             reporting.finish("stopped" if stop_requested() else "finished")
     except RunFailed as failure:
         report_error(err, topology, failure.message)
+        return EXIT_FAILED
+    except StatusUnwritable as exc:  # before the flow started
+        report_error(err, topology, exc)
         return EXIT_FAILED
     finally:
         set_writer(before)

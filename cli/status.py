@@ -34,10 +34,19 @@ def status(name: str, metrics: MetricsRegistry, state: str, redact: Callable[[st
 
 def write(path: str, document: dict) -> None:
     partial = f"{path}.{os.getpid()}.tmp"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
-    os.replace(partial, path)
+    try:
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        os.replace(partial, path)
+    except OSError:
+        if os.path.isfile(partial):  # PATH a directory: the temporary file is not left behind
+            os.remove(partial)
+        raise
+
+
+class StatusUnwritable(Exception):
+    """``--status-file PATH`` cannot be written (a missing folder, a directory, no permission)."""
 
 
 class StatusFile:
@@ -51,20 +60,30 @@ class StatusFile:
 
     def __enter__(self) -> "StatusFile":
         if self.path:
-            write(self.path, status(self.name, self.metrics, "starting", self.redact, self.extra))
+            try:
+                write(self.path, status(self.name, self.metrics, "starting", self.redact, self.extra))
+            except OSError as exc:
+                raise StatusUnwritable(f"--status-file {self.path}: cannot write it: {exc.strerror or exc}") from None
             self._thread = threading.Thread(target=self._loop, name="velocity-flow-status", daemon=True)
             self._thread.start()
         return self
 
     def _loop(self) -> None:
         while not self._stop.wait(INTERVAL):
-            write(self.path or "", status(self.name, self.metrics, "running", self.redact, self.extra))
+            self._write("running")
+
+    def _write(self, state: str) -> None:
+        """Once it started, a status that cannot be written (a full disk) is skipped, the run goes on."""
+        try:
+            write(self.path or "", status(self.name, self.metrics, state, self.redact, self.extra))
+        except OSError:
+            pass
 
     def finish(self, state: str) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-            write(self.path or "", status(self.name, self.metrics, state, self.redact, self.extra))
+            self._write(state)
             self._thread = None
 
     def __exit__(self, *exc) -> None:
