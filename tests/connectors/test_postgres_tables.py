@@ -214,10 +214,12 @@ def test_any_order_and_batching_gives_the_state_of_position_order(postgres_dsn, 
 def test_reserved_names_are_validate_errors_of_both_table_sinks(kind):
     check = component("sink", kind).check_options
     base = {"path": "x.duckdb"} if kind == "duckdb" else {}
-    for tables, message in [({"t": TABLES["note"], "_positions_t": TABLES["note"]}, "is the positions table of 't'"),
-                            ({"t": {"key": ["_seq"], "columns": {"_seq": "int"}}}, "may not be called '_seq'"),
-                            ({"t": {"key": ["id"], "columns": {"id": "int", "__vf_index": "int"}}}, "is reserved")]:
+    for tables, message, where in [
+            ({"t": TABLES["note"], "_positions_t": TABLES["note"]}, "is the positions table of 't'", ("tables",)),
+            ({"t": {"key": ["_seq"], "columns": {"_seq": "int"}}}, "may not be called '_seq'", ("tables", "t")),
+            ({"t": {"key": ["id"], "columns": {"id": "int", "__vf_index": "int"}}}, "is reserved", ("tables", "t"))]:
         with pytest.raises(ConfigError, match=message) as info:
             check({**base, "tables": tables})
-        assert tuple(info.value.path) == ("tables",) and not str(info.value).startswith(kind)
+        assert tuple(info.value.path) == where and not str(info.value).startswith(kind)  # a table's own: at it
+        assert "rename it" in (info.value.hint or "")
     check({**base, "tables": TABLES})
