@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from engine.infinite_dates import DATE_INFINITY, DATE_MINUS_INFINITY, INFINITE_DATE_WORDS, InfiniteDate
+from engine.infinite_dates import DATE_INFINITY, DATE_MINUS_INFINITY, INFINITE_DATE_WORDS, Infinite, InfiniteDate
 
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off"}
@@ -34,7 +34,7 @@ MINUS_INFINITY_EPOCH = -9223372036832400000
 _INFINITY_WORDS = {"infinity": True, "+infinity": True, "-infinity": False}
 
 
-class InfiniteTimestamp(datetime):
+class InfiniteTimestamp(Infinite, datetime):
     """PostgreSQL's ``'infinity'`` / ``'-infinity'`` timestamp (``INFINITY``, ``MINUS_INFINITY``).
 
     Python has no infinite datetime: these are ``datetime.max`` / ``datetime.min`` (UTC) in a
@@ -46,32 +46,7 @@ class InfiniteTimestamp(datetime):
     DuckDB's ``infinity`` / ``-infinity`` timestamps."""
 
     __slots__ = ()
-
-    @property
-    def positive(self) -> bool:
-        return self.year == 9999
-
-    def __str__(self) -> str:
-        return "infinity" if self.positive else "-infinity"
-
-    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:  # noqa: ARG002 - same text whatever asked
-        return str(self)
-
-    def __repr__(self) -> str:
-        return "INFINITY" if self.positive else "MINUS_INFINITY"
-
-    def __reduce_ex__(self, protocol):  # datetime defines __reduce_ex__, which pickle prefers
-        return _infinite, (self.positive,)
-
-    def __add__(self, other):
-        return self if isinstance(other, timedelta) else NotImplemented
-
-    __radd__ = __add__
-
-    def __sub__(self, other):
-        if isinstance(other, timedelta):
-            return self
-        return datetime.__sub__(self, other)
+    _NAMES = ("MINUS_INFINITY", "INFINITY")
 
 
 INFINITY = InfiniteTimestamp(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
@@ -80,6 +55,9 @@ MINUS_INFINITY = InfiniteTimestamp(1, 1, 1, tzinfo=timezone.utc)
 
 def _infinite(positive: bool) -> InfiniteTimestamp:
     return INFINITY if positive else MINUS_INFINITY
+
+
+InfiniteTimestamp._REBUILT = _infinite
 
 
 # The same infinities in a column's own unit: Debezium turns them into a date-time first and
