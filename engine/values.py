@@ -79,12 +79,6 @@ def infinite_epochs(units_per_second: int) -> Dict[int, InfiniteTimestamp]:
     return table
 
 
-def infinite_epoch(number: int, units_per_second: int) -> Optional[InfiniteTimestamp]:
-    """``INFINITY`` / ``MINUS_INFINITY`` when the epoch integer ``number`` in that unit is how
-    Debezium encodes PostgreSQL's ``'infinity'`` / ``'-infinity'``, else None."""
-    return infinite_epochs(units_per_second).get(number)
-
-
 def _not_plain(value: str, what: str) -> ValueError:
     return ValueError(f"invalid literal for {what}: {value!r:.40}")
 
@@ -243,7 +237,7 @@ def to_timestamp(value):
 def epoch_converter(unit: str) -> Callable:
     """Numbers since 1970-01-01T00:00:00Z in ``unit`` (s, ms, us) -> aware UTC datetime, exact;
     ISO text is read as ``timestamp``; PostgreSQL's infinities as Debezium encodes them
-    (``infinite_epoch``: ``PLUS_INFINITY_EPOCH``, ``MINUS_INFINITY_EPOCH``, and in ms those
+    (``infinite_epochs``: ``PLUS_INFINITY_EPOCH``, ``MINUS_INFINITY_EPOCH``, and in ms those
     divided by 1000) are ``INFINITY`` / ``MINUS_INFINITY``.
     Outside years 1-9999: ValueError."""
     micros_per_unit = 1_000_000 // _EPOCH_DIVISORS[unit]

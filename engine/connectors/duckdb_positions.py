@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from engine.connectors.duckdb_columns import Column
-from engine.connectors.errors import ConnectorError
+from engine.connectors.errors import ReservedName
 from engine.connectors.table_sql import quote
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ class Positions:
         taken = {c.name.lower() for c in self.key_columns}
         for name in (LSN, SEQ, DELETED):
             if name in taken:
-                raise ConnectorError(f"{label}: table '{table}': a key column may not be called '{name}' "
+                raise ReservedName(f"{label}: table '{table}': a key column may not be called '{name}' "
                                      f"(the positions table '{self.name}' uses it)")
         lsn, seq, flag = types
         self.lsn_type = lsn

@@ -9,6 +9,11 @@ class ConnectorError(Exception):
     """
 
 
+class ReservedName(ConnectorError):
+    """A table or column name a table sink keeps for itself (``_positions_<table>``, ``_lsn``,
+    ``_seq``, ``_deleted``, ``__vf_*``): validate's message says to rename it."""
+
+
 class Unwritable(ValueError):
     """An event that cannot be written as a sink writes it (JSON, a column's type); the message
     says why, in one line, and the event becomes a dead letter. Here, not in ``jsonl``, so that

@@ -18,7 +18,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_positions import BATCH_EXTRA, PREFIX, Position, Winner, fold, read_position
-from engine.connectors.errors import ConnectorError, Unwritable
+from engine.connectors.errors import ConnectorError, ReservedName, Unwritable
 from engine.connectors.row_encoding import row_encoder
 from engine.errors import ConfigError
 
@@ -57,7 +57,7 @@ class TableSpec:
         self.key_columns = [c for c in self.columns if c.name in self.key]
         clash = [c.name for c in self.columns if c.name.lower() in BATCH_EXTRA]
         if clash:
-            raise ConnectorError(f"{label}: table '{name}': column name '{clash[0]}' is reserved")
+            raise ReservedName(f"{label}: table '{name}': column name '{clash[0]}' is reserved")
         names = [c.name for c in self.columns]
         self.key_positions = [names.index(c.name) for c in self.key_columns]
 
@@ -88,7 +88,7 @@ def check_names(label: str, tables: Dict[str, dict]) -> None:
     lowered = {name.lower() for name in tables}
     hidden = [name for name in tables if name.lower().startswith(PREFIX) and name.lower()[len(PREFIX):] in lowered]
     if hidden:
-        raise ConnectorError(f"{label}: table '{hidden[0]}' is the positions table of "
+        raise ReservedName(f"{label}: table '{hidden[0]}' is the positions table of "
                              f"'{hidden[0][len(PREFIX):]}'; name it otherwise")
 
 
@@ -147,15 +147,15 @@ def check_tables(label: str, options: Mapping, make: Callable[[str, dict], Table
     try:
         check_names(label, tables)
     except ConnectorError as exc:
-        raise ConfigError(str(exc).removeprefix(f"{label}: "), ("tables",),
-                          hint="rename it: the sink keeps each table's source positions in _positions_<table> "
-                               "(_lsn, _seq, _deleted) and stages batches with __vf_* columns") from None
+        raise _located(label, exc, ("tables",)) from None
     for name, spec in tables.items():
         try:
             make(name, spec)
-        except ConnectorError as exc:  # a reserved name (the hint), or a column type this database lacks
-            reserved = "is reserved" in str(exc) or "may not be called" in str(exc)
-            raise ConfigError(str(exc).removeprefix(f"{label}: "), ("tables", name),
-                              hint="rename it: the sink keeps each table's source positions in _positions_<table> "
-                                   "(_lsn, _seq, _deleted) and stages batches with __vf_* columns" if reserved
-                              else None) from None
+        except ConnectorError as exc:  # a reserved name, or a column type this database lacks: at its table
+            raise _located(label, exc, ("tables", name)) from None
+
+
+def _located(label: str, exc: ConnectorError, path: tuple) -> ConfigError:
+    hint = ("rename it: the sink keeps each table's source positions in _positions_<table> (_lsn, _seq, _deleted) "
+            "and stages batches with __vf_* columns") if isinstance(exc, ReservedName) else None
+    return ConfigError(str(exc).removeprefix(f"{label}: "), path, hint=hint)

@@ -136,19 +136,14 @@ def _load_infinities(conn: Any) -> None:
     engine.infinite_dates), not an error."""
     from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
 
-    for name, base in (("timestamptz", TimestamptzLoader), ("timestamp", TimestampLoader)):
+    for name, base, plus, minus in (("timestamptz", TimestamptzLoader, INFINITY, MINUS_INFINITY),
+                                    ("timestamp", TimestampLoader, INFINITY, MINUS_INFINITY),
+                                    ("date", DateLoader, DATE_INFINITY, DATE_MINUS_INFINITY)):
         class Infinite(base):  # type: ignore[misc, valid-type]
+            words = {b"infinity": plus, b"-infinity": minus}  # (a class attribute: bound now, not at load)
+
             def load(self, data: Any) -> Any:
-                if bytes(data) in (b"infinity", b"-infinity"):
-                    return INFINITY if bytes(data) == b"infinity" else MINUS_INFINITY
-                return super().load(data)
+                found = self.words.get(bytes(data))
+                return found if found is not None else super().load(data)
 
         conn.adapters.register_loader(name, Infinite)
-
-    class InfiniteDay(DateLoader):  # type: ignore[misc, valid-type]
-        def load(self, data: Any) -> Any:
-            if bytes(data) in (b"infinity", b"-infinity"):
-                return DATE_INFINITY if bytes(data) == b"infinity" else DATE_MINUS_INFINITY
-            return super().load(data)
-
-    conn.adapters.register_loader("date", InfiniteDay)
