@@ -51,25 +51,23 @@ def _naming_the_variable(kind):
     return typed
 
 
-def positive_int(text: str, most: int = 10 ** 9) -> int:
+def _whole(text: str, least: int, most: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1 or value > most:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {most}, not {text!r}")
+    if value < least or value > most:
+        raise argparse.ArgumentTypeError(f"must be between {least} and {most}, not {text!r}")
     return value
+
+
+def positive_int(text: str, most: int = 10 ** 9) -> int:
+    return _whole(text, 1, most)
 
 
 def natural(text: str) -> int:
     """A whole number from 0 (a count that may be none, an index)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0 or value > 10 ** 9:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {10 ** 9}, not {text!r}")
-    return value
+    return _whole(text, 0, 10 ** 9)
 
 
 def workers(text: str) -> int:

@@ -277,9 +277,7 @@ def _without_password(text: str, dsn: str) -> str:
     from psycopg.conninfo import conninfo_to_dict
 
     password = str(conninfo_to_dict(dsn).get("password") or "")
-    for secret in sorted({dsn, password} - {""}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    return redact(text, {secret: "***" for secret in (dsn, password) if secret})
 
 
 def cmd_test(args, out: Console, err: Console) -> int:
