@@ -16,7 +16,7 @@ from engine import values
 from engine.expressions.folding import Code
 from engine.expressions.runtime import constant
 from engine.expressions.syntax import Binary, Call, Field, IsNull, ListOf, Literal, Node
-from engine.expressions.types import PYTHON_TYPES
+from engine.expressions.types import LOOSE, PYTHON_TYPES
 
 
 def text_of(src: str, temp: Callable[[], str]) -> str:
@@ -115,3 +115,11 @@ def quiet(node: Node) -> bool:
         else:
             return False
     return True
+
+
+def literal_membership(left_kind: str, negate: str) -> Callable[[str, str], str]:
+    """The test of ``x in [literals]`` (their frozenset ``b``): Python's ``in``, or ``_member``
+    where x may be a list or an object at run time (unhashable: ``in`` would raise)."""
+    if left_kind in LOOSE or left_kind == "list":
+        return lambda a, b: f"({negate}_member({a}, {b}))"
+    return lambda a, b: f"({a} {negate}in {b})"

@@ -49,6 +49,15 @@ def _in(item, container):
     return item in container
 
 
+def _member(item, items: frozenset) -> bool:
+    """``item in [literals]`` (their frozenset) for an item whose type is known only per event:
+    a list or an object there is unhashable, and equals none of the literals (scalars)."""
+    try:
+        return item in items
+    except TypeError:
+        return False
+
+
 def _check(value, kinds, where):
     """``value`` if it has one of the engine types ``kinds``, else a clear TypeError."""
     if value is None:
@@ -139,7 +148,8 @@ def _text(value) -> str:
 
 NAMESPACE: Dict[str, Any] = {
     "__builtins__": {},
-    "_type": type, "_dict": dict, "_str": str, "_path": _path, "_index": _index, "_in": _in, "_check": _check,
+    "_type": type, "_dict": dict, "_str": str, "_path": _path, "_index": _index, "_in": _in, "_member": _member,
+    "_check": _check,
     "_bool": _bool, "_finite": _finite, "_num": _num, "_text": _text, "_decimal_chain": _decimal_chain,
     **{f"_f_{name}": function.impl for name, function in FUNCTIONS.items()},
 }

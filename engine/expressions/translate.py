@@ -217,7 +217,7 @@ class Translator:
         negate = "not " if node.op == "not in" else ""
         if right.known and isinstance(right.value, list) and all(map(hashable, right.value)):
             items = frozenset(self.coerce(literal_code(v), left.type, node.right).value for v in right.value)
-            return left, Code(constant(items), "list", False), lambda a, b: f"({a} {negate}in {b})"
+            return left, Code(constant(items), "list", False), inline.literal_membership(types.kind(left.type), negate)
         if types.kind(right.type) not in types.LOOSE | {"list", "str"}:
             raise ExpressionError(f"'{node.op}' needs a list or a string on the right, got {right.type}",
                                   node.right.offset, node.right.length, hint="e.g. status in ['NEW', 'PLANNED']")

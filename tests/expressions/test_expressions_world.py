@@ -315,3 +315,22 @@ def test_escapes_are_refused_by_validate_with_a_location(expression, column, mes
     result = validate_text("t.yaml", topology, env={})
     errors = [(d.line, d.column, d.message) for d in result.diagnostics if d.severity == "error"]
     assert len(errors) == 1 and errors[0][:2] == (7, 14 + column - 1) and errors[0][2].startswith(message), errors
+
+
+# -- membership in a literal list, for a field whose type is known only per event ----------------
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3)
+                       | st.floats(allow_nan=False, allow_infinity=False),
+                       lambda inner: st.lists(inner, max_size=2)
+                       | st.dictionaries(st.text(max_size=2), inner, max_size=2),
+                       max_leaves=4)
+
+
+@given(x=JSONISH, negated=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_membership_in_a_literal_list_takes_any_value(x, negated):
+    """``x in ['a', 1]`` is true when x equals an item, null for null, false otherwise: a list or an
+    object in x equals none of the literals (before: TypeError 'unhashable type', a dead letter)."""
+    items = ["a", 1, "b c"]
+    expression = compile_expression(f"x {'not in' if negated else 'in'} ['a', 1, 'b c']")
+    expected = None if x is None else any(x == item for item in items) != negated
+    assert expression({"x": x}) == expected
