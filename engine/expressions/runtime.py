@@ -20,6 +20,8 @@ from engine.expressions.functions import FUNCTIONS
 from engine.expressions.types import PYTHON_TYPES
 from engine.values import to_str
 
+_NUMBERS = (int, float, Decimal)
+
 
 def _path(event, keys):
     """The value at a nested path; null when any step is missing or of the wrong shape."""
@@ -46,16 +48,36 @@ def _index(container, key):
 def _in(item, container):
     if type(container) not in (list, str, dict):
         raise TypeError(f"'in' needs a list or a string on the right, got {type(container).__name__}")
-    return item in container
+    return item in container and (type(container) is not list or _json_equal_in(item, container))
 
 
 def _member(item, items: frozenset) -> bool:
     """``item in [literals]`` (their frozenset) for an item whose type is known only per event:
     a list or an object there is unhashable, and equals none of the literals (scalars)."""
     try:
-        return item in items
+        return item in items and _json_equal_in(item, items)
     except TypeError:
         return False
+
+
+def _json_equal_in(item, items) -> bool:
+    """Whether ``item``, found in ``items`` by Python's ``==``, equals one of them as JSON
+    values do: a boolean only a boolean (Python's True is 1). Looks again only for a boolean,
+    or a number equal to 0 or 1 (engine/expressions/booleans.py)."""
+    if type(item) is not bool and (type(item) not in _NUMBERS or (item != 0 and item != 1)):
+        return True
+    return any(other == item and (type(other) is bool) is (type(item) is bool) for other in items)
+
+
+def _no_bool(value, op):
+    """An untyped operand of ``+ - /`` that is a boolean (engine/expressions/booleans.py)."""
+    raise TypeError(f"'{op}' needs numbers, got bool {_brief(value)}")
+
+
+def _no_order(left, right, op):
+    """An ordering of a boolean with a number (engine/expressions/booleans.py)."""
+    raise TypeError(f"cannot compare {type(left).__name__} {_brief(left)} with {type(right).__name__} "
+                    f"{_brief(right)} ('{op}')")
 
 
 def _check(value, kinds, where):
@@ -149,7 +171,7 @@ def _text(value) -> str:
 NAMESPACE: Dict[str, Any] = {
     "__builtins__": {},
     "_type": type, "_dict": dict, "_str": str, "_path": _path, "_index": _index, "_in": _in, "_member": _member,
-    "_check": _check,
+    "_no_bool": _no_bool, "_no_order": _no_order, "_check": _check,
     "_bool": _bool, "_finite": _finite, "_num": _num, "_text": _text, "_decimal_chain": _decimal_chain,
     **{f"_f_{name}": function.impl for name, function in FUNCTIONS.items()},
 }

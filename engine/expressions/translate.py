@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Set
 
-from engine.expressions import chains, inline, types
+from engine.expressions import booleans, chains, inline, types
 from engine.expressions.errors import ExpressionError
 from engine.expressions.folding import NO_VALUE as _NO_VALUE
 from engine.expressions.folding import Code, coerce, fold, literal_code
@@ -116,7 +116,9 @@ class Translator:
         if types.kind(operand.type) not in types.NUMERIC | types.LOOSE | {"duration"}:
             raise ExpressionError(f"cannot negate {operand.type}", node.offset, node.length)
         negate = "{}.copy_negate()" if types.kind(operand.type) == "decimal" else "(-{})"  # -x rounds to 28 digits
-        return Code(self.guarded([operand], negate.format), operand.type, operand.nullable)
+        check = ("_no_bool", "-") if types.kind(operand.type) in types.LOOSE else None  # -true is not -1
+        return Code(self.guarded([operand], lambda x: negate.format(booleans.checked_operand(x, check, self.temp))),
+                    operand.type, operand.nullable)
 
     def _isnull(self, node: IsNull) -> Code:
         operand, test = self.value(node.operand), "is not None" if node.negated else "is None"
@@ -163,11 +165,10 @@ class Translator:
         if any(types.kind(p.type) == "str" for p in parts):  # a text or an error from that step on, never
             finite = False  # a float (a row key's "table + ':' + ...": one call less per change)
         ops = [step.op for step, _ in steps]
-        checked = [types.kind(p.type) in types.LOOSE and any(op in "*%" for op in ops[max(0, i - 1):i + 1])
-                   for i, p in enumerate(parts)]  # untyped operands of * and %: numbers, not texts or lists
+        checks = booleans.operand_checks([types.kind(p.type) for p in parts], ops)  # untyped operands
 
         def build(*names: str) -> str:
-            terms = [f"_num({n}, {ops[max(0, i - 1)]!r})" if checked[i] else n for i, n in enumerate(names)]
+            terms = [booleans.checked_operand(n, check, self.temp) for n, check in zip(names, checks, strict=True)]
             body = terms[0] + "".join(f" {op} {term}" for op, term in zip(ops, terms[1:], strict=False))
             decimal = f"_decimal_chain(({', '.join(terms)},), {tuple(ops)!r})"  # exact, or a clear error
             return decimal if types.kind(partial.type) == "decimal" else f"{'_finite' if finite else ''}({body})"
@@ -210,8 +211,7 @@ class Translator:
         if not types.comparable(left.type, right.type, node.op not in ("==", "!=")):
             raise ExpressionError(f"cannot compare {left.type} with {right.type}", node.offset, node.length,
                                   hint=types.compare_hint(left.type, right.type))
-        op = node.op
-        return left, right, lambda a, b: f"({a} {op} {b})"
+        return left, right, booleans.comparison(node.op, types.kind(left.type), types.kind(right.type))
 
     def membership(self, node: Binary, left: Code, right: Code):
         negate = "not " if node.op == "not in" else ""

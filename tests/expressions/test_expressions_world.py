@@ -328,9 +328,37 @@ JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_s
 @given(x=JSONISH, negated=st.booleans())
 @settings(max_examples=300, deadline=None)
 def test_membership_in_a_literal_list_takes_any_value(x, negated):
-    """``x in ['a', 1]`` is true when x equals an item, null for null, false otherwise: a list or an
-    object in x equals none of the literals (before: TypeError 'unhashable type', a dead letter)."""
+    """``x in ['a', 1]`` is true when x equals an item as JSON values do (true is not 1), null for
+    null, false otherwise: a list or an object in x equals none of the literals (before: TypeError
+    'unhashable type', a dead letter; and true was in [1])."""
     items = ["a", 1, "b c"]
     expression = compile_expression(f"x {'not in' if negated else 'in'} ['a', 1, 'b c']")
-    expected = None if x is None else any(x == item for item in items) != negated
+    expected = None if x is None else any(json_equal(x, item) for item in items) != negated
     assert expression({"x": x}) == expected
+
+
+def json_equal(a, b) -> bool:
+    """Equality of two JSON scalars or containers as JSON has it: a boolean equals only a boolean."""
+    if (type(a) is bool) is not (type(b) is bool):
+        return False
+    return a == b
+
+
+@given(x=JSONISH, y=st.none() | st.booleans() | st.integers(-2, 2) | st.floats(-2, 2) | st.text(max_size=2),
+       op=st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "+", "-", "/"]))
+@settings(max_examples=500, deadline=None)
+def test_booleans_are_no_numbers_for_untyped_fields(x, y, op):
+    """An untyped field holding true or false next to a number: == is JSON's (true is not 1),
+    ordering and + - / fail the event with a reason naming the boolean. Before, Python's bool
+    was an int there: true + 1 was 2, true == 1 and true > 0 were true (a typed field is refused
+    when the topology loads)."""
+    expression = compile_expression(f"x {op} y")
+    event = {"x": x, "y": y}
+    scalars = not isinstance(x, (list, dict))
+    if x is None or y is None:
+        assert expression(event) is None
+    elif op in ("==", "!=") and scalars:
+        assert expression(event) is (json_equal(x, y) if op == "==" else not json_equal(x, y))
+    elif bool in (type(x), type(y)) and {type(x), type(y)} <= {bool, int, float}:
+        with pytest.raises(TypeError, match="bool"):
+            expression(event)
