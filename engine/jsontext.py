@@ -36,6 +36,7 @@ import orjson
 
 MAX_DEPTH = 128  # levels of nesting of an event, or of a JSON value decoded from text
 MAX_DEAD_TEXT = 64 * 1024  # characters of undecodable text a dead letter keeps
+MAX_VALUE_BYTES = 16 * 1024 * 1024  # a longer value (a file's line, a Kafka message) is dead-lettered unread
 _BIG = 2.0 ** 63  # a float this large may be an integer orjson could not hold
 _CONTAINER = {dict, list}.__contains__
 _FLOAT = {float}.__contains__

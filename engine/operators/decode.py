@@ -26,6 +26,7 @@ from engine import lineage
 from engine.jsontext import (
     DEEP,
     MAX_DEPTH,
+    MAX_VALUE_BYTES,
     JsonTextError,
     check,
     check_batch,
@@ -42,7 +43,6 @@ from engine.operators.validate import split_valid
 from engine.records import META_FIELD, DeadLetter, RawBatch
 
 FORMATS = ("json", "string", "bytes")
-MAX_VALUE_BYTES = 16 * 1024 * 1024  # a longer value is dead-lettered unread
 _NULL = type(None)
 _ENVELOPE = b'{"schema":'  # how a Kafka Connect envelope starts (engine/operators/connect_json.py)
 _KINDS = {type(None): "null", list: "an array", str: "a string", int: "a number", float: "a number",
