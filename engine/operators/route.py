@@ -12,8 +12,9 @@ from engine.records import DeadLetter
 
 
 class Route:
-    """Each event goes to the first output whose predicate is true (``route``), or to every
-    such output (``branch``); events matching none go to ``otherwise`` when it is named."""
+    """Each event goes to the first output whose predicate is true (``route``: tried in order, the
+    ones after it not evaluated, so they cannot fail the event), or to every such output
+    (``branch``); events matching none go to ``otherwise`` when it is named."""
 
     kind = "route"
     first_match_only = True
@@ -28,8 +29,12 @@ class Route:
         self.otherwise = config.get("otherwise")
         self.outputs: List[str] = list(self.predicates) + ([self.otherwise] if self.otherwise else [])
         checks = [f"({p.test})" for p in self.predicates.values()]  # truthy exactly when true
-        body = ", ".join(checks)
-        self._matches = build_function("matches", f"def matches(e):\n    return ({body},)\n", step_id)
+        if self.first_match_only:  # tried in order: a predicate after the first that holds is not evaluated
+            body = "".join(f"    if {check}: return {index}\n" for index, check in enumerate(checks))
+            self._matches = build_function("matches", f"def matches(e):\n{body}    return -1\n", step_id)
+        else:
+            body = ", ".join(checks)
+            self._matches = build_function("matches", f"def matches(e):\n    return ({body},)\n", step_id)
 
     def process(self, batch: list):
         routed: Dict[str, list] = {name: [] for name in self.outputs}
@@ -46,17 +51,25 @@ class Route:
             self._send(event, hits, targets, fallback)
         return routed, deads
 
-    def _send(self, event, hits, targets, fallback) -> None:
-        sent = False
-        for hit, target in zip(hits, targets, strict=False):
-            if hit:
-                target.append(event)
-                sent = True
-                if self.first_match_only:
-                    return
-        if not sent and fallback is not None:
+    @staticmethod
+    def _send(event, hit, targets, fallback) -> None:
+        """``hit``: the index of the first output whose predicate holds, or -1."""
+        if hit >= 0:
+            targets[hit].append(event)
+        elif fallback is not None:
             fallback.append(event)
 
 
 class Branch(Route):
     first_match_only = False
+
+    @staticmethod
+    def _send(event, hits, targets, fallback) -> None:
+        """``hits``: per output, whether its predicate holds (every predicate is evaluated)."""
+        sent = False
+        for hit, target in zip(hits, targets, strict=True):
+            if hit:
+                target.append(event)
+                sent = True
+        if not sent and fallback is not None:
+            fallback.append(event)
