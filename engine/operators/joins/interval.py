@@ -16,7 +16,7 @@ event at ``r`` until it passes ``r + before``; a key holding nothing is forgotte
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
 from engine.durations import HINT as DURATION_HINT
@@ -32,25 +32,29 @@ from engine.records import DeadLetter
 from engine.values import parse_timestamp
 
 LEFT, RIGHT = 0, 1
+FIRST, LAST = datetime.min.replace(tzinfo=timezone.utc), datetime.max.replace(tzinfo=timezone.utc)
 
 
 class Buffered:
     """One key's events waiting for a match, ``(time, event)`` per side in arrival order, and its
-    clock: the latest event time seen and when (system time) it was seen."""
+    clock: the latest event time seen and when (system time) it was seen, and the latest system time
+    the key saw (``clock``: a restore tells the downtime by it)."""
 
-    __slots__ = ("left", "right", "latest", "seen_at")
+    __slots__ = ("left", "right", "latest", "seen_at", "clock")
 
     def __init__(self) -> None:
         self.left: List[Tuple[datetime, dict]] = []
         self.right: List[Tuple[datetime, dict]] = []
         self.latest: Optional[datetime] = None
         self.seen_at: Optional[datetime] = None
+        self.clock: Optional[datetime] = None
 
     def __getstate__(self):
-        return (self.left, self.right, self.latest, self.seen_at)
+        return (self.left, self.right, self.latest, self.seen_at, self.clock)
 
     def __setstate__(self, state) -> None:
-        self.left, self.right, self.latest, self.seen_at = state
+        self.left, self.right, self.latest, self.seen_at = state[:4]
+        self.clock = state[4] if len(state) > 4 else None  # a snapshot from before the clock was kept
 
     def __len__(self) -> int:
         return len(self.left) + len(self.right)
@@ -63,7 +67,19 @@ class IntervalKey(KeyLogic):
         s = self.s
         if s.latest is None or s.seen_at is None:
             return None
-        return s.latest + max(now - s.seen_at, timedelta(0)) - self.step.lateness
+        try:
+            return s.latest + max(now - s.seen_at, timedelta(0)) - self.step.lateness
+        except OverflowError:  # moved past the last timestamp: everything has closed
+            return LAST
+
+    def resume(self, now: datetime) -> None:
+        """Restored from a snapshot: the time the flow was down does not move the watermark on (else
+        the events replayed after the restart would be late, and what they match already freed)."""
+        s = self.s
+        if s.clock is not None and now > s.clock:
+            if s.seen_at is not None:
+                s.seen_at += now - s.clock
+            s.clock = now
 
     def add(self, pairs: list, now: datetime) -> Released:
         step, s = self.step, self.s
@@ -97,6 +113,8 @@ class IntervalKey(KeyLogic):
         return [], []
 
     def _free(self, now: datetime) -> None:
+        if self.s.clock is None or now > self.s.clock:
+            self.s.clock = now
         mark = self.watermark(now)
         if mark is None:
             return
@@ -112,7 +130,10 @@ class IntervalKey(KeyLogic):
         ends = [t + step.after for t, _ in s.left[:1]] + [t + step.before for t, _ in s.right[:1]]
         if not ends or s.latest is None or s.seen_at is None:
             return None
-        return s.seen_at + (min(ends) - s.latest) + step.lateness + timedelta(microseconds=1)
+        try:
+            return s.seen_at + (min(ends) - s.latest) + step.lateness + timedelta(microseconds=1)
+        except OverflowError:  # an end long before the latest time: due already
+            return s.seen_at
 
     @property
     def disposable(self) -> bool:
@@ -136,6 +157,15 @@ class IntervalJoin(TwoInputStep):
         self.before = self._duration(config, "before")
         self.after = self._duration(config, "after")
         self.lateness = self._duration(config, "allowed_lateness")
+        try:  # how far from an event time the state computes
+            reach = max(self.before, self.after) + self.lateness
+        except OverflowError:
+            reach = timedelta.max
+        if reach >= (LAST - FIRST) / 2:  # no event time would be far enough from both ends
+            raise ConfigError(f"the interval and the allowed lateness reach {reach.days} days from an event time, "
+                              "more than half the range of timestamps", ("allowed_lateness",),
+                              hint="durations of at most a few thousand years")
+        self._earliest, self._last = FIRST + reach, LAST - reach
         self.fields = {name: compile_option(text, right_fields, ("fields", name))
                        for name, text in config["fields"].items()}
         added = {name: expression.type for name, expression in self.fields.items()}
@@ -171,6 +201,9 @@ class IntervalJoin(TwoInputStep):
                 continue
             try:
                 at = _time(time_of(event))
+                if not self._earliest <= at <= self._last:
+                    raise ValueError(f"the event time {at.isoformat()} is too close to the limits of timestamps "
+                                     "for the interval and the allowed lateness")
             except Exception as exc:  # noqa: BLE001
                 deads.append(DeadLetter(event, self.step_id, f"{time_option}: {describe(exc)}"))
                 continue

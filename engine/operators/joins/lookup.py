@@ -125,8 +125,10 @@ class Lookup:
             else:
                 missing.append(key)
         if missing:
-            self.queries += 1
-            read = self.reader.read(missing)
+            read: Dict[Any, tuple] = {}
+            for same_type in _by_type(missing):  # a list of mixed types would be read as the database guesses
+                self.queries += 1
+                read.update(self.reader.read(same_type))
             for key in missing:
                 row = read.get(key, _ABSENT)
                 found[key] = row
@@ -135,6 +137,18 @@ class Lookup:
             while len(cache) > self.capacity:
                 cache.popitem(last=False)
         return found
+
+
+def _by_type(keys: list) -> List[list]:
+    """``keys`` in lists of one type each: a key of another type than the column fails its own query
+    (the batch's events are then read one by one, that key's a dead letter) rather than being read
+    as the type the database makes of a list mixing it with keys of the column's type (a miss)."""
+    if all(type(key) is type(keys[0]) for key in keys):
+        return [keys]
+    groups: Dict[type, list] = {}
+    for key in keys:
+        groups.setdefault(type(key), []).append(key)
+    return list(groups.values())
 
 
 class DuckDBTable:

@@ -121,6 +121,13 @@ class TableRow(KeyLogic):
     def next_notification(self) -> Optional[datetime]:
         return self.s.held[0][0] if self.s.held else None
 
+    def resume(self, now: datetime) -> None:
+        """Restored from a snapshot: the downtime is not waiting (the rows the held events wait for
+        may come with the input replayed after the restart), so each held event waits ``wait`` again."""
+        if self.s.held and self.step.wait is not None:
+            deadline = now + self.step.wait
+            self.s.held = [(max(at, deadline), event) for at, event in self.s.held]
+
     @property
     def disposable(self) -> bool:
         return not self.s.present and not self.s.held
