@@ -46,7 +46,8 @@ def test_connectors_and_operators_do_not_know_yaml():
 CORE = ("engine.records", "engine.metrics", "engine.errors", "engine.hints", "engine.values", "engine.durations",
         "engine.jsontext", "engine.resources", "engine.lineage", "engine.stopping",
         "engine.notices", "engine.run_context", "engine.clock", "engine.postgres_errors", "engine.sql_names",
-        "engine.frozen", "engine.steering", "engine.thread_state", "engine.shares", "engine.infinite_dates")
+        "engine.frozen", "engine.steering", "engine.thread_state", "engine.shares", "engine.infinite_dates",
+        "engine.unavailable")
 # room -> the rooms it may import (besides itself and the core modules); docs/architecture.md draws it
 ROOMS = {
     "engine.expressions": (),

@@ -3,7 +3,8 @@
 DuckDB allows one writing process per database file, so the sink has a single partition and
 one connection; other processes query the database through the flow (``duckdb_live``). Rows
 go in as one ``INSERT ... SELECT`` from a registered Arrow table, which measured ~290k rows/s
-against ~2k rows/s for ``executemany``.
+against ~2k rows/s for ``executemany`` (an upsert of a batch holding Debezium's placeholders of
+unchanged values: one per set of columns its rows keep, ``unchanged``).
 
 Columns, their types and the per-value checks are in ``duckdb_columns``: events are encoded
 into checked rows before the batch reaches the writer (``encoder``), so a value DuckDB would
@@ -26,7 +27,8 @@ from engine.connectors.duckdb_live import serve
 from engine.connectors.errors import ConnectorError
 from engine.connectors.row_encoding import row_encoder
 from engine.connectors.table_specs import single_table
-from engine.connectors.table_sql import column_differences, create_sql, insert_sql, key_difference, quote, rows_to_write
+from engine.connectors.table_sql import column_differences, create_sql, insert_sql, key_difference, quote
+from engine.connectors.unchanged import Part, Unchanged, parts_to_write
 from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import StepCounters
 
@@ -51,26 +53,34 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
         self._insert = insert_sql(sink.table, self._columns, sink.key, quote(_BATCH_VIEW))
         names = [c.name for c in self._columns]
         self._key_positions = [names.index(k) for k in sink.key or []]
+        self._unchanged = Unchanged(self._columns, sink.key)
 
     def write_batch(self, values: List[List[tuple]]) -> None:
-        rows, count = rows_to_write(values, self._key_positions)
-        if not rows:
+        parts, count = parts_to_write(values, self._key_positions, self._unchanged)
+        if not parts:
             return
-        self._write(rows)
+        self._write(parts)
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)
 
-    def _write(self, rows: List[tuple]) -> None:
-        arrow = arrow_table(self._columns, rows)
+    def _write(self, parts: List[Part]) -> None:
+        """One transaction: each part's rows, leaving the columns it keeps out of the update
+        (engine/connectors/unchanged.py; one part keeping none, unless the batch holds placeholders)."""
+        arrows = [(kept, arrow_table(self._columns, rows)) for kept, rows in parts]
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            con.register(_BATCH_VIEW, arrow)
-            con.execute(self._insert)
+            for n, (kept, arrow) in enumerate(arrows):
+                if n:
+                    con.unregister(_BATCH_VIEW)
+                con.register(_BATCH_VIEW, arrow)
+                con.execute(insert_sql(self._sink.table, self._columns, self._sink.key, quote(_BATCH_VIEW), keep=kept)
+                            if kept else self._insert)
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
-            raise ConnectorError(f"duckdb sink: writing {len(rows)} events into '{self._sink.table}' failed "
+            rows = sum(arrow.num_rows for _, arrow in arrows)
+            raise ConnectorError(f"duckdb sink: writing {rows} events into '{self._sink.table}' failed "
                                  f"(nothing written): {str(exc).splitlines()[0]}") from None
         finally:
             con.unregister(_BATCH_VIEW)

@@ -23,7 +23,7 @@ from engine.connectors.duckdb_live import serve
 from engine.connectors.duckdb_positions import Positions, Winner, batch_arrow
 from engine.connectors.duckdb_view_checks import view_problem
 from engine.connectors.errors import ConnectorError
-from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
+from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan_batch
 from engine.connectors.table_sql import insert_sql, quote
 from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import StepCounters
@@ -35,7 +35,8 @@ class _Table(TableSpec):
     def __init__(self, name: str, spec: dict) -> None:
         super().__init__(_LABEL, name, spec, Column.in_duckdb)
         self.positions = Positions(name, self.columns, self.key)
-        self.upsert = insert_sql(name, self.columns, self.key, f"{quote(_BATCH_VIEW)} WHERE NOT __vf_deleted")
+        self.source = f"{quote(_BATCH_VIEW)} WHERE NOT __vf_deleted"
+        self.upsert = insert_sql(name, self.columns, self.key, self.source)
         self.delete = (f"DELETE FROM {quote(name)} t USING {quote(_BATCH_VIEW)} d WHERE d.__vf_deleted AND "
                        f"{self.positions.key_match('t', 'd')}")
         self.winners = self.positions.winners_sql(_BATCH_VIEW)
@@ -70,12 +71,13 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
         changes = [c for batch in values for c in batch]
         if not changes:
             return
-        planned = plan(self._sink.tables, changes)
+        rounds, unchanged = plan_batch(self._sink.tables, changes)
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            for table, winners in planned.items():
-                self._apply(table, winners)
+            for planned in rounds:
+                for table, winners in planned.items():
+                    self._apply(table, winners, unchanged)
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
@@ -84,9 +86,13 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=len(changes), events_out=len(changes))
 
-    def _apply(self, table: _Table, winners: Dict[tuple, Winner]) -> None:
-        """Keep the changes not older than the table's positions; apply them and store their positions."""
+    def _apply(self, table: _Table, winners: Dict[tuple, Winner], unchanged: bool) -> None:
+        """Keep the changes not older than the table's positions; apply them and store their positions.
+        ``unchanged``: the batch holds placeholders, upserted in spans (engine/connectors/unchanged.py)."""
         con = self._con
+        upserts = [table.upsert]
+        if unchanged:
+            winners, upserts = table.unchanged.upserts(winners, table.name, table.source, True, table.upsert)
         batch = batch_arrow(table.columns, table.positions.batch_extra, winners)
         con.register(_BATCH_VIEW, batch)
         try:
@@ -97,7 +103,8 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
                 con.unregister(_BATCH_VIEW)
                 con.register(_BATCH_VIEW, batch.take(sorted(indices)))
             con.execute(table.delete)
-            con.execute(table.upsert)
+            for upsert in upserts:
+                con.execute(upsert)
             con.execute(table.record)
         finally:
             try:

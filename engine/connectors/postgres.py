@@ -3,12 +3,13 @@
 The same modes as the DuckDB sink (``duckdb.py``), over psycopg 3: ``append`` copies the
 batch into the table; ``upsert`` copies it into a temporary staging table, then one
 ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE`` moves it (the last event of a key in a
-batch wins). Columns and their checks are ``postgres_columns``'s: events are encoded into
-checked rows before the batch reaches the writer, so a value PostgreSQL would refuse
-dead-letters its own event and the rest of the batch commits. The table is created when
-missing, otherwise checked against the declared columns (and key) when the flow starts: a
-difference stops it with one line naming the sink. The connection (DSN, environment,
-reconnecting) is ``postgres_connection``'s.
+batch wins; a batch holding Debezium's placeholders of unchanged values moves in one statement
+per set of columns its rows keep, ``unchanged``). Columns and their checks are
+``postgres_columns``'s: events are encoded into checked rows before the batch reaches the
+writer, so a value PostgreSQL would refuse dead-letters its own event and the rest of the
+batch commits. The table is created when missing, otherwise checked against the declared
+columns (and key) when the flow starts: a difference stops it with one line naming the sink.
+The connection (DSN, environment, reconnecting) is ``postgres_connection``'s.
 
 Delivery: ``upsert`` is idempotent, so replays after recovery are effectively once; ``append``
 is at-least-once (a replayed batch is inserted again). Several processes may write one table
@@ -31,7 +32,8 @@ from engine.connectors.postgres_connection import WRITE_LOCK, Connection, write_
 from engine.connectors.postgres_plan import conflict_message, table_problems
 from engine.connectors.row_encoding import row_encoder
 from engine.connectors.table_specs import single_table
-from engine.connectors.table_sql import create_sql, insert_sql, quote, rows_to_write
+from engine.connectors.table_sql import create_sql, insert_sql, quote
+from engine.connectors.unchanged import Part, Unchanged, parts_to_write
 from engine.connectors.wiring import SinglePartitionSink
 from engine.durations import parse_duration
 from engine.metrics import StepCounters
@@ -82,6 +84,7 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
         self._insert = insert_sql(sink.table, self._columns, sink.key, quote(self._stage), cast=False)  # same types
         names = [c.name for c in self._columns]
         self._key_positions = [names.index(k) for k in sink.key or []]
+        self._unchanged = Unchanged(self._columns, sink.key)
         self._lock = [write_lock_name(sink.schema, [sink.table])]
         self._con = Connection(sink.dsn, sink.schema, LABEL, sink.reconnect, self._prepare)
         self._con.open()
@@ -92,22 +95,30 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
             create_stage(conn, self._stage, self._columns)
 
     def write_batch(self, values: List[List[tuple]]) -> None:
-        rows, count = rows_to_write(values, self._key_positions)
-        if not rows:
+        parts, count = parts_to_write(values, self._key_positions, self._unchanged)
+        if not parts:
             return
-        self._con.transaction(lambda conn: self._write(conn, rows),
-                              f"writing {len(rows)} events into '{self._sink.table}' (nothing written)")
+        rows = sum(len(part) for _, part in parts)
+        self._con.transaction(lambda conn: self._write(conn, parts),
+                              f"writing {rows} events into '{self._sink.table}' (nothing written)")
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=count, events_out=count)
 
-    def _write(self, conn: psycopg.Connection, rows: List[tuple]) -> None:
+    def _write(self, conn: psycopg.Connection, parts: List[Part]) -> None:
+        """Each part's rows, leaving the columns it keeps out of the update (engine/connectors/unchanged.py;
+        one part keeping none, unless the batch holds placeholders)."""
         if not self._sink.key:
-            copy_rows(conn, self._sink.table, self._columns, rows)
+            copy_rows(conn, self._sink.table, self._columns, parts[0][1])
             return
-        copy_rows(conn, self._stage, self._columns, rows)
-        with conn.pipeline():  # one round trip: the upsert under its table's lock (postgres_connection)
-            conn.execute(WRITE_LOCK, self._lock)
-            conn.execute(self._insert)
+        for n, (kept, rows) in enumerate(parts):
+            copy_rows(conn, self._stage, self._columns, rows)
+            with conn.pipeline():  # one round trip: the upsert under its table's lock (postgres_connection)
+                if not n:
+                    conn.execute(WRITE_LOCK, self._lock)
+                conn.execute(insert_sql(self._sink.table, self._columns, self._sink.key, quote(self._stage),
+                                        cast=False, keep=kept) if kept else self._insert)
+                if n < len(parts) - 1:
+                    conn.execute(f"DELETE FROM {quote(self._stage)}")  # the next part's turn
 
     def snapshot(self) -> None:
         return None

@@ -28,7 +28,7 @@ from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres import LABEL, STAGE_PREFIX, PostgresSink, copy_rows, create_stage, ensure_table, seconds
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
 from engine.connectors.postgres_connection import WRITE_LOCK, Connection, describe, write_lock_name
-from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan
+from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan_batch
 from engine.connectors.table_sql import insert_sql, quote
 from engine.connectors.wiring import SinglePartitionSink
 from engine.metrics import StepCounters
@@ -42,13 +42,13 @@ class _Table(TableSpec):
         self.stage = STAGE_PREFIX + name
         self.staged = self.columns + self.positions.batch_extra
         stage, positions = quote(self.stage), self.positions
-        self.statements = [
-            (f"DELETE FROM {stage} b USING {quote(positions.name)} p "  # older than what the row holds
+        self.source = f"{stage} WHERE NOT __vf_deleted"
+        self.upsert = insert_sql(name, self.columns, self.key, self.source, cast=False)
+        self.before = [  # the upsert's: drop what is older than what the row holds, delete
+            (f"DELETE FROM {stage} b USING {quote(positions.name)} p "
              f"WHERE {positions.key_match('p', 'b')} AND NOT ({positions.applies_sql()})"),
-            f"DELETE FROM {quote(name)} t USING {stage} d WHERE d.__vf_deleted AND {positions.key_match('t', 'd')}",
-            insert_sql(name, self.columns, self.key, f"{stage} WHERE NOT __vf_deleted", cast=False),
-            positions.record_sql(self.stage),
-        ]
+            f"DELETE FROM {quote(name)} t USING {stage} d WHERE d.__vf_deleted AND {positions.key_match('t', 'd')}"]
+        self.record = positions.record_sql(self.stage)
 
 
 class _TablesWriter(StatefulSinkPartition[List[Change], None]):
@@ -77,20 +77,30 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
         changes = [c for batch in values for c in batch]
         if not changes:
             return
-        planned = plan(self._sink.tables, changes)
-        self._con.transaction(lambda conn: self._write(conn, planned),
+        rounds, unchanged = plan_batch(self._sink.tables, changes)
+        self._con.transaction(lambda conn: self._write(conn, rounds, unchanged),
                               f"writing a batch of {len(changes)} row changes (nothing written)")
         if self._sink.metrics is not None:
             self._sink.metrics.add(events_in=len(changes), events_out=len(changes))
 
-    def _write(self, conn: psycopg.Connection, planned: Dict[_Table, Dict[tuple, Winner]]) -> None:
-        for table, winners in planned.items():
-            copy_rows(conn, table.stage, table.staged, batch_rows(winners))
-        with conn.pipeline():  # every statement of every table in one round trip
-            # first the tables' lock (postgres_connection): another writer's positions are then committed
-            conn.execute(WRITE_LOCK, self._lock)
-            for table in planned:
-                for statement in table.statements:
+    def _write(self, conn: psycopg.Connection, rounds: List[Dict[_Table, Dict[tuple, Winner]]],
+               unchanged: bool) -> None:
+        """Each round (one unless the batch holds placeholders, table_specs.plan_batch) in one
+        round trip, the first under the tables' lock."""
+        for n, planned in enumerate(rounds):
+            statements: List[str] = []
+            for table, winners in planned.items():
+                upserts = [table.upsert]
+                if unchanged:  # upserted in spans (engine/connectors/unchanged.py)
+                    winners, upserts = table.unchanged.upserts(winners, table.name, table.source, False, table.upsert)
+                copy_rows(conn, table.stage, table.staged, batch_rows(winners))
+                statements += [*table.before, *upserts, table.record]
+                if n < len(rounds) - 1:
+                    statements.append(f"DELETE FROM {quote(table.stage)}")  # the next round's turn
+            with conn.pipeline():  # every statement of every table in one round trip
+                if not n:  # first the tables' lock (postgres_connection): another writer's positions are then committed
+                    conn.execute(WRITE_LOCK, self._lock)
+                for statement in statements:
                     conn.execute(statement)
 
     def snapshot(self) -> None:

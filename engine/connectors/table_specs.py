@@ -7,8 +7,9 @@ tables (``tables``): each event is a row change, ``table`` (which declared table
 without an ``lsn``, the domain event's ``position`` that ``unnest`` kept). An update whose
 ``before`` has another key than its ``after`` (a primary-key change) deletes the old key and
 upserts the new one, both at the update's position. Within a batch the changes of each
-(table, key) are folded by the positions rule (``plan``); each sink then applies the plan in
-one transaction. What the sinks share is here; how a batch reaches each database is not.
+(table, key) are folded by the positions rule (``plan``; in rounds when a change holds a
+placeholder of an unchanged value, ``plan_batch``); each sink then applies the plan in one
+transaction. What the sinks share is here; how a batch reaches each database is not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_positions import BATCH_EXTRA, PREFIX, Position, Winner, fold, read_position
 from engine.connectors.errors import ConnectorError, ReservedName, Unwritable
 from engine.connectors.row_encoding import row_encoder
+from engine.connectors.unchanged import Unchanged
 from engine.errors import ConfigError
 
 ColumnOf = Callable[[str, str], Column]  # (name, YAML type) -> the database's column
@@ -60,6 +62,7 @@ class TableSpec:
             raise ReservedName(f"{label}: table '{name}': column name '{clash[0]}' is reserved")
         names = [c.name for c in self.columns]
         self.key_positions = [names.index(c.name) for c in self.key_columns]
+        self.unchanged = Unchanged(self.columns, self.key)  # the columns that may carry a placeholder
 
     # built on first use: validate makes TableSpecs only to check them (~1 ms of compile() each)
     @cached_property
@@ -136,6 +139,36 @@ def plan(tables: Mapping[str, T], changes: List[Change]) -> Dict[T, Dict[tuple, 
             fold(winners, True, old, table.padded(old), position)
         fold(winners, deleting, ident, row, position)
     return planned
+
+
+def plan_batch(tables: Mapping[str, T], changes: List[Change]) -> Tuple[List[Dict[T, Dict[tuple, Winner]]], bool]:
+    """``plan`` in rounds, applied one after the other in the batch's transaction, and whether
+    a change to write holds a placeholder of an unchanged value (engine/connectors/unchanged.py).
+
+    One round, ``plan``'s, unless it does. A change holding one depends on its row as it was
+    before it, so a fold must not drop the change before it: when its key changed earlier in
+    the batch, it starts the key's next round (each round goes through the positions rule).
+    """
+    planned = plan(tables, changes)
+    if not any(table.unchanged.in_winners(winners) for table, winners in planned.items()):
+        return [planned], False
+    rounds: List[Dict[T, Dict[tuple, Winner]]] = []
+    at: Dict[Tuple[str, tuple], int] = {}  # each key's round
+
+    def add(table: T, deleting: bool, key: tuple, row: tuple, position: Optional[Position], depends: bool) -> None:
+        turn = at.get((table.name, key))
+        turn = 0 if turn is None else turn + depends
+        at[(table.name, key)] = turn
+        if turn == len(rounds):
+            rounds.append({})
+        fold(rounds[turn].setdefault(table, {}), deleting, key, row, position)
+
+    for name, deleting, ident, row, position, old in changes:
+        table = tables[name]
+        if old is not None:
+            add(table, True, old, table.padded(old), position, False)
+        add(table, deleting, ident, row, position, not deleting and bool(table.unchanged.kept(row)))
+    return rounds, True
 
 
 def check_tables(label: str, options: Mapping, make: Callable[[str, dict], TableSpec]) -> None:

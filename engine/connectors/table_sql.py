@@ -9,7 +9,7 @@ database) stays in each sink's own module.
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Union
 
 from engine.connectors.duckdb_columns import Column
 from engine.sql_names import quote  # noqa: F401 - this module's interface too
@@ -49,10 +49,12 @@ def create_sql(table: str, columns: List[Column], key: Optional[List[str]]) -> s
     return f"CREATE TABLE IF NOT EXISTS {quote(table)} ({', '.join(parts)})"
 
 
-def insert_sql(table: str, columns: List[Column], key: Optional[List[str]], source: str, cast: bool = True) -> str:
+def insert_sql(table: str, columns: List[Column], key: Optional[List[str]], source: str, cast: bool = True,
+               keep: Collection[str] = ()) -> str:
     """INSERT ... SELECT from ``source`` (SQL text naming a relation with those columns, a
-    ``WHERE`` may follow it); an upsert updates non-key columns. ``cast``: each column cast
-    to its type (a source of other types, DuckDB's Arrow batch); without, taken as it is."""
+    ``WHERE`` may follow it); an upsert updates non-key columns, but for those in ``keep``
+    (the table keeps their stored values: engine/connectors/unchanged.py). ``cast``: each column
+    cast to its type (a source of other types, DuckDB's Arrow batch); without, taken as it is."""
     names = ", ".join(quote(c.name) for c in columns)
     select = ", ".join(f"CAST({quote(c.name)} AS {c.sql_type})" if cast else quote(c.name) for c in columns)
     sql = f"INSERT INTO {quote(table)} ({names}) SELECT {select} FROM {source}"
@@ -60,22 +62,16 @@ def insert_sql(table: str, columns: List[Column], key: Optional[List[str]], sour
         return sql
     keys = {k.lower() for k in key}
     updates = [f"{quote(c.name)} = EXCLUDED.{quote(c.name)}" for c in columns
-               if c.name.lower() not in keys]
+               if c.name.lower() not in keys and c.name not in keep]
     target = ", ".join(quote(k) for k in key)
     action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
     return f"{sql} ON CONFLICT ({target}) {action}"
 
 
-def rows_to_write(values: List[List[tuple]], key_positions: List[int]) -> Tuple[List[tuple], int]:
-    """The rows of a sink's ``write_batch`` (a list of encoded batches), the last per key when
-    the table has one, and how many events they came from."""
-    rows = [r for batch in values for r in batch]
-    count = len(rows)
-    return (last_per_key(rows, key_positions) if key_positions and rows else rows), count
-
-
-def last_per_key(rows: List[tuple], key_positions: List[int]) -> List[tuple]:
-    """The last row of each key, in first-seen key order.
+def last_per_key(rows: List[tuple], key_positions: List[int],
+                 merge: Optional[Callable[[tuple, tuple], tuple]] = None) -> List[tuple]:
+    """The last row of each key, in last-seen key order; with ``merge``, ``merge(earlier, later)``
+    of a key's rows, one after the other.
 
     One upsert statement that meets a key twice does not apply the later row (DuckDB 1.x
     keeps the first, older versions and PostgreSQL raise), yet the later event is the newer state.
@@ -93,6 +89,6 @@ def last_per_key(rows: List[tuple], key_positions: List[int]) -> List[tuple]:
         except TypeError:  # an unhashable key value: compare its JSON text
             from engine.connectors.jsonl import encode_value  # rare: not imported to check tables (validate)
             ident = encode_value(list(ident))
-        latest.pop(ident, None)
-        latest[ident] = row
+        earlier = latest.pop(ident, None)
+        latest[ident] = row if earlier is None or merge is None else merge(earlier, row)
     return list(latest.values())

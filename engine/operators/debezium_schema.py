@@ -15,12 +15,12 @@ from engine.operators.debezium_types import (
     DECIMAL,
     IMMUTABLE,
     LOGICAL,
-    UNAVAILABLE_ARRAYS,
     DecodeError,
     check_scale,
     connect_float,
     decimal_bytes,
 )
+from engine.unavailable import UNAVAILABLE_ARRAYS
 
 Converters = List[Tuple[str, Callable]]  # (column, converter of its non-null values)
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Callable, Dict, Optional
 
 from engine.infinite_dates import INFINITE_EPOCH_DAYS
+from engine.unavailable import UNAVAILABLE
 from engine.values import infinite_epochs, loads_json_text, parse_timestamp
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
@@ -30,11 +31,6 @@ _EPOCH_DATE = date(1970, 1, 1)
 # (engine.values.infinite_epochs): Python has no infinite datetime, so they become
 # engine.values.INFINITY / MINUS_INFINITY (datetime.max / min in a subclass that JSON sinks
 # write as "infinity" / "-infinity" and DuckDB stores as infinity).
-# what Debezium writes for an unchanged TOAST value it could not read (PG connector docs,
-# *Toasted values*: the default of unavailable.value.placeholder): text columns carry it as text,
-# json/jsonb as that text too, arrays as [placeholder] or, for int/bigint/date arrays, its bytes
-UNAVAILABLE = "__debezium_unavailable_value"
-UNAVAILABLE_ARRAYS = ([UNAVAILABLE], list(UNAVAILABLE.encode()))
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 _SHORT_BITS = 12_000  # up to ~3,600 digits an integer goes to Decimal through its text
 
