@@ -11,8 +11,25 @@ value their table holds for a column that carries one (engine/connectors/unchang
 
 from __future__ import annotations
 
+from typing import Optional
+
 UNAVAILABLE = "__debezium_unavailable_value"
 UNAVAILABLE_ARRAYS = ([UNAVAILABLE], list(UNAVAILABLE.encode()))
 # The same values in a table sink's `json` column: the compact JSON text the sinks write for
 # them (engine/connectors/jsonl.py's encode_value; tests/connectors/test_unchanged.py checks it)
 UNAVAILABLE_JSON = (f'"{UNAVAILABLE}"', f'["{UNAVAILABLE}"]', "[" + ",".join(map(str, UNAVAILABLE.encode())) + "]")
+
+
+def carries(row: dict) -> bool:
+    """Whether a value of ``row`` is the placeholder (three scans in C, comparing: a text of
+    another length is told apart at once, a list from a text by its type)."""
+    values = row.values()
+    return UNAVAILABLE in values or UNAVAILABLE_ARRAYS[0] in values or UNAVAILABLE_ARRAYS[1] in values
+
+
+def kept(row: dict, stored: Optional[dict]) -> dict:
+    """``row`` with each placeholder replaced by ``stored``'s value of that field (the value the
+    update left unchanged), or None when nothing is stored (the value is unknown)."""
+    old = stored if type(stored) is dict else {}
+    return {name: old.get(name) if value == UNAVAILABLE or value in UNAVAILABLE_ARRAYS else value
+            for name, value in row.items()}

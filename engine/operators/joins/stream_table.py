@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from engine import clock
+from engine import clock, unavailable
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
 from engine.errors import ConfigError
@@ -97,7 +97,10 @@ class TableRow(KeyLogic):
                 if step.left:
                     out.append(step.enrich(event, None))
             else:  # (UPSERT, row)
-                s.row, s.present = tag[1], True
+                row = tag[1]
+                if type(row) is dict and unavailable.carries(row):  # Debezium's unchanged TOAST value:
+                    row = unavailable.kept(row, s.row if s.present else None)  # the row's own is kept
+                s.row, s.present = row, True
                 if s.held:
                     out += [step.enrich(held, s.row) for _, held in s.held]
                     s.held = ()
