@@ -34,6 +34,7 @@ from engine.connectors.kafka_admin import cluster_metadata
 from engine.connectors.kafka_align import alignment
 from engine.connectors.kafka_health import BrokerHealth, commit_at_end, config_key, quiet
 from engine.connectors.kafka_health import committed as committed_offsets
+from engine.connectors.kafka_meta import message_meta, time_of
 from engine.connectors.kafka_tuning import (
     BOUNDED,
     CATCH_UP_POLLS,
@@ -42,6 +43,7 @@ from engine.connectors.kafka_tuning import (
     EPOCH_END_SLACK,
     EPOCH_END_WAIT,
     IDLE_WAIT,
+    OUT_OF_RANGE,
     POLL_WAIT,
     PREFETCH,
 )
@@ -111,7 +113,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._origin = f"{topic}[{partition}]"
         self._tp = TopicPartition(topic, partition)  # for the per-batch watermark lookups
         self._consumer_config = config
-        self._consumer = Consumer({**PREFETCH, **({} if source.tail else BOUNDED), **config,
+        self._consumer = Consumer({**PREFETCH, **({} if source.tail else BOUNDED), **OUT_OF_RANGE, **config,
                                    "enable.auto.commit": False, "enable.partition.eof": not source.tail,
                                    "error_cb": source.health.error})
         self._written: Optional[int] = None  # the offset at the last snapshot: see snapshot()
@@ -155,12 +157,19 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         metadata first takes 5-55 ms (if it fails, the assignment works as before). One reader
         after the other, bench/kafka_throughput.py's 4 took 70-220 ms to build; with the waits on
         threads, 12-14 ms (the first message reached the sink 10-50 ms sooner, 4 runs each). The
-        reader reads nothing until it is assigned (``_consume``)."""
+        reader reads nothing until it is assigned (``_consume``). ``latest`` is made the partition's
+        end offset here: its snapshots held no offset until a message came, and a flow restarted
+        from them started at the new end, past every message sent while it was down."""
         try:
             try:
                 self._consumer.list_topics(self._topic, timeout=min(self._source.timeout, _LEADER_WAIT))
             except KafkaException:
                 pass
+            if offset == OFFSET_END:  # an offset the snapshots keep: a resumed "latest" lost what came meanwhile
+                try:
+                    offset = self._next = self._consumer.get_watermark_offsets(self._tp, self._source.timeout)[1]
+                except KafkaException:
+                    pass
             self._consumer.assign([TopicPartition(self._topic, self._partition, offset)])
         except Exception as exc:  # noqa: BLE001 - raised by the worker, at its next read
             self._assign_error = exc
@@ -178,7 +187,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
             return []
         self._empty_polls = 0
         self._report(messages)
-        meta = [_message_meta(message) for message in messages] if self._source.metadata else None
+        meta = [message_meta(message) for message in messages] if self._source.metadata else None
         return [RawBatch(list(map(_value, messages)), self._origin, offsets=_offsets(messages), meta=meta)]
 
     def _report(self, delivered: list) -> None:
@@ -190,9 +199,9 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         _, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
         if high >= 0 and self._next is not None:
             gauges.put("lag", self._origin, max(0, high - self._next))
-        stamp = _stamp(delivered[-1])
-        if stamp >= 0:
-            at = datetime.fromtimestamp(stamp / 1000, timezone.utc).isoformat()
+        instant = time_of(_stamp(delivered[-1]))
+        if instant is not None:
+            at = instant.isoformat()
             gauges.set("last_event", at)
             gauges.put("last_event_per_partition", self._origin, at)  # the HTTP metrics show each
 
@@ -322,18 +331,6 @@ def _within(messages: list, limit: int) -> int:
             break
         count += 1
     return count
-
-
-def _message_meta(message) -> dict:
-    key = message.key()
-    kind, stamp = message.timestamp()
-    return {
-        "topic": message.topic(), "partition": message.partition(), "offset": message.offset(),
-        "key": key.decode("utf-8", "replace") if isinstance(key, bytes) else key,
-        "timestamp": datetime.fromtimestamp(stamp / 1000, timezone.utc) if kind else None,
-        "headers": {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
-                    for k, v in (message.headers() or [])},
-    }
 
 
 class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):

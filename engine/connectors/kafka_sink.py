@@ -24,11 +24,17 @@ from engine.connectors.kafka_topics import TopicCheck
 from engine.connectors.kafka_warm_up import warm_up
 from engine.connectors.worker_parts import WorkerPartitionedSink
 from engine.metrics import Gauges, StepCounters
+from engine.values import to_str
 
 KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD = "_key", "_topic", "_headers", "_meta"
 ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
 
 _MAX_MESSAGE_BYTES = 1_000_000  # librdkafka's default message.max.bytes
+# librdkafka refuses a message at ``produce`` (MSG_SIZE_TOO_LARGE, raised in the sink: the flow
+# stopped, and again after every restart) when its key, value and headers plus this much (a v2
+# record's largest varints and attributes, RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD) are over
+# ``message.max.bytes``; a header costs its name, its value and at most 10 bytes of lengths.
+_OVERHEAD, _HEADER_OVERHEAD = 36, 10
 # Delivery is confirmed at each epoch's end, and also after this many messages since the last
 # confirmation: it bounds what is held in memory, under librdkafka's 100,000-message queue.
 _CONFIRM_AT = 50_000
@@ -56,7 +62,10 @@ def _encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCheck) -
             for name in ENVELOPE_FIELDS:
                 body.pop(name, None)
         headers = event.get(HEADERS_FIELD)
-        return topic, key, _value(body, key, max_bytes), _headers(headers) if headers else None
+        if not headers:
+            return topic, key, _value(body, key, max_bytes), None
+        headers, size = _headers(headers)
+        return topic, key, _value(body, key, max_bytes, size), headers
 
     return encode
 
@@ -67,6 +76,7 @@ def _batch_encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCh
     its value is a copy without the key, its key the text itself when ASCII (librdkafka takes
     it as it is); any other event goes through ``_encoder``'s ``encode``."""
     encode = _encoder(default_topic, max_bytes, topics)
+    limit = max_bytes - _OVERHEAD
 
     def encode_all(events: list) -> List[Message]:
         if not default_topic:
@@ -89,7 +99,7 @@ def _batch_encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCh
                 value = dumps(body, _exact)  # positional: orjson parses no keyword (~400 instructions)
             except JSONEncodeError:
                 value = _value(body, key, max_bytes)  # the fallback encoding, as per event
-            if len(value) + (len(key) if key else 0) > max_bytes:
+            if len(value) + (len(key) if key else 0) > limit:
                 value = _value(body, key, max_bytes)  # raises: the refusal and its text are _value's
             append((default_topic, key, value, None))
         return messages
@@ -97,19 +107,26 @@ def _batch_encoder(default_topic: Optional[str], max_bytes: int, topics: TopicCh
     return encode_all
 
 
-def _value(body: dict, key, max_bytes: int) -> bytes:
-    """The message value of ``body``; Unwritable when it and ``key`` are over ``max_bytes``."""
+def _value(body: dict, key, max_bytes: int, headers_size: int = 0) -> bytes:
+    """The message value of ``body``; Unwritable when the message (``key``, the value, headers of
+    ``headers_size`` bytes and librdkafka's overhead) would be over ``max_bytes``."""
     try:  # encode_value's first try, inlined (one call less per event); it redoes a refusal
         value = dumps(body, _exact)
     except JSONEncodeError:
         value = encode_value(body)
-    if len(value) + (len(key) if key else 0) > max_bytes:
-        raise Unwritable(f"the message would be {len(value):,} bytes, over message.max.bytes ({max_bytes:,})")
+    size = len(value) + (len(key) if key else 0) + headers_size + _OVERHEAD
+    if size > max_bytes:
+        raise Unwritable(f"the message would be {size:,} bytes, over message.max.bytes ({max_bytes:,})")
     return value
 
 
 def _key(key) -> bytes:
-    return (key if type(key) is str else str(key)).encode()
+    """A key as its text, the text ``str(key)`` gives in an expression (``values.to_str``: JSON for
+    objects and lists, ``true``, ISO 8601), not Python's; bytes (``format: bytes``) as they are."""
+    kind = type(key)
+    if kind is str or kind is int:
+        return (key if kind is str else str(key)).encode()
+    return key if kind is bytes else to_str(key).encode()
 
 
 def _exact(value):
@@ -220,12 +237,25 @@ def produce_all(producer: Producer, messages: List[Message], deadline: float) ->
             producer.poll(0.1)
 
 
-def _headers(headers) -> Optional[list]:
-    if not headers:
-        return None
+def _headers(headers) -> Tuple[list, int]:
+    """The headers as librdkafka takes them, and their size. A name that is not UTF-8 text (a
+    lone surrogate) crashed the process in ``produce`` (a segmentation fault in confluent-kafka
+    2.16), and one with a NUL character lost the rest of its name: both are refused here."""
     if type(headers) is not dict:
         raise Unwritable(f"headers must be an object, not {type(headers).__name__}")
-    return [(str(k), None if v is None else str(v).encode()) for k, v in headers.items()]
+    encoded, size = [], 0
+    for name, value in headers.items():
+        name = str(name)
+        try:
+            raw = name.encode()
+            value = None if value is None else value if type(value) is bytes else to_str(value).encode()
+        except UnicodeEncodeError:
+            raise Unwritable(f"header {name!r}: not UTF-8 text (a lone surrogate)") from None
+        if b"\0" in raw:
+            raise Unwritable(f"header {name!r}: a header name cannot hold a NUL character")
+        encoded.append((name, value))
+        size += len(raw) + (len(value) if value else 0) + _HEADER_OVERHEAD
+    return encoded, size
 
 
 class KafkaSink(WorkerPartitionedSink[List[Message], None]):

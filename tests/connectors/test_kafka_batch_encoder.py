@@ -101,7 +101,7 @@ def test_in_the_flow_a_refused_event_is_a_dead_letter_and_the_rest_is_written():
 def test_an_ascii_text_key_counts_its_length_against_the_limit(key):
     encode_all = _sink(max_bytes=1010).batch_encoder()
     value = b'{"a":1}'
-    if len(value) + len(key) > 1010:
+    if len(value) + len(key) + 36 > 1010:  # librdkafka counts 36 bytes more (test_kafka_sink_world_values.py)
         with pytest.raises(Unwritable):
             encode_all([{"a": 1, "_key": key}])
     else:

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 import pytest
 from confluent_kafka import (
     OFFSET_BEGINNING,
-    OFFSET_END,
     TIMESTAMP_CREATE_TIME,
     TIMESTAMP_NOT_AVAILABLE,
     KafkaError,
@@ -51,6 +50,10 @@ class _Consumer:
     def committed(self, partitions, timeout):
         self.calls.append(("committed",))
         return [type("Committed", (), {"offset": 7})()]
+
+    def get_watermark_offsets(self, partition, timeout):  # latest: the end is looked up and kept
+        self.calls.append(("watermarks",))
+        return 3, 12
 
 
 def test_a_logical_start_offset_is_assigned_once_the_topic_metadata_is_known(monkeypatch):
@@ -120,7 +123,8 @@ def test_closing_a_reader_being_assigned_waits_for_the_assignment(monkeypatch):
     reader = kafka._KafkaReader(source.config, "t", 0, "latest", None, source)
     threading.Timer(0.2, consumer.answer.set).start()
     reader.close()
-    assert calls == [("list_topics", "t"), ("assign", OFFSET_END), ("close",)]
+    assert calls == [("list_topics", "t"), ("watermarks",), ("assign", 12), ("close",)]
+    assert reader.snapshot() == 12  # an offset, not "latest" again after a restart
 
 
 def test_keys_and_headers_of_every_kind_encode_as_before():
