@@ -53,6 +53,19 @@ INFINITY = InfiniteTimestamp(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.u
 MINUS_INFINITY = InfiniteTimestamp(1, 1, 1, tzinfo=timezone.utc)
 
 
+class NonFiniteFloat(float):
+    """PostgreSQL's ``'NaN'``, ``'Infinity'`` and ``'-Infinity'`` of a REAL / DOUBLE PRECISION
+    column, which Debezium sends as that text (the JsonConverter's Jackson quotes non-finite
+    doubles): a float in every computation (whose results the expressions refuse as before),
+    and JSON sinks write that text again (``json_text``) where orjson writes a plain NaN as
+    ``null``, a value changed silently. The DuckDB sink stores it as the float it is."""
+
+    __slots__ = ()
+
+    def json_text(self) -> str:
+        return "NaN" if self != self else "Infinity" if self > 0 else "-Infinity"
+
+
 def _infinite(positive: bool) -> InfiniteTimestamp:
     return INFINITY if positive else MINUS_INFINITY
 

@@ -60,6 +60,8 @@ def _int(value: Any) -> Any:
 def _float(value: Any) -> Any:
     if type(value) in (float, int) or value is None:
         return value
+    if isinstance(value, float):  # engine.values.NonFiniteFloat: Debezium's NaN and infinities
+        return float(value)
     if isinstance(value, Decimal):
         if value.is_snan():  # float() raises for a signaling NaN (a quiet one is float nan)
             raise Unwritable(f"expected a number, got {_kind(value)}")

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from engine.connectors.errors import Unwritable
+from engine.values import NonFiniteFloat
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 _LINE_OPTIONS = _OPTIONS | orjson.OPT_APPEND_NEWLINE
@@ -41,8 +42,8 @@ def _default(value: Any) -> Any:
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, (date, time)):  # a subclass orjson leaves to us: ISO 8601 as orjson writes, not str's space
         return value.isoformat()
-    if isinstance(value, float):  # a subclass: the number, not its text
-        return float(value)
+    if isinstance(value, float):  # a subclass: the number, not its text; a NonFiniteFloat as Debezium sent it
+        return value.json_text() if type(value) is NonFiniteFloat else float(value)
     return str(value)
 
 

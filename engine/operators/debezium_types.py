@@ -19,7 +19,7 @@ from typing import Callable, Dict, Optional
 
 from engine.infinite_dates import INFINITE_EPOCH_DAYS
 from engine.unavailable import UNAVAILABLE
-from engine.values import infinite_epochs, loads_json_text, parse_timestamp
+from engine.values import NonFiniteFloat, infinite_epochs, loads_json_text, parse_timestamp
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
 MAX_SCALE = 16383  # PostgreSQL's largest NUMERIC display scale
@@ -241,7 +241,7 @@ def zoned_time(value):
 
 # --- floats ---------------------------------------------------------------------------------
 
-_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_NON_FINITE = {text: NonFiniteFloat(text) for text in ("NaN", "Infinity", "-Infinity")}  # JSON sinks write the text
 
 
 def connect_float(value):
