@@ -179,6 +179,8 @@ def cmd_generate(args, out: Console, err: Console) -> int:
 
     if args.postgres:
         return _drive_postgres(args, out, err)
+    if args.kafka and not _kafka_answers(args.kafka, err):
+        return EXIT_FAILED
     try:
         summary = generate(args.out, orders=args.orders, seed=args.seed, with_schema=args.with_schema,
                            snapshot_after=args.snapshot_after, key_moves=args.key_moves)
@@ -214,6 +216,25 @@ def _print_generated(summary, out: Console) -> None:
               highlight=False, soft_wrap=True)
     out.print(f"technical events (Debezium): {os.path.join(summary.out_dir, 'technical')}; "
               f"ground truth: {os.path.join(summary.out_dir, 'truth')}", highlight=False, soft_wrap=True)
+
+
+_KAFKA_PROBE = 10.0  # seconds a broker has to answer before anything is generated for it
+
+
+def _kafka_answers(bootstrap: str, err: Console) -> bool:
+    """Whether a broker at ``bootstrap`` answers within ``_KAFKA_PROBE`` seconds, asked before the
+    workload is generated (a dead address waited a minute, after the generation)."""
+    from engine.connectors.errors import ConnectorError
+    from engine.connectors.kafka_admin import admin_client, cluster_metadata
+
+    try:
+        with err.status(f"reaching Kafka at {bootstrap} ..."):
+            cluster_metadata(admin_client(bootstrap), bootstrap, _KAFKA_PROBE)
+    except ConnectorError as exc:
+        err.print(f"[red]error:[/red] {exc}; is a broker running there? "
+                  "(`velocity-flow stack up kafka` starts one on loopback)", highlight=False)
+        return False
+    return True
 
 
 def _publish(args, out: Console, err: Console) -> int:

@@ -62,3 +62,15 @@ topics:
     error = " ".join(captured.err.split())
     assert error.startswith(f"error: kafka: cannot reach brokers at {closed_port} within 10s")
     assert error.count("error:") == 1
+
+
+def test_generate_kafka_without_a_broker_fails_before_generating(closed_port, tmp_path, monkeypatch, capfd):
+    """The broker is asked first, for a few seconds: before, the workload was generated and the
+    publish then waited a minute for the dead address."""
+    monkeypatch.setattr("cli.commands._KAFKA_PROBE", 1.5)
+    out = tmp_path / "tms"
+    assert main(["generate", "tms", "--orders", "3", "--out", str(out), "--kafka", closed_port]) == 3
+    error = " ".join(capfd.readouterr().err.split())
+    assert error.startswith(f"error: kafka: cannot reach brokers at {closed_port} within 1.5s")
+    assert "velocity-flow stack up kafka" in error and error.count("error:") == 1
+    assert not out.exists()
