@@ -85,13 +85,15 @@ def test_a_note_edited_by_delete_and_insert_is_one_update(flows):
         assert change["before"]["id"] == change["after"]["id"]
 
 
-def test_a_handling_unit_moved_to_another_order_is_in_the_new_orders_event(flows):
+def test_a_handling_unit_moved_to_another_order_is_in_the_events_of_both_orders(flows):
     domain, _ = flows
     moves = [(e, c) for e in domain for c in e["changes"] if c["table"] == "handling_unit" and c["op"] == "u"
              and c["before"]["order_id"] != c["after"]["order_id"]]
-    assert len(moves) >= 4
+    assert len(moves) >= 8  # each move twice
     for event, change in moves:
-        assert event["key"] == change["after"]["order_id"]  # the row's domain key is its order now
+        assert event["key"] in (change["after"]["order_id"], change["before"]["order_id"])
+        both = [e for e in domain if e["tx_id"] == event["tx_id"] and change in e["changes"]]
+        assert sorted(e["key"] for e in both) == sorted([change["before"]["order_id"], change["after"]["order_id"]])
         source = [e for e in domain if e["tx_id"] == event["tx_id"] and e["key"] == change["before"]["order_id"]]
         assert len(source) == 1  # the same transaction, the order it left: its weight went down
         [order] = [c for c in source[0]["changes"] if c["table"] == "transport_order"]

@@ -43,11 +43,7 @@ from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events_of
 from engine.operators.transaction_intake import all_changes, change, intake
-from engine.operators.transaction_net import (  # noqa: F401 - net_change: this module's interface
-    key_function,
-    net_change,
-    net_events,
-)
+from engine.operators.transaction_net import key_function, net_change, net_events, row_columns  # noqa: F401 - interface
 from engine.operators.transaction_order import Loose, in_table_order, position, runs, take
 from engine.operators.transaction_records import announced, marker_id, no_id, unwrapped
 from engine.operators.transaction_state import (
@@ -232,11 +228,12 @@ class TransactionMerger(KeyLogic):
             del self.s.open[transaction.id]
             if transaction.id in self.s.unended:
                 forget_unended(self.s, transaction)
-            self._remember_done(transaction.id)
-            if self.step.markers and transaction.expected is not None and not transaction.unreadable_end \
-                    and self.s.unended:  # (else _unmarked has none to prove)
-                self._unmarked(transaction)
             pos = position(transaction.changes)
+            exact = self.step.markers and transaction.expected is not None and not transaction.unreadable_end
+            # complete by its END's counts: a change of it that comes again up to pos is a redelivery
+            self._remember_done(transaction.id, pos if exact and self._complete(transaction) else None)
+            if exact and self.s.unended:  # (else _unmarked has none to prove)
+                self._unmarked(transaction)
             self._emit_loose(pos, results, deads)
             emitted, failed = self.step.net_changes(transaction)
             results += emitted
@@ -270,8 +267,8 @@ class TransactionMerger(KeyLogic):
             results += emitted
             deads += failed
 
-    def _remember_done(self, tx_id: str) -> None:
-        remember(self.s, "done", tx_id)
+    def _remember_done(self, tx_id: str, upto: Optional[Any] = None) -> None:
+        remember(self.s, "done", tx_id, upto)
 
     def due(self, now: datetime) -> Released:
         """Complete transactions (with the loose changes before them), idle transactions, idle
@@ -327,6 +324,7 @@ class MergeTransactions(KeyedStep):
         self.tables = set(config["tables"]) if config.get("tables") else None
         self.idle = _idle(config)
         self._keys: Optional[Tuple[Callable, Optional[Callable]]] = None  # row and group key functions
+        self._group_columns: Optional[frozenset] = None  # the columns the group reads (row_columns)
         # whether a buffered change may drop Debezium's blocks (transaction_intake.intake's slim)
         self.slims = not {"source", "transaction"} & (self.row.fields | getattr(self.group_by, "fields", set()))
         self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "ops": "json", "tables": "json",
@@ -387,7 +385,9 @@ class MergeTransactions(KeyedStep):
         if self._keys is None:
             self._keys = (key_function(self.row, self.step_id),
                           None if self.group_by is None else key_function(self.group_by, self.step_id))
-        return net_events(self.step_id, *self._keys, transaction.id, transaction.changes, transaction.snapshot)
+            self._group_columns = None if self.group_by is None else row_columns(self.group_by)
+        return net_events(self.step_id, *self._keys, transaction.id, transaction.changes, transaction.snapshot,
+                          self._group_columns)
 
 
 def _idle(config: dict) -> Optional[timedelta]:

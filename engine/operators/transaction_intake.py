@@ -45,7 +45,7 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
     replay's last-level cache misses (bench/domain_instructions.py)."""
     deads: List[DeadLetter] = []
     seen: List[str] = []
-    opened, unmarked = s.open, s.unmarked
+    opened, unmarked, done = s.open, s.unmarked, s.done
     arrival = s.arrivals
     run: Any = None  # the transaction of the current run; run_tx, run_table: its id and table
     run_tx: Any = None
@@ -60,12 +60,13 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
                 and (type(source) is not dict or source.get("snapshot") in STREAMING) and tx not in unmarked
         except Exception:  # noqa: BLE001 - not the usual change: the general path says what it is
             usual = False
-        if usual:
+        same = usual and tx == run_tx and table == run_table
+        if same or usual and (tx in opened or done.get(tx) is None):  # (else maybe a redelivery: change says)
             if slim:
                 del event["source"]
                 event.pop("transaction", None)
             arrival += 1
-            if tx == run_tx and table == run_table:
+            if same:
                 run.changes.append(event)
                 continue
             if run is not None:
@@ -125,9 +126,11 @@ def change(s: MergeState, markers: bool, event: dict, now: datetime, seen: List[
             or (after is not None and type(after) is not dict):
         return _unmergeable(table, before, after)
     tx_id = None if tx is None else str(tx)
-    s.arrivals = arrival = s.arrivals + 1
     # a snapshot read: op r, or source.snapshot saying the change is part of a snapshot
     snapshot = op == "r" or (type(source) is dict and source.get("snapshot") not in STREAMING)
+    if not snapshot and _redelivered(s, tx_id, event.get("lsn")):
+        return None
+    s.arrivals = arrival = s.arrivals + 1
     if tx_id is None or snapshot or tx_id in s.unmarked:  # no END will come: source order
         s.loose.append(Loose(tx_id, [event], snapshot, arrival, now))
         return None
@@ -138,6 +141,14 @@ def change(s: MergeState, markers: bool, event: dict, now: datetime, seen: List[
     transaction.changes.append(event)
     _ran(s, transaction, table, arrival, arrival, now, seen)
     return None
+
+
+def _redelivered(s: MergeState, tx_id: Optional[str], lsn: Any) -> bool:
+    """A change of a transaction released complete (its END's counts met), at or before its
+    position: Debezium sent it again (Kafka Connect is at-least-once: after a crash of the worker
+    it resends from its last committed offset). It is in the event already."""
+    upto = s.done.get(tx_id) if tx_id is not None and tx_id not in s.open else None
+    return upto is not None and type(lsn) in (int, float) and lsn <= upto
 
 
 def _opened(s: MergeState, markers: bool, tx_id: str, arrival: int) -> Transaction:

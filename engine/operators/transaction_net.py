@@ -12,15 +12,21 @@ differ), ``lsn`` (of the row's last change) and ``merged`` (how many changes it 
 ``net_events`` adds ``seq`` (the index of that last change in its transaction) and
 ``snapshot`` (true when that change is a snapshot read: the row as it was, not a change made
 by the application; ``op`` stays ``c``).
+
+A row whose update moves it to another domain key (a handling unit's ``order_id`` changed: the
+group of its row before the transaction is not the group of its last change) is in the events
+of both keys, the key it left and the key it joined, with the same net change.
 """
 
 from __future__ import annotations
 
 from itertools import compress
 from operator import ne
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from engine.expressions import Expression
+from engine.expressions.parser import parse
+from engine.expressions.syntax import Field, Node
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
 from engine.records import DeadLetter
@@ -72,12 +78,38 @@ def key_function(expression: Expression, step_id: str) -> Callable[[dict], Optio
     return build_function("key", source, step_id, names)
 
 
+def row_columns(expression: Expression) -> Optional[FrozenSet[str]]:
+    """The columns of ``before``/``after`` that ``expression`` reads (``after.order_id``), or
+    None when it may read a whole row (``after``, ``after[name]``) or cannot be parsed."""
+    columns: set = set()
+    nodes: list = [parse(expression.text)]
+    while nodes:
+        node = nodes.pop()
+        if type(node) is Field:
+            path = node.path
+            if path[0] in ("before", "after"):
+                if len(path) < 2 or type(path[1]) is not str:
+                    return None
+                columns.add(path[1])
+            continue
+        for name in type(node).__slots__:
+            value = getattr(node, name)
+            if isinstance(value, Node):
+                nodes.append(value)
+            elif type(value) is tuple:
+                nodes += [item for item in value if isinstance(item, Node)]
+    return frozenset(columns)
+
+
 def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id: Optional[str],
-               changes_in: List[dict], snapshot: bool = False) -> Tuple[List[dict], List[DeadLetter]]:
+               changes_in: List[dict], snapshot: bool = False,
+               group_columns: Optional[FrozenSet[str]] = None) -> Tuple[List[dict], List[DeadLetter]]:
     """One output event per domain key of a transaction's surviving row changes (``row`` and
     ``group_by``: a change's key text, ``key_function``s); a row (or a key) that cannot be merged
     dead-letters its changes, not the transaction. Each net change gets ``seq`` and ``snapshot``
-    (``snapshot``: the changes are snapshot reads)."""
+    (``snapshot``: the changes are snapshot reads). An update that changed a column ``group_by``
+    reads (``group_columns``, ``row_columns``; None: any column) is also in the event of the key
+    of the row as it was (its group as a delete of its ``before``), when that key differs."""
     rows: Dict[str, List[dict]] = {}
     seqs: Dict[str, int] = {}  # per row, the index of its last change in the transaction
     deads: List[DeadLetter] = []
@@ -106,6 +138,9 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
             deads += [DeadLetter(c, step_id, f"group: {describe(exc)}") for c in changes]
             continue
         groups.setdefault(group, []).append((net, changes))
+        if net["op"] == "u" and group_by is not None and net["before"] \
+                and (group_columns is None or not group_columns.isdisjoint(net["changed"])):
+            _moved(group_by, group, net, changes, groups)
     events = []
     for key, nets in groups.items():
         try:
@@ -113,6 +148,17 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
         except Exception as exc:  # noqa: BLE001 - e.g. lsn values that cannot be compared
             deads += [DeadLetter(c, step_id, f"key {key!r}: {describe(exc)}") for _, cs in nets for c in cs]
     return events, deads
+
+
+def _moved(group_by: Callable, group: Optional[str], net: dict, changes: List[dict],
+           groups: Dict[str, List[Tuple[dict, List[dict]]]]) -> None:
+    """A row the update moved from one key to another is also in the event of the key it left."""
+    try:
+        left = group_by(dict(changes[0], op="d", before=net["before"], after=None))
+    except Exception:  # noqa: BLE001 - the row as it was has no key: only the key it joined has it
+        return
+    if left is not None and left != group:
+        groups.setdefault(left, []).append((dict(net), changes))
 
 
 def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]]) -> dict:

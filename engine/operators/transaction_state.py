@@ -37,8 +37,10 @@ class MergeState:
     open: Dict[str, Transaction] = field(default_factory=dict)
     ended: List[str] = field(default_factory=list)  # END markers in arrival order = commit order
     latest_by_table: Dict[str, str] = field(default_factory=dict)
-    # recently completed ids, oldest first (a dict: ordered, and O(1) to look up): late markers are ignored
-    done: Dict[str, None] = field(default_factory=dict)
+    # recently completed ids, oldest first (a dict: ordered, and O(1) to look up): late markers are ignored;
+    # the value: for one released complete by its END's counts, its position (changes of it up to there
+    # that come again are redeliveries, dropped: transaction_intake), else None
+    done: Dict[str, Any] = field(default_factory=dict)
     # changes released in source order, not at a transaction's end (transaction_order)
     loose: List[Loose] = field(default_factory=list)
     released_upto: Optional[Any] = None  # highest position of a released transaction
@@ -54,12 +56,12 @@ class MergeState:
     unended_tables: Dict[str, Dict[str, None]] = field(default_factory=dict)
 
 
-def remember(state: MergeState, name: str, tx_id: str) -> None:
-    """Add ``tx_id`` to one of the state's bounded id memories (oldest first)."""
+def remember(state: MergeState, name: str, tx_id: str, value: Any = None) -> None:
+    """Add ``tx_id`` (with ``value``) to one of the state's bounded id memories (oldest first)."""
     memory = getattr(state, name)
-    memory[tx_id] = None
+    memory[tx_id] = value
     if len(memory) > 2 * _DONE_KEPT:  # trimmed now and then, not on every transaction
-        setattr(state, name, dict.fromkeys(list(memory)[-_DONE_KEPT:]))
+        setattr(state, name, dict(list(memory.items())[-_DONE_KEPT:]))
 
 
 def upgraded(state: Optional[MergeState]) -> Optional[MergeState]:
