@@ -83,7 +83,7 @@ class TransactionMerger(KeyLogic):
         deads, seen = intake(self.s, self.step.markers, events_of(items), now, self.step.step_id, self._other,
                              self.step.slims and getattr(items, "owned", False))
         self._timer.seen_all(now, seen)
-        results, failed = self._release(self._ready())
+        results, failed = self._release(self._ready(), complete=True)
         if self._steer is not None:  # a backlog's sources read what the merge waits for first
             self._steer.after(self.s, now)
         return results, deads + failed
@@ -213,10 +213,10 @@ class TransactionMerger(KeyLogic):
             self.s.loose.append(Loose(other.id, other.changes, False, arrival, other.last_seen))
 
     def _release(self, transactions: List[Transaction], rest: Optional[Callable[[Loose], bool]] = None,
-                 ) -> Released:
-        """Release ``transactions`` in that order, each preceded by the loose units not above
-        its position; first, loose units behind what was already released; last, the loose
-        units ``rest`` says go (in source order)."""
+                 complete: bool = False) -> Released:
+        """Release ``transactions`` in that order (``complete``: each is, ``_ready``'s), each preceded by
+        the loose units not above its position; first, loose units behind what was already released;
+        last, the loose units ``rest`` says go (in source order)."""
         results: List[dict] = []
         deads: List[DeadLetter] = []
         if transactions:
@@ -231,7 +231,7 @@ class TransactionMerger(KeyLogic):
             pos = position(transaction.changes)
             exact = self.step.markers and transaction.expected is not None and not transaction.unreadable_end
             # complete by its END's counts: a change of it that comes again up to pos is a redelivery
-            self._remember_done(transaction.id, pos if exact and self._complete(transaction) else None)
+            self._remember_done(transaction.id, pos if exact and complete else None)
             if exact and self.s.unended:  # (else _unmarked has none to prove)
                 self._unmarked(transaction)
             self._emit_loose(pos, results, deads)
@@ -273,7 +273,7 @@ class TransactionMerger(KeyLogic):
     def due(self, now: datetime) -> Released:
         """Complete transactions (with the loose changes before them), idle transactions, idle
         loose changes and malformed END records that never got a change go."""
-        results, deads = self._release(self._ready())
+        results, deads = self._release(self._ready(), complete=True)
         if self._steer is not None:
             self._steer.after(self.s, now)
         if self.step.idle is None:

@@ -109,7 +109,7 @@ def reference_add(logic, events, now):
         if problem is not None:
             deads.append(DeadLetter(event, logic.step.step_id, problem))
     logic._timer.seen_all(now, seen)
-    results, failed = logic._release(logic._ready())
+    results, failed = logic._release(logic._ready(), complete=True)
     return results, deads + failed
 
 
