@@ -264,9 +264,14 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         return self._front if now - self._waiting_since < _WAIT_FOR_DATA else None
 
     def _lags(self) -> Optional[bool]:
-        """Whether messages after the next offset exist (from the last fetch), None if unknown."""
+        """Whether messages after the next offset exist (from the last fetch), None if unknown. A
+        transaction's commit marker takes an offset and is never delivered: the consumer's position
+        steps over it, the next offset does not (a topic written in transactions lagged by one for
+        ever, and its front held the other partitions up to ``_WAIT_FOR_DATA`` after each delivery)."""
         _, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
-        return None if high < 0 or self._next is None else high > self._next
+        if high < 0 or self._next is None:
+            return None
+        return high > self._next and high > self._consumer.position([self._tp])[0].offset
 
     def next_awake(self) -> Optional[datetime]:
         # Nothing arrived last time: let the worker do other work instead of spinning.

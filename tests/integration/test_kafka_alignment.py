@@ -106,3 +106,33 @@ def test_the_partition_with_the_oldest_front_may_always_go():
     assert align.limit(a) == 8000
     align.leave(c)
     assert align.limit(a) is None
+
+
+def test_a_topic_written_in_transactions_is_caught_up_past_its_last_commit_marker(kafka_bootstrap, kafka_topic):
+    """A commit marker takes an offset and is never delivered: read to its end, the partition no
+    longer lags (before: by one for ever, so its front held the partitions read with it for up to
+    a second after each delivery)."""
+    import uuid
+
+    topic = kafka_topic("committed")
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "transactional.id": f"a-{uuid.uuid4().hex}"})
+    producer.init_transactions(30)
+    for batch in range(2):
+        producer.begin_transaction()
+        for index in range(3):
+            producer.produce(topic, b'{"i": %d}' % (3 * batch + index), timestamp=BASE + index)
+        producer.flush(30)
+        producer.commit_transaction(30)
+    source = KafkaSource(kafka_bootstrap, topic=topic, group_id=f"g-{uuid.uuid4().hex}", tail=True, align="100ms")
+    (part,) = source.list_parts()
+    reader = source.build_part("s", part, None)
+    try:
+        read, deadline = [], time.monotonic() + 30
+        while len(read) < 6 and time.monotonic() < deadline:
+            read += [offset for batch in reader.next_batch() for offset in batch.offsets]
+        assert read == [0, 1, 2, 4, 5, 6]  # markers at 3 and 7
+        reader.next_batch()  # one more poll: nothing new, the front says where the partition is
+        assert reader._lags() is False
+        assert reader._front is None  # caught up: it holds nobody back
+    finally:
+        reader.close()
