@@ -6,7 +6,7 @@ The request is a JSON object ``{"sql": "SELECT ...", "sink": "NAME"}`` (``sink``
 when the topology has one DuckDB or PostgreSQL sink) sent as ``Content-Type:
 application/json``; the answer ``{"sink", "columns", "types", "rows"}`` (values as the JSON
 sinks write them), or ``{"error": one line}`` with 400 (a malformed request), 403 (not from
-this machine), 404 (no such sink), 413 (over 64 KiB), 415 (not JSON) or 422 (the query refused
+this machine), 404 (no such sink), 408 (the body late), 413 (over 64 KiB), 415 (not JSON) or 422 (the query refused
 or failed, the database unreadable).
 
 Only this machine may ask, whatever the server's address (``--http-public`` included): the
@@ -39,6 +39,8 @@ def answer_query(view: Any, client: str, host_is_loopback: bool, headers: Any, r
     try:
         length = int(headers.get("Content-Length", ""))
     except ValueError:
+        length = -1
+    if length < 0:  # a negative one would read until the client closes
         return _error(400, "a Content-Length is required")
     if length > MAX_BODY:
         return _error(413, f"the request is over {MAX_BODY // 1024} KiB")
@@ -46,6 +48,8 @@ def answer_query(view: Any, client: str, host_is_loopback: bool, headers: Any, r
         request = json.loads(read(length) or b"null")
     except ValueError:
         return _error(400, "the body is not JSON")
+    except OSError:  # the body did not come (the server's read timeout)
+        return _error(408, f"the body of {length} bytes did not arrive in time")
     if not isinstance(request, dict) or not isinstance(request.get("sql"), str) or \
             not isinstance(request.get("sink", ""), str) or set(request) - {"sql", "sink"}:
         return _error(400, 'the body must be {"sql": "SELECT ...", "sink": "NAME"} (sink optional)')

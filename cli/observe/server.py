@@ -80,6 +80,7 @@ class LocalView:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "velocity-flow"
     sys_version = ""
+    timeout = 30  # seconds a client may take to send a request: a stalled one does not keep its thread for ever
 
     def log_message(self, format, *args) -> None:  # noqa: A002 - no access log on the flow's stderr
         return
@@ -176,6 +177,7 @@ def _json(status: int, document) -> Tuple[int, str, bytes]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 made the 6th of clients connecting at once wait 1 s or more
 
 
 class _Server6(_Server):

@@ -13,7 +13,9 @@ inside a transaction that is rolled back: it sees the database as of the last ba
 when it started, every table at that same batch, never part of a batch, and later batches not
 at all. It neither waits for the writer nor makes the writer wait (a long query keeps its
 snapshot). Read-only: exactly one SELECT statement (also ``WITH``, ``FROM``-first, ``VALUES``,
-``SHOW``, ``DESCRIBE``, ``SUMMARIZE``), as DuckDB's parser reads it; anything else is refused.
+``SHOW``, ``DESCRIBE``, ``SUMMARIZE``), as DuckDB's parser reads it, calling no function that
+changes the database (``EFFECTS``), reading no file (external access disabled); anything else
+is refused. A served query is stopped after ``QUERY_SECONDS`` and refused over ``MAX_RESULT``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ __all__ = ["QueryError", "query", "read_only_problem", "run_read_only", "serve",
 
 _MAX_REQUEST = 1 << 20  # bytes of SQL a query may send
 _TIMEOUT = 30.0
+QUERY_SECONDS = 25.0  # a served query is stopped after it: before its asker (_TIMEOUT) and the flow's stop give up
+MAX_RESULT = 64 << 20  # bytes of JSON rows a served query may answer: the flow's memory is not the query's
+_CHUNK = 2048
 _SETTLE = 3.0  # seconds a query waits for a flow that is starting or stopping
 
 
@@ -47,9 +52,10 @@ def socket_path(database: str) -> str:
     return os.path.join(tempfile.gettempdir(), f"velocity-flow-{os.getuid()}", f"{digest}.sock")
 
 
-def run_read_only(con: "duckdb.DuckDBPyConnection", sql: str) -> Dict[str, Any]:
-    """``{"columns", "types", "rows"}`` of a read-only query, in a transaction rolled back after."""
-    problem = read_only_problem(sql)
+def run_read_only(con: "duckdb.DuckDBPyConnection", sql: str, max_bytes: Optional[int] = None) -> Dict[str, Any]:
+    """``{"columns", "types", "rows"}`` of a read-only query, in a transaction rolled back after;
+    with ``max_bytes``, refused once its rows are over that many bytes of JSON."""
+    problem = read_only_problem(sql, con)
     if problem:
         raise QueryError(problem)
     con.execute("BEGIN TRANSACTION")
@@ -57,12 +63,24 @@ def run_read_only(con: "duckdb.DuckDBPyConnection", sql: str) -> Dict[str, Any]:
         cursor = con.execute(sql)
         columns = [d[0] for d in cursor.description or ()]
         types = [str(d[1]) for d in cursor.description or ()]
-        rows = cursor.fetchall()
+        rows = cursor.fetchall() if max_bytes is None else _fetch_bounded(cursor, max_bytes)
     except duckdb.Error as exc:
         raise QueryError(str(exc).strip().splitlines()[0]) from None
     finally:
         con.execute("ROLLBACK")
     return {"columns": columns, "types": types, "rows": [list(r) for r in rows]}
+
+
+def _fetch_bounded(cursor: "duckdb.DuckDBPyConnection", max_bytes: int) -> List[tuple]:
+    rows: List[tuple] = []
+    size = 0
+    while chunk := cursor.fetchmany(_CHUNK):
+        size += len(encode_value(chunk))
+        if size > max_bytes:
+            raise QueryError(f"the result is over {max_bytes >> 20} MiB (at row {len(rows) + len(chunk)}): "
+                             "add a LIMIT, or query the file once the flow has stopped")
+        rows.extend(chunk)
+    return rows
 
 
 class QueryServer:
@@ -86,6 +104,9 @@ class QueryServer:
         # rule: one connection per thread, each made by cursor()) and used by the server's only.
         self._cursor = con.cursor()
         self._cursor.execute("SET TimeZone = 'UTC'")
+        # a query reads the database only: no files, URLs or extensions (as views). The setting is
+        # the database's, the writer's too, which registers its batches and needs nothing outside.
+        self._cursor.execute("SET enable_external_access = false")
         self._thread = threading.Thread(target=self._serve, name="velocity-flow duckdb queries", daemon=True)
         self._thread.start()
 
@@ -106,14 +127,24 @@ class QueryServer:
     def _answer(self, client: socket.socket) -> None:
         client.settimeout(_TIMEOUT)
         request = _read_line(client)
+        late = threading.Event()  # a query never keeps the flow's cpu and memory longer than the asker waits
+        timer = threading.Timer(QUERY_SECONDS, self._interrupt, (late,))
+        timer.start()
         try:
             sql = json.loads(request)["sql"]
-            reply: Dict[str, Any] = run_read_only(self._cursor, sql)
+            reply: Dict[str, Any] = run_read_only(self._cursor, sql, MAX_RESULT)
         except QueryError as exc:
-            reply = {"error": str(exc)}
+            reply = {"error": f"the query ran over {QUERY_SECONDS:g} s and was stopped: ask for less (a WHERE, a LIMIT)"
+                     if late.is_set() else str(exc)}
         except Exception as exc:  # noqa: BLE001 - any failure is the client's answer, never the flow's
             reply = {"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"}
+        finally:
+            timer.cancel()
         client.sendall(encode_value(reply) + b"\n")
+
+    def _interrupt(self, late: threading.Event) -> None:
+        late.set()
+        self._cursor.interrupt()
 
     def close(self) -> None:
         """No new queries (the socket's name goes first), the current one answered, then closed."""
@@ -207,7 +238,7 @@ def _query_file(database: str, sql: str) -> Dict[str, Any]:
     if not os.path.exists(database):
         raise QueryError(f"no database at {database} (has the flow written it yet?)")
     try:
-        con = duckdb.connect(database, read_only=True)
+        con = duckdb.connect(database, read_only=True, config={"enable_external_access": False})
     except duckdb.Error as exc:  # a lock: a flow starting or stopping, or a writer that does not serve
         raise _Passing(f"cannot open {database}: {str(exc).strip().splitlines()[0]}") from None
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -18,6 +19,15 @@ from engine.sql_names import quote
 
 Refusal = Tuple[str, Tuple[Union[str, int], ...], Optional[str]]  # a ConfigError's message, path and hint
 _CREATE_HINT = "a view reads the sink's tables (and the views above it) only: no files, URLs or extensions"
+# Functions a SELECT may call that change the database or its connection for what follows, whatever
+# the transaction: checkpoints, profiling and logging (logging to an unwritable place made every later
+# statement of the database fail, the flow's writes included), registries, and SQL run from a string.
+EFFECTS = frozenset({
+    "checkpoint", "force_checkpoint", "enable_profiling", "disable_profiling", "enable_logging", "disable_logging",
+    "truncate_duckdb_logs", "write_log", "setval", "nextval", "query", "json_execute_serialized_sql",
+    "add_grammar_extension", "remove_grammar_extension", "create_external_resource", "register_external_resource",
+    "register_external_resource_type", "deregister_external_resource", "destroy_external_resource",
+})
 
 
 def duckdb() -> Any:
@@ -44,6 +54,27 @@ def read_only_problem(sql: object, con: Any = None) -> Optional[str]:
         return f"one statement at a time, not {len(statements)}"
     if statements[0].type != module.StatementType.SELECT:
         return f"only SELECT queries (read-only), not a {statements[0].type.name} statement"
+    return _effect_problem(sql, con if con is not None else module.default_connection())
+
+
+def _effect_problem(sql: str, con: Any) -> Optional[str]:
+    """Why the one SELECT ``sql`` is not read-only after all: a function of ``EFFECTS`` anywhere in
+    its syntax tree (a subquery, a CTE, a lateral join included)."""
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if tree.get("error"):
+        return f"the query cannot be checked: {str(tree.get('error_message', '')).splitlines()[0]}"
+    found: List[str] = []
+    pending: List[Any] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if str(node.get("function_name", "")).lower() in EFFECTS:
+                found.append(str(node["function_name"]).lower())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    if found:
+        return f"a read-only query may not call {min(found)}() (it changes the database or runs SQL given as text)"
     return None
 
 

@@ -31,6 +31,8 @@ REFUSED = [
     "CALL pragma_version()",
     "DELETE FROM trip",
     "SELECT 1 AS a; COPY (SELECT 1) TO '{tmp}/x.csv'",
+    "SELECT * FROM query('COPY (SELECT 42) TO ''{tmp}/out.csv''')",  # SQL given as text: refused unread
+    "SELECT * FROM checkpoint()",
     "SELEC 1",
     "",
     "   ",
@@ -48,7 +50,6 @@ READERS = [
     "SELECT * FROM read_csv('{secret}')",
     "SELECT * FROM read_json_auto('{secret}')",
     "SELECT * FROM glob('{tmp}/*')",
-    "SELECT * FROM query('COPY (SELECT 42) TO ''{tmp}/out.csv''')",
     "SELECT * FROM read_parquet('http://127.0.0.1:9/x.parquet')",
 ]
 
