@@ -37,12 +37,27 @@ VIEWS = [  # each set of views checked with and without the helper
 def fresh(monkeypatch, tmp_path):
     """No views cache, nothing remembered in this process: every check made. A file with views."""
     monkeypatch.setenv("VELOCITY_FLOW_NO_CACHE", "1")
-    monkeypatch.setattr(views_helper, "_can_fork", lambda: True)
+    monkeypatch.setattr(views_helper, "_can_fork", _can_fork_here)
     path = tmp_path / "t.yaml"
     path.write_text("sinks: {s: {duckdb: {views: {v: SELECT 1}}}}\n")
     yield [str(path)]
     table_checks._bound_views.cache_clear()
     table_checks._ACCEPTED.clear()
+
+
+def _no_duckdb_threads():
+    """Close this process's view-checking DuckDB, whose worker threads a forked child would lack
+    (it then waited for them for ever: the CI run's 30 s hang). validate never forks with one
+    open (_can_fork counts the threads), so a test that forks after checking in process closes it."""
+    if duckdb_view_checks.database.cache_info().currsize:
+        duckdb_view_checks.database().close()
+        duckdb_view_checks.database.cache_clear()
+
+
+def _can_fork_here():
+    """_can_fork without its load and core tests (the helper's behaviour is tested, not when it pays)."""
+    _no_duckdb_threads()
+    return True
 
 
 def outcome(check, options):
@@ -199,6 +214,20 @@ def test_the_helper_starts_only_where_it_can_pay(monkeypatch, tmp_path):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.setattr(os, "listdir", lambda path: ["1", "2"])  # a thread: forking could deadlock the child
     assert not can_fork()
+
+
+def test_an_open_view_checking_duckdb_keeps_validate_from_forking_the_helper(monkeypatch):
+    """The real guard behind _can_fork_here: DuckDB's worker threads are threads _can_fork counts."""
+    _no_duckdb_threads()
+    before = len(os.listdir("/proc/self/task"))
+    monkeypatch.setattr(views_helper, "_running", lambda: 0)
+    try:
+        duckdb_view_checks.warm_up()
+        if len(os.sched_getaffinity(0)) > 1:  # one core: DuckDB starts no worker (and _can_fork refuses anyway)
+            assert len(os.listdir("/proc/self/task")) > before
+        assert not views_helper._can_fork()
+    finally:
+        _no_duckdb_threads()
 
 
 def test_a_helper_started_for_nothing_is_noted_and_not_started_again_until_duckdb_is_asked(fresh, monkeypatch,
