@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Tuple
 
+from engine.expressions.inline import type_tested
 from engine.expressions.runtime import constant
 from engine.expressions.types import LOOSE, NUMERIC
 
@@ -47,10 +48,7 @@ def checked_operand(name: str, check: Check, temp: Callable[[], str]) -> str:
     function, op = check
     if function == "_num":
         return f"_num({name}, {op!r})"
-    if not name.isidentifier():
-        t = temp()
-        return f"({t} if _type({t} := {name}) is not {constant(bool)} else _no_bool({t}, {op!r}))"
-    return f"({name} if _type({name}) is not {constant(bool)} else _no_bool({name}, {op!r}))"
+    return type_tested(name, constant(bool), lambda t: f"_no_bool({t}, {op!r})", temp, negate=True)
 
 
 def comparison(op: str, left_kind: str, right_kind: str) -> Callable[[str, str], str]:

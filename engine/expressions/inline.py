@@ -19,13 +19,23 @@ from engine.expressions.syntax import Binary, Call, Field, IsNull, ListOf, Liter
 from engine.expressions.types import LOOSE, PYTHON_TYPES
 
 
+def type_tested(src: str, python_type: str, otherwise: Callable[[str], str], temp: Callable[[], str],
+                negate: bool = False) -> str:
+    """``src``, evaluated once, where its type is (``negate``: is not) ``python_type`` (a
+    namespace name); else ``otherwise(name)`` of its value: one type test on the usual path,
+    written out, and the call only for the other values."""
+    if src.isidentifier():
+        name = bound = src
+    else:
+        name = temp()
+        bound = f"({name} := {src})"
+    return f"({name} if _type({bound}) is {'not ' if negate else ''}{python_type} else {otherwise(name)})"
+
+
 def text_of(src: str, temp: Callable[[], str]) -> str:
     """``str(x)`` of a value that is not null: the text itself, an int's ``str`` (what
     ``values.to_str`` gives it, without its Python call), else ``values.to_str``."""
-    if not src.isidentifier():
-        t = temp()
-        return f"({t} if _type({t} := {src}) is _str else {_text_of_other(t)})"
-    return f"({src} if _type({src}) is _str else {_text_of_other(src)})"
+    return type_tested(src, "_str", _text_of_other, temp)
 
 
 def _text_of_other(name: str) -> str:
@@ -39,8 +49,7 @@ def checked(src: str, kinds: tuple, where: str, temp: Callable[[], str]) -> str:
     accepted = [python for kind in kinds for python in PYTHON_TYPES.get(kind, ())]
     if len(accepted) != 1:
         return f"_check({src}, {kinds!r}, {where!r})"
-    t = temp()
-    return f"({t} if _type({t} := {src}) is {constant(accepted[0])} else _check({t}, {kinds!r}, {where!r}))"
+    return type_tested(src, constant(accepted[0]), lambda t: f"_check({t}, {kinds!r}, {where!r})", temp)
 
 
 def concat(args: List[Code], nodes: List[Node], temp: Callable[[], str]) -> Optional[str]:
