@@ -12,14 +12,12 @@ import threading
 import time
 from datetime import datetime, timezone
 from functools import partial
-from operator import itemgetter
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
-    TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaError,
     KafkaException,
@@ -34,7 +32,7 @@ from engine.connectors.kafka_admin import cluster_metadata
 from engine.connectors.kafka_align import alignment
 from engine.connectors.kafka_health import BrokerHealth, commit_at_end, config_key, quiet
 from engine.connectors.kafka_health import committed as committed_offsets
-from engine.connectors.kafka_meta import message_meta, time_of
+from engine.connectors.kafka_meta import message_meta, offsets_of, stamp_of, time_of, within
 from engine.connectors.kafka_tuning import (
     BOUNDED,
     CATCH_UP_POLLS,
@@ -60,10 +58,7 @@ _WAIT_FOR_DATA = 1.0
 _LEADER_WAIT = 0.5  # at most, for the topic's metadata before a logical start offset: the retry it saves
 # unbound: list(map(...)) makes no bound method per message (offsets: 72 -> 41 ns per message)
 _value: Callable = Message.value
-_offset: Callable = Message.offset
 _error: Callable = Message.error
-_timestamp: Callable = Message.timestamp
-_SECOND = itemgetter(1)
 
 
 def servers(brokers: Union[str, Sequence[str]]) -> str:
@@ -133,6 +128,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._waiting_since: Optional[float] = None
         if self._align is not None:  # until its first fetch, nobody knows where it is
             self._align.join(self, topic, _UNKNOWN)
+        self._lag_shown = False  # the lag gauge was last given above 0 (empty polls show it again)
         self._empty_polls = 0  # since the last delivery: the first ones nap shorter (next_awake)
         self._epoch, self._epoch_started = run_context.epoch_seconds(), time.monotonic()  # (as Bytewax's)
         self._ended = False  # tail: false and the end of the partition was reached
@@ -184,11 +180,13 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         messages = self._deliverable()
         if not messages:
             self._empty_polls += 1
+            if self._lag_shown and self._source.gauges is not None:  # the last may have been a commit marker
+                self._show_lag(self._source.gauges)
             return []
         self._empty_polls = 0
         self._report(messages)
         meta = [message_meta(message) for message in messages] if self._source.metadata else None
-        return [RawBatch(list(map(_value, messages)), self._origin, offsets=_offsets(messages), meta=meta)]
+        return [RawBatch(list(map(_value, messages)), self._origin, offsets=offsets_of(messages), meta=meta)]
 
     def _report(self, delivered: list) -> None:
         """Lag (messages after the next offset, from the last fetch's watermark) and the time
@@ -196,14 +194,20 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         gauges = self._source.gauges
         if gauges is None:
             return
-        _, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
-        if high >= 0 and self._next is not None:
-            gauges.put("lag", self._origin, max(0, high - self._next))
-        instant = time_of(_stamp(delivered[-1]))
+        self._show_lag(gauges)
+        instant = time_of(stamp_of(delivered[-1]))
         if instant is not None:
             at = instant.isoformat()
             gauges.set("last_event", at)
             gauges.put("last_event_per_partition", self._origin, at)  # the HTTP metrics show each
+
+    def _show_lag(self, gauges: Gauges) -> None:
+        """The lag gauge; shown again on empty polls while above 0, as the position steps over a
+        commit marker after the last message before it was delivered."""
+        lag = self._behind()
+        if lag is not None:
+            self._lag_shown = lag > 0
+            gauges.put("lag", self._origin, lag)
 
     def _consume(self) -> list:
         if self._assigning is not None:  # still being assigned: nothing to read yet
@@ -234,7 +238,7 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         if self._align is not None:
             limit = self._align.limit(self)
             if limit is not None:
-                count = _within(pending, limit)
+                count = within(pending, limit)
                 if count < len(pending):
                     pending, self._pending = pending[:count], pending[count:]
         if pending:
@@ -248,13 +252,13 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         """The timestamp this partition holds the others to while it lags, else None."""
         if self._pending:
             self._waiting_since = None
-            return _stamp(self._pending[0])
+            return stamp_of(self._pending[0])
         if self._ended:
             return None
         lags = self._lags()
         if delivered:
             self._waiting_since = None
-            return _stamp(delivered[-1]) if lags else None
+            return stamp_of(delivered[-1]) if lags else None
         if lags is False:
             return None
         # Lagging (or not known yet, as at the start) with nothing fetched: the others wait at
@@ -264,14 +268,21 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         return self._front if now - self._waiting_since < _WAIT_FOR_DATA else None
 
     def _lags(self) -> Optional[bool]:
-        """Whether messages after the next offset exist (from the last fetch), None if unknown. A
-        transaction's commit marker takes an offset and is never delivered: the consumer's position
-        steps over it, the next offset does not (a topic written in transactions lagged by one for
-        ever, and its front held the other partitions up to ``_WAIT_FOR_DATA`` after each delivery)."""
+        behind = self._behind()
+        return None if behind is None else behind > 0
+
+    def _behind(self) -> Optional[int]:
+        """The messages after the consumer's position (from the last fetch's watermark, cached: no
+        request), None if unknown. A transaction's commit marker takes an offset and is never
+        delivered: the position steps over it, the next offset does not (a topic written in
+        transactions lagged by one for ever, and its front held the other partitions up to
+        ``_WAIT_FOR_DATA`` after each delivery). position() is called only past the next offset."""
         _, high = self._consumer.get_watermark_offsets(self._tp, cached=True)
         if high < 0 or self._next is None:
             return None
-        return high > self._next and high > self._consumer.position([self._tp])[0].offset
+        if high <= self._next:
+            return 0
+        return max(0, high - max(self._next, self._consumer.position([self._tp])[0].offset))
 
     def next_awake(self) -> Optional[datetime]:
         # Nothing arrived last time: let the worker do other work instead of spinning.
@@ -303,39 +314,6 @@ class _KafkaReader(StatefulSourcePartition[RawBatch, Optional[int]]):
         self._consumer.close()
         if self._source.group_id and self._next is not None:  # the last ones once the run ended normally
             commit_at_end(self._consumer_config, self._topic, self._partition, self._next, self._source.timeout)
-
-
-def _offsets(messages: list) -> Sequence[int]:
-    """The offsets of ``messages`` (a partition's, in order): a ``range`` when they are
-    consecutive, as they nearly always are (offsets only grow, so a batch spanning as many
-    offsets as it has messages has no gap; compaction and transaction markers leave gaps), which
-    costs nothing per message; else the list."""
-    first, last = _offset(messages[0]), _offset(messages[-1])
-    if last - first + 1 == len(messages):
-        return range(first, last + 1)
-    return list(map(_offset, messages))
-
-
-def _stamp(message) -> int:
-    """A message's timestamp in ms; one without any never waits."""
-    kind, stamp = message.timestamp()
-    return stamp if kind != TIMESTAMP_NOT_AVAILABLE else -1
-
-
-def _within(messages: list, limit: int) -> int:
-    """How many of ``messages`` come before the first stamped later than ``limit`` (as
-    ``_stamp(m) <= limit`` for each, without a call per message). All of them when the
-    largest stamp is within (found in C; a message without a timestamp counts as -1, which
-    is within any limit from -1 on); else the first past it is looked for."""
-    if not messages or (limit >= -1 and max(map(_timestamp, messages), key=_SECOND)[1] <= limit):
-        return len(messages)
-    count = 0
-    for message in messages:
-        kind, stamp = message.timestamp()
-        if (stamp if kind != TIMESTAMP_NOT_AVAILABLE else -1) > limit:
-            break
-        count += 1
-    return count
 
 
 class KafkaSource(FixedPartitionedSource[RawBatch, Optional[int]]):

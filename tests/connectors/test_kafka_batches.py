@@ -19,7 +19,7 @@ from confluent_kafka import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.connectors import kafka
+from engine.connectors import kafka, kafka_meta
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_sink import KafkaSink
 
@@ -32,9 +32,9 @@ def test_the_alignment_cuts_a_batch_before_its_first_message_past_the_limit(pair
     """Stamps in any order, any limit (the whole batch within is found in C first)."""
     messages = [Message(timestamp=pair) for pair in pairs]
     expected = 0  # the rule as it was written first: one _stamp call per message
-    while expected < len(messages) and kafka._stamp(messages[expected]) <= limit:
+    while expected < len(messages) and kafka_meta.stamp_of(messages[expected]) <= limit:
         expected += 1
-    assert kafka._within(messages, limit) == expected
+    assert kafka_meta.within(messages, limit) == expected
 
 
 class _Consumer:

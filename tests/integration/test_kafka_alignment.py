@@ -8,6 +8,7 @@ from confluent_kafka import Producer
 
 from engine.connectors.kafka import KafkaSource
 from engine.connectors.kafka_align import Alignment
+from engine.metrics import Gauges
 
 BASE = int(time.time() * 1000)
 
@@ -124,6 +125,8 @@ def test_a_topic_written_in_transactions_is_caught_up_past_its_last_commit_marke
         producer.flush(30)
         producer.commit_transaction(30)
     source = KafkaSource(kafka_bootstrap, topic=topic, group_id=f"g-{uuid.uuid4().hex}", tail=True, align="100ms")
+    gauges = Gauges()
+    source.attach_gauges(gauges)
     (part,) = source.list_parts()
     reader = source.build_part("s", part, None)
     try:
@@ -134,5 +137,6 @@ def test_a_topic_written_in_transactions_is_caught_up_past_its_last_commit_marke
         reader.next_batch()  # one more poll: nothing new, the front says where the partition is
         assert reader._lags() is False
         assert reader._front is None  # caught up: it holds nobody back
+        assert gauges.snapshot()["lag"] == 0  # the health view's lag too (it showed 1 for ever)
     finally:
         reader.close()
