@@ -27,6 +27,7 @@ from engine.compiler.connectors import declared
 from engine.connectors.memory import CaptureSink, MemorySource, Timeline
 from engine.metrics import MetricsRegistry
 from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
+from engine.testing.matching import printable
 from engine.testing.spec import Case
 from engine.testing.tables import Swapped
 
@@ -64,9 +65,9 @@ def run_case(topology: Topology, case: Case) -> Outcome:
         timeline.start()
         run_dataflow(flow, RunOptions())
     except RunFailed as exc:
-        outcome.error = topology.redact(exc.message)
+        outcome.error = printable(topology.redact(exc.message), lines=True)  # it may quote an event
     except Exception as exc:  # noqa: BLE001 - a connector refusing its options: the case errs, the others run
-        outcome.error = topology.redact(f"{type(exc).__name__}: {exc}")
+        outcome.error = printable(topology.redact(f"{type(exc).__name__}: {exc}"), lines=True)
     finally:
         clock.set_time(None)
         tables.restore()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from engine.testing.matching import differences, same, show
+from engine.testing.matching import differences, printable, same, show
 from engine.testing.spec import Case, DeadLetterExpectation, PlaceExpectation, Where
 
 MAX_LISTED = 5  # events or dead letters listed in one message
@@ -17,6 +17,10 @@ class Failure:
     where: Where
     at: str  # the place, or 'dead_letters'
     message: str  # first line: what failed; then the diff, one line each
+
+    def __post_init__(self) -> None:
+        # field names, engine errors and values quote events: one escape for all keeps the lines apart
+        self.message = printable(self.message, lines=True)
 
     def to_dict(self) -> dict:
         return {"line": self.where[0], "column": self.where[1], "at": self.at, "message": self.message}

@@ -9,10 +9,27 @@ with an ``<error>`` listing its problems, so CI shows it instead of an empty sui
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from typing import List
 
 from engine.testing.suite import CaseResult, FileResult
+
+# what XML 1.0 cannot hold, even as a character reference: C0 controls but tab and line ends,
+# surrogates (a file name's undecodable bytes), U+FFFE and U+FFFF. ElementTree writes them as they
+# are, and a CI tool then rejects the whole report
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def _element(parent: ET.Element, tag: str, text: str = "", **attributes: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, {key: _xml(value) for key, value in attributes.items()})
+    if text:
+        element.text = _xml(text)
+    return element
 
 
 def failure_lines(path: str, case: CaseResult) -> List[str]:
@@ -25,25 +42,23 @@ def to_junit(results: List[FileResult]) -> str:
     root = ET.Element("testsuites", name="velocity-flow test")
     totals = {"tests": 0, "failures": 0, "errors": 0, "time": 0.0}
     for result in results:
-        suite = ET.SubElement(root, "testsuite", name=result.path)
+        suite = _element(root, "testsuite", name=result.path)
         counts = {"tests": 0, "failures": 0, "errors": 0, "time": 0.0}
         if result.problems:
-            case = ET.SubElement(suite, "testcase", name="load", classname=result.path, time="0")
+            case = _element(suite, "testcase", name="load", classname=result.path, time="0")
             text = "\n".join(f"{p.location}: {p.severity}: {p.message}" for p in result.problems)
-            ET.SubElement(case, "error", message=text.splitlines()[0], type="invalid").text = text
+            _element(case, "error", text, message=text.splitlines()[0], type="invalid")
             counts["tests"], counts["errors"] = 1, 1
         for outcome in result.cases:
-            case = ET.SubElement(suite, "testcase", name=outcome.name, classname=result.path,
-                                 time=f"{outcome.seconds:.3f}")
+            case = _element(suite, "testcase", name=outcome.name, classname=result.path, time=f"{outcome.seconds:.3f}")
             counts["tests"] += 1
             counts["time"] += outcome.seconds
             if outcome.error is not None:
-                ET.SubElement(case, "error", message=outcome.error, type="run").text = outcome.error
+                _element(case, "error", outcome.error, message=outcome.error, type="run")
                 counts["errors"] += 1
             elif outcome.failures:
                 lines = failure_lines(result.path, outcome)
-                ET.SubElement(case, "failure", message=lines[0].splitlines()[0], type="expectation").text = \
-                    "\n".join(lines)
+                _element(case, "failure", "\n".join(lines), message=lines[0].splitlines()[0], type="expectation")
                 counts["failures"] += 1
         for key, value in counts.items():
             suite.set(key, f"{value:.3f}" if key == "time" else str(value))

@@ -8,19 +8,22 @@ The topology is validated here too, so a broken topology is reported before anyt
 
 from __future__ import annotations
 
-import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 from engine.binding import Validation, validate_file
 from engine.binding.model import Topology
 from engine.expressions import Expression, ExpressionError, compile_expression
+from engine.hints import did_you_mean
+from engine.testing.inputs import read_inputs
 from engine.testing.tables import Rows, read_tables
-from engine.testing.timeline import Lines, Steps, read_clock, read_steps
+from engine.testing.timeline import Steps, read_clock, read_steps
 from engine.topology.diagnostics import Diagnostic
 from engine.topology.environments import UnknownEnvironment
+from engine.topology.interpolate import redact
 from engine.topology.loader import Document, NodePath, load_file
 
 Where = Tuple[int, int]  # 1-based line and column in the test file
@@ -102,7 +105,9 @@ class _Reader:
 
     def problem(self, node: NodePath, message: str, hint: Optional[str] = None, key: bool = False) -> None:
         line, column = self.at(node, key)
-        self.problems.append(Diagnostic(self.doc.path, line, column, message, hint=hint))
+        secrets = self.doc.secrets  # a ${VAR} value quoted in a message is shown as ${VAR}, as validate does
+        self.problems.append(Diagnostic(self.doc.path, line, column, redact(message, secrets),
+                                        hint=redact(hint, secrets) if hint else hint))
 
     def mapping(self, value: Any, node: NodePath, what: str, keys: Tuple[str, ...]) -> Optional[dict]:
         if not isinstance(value, dict):
@@ -110,8 +115,8 @@ class _Reader:
             return None
         for key in value:
             if key not in keys:
-                self.problem((*node, key), f"unknown key '{key}' in {what}", hint="expected one of: " + ", ".join(keys),
-                             key=True)
+                self.problem((*node, key), f"unknown key {str(key)!r} in {what}", key=True,
+                             hint=did_you_mean(str(key), keys) or "expected one of: " + ", ".join(keys))
         return value
 
     def count(self, value: Any, node: NodePath) -> Optional[int]:
@@ -125,9 +130,16 @@ class _Reader:
 
 def load_test_file(path: str) -> TestFile:
     """The test file at ``path``, its topology validated; ``problems`` says what is wrong."""
+    unreadable = _unreadable(path)
+    if unreadable:  # the loader would call it a topology file, and a symlink loop "no such file"
+        return TestFile(path, Document(path, "", None),
+                        [Diagnostic(path, 1, 1, f"cannot read test file: {unreadable}")])
     doc = load_file(path)
     test = TestFile(path, doc, list(doc.problems))
     if doc.data is None:
+        if not doc.problems:  # empty, or only comments: it must not pass as a file whose cases all passed
+            test.problems.append(Diagnostic(path, 1, 1, "the test file is empty",
+                                            hint="write 'topology: FLOW.yaml' and a list of 'tests'"))
         return test
     reader = _Reader(doc)
     data = reader.mapping(doc.data, (), "a test file", ("topology", "environment", "env", "tests"))
@@ -139,7 +151,7 @@ def load_test_file(path: str) -> TestFile:
     if not isinstance(topology_path, str) or not topology_path:
         reader.problem(("topology",), "'topology' must name the topology file, relative to this file",
                        hint="topology: my_flow.yaml")
-    else:
+    elif _topology_found(reader, os.path.dirname(path), topology_path):
         full = os.path.normpath(os.path.join(os.path.dirname(path), topology_path))
         environment = data.get("environment")
         if environment is not None and not isinstance(environment, str):
@@ -168,6 +180,40 @@ def load_test_file(path: str) -> TestFile:
     return test
 
 
+def _unreadable(path: str) -> Optional[str]:
+    """Why ``path`` cannot be read as a test file (a dangling symlink, a loop, a directory), or None."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None if os.path.isfile(path) else "not a regular file"
+
+
+def _topology_found(reader: _Reader, folder: str, name: str) -> bool:
+    """Whether ``name`` may be the topology; if not, why, at the test file's ``topology:`` (the
+    loader would locate a missing file at line 1 of that file, and a test file has no ``steps``)."""
+    full = os.path.join(folder, name)
+    if name.endswith((".test.yaml", ".test.yml")):
+        reader.problem(("topology",), f"'topology' names a test file, {name!r}: name the topology it tests",
+                       hint=f"topology: {name.replace('.test.', '.')}")
+        return False
+    if os.path.isfile(full):
+        return True
+    import difflib  # only for a missing topology (hints.py)
+
+    try:  # by stem: any two .yaml names look alike to difflib
+        stems = {os.path.splitext(f)[0]: f for f in os.listdir(os.path.dirname(full) or ".")
+                 if f.endswith((".yaml", ".yml")) and ".test." not in f}
+    except OSError:
+        stems = {}
+    close = difflib.get_close_matches(os.path.splitext(os.path.basename(name))[0], sorted(stems), n=1, cutoff=0.6)
+    reader.problem(("topology",), f"the topology file {full!r} "
+                   + ("is not a regular file" if os.path.exists(full) else "does not exist"),
+                   hint=f"did you mean '{stems[close[0]]}'?" if close
+                   else "'topology' is relative to the folder of this test file")
+    return False
+
+
 def _env(reader: _Reader, value: Any) -> Dict[str, str]:
     if value is None:
         return {}
@@ -182,22 +228,21 @@ def _case(reader: _Reader, item: Any, node: NodePath, topology: Topology, places
     data = reader.mapping(item, node, "a test case", CASE_KEYS)
     if data is None:
         return None
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        reader.problem(node, "a test case needs a 'name'")
+    name = _name(reader, data.get("name"), (*node, "name") if "name" in data else node)
+    if name is None:
         return None
     before = len(reader.problems)
     clock = read_clock(lambda message, hint: reader.problem((*node, "clock"), message, hint=hint), data.get("clock"))
     timeline = read_steps(data.get("inputs"), (*node, "inputs"),
                           lambda where, message, hint: reader.problem(where, message, hint=hint),
-                          lambda value, where: _inputs(reader, value, where, topology, folder))
+                          lambda value, where: read_inputs(reader, value, where, topology, folder), clock)
     tables = read_tables(reader, data.get("tables"), (*node, "tables"), topology)
     expect = [e for i, raw in enumerate(_list(reader, data.get("expect"), (*node, "expect")))
               if (e := _place(reader, raw, (*node, "expect", i), places)) is not None]
     dead = None
     if "dead_letters" in data:
         dead = [d for i, raw in enumerate(_list(reader, data["dead_letters"], (*node, "dead_letters")))
-                if (d := _dead(reader, raw, (*node, "dead_letters", i))) is not None]
+                if (d := _dead(reader, raw, (*node, "dead_letters", i), topology)) is not None]
     if not data.get("expect") and dead is None:
         reader.problem(node, f"test '{name}' expects nothing", hint="add 'expect' or 'dead_letters'")
     if len(reader.problems) > before:
@@ -205,54 +250,32 @@ def _case(reader: _Reader, item: Any, node: NodePath, topology: Topology, places
     return Case(name, reader.at(node), timeline, expect, dead, clock, tables)
 
 
+def _name(reader: _Reader, name: Any, node: NodePath) -> Optional[str]:
+    """A case's name is text a report can show: a terminal, a JUnit file and ``--name`` take it."""
+    if name is None or name == "":
+        reader.problem(node, "a test case needs a 'name'", hint="name: what the case shows")
+    elif not isinstance(name, str):
+        reader.problem(node, f"a test name is text, not {_kind(name)}", hint=f'name: "{name}"')
+    elif bad := [c for c in name if unicodedata.category(c) in ("Cc", "Cs")]:  # controls, lone surrogates
+        reader.problem(node, f"a test name cannot hold the control character U+{ord(bad[0]):04X}",
+                       hint="remove its escape (\\x.., \\u..) from the name; a name is one line of text")
+    else:
+        return name
+    return None
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "a mapping"}.get(
+        type(value), f"a {type(value).__name__}")
+
+
 def _list(reader: _Reader, value: Any, node: NodePath) -> List[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        reader.problem(node, "must be a list")
+        reader.problem(node, f"'{node[-1]}' must be a list")
         return []
     return value
-
-
-def _inputs(reader: _Reader, value: Any, node: NodePath, topology: Topology, folder: str) -> Lines:
-    data = reader.mapping(value if value is not None else {}, node, "'inputs'", tuple(topology.sources))
-    if data is None:
-        return {}
-    out: Lines = {}
-    for source, items in data.items():
-        if source not in topology.sources:
-            continue  # reported as an unknown key
-        where = (*node, source)
-        if isinstance(items, dict) and set(items) == {"file"} and isinstance(items["file"], str):
-            out[source] = _file_lines(reader, os.path.join(folder, items["file"]), (*where, "file"))
-        elif isinstance(items, list):
-            out[source] = [_raw(item) for item in items]
-        else:
-            reader.problem(where, "inputs of a source are a list of events (mappings) or raw lines (strings), "
-                                  "or {file: path}")
-    return out
-
-
-def _raw(item: Any) -> bytes:
-    """A string is the raw line as the source reads it; anything else is written as JSON."""
-    if isinstance(item, str):
-        return item.encode("utf-8")
-    return json.dumps(item, default=_json_default, ensure_ascii=False).encode("utf-8")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
-
-
-def _file_lines(reader: _Reader, path: str, node: NodePath) -> List[Optional[bytes]]:
-    try:
-        with open(path, "rb") as handle:
-            return [line.rstrip(b"\r\n") for line in handle if line.strip()]
-    except OSError as exc:
-        reader.problem(node, f"cannot read input file '{path}': {exc.strerror}")
-        return []
 
 
 def _place(reader: _Reader, raw: Any, node: NodePath, places: List[str]) -> Optional[PlaceExpectation]:
@@ -265,7 +288,7 @@ def _place(reader: _Reader, raw: Any, node: NodePath, places: List[str]) -> Opti
         message = f"'at' must be a place of the topology, not {at!r}" if "at" in data else "an expectation needs 'at'"
         reader.problem((*node, "at") if "at" in data else node, message,
                        hint=("did you mean " + " or ".join(f"'{p}'" for p in close) + "?") if close
-                       else "places: " + ", ".join(places))
+                       else did_you_mean(str(at), places) or "places: " + ", ".join(places))
         return None
     if not any(kind in data for kind in PLACE_KINDS):
         reader.problem(node, f"the expectation at '{at}' checks nothing", hint="add " + ", ".join(PLACE_KINDS))
@@ -299,7 +322,7 @@ def _place(reader: _Reader, raw: Any, node: NodePath, places: List[str]) -> Opti
     return expectation
 
 
-def _dead(reader: _Reader, raw: Any, node: NodePath) -> Optional[DeadLetterExpectation]:
+def _dead(reader: _Reader, raw: Any, node: NodePath, topology: Topology) -> Optional[DeadLetterExpectation]:
     data = reader.mapping(raw, node, "a dead-letter expectation", DEAD_KEYS)
     if data is None:
         return None
@@ -307,6 +330,14 @@ def _dead(reader: _Reader, raw: Any, node: NodePath) -> Optional[DeadLetterExpec
         if key in data and not isinstance(data[key], str):
             reader.problem((*node, key), f"'{key}' must be text")
             return None
+    steps = [*topology.sources, *(spec.id for spec in topology.steps), *(f"sink:{name}" for name in topology.sinks)]
+    step = data.get("step")
+    # a misspelt step never has a dead letter: 'count: 0' would pass whatever the flow does
+    envelope = step is not None and step.startswith("sink:") and step.rpartition(":")[0] in steps  # sink:NAME:envelope
+    if step is not None and step not in steps and not envelope:
+        reader.problem((*node, "step"), f"no step, source or sink of the topology is called {step!r}",
+                       hint=did_you_mean(step, steps) or "dead letters come from: " + ", ".join(steps))
+        return None
     if not data:
         reader.problem(node, "a dead-letter expectation needs 'step', 'error' or 'count'")
         return None

@@ -18,6 +18,8 @@ from engine.values import parse_timestamp
 Lines = Dict[str, List[Optional[bytes]]]  # raw lines per source
 Steps = List[Tuple[timedelta, Lines]]  # each step's lines, at this much after the case's clock
 ADVANCE = "advance"
+# the clock stays a day short of datetime's end: windows and timers add to it
+_LAST = datetime.max.replace(tzinfo=timezone.utc) - timedelta(days=1)
 
 
 def read_clock(problem: Callable[[str, Optional[str]], None], value: Any) -> Optional[datetime]:
@@ -34,12 +36,14 @@ def read_clock(problem: Callable[[str, Optional[str]], None], value: Any) -> Opt
 
 
 def read_steps(value: Any, node: tuple, problem: Callable[[tuple, str, Optional[str]], None],
-               read_lines: Callable[[Any, tuple], Lines]) -> Steps:
-    """``inputs`` as steps of the timeline; ``read_lines`` reads one mapping of sources."""
+               read_lines: Callable[[Any, tuple], Lines], clock: Optional[datetime] = None) -> Steps:
+    """``inputs`` as steps of the timeline; ``read_lines`` reads one mapping of sources; ``clock``
+    is the case's (None: the system's), which no ``advance`` may move past datetime's end."""
     if not isinstance(value, list):
         return [(timedelta(0), read_lines(value, node))]
     steps: Steps = []
     offset = timedelta(0)
+    room = _LAST - (clock or datetime.now(timezone.utc))
     for index, item in enumerate(value):
         where = (*node, index)
         if isinstance(item, dict) and ADVANCE in item:
@@ -47,9 +51,17 @@ def read_steps(value: Any, node: tuple, problem: Callable[[tuple, str, Optional[
                 problem(where, "'advance' stands alone in its step", "- advance: 30s")
                 continue
             try:
-                offset += parse_duration(str(item[ADVANCE]))
+                moved = parse_duration(str(item[ADVANCE]))
             except ValueError as exc:
                 problem((*where, ADVANCE), str(exc), DURATION_HINT)
+                continue
+            except OverflowError:  # timedelta's own limit, ~2.7 million years
+                moved = timedelta.max
+            if moved > room - offset:
+                problem((*where, ADVANCE), f"'advance: {item[ADVANCE]}' moves the clock past the year 9999",
+                        "advance by less, or set an earlier 'clock'")
+                continue
+            offset += moved
             continue
         if not isinstance(item, dict):
             problem(where, "a step of 'inputs' is a mapping of sources to events, or 'advance: DURATION'",
