@@ -15,14 +15,12 @@ Only the events that fail the fast path pay for the slower second try.
 
 from __future__ import annotations
 
-from datetime import date, time
-from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from engine.connectors.errors import Unwritable
-from engine.values import NonFiniteFloat
+from engine.json_default import json_default
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 _LINE_OPTIONS = _OPTIONS | orjson.OPT_APPEND_NEWLINE
@@ -30,23 +28,7 @@ MAX_DEPTH = 254  # orjson's write limit
 _INT64 = (-(2 ** 63), 2 ** 64 - 1)  # orjson writes unsigned 64-bit integers too
 
 
-def _default(value: Any) -> Any:
-    """Types orjson does not know: exact decimals, sets (as lists), anything else as text."""
-    if isinstance(value, Decimal):
-        if value.is_finite():
-            return orjson.Fragment(str(value))
-        return str(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, (date, time)):  # a subclass orjson leaves to us: ISO 8601 as orjson writes, not str's space
-        return value.isoformat()
-    if isinstance(value, float):  # a subclass: the number, not its text; a NonFiniteFloat as Debezium sent it
-        return value.json_text() if type(value) is NonFiniteFloat else float(value)
-    return str(value)
-
-
+_default = json_default  # (engine/json_default.py: the schema check converts events the same way)
 JSON_DEFAULT = _default  # for calls of orjson inlined elsewhere (the table sinks' row encoders)
 
 

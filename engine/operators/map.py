@@ -69,9 +69,9 @@ class Map:
         self.literal: Optional[Callable[[bool], str]] = None
         self._build_all: Optional[FirstTry] = None  # one comprehension over the batch
         if not rename and not drop and all("." not in name for name in computed) and keep != "all":
-            start = self._start(keep)[1:-1]
-
             def literal(strict: bool) -> str:
+                start = self._start(keep, strict)[1:-1]
+
                 def source(e):
                     return e.strict()[0] if strict else e.python
 
@@ -94,12 +94,16 @@ class Map:
         self.output_fields = self._fields(keep, rename, drop, computed, key is not None, input_fields)
 
     @staticmethod
-    def _start(keep) -> str:
+    def _start(keep, strict: bool = False) -> str:
+        """The output event's first fields. A kept field the event lacks is null, as a missing
+        field is everywhere (it was a KeyError, the event dead-lettered); the strict form reads
+        ``e[name]`` (cheaper) and leaves such a batch to the lenient one."""
         if keep == "all":
             return "dict(e)"
         if keep == "none":
             return "{}"
-        return "{" + ", ".join(f"{k!r}: e[{k!r}]" for k in keep) + "}" if keep else "{}"
+        read = "e[{!r}]" if strict else "e.get({!r})"
+        return "{" + ", ".join(f"{k!r}: {read.format(k)}" for k in keep) + "}" if keep else "{}"
 
     @staticmethod
     def _check_names(keep, rename, drop, fields) -> None:

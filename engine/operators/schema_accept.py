@@ -44,15 +44,17 @@ _TYPES = {
 }
 _EXACT = {"string": str, "integer": int, "boolean": bool, "null": type(None), "object": dict, "array": list}
 _PLAIN = frozenset({str, int, bool, type(None), dict, list})
+_STRING_WORDS = frozenset({"format", "minLength", "maxLength"})  # tested on values of type str only
 
 
 class _Unsure(Exception):
     """A subschema this module does not generate: "not sure" wherever a value meets it."""
 
 
-def compile_accept(schema: Any, formats: Optional[Dict[str, str]] = None) -> Optional[Accept]:
+def compile_accept(schema: Any, formats: Optional[Dict[str, Any]] = None) -> Optional[Accept]:
     """``accept(event)`` for ``schema`` (as fastjsonschema compiled it, with its ``formats``:
-    name -> regular expression), or None when the schema's root is outside the subset."""
+    name -> regular expression, or a function of the text), or None when the schema's root is
+    outside the subset."""
     if not isinstance(schema, dict):
         return None
     generator = _Generator(formats or {})
@@ -74,7 +76,7 @@ _USES_TYPE = re.compile(r"\bu\b")  # a test reading ``u``, the value's type (nam
 
 
 class _Generator:
-    def __init__(self, formats: Dict[str, str]) -> None:
+    def __init__(self, formats: Dict[str, Any]) -> None:
         self.formats = formats
         self.lines: List[str] = []
         self.count = 0
@@ -153,8 +155,11 @@ class _Generator:
                 raise _Unsure
             strings = frozenset(m for m in members if type(m) is str)
             # only a str (or a subclass: JSON's text of it is the same string) equals a member;
-            # an unhashable value raises, which is "not sure"
-            tests.append(f"{v} in {self.constant(strings)}" if strings else "False")
+            # an unhashable value raises, which is "not sure". The string keywords below test
+            # ``t is str`` alone (one test per value), which would let a subclass skip them: beside
+            # them, only a str is a member here (a subclass: "not sure")
+            exact = f"{t} is str and " if _STRING_WORDS & set(schema) else ""
+            tests.append(f"({exact}{v} in {self.constant(strings)})" if strings else "False")
         elif kinds is None:
             tests.append(f"({t} in _P or {_FINITE.format(v=v, t=t)})")  # the view leaves it as it is
         tests += self._limits(schema, v, t)
@@ -162,9 +167,11 @@ class _Generator:
             if not isinstance(schema["format"], str) or schema["format"] == "regex":
                 raise _Unsure
             pattern = self.formats.get(schema["format"])  # fastjsonschema skips the formats it does not know
-            if pattern is not None:
+            if isinstance(pattern, str):
                 match = self.constant(re.compile(pattern).match)
                 tests.append(self.guard(schema, t, "str", f"{match}({v}) is not None"))
+            elif pattern is not None:  # a function, as fastjsonschema was given it (jsonschemas.FORMATS)
+                tests.append(self.guard(schema, t, "str", f"{self.constant(pattern)}({v})"))
         required = schema.get("required")
         if required is not None:
             if not isinstance(required, list) or not all(type(n) is str for n in required):

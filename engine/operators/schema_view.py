@@ -11,8 +11,6 @@ in every part it inspects.
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from itertools import repeat
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
@@ -20,6 +18,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 # but converts no event, and orjson's import brings dataclasses, inspect and uuid (~50M
 # instructions of a first validate). _default and _exact_ints run only inside a round trip.
 orjson: Any = None
+_default: Any = None  # engine/json_default.json_default, imported with orjson
 
 View = Callable[[Any], Any]
 
@@ -37,14 +36,6 @@ _NATIVE_SCALARS = frozenset({str, int, bool, type(None)})  # floats too, when fi
 _PLAIN = _NATIVE_SCALARS | {dict, list}  # what a view gives back as it is, unless it looks inside
 
 
-def _default(value):
-    if isinstance(value, Decimal):
-        return orjson.Fragment(str(value))
-    if isinstance(value, datetime):  # a datetime orjson does not take (an infinite one): its text, as sinks write
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 def round_trip(value: Any) -> Any:
     """``value`` as JSON gives it back (the reference the views must agree with); integers
     beyond 64 bits, which orjson does not write, stay exact integers."""
@@ -59,9 +50,14 @@ def round_trip(value: Any) -> Any:
 
 
 def _import_orjson() -> Any:
-    global orjson
+    global orjson, _default
     import orjson as module
-    orjson = module
+
+    # what the JSON sinks write for a value orjson does not take: a schema checks the text consumers
+    # read (Debezium's NaN of a float column "NaN", an infinite date "infinity", a duration its text)
+    from engine.json_default import json_default
+
+    orjson, _default = module, json_default
     return module
 
 

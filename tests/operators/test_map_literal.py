@@ -40,7 +40,7 @@ def _plain(config):
     key = compile_expression(config["key"], None, inline=False) if "key" in config else None
 
     def build(event):
-        out = {name: event[name] for name in config.get("keep", [])}
+        out = {name: event.get(name) for name in config.get("keep", [])}  # a kept field missing: null
         out.update({name: expression(event) for name, expression in fields.items()})
         if key is not None:
             out["_key"] = key_text(key(event))
