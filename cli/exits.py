@@ -6,8 +6,8 @@ EXIT_CODES = {
     EXIT_OK: "success (for run and deploy also: stopped cleanly by one SIGTERM or Ctrl-C)",
     EXIT_INVALID: "invalid topology (every problem is reported, with file:line:column); for test: a test failed",
     EXIT_USAGE: "usage error (unknown option, bad value)",
-    EXIT_FAILED: ("the flow or a destination failed, or could not start (missing input, unreachable service, "
-                  "missing tool)"),
+    EXIT_FAILED: ("the flow or a destination failed (standard output too: a full disk), or could not start "
+                  "(missing input, unreachable service, missing tool)"),
     EXIT_INTERNAL: "internal error: a bug, please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM; for run and deploy: a second one, which aborts)",
 }

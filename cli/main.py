@@ -1,6 +1,6 @@
 """``velocity-flow``: validate, run and draw topology files.
 
-Exit codes: 0 success; 1 invalid topology; 2 usage error; 3 the flow failed while running
+Exit codes: 0 success; 1 invalid topology; 2 usage error; 3 the flow or its standard output failed
 (or could not start: a missing input, an unreachable service, a missing tool); 4 internal error
 (a bug: please report it; ``VELOCITY_FLOW_DEBUG=1`` shows the traceback); 130 interrupted.
 """
@@ -24,16 +24,18 @@ from cli.arguments import workers as _workers
 from cli.exits import EXIT_CODES as _EXIT_CODES  # noqa: F401
 from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from cli.help_format import HelpFormatter
+from cli.pipes import OutputFailed
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 # Which codes each command can end with (0, 2, 4 and 130 always).
-_COMMAND_CODES = {"validate": (EXIT_INVALID,), "run": (EXIT_INVALID, EXIT_FAILED),
+# Every command can end with 3 when its standard output cannot be written (cli/pipes.py).
+_COMMAND_CODES = {"validate": (EXIT_INVALID, EXIT_FAILED), "run": (EXIT_INVALID, EXIT_FAILED),
                   "deploy": (EXIT_INVALID, EXIT_FAILED), "graph": (EXIT_INVALID, EXIT_FAILED),
                   "generate": (EXIT_FAILED,),
-                  "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": (), "init": (EXIT_FAILED,),
-                  "test": (EXIT_INVALID,), "tap": (EXIT_INVALID, EXIT_FAILED),
+                  "demo": (EXIT_FAILED,), "stack": (EXIT_FAILED,), "schema": (EXIT_FAILED,), "init": (EXIT_FAILED,),
+                  "test": (EXIT_INVALID, EXIT_FAILED), "tap": (EXIT_INVALID, EXIT_FAILED),
                   "replay": (EXIT_INVALID, EXIT_FAILED), "query": (EXIT_INVALID, EXIT_FAILED)}
 
 
@@ -164,7 +166,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     stack = commands.add_parser("stack", help="Kafka + PostgreSQL (TMS) + Debezium on loopback, for the real CDC path")
     stack.add_argument("action", choices=["up", "down", "status"], metavar="ACTION",
                        help="up: start the services (each prints its address), down: stop them, "
-                            "status: show their state")
+                            "status: show their state (exit 3 when one is not running)")
     stack.add_argument("services", nargs="*", metavar="SERVICE",
                        help="kafka, postgres or debezium (default: all three; debezium starts the other two)")
 
@@ -271,6 +273,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if code and wants_json:
             _json_outcome(code, "usage error; see --help")
         return code
+    except OutputFailed as exc:  # `--help > /dev/full`
+        return _output_failed(exc)
     problem = cluster_problem(args) if args.command == "run" else None
     if problem:
         print(f"velocity-flow run: error: {problem}", file=sys.stderr)
@@ -311,6 +315,8 @@ def _dispatch(args: argparse.Namespace, wants_json: bool) -> int:
         if wants_json:
             _json_outcome(EXIT_USAGE, str(exc))
         return EXIT_USAGE
+    except OutputFailed as exc:  # `> /dev/full`: the destination failed, not the program
+        return _output_failed(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         if wants_json:
@@ -325,6 +331,11 @@ def _dispatch(args: argparse.Namespace, wants_json: bool) -> int:
         if wants_json:
             _json_outcome(EXIT_INTERNAL, message)
         return EXIT_INTERNAL
+
+
+def _output_failed(exc: OutputFailed) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def entry() -> None:

@@ -5,13 +5,24 @@ into ``SystemExit(1)``: a traceback or an exit code that lies (1 is "invalid top
 failed"). Here the command goes on with its output dropped (standard output then writes to
 the null device, as ``tap`` does) and ends with its own exit code. Writes to
 ``sys.stdout.buffer`` (the stdout sink, ``tap``) are not covered: they handle it themselves.
+
+Any other failure to write (``> /dev/full``, a full disk, an I/O error) is the destination
+failing, not a bug: it raises :class:`OutputFailed`, which the command line reports in one line
+with exit 3 instead of an "internal error".
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, NoReturn, TextIO
+
+
+class OutputFailed(Exception):
+    """Standard output could not be written (other than its reader leaving)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"cannot write standard output: {error.strerror or error}")
 
 
 class ReaderMayLeave:
@@ -26,6 +37,8 @@ class ReaderMayLeave:
         except BrokenPipeError:
             self._gone()
             return len(text)
+        except OSError as exc:
+            self._failed(exc)
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -36,6 +49,14 @@ class ReaderMayLeave:
             self._stream.flush()
         except BrokenPipeError:
             self._gone()
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> NoReturn:
+        # the rest goes nowhere, so that the interpreter's last flush at exit cannot fail again
+        # ("Exception ignored ..." and exit 120) after the command said what went wrong
+        self._gone()
+        raise OutputFailed(exc) from exc
 
     def _gone(self) -> None:
         """From now on the stream's descriptor is the null device (what is buffered goes there too)."""

@@ -6,6 +6,7 @@ files, the editable install of the checkout among them, are not processed), so t
 seconds and runs in the normal suite, CI included.
 """
 
+import json
 import os
 import pathlib
 import re
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -170,3 +172,79 @@ def test_every_readme_command(installed):
                       cwd=clone if command in README_CHECKOUT else mine)
         assert result.returncode == 0, (command, result.stdout[-2000:], result.stderr[-2000:])
     assert (mine / "flow.svg").exists() or shutil.which("dot") is None
+
+
+# docs/*.md: their `velocity-flow` commands from the wheel, outside the checkout. The README's are
+# above, the tutorial's in tests/test_tutorial.py; these need services (tests/services), a port or
+# the other machines of a cluster:
+DOCS_SERVICES = ("stack ", "deploy ", "--env kafka", "--postgres", "--env postgres", "--http", "query ", " -a ")
+DOCS_ELSEWHERE = {"demo"}  # test_readme_commands_from_elsewhere
+DOCS_SYSTEM_PATH = {"run flow.yaml --status-file /run/velocity/flow.json"}  # a path of the example's machine
+DOCS_PAGES = ("topology", "deploy", "operations", "expressions", "aggregate", "joins", "testing", "tms", "velocity",
+              "kafka", "transactions")
+
+
+def _bash_blocks(page: str) -> list:
+    """The lines of the page's ```bash blocks, continuation lines joined."""
+    text = (ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```bash\n(.*?)^```", text, re.S | re.M)
+    return [line.strip() for block in blocks for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+
+
+def _doc_commands(page: str) -> list:
+    commands = []
+    for line in _bash_blocks(page):
+        if line.startswith("velocity-flow "):
+            words = shlex.split(line, comments=True)[1:]
+            command = " ".join(shlex.quote(w) for w in words)
+            if not (any(s in command + " " for s in DOCS_SERVICES) or command in DOCS_ELSEWHERE | DOCS_SYSTEM_PATH):
+                commands.append(words)
+    return commands
+
+
+def test_the_docs_commands_from_an_install(installed):
+    """Every `velocity-flow` command of the docs' bash blocks that needs no service, in order, from
+    the wheel in a directory of its own: the shipped topologies copied as docs/velocity.md says,
+    docs/operations.md's flow.yaml as the page shows it."""
+    venv, _, work = installed
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    ran = []
+    for page in DOCS_PAGES:
+        where = work / f"docs-{page}"
+        where.mkdir()
+        copy = [line for line in _bash_blocks("velocity") if line.startswith("cp -r ")]
+        assert len(copy) == 1, copy
+        done = subprocess.run(["bash", "-c", copy[0]], cwd=where, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and (where / "topologies" / "velocity").is_dir(), done.stderr
+        if page == "operations":
+            _operations_files(where)
+        for words in _doc_commands(page):
+            stdout = None
+            if ">" in words:  # `... --format junit > junit.xml`
+                words, stdout = words[:words.index(">")], words[words.index(">") + 1]
+            if words[0] == "replay" and not (where / "failed.jsonl").exists():
+                (where / "out" / "dead.jsonl").rename(where / "failed.jsonl")  # as the page says
+            result = _run(installed, "velocity-flow", *words, timeout=300, cwd=where)
+            # replay: 1 when some dead letters fail again (here the malformed line always does)
+            assert result.returncode in ((0, 1) if words[0] == "replay" else (0,)), (page, words, result.stderr[-2000:])
+            assert "Traceback" not in result.stderr, (page, words, result.stderr[-2000:])
+            if stdout:
+                (where / stdout).write_text(result.stdout)
+            ran.append((page, words[0]))
+    assert {page for page, _ in ran} == {"operations", "testing", "velocity"}, ran  # a new page's commands: add it
+    assert ET.parse(work / "docs-testing" / "junit.xml").getroot().tag == "testsuites"
+
+
+def _operations_files(where: pathlib.Path) -> None:
+    """docs/operations.md's flow.yaml, an input with one event of each kind, and the fixed topology."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    flow = re.search(r"```yaml\n(version: 1\nname: tapped\n.*?)```", text, re.S).group(1)
+    (where / "flow.yaml").write_text(flow)
+    lines = [json.dumps({"n": str(n), "kg": "n/a" if n == 3 else f"{n}.50", "at": "2024-05-01T10:00:00Z"})
+             for n in range(10)]
+    (where / "in.jsonl").write_text("\n".join(lines) + "\nnot json\n")
+    # the fix: an amount that is not a number becomes null; `--env other` needs an environment of that name
+    fixed = flow.replace('at: timestamp}}', 'at: timestamp}, on_error: "null"}')
+    assert fixed != flow
+    (where / "fixed.yaml").write_text(fixed + "environments:\n  other: {name: tapped-other}\n")
