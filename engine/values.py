@@ -124,7 +124,7 @@ def to_int(value):
 
 def to_float(value):
     kind = type(value)
-    if kind is float:
+    if kind is float or kind is NonFiniteFloat:  # Debezium's NaN of a float column stays what it is
         return value
     if kind is bool:
         raise ValueError("booleans are not numbers")
@@ -208,9 +208,21 @@ def parse_timestamp(text: str) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return _parse_timestamp_slowly(text)
+    if len(text) > 10 and text[10] not in _SEPARATORS and text[8] not in _SEPARATORS:
+        _unseparated(text)
     if parsed.tzinfo is timezone.utc:
         return parsed
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else _in_utc(parsed, text)
+
+
+_SEPARATORS = "Tt "  # between a date (YYYY-MM-DD, YYYYMMDD, week dates) and its time
+
+
+def _unseparated(text: str) -> None:
+    """fromisoformat takes any character between the date and the time: a 20-digit id read as
+    1111-11-11T11:11:11.11111 (a digit there), '2026-11-02X06:00' as a time. ISO 8601 has 'T'
+    (RFC 3339 a space too): anything else is no timestamp."""
+    raise ValueError(f"not an ISO-8601 timestamp: {text!r:.40} (a 'T' separates the date from the time)")
 
 
 def _in_utc(parsed: datetime, text: str) -> datetime:
@@ -232,6 +244,8 @@ def _parse_timestamp_slowly(text: str) -> datetime:
         parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
     except ValueError:
         raise ValueError(f"not an ISO-8601 timestamp: {original!r}") from None
+    if len(text) > 10 and text[10] not in _SEPARATORS and text[8] not in _SEPARATORS:
+        _unseparated(original)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
     return _in_utc(parsed, original)

@@ -60,8 +60,11 @@ def inline(type_name: str, full: str, strict: bool = False) -> Optional[Tuple[st
         # one, or anything not text goes to the converter (it converts or says why not)
         # (the converter reads a str subclass's text as fromisoformat does, and fromisoformat
         # raises for anything else: the strict loop needs no test of the type, ~115 instructions)
+        # fromisoformat takes any character between the date and the time: a 'T' at [10] is the
+        # usual text's (a text it reads as UTC has 12 characters at least: 'YYYYMMDDTHHZ'), and
+        # any other goes to the converter, which refuses a digit or a letter there (values.py)
         test = "" if strict else "v.__class__ is _str and "
-        return (f"(t if {test}(t := _iso(v)).tzinfo is _utc else {full}(v))",
+        return (f"(t if {test}(t := _iso(v)).tzinfo is _utc and v[10] == 'T' else {full}(v))",
                 {"_iso": datetime.fromisoformat, "_utc": timezone.utc, "_str": str})
     spec = decimal_spec(type_name)
     if spec is not None:

@@ -64,3 +64,17 @@ def test_through_a_flow_duckdb_stores_the_floats_and_the_file_the_text(flow):
     assert math.isnan(stored[0]) and stored[1:] == [math.inf, -math.inf, 1.5]
     lines = [json.loads(line) for line in (flow.dir / "out.jsonl").read_text().splitlines()]
     assert sorted((e["id"], e["x"]) for e in lines) == [(1, "NaN"), (2, "Infinity"), (3, "-Infinity"), (4, 1.5)]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_a_cast_to_float_keeps_them_and_the_schema_check_sees_their_text(text):
+    """``cast: float`` of such a value (it was "cannot convert NonFiniteFloat", a dead letter) keeps
+    it, and a JSON schema sees the text the sinks write."""
+    from engine.operators.cast import Cast
+    from engine.operators.schema_view import round_trip
+
+    (decoded,) = Debezium("d", {}).process([_record(text)])[0]
+    events, deads = Cast("c", {"fields": {"after.x": "float"}}, None).process([decoded])
+    assert not deads and type(events[0]["after"]["x"]) is NonFiniteFloat
+    assert encode_value(events[0]["after"]["x"]) == f'"{text}"'.encode()
+    assert round_trip(events[0]["after"]) == {"id": 1, "x": text}
