@@ -53,7 +53,9 @@ def stop_before_run_on_signals() -> None:
         return
 
     def stop(signum, frame) -> None:
-        if _BEFORE_RUN.is_set():
+        # a second signal aborts: also when the first came during the run, whose handlers gave
+        # these back as it ended (it said "the flow will not start" and exited 0, not 130)
+        if _BEFORE_RUN.is_set() or stop_requested():
             raise KeyboardInterrupt
         _BEFORE_RUN.set()
         request_stop(keep_state=True)  # if the run is starting already, its sources end at once

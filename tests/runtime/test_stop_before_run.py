@@ -70,3 +70,12 @@ def test_deploy_starts_no_process_after_a_signal(tmp_path, early_stop_handlers, 
 class _Quiet:
     def print(self, *args, **kwargs) -> None:
         pass
+
+
+def test_a_second_signal_after_the_run_ended_on_the_first_aborts(early_stop_handlers):
+    """The run's handlers are given back as it ends: a stop already asked for during the run
+    makes the next signal the second one (it printed "will not start" and exited 0)."""
+    stopping.request_stop()  # the first signal, during the run
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+    assert not stopping.stopped_before_run()
