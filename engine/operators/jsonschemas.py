@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 from engine.errors import ConfigError
 from engine.operators.dead import describe
@@ -72,8 +72,48 @@ def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[
         raise
     except (Exception, RecursionError) as exc:  # noqa: BLE001 - whatever the compiler trips on is in the schema
         raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {_reason(exc)}", ("schema",)) from None
+    _linear_patterns(validate, schema)
     _probe(path, validate, schema)
     return validate, compile_view(schema), _fields_of(schema), _accept(schema)
+
+
+_FORMAT_KEY = "_re_pattern"  # a format's entry in fastjsonschema's table: its name and this
+
+
+class _Search:
+    """What fastjsonschema's code calls on a ``pattern``'s regular expression: ``search``."""
+
+    __slots__ = ("search",)
+
+    def __init__(self, test: Callable[[str], bool]) -> None:
+        self.search = test
+
+
+def _linear_patterns(validate: Callable, schema: Any) -> None:
+    """The schema's ``pattern`` and ``patternProperties`` expressions on RE2, in time linear in
+    the text, instead of Python's backtracking ``re``: with ``^(a+)+$`` an event of 30 a's and a
+    '!' stalled the flow for minutes. fastjsonschema's code calls ``REGEX_PATTERNS[p].search``;
+    each one RE2 takes is swapped (its ``\\Z`` form: the end of the text, as JSON Schema's
+    ``$``), one it refuses (a backreference, a lookaround) stays on ``re``. RE2's ``\\d`` and
+    ``\\w`` are ASCII, as ECMA 262's, which JSON Schema names. The ``format`` expressions (the
+    same table, called with ``match``) stay fastjsonschema's."""
+    import fastjsonschema
+
+    from engine.expressions import regex
+
+    function = getattr(validate, "func", validate)  # a partial of the generated function, with the formats
+    patterns = getattr(function, "__globals__", {}).get("REGEX_PATTERNS")
+    generator = getattr(fastjsonschema, "_get_code_generator_class", None)
+    formats = getattr(generator(schema), "FORMAT_REGEXS", None) if generator is not None else None
+    if not isinstance(patterns, dict) or not isinstance(formats, dict):
+        return
+    for key, compiled in list(patterns.items()):
+        if key.removesuffix(_FORMAT_KEY) in formats or not isinstance(getattr(compiled, "pattern", None), str):
+            continue
+        try:
+            patterns[key] = _Search(regex.literal(compiled.pattern, "test"))
+        except regex.RegexError:
+            pass
 
 
 def _accept(schema) -> Optional[Accept]:
