@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import datetime, timedelta
-from typing import Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from engine.durations import HINT as DURATION_HINT
 from engine.durations import parse_duration
@@ -23,10 +23,10 @@ from engine.operators.aggregations import (
     check_argument_type,
     fold_functions,
     fold_many,
+    reason,
     strict_fold,
 )
 from engine.operators.codegen import FirstTry, build_function
-from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, Released, events_grouper, fused_grouper, group_by_key
 from engine.operators.map import KEY_FIELD, key_text
@@ -36,11 +36,13 @@ from engine.operators.windows.count import CountWindows
 from engine.operators.windows.running import Running
 from engine.operators.windows.session import SessionWindows
 from engine.operators.windows.sliding import SlidingWindows
+from engine.operators.windows.timed import TimeState
 from engine.operators.windows.tumbling import TumblingWindows
 from engine.records import DeadLetter
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.S)
 WINDOW_KINDS = ("tumbling", "sliding", "session", "count")
+MAX_SLIDING_WINDOWS = 10_000  # windows of one event (size / every): each its accumulator, folded per event
 _FUSED_MAX = 12  # more accumulators: one quick fold each (the generated function grows with them)
 
 
@@ -95,8 +97,8 @@ class Aggregate(KeyedStep):
         self.times = None
         settings = self.settings
         self.Logic = LOGIC[settings.kind]
-        self.time_range = bounds.time_range(settings.lateness + 2 * (settings.gap or timedelta(0))
-                                             + (settings.size or timedelta(0)) + (settings.every or timedelta(0)))
+        self.time_range = bounds.time_range(_reach(settings))
+        self._width = len(self.fresh())  # the accumulator's slots (a restored one must have as many)
         if self.settings.event_time is not None:  # every event time of a list of events, in one loop
             self.times = build_function(
                 "times", f"def times(events):\n    return [({self.settings.event_time.python}) for e in events]\n",
@@ -166,7 +168,23 @@ class Aggregate(KeyedStep):
             old = vars(state)
             kept = {f.name: old[f.name] for f in dataclasses.fields(self.Logic.State) if f.name in old}
             state = self.Logic.State(**kept)
+        if state is not None:
+            self._check_restored(state)
         return self.Logic(self, state)
+
+    def _check_restored(self, state: Any) -> None:
+        """A snapshot taken before the step's window kind or ``compute`` changed (a topology
+        redeployed on its recovery store) does not fit: its accumulators lack slots, or it is
+        another kind's state, and every call on it would raise, dead-lettering each later event
+        of the key. Raising here, once, lets the keyed boundary report it and start the key empty."""
+        if type(state) is not self.Logic.State:
+            raise ValueError(f"the snapshot does not fit this step: a {type(state).__name__}, this window takes "
+                             f"a {self.Logic.State.__name__} (the window changed since the snapshot)")
+        accumulators = state.windows.values() if isinstance(state, TimeState) else [vars(state).get("running")]
+        for accumulator in accumulators:
+            if accumulator is not None and (type(accumulator) is not list or len(accumulator) != self._width):
+                raise ValueError(f"the snapshot does not fit this step: its accumulators are not of this compute's "
+                                 f"{self._width} slots (it changed since the snapshot)")
 
     aggregator = logic
 
@@ -180,7 +198,7 @@ class Aggregate(KeyedStep):
                 try:
                     accumulator = self._fold_exact(accumulator, [event])
                 except Exception as exc:  # noqa: BLE001
-                    deads.append(DeadLetter(event, self.step_id, describe(exc)))
+                    deads.append(DeadLetter(event, self.step_id, reason(exc)))
             return accumulator, deads
 
     def fold_many(self, accumulators: list, events: list) -> list:
@@ -256,10 +274,34 @@ def _window_sizes(settings: Settings, window: dict) -> None:
         if settings.every > settings.size:
             raise ConfigError("a sliding window cannot start more often than it lasts: 'every' is larger than 'size'",
                               ("window", "sliding", "every"), hint="use a tumbling window, or make every <= size")
+        windows = -(-settings.size // settings.every)  # an event is in as many (an accumulator each)
+        if windows > MAX_SLIDING_WINDOWS:  # (1d every 1ms: 86.4 million, minutes and gigabytes per event)
+            raise ConfigError(f"a sliding window that puts each event in {windows} windows; at most "
+                              f"{MAX_SLIDING_WINDOWS}", ("window", "sliding", "every"),
+                              hint=f"make every at least size / {MAX_SLIDING_WINDOWS}")
     else:
         settings.gap = _duration(window["session"], ("session", "gap"), "gap")
     if "allowed_lateness" in window:
         settings.lateness = _duration(window, ("allowed_lateness",))
+
+
+def _reach(settings: Settings) -> timedelta:
+    """How far from an event time a window's arithmetic goes (``bounds.time_range``). Each
+    duration fits a timedelta; their sum may not (OverflowError), or leave no event time
+    between the ends of the calendar: a configuration error at the longest option."""
+    zero = timedelta(0)
+    try:
+        reach = settings.lateness + 2 * (settings.gap or zero) + (settings.size or zero) + (settings.every or zero)
+        first, last = bounds.time_range(reach)
+    except OverflowError:
+        first, last = bounds.LAST, bounds.FIRST
+    if first > last:
+        parts = {("allowed_lateness",): settings.lateness, ("session", "gap"): settings.gap or zero,
+                 ("sliding", "size") if settings.every else ("tumbling",): settings.size or zero}
+        raise ConfigError("this window reaches too far: its size, every, twice its gap and its allowed lateness "
+                          "add up to thousands of years, and no event time would fit between 0001-01-01 and "
+                          "9999-12-31", ("window", *max(parts, key=parts.__getitem__)), hint="shorten it")
+    return reach
 
 
 def _duration(options: dict, path: tuple, key: Optional[str] = None) -> timedelta:

@@ -11,9 +11,10 @@ counts non-null values.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import MAX_PREC, Context, Decimal
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from functools import reduce
 from math import isfinite
 from operator import itemgetter
@@ -21,6 +22,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from engine.errors import ConfigError
 from engine.operators.codegen import build_function
+from engine.operators.dead import describe
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,24 @@ def _checked_number(x, function):
         raise TypeError(f"{function}() of a non-number: {type(x).__name__} {x!r:.40}")
 
 
+def reason(exc: BaseException) -> str:
+    """The dead letter's reason for a failed fold or merge: decimal signals in words (their own
+    text is a list of classes; only the exact sum's context traps Inexact), else ``describe``."""
+    if isinstance(exc, Overflow):  # (of the sum, or of the argument's own arithmetic; an Inexact too)
+        return "a decimal beyond the largest, 1E+999999 (overflow)"
+    if isinstance(exc, Inexact):
+        return f"the sum would need more than {EXACT_DIGITS} digits to stay exact"
+    return describe(exc)
+
+
+def _beyond_floats(x, function):
+    """Run-time check of an integer folded by avg: the mean of values within the float range is
+    within it, so its division in ``result`` never overflows (it would have raised when the
+    window was emitted, losing it and every result of the key after it)."""
+    raise ValueError(f"{function}() of an integer beyond the float range (about 1.8e308): "
+                     "the mean would not be a float")
+
+
 def _unordered(x, function):
     """min and max of NaN: it compares false with everything, so the result would depend on the
     order of the values (and a float NaN cannot be written as JSON)."""
@@ -107,7 +127,12 @@ def _unordered(x, function):
 
 # Decimals are added without rounding (the default context keeps 28 digits: a decimal(38,10)
 # sum, or 20-digit amounts with cents, would be rounded); avg's division keeps the default.
-_exact_add = Context(prec=MAX_PREC).add
+# Exact, but not of any width: a JSON source reads 1e-999999999 as that Decimal, and 1 plus it
+# is a billion digits (gigabytes, and as much again to write it). A sum wider than PostgreSQL's
+# numeric, the widest column a sink has (131072 digits before the point, 16383 after), raises
+# Inexact (what the precision would round off): that event is a dead letter (see `reason`).
+EXACT_DIGITS = 131072 + 16383
+_exact_add = Context(prec=EXACT_DIGITS, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact]).add
 
 
 def _plus(a, b):
@@ -124,10 +149,13 @@ def _exact_sum(values, start):
 _EXACT_UPDATE = ("{0} = x if {0} is None else {0} + x if {0}.__class__ is not _Decimal and x.__class__ is not "
                  "_Decimal else _exact_add({0}, x)")
 _NUMBER_CLASSES = frozenset({int, float, Decimal, timedelta})
+_FLOATS_HIGH = int(sys.float_info.max)  # the float range, as integers: compared exactly with any integer
+_FLOATS_LOW = -_FLOATS_HIGH
 _NAMES = {"list": list, "len": len, "_numbers": _NUMBER_CLASSES, "_checked_number": _checked_number,
           "_isfinite": isfinite, "float": float, "ValueError": ValueError,  # what the generated folds use
           "_Decimal": Decimal, "_sum": _exact_sum, "_map": map, "_item": itemgetter, "_plus": _plus,
-          "_exact_add": _exact_add, "_unordered": _unordered}
+          "_exact_add": _exact_add, "_unordered": _unordered,
+          "_int": int, "_FLOATS_LOW": _FLOATS_LOW, "_FLOATS_HIGH": _FLOATS_HIGH, "_beyond_floats": _beyond_floats}
 
 
 def fold_functions(step_id: str, slots: list):
@@ -196,6 +224,9 @@ class FoldSource:
                 check = []
                 if aggregation.name in ("sum", "avg") and _kind(expression.type) in _LOOSE:
                     check = [f"if x.__class__ not in _numbers: _checked_number(x, {aggregation.name!r})"]
+                if aggregation.name == "avg" and _kind(expression.type) in ("int", *_LOOSE):  # see _beyond_floats
+                    is_int = "" if _kind(expression.type) == "int" else "x.__class__ is _int and "
+                    check.append(f"if {is_int}not _FLOATS_LOW <= x <= _FLOATS_HIGH: _beyond_floats(x, 'avg')")
                 self.exact += [f"x = {expression.python}", "if x is not None:",
                                *("    " + line for line in check + present + [f"{c} += 1" for c in counted])]
                 variable = plain.get(expression.python)

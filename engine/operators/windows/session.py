@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from typing import List, Optional
 
-from engine.operators.dead import describe
+from engine.operators.aggregations import reason
 from engine.operators.windows import bounds
 from engine.operators.windows.timed import TimeWindows
 from engine.records import DeadLetter
@@ -138,7 +138,7 @@ class SessionWindows(TimeWindows):
             for _, later in parts[1:]:  # in time order, so first() and last() stay right
                 accumulator = step.merge(accumulator, later)
         except Exception as exc:  # noqa: BLE001 - e.g. min() of a str and an int: this event only
-            deads.append(DeadLetter(event, step.step_id, describe(exc)))
+            deads.append(DeadLetter(event, step.step_id, reason(exc)))
             return
         for span in absorbed:
             del sessions[span]
