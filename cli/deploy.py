@@ -250,12 +250,18 @@ def run_processes(args, recovery: str, out: Console, err: Console, peers: Option
     recovery store ``recovery``, or with ``shares`` independent shares of the partitions, each
     with its store under ``recovery``. Each child validates its own copy of ``args.path``."""
     from cli.processes import supervise  # ctypes, subprocess: only deploy -p N needs them
-    from engine.runtime.recovery_store import prepare_recovery_directory
+    from engine.runtime.recovery_store import StoreUnusable, prepare_recovery_directory
     from engine.shares import Share
     from engine.stopping import stopped_before_run
 
     if not shares:
-        prepare_recovery_directory(recovery, args.processes)  # a share's store is made by its process
+        try:
+            prepare_recovery_directory(recovery, args.processes)  # a share's store is made by its process
+        except StoreUnusable as exc:  # a read-only or full disk: one line, as run says it
+            from rich.markup import escape
+
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            return EXIT_FAILED
     if stopped_before_run():  # a SIGTERM during start-up: a clean stop, no process started
         return EXIT_OK
     addresses = "" if shares else ";".join(f"127.0.0.1:{port}" for port in free_ports(args.processes))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from pathlib import Path
 from typing import List, Set, Tuple
 
@@ -26,6 +27,11 @@ from engine.notices import notice
 
 READY = ".velocity-flow-store"  # written once the store's files are all there
 _PROGRESS = ("exs", "commits", "fronts", "snaps")  # rows an execution writes: never made again
+_SQLITE_REASON = re.compile(r'Some\("([^"]+)"\)')  # in a panic's text: SqliteFailure(..., Some("disk I/O error"))
+
+
+class StoreUnusable(Exception):
+    """The store cannot be created: a read-only or full disk, a path that cannot be a directory."""
 
 
 def prepare_recovery_directory(path: str, partitions: int = 1) -> None:
@@ -33,7 +39,24 @@ def prepare_recovery_directory(path: str, partitions: int = 1) -> None:
 
     The processes of a cluster (``run -i N``) share the directory and start together: two
     creating the store at once made SQLite panic ("database is locked"), so the check and the
-    creation hold an exclusive lock on the directory itself."""
+    creation hold an exclusive lock on the directory itself.
+
+    A disk that refuses the store is ``StoreUnusable`` (one line, exit 3), not an "internal error"
+    or Bytewax's panic with its traceback; what a full disk left half made is made again at the
+    next start (no progress in it)."""
+    try:
+        _prepare(path, partitions)
+    except OSError as exc:
+        raise StoreUnusable(f"cannot create the recovery store {path}: {exc.strerror or exc}") from None
+    except BaseException as exc:  # pyo3's PanicException (init_db_dir's unwrap of an SQLite error)
+        if type(exc).__name__ != "PanicException":
+            raise
+        reason = _SQLITE_REASON.search(str(exc))
+        text = reason.group(1) if reason else (str(exc).splitlines() or ["Bytewax failed"])[0]
+        raise StoreUnusable(f"cannot create the recovery store {path}: {text} (a full or read-only disk?)") from None
+
+
+def _prepare(path: str, partitions: int) -> None:
     os.makedirs(path, exist_ok=True)
     if os.path.exists(os.path.join(path, READY)):
         return
@@ -78,7 +101,7 @@ def _inspect(path: str, files: List[str]) -> Tuple[bool, bool]:
     counts: Set[int] = set()
     progress = False
     for name in files:
-        file = os.path.join(path, name)
+        file = os.path.abspath(os.path.join(path, name))  # as_uri() refuses a relative path (-r rec)
         if os.path.getsize(file) == 0 and not os.path.exists(file + "-wal"):
             continue  # created, nothing written
         try:

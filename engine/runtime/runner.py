@@ -22,9 +22,10 @@ from bytewax.run import cli_main
 from engine import run_context
 from engine.errors import ConfigError
 from engine.runtime.heap import keep_heap
-from engine.runtime.recovery_store import prepare_recovery_directory
+from engine.runtime.recovery_store import StoreUnusable, prepare_recovery_directory
 from engine.runtime.start_up_gc import start_up_frozen
 from engine.runtime.store_lock import StoreInUse, store_locked
+from engine.runtime.store_steps import StoreMismatch, check_steps
 from engine.shares import Share, claim
 from engine.stopping import clear_stop, request_stop, stop_requested, stopped_before_run
 
@@ -61,17 +62,18 @@ class RunFailed(Exception):
 
 
 def run_dataflow(flow, options: RunOptions) -> None:
+    if not os.environ.get("VELOCITY_FLOW_DEBUG"):
+        os.environ["RUST_BACKTRACE"] = "0"  # a failing step is reported in one line below, not as a Rust stack
     recovery = None
     if options.recovery_directory:
         try:
             claim(options.recovery_directory, options.share)  # before the store's files: see engine/shares.py
-        except ConfigError as exc:
+            with panic_banners_dropped():  # init_db_dir panics on a full disk: said once, by StoreUnusable
+                prepare_recovery_directory(options.recovery_directory)
+        except (ConfigError, StoreUnusable) as exc:
             raise RunFailed(str(exc)) from None
-        prepare_recovery_directory(options.recovery_directory)
         recovery = RecoveryConfig(options.recovery_directory)
     keep_heap()
-    if not os.environ.get("VELOCITY_FLOW_DEBUG"):
-        os.environ["RUST_BACKTRACE"] = "0"  # a failing step is reported in one line below, not as a Rust stack
     clear_stop()
     if stopped_before_run():  # a SIGTERM during start-up: a clean stop with nothing to stop,
         request_stop(keep_state=True)  # which the caller reports as a stop
@@ -88,12 +90,14 @@ def _run(flow, options: RunOptions, recovery) -> None:
     try:
         with store_locked(options.recovery_directory, options.process_id or 0), gc_tuned(), \
                 panic_banners_dropped(), signals_stop_cleanly(keep_state=recovery is not None):
+            if options.recovery_directory:  # after the lock: a store another run holds is refused first
+                check_steps(options.recovery_directory, flow)
             cli_main(flow, workers_per_process=options.workers, process_id=options.process_id,
                      addresses=options.addresses, epoch_interval=options.epoch_interval, recovery_config=recovery)
             run_context.finish()  # e.g. the last Kafka transactions, once the store holds the last epoch
     except KeyboardInterrupt:
         raise
-    except StoreInUse as exc:
+    except (StoreInUse, StoreMismatch) as exc:
         raise RunFailed(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - every runtime failure becomes one clean message
         if _interrupted(exc):  # Ctrl-C / SIGTERM while Bytewax was running: a stop, not a failure
