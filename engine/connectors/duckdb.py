@@ -107,7 +107,15 @@ def _connect(path: str) -> "duckdb.DuckDBPyConnection":
 
 
 def ensure_table(con, table: str, columns: List[Column], key: Optional[List[str]]) -> None:
-    """Create the table when missing; otherwise check it has exactly our columns (and key)."""
+    """Create the table when missing; otherwise check it has exactly our columns (and key).
+    DuckDB's refusal (two column names equal but for case, an empty name) is one line, not a traceback."""
+    try:
+        _ensure_table(con, table, columns, key)
+    except duckdb.Error as exc:
+        raise ConnectorError(f"duckdb sink: cannot create table '{table}': {str(exc).splitlines()[0]}") from None
+
+
+def _ensure_table(con, table: str, columns: List[Column], key: Optional[List[str]]) -> None:
     existing = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE lower(table_name) = lower(?) AND table_schema = current_schema() "

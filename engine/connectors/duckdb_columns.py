@@ -13,15 +13,15 @@ Type mapping (YAML column type -> DuckDB):
 integers with every digit), ``timestamp`` TIMESTAMPTZ (an instant, read back in UTC;
 ``engine.values.INFINITY`` / ``MINUS_INFINITY``, and the text ``infinity`` / ``-infinity`` JSON
 sinks write for them, are DuckDB's ``infinity`` / ``-infinity``), ``decimal(p,s)`` DECIMAL(p,s)
-(exact: decimals travel as text, DuckDB rounds to ``s``).
+(exact: decimals travel as text, rounded to ``s`` here as DuckDB rounds, ties away from zero).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from engine.connectors.errors import ConnectorError, Unwritable
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
 _BIGINT = (-(2 ** 63), 2 ** 63 - 1)
 _INF = float("inf")
+_NAN = float("nan")  # the float columns' NaN (_float)
 # DuckDB's infinite timestamps: the largest and smallest int64 microseconds (an Arrow
 # timestamp column takes the integers as they are)
 _DUCKDB_INFINITY = 2 ** 63 - 1
@@ -46,7 +47,7 @@ def _int(value: Any) -> Any:
     if type(value) is int:
         if _BIGINT[0] <= value <= _BIGINT[1]:
             return value
-        raise Unwritable(f"{value} is beyond BIGINT's 64-bit range")
+        raise Unwritable(f"{_short(value)} is beyond BIGINT's 64-bit range")
     if value is None or type(value) is bool:
         return value if value is None else int(value)
     if isinstance(value, Decimal) and value.is_snan():  # comparing one raises InvalidOperation
@@ -58,14 +59,28 @@ def _int(value: Any) -> Any:
 
 
 def _float(value: Any) -> Any:
-    if type(value) in (float, int) or value is None:
+    if type(value) is float:
+        # one NaN object for every NaN: NaN != NaN, but a tuple holding the same object equals itself,
+        # so a batch's NaN keys are one key (the databases' NaN equals NaN: as two, the upsert fails)
+        return value if value == value else _NAN
+    if value is None:
         return value
+    if type(value) is int:  # as a float here: Arrow's float64 refuses an int beyond int64, PostgreSQL one beyond 1e308
+        try:
+            return float(value)
+        except OverflowError:
+            raise Unwritable(f"{_short(value)} is beyond DOUBLE's range") from None
     if isinstance(value, float):  # engine.values.NonFiniteFloat: Debezium's NaN and infinities
-        return float(value)
+        return _float(float(value))
     if isinstance(value, Decimal):
         if value.is_snan():  # float() raises for a signaling NaN (a quiet one is float nan)
             raise Unwritable(f"expected a number, got {_kind(value)}")
-        return float(value)
+        number = float(value)
+        if value.is_nan():
+            return _NAN
+        if value.is_finite() and number in (_INF, -_INF):  # float() makes 1E+400 infinity: not the number
+            raise Unwritable(f"{_short(value)} is beyond DOUBLE's range")
+        return number
     raise Unwritable(f"expected a number, got {_kind(value)}")
 
 
@@ -118,7 +133,11 @@ def _timestamp(value: Any) -> Any:
         except ValueError:
             raise Unwritable(f"not an ISO-8601 timestamp: {_short(value)}") from None
         kind = type(value)
-    if value is None or kind is datetime:
+    if kind is datetime:
+        # naive is UTC; made aware here because a naive and an aware datetime of one instant are
+        # unequal in Python: as keys of one batch both would reach the upsert, which fails
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    if value is None:
         return value
     if kind is InfiniteTimestamp:
         return _DUCKDB_INFINITY if value.positive else -_DUCKDB_INFINITY
@@ -165,32 +184,40 @@ def _json_default() -> Any:
     return JSON_DEFAULT
 
 
-def decimal_quick(precision: int, scale: int, rounding: Optional[str]) -> Quick:
+def decimal_quick(precision: int, scale: int, text: bool) -> Quick:
     """``decimal_converter``'s work on a finite ``Decimal``: ``quantize`` in a context of
     exactly ``precision`` digits signals ``InvalidOperation`` when the rounded number does not
     fit (more than ``precision - scale`` whole digits), which sends the event the slow way."""
-    context = Context(prec=precision, rounding=rounding or ROUND_HALF_EVEN)
     test = "({v}.__class__ is _Decimal and {v}.is_finite() and ({r} := {k}quantize({v}, {k}q)) is not None)"
-    return Quick(test, "_str({v})" if rounding is None else "{r}",  # the context's bound method: the cheapest call
-                 (("q", Decimal(1).scaleb(-scale)), ("quantize", context.quantize)))
+    return Quick(test, "_str({r})" if text else "{r}",  # the context's bound method: the cheapest call
+                 (("q", Decimal(1).scaleb(-scale)), ("quantize", _rounding(precision).quantize)))
 
 
-def json_quick(no_nul: bool) -> Quick:
+def _rounding(precision: int) -> Context:
+    """Rounding to a column's scale as DuckDB's DECIMAL and PostgreSQL's numeric both do (ties away
+    from zero), in ``precision`` digits: a result that needs more signals ``InvalidOperation``."""
+    return Context(prec=precision, rounding=ROUND_HALF_UP)
+
+
+def json_quick(no_nul: bool, default: Optional[Later] = None) -> Quick:
     """``_json``'s work in one expression: orjson called as ``encode_value`` first calls it
     (the converter's layers cost more than the encoding); with ``no_nul``, JSON text without
-    an escaped NUL."""
+    an escaped NUL. ``default`` makes orjson's ``default``: one that raises sends the event the slow way."""
     test = "({v} is not None and ({r} := {k}dumps({v}, default={k}default).decode()) is not None)"
     if no_nul:
         test = test[:-1] + " and '\\\\u0000' not in {r})"
-    return Quick(test, "{r}", (("dumps", Later(_orjson_dumps)), ("default", Later(_json_default))))
+    return Quick(test, "{r}", (("dumps", Later(_orjson_dumps)), ("default", default or Later(_json_default))))
 
 
-def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None) -> Callable[[Any], Any]:
-    """The check of a ``decimal(p,s)`` value. Without ``rounding``: the number's text, every
-    digit (DuckDB rounds it to ``s``). With ``rounding`` (a ``decimal`` module mode): the
-    number rounded to ``s`` here, as a ``Decimal``, so two spellings of one number are one value."""
+def decimal_converter(precision: int, scale: int, text: bool) -> Callable[[Any], Any]:
+    """The check of a ``decimal(p,s)`` value: the number rounded to ``s`` here, as the database
+    would, so that two spellings of one number (``1.5``, ``1.50``) are one key of a batch (the
+    last event of a key wins only when the keys compare equal before they reach the database);
+    as text with ``text`` (DuckDB's Arrow batch: every digit, and never an exponent such as
+    ``1E-999999999`` that its cast from text refuses), else as a ``Decimal`` (psycopg's)."""
     whole_digits = precision - scale
     quantum = Decimal(1).scaleb(-scale)
+    quantize = _rounding(precision).quantize
 
     def convert(value: Any) -> Any:
         if value is None:
@@ -202,14 +229,12 @@ def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None
         except ValueError as exc:
             raise Unwritable(f"{_short(value)} does not fit DECIMAL({precision},{scale})" if "finite" in str(exc)
                              else f"not a decimal number: {_short(value)}") from None
-        try:  # DuckDB rounds to the scale: 9999999.9995 in DECIMAL(10,3) would not fit
-            rounded = number.quantize(quantum, rounding=rounding)
+        try:  # rounded first: 9999999.9995 in DECIMAL(10,3) does not fit
+            rounded = quantize(number, quantum)
         except InvalidOperation:
-            rounded = number
-        if rounded and rounded.adjusted() >= whole_digits:
             raise Unwritable(f"{_short(number)} has more than {whole_digits} digits before the point "
-                             f"(DECIMAL({precision},{scale}))")
-        return str(number) if rounding is None else rounded
+                             f"(DECIMAL({precision},{scale}))") from None
+        return str(rounded) if text else rounded
 
     return convert
 
@@ -220,12 +245,13 @@ def decimal_converter(precision: int, scale: int, rounding: Optional[str] = None
 _SIMPLE = {
     "int": ("BIGINT", "int64", _int, Quick(f"({{v}}.__class__ is _int and {_BIGINT[0]} <= {{v}} <= {_BIGINT[1]})",
                                            "{v}")),
-    "float": ("DOUBLE", "float64", _float, Quick("{v}.__class__ is _float", "{v}")),
+    "float": ("DOUBLE", "float64", _float, Quick("({v}.__class__ is _float and {v} == {v})", "{v}")),
     "bool": ("BOOLEAN", "bool_", _bool, Quick("{v}.__class__ is _bool", "{v}")),
     "str": ("VARCHAR", "string", _str, Quick("({v}.__class__ is _str and {v}.isascii())", "{v}")),
     "date": ("DATE", "date32", _date, Quick("{v}.__class__ is _date", "{v}")),
     "json": ("JSON", "string", _json, json_quick(no_nul=False)),
-    "timestamp": ("TIMESTAMPTZ", "timestamp", _timestamp, Quick("{v}.__class__ is _datetime", "{v}")),
+    "timestamp": ("TIMESTAMPTZ", "timestamp", _timestamp,
+                  Quick("({v}.__class__ is _datetime and {v}.tzinfo is not None)", "{v}")),
 }
 
 
@@ -246,7 +272,10 @@ describe_kind = _kind  # for the generated row encoders' message
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of over 4300 digits, which repr refuses: the message must not fail
+        return "(an integer of over 4,300 digits)" if isinstance(value, int) else "(too long to show)"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -273,8 +302,8 @@ class Column(Frozen):  # a frozen record (engine/frozen.py): dataclasses is not 
             raise ConnectorError(f"duckdb sink: column '{name}' has unknown type '{kind}' (known: "
                                  f"{', '.join(_SIMPLE)}, decimal(p,s))")
         precision, scale = (int(g) for g in match.groups())
-        return cls(name, f"DECIMAL({precision},{scale})", "string", decimal_converter(precision, scale),
-                   decimal_quick(precision, scale, None))
+        return cls(name, f"DECIMAL({precision},{scale})", "string", decimal_converter(precision, scale, text=True),
+                   decimal_quick(precision, scale, text=True))
 
     @classmethod
     def in_duckdb(cls, name: str, kind: str) -> "Column":

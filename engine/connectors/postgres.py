@@ -27,7 +27,7 @@ from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.errors import ConnectorError
-from engine.connectors.postgres_columns import pg_column
+from engine.connectors.postgres_columns import SIDE_PREFIX_BYTES, check_name, pg_column
 from engine.connectors.postgres_connection import WRITE_LOCK, Connection, write_lock_name
 from engine.connectors.postgres_plan import conflict_message, table_problems
 from engine.connectors.row_encoding import row_encoder
@@ -138,6 +138,7 @@ class PostgresSink(SinglePartitionSink[List[tuple], None]):
     def __init__(self, table: str, dsn: str = "", schema: Optional[str] = None,
                  columns: Optional[Dict[str, str]] = None, mode: str = "append", key: Optional[List[str]] = None,
                  reconnect: Union[str, float] = "30s", metrics: Optional[StepCounters] = None) -> None:
+        check_name("table", table, SIDE_PREFIX_BYTES)
         self.column_specs, self.key = single_table(LABEL, table, columns, mode, key, pg_column)
         self.dsn, self.schema, self.table, self.mode = dsn, schema, table, mode
         self.reconnect = seconds(reconnect)

@@ -11,17 +11,18 @@ numeric(p,s) (exact, rounded to ``s`` here, ties away from zero as numeric round
 
 Each value is converted when its event is encoded, before the batch goes out, so a value
 PostgreSQL would refuse dead-letters its own event: besides DuckDB's checks, text or JSON
-holding a NUL character (PostgreSQL's text cannot). Decimal values travel rounded to the
-column's scale, so two spellings of one number (``1.5``, ``1.50``) are one key.
+holding a NUL character (PostgreSQL's text cannot), JSON holding a number beyond numeric's
+range. Decimal values travel rounded to the column's scale, so two spellings of one number
+(``1.5``, ``1.50``) are one key.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP
-from typing import Any, Callable
+from decimal import Decimal
+from typing import Any, Callable, Optional
 
-from engine.connectors.duckdb_columns import Column, Quick, decimal_converter, decimal_quick, json_quick
+from engine.connectors.duckdb_columns import Column, Later, Quick, decimal_converter, decimal_quick, json_quick
 from engine.connectors.errors import ConnectorError, Unwritable
 
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
@@ -31,8 +32,28 @@ _TYPES = {"int": "bigint", "float": "double precision", "bool": "boolean", "str"
 POSITION_TYPES = ("numeric(39,0)", "bigint", "boolean")
 
 
+# PostgreSQL cuts a longer name to 63 bytes (NAMEDATALEN) with only a NOTICE: two names alike in
+# their first 63 bytes would be one table or column, and a table's next start finds none of its name
+NAME_BYTES = 63
+# a table's side tables prefix its name: _positions_<table>, __vf_stage_<table>
+SIDE_PREFIX_BYTES = 11
+
+
+def check_name(what: str, name: str, room: int = 0) -> None:
+    """Refuse a name PostgreSQL would cut (``room``: bytes the sink prefixes to it) or cannot hold (NUL)."""
+    if "\x00" in name:
+        raise ConnectorError(f"postgres sink: {what} name {name!r} holds a NUL character, which PostgreSQL "
+                             "names cannot")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > NAME_BYTES - room:
+        extra = f" ({room} more are the sink's prefix of its side tables)" if room else ""
+        raise ConnectorError(f"postgres sink: {what} name '{name[:40]}...' is {size} bytes; PostgreSQL cuts names to "
+                             f"{NAME_BYTES}{extra}: give one of at most {NAME_BYTES - room} bytes")
+
+
 def pg_column(name: str, kind: str) -> Column:
     """The column ``name`` of YAML type ``kind`` in a PostgreSQL table."""
+    check_name("column", name)
     match = _DECIMAL.match(kind)
     if kind not in _TYPES and match is None:
         raise ConnectorError(f"postgres sink: column '{name}' has unknown type '{kind}' (known: "
@@ -41,8 +62,7 @@ def pg_column(name: str, kind: str) -> Column:
     if match is not None:
         precision, scale = (int(g) for g in match.groups())
         return Column(name, f"numeric({precision},{scale})", checked.arrow_type,
-                      decimal_converter(precision, scale, ROUND_HALF_UP),  # as numeric rounds: ties away from 0
-                      decimal_quick(precision, scale, ROUND_HALF_UP))
+                      decimal_converter(precision, scale, text=False), decimal_quick(precision, scale, text=False))
     convert = {"str": _no_nul(checked.convert), "json": _no_nul_json(checked.convert),
                "timestamp": _infinity(checked.convert), "date": _infinity(checked.convert)}.get(kind, checked.convert)
     # what passes DuckDB's check unchanged passes these too (a datetime is no infinity), text without NUL
@@ -50,7 +70,7 @@ def pg_column(name: str, kind: str) -> Column:
     if kind == "str" and quick is not None:
         quick = Quick(f"({quick.test} and '\\x00' not in {{v}})", quick.value)
     elif kind == "json":
-        quick = json_quick(no_nul=True)
+        quick = json_quick(no_nul=True, default=Later(_json_default))
     return Column(name, _TYPES[kind], checked.arrow_type, convert, quick)
 
 
@@ -69,9 +89,49 @@ def _no_nul_json(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
         text = convert(value)
         if text is not None and "\\u0000" in text and _holds_nul(value):
             raise Unwritable("JSON text holds a NUL character (PostgreSQL's jsonb cannot)")
+        wide = _wide_decimal(value)  # the slow way only: the quick one's default refused it, or met something else
+        if wide is not None:
+            raise Unwritable(f"JSON number {str(wide)[:40]} is beyond PostgreSQL's numeric (jsonb's numbers): at "
+                             f"most {_NUMERIC_WHOLE} digits before the point and {_NUMERIC_SCALE} after")
         return text
 
     return json_text
+
+
+# jsonb's numbers are numeric: any JSON number beyond these fails the whole COPY ("value overflows
+# numeric format"); only a Decimal can be written beyond them (a float is at most ~1e308)
+_NUMERIC_WHOLE, _NUMERIC_SCALE = 131072, 16383
+
+
+def _fits_numeric(number: Decimal) -> bool:
+    return number.adjusted() < _NUMERIC_WHOLE and number.as_tuple().exponent >= -_NUMERIC_SCALE  # type: ignore
+
+
+def _json_default() -> Any:
+    """The JSON writers' ``default``, refusing (so that the event takes the slow way) a Decimal jsonb cannot hold."""
+    from engine.connectors.jsonl import JSON_DEFAULT
+
+    def default(value: Any) -> Any:
+        if type(value) is Decimal and value.is_finite() and not _fits_numeric(value):
+            raise ValueError("beyond numeric")
+        return JSON_DEFAULT(value)
+
+    return default
+
+
+def _wide_decimal(value: Any) -> Optional[Decimal]:
+    """The first finite Decimal in a JSON value that PostgreSQL's numeric cannot hold, if any."""
+    if isinstance(value, Decimal):
+        return value if value.is_finite() and not _fits_numeric(value) else None
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple, set, frozenset)):
+        return None
+    for item in value:
+        wide = _wide_decimal(item)
+        if wide is not None:
+            return wide
+    return None
 
 
 def _holds_nul(value: Any) -> bool:

@@ -26,7 +26,7 @@ from bytewax.outputs import StatefulSinkPartition
 from engine.connectors.duckdb_positions import Positions, Winner, batch_rows
 from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres import LABEL, STAGE_PREFIX, PostgresSink, copy_rows, create_stage, ensure_table, seconds
-from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
+from engine.connectors.postgres_columns import POSITION_TYPES, SIDE_PREFIX_BYTES, check_name, pg_column
 from engine.connectors.postgres_connection import WRITE_LOCK, Connection, describe, write_lock_name
 from engine.connectors.table_specs import Change, TableSpec, change_encoder, check_names, plan_batch
 from engine.connectors.table_sql import insert_sql, quote
@@ -37,6 +37,7 @@ from engine.postgres_errors import first_line
 
 class _Table(TableSpec):
     def __init__(self, name: str, spec: dict) -> None:
+        check_name("table", name, SIDE_PREFIX_BYTES)  # cut, _positions_ of two long names would be one table
         super().__init__(LABEL, name, spec, pg_column)
         self.positions = Positions(name, self.columns, self.key, LABEL, POSITION_TYPES)
         self.stage = STAGE_PREFIX + name
@@ -140,6 +141,8 @@ def postgres_sink(dsn: str = "", schema: Optional[str] = None, table: Optional[s
     """The ``postgres`` sink declared in engine/catalog/sinks.py: one table, or row changes into
     several tables (``tables``) applied in one transaction per batch."""
     describe(dsn)  # a DSN that is none fails here, before any connection
+    if schema:
+        check_name("schema", schema)
     if tables:
         return PostgresTablesSink(tables, dsn, schema, views, reconnect, metrics)
     if not table:

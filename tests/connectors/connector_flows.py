@@ -40,3 +40,17 @@ class Encoding:
 
     def __getattr__(self, name):
         return getattr(self.part, name)
+
+
+def encode_each(part, events) -> tuple:
+    """(the events ``part`` encoded, the reasons of those it refused): a sink's encoder, one event at a time."""
+    from engine.connectors.errors import Unwritable
+
+    kept, refused = [], []
+    for event in events:
+        try:
+            part.encode(event)
+            kept.append(event)
+        except Unwritable as exc:
+            refused.append(str(exc))
+    return kept, refused

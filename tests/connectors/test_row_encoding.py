@@ -87,7 +87,7 @@ def test_the_generated_encoder_gives_what_the_converters_give(make, values, key)
 def test_names_that_are_not_identifiers_and_a_missing_field():
     columns = [Column.of("order id", "int"), Column.of("'); import os; ('", "str"), Column.of("n", "decimal(5,1)")]
     encode = row_encoder(columns, "t", ["order id"])
-    assert encode({"order id": 7, "'); import os; ('": "x", "n": Decimal("1.25")}) == (7, "x", "1.25")
+    assert encode({"order id": 7, "'); import os; ('": "x", "n": Decimal("1.25")}) == (7, "x", "1.3")  # rounded to the scale, ties away from zero
     assert outcome(encode, {"'); import os; ('": "x"}) == ("refused", "table 't': key column 'order id' is null")
     assert outcome(encode, [1]) == ("refused", "expected an event (an object), got list [1]")
 

@@ -1,0 +1,79 @@
+"""Values and names the DuckDB sink's authors never fed it: each is written, or dead-letters its
+own event naming the column, and never fails its batch; keys that one database value spells
+in several ways are one key of a batch, the last event winning (docs/connectors.md, DuckDB)."""
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from connector_flows import Encoding, encode_each
+
+from engine.connectors.duckdb import DuckDBSink
+from engine.connectors.duckdb_tables import DuckDBTablesSink
+from engine.connectors.errors import ConnectorError, Unwritable
+
+
+def _written(tmp_path, columns, events, key=None):
+    """The rows of ``t`` after one batch of ``events`` (those the encoder refuses left out), and the refusals."""
+    sink = DuckDBSink(str(tmp_path / "out.duckdb"), "t", columns, mode="upsert" if key else "append", key=key)
+    part = Encoding(sink, sink.build_part("sink", sink.path, None))
+    kept, refused = encode_each(part, events)
+    try:
+        part.write_batch([kept])
+        return part.part._con.execute("SELECT * FROM t ORDER BY 1").fetchall(), refused
+    finally:
+        part.close()
+
+
+def test_integers_in_a_float_column_are_doubles_and_one_beyond_doubles_is_a_dead_letter(tmp_path):
+    rows, refused = _written(tmp_path, {"id": "int", "f": "float"},
+                             [{"id": 1, "f": 2 ** 64}, {"id": 2, "f": 10 ** 400}, {"id": 3, "f": Decimal("1E+400")},
+                              {"id": 4, "f": 7}])
+    assert rows == [(1, float(2 ** 64)), (4, 7.0)]
+    assert refused == [("table 't', column 'f': 100000000000000000000000000000000000000000000000000000000... is "
+                        "beyond DOUBLE's range"), "table 't', column 'f': Decimal('1E+400') is beyond DOUBLE's range"]
+
+
+def test_a_decimal_in_exponent_form_too_small_for_the_scale_is_zero_not_a_failed_batch(tmp_path):
+    rows, refused = _written(tmp_path, {"id": "int", "d": "decimal(10,3)"},
+                             [{"id": 1, "d": Decimal("1E-999999999")}, {"id": 2, "d": "2.5"}])
+    assert (rows, refused) == ([(1, Decimal("0.000")), (2, Decimal("2.500"))], [])
+
+
+@pytest.mark.parametrize("spellings", [[Decimal("1.5"), "1.50", Decimal("1.504")], [1.5, Decimal("1.499999")]])
+def test_decimal_keys_spelled_differently_are_one_key_and_the_last_event_wins(tmp_path, spellings):
+    events = [{"k": k, "v": i} for i, k in enumerate(spellings)]
+    rows, _ = _written(tmp_path, {"k": "decimal(10,2)", "v": "int"}, events, key=["k"])
+    assert rows == [(Decimal("1.50"), len(spellings) - 1)]
+
+
+def test_a_naive_and_an_aware_timestamp_of_one_instant_are_one_key(tmp_path):
+    events = [{"k": datetime(2024, 1, 1), "v": 1}, {"k": datetime(2024, 1, 1, tzinfo=timezone.utc), "v": 2},
+              {"k": datetime(2024, 1, 1), "v": 3}]
+    rows, _ = _written(tmp_path, {"k": "timestamp", "v": "int"}, events, key=["k"])
+    assert rows == [(datetime(2024, 1, 1, tzinfo=timezone.utc), 3)]
+
+
+def test_nan_keys_of_one_batch_are_one_key(tmp_path):
+    rows, _ = _written(tmp_path, {"k": "float", "v": "int"},
+                       [{"k": float("nan"), "v": 1}, {"k": float("nan"), "v": 2}], key=["k"])
+    assert [v for _, v in rows] == [2]
+
+
+def test_an_integer_too_long_to_print_is_a_dead_letter_naming_its_column(tmp_path):
+    sink = DuckDBSink(str(tmp_path / "out.duckdb"), "t", {"id": "int", "n": "decimal(10,2)"})
+    encode = sink.encoder()
+    with pytest.raises(Unwritable, match=r"column 'id': \(an integer of over 4,300 digits\) is beyond BIGINT"):
+        encode({"id": 10 ** 5000})
+    with pytest.raises(Unwritable, match=r"column 'n': expected a decimal number, got list \(too long to show\)"):
+        encode({"id": 1, "n": [10 ** 5000]})
+
+
+def test_column_names_equal_but_for_case_stop_the_run_with_one_line(tmp_path):
+    sink = DuckDBSink(str(tmp_path / "one.duckdb"), "t", {"a": "int", "A": "str"})
+    with pytest.raises(ConnectorError, match=r"^duckdb sink: cannot create table 't': .*\"A\" already exists"):
+        sink.build_part("sink", sink.path, None)
+    tables = DuckDBTablesSink(str(tmp_path / "many.duckdb"),
+                              {"t": {"key": ["id"], "columns": {"id": "int", "ID": "str"}}})
+    with pytest.raises(ConnectorError, match=r"^duckdb sink: cannot create table 't': "):  # not "cannot create a view"
+        tables.build_part("sink", tables.path, None)
