@@ -21,6 +21,7 @@ from engine.connectors.errors import ConnectorError
 from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
 from engine.connectors.table_specs import TableSpec, single_table
 from engine.connectors.table_sql import column_differences, key_difference
+from engine.sql_names import quote  # a schema name holding '"' would break the search_path
 
 LABEL = "postgres sink"
 CREATE, AS_DECLARED, CONFLICT = "create", "as declared", "conflict"
@@ -97,7 +98,7 @@ def plan_tables(sinks: Dict[str, Dict[str, Any]], connect_timeout: int = 10) -> 
                     plans += [TablePlan(sink, name, CREATE) for name, _, _ in tables]
                     continue
                 if schema:
-                    conn.execute("SELECT set_config('search_path', %s, false)", [f'"{schema}", public'])
+                    conn.execute("SELECT set_config('search_path', %s, false)", [f'{quote(schema)}, public'])
                 for name, columns, key in tables:
                     problems = table_problems(conn, name, columns, key)
                     action = CREATE if problems is None else CONFLICT if problems else AS_DECLARED

@@ -20,6 +20,7 @@ from engine.connectors.errors import QueryError
 from engine.connectors.jsonl import encode_value
 from engine.connectors.postgres_connection import describe
 from engine.postgres_errors import first_line
+from engine.sql_names import quote  # a schema name holding '"' would break the search_path
 
 
 def query(dsn: str, schema: Optional[str], sql: str, timeout: float = 10) -> Dict[str, Any]:
@@ -38,7 +39,7 @@ def query(dsn: str, schema: Optional[str], sql: str, timeout: float = 10) -> Dic
     try:
         with conn.cursor(binary=False) as cur:
             if schema:
-                cur.execute("SELECT set_config('search_path', %s, true)", [f'"{schema}", public'])
+                cur.execute("SELECT set_config('search_path', %s, true)", [f'{quote(schema)}, public'])
             cur.execute(sql.encode("utf-8"), prepare=False)  # type: ignore[call-overload]
             description = cur.description or []
             rows = cur.fetchall() if cur.description else []

@@ -4,6 +4,7 @@ PostgreSQL holds equal are one key of a batch, the last event winning; a name Po
 cut or cannot hold is refused when the sink is built, in one line (docs/connectors.md, PostgreSQL)."""
 
 import math
+import os
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -85,3 +86,27 @@ def test_the_longest_names_postgresql_keeps_are_written_and_checked_again_on_the
         part.write_batch([[{column: value}]])
         part.close()
     assert query(postgres_dsn, postgres_schema, f'SELECT "{column}" FROM "{table}" ORDER BY 1') == [(1,), (2,)]
+
+
+def test_a_schema_name_holding_a_quote_is_found_by_query_and_the_plan(postgres_dsn):
+    """The search_path of ``velocity-flow query`` and of ``deploy --plan`` quotes the schema as SQL
+    does (quotes doubled): a name holding '"' broke both."""
+    import psycopg
+
+    from engine.connectors.postgres_plan import plan_tables
+    from engine.connectors.postgres_query import query as served
+
+    schema = 'we"ird ' + os.urandom(4).hex()
+    quoted = '"' + schema.replace('"', '""') + '"'
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {quoted}")
+        conn.execute(f"CREATE TABLE {quoted}.t (id bigint PRIMARY KEY, v text)")
+        conn.execute(f"INSERT INTO {quoted}.t VALUES (1, 'x')")
+    try:
+        assert served(postgres_dsn, schema, "SELECT id, v FROM t")["rows"] == [[1, "x"]]
+        plans = plan_tables({"s": {"dsn": postgres_dsn, "schema": schema, "table": "t", "mode": "upsert",
+                                   "key": ["id"], "columns": {"id": "int", "v": "str"}}})
+        assert [p.line() for p in plans] == ["postgres sink 's': table 't' exists as declared"]
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {quoted} CASCADE")
