@@ -98,3 +98,7 @@ def _check_key(options: Mapping[str, Any], columns: Dict[str, str], where: tuple
         if name not in columns:
             raise ConfigError(f"key column '{name}' is not among the columns", (*where, "key", index),
                               hint="columns: " + ", ".join(columns))
+        if columns[name] == "json" and options.get("mode", "append") == "upsert":  # (table_specs._no_json_key)
+            raise ConfigError(f"key column '{name}' is of type json; a key is compared as its text, which equal "
+                              "JSON values need not share", (*where, "key", index),
+                              hint="key on a str column (an id) instead")

@@ -42,7 +42,21 @@ def single_table(label: str, table: str, columns: Optional[Dict[str, str]], mode
     missing = [k for k in key or [] if k not in columns]
     if missing:
         raise ConnectorError(f"{label}: key column '{missing[0]}' is not among the columns")
-    return [column_of(name, kind) for name, kind in columns.items()], list(key) if mode == "upsert" and key else None
+    built = [column_of(name, kind) for name, kind in columns.items()]
+    if mode == "upsert":
+        _no_json_key(label, table, built, key or [])
+    return built, list(key) if mode == "upsert" and key else None
+
+
+def _no_json_key(label: str, table: str, columns: List[Column], key: List[str]) -> None:
+    """A ``json`` key column is refused: values equal as JSON may differ as text (key order, 1 and
+    1.0), so a batch's last-per-key (by text) kept two rows PostgreSQL's jsonb holds equal, and
+    its upsert failed the whole batch (``cannot affect row a second time``): the flow stopped."""
+    json_keys = [c.name for c in columns if c.name in key and c.sql_type in ("JSON", "jsonb")]
+    if json_keys:
+        raise ConnectorError(f"{label}: table '{table}': key column '{json_keys[0]}' is of type json; a key is "
+                             "compared as its text, which equal JSON values need not share: key on a str column "
+                             "(an id) instead")
 
 
 class TableSpec:
@@ -57,6 +71,7 @@ class TableSpec:
         self.key: List[str] = list(spec["key"])
         self.columns = [column_of(n, k) for n, k in spec["columns"].items()]
         self.key_columns = [c for c in self.columns if c.name in self.key]
+        _no_json_key(label, name, self.columns, self.key)
         clash = [c.name for c in self.columns if c.name.lower() in BATCH_EXTRA]
         if clash:
             raise ReservedName(f"{label}: table '{name}': column name '{clash[0]}' is reserved")

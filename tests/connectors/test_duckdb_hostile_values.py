@@ -77,3 +77,22 @@ def test_column_names_equal_but_for_case_stop_the_run_with_one_line(tmp_path):
                               {"t": {"key": ["id"], "columns": {"id": "int", "ID": "str"}}})
     with pytest.raises(ConnectorError, match=r"^duckdb sink: cannot create table 't': "):  # not "cannot create a view"
         tables.build_part("sink", tables.path, None)
+
+
+@pytest.mark.parametrize("form", ["table", "tables"])
+@pytest.mark.parametrize("sink", ["duckdb", "postgres"])
+def test_a_json_key_column_is_refused_when_the_topology_is_validated(tmp_path, sink, form):
+    """Values equal as JSON may differ as text ({"a":1,"b":2} and {"b":2,"a":1}, 1 and 1.0): keyed
+    by their text, one batch kept both, and PostgreSQL's upsert failed it (the flow stopped)."""
+    from engine.binding import validate_text
+
+    where = "path: db.duckdb" if sink == "duckdb" else "dsn: ''"
+    table = ("table: t, mode: upsert, key: [k], columns: {k: json, v: str}" if form == "table"
+             else "tables: {t: {key: [k], columns: {k: json, v: str}}}")
+    text = (f"version: 1\nname: j\nsources: {{s: {{file: {{path: in.jsonl}}}}}}\n"
+            f"sinks: {{o: {{from: s, {sink}: {{{where}, {table}}}}}}}\n")
+    result = validate_text(str(tmp_path / "t.yaml"), text, env={})
+    messages = [d.message for d in result.diagnostics if d.severity == "error"]
+    assert any("key column 'k' is of type json" in m for m in messages), messages
+    fixed = validate_text(str(tmp_path / "t.yaml"), text.replace("k: json", "k: str"), env={})
+    assert not [d.message for d in fixed.diagnostics if d.severity == "error" and "json" in d.message]
