@@ -17,7 +17,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(str(text))
     if match is None:
         raise ValueError(f"invalid duration '{text}'")
-    value = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    try:
+        value = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    except OverflowError:  # callers catch ValueError: 1000000000d was an internal error where they were not checked
+        raise ValueError(f"duration '{text}' is too long: at most 999999999 days") from None
     if value <= timedelta(0):
         raise ValueError(f"duration '{text}' must be positive")
     return value
