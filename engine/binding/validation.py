@@ -97,6 +97,11 @@ def _checked(doc: Document, reporter: Reporter) -> Optional[Topology]:
         reporter.diagnostics.append(Diagnostic(doc.path, 1, 1, "a topology file must be a mapping",
                                                hint="start with 'version: 1' and 'name: ...'"))
         return None
+    if "tests" in doc.data and "topology" in doc.data and not {"steps", "sources", "sinks"} & set(doc.data):
+        # a topology's test file (docs/testing.md): one line saying so, not every missing key
+        reporter.diagnostics.append(Diagnostic(doc.path, 1, 1, "this is a test file of a topology, not a topology",
+                                               hint=f"run it with: velocity-flow test {doc.path}"))
+        return None
     reader = Reader(reporter)
     definition = reader.read()
     if definition is None:

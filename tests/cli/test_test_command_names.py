@@ -43,3 +43,11 @@ def test_a_file_name_with_control_characters_and_undecodable_bytes_is_shown_esca
     out = done.stdout.decode("utf-8")
     assert done.returncode == 0, out + done.stderr.decode("utf-8", "replace")
     assert "PASS" in out and "\x1b[31m" not in out and "\\u001b" in out and "\\udcff" in out
+
+
+def test_validate_of_a_test_file_is_one_error_naming_the_test_command(tmp_path):
+    path = write(tmp_path, case("hot readings", PASSING["events"]))
+    code, out, err = cli("validate", path)
+    assert code == 1
+    assert "this is a test file of a topology" in out + err and f"velocity-flow test {path}" in out + err
+    assert "1 error(s)" in out + err  # not every key a topology lacks
