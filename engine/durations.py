@@ -12,6 +12,10 @@ _UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d
 HINT = "write a number and a unit: 500ms, 5s, 2m, 1h or 1d"
 
 
+class DurationTooLong(ValueError):
+    """Longer than a timedelta holds (999999999 days)."""
+
+
 def parse_duration(text: str) -> timedelta:
     """The timedelta of ``text``; ValueError (with :data:`HINT` as the fix) when malformed."""
     match = _DURATION.match(str(text))
@@ -20,7 +24,7 @@ def parse_duration(text: str) -> timedelta:
     try:
         value = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
     except OverflowError:  # callers catch ValueError: 1000000000d was an internal error where they were not checked
-        raise ValueError(f"duration '{text}' is too long: at most 999999999 days") from None
+        raise DurationTooLong(f"duration '{text}' is too long: at most 999999999 days") from None
     if value <= timedelta(0):
         raise ValueError(f"duration '{text}' must be positive")
     return value

@@ -37,7 +37,7 @@ def find_test_files(paths: List[str]) -> List[str]:
     found: List[str] = []
     for path in paths:
         if os.path.isdir(path):
-            inside = sorted(os.path.join(folder, name) for folder, _dirs, names in os.walk(path)
+            inside = sorted(os.path.join(folder, name) for folder, _dirs, names in os.walk(path, onerror=_unreadable)
                             for name in names if name.endswith(SUFFIXES))
             if not inside:
                 raise NoTests(f"no test file (*.test.yaml) under '{path}'")
@@ -50,6 +50,11 @@ def find_test_files(paths: List[str]) -> List[str]:
                 raise NoTests(f"'{path}' has no test file: expected '{test}'")
             found.append(test)
     return list(dict.fromkeys(os.path.normpath(p) for p in found))
+
+
+def _unreadable(error: OSError) -> None:
+    """A folder under PATH that cannot be read: its tests would not run, and the rest pass green."""
+    raise NoTests(f"cannot read '{error.filename}': {error.strerror}")
 
 
 @dataclass

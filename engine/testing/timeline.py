@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
+from engine.durations import DurationTooLong, parse_duration
 from engine.values import parse_timestamp
 
 Lines = Dict[str, List[Optional[bytes]]]  # raw lines per source
@@ -52,11 +52,11 @@ def read_steps(value: Any, node: tuple, problem: Callable[[tuple, str, Optional[
                 continue
             try:
                 moved = parse_duration(str(item[ADVANCE]))
+            except DurationTooLong:  # timedelta's own limit, ~2.7 million years
+                moved = timedelta.max
             except ValueError as exc:
                 problem((*where, ADVANCE), str(exc), DURATION_HINT)
                 continue
-            except OverflowError:  # timedelta's own limit, ~2.7 million years
-                moved = timedelta.max
             if moved > room - offset:
                 problem((*where, ADVANCE), f"'advance: {item[ADVANCE]}' moves the clock past the year 9999",
                         "advance by less, or set an earlier 'clock'")

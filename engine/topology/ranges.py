@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Dict, Optional, Tuple
 
-from engine.durations import parse_duration
+from engine.durations import DurationTooLong, parse_duration
 
 # PostgreSQL's widest numeric (DuckDB's widest DECIMAL is 38); a cast's decimals are kept as wide
 MAX_DECIMAL_PRECISION = 1000
@@ -25,7 +25,7 @@ Reason = Tuple[str, Optional[str]]  # message, hint
 def _duration(value: str) -> Optional[Reason]:
     try:
         parse_duration(value)
-    except OverflowError:
+    except DurationTooLong:
         return f"duration '{value}' is too long", "at most 999999999 days (999999999d)"
     except ValueError:  # zero: the component that reads it says it must be positive
         return None

@@ -51,3 +51,20 @@ def test_validate_of_a_test_file_is_one_error_naming_the_test_command(tmp_path):
     assert code == 1
     assert "this is a test file of a topology" in out + err and f"velocity-flow test {path}" in out + err
     assert "1 error(s)" in out + err  # not every key a topology lacks
+
+
+def test_a_folder_that_cannot_be_read_is_a_usage_error_not_its_tests_skipped(tmp_path, monkeypatch):
+    write(tmp_path, case("hot readings", PASSING["events"]))
+    hidden = tmp_path / "more"
+    hidden.mkdir()
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == str(hidden):
+            raise PermissionError(13, "Permission denied", str(hidden))  # (root reads every folder)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out, err = cli("test", str(tmp_path))
+    assert code == 2, out + err
+    assert f"cannot read '{hidden}': Permission denied" in err
