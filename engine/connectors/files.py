@@ -285,7 +285,8 @@ class _JsonlWriter(StatefulSinkPartition[List[bytes], int]):
         if state is not None and state > size:
             self._file.close()
             raise ConnectorError(f"file sink: {shown} is shorter ({size} bytes) than at the last "
-                                 f"snapshot ({state} bytes); it was changed outside the flow")
+                                 f"snapshot ({state} bytes); it was changed outside the flow: restore it, or start "
+                                 "afresh with a new recovery directory (-r)")
         if state is not None:
             self._file.truncate(state)
         elif mode == "overwrite":

@@ -48,3 +48,18 @@ def test_resumed_run_keeps_what_the_snapshot_covers(flow):
     # A fresh store: a fresh run, overwrite starts both files anew.
     fresh = flow.run(TOPOLOGY, RunOptions(recovery_directory=str(flow.dir / "other")), limit=50, mode="overwrite")
     assert fresh.rows("out") == [] and len(fresh.dead) == 1
+
+
+def test_a_sink_file_shorter_than_its_snapshot_says_what_to_do(tmp_path):
+    """Deleted or cut outside the flow: the run stops at every start with one line, which says how
+    to go on (restore the file, or start afresh with a new recovery directory)."""
+    import pytest
+
+    from engine.connectors.errors import ConnectorError
+    from engine.connectors.files import JsonlSink
+
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b"{}\n")
+    with pytest.raises(ConnectorError, match=r"shorter \(3 bytes\) than at the last snapshot \(30 bytes\).*"
+                                             r"restore it, or start afresh with a new recovery directory \(-r\)"):
+        JsonlSink(str(path)).build_part("s", str(path), 30)
