@@ -102,6 +102,11 @@ def _run(flow, options: RunOptions, recovery) -> None:
     except Exception as exc:  # noqa: BLE001 - every runtime failure becomes one clean message
         if _interrupted(exc):  # Ctrl-C / SIGTERM while Bytewax was running: a stop, not a failure
             raise KeyboardInterrupt from None
+        damaged = _SQLITE_FAILURE.search(str(exc)) if options.recovery_directory else None
+        if damaged:  # Bytewax's unwrap of its store's SQLite error: say which store, and what to do
+            raise RunFailed(f"the recovery store {options.recovery_directory} cannot be used: {damaged.group(1)} "
+                            "(a damaged or foreign file?): restore it, or start afresh with a new recovery "
+                            "directory (-r)") from None
         raise _explain(exc) from exc
     except BaseException as exc:  # pyo3's PanicException is a BaseException: Rust failed under us
         if type(exc).__name__ != "PanicException":
@@ -264,6 +269,9 @@ def _interrupted(exc: Optional[BaseException]) -> bool:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+_SQLITE_FAILURE = re.compile(r'SqliteFailure\(.*Some\("([^"]+)"\)')  # Some("file is not a database")
 
 
 def _explain(exc: BaseException) -> RunFailed:

@@ -72,3 +72,23 @@ def test_a_store_from_before_the_mark_named_relatively_is_marked(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     prepare_recovery_directory("rec")
     assert (tmp_path / "rec" / READY).exists()
+
+
+def test_a_damaged_store_file_names_the_store_and_what_to_do(tmp_path):
+    """A store file that is no SQLite database (damaged, or replaced): Bytewax's unwrap text was
+    the whole message at every start; now the store, the reason and the way on, exit 3."""
+    (tmp_path / "flow.yaml").write_text(FLOW)
+    (tmp_path / "in.jsonl").write_text('{"i": 1}\n')
+
+    def run():
+        return subprocess.run([sys.executable, "-m", "cli", "run", "-q", "-r", "rec", "flow.yaml"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ROOT})
+
+    assert run().returncode == 0
+    (store_file,) = [name for name in os.listdir(tmp_path / "rec") if name.endswith(".sqlite3")]
+    (tmp_path / "rec" / store_file).write_bytes(b"garbage " * 64)
+    result = run()
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: the recovery store rec cannot be used: file is not a database (a damaged or foreign file?): "
+        "restore it, or start afresh with a new recovery directory (-r)"]
