@@ -73,11 +73,24 @@ class Printer:
 
     def _write(self, lines: List[bytes]) -> None:
         if self.pretty is not None:
-            for line in lines:
-                self.pretty.print_json(line.decode("utf-8"))
+            from rich.highlighter import JSONHighlighter
+
+            highlight = JSONHighlighter()
+            for line in lines:  # indented by _indented, not rich's print_json: its json.loads made 0.50 0.5
+                self.pretty.print(highlight(_indented(line)), soft_wrap=True)
         else:
             sys.stdout.buffer.write(b"\n".join(lines) + b"\n")
             sys.stdout.flush()
+
+
+def _indented(line: bytes) -> str:
+    """The JSON line indented, every number with the digits it was written with."""
+    import json
+
+    import orjson
+
+    value = json.loads(line, parse_float=orjson.Fragment, parse_int=orjson.Fragment)  # each number's own text
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
 
 
 def _line(item: Any) -> bytes:

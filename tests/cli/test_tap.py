@@ -78,6 +78,7 @@ def test_tap_pretty_and_sink_input(flow, capsys):
     assert main(["tap", path, "sink:small", "--format", "pretty", "--limit", "1"]) == 0
     out = capsys.readouterr().out
     assert '"n": 0' in out and "\n" in out.strip()  # indented JSON
+    assert '"kg": 0.50' in out  # the decimal's digits, as the json format writes them (rich's print_json: 0.5)
 
 
 def test_an_unknown_step_lists_the_places(flow, capsys):
