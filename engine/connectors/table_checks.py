@@ -17,7 +17,7 @@ from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_positions import Positions
 from engine.connectors.duckdb_view_checks import Refusal, bind_views, first_view_problem
 from engine.connectors.errors import ConnectorError
-from engine.connectors.postgres_columns import POSITION_TYPES, pg_column
+from engine.connectors.postgres_columns import POSITION_TYPES, SIDE_PREFIX_BYTES, check_name, pg_column
 from engine.connectors.table_specs import TableSpec, check_tables
 from engine.connectors.table_views_cache import accepted_before, check_key, remember_accepted
 from engine.errors import ConfigError
@@ -80,6 +80,7 @@ def _postgres_table(name: str, spec: dict) -> TableSpec:
 
 
 def _make_postgres_table(name: str, spec: dict) -> TableSpec:
+    check_name("table", name, SIDE_PREFIX_BYTES)  # as the sink does when built: at validate, at its line
     table = TableSpec(POSTGRES_LABEL, name, spec, pg_column)
     Positions(name, table.columns, table.key, POSTGRES_LABEL, POSITION_TYPES)
     return table
@@ -234,5 +235,24 @@ def check_postgres(options) -> None:
                                    "PGHOST, PGPASSWORD, ... fill in the rest") from None
     check_form(options)
     check_tables(POSTGRES_LABEL, options, _postgres_table)
+    _check_postgres_names(options)
     if options.get("views"):
         _checked_once("select", list(options["views"].items()), lambda: check_views(options))
+
+
+def _check_postgres_names(options) -> None:
+    """The names of the one-table form and the schema, as the sink checks them when built (a name
+    PostgreSQL would cut to 63 bytes, or holding NUL): at validate, at their line."""
+    checks: List[Tuple[tuple, Callable[[], Any]]] = []
+    for what, room in (("schema", 0), ("table", SIDE_PREFIX_BYTES)):
+        value = options.get(what)
+        if isinstance(value, str) and value:
+            checks.append(((what,), functools.partial(check_name, what, value, room)))
+    columns = options.get("columns")
+    for name, kind in columns.items() if isinstance(columns, dict) and "tables" not in options else ():
+        checks.append((("columns", name), functools.partial(pg_column, str(name), kind)))
+    for path, check in checks:
+        try:
+            check()
+        except ConnectorError as exc:
+            raise ConfigError(str(exc).removeprefix(f"{POSTGRES_LABEL}: "), path) from None

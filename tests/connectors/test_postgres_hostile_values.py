@@ -110,3 +110,21 @@ def test_a_schema_name_holding_a_quote_is_found_by_query_and_the_plan(postgres_d
     finally:
         with psycopg.connect(postgres_dsn, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {quoted} CASCADE")
+
+
+def test_names_postgresql_would_cut_are_found_by_validate_at_their_line(tmp_path):
+    """The sink refuses them when built (above); validate says so first, at the name's line."""
+    from engine.binding import validate_text
+
+    long_table, long_column = "t" * 53, "c" * 64
+    text = ("version: 1\nname: n\nsources: {s: {file: {path: in.jsonl}}}\nsinks:\n"
+            f"  o: {{from: s, postgres: {{dsn: '', table: {long_table}, columns: {{a: int}}}}}}\n"
+            f"  p: {{from: s, postgres: {{dsn: '', table: t, columns: {{{long_column}: int}}}}}}\n"
+            f"  q: {{from: s, postgres: {{dsn: '', tables: {{{long_table}: {{key: [a], columns: {{a: int}}}}}}}}}}\n"
+            "  r: {from: s, postgres: {dsn: '', table: t, schema: \"" + "s" * 64 + "\", columns: {a: int}}}\n")
+    result = validate_text(str(tmp_path / "t.yaml"), text, env={})
+    found = sorted((d.line, d.message.split(" is ")[0]) for d in result.diagnostics if d.severity == "error")
+    assert found == [(5, f"table name '{long_table[:40]}...'"), (6, f"column name '{long_column[:40]}...'"),
+                     (7, f"table name '{long_table[:40]}...'"), (8, f"schema name '{'s' * 40}...'")], found
+    fine = text.replace(long_table, "t" * 52).replace(long_column, "c" * 63).replace("s" * 64, "s" * 63)
+    assert not [d for d in validate_text(str(tmp_path / "t.yaml"), fine, env={}).diagnostics if d.severity == "error"]
