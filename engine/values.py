@@ -52,6 +52,9 @@ class InfiniteTimestamp(Infinite, datetime):
 INFINITY = InfiniteTimestamp(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
 MINUS_INFINITY = InfiniteTimestamp(1, 1, 1, tzinfo=timezone.utc)
 
+# PostgreSQL's numeric, the widest number a sink stores: digits before the point, and after it
+NUMERIC_WHOLE_DIGITS, NUMERIC_SCALE_DIGITS = 131072, 16383
+
 
 class NonFiniteFloat(float):
     """PostgreSQL's ``'NaN'``, ``'Infinity'`` and ``'-Infinity'`` of a REAL / DOUBLE PRECISION

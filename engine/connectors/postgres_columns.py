@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 
 from engine.connectors.duckdb_columns import Column, Later, Quick, decimal_converter, decimal_quick, json_quick
 from engine.connectors.errors import ConnectorError, Unwritable
+from engine.values import NUMERIC_SCALE_DIGITS, NUMERIC_WHOLE_DIGITS
 
 _DECIMAL = re.compile(r"^decimal\((\d+), ?(\d+)\)$")
 _TYPES = {"int": "bigint", "float": "double precision", "bool": "boolean", "str": "text", "date": "date",
@@ -100,7 +101,7 @@ def _no_nul_json(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 # jsonb's numbers are numeric: any JSON number beyond these fails the whole COPY ("value overflows
 # numeric format"); only a Decimal can be written beyond them (a float is at most ~1e308)
-_NUMERIC_WHOLE, _NUMERIC_SCALE = 131072, 16383
+_NUMERIC_WHOLE, _NUMERIC_SCALE = NUMERIC_WHOLE_DIGITS, NUMERIC_SCALE_DIGITS
 
 
 def _fits_numeric(number: Decimal) -> bool:

@@ -23,6 +23,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from engine.errors import ConfigError
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
+from engine.values import NUMERIC_SCALE_DIGITS, NUMERIC_WHOLE_DIGITS
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def _unordered(x, function):
 # is a billion digits (gigabytes, and as much again to write it). A sum wider than PostgreSQL's
 # numeric, the widest column a sink has (131072 digits before the point, 16383 after), raises
 # Inexact (what the precision would round off): that event is a dead letter (see `reason`).
-EXACT_DIGITS = 131072 + 16383
+EXACT_DIGITS = NUMERIC_WHOLE_DIGITS + NUMERIC_SCALE_DIGITS
 _exact_add = Context(prec=EXACT_DIGITS, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact]).add
 
 

@@ -19,10 +19,10 @@ from typing import Callable, Dict, Optional
 
 from engine.infinite_dates import INFINITE_EPOCH_DAYS
 from engine.unavailable import UNAVAILABLE
-from engine.values import NonFiniteFloat, infinite_epochs, loads_json_text, parse_timestamp
+from engine.values import NUMERIC_SCALE_DIGITS, NonFiniteFloat, infinite_epochs, loads_json_text, parse_timestamp
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
-MAX_SCALE = 16383  # PostgreSQL's largest NUMERIC display scale
+MAX_SCALE = NUMERIC_SCALE_DIGITS  # PostgreSQL's largest NUMERIC display scale
 MAX_UNSCALED_BYTES = 64 * 1024  # ~157,000 digits: more than a PostgreSQL NUMERIC holds
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -27,7 +27,7 @@ from engine.notices import notice
 
 READY = ".velocity-flow-store"  # written once the store's files are all there
 _PROGRESS = ("exs", "commits", "fronts", "snaps")  # rows an execution writes: never made again
-_SQLITE_REASON = re.compile(r'Some\("([^"]+)"\)')  # in a panic's text: SqliteFailure(..., Some("disk I/O error"))
+SQLITE_REASON = re.compile(r'Some\("([^"]+)"\)')  # in a panic's text: SqliteFailure(..., Some("disk I/O error"))
 
 
 class StoreUnusable(Exception):
@@ -51,7 +51,7 @@ def prepare_recovery_directory(path: str, partitions: int = 1) -> None:
     except BaseException as exc:  # pyo3's PanicException (init_db_dir's unwrap of an SQLite error)
         if type(exc).__name__ != "PanicException":
             raise
-        reason = _SQLITE_REASON.search(str(exc))
+        reason = SQLITE_REASON.search(str(exc))
         text = reason.group(1) if reason else (str(exc).splitlines() or ["Bytewax failed"])[0]
         raise StoreUnusable(f"cannot create the recovery store {path}: {text} (a full or read-only disk?)") from None
 

@@ -22,7 +22,7 @@ from bytewax.run import cli_main
 from engine import run_context
 from engine.errors import ConfigError
 from engine.runtime.heap import keep_heap
-from engine.runtime.recovery_store import StoreUnusable, prepare_recovery_directory
+from engine.runtime.recovery_store import SQLITE_REASON, StoreUnusable, prepare_recovery_directory
 from engine.runtime.start_up_gc import start_up_frozen
 from engine.runtime.store_lock import StoreInUse, store_locked
 from engine.runtime.store_steps import StoreMismatch, check_steps
@@ -102,7 +102,8 @@ def _run(flow, options: RunOptions, recovery) -> None:
     except Exception as exc:  # noqa: BLE001 - every runtime failure becomes one clean message
         if _interrupted(exc):  # Ctrl-C / SIGTERM while Bytewax was running: a stop, not a failure
             raise KeyboardInterrupt from None
-        damaged = _SQLITE_FAILURE.search(str(exc)) if options.recovery_directory else None
+        damaged = SQLITE_REASON.search(str(exc)) if options.recovery_directory and "SqliteFailure(" in str(exc) \
+            else None
         if damaged:  # Bytewax's unwrap of its store's SQLite error: say which store, and what to do
             raise RunFailed(f"the recovery store {options.recovery_directory} cannot be used: {damaged.group(1)} "
                             "(a damaged or foreign file?): restore it, or start afresh with a new recovery "
@@ -269,9 +270,6 @@ def _interrupted(exc: Optional[BaseException]) -> bool:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
-
-
-_SQLITE_FAILURE = re.compile(r'SqliteFailure\(.*Some\("([^"]+)"\)')  # Some("file is not a database")
 
 
 def _explain(exc: BaseException) -> RunFailed:
