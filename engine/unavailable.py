@@ -6,7 +6,9 @@ unchanged does not carry it, and Debezium's PostgreSQL connector writes a placeh
 *Toasted values*): that text in text, json/jsonb and hstore columns, ``[placeholder]`` in text
 and json arrays, and the placeholder's bytes as integers in int, bigint and date arrays. The
 ``debezium`` step keeps each as sent (docs/debezium.md); the table sinks' upserts keep the
-value their table holds for a column that carries one (engine/connectors/unchanged.py).
+value their table holds for a column that carries one (engine/connectors/unchanged.py), the
+``join`` step's table side the row it holds (``kept``), ``with_previous`` the key's previous
+event (``filled``).
 """
 
 from __future__ import annotations
@@ -32,4 +34,12 @@ def kept(row: dict, stored: Optional[dict]) -> dict:
     update left unchanged), or None when nothing is stored (the value is unknown)."""
     old = stored if type(stored) is dict else {}
     return {name: old.get(name) if value == UNAVAILABLE or value in UNAVAILABLE_ARRAYS else value
+            for name, value in row.items()}
+
+
+def filled(row: dict, stored: dict) -> dict:
+    """``row`` with each placeholder replaced by ``stored``'s value of that field where ``stored``
+    has the field; a placeholder of a field it lacks stays as sent (not null: the value is unknown,
+    and a table sink keeps the value it holds for a placeholder)."""
+    return {name: stored[name] if (value == UNAVAILABLE or value in UNAVAILABLE_ARRAYS) and name in stored else value
             for name, value in row.items()}

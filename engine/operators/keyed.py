@@ -131,7 +131,7 @@ def fused_grouper(key_python: str, step_id: str) -> Callable[[list], Dict[str, l
         "    groups = {}\n"
         "    for e in batch:\n"
         f"        v = ({key_python})\n"
-        "        t = v if v.__class__ is _str else _key_text(v)\n"
+        "        t = v if v.__class__ is _str else _key_text(v)\n"  # key_text: the language's str(v)
         "        if t is None: raise _NullKey\n"
         "        p = groups.get(t)\n"
         "        if p is None: groups[t] = [(v, e)]\n"

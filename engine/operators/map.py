@@ -15,18 +15,24 @@ from engine.operators.fields import fully_known
 from engine.operators.jsonschemas import EventSchema
 from engine.operators.validate import split_valid
 from engine.records import DeadLetter
+from engine.values import to_str
 
 KEY_FIELD = "_key"
 
 
 def key_text(value):
-    """Keys are strings (Bytewax routes state by string keys); null stays null."""
-    return value if value is None or type(value) is str else str(value)
+    """Keys are strings (Bytewax routes state by string keys); null stays null. The text is the
+    language's ``str(value)`` (``values.to_str``: ``true``, ISO 8601, compact JSON), never Python's
+    ``str``: it is a Kafka message key and the key of state and table rows, which an expression's
+    ``str(...)`` must be able to name. Text and int (exact ``type``: a bool is not one) skip the call."""
+    kind = type(value)
+    return value if kind is str or value is None else str(value) if kind is int else to_str(value)
 
 
 def _key_code(src: str) -> str:
     """``key_text`` of ``src`` written out: a Python call less per event (~350 instructions)."""
-    return f"(_key_t if _type(_key_t := ({src})) is _str or _key_t is None else _str(_key_t))"
+    return (f"(_key_t if _type(_key_t := ({src})) is _str or _key_t is None else "
+            "_str(_key_t) if _type(_key_t) is _int else _to_str(_key_t))")
 
 
 class Map:
@@ -63,7 +69,7 @@ class Map:
         if key is not None:
             lines.append(f"    o[{KEY_FIELD!r}] = {_key_code(computed_key.python)}")
         lines.append("    return o")
-        names = {"_set_path": _set_path, "_key_text": key_text, "dict": dict}
+        names = {"_set_path": _set_path, "_key_text": key_text, "dict": dict, "_int": int, "_to_str": to_str}
         self._build = build_function("build", "\n".join(lines) + "\n", step_id, names)
         # (strict) -> the output event as one dict literal over e, when it is one (engine/operators/filter_map.py)
         self.literal: Optional[Callable[[bool], str]] = None

@@ -26,6 +26,7 @@ from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from engine.expressions import Expression
 from engine.expressions.parser import parse
+from engine.expressions.runtime import constant
 from engine.expressions.syntax import Field, Node
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
@@ -71,9 +72,10 @@ def key_function(expression: Expression, step_id: str) -> Callable[[dict], Optio
     first (top-level fields read as ``e[name]``, a third of ``e.get(name)``'s cost), and where
     that raises (an event without a field it reads), the plain code, whose value or error
     counts. Built when first used: ``validate`` never translates the strict code."""
+    text = f"_str(v) if _type(v) is {constant(int)} else _f_str(v)"  # key_text written out: a call less (an id)
     source = (f"def key(e):\n    try:\n        v = ({expression.strict()[0]})\n"
               "    except _Exception:\n        v = _sure(e)\n"
-              "    return v if v is None or _type(v) is _str else _str(v)\n")  # key_text, a call less (an id)
+              f"    return v if v is None or _type(v) is _str else {text}\n")
     names = {"_sure": expression.function, "_Exception": Exception}  # (no builtins there)
     return build_function("key", source, step_id, names)
 

@@ -5,6 +5,11 @@ The stateful half of comparing an entity's old and new state (the seed's Event E
 last event of that key (null for the first), so a ``branch`` or ``map`` after it can say
 ``status == 'DEPARTED' and previous.status != 'DEPARTED'``. ``fields`` limits what is
 remembered per key (less state); ``as`` renames the attached field.
+
+Debezium's placeholder of an unchanged TOAST value (engine/unavailable.py) in a top-level field
+is the previous event's value of that field, where one is remembered: the event is emitted and
+remembered with that value, so ``previous.notes != notes`` is false for notes left unchanged and
+the next event's ``previous`` holds the value, not the placeholder.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+from engine import unavailable
 from engine.operators.expr import compile_option
 from engine.operators.fields import with_fields
 from engine.operators.keyed import KeyedStep, KeyLogic, Released, group_by_key
@@ -34,8 +40,12 @@ class PreviousTracker(KeyLogic):
 
     def add(self, pairs: list, now) -> Released:
         out = []
+        carries = unavailable.carries
         for _, event in pairs:
-            out.append({**event, self.step.alias: self.s.last})
+            last = self.s.last
+            if last is not None and carries(event):  # an event without placeholders pays this test only
+                event = unavailable.filled(event, last)
+            out.append({**event, self.step.alias: last})
             self.s.last = self.step.remember(event)
         return out, []
 
