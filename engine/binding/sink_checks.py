@@ -10,6 +10,7 @@ from engine.expressions.types import kind
 from engine.operators.expr import compile_option
 from engine.operators.fields import Fields, fully_known
 from engine.operators.map import Map
+from engine.table_rules import JSON_KEY_HINT, case_twin, case_twin_message, json_key, json_key_message
 
 _COLUMN_TYPE = re.compile(r"^(int|float|bool|str|date|json|timestamp|decimal\(\d+, ?\d+\))$")
 _AS_COLUMN = {"list": "json", "decimal": "decimal(38,9)"}  # computed decimals have no declared scale
@@ -19,7 +20,7 @@ DEAD_LETTER_COLUMNS = {"step": "str", "error": "str", "origin": "str", "time": "
 
 def duckdb_tables(options: Mapping[str, Any]) -> None:
     """Several tables (row changes): each declares its key and columns, the key among them."""
-    for name, spec in options["tables"].items():
+    for name, spec in options["tables"].items():  # a json key: the sink's declared check (table_specs.TableSpec)
         _check_key({"mode": "upsert", **spec}, spec.get("columns") or {}, ("tables", name))
 
 
@@ -40,7 +41,15 @@ def duckdb_columns(options: Mapping[str, Any], fields: Fields, feeder: str) -> D
         if unknown:
             raise ConfigError(f"cannot infer a column type for {', '.join(unknown)}", (),
                               hint="declare the columns with their types: columns: {name: type, ...}")
+        twin = case_twin(columns)  # declared columns: the sink's declared check (table_checks.py)
+        if twin is not None:
+            raise ConfigError(case_twin_message(twin, whose=f" (the fields of '{feeder}')"), (),
+                              hint="rename one of the fields (a map step), or declare the columns (other fields "
+                                   "are left out)")
     _check_key(options, columns)
+    found = json_key(columns, options.get("key") or []) if options.get("mode", "append") == "upsert" else None
+    if found is not None:
+        raise ConfigError(json_key_message(found[1]), ("key", found[0]), hint=JSON_KEY_HINT)
     return columns
 
 
@@ -98,7 +107,3 @@ def _check_key(options: Mapping[str, Any], columns: Dict[str, str], where: tuple
         if name not in columns:
             raise ConfigError(f"key column '{name}' is not among the columns", (*where, "key", index),
                               hint="columns: " + ", ".join(columns))
-        if columns[name] == "json" and options.get("mode", "append") == "upsert":  # (table_specs._no_json_key)
-            raise ConfigError(f"key column '{name}' is of type json; a key is compared as its text, which equal "
-                              "JSON values need not share", (*where, "key", index),
-                              hint="key on a str column (an id) instead")

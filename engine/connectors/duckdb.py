@@ -23,7 +23,7 @@ import duckdb
 from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.duckdb_columns import Column, arrow_table
-from engine.connectors.duckdb_live import serve
+from engine.connectors.duckdb_live import roll_back, serve
 from engine.connectors.errors import ConnectorError
 from engine.connectors.row_encoding import row_encoder
 from engine.connectors.table_specs import single_table
@@ -78,12 +78,15 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
                             if kept else self._insert)
             con.execute("COMMIT")
         except duckdb.Error as exc:
-            con.execute("ROLLBACK")
+            roll_back(con)
             rows = sum(arrow.num_rows for _, arrow in arrows)
             raise ConnectorError(f"duckdb sink: writing {rows} events into '{self._sink.table}' failed "
                                  f"(nothing written): {str(exc).splitlines()[0]}") from None
         finally:
-            con.unregister(_BATCH_VIEW)
+            try:
+                con.unregister(_BATCH_VIEW)
+            except duckdb.Error:  # after a failed write: keep its error (a new batch registers the view again)
+                pass
 
     def snapshot(self) -> None:
         return None

@@ -36,7 +36,7 @@ from engine.connectors.duckdb_view_checks import read_only_problem  # validate's
 from engine.connectors.errors import QueryError
 from engine.connectors.jsonl import encode_value
 
-__all__ = ["QueryError", "query", "read_only_problem", "run_read_only", "serve", "socket_path"]
+__all__ = ["QueryError", "query", "read_only_problem", "roll_back", "run_read_only", "serve", "socket_path"]
 
 _MAX_REQUEST = 1 << 20  # bytes of SQL a query may send
 _TIMEOUT = 30.0
@@ -64,11 +64,22 @@ def run_read_only(con: "duckdb.DuckDBPyConnection", sql: str, max_bytes: Optiona
         columns = [d[0] for d in cursor.description or ()]
         types = [str(d[1]) for d in cursor.description or ()]
         rows = cursor.fetchall() if max_bytes is None else _fetch_bounded(cursor, max_bytes)
-    except duckdb.Error as exc:
-        raise QueryError(str(exc).strip().splitlines()[0]) from None
-    finally:
-        con.execute("ROLLBACK")
+    except BaseException as exc:
+        roll_back(con)
+        if isinstance(exc, duckdb.Error):
+            raise QueryError(str(exc).strip().splitlines()[0]) from None
+        raise
+    con.execute("ROLLBACK")
     return {"columns": columns, "types": types, "rows": [list(r) for r in rows]}
+
+
+def roll_back(con: "duckdb.DuckDBPyConnection") -> None:
+    """ROLLBACK after a failure, which the caller then reports: a ROLLBACK failing too (a fatal
+    error invalidated the database) must not replace the error that says what went wrong."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def _fetch_bounded(cursor: "duckdb.DuckDBPyConnection", max_bytes: int) -> List[tuple]:

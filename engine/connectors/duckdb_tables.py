@@ -19,7 +19,7 @@ from bytewax.outputs import StatefulSinkPartition
 
 from engine.connectors.duckdb import _BATCH_VIEW, DuckDBSink, _connect, ensure_table
 from engine.connectors.duckdb_columns import Column
-from engine.connectors.duckdb_live import serve
+from engine.connectors.duckdb_live import roll_back, serve
 from engine.connectors.duckdb_positions import Positions, Winner, batch_arrow
 from engine.connectors.duckdb_view_checks import view_problem
 from engine.connectors.errors import ConnectorError
@@ -80,7 +80,7 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
                     self._apply(table, winners, unchanged)
             con.execute("COMMIT")
         except duckdb.Error as exc:
-            con.execute("ROLLBACK")
+            roll_back(con)
             raise ConnectorError(f"duckdb sink: writing a batch of {len(changes)} row changes failed "
                                  f"(nothing written): {str(exc).splitlines()[0]}") from None
         if self._sink.metrics is not None:

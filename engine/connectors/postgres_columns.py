@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from engine.connectors.duckdb_columns import Column, Later, Quick, decimal_converter, decimal_quick, json_quick
 from engine.connectors.errors import ConnectorError, Unwritable
@@ -88,11 +88,12 @@ def _no_nul(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def _no_nul_json(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def json_text(value: Any) -> Any:
         text = convert(value)
-        if text is not None and "\\u0000" in text and _holds_nul(value):
+        # the slow way only: the quick one's default refused a number, or it met something else
+        found = _jsonb_problem(value, text is not None and "\\u0000" in text)
+        if found is HOLDS_NUL:
             raise Unwritable("JSON text holds a NUL character (PostgreSQL's jsonb cannot)")
-        wide = _wide_decimal(value)  # the slow way only: the quick one's default refused it, or met something else
-        if wide is not None:
-            raise Unwritable(f"JSON number {str(wide)[:40]} is beyond PostgreSQL's numeric (jsonb's numbers): at "
+        if found is not None:
+            raise Unwritable(f"JSON number {str(found)[:40]} is beyond PostgreSQL's numeric (jsonb's numbers): at "
                              f"most {_NUMERIC_WHOLE} digits before the point and {_NUMERIC_SCALE} after")
         return text
 
@@ -120,29 +121,32 @@ def _json_default() -> Any:
     return default
 
 
-def _wide_decimal(value: Any) -> Optional[Decimal]:
-    """The first finite Decimal in a JSON value that PostgreSQL's numeric cannot hold, if any."""
-    if isinstance(value, Decimal):
+HOLDS_NUL = object()  # what _jsonb_problem finds in a value holding a NUL character
+
+
+def _jsonb_problem(value: Any, nul: bool) -> Any:
+    """What in a JSON value jsonb cannot hold, in one walk: ``HOLDS_NUL`` when a string or an
+    object's key holds a NUL character (looked for only with ``nul``: the value's text showed one;
+    it wins over a number), else the first finite Decimal numeric cannot hold, else None."""
+    if isinstance(value, Decimal):  # the flat values first, as cheap as they were (no NUL: no str test)
         return value if value.is_finite() and not _fits_numeric(value) else None
     if isinstance(value, dict):
-        value = value.values()
-    elif not isinstance(value, (list, tuple, set, frozenset)):
-        return None
-    for item in value:
-        wide = _wide_decimal(item)
-        if wide is not None:
-            return wide
-    return None
-
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_holds_nul(v) for v in value)
-    return False
+        if nul and any(isinstance(k, str) and "\x00" in k for k in value):  # keys are text, never numbers
+            return HOLDS_NUL
+        items: Any = value.values()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        return HOLDS_NUL if nul and isinstance(value, str) and "\x00" in value else None
+    wide = None
+    for item in items:
+        found = _jsonb_problem(item, nul)
+        if found is not None:
+            if found is HOLDS_NUL or not nul:
+                return found
+            if wide is None:
+                wide = found  # a NUL further on still wins
+    return wide
 
 
 def _infinity(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -48,7 +48,10 @@ def query(dsn: str, schema: Optional[str], sql: str, timeout: float = 10) -> Dic
     except psycopg.Error as exc:
         raise QueryError(first_line(exc)) from None
     finally:
-        conn.rollback()
+        try:
+            conn.rollback()
+        except psycopg.Error:  # the connection broke: the query's own error (or its result) stands
+            pass
         conn.close()
     return json.loads(encode_value(result), parse_float=Decimal)
 

@@ -21,6 +21,7 @@ from engine.connectors.postgres_columns import POSITION_TYPES, SIDE_PREFIX_BYTES
 from engine.connectors.table_specs import TableSpec, check_tables
 from engine.connectors.table_views_cache import accepted_before, check_key, remember_accepted
 from engine.errors import ConfigError
+from engine.table_rules import case_twin, case_twin_message
 
 DUCKDB_LABEL, POSTGRES_LABEL = "duckdb sink", "postgres sink"
 
@@ -42,6 +43,23 @@ def check_form(options) -> None:
     elif options.get("views"):
         raise ConfigError("'views' needs 'tables': a sink writing one 'table' makes no views", ("views",),
                           hint="declare the table under tables: {name: {key: [...], columns: {...}}}, or drop 'views'")
+
+
+def check_case(options, table_names: bool) -> None:
+    """No two declared columns of one table, nor (``table_names``) two of the ``tables``, whose names
+    differ only by case (engine/table_rules.py; columns inferred from fields: binding/sink_checks.py)."""
+    declared = options.get("tables")
+    declared = declared if isinstance(declared, dict) else {}
+    twin = case_twin(declared) if table_names else None
+    if twin is not None:
+        raise ConfigError(case_twin_message(twin, "table"), ("tables", twin[1]), hint="rename one of them")
+    named: List[Tuple[tuple, str, Any]] = [((), "", options.get("columns"))]
+    named += [(("tables", name), f"table '{name}': ", spec.get("columns")) for name, spec in declared.items()
+              if isinstance(spec, dict)]
+    for where, table, columns in named:
+        twin = case_twin(columns) if isinstance(columns, dict) else None
+        if twin is not None:
+            raise ConfigError(table + case_twin_message(twin), (*where, "columns", twin[1]), hint="rename one of them")
 
 
 def check_views(options) -> None:
@@ -122,6 +140,7 @@ def check_duckdb(options) -> None:
     the same tables and views accepted before is not made again: table_views_cache.py)."""
     check_form(options)
     check_tables(DUCKDB_LABEL, options, _duckdb_table)
+    check_case(options, table_names=True)  # DuckDB's names are case-insensitive: two tables would be one
     for name, kind in (options.get("columns") or {}).items():  # one table's (``tables``' are checked above)
         try:
             Column.in_duckdb(name, kind)
@@ -235,6 +254,7 @@ def check_postgres(options) -> None:
                                    "PGHOST, PGPASSWORD, ... fill in the rest") from None
     check_form(options)
     check_tables(POSTGRES_LABEL, options, _postgres_table)
+    check_case(options, table_names=False)  # quoted, PostgreSQL's are case-sensitive: a table each
     _check_postgres_names(options)
     if options.get("views"):
         _checked_once("select", list(options["views"].items()), lambda: check_views(options))

@@ -23,6 +23,7 @@ from engine.connectors.errors import ConnectorError, ReservedName, Unwritable
 from engine.connectors.row_encoding import row_encoder
 from engine.connectors.unchanged import Unchanged
 from engine.errors import ConfigError
+from engine.table_rules import JSON_KEY_HINT, json_key, json_key_message
 
 ColumnOf = Callable[[str, str], Column]  # (name, YAML type) -> the database's column
 # One encoded row change: (table name, deleting, key values, row: all columns (a delete's
@@ -44,19 +45,22 @@ def single_table(label: str, table: str, columns: Optional[Dict[str, str]], mode
         raise ConnectorError(f"{label}: key column '{missing[0]}' is not among the columns")
     built = [column_of(name, kind) for name, kind in columns.items()]
     if mode == "upsert":
-        _no_json_key(label, table, built, key or [])
+        _no_json_key(label, table, columns, key or [])
     return built, list(key) if mode == "upsert" and key else None
 
 
-def _no_json_key(label: str, table: str, columns: List[Column], key: List[str]) -> None:
-    """A ``json`` key column is refused: values equal as JSON may differ as text (key order, 1 and
-    1.0), so a batch's last-per-key (by text) kept two rows PostgreSQL's jsonb holds equal, and
-    its upsert failed the whole batch (``cannot affect row a second time``): the flow stopped."""
-    json_keys = [c.name for c in columns if c.name in key and c.sql_type in ("JSON", "jsonb")]
-    if json_keys:
-        raise ConnectorError(f"{label}: table '{table}': key column '{json_keys[0]}' is of type json; a key is "
-                             "compared as its text, which equal JSON values need not share: key on a str column "
-                             "(an id) instead")
+class JsonKey(ConnectorError):
+    """A key column of type json (engine/table_rules.py): ``index`` in the key, ``column``."""
+
+    def __init__(self, message: str, index: int, column: str) -> None:
+        super().__init__(message)
+        self.index, self.column = index, column
+
+
+def _no_json_key(label: str, table: str, columns: Mapping[str, str], key: List[str]) -> None:
+    found = json_key(columns, key)
+    if found is not None:
+        raise JsonKey(f"{label}: table '{table}': {json_key_message(found[1])}: {JSON_KEY_HINT}", *found)
 
 
 class TableSpec:
@@ -71,7 +75,7 @@ class TableSpec:
         self.key: List[str] = list(spec["key"])
         self.columns = [column_of(n, k) for n, k in spec["columns"].items()]
         self.key_columns = [c for c in self.columns if c.name in self.key]
-        _no_json_key(label, name, self.columns, self.key)
+        _no_json_key(label, name, spec["columns"], self.key)
         clash = [c.name for c in self.columns if c.name.lower() in BATCH_EXTRA]
         if clash:
             raise ReservedName(f"{label}: table '{name}': column name '{clash[0]}' is reserved")
@@ -204,6 +208,8 @@ def check_tables(label: str, options: Mapping, make: Callable[[str, dict], Table
 
 
 def _located(label: str, exc: ConnectorError, path: tuple) -> ConfigError:
+    if isinstance(exc, JsonKey):  # at the key, as validate's check of the one-table form (binding/sink_checks.py)
+        return ConfigError(json_key_message(exc.column), (*path, "key", exc.index), hint=JSON_KEY_HINT)
     hint = ("rename it: the sink keeps each table's source positions in _positions_<table> (_lsn, _seq, _deleted) "
             "and stages batches with __vf_* columns") if isinstance(exc, ReservedName) else None
     return ConfigError(str(exc).removeprefix(f"{label}: "), path, hint=hint)

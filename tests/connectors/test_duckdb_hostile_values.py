@@ -96,3 +96,62 @@ def test_a_json_key_column_is_refused_when_the_topology_is_validated(tmp_path, s
     assert any("key column 'k' is of type json" in m for m in messages), messages
     fixed = validate_text(str(tmp_path / "t.yaml"), text.replace("k: json", "k: str"), env={})
     assert not [d.message for d in fixed.diagnostics if d.severity == "error" and "json" in d.message]
+
+
+@pytest.mark.parametrize("sink", ["duckdb", "postgres"])
+def test_a_json_key_column_of_row_changes_is_one_error_at_its_key(tmp_path, sink):
+    """One mistake, one error (validate made a second one from the sink's refusal when built): both
+    places apply one rule, engine/table_rules.py, in the same words."""
+    from engine.binding import validate_text
+    from engine.connectors.duckdb_tables import DuckDBTablesSink
+    from engine.connectors.postgres_tables import postgres_sink
+
+    where = "path: db.duckdb" if sink == "duckdb" else "dsn: ''"
+    table = "t: {key: [id, k], columns: {id: int, k: json}}"
+    line = f"sinks: {{o: {{from: s, {sink}: {{{where}, tables: {{{table}}}}}}}}}"
+    text = f"version: 1\nname: j\nsources: {{s: {{file: {{path: in.jsonl}}}}}}\n{line}\n"
+    result = validate_text(str(tmp_path / "t.yaml"), text, env={})
+    found = [(d.line, d.column, d.message, d.hint) for d in result.diagnostics if d.severity == "error"]
+    words = "key column 'k' is of type json; a key is compared as its text, which equal JSON values need not share"
+    assert found == [(4, line.index("k]") + 1, words, "key on a str column (an id) instead")], found
+    tables = {"t": {"key": ["id", "k"], "columns": {"id": "int", "k": "json"}}}
+    with pytest.raises(ConnectorError) as refused:
+        DuckDBTablesSink("x.duckdb", tables) if sink == "duckdb" else postgres_sink("", None, tables=tables)
+    assert str(refused.value) == f"{sink} sink: table 't': {words}: key on a str column (an id) instead"
+
+
+@pytest.mark.parametrize("sink", ["duckdb", "postgres"])
+def test_column_names_equal_but_for_case_are_refused_by_validate_at_their_line(tmp_path, sink):
+    """DuckDB's names are case-insensitive (the table is not made: above) and the SQL both sinks share
+    matches names regardless of case (a PostgreSQL upsert keyed on id never updated Id): declared or
+    inferred from the fields, refused by validate. Tables too, for DuckDB (two would be one)."""
+    from engine.binding import validate_text
+
+    def where(name):
+        return f"path: {name}.duckdb" if sink == "duckdb" else "dsn: ''"
+
+    lines = ["version: 1", "name: c", "sources: {s: {file: {path: in.jsonl}}}",
+             "steps: [{id: m, map: {fields: {Id: '1', id: '2', ok: '3'}}}]", "sinks:",
+             f"  one: {{from: s, {sink}: {{{where('one')}, table: a, columns: {{Id: int, x: str, id: int}}}}}}",
+             (f"  many: {{from: s, {sink}: {{{where('many')}, tables: {{b: {{key: [id], columns: "
+              "{id: int, ID: str}}}}}"),
+             f"  inferred: {{from: m, {sink}: {{{where('inferred')}, table: c}}}}",
+             (f"  twins: {{from: s, {sink}: {{{where('twins')}, tables: {{T: {{key: [a], columns: {{a: int}}}}, "
+              "t: {key: [a], columns: {a: int}}}}}"),
+             f"dead_letter: {{{sink}: {{{where('dead')}, table: d, columns: {{error: str, ERROR: str}}}}}}"]
+    result = validate_text(str(tmp_path / "t.yaml"), "\n".join(lines) + "\n", env={})
+    found = [(d.line, d.column, d.message) for d in result.diagnostics if d.severity == "error"]
+
+    def at(line, text):  # the line and column of the value after ``text`` (the second name's type)
+        return line + 1, lines[line].rindex(text) + len(text) + 1
+
+    def said(what, a, b, whose=""):
+        return (f"{what}s '{a}' and '{b}'{whose} differ only by case, which the sink's database or SQL does not "
+                "tell apart")
+
+    expected = [(*at(5, "id: "), said("column", "Id", "id")),
+                (*at(6, "ID: "), "table 'b': " + said("column", "id", "ID")),
+                (*at(7, f"{sink}: "), said("column", "Id", "id", " (the fields of 'm')")),
+                *([(9, lines[8].rindex("t: ") + 1, said("table", "T", "t"))] if sink == "duckdb" else []),
+                (*at(9, "ERROR: "), said("column", "error", "ERROR"))]
+    assert sorted(found) == sorted(expected), found
