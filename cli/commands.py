@@ -7,7 +7,8 @@ import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
-from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from cli.early_signals import held
+from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, error_line
 from cli.validation_report import print_text, to_json
 from engine.binding import Validation, validate_every_environment, validate_file
 from engine.resources import schema_path
@@ -78,7 +79,7 @@ def _valid_or_report(path: str, err: Console, environment: Optional[str] = None)
 
 
 def cmd_run(args, out: Console, err: Console) -> int:
-    stop_before_run_on_signals()
+    stop_before_run_on_signals(came_before=held)
     http = _http_or_report(args, err)
     if http is False:
         return EXIT_USAGE
@@ -107,7 +108,7 @@ def _http_or_report(args, err: Console):
     except NotLoopback as exc:
         from rich.markup import escape
 
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        err.print(error_line(escape(str(exc)), markup=True), highlight=False)
         return False
 
 
@@ -118,7 +119,7 @@ def cmd_graph(args, out: Console, err: Console) -> int:
     if topology is None:
         return EXIT_INVALID
     if args.format == "png" and not args.output:
-        err.print("[red]error:[/red] --format png needs -o FILE (a picture is not written to a terminal)",
+        err.print(error_line("--format png needs -o FILE (a picture is not written to a terminal)", markup=True),
                   highlight=False)
         return EXIT_USAGE
     with secrets_hidden(args.path):
@@ -143,7 +144,8 @@ def _cannot_write(err: Console, path: str, exc: OSError) -> int:
     """One line for an output file that cannot be written (a missing folder, a directory, ...): exit 3."""
     from rich.markup import escape
 
-    err.print(f"[red]error:[/red] cannot write {escape(path)}: {escape(exc.strerror or str(exc))}", highlight=False)
+    err.print(error_line(f"cannot write {escape(path)}: {escape(exc.strerror or str(exc))}", markup=True),
+              highlight=False)
     return EXIT_FAILED
 
 
@@ -158,7 +160,7 @@ def cmd_schema(args, out: Console, err: Console) -> int:
 
 
 def cmd_deploy(args, out: Console, err: Console) -> int:
-    stop_before_run_on_signals()
+    stop_before_run_on_signals(came_before=held)
     from cli.deploy import deploy
 
     if _http_or_report(args, err) is False:
@@ -231,8 +233,8 @@ def _kafka_answers(bootstrap: str, err: Console) -> bool:
         with err.status(f"reaching Kafka at {bootstrap} ..."):
             cluster_metadata(admin_client(bootstrap), bootstrap, _KAFKA_PROBE)
     except ConnectorError as exc:
-        err.print(f"[red]error:[/red] {exc}; is a broker running there? "
-                  "(`velocity-flow stack up kafka` starts one on loopback)", highlight=False)
+        err.print(error_line(f"{exc}; is a broker running there? "
+                             "(`velocity-flow stack up kafka` starts one on loopback)", markup=True), highlight=False)
         return False
     return True
 
@@ -253,7 +255,7 @@ def _publish(args, out: Console, err: Console) -> int:
     try:
         counts = publish_jsonl(args.kafka, files)
     except ConnectorError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(error_line(str(exc), markup=True), highlight=False)
         return EXIT_FAILED
     out.print(f"published {sum(counts.values()):,} messages to {len(counts)} topics at {args.kafka}", highlight=False)
     return EXIT_OK
@@ -276,8 +278,9 @@ def _drive_postgres(args, out: Console, err: Console) -> int:
     try:  # where, without the password; a DSN that does not parse is not quoted (psycopg's message would)
         target = describe(args.postgres)
     except ConnectorError:
-        err.print("[red]error:[/red] --postgres is not a libpq connection string or URI (e.g. "
-                  "postgresql://user:password@127.0.0.1:15432/tms, or host=... dbname=...)", highlight=False)
+        err.print(error_line("--postgres is not a libpq connection string or URI (e.g. "
+                             "postgresql://user:password@127.0.0.1:15432/tms, or host=... dbname=...)", markup=True),
+                  highlight=False)
         return EXIT_USAGE
     try:
         with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:  # on stderr
@@ -286,7 +289,7 @@ def _drive_postgres(args, out: Console, err: Console) -> int:
                                  progress=lambda n: progress.update(task, completed=n))
     except Exception as exc:  # noqa: BLE001 - psycopg errors: one line, the DSN's password never printed
         reason = _without_password(str(exc).splitlines()[0] if str(exc) else "", args.postgres)
-        err.print(f"[red]error:[/red] TMS database {escape(target)}: {type(exc).__name__}: {escape(reason)}",
+        err.print(error_line(f"TMS database {escape(target)}: {type(exc).__name__}: {escape(reason)}", markup=True),
                   highlight=False)
         return EXIT_FAILED
     out.print(f"executed {count:,} TMS transactions", highlight=False)

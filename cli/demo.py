@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, error_line
 from engine.metrics import MetricsRegistry
 from engine.resources import topologies_dir
 from engine.stopping import stop_requested
@@ -83,7 +83,7 @@ def _run_stage(path: str, env: dict, err: Console):
     try:
         run_dataflow(compile_topology(topology, metrics), RunOptions())
     except RunFailed as failure:
-        err.print(f"[red]error:[/red] {os.path.basename(path)}: {failure.message}", highlight=False)
+        err.print(error_line(f"{os.path.basename(path)}: {failure.message}", markup=True), highlight=False)
         return EXIT_FAILED, None
     counters = metrics.snapshot()
     read = sum(counters[name].events_in for name in topology.sources if name in counters)

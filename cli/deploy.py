@@ -17,7 +17,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING, List, Optional
 
-from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_INVALID, EXIT_OK, error_line
 from cli.observe.address import from_args
 from cli.plain import plain_file
 from cli.running import report_error, run_options, run_topology
@@ -132,8 +132,8 @@ def report_conflicts(conflicts, hide, err: Console) -> None:
     for plan in conflicts:
         for difference in plan.differences:
             err.print(escape(hide(f"topic {plan.topic.name}: {difference}")), highlight=False, soft_wrap=True)
-    err.print(f"[red]error:[/red] {len(conflicts)} topic(s) exist with other settings; deploy changes no "
-              "existing topic: align the topology or the cluster", highlight=False)
+    err.print(error_line(f"{len(conflicts)} topic(s) exist with other settings; deploy changes no "
+                         "existing topic: align the topology or the cluster", markup=True), highlight=False)
 
 
 def check_tables(topology: Topology, out: Console, err: Console) -> int:
@@ -163,8 +163,8 @@ def check_tables(topology: Topology, out: Console, err: Console) -> int:
                   soft_wrap=True)
     conflicts = [p for p in plans if p.action == CONFLICT]
     for plan in conflicts:
-        err.print("[red]error:[/red] " + escape(hide(plan.line())) + "; deploy changes no existing table: align the "
-                  "topology or the table", highlight=False, soft_wrap=True)
+        err.print(error_line(escape(hide(plan.line())) + "; deploy changes no existing table: align the "
+                             "topology or the table", markup=True), highlight=False, soft_wrap=True)
     return EXIT_INVALID if conflicts else EXIT_OK
 
 
@@ -260,7 +260,7 @@ def run_processes(args, recovery: str, out: Console, err: Console, peers: Option
         except StoreUnusable as exc:  # a read-only or full disk: one line, as run says it
             from rich.markup import escape
 
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            err.print(error_line(escape(str(exc)), markup=True), highlight=False)
             return EXIT_FAILED
     if stopped_before_run():  # a SIGTERM during start-up: a clean stop, no process started
         return EXIT_OK

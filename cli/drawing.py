@@ -13,7 +13,7 @@ from typing import Optional
 
 from rich.console import Console
 
-from cli.exits import EXIT_FAILED, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_OK, error_line
 
 PICTURES = ("svg", "png")
 MISSING_DOT = ("Graphviz 'dot' is not installed (not found on PATH); install Graphviz "
@@ -25,18 +25,18 @@ def render(dot_text: str, picture: str, output: Optional[str], err: Console) -> 
     """``dot_text`` as an SVG or PNG in ``output`` (SVG on standard output when None)."""
     program = shutil.which("dot")
     if program is None:
-        err.print(f"[red]error:[/red] {MISSING_DOT}", highlight=False)
+        err.print(error_line(MISSING_DOT, markup=True), highlight=False)
         return EXIT_FAILED
     command = [program, f"-T{picture}"] + ([f"-o{output}"] if output else [])
     try:
         result = subprocess.run(command, input=dot_text.encode("utf-8"), capture_output=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        err.print(f"[red]error:[/red] Graphviz dot: {exc}", highlight=False)
+        err.print(error_line(f"Graphviz dot: {exc}", markup=True), highlight=False)
         return EXIT_FAILED
     if result.returncode != 0:
         reason = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        err.print(f"[red]error:[/red] Graphviz dot failed (exit {result.returncode})"
-                  + (f": {reason[0]}" if reason else ""), highlight=False)
+        err.print(error_line(f"Graphviz dot failed (exit {result.returncode})" + (f": {reason[0]}" if reason else ""),
+                             markup=True), highlight=False)
         return EXIT_FAILED
     if output is None:
         print(result.stdout.decode("utf-8", "replace"), end="")

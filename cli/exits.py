@@ -1,4 +1,4 @@
-"""The CLI's exit codes, one table that commands, ``--help`` and docs share."""
+"""The CLI's exit codes, one table that commands, ``--help`` and docs share, and its one-line error."""
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -11,3 +11,9 @@ EXIT_CODES = {
     EXIT_INTERNAL: "internal error: a bug, please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGTERM; for run and deploy: a second one, which aborts)",
 }
+
+
+def error_line(message: str, markup: bool = False) -> str:
+    """The one-line error of every command, ``error: <message>`` (the form docs and scripts know);
+    ``markup``: for a rich console, ``error:`` in red and ``message`` taken as markup."""
+    return f"[red]error:[/red] {message}" if markup else f"error: {message}"

@@ -22,7 +22,7 @@ from cli.arguments import positive_int as _positive_int
 from cli.arguments import share as _share
 from cli.arguments import workers as _workers
 from cli.exits import EXIT_CODES as _EXIT_CODES  # noqa: F401
-from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from cli.exits import EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, error_line
 from cli.help_format import HelpFormatter
 from cli.pipes import OutputFailed
 
@@ -277,7 +277,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _output_failed(exc)
     problem = cluster_problem(args) if args.command == "run" else None
     if problem:
-        print(f"velocity-flow run: error: {problem}", file=sys.stderr)
+        print(error_line(problem), file=sys.stderr)
         return EXIT_USAGE
     early = None
     if args.command == "validate":  # DuckDB, if views need it, starts meanwhile on another core
@@ -294,24 +294,29 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _dispatch(args: argparse.Namespace, wants_json: bool) -> int:
     """Run the parsed command: one line and an exit code for what goes wrong (docs/cli.md)."""
     from cli import commands
+    from cli.early_signals import held
     from cli.plain import LazyConsole
     from engine.catalog import PluginError, import_plugins
 
     handler = commands.HANDLERS[args.command]
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: Bytewax ends at a clean point
+    if args.command not in ("run", "deploy"):  # those two take signals over first (cmd_run, cmd_deploy)
+        for sig in (signal.SIGTERM, signal.SIGINT):  # SIGTERM as Ctrl-C: Bytewax ends at a clean point
+            signal.signal(sig, signal.default_int_handler)
     try:
         import_plugins(os.environ.get("VELOCITY_FLOW_PLUGINS", ""))
     except PluginError as exc:
-        print(f"velocity-flow: {exc}", file=sys.stderr)
+        print(error_line(str(exc)), file=sys.stderr)
         if wants_json:
             _json_outcome(EXIT_USAGE, str(exc))
         return EXIT_USAGE
     from engine.topology.environments import UnknownEnvironment
 
     try:
+        if held() and args.command not in ("run", "deploy"):  # a signal came before (cli/early_signals.py)
+            raise KeyboardInterrupt
         return handler(args, cast("Console", LazyConsole()), cast("Console", LazyConsole(stderr=True)))
     except UnknownEnvironment as exc:  # --env names what the file lacks: a usage error
-        print(f"velocity-flow: {exc}", file=sys.stderr)
+        print(error_line(str(exc)), file=sys.stderr)
         if wants_json:
             _json_outcome(EXIT_USAGE, str(exc))
         return EXIT_USAGE
@@ -326,35 +331,41 @@ def _dispatch(args: argparse.Namespace, wants_json: bool) -> int:
         if os.environ.get("VELOCITY_FLOW_DEBUG"):
             raise
         message = f"internal error: {type(exc).__name__}: {exc}"
-        print(f"velocity-flow: {message}\n"
-              "  this is a bug; please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)", file=sys.stderr)
+        print(error_line(message), "  this is a bug; please report it (VELOCITY_FLOW_DEBUG=1 shows the traceback)",
+              sep="\n", file=sys.stderr)
         if wants_json:
             _json_outcome(EXIT_INTERNAL, message)
         return EXIT_INTERNAL
 
 
 def _output_failed(exc: OutputFailed) -> int:
-    print(f"error: {exc}", file=sys.stderr)
+    print(error_line(str(exc)), file=sys.stderr)
     return EXIT_FAILED
 
 
 def entry() -> None:
-    # Start-up makes ~300k objects that live to the end (modules, classes, functions) and almost no
-    # cyclic garbage: at Python's default threshold (700) the collector walks them again and again
-    # (run -q of a one-event flow: ~18M instructions of 810M); a run sets its own (engine/runtime/runner.py).
-    gc.set_threshold(50_000, 20, 100)
+    from cli.early_signals import hold_signals
     from cli.pipes import reader_may_leave
 
-    reader_may_leave()  # `velocity-flow ... | head -1`: the rest of the output is dropped, the outcome kept
-    code = main()
-    # The interpreter's exit collects every generation, walking all those objects once more (~50M
-    # instructions); frozen, they are left to reference counting as the modules are torn down.
-    gc.freeze()
+    try:
+        hold_signals()  # done already by cli/__main__.py, unless an older install's console script called this
+        # Start-up makes ~300k objects that live to the end (modules, classes, functions) and almost no
+        # cyclic garbage: at Python's default threshold (700) the collector walks them again and again
+        # (run -q of a one-event flow: ~18M instructions of 810M); a run sets its own (engine/runtime/runner.py).
+        gc.set_threshold(50_000, 20, 100)
+        reader_may_leave()  # `velocity-flow ... | head -1`: the rest of the output is dropped, the outcome kept
+        code = main()
+    except KeyboardInterrupt:  # a second signal before the command took them over (cli/early_signals.py)
+        print("interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     # The command is over. A stop arriving while the interpreter shuts down (deploy stopping a
     # process that is already ending) has nothing left to stop, and a KeyboardInterrupt raised in
     # an atexit callback prints a traceback; deploy's second stop is SIGKILL, so nothing hangs.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
+    # The interpreter's exit collects every generation, walking all those objects once more (~50M
+    # instructions); frozen, they are left to reference counting as the modules are torn down.
+    gc.freeze()
     sys.exit(code)
 
 

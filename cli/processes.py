@@ -20,7 +20,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
-from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, error_line
 
 if TYPE_CHECKING:  # the commands' consoles make rich at their first use (cli/plain.py)
     from rich.console import Console
@@ -31,12 +31,14 @@ _GRACE = 60.0  # seconds a stopping process may take to close its epoch before i
 
 def _child_setup() -> Callable[[], None]:
     """Runs in each child between fork and exec: its own process group (Ctrl-C at a terminal
-    reaches the parent only, which forwards one clean stop, not two signals), and on Linux
-    death with the parent."""
+    reaches the parent only, which forwards one clean stop, not two signals), on Linux death
+    with the parent, and SIGTERM and SIGINT blocked until its first lines hold them
+    (cli/early_signals.py): a stop forwarded while its interpreter starts is a clean one, not a kill."""
     libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
     def arrange() -> None:
         os.setpgid(0, 0)
+        signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGTERM, signal.SIGINT))
         if libc is not None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -94,7 +96,8 @@ def _failure(children: List[subprocess.Popen]) -> Optional[Tuple[int, int]]:
 
 def _report(err: Console, failure: Tuple[int, int], others: bool) -> None:
     index, code = failure
-    err.print(f"error: process {index} {_why(code)}" + ("; stopping the others" if others else ""), highlight=False)
+    err.print(error_line(f"process {index} {_why(code)}" + ("; stopping the others" if others else ""), markup=True),
+              highlight=False)
 
 
 def _stop_all(children: List[subprocess.Popen]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error_line
 from engine.hints import did_you_mean
 
 if TYPE_CHECKING:  # the parser imports this module for every command
@@ -92,7 +92,7 @@ def run_query(topology: Topology, args, out: Console, err: Console) -> int:
     try:
         _, result = query_sink(topology, args.sink, args.sql, args.path)
     except QueryRefused as exc:
-        err.print(f"error: {exc}", highlight=False, markup=False)
+        err.print(error_line(str(exc)), highlight=False, markup=False)
         return EXIT_USAGE if exc.usage else EXIT_FAILED
     _print(result, args.format, out)
     return EXIT_OK

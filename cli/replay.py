@@ -22,7 +22,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Dict, List
 
-from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error_line
 from engine.hints import did_you_mean
 
 if TYPE_CHECKING:  # the parser imports this module for every command: the engine only when replaying
@@ -72,7 +72,7 @@ def read_letters(path: str) -> List[Letter]:
 
 
 def _usage(err: Console, message: str) -> int:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(error_line(message, markup=True), highlight=False)
     return EXIT_USAGE
 
 

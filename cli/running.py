@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from datetime import timedelta
 from typing import TYPE_CHECKING, Optional
 
-from cli.exits import EXIT_FAILED, EXIT_OK
+from cli.exits import EXIT_FAILED, EXIT_OK, error_line
 from cli.status import StatusFile, StatusUnwritable
 from engine.binding.model import Topology
 from engine.metrics import MetricsRegistry
@@ -53,15 +53,15 @@ def share_refused(topology: Topology, args, err: Console) -> bool:
     from rich.markup import escape
 
     for reason in reasons:
-        err.print(f"[red]error:[/red] share {args.share} (--share or VELOCITY_FLOW_SHARE): "
-                  f"{escape(topology.redact(reason))}", highlight=False)
+        err.print(error_line(f"share {args.share} (--share or VELOCITY_FLOW_SHARE): "
+                             f"{escape(topology.redact(reason))}", markup=True), highlight=False)
     return bool(reasons)
 
 
 def report_error(err: Console, topology: Topology, exc) -> None:
     from rich.markup import escape
 
-    err.print(f"[red]error:[/red] {escape(topology.redact(str(exc)))}", highlight=False)
+    err.print(error_line(escape(topology.redact(str(exc))), markup=True), highlight=False)
 
 
 def run_topology(topology: Topology, options, out: Console, err: Console, quiet: bool = False,

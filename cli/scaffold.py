@@ -15,7 +15,7 @@ from typing import Dict
 
 from rich.console import Console
 
-from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error_line
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")  # a topology name (catalog/fragments.ID) and a file name
 
@@ -121,15 +121,15 @@ def files(name: str) -> Dict[str, str]:
 
 def init(args, out: Console, err: Console) -> int:
     if not NAME.match(args.name):
-        err.print(f"[red]error:[/red] {args.name!r} is not a topology name: a letter or '_', then letters, digits, "
-                  "'_' or '-'", highlight=False)
+        err.print(error_line(f"{args.name!r} is not a topology name: a letter or '_', then letters, digits, "
+                             "'_' or '-'", markup=True), highlight=False)
         return EXIT_USAGE
     directory = args.dir
     planned = {os.path.join(directory, path): text for path, text in files(args.name).items()}
     existing = [path for path in planned if os.path.lexists(path)]
     if existing and not args.force:
-        err.print(f"[red]error:[/red] {', '.join(existing)} already exist(s); nothing was written "
-                  "(--force overwrites)", highlight=False)
+        err.print(error_line(f"{', '.join(existing)} already exist(s); nothing was written "
+                             "(--force overwrites)", markup=True), highlight=False)
         return EXIT_USAGE
     for path, text in planned.items():
         try:
@@ -137,7 +137,7 @@ def init(args, out: Console, err: Console) -> int:
             with open(path, "w", encoding="utf-8") as file:
                 file.write(text)
         except OSError as exc:
-            err.print(f"[red]error:[/red] cannot write {path}: {exc.strerror or exc}", highlight=False)
+            err.print(error_line(f"cannot write {path}: {exc.strerror or exc}", markup=True), highlight=False)
             return EXIT_FAILED
         out.print(f"wrote {path}", highlight=False, soft_wrap=True)
     where = "" if os.path.abspath(directory) == os.getcwd() else f"cd {directory} && "

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error_line
 from engine.resources import is_packed, scripts_dir
 
 SERVICES = ("kafka", "postgres", "debezium")
@@ -63,12 +63,12 @@ def stack(args, out: Console, err: Console) -> int:
     scripts = scripts_dir()
     missing = [name for name in SERVICES if not os.path.isfile(os.path.join(scripts, name))]
     if missing:  # a broken installation: the wheel ships them
-        err.print(f"[red]error:[/red] the stack scripts are missing from {scripts} ({', '.join(missing)}): "
-                  "reinstall velocity-flow", highlight=False)
+        err.print(error_line(f"the stack scripts are missing from {scripts} ({', '.join(missing)}): "
+                             "reinstall velocity-flow", markup=True), highlight=False)
         return EXIT_FAILED
     unknown = [name for name in getattr(args, "services", None) or [] if name not in SERVICES]
     if unknown:
-        err.print(f"[red]error:[/red] unknown service {unknown[0]!r}: choose from {', '.join(SERVICES)}",
+        err.print(error_line(f"unknown service {unknown[0]!r}: choose from {', '.join(SERVICES)}", markup=True),
                   highlight=False)
         return EXIT_USAGE
     names = _chosen(getattr(args, "services", None) or [], args.action)
@@ -93,11 +93,11 @@ def _up(scripts: str, names: List[str], out: Console, err: Console) -> int:
             command = ["start"]
         result = _script(scripts, name, *command)
         if result.returncode != 0:
-            err.print(f"[red]error:[/red] {name}: {result.stderr.strip()[-1500:]}", highlight=False)
+            err.print(error_line(f"{name}: {result.stderr.strip()[-1500:]}", markup=True), highlight=False)
             return EXIT_FAILED
         address = _last_line(result)
         if address is None and name != "debezium":
-            err.print(f"[red]error:[/red] {name}: its start script printed no address", highlight=False)
+            err.print(error_line(f"{name}: its start script printed no address", markup=True), highlight=False)
             return EXIT_FAILED
         addresses[name] = address or ""
     return _status(scripts, names, out)

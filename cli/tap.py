@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, List, Optional
 
-from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error_line
 from engine.hints import did_you_mean
 from engine.records import DeadLetter
 
@@ -110,8 +110,9 @@ def unknown_place(topology: Topology, place: str, err: Console) -> bool:
     if place in known:
         return False
     hint = did_you_mean(place, known)
-    err.print(f"[red]error:[/red] {topology.redact(repr(place))} is not a place of this flow"
-              f"{'; ' + hint if hint else ''}\n  places: {topology.redact(', '.join(known))}", highlight=False)
+    err.print(error_line(f"{topology.redact(repr(place))} is not a place of this flow"
+                         f"{'; ' + hint if hint else ''}\n  places: {topology.redact(', '.join(known))}", markup=True),
+              highlight=False)
     return True
 
 

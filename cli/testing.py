@@ -12,7 +12,7 @@ from typing import List, Optional
 from rich.console import Console
 from rich.markup import escape
 
-from cli.exits import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from cli.exits import EXIT_INVALID, EXIT_OK, EXIT_USAGE, error_line
 from cli.validation_report import print_text
 from engine.hints import did_you_mean
 from engine.testing import FileResult, NoTests, find_test_files, run_file
@@ -25,14 +25,14 @@ def cmd_test(args, out: Console, err: Console) -> int:
     try:
         paths = find_test_files(args.paths or ["."])
     except NoTests as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        err.print(error_line(escape(str(exc)), markup=True), highlight=False)
         if args.format == "json":
             print('{"error": {"exit_code": 2, "kind": "usage", "message": ' + _quoted(str(exc)) + "}}")
         return EXIT_USAGE
     results = [run_file(path, args.name) for path in paths]
     unknown = _unknown_name(args.name, results)
     if unknown:  # a typo'd --name ran nothing: "0 passed" would be green in CI
-        err.print(f"[red]error:[/red] {escape(unknown)}", highlight=False)
+        err.print(error_line(escape(unknown), markup=True), highlight=False)
         if args.format == "json":
             print('{"error": {"exit_code": 2, "kind": "usage", "message": ' + _quoted(unknown) + "}}")
         return EXIT_USAGE

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from typing import Callable, Optional
 
 _STOP = threading.Event()
 _KEEP = threading.Event()
@@ -43,12 +44,14 @@ def clear_stop() -> None:
     _KEEP.clear()
 
 
-def stop_before_run_on_signals() -> None:
+def stop_before_run_on_signals(came_before: Optional[Callable[[], bool]] = None) -> None:
     """For ``run`` and ``deploy``, from the start of the command: a SIGTERM or SIGINT that comes
     while the topology is still being validated and compiled (a second or more) is a clean stop
     too, as during the run: the flow does not start, nothing is lost, the exit is 0. A second
     one aborts (KeyboardInterrupt). The run's own handlers take over while it runs
-    (engine.runtime.runner.signals_stop_cleanly)."""
+    (engine.runtime.runner.signals_stop_cleanly). ``came_before()``: whether one came before the
+    command began, held by the CLI's first lines (cli/early_signals.py); asked once these
+    handlers are in, so none is missed, it counts as the first."""
     if threading.current_thread() is not threading.main_thread():
         return
 
@@ -63,6 +66,8 @@ def stop_before_run_on_signals() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
+    if came_before is not None and came_before():
+        stop(signal.SIGTERM, None)
 
 
 def stopped_before_run() -> bool:

@@ -12,6 +12,7 @@ snapshot, and a resumed run truncates whatever was written after it.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 from io import BytesIO
 from itertools import islice
@@ -30,10 +31,27 @@ from engine.notices import notice
 from engine.records import RawBatch
 from engine.stopping import stop_requested
 
-# (byte offset of the next line, its 1-based line number)
-ReadState = Tuple[int, int]
+# (byte offset of the next line, its 1-based line number, the mark of the bytes before it: _mark);
+# a snapshot of an older version has no mark, and resumes unchecked
+ReadState = Tuple[int, int, Optional[bytes]]
+MARK_BYTES = 4096  # the bytes at each end of what was read that a resume checks are still there
 BLOCK = 32 * 1024  # bytes read at a time, held per open file (every part of a source is open at once): lines
 # split in C from a block beat a 4 KiB-buffered file (-12% CPU for 200-byte lines; 64 KiB -19%, 16 KiB even)
+
+
+def _mark(fd: int, offset: int) -> Optional[bytes]:
+    """A digest of the first and the last ``MARK_BYTES`` of the file's first ``offset`` bytes.
+
+    A resume compares it with the file's bytes before the offset: another file under the name
+    (replaced, or cut by logrotate's ``copytruncate`` then grown past the offset) has other ones.
+    By content, not inode: an editor that saves by writing a new file and renaming it over the
+    old one keeps the bytes but not the inode, and ``copytruncate`` keeps the inode, not the bytes.
+    """
+    if not offset:
+        return None
+    span = min(offset, MARK_BYTES)
+    ends = os.pread(fd, span, 0) + (os.pread(fd, span, offset - span) if offset > span else b"")
+    return hashlib.blake2b(ends, digest_size=16).digest()
 
 
 def find_files(path: str, pattern: str = "*.jsonl") -> List[str]:
@@ -133,12 +151,14 @@ def split_lines(lines: List[bytes], origin: str, first_line: int) -> List[RawBat
 class _JsonlReader(StatefulSourcePartition[RawBatch, ReadState]):
     """Reads one file from a byte offset, ``batch_size`` lines per call, a block at a time."""
 
-    def __init__(self, path: str, batch_size: int, state: Optional[ReadState],
+    def __init__(self, path: str, batch_size: int, state: Optional[tuple],
                  metrics: Optional[StepCounters]) -> None:
         self._path = path
         self._batch_size = batch_size
         self._metrics = metrics
-        self._offset, self._line = state if state is not None else (0, 1)
+        self._offset, self._line = state[:2] if state is not None else (0, 1)
+        mark = state[2] if state is not None and len(state) > 2 else None
+        self._marked = (self._offset, mark) if mark is not None else (-1, None)  # (offset, its mark): see snapshot
         self._limit = MAX_VALUE_BYTES
         self._block_size = min(BLOCK, self._limit)  # a line over the limit then always spans blocks
         try:
@@ -146,23 +166,30 @@ class _JsonlReader(StatefulSourcePartition[RawBatch, ReadState]):
         except OSError as exc:
             raise ConnectorError(f"file source: cannot open '{path}': {exc.strerror}") from None
         if self._offset:
-            self._resume_check()
+            self._resume_check(mark)
         self._file.seek(self._offset)
         self._block = BytesIO()  # the lines not handed out yet: from its tell() on
         self._start = self._end = self._offset  # the file offsets of the block's first byte and past its last
 
-    def _resume_check(self) -> None:
+    def _resume_check(self, mark: Optional[bytes]) -> None:
         """A file that no longer holds what the snapshot counted, said in a notice, and read on
         (stopping would stop every restart too: a source file is no broken destination). One
-        shorter than the offset (truncated, or rotated to a new file) is read again from its start,
-        as ``tail -F`` and Filebeat do, instead of silently giving nothing; one grown where the
-        offset is no longer a line's start (replaced, or an unterminated last line continued) is
-        read on from the offset: that line's rest is a dead letter with its text, nothing is lost."""
+        shorter than the offset (truncated, or rotated to a new file) or whose bytes before it are
+        not those read (another file under the name: ``mark``) is read again from its start, as
+        ``tail -F`` and Filebeat do, instead of silently giving nothing or the middle of another
+        file; one grown where the offset is no longer a line's start (an unterminated last line
+        continued; replaced, for a snapshot with no mark) is read on from the offset: that line's
+        rest is a dead letter with its text, nothing is lost."""
         size = os.fstat(self._file.fileno()).st_size
         if size < self._offset:
             notice(f"file source: '{self._path}' is shorter ({size} bytes) than at the last snapshot "
                    f"({self._offset} bytes): truncated or replaced outside the flow; reading it again from its start")
-            self._offset, self._line = 0, 1
+            self._offset, self._line, self._marked = 0, 1, (-1, None)
+            return
+        if mark is not None and _mark(self._file.fileno(), self._offset) != mark:
+            notice(f"file source: '{self._path}' is not the file read up to the last snapshot (its first "
+                   f"{self._offset} bytes changed: replaced or rewritten outside the flow); reading it from its start")
+            self._offset, self._line, self._marked = 0, 1, (-1, None)
             return
         if size == self._offset:  # nothing new: an unterminated last line read then is no matter
             return
@@ -235,9 +262,12 @@ class _JsonlReader(StatefulSourcePartition[RawBatch, ReadState]):
         return CutLine(head[:size], size)
 
     def snapshot(self) -> ReadState:
-        return (self._offset, self._line)
+        if self._marked[0] != self._offset:  # read since the last one: a file wholly read is marked once
+            self._marked = (self._offset, _mark(self._file.fileno(), self._offset))
+        return (self._offset, self._line, self._marked[1])
 
     def close(self) -> None:
+        self.snapshot()  # marked while the file is open: a snapshot after the close is the same
         self._file.close()
 
 
@@ -261,7 +291,7 @@ class JsonlSource(FixedPartitionedSource[RawBatch, ReadState]):
         return find_files(self.path, self.pattern)
 
     def build_part(self, step_id: str, for_part: str,
-                   resume_state: Optional[ReadState]) -> _JsonlReader:
+                   resume_state: Optional[ReadState]) -> _JsonlReader:  # also (offset, line) of older versions
         return _JsonlReader(for_part, self.batch_size, resume_state, self._metrics)
 
 

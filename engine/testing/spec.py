@@ -131,10 +131,10 @@ class _Reader:
 def load_test_file(path: str) -> TestFile:
     """The test file at ``path``, its topology validated; ``problems`` says what is wrong."""
     unreadable = _unreadable(path)
-    if unreadable:  # the loader would call it a topology file, and a symlink loop "no such file"
+    if unreadable:  # the loader would call a symlink loop "no such file"
         return TestFile(path, Document(path, "", None),
                         [Diagnostic(path, 1, 1, f"cannot read test file: {unreadable}")])
-    doc = load_file(path)
+    doc = load_file(path, what="test file")
     test = TestFile(path, doc, list(doc.problems))
     if doc.data is None:
         if not doc.problems:  # empty, or only comments: it must not pass as a file whose cases all passed

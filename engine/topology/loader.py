@@ -147,25 +147,27 @@ def load_text(path: str, text: str, env: Optional[Mapping[str, str]] = None) -> 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a topology is a page or two of YAML
 
 
-def load_file(path: str, env: Optional[Mapping[str, str]] = None) -> Document:
+def load_file(path: str, env: Optional[Mapping[str, str]] = None, what: str = "topology file") -> Document:
+    """The file at ``path`` loaded; ``what`` it is names it in the problems (``velocity-flow test``
+    loads its test files here too)."""
     try:
         if not os.path.isfile(path):  # /dev/zero, a FIFO, a directory: never read (a hang, or no end)
             raise OSError(0, "not a regular file" if os.path.exists(path) else "No such file or directory")
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
-            raise OSError(0, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, which no topology is")
+            raise OSError(0, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, which no {what} is")
         text = data.decode("utf-8")
     except OSError as exc:
         doc = Document(path=path, text="", data=None)
         reason = exc.strerror or str(exc)
-        doc.problems.append(Diagnostic(path, 1, 1, f"cannot read topology file: {reason}"))
+        doc.problems.append(Diagnostic(path, 1, 1, f"cannot read {what}: {reason}"))
         return doc
     except UnicodeDecodeError as exc:  # located at the first byte that is not UTF-8, on its line as shown
         before = _universal_newlines(data[:exc.start].decode("utf-8"))
         line, col = _line_column(before + "\ufffd", len(before))
         doc = Document(path=path, text=_universal_newlines(data.decode("utf-8", "replace")), data=None)
-        doc.problems.append(Diagnostic(path, line, col, f"cannot read topology file: byte 0x{data[exc.start]:02x} "
+        doc.problems.append(Diagnostic(path, line, col, f"cannot read {what}: byte 0x{data[exc.start]:02x} "
                                        "is not UTF-8", hint="save the file as UTF-8"))
         return doc
     return load_text(path, _universal_newlines(text), env)

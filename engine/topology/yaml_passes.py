@@ -99,12 +99,12 @@ class Limits:
         tag = getattr(tag, "value", tag)
         if tag is not None:
             raise Refused(*where, f"YAML tag '{tag}' is not supported",
-                           ("remove the tag: topology files use plain mappings, lists and scalars; "
+                           ("remove the tag: topology and test files use plain mappings, lists and scalars; "
                             "quote a value to make it text"))
         if isinstance(event, CollectionStartEvent):
             if len(open_nodes) >= MAX_DEPTH:
                 raise Refused(*where, f"nesting deeper than {MAX_DEPTH} levels",
-                               "topology files need only a few levels; flatten the structure")
+                               "topology and test files need only a few levels; flatten the structure")
             open_nodes.append([event.anchor, 1])
         else:
             if event.anchor is not None:

@@ -44,3 +44,46 @@ def test_a_missing_input_is_one_line(tmp_path):
     result = _run(tmp_path, source, "out.jsonl")
     assert result.returncode == 3, result.stderr
     assert result.stderr == f"error: file source: '{source}' does not exist\n"
+
+
+def test_every_one_line_error_of_the_cli_starts_with_error(tmp_path, monkeypatch, capsys):
+    """One prefix, `error: `, the one the docs show: before, a plugin, an unknown --env, an
+    internal error and -i/-a printed `velocity-flow: ` or `velocity-flow run: error: `."""
+    from cli import commands
+    from cli.main import main
+
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(TOPOLOGY.format(source="in.jsonl", sink="out.jsonl"))
+
+    def said(*argv):
+        code = main(list(argv))
+        return code, capsys.readouterr().err
+
+    assert said("run", "-i", "0", str(flow)) == (2, "error: -i/--process-id (BYTEWAX_PROCESS_ID) needs -a/--addresses "
+                                                    "(BYTEWAX_ADDRESSES): every process's host:port\n")
+    code, err = said("graph", "-e", "nope", str(flow))
+    assert code == 2 and err.startswith("error: ") and "nope" in err and err.count("\n") == 1, err
+    with monkeypatch.context() as patched:
+        patched.setenv("VELOCITY_FLOW_PLUGINS", "no_such_plugin_module")
+        code, err = said("validate", str(flow))
+    assert code == 2 and err.startswith("error: ") and "no_such_plugin_module" in err and err.count("\n") == 1, err
+
+    def broken(args, out, err):
+        raise RuntimeError("boom")
+
+    monkeypatch.delenv("VELOCITY_FLOW_DEBUG", raising=False)
+    monkeypatch.setitem(commands.HANDLERS, "validate", broken)
+    code, err = said("validate", str(flow))
+    assert code == 4 and err.startswith("error: internal error: RuntimeError: boom\n  this is a bug"), err
+
+
+def test_the_cli_writes_its_error_prefix_once():
+    """Every command's one-line error comes from cli.exits.error_line, the one place it is written."""
+    import pathlib
+    import re
+
+    written = re.compile(r"""["'](\[red\])?error:|["']velocity-flow( \w+)?: (error|\{)""")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    places = [f"{path}:{number}" for path in sorted((root / "cli").rglob("*.py")) if path.name != "exits.py"
+              for number, line in enumerate(path.read_text().splitlines(), 1) if written.search(line)]
+    assert places == []

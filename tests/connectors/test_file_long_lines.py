@@ -99,7 +99,7 @@ def test_a_long_last_line_without_a_line_end(tmp_path, small_limit):
     batches = _batches(reader)
     [cut] = [v for b in batches for v in b.values if type(v) is CutLine]
     assert (len(cut), bytes(cut)) == (len(line), line[:MAX_DEAD_TEXT])
-    assert reader.snapshot() == (8 + len(line), 3)
+    assert reader.snapshot()[:2] == (8 + len(line), 3)
     events, [(origin, reason, _)] = _decoded(batches, "string")
     assert events == [{"value": '{"n":1}'}] and origin == f"{path}:2"
     assert reason.startswith(f"a value of {len(line)} bytes, more than")
@@ -128,7 +128,7 @@ def test_a_snapshot_after_a_long_line_resumes_at_the_next_line(tmp_path, small_l
     assert [type(v) for b in first for v in b.values] == [bytes, CutLine]
     state = reader.snapshot()
     reader.close()
-    assert state == (8 + len(line) + 2, 3)
+    assert state[:2] == (8 + len(line) + 2, 3)
     rest = _batches(_reader(path, batch_size=2, state=state))
     assert [(b.first_offset, b.values) for b in rest] == [(3, [b'{"n":3}\n', b'{"n":4}'])]
 

@@ -114,7 +114,7 @@ def test_source_resumes_from_its_snapshot(tmp_path):
     assert [b.values for b in part.next_batch()] == [[b"1"]]
     state = part.snapshot()
     part.close()
-    assert state == (len(b"1\n\n"), 3)
+    assert state[:2] == (len(b"1\n\n"), 3)  # and the mark of those bytes (test_file_source_replaced.py)
     resumed = source.build_part("in", path, state)
     assert [(b.first_offset, values(b)) for b in resumed.next_batch()] == [(3, [b"3", b"4"])]
     assert [(b.first_offset, values(b)) for b in resumed.next_batch()] == [(5, [b"5"])]
@@ -274,7 +274,7 @@ def test_the_resume_offset_is_the_bytes_of_the_lines_read(tmp_path_factory, line
         while True:
             reader.next_batch()
             read = min(read + batch_size, len(everything))
-            assert reader.snapshot() == (sum(map(len, everything[:read])), read + 1)
+            assert reader.snapshot()[:2] == (sum(map(len, everything[:read])), read + 1)
     except StopIteration:
         pass
     reader.close()

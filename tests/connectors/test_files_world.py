@@ -187,6 +187,10 @@ def test_a_file_truncated_or_rotated_since_the_snapshot_is_read_again_from_its_s
                                         r"snapshot \(16 bytes\).*reading it again from its start$", said[0])
     path.write_bytes(b'{"bb":1234567}\n{"b":2}\n')  # replaced: byte 16 is inside a line
     reader, said = _noticed(lambda: source.build_part("in", str(path), state))
+    assert _values(reader) == [b'{"bb":1234567}\n', b'{"b":2}\n']  # its first 16 bytes are others: read whole
+    assert len(said) == 1 and "is not the file read up to the last snapshot" in said[0]
+    # a snapshot of an older version has no mark of those bytes (test_file_source_replaced.py)
+    reader, said = _noticed(lambda: source.build_part("in", str(path), state[:2]))
     assert _values(reader) == [b'"b":2}\n']  # read on from byte 16: the rest of a line (a dead letter downstream)
     assert len(said) == 1 and "byte 16 no longer starts line 3" in said[0] and said[0].endswith("reading on from there")
 
@@ -195,7 +199,7 @@ def test_resuming_after_an_unterminated_last_line_reads_nothing_twice(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_bytes(b'{"a":1}\n{"a":2}')
     source, state = _read_some(path, batch_size=5)
-    assert state == (15, 3)
+    assert state[:2] == (15, 3)
     reader = source.build_part("in", str(path), state)  # unchanged: nothing more
     with pytest.raises(StopIteration):
         reader.next_batch()

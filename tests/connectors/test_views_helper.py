@@ -276,6 +276,6 @@ def test_validate_with_a_dying_helper_ends_with_one_line_not_a_traceback(tmp_pat
     run = validate(tmp_path, "SELECT 1", "duckdb_view_checks.ANSWERS = {'bind': lambda p: os._exit(1), "
                                          "'select': lambda p: os._exit(1)}")
     assert run.returncode == 4
-    assert run.stderr.startswith("velocity-flow: internal error: ViewsHelperError: the DuckDB views check "
+    assert run.stderr.startswith("error: internal error: ViewsHelperError: the DuckDB views check "
                                  "stopped: its helper process exited with code 1\n")
     assert "Traceback" not in run.stderr

@@ -243,3 +243,23 @@ def test_yaml_timestamps_match_the_text_and_numbers_compare_exactly(tmp_path):
     assert code == 1 and "PASS" in out and "as a reader means them" in out, out
     assert 'at: expected 2026-11-02T06:00:00+00:00, got "2026-11-02T07:00:00+00:00"' in out
     assert "total: expected 0.3, got 0.30000000000000004" in out
+
+
+def test_a_test_file_that_cannot_be_read_is_called_a_test_file(tmp_path):
+    """The loader's own reasons (not UTF-8, too large, unreadable, a YAML tag) name what was read."""
+    write(tmp_path, "topology: flow.yaml\ntests: [{name: a, expect: [{at: parse, count: 0}]}]\n")
+    (tmp_path / "latin.test.yaml").write_bytes(b"topology: flow.yaml\n# caf\xe9\ntests: []\n")
+    (tmp_path / "huge.test.yaml").write_bytes(b"#" * (4 * 1024 * 1024 + 1))
+    (tmp_path / "tagged.test.yaml").write_text("topology: !!str flow.yaml\ntests: []\n")
+    (tmp_path / "flow.test.yaml").chmod(0)
+    try:
+        code, _, err = run(str(tmp_path))
+    finally:
+        (tmp_path / "flow.test.yaml").chmod(0o644)
+    assert code == 1
+    assert "latin.test.yaml:2:6: error: cannot read test file: byte 0xe9 is not UTF-8" in err, err
+    assert "huge.test.yaml:1:1: error: cannot read test file: larger than 4 MiB, which no test file is" in err
+    assert "tagged.test.yaml:1:11: error: YAML tag 'tag:yaml.org,2002:str' is not supported" in err
+    if os.geteuid() != 0:  # root reads any file
+        assert "flow.test.yaml:1:1: error: cannot read test file: Permission denied" in err
+    assert "topology file" not in err and "topology files" not in err, err
