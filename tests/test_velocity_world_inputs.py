@@ -6,8 +6,9 @@ unchanged-TOAST placeholder, times with offsets and at the ends of time, long id
 The Fast Storage cases run the shipped topologies/velocity/fast_storage.yaml on files into DuckDB
 (what `velocity-flow test` does not exercise: the sink's upserts, deletes and source positions) and
 check the tables and views against the TMS state the events describe. The Event Engine's cases
-that pass are in topologies/velocity/event_engine.world.test.yaml; the ones here need an engine
-change (each says which) and are strict xfails."""
+that pass are in topologies/velocity/event_engine.world.test.yaml; here, a replay of several
+changes of one row (with_previous' ``remember_if`` keeps the row's newest), and a strict xfail that
+names the engine change it needs."""
 
 import json
 import pathlib
@@ -160,10 +161,6 @@ def _eta(tx, order_id, trip_id, before_eta, after_eta, before_trip=None):
             "changed_tables": ["transport_order"], "changes": [change]}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: with_previous keeps the last event of a key, not the newest position seen, so a replay of "
-    "two or more changes of one row passes from its second change on; needs a keyed 'newest position' "
-    "state (e.g. with_previous option to remember only events it keeps, or a dedupe operator)"))
 def test_a_replay_of_two_changes_of_one_order_gives_no_second_eta_update(tmp_path, monkeypatch):
     first = _eta(1, "O1", "T1", "2025-12-01T12:00:00Z", "2025-12-01T13:00:00Z")
     second = _eta(2, "O1", "T1", "2025-12-01T13:00:00Z", "2025-12-01T14:00:00Z")

@@ -152,7 +152,10 @@ WITH_PREVIOUS = _operator(
     "and new state.", "engine.operators.with_previous:WithPrevious",
     Option("key", "The key (default: `_key`).", _EXPRESSION),
     Option("as", "Name of the attached field (default `previous`).", {"type": "string"}),
-    Option("fields", "Only these fields are remembered per key.", _NAMES))
+    Option("fields", "Only these fields are remembered per key.", _NAMES),
+    Option("remember_if", "A predicate over the emitted event (the previous one attached): only the events for "
+           "which it is exactly true are remembered, e.g. the newest of events that may come again or out of "
+           "order (default: every event).", _EXPRESSION))
 
 JOIN = _operator(
     "join", "Stream-table join: enrich each event with the current row of its key in a changelog (`table`), kept "

@@ -4,7 +4,11 @@ The stateful half of comparing an entity's old and new state (the seed's Event E
 ``with_previous: {key: order_id}`` emits every event with a field ``previous`` holding the
 last event of that key (null for the first), so a ``branch`` or ``map`` after it can say
 ``status == 'DEPARTED' and previous.status != 'DEPARTED'``. ``fields`` limits what is
-remembered per key (less state); ``as`` renames the attached field.
+remembered per key (less state); ``as`` renames the attached field. ``remember_if`` (a
+predicate over the emitted event, the previous one attached) remembers only the events for which
+it is exactly true: a key's newest state, where events may come again or out of order
+(``remember_if: "previous is null or position > previous.position"``); an event whose predicate
+fails is a dead letter, the state unchanged.
 
 Debezium's placeholder of an unchanged TOAST value (engine/unavailable.py) in a top-level field
 is the previous event's value of that field, where one is remembered: the event is emitted and
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from engine import unavailable
+from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.fields import with_fields
 from engine.operators.keyed import KeyedStep, KeyLogic, Released, group_by_key
@@ -39,15 +44,25 @@ class PreviousTracker(KeyLogic):
     State = Remembered
 
     def add(self, pairs: list, now) -> Released:
-        out = []
+        out: List[dict] = []
+        deads: List[DeadLetter] = []
         carries = unavailable.carries
+        step = self.step
+        remember_if = step.remember_if
         for _, event in pairs:
             last = self.s.last
             if last is not None and carries(event):  # an event without placeholders pays this test only
                 event = unavailable.filled(event, last)
-            out.append({**event, self.step.alias: last})
-            self.s.last = self.step.remember(event)
-        return out, []
+            emitted = {**event, step.alias: last}
+            try:
+                keep = remember_if is None or remember_if(emitted) is True
+            except Exception as exc:  # noqa: BLE001 - this event's failure: dead-lettered, the state unchanged
+                deads.append(DeadLetter(event, step.step_id, f"remember_if: {describe(exc)}"))
+                continue
+            out.append(emitted)
+            if keep:
+                self.s.last = step.remember(event)
+        return out, deads
 
 
 class WithPrevious(KeyedStep):
@@ -60,6 +75,9 @@ class WithPrevious(KeyedStep):
         self.alias = config.get("as", "previous")
         self.fields: Optional[List[str]] = list(config["fields"]) if config.get("fields") else None
         self.output_fields = with_fields(input_fields, {self.alias: "json"}) if input_fields is not None else None
+        remember_if = config.get("remember_if")
+        self.remember_if = (compile_option(remember_if, self.output_fields, ("remember_if",)).function
+                            if remember_if else None)
 
     def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
         key_of = self.key if self.key is not None else (lambda event: event.get(KEY_FIELD))
