@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pickle
 from datetime import datetime, timedelta
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from engine import clock
 from engine.compiler.joins import _JoinKey
@@ -98,6 +98,18 @@ class Driver:
         self.logics = {key: self.wrapper("step", self.step, pickle.loads(state)) for key, state in states.items()}
         for side, batch, advance in self.fed[fed:]:
             self._feed(side, batch, advance)
+
+    def play(self, plan: list, batch_of: Callable[[object], list], side: str = "from") -> None:
+        """Each item of ``plan`` in turn: ``"snapshot"``, ``"crash"`` (5 minutes down), or input
+        that ``batch_of`` makes a batch of (fed a second apart); then the end of the input."""
+        for item in plan:
+            if item == "snapshot":
+                self.snapshot()
+            elif item == "crash":
+                self.crash(timedelta(minutes=5))
+            else:
+                self.feed(side, batch_of(item), timedelta(seconds=1))
+        self.end()
 
     def end(self) -> None:
         """End of a bounded input: every key flushes."""

@@ -2,7 +2,7 @@
 missing fields, wrong types, keys equal across types, unicode, empty and long lists); ``with_previous``
 driven as the compiled flow drives it, with snapshots pickled and restored after crashes."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -80,18 +80,15 @@ plans = st.lists(st.one_of(st.lists(st.tuples(keys, scalars), min_size=1, max_si
 @given(plans, st.sampled_from(["previous", "v"]), st.sampled_from([None, ["v", "n"]]))
 def test_with_previous_attaches_the_previous_event_of_its_key_across_crashes(plan, alias, fields):
     config = {"key": "k", "as": alias, **({"fields": fields} if fields else {})}
-    fed = []
+    fed: list = []
+
+    def batch_of(item):
+        batch = [{"k": key, "v": value, "n": len(fed) + number} for number, (key, value) in enumerate(item)]
+        fed.extend(batch)
+        return batch
+
     with Driver(WithPrevious("p", config, None), NOW) as driver:
-        for item in plan:
-            if item == "snapshot":
-                driver.snapshot()
-            elif item == "crash":
-                driver.crash(timedelta(minutes=5))
-            else:
-                batch = [{"k": key, "v": value, "n": len(fed) + number} for number, (key, value) in enumerate(item)]
-                fed += batch
-                driver.feed("from", batch, timedelta(seconds=1))
-        driver.end()
+        driver.play(plan, batch_of)
     expected, dead = previous_model(fed, alias, fields)
     assert driver.failures == []
     assert repr(sorted(driver.out, key=lambda e: e["n"])) == repr(expected)  # NaN is no NaN after a pickle

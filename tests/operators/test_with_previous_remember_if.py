@@ -3,7 +3,7 @@ previous one attached) is exactly true are remembered, so a key's previous can b
 event where events come again or out of order; an event whose predicate fails is a dead letter
 and changes nothing. Driven as the compiled flow drives it, across snapshots and crashes."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,18 +22,15 @@ plans = st.lists(st.one_of(st.lists(deliveries, min_size=1, max_size=3).map(lamb
 
 
 def driven(config: dict, plan: list) -> Driver:
-    n = 0
+    fed = [0]
+
+    def batch_of(item):
+        batch = [{"k": key, "pos": pos, "n": fed[0] + i} for i, (key, pos) in enumerate(item)]
+        fed[0] += len(batch)
+        return batch
+
     with Driver(WithPrevious("p", config, None), NOW) as driver:
-        for item in plan:
-            if item == "snapshot":
-                driver.snapshot()
-            elif item == "crash":
-                driver.crash(timedelta(minutes=5))
-            else:
-                batch = [{"k": key, "pos": pos, "n": n + i} for i, (key, pos) in enumerate(item)]
-                n += len(batch)
-                driver.feed("from", batch, timedelta(seconds=1))
-        driver.end()
+        driver.play(plan, batch_of)
     return driver
 
 

@@ -2,7 +2,7 @@
 a top-level field holding it is the key's previous event's value of that field, in the emitted
 event and in what is remembered; with nothing remembered for the field it stays as sent."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -71,14 +71,7 @@ plans = st.lists(st.one_of(st.lists(st.tuples(plain, hidden), min_size=1, max_si
 
 def driven(config, plan):
     with Driver(WithPrevious("p", config, None), NOW) as driver:
-        for item in plan:
-            if item == "snapshot":
-                driver.snapshot()
-            elif item == "crash":
-                driver.crash(timedelta(minutes=5))
-            else:
-                driver.feed("from", item, timedelta(seconds=1))
-        driver.end()
+        driver.play(plan, list)
     assert driver.failures == [] and driver.dead == []
     return sorted(driver.out, key=lambda e: e["n"])
 
