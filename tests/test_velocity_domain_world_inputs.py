@@ -127,12 +127,6 @@ def test_a_consumer_of_the_trip_events_ends_with_the_databases_state(tmp_path, m
     assert all(c["snapshot"] == (e["tx_id"] == "700") for e in events for c in e["changes"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: merge_transactions' net change (engine/operators/transaction_net.py net_change) takes the "
-    "last change's `after` as it is, so Debezium's unchanged-TOAST placeholder in it replaces the value an "
-    "earlier change of the same row in the transaction wrote (an INSERT's, an UPDATE's); it should fill "
-    "each placeholder from the row's latest earlier value in the transaction (engine/unavailable.filled), "
-    "and compare before/after and `changed` on the filled row"))
 def test_an_unchanged_toast_value_written_earlier_in_the_transaction_is_kept(tmp_path, monkeypatch):
     address = "Strada della Repubblica 7, " + "scala B " * 400  # ~3 KB: TOASTed
     pickup = {"id": "P1", "order_id": "O1", "status": "scheduled", "city": "Asti", "attempt": 1}
@@ -149,12 +143,6 @@ def test_an_unchanged_toast_value_written_earlier_in_the_transaction_is_kept(tmp
     assert after["P2"] == {**pickup, "id": "P2", "address": "Via Roma 1, " + address, "attempt": 2}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: a TRUNCATE (op t, counted in its END's data_collections; Debezium sends it when "
-    "skipped.operations leaves it out) has no row and no domain key, and merge_transactions' net change "
-    "drops it silently (net_change gives None for an op that neither existed nor exists), so every trip "
-    "stays in the Fast Storage; it should be a dead letter of the merge naming the table (or reach the "
-    "output as a table-wide delete), never vanish"))
 def test_a_truncate_of_the_trip_table_is_not_silently_dropped(tmp_path, monkeypatch):
     truncate = _change("t", "trip", 995, 300, None, None)
     created = _change("c", "trip", 996, 400, None, trip("T9"))

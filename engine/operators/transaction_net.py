@@ -24,6 +24,7 @@ from itertools import compress
 from operator import ne
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
+from engine import unavailable
 from engine.expressions import Expression
 from engine.expressions.parser import parse
 from engine.expressions.runtime import constant
@@ -44,7 +45,13 @@ def net_change(changes: List[dict]) -> Optional[dict]:
     before = first.get("before") if existed else None
     after = last.get("after") if exists else None
     if not existed and not exists:
+        if any(change.get("op") == "t" for change in changes):  # (only here: no cost on a row's usual way)
+            raise ValueError(f"a TRUNCATE of table '{last.get('table')}' (Debezium's op t) empties the table, which "
+                             "no row's net change can say; delete its rows downstream, or let Debezium skip "
+                             "truncates (skipped.operations: t)")
         return None
+    if len(changes) > 1 and type(after) is dict and unavailable.carries(after):
+        after = _toast_filled(changes, after)
     if existed and exists:
         if before == after:
             return None
@@ -53,6 +60,22 @@ def net_change(changes: List[dict]) -> Optional[dict]:
         op = "c" if exists else "d"
     return {"table": last.get("table"), "op": op, "before": before, "after": after,
             "changed": _changed_columns(before, after), "lsn": last.get("lsn"), "merged": len(changes)}
+
+
+def _toast_filled(changes: List[dict], after: dict) -> dict:
+    """``after`` with Debezium's unchanged-TOAST placeholders (engine/unavailable.py) taken from the
+    row's latest earlier value in the transaction: an UPDATE leaving a large value unchanged
+    carries the placeholder, not what the transaction's INSERT or earlier UPDATE wrote there. A
+    delete forgets the row's values; a placeholder with no earlier value stays as sent."""
+    written: dict = {}
+    for change in changes[:-1]:
+        if change.get("op") == "d":
+            written = {}
+            continue
+        row = change.get("after")
+        if type(row) is dict:
+            written.update(unavailable.filled(row, written))
+    return unavailable.filled(after, written)
 
 
 def _changed_columns(before: Optional[dict], after: Optional[dict]) -> List[str]:
