@@ -8,21 +8,27 @@ the sinks downstream of that step are real (engine/compiler/places.py ``sinks_af
 others discard. File sinks append (a replay adds to what is there; ``mode: overwrite`` would
 empty the file). Letters still failing go to the topology's dead-letter sink, with their
 original origin, so nothing is lost; the file replayed is never changed (besides, when it is
-the dead-letter sink itself, the new records appended to it).
+the dead-letter sink itself, the new records appended to it). Identical records with an origin
+are fed once. A SIGTERM or Ctrl-C ends the run at the source's next batch and no further group
+runs: the letters not fed are reported as such (docs/operations.md).
 
 Exit codes: 0 every selected dead letter passed (reached a sink, or was filtered out); 1 some
 are dead again or could not be replayed; 2 usage (no such file, not a dead-letter file, an
-unknown --step or --source); 3 a destination broke (or could not start).
+unknown --step or --source); 3 a destination broke (or could not start); 130 stopped midway.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 from collections import Counter
+from contextlib import contextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Set, Tuple
 
-from cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error_line
+from cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, error_line
 from engine.hints import did_you_mean
 
 if TYPE_CHECKING:  # the parser imports this module for every command: the engine only when replaying
@@ -49,6 +55,10 @@ def add_replay_command(commands):
     return replay
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")  # Python's json reads NaN; JSON (and the flows' decode) has none
+
+
 def read_letters(path: str) -> List[Letter]:
     """The records of a dead-letter file; lines that are not records are kept as skipped
     letters. ``OSError`` when it cannot be read. Decimals are read exactly (``Decimal``) and
@@ -60,11 +70,15 @@ def read_letters(path: str) -> List[Letter]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line, parse_float=Decimal)
-            except ValueError as exc:
-                letters.append(Letter(number, {}, skipped=f"line {number} is not JSON: {exc}"))
+                record = json.loads(line, parse_float=Decimal, parse_constant=_refuse_constant)
+            except RecursionError:  # a hostile file's [[[[...: json's recursion, not a bug of ours
+                letters.append(Letter(number, {}, skipped=f"line {number} is nested too deeply to read"))
                 continue
-            if not isinstance(record, dict) or "event" not in record or "step" not in record:
+            except ValueError as exc:
+                cut = "" if line.endswith(b"\n") else " (the file ends inside it: still being written, or cut short)"
+                letters.append(Letter(number, {}, skipped=f"line {number} is not JSON{cut}: {exc}"))
+                continue
+            if not isinstance(record, dict) or "event" not in record or not isinstance(record.get("step"), str):
                 letters.append(Letter(number, {}, skipped=f"line {number} is not a dead-letter record"))
                 continue
             letters.append(Letter(number, record))
@@ -72,7 +86,9 @@ def read_letters(path: str) -> List[Letter]:
 
 
 def _usage(err: Console, message: str) -> int:
-    err.print(error_line(message, markup=True), highlight=False)
+    from rich.markup import escape  # the message holds data: a path, a step, a line's JSON error
+
+    err.print(error_line(escape(message), markup=True), highlight=False)
     return EXIT_USAGE
 
 
@@ -82,6 +98,9 @@ def replay(topology: Topology, args, out: Console, err: Console) -> int:
         letters = read_letters(args.dead_letters)
     except OSError as exc:
         return _usage(err, f"cannot read {args.dead_letters}: {exc.strerror}")
+    if letters and all(letter.skipped for letter in letters):  # the input data, a topology: a usage error
+        return _usage(err, topology.redact(f"{args.dead_letters} is not a dead-letter file: no line is a dead-letter "
+                                           f"record ({letters[0].skipped})"))
     if args.source is not None and args.source not in topology.sources:
         hint = did_you_mean(args.source, topology.sources)
         return _usage(err, topology.redact(f"--source {args.source!r}: the topology has no such source"
@@ -90,8 +109,8 @@ def replay(topology: Topology, args, out: Console, err: Console) -> int:
         steps = {letter.step for letter in letters if not letter.skipped}
         if args.step not in steps:
             hint = did_you_mean(args.step, steps)
-            return _usage(err, f"--step {args.step!r}: no dead letter of {args.dead_letters} failed there"
-                               f"{'; ' + hint if hint else ''}")
+            return _usage(err, topology.redact(f"--step {args.step!r}: no dead letter of {args.dead_letters} "
+                                               f"failed there{'; ' + hint if hint else ''}"))
         letters = [letter for letter in letters if letter.step == args.step]
     return _replay(topology, letters, args, out, err)
 
@@ -103,37 +122,109 @@ def _replay(topology: Topology, letters: List[Letter], args, out: Console, err: 
     from engine.compiler.replay import Letter, Outcomes, plan
     from engine.connectors.errors import ConnectorError
     from engine.runtime.runner import RunFailed, RunOptions, run_dataflow
+    from engine.stopping import stop_requested
     share = _share_of(topology, args.dead_letters)
     outcomes = Outcomes()
-    groups: Dict[str, List[int]] = {}
+    twins = _twins(letters)
+    groups: Dict[str, Set[int]] = {}  # a set: `i in indexes` below, once per letter and group
     for index, letter in enumerate(letters):
-        if not letter.skipped:
-            groups.setdefault(letter.step, []).append(index)
+        if not letter.skipped and index not in twins:
+            groups.setdefault(letter.step, set()).add(index)
     taps: Dict[str, Any] = {f"sink:{name}": outcomes.sink_batch for name in topology.sinks}
     taps[DEAD_LETTER_PLACE] = outcomes.dead_batch
-    for step, indexes in groups.items():
-        # one run per failing step: only the sinks after it are written (see the module docstring)
-        chosen = [letters[i] if i in indexes else Letter(letters[i].line, letters[i].record, skipped="-")
-                  for i in range(len(letters))]
-        batches = plan(topology, chosen, args.source)
-        for i in indexes:
-            letters[i].source, letters[i].skipped = chosen[i].source, chosen[i].skipped
-        if not batches:
-            continue
-        build = _build(topology, step, batches, letters, args.dry_run)
-        try:
-            run_dataflow(compile_topology(topology, options=CompileOptions(taps=taps, build=build)),
-                         RunOptions(share=share))  # a share's dead letters: into its own files
-        except (ConnectorError, RunFailed) as exc:
-            report_error(err, topology, getattr(exc, "message", exc))
-            return EXIT_FAILED
-    report = _report(topology, letters, outcomes, args.dry_run)
+    halted = stopped = False  # a stop came; some letters were not fed
+    with _stops() as asked:
+        for step, indexes in groups.items():
+            # one run per failing step: only the sinks after it are written (see the module docstring)
+            chosen = [letters[i] if i in indexes else Letter(letters[i].line, letters[i].record, skipped="-")
+                      for i in range(len(letters))]
+            batches = plan(topology, chosen, args.source)
+            if halted or asked.is_set():  # a stop: no further dead letter is fed
+                stopped = _not_fed(letters, batches, {}) or stopped
+                continue
+            given: Dict[str, Any] = {}
+            try:
+                run_dataflow(compile_topology(topology, options=CompileOptions(
+                    taps=taps, build=_build(topology, step, batches, letters, args.dry_run, given))),
+                    RunOptions(share=share))  # a share's dead letters: into its own files
+            except (ConnectorError, RunFailed) as exc:
+                report_error(err, topology, getattr(exc, "message", exc))
+                return EXIT_FAILED
+            if stop_requested() or asked.is_set():  # a SIGTERM or Ctrl-C: its source ended at its next batch
+                halted = True
+                stopped = _not_fed(letters, batches, given) or stopped
+    for i, first in twins.items():
+        letters[i].source, letters[i].skipped = letters[first].source, letters[first].skipped
+    report = _report(topology, letters, outcomes, twins, args.dry_run)
+    report["stopped"] = stopped
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:
         _print(report, out, err)
+    if stopped:
+        return EXIT_INTERRUPTED
     failing = report["dead_again"] or report["not_replayed"] or report["dead_unattributed"]
     return EXIT_STILL_FAILING if failing else EXIT_OK
+
+
+_NOT_FED = "not fed: the replay was stopped (SIGTERM or Ctrl-C) before it"
+
+
+def _not_fed(letters: List[Letter], batches, given: Dict[str, Any]) -> bool:
+    """Marks the letters of ``batches`` a source did not give (``given``: source -> its GivenSource);
+    whether there were any (a stop after the last was fed changes nothing)."""
+    marked = False
+    for name, raws in batches.items():
+        source = given.get(name)
+        for raw in raws[source.given if source is not None else 0:]:  # first_offset: the letter's index (plan)
+            letters[raw.first_offset].source, letters[raw.first_offset].skipped = None, _NOT_FED
+            marked = True
+    return marked
+
+
+@contextmanager
+def _stops() -> Iterator[threading.Event]:
+    """SIGTERM and SIGINT between the runs (compiling the next group): no further run starts; during
+    a run, the runner's own handlers end it cleanly (its sources at their next batch). A second one
+    aborts (KeyboardInterrupt: exit 130 without a report)."""
+    from engine.stopping import stop_requested
+
+    asked = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield asked
+        return
+
+    def stop(signum, frame) -> None:
+        if asked.is_set() or stop_requested():  # the second, also when the first came during a run
+            raise KeyboardInterrupt
+        asked.set()
+        os.write(2, b"velocity-flow: stopping: no further dead letter is fed (again to abort)\n")
+
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield asked
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def _twins(letters: List[Letter]) -> Dict[int, int]:
+    """index -> the index of an earlier identical record (step, origin, event): fed once. An origin
+    is one value read, fed again whole: the items of an ``unnest`` that failed alike, or a flow run
+    twice over one input, would otherwise write what it makes twice. Without an origin, two
+    records may be two events."""
+    first: Dict[Tuple[str, str, str], int] = {}
+    twins = {}
+    for index, letter in enumerate(letters):
+        if letter.skipped or letter.origin is None:
+            continue
+        try:
+            key = (letter.step, letter.origin, repr(letter.record.get("event")))  # repr: 1, "1", 1.0 differ
+        except RecursionError:
+            continue
+        if first.setdefault(key, index) != index:
+            twins[index] = first[key]
+    return twins
 
 
 def _share_of(topology: Topology, path: str):
@@ -150,7 +241,9 @@ def _share_of(topology: Topology, path: str):
     return Share.of_file(path)
 
 
-def _build(topology: Topology, step: str, batches, letters: List[Letter], dry: bool):
+def _build(topology: Topology, step: str, batches, letters: List[Letter], dry: bool, given: Dict[str, Any]):
+    """The run's connectors: every source gives its dead letters (``given``: name -> its
+    GivenSource), the sinks after ``step`` and the dead-letter sink are real, the others discard."""
     from engine.compiler.connectors import connector, declared
     from engine.compiler.dry import dry_build
     from engine.compiler.places import sinks_after
@@ -160,8 +253,6 @@ def _build(topology: Topology, step: str, batches, letters: List[Letter], dry: b
     written = set() if dry else sinks_after(topology, step)
 
     def real(role, spec, counters):
-        if role == "source":
-            return GivenSource(batches.get(spec.name, []), counters)
         options = dict(spec.options)
         if spec.kind == "file":
             options["mode"] = "append"  # a replay adds to the output; overwrite would empty it
@@ -174,37 +265,64 @@ def _build(topology: Topology, step: str, batches, letters: List[Letter], dry: b
     def is_real(spec) -> bool:
         return not dry and (spec is topology.dead_letter or spec.name in written)
 
-    return dry_build(is_real, real)
+    sinks = dry_build(is_real, real)
+
+    def build(role, spec, counters):
+        if role == "source":  # never the declared source: dry_build reads a Kafka source with a group_id
+            source = given[spec.name] = GivenSource(batches.get(spec.name, []), counters)
+            return source
+        return sinks(role, spec, counters)
+
+    return build
 
 
-def _report(topology: Topology, letters: List[Letter], outcomes: Outcomes, dry: bool) -> Dict[str, Any]:
+def _report(topology: Topology, letters: List[Letter], outcomes: Outcomes, twins: Dict[int, int],
+            dry: bool) -> Dict[str, Any]:
     replayed = [i for i, letter in enumerate(letters) if letter.source is not None]
-    dead = [i for i in replayed if i in outcomes.dead]
-    passed = [i for i in replayed if i in outcomes.reached and i not in outcomes.dead]
-    reasons = Counter((d.step, d.error) for i in dead for d in outcomes.dead[i])
+    fed = [twins.get(i, i) for i in replayed]  # a twin ended as the record fed for both
+    dead = [i for i in fed if i in outcomes.dead]
+    passed = [i for i in fed if i in outcomes.reached and i not in outcomes.dead]
+    reasons = Counter((d.step, d.error) for i in set(dead) for d in outcomes.dead[i])
     reasons.update((d.step, d.error) for d in outcomes.dead_unknown)
     return {
         "topology": topology.redact(str(topology.path)), "dry_run": dry, "selected": len(letters),
         "replayed": len(replayed), "passed": len(passed), "dropped": len(replayed) - len(passed) - len(dead),
         "dead_again": len(dead), "dead_unattributed": len(outcomes.dead_unknown),
+        "duplicates": sum(1 for i in replayed if i in twins),
         "reached_unattributed": outcomes.reached_unknown,
-        "reasons": [{"step": s, "error": topology.redact(e), "count": n} for (s, e), n in reasons.most_common()],
-        "not_replayed": [{"line": letter.line, "step": letter.step if letter.record else None,
-                          "origin": letter.origin, "reason": topology.redact(str(letter.skipped))}
+        "reasons": [{"step": topology.redact(s), "error": topology.redact(e), "count": n}
+                    for (s, e), n in reasons.most_common()],
+        "not_replayed": [{"line": letter.line, "step": topology.redact(letter.step) if letter.record else None,
+                          "origin": topology.redact(letter.origin) if letter.origin else None,
+                          "reason": topology.redact(str(letter.skipped))}
                          for letter in letters if letter.source is None],
     }
 
 
-def _print(report: Dict[str, Any], out: Console, err: Console) -> None:
-    from rich.table import Table  # only to print: not when the parser is built
+def _spans(lines: List[int]) -> str:
+    """``1-3, 7, 9-10``: sorted line numbers, runs joined."""
+    spans: List[List[int]] = []
+    for line in lines:
+        if spans and spans[-1][1] == line - 1:
+            spans[-1][1] = line
+        else:
+            spans.append([line, line])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
-    table = Table(title=f"replay into {report['topology']}{' (dry run)' if report['dry_run'] else ''}")
+
+def _print(report: Dict[str, Any], out: Console, err: Console) -> None:
+    from rich.markup import escape  # only to print: not when the parser is built
+    from rich.table import Table
+    from rich.text import Text  # data (paths, origins, errors) as text: '[bold]' in an origin is no style
+
+    table = Table(title=Text(f"replay into {report['topology']}{' (dry run)' if report['dry_run'] else ''}"))
     table.add_column("dead letters")
     table.add_column("count", justify="right")
     for label, key in (("selected", "selected"), ("replayed", "replayed"), ("now pass (reached a sink)", "passed"),
                        ("filtered out or taken by a keyed step (no sink, no error)", "dropped"),
                        ("events a sink got after a keyed step (its results, not attributable)", "reached_unattributed"),
                        ("dead again", "dead_again"),
+                       ("the same as an earlier line (fed once for both)", "duplicates"),
                        ("dead again, origin unknown (after a keyed step)", "dead_unattributed")):
         if key in ("selected", "replayed", "passed", "dead_again") or report[key]:
             table.add_row(label, f"{report[key]:,}")
@@ -215,10 +333,16 @@ def _print(report: Dict[str, Any], out: Console, err: Console) -> None:
         for column in ("step", "error", "count"):
             reasons.add_column(column, justify="right" if column == "count" else "left")
         for reason in report["reasons"]:
-            reasons.add_row(reason["step"], reason["error"], f"{reason['count']:,}")
+            reasons.add_row(Text(reason["step"]), Text(reason["error"]), f"{reason['count']:,}")
         out.print(reasons)
+    not_fed = [item["line"] for item in report["not_replayed"] if item["reason"] == _NOT_FED]
     for item in report["not_replayed"]:
-        err.print(f"[yellow]not replayed:[/yellow] line {item['line']}: {item['reason']}"
-                  f"{'; --source NAME replays it from NAME' if 'origin' in item['reason'] else ''}", highlight=False)
+        if item["reason"] != _NOT_FED:
+            err.print(f"[yellow]not replayed:[/yellow] line {item['line']}: {escape(item['reason'])}"
+                      f"{'; --source NAME replays it from NAME' if 'origin' in item['reason'] else ''}",
+                      highlight=False)
+    if not_fed:  # one line, not one per letter: a stop can leave most of a large file
+        err.print(f"[yellow]not fed:[/yellow] {len(not_fed):,} dead letter(s), the replay was stopped before them: "
+                  f"lines {_spans(sorted(not_fed))}", highlight=False)
     if report["dead_again"] and not report["dry_run"]:
         err.print(f"{report['dead_again']:,} dead letter(s) written again to the dead-letter sink", highlight=False)

@@ -109,10 +109,12 @@ def unknown_place(topology: Topology, place: str, err: Console) -> bool:
     known = places(topology)
     if place in known:
         return False
+    from rich.markup import escape  # the place is what was typed: '[bold]x' is no style
+
     hint = did_you_mean(place, known)
-    err.print(error_line(f"{topology.redact(repr(place))} is not a place of this flow"
-                         f"{'; ' + hint if hint else ''}\n  places: {topology.redact(', '.join(known))}", markup=True),
-              highlight=False)
+    err.print(error_line(escape(f"{topology.redact(repr(place))} is not a place of this flow"
+                                f"{'; ' + hint if hint else ''}\n  places: {topology.redact(', '.join(known))}"),
+                         markup=True), highlight=False)
     return True
 
 

@@ -97,16 +97,19 @@ def _reads(spec: SourceSpec, origin: str) -> bool:
 
 def raw_value(spec: SourceSpec, event: Any) -> Tuple[Optional[bytes], str]:
     """(the value to feed the source's decode step, or None and why there is none)."""
-    if isinstance(event, str):
-        if _CUT.search(event):
-            return None, "the dead letter kept only the start of its text"
-        return event.encode("utf-8"), ""
+    if isinstance(event, str) and _CUT.search(event):
+        return None, "the dead letter kept only the start of its text"
     if isinstance(event, dict) and "_meta" in event:  # given back as the raw batch's meta
         event = {k: v for k, v in event.items() if k != "_meta"}
-    if spec.options.get("format", "json") != "json" and isinstance(event, dict) and set(event) == {"value"} \
-            and isinstance(event["value"], str):
-        return event["value"].encode("utf-8"), ""
-    return encode_value(event), ""
+    try:  # a hand-made record's event may be no JSON or UTF-8 (lone surrogates, nested past orjson's limit)
+        if isinstance(event, str):
+            return event.encode("utf-8"), ""
+        if spec.options.get("format", "json") != "json" and isinstance(event, dict) and set(event) == {"value"} \
+                and isinstance(event["value"], str):
+            return event["value"].encode("utf-8"), ""
+        return encode_value(event), ""
+    except ValueError as exc:  # Unwritable, UnicodeEncodeError
+        return None, f"its event cannot be written back as the source's input: {exc}"
 
 
 def plan(topology: Topology, letters: List[Letter], fallback: Optional[str] = None) -> Dict[str, List[RawBatch]]:

@@ -101,6 +101,11 @@ def test_no_secret_in_the_messages(tmp_path, capsys, monkeypatch):
     assert str(tmp_path) not in err and "${TAP_SECRET_DIR}" in err
 
 
+def test_an_unknown_place_is_printed_as_typed(flow, capsys):
+    assert main(["tap", flow[1], "[bold]typed[/bold]"]) == 2  # was printed as 'typed', markup taken as style
+    assert "'[bold]typed[/bold]' is not a place of this flow" in capsys.readouterr().err
+
+
 def test_run_tap_is_a_real_run(flow, capsys):
     directory, path = flow
     assert main(["run", path, "-q", "--tap", "split.small"]) == 0
