@@ -111,8 +111,9 @@ class Binder:
         try:
             if sink.kind in TABLE_SINKS and "tables" in sink.options:
                 duckdb_tables(sink.options)
-            elif sink.kind in TABLE_SINKS:
-                bound.options["columns"] = columns or duckdb_columns(sink.options, fields, feeder)
+            elif sink.kind in TABLE_SINKS:  # (columns given: the dead letters'; their key is checked too)
+                bound.options["columns"] = duckdb_columns({**sink.options, "columns": columns} if columns
+                                                          else sink.options, fields, feeder)
             elif sink.kind == "kafka":
                 bound.envelope, bound.options = kafka_envelope(sink.options, fields, sink.name)
         except ConfigError as exc:

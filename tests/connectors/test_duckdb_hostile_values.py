@@ -99,6 +99,24 @@ def test_a_json_key_column_is_refused_when_the_topology_is_validated(tmp_path, s
 
 
 @pytest.mark.parametrize("sink", ["duckdb", "postgres"])
+def test_a_dead_letter_table_keyed_on_a_json_column_is_refused_by_validate(tmp_path, sink):
+    """The dead-letter sink's columns are given (step, error, origin, time, event): its key was not
+    checked at validate, and the run stopped when the sink was built."""
+    from engine.binding import validate_text
+
+    where = "path: db.duckdb" if sink == "duckdb" else "dsn: ''"
+    line = f"dead_letter: {{{sink}: {{{where}, table: dl, mode: upsert, key: [event]}}}}"
+    text = (f"version: 1\nname: j\nsources: {{s: {{file: {{path: in.jsonl}}}}}}\n"
+            f"sinks: {{o: {{from: s, stdout: {{}}}}}}\n{line}\n")
+    result = validate_text(str(tmp_path / "t.yaml"), text, env={})
+    found = [(d.line, d.column, d.message) for d in result.diagnostics if d.severity == "error"]
+    assert [(f[0], f[1]) for f in found] == [(5, line.index("event]") + 1)], found
+    assert "key column 'event' is of type json" in found[0][2]
+    fixed = validate_text(str(tmp_path / "t.yaml"), text.replace("key: [event]", "key: [origin]"), env={})
+    assert [d.message for d in fixed.diagnostics if d.severity == "error"] == []
+
+
+@pytest.mark.parametrize("sink", ["duckdb", "postgres"])
 def test_a_json_key_column_of_row_changes_is_one_error_at_its_key(tmp_path, sink):
     """One mistake, one error (validate made a second one from the sink's refusal when built): both
     places apply one rule, engine/table_rules.py, in the same words."""
