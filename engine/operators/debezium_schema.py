@@ -15,10 +15,14 @@ from engine.operators.debezium_types import (
     DECIMAL,
     IMMUTABLE,
     LOGICAL,
+    UUID,
     DecodeError,
+    bytes_text,
     check_scale,
     connect_float,
     decimal_bytes,
+    string_map,
+    uuid_array,
 )
 from engine.unavailable import UNAVAILABLE_ARRAYS
 
@@ -145,8 +149,8 @@ def _converted(convs: Converters, index: int, value: str, target: str) -> List[s
     """The statements setting ``target`` to column ``index``'s conversion of ``value`` (not
     null): a remembered value looked up in the column's memo without a call, when it has one
     (the memo keeps only str and int keys: another type is never looked up)."""
-    if getattr(convs[index][1], "text_only", False):  # (connect_float: numbers stay as they are)
-        return [f"{target} = f{index}({value}) if type({value}) is str else {value}"]
+    if getattr(convs[index][1], "floats_kept", False):  # (connect_float: floats stay as they are)
+        return [f"{target} = f{index}({value}) if type({value}) is not float else {value}"]
     if getattr(convs[index][1], "memo_get", None) is None:
         return [f"{target} = f{index}({value})"]
     return [f"x = g{index}({value}) if type({value}) in _MEMO_KEYS else None",
@@ -181,6 +185,10 @@ def column_converter(schema: dict, path: str) -> Optional[Callable]:
     kind = schema.get("type")
     if kind == "float" or kind == "double":
         return connect_float
+    if kind == "bytes" and name is None:
+        return bytes_text  # (BYTEA: only the placeholder changes)
+    if kind == "map":
+        return string_map  # (HSTORE in map mode: only the placeholder changes)
     if kind == "array":
         items = schema.get("items")
         if items is None:
@@ -189,7 +197,7 @@ def column_converter(schema: dict, path: str) -> Optional[Callable]:
             raise DecodeError(f"{path}.items is {_kind(items)}, not an object")
         item = column_converter(items, f"{path}.items")
         if item is None:
-            return None
+            return uuid_array if items.get("name") == UUID else None
 
         def decode_array(value, item=item):
             if type(value) is not list:

@@ -17,11 +17,19 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Dict, Optional
 
-from engine.infinite_dates import INFINITE_EPOCH_DAYS
+from engine.infinite_dates import DATE_INFINITY, DATE_MINUS_INFINITY, INFINITE_EPOCH_DAYS
 from engine.unavailable import UNAVAILABLE
-from engine.values import NUMERIC_SCALE_DIGITS, NonFiniteFloat, infinite_epochs, loads_json_text, parse_timestamp
+from engine.values import (
+    MINUS_INFINITY,
+    NUMERIC_SCALE_DIGITS,
+    NonFiniteFloat,
+    infinite_epochs,
+    loads_json_text,
+    parse_timestamp,
+)
 
 DECIMAL = "org.apache.kafka.connect.data.Decimal"
+UUID = "io.debezium.data.Uuid"
 MAX_SCALE = NUMERIC_SCALE_DIGITS  # PostgreSQL's largest NUMERIC display scale
 MAX_UNSCALED_BYTES = 64 * 1024  # ~157,000 digits: more than a PostgreSQL NUMERIC holds
 
@@ -156,6 +164,14 @@ def _out_of_range() -> ValueError:
     return ValueError("out of the representable range (years 1-9999)")
 
 
+# PostgreSQL's 'infinity' / '-infinity' dates as Debezium sends them: the year -5877611 (engine/infinite_dates.py),
+# and, where it reads them through JDBC (an initial snapshot's dates, date[] items), the epoch day of pgjdbc's
+# java.sql.Date of infinity (the year 292278994 / 292269055 in the JVM's zone) cut to 32 bits: one day more
+# with a JVM east of UTC. Years near -1.7 million: no date of PostgreSQL's is one of them.
+_INFINITE_DAYS = {**INFINITE_EPOCH_DAYS, -622191234: DATE_INFINITY, -622191233: DATE_INFINITY,
+                  -625821272: DATE_MINUS_INFINITY, -625821271: DATE_MINUS_INFINITY}
+
+
 def epoch_days(value):
     """``io.debezium.time.Date`` / ``org.apache.kafka.connect.data.Date``: days since the epoch."""
     if type(value) is date:
@@ -164,7 +180,7 @@ def epoch_days(value):
     try:
         return _EPOCH_DATE + timedelta(days=days)
     except OverflowError:
-        infinite = INFINITE_EPOCH_DAYS.get(days)  # PostgreSQL's 'infinity' / '-infinity' (engine/infinite_dates.py)
+        infinite = _INFINITE_DAYS.get(days)  # PostgreSQL's 'infinity' / '-infinity' (above)
         if infinite is not None:
             return infinite
         raise _out_of_range() from None
@@ -219,7 +235,17 @@ def zoned_timestamp(value):
         return value
     if type(value) is not str:
         raise ValueError(f"expected ISO-8601 text, got {type(value).__name__}")
-    return parse_timestamp(value)  # also 'infinity' / '-infinity' (INFINITY, MINUS_INFINITY)
+    try:
+        return parse_timestamp(value)  # also 'infinity' / '-infinity' (INFINITY, MINUS_INFINITY)
+    except ValueError:
+        if value == _JDBC_MINUS_INFINITY:
+            return MINUS_INFINITY
+        raise
+
+
+# '-infinity' in a timestamptz[]: pgjdbc's java.sql.Timestamp of it as Debezium writes it (an overflow of
+# Java's calendar: no timestamp of PostgreSQL's, whose years end at 294276)
+_JDBC_MINUS_INFINITY = "+292269055-12-02T23:00:00.000000Z"
 
 
 def zoned_time(value):
@@ -248,16 +274,21 @@ def connect_float(value):
     """Connect ``float`` / ``double`` columns (REAL, DOUBLE PRECISION, decimals with
     ``decimal.handling.mode=double``): numbers as they are; PostgreSQL's ``'NaN'``,
     ``'Infinity'`` and ``'-Infinity'`` arrive as that text, as Kafka's JsonConverter (Jackson,
-    which quotes non-finite doubles) writes them, and are read back as floats."""
+    which quotes non-finite doubles) writes them, and are read back as floats. A literal that
+    is not the shortest text of its double (Java's ``4.9E-324``, and the too long texts of
+    Double.toString before JDK 19) was read exactly, as a Decimal, by the decode step
+    (engine/jsontext.py): it is the double it was written from."""
     if type(value) is str:
         found = _NON_FINITE.get(value)
         if found is None:
             raise ValueError("expected a number, or the text NaN, Infinity or -Infinity")
         return found
+    if type(value) is Decimal:
+        return float(value)
     return value
 
 
-connect_float.text_only = True  # type: ignore[attr-defined]  # only text changes: the row code calls it for text
+connect_float.floats_kept = True  # type: ignore[attr-defined]  # the row code calls it for anything but a float
 
 
 # --- JSON -----------------------------------------------------------------------------------
@@ -279,6 +310,8 @@ def json_text(value):
             return value
         if value in _PLAIN_JSON:
             return _orjson_loads(value)  # type: ignore[misc]  # set before the first text is remembered
+        if value == _HSTORE_UNAVAILABLE:  # (never remembered: texts seen again do not get here)
+            return UNAVAILABLE
         found = loads_json_text(value)
         if len(value) <= _JSON_TEXT:
             _remember_if_plain(value, found)
@@ -286,6 +319,35 @@ def json_text(value):
     if isinstance(value, (dict, list)):
         return value
     raise ValueError(f"expected JSON text, got {type(value).__name__}")
+
+
+# --- placeholders of unchanged TOAST values that are not the text itself ------------------------
+# (Debezium's UnchangedToastedPlaceholder): each becomes the text, or [text], which the table sinks,
+# ``join`` and ``with_previous`` know (engine/unavailable.py); an hstore's json placeholder is above
+
+_HSTORE_UNAVAILABLE = '{"%s":"%s"}' % (UNAVAILABLE, UNAVAILABLE)  # hstore.handling.mode=json
+_BYTES_UNAVAILABLE = binascii.b2a_base64(UNAVAILABLE.encode(), newline=False).decode()
+# a uuid[]: the name-based UUID of the placeholder's bytes (java.util.UUID.nameUUIDFromBytes)
+_UUIDS_UNAVAILABLE = ["b68a35a7-17ad-35b3-af2a-ae46edb4545a"]
+
+
+def bytes_text(value):
+    """``bytes`` columns without a logical type (BYTEA, items of BYTEA[]): base64 text kept as
+    sent, but for the placeholder's bytes."""
+    return UNAVAILABLE if value == _BYTES_UNAVAILABLE else value
+
+
+def string_map(value):
+    """``map`` columns (HSTORE with ``hstore.handling.mode=map``): kept as sent, but for the
+    placeholder's map ``{placeholder: placeholder}``."""
+    if type(value) is dict and len(value) == 1 and value.get(UNAVAILABLE) == UNAVAILABLE:
+        return UNAVAILABLE
+    return value
+
+
+def uuid_array(value):
+    """``UUID[]`` columns: kept as sent, but for the placeholder's UUID."""
+    return [UNAVAILABLE] if value == _UUIDS_UNAVAILABLE else value
 
 
 def _remember_if_plain(text: str, found) -> None:
@@ -322,7 +384,7 @@ LOGICAL: Dict[str, Optional[Callable]] = {
     "io.debezium.time.ZonedTime": zoned_time,
     "io.debezium.data.Json": json_text,
     # kept as they are (text, or numbers with no better Python type):
-    "io.debezium.data.Uuid": None, "io.debezium.data.Enum": None, "io.debezium.data.EnumSet": None,
+    UUID: None, "io.debezium.data.Enum": None, "io.debezium.data.EnumSet": None,
     "io.debezium.data.Xml": None,
     "io.debezium.data.Ltree": None, "io.debezium.time.Interval": None,
     "io.debezium.time.MicroDuration": None, "io.debezium.data.Bits": None,
