@@ -155,19 +155,19 @@ def domain_events(tx_id: str, changes: list) -> list:
         last = its[-1]
         image = last[3] if last[3] is not None else last[2]
         key = image["id"] if last[0] == "transport_order" else image["order_id"]
-        groups.setdefault(None if key is None else str(key), []).append((change, last))
+        groups.setdefault(None if key is None else str(key), []).append((change, its))
     out = []
     for key, nets in groups.items():
         ops: dict = {}
         for change, _ in nets:
             table = change["table"]
             ops[table] = change["op"] if ops.get(table, "u") == "u" else ops[table]
-        lsn = max((c[4] for _, c in nets if c[4] is not None), default=None)
+        lsn = max((its[-1][4] for _, its in nets if its[-1][4] is not None), default=None)
         out.append((key, {
             "event_id": uuid5(f"transport_order\x1f{tx_id}\x1f{key or ''}\x1f{'' if lsn is None else lsn}"),
             "type": TYPES.get(ops.get("transport_order"), "TransportOrderUpdated"),
             "domain": "transport_order", "key": key,
-            "occurred_at": EPOCH + timedelta(milliseconds=nets[-1][1][5]),
+            "occurred_at": EPOCH + timedelta(milliseconds=max(c[5] for _, its in nets for c in its)),  # commit time
             "tx_id": tx_id, "position": lsn, "changed_tables": sorted(ops),
             "changes": [change for change, _ in nets]}))
     return out
@@ -248,7 +248,7 @@ class DomainPeer:
             state = open_txs.get(tx)
             if state is None:
                 state = open_txs[tx] = [[], dict.fromkeys(TABLES, 0)]
-            state[0].append((table, payload["op"], before, after, source["lsn"], payload["ts_ms"]))
+            state[0].append((table, payload["op"], before, after, source["lsn"], source["ts_ms"]))
             state[1][table] += 1
 
         return take

@@ -7,15 +7,13 @@ them. The cases that pass are also in topologies/velocity/{trip,pickup}_domain.w
   trip and back, a leg deleted, a transaction Kafka Connect sends twice. A consumer that drops an
   event id it has seen (what a deterministic id is for) and applies each row's changes by source
   position must end with the database's state: nothing lost, nothing doubled;
-* strict xfails for what needs an engine change (the reason names it): Debezium's unchanged-TOAST
-  placeholder in a row changed twice in one transaction, a TRUNCATE, and the commit time.
+* what needed an engine change: Debezium's unchanged-TOAST placeholder in a row changed twice in
+  one transaction, a TRUNCATE, and the commit time as `occurred_at`.
 """
 
 import json
 import pathlib
 from datetime import datetime, timezone
-
-import pytest
 
 from engine.testing.execution import run_case
 from engine.testing.spec import load_test_file
@@ -153,13 +151,6 @@ def test_a_truncate_of_the_trip_table_is_not_silently_dropped(tmp_path, monkeypa
     assert any("truncate" in d["error"].lower() for d in dead), dead
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: merge_transactions' output `ts_ms` is the top-level `ts_ms` of the key's last change in arrival "
-    "order, when Debezium processed it, not when the transaction committed (`source.ts_ms`, the same for all "
-    "its changes), and a buffered change drops `source`; the domain schemas promise the commit time in "
-    "`occurred_at`, and the same transaction gets another `occurred_at` when its tables arrive in another "
-    "order (docs/performance.md leaves it out of the comparison for that reason). Needs the merge to carry "
-    "the commit time (`source.ts_ms`) of its changes, e.g. as `commit_ts_ms`"))
 def test_occurred_at_is_the_commit_time_whatever_order_the_tables_arrive_in(tmp_path, monkeypatch):
     commit = BASE_MS + 7000
     changed = _change("u", "trip", 997, 7000, trip("T7"), trip("T7", status="departed"), ts_ms=commit)

@@ -54,7 +54,7 @@ _NULL = type(None)
 _OBJECT_OR_NULL, _INT_OR_NULL, _TEXT_OR_NULL = {dict, _NULL}, {int, _NULL}, {str, _NULL}
 _ID_OR_NULL = {int, str, _NULL}
 OUTPUT_FIELDS = {"op": "str", "before": "json", "after": "json", "source": "json", "ts_ms": "int",
-                 "transaction": "json", "table": "str", "tx_id": "str", "lsn": "int"}
+                 "transaction": "json", "table": "str", "tx_id": "str", "lsn": "int", "source_ts_ms": "int"}
 
 
 # --- schemaless field casts ---------------------------------------------------------------
@@ -220,15 +220,16 @@ class Debezium:
             source = _object(payload, "source") or {}
             transaction = _object(payload, "transaction")
         try:
-            table, lsn, tx_id = source["table"], source["lsn"], source["txId"]
+            table, lsn, tx_id, at = source["table"], source["lsn"], source["txId"], source["ts_ms"]
         except KeyError:
-            table, lsn, tx_id = source.get("table"), source.get("lsn"), source.get("txId")
+            table, lsn, tx_id, at = source.get("table"), source.get("lsn"), source.get("txId"), source.get("ts_ms")
         if type(ts_ms) not in _INT_OR_NULL or type(table) not in _TEXT_OR_NULL or type(lsn) not in _INT_OR_NULL \
-                or type(tx_id) not in _ID_OR_NULL:  # one test for the usual case; the reason below
+                or type(tx_id) not in _ID_OR_NULL or type(at) not in _INT_OR_NULL:  # one test; the reason below
             _scalar(payload, "ts_ms", "ts_ms", (int,))
             _scalar(source, "table", "source.table", (str,))
             _scalar(source, "lsn", "source.lsn", (int,))
             _scalar(source, "txId", "source.txId", (int, str))
+            _scalar(source, "ts_ms", "source.ts_ms", (int,))
         if tx_id is None and transaction is not None:
             tx_id = _scalar(transaction, "id", "transaction.id", (int, str))
             if tx_id is not None:
@@ -246,7 +247,7 @@ class Debezium:
                 raise DecodeError("two row schemas: decoded from copies")
         out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,
                "transaction": transaction, "table": table, "tx_id": None if tx_id is None else str(tx_id),
-               "lsn": lsn}
+               "lsn": lsn, "source_ts_ms": at}
         if op == "m":  # a logical decoding message (pg_logical_emit_message): prefix and content
             out["message"] = message
         if self.casts:

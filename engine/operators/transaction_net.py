@@ -197,5 +197,7 @@ def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]]) 
     # a net change's lsn is its row's last change's: the highest of them (one row: its own)
     lsn = changes[0]["lsn"] if len(changes) == 1 else \
         max((c["lsn"] for c in changes if c["lsn"] is not None), default=None)
-    return {"tx_id": tx_id, "key": key, "changes": changes, "ops": ops,
-            "tables": sorted(ops), "lsn": lsn, "ts_ms": nets[-1][1][-1].get("ts_ms"), "_key": key}
+    # the commit time (a transaction's changes share it): the highest, so that the order they came in decides nothing
+    at = max((t for _, cs in nets for c in cs if (t := c.get("source_ts_ms")) is not None), default=None)
+    return {"tx_id": tx_id, "key": key, "changes": changes, "ops": ops, "tables": sorted(ops), "lsn": lsn,
+            "ts_ms": nets[-1][1][-1].get("ts_ms"), "source_ts_ms": at, "_key": key}

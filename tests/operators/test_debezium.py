@@ -50,7 +50,9 @@ def test_documented_create_event_with_schema_keeps_op_before_after_source():
     assert out["source"]["connector"] == "postgresql" and out["source"]["snapshot"] is True
     assert (out["table"], out["tx_id"], out["lsn"], out["ts_ms"]) == ("customers", "555", 24023128, 1559033904863)
     assert out["transaction"] is None
-    assert set(out) == {"op", "before", "after", "source", "ts_ms", "transaction", "table", "tx_id", "lsn"}
+    assert set(out) == {"op", "before", "after", "source", "ts_ms", "transaction", "table", "tx_id", "lsn",
+                        "source_ts_ms"}
+    assert out["source_ts_ms"] == out["source"]["ts_ms"]  # the commit time
 
 
 def test_documented_update_without_schema_has_the_key_only_before():

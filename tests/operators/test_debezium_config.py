@@ -67,7 +67,7 @@ def test_failed_field_cast_names_the_path():
 def test_output_fields_and_config_errors():
     assert Debezium("cdc", {}, None).output_fields == {
         "op": "str", "before": "json", "after": "json", "source": "json", "ts_ms": "int",
-        "transaction": "json", "table": "str", "tx_id": "str", "lsn": "int"}
+        "transaction": "json", "table": "str", "tx_id": "str", "lsn": "int", "source_ts_ms": "int"}
     with pytest.raises(ConfigError) as info:
         Debezium("cdc", {"decimal": "exact"}, None)
     assert info.value.path == ("decimal",)
