@@ -13,7 +13,8 @@ rules (docs/connectors.md, *Decoding*):
   ``json``) also keeps fractions exact: PostgreSQL's jsonb numbers are ``numeric``, so a number
   literal a double cannot hold exactly (more than 15 significant digits, a tiny exponent)
   becomes a ``Decimal`` of its exact digits; every other fraction stays a float (its shortest
-  text is the literal's value). Sinks write Decimals with their digits.
+  text is the literal's value). Sinks write Decimals with their digits. Numbers beyond the double
+  range are taken there too (``1e400`` a ``Decimal``, a 400-digit integer an int).
 * Values nest at most ``MAX_DEPTH`` levels (``{"a": [1]}`` is 2), well under the 254 the JSON
   writers accept, so what a source reads can always be written out again.
 
@@ -124,11 +125,34 @@ def loads_column(text) -> Any:
     """``loads``, with every number exact: a fraction a double does not hold exactly becomes
     a ``Decimal`` (see the module docstring). Costs a second parse only for text holding a long
     number literal (16+ digits or a 3-digit exponent)."""
-    value = loads(text)
+    try:
+        value = loads(text)
+    except JsonTextError as exc:
+        if not exc.msg.startswith(_BEYOND_DOUBLE):
+            raise
+        return _beyond_double(text)
     raw = text if type(text) is bytes else str(text).encode("utf-8", "surrogatepass")
     if _LONG_NUMBER.search(raw) is None:
         return value
     return exact(text)
+
+
+_BEYOND_DOUBLE = "malformed JSON: a number beyond the double range"
+
+
+def _beyond_double(text) -> Any:
+    """A column's JSON holding a number orjson refuses, beyond the double range: PostgreSQL's
+    jsonb numbers are ``numeric`` (up to 131,072 digits before the point), so ``1e400`` is one.
+    Parsed exactly (that number a ``Decimal``, an integer an int), within the depth limit."""
+    try:
+        value = exact(text)
+    except JsonTextError:
+        raise
+    except ValueError as exc:  # an integer over Python's 4,300 digits for int()
+        raise JsonTextError(f"malformed JSON: {str(exc).splitlines()[0]}") from None
+    if (type(value) is dict or type(value) is list) and check(value, MAX_DEPTH) is DEEP:
+        raise JsonTextError(too_deep(MAX_DEPTH))
+    return value
 
 
 def _exact_fraction(literal: str) -> Any:
