@@ -328,7 +328,8 @@ class MergeTransactions(KeyedStep):
         # whether a buffered change may drop Debezium's blocks (transaction_intake.intake's slim)
         self.slims = not {"source", "transaction"} & (self.row.fields | getattr(self.group_by, "fields", set()))
         self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "ops": "json", "tables": "json",
-                              "lsn": "any", "ts_ms": "int", "source_ts_ms": "int", "_key": "str"}
+                              "lsn": "any", "ts_ms": "int", "source_ts_ms": "int", "snapshot": "bool",
+                              "_key": "str"}
 
     def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
         """:meth:`group_events` as ``(key value, event)`` pairs."""

@@ -20,8 +20,9 @@ of both keys, the key it left and the key it joined, with the same net change.
 
 from __future__ import annotations
 
-from itertools import compress
-from operator import ne
+from functools import partial
+from itertools import chain, compress, repeat
+from operator import is_not, ne
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from engine import unavailable
@@ -169,7 +170,7 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
     events = []
     for key, nets in groups.items():
         try:
-            events.append(_event(tx_id, key, nets))
+            events.append(_event(tx_id, key, nets, snapshot))
         except Exception as exc:  # noqa: BLE001 - e.g. lsn values that cannot be compared
             deads += [DeadLetter(c, step_id, f"key {key!r}: {describe(exc)}") for _, cs in nets for c in cs]
     return events, deads
@@ -186,8 +187,9 @@ def _moved(group_by: Callable, group: Optional[str], net: dict, changes: List[di
         groups.setdefault(left, []).append((dict(net), changes))
 
 
-def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]]) -> dict:
-    """The event of one domain key: ``nets`` are its rows' (net change, changes)."""
+def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]], snapshot: bool = False) -> dict:
+    """The event of one domain key: ``nets`` are its rows' (net change, changes); ``snapshot``:
+    they are snapshot reads."""
     changes = [net for net, _ in nets]
     ops: Dict[str, str] = {}
     for change in changes:  # per table, the strongest change: created or deleted over updated
@@ -198,6 +200,11 @@ def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]]) 
     lsn = changes[0]["lsn"] if len(changes) == 1 else \
         max((c["lsn"] for c in changes if c["lsn"] is not None), default=None)
     # the commit time (a transaction's changes share it): the highest, so that the order they came in decides nothing
-    at = max((t for _, cs in nets for c in cs if (t := c.get("source_ts_ms")) is not None), default=None)
+    # (C loops over every change: a generator cost ~18 byte codes a message)
+    every = chain.from_iterable([cs for _, cs in nets])
+    at = max(filter(_KNOWN, map(dict.get, every, repeat("source_ts_ms"))), default=None)  # type: ignore[type-var]
     return {"tx_id": tx_id, "key": key, "changes": changes, "ops": ops, "tables": sorted(ops), "lsn": lsn,
-            "ts_ms": nets[-1][1][-1].get("ts_ms"), "source_ts_ms": at, "_key": key}
+            "ts_ms": nets[-1][1][-1].get("ts_ms"), "source_ts_ms": at, "snapshot": snapshot, "_key": key}
+
+
+_KNOWN = partial(is_not, None)

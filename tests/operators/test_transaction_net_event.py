@@ -21,6 +21,7 @@ def _reference(tx_id, key, nets, every=()):
             "ts_ms": last.get("ts_ms"),
             # (since the domain flows' review: the commit time, the highest of every change's, in any order)
             "source_ts_ms": max((c["source_ts_ms"] for c in every if c.get("source_ts_ms") is not None), default=None),
+            "snapshot": False,
             "_key": key}
 
 
