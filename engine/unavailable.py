@@ -23,10 +23,12 @@ UNAVAILABLE_JSON = (f'"{UNAVAILABLE}"', f'["{UNAVAILABLE}"]', "[" + ",".join(map
 
 
 def carries(row: dict) -> bool:
-    """Whether a value of ``row`` is the placeholder (three scans in C, comparing: a text of
-    another length is told apart at once, a list from a text by its type)."""
+    """Whether a value of ``row`` is the placeholder: scans in C, comparing (a text of another
+    length is told apart at once); the array forms only in a row that holds a list (each value's
+    comparison with a list costs as much as with the text: half the time of a row without one)."""
     values = row.values()
-    return UNAVAILABLE in values or UNAVAILABLE_ARRAYS[0] in values or UNAVAILABLE_ARRAYS[1] in values
+    return UNAVAILABLE in values or (list in map(type, values) and (UNAVAILABLE_ARRAYS[0] in values
+                                                                    or UNAVAILABLE_ARRAYS[1] in values))
 
 
 def kept(row: dict, stored: Optional[dict]) -> dict:

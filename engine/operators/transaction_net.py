@@ -51,7 +51,8 @@ def net_change(changes: List[dict]) -> Optional[dict]:
                              "no row's net change can say; delete its rows downstream, or let Debezium skip "
                              "truncates (skipped.operations: t)")
         return None
-    if len(changes) > 1 and type(after) is dict and unavailable.carries(after):
+    # (only an UPDATE's after carries placeholders: Debezium's inserts and reads have every value)
+    if len(changes) > 1 and last.get("op") == "u" and type(after) is dict and unavailable.carries(after):
         after = _toast_filled(changes, after)
     if existed and exists:
         if before == after:
