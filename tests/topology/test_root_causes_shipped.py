@@ -36,7 +36,7 @@ VARIANTS = [
      "a filter must be a condition (bool), got decimal(10,3)"),
     (TO, "debezium: {}", "debeziumm: {}", "unknown operator 'debeziumm'"),
     (TO, "      markers: true\n", "      markers: yes please\n", "'markers' must be true or false"),
-    (TO, "from_epoch(ts_ms, 'ms')", "from_epoch(ts_ms, 'msx')", "from_epoch(): unknown epoch unit 'msx'"),
+    (TO, "source_ts_ms, ts_ms), 'ms')", "source_ts_ms, ts_ms), 'msx')", "from_epoch(): unknown epoch unit 'msx'"),
     (TO, "schemas/domain/transport_order.schema.json", "schemas/domain/nope.json", "cannot read schema file"),
     (TR, "      idle: 30s\n", "      idle: 30 secs\n", "invalid duration '30 secs'"),
     (TR, "group: \"if(", "group: \"iff(", "unknown function 'iff'"),
