@@ -12,6 +12,7 @@ import re
 from engine import notices
 from engine.connectors.files import JsonlSource
 from engine.runtime.runner import RunOptions
+from tests.connectors.test_files_world import _values
 
 FIRST = b'{"a":1}\n{"a":2}\n{"a":3}\n'  # read two lines: the offset is 16, a line's start in both files
 OTHER = b'{"b":1}\n{"b":2}\n{"b":3}\n{"b":4}\n'  # a different file, longer
@@ -32,14 +33,7 @@ def _resume(source, path, state):
     said: list = []
     before = notices.set_writer(said.append)
     try:
-        reader = source.build_part("in", str(path), state)
-        values = []
-        while True:
-            try:
-                values += [v for b in reader.next_batch() for v in b.values]
-            except StopIteration:
-                reader.close()
-                return values, said
+        return _values(source.build_part("in", str(path), state)), said
     finally:
         notices.set_writer(before)
 

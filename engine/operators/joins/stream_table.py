@@ -30,7 +30,6 @@ from engine.operators.joins.base import Groups, TwoInputStep
 from engine.operators.keyed import KeyLogic, Released
 from engine.operators.map import key_text
 from engine.records import DeadLetter
-from engine.values import to_str
 
 # pair tags: small ints (they cross workers pickled; an upsert is ``(UPSERT, row)``)
 EVENT, UNMATCHED, UPSERT, DELETE = 0, 1, 2, 3
@@ -190,9 +189,7 @@ class StreamTableJoin(TwoInputStep):
             if value is None:
                 groups.setdefault(NULL_KEY, []).append((UNMATCHED, event))
             else:
-                kind = type(value)  # key_text written out: text and int keys without its call
-                text = value if kind is str else str(value) if kind is int else to_str(value)
-                groups.setdefault(text, []).append((EVENT, event))
+                groups.setdefault(value if type(value) is str else key_text(value), []).append((EVENT, event))
         return list(groups.items()), deads
 
     def _keys_one_by_one(self, batch: list, deads: List[DeadLetter]) -> List[tuple]:
@@ -251,9 +248,7 @@ class StreamTableJoin(TwoInputStep):
             if key is None:
                 deads.append(DeadLetter(event, self.step_id, "table: table_key is null"))
                 continue
-            kind = type(key)  # key_text written out, as in group_events
-            text = key if kind is str else str(key) if kind is int else to_str(key)
-            groups.setdefault(text, []).append(
+            groups.setdefault(key if type(key) is str else key_text(key), []).append(
                 (DELETE if values is None else (UPSERT, values), event))
         return list(groups.items()), deads
 
