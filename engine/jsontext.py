@@ -137,7 +137,7 @@ def loads_column(text) -> Any:
     return exact(text)
 
 
-_BEYOND_DOUBLE = "malformed JSON: a number beyond the double range"
+_BEYOND_DOUBLE = "malformed JSON: a number beyond the double range"  # malformed's words, which loads_column tells
 
 
 def _beyond_double(text) -> Any:
@@ -189,7 +189,7 @@ def malformed(exc: orjson.JSONDecodeError) -> str:
     if str(exc).startswith("depth limit exceeded"):  # orjson stops at 1024 levels
         return too_deep(MAX_DEPTH)
     if str(exc).startswith("number is infinity"):
-        return f"malformed JSON: a number beyond the double range, about 1e308 ({where})"
+        return f"{_BEYOND_DOUBLE}, about 1e308 ({where})"
     return f"malformed JSON: {exc}"
 
 
