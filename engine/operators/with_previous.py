@@ -85,5 +85,6 @@ class WithPrevious(KeyedStep):
 
     def remember(self, event: dict) -> dict:
         kept = {k: v for k, v in event.items() if k != self.alias}
-        return kept if self.fields is None else {k: kept.get(k) for k in self.fields}
+        # a field the event lacks is not remembered (as null it would fill a later placeholder with null)
+        return kept if self.fields is None else {k: kept[k] for k in self.fields if k in kept}
 

@@ -67,7 +67,7 @@ def previous_model(fed, alias, fields):
         text = key_text(key)
         out.append({**event, alias: last.get(text)})
         kept = {name: value for name, value in event.items() if name != alias}
-        last[text] = kept if fields is None else {name: kept.get(name) for name in fields}
+        last[text] = kept if fields is None else {name: kept[name] for name in fields if name in kept}
     return out, dead
 
 

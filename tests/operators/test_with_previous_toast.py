@@ -105,3 +105,14 @@ def test_placeholders_for_unchanged_values_change_no_output(plan, fields, alias)
         with_placeholders.append(sent)
     config = {"key": "k", "as": alias, **fields}
     assert driven(config, with_placeholders) == driven(config, with_values)
+
+
+def test_a_field_the_remembered_event_lacked_leaves_a_later_placeholder_as_sent():
+    """``fields`` names a field the first event did not have: nothing is known of its value, so the
+    next event's placeholder is not replaced with null (it was: the field was remembered as null)."""
+    first = {"id": 1, "status": "NEW"}
+    out = run({"key": "id", "fields": ["status", "notes"]}, [first, row("DEPARTED", notes=UNAVAILABLE)])
+    assert out[1]["notes"] == UNAVAILABLE
+    assert out[1]["previous"] == {"status": "NEW"}
+    out = run({"key": "id", "fields": ["status", "notes"]}, [{**first, "notes": None}, row("DEPARTED", UNAVAILABLE)])
+    assert out[1]["notes"] is None  # a null the event had is a value: it fills the placeholder
