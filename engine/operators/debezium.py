@@ -27,23 +27,24 @@ Value converters: ``debezium_types``; schema checks and compilation: ``debezium_
 
 from __future__ import annotations
 
-from collections import deque
-from itertools import product, repeat
-from operator import itemgetter
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.dead import describe, one_by_one
-from engine.operators.debezium_casts import hinted_converter
 from engine.operators.debezium_schema import NO_CONVERTERS, RowConverters, row_converters, row_schemas
-from engine.operators.debezium_types import (  # noqa: F401 - json_text, ...: part of this module's interface
+from engine.operators.debezium_types import (  # noqa: F401 - json_text: part of this module's interface
     DecodeError,
     decimal_bytes,
+    epoch,
+    epoch_days,
     json_text,
     variable_scale_decimal,
+    zoned_timestamp,
 )
 from engine.records import DeadLetter
+from engine.values import converter as value_converter
+from engine.values import decimal_converter
 
 DECIMAL_MODES = ("precise", "string", "double")
 TIME_MODES = ("adaptive", "adaptive_time_microseconds", "connect")
@@ -54,16 +55,46 @@ _OBJECT_OR_NULL, _INT_OR_NULL, _TEXT_OR_NULL = {dict, _NULL}, {int, _NULL}, {str
 _ID_OR_NULL = {int, str, _NULL}
 OUTPUT_FIELDS = {"op": "str", "before": "json", "after": "json", "source": "json", "ts_ms": "int",
                  "transaction": "json", "table": "str", "tx_id": "str", "lsn": "int", "source_ts_ms": "int"}
-# decode's fast path: the envelope's fields read at once, and each (op, their types) the general code takes
-# with nothing to do but what the fast path does (no op 'm': its message; no null txId: transaction.id's)
-_PAYLOAD = itemgetter("op", "before", "after", "source", "transaction", "ts_ms")
-_SOURCE = itemgetter("table", "lsn", "txId", "ts_ms")
-_USUAL = frozenset((op, dict, dict, str, before, after, dict, transaction, ts_ms, table, lsn, tx_id, at)
-                   for op in ("c", "u", "d", "r", "t") for before, after in product((dict, _NULL), repeat=2)
-                   if after is dict or op not in NEEDS_AFTER
-                   for transaction, ts_ms, table, lsn, tx_id, at in product(
-                       (dict, _NULL), (int, _NULL), (str, _NULL), (int, _NULL), (int, str), (int, _NULL)))
-_NO_FAST: Tuple[object, RowConverters, RowConverters] = (object(), NO_CONVERTERS, NO_CONVERTERS)  # (no event's schema)
+
+
+# --- schemaless field casts ---------------------------------------------------------------
+
+def hinted_converter(type_name: str, decimal_mode: str, time_mode: str) -> Callable:
+    """A ``fields`` cast that also reads Debezium's encodings of schemaless values:
+    ``decimal(p,s)`` reads base64 unscaled bytes with scale ``s`` (mode precise) or
+    ``{scale, value}``; ``timestamp`` reads epoch numbers (microseconds, milliseconds with
+    ``time: connect``); ``date`` reads days since the epoch. Anything else is the plain cast."""
+    plain = value_converter(type_name)
+    if type_name.startswith("decimal("):
+        precision, scale = (int(p) for p in type_name[8:-1].split(","))
+        fit = decimal_converter(precision, scale)
+        from_bytes = decimal_bytes(scale)
+
+        def to_decimal(value):
+            if type(value) is dict:
+                return fit(variable_scale_decimal(value))
+            if type(value) is str and decimal_mode == "precise":
+                return fit(from_bytes(value))
+            return fit(value)
+
+        return to_decimal
+    if type_name == "timestamp":
+        from_epoch = epoch(1_000 if time_mode == "connect" else 1_000_000, True)
+
+        def to_timestamp(value):
+            if type(value) is int:
+                return from_epoch(value)
+            return zoned_timestamp(value)
+
+        return to_timestamp
+    if type_name == "date":
+        def to_date(value):
+            if type(value) is int:
+                return epoch_days(value)
+            return plain(value)
+
+        return to_date
+    return plain
 
 
 # --- the step -------------------------------------------------------------------------------
@@ -94,7 +125,6 @@ class Debezium:
         self._last_schema: object = None
         # the converters of that schema, or the DecodeError it gave
         self._last_converters: Union[Tuple[RowConverters, RowConverters], DecodeError] = (NO_CONVERTERS, NO_CONVERTERS)
-        self._fast = _NO_FAST  # decode's fast path: the last schema and its converters (if found; not with casts)
 
     # batch ------------------------------------------------------------------------------
 
@@ -115,8 +145,9 @@ class Debezium:
             done = len(events) + len(deads)  # (each event gives an event or a dead letter)
             if done == len(batch):
                 return events, deads
-            try:  # each event's output appended before the next is decoded; C loops: no instruction per event
-                deque(map(events.append, map(decode, batch[done:] if done else batch, repeat(True))), maxlen=0)
+            try:
+                for event in batch[done:] if done else batch:
+                    events.append(decode(event, True))
             except Exception:  # noqa: BLE001 - that event is as it came: a copy's decode says what is wrong
                 event = batch[len(events) + len(deads)]
                 try:
@@ -133,40 +164,7 @@ class Debezium:
         ``owned``: the rows are the event's own, converted in place as the last thing that may
         fail (a row's columns all or none), so that a failure leaves the event as it came; any
         failure then, or a shape the in-place code does not take, raises (``process_owned``
-        decodes copies instead, with their reason).
-
-        The usual event (an envelope of the last schema, every field there, of the ``_USUAL``
-        types) is read and checked in one test; anything else, and any failure, is ``_decode``'s."""
-        try:
-            schema, before_convs, after_convs = self._fast
-            payload = event["payload"]
-            op, before, after, source, transaction, ts_ms = _PAYLOAD(payload)
-            table, lsn, tx_id, at = _SOURCE(source)
-            if event["schema"] is schema and "op" not in event and (op, *map(type, (
-                    event, payload, op, before, after, source, transaction, ts_ms, table, lsn, tx_id, at))) in _USUAL:
-                # made first: str() of a huge int fails, and then the rows must be as they came
-                out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,
-                       "transaction": transaction, "table": table, "tx_id": str(tx_id), "lsn": lsn, "source_ts_ms": at}
-                if owned:  # as _decode's end
-                    _in_place(before, after, before_convs, after_convs)
-                    return out
-                if before is None:  # copies; a failing row: _decode's loops say what failed
-                    if after is not None:
-                        out["after"] = after_convs.row(after)
-                elif after is None:
-                    out["before"] = before_convs.row(before)
-                elif before_convs is after_convs:
-                    out["before"] = converted = before_convs.row(before)
-                    out["after"] = after_convs.after(after, before, converted)
-                else:
-                    out["before"], out["after"] = before_convs.row(before), after_convs.row(after)
-                return out
-        except Exception:  # noqa: BLE001 - the general code below says what is wrong
-            pass
-        return self._decode(event, owned)
-
-    def _decode(self, event, owned: bool = False) -> dict:
-        """``decode``'s general code: every event, every failure's reason."""
+        decodes copies instead, with their reason)."""
         if type(event) is not dict:
             raise DecodeError(f"not a Debezium change event: {_kind(event)}, not an object")
         schema = None
@@ -238,7 +236,15 @@ class Debezium:
                 tx_id = str(tx_id).split(":", 1)[0]
         message = _object(payload, "message") if op == "m" else None
         if owned and schema is not None:  # the last thing that may fail: all of a row's columns or none
-            _in_place(before, after, before_convs, after_convs)
+            if before is None:
+                if after is not None:
+                    after_convs.in_place(after)
+            elif after is None:
+                before_convs.in_place(before)
+            elif before_convs is after_convs and before is not after:
+                before_convs.both(before, after)
+            else:
+                raise DecodeError("two row schemas: decoded from copies")
         out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,
                "transaction": transaction, "table": table, "tx_id": None if tx_id is None else str(tx_id),
                "lsn": lsn, "source_ts_ms": at}
@@ -260,7 +266,6 @@ class Debezium:
         except DecodeError as exc:
             found = exc
         self._last_schema, self._last_converters = schema, found
-        self._fast = (schema, *found) if isinstance(found, tuple) and not self.casts else _NO_FAST
         if isinstance(found, DecodeError):
             raise found
         return found
@@ -369,24 +374,13 @@ def _scalar(parent: dict, key: str, path: str, kinds: tuple):
     return value
 
 
-def _in_place(before, after, before_convs: RowConverters, after_convs: RowConverters) -> None:
-    """An owned event's rows converted in place (each row's columns all or none)."""
-    if before is None:
-        if after is not None:
-            after_convs.in_place(after)
-    elif after is None:
-        before_convs.in_place(before)
-    elif before_convs is after_convs and before is not after:
-        before_convs.both(before, after)
-    else:
-        raise DecodeError("two row schemas: decoded from copies")
-
-
 def _kind(value) -> str:
     if value is None:
         return "null"
     name = type(value).__name__
     return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
 
 
 def _what(payload: dict) -> str:

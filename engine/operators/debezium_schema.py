@@ -9,7 +9,6 @@ scale parameter``), and never anything else.
 from __future__ import annotations
 
 import re
-from operator import itemgetter
 from typing import Callable, List, Optional, Tuple
 
 from engine.operators.debezium_types import (
@@ -112,60 +111,38 @@ def _row_code(convs: Converters) -> Tuple[Callable, Callable]:
 
 def _in_place_code(convs: Converters) -> Tuple[Callable, Callable]:
     """``RowConverters.in_place`` and ``both``, written out as ``_row_code`` writes its loops
-    (a row without one of the columns raises KeyError, and the caller decodes a copy). A column
-    named twice is converted twice in a row by the loops (the second converter sees the first's
-    value): no code for that, the caller decodes a copy."""
+    (a column read as ``r[key]``: a row without one raises KeyError, and the caller decodes a
+    copy). A column named twice is converted twice in a row by the loops (the second converter
+    sees the first's value): no code for that, the caller decodes a copy."""
     names: dict = {"_MEMO_KEYS": frozenset({str, int})}
-    keys = [key for key, _ in convs]
-    if len(set(keys)) < len(keys):
+    if len({key for key, _ in convs}) < len(convs):
         def twice(*_):
             raise ValueError("a column named twice: decoded by the loops")
         return twice, twice
 
-    vs, ws, ys = ([f"{name}{index}" for index in range(len(keys))] for name in "vwy")
-    one = ["def in_place(r):"] + _reading(names, "r", keys, vs)
-    two = ["def both(b, a):"] + _reading(names, "b", keys, vs) + _reading(names, "a", keys, ws)
-    for index, (_, convert) in enumerate(convs):
+    one, two, assign_one, assign_two = ["def in_place(r):"], ["def both(b, a):"], [], []
+    for index, (key, convert) in enumerate(convs):
         _name(names, index, convert)
-        v, w, y = vs[index], ws[index], ys[index]
-        one += [f"    if {v} is not None:"] + ["        " + line for line in _converted(convs, index, v, v)]
-        two += [f"    if {v} is None: {y} = None", "    else:"]
-        two += ["        " + line for line in _converted(convs, index, v, y)]
-        unchanged = f"if {v} == {w} and type({v}) is type({w}): {w} = {y}"
-        if getattr(convert, "memo", None) is not None:  # a str or int: the memo's value (unchanged: before's)
-            two += [f"    if {w} is not None:", f"        if type({w}) in _MEMO_KEYS: {w} = m{index}[{w}]",
-                    f"        el{unchanged}", f"        else: {w} = f{index}({w})"]
-        else:
-            two += [f"    if {w} is not None:", f"        {unchanged}", "        else:"]
-            two += ["            " + line for line in _converted(convs, index, w, w)]
-    one += _writing("r", keys, vs) + ["    return r"]
-    two += _writing("b", keys, ys) + _writing("a", keys, ws) + ["    return a"]
-    exec(compile("\n".join(one + two) + "\n", "<debezium row in place>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
+        one += [f"    v = r[{key!r}]", f"    if v is None: y{index} = None", "    else:"]
+        one += ["        " + line for line in _converted(convs, index, "v", f"y{index}")]
+        two += [f"    v = b[{key!r}]", f"    w = a[{key!r}]", f"    if v is None: y{index} = None", "    else:"]
+        two += ["        " + line for line in _converted(convs, index, "v", f"y{index}")]
+        two += [f"    if w is None: z{index} = None", "    elif v == w and type(v) is type(w):",
+                f"        z{index} = y{index}", "    else:"]
+        two += ["        " + line for line in _converted(convs, index, "w", f"z{index}")]
+        assign_one.append(f"    r[{key!r}] = y{index}")  # (a null written back as null: no change)
+        assign_two += [f"    b[{key!r}] = y{index}", f"    a[{key!r}] = z{index}"]
+    source = "\n".join(one + assign_one + ["    return r"] + two + assign_two + ["    return a"]) + "\n"
+    exec(compile(source, "<debezium row in place>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
     return names["in_place"], names["both"]
 
 
-def _reading(names: dict, row: str, keys: List[str], values: List[str]) -> List[str]:
-    """The statement reading ``row``'s columns ``keys`` into ``values``: one call (an itemgetter) for several."""
-    if len(keys) == 1:
-        return [f"    {values[0]} = {row}[{keys[0]!r}]"]
-    names["_columns"] = itemgetter(*keys)
-    return [f"    {', '.join(values)} = _columns({row})"]
-
-
-def _writing(row: str, keys: List[str], values: List[str]) -> List[str]:
-    """The statements writing ``values`` to ``row``'s columns ``keys`` (a null written back as null: no change):
-    from three on, one call (``dict.update``: the columns keep their places)."""
-    if len(keys) < 3:
-        return [f"    {row}[{key!r}] = {value}" for key, value in zip(keys, values, strict=True)]
-    return [f"    {row}.update({{{', '.join(f'{key!r}: {value}' for key, value in zip(keys, values, strict=True))}}})"]
-
-
 def _name(names: dict, index: int, convert) -> None:
-    """Put column ``index``'s converter (and its memo) into the generated code's names."""
+    """Put column ``index``'s converter (and its memo's look-up) into the generated code's names."""
     names[f"f{index}"] = convert
-    memo = getattr(convert, "memo", None)
+    memo = getattr(convert, "memo_get", None)
     if memo is not None:
-        names[f"m{index}"] = memo
+        names[f"g{index}"] = memo
 
 
 def _converted(convs: Converters, index: int, value: str, target: str) -> List[str]:
@@ -174,9 +151,10 @@ def _converted(convs: Converters, index: int, value: str, target: str) -> List[s
     (the memo keeps only str and int keys: another type is never looked up)."""
     if getattr(convs[index][1], "floats_kept", False):  # (connect_float: floats stay as they are)
         return [f"{target} = f{index}({value}) if type({value}) is not float else {value}"]
-    if getattr(convs[index][1], "memo", None) is None:
+    if getattr(convs[index][1], "memo_get", None) is None:
         return [f"{target} = f{index}({value})"]
-    return [f"{target} = m{index}[{value}] if type({value}) in _MEMO_KEYS else f{index}({value})"]
+    return [f"x = g{index}({value}) if type({value}) in _MEMO_KEYS else None",
+            f"{target} = f{index}({value}) if x is None else x"]
 
 
 NO_CONVERTERS = RowConverters()  # a row without columns to convert
@@ -248,40 +226,28 @@ def column_converter(schema: dict, path: str) -> Optional[Callable]:
     return None  # int, float, bool, string, bytes (base64 text), geometry structs, ...
 
 
-class _Memo(dict):
-    """A column's remembered results: ``memo[value]`` (a str or an int) is its converted value,
-    converted (and remembered, a text up to ``_MEMO_TEXT`` long) when not there: in C when there."""
-
-    __slots__ = ("convert",)
-
-    def __init__(self, convert: Callable) -> None:
-        super().__init__()
-        self.convert = convert
-
-    def __missing__(self, value):
-        found = self.convert(value)
-        if type(value) is int or len(value) <= _MEMO_TEXT:
-            if len(self) >= _MEMO:
-                self.clear()
-            self[value] = found
-        return found
-
-
 def memoized(convert: Callable) -> Callable:
     """``convert`` remembering its last results (up to ``_MEMO`` values of one column): a
     column's values repeat (an order's ``created_at`` in each of its updates, the same weights),
     and its converter's result is immutable (Decimal, datetime, date, time). Only short text
     and integers are remembered (``True``, ``1`` and ``1.0`` are equal keys: never a bool or a
     float); a value that fails is never remembered, so it fails again with the same error."""
-    memo = _Memo(convert)
+    cache: dict = {}
+    get = cache.get
 
     def remembered(value):
         kind = type(value)
         if (kind is str and len(value) <= _MEMO_TEXT) or kind is int:
-            return memo[value]
+            found = get(value)
+            if found is None:
+                found = convert(value)
+                if len(cache) >= _MEMO:
+                    cache.clear()
+                cache[value] = found
+            return found
         return convert(value)
 
-    remembered.memo = memo  # type: ignore[attr-defined]  # RowConverters' code looks values up itself
+    remembered.memo_get = get  # type: ignore[attr-defined]  # RowConverters' code looks values up itself
     return remembered
 
 
