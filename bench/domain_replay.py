@@ -78,10 +78,11 @@ def operators() -> tuple:
     return tuple(step.operator for step in validate_file(TOPOLOGY).topology.steps)
 
 
-def engine_run(order: list, steps: Optional[tuple] = None) -> tuple:
+def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1]) -> tuple:
     """(encoded values, CPU seconds per step) of the topology's operators over ``order``
     (``steps``: ``operators()`` already made, their compiled code kept; the merge's state is
-    always new)."""
+    always new; ``until``: the last of ``STEPS`` run, for bench/domain_instructions.py's split)."""
+    last = STEPS.index(until)
     changes, merge, domain = steps or operators()
     decoders = {topic: Decode(topic) for topic, _ in order}
     logic = merge.logic()
@@ -92,9 +93,9 @@ def engine_run(order: list, steps: Optional[tuple] = None) -> tuple:
     clock = time.process_time
 
     def downstream(released: list, started: float) -> None:
-        mapped, _ = domain.process(released)
+        mapped, _ = domain.process(released) if last >= 3 else ([], [])
         middle = clock()
-        values.extend(message[2] for message in encode(list(mapped)))
+        values.extend(message[2] for message in encode(list(mapped)) if last >= 4)
         spent["map"] += middle - started
         spent["encode"] += clock() - middle
 
@@ -103,10 +104,14 @@ def engine_run(order: list, steps: Optional[tuple] = None) -> tuple:
         events, _ = decoders[topic].process(RawBatch(raw, topic, offsets=range(len(raw))))
         decoded = clock()
         spent["decode"] += decoded - started
+        if last == 0:
+            continue
         if not topic.endswith(".transaction"):
             events, _ = changes.process_owned(list(events))
         converted = clock()
         spent["debezium"] += converted - decoded
+        if last == 1:
+            continue
         released: list = []
         for _, group in merge.group_events_owned(list(events))[0]:  # the flow's: its input is its own
             released += logic.add(group, now)[0]
@@ -115,7 +120,7 @@ def engine_run(order: list, steps: Optional[tuple] = None) -> tuple:
         if released:
             downstream(released, merged)
     started = clock()
-    released = logic.flush()[0]
+    released = logic.flush()[0] if last >= 2 else []
     spent["merge"] += clock() - started
     if released:
         downstream(released, clock())
@@ -170,6 +175,8 @@ def main() -> None:
     parser.add_argument("--side", choices=("both", "engine", "peer"), default="both",
                         help="run one side only, --rounds times (0: the set-up alone), with no check and no "
                              "ratio: for bench/domain_instructions.py, which counts a run's instructions")
+    parser.add_argument("--until", choices=STEPS, default=STEPS[-1],
+                        help="with --side engine: the last step run (bench/domain_instructions.py --steps)")
     args = parser.parse_args()
     order = backlog(args)
     messages = sum(len(raw) for _, raw in order)
@@ -181,7 +188,7 @@ def main() -> None:
         run, thresholds = (engine_run, _GC_THRESHOLDS) if args.side == "engine" else (peer_run, default_gc)
         if args.side == "engine":  # compiled once: a round is the operators' work, not their making
             steps = operators()
-            run = lambda order: engine_run(order, steps)  # noqa: E731
+            run = lambda order: engine_run(order, steps, args.until)  # noqa: E731
         for round_no in range(1, args.rounds + 1):
             produced, spent = timed(run, order, thresholds)
             seconds = sum(spent.values()) if type(spent) is dict else spent

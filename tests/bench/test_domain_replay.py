@@ -63,3 +63,16 @@ def test_a_kept_backlog_says_what_it_holds_whatever_the_later_arguments(tmp_path
         assert run.returncode == 0, run.stdout + run.stderr
         lines.append(run.stdout.splitlines()[0])
     assert lines[0] == lines[1] and lines[0].startswith("backlog: 60 transactions, "), lines
+
+
+def test_the_engine_side_stops_after_the_step_it_is_told(tmp_path):
+    """``--until`` (bench/domain_instructions.py --steps): stopped after the merge, no domain event
+    is encoded; after the map (or the last step), every one."""
+    kept, found = tmp_path / "backlog.pickle", {}
+    for until in ("merge", "map", "encode"):
+        run = subprocess.run([sys.executable, str(ROOT / "bench" / "domain_replay.py"), "--transactions", "60",
+                              "--side", "engine", "--rounds", "1", "--backlog", str(kept), "--until", until],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout + run.stderr
+        found[until] = int(run.stdout.splitlines()[-1].rsplit(", ", 1)[1].split()[0])
+    assert found["merge"] == found["map"] == 0 and found["encode"] > 0, found
