@@ -95,7 +95,8 @@ def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1
     def downstream(released: list, started: float) -> None:
         mapped, _ = domain.process(released) if last >= 3 else ([], [])
         middle = clock()
-        values.extend(message[2] for message in encode(list(mapped)) if last >= 4)
+        if last >= 4:
+            values.extend(message[2] for message in encode(list(mapped)))
         spent["map"] += middle - started
         spent["encode"] += clock() - middle
 
