@@ -44,7 +44,7 @@ from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events_of
 from engine.operators.transaction_intake import all_changes, change, intake
 from engine.operators.transaction_net import key_function, net_change, net_events, row_columns  # noqa: F401 - interface
-from engine.operators.transaction_order import Loose, in_table_order, position, runs, take
+from engine.operators.transaction_order import Loose, in_table_order, position, positions, runs, take
 from engine.operators.transaction_records import announced, marker_id, no_id, unwrapped
 from engine.operators.transaction_state import (
     MergeState,
@@ -230,8 +230,8 @@ class TransactionMerger(KeyLogic):
                 forget_unended(self.s, transaction)
             pos = position(transaction.changes)
             exact = self.step.markers and transaction.expected is not None and not transaction.unreadable_end
-            # complete by its END's counts: a change of it that comes again up to pos is a redelivery
-            self._remember_done(transaction.id, pos if exact and complete else None)
+            # complete by its END's counts: a change of it that comes again at one of its positions is a redelivery
+            self._remember_done(transaction.id, positions(transaction.changes) if exact and complete else None)
             if exact and self.s.unended:  # (else _unmarked has none to prove)
                 self._unmarked(transaction)
             self._emit_loose(pos, results, deads)

@@ -144,11 +144,14 @@ def change(s: MergeState, markers: bool, event: dict, now: datetime, seen: List[
 
 
 def _redelivered(s: MergeState, tx_id: Optional[str], lsn: Any) -> bool:
-    """A change of a transaction released complete (its END's counts met), at or before its
-    position: Debezium sent it again (Kafka Connect is at-least-once: after a crash of the worker
-    it resends from its last committed offset). It is in the event already."""
-    upto = s.done.get(tx_id) if tx_id is not None and tx_id not in s.open else None
-    return upto is not None and type(lsn) in (int, float) and lsn <= upto
+    """A change of a transaction released complete (its END's counts met), at one of its changes'
+    positions: Debezium sent it again (Kafka Connect is at-least-once: after a crash of the worker
+    it resends from its last committed offset): in the event already. (A snapshot taken
+    before the positions were kept has the highest one: at or before it.)"""
+    seen = s.done.get(tx_id) if tx_id is not None and tx_id not in s.open else None
+    if seen is None or type(lsn) not in (int, float):
+        return False
+    return lsn in seen if type(seen) is tuple else lsn <= seen
 
 
 def _opened(s: MergeState, markers: bool, tx_id: str, arrival: int) -> Transaction:

@@ -68,6 +68,12 @@ def position(changes: List[dict]) -> Optional[Any]:
     return best
 
 
+def positions(changes: List[dict]) -> Tuple[Any, ...]:
+    """The ``lsn`` of each change (a released transaction's: its redeliveries come at them); a
+    tuple, which the cyclic GC stops tracking, unlike a set kept with every transaction."""
+    return tuple([change.get("lsn") for change in changes])
+
+
 def _order(unit: Loose) -> Tuple[int, Any, int]:
     pos = position(unit.changes)
     return (0, 0, unit.arrival) if pos is None else (1, pos, unit.arrival)

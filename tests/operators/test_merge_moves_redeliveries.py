@@ -108,11 +108,34 @@ def test_only_the_changes_at_or_before_the_released_position_count_as_sent_again
     assert again == [] and [(e["tx_id"], e["changes"][0]["lsn"]) for e in logic.flush()[0]] == [("14", 650)]
 
 
+def test_a_change_below_the_released_position_that_was_not_in_the_event_still_goes():
+    """Only a change at one of the released changes' positions is a copy: one at a position the
+    transaction's event did not hold (an END whose counts were met by other changes) is not
+    dropped as sent again (it was: anything at or before the highest position counted)."""
+    merge, logic = merger()
+    out, _ = feed(merge, logic, _transaction("17", 900))
+    assert [(e["tx_id"], e["changes"][0]["lsn"]) for e in out] == [("17", 902)]
+    unseen = change("u", dict(HU, weight_kg=5), dict(HU, weight_kg=6), "17", 899, table="handling_unit")
+    copy = change("u", HU, dict(HU, weight_kg=900), "17", 901)
+    again, dead = feed(merge, logic, [copy, unseen])
+    assert again == [] and dead == []
+    assert [(e["tx_id"], [c["lsn"] for c in e["changes"]]) for e in logic.flush()[0]] == [("17", [899])]
+
+
 def test_a_redelivery_after_a_restart_from_the_snapshotted_state_is_dropped_too():
     merge, logic = merger()
     feed(merge, logic, _transaction("15", 700))
     restored = merge.logic(pickle.loads(pickle.dumps(logic.s)))
     out, _ = restored.add(merge.group(_transaction("15", 700))[0][0][1], NOW)
+    assert out == [] and restored.flush()[0] == []
+
+
+def test_a_state_snapshotted_with_the_highest_position_only_still_drops_what_is_at_or_before_it():
+    merge, logic = merger()
+    feed(merge, logic, _transaction("18", 950))
+    logic.s.done["18"] = 952  # as the snapshots taken before the positions were kept hold it
+    restored = merge.logic(pickle.loads(pickle.dumps(logic.s)))
+    out, _ = restored.add(merge.group([change("u", HU, dict(HU, weight_kg=7), "18", 949)])[0][0][1], NOW)
     assert out == [] and restored.flush()[0] == []
 
 
