@@ -25,8 +25,8 @@ for LL misses: median [min..max]. Needs ``valgrind`` on the PATH (exit 2 without
 a run stopped after that step less the run stopped before it. Instructions are not time: a
 last-level miss costs ~100 of them, and the instructions of C code differ in cost (nor are
 byte codes instructions: 3.11 specialises a dict subscript or a type test to a few dozen,
-where a C call that builds a tuple takes hundreds). bench/domain_replay.py stays the measure of CPU; this one says
-whether a change to an operator took work away, and how much, on any box.
+where a C call that builds a tuple takes hundreds). bench/domain_replay.py stays the measure of
+CPU; this one says whether a change to an operator took work away, and how much, on any box.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ CACHES = ("--I1=32768,8,64", "--D1=49152,12,64", "--LL=8388608,16,64")  # size, 
 EVENTS = ("Ir", "D1mr", "D1mw", "DLmr", "DLmw")  # cachegrind's names of what is read here
 
 
-def counted(side: str, rounds: int, args, tmp: str, until: str = "encode") -> Dict[str, int]:
+def counted(side: str, rounds: int, args, tmp: str, until: str = STEPS[-1]) -> Dict[str, int]:
     """cachegrind's totals for a run of ``side`` over ``rounds`` rounds (the engine's steps up to ``until``)."""
     out = os.path.join(tmp, f"{side}-{until}-{rounds}.out")
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", *CACHES, f"--cachegrind-out-file={out}",

@@ -66,8 +66,8 @@ def test_a_kept_backlog_says_what_it_holds_whatever_the_later_arguments(tmp_path
 
 
 def test_the_engine_side_stops_after_the_step_it_is_told(tmp_path):
-    """``--until`` (bench/domain_instructions.py --steps): stopped after the merge, no domain event
-    is encoded; after the map (or the last step), every one."""
+    """``--until`` (bench/domain_instructions.py --steps): stopped after the merge or the map, no
+    domain event is encoded; after the last step (the sink's encoding), every one."""
     kept, found = tmp_path / "backlog.pickle", {}
     for until in ("merge", "map", "encode"):
         run = subprocess.run([sys.executable, str(ROOT / "bench" / "domain_replay.py"), "--transactions", "60",
