@@ -12,6 +12,9 @@ drains the whole backlog into a fresh output topic, in a process of its own:
 * ``peer-sliced``: the same with ``--sliced``: only each message's payload is parsed once its
   topic's schema text is known, as the engine's decoder does (the schema is ~7 KB of a message's
   ~8 KB);
+* ``peer-checked``: the same with ``--checked``: bench/domain_peer_checked.py, which also makes
+  the checks the topology makes (redeliveries, exact big numbers, dead letters, TOAST
+  placeholders, the domain schema), reading payloads only as ``--sliced``;
 * ``topology``: ``velocity-flow deploy --env kafka topologies/velocity/transport_order_domain.yaml``
   as users run it, with ``VF_KAFKA_TAIL=false`` so it stops at the end of the topics, a fresh
   recovery store and a fresh domain topic (``VF_DOMAIN_PREFIX``). Its sources start at the
@@ -57,7 +60,8 @@ from bench.kafka_throughput import messages as topic_messages  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
 
 FLOW = "transport_order_domain"
-PEERS = {"peer": [], "peer-sliced": ["--sliced"]}  # each message's inline schema parsed, or only its payload
+# each message's inline schema parsed, or only its payload; and the peer making the topology's checks
+PEERS = {"peer": [], "peer-sliced": ["--sliced"], "peer-checked": ["--checked"]}
 TOPOLOGY = os.path.join("topologies", "velocity", f"{FLOW}.yaml")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -201,7 +205,7 @@ def main() -> None:
         print(f"backlog: {args.transactions} transactions, {messages} technical messages; "
               f"CPU us per message (start-up included / excluded), peak RSS", flush=True)
         base = installed_env()  # byte code as pip install caches it (bench/bytecode.py)
-        runs: dict = {"peer": [], "peer-sliced": [], "topology": []}
+        runs: dict = {**{peer: [] for peer in PEERS}, "topology": []}
         for round_no in range(1, args.rounds + 1):
             outputs, line = {}, []
             for kind in runs:
@@ -213,10 +217,10 @@ def main() -> None:
                 runs[kind].append(run)
                 line.append(f"{kind} {run['cpu'] / messages * 1e6:6.1f} / "
                             f"{(run['cpu'] - idle['cpu']) / messages * 1e6:6.1f} us {run['rss'] / 2**20:4.0f} MiB")
-            ours, theirs, sliced = (Counter(canonical(m.value()) for m in topic_messages(bootstrap, outputs[k]))
-                                    for k in ("topology", "peer", "peer-sliced"))
-            if sliced != theirs:
-                raise SystemExit(f"round {round_no}: the two peers wrote different domain events")
+            ours, theirs, *others = (Counter(canonical(m.value()) for m in topic_messages(bootstrap, outputs[k]))
+                                     for k in ("topology", *PEERS))
+            if any(other != theirs for other in others):
+                raise SystemExit(f"round {round_no}: the peers wrote different domain events")
             if ours != theirs:
                 raise SystemExit(f"round {round_no}: different domain events ({sum(ours.values())} from the topology, "
                                  f"{sum(theirs.values())} from the peer): {len(ours - theirs)} only in the "

@@ -5,8 +5,9 @@
 bench/domain_replay.py's CPU figures swing by half from one round to the next on a shared
 box, more for the engine than for the peer (its working set is the larger), so a change of
 a few percent does not show through them. Counted instructions do not swing: this bench runs
-domain_replay.py's two sides (``--side engine`` / ``--side peer``: the same backlog, the
-same code) under Valgrind's cachegrind, which counts every instruction the process executes
+domain_replay.py's sides (``--side engine`` / ``peer`` / ``checked``, the peer that also makes
+the topology's checks, bench/domain_peer_checked.py: the same backlog, the same code) under
+Valgrind's cachegrind, which counts every instruction the process executes
 and simulates its caches: always the same ones (``CACHES``: a 48 KiB first-level data cache
 and an 8 MiB last level, a common server core's share), not what the CPU reports (this VM
 reports a 512 MiB last level, in which nothing but a first touch misses).
@@ -14,13 +15,13 @@ reports a 512 MiB last level, in which nothing but a first touch misses).
 A side's work on the backlog is the difference between a run of two rounds and a run of
 one: the set-up (imports, the workload, the topology's validation, the first round's
 compilations) cancels out, and what is left is one warm round. Per round of this bench the
-four runs go two at a time; rounds alternate engine and peer first. Hash seeds are fixed
+six runs go two at a time; each side comes first in turn. Hash seeds are fixed
 (``PYTHONHASHSEED=0``), so a round repeats the last one's counts to within a few hundred
 instructions per message: the spread printed shows it.
 
 Prints per round each side's instructions (Ir), first-level data misses (D1) and last-level
-misses (LL) per message, then ``ratio engine/peer instructions per message`` and the same
-for LL misses: median [min..max]. Needs ``valgrind`` on the PATH (exit 2 without it).
+misses (LL) per message, then for each peer ``ratio engine/peer instructions per message``
+(``engine/checked peer``) and the same for LL misses: median [min..max]. Needs ``valgrind`` on the PATH (exit 2 without it).
 ``--steps`` then splits the engine's count by step (decode, debezium, merge, map, encode), each
 a run stopped after that step less the run stopped before it. Instructions are not time: a
 last-level miss costs ~100 of them, and the instructions of C code differ in cost (nor are
@@ -43,7 +44,7 @@ from typing import Dict, List
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from bench.domain_replay import STEPS  # noqa: E402
+from bench.domain_replay import PEER_NAMES, PEERS, SIDES, STEPS  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
 
 REPLAY = os.path.join(ROOT, "bench", "domain_replay.py")
@@ -118,20 +119,21 @@ def main() -> None:
 def rounds(args, messages: int, tmp: str) -> None:
     print(f"backlog: {args.transactions} transactions, {messages} technical messages, batches of "
           f"{args.batch_size}; per message, one warm round (cachegrind)", flush=True)
-    ratios: Dict[str, list] = {"Ir": [], "LL": []}
+    ratios: Dict[str, Dict[str, list]] = {peer: {"Ir": [], "LL": []} for peer in PEERS}
     with ThreadPoolExecutor(2) as pool:
         for round_no in range(1, args.rounds + 1):
-            sides = ("engine", "peer") if round_no % 2 else ("peer", "engine")  # interleaved
+            sides = SIDES[round_no % 3:] + SIDES[:round_no % 3]  # interleaved: each side first in turn
             runs = {(side, n): pool.submit(counted, side, n, args, tmp) for side in sides for n in (1, 2)}
-            figures = {side: per_message(runs[side, 2].result(), runs[side, 1].result(), messages) for side in sides}
-            engine, peer = figures["engine"], figures["peer"]
-            for name in ratios:
-                ratios[name].append(engine[name] / peer[name])
+            figures = {side: per_message(runs[side, 2].result(), runs[side, 1].result(), messages) for side in SIDES}
+            for peer in PEERS:
+                for name in ("Ir", "LL"):
+                    ratios[peer][name].append(figures["engine"][name] / figures[peer][name])
             shown = "   ".join(f"{side}: Ir {f['Ir']:,.0f}  D1 {f['D1']:,.1f}  LL {f['LL']:,.2f}"
-                               for side, f in (("engine", engine), ("peer", peer)))
+                               for side, f in figures.items())
             print(f"round {round_no}: {shown}", flush=True)
-    print(f"ratio engine/peer instructions per message: {spread(ratios['Ir'])}")
-    print(f"ratio engine/peer LL misses per message: {spread(ratios['LL'])}")
+    for peer in PEERS:
+        print(f"ratio engine/{PEER_NAMES[peer]} instructions per message: {spread(ratios[peer]['Ir'])}")
+        print(f"ratio engine/{PEER_NAMES[peer]} LL misses per message: {spread(ratios[peer]['LL'])}")
 
 
 def split(args, messages: int, tmp: str) -> None:

@@ -1,6 +1,6 @@
 """A hand-written confluent-kafka + orjson peer of topologies/velocity/transport_order_domain.yaml.
 
-    python bench/domain_peer.py BOOTSTRAP TOPIC_PREFIX OUT_TOPIC [--sliced]
+    python bench/domain_peer.py BOOTSTRAP TOPIC_PREFIX OUT_TOPIC [--sliced] [--checked]
 
 What an expert writes when the job is only this flow: one Consumer assigned to the five table
 topics and the transaction topic from the beginning (``consume(num_messages=1000)`` batches,
@@ -21,7 +21,10 @@ decoder does.
 
 Left out, because this workload has none of them and an expert would not write them for it: dead
 letters, snapshot reads and changes outside a transaction, the idle timeout, the JSON-schema
-validation of the domain event, recovery. Prints one JSON line: messages read, events written.
+validation of the domain event, recovery. ``--checked``: bench/domain_peer_checked.py's
+``CheckedPeer`` instead, which makes the checks the topology makes on what Debezium and others
+also send (redeliveries, exact big numbers, dead letters, TOAST placeholders, the domain schema;
+payloads only, as ``--sliced``). Prints one JSON line: messages read, events written, dead letters.
 """
 
 from __future__ import annotations
@@ -138,8 +141,9 @@ def uuid5(text: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def domain_events(tx_id: str, changes: list) -> list:
-    """The topology's domain events of one complete transaction, as (key, event)."""
+def domain_events(tx_id: str, changes: list, net=net, moment=lambda when: when) -> list:
+    """The topology's domain events of one complete transaction, as (key, event) (``net``: of a
+    row's changes; ``moment``: ``occurred_at`` of its datetime: bench/domain_peer_checked.py's)."""
     rows: dict = {}
     seqs: dict = {}
     for seq, change in enumerate(changes):
@@ -167,7 +171,7 @@ def domain_events(tx_id: str, changes: list) -> list:
             "event_id": uuid5(f"transport_order\x1f{tx_id}\x1f{key or ''}\x1f{'' if lsn is None else lsn}"),
             "type": TYPES.get(ops.get("transport_order"), "TransportOrderUpdated"),
             "domain": "transport_order", "key": key,
-            "occurred_at": EPOCH + timedelta(milliseconds=max(c[5] for _, its in nets for c in its)),  # commit time
+            "occurred_at": moment(EPOCH + timedelta(milliseconds=max(c[5] for _, its in nets for c in its))),  # commit
             "tx_id": tx_id, "position": lsn, "changed_tables": sorted(ops),
             "changes": [change for change, _ in nets]}))
     return out
@@ -220,8 +224,8 @@ class DomainPeer:
     def _taker(self):
         """``take(topic, raw)``: a closure over the state, its names bound once (as the loop of
         one function would have them), so that the peer pays no method dispatch per message."""
-        marker_topic, ours, convs, open_txs = self.marker_topic, self.ours, self.convs, self.open_txs
-        expected, ended, read, loads = self.expected, self.ended, self.read, orjson.loads
+        marker_topic, convs, open_txs, ends = self.marker_topic, self.convs, self.open_txs, self.ends
+        read, loads = self.read, orjson.loads
 
         def take(topic: str, raw: bytes) -> None:
             if read is None:
@@ -230,14 +234,8 @@ class DomainPeer:
             else:
                 schema, payload = read(topic, raw)
             if topic == marker_topic:
-                if payload["status"] != "END":
-                    return
-                tx = payload["id"].split(":", 1)[0]
-                counts = {ours[c["data_collection"]]: c["event_count"] for c in payload["data_collections"]
-                          if c["data_collection"] in ours}
-                if counts or tx in open_txs:
-                    expected[tx] = counts
-                    ended.append(tx)
+                if payload["status"] == "END":
+                    ends(payload["id"].split(":", 1)[0], payload)
                 return
             table = topic.rsplit(".", 1)[1]
             if topic not in convs:
@@ -253,10 +251,16 @@ class DomainPeer:
 
         return take
 
-    def released(self) -> list:
-        """(key bytes or None, value bytes) of the transactions complete now, in commit order."""
+    def take_all(self, topic: str, raws: list) -> None:
+        """``take`` of each of a topic's batch (CheckedPeer reads a batch at once)."""
+        take = self.take
+        for raw in raws:
+            take(topic, raw)
+
+    def completed(self) -> list:
+        """(tx id, changes) of the transactions complete now, in commit order, taken out of the state."""
         out = []
-        ended, open_txs, expected, dumps = self.ended, self.open_txs, self.expected, orjson.dumps
+        ended, open_txs, expected = self.ended, self.open_txs, self.expected
         while ended:
             tx = ended[0]
             state = open_txs.get(tx)
@@ -267,24 +271,47 @@ class DomainPeer:
                 break
             ended.popleft()
             del expected[tx]
-            if state is None:
-                continue
-            del open_txs[tx]
-            for key, event in domain_events(tx, state[0]):
+            if state is not None:
+                del open_txs[tx]
+                out.append((tx, state[0]))
+        return out
+
+    def ends(self, tx: str, end: dict) -> None:
+        """Transaction ``tx``'s END (payload ``end``): its counts of our tables expected, in commit order."""
+        ours = self.ours
+        counts = {ours[c["data_collection"]]: c["event_count"] for c in end["data_collections"]
+                  if c["data_collection"] in ours}
+        if counts or tx in self.open_txs:
+            self.expected[tx] = counts
+            self.ended.append(tx)
+
+    def released(self) -> list:
+        """(key bytes or None, value bytes) of the transactions complete now, in commit order."""
+        out = []
+        dumps = orjson.dumps
+        for tx, changes in self.completed():
+            for key, event in domain_events(tx, changes):
                 out.append((None if key is None else key.encode(), dumps(event, default=_exact)))
         return out
 
 
-def main(bootstrap: str, prefix: str, out: str, sliced: bool = False) -> None:
+def main(bootstrap: str, prefix: str, out: str, sliced: bool = False, checked: bool = False) -> None:
     topics = [f"{prefix}.public.{t}" for t in TABLES] + [f"{prefix}.transaction"]
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"peer-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "enable.partition.eof": True})
     consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in topics])
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})  # configured as the Kafka sink's
-    peer = DomainPeer(topics[-1], sliced)
+    if checked:  # bench/domain_peer_checked.py imports this module: imported when asked for
+        from bench.domain_peer_checked import CheckedPeer
+        peer: DomainPeer = CheckedPeer(topics[-1])
+    else:
+        peer = DomainPeer(topics[-1], sliced)
     ended_partitions: set = set()  # (topic, partition) at their end
     messages, events = 0, 0
     produce, take = producer.produce, peer.take
+    per_topic: dict = {}
+    if checked:  # it reads a topic's batch at once: its messages gathered per topic, in order
+        take = lambda topic, raw: per_topic.setdefault(topic, []).append(raw)  # noqa: E731
     while len(ended_partitions) < len(topics):
         for message in consumer.consume(num_messages=1000, timeout=1.0):
             error = message.error()
@@ -298,6 +325,9 @@ def main(bootstrap: str, prefix: str, out: str, sliced: bool = False) -> None:
                 continue
             messages += 1
             take(message.topic(), raw)
+        for topic, raws in per_topic.items():
+            peer.take_all(topic, raws)
+        per_topic.clear()
         for key, value in peer.released():  # complete transactions, in commit order
             produce(out, value, key)
             events += 1
@@ -306,8 +336,8 @@ def main(bootstrap: str, prefix: str, out: str, sliced: bool = False) -> None:
         raise SystemExit(f"{len(peer.open_txs)} transaction(s) still open at the end of the topics")
     producer.flush(60)
     consumer.close()
-    print(orjson.dumps({"messages": messages, "events": events}).decode())
+    print(orjson.dumps({"messages": messages, "events": events, "dead": len(getattr(peer, "dead", ()))}).decode())
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4], sliced="--sliced" in sys.argv[4:])
+    main(*sys.argv[1:4], sliced="--sliced" in sys.argv[4:], checked="--checked" in sys.argv[4:])

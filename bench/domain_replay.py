@@ -47,6 +47,7 @@ sys.path.insert(0, ROOT)
 from bench.domain_cpu import canonical  # noqa: E402
 from bench.domain_latency import TABLES, workload  # noqa: E402
 from bench.domain_peer import DomainPeer  # noqa: E402
+from bench.domain_peer_checked import CheckedPeer  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
 from engine.binding import validate_file  # noqa: E402
 from engine.connectors.kafka_sink import _batch_encoder  # noqa: E402
@@ -58,6 +59,9 @@ FLOW = "transport_order_domain"
 TOPOLOGY = os.path.join(ROOT, "topologies", "velocity", f"{FLOW}.yaml")
 BATCH = 100  # the Kafka source's default batch (engine/connectors/kafka_tuning.py)
 STEPS = ("decode", "debezium", "merge", "map", "encode")
+SIDES = ("engine", "peer", "checked")
+PEERS = SIDES[1:]
+PEER_NAMES = {"peer": "peer", "checked": "checked peer"}  # the ratios' names (the last one's line is read)
 
 
 def batches(txs: list, size: int = BATCH) -> list:
@@ -78,10 +82,12 @@ def operators() -> tuple:
     return tuple(step.operator for step in validate_file(TOPOLOGY).topology.steps)
 
 
-def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1]) -> tuple:
+def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1],
+               dead: Optional[list] = None) -> tuple:
     """(encoded values, CPU seconds per step) of the topology's operators over ``order``
     (``steps``: ``operators()`` already made, their compiled code kept; the merge's state is
-    always new; ``until``: the last of ``STEPS`` run, for bench/domain_instructions.py's split)."""
+    always new; ``until``: the last of ``STEPS`` run, for bench/domain_instructions.py's split;
+    ``dead``: a list that gets every step's dead letters, for tests/bench/test_domain_peer_checked.py)."""
     last = STEPS.index(until)
     changes, merge, domain = steps or operators()
     decoders = {topic: Decode(topic) for topic, _ in order}
@@ -93,7 +99,9 @@ def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1
     clock = time.process_time
 
     def downstream(released: list, started: float) -> None:
-        mapped, _ = domain.process(released) if last >= 3 else ([], [])
+        mapped, refused = domain.process(released) if last >= 3 else ([], [])
+        if dead is not None:
+            dead.extend(refused)
         middle = clock()
         if last >= 4:
             values.extend(message[2] for message in encode(list(mapped)))
@@ -102,39 +110,50 @@ def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1
 
     for topic, raw in order:
         started = clock()
-        events, _ = decoders[topic].process(RawBatch(raw, topic, offsets=range(len(raw))))
+        events, unread = decoders[topic].process(RawBatch(raw, topic, offsets=range(len(raw))))
         decoded = clock()
         spent["decode"] += decoded - started
         if last == 0:
             continue
         if not topic.endswith(".transaction"):
-            events, _ = changes.process_owned(list(events))
+            events, unconverted = changes.process_owned(list(events))
+            unread = [*unread, *unconverted]
+        if dead is not None:
+            dead.extend(unread)
         converted = clock()
         spent["debezium"] += converted - decoded
         if last == 1:
             continue
         released: list = []
-        for _, group in merge.group_events_owned(list(events))[0]:  # the flow's: its input is its own
-            released += logic.add(group, now)[0]
+        groups, unmerged = merge.group_events_owned(list(events))  # the flow's: its input is its own
+        for _, group in groups:
+            released_now, unmerged_now = logic.add(group, now)
+            released += released_now
+            unmerged += unmerged_now
+        if dead is not None:
+            dead.extend(unmerged)
         merged = clock()
         spent["merge"] += merged - converted
         if released:
             downstream(released, merged)
     started = clock()
-    released = logic.flush()[0] if last >= 2 else []
+    released, unmerged = logic.flush() if last >= 2 else ([], [])
+    if dead is not None:
+        dead.extend(unmerged)
     spent["merge"] += clock() - started
     if released:
         downstream(released, clock())
     return values, spent
 
 
-def peer_run(order: list) -> tuple:
-    peer = DomainPeer("r.transaction", sliced=True)
-    take, values = peer.take, []
+def peer_run(order: list, checked: bool = False) -> tuple:
+    """(encoded values, CPU seconds) of bench/domain_peer.py's peer (``checked``: its
+    ``CheckedPeer``, bench/domain_peer_checked.py) over ``order``."""
+    peer = CheckedPeer("r.transaction") if checked else DomainPeer("r.transaction", sliced=True)
+    take_all, values = peer.take_all, []
     started = time.process_time()
     for topic, raw in order:
-        for value in raw:
-            take(topic, value)
+        take_all(topic, raw)
         values.extend(value for _, value in peer.released())
     return values, time.process_time() - started
 
@@ -173,7 +192,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=BATCH, help="messages per batch of a topic")
     parser.add_argument("--backlog", help="a file keeping the backlog's batches (pickled): read when it exists, "
                                           "else written")
-    parser.add_argument("--side", choices=("both", "engine", "peer"), default="both",
+    parser.add_argument("--side", choices=("both", *SIDES), default="both",
                         help="run one side only, --rounds times (0: the set-up alone), with no check and no "
                              "ratio: for bench/domain_instructions.py, which counts a run's instructions")
     parser.add_argument("--until", choices=STEPS, default=STEPS[-1],
@@ -185,8 +204,10 @@ def main() -> None:
     print(f"backlog: {args.transactions} transactions, {messages} technical messages, batches of {args.batch_size}; "
           "CPU us per message", flush=True)
     default_gc = gc.get_threshold()
+    runs = {"engine": (engine_run, _GC_THRESHOLDS), "peer": (peer_run, default_gc),
+            "checked": (lambda order: peer_run(order, checked=True), default_gc)}
     if args.side != "both":
-        run, thresholds = (engine_run, _GC_THRESHOLDS) if args.side == "engine" else (peer_run, default_gc)
+        run, thresholds = runs[args.side]
         if args.side == "engine":  # compiled once: a round is the operators' work, not their making
             steps = operators()
             run = lambda order: engine_run(order, steps, args.until)  # noqa: E731
@@ -196,24 +217,28 @@ def main() -> None:
             print(f"round {round_no}: {args.side} {seconds / messages * 1e6:5.2f} us, "
                   f"{len(produced)} domain events", flush=True)
         return
-    ratios, engine_cpu, peer_cpu = [], [], []
+    cpu: dict = {side: [] for side in SIDES}
     for round_no in range(1, args.rounds + 1):
-        ours, spent = timed(engine_run, order, _GC_THRESHOLDS)
-        theirs, peer_seconds = timed(peer_run, order, default_gc)
-        if Counter(map(canonical, ours)) != Counter(map(canonical, theirs)):
-            raise SystemExit(f"round {round_no}: different domain events ({len(ours)} from the engine, "
-                             f"{len(theirs)} from the peer)")
-        engine_seconds = sum(spent.values())
-        ratios.append(engine_seconds / peer_seconds)
-        engine_cpu.append(engine_seconds)
-        peer_cpu.append(peer_seconds)
-        split = "  ".join(f"{step} {spent[step] / messages * 1e6:.2f}" for step in STEPS)
-        print(f"round {round_no}: engine {engine_seconds / messages * 1e6:5.2f} us ({split})   "
-              f"peer {peer_seconds / messages * 1e6:5.2f} us   ({len(ours)} equal domain events)", flush=True)
-    print(f"engine: {statistics.median(engine_cpu) / messages * 1e6:.2f} us per message, "
-          f"peer: {statistics.median(peer_cpu) / messages * 1e6:.2f} us (medians)")
-    print(f"ratio engine/peer CPU per message: {spread(ratios)}")
-
+        made, split = {}, {}
+        for side in SIDES[round_no % 3:] + SIDES[:round_no % 3]:  # each side first in turn
+            made[side], spent = timed(runs[side][0], order, runs[side][1])
+            if side == "engine":
+                split, spent = spent, sum(spent.values())
+            cpu[side].append(spent)
+        ours = Counter(map(canonical, made["engine"]))
+        for peer in PEERS:
+            if Counter(map(canonical, made[peer])) != ours:
+                raise SystemExit(f"round {round_no}: different domain events ({len(made['engine'])} from the engine, "
+                                 f"{len(made[peer])} from the {peer} peer)")
+        shown = "  ".join(f"{step} {split[step] / messages * 1e6:.2f}" for step in STEPS)
+        print(f"round {round_no}: engine {cpu['engine'][-1] / messages * 1e6:5.2f} us ({shown})   "
+              f"peer {cpu['peer'][-1] / messages * 1e6:5.2f} us   checked {cpu['checked'][-1] / messages * 1e6:5.2f} us"
+              f"   ({len(made['engine'])} equal domain events)", flush=True)
+    print("medians per message: " + ", ".join(f"{side} {statistics.median(cpu[side]) / messages * 1e6:.2f} us"
+                                              for side in SIDES))
+    for peer in PEERS:
+        ratios = [ours / theirs for ours, theirs in zip(cpu["engine"], cpu[peer], strict=True)]
+        print(f"ratio engine/{PEER_NAMES[peer]} CPU per message: {spread(ratios)}")
 
 if __name__ == "__main__":
     main()

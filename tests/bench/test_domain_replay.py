@@ -1,6 +1,7 @@
 """bench/domain_replay.py on a small backlog: it runs, and the engine's operators make the same
-domain events as the hand-written peer (bench/domain_peer.py), an implementation written apart
-from the engine, on the simulator's Debezium messages read in the sources' batch order."""
+domain events as the hand-written peers (bench/domain_peer.py, bench/domain_peer_checked.py),
+implementations written apart from the engine, on the simulator's Debezium messages read in the
+sources' batch order."""
 
 import subprocess
 import sys
@@ -14,8 +15,10 @@ def test_the_replay_finds_the_engine_and_the_peer_making_the_same_domain_events(
                           "--rounds", "2", "--batch-size", "7"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     rounds = [line for line in run.stdout.splitlines() if line.startswith("round ")]
-    assert len(rounds) == 2 and all("equal domain events" in line for line in rounds), run.stdout
-    assert run.stdout.splitlines()[-1].startswith("ratio engine/peer CPU per message: ")
+    assert len(rounds) == 2 and all("equal domain events" in line and " checked " in line for line in rounds), \
+        run.stdout
+    assert run.stdout.splitlines()[-2].startswith("ratio engine/peer CPU per message: ")
+    assert run.stdout.splitlines()[-1].startswith("ratio engine/checked peer CPU per message: ")
 
 
 def test_one_side_runs_alone_on_a_kept_backlog_and_both_sides_find_the_same_number_of_events(tmp_path):
@@ -23,7 +26,7 @@ def test_one_side_runs_alone_on_a_kept_backlog_and_both_sides_find_the_same_numb
     first run is read by the second, and each side's rounds make the same domain events."""
     kept = tmp_path / "backlog.pickle"
     found = {}
-    for side in ("engine", "peer"):
+    for side in ("engine", "peer", "checked"):
         run = subprocess.run([sys.executable, str(ROOT / "bench" / "domain_replay.py"), "--transactions", "120",
                               "--side", side, "--rounds", "2", "--backlog", str(kept)],
                              capture_output=True, text=True, timeout=300)
@@ -32,7 +35,7 @@ def test_one_side_runs_alone_on_a_kept_backlog_and_both_sides_find_the_same_numb
         rounds = [line for line in run.stdout.splitlines() if line.startswith("round ")]
         assert len(rounds) == 2 and all(f": {side} " in line for line in rounds), run.stdout
         found[side] = {line.rsplit(", ", 1)[1] for line in rounds}
-    assert found["engine"] == found["peer"] and len(found["engine"]) == 1, found
+    assert found["engine"] == found["peer"] == found["checked"] and len(found["engine"]) == 1, found
     assert int(next(iter(found["engine"])).split()[0]) > 0
 
 
