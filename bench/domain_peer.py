@@ -141,9 +141,10 @@ def uuid5(text: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def domain_events(tx_id: str, changes: list, net=net, moment=lambda when: when) -> list:
+def domain_events(tx_id: str, changes: list, net=net, moment=lambda when: when, moved=None) -> list:
     """The topology's domain events of one complete transaction, as (key, event) (``net``: of a
-    row's changes; ``moment``: ``occurred_at`` of its datetime: bench/domain_peer_checked.py's)."""
+    row's changes; ``moment``: ``occurred_at`` of its datetime; ``moved(change, changes, key,
+    groups)``: told of each row's net change: bench/domain_peer_checked.py's)."""
     rows: dict = {}
     seqs: dict = {}
     for seq, change in enumerate(changes):
@@ -159,7 +160,10 @@ def domain_events(tx_id: str, changes: list, net=net, moment=lambda when: when) 
         last = its[-1]
         image = last[3] if last[3] is not None else last[2]
         key = image["id"] if last[0] == "transport_order" else image["order_id"]
-        groups.setdefault(None if key is None else str(key), []).append((change, its))
+        key = None if key is None else str(key)
+        groups.setdefault(key, []).append((change, its))
+        if moved is not None:
+            moved(change, its, key, groups)
     out = []
     for key, nets in groups.items():
         ops: dict = {}

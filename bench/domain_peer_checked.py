@@ -5,7 +5,8 @@ also send its output differs from the topology's (tests/bench/test_domain_peer_c
 case): a Kafka Connect worker's restart sends a released transaction's changes and END again (the
 plain peer writes its event twice, or waits for ever on the END), an integer beyond 64 bits is
 read by orjson as a float, a malformed message or envelope stops it, an UPDATE carrying Debezium's
-unchanged-TOAST placeholder keeps it where the transaction wrote the value, and an event its
+unchanged-TOAST placeholder keeps it where the transaction wrote the value, a note moved to
+another order is missing from the event of the order it left, and an event its
 schema refuses (a note whose order_id is null: a null key) is written. ``CheckedPeer`` makes each
 check the way an expert writes it for this one flow:
 
@@ -19,6 +20,7 @@ check the way an expert writes it for this one flow:
 * a released transaction's id kept with its changes' lsns (the last ``KEPT``): a change at one
   of them, or its END, is Debezium's copy and dropped;
 * the placeholder in an UPDATE's ``after`` taken from the row's earlier image in the transaction;
+* a row an UPDATE moved from one order to another in the events of both (``moved``);
 * each domain event checked against schemas/domain/transport_order.schema.json: by hand, for what
   the input decides (``_valid``: as the engine's ``map`` first tries its generated quick yes,
   engine/operators/schema_accept.py), then with fastjsonschema's compiled validator for the
@@ -118,7 +120,17 @@ def net(changes: list) -> Optional[dict]:
 def domain_events(tx_id: str, changes: list) -> list:
     """domain_peer.domain_events with ``net`` above and ``occurred_at`` as the ISO text orjson
     writes (the event is checked before it is written)."""
-    return plain_events(tx_id, changes, net, datetime.isoformat)
+    return plain_events(tx_id, changes, net, datetime.isoformat, moved)
+
+
+def moved(change: dict, changes: list, key: Optional[str], groups: dict) -> None:
+    """A row an UPDATE moved to another order (its ``order_id``, or an order's ``id``, changed)
+    is also in the event of the order it left, as the engine's merge has it."""
+    column = "id" if change["table"] == "transport_order" else "order_id"
+    if change["op"] == "u" and change["before"] and column in change["changed"]:
+        left = change["before"].get(column)
+        if left is not None and str(left) != key:
+            groups.setdefault(str(left), []).append((dict(change), changes))
 
 
 class CheckedPeer(DomainPeer):

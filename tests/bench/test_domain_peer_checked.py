@@ -3,7 +3,8 @@ simulator's traffic, the checked peer makes the engine's domain events and as ma
 the plain peer (bench/domain_peer.py) does not (it stops, or writes other events). Each case is
 made by hand from the simulator's messages: a redelivered transaction, a 24-digit integer, a
 malformed message, an envelope whose ``after`` is text or whose ``op`` is none of Debezium's, an
-UPDATE carrying the unchanged-TOAST placeholder, a note with no order (a null key, which the domain schema refuses)."""
+UPDATE carrying the unchanged-TOAST placeholder, a note moved to another order, a note with no
+order (a null key, which the domain schema refuses)."""
 
 import json
 import sys
@@ -115,6 +116,25 @@ def toast_placeholder(txs: List[Tx]) -> List[Tx]:
     raise AssertionError("no transaction inserting and updating an order")
 
 
+def moved_row(txs: List[Tx]) -> List[Tx]:
+    """A transaction of its own that moves a note from its order to another one."""
+    t, m = _first(txs, "public.note", "c")
+    note = json.loads(txs[t][m][1])["payload"]["after"]
+    other = next(json.loads(v)["payload"]["after"]["id"] for tx in txs for topic, v in tx
+                 if topic == "public.transport_order" and json.loads(v)["payload"]["after"] is not None
+                 and json.loads(v)["payload"]["after"]["id"] != note["order_id"])
+    lsn = 1 + max(json.loads(v)["payload"]["source"]["lsn"] for tx in txs for topic, v in tx if topic != "transaction")
+
+    def update(payload: dict) -> None:
+        payload.update(op="u", before=dict(note), after=dict(note, order_id=other))
+        payload["source"].update(txId=999_999_990, lsn=lsn)
+
+    def end(payload: dict) -> None:
+        payload.update(id=f"999999990:{lsn}", event_count=1,
+                       data_collections=[{"data_collection": "public.note", "event_count": 1}])
+    return txs + [[("public.note", _edited(txs[t][m][1], update)), ("transaction", _edited(txs[0][-1][1], end))]]
+
+
 def null_key(txs: List[Tx]) -> List[Tx]:
     at = _first(txs, "public.note", "c")
 
@@ -148,7 +168,8 @@ def test_on_the_simulators_traffic_all_three_make_the_same_events(txs):
     assert _peer(order, checked=False) == (events, 0, 0)
 
 
-CASES = [redelivered, big_integer, big_integer_first, malformed, text_after, unknown_op, toast_placeholder, null_key]
+CASES = [redelivered, big_integer, big_integer_first, malformed, text_after, unknown_op, toast_placeholder, moved_row,
+         null_key]
 
 
 @pytest.mark.parametrize("case", CASES,
