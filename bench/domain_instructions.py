@@ -21,9 +21,11 @@ instructions per message: the spread printed shows it.
 
 Prints per round each side's instructions (Ir), first-level data misses (D1) and last-level
 misses (LL) per message, then for each peer ``ratio engine/peer instructions per message``
-(``engine/checked peer``) and the same for LL misses: median [min..max]. Needs ``valgrind`` on the PATH (exit 2 without it).
-``--steps`` then splits the engine's count by step (decode, debezium, merge, map, encode), each
-a run stopped after that step less the run stopped before it. Instructions are not time: a
+(``engine/checked peer``) and the same for LL misses: median [min..max]. Needs ``valgrind`` on
+the PATH (exit 2 without it).
+``--steps`` then splits each side's count by step (the engine's decode, debezium, merge, map,
+encode; a peer's read, take, events, dumps: domain_replay.py's ``STEPS`` and ``PEER_STEPS``),
+each a run stopped after that step less the run stopped before it. Instructions are not time: a
 last-level miss costs ~100 of them, and the instructions of C code differ in cost (nor are
 byte codes instructions: 3.11 specialises a dict subscript or a type test to a few dozen,
 where a C call that builds a tuple takes hundreds). bench/domain_replay.py stays the measure of
@@ -39,12 +41,12 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from bench.domain_replay import PEER_NAMES, PEERS, SIDES, STEPS  # noqa: E402
+from bench.domain_replay import PEER_NAMES, PEER_STEPS, PEERS, SIDES, STEPS  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
 
 REPLAY = os.path.join(ROOT, "bench", "domain_replay.py")
@@ -52,12 +54,13 @@ CACHES = ("--I1=32768,8,64", "--D1=49152,12,64", "--LL=8388608,16,64")  # size, 
 EVENTS = ("Ir", "D1mr", "D1mw", "DLmr", "DLmw")  # cachegrind's names of what is read here
 
 
-def counted(side: str, rounds: int, args, tmp: str, until: str = STEPS[-1]) -> Dict[str, int]:
-    """cachegrind's totals for a run of ``side`` over ``rounds`` rounds (the engine's steps up to ``until``)."""
+def counted(side: str, rounds: int, args, tmp: str, until: Optional[str] = None) -> Dict[str, int]:
+    """cachegrind's totals for a run of ``side`` over ``rounds`` rounds (its steps up to ``until``;
+    None: all)."""
     out = os.path.join(tmp, f"{side}-{until}-{rounds}.out")
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", *CACHES, f"--cachegrind-out-file={out}",
                sys.executable, REPLAY, "--side", side, "--rounds", str(rounds), "--backlog", args.backlog,
-               *(["--until", until] if side == "engine" else [])]
+               *(["--until", until] if until is not None else [])]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
     if run.returncode != 0:
@@ -137,14 +140,17 @@ def rounds(args, messages: int, tmp: str) -> None:
 
 
 def split(args, messages: int, tmp: str) -> None:
-    """The engine's instructions per message in each step: a run stopped after a step less the run
-    stopped after the one before (the counts repeat to within a few hundred: no rounds)."""
-    with ThreadPoolExecutor(2) as pool:
-        runs = {(step, n): pool.submit(counted, "engine", n, args, tmp, step) for step in STEPS for n in (1, 2)}
-        cumulative = [per_message(runs[step, 2].result(), runs[step, 1].result(), messages)["Ir"] for step in STEPS]
-    shown = [f"{step} {now - before:,.0f}" for step, now, before in zip(STEPS, cumulative, [0.0, *cumulative])]
-    print(f"engine instructions per message by step: {'  '.join(shown)}  (all {cumulative[-1]:,.0f})")
-
+    """Each side's instructions per message in each of its steps: a run stopped after a step less
+    the run stopped after the one before (the counts repeat to within a few hundred: no rounds)."""
+    for side in SIDES:
+        steps = STEPS if side == "engine" else PEER_STEPS
+        with ThreadPoolExecutor(2) as pool:
+            runs = {(step, n): pool.submit(counted, side, n, args, tmp, step) for step in steps for n in (1, 2)}
+            cumulative = [per_message(runs[step, 2].result(), runs[step, 1].result(), messages)["Ir"] for step in steps]
+        before = [0.0, *cumulative[:-1]]
+        shown = [f"{step} {now - then:,.0f}" for step, now, then in zip(steps, cumulative, before, strict=True)]
+        name = "engine" if side == "engine" else PEER_NAMES[side]
+        print(f"{name} instructions per message by step: {'  '.join(shown)}  (all {cumulative[-1]:,.0f})", flush=True)
 
 if __name__ == "__main__":
     main()

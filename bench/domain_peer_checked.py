@@ -201,7 +201,7 @@ class CheckedPeer(DomainPeer):
     def released(self) -> list:
         """DomainPeer.released, remembering each transaction's lsns and checking each event."""
         out = []
-        dumps, done, order, validate, dead = orjson.dumps, self.done, self.done_order, self.validate, self.dead
+        dumps, done, order, validate, dead = self.dumps, self.done, self.done_order, self.validate, self.dead
         for tx, changes in self.completed():
             done[tx] = {change[4] for change in changes}
             order.append(tx)

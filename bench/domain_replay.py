@@ -41,6 +41,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Optional
 
+import orjson
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
@@ -59,6 +61,7 @@ FLOW = "transport_order_domain"
 TOPOLOGY = os.path.join(ROOT, "topologies", "velocity", f"{FLOW}.yaml")
 BATCH = 100  # the Kafka source's default batch (engine/connectors/kafka_tuning.py)
 STEPS = ("decode", "debezium", "merge", "map", "encode")
+PEER_STEPS = ("read", "take", "events", "dumps")  # the peers' (peer_run)
 SIDES = ("engine", "peer", "checked")
 PEERS = SIDES[1:]
 PEER_NAMES = {"peer": "peer", "checked": "checked peer"}  # the ratios' names (the last one's line is read)
@@ -146,16 +149,40 @@ def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1
     return values, spent
 
 
-def peer_run(order: list, checked: bool = False) -> tuple:
+def peer_run(order: list, checked: bool = False, until: str = PEER_STEPS[-1]) -> tuple:
     """(encoded values, CPU seconds) of bench/domain_peer.py's peer (``checked``: its
-    ``CheckedPeer``, bench/domain_peer_checked.py) over ``order``."""
+    ``CheckedPeer``, bench/domain_peer_checked.py) over ``order``; ``until``: the last of
+    ``PEER_STEPS`` run (bench/domain_instructions.py's split): ``read`` parses the messages
+    only, ``take`` also converts and buffers them (no transaction is released), ``events``
+    also makes the domain events (none written)."""
     peer = CheckedPeer("r.transaction") if checked else DomainPeer("r.transaction", sliced=True)
     take_all, values = peer.take_all, []
+    if until == "read":
+        take_all = _reader(peer, checked)
+    elif until == "events":
+        peer.dumps = lambda event, default=None: b""
+    release = until != "read" and until != "take"
     started = time.process_time()
     for topic, raw in order:
         take_all(topic, raw)
-        values.extend(value for _, value in peer.released())
+        if release:
+            values.extend(value for _, value in peer.released())
     return values, time.process_time() - started
+
+
+def _reader(peer, checked: bool):
+    """``take_all`` that only parses, as the peer's own reading does (parsed values kept until
+    the next batch, as a batch's are while it is taken)."""
+    kept: list = []
+
+    def read_all(topic: str, raws: list) -> None:
+        if checked:
+            usual = peer.read.batch(topic, raws)
+            kept[:] = [peer.read.one(topic, raw) for raw in raws] if usual is None else \
+                list(map(orjson.loads, usual[1]))
+        else:
+            kept[:] = [peer.read(topic, raw) for raw in raws]
+    return read_all
 
 
 def timed(run, order: list, thresholds: tuple) -> tuple:
@@ -195,8 +222,9 @@ def main() -> None:
     parser.add_argument("--side", choices=("both", *SIDES), default="both",
                         help="run one side only, --rounds times (0: the set-up alone), with no check and no "
                              "ratio: for bench/domain_instructions.py, which counts a run's instructions")
-    parser.add_argument("--until", choices=STEPS, default=STEPS[-1],
-                        help="with --side engine: the last step run (bench/domain_instructions.py --steps)")
+    parser.add_argument("--until", choices=STEPS + PEER_STEPS,
+                        help="with --side: the last step run, one of STEPS for the engine, of PEER_STEPS for a peer "
+                             "(bench/domain_instructions.py --steps)")
     args = parser.parse_args()
     order = backlog(args)
     messages = sum(len(raw) for _, raw in order)
@@ -206,11 +234,15 @@ def main() -> None:
     default_gc = gc.get_threshold()
     runs = {"engine": (engine_run, _GC_THRESHOLDS), "peer": (peer_run, default_gc),
             "checked": (lambda order: peer_run(order, checked=True), default_gc)}
+    if args.until is not None and (args.side == "both" or (args.until in STEPS) != (args.side == "engine")):
+        parser.error(f"--until {args.until} is not a step of --side {args.side}")
     if args.side != "both":
         run, thresholds = runs[args.side]
         if args.side == "engine":  # compiled once: a round is the operators' work, not their making
             steps = operators()
-            run = lambda order: engine_run(order, steps, args.until)  # noqa: E731
+            run = lambda order: engine_run(order, steps, args.until or STEPS[-1])  # noqa: E731
+        elif args.until is not None:
+            run = lambda order: peer_run(order, args.side == "checked", args.until)  # noqa: E731
         for round_no in range(1, args.rounds + 1):
             produced, spent = timed(run, order, thresholds)
             seconds = sum(spent.values()) if type(spent) is dict else spent

@@ -79,3 +79,20 @@ def test_the_engine_side_stops_after_the_step_it_is_told(tmp_path):
         assert run.returncode == 0, run.stdout + run.stderr
         found[until] = int(run.stdout.splitlines()[-1].rsplit(", ", 1)[1].split()[0])
     assert found["merge"] == found["map"] == 0 and found["encode"] > 0, found
+
+
+def test_a_peer_side_stops_after_its_own_step_and_refuses_the_engines(tmp_path):
+    """A peer's ``--until`` (its own steps: read, take, events, dumps): no event before its
+    transactions are released, all of them after; an engine step is refused for a peer."""
+    kept, found = tmp_path / "backlog.pickle", {}
+    for until in ("read", "take", "events", "dumps"):
+        run = subprocess.run([sys.executable, str(ROOT / "bench" / "domain_replay.py"), "--transactions", "60",
+                              "--side", "checked", "--rounds", "1", "--backlog", str(kept), "--until", until],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stdout + run.stderr
+        found[until] = int(run.stdout.splitlines()[-1].rsplit(", ", 1)[1].split()[0])
+    assert found["read"] == found["take"] == 0 and found["events"] == found["dumps"] > 0, found
+    refused = subprocess.run([sys.executable, str(ROOT / "bench" / "domain_replay.py"), "--side", "peer", "--rounds",
+                              "0", "--backlog", str(kept), "--until", "merge"], capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode == 2 and "not a step of --side peer" in refused.stderr, refused.stderr
