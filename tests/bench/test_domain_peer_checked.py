@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Callable, List, Tuple
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -184,3 +186,40 @@ def test_the_checked_peer_makes_the_engines_events_where_the_plain_peer_does_not
     except Exception:  # noqa: BLE001 - the plain peer stops on it: it does not make the engine's events
         return
     assert plain != (events, 0, 0)  # (it writes no dead letter: the other events, or some left waiting)
+
+
+
+ROWS = st.one_of(st.none(), st.just("a row"), st.integers(),
+                 st.fixed_dictionaries({}, optional={"id": st.one_of(st.none(), st.integers(), st.text(max_size=3)),
+                                                     "order_id": st.one_of(st.none(), st.text(max_size=3)),
+                                                     "body": st.sampled_from([UNAVAILABLE, "b", None])}))
+NUMBERS = st.one_of(st.none(), st.integers(min_value=-2, max_value=2 ** 70), st.just("1"), st.just([1]))
+CHANGES = st.fixed_dictionaries({"op": st.sampled_from(["c", "u", "d", "r", "x", None, 1]), "before": ROWS,
+                                 "after": ROWS, "lsn": NUMBERS, "ts_ms": NUMBERS})
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.lists(CHANGES, min_size=1, max_size=6), counts=st.lists(st.integers(0, 7), min_size=1, max_size=3),
+       garbage=st.lists(st.binary(max_size=30), max_size=2), tombstone=st.booleans())
+def test_the_checked_peer_raises_for_nothing_it_is_given(txs, changes, counts, garbage, tombstone):
+    """Notes of one transaction with fields of any type (rows, ops, lsns, commit times, numbers
+    beyond 64 bits, placeholders) in the simulator's envelope, garbage and a tombstone beside
+    them, then ENDs announcing any count: a change, a dead letter or a wait, never an exception
+    (take_all and released are the bench's loop: one raise would stop a run)."""
+    t, m = _first(txs, "public.note", "c", 1)
+    template, end = txs[t][m][1], txs[0][-1][1]
+    peer = CheckedPeer("r.transaction")
+    peer.take_all("r.public.note", [txs[t][m][1]])  # its schema text known: the next ones parse their payload only
+    raws = []
+    for change in changes:
+        def edit(payload: dict, change: dict = change) -> None:
+            payload.update(op=change["op"], before=change["before"], after=change["after"])
+            payload["source"].update(txId=4242, lsn=change["lsn"], ts_ms=change["ts_ms"])
+        raws.append(_edited(template, edit))
+    peer.take_all("r.public.note", raws + garbage + ([None] if tombstone else []))
+    for count in counts:
+        def announce(payload: dict, count: int = count) -> None:
+            payload.update(id="4242:1", data_collections=[{"data_collection": "public.note", "event_count": count}])
+        peer.take_all("r.transaction", [_edited(end, announce)])
+        peer.released()
+    assert len(peer.dead) <= len(changes) + len(garbage) + tombstone + len(counts)
