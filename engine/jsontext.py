@@ -242,7 +242,21 @@ def check_batch(roots: list, texts: Iterable, depth_limit: int = MAX_DEPTH,
             joined = b"\n".join(t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t for t in texts)
     if _BIG_OR_LONG_MEMBER.search(joined) is not None:
         return BIG_NUMBER
-    level = list(filter(_tracked, roots))  # containers at ``depth`` that may hold containers
+    return _walk(list(filter(_tracked, roots)), depth_limit, joined)
+
+
+def check_payloads(roots: list, joined: bytes, depth_limit: int) -> Optional[str]:
+    """What ``check_batch([], (), joined=joined)`` and then ``check_batch(roots, (), depth_limit)``
+    find (the decode step's check of envelopes' payloads ``roots``, whose texts ``joined`` has),
+    with less work: the roots are walked unfiltered (payloads hold containers, and an untracked
+    one only scalars)."""
+    if _BIG_OR_LONG_MEMBER.search(joined) is not None:
+        return BIG_NUMBER
+    return _walk(roots, depth_limit, b"")
+
+
+def _walk(level: list, depth_limit: int, joined: bytes) -> Optional[str]:
+    """``check_batch``'s walk from ``level``, the containers at depth 1 that may hold containers."""
     depth = 1
     while level:
         if list in set(map(type, level)):  # array items: numbers the text search does not see

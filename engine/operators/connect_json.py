@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from itertools import repeat
 from operator import getitem
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import orjson
 
@@ -31,9 +31,9 @@ _SEPARATOR = b',"payload":'
 _KEEP = 8  # distinct schemas remembered (a table's schema changes rarely)
 _TRIES = 4  # candidate ends of the schema's text tried (each one is a parse)
 _BYTES = {bytes}
-_view: Callable[[bytes], memoryview] = memoryview
 _WORTH_IT = 256  # shorter schemas are parsed in full: the saving would not pay for the check
 _LINE_END = b"}\n"  # a JSON Lines file's line (the usual ending besides a bare '}')
+_BRACE = {ord("}")}
 
 
 def _tail(value: bytes) -> int:
@@ -92,6 +92,7 @@ class EnvelopeDecoder:
         events = []
         add = events.append
         shared = None  # (index, payload bytes) of the envelopes sharing a remembered schema
+        newest = self._known[0] if self._known else None
         for value in values:
             if type(value) is bytes and value.startswith(_HEAD):
                 event, payload = self.load(value)
@@ -99,6 +100,13 @@ class EnvelopeDecoder:
                     shared = shared or []
                     shared.append((len(events), payload))
                 add(event)
+                if len(events) == 1 < len(values) and self._known and self._known[0] is not newest:
+                    # the first value taught a schema (a topic's first batch): the rest, as the usual batch
+                    rest = self._one_schema(values[1:])
+                    if rest is not None:
+                        shared = list(zip(range(1, len(values)), rest[3], strict=False))  # the first: whole
+                        events += rest[0]
+                        break
             else:
                 add(orjson.loads(value))
         if shared is None:
@@ -114,24 +122,49 @@ class EnvelopeDecoder:
 
     def _one_schema(self, values) -> Optional[Tuple[list, list, list, list]]:
         """``load_all`` of the usual batch, one table's envelopes all sharing the newest
-        remembered schema, in three C loops instead of ``load`` per value; None for any other
+        remembered schema, in a few C loops instead of ``load`` per value; None for any other
         batch (the caller then takes each value's way, with the same result)."""
-        prefix, schema = self._known[0]
-        # load's test (the first remembered prefix a value starts with wins), as C loops
-        if set(map(type, values)) != _BYTES or not all(map(bytes.startswith, values, repeat(prefix))):
+        found = self._payload_texts(values)
+        if found is None:
             return None
-        if all(map(bytes.endswith, values, repeat(b"}"))):
-            tail = 1
-        elif all(map(bytes.endswith, values, repeat(_LINE_END))):  # a file's lines
-            tail = 2
-        else:  # (a file's last line without its line end, '\r\n', ...: each value's way)
-            return None
-        texts: list = list(map(getitem, map(_view, values), repeat(slice(len(prefix), -tail))))  # C loops
+        schema, texts, _ = found
         try:
             payloads = list(map(orjson.loads, texts))
         except orjson.JSONDecodeError:
             return None  # e.g. a key after the payload: load's full parse decides
         return [{"schema": schema, "payload": p} for p in payloads], [], payloads, texts
+
+    def usual(self, values, limit: int) -> Optional[Tuple[list, list, bytes]]:
+        """``_one_schema`` for the decode step: (events, payloads, the payloads' texts joined
+        with ``\\n``), or None, also when a value may be longer than ``limit`` bytes."""
+        found = self._payload_texts(values) if self._known else None
+        if found is None:
+            return None
+        schema, texts, around = found
+        joined = b"\n".join(texts)
+        if around + len(joined) > limit:  # no value is longer than its payload and what is around it
+            return None
+        try:
+            payloads = list(map(orjson.loads, texts))
+        except orjson.JSONDecodeError:
+            return None
+        return [{"schema": schema, "payload": p} for p in payloads], payloads, joined
+
+    def _payload_texts(self, values) -> Optional[Tuple[object, list, int]]:
+        """(the newest remembered schema, the payloads' bytes, the bytes around a payload) when
+        every value is an envelope sharing that schema, else None."""
+        prefix, schema = self._known[0]
+        # load's test (the first remembered prefix a value starts with wins), as C loops
+        if set(map(type, values)) != _BYTES or not all(map(bytes.startswith, values, repeat(prefix))):
+            return None
+        if set(map(getitem, values, repeat(-1))) == _BRACE:  # each last byte: cheaper than endswith's arguments
+            tail = 1
+        elif all(map(bytes.endswith, values, repeat(_LINE_END))):  # a file's lines
+            tail = 2
+        else:  # (a file's last line without its line end, '\r\n', ...: each value's way)
+            return None
+        # copies of the payloads: cheaper than two memoryviews each, and a join copies them anyway
+        return schema, list(map(getitem, values, repeat(slice(len(prefix), -tail)))), len(prefix) + tail
 
     def _learn(self, value: bytes, event) -> None:
         if type(event) is not dict or list(event) != ["schema", "payload"]:

@@ -30,6 +30,7 @@ from engine.jsontext import (
     JsonTextError,
     check,
     check_batch,
+    check_payloads,
     dead_text,
     exact,
     long_fraction,
@@ -76,6 +77,13 @@ class Decode:
         # batch, a block malloc maps afresh and the kernel zero-fills page by page at every batch
         # (engine/runtime/heap.py): ~1.6 page faults per message of the domain flow
         envelopes = bool(values) and type(values[0]) is bytes and values[0].startswith(_ENVELOPE)
+        if envelopes:
+            try:
+                usual = self._decoder.usual(values, MAX_VALUE_BYTES)
+            except Exception:  # noqa: BLE001 - load_all below meets it again, and decides
+                usual = None
+            if usual is not None:
+                return self._shared(raw, *usual)
         try:  # the batch's text at once: for the number check, and a short one needs no value's length
             joined: Optional[bytes] = None if envelopes else b"".join(cast(List[bytes], values))
         except TypeError:  # a None (tombstone) or a text value
@@ -113,6 +121,17 @@ class Decode:
             if events is None:
                 raw = _without_line_ends(raw)
                 return self._validated(raw, *self._tolerant(raw))
+        raw = _without_line_ends(raw)
+        return self._validated(raw, *self._one_by_one(raw))
+
+    def _shared(self, raw: RawBatch, events: list, payloads: list, joined: bytes):
+        """The usual batch of one table's envelopes (``EnvelopeDecoder.usual``), all objects:
+        the fast path's checks of the payloads, as ``load_all``'s payloads get them."""
+        if check_payloads(payloads, joined, MAX_DEPTH - 1) is None:
+            if raw.meta is not None:
+                for event, meta in zip(events, raw.meta, strict=False):
+                    event[META_FIELD] = meta
+            return self._validated(raw, events, [], range(len(events)))
         raw = _without_line_ends(raw)
         return self._validated(raw, *self._one_by_one(raw))
 

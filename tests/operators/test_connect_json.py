@@ -149,6 +149,18 @@ def test_a_batch_of_one_tables_envelopes_shares_the_schema_and_hands_out_payload
     assert [orjson.loads(t) for t in texts] == payloads == [e["payload"] for e in events]
 
 
+def test_a_topics_first_batch_learns_the_schema_from_its_first_message_and_shares_it_after():
+    """The first message of a batch teaches its schema: the others are taken apart as the usual
+    batch's (one parse of each payload), the first handed out whole."""
+    decoder = EnvelopeDecoder()
+    batch = [_message("pickup", n) for n in range(1, 6)]
+    events, whole, payloads, texts = decoder.load_all(batch)
+    assert events == [orjson.loads(m) for m in batch]
+    assert whole == events[:1] and payloads == [e["payload"] for e in events[1:]]
+    assert texts[0] == batch[0] and [orjson.loads(t) for t in texts[1:]] == payloads
+    assert all(e["schema"] is decoder._known[0][1] for e in events[1:])
+
+
 @pytest.mark.parametrize("end", [b"\n", b"\r\n"])
 def test_a_files_lines_share_the_schema_as_messages_do(end):
     """A JSON Lines file's lines keep their line ends (engine/connectors/files.py): they are
