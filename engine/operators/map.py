@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Callable, Dict, List, Optional
 
 from engine.errors import ConfigError
@@ -87,7 +89,7 @@ class Map:
                 # a field read by several fields' expressions (after.a, after.b) read and tested to be
                 # an object once, in the strict form only: the one on the hot path, made at run time
                 shown = "{" + ", ".join(([start] if start else []) + items) + "}"
-                return share_object_tests(reuse_reads(shown)) if strict else shown
+                return _absent_steps_null(share_object_tests(reuse_reads(shown))) if strict else shown
 
             def build_all(strict: bool):
                 source = f"def build_all(batch):\n    return [{literal(strict)} for e in batch]\n"
@@ -154,6 +156,51 @@ class Map:
             oks, invalid = split_valid(self.step_id, self.schema, oks)
             deads += invalid
         return oks, deads
+
+
+_FLAG = re.compile(r"_d[0-9]+")  # share_object_tests' name for a shared read's object test
+
+
+def _absent_steps_null(src: str) -> str:
+    """The strict form with a nested step ``t[k]`` of an object read as ``t.get(k)``, as the
+    lenient form reads it: a step absent from an object (``ops.transport_order`` where the
+    ``ops`` map has no such key) is null there, not a KeyError that sends the whole batch to
+    the lenient form (and the next 8 batches: ``FirstTry``), reading every top-level field
+    by ``e.get``. Only the translator's shape (``t[k] if <t is a dict> else None``) is
+    rewritten; ``src`` itself when there is none."""
+    try:
+        tree = ast.parse(src, mode="eval")
+        found = 0
+        for node in ast.walk(tree):
+            if isinstance(node, ast.IfExp) and _is_object_step(node):
+                body = node.body
+                assert isinstance(body, ast.Subscript)
+                node.body = ast.Call(ast.Attribute(body.value, "get", ast.Load()), [body.slice], [])
+                found += 1
+        if not found:
+            return src
+        out = f"({ast.unparse(ast.fix_missing_locations(tree))})"
+        compile(out, "<expression>", "eval")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return src
+    return out
+
+
+def _is_object_step(node: ast.IfExp) -> bool:
+    """``t[k] if _type(...) is _dict else None`` (or ``if _dN``: a shared test), ``t`` not the event."""
+    body, test = node.body, node.test
+    if not (isinstance(node.orelse, ast.Constant) and node.orelse.value is None and isinstance(body, ast.Subscript)
+            and isinstance(body.value, ast.Name) and body.value.id != "e" and isinstance(body.slice, ast.Constant)
+            and type(body.slice.value) is str):
+        return False
+    if isinstance(test, ast.NamedExpr):
+        test = test.value
+    if isinstance(test, ast.Name):
+        return _FLAG.fullmatch(test.id) is not None
+    return (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Is)
+            and isinstance(test.comparators[0], ast.Name) and test.comparators[0].id == "_dict"
+            and isinstance(test.left, ast.Call) and isinstance(test.left.func, ast.Name)
+            and test.left.func.id == "_type")
 
 
 def _set_path(event: dict, path, value) -> None:

@@ -72,6 +72,7 @@ def compile_accept(schema: Any, formats: Optional[Dict[str, Any]] = None) -> Opt
 
 
 _MISSING = object()
+_INLINE_DEPTH = 6  # objects and lists written out this deep in a function; deeper ones: a call
 _USES_TYPE = re.compile(r"\bu\b")  # a test reading ``u``, the value's type (names here: x, u, _K1, ...)
 
 
@@ -91,27 +92,44 @@ class _Generator:
         """The name of a generated function ``(value) -> bool`` for ``schema``."""
         name = f"_n{self.count}"
         self.count += 1
-        test = self.test(schema, "v", "t")
-        body = [f"def {name}(v):", "    t = type(v)", f"    if not {test}:", "        return False"]
-        if isinstance(schema, dict):
-            body += self.inside(schema)
-        body.append("    return True")
+        body = [f"def {name}(v):"] + self.node_lines(schema, "v", "    ", 0) + ["    return True"]
         self.lines.append("\n".join(body))
         return name
 
-    def check(self, schema: Any, v: str, indent: str, missing: bool = False) -> List[str]:
+    def node_lines(self, schema: Any, v: str, indent: str, depth: int) -> List[str]:
+        """The statements that return False unless ``schema`` accepts ``v``, whatever it holds
+        written out (names of their own at each ``depth``): a Python call per object or list
+        met is ~300 instructions (~1,300 an event of 3 rows)."""
+        t = f"t{depth}" if depth else "t"
+        lines = [f"{indent}{t} = type({v})", f"{indent}if not {self.test(schema, v, t)}:", f"{indent}    return False"]
+        if isinstance(schema, dict):
+            lines += [indent + line for line in self.inside(schema, v, t, depth)]
+        return lines
+
+    def nested(self, schema: Any, v: str, indent: str, depth: int, missing: bool) -> List[str]:
+        """``check``'s statements for a schema that looks inside ``v``: written out, or (deep
+        down: CPython allows 20 nested loops) a call of its own function."""
+        if depth >= _INLINE_DEPTH:
+            test = f"{self.node(schema)}({v})"
+            condition = f"{v} is not _M and not {test}" if missing else f"not {test}"
+            return [f"{indent}if {condition}:", f"{indent}    return False"]
+        if missing:
+            return [f"{indent}if {v} is not _M:"] + self.node_lines(schema, v, indent + "    ", depth + 1)
+        return self.node_lines(schema, v, indent, depth + 1)
+
+    def check(self, schema: Any, v: str, indent: str, missing: bool = False, depth: int = 0) -> List[str]:
         """The statements that return False unless ``schema`` accepts ``v`` (or ``missing``:
         ``v`` is ``_M``, the property is absent)."""
         if missing and isinstance(schema, dict) and "default" in schema:  # fastjsonschema writes it in when
             return [f"{indent}return False"]  # absent: "not sure" wherever the object is met
         try:
             if isinstance(schema, dict) and "properties" in schema:
-                test, typed = f"{self.node(schema)}({v})", False
+                return self.nested(schema, v, indent, depth, missing)
             else:
                 test, typed = self.test(schema, v, "u"), True
                 items = self.plain_items(schema.get("items")) if isinstance(schema, dict) else None
                 if isinstance(schema, dict) and "items" in schema and items is None:
-                    test, typed = f"{self.node(schema)}({v})", False
+                    return self.nested(schema, v, indent, depth, missing)
                 elif items is not None:
                     test = f"({test} and {self.guard(schema, 'u', 'list', items.format(v=v))})"
         except _Unsure:
@@ -208,9 +226,10 @@ class _Generator:
             return f"set(map(type, {{v}})) <= {self.constant(frozenset({_EXACT[items['type']]}))}"
         return None
 
-    def inside(self, schema: dict) -> List[str]:
-        """The statements that check what ``v`` holds (its properties, its items)."""
+    def inside(self, schema: dict, v: str, t: str, depth: int) -> List[str]:
+        """The statements that check what ``v`` (of type ``t``) holds (its properties, its items)."""
         lines: List[str] = []
+        x = f"x{depth}" if depth else "x"
         properties = schema.get("properties")
         if properties is not None:
             if not isinstance(properties, dict):
@@ -218,22 +237,22 @@ class _Generator:
             required = set(schema.get("required") or ())
             checks: List[str] = []
             for key, sub in properties.items():
-                checks.append(f"x = v[{key!r}]" if key in required else f"x = v.get({key!r}, _M)")
-                checks += self.check(sub, "x", "", missing=key not in required)
-            lines += self.block(schema, "dict", checks)
+                checks.append(f"{x} = {v}[{key!r}]" if key in required else f"{x} = {v}.get({key!r}, _M)")
+                checks += self.check(sub, x, "", missing=key not in required, depth=depth)
+            lines += self.block(schema, "dict", checks, t)
         items = schema.get("items")
         if items is not None:
             if not isinstance(items, (dict, bool)):
                 raise _Unsure
             plain = self.plain_items(items)
-            checks = [f"if not {plain.format(v='v')}:", "    return False"] if plain is not None else \
-                ["for x in v:"] + self.check(items, "x", "    ")
-            lines += self.block(schema, "list", checks)
+            checks = [f"if not {plain.format(v=v)}:", "    return False"] if plain is not None else \
+                [f"for {x} in {v}:"] + self.check(items, x, "    ", depth=depth)
+            lines += self.block(schema, "list", checks, t)
         return lines
 
-    def block(self, schema: dict, kind: str, checks: List[str]) -> List[str]:
+    def block(self, schema: dict, kind: str, checks: List[str], t: str) -> List[str]:
         if not checks:
             return []
-        if self.guard(schema, "t", kind, "") == "":
-            return ["    " + line for line in checks]
-        return [f"    if t is {kind}:"] + ["        " + line for line in checks]
+        if self.guard(schema, t, kind, "") == "":
+            return checks
+        return [f"if {t} is {kind}:"] + ["    " + line for line in checks]
