@@ -125,6 +125,10 @@ class Debezium:
         self._last_schema: object = None
         # the converters of that schema, or the DecodeError it gave
         self._last_converters: Union[Tuple[RowConverters, RowConverters], DecodeError] = (NO_CONVERTERS, NO_CONVERTERS)
+        self._good_schema: object = None  # _last_schema when it has converters (else None), and them
+        self._good_converters: Tuple[RowConverters, RowConverters] = (NO_CONVERTERS, NO_CONVERTERS)
+        self._tx_id: Union[int, str, None] = None  # the last change's, and its text
+        self._tx_text: Optional[str] = None
 
     # batch ------------------------------------------------------------------------------
 
@@ -164,35 +168,37 @@ class Debezium:
         ``owned``: the rows are the event's own, converted in place as the last thing that may
         fail (a row's columns all or none), so that a failure leaves the event as it came; any
         failure then, or a shape the in-place code does not take, raises (``process_owned``
-        decodes copies instead, with their reason)."""
+        decodes copies instead, with their reason; with ``fields`` casts, it never passes ``owned``)."""
         if type(event) is not dict:
             raise DecodeError(f"not a Debezium change event: {_kind(event)}, not an object")
-        schema = None
-        payload = event
-        if "payload" in event and "op" not in event:
-            payload = event["payload"]
-            schema = event.get("schema")
-            if type(payload) is not dict:
-                raise DecodeError(f"not a Debezium change event: 'payload' is {_kind(payload)}, not an object")
+        try:  # the usual record: {"schema": ..., "payload": ...}
+            payload, schema = event["payload"], event["schema"]
+        except KeyError:
+            payload, schema = event.get("payload", event), None
+        if "op" in event:  # a record without the envelope (whatever its field named payload)
+            payload, schema = event, None
+        elif type(payload) is not dict:
+            raise DecodeError(f"not a Debezium change event: 'payload' is {_kind(payload)}, not an object")
         try:  # the usual record has every field: read as payload[...], ~100 instructions less each
             op, before, after = payload["op"], payload["before"], payload["after"]
         except KeyError:
             op, before, after = payload.get("op"), payload.get("before"), payload.get("after")
-        if op is None:
-            raise DecodeError("not a Debezium change event: missing 'op'" + _what(payload))
         if type(op) is not str or op not in OPS:
+            if op is None:
+                raise DecodeError("not a Debezium change event: missing 'op'" + _what(payload))
             raise DecodeError(f"unsupported Debezium operation {shown(op, 20)} (expected c, u, d, r, t or m)")
         if (before is not None and type(before) is not dict) or (after is not None and type(after) is not dict):
             which, row = ("before", before) if before is not None and type(before) is not dict else ("after", after)
             raise DecodeError(f"'{which}' is {_kind(row)}, not an object")
         if after is None and op in NEEDS_AFTER:
             raise DecodeError(f"a change with op '{op}' and no 'after' row")
-        if schema is not None:
-            if schema is self._last_schema and type(self._last_converters) is tuple:  # the usual event: no call
-                before_convs, after_convs = self._last_converters
-            else:
-                before_convs, after_convs = self._row_schemas(schema)
-        if schema is not None and not owned:  # (owned: converted in place at the end)
+        if schema is self._good_schema:  # the usual event: no call (no schema: unused)
+            before_convs, after_convs = self._good_converters
+        elif schema is not None:
+            before_convs, after_convs = self._row_schemas(schema)
+        if owned:  # converted in place at the end (no schema: the rows as they are, nothing changes them)
+            pass
+        elif schema is not None:
             raw_before = before
             if before is not None:
                 try:  # the row's code (RowConverters); on any failure, the loop tells what failed
@@ -209,7 +215,7 @@ class Debezium:
                     after = after_convs.row(after)
                 except Exception:  # noqa: BLE001
                     after = self._decode_row(after, "after", after_convs)
-        elif schema is None and not owned:  # (owned: the rows as they are, nothing changes them)
+        else:
             before = None if before is None else dict(before)
             after = None if after is None else dict(after)
         try:
@@ -220,11 +226,14 @@ class Debezium:
             source = _object(payload, "source") or {}
             transaction = _object(payload, "transaction")
         try:
-            table, lsn, tx_id, at = source["table"], source["lsn"], source["txId"], source["ts_ms"]
+            table, lsn = source["table"], source["lsn"]  # (two values a statement: no tuple)
+            tx_id, at = source["txId"], source["ts_ms"]
         except KeyError:
             table, lsn, tx_id, at = source.get("table"), source.get("lsn"), source.get("txId"), source.get("ts_ms")
-        if type(ts_ms) not in _INT_OR_NULL or type(table) not in _TEXT_OR_NULL or type(lsn) not in _INT_OR_NULL \
-                or type(tx_id) not in _ID_OR_NULL or type(at) not in _INT_OR_NULL:  # one test; the reason below
+        if (type(ts_ms) is not int or type(table) is not str or type(lsn) is not int or type(tx_id) is not int
+                or type(at) is not int) and (type(ts_ms) not in _INT_OR_NULL or type(table) not in _TEXT_OR_NULL
+                                             or type(lsn) not in _INT_OR_NULL or type(tx_id) not in _ID_OR_NULL
+                                             or type(at) not in _INT_OR_NULL):  # the usual types, else one test
             _scalar(payload, "ts_ms", "ts_ms", (int,))
             _scalar(source, "table", "source.table", (str,))
             _scalar(source, "lsn", "source.lsn", (int,))
@@ -234,9 +243,16 @@ class Debezium:
             tx_id = _scalar(transaction, "id", "transaction.id", (int, str))
             if tx_id is not None:
                 tx_id = str(tx_id).split(":", 1)[0]
-        message = _object(payload, "message") if op == "m" else None
-        if owned and schema is not None:  # the last thing that may fail: all of a row's columns or none
-            if before is None:
+        if tx_id != self._tx_id:  # (a transaction's changes come in a row: the text of its id made once)
+            self._tx_id, self._tx_text = tx_id, None if tx_id is None else str(tx_id)
+        out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,
+               "transaction": transaction, "table": table, "tx_id": self._tx_text, "lsn": lsn, "source_ts_ms": at}
+        if op == "m":  # a logical decoding message (pg_logical_emit_message): prefix and content
+            out["message"] = _object(payload, "message")
+        if owned:  # (process_owned: never with casts)
+            if schema is None:
+                return out
+            if before is None:  # the last thing that may fail: all of a row's columns or none
                 if after is not None:
                     after_convs.in_place(after)
             elif after is None:
@@ -245,11 +261,7 @@ class Debezium:
                 before_convs.both(before, after)
             else:
                 raise DecodeError("two row schemas: decoded from copies")
-        out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,
-               "transaction": transaction, "table": table, "tx_id": None if tx_id is None else str(tx_id),
-               "lsn": lsn, "source_ts_ms": at}
-        if op == "m":  # a logical decoding message (pg_logical_emit_message): prefix and content
-            out["message"] = message
+            return out
         if self.casts:
             self._apply_casts(out)
         return out
@@ -265,18 +277,17 @@ class Debezium:
             found = self._find_row_schemas(schema)
         except DecodeError as exc:
             found = exc
-        self._last_schema, self._last_converters = schema, found
+        self._last_schema, self._last_converters, self._good_schema = schema, found, None
         if isinstance(found, DecodeError):
             raise found
+        self._good_schema, self._good_converters = schema, found
         return found
 
     def _find_row_schemas(self, schema) -> Tuple[RowConverters, RowConverters]:
         before, after, before_path, after_path = row_schemas(schema)
         before_convs = self._compiled(before, before_path) if before is not None else NO_CONVERTERS
         after_convs = self._compiled(after, after_path) if after is not None else before_convs
-        if before is None:
-            before_convs = after_convs
-        return before_convs, after_convs
+        return (after_convs if before is None else before_convs), after_convs
 
     def _compiled(self, row_schema: dict, path: str) -> RowConverters:
         fields = row_schema.get("fields")
@@ -379,8 +390,6 @@ def _kind(value) -> str:
         return "null"
     name = type(value).__name__
     return f"an {name}" if name[0] in "aeiou" else f"a {name}"
-
-
 
 
 def _what(payload: dict) -> str:

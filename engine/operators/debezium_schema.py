@@ -37,8 +37,8 @@ class RowConverters(list):
 
     For rows no one else holds (``Debezium.process_owned``), the same conversions in place:
     ``in_place(r)`` and ``both(before, after)`` (an update's two images, after taking before's
-    value where unchanged). Each converts every column first and assigns them all at the end,
-    so a failure leaves the rows exactly as they were."""
+    value where unchanged). Each writes a column as soon as it is converted and, on any failure,
+    writes back every column it read: the rows exactly as they were."""
 
     __slots__ = ("row", "after", "in_place", "both")
 
@@ -95,15 +95,15 @@ def _row_code(convs: Converters) -> Tuple[Callable, Callable]:
     remembered value looked up in the column's memo without a call. Columns are read as
     ``r[key]``, not ``r.get(key)`` (~100 instructions less a read): Debezium writes every column
     of the row schema, and a row without one raises KeyError, so the loops decode it."""
-    names: dict = {"_MEMO_KEYS": frozenset({str, int})}
+    names: dict = {}
     row, after = ["def row(r):", "    out = dict(r)"], ["def after(r, rb, b):", "    out = dict(r)"]
     for index, (key, convert) in enumerate(convs):
         _name(names, index, convert)
-        converted = _converted(convs, index, "v", f"out[{key!r}]")
-        row += [f"    v = out[{key!r}]", "    if v is not None:"] + ["        " + line for line in converted]
+        row += [f"    v = out[{key!r}]", "    if v is None: pass"]
+        row += _converted(convs, index, "v", f"out[{key!r}]", "    ")
         after += [f"    v = out[{key!r}]", "    if v is not None:", f"        o = rb[{key!r}]",
-                  "        if o == v and type(o) is type(v):", f"            out[{key!r}] = b[{key!r}]",
-                  "        else:"] + ["            " + line for line in converted]
+                  "        if o == v and type(o) is type(v):", f"            out[{key!r}] = b[{key!r}]"]
+        after += _converted(convs, index, "v", f"out[{key!r}]", "        ")
     source = "\n".join(row + ["    return out"] + after + ["    return out"]) + "\n"
     exec(compile(source, "<debezium row>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
     return names["row"], names["after"]
@@ -114,25 +114,30 @@ def _in_place_code(convs: Converters) -> Tuple[Callable, Callable]:
     (a column read as ``r[key]``: a row without one raises KeyError, and the caller decodes a
     copy). A column named twice is converted twice in a row by the loops (the second converter
     sees the first's value): no code for that, the caller decodes a copy."""
-    names: dict = {"_MEMO_KEYS": frozenset({str, int})}
+    names: dict = {}
     if len({key for key, _ in convs}) < len(convs):
         def twice(*_):
             raise ValueError("a column named twice: decoded by the loops")
         return twice, twice
 
-    one, two, assign_one, assign_two = ["def in_place(r):"], ["def both(b, a):"], [], []
+    # each column written as soon as converted, and on any failure every column read written back: the
+    # rows as they came (a null column is not written: no store, ~250 instructions)
+    one, two, reads_one, reads_two, undo_one, undo_two = ["    try:"], ["    try:"], [], [], [], []
     for index, (key, convert) in enumerate(convs):
         _name(names, index, convert)
-        one += [f"    v = r[{key!r}]", f"    if v is None: y{index} = None", "    else:"]
-        one += ["        " + line for line in _converted(convs, index, "v", f"y{index}")]
-        two += [f"    v = b[{key!r}]", f"    w = a[{key!r}]", f"    if v is None: y{index} = None", "    else:"]
-        two += ["        " + line for line in _converted(convs, index, "v", f"y{index}")]
-        two += [f"    if w is None: z{index} = None", "    elif v == w and type(v) is type(w):",
-                f"        z{index} = y{index}", "    else:"]
-        two += ["        " + line for line in _converted(convs, index, "w", f"z{index}")]
-        assign_one.append(f"    r[{key!r}] = y{index}")  # (a null written back as null: no change)
-        assign_two += [f"    b[{key!r}] = y{index}", f"    a[{key!r}] = z{index}"]
-    source = "\n".join(one + assign_one + ["    return r"] + two + assign_two + ["    return a"]) + "\n"
+        v, w, at_r, at_b, at_a = f"v{index}", f"w{index}", f"r[{key!r}]", f"b[{key!r}]", f"a[{key!r}]"
+        reads_one.append(f"    {v} = {at_r}")
+        undo_one.append(f"        {at_r} = {v}")
+        one += [f"        if {v} is None: pass"] + _converted(convs, index, v, at_r, "        ")
+        reads_two += [f"    {v} = {at_b}", f"    {w} = {at_a}"]
+        undo_two += [f"        {at_b} = {v}", f"        {at_a} = {w}"]
+        two += [f"        if {v} is None: pass  # (y unused: a null is never equal to another type)"]
+        two += _converted(convs, index, v, "y", "        ", f"{at_b} = y")
+        two += [f"        if {w} is None: pass", f"        elif {v} == {w} and type({v}) is type({w}): {at_a} = y"]
+        two += _converted(convs, index, w, at_a, "        ")
+    source = "\n".join(["def in_place(r):", *reads_one, *one, "    except BaseException:", *undo_one, "        raise",
+                        "    return r", "def both(b, a):", *reads_two, *two, "    except BaseException:", *undo_two,
+                        "        raise", "    return a"]) + "\n"
     exec(compile(source, "<debezium row in place>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
     return names["in_place"], names["both"]
 
@@ -140,21 +145,35 @@ def _in_place_code(convs: Converters) -> Tuple[Callable, Callable]:
 def _name(names: dict, index: int, convert) -> None:
     """Put column ``index``'s converter (and its memo's look-up) into the generated code's names."""
     names[f"f{index}"] = convert
+    if getattr(convert, "plain_texts", None) is not None:
+        import orjson  # (json_text's texts parsed by orjson alone: it was imported to find them)
+
+        names[f"j{index}"], names["loads"] = convert.plain_texts, orjson.loads
     memo = getattr(convert, "memo_get", None)
     if memo is not None:
-        names[f"g{index}"] = memo
+        names[f"g{index}"], names[f"t{index}"] = memo, convert.memo_type
 
 
-def _converted(convs: Converters, index: int, value: str, target: str) -> List[str]:
-    """The statements setting ``target`` to column ``index``'s conversion of ``value`` (not
-    null): a remembered value looked up in the column's memo without a call, when it has one
-    (the memo keeps only str and int keys: another type is never looked up)."""
-    if getattr(convs[index][1], "floats_kept", False):  # (connect_float: floats stay as they are)
-        return [f"{target} = f{index}({value}) if type({value}) is not float else {value}"]
-    if getattr(convs[index][1], "memo_get", None) is None:
-        return [f"{target} = f{index}({value})"]
-    return [f"x = g{index}({value}) if type({value}) in _MEMO_KEYS else None",
-            f"{target} = f{index}({value}) if x is None else x"]
+def _converted(convs: Converters, index: int, value: str, target: str, indent: str, then: str = "") -> List[str]:
+    """The ``elif``/``else`` branches (after the one for null) setting ``target`` to column
+    ``index``'s conversion of ``value`` (each followed by ``then``): a value of the column's
+    usual type (text or integer, as the memo's keys: never a bool or a float taken for an equal
+    integer) looked up in its memo without a call, when it has one; any other value, ``f`` looks
+    up itself."""
+    convert = convs[index][1]
+    call = f"f{index}({value})"
+    if getattr(convert, "floats_kept", False):  # (connect_float: floats stay as they are)
+        branches = [("else:", [f"{target} = {call} if type({value}) is not float else {value}"])]
+    elif getattr(convert, "plain_texts", None) is not None:  # (json_text: orjson's own values, without its call)
+        branches = [(f"elif type({value}) is str and {value} in j{index}:", [f"{target} = loads({value})"]),
+                    ("else:", [f"{target} = {call}"])]
+    elif getattr(convert, "memo_type", None) is not None:
+        remembered = [f"x = g{index}({value})", f"{target} = {call} if x is None else x"]
+        branches = [(f"elif type({value}) is t{index}:", remembered), ("else:", [f"{target} = {call}"])]
+    else:
+        branches = [("else:", [f"{target} = {call}"])]
+    return [indent + line for head, body in branches
+            for line in [head, *("    " + statement for statement in body + ([then] if then else []))]]
 
 
 NO_CONVERTERS = RowConverters()  # a row without columns to convert
@@ -178,10 +197,10 @@ def column_converter(schema: dict, path: str) -> Optional[Callable]:
     if name is not None and type(name) is not str:
         raise DecodeError(f"{path}.name is {_kind(name)}, not text")
     if name == DECIMAL:
-        return memoized(decimal_bytes(_decimal_scale(schema.get("parameters"), path)))
+        return memoized(decimal_bytes(_decimal_scale(schema.get("parameters"), path)), str)
     if name in LOGICAL:
         convert = LOGICAL[name]
-        return memoized(convert) if name in IMMUTABLE and convert is not None else convert
+        return memoized(convert, _USUAL.get(name)) if name in IMMUTABLE and convert is not None else convert
     kind = schema.get("type")
     if kind == "float" or kind == "double":
         return connect_float
@@ -226,7 +245,16 @@ def column_converter(schema: dict, path: str) -> Optional[Callable]:
     return None  # int, float, bool, string, bytes (base64 text), geometry structs, ...
 
 
-def memoized(convert: Callable) -> Callable:
+# the type of a memoized logical type's values as Debezium writes them (base64 and ISO texts, epoch numbers)
+_USUAL = {"io.debezium.time.ZonedTimestamp": str, "io.debezium.time.ZonedTime": str,
+          **dict.fromkeys(("io.debezium.time.Date", "org.apache.kafka.connect.data.Date", "io.debezium.time.Timestamp",
+                           "io.debezium.time.MicroTimestamp", "io.debezium.time.NanoTimestamp",
+                           "org.apache.kafka.connect.data.Timestamp", "io.debezium.time.Time",
+                           "io.debezium.time.MicroTime", "io.debezium.time.NanoTime",
+                           "org.apache.kafka.connect.data.Time"), int)}
+
+
+def memoized(convert: Callable, usual: Optional[type] = None) -> Callable:
     """``convert`` remembering its last results (up to ``_MEMO`` values of one column): a
     column's values repeat (an order's ``created_at`` in each of its updates, the same weights),
     and its converter's result is immutable (Decimal, datetime, date, time). Only short text
@@ -248,6 +276,7 @@ def memoized(convert: Callable) -> Callable:
         return convert(value)
 
     remembered.memo_get = get  # type: ignore[attr-defined]  # RowConverters' code looks values up itself
+    remembered.memo_type = usual  # type: ignore[attr-defined]  # (of ``usual`` values only: None, none)
     return remembered
 
 

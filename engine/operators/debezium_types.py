@@ -321,6 +321,9 @@ def json_text(value):
     raise ValueError(f"expected JSON text, got {type(value).__name__}")
 
 
+json_text.plain_texts = _PLAIN_JSON  # type: ignore[attr-defined]  # the row code parses these itself (orjson.loads)
+
+
 # --- placeholders of unchanged TOAST values that are not the text itself ------------------------
 # (Debezium's UnchangedToastedPlaceholder): each becomes the text, or [text], which the table sinks,
 # ``join`` and ``with_previous`` know (engine/unavailable.py); an hstore's json placeholder is above
