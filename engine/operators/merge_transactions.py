@@ -33,12 +33,9 @@ are dead-lettered when they arrive, so the state only ever holds changes it can 
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
-from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
-from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events_of
@@ -56,7 +53,7 @@ from engine.operators.transaction_state import (
     upgraded,
 )
 from engine.operators.transaction_steer import Steer
-from engine.operators.transaction_timer import IdleTimer, waits
+from engine.operators.transaction_timer import IdleTimer, idle_of, waits
 from engine.records import DeadLetter
 
 _MARKERS = ("BEGIN", "END")  # transaction_records.is_marker's statuses
@@ -144,15 +141,20 @@ class TransactionMerger(KeyLogic):
         if tx_id in self.s.done:
             return None
         if self.step.tables is not None:
-            counts = {t: n for t, n in counts.items() if t in self.step.tables}
+            ours = {}
+            for table, n in counts.items():  # (a loop: a comprehension is a call)
+                if table in self.step.tables:
+                    ours[table] = n
+            counts = ours
             if not counts and not getattr(self.s.open.get(tx_id), "changes", None):  # none of our tables
                 self.s.open.pop(tx_id, None)
-                self._remember_done(tx_id)
+                remember(self.s, "done", tx_id)
                 return None
         transaction = self.s.open.get(tx_id)  # (not setdefault: a Transaction built for nothing per END)
         if transaction is None:  # (changes END did not count: go now)
             transaction = self.s.open[tx_id] = Transaction(tx_id)
-        self._ended(transaction)
+        if transaction.expected is None and not transaction.unreadable_end:  # (_ended's, without its call)
+            self.s.ended.append(tx_id)
         transaction.expected = counts
         transaction.last_seen = now
         self._timer.seen(transaction)
@@ -170,7 +172,11 @@ class TransactionMerger(KeyLogic):
         if transaction.expected is not None:
             if "*" in transaction.expected:
                 return sum(transaction.per_table.values()) >= transaction.expected["*"]
-            return all(transaction.per_table.get(t, 0) >= n for t, n in transaction.expected.items())
+            per_table = transaction.per_table
+            for t, n in transaction.expected.items():  # (a loop: no generator, no all call)
+                if not per_table.get(t, 0) >= n:
+                    return False
+            return True
         if (self.step.markers and not transaction.unreadable_end) or not transaction.per_table:
             return False
         # A later transaction has been seen on every table this one touched.
@@ -207,7 +213,7 @@ class TransactionMerger(KeyLogic):
         for other in sorted(proven.values(), key=lambda t: t.created):  # type: ignore[arg-type, return-value]
             del self.s.open[other.id]  # type: ignore[arg-type]
             forget_unended(self.s, other)
-            self._remember_done(other.id)  # type: ignore[arg-type]  # an END of it after all is ignored
+            remember(self.s, "done", other.id)  # type: ignore[arg-type]  # an END of it after all is ignored
             remember(self.s, "unmarked", other.id)  # type: ignore[arg-type]  # its later changes are loose too
             arrival = min(getattr(other, "first_arrival", {}).values(), default=0)
             self.s.loose.append(Loose(other.id, other.changes, False, arrival, other.last_seen))
@@ -228,19 +234,22 @@ class TransactionMerger(KeyLogic):
             del self.s.open[transaction.id]
             if transaction.id in self.s.unended:
                 forget_unended(self.s, transaction)
-            pos = position(transaction.changes)
             exact = self.step.markers and transaction.expected is not None and not transaction.unreadable_end
             # complete by its END's counts: a change of it that comes again at one of its positions is a redelivery
-            self._remember_done(transaction.id, positions(transaction.changes) if exact and complete else None)
+            lsns = positions(transaction.changes) if exact and complete else None
+            remember(self.s, "done", transaction.id, lsns)
+            pos = position(transaction.changes, lsns)  # (from the lsns when taken: the changes read once)
             if exact and self.s.unended:  # (else _unmarked has none to prove)
                 self._unmarked(transaction)
-            self._emit_loose(pos, results, deads)
+            if self.s.loose:  # (the usual backlog holds none: no call)
+                self._emit_loose(pos, results, deads)
             emitted, failed = self.step.net_changes(transaction)
             results += emitted
             deads += failed
             if pos is not None and (self.s.released_upto is None or pos > self.s.released_upto):
                 self.s.released_upto = pos
-            self._emit_loose(self.s.released_upto, results, deads, unpositioned=False)  # unblocked
+            if self.s.loose:
+                self._emit_loose(self.s.released_upto, results, deads, unpositioned=False)  # unblocked
         if rest is not None and self.s.loose:
             going = [u for u in self.s.loose if rest(u)]
             self.s.loose = [u for u in self.s.loose if not rest(u)]
@@ -266,9 +275,6 @@ class TransactionMerger(KeyLogic):
             emitted, failed = self.step.net_changes(Transaction(tx_id, changes, snapshot=snapshot))
             results += emitted
             deads += failed
-
-    def _remember_done(self, tx_id: str, upto: Optional[Any] = None) -> None:
-        remember(self.s, "done", tx_id, upto)
 
     def due(self, now: datetime) -> Released:
         """Complete transactions (with the loose changes before them), idle transactions, idle
@@ -322,7 +328,7 @@ class MergeTransactions(KeyedStep):
         self.markers = bool(config.get("markers", False))
         # With markers: the tables this step reads; END's counts for other tables are ignored.
         self.tables = set(config["tables"]) if config.get("tables") else None
-        self.idle = _idle(config)
+        self.idle = idle_of(config)
         self._keys: Optional[Tuple[Callable, Optional[Callable]]] = None  # row and group key functions
         self._group_columns: Optional[frozenset] = None  # the columns the group reads (row_columns)
         # whether a buffered change may drop Debezium's blocks (transaction_intake.intake's slim)
@@ -340,7 +346,7 @@ class MergeTransactions(KeyedStep):
         """One key sees every transaction, so they come out in commit order (one worker: the
         database's commit log is serial too); its events as one ``Events``, no pair per event."""
         deads: List[DeadLetter] = []
-        if all_changes(batch):  # the usual batch, from the debezium step: C loops, no Python per event
+        if all_changes(batch):  # the usual batch, from the debezium step: taken whole, no entry per event
             events = Events(batch)
             events.key = ALL
             return [(ALL, events)], deads
@@ -387,14 +393,7 @@ class MergeTransactions(KeyedStep):
             self._keys = (key_function(self.row, self.step_id),
                           None if self.group_by is None else key_function(self.group_by, self.step_id))
             self._group_columns = None if self.group_by is None else row_columns(self.group_by)
-        return net_events(self.step_id, *self._keys, transaction.id, transaction.changes, transaction.snapshot,
+        row, group_by = self._keys  # (not *self._keys: a call with positional arguments only)
+        return net_events(self.step_id, row, group_by, transaction.id, transaction.changes, transaction.snapshot,
                           self._group_columns)
 
-
-def _idle(config: dict) -> Optional[timedelta]:
-    if "idle" not in config:
-        return None
-    try:
-        return parse_duration(config["idle"])
-    except ValueError as exc:
-        raise ConfigError(str(exc), ("idle",), hint=DURATION_HINT) from None

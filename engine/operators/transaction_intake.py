@@ -20,15 +20,12 @@ one ``Events`` per batch (``MergeTransactions.group_events``), ~5% of the merge'
 from __future__ import annotations
 
 from datetime import datetime
-from itertools import repeat
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from engine.operators.dead import describe
 from engine.operators.transaction_order import STREAMING, Loose
 from engine.operators.transaction_state import MergeState, Transaction
 from engine.records import DeadLetter
-
-_DICT = {dict}
 
 
 def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, step_id: str,
@@ -53,8 +50,12 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
     first = 0  # arrival index of the run's first change
     for event in events:
         try:  # the usual change of a debezium step: every field, a text transaction id, streamed
-            table, before, after, tx, op, source = (event["table"], event["before"], event["after"], event["tx_id"],
-                                                    event["op"], event["source"])
+            table = event["table"]  # (one statement each: no tuple built and unpacked per change)
+            before = event["before"]
+            after = event["after"]
+            tx = event["tx_id"]
+            op = event["op"]
+            source = event["source"]
             usual = type(tx) is str and type(table) is str and (before is None or type(before) is dict) \
                 and (after is None or type(after) is dict) and op != "r" \
                 and (type(source) is not dict or source.get("snapshot") in STREAMING) and tx not in unmarked
@@ -97,8 +98,10 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
 def all_changes(batch: list) -> bool:
     """Whether every event of ``batch`` is a change (a dict with ``op`` and no ``payload``),
     as ``merge_transactions``' grouping tests each one."""
-    return bool(batch) and set(map(type, batch)) == _DICT and all(map(dict.__contains__, batch, repeat("op"))) \
-        and not any(map(dict.__contains__, batch, repeat("payload")))
+    for event in batch:  # (one plain loop: fewer instructions than three C passes over the batch)
+        if type(event) is not dict or "op" not in event or "payload" in event:
+            return False
+    return bool(batch)
 
 
 def _ran(s: MergeState, transaction: Transaction, table: str, first: int, last: int, now: datetime,

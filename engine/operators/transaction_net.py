@@ -20,9 +20,8 @@ of both keys, the key it left and the key it joined, with the same net change.
 
 from __future__ import annotations
 
-from functools import partial
-from itertools import chain, compress, repeat
-from operator import is_not, ne
+from itertools import compress
+from operator import ne
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from engine import unavailable
@@ -146,25 +145,61 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
         except Exception as exc:  # noqa: BLE001
             deads.append(DeadLetter(change, step_id, f"row: {describe(exc)}"))
             continue
-        rows.setdefault(row_key, []).append(change)
+        if row_key in rows:  # (a test and a store: no setdefault call, no list built for nothing)
+            rows[row_key].append(change)
+        else:
+            rows[row_key] = [change]
         seqs[row_key] = seq
     groups: Dict[str, List[Tuple[dict, List[dict]]]] = {}
     for row_key, changes in rows.items():
-        try:
-            net = net_change(changes)
+        first, last = changes[0], changes[-1]
+        try:  # net_change written out for the usual row (its fields read by subscripts), no call
+            try:
+                existed, exists = first["op"] in EXISTED_BEFORE, last["op"] in EXISTS_AFTER
+                before = first["before"] if existed else None
+                after = last["after"] if exists else None
+                table, lsn = last["table"], last["lsn"]
+            except KeyError:  # a change without one of them: net_change's reads say
+                existed = exists = False
+            if not existed and not exists or len(changes) > 1 and last["op"] == "u" and type(after) is dict \
+                    and unavailable.carries(after):
+                net = net_change(changes)  # nothing, a TRUNCATE, a field missing, or TOAST placeholders
+                if net is None:
+                    continue
+                net["seq"] = seqs[row_key]
+                net["snapshot"] = snapshot
+            elif existed and exists and before == after:
+                continue
+            else:  # (_changed_columns' usual ways written out too)
+                if not before or not after:  # (a loop: a comprehension makes a function and calls it)
+                    changed = []
+                    for k, v in (after or before or {}).items():
+                        if v is not None:
+                            changed.append(k)
+                    changed.sort()
+                elif before.keys() == after.keys():  # the usual update: the same columns
+                    changed = []
+                    for k, v in before.items():
+                        if after[k] != v:
+                            changed.append(k)
+                    changed.sort()
+                else:
+                    changed = _changed_columns(before, after)
+                net = {"table": table, "op": "u" if existed and exists else "c" if exists else "d", "before": before,
+                       "after": after, "changed": changed, "lsn": lsn, "merged": len(changes),
+                       "seq": seqs[row_key], "snapshot": snapshot}
         except Exception as exc:  # noqa: BLE001 - this row's changes, not the transaction
             deads += [DeadLetter(c, step_id, f"net change: {describe(exc)}") for c in changes]
             continue
-        if net is None:
-            continue
-        net["seq"] = seqs[row_key]
-        net["snapshot"] = snapshot
         try:
-            group = group_by(changes[-1]) if group_by is not None else row_key
+            group = group_by(last) if group_by is not None else row_key
         except Exception as exc:  # noqa: BLE001
             deads += [DeadLetter(c, step_id, f"group: {describe(exc)}") for c in changes]
             continue
-        groups.setdefault(group, []).append((net, changes))
+        if group in groups:
+            groups[group].append((net, changes))
+        else:
+            groups[group] = [(net, changes)]
         if net["op"] == "u" and group_by is not None and net["before"] \
                 and (group_columns is None or not group_columns.isdisjoint(net["changed"])):
             _moved(group_by, group, net, changes, groups)
@@ -191,21 +226,30 @@ def _moved(group_by: Callable, group: Optional[str], net: dict, changes: List[di
 def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]], snapshot: bool = False) -> dict:
     """The event of one domain key: ``nets`` are its rows' (net change, changes); ``snapshot``:
     they are snapshot reads."""
-    changes = [net for net, _ in nets]
+    changes = []  # (plain loops: comprehensions, generators and iterator objects cost more here)
     ops: Dict[str, str] = {}
-    for change in changes:  # per table, the strongest change: created or deleted over updated
+    for change, _ in nets:  # per table, the strongest change: created or deleted over updated
+        changes.append(change)
         table = change["table"]
         if ops.get(table, "u") == "u":
             ops[table] = change["op"]
     # a net change's lsn is its row's last change's: the highest of them (one row: its own)
-    lsn = changes[0]["lsn"] if len(changes) == 1 else \
-        max((c["lsn"] for c in changes if c["lsn"] is not None), default=None)
+    lsn = changes[0]["lsn"]
+    if len(changes) > 1:  # (max's way written out, as for ``at`` below)
+        lsn = None
+        for change in changes:
+            value = change["lsn"]
+            if value is not None and (lsn is None or value > lsn):
+                lsn = value
     # the commit time (a transaction's changes share it): the highest, so that the order they came in decides nothing
-    # (C loops over every change: a generator cost ~18 byte codes a message)
-    every = chain.from_iterable([cs for _, cs in nets])
-    at = max(filter(_KNOWN, map(dict.get, every, repeat("source_ts_ms"))), default=None)  # type: ignore[type-var]
+    # (max's way written out: a plain loop, no generator nor iterator objects)
+    at = None
+    for _, cs in nets:
+        for change in cs:
+            value = change.get("source_ts_ms")
+            if value is not None and (at is None or value > at):
+                at = value
     return {"tx_id": tx_id, "key": key, "changes": changes, "ops": ops, "tables": sorted(ops), "lsn": lsn,
             "ts_ms": nets[-1][1][-1].get("ts_ms"), "source_ts_ms": at, "snapshot": snapshot, "_key": key}
 
 
-_KNOWN = partial(is_not, None)

@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 # its source.snapshot is another value (merge_transactions' _change); "false", Debezium's, first
 # (a test of membership compares in order; none of these comparisons raises)
 STREAMING = ("false", None, False)
-_LSN, _INT = itemgetter("lsn"), {int}
+_LSN = itemgetter("lsn")
 
 
 @dataclass
@@ -52,12 +52,21 @@ class Loose:
     last_seen: Optional[datetime] = None
 
 
-def position(changes: List[dict]) -> Optional[Any]:
-    """The source position of changes: their highest numeric ``lsn``; None when none has one."""
-    try:  # the usual transaction: every change has an integer lsn; C loops
-        lsns = list(map(_LSN, changes))
-        if set(map(type, lsns)) == _INT:
-            return max(lsns)
+def position(changes: List[dict], lsns: Optional[Tuple[Any, ...]] = None) -> Optional[Any]:
+    """The source position of changes: their highest numeric ``lsn``; None when none has one
+    (``lsns``: their ``positions``, when already known)."""
+    best = None
+    try:  # the usual transaction: every change has an integer lsn
+        if lsns is None:
+            lsns = tuple(map(_LSN, changes))
+        for lsn in lsns:  # (a plain loop: no set built, no max call)
+            if type(lsn) is not int:
+                break
+            if best is None or lsn > best:
+                best = lsn
+        else:
+            if best is not None:
+                return best
     except (KeyError, TypeError):
         pass
     best = None
@@ -71,7 +80,10 @@ def position(changes: List[dict]) -> Optional[Any]:
 def positions(changes: List[dict]) -> Tuple[Any, ...]:
     """The ``lsn`` of each change (a released transaction's: its redeliveries come at them); a
     tuple, which the cyclic GC stops tracking, unlike a set kept with every transaction."""
-    return tuple([change.get("lsn") for change in changes])
+    try:  # the usual transaction: every change has an lsn; a C loop
+        return tuple(map(_LSN, changes))
+    except KeyError:
+        return tuple([change.get("lsn") for change in changes])
 
 
 def _order(unit: Loose) -> Tuple[int, Any, int]:

@@ -12,11 +12,24 @@ the first call after a restore or ``forget``."""
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import repeat
 from typing import Deque, Dict, Optional, Sequence, Tuple
 
+from engine.durations import HINT as DURATION_HINT
+from engine.durations import parse_duration
+from engine.errors import ConfigError
 from engine.operators.transaction_state import Transaction
+
+
+def idle_of(config: dict) -> Optional[timedelta]:
+    """The step's ``idle`` option: how long a transaction waits for its last changes."""
+    if "idle" not in config:
+        return None
+    try:
+        return parse_duration(config["idle"])
+    except ValueError as exc:
+        raise ConfigError(str(exc), ("idle",), hint=DURATION_HINT) from None
 
 
 def waits(transaction: Transaction) -> bool:
