@@ -287,8 +287,9 @@ class DomainPeer:
         counts = {ours[c["data_collection"]]: c["event_count"] for c in end["data_collections"]
                   if c["data_collection"] in ours}
         if counts or tx in self.open_txs:
+            if tx not in self.expected:  # a second END keeps the first one's place (as the engine's merge)
+                self.ended.append(tx)
             self.expected[tx] = counts
-            self.ended.append(tx)
 
     def released(self) -> list:
         """(key bytes or None, value bytes) of the transactions complete now, in commit order."""

@@ -223,3 +223,12 @@ def test_the_checked_peer_raises_for_nothing_it_is_given(txs, changes, counts, g
         peer.take_all("r.transaction", [_edited(end, announce)])
         peer.released()
     assert len(peer.dead) <= len(changes) + len(garbage) + tombstone + len(counts)
+
+
+def test_a_second_end_of_a_transaction_keeps_the_first_ones_place(txs):
+    """An END that comes twice (Hypothesis found it: the peer queued the transaction twice and
+    failed to release it the second time): one event, as the engine makes."""
+    tx = txs[0]
+    order = batches([tx[:-1], [tx[-1]], [tx[-1]]], 7)
+    events, dead, _ = _engine(order)
+    assert _peer(order, checked=True) == (events, dead, 0) and sum(events.values()) >= 1
