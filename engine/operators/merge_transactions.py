@@ -153,8 +153,7 @@ class TransactionMerger(KeyLogic):
         transaction = self.s.open.get(tx_id)  # (not setdefault: a Transaction built for nothing per END)
         if transaction is None:  # (changes END did not count: go now)
             transaction = self.s.open[tx_id] = Transaction(tx_id)
-        if transaction.expected is None and not transaction.unreadable_end:  # (_ended's, without its call)
-            self.s.ended.append(tx_id)
+        self._ended(transaction)
         transaction.expected = counts
         transaction.last_seen = now
         self._timer.seen(transaction)
