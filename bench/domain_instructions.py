@@ -14,7 +14,9 @@ reports a 512 MiB last level, in which nothing but a first touch misses).
 
 A side's work on the backlog is the difference between a run of two rounds and a run of
 one: the set-up (imports, the workload, the topology's validation, the first round's
-compilations) cancels out, and what is left is one warm round. Per round of this bench the
+compilations) cancels out, and what is left is one warm round. The engine's operators are compiled once, and
+each round starts with their memos of converted values forgotten (domain_replay.py's ``forget``):
+a warm round would otherwise find every value of the backlog remembered from the first. Per round of this bench the
 six runs go two at a time; each side comes first in turn. Hash seeds are fixed
 (``PYTHONHASHSEED=0``), so a round repeats the last one's counts to within a few hundred
 instructions per message: the spread printed shows it.

@@ -96,3 +96,27 @@ def test_a_peer_side_stops_after_its_own_step_and_refuses_the_engines(tmp_path):
                               "0", "--backlog", str(kept), "--until", "merge"], capture_output=True, text=True,
                              timeout=300)
     assert refused.returncode == 2 and "not a step of --side peer" in refused.stderr, refused.stderr
+
+
+def test_a_round_on_kept_operators_starts_with_the_values_of_the_last_one_forgotten(tmp_path):
+    """``--side engine`` keeps its operators from one round to the next: the debezium step's
+    memos of converted values must not carry a round's values into the next (the next round of
+    the same backlog would find them all), nor the module's memo of plain JSON texts."""
+    sys.path.insert(0, str(ROOT))
+    from bench.domain_latency import TABLES, workload
+    from bench.domain_replay import FLOW, batches, engine_run, forget, operators
+    from engine.operators.debezium_types import json_text
+
+    def memos(changes) -> list:
+        return [len(convert.memo_get.__self__) for entries in changes._cache.values() for _, convs in entries
+                for _, convert in convs if getattr(convert, "memo_get", None) is not None]
+
+    order = batches(workload(str(tmp_path / "tms"), TABLES[FLOW], 20, 1)[:60])
+    steps = operators()
+    first, _ = engine_run(order, steps)
+    assert memos(steps[0]) and sum(memos(steps[0])) > 0  # the workload's timestamps and decimals
+    json_text.plain_texts["{}"] = None
+    forget(steps[0])
+    assert sum(memos(steps[0])) == 0 and not json_text.plain_texts
+    second, _ = engine_run(order, steps)
+    assert sorted(second) == sorted(first) and sum(memos(steps[0])) > 0
