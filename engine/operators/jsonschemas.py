@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, Optional, Sequence, Tuple
 
 from engine.errors import ConfigError
 from engine.operators.dead import describe
@@ -46,7 +46,7 @@ _JSON_TO_ENGINE = {"integer": "int", "number": "float", "boolean": "bool", "stri
 
 
 @lru_cache(maxsize=64)
-def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[str, str], Optional[Accept]]:
+def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[str, str], Optional[Accept], Any]:
     found = find_schema_file(path)
     try:
         schema = _read_json(found)
@@ -74,7 +74,14 @@ def _load(path: str, roots: Tuple[str, ...] = ()) -> Tuple[Callable, View, Dict[
         raise ConfigError(f"schema file '{path}' is not a valid JSON Schema: {_reason(exc)}", ("schema",)) from None
     _linear_patterns(validate, schema)
     _probe(path, validate, schema)
-    return validate, compile_view(schema), _fields_of(schema), _accept(schema)
+    return validate, compile_view(schema), _fields_of(schema), _accept(schema), schema
+
+
+@lru_cache(maxsize=64)
+def _accept_knowing(path: str, roots: Tuple[str, ...],
+                    texts: FrozenSet[Tuple[str, FrozenSet[str]]]) -> Optional[Accept]:
+    """The quick yes of the schema at ``path`` for events known to hold ``texts`` (``compile_accept``)."""
+    return _accept(_load(path, roots)[4], dict(texts))
 
 
 _FORMAT_KEY = "_re_pattern"  # a format's entry in fastjsonschema's table: its name and this
@@ -116,14 +123,14 @@ def _linear_patterns(validate: Callable, schema: Any) -> None:
             pass
 
 
-def _accept(schema) -> Optional[Accept]:
+def _accept(schema, texts: Optional[Dict[str, FrozenSet[str]]] = None) -> Optional[Accept]:
     """The quick yes of ``schema`` (engine/operators/schema_accept.py), with the format
     expressions of the fastjsonschema code generator that compiled it."""
     import fastjsonschema
 
     generator = getattr(fastjsonschema, "_get_code_generator_class", None)
     formats = getattr(generator(schema), "FORMAT_REGEXS", None) if generator is not None else None
-    return compile_accept(schema, {**formats, **FORMATS}) if isinstance(formats, dict) else None
+    return compile_accept(schema, {**formats, **FORMATS}, texts) if isinstance(formats, dict) else None
 
 
 def is_email(text: str) -> bool:
@@ -267,13 +274,18 @@ def _fields_of(schema) -> Dict[str, str]:
 class EventSchema:
     """A compiled event schema and the fields it declares."""
 
-    def __init__(self, path: str, roots: Sequence[str] = ()) -> None:
+    def __init__(self, path: str, roots: Sequence[str] = (), texts: Optional[Dict[str, FrozenSet[str]]] = None) -> None:
         """``roots``: more directories ``$ref``s may read from (by default those of ``ref_roots``:
-        the directory of the topology being bound)."""
+        the directory of the topology being bound); ``texts``: top-level field -> every text it
+        can hold in the events checked here (a map's fields of string literals): ``accept``
+        does not look at those the schema surely accepts (schema_accept.compile_accept)."""
         from fastjsonschema import JsonSchemaValueException  # loaded by _load: a lookup
 
         self.path = path
-        self._validate, self._view, declared, self.accept = _load(path, tuple(roots) or _REF_ROOTS.get())
+        roots = tuple(roots) or _REF_ROOTS.get()
+        self._validate, self._view, declared, self.accept, _ = _load(path, roots)
+        if texts:
+            self.accept = _accept_knowing(path, roots, frozenset(texts.items()))
         self.fields: Fields = declared or None
         self._invalid = JsonSchemaValueException
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, FrozenSet, List, Optional
 
 from engine.errors import ConfigError
 from engine.expressions.object_tests import share_object_tests
+from engine.expressions.parser import parse
 from engine.expressions.reuse import reuse_reads
+from engine.expressions.syntax import Call, Literal, Node
 from engine.hints import did_you_mean
 from engine.operators.codegen import FirstTry, build_function
 from engine.operators.dead import one_by_one
@@ -98,7 +100,12 @@ class Map:
             self.literal = literal
             self._build_all = FirstTry(lambda: build_all(True), build_all(False))
         self.names = names
-        self.schema = EventSchema(config["schema"]) if config.get("schema") else None
+        fields = config.get("fields") or {}
+        nested = {name.split(".", 1)[0] for name in fields if "." in name}  # (a dotted field may replace one)
+        texts = {name: found for name, text in fields.items()
+                 if "." not in name and name != KEY_FIELD and name not in nested and isinstance(text, str)
+                 and (found := literal_texts(parse(text))) is not None}
+        self.schema = EventSchema(config["schema"], texts=texts) if config.get("schema") else None
         self.output_fields = self._fields(keep, rename, drop, computed, key is not None, input_fields)
 
     @staticmethod
@@ -156,6 +163,18 @@ class Map:
             oks, invalid = split_valid(self.step_id, self.schema, oks)
             deads += invalid
         return oks, deads
+
+
+def literal_texts(tree: Node) -> Optional[FrozenSet[str]]:
+    """Every value an expression of string literals and ``if``s choosing between them can give
+    (``if(ops.t == 'c', 'Created', 'Updated')``); None for any other expression. The schema
+    check of its field looks at it only when one of them is refused (engine/operators/jsonschemas.py)."""
+    if isinstance(tree, Literal):
+        return frozenset([tree.value]) if type(tree.value) is str else None
+    if isinstance(tree, Call) and tree.name == "if" and len(tree.args) == 3:
+        then, otherwise = literal_texts(tree.args[1]), literal_texts(tree.args[2])
+        return then | otherwise if then is not None and otherwise is not None else None
+    return None
 
 
 _FLAG = re.compile(r"_d[0-9]+")  # share_object_tests' name for a shared read's object test

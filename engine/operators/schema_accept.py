@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, FrozenSet, List, Optional
 
 Accept = Callable[[Any], bool]
 
@@ -51,20 +51,27 @@ class _Unsure(Exception):
     """A subschema this module does not generate: "not sure" wherever a value meets it."""
 
 
-def compile_accept(schema: Any, formats: Optional[Dict[str, Any]] = None) -> Optional[Accept]:
+def compile_accept(schema: Any, formats: Optional[Dict[str, Any]] = None,
+                   texts: Optional[Dict[str, FrozenSet[str]]] = None) -> Optional[Accept]:
     """``accept(event)`` for ``schema`` (as fastjsonschema compiled it, with its ``formats``:
     name -> regular expression, or a function of the text), or None when the schema's root is
-    outside the subset."""
+    outside the subset. ``texts``: top-level property -> every text it can hold, when the events
+    checked surely hold that property as one of them (a map's field of string literals): a
+    property whose schema accepts each of them is not looked at (``accepts_texts``); such an
+    ``accept`` is for those events only."""
     if not isinstance(schema, dict):
         return None
-    generator = _Generator(formats or {})
+    generator = _Generator(formats or {}, texts or {})
     try:
         root = generator.node({k: v for k, v in schema.items() if k not in _ROOT_ONLY})
     except _Unsure:
         return None
-    source = "\n".join(generator.lines) + "\n"
     names: Dict[str, Any] = {"_M": _MISSING, "_P": _PLAIN, "_D": datetime, "_U": timezone.utc, "_J": "".join,
-                             **generator.constants}
+                             **_BUILTINS, **generator.constants}
+    # every name a function reads is a parameter with its value as default: a local's read, not a global's
+    # or a builtin's (~200 instructions an event of 3 rows); ``accept`` is called with the event alone
+    defaults = ", ".join(f"{name}={name}" for name in names)
+    source = _HEADER.sub(rf"\g<0>, {defaults}", "\n".join(generator.lines)) + "\n"
     exec(compile(source, "<schema accept>", "exec"), names)  # noqa: S102 - code generated from the schema's keywords
     accept = names[root]
     accept.source = source  # type: ignore[attr-defined]  # to read in a test or a debugger
@@ -72,13 +79,16 @@ def compile_accept(schema: Any, formats: Optional[Dict[str, Any]] = None) -> Opt
 
 
 _MISSING = object()
+_BUILTINS = {f.__name__: f for f in (type, len, set, map, dict, list, str, int, float, bool)}
 _INLINE_DEPTH = 6  # objects and lists written out this deep in a function; deeper ones: a call
+_HEADER = re.compile(r"^def _n[0-9]+\(v(?=\):$)", re.MULTILINE)  # a generated function's header, up to ``v``
 _USES_TYPE = re.compile(r"\bu\b")  # a test reading ``u``, the value's type (names here: x, u, _K1, ...)
 
 
 class _Generator:
-    def __init__(self, formats: Dict[str, Any]) -> None:
+    def __init__(self, formats: Dict[str, Any], texts: Dict[str, FrozenSet[str]]) -> None:
         self.formats = formats
+        self.texts = texts  # the root's known properties (read by the first ``inside``: the root's)
         self.lines: List[str] = []
         self.count = 0
         self.constants: Dict[str, Any] = {}
@@ -135,8 +145,11 @@ class _Generator:
         except _Unsure:
             test, typed = "False", False
         condition = f"{v} is not _M and not {test}" if missing else f"not {test}"
-        typed = typed and _USES_TYPE.search(test) is not None  # (an enum's test needs no type)
-        return ([f"{indent}u = type({v})"] if typed else []) + [f"{indent}if {condition}:", f"{indent}    return False"]
+        uses = len(_USES_TYPE.findall(test)) if typed else 0  # (an enum's test needs no type)
+        if uses == 1:  # read once: ``type(x)`` in its place, no ``u`` stored and loaded
+            condition = _USES_TYPE.sub(f"type({v})", condition)
+        typing = [f"{indent}u = type({v})"] if uses > 1 else []
+        return typing + [f"{indent}if {condition}:", f"{indent}    return False"]
 
     @staticmethod
     def single(schema: Any) -> Optional[str]:
@@ -166,6 +179,7 @@ class _Generator:
                 {"enum", "const", "minLength", "maxLength"} & set(schema)
             if moment:  # an aware UTC datetime: JSON's text of it is always a date-time (as sinks write it)
                 kinds = ["moment" if k == "string" else k for k in kinds]
+            kinds = sorted(kinds, key=lambda k: k != "null")  # null first: a null value needs no type
             tests.append("(" + " or ".join(_TYPES[k].format(v=v, t=t) for k in kinds) + ")")
         if "enum" in schema or "const" in schema:
             members = schema["enum"] if "enum" in schema else [schema["const"]]
@@ -231,12 +245,15 @@ class _Generator:
         lines: List[str] = []
         x = f"x{depth}" if depth else "x"
         properties = schema.get("properties")
+        texts, self.texts = self.texts, {}
         if properties is not None:
             if not isinstance(properties, dict):
                 raise _Unsure
             required = set(schema.get("required") or ())
             checks: List[str] = []
             for key, sub in properties.items():
+                if key in texts and accepts_texts(sub, texts[key]):
+                    continue
                 checks.append(f"{x} = {v}[{key!r}]" if key in required else f"{x} = {v}.get({key!r}, _M)")
                 checks += self.check(sub, x, "", missing=key not in required, depth=depth)
             lines += self.block(schema, "dict", checks, t)
@@ -256,3 +273,17 @@ class _Generator:
         if self.guard(schema, t, kind, "") == "":
             return checks
         return [f"if {t} is {kind}:"] + ["    " + line for line in checks]
+
+
+def accepts_texts(schema: Any, texts: FrozenSet[str]) -> bool:
+    """Whether ``schema`` surely accepts each of ``texts`` (str, each its JSON text as it is):
+    it has no keyword but a type that allows a string, an enum or a const of them, and annotations."""
+    if not isinstance(schema, dict) or not set(schema) <= {"type", "enum", "const"} | _ANNOTATIONS or not texts:
+        return False
+    kinds = schema.get("type", "string")
+    if not (kinds == "string" or isinstance(kinds, list) and "string" in kinds):
+        return False
+    if "enum" in schema and not (isinstance(schema["enum"], list) and all(
+            any(type(member) is str and member == text for member in schema["enum"]) for text in texts)):
+        return False
+    return "const" not in schema or all(type(schema["const"]) is str and text == schema["const"] for text in texts)
