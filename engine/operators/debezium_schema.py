@@ -8,6 +8,7 @@ scale parameter``), and never anything else.
 
 from __future__ import annotations
 
+import binascii
 import re
 from typing import Callable, List, Optional, Tuple
 
@@ -17,14 +18,11 @@ from engine.operators.debezium_types import (
     LOGICAL,
     UUID,
     DecodeError,
-    bytes_text,
     check_scale,
     connect_float,
     decimal_bytes,
-    string_map,
-    uuid_array,
 )
-from engine.unavailable import UNAVAILABLE_ARRAYS
+from engine.unavailable import UNAVAILABLE, UNAVAILABLE_ARRAYS
 
 Converters = List[Tuple[str, Callable]]  # (column, converter of its non-null values)
 
@@ -82,9 +80,10 @@ def row_converters(fields, path: str) -> RowConverters:
         return NO_CONVERTERS
     if type(fields) is not list:
         raise DecodeError(f"{path}.fields is {_kind(fields)}, not a list")
-    pairs = []
+    pairs: list = []
+    shared: dict = {}  # (a row's columns of one type share its memo: created_at = updated_at in an insert)
     for name, field, where in _named_fields(fields, path):
-        convert = column_converter(field, where)
+        convert = column_converter(field, where, shared)
         if convert is not None:
             pairs.append((name, convert))
     return RowConverters(pairs) if pairs else NO_CONVERTERS
@@ -151,7 +150,7 @@ def _name(names: dict, index: int, convert) -> None:
         names[f"j{index}"], names["loads"] = convert.plain_texts, orjson.loads
     memo = getattr(convert, "memo_get", None)
     if memo is not None:
-        names[f"g{index}"], names[f"t{index}"] = memo, convert.memo_type
+        names[f"g{index}"], names[f"t{index}"], names[f"m{index}"] = memo, convert.memo_type, convert.memo_missed
 
 
 def _converted(convs: Converters, index: int, value: str, target: str, indent: str, then: str = "") -> List[str]:
@@ -168,7 +167,7 @@ def _converted(convs: Converters, index: int, value: str, target: str, indent: s
         branches = [(f"elif type({value}) is str and {value} in j{index}:", [f"{target} = loads({value})"]),
                     ("else:", [f"{target} = {call}"])]
     elif getattr(convert, "memo_type", None) is not None:
-        remembered = [f"x = g{index}({value})", f"{target} = {call} if x is None else x"]
+        remembered = [f"x = g{index}({value})", f"{target} = m{index}({value}) if x is None else x"]
         branches = [(f"elif type({value}) is t{index}:", remembered), ("else:", [f"{target} = {call}"])]
     else:
         branches = [("else:", [f"{target} = {call}"])]
@@ -191,16 +190,20 @@ def _named_fields(fields: list, path: str):
         yield name, field, where
 
 
-def column_converter(schema: dict, path: str) -> Optional[Callable]:
-    """The converter of one field schema's values, or None when values are kept as they are."""
+def column_converter(schema: dict, path: str, shared: Optional[dict] = None) -> Optional[Callable]:
+    """The converter of one field schema's values, or None when values are kept as they are;
+    ``shared``: the memoized converters already made for a row's other columns, by type."""
     name = schema.get("name")
     if name is not None and type(name) is not str:
         raise DecodeError(f"{path}.name is {_kind(name)}, not text")
     if name == DECIMAL:
-        return memoized(decimal_bytes(_decimal_scale(schema.get("parameters"), path)), str)
+        scale = _decimal_scale(schema.get("parameters"), path)
+        return _memoized(shared, scale, lambda: memoized(decimal_bytes(scale), str))
     if name in LOGICAL:
         convert = LOGICAL[name]
-        return memoized(convert, _USUAL.get(name)) if name in IMMUTABLE and convert is not None else convert
+        if name in IMMUTABLE and convert is not None:
+            return _memoized(shared, name, lambda: memoized(convert, _USUAL.get(name)))
+        return convert
     kind = schema.get("type")
     if kind == "float" or kind == "double":
         return connect_float
@@ -262,22 +265,43 @@ def memoized(convert: Callable, usual: Optional[type] = None) -> Callable:
     float); a value that fails is never remembered, so it fails again with the same error."""
     cache: dict = {}
     get = cache.get
+    direct = getattr(convert, "usual_convert", convert)  # (its converter of ``usual`` values, one call less)
 
     def remembered(value):
         kind = type(value)
         if (kind is str and len(value) <= _MEMO_TEXT) or kind is int:
             found = get(value)
             if found is None:
-                found = convert(value)
+                found = direct(value) if kind is usual else convert(value)
                 if len(cache) >= _MEMO:
                     cache.clear()
                 cache[value] = found
             return found
         return convert(value)
 
+    def missed(value):  # a value of the ``usual`` type the row code found in no memo
+        found = direct(value)
+        if usual is int or len(value) <= _MEMO_TEXT:
+            if len(cache) >= _MEMO:
+                cache.clear()
+            cache[value] = found
+        return found
+
     remembered.memo_get = get  # type: ignore[attr-defined]  # RowConverters' code looks values up itself
     remembered.memo_type = usual  # type: ignore[attr-defined]  # (of ``usual`` values only: None, none)
+    remembered.memo_missed = missed  # type: ignore[attr-defined]  # (and converts those it misses)
     return remembered
+
+
+def _memoized(shared: Optional[dict], key, make: Callable) -> Callable:
+    """``make()``, or the converter it made for another column of the row (``shared``, by
+    ``key``: a decimal's scale, a logical type's name): one memo for their values."""
+    if shared is None:
+        return make()
+    found = shared.get(key)
+    if found is None:
+        found = shared[key] = make()
+    return found
 
 
 def _decimal_scale(parameters, path: str) -> int:
@@ -298,3 +322,31 @@ def _kind(value) -> str:
         return "null"
     name = type(value).__name__
     return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+# --- placeholders of unchanged TOAST values that are not the text itself ------------------------
+# (Debezium's UnchangedToastedPlaceholder): each becomes the text, or [text], which the table sinks,
+# ``join`` and ``with_previous`` know (engine/unavailable.py); an hstore's json one is debezium_types'
+
+_BYTES_UNAVAILABLE = binascii.b2a_base64(UNAVAILABLE.encode(), newline=False).decode()
+# a uuid[]: the name-based UUID of the placeholder's bytes (java.util.UUID.nameUUIDFromBytes)
+_UUIDS_UNAVAILABLE = ["b68a35a7-17ad-35b3-af2a-ae46edb4545a"]
+
+
+def bytes_text(value):
+    """``bytes`` columns without a logical type (BYTEA, items of BYTEA[]): base64 text kept as
+    sent, but for the placeholder's bytes."""
+    return UNAVAILABLE if value == _BYTES_UNAVAILABLE else value
+
+
+def string_map(value):
+    """``map`` columns (HSTORE with ``hstore.handling.mode=map``): kept as sent, but for the
+    placeholder's map ``{placeholder: placeholder}``."""
+    if type(value) is dict and len(value) == 1 and value.get(UNAVAILABLE) == UNAVAILABLE:
+        return UNAVAILABLE
+    return value
+
+
+def uuid_array(value):
+    """``UUID[]`` columns: kept as sent, but for the placeholder's UUID."""
+    return [UNAVAILABLE] if value == _UUIDS_UNAVAILABLE else value

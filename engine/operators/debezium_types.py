@@ -12,7 +12,6 @@ from __future__ import annotations
 import binascii
 import decimal
 import math
-import re
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Callable, Dict, Optional
@@ -49,21 +48,29 @@ class DecodeError(ValueError):
 
 # --- decimals -------------------------------------------------------------------------------
 
-# the last character before padding carries no stray bits (A, Q, g, w before '=='; ... before '=')
-_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?")
+_a2b, _b2a, _from_bytes = binascii.a2b_base64, binascii.b2a_base64, int.from_bytes
+
 
 def _unscaled(value) -> int:
     if type(value) is not str:
         raise ValueError(f"expected base64 text, got {type(value).__name__}")
+    return _unscaled_text(value)
+
+
+def _unscaled_text(value: str) -> int:
     if len(value) > MAX_UNSCALED_BYTES * 4 // 3 + 4:
         raise ValueError(f"more than {MAX_UNSCALED_BYTES} bytes")
-    # canonical base64, as Debezium writes it (a2b_base64's strict_mode is 3.11+, and looser)
-    if _BASE64.fullmatch(value) is None:
+    # canonical base64, as Debezium writes it: the text its bytes encode to (a2b_base64 skips other characters
+    # and takes stray bits in the last one before padding; its strict_mode, 3.11+, takes those bits too)
+    try:
+        raw = _a2b(value)
+    except ValueError:  # (binascii.Error: bad padding; non-ASCII text)
+        raise ValueError("not base64 text") from None
+    if _b2a(raw, newline=False) != value.encode():  # (ASCII: a2b_base64 took it)
         raise ValueError("not base64 text")
-    raw = binascii.a2b_base64(value)
     if not raw:
         raise ValueError("empty bytes")
-    return int.from_bytes(raw, "big", signed=True)
+    return _from_bytes(raw, "big", signed=True)
 
 
 def check_scale(scale) -> int:
@@ -76,8 +83,8 @@ def check_scale(scale) -> int:
 
 def _scaled(unscaled: int, scale: int) -> Decimal:
     """``unscaled * 10**-scale``, exact whatever the number of digits (no context rounding)."""
-    if unscaled.bit_length() <= _SHORT_BITS:
-        return Decimal(f"{unscaled}E{-scale}")
+    if unscaled.bit_length() <= _SHORT_BITS:  # (Decimal of an int is exact, and scaleb in _EXACT)
+        return Decimal(unscaled).scaleb(-scale, _EXACT)
     return _EXACT.scaleb(_big_decimal(unscaled), -scale)
 
 
@@ -131,13 +138,22 @@ def decimal_bytes(scale: int) -> Callable:
     """``org.apache.kafka.connect.data.Decimal``: base64 of the big-endian two's-complement
     unscaled integer; the scale is the schema parameter."""
 
+    minus = -scale
+
     def decode_decimal(value):
         if type(value) is str:
-            return _scaled(_unscaled(value), scale)
+            return decode_text(value)
         if type(value) is Decimal:
             return value
         return _number_decimal(value, scale)
 
+    def decode_text(value: str) -> Decimal:  # (_scaled's code, one call less)
+        unscaled = _unscaled_text(value)
+        if unscaled.bit_length() <= _SHORT_BITS:
+            return Decimal(unscaled).scaleb(minus, _EXACT)
+        return _scaled(unscaled, scale)
+
+    decode_decimal.usual_convert = decode_text  # type: ignore[attr-defined]  # (memoized: text, its usual values)
     return decode_decimal
 
 
@@ -194,7 +210,9 @@ def epoch(unit_per_second: int, infinities: bool) -> Callable:
     def decode_timestamp(value):
         if isinstance(value, datetime):
             return value
-        number = _integer(value)
+        return decode_number(_integer(value))
+
+    def decode_number(number: int):  # (memoized: integers, its usual values)
         if infinities:
             infinite = infinite_of(number)
             if infinite is not None:
@@ -204,10 +222,11 @@ def epoch(unit_per_second: int, infinities: bool) -> Callable:
         else:  # nanoseconds: Python keeps microseconds (truncated toward the past)
             micros = number // (unit_per_second // 1_000_000)
         try:
-            return _EPOCH + timedelta(microseconds=micros)
+            return _EPOCH + timedelta(0, 0, micros)  # (microseconds: positional, no keyword parsed)
         except OverflowError:
             raise _out_of_range() from None
 
+    decode_timestamp.usual_convert = decode_number  # type: ignore[attr-defined]
     return decode_timestamp
 
 
@@ -235,12 +254,19 @@ def zoned_timestamp(value):
         return value
     if type(value) is not str:
         raise ValueError(f"expected ISO-8601 text, got {type(value).__name__}")
+    return _zoned_text(value)
+
+
+def _zoned_text(value: str) -> datetime:  # (memoized: text, its usual values)
     try:
         return parse_timestamp(value)  # also 'infinity' / '-infinity' (INFINITY, MINUS_INFINITY)
     except ValueError:
         if value == _JDBC_MINUS_INFINITY:
             return MINUS_INFINITY
         raise
+
+
+zoned_timestamp.usual_convert = _zoned_text  # type: ignore[attr-defined]
 
 
 # '-infinity' in a timestamptz[]: pgjdbc's java.sql.Timestamp of it as Debezium writes it (an overflow of
@@ -324,33 +350,8 @@ def json_text(value):
 json_text.plain_texts = _PLAIN_JSON  # type: ignore[attr-defined]  # the row code parses these itself (orjson.loads)
 
 
-# --- placeholders of unchanged TOAST values that are not the text itself ------------------------
-# (Debezium's UnchangedToastedPlaceholder): each becomes the text, or [text], which the table sinks,
-# ``join`` and ``with_previous`` know (engine/unavailable.py); an hstore's json placeholder is above
-
-_HSTORE_UNAVAILABLE = '{"%s":"%s"}' % (UNAVAILABLE, UNAVAILABLE)  # hstore.handling.mode=json
-_BYTES_UNAVAILABLE = binascii.b2a_base64(UNAVAILABLE.encode(), newline=False).decode()
-# a uuid[]: the name-based UUID of the placeholder's bytes (java.util.UUID.nameUUIDFromBytes)
-_UUIDS_UNAVAILABLE = ["b68a35a7-17ad-35b3-af2a-ae46edb4545a"]
-
-
-def bytes_text(value):
-    """``bytes`` columns without a logical type (BYTEA, items of BYTEA[]): base64 text kept as
-    sent, but for the placeholder's bytes."""
-    return UNAVAILABLE if value == _BYTES_UNAVAILABLE else value
-
-
-def string_map(value):
-    """``map`` columns (HSTORE with ``hstore.handling.mode=map``): kept as sent, but for the
-    placeholder's map ``{placeholder: placeholder}``."""
-    if type(value) is dict and len(value) == 1 and value.get(UNAVAILABLE) == UNAVAILABLE:
-        return UNAVAILABLE
-    return value
-
-
-def uuid_array(value):
-    """``UUID[]`` columns: kept as sent, but for the placeholder's UUID."""
-    return [UNAVAILABLE] if value == _UUIDS_UNAVAILABLE else value
+_HSTORE_UNAVAILABLE = '{"%s":"%s"}' % (UNAVAILABLE, UNAVAILABLE)  # hstore.handling.mode=json (the other
+# placeholders of unchanged TOAST values: debezium_schema)
 
 
 def _remember_if_plain(text: str, found) -> None:
