@@ -81,7 +81,8 @@ def row_converters(fields, path: str) -> RowConverters:
     if type(fields) is not list:
         raise DecodeError(f"{path}.fields is {_kind(fields)}, not a list")
     pairs: list = []
-    shared: dict = {}  # (a row's columns of one type share its memo: created_at = updated_at in an insert)
+    shared = _SHARED  # (columns of one type share its memo: created_at = updated_at in an insert, a row's
+    # updated_at in the other tables its transaction changed)
     for name, field, where in _named_fields(fields, path):
         convert = column_converter(field, where, shared)
         if convert is not None:
@@ -176,6 +177,7 @@ def _converted(convs: Converters, index: int, value: str, target: str, indent: s
 
 
 NO_CONVERTERS = RowConverters()  # a row without columns to convert
+_SHARED: dict = {}  # the memoized converters made, by type (a logical type's name, a decimal's scale)
 
 
 def _named_fields(fields: list, path: str):

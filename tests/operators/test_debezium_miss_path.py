@@ -159,3 +159,24 @@ def test_a_rows_columns_of_one_type_share_a_memo_and_scales_do_not():
     out = convs.in_place({"a": "AOg=", "b": "AOg=", "c": "AOg=", "z": "2024-03-04T05:02:04Z",
                           "y": "2024-03-04T05:02:04Z"})
     assert str(out["a"]) == "2.32" and str(out["b"]) == "0.232" and out["c"] is out["a"] and out["y"] is out["z"]
+
+
+def test_the_rows_of_other_tables_share_a_types_memo_and_scales_do_not():
+    # (a transaction's updated_at in each table it changed: converted once for them all)
+    orders, stops = _row({"d": _DECIMAL2, "updated_at": _ZONED}), _row({"weight": _DECIMAL3, "changed": _ZONED,
+                                                                         "price": _DECIMAL2})
+    assert orders is not stops
+    memos = {key: convert.memo_get.__self__ for convs in (orders, stops) for key, convert in convs}
+    assert memos["updated_at"] is memos["changed"] and memos["d"] is memos["price"]
+    assert memos["d"] is not memos["weight"] and memos["d"] is not memos["updated_at"]
+    first = orders.in_place({"d": "AOk=", "updated_at": "2024-03-04T05:02:06.5+01:00"})
+    second = stops.in_place({"weight": "AOk=", "changed": "2024-03-04T05:02:06.5+01:00", "price": "AOk="})
+    assert first == {"d": Decimal("2.33"), "updated_at": datetime(2024, 3, 4, 4, 2, 6, 500000, tzinfo=timezone.utc)}
+    assert second["changed"] is first["updated_at"] and second["price"] is first["d"]
+    assert second["weight"] == Decimal("0.233") and str(second["weight"]) == "0.233"
+    bad = {"d": "AOk", "updated_at": "2024-03-04T05:02:06Z"}  # (not canonical base64: fails, nothing remembered)
+    with pytest.raises(ValueError):
+        stops.in_place({"weight": "AOk", "changed": "2024-03-04T05:02:06Z", "price": "AOk"})
+    assert memos["d"].get("AOk") is None and memos["weight"].get("AOk") is None
+    with pytest.raises(ValueError):
+        orders.in_place(dict(bad))
