@@ -21,9 +21,11 @@ six runs go two at a time; each side comes first in turn. Hash seeds are fixed
 (``PYTHONHASHSEED=0``), so a round repeats the last one's counts to within a few hundred
 instructions per message: the spread printed shows it.
 
-Prints per round each side's instructions (Ir), first-level data misses (D1) and last-level
-misses (LL) per message, then for each peer ``ratio engine/peer instructions per message``
-(``engine/checked peer``) and the same for LL misses: median [min..max]. Needs ``valgrind`` on
+Prints per round each side's instructions (Ir), first-level data misses (D1), last-level
+misses (LL) and mispredicted branches (Bm: conditional and indirect, by cachegrind's simple
+predictor, not the CPU's) per message, then for each peer ``ratio engine/peer branch
+mispredictions per message``, ``... instructions per message`` (``engine/checked peer``) and
+the same for LL misses: median [min..max]. Needs ``valgrind`` on
 the PATH (exit 2 without it).
 ``--steps`` then splits each side's count by step (the engine's decode, debezium, merge, map,
 encode; a peer's read, take, events, dumps: domain_replay.py's ``STEPS`` and ``PEER_STEPS``),
@@ -53,15 +55,16 @@ from bench.kafka_throughput import spread  # noqa: E402
 
 REPLAY = os.path.join(ROOT, "bench", "domain_replay.py")
 CACHES = ("--I1=32768,8,64", "--D1=49152,12,64", "--LL=8388608,16,64")  # size, ways, line
-EVENTS = ("Ir", "D1mr", "D1mw", "DLmr", "DLmw")  # cachegrind's names of what is read here
+EVENTS = ("Ir", "D1mr", "D1mw", "DLmr", "DLmw", "Bcm", "Bim")  # cachegrind's names of what is read here
 
 
 def counted(side: str, rounds: int, args, tmp: str, until: Optional[str] = None) -> Dict[str, int]:
     """cachegrind's totals for a run of ``side`` over ``rounds`` rounds (its steps up to ``until``;
     None: all)."""
     out = os.path.join(tmp, f"{side}-{until}-{rounds}.out")
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", *CACHES, f"--cachegrind-out-file={out}",
-               sys.executable, REPLAY, "--side", side, "--rounds", str(rounds), "--backlog", args.backlog,
+    command = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes", *CACHES,
+               f"--cachegrind-out-file={out}", sys.executable, REPLAY, "--side", side, "--rounds", str(rounds),
+               "--backlog", args.backlog,
                *(["--until", until] if until is not None else [])]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -86,7 +89,7 @@ def per_message(two: Dict[str, int], one: Dict[str, int], messages: int) -> Dict
     """One warm round's counts per message: the run of two rounds less the run of one."""
     delta = {name: two[name] - one[name] for name in EVENTS}
     return {"Ir": delta["Ir"] / messages, "D1": (delta["D1mr"] + delta["D1mw"]) / messages,
-            "LL": (delta["DLmr"] + delta["DLmw"]) / messages}
+            "LL": (delta["DLmr"] + delta["DLmw"]) / messages, "Bm": (delta["Bcm"] + delta["Bim"]) / messages}
 
 
 def messages_of(args) -> int:
@@ -124,19 +127,20 @@ def main() -> None:
 def rounds(args, messages: int, tmp: str) -> None:
     print(f"backlog: {args.transactions} transactions, {messages} technical messages, batches of "
           f"{args.batch_size}; per message, one warm round (cachegrind)", flush=True)
-    ratios: Dict[str, Dict[str, list]] = {peer: {"Ir": [], "LL": []} for peer in PEERS}
+    ratios: Dict[str, Dict[str, list]] = {peer: {"Ir": [], "LL": [], "Bm": []} for peer in PEERS}
     with ThreadPoolExecutor(2) as pool:
         for round_no in range(1, args.rounds + 1):
             sides = SIDES[round_no % 3:] + SIDES[:round_no % 3]  # interleaved: each side first in turn
             runs = {(side, n): pool.submit(counted, side, n, args, tmp) for side in sides for n in (1, 2)}
             figures = {side: per_message(runs[side, 2].result(), runs[side, 1].result(), messages) for side in SIDES}
             for peer in PEERS:
-                for name in ("Ir", "LL"):
+                for name in ("Ir", "LL", "Bm"):
                     ratios[peer][name].append(figures["engine"][name] / figures[peer][name])
-            shown = "   ".join(f"{side}: Ir {f['Ir']:,.0f}  D1 {f['D1']:,.1f}  LL {f['LL']:,.2f}"
+            shown = "   ".join(f"{side}: Ir {f['Ir']:,.0f}  D1 {f['D1']:,.1f}  LL {f['LL']:,.2f}  Bm {f['Bm']:,.0f}"
                                for side, f in figures.items())
             print(f"round {round_no}: {shown}", flush=True)
     for peer in PEERS:
+        print(f"ratio engine/{PEER_NAMES[peer]} branch mispredictions per message: {spread(ratios[peer]['Bm'])}")
         print(f"ratio engine/{PEER_NAMES[peer]} instructions per message: {spread(ratios[peer]['Ir'])}")
         print(f"ratio engine/{PEER_NAMES[peer]} LL misses per message: {spread(ratios[peer]['LL'])}")
 

@@ -46,14 +46,14 @@ def test_the_instruction_bench_reads_a_warm_round_as_two_rounds_less_one(tmp_pat
     def written(name: str, counts: list) -> dict:
         path = tmp_path / name
         path.write_text("desc: I1 cache: 32768 B, 64 B, 8-way associative\ncmd: python\n"
-                        "events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw \nfl=x.c\nfn=f\n1 2 0 0 0 0 0 0 0 0\n"
+                        "events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw Bc Bcm Bi Bim\nfl=x.c\nfn=f\n1 2 0 0 0 0 0 0 0 0 0 0 0 0\n"
                         f"summary: {' '.join(map(str, counts))}\n")
         return totals(str(path))
 
-    one = written("one.out", [1000, 5, 1, 400, 40, 4, 200, 20, 2])
-    two = written("two.out", [1600, 6, 1, 700, 70, 7, 330, 32, 5])
-    assert one["Ir"] == 1000 and two["DLmw"] == 5
-    assert per_message(two, one, 3) == {"Ir": 200.0, "D1": 14.0, "LL": 2.0}
+    one = written("one.out", [1000, 5, 1, 400, 40, 4, 200, 20, 2, 300, 30, 10, 3])
+    two = written("two.out", [1600, 6, 1, 700, 70, 7, 330, 32, 5, 500, 51, 20, 6])
+    assert one["Ir"] == 1000 and two["DLmw"] == 5 and two["Bim"] == 6
+    assert per_message(two, one, 3) == {"Ir": 200.0, "D1": 14.0, "LL": 2.0, "Bm": 8.0}
 
 
 def test_a_kept_backlog_says_what_it_holds_whatever_the_later_arguments(tmp_path):
