@@ -81,10 +81,8 @@ def row_converters(fields, path: str) -> RowConverters:
     if type(fields) is not list:
         raise DecodeError(f"{path}.fields is {_kind(fields)}, not a list")
     pairs: list = []
-    shared = _SHARED  # (columns of one type share its memo: created_at = updated_at in an insert, a row's
-    # updated_at in the other tables its transaction changed)
     for name, field, where in _named_fields(fields, path):
-        convert = column_converter(field, where, shared)
+        convert = column_converter(field, where)
         if convert is not None:
             pairs.append((name, convert))
     return RowConverters(pairs) if pairs else NO_CONVERTERS
@@ -177,7 +175,7 @@ def _converted(convs: Converters, index: int, value: str, target: str, indent: s
 
 
 NO_CONVERTERS = RowConverters()  # a row without columns to convert
-_SHARED: dict = {}  # the memoized converters made, by type (a logical type's name, a decimal's scale)
+_SHARED: dict = {}  # the memoized converters made, by type (_memoized)
 
 
 def _named_fields(fields: list, path: str):
@@ -192,19 +190,18 @@ def _named_fields(fields: list, path: str):
         yield name, field, where
 
 
-def column_converter(schema: dict, path: str, shared: Optional[dict] = None) -> Optional[Callable]:
-    """The converter of one field schema's values, or None when values are kept as they are;
-    ``shared``: the memoized converters already made for a row's other columns, by type."""
+def column_converter(schema: dict, path: str) -> Optional[Callable]:
+    """The converter of one field schema's values, or None when values are kept as they are."""
     name = schema.get("name")
     if name is not None and type(name) is not str:
         raise DecodeError(f"{path}.name is {_kind(name)}, not text")
     if name == DECIMAL:
         scale = _decimal_scale(schema.get("parameters"), path)
-        return _memoized(shared, scale, lambda: memoized(decimal_bytes(scale), str))
+        return _memoized(scale, lambda: memoized(decimal_bytes(scale), str))
     if name in LOGICAL:
         convert = LOGICAL[name]
         if name in IMMUTABLE and convert is not None:
-            return _memoized(shared, name, lambda: memoized(convert, _USUAL.get(name)))
+            return _memoized(name, lambda: memoized(convert, _USUAL.get(name)))
         return convert
     kind = schema.get("type")
     if kind == "float" or kind == "double":
@@ -295,14 +292,14 @@ def memoized(convert: Callable, usual: Optional[type] = None) -> Callable:
     return remembered
 
 
-def _memoized(shared: Optional[dict], key, make: Callable) -> Callable:
-    """``make()``, or the converter it made for another column of the row (``shared``, by
-    ``key``: a decimal's scale, a logical type's name): one memo for their values."""
-    if shared is None:
-        return make()
-    found = shared.get(key)
+def _memoized(key, make: Callable) -> Callable:
+    """The process's memoized converter of a type (``key``: a logical type's name, a decimal's
+    scale), made by ``make()`` at its first column: every column of that type, in any row schema,
+    shares its memo (an insert's created_at = updated_at, a transaction's updated_at in each table
+    it changed). Converters are pure and their results immutable."""
+    found = _SHARED.get(key)
     if found is None:
-        found = shared[key] = make()
+        found = _SHARED[key] = make()
     return found
 
 

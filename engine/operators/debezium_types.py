@@ -138,8 +138,6 @@ def decimal_bytes(scale: int) -> Callable:
     """``org.apache.kafka.connect.data.Decimal``: base64 of the big-endian two's-complement
     unscaled integer; the scale is the schema parameter."""
 
-    minus = -scale
-
     def decode_decimal(value):
         if type(value) is str:
             return decode_text(value)
@@ -147,11 +145,8 @@ def decimal_bytes(scale: int) -> Callable:
             return value
         return _number_decimal(value, scale)
 
-    def decode_text(value: str) -> Decimal:  # (_scaled's code, one call less)
-        unscaled = _unscaled_text(value)
-        if unscaled.bit_length() <= _SHORT_BITS:
-            return Decimal(unscaled).scaleb(minus, _EXACT)
-        return _scaled(unscaled, scale)
+    def decode_text(value: str) -> Decimal:
+        return _scaled(_unscaled_text(value), scale)
 
     decode_decimal.usual_convert = decode_text  # type: ignore[attr-defined]  # (memoized: text, its usual values)
     return decode_decimal
