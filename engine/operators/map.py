@@ -100,12 +100,8 @@ class Map:
             self.literal = literal
             self._build_all = FirstTry(lambda: build_all(True), build_all(False))
         self.names = names
-        fields = config.get("fields") or {}
-        nested = {name.split(".", 1)[0] for name in fields if "." in name}  # (a dotted field may replace one)
-        texts = {name: found for name, text in fields.items()
-                 if "." not in name and name != KEY_FIELD and name not in nested and isinstance(text, str)
-                 and (found := literal_texts(parse(text))) is not None}
-        self.schema = EventSchema(config["schema"], texts=texts) if config.get("schema") else None
+        self.schema = EventSchema(config["schema"], texts=_known_texts(config.get("fields") or {})) \
+            if config.get("schema") else None
         self.output_fields = self._fields(keep, rename, drop, computed, key is not None, input_fields)
 
     @staticmethod
@@ -163,6 +159,15 @@ class Map:
             oks, invalid = split_valid(self.step_id, self.schema, oks)
             deads += invalid
         return oks, deads
+
+
+def _known_texts(fields: dict) -> Dict[str, FrozenSet[str]]:
+    """Top-level field -> every text it can hold, for the fields ``literal_texts`` proves (not the
+    key, nor a field a dotted one writes into: ``type.sub`` replaces ``type``'s text)."""
+    nested = {name.split(".", 1)[0] for name in fields if "." in name}
+    return {name: found for name, text in fields.items()
+            if "." not in name and name != KEY_FIELD and name not in nested and isinstance(text, str)
+            and (found := literal_texts(parse(text))) is not None}
 
 
 def literal_texts(tree: Node) -> Optional[FrozenSet[str]]:
