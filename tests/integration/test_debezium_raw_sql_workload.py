@@ -126,6 +126,21 @@ def _deploy(tmp_path, *topologies):
                      f"topologies/velocity/{topology}.yaml"]) == 0, topology
 
 
+def _streaming_offsets_committed(state):
+    """Wait until the worker has committed a streaming position (Connect flushes every 5 s): a
+    crash before that restarts it with no offsets, which is a new initial snapshot (snapshot.mode
+    initial), not the redelivery this module crashes it for. The file is Java-serialized; the
+    offset inside it is JSON text, and a streaming one names ``lsn_proc``."""
+    path, deadline = os.path.join(state, "offsets.dat"), time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path, "rb") as offsets:
+                if b"lsn_proc" in offsets.read():
+                    return
+        time.sleep(0.2)
+    raise AssertionError(f"Debezium committed no streaming offset in 30 s ({path})")
+
+
 def _crash_and_restart_debezium(state, args):
     """kill -9 the Kafka Connect worker this module started (its process group), then start it again."""
     with open(os.path.join(state, "debezium.json")) as info:
@@ -181,6 +196,7 @@ def test_raw_sql_workload_gives_one_domain_event_per_transaction_and_order(
                         "VF_OUT": str(tmp_path / "out"), "VF_DOMAIN_PREFIX": prefix}.items():
         monkeypatch.setenv(name, value)
     _deploy(tmp_path, "transport_order_domain")  # the flow stops here, and resumes below
+    _streaming_offsets_committed(state)
 
     # more transactions, then the worker dies before committing its offsets (every 5 s): restarted, it
     # sends them again (tests/operators/test_merge_moves_redeliveries.py makes sure of that case)
