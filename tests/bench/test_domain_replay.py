@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_replay_finds_the_engine_and_the_peer_making_the_same_domain_events():
+@pytest.mark.parametrize("mode", [[], ["--fresh"]], ids=["kept operators", "fresh operators"])
+def test_the_replay_finds_the_engine_and_the_peer_making_the_same_domain_events(mode):
     run = subprocess.run([sys.executable, str(ROOT / "bench" / "domain_replay.py"), "--transactions", "300",
-                          "--rounds", "2", "--batch-size", "7"], capture_output=True, text=True, timeout=300)
+                          "--rounds", "2", "--batch-size", "7", *mode], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     rounds = [line for line in run.stdout.splitlines() if line.startswith("round ")]
     assert len(rounds) == 2 and all("equal domain events" in line and " checked " in line for line in rounds), \
