@@ -123,3 +123,12 @@ def test_a_round_on_kept_operators_starts_with_the_values_of_the_last_one_forgot
     assert sum(memos(steps[0])) == 0 and not json_text.plain_texts
     second, _ = engine_run(order, steps)
     assert sorted(second) == sorted(first) and sum(memos(steps[0])) > 0
+
+
+def test_the_instruction_bench_refuses_a_last_level_it_cannot_give_cachegrind():
+    """``--ll SIZE,WAYS`` (a core's 1 MiB second level: ``1048576,8``) goes to cachegrind's
+    ``--LL`` with the line size; anything else is refused before any run, exit 2."""
+    for wrong in ("1MiB", "1048576", "1048576,8,64", "0,8"):
+        run = subprocess.run([sys.executable, str(ROOT / "bench" / "domain_instructions.py"), "--ll", wrong],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2 and f"--ll {wrong}: SIZE,WAYS" in run.stderr, (wrong, run.stderr)
