@@ -40,6 +40,7 @@ _EPOCH_DATE = date(1970, 1, 1)
 # write as "infinity" / "-infinity" and DuckDB stores as infinity).
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 _SHORT_BITS = 12_000  # up to ~3,600 digits an integer goes to Decimal through its text
+_scaleb = _EXACT.scaleb
 
 
 class DecodeError(ValueError):
@@ -81,10 +82,11 @@ def check_scale(scale) -> int:
     return scale
 
 
-def _scaled(unscaled: int, scale: int) -> Decimal:
-    """``unscaled * 10**-scale``, exact whatever the number of digits (no context rounding)."""
-    if unscaled.bit_length() <= _SHORT_BITS:  # (Decimal of an int is exact, and scaleb in _EXACT)
-        return Decimal(unscaled).scaleb(-scale, _EXACT)
+def _scaled(unscaled: int, scale: int, shift: Optional[Decimal] = None) -> Decimal:
+    """``unscaled * 10**-scale``, exact whatever the number of digits (no context rounding);
+    ``shift``: ``Decimal(-scale)``, when the caller has it made (no Decimal made of the int)."""
+    if unscaled.bit_length() <= _SHORT_BITS:  # (a context takes an int operand exactly; scaleb in _EXACT)
+        return _scaleb(unscaled, Decimal(-scale) if shift is None else shift)
     return _EXACT.scaleb(_big_decimal(unscaled), -scale)
 
 
@@ -145,8 +147,10 @@ def decimal_bytes(scale: int) -> Callable:
             return value
         return _number_decimal(value, scale)
 
+    shift = Decimal(-scale)
+
     def decode_text(value: str) -> Decimal:
-        return _scaled(_unscaled_text(value), scale)
+        return _scaled(_unscaled_text(value), scale, shift)
 
     decode_decimal.usual_convert = decode_text  # type: ignore[attr-defined]  # (memoized: text, its usual values)
     return decode_decimal

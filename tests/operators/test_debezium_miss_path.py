@@ -90,8 +90,9 @@ def test_too_long_and_not_text_are_refused_as_before():
 @example(0, -3)
 @example(-1, 0)
 def test_scaled_is_the_decimal_of_its_text(unscaled, scale):
-    new, old = _scaled(unscaled, scale), Decimal(f"{unscaled}E{-scale}")
-    assert new.as_tuple() == old.as_tuple() and str(new) == str(old)
+    old = Decimal(f"{unscaled}E{-scale}")
+    for new in (_scaled(unscaled, scale), _scaled(unscaled, scale, Decimal(-scale))):  # (the shift made by a caller)
+        assert new.as_tuple() == old.as_tuple() and str(new) == str(old)
 
 
 @pytest.mark.parametrize("name", ["io.debezium.time.Timestamp", "io.debezium.time.MicroTimestamp",
