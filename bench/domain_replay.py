@@ -27,12 +27,13 @@ The engine's operators are made once and each side runs one round untimed first,
 the operators' first use (the code they generate when they first meet a row schema, a key,
 a schema check: ~205 million instructions, paid once per process) nor the heap's growth (a
 side's first round in a process is ~15% slower than its later ones: 3,000 transactions, 8
-rounds alone, engine 20.3 us a message then 17.2-18.6, checked peer 16.7 then 14.6-16.3). Each engine round starts with its
-memos of converted values forgotten (``forget``), as a stream's values are mostly new.
-``--fresh``: the engine's operators made anew for each round, with no round untimed first (the
-figures before 2026-12-05 02:55). Every round checks that both made the same domain events
-(bench/domain_cpu.py's ``canonical``). Prints per round the CPU per message of each and the
-engine's per-step split, then ``ratio engine/peer CPU per message``: median [min..max].
+rounds alone, engine 20.3 us a message then 17.2-18.6, checked peer 16.7 then 14.6-16.3).
+Each engine round starts with its memos of converted values forgotten (``forget``), as a
+stream's values are mostly new. ``--fresh``: the engine's operators made anew for each round,
+with no round untimed first (the measure of the figures before a6ca0b3, 2026-12-05). Every
+round checks that both made the same domain events (bench/domain_cpu.py's ``canonical``).
+Prints per round the CPU per message of each and the engine's per-step split, then ``ratio
+engine/peer CPU per message``: median [min..max].
 """
 
 from __future__ import annotations
