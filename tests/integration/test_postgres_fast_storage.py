@@ -95,11 +95,16 @@ def test_a_flow_killed_mid_run_and_resumed_equals_a_crash_free_run(postgres_dsn,
 
     killed, recovery, rng = _schema(), tmp_path / "recovery", random.Random(20)
     kills = 0
-    while kills < 5:  # each start resumes from the last snapshot (-s 1) and is killed within 35% of a whole run
+    while kills < 5:
+        # each start resumes from the last snapshot (-s 1) and is killed at a random moment once it has
+        # written rows beyond what the starts before it wrote (a time alone let a start that ran faster than
+        # the timed run finish the input after two kills, CI 2026-12-05)
+        written = _count(postgres_dsn, killed, "item")
         proc = _run(flow, postgres_dsn, killed, "-r", str(recovery), "-s", "1")
-        deadline = time.monotonic() + max(0.8, rng.uniform(0.15, 0.35) * whole)
-        while time.monotonic() < deadline and proc.poll() is None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and _count(postgres_dsn, killed, "item") <= written:
             time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.1) * whole)
         if proc.poll() is not None:
             assert proc.returncode == 0, proc.communicate()[1][-3000:]
             break
