@@ -176,6 +176,13 @@ def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1
     return values, spent
 
 
+def kept_operators(until: str):
+    """``engine_run`` on the topology's operators made once, now: a round is the operators'
+    work, not their making (each round still forgets their memos)."""
+    steps = operators()
+    return lambda order: engine_run(order, steps, until)
+
+
 def peer_run(order: list, checked: bool = False, until: str = PEER_STEPS[-1]) -> tuple:
     """(encoded values, CPU seconds) of bench/domain_peer.py's peer (``checked``: its
     ``CheckedPeer``, bench/domain_peer_checked.py) over ``order``; ``until``: the last of
@@ -268,9 +275,8 @@ def main() -> None:
         parser.error(f"--until {args.until} is not a step of --side {args.side}")
     if args.side != "both":
         run, thresholds = runs[args.side]
-        if args.side == "engine":  # compiled once: a round is the operators' work, not their making
-            steps = operators()
-            run = lambda order: engine_run(order, steps, args.until or STEPS[-1])  # noqa: E731
+        if args.side == "engine":
+            run = kept_operators(args.until or STEPS[-1])
         elif args.until is not None:
             run = lambda order: peer_run(order, args.side == "checked", args.until)  # noqa: E731
         for round_no in range(1, args.rounds + 1):
@@ -280,8 +286,7 @@ def main() -> None:
                   f"{len(produced)} domain events", flush=True)
         return
     if not args.fresh:
-        steps = operators()
-        runs["engine"] = (lambda order: engine_run(order, steps), _GC_THRESHOLDS)
+        runs["engine"] = (kept_operators(STEPS[-1]), _GC_THRESHOLDS)
         for side in SIDES:  # untimed: the operators' first use and the heap's growth (the docstring)
             timed(runs[side][0], order, runs[side][1])
     cpu: dict = {side: [] for side in SIDES}
