@@ -22,29 +22,26 @@ walk over the few columns that need a conversion, with the converter already cho
 
 Never raises for an event: whatever its shape (a wrong type in any field, a broken schema, a
 value no converter takes), it is dead-lettered with a one-line reason naming what is wrong.
-Value converters: ``debezium_types``; schema checks and compilation: ``debezium_schema``.
+Value converters: ``debezium_types``; schema checks and compilation: ``debezium_schema``;
+the schemaless ``fields`` casts: ``debezium_casts``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.dead import describe, one_by_one
+from engine.operators.debezium_casts import hinted_converter
 from engine.operators.debezium_schema import NO_CONVERTERS, RowConverters, row_converters, row_schemas
-from engine.operators.debezium_types import (  # noqa: F401 - json_text: part of this module's interface
+from engine.operators.debezium_types import (  # noqa: F401 - all but DecodeError: part of this module's interface
     DecodeError,
     decimal_bytes,
-    epoch,
-    epoch_days,
     json_text,
     variable_scale_decimal,
-    zoned_timestamp,
 )
 from engine.records import DeadLetter
-from engine.values import converter as value_converter
-from engine.values import decimal_converter
 
 DECIMAL_MODES = ("precise", "string", "double")
 TIME_MODES = ("adaptive", "adaptive_time_microseconds", "connect")
@@ -55,46 +52,6 @@ _OBJECT_OR_NULL, _INT_OR_NULL, _TEXT_OR_NULL = {dict, _NULL}, {int, _NULL}, {str
 _ID_OR_NULL = {int, str, _NULL}
 OUTPUT_FIELDS = {"op": "str", "before": "json", "after": "json", "source": "json", "ts_ms": "int",
                  "transaction": "json", "table": "str", "tx_id": "str", "lsn": "int", "source_ts_ms": "int"}
-
-
-# --- schemaless field casts ---------------------------------------------------------------
-
-def hinted_converter(type_name: str, decimal_mode: str, time_mode: str) -> Callable:
-    """A ``fields`` cast that also reads Debezium's encodings of schemaless values:
-    ``decimal(p,s)`` reads base64 unscaled bytes with scale ``s`` (mode precise) or
-    ``{scale, value}``; ``timestamp`` reads epoch numbers (microseconds, milliseconds with
-    ``time: connect``); ``date`` reads days since the epoch. Anything else is the plain cast."""
-    plain = value_converter(type_name)
-    if type_name.startswith("decimal("):
-        precision, scale = (int(p) for p in type_name[8:-1].split(","))
-        fit = decimal_converter(precision, scale)
-        from_bytes = decimal_bytes(scale)
-
-        def to_decimal(value):
-            if type(value) is dict:
-                return fit(variable_scale_decimal(value))
-            if type(value) is str and decimal_mode == "precise":
-                return fit(from_bytes(value))
-            return fit(value)
-
-        return to_decimal
-    if type_name == "timestamp":
-        from_epoch = epoch(1_000 if time_mode == "connect" else 1_000_000, True)
-
-        def to_timestamp(value):
-            if type(value) is int:
-                return from_epoch(value)
-            return zoned_timestamp(value)
-
-        return to_timestamp
-    if type_name == "date":
-        def to_date(value):
-            if type(value) is int:
-                return epoch_days(value)
-            return plain(value)
-
-        return to_date
-    return plain
 
 
 # --- the step -------------------------------------------------------------------------------
