@@ -61,6 +61,7 @@ from bench.domain_peer import DomainPeer  # noqa: E402
 from bench.domain_peer_checked import CheckedPeer  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
 from engine.binding import validate_file  # noqa: E402
+from engine.compiler.ownership import Ownership  # noqa: E402
 from engine.connectors.kafka_sink import _batch_encoder  # noqa: E402
 from engine.operators.debezium_types import json_text  # noqa: E402
 from engine.operators.decode import Decode  # noqa: E402
@@ -91,8 +92,12 @@ def batches(txs: list, size: int = BATCH) -> list:
 
 
 def operators() -> tuple:
-    """The topology's steps: debezium, merge_transactions, map."""
-    return tuple(step.operator for step in validate_file(TOPOLOGY).topology.steps)
+    """The topology's steps: debezium, merge_transactions, map; the debezium step gives the merge
+    compact changes, linked as the compiler links them (engine/compiler/ownership.py)."""
+    topology = validate_file(TOPOLOGY).topology
+    changes, merge, domain = topology.steps
+    Ownership(topology, ()).link_compact(merge, {step.id: step for step in topology.steps})
+    return changes.operator, merge.operator, domain.operator
 
 
 def forget(changes) -> None:

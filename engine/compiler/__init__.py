@@ -137,6 +137,8 @@ class _Wiring:
         from engine.compiler.keyed import build_keyed
 
         owned = self.ownership.owns_input(spec)  # (the step's group_events_owned, if it has one)
+        if owned:
+            self.ownership.link_compact(spec, {step.id: step for step in self.topology.steps})
         self.ownership.wired(spec, owned)
         return build_keyed(spec.id, up, cast("KeyedStep", spec.operator), counters, owned)
 

@@ -66,6 +66,7 @@ from engine.compiler.steps import StepOut
 from engine.lineage import Batch
 from engine.metrics import StepCounters
 from engine.operators.boundary import debug, guard
+from engine.operators.compact_change import as_dict
 from engine.operators.dead import describe
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, events_of, singles
 from engine.records import DeadLetter
@@ -293,9 +294,8 @@ class _Batches(_KeyLogic):
 @operator
 def keyed_step(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters], name: str,
                owned: bool = False) -> StepOut:
-    """A keyed stateful step; ``ok`` and ``dead`` carry batches. ``name`` is the YAML step id
-    its dead letters carry (Bytewax scopes ``step_id`` with the flow's id). ``owned``: no one
-    else holds the input events (engine/compiler/ownership.py)."""
+    """A keyed stateful step; ``ok`` and ``dead`` carry batches. ``name``: the YAML step id its dead letters
+    carry (Bytewax scopes ``step_id`` with the flow's id). ``owned``: no one else holds the input events."""
     grouped = op.map("group", up, _grouper(name, keyed, counters, traced=True, owned=owned))
     pairs = op.flat_map_batch("keys", grouped, keyed_pairs)
     no_key = op.flat_map_batch("no_key", grouped, key_dead_letters)
@@ -391,8 +391,8 @@ def _rebatch_dead(step_id: str, counters: Optional[StepCounters]):
 
 
 def _failure(step_id: str, key: str, failure: tuple) -> DeadLetter:
-    event, call, reason = failure
-    return DeadLetter(event, step_id, f"internal error in {call} for key {key!r}: {reason}")
+    event, call, reason = failure  # (a merge's compact change shown as its dict)
+    return DeadLetter(as_dict(event), step_id, f"internal error in {call} for key {key!r}: {reason}")
 
 
 def build_keyed(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[StepCounters], owned: bool = False):

@@ -25,8 +25,11 @@ a ``passes_input`` step's events are owned whole when all it read was. An operat
 Keyed steps, joins and routes give no owned events (their events may be held in state or sent to
 several outputs). A keyed step may own its input, on the same terms as a stateless one: the
 compiler then groups with its ``group_events_owned`` (``merge_transactions``: the changes it
-buffers drop Debezium's ``source`` and ``transaction`` blocks). Lineage keeps no decoded events,
-only raw values and object identities (engine/lineage.py), which a change in place leaves as
+buffers drop Debezium's ``source`` and ``transaction`` blocks); it may also be fed in a
+compact form by a step that only it reads (``link_compact``: ``debezium`` gives
+``merge_transactions`` tuples, engine/operators/compact_change.py): no tap, sink or other step
+sees them. Lineage keeps no decoded events, only raw values and object identities
+(engine/lineage.py), which a change in place leaves as
 they were: a dead letter's event is decoded again from its raw value, and an operator's output
 events are its own dicts. Lineage runs a step again on its input (its rule 4) only where the
 input's rows are unknown, which an owned input's never are (a source's batch knows them, a
@@ -36,7 +39,7 @@ filter's are found by identity).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Dict, Iterable
+from typing import Dict, Iterable, Mapping
 
 from engine.binding.model import StepSpec, Topology
 
@@ -72,3 +75,16 @@ class Ownership:
             self._owned[spec.id] = False  # its top level only
         elif owned_input and getattr(operator, "passes_input", False):
             self._owned[spec.id] = all(self._owned[ref] for ref in spec.definition.main_inputs)
+
+    def link_compact(self, spec: StepSpec, steps: Mapping[str, StepSpec]) -> None:
+        """For a keyed step that owns its input (``owns_input``): each step feeding it that
+        only it reads, and that can give compact changes, gives them (``compact_for``) with the
+        step's key functions (``compact_keys``, None when its keys read more than they may)."""
+        keys_of = getattr(spec.operator, "compact_keys", None)
+        keys = keys_of() if keys_of is not None else None
+        if keys is None:
+            return
+        for ref in spec.definition.main_inputs:
+            feeder = steps.get(ref)
+            if feeder is not None and self._readers[ref] == 1 and hasattr(feeder.operator, "compact_for"):
+                feeder.operator.compact_for(*keys)

@@ -28,10 +28,12 @@ the schemaless ``fields`` casts: ``debezium_casts``.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
+from engine.operators.compact_change import OPS as COMPACT_OPS
+from engine.operators.compact_change import STREAMING
 from engine.operators.dead import describe, one_by_one
 from engine.operators.debezium_casts import hinted_converter
 from engine.operators.debezium_schema import NO_CONVERTERS, RowConverters, row_converters, row_schemas
@@ -86,6 +88,8 @@ class Debezium:
         self._good_converters: Tuple[RowConverters, RowConverters] = (NO_CONVERTERS, NO_CONVERTERS)
         self._tx_id: Union[int, str, None] = None  # the last change's, and its text
         self._tx_text: Optional[str] = None
+        self._compact: Optional[Tuple[Callable, Callable]] = None  # compact_for's keys
+        self._probe: dict = {}
 
     # batch ------------------------------------------------------------------------------
 
@@ -96,11 +100,12 @@ class Debezium:
         """``process``'s events and dead letters, the rows converted in place instead of copied:
         the compiler calls it only for events owned whole, nested objects too
         (engine/compiler/ownership.py). With ``fields`` casts (which write into the rows one
-        field at a time), the copies of ``process``."""
+        field at a time), the copies of ``process``. After ``compact_for``, the usual changes are
+        compact ones (engine/operators/compact_change.py)."""
         if self.casts:
             return self.process(batch)
         decode = self.decode
-        events: List[dict] = []
+        events: List[Union[dict, tuple]] = []
         deads: List[DeadLetter] = []
         while True:  # the usual batch: one call per event, each decoded in place
             done = len(events) + len(deads)  # (each event gives an event or a dead letter)
@@ -118,7 +123,7 @@ class Debezium:
 
     # one event --------------------------------------------------------------------------
 
-    def decode(self, event, owned: bool = False) -> dict:
+    def decode(self, event, owned: bool = False) -> Union[dict, tuple]:
         """The flat change event of one Debezium record; DecodeError (or, for a case nobody
         foresaw, any exception: ``process`` dead-letters it) saying what is wrong.
 
@@ -202,13 +207,8 @@ class Debezium:
                 tx_id = str(tx_id).split(":", 1)[0]
         if tx_id != self._tx_id:  # (a transaction's changes come in a row: the text of its id made once)
             self._tx_id, self._tx_text = tx_id, None if tx_id is None else str(tx_id)
-        out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,
-               "transaction": transaction, "table": table, "tx_id": self._tx_text, "lsn": lsn, "source_ts_ms": at}
-        if op == "m":  # a logical decoding message (pg_logical_emit_message): prefix and content
-            out["message"] = _object(payload, "message")
-        if owned:  # (process_owned: never with casts)
-            if schema is None:
-                return out
+        message = _object(payload, "message") if op == "m" else None  # (may fail: before any row changes)
+        if owned and schema is not None:  # (process_owned: never with casts)
             if before is None:  # the last thing that may fail: all of a row's columns or none
                 if after is not None:
                     after_convs.in_place(after)
@@ -218,10 +218,28 @@ class Debezium:
                 before_convs.both(before, after)
             else:
                 raise DecodeError("two row schemas: decoded from copies")
-            return out
+        if owned and self._compact is not None and op in COMPACT_OPS and type(table) is str \
+                and self._tx_text is not None and source.get("snapshot") in STREAMING:
+            probe = self._probe  # what the keys read of a change (KEY_FIELDS), in a dict kept for them
+            probe["table"], probe["before"], probe["after"] = table, before, after
+            row, group = self._compact
+            try:
+                return (row(probe), op, before, after, table, lsn, ts_ms, at, self._tx_text, group(probe))
+            except Exception:  # noqa: BLE001 - a key that fails: the dict, which the merge dead-letters with why
+                pass
+        out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,
+               "transaction": transaction, "table": table, "tx_id": self._tx_text, "lsn": lsn, "source_ts_ms": at}
+        if op == "m":  # a logical decoding message (pg_logical_emit_message): prefix and content
+            out["message"] = message
         if self.casts:
             self._apply_casts(out)
         return out
+
+    def compact_for(self, row: Callable, group: Callable) -> None:
+        """Give ``process_owned``'s usual changes as compact changes keyed with ``row`` and
+        ``group`` (engine/operators/compact_change.py): the compiler's call, when this step's only
+        reader is a ``merge_transactions`` step that owns its input (``compact_keys``)."""
+        self._compact = (row, group)
 
     def _row_schemas(self, schema) -> Tuple[RowConverters, RowConverters]:
         """The converters of the ``before`` and ``after`` row schemas of an envelope schema."""

@@ -11,7 +11,8 @@ transaction; None if unknown) and ``seq`` (the index of that change in the trans
 changes, in arrival order, which per row is source order), so a sink can order its writes per
 row; and ``snapshot`` (true for a snapshot read). A change only this step holds, buffered in
 its transaction, keeps no Debezium ``source`` and ``transaction`` blocks when ``row`` and
-``group`` read neither (``slims``): a dead letter made at its release shows it without them.
+``group`` read neither (``slims``): a dead letter made at its release shows it without them;
+from a ``debezium`` step only it reads, it comes as a tuple (engine/operators/compact_change.py).
 
 A transaction is complete (docs/transactions.md says what each rule guarantees):
   * ``markers``: when its END record has been seen and every table has delivered the number
@@ -36,13 +37,13 @@ import sys
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
-from engine.operators.dead import describe
+from engine.operators.compact_change import KEY_FIELDS, as_dicts
 from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events_of
 from engine.operators.transaction_intake import all_changes, change, intake
 from engine.operators.transaction_net import key_function, net_change, net_events, row_columns  # noqa: F401 - interface
 from engine.operators.transaction_order import Loose, in_table_order, position, positions, runs, take
-from engine.operators.transaction_records import announced, marker_id, no_id, unwrapped
+from engine.operators.transaction_records import announced, entry, marker_id, no_id
 from engine.operators.transaction_state import (
     MergeState,
     Transaction,
@@ -215,7 +216,7 @@ class TransactionMerger(KeyLogic):
             remember(self.s, "done", other.id)  # type: ignore[arg-type]  # an END of it after all is ignored
             remember(self.s, "unmarked", other.id)  # type: ignore[arg-type]  # its later changes are loose too
             arrival = min(getattr(other, "first_arrival", {}).values(), default=0)
-            self.s.loose.append(Loose(other.id, other.changes, False, arrival, other.last_seen))
+            self.s.loose.append(Loose(other.id, as_dicts(other.changes), False, arrival, other.last_seen))
 
     def _release(self, transactions: List[Transaction], rest: Optional[Callable[[Loose], bool]] = None,
                  complete: bool = False) -> Released:
@@ -351,10 +352,11 @@ class MergeTransactions(KeyedStep):
             return [(ALL, events)], deads
         events = Events()
         for original in batch:
-            if type(original) is dict and "op" in original and "payload" not in original:  # a change: as _entry
+            if type(original) is tuple or type(original) is dict and "op" in original and "payload" not in original:
+                # a change (a compact one, engine/operators/compact_change.py, or a dict: as entry)
                 events.append(original)
                 continue
-            event, dead = self._entry(original)
+            event, dead = entry(original, self.step_id)
             if dead is None:
                 events.append(event)
             else:
@@ -370,29 +372,28 @@ class MergeTransactions(KeyedStep):
             cast(Events, events).owned = True
         return groups, deads
 
-    def _entry(self, original: Any) -> Tuple[Any, Optional[DeadLetter]]:
-        """(the event the merge takes, None), or (None, the dead letter of an event it cannot key)."""
-        event = original
-        try:
-            if "payload" in event and "schema" in event:  # a metadata record with its Connect schema
-                event = unwrapped(event)
-            marker = "op" not in event and event.get("status") in _MARKERS and "id" in event  # is_marker, inline
-            tx = marker_id(event) if marker else event.get("tx_id")
-        except Exception as exc:  # noqa: BLE001 - this event, not the batch
-            reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
-            return None, DeadLetter(original, self.step_id, reason)
-        if tx is None and (marker or "op" not in event):  # a change without one: loose
-            return None, DeadLetter(original, self.step_id, no_id(event))
-        return event, None
-
     def net_changes(self, transaction: Transaction) -> Released:
         """One output event per domain key of the transaction's surviving row changes
         (``transaction_net.net_events``)."""
+        row, group_by = self._keys or self.key_functions()  # (not *self._keys: a call with positional arguments only)
+        return net_events(self.step_id, row, group_by, transaction.id, transaction.changes, transaction.snapshot,
+                          self._group_columns)
+
+    def key_functions(self) -> Tuple[Callable, Optional[Callable]]:
+        """The row and group key functions, made at their first use (``validate`` never makes them)."""
         if self._keys is None:
             self._keys = (key_function(self.row, self.step_id),
                           None if self.group_by is None else key_function(self.group_by, self.step_id))
             self._group_columns = None if self.group_by is None else row_columns(self.group_by)
-        row, group_by = self._keys  # (not *self._keys: a call with positional arguments only)
-        return net_events(self.step_id, row, group_by, transaction.id, transaction.changes, transaction.snapshot,
-                          self._group_columns)
+        return self._keys
+
+    def compact_keys(self) -> Optional[Tuple[Callable, Callable]]:
+        """The row and group key functions a ``debezium`` step that alone feeds this step, which
+        owns its input, keys compact changes with (engine/operators/compact_change.py; the group
+        is the row key without ``group``), or None when the keys read more than a change's table and
+        rows, or the buffered changes are not slimmed (they keep their Debezium blocks)."""
+        if not self.slims or not self.row.fields | getattr(self.group_by, "fields", set()) <= KEY_FIELDS:
+            return None
+        row, group_by = self.key_functions()
+        return row, group_by or row
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
+from engine.operators.compact_change import TABLE, TX_ID, as_dict
 from engine.operators.dead import describe
 from engine.operators.transaction_order import STREAMING, Loose
 from engine.operators.transaction_state import MergeState, Transaction
 from engine.records import DeadLetter
 
 
-def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, step_id: str,
+def intake(s: MergeState, markers: bool, events: Iterable[Any], now: datetime, step_id: str,
            other: Callable[[dict, datetime, List[str], bool], Optional[str]],
            slim: bool = False) -> Tuple[List[DeadLetter], List[str]]:
     """Take ``events`` in order: the usual changes here, the others with ``other(event, now,
@@ -39,7 +40,8 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
     ``source`` and ``transaction`` blocks once it is taken (``MergeTransactions.slims``): a
     change buffered in its transaction drops them (one released in source order keeps them).
     Held until its transaction completes, and then freed cold, they were ~11% of the domain
-    replay's last-level cache misses (bench/domain_instructions.py)."""
+    replay's last-level cache misses (bench/domain_instructions.py). A compact change
+    (engine/operators/compact_change.py) is the usual change, as ``debezium`` checked it."""
     deads: List[DeadLetter] = []
     seen: List[str] = []
     opened, unmarked, done = s.open, s.unmarked, s.done
@@ -50,7 +52,10 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
     first = 0  # arrival index of the run's first change
     tested = False  # whether each event is first tested for an op (set by the first one that is not a change)
     for event in events:
-        if tested and type(event) is dict and "op" not in event:  # a marker: no KeyError raised and caught
+        if type(event) is tuple:  # a compact change: the usual one, checked by its maker (compact_change.py)
+            table, tx = event[TABLE], event[TX_ID]
+            usual = tx not in unmarked
+        elif tested and type(event) is dict and "op" not in event:  # a marker: no KeyError raised and caught
             usual = False  # (~1,800 instructions each: a batch of the metadata topic raises one, not one a record)
         else:
             try:  # the usual change of a debezium step: every field, a text transaction id, streamed
@@ -68,7 +73,7 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
                 tested = True
         same = usual and tx == run_tx and table == run_table
         if same or usual and (tx in opened or done.get(tx) is None):  # (else maybe a redelivery: change says)
-            if slim:
+            if slim and type(event) is dict:
                 del event["source"]
                 event.pop("transaction", None)
             arrival += 1
@@ -87,6 +92,8 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
             _ran(s, run, run_table, first, arrival, now, seen)
             run = run_tx = run_table = None
         s.arrivals = arrival
+        if type(event) is tuple:  # e.g. a change of a released transaction again: the general path, as a dict
+            event = as_dict(event)
         try:  # both paths check everything before they change the state
             problem = other(event, now, seen, slim)
         except Exception as exc:  # noqa: BLE001 - e.g. an id too long to be written as text
@@ -101,10 +108,10 @@ def intake(s: MergeState, markers: bool, events: Iterable[dict], now: datetime, 
 
 
 def all_changes(batch: list) -> bool:
-    """Whether every event of ``batch`` is a change (a dict with ``op`` and no ``payload``),
-    as ``merge_transactions``' grouping tests each one."""
+    """Whether every event of ``batch`` is a change (a dict with ``op`` and no ``payload``, or
+    a compact change), as ``merge_transactions``' grouping tests each one."""
     for event in batch:  # (one plain loop: fewer instructions than three C passes over the batch)
-        if type(event) is not dict or "op" not in event or "payload" in event:
+        if (type(event) is not dict or "op" not in event or "payload" in event) and type(event) is not tuple:
             return False
     return bool(batch)
 

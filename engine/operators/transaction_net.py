@@ -28,6 +28,19 @@ from engine.expressions.parser import parse
 from engine.expressions.runtime import constant
 from engine.expressions.syntax import Field, Node
 from engine.operators.codegen import build_function
+from engine.operators.compact_change import (
+    AFTER,
+    BEFORE,
+    GROUP,
+    LSN,
+    OP,
+    ROW,
+    SOURCE_TS_MS,
+    TABLE,
+    TS_MS,
+    as_dict,
+    as_dicts,
+)
 from engine.operators.dead import describe
 from engine.records import DeadLetter
 
@@ -148,12 +161,17 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
     rows: Dict[str, List[dict]] = {}
     seqs: Dict[str, int] = {}  # per row, the index of its last change in the transaction
     deads: List[DeadLetter] = []
+    compact = False  # whether any change is compact (engine/operators/compact_change.py): its keys taken already
     for seq, change in enumerate(changes_in):
-        try:
-            row_key = row(change)
-        except Exception as exc:  # noqa: BLE001
-            deads.append(DeadLetter(change, step_id, f"row: {describe(exc)}"))
-            continue
+        if type(change) is tuple:
+            row_key = change[ROW]
+            compact = True
+        else:
+            try:
+                row_key = row(change)
+            except Exception as exc:  # noqa: BLE001
+                deads.append(DeadLetter(change, step_id, f"row: {describe(exc)}"))
+                continue
         if row_key in rows:  # (a test and a store: no setdefault call, no list built for nothing)
             rows[row_key].append(change)
         else:
@@ -161,20 +179,32 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
         seqs[row_key] = seq
     groups: Dict[str, List[Tuple[dict, List[dict]]]] = {}
     for row_key, changes in rows.items():
-        try:
-            net = net_change(changes)
-        except Exception as exc:  # noqa: BLE001 - this row's changes, not the transaction
-            deads += [DeadLetter(c, step_id, f"net change: {describe(exc)}") for c in changes]
-            continue
-        if net is None:
-            continue
-        net["seq"] = seqs[row_key]
-        net["snapshot"] = snapshot
-        try:
-            group = group_by(changes[-1]) if group_by is not None else row_key
-        except Exception as exc:  # noqa: BLE001
-            deads += [DeadLetter(c, step_id, f"group: {describe(exc)}") for c in changes]
-            continue
+        last = changes[-1]
+        if type(last) is tuple and len(changes) == 1:  # the usual row: one compact change, net_change's table for it
+            op = last[OP]
+            before = None if op == "c" else last[BEFORE]
+            after = None if op == "d" else last[AFTER]
+            if op == "u" and before == after:
+                continue
+            net = {"table": last[TABLE], "op": op, "before": before, "after": after,
+                   "changed": _changed_columns(before, after), "lsn": last[LSN], "merged": 1,
+                   "seq": seqs[row_key], "snapshot": snapshot}
+            group = last[GROUP]
+        else:
+            try:
+                net = _compact_net(changes) if compact else net_change(changes)
+            except Exception as exc:  # noqa: BLE001 - this row's changes, not the transaction
+                deads += [DeadLetter(as_dict(c), step_id, f"net change: {describe(exc)}") for c in changes]
+                continue
+            if net is None:
+                continue
+            net["seq"] = seqs[row_key]
+            net["snapshot"] = snapshot
+            try:
+                group = last[GROUP] if type(last) is tuple else group_by(last) if group_by is not None else row_key
+            except Exception as exc:  # noqa: BLE001
+                deads += [DeadLetter(as_dict(c), step_id, f"group: {describe(exc)}") for c in changes]
+                continue
         if group in groups:
             groups[group].append((net, changes))
         else:
@@ -187,15 +217,37 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
         try:
             events.append(_event(tx_id, key, nets, snapshot))
         except Exception as exc:  # noqa: BLE001 - e.g. lsn values that cannot be compared
-            deads += [DeadLetter(c, step_id, f"key {key!r}: {describe(exc)}") for _, cs in nets for c in cs]
+            deads += [DeadLetter(as_dict(c), step_id, f"key {key!r}: {describe(exc)}") for _, cs in nets for c in cs]
     return events, deads
+
+
+def _compact_net(changes: list) -> Optional[dict]:
+    """``net_change`` of a row's changes, some of them compact: read as tuples when all are and
+    no TOAST placeholder is to be filled, else as dicts."""
+    first, last = changes[0], changes[-1]
+    if type(first) is not tuple or type(last) is not tuple or any(type(change) is not tuple for change in changes) \
+            or (last[OP] == "u" and type(last[AFTER]) is dict and unavailable.carries(last[AFTER])):
+        return net_change(as_dicts(changes))
+    existed, exists = first[OP] in EXISTED_BEFORE, last[OP] in EXISTS_AFTER
+    before = first[BEFORE] if existed else None
+    after = last[AFTER] if exists else None
+    if existed and exists:
+        if before == after:
+            return None
+        op = "u"
+    elif existed or exists:
+        op = "c" if exists else "d"
+    else:  # created and deleted within the transaction (a compact change is never a truncate)
+        return None
+    return {"table": last[TABLE], "op": op, "before": before, "after": after,
+            "changed": _changed_columns(before, after), "lsn": last[LSN], "merged": len(changes)}
 
 
 def _moved(group_by: Callable, group: Optional[str], net: dict, changes: List[dict],
            groups: Dict[str, List[Tuple[dict, List[dict]]]]) -> None:
     """A row the update moved from one key to another is also in the event of the key it left."""
     try:
-        left = group_by(dict(changes[0], op="d", before=net["before"], after=None))
+        left = group_by(dict(as_dict(changes[0]), op="d", before=net["before"], after=None))
     except Exception:  # noqa: BLE001 - the row as it was has no key: only the key it joined has it
         return
     if left is not None and left != group:
@@ -225,10 +277,12 @@ def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]], 
     at = None
     for _, cs in nets:
         for change in cs:
-            value = change.get("source_ts_ms")
+            value = change[SOURCE_TS_MS] if type(change) is tuple else change.get("source_ts_ms")
             if value is not None and (at is None or value > at):
                 at = value
+    last = nets[-1][1][-1]
     return {"tx_id": tx_id, "key": key, "changes": changes, "ops": ops, "tables": sorted(ops), "lsn": lsn,
-            "ts_ms": nets[-1][1][-1].get("ts_ms"), "source_ts_ms": at, "snapshot": snapshot, "_key": key}
+            "ts_ms": last[TS_MS] if type(last) is tuple else last.get("ts_ms"), "source_ts_ms": at,
+            "snapshot": snapshot, "_key": key}
 
 

@@ -34,11 +34,10 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Dict, List, Optional, Tuple
 
-# values of source.snapshot outside a snapshot: a change is a snapshot read when its op is r or
-# its source.snapshot is another value (merge_transactions' _change); "false", Debezium's, first
-# (a test of membership compares in order; none of these comparisons raises)
-STREAMING = ("false", None, False)
+from engine.operators.compact_change import LSN, STREAMING  # noqa: F401 - STREAMING: part of this module's interface
+
 _LSN = itemgetter("lsn")
+_COMPACT_LSN = itemgetter(LSN)
 
 
 @dataclass
@@ -52,38 +51,32 @@ class Loose:
     last_seen: Optional[datetime] = None
 
 
-def position(changes: List[dict], lsns: Optional[Tuple[Any, ...]] = None) -> Optional[Any]:
+def position(changes: List[Any], lsns: Optional[Tuple[Any, ...]] = None) -> Optional[Any]:
     """The source position of changes: their highest numeric ``lsn``; None when none has one
     (``lsns``: their ``positions``, when already known)."""
     best = None
-    try:  # the usual transaction: every change has an integer lsn
-        if lsns is None:
-            lsns = tuple(map(_LSN, changes))
-        for lsn in lsns:  # (a plain loop: no set built, no max call)
-            if type(lsn) is not int:
-                break
-            if best is None or lsn > best:
-                best = lsn
-        else:
-            if best is not None:
-                return best
-    except (KeyError, TypeError):
-        pass
+    for lsn in positions(changes) if lsns is None else lsns:  # (a plain loop: no set built, no max call)
+        if type(lsn) is not int:
+            break
+        if best is None or lsn > best:
+            best = lsn
+    else:  # the usual transaction: every change has an integer lsn
+        return best
     best = None
-    for change in changes:
-        lsn = change.get("lsn")
+    for lsn in positions(changes) if lsns is None else lsns:
         if type(lsn) in (int, float) and lsn == lsn and (best is None or lsn > best):
             best = lsn
     return best
 
 
-def positions(changes: List[dict]) -> Tuple[Any, ...]:
-    """The ``lsn`` of each change (a released transaction's: its redeliveries come at them); a
-    tuple, which the cyclic GC stops tracking, unlike a set kept with every transaction."""
-    try:  # the usual transaction: every change has an lsn; a C loop
-        return tuple(map(_LSN, changes))
-    except KeyError:
-        return tuple([change.get("lsn") for change in changes])
+def positions(changes: List[Any]) -> Tuple[Any, ...]:
+    """The ``lsn`` of each change, a dict or a compact change (engine/operators/compact_change.py)
+    (a released transaction's: its redeliveries come at them); a tuple, which the cyclic GC stops
+    tracking, unlike a set kept with every transaction."""
+    try:  # the usual transaction: every change has an lsn, all of one kind; a C loop
+        return tuple(map(_COMPACT_LSN if changes and type(changes[0]) is tuple else _LSN, changes))
+    except (KeyError, TypeError):
+        return tuple([change[LSN] if type(change) is tuple else change.get("lsn") for change in changes])
 
 
 def _order(unit: Loose) -> Tuple[int, Any, int]:

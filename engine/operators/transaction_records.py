@@ -5,11 +5,34 @@ whatever is malformed."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
+
+from engine.operators.dead import describe
+from engine.records import DeadLetter
 
 # the data collection Debezium's PostgreSQL connector names for the logical decoding messages of a
 # transaction in its END record ("...LogicalDecodingMessageMonitor$LogicalDecodingMessageId@6cca960e")
 _MESSAGES = "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor"
+
+
+_MARKERS = ("BEGIN", "END")
+
+
+def entry(original: Any, step_id: str) -> Tuple[Any, Optional[DeadLetter]]:
+    """(the event ``merge_transactions`` takes of ``original``, None), or (None, the dead letter of
+    an event it cannot key): a metadata record with its Connect schema gives its payload."""
+    event = original
+    try:
+        if "payload" in event and "schema" in event:
+            event = unwrapped(event)
+        marker = "op" not in event and event.get("status") in _MARKERS and "id" in event  # is_marker, inline
+        tx = marker_id(event) if marker else event.get("tx_id")
+    except Exception as exc:  # noqa: BLE001 - this event, not the batch
+        reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
+        return None, DeadLetter(original, step_id, reason)
+    if tx is None and (marker or "op" not in event):  # a change without one: loose
+        return None, DeadLetter(original, step_id, no_id(event))
+    return event, None
 
 
 def is_marker(event: dict) -> bool:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from engine.operators.dead import describe
 from engine.operators.merge_transactions import MergeTransactions
 from engine.operators.transaction_order import STREAMING, Loose
+from engine.operators.transaction_records import entry
 from engine.operators.transaction_state import Transaction
 from engine.records import DeadLetter
 
@@ -128,7 +129,7 @@ def test_the_batch_intake_is_the_general_path_event_by_event(config, plan, resto
         now += timedelta(seconds=number % 3)
         groups, no_key = merge.group_events(batch)
         assert [(k, [e for _, e in pairs]) for k, pairs in merge.group(batch)[0]] == groups
-        entries = [merge._entry(event) for event in batch]  # group as it was: each event alone
+        entries = [entry(event, merge.step_id) for event in batch]  # group as it was: each event alone
         assert [e for e, dead in entries if dead is None] == [e for _, events in groups for e in events]
         assert [(id(d.event), d.error) for _, d in entries if d is not None] == [(id(d.event), d.error) for d in no_key]
         events = [e for _, group in groups for e in group]
