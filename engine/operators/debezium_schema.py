@@ -113,6 +113,8 @@ def _in_place_code(convs: Converters) -> Tuple[Callable, Callable]:
     copy). A column named twice is converted twice in a row by the loops (the second converter
     sees the first's value): no code for that, the caller decodes a copy."""
     names: dict = {}
+    if not convs:  # no column to convert (an empty try block would not compile): the rows as they are
+        return (lambda r: r), (lambda b, a: a)
     if len({key for key, _ in convs}) < len(convs):
         def twice(*_):
             raise ValueError("a column named twice: decoded by the loops")
