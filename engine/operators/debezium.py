@@ -17,6 +17,9 @@ Output (one flat event per change)::
      "ts_ms": int|None, "transaction": {...}|None, "table": source.table,
      "tx_id": str(source.txId) (or the txId part of transaction.id), "lsn": source.lsn}
 
+(After ``compact_for``, the compiler's call when a ``merge_transactions`` step alone reads the
+step, the usual change is a tuple instead: engine/operators/compact_change.py.)
+
 Row decoders are compiled once per distinct row schema and cached, so decoding an event is a
 walk over the few columns that need a conversion, with the converter already chosen.
 
