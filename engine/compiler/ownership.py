@@ -77,14 +77,13 @@ class Ownership:
             self._owned[spec.id] = all(self._owned[ref] for ref in spec.definition.main_inputs)
 
     def link_compact(self, spec: StepSpec, steps: Mapping[str, StepSpec]) -> None:
-        """For a keyed step that owns its input (``owns_input``): each step feeding it that
-        only it reads, and that can give compact changes, gives them (``compact_for``) with the
-        step's key functions (``compact_keys``, None when its keys read more than they may)."""
-        keys_of = getattr(spec.operator, "compact_keys", None)
-        keys = keys_of() if keys_of is not None else None
-        if keys is None:
+        """For a keyed step that owns its input (``owns_input``) and takes compact changes
+        (``compacts``): each step feeding it that only it reads, and that can give them, gives
+        them (``compact_later``), keyed by the step's ``compact_keys``, made at its first batch
+        (their code is ~12 ms of a start-up, which an empty run need not pay)."""
+        if not getattr(spec.operator, "compacts", bool)():
             return
         for ref in spec.definition.main_inputs:
             feeder = steps.get(ref)
-            if feeder is not None and self._readers[ref] == 1 and hasattr(feeder.operator, "compact_for"):
-                feeder.operator.compact_for(*keys)
+            if feeder is not None and self._readers[ref] == 1 and hasattr(feeder.operator, "compact_later"):
+                feeder.operator.compact_later(getattr(spec.operator, "compact_keys"))  # noqa: B009 - (typed Operator)

@@ -92,6 +92,7 @@ class Debezium:
         self._tx_id: Union[int, str, None] = None  # the last change's, and its text
         self._tx_text: Optional[str] = None
         self._compact: Optional[Tuple[Callable, Callable]] = None  # compact_for's keys
+        self._make_compact: Optional[Callable[[], Optional[Tuple[Callable, Callable]]]] = None  # compact_later's
         self._probe: dict = {}
 
     # batch ------------------------------------------------------------------------------
@@ -107,6 +108,9 @@ class Debezium:
         compact ones (engine/operators/compact_change.py)."""
         if self.casts:
             return self.process(batch)
+        if self._make_compact is not None:  # (compact_later: the keys' code made at the first batch)
+            make, self._make_compact = self._make_compact, None
+            self._compact = make() or self._compact
         decode = self.decode
         events: List[Union[dict, tuple]] = []
         deads: List[DeadLetter] = []
@@ -243,6 +247,14 @@ class Debezium:
         ``group`` (engine/operators/compact_change.py): the compiler's call, when this step's only
         reader is a ``merge_transactions`` step that owns its input (``compact_keys``)."""
         self._compact = (row, group)
+
+    def compact_later(self, keys: Callable[[], Optional[Tuple[Callable, Callable]]]) -> None:
+        """``compact_for(*keys())`` at the first batch ``process_owned`` gets (None: dicts still)."""
+        self._make_compact = keys
+
+    def compacts(self) -> bool:
+        """Whether ``process_owned`` gives (or will give) compact changes."""
+        return self._compact is not None or self._make_compact is not None
 
     def _row_schemas(self, schema) -> Tuple[RowConverters, RowConverters]:
         """The converters of the ``before`` and ``after`` row schemas of an envelope schema."""

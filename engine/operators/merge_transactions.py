@@ -373,8 +373,7 @@ class MergeTransactions(KeyedStep):
         return groups, deads
 
     def net_changes(self, transaction: Transaction) -> Released:
-        """One output event per domain key of the transaction's surviving row changes
-        (``transaction_net.net_events``)."""
+        """One output event per domain key of the transaction's surviving row changes (``net_events``)."""
         row, group_by = self._keys or self.key_functions()  # (not *self._keys: a call with positional arguments only)
         return net_events(self.step_id, row, group_by, transaction.id, transaction.changes, transaction.snapshot,
                           self._group_columns)
@@ -387,12 +386,14 @@ class MergeTransactions(KeyedStep):
             self._group_columns = None if self.group_by is None else row_columns(self.group_by)
         return self._keys
 
+    def compacts(self) -> bool:
+        """Whether a ``debezium`` step that alone feeds this step may hand it compact changes
+        (engine/operators/compact_change.py): its keys read only a change's table and rows, it slims."""
+        return self.slims and self.row.fields | getattr(self.group_by, "fields", set()) <= KEY_FIELDS
+
     def compact_keys(self) -> Optional[Tuple[Callable, Callable]]:
-        """The row and group key functions a ``debezium`` step that alone feeds this step, which
-        owns its input, keys compact changes with (engine/operators/compact_change.py; the group
-        is the row key without ``group``), or None when the keys read more than a change's table and
-        rows, or the buffered changes are not slimmed (they keep their Debezium blocks)."""
-        if not self.slims or not self.row.fields | getattr(self.group_by, "fields", set()) <= KEY_FIELDS:
+        """The keys of compact changes: row, group (the row's without ``group``); None unless ``compacts``."""
+        if not self.compacts():
             return None
         row, group_by = self.key_functions()
         return row, group_by or row

@@ -267,8 +267,8 @@ def test_the_compiler_links_the_domain_flow_and_nothing_another_reader_sees(tmp_
         return next(step.operator for step in topology.steps if isinstance(step.operator, Debezium))
 
     domain = str(Path(__file__).parents[2] / "topologies" / "velocity" / "transport_order_domain.yaml")
-    assert debezium_step(validate_file(domain, env=env).topology)._compact is not None
-    assert debezium_step(validate_file(domain, env=env).topology, {"changes": lambda batch: None})._compact is None
+    assert debezium_step(validate_file(domain, env=env).topology).compacts()
+    assert not debezium_step(validate_file(domain, env=env).topology, {"changes": lambda batch: None}).compacts()
     shared = validate_text("shared.yaml", SHARED.format(dir=tmp_path), env={})
     assert shared.ok, [d.message for d in shared.diagnostics]
-    assert debezium_step(shared.topology)._compact is None
+    assert not debezium_step(shared.topology).compacts()
