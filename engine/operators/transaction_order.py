@@ -55,7 +55,8 @@ def position(changes: List[Any], lsns: Optional[Tuple[Any, ...]] = None) -> Opti
     """The source position of changes: their highest numeric ``lsn``; None when none has one
     (``lsns``: their ``positions``, when already known)."""
     best = None
-    for lsn in positions(changes) if lsns is None else lsns:  # (a plain loop: no set built, no max call)
+    lsns = positions(changes) if lsns is None else lsns
+    for lsn in lsns:  # (a plain loop: no set built, no max call)
         if type(lsn) is not int:
             break
         if best is None or lsn > best:
@@ -63,7 +64,7 @@ def position(changes: List[Any], lsns: Optional[Tuple[Any, ...]] = None) -> Opti
     else:  # the usual transaction: every change has an integer lsn
         return best
     best = None
-    for lsn in positions(changes) if lsns is None else lsns:
+    for lsn in lsns:
         if type(lsn) in (int, float) and lsn == lsn and (best is None or lsn > best):
             best = lsn
     return best
