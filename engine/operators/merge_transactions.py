@@ -43,7 +43,7 @@ from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events
 from engine.operators.transaction_intake import all_changes, change, intake
 from engine.operators.transaction_net import key_function, net_change, net_events, row_columns  # noqa: F401 - interface
 from engine.operators.transaction_order import Loose, in_table_order, position, positions, runs, take
-from engine.operators.transaction_records import announced, entry, marker_id, no_id
+from engine.operators.transaction_records import MARKERS, announced, entry, marker_id, no_id
 from engine.operators.transaction_state import (
     MergeState,
     Transaction,
@@ -57,7 +57,6 @@ from engine.operators.transaction_steer import Steer
 from engine.operators.transaction_timer import IdleTimer, idle_of, waits
 from engine.records import DeadLetter
 
-_MARKERS = ("BEGIN", "END")  # transaction_records.is_marker's statuses
 ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
 
 # Snapshots taken when this module was engine/operators/transactions.py name its state classes
@@ -88,7 +87,7 @@ class TransactionMerger(KeyLogic):
 
     def _other(self, event: dict, now: datetime, seen: List[str], slim: bool = False) -> Optional[str]:
         """An event ``intake`` leaves to the general path: a BEGIN/END record or a change."""
-        if "op" not in event and event.get("status") in _MARKERS and "id" in event:  # is_marker, inline
+        if "op" not in event and event.get("status") in MARKERS and "id" in event:  # is_marker, inline
             return self._marker(event, now)
         return change(self.s, self.step.markers, event, now, seen, slim)
 

@@ -15,7 +15,7 @@ from engine.records import DeadLetter
 _MESSAGES = "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor"
 
 
-_MARKERS = ("BEGIN", "END")
+MARKERS = ("BEGIN", "END")  # the statuses of a metadata record
 
 
 def entry(original: Any, step_id: str) -> Tuple[Any, Optional[DeadLetter]]:
@@ -25,7 +25,7 @@ def entry(original: Any, step_id: str) -> Tuple[Any, Optional[DeadLetter]]:
     try:
         if "payload" in event and "schema" in event:
             event = unwrapped(event)
-        marker = "op" not in event and event.get("status") in _MARKERS and "id" in event  # is_marker, inline
+        marker = "op" not in event and event.get("status") in MARKERS and "id" in event  # is_marker, inline
         tx = marker_id(event) if marker else event.get("tx_id")
     except Exception as exc:  # noqa: BLE001 - this event, not the batch
         reason = describe(exc) if type(event) is dict else f"not an object: {type(event).__name__}"
@@ -37,7 +37,7 @@ def entry(original: Any, step_id: str) -> Tuple[Any, Optional[DeadLetter]]:
 
 def is_marker(event: dict) -> bool:
     # "op" first: a change (most events) is told by one test, without the get
-    return "op" not in event and event.get("status") in ("BEGIN", "END") and "id" in event
+    return "op" not in event and event.get("status") in MARKERS and "id" in event
 
 
 def marker_id(event: dict) -> Optional[str]:
