@@ -96,7 +96,7 @@ def operators() -> tuple:
     compact changes, linked as the compiler links them (engine/compiler/ownership.py)."""
     topology = validate_file(TOPOLOGY).topology
     changes, merge, domain = topology.steps
-    Ownership(topology, ()).link_compact(merge, {step.id: step for step in topology.steps})
+    Ownership(topology, ()).link_compact(merge)
     return changes.operator, merge.operator, domain.operator
 
 

@@ -138,7 +138,7 @@ class _Wiring:
 
         owned = self.ownership.owns_input(spec)  # (the step's group_events_owned, if it has one)
         if owned:
-            self.ownership.link_compact(spec, {step.id: step for step in self.topology.steps})
+            self.ownership.link_compact(spec)
         self.ownership.wired(spec, owned)
         return build_keyed(spec.id, up, cast("KeyedStep", spec.operator), counters, owned)
 

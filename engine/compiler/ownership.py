@@ -39,7 +39,7 @@ filter's are found by identity).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Dict, Iterable, Mapping
+from typing import Any, Dict, Iterable
 
 from engine.binding.model import StepSpec, Topology
 
@@ -56,6 +56,7 @@ class Ownership:
         self._readers.update(list(taps))  # (a mapping would be taken for counts)
         # owned streams -> whether their events are owned whole (nested objects too)
         self._owned: Dict[str, bool] = dict.fromkeys(topology.sources, True)
+        self._steps: Dict[str, StepSpec] = {step.id: step for step in topology.steps}
 
     def readers(self, ref: str) -> int:
         """How many steps, sinks and taps read ``ref``."""
@@ -76,14 +77,15 @@ class Ownership:
         elif owned_input and getattr(operator, "passes_input", False):
             self._owned[spec.id] = all(self._owned[ref] for ref in spec.definition.main_inputs)
 
-    def link_compact(self, spec: StepSpec, steps: Mapping[str, StepSpec]) -> None:
+    def link_compact(self, spec: StepSpec) -> None:
         """For a keyed step that owns its input (``owns_input``) and takes compact changes
         (``compacts``): each step feeding it that only it reads, and that can give them, gives
         them (``compact_later``), keyed by the step's ``compact_keys``, made at its first batch
         (their code is ~12 ms of a start-up, which an empty run need not pay)."""
-        if not getattr(spec.operator, "compacts", bool)():
+        merge: Any = spec.operator  # (a capability, not part of the Operator type)
+        if not getattr(merge, "compacts", bool)():
             return
         for ref in spec.definition.main_inputs:
-            feeder = steps.get(ref)
+            feeder = self._steps.get(ref)
             if feeder is not None and self._readers[ref] == 1 and hasattr(feeder.operator, "compact_later"):
-                feeder.operator.compact_later(getattr(spec.operator, "compact_keys"))  # noqa: B009 - (typed Operator)
+                feeder.operator.compact_later(merge.compact_keys)

@@ -9,7 +9,7 @@ nothing else can see it (the compiler's proof, ``link_compact`` in
 engine/compiler/ownership.py: the debezium step owns its input, the merge is its only reader,
 owns its input and slims its buffered changes), and only for the usual change: a streamed
 ``c``, ``u`` or ``d`` of a transaction, whose row and group keys the merge's key functions
-gave without failing (``Debezium.compact_for``); any other change stays a dict, and the merge
+gave without failing (``Debezium.compact_later``); any other change stays a dict, and the merge
 takes both. Wherever a change leaves the usual path (a dead letter, a change released in
 source order, a moved row's key), it is the dict again (``as_dict``), field for field what the
 merge would have buffered (the slimmed dict: no ``source``, no ``transaction``).

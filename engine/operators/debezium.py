@@ -17,7 +17,7 @@ Output (one flat event per change)::
      "ts_ms": int|None, "transaction": {...}|None, "table": source.table,
      "tx_id": str(source.txId) (or the txId part of transaction.id), "lsn": source.lsn}
 
-(After ``compact_for``, the compiler's call when a ``merge_transactions`` step alone reads the
+(After ``compact_later``, the compiler's call when a ``merge_transactions`` step alone reads the
 step, the usual change is a tuple instead: engine/operators/compact_change.py.)
 
 Row decoders are compiled once per distinct row schema and cached, so decoding an event is a
@@ -91,7 +91,7 @@ class Debezium:
         self._good_converters: Tuple[RowConverters, RowConverters] = (NO_CONVERTERS, NO_CONVERTERS)
         self._tx_id: Union[int, str, None] = None  # the last change's, and its text
         self._tx_text: Optional[str] = None
-        self._compact: Optional[Tuple[Callable, Callable]] = None  # compact_for's keys
+        self._compact: Optional[Tuple[Callable, Callable]] = None  # the keys of compact changes, once made
         self._make_compact: Optional[Callable[[], Optional[Tuple[Callable, Callable]]]] = None  # compact_later's
         self._probe: dict = {}
 
@@ -104,7 +104,7 @@ class Debezium:
         """``process``'s events and dead letters, the rows converted in place instead of copied:
         the compiler calls it only for events owned whole, nested objects too
         (engine/compiler/ownership.py). With ``fields`` casts (which write into the rows one
-        field at a time), the copies of ``process``. After ``compact_for``, the usual changes are
+        field at a time), the copies of ``process``. After ``compact_later``, the usual changes are
         compact ones (engine/operators/compact_change.py)."""
         if self.casts:
             return self.process(batch)
@@ -242,14 +242,11 @@ class Debezium:
             self._apply_casts(out)
         return out
 
-    def compact_for(self, row: Callable, group: Callable) -> None:
-        """Give ``process_owned``'s usual changes as compact changes keyed with ``row`` and
-        ``group`` (engine/operators/compact_change.py): the compiler's call, when this step's only
-        reader is a ``merge_transactions`` step that owns its input (``compact_keys``)."""
-        self._compact = (row, group)
-
     def compact_later(self, keys: Callable[[], Optional[Tuple[Callable, Callable]]]) -> None:
-        """``compact_for(*keys())`` at the first batch ``process_owned`` gets (None: dicts still)."""
+        """Give ``process_owned``'s usual changes as compact changes (engine/operators/compact_change.py)
+        keyed with the row and group key functions ``keys()`` makes at the first batch (None: dicts
+        still): the compiler's call, when this step's only reader is a ``merge_transactions`` step
+        that owns its input (its ``compact_keys``)."""
         self._make_compact = keys
 
     def compacts(self) -> bool:

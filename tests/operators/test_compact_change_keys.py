@@ -140,7 +140,7 @@ def run(plan, config, link, restore_at=None, wait=False):
     dead letters' event kinds."""
     debezium, merge = Debezium("cdc", {}, None), MergeTransactions("merge", config, None)
     if link:
-        debezium.compact_for(*merge.compact_keys())
+        debezium.compact_later(merge.compact_keys)
     logic, out, kinds, now = merge.logic(), [], set(), T0
     for number, batch in enumerate(copy.deepcopy(plan) + [[]]):  # (the sides share no object)
         now += timedelta(seconds=2)
@@ -191,7 +191,7 @@ def test_a_late_change_of_a_transaction_proven_unmarked_goes_in_source_order_as_
 
 def _linked_pair(config=None):
     debezium, merge = Debezium("cdc", {}, None), MergeTransactions("merge", config or {"group": GROUP}, None)
-    debezium.compact_for(*merge.compact_keys())
+    debezium.compact_later(merge.compact_keys)
     return debezium, merge
 
 

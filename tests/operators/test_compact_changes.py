@@ -168,7 +168,7 @@ def run(batches, config, compact, restore_at=-1):
     """(released events, dead letters, the debezium step's outputs per batch) of the flow's calls."""
     debezium, merge = Debezium("changes", {}, None), MergeTransactions("merge", config, None)
     if compact:
-        debezium.compact_for(*merge.compact_keys())
+        debezium.compact_later(merge.compact_keys)
     logic, released, deads, outputs = merge.logic(), [], [], []
     for number, (topic, raws) in enumerate(batches):
         now = T0 + timedelta(seconds=number)
@@ -232,7 +232,7 @@ def fails(key, change):
 def linked(config=None):
     merge = MergeTransactions("merge", config or DOMAIN, None)
     debezium = Debezium("changes", {}, None)
-    debezium.compact_for(*merge.compact_keys())
+    debezium.compact_later(merge.compact_keys)
     return debezium
 
 
