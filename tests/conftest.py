@@ -17,6 +17,18 @@ pytest_plugins = ["tests.services.kafka", "tests.services.postgres", "tests.fixt
 _SERVICE_FIXTURES = {"kafka_bootstrap", "kafka_admin", "kafka_topic", "postgres_server", "postgres_dsn"}
 
 
+def pytest_configure(config):
+    """The repository's modules compiled to bytecode once, by the controller: ~90 tests start
+    ``python -m cli`` or a bench, and with PYTHONDONTWRITEBYTECODE set (as on this machine) each
+    would compile every module it imports from source again (``validate`` of the domain
+    topology: 0.22 s of CPU, 0.12 s with the bytecode)."""
+    import compileall
+
+    if not hasattr(config, "workerinput"):  # (compileall writes even under PYTHONDONTWRITEBYTECODE)
+        for package in ("engine", "cli", "bench"):
+            compileall.compile_dir(os.path.join(ROOT, package), quiet=2)
+
+
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: two workers at most; more would mostly start more services."""
     return max(1, min(2, len(os.sched_getaffinity(0))))
