@@ -33,6 +33,8 @@ EXPRESSIONS = [
     "not (a == b and a != c)", "concat(a, a, b.x, b.y)", "if(b is null, a, b) == a", "[a, a, b]",
     "a in [1, 2] and a != b", "length(a) + length(a)", "a.x.y ?? a.x", "b[a] ?? c[a]", "(a ?? b) + (b ?? a)",
     "if(coalesce(a, b) == 'x', b, coalesce(b, a))", "upper(a) == 'X' or lower(a) == 'x' or a is null",
+    # ... rewritten in the text at the nodes' positions, which count UTF-8 bytes
+    "if(a == 'é😀', a, concat('€', a, b.x, b.y))", "concat('😀😀', a.x, '\\n', a.y) ?? concat(a, 'é')",
     # the ids' text written out: '' for null, literals made at compile time
     "uuid5(a)", "uuid5(a, b)", "uuid5('x', a, null, 5, b, '')", "uuid5(a, b.x, c ?? 'n', a)", "sha256(a, b, c)",
     "sha256('é😀', null, a)", "uuid5(a, int(b))", "uuid5(null)", "uuid5(a, 123456789012345678901234567890, 1.5)",
@@ -150,5 +152,7 @@ def test_a_field_is_read_once_where_it_surely_was_read():
     row = compile_expression("a + ':' + if(a == 'o', concat(b.x, '/', b.y), str(coalesce(b.z, c.z)))")
     assert row.python.count("e.get('a')") == 1 and row.python.count("e.get('b')") == 2  # b.z: another branch
     assert compile_expression("if(a == 'x', b, c) ?? b").python.count("e.get('b')") == 2  # b: not sure to have run
+    wide = compile_expression("if(a == 'é😀', a, concat('€', a, b.x, '😀', b.y))").python  # columns count bytes
+    assert wide.count("e.get('a')") == 1 and wide.count("e.get('b')") == 1 and "'é😀'" in wide and "'😀'" in wide
     for src in ("e.get('a')", "(e.get('a'), [e.get('a') for _ in ()])", "(e.get('a'), (lambda: e.get('a')))"):
         assert reuse_reads(src) == src  # nothing to reuse, or code the translator does not make
