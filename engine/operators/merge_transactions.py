@@ -40,6 +40,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 from engine.operators.compact_change import KEY_FIELDS, as_dicts
 from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events_of
+from engine.operators.transaction_ends import Ends, ended
 from engine.operators.transaction_intake import all_changes, change, intake
 from engine.operators.transaction_net import key_function, net_change, net_events, row_columns  # noqa: F401 - interface
 from engine.operators.transaction_order import Loose, in_table_order, position, positions, runs, take
@@ -72,13 +73,14 @@ class TransactionMerger(KeyLogic):
     def __init__(self, merge: MergeTransactions, state: Optional[MergeState] = None) -> None:
         super().__init__(merge, upgraded(state))
         self._timer = IdleTimer()
+        self._ends = Ends(merge.tables, self._timer)  # the usual END records, taken in intake
         self._steer = Steer(merge.step_id, frozenset(merge.tables) if merge.tables else None) \
             if merge.markers else None
 
     def add(self, items: list, now: datetime) -> Released:
         """Each event is checked before it changes the state: a bad one is dead-lettered only."""
         deads, seen = intake(self.s, self.step.markers, events_of(items), now, self.step.step_id, self._other,
-                             self.step.slims and getattr(items, "owned", False))
+                             self.step.slims and getattr(items, "owned", False), self._ends)
         self._timer.seen_all(now, seen)
         results, failed = self._release(self._ready(), complete=True)
         if self._steer is not None:  # a backlog's sources read what the merge waits for first
@@ -133,39 +135,13 @@ class TransactionMerger(KeyLogic):
         except ValueError as exc:
             if tx_id not in self.s.done:  # it still commits in this order; its changes complete later
                 transaction = self.s.open.setdefault(tx_id, Transaction(tx_id))
-                self._ended(transaction)
+                ended(self.s, transaction)
                 transaction.unreadable_end, transaction.last_seen = True, now
                 self._timer.seen(transaction)
                 forget_unended(self.s, transaction)
             return f"END record of transaction {tx_id}: {exc}"
-        if tx_id in self.s.done:
-            return None
-        if self.step.tables is not None:
-            ours = {}
-            for table, n in counts.items():  # (a loop: a comprehension is a call)
-                if table in self.step.tables:
-                    ours[table] = n
-            counts = ours
-            if not counts and not getattr(self.s.open.get(tx_id), "changes", None):  # none of our tables
-                self.s.open.pop(tx_id, None)
-                remember(self.s, "done", tx_id)
-                return None
-        transaction = self.s.open.get(tx_id)  # (not setdefault: a Transaction built for nothing per END)
-        if transaction is None:  # (changes END did not count: go now)
-            transaction = self.s.open[tx_id] = Transaction(tx_id)
-        self._ended(transaction)
-        transaction.expected = counts
-        transaction.last_seen = now
-        self._timer.seen(transaction)
-        if tx_id in self.s.unended:  # (forget_unended's own test, without its call)
-            forget_unended(self.s, transaction)
+        self._ends.counted(self.s, tx_id, self._ends.ours(counts), now)
         return None
-
-    def _ended(self, transaction: Transaction) -> None:
-        """Its END came: it goes in END order. Once only: a second END (with counts or not)
-        keeps the first one's place, so ``ended`` never holds an id twice (``forget_ended``)."""
-        if transaction.expected is None and not transaction.unreadable_end:
-            self.s.ended.append(transaction.id)
 
     def _complete(self, transaction: Transaction) -> bool:
         if transaction.expected is not None:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from engine.operators.compact_change import TABLE, TX_ID, as_dict
 from engine.operators.dead import describe
+from engine.operators.transaction_ends import Ends
 from engine.operators.transaction_order import STREAMING, Loose
 from engine.operators.transaction_state import MergeState, Transaction
 from engine.records import DeadLetter
@@ -31,7 +32,7 @@ from engine.records import DeadLetter
 
 def intake(s: MergeState, markers: bool, events: Iterable[Any], now: datetime, step_id: str,
            other: Callable[[dict, datetime, List[str], bool], Optional[str]],
-           slim: bool = False) -> Tuple[List[DeadLetter], List[str]]:
+           slim: bool = False, ends: Optional[Ends] = None) -> Tuple[List[DeadLetter], List[str]]:
     """Take ``events`` in order: the usual changes here, the others with ``other(event, now,
     seen, slim)`` (the reason when the event is refused: it is dead-lettered, the state unchanged).
     Returns the dead letters and the ids of the transactions seen (for the idle timer).
@@ -41,7 +42,8 @@ def intake(s: MergeState, markers: bool, events: Iterable[Any], now: datetime, s
     change buffered in its transaction drops them (one released in source order keeps them).
     Held until its transaction completes, and then freed cold, they were ~11% of the domain
     replay's last-level cache misses (bench/domain_instructions.py). A compact change
-    (engine/operators/compact_change.py) is the usual change, as ``debezium`` checked it."""
+    (engine/operators/compact_change.py) is the usual change, as ``debezium`` checked it.
+    ``ends``: the usual END record is taken with ``ends.take`` (engine/operators/transaction_ends.py)."""
     deads: List[DeadLetter] = []
     seen: List[str] = []
     opened, unmarked, done = s.open, s.unmarked, s.done
@@ -56,6 +58,8 @@ def intake(s: MergeState, markers: bool, events: Iterable[Any], now: datetime, s
             table, tx = event[TABLE], event[TX_ID]
             usual = tx not in unmarked
         elif tested and type(event) is dict and "op" not in event:  # a marker: no KeyError raised and caught
+            if run is None and ends is not None and ends.take(s, event, now):  # (after a run: the general path)
+                continue
             usual = False  # (~1,800 instructions each: a batch of the metadata topic raises one, not one a record)
         else:
             try:  # the usual change of a debezium step: every field, a text transaction id, streamed

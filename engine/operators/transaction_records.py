@@ -12,7 +12,7 @@ from engine.records import DeadLetter
 
 # the data collection Debezium's PostgreSQL connector names for the logical decoding messages of a
 # transaction in its END record ("...LogicalDecodingMessageMonitor$LogicalDecodingMessageId@6cca960e")
-_MESSAGES = "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor"
+MESSAGES = "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor"
 
 
 MARKERS = ("BEGIN", "END")  # the statuses of a metadata record
@@ -83,7 +83,7 @@ def announced(event: dict) -> Dict[str, int]:
         count: Any = entry.get("event_count")
         if type(count) is not int or count < 0:  # (_count's test inline: an END names several tables)
             _count(count, index)  # raises
-        if name.startswith(_MESSAGES):
+        if name.startswith(MESSAGES):
             messages += count
             continue
         counts[table] = counts.get(table, 0) + count
