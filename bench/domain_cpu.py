@@ -12,7 +12,7 @@ drains the whole backlog into a fresh output topic, in a process of its own:
 * ``peer-sliced``: the same with ``--sliced``: only each message's payload is parsed once its
   topic's schema text is known, as the engine's decoder does (the schema is ~7 KB of a message's
   ~8 KB);
-* ``peer-checked``: the same with ``--checked``: bench/domain_peer_checked.py, which also makes
+* ``peer-checked``: bench/domain_peer_checked.py, the same peer (its ``main``), which also makes
   the checks the topology makes (redeliveries, exact big numbers, dead letters, TOAST
   placeholders, the domain schema), reading payloads only as ``--sliced``;
 * ``topology``: ``velocity-flow deploy --env kafka topologies/velocity/transport_order_domain.yaml``
@@ -61,7 +61,8 @@ from bench.kafka_throughput import spread  # noqa: E402
 
 FLOW = "transport_order_domain"
 # each message's inline schema parsed, or only its payload; and the peer making the topology's checks
-PEERS = {"peer": [], "peer-sliced": ["--sliced"], "peer-checked": ["--checked"]}
+PEERS = {"peer": ["domain_peer.py"], "peer-sliced": ["domain_peer.py", "--sliced"],
+         "peer-checked": ["domain_peer_checked.py"]}  # the script, then its flags
 TOPOLOGY = os.path.join("topologies", "velocity", f"{FLOW}.yaml")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -178,8 +179,8 @@ def drain(kind: str, bootstrap: str, prefix: str, state: str, tag: str, base: di
     if kind in PEERS:
         out = f"{prefix}.{kind}-{tag}"
         create_topics(bootstrap, [out])
-        command, env = [sys.executable, os.path.join("bench", "domain_peer.py"), bootstrap, prefix, out,
-                        *PEERS[kind]], base
+        script, *flags = PEERS[kind]
+        command, env = [sys.executable, os.path.join("bench", script), bootstrap, prefix, out, *flags], base
     else:
         domain = f"{prefix}-{tag}"
         out = f"{domain}.domain.transport_order"

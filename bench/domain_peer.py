@@ -1,6 +1,6 @@
 """A hand-written confluent-kafka + orjson peer of topologies/velocity/transport_order_domain.yaml.
 
-    python bench/domain_peer.py BOOTSTRAP TOPIC_PREFIX OUT_TOPIC [--sliced] [--checked]
+    python bench/domain_peer.py BOOTSTRAP TOPIC_PREFIX OUT_TOPIC [--sliced]
 
 What an expert writes when the job is only this flow: one Consumer assigned to the five table
 topics and the transaction topic from the beginning (``consume(num_messages=1000)`` batches,
@@ -21,10 +21,11 @@ decoder does.
 
 Left out, because this workload has none of them and an expert would not write them for it: dead
 letters, snapshot reads and changes outside a transaction, the idle timeout, the JSON-schema
-validation of the domain event, recovery. ``--checked``: bench/domain_peer_checked.py's
-``CheckedPeer`` instead, which makes the checks the topology makes on what Debezium and others
-also send (redeliveries, exact big numbers, dead letters, TOAST placeholders, the domain schema;
-payloads only, as ``--sliced``). Prints one JSON line: messages read, events written, dead letters.
+validation of the domain event, recovery. ``python bench/domain_peer_checked.py`` (the same
+arguments) runs its ``CheckedPeer`` instead, which makes the checks the topology makes on what
+Debezium and others also send (redeliveries, exact big numbers, dead letters, TOAST
+placeholders, the domain schema; payloads only, as ``--sliced``). Prints one JSON line: messages
+read, events written, dead letters.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import uuid
 from collections import deque
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Callable, Optional
 
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
@@ -215,6 +217,8 @@ class DomainPeer:
     gives the (key, value) of the domain events of the transactions complete so far, in commit
     order. ``main`` feeds it from Kafka; bench/domain_replay.py from memory."""
 
+    reads_batches = False  # True: ``main`` gives it a topic's messages of one poll at once (take_all)
+
     def __init__(self, marker_topic: str, sliced: bool = False) -> None:
         self.marker_topic = marker_topic
         self.ours = {f"public.{t}": t for t in TABLES}
@@ -301,22 +305,20 @@ class DomainPeer:
         return out
 
 
-def main(bootstrap: str, prefix: str, out: str, sliced: bool = False, checked: bool = False) -> None:
+def main(bootstrap: str, prefix: str, out: str, sliced: bool = False,
+         make: Optional[Callable[[str], DomainPeer]] = None) -> None:
+    """Drain the topics into ``out``; ``make``: the peer of a metadata topic, in place of DomainPeer."""
     topics = [f"{prefix}.public.{t}" for t in TABLES] + [f"{prefix}.transaction"]
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"peer-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "enable.partition.eof": True})
     consumer.assign([TopicPartition(t, 0, OFFSET_BEGINNING) for t in topics])
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})  # configured as the Kafka sink's
-    if checked:  # bench/domain_peer_checked.py imports this module: imported when asked for
-        from bench.domain_peer_checked import CheckedPeer
-        peer: DomainPeer = CheckedPeer(topics[-1])
-    else:
-        peer = DomainPeer(topics[-1], sliced)
+    peer = make(topics[-1]) if make is not None else DomainPeer(topics[-1], sliced)
     ended_partitions: set = set()  # (topic, partition) at their end
     messages, events = 0, 0
     produce, take = producer.produce, peer.take
     per_topic: dict = {}
-    if checked:  # it reads a topic's batch at once: its messages gathered per topic, in order
+    if peer.reads_batches:  # its messages gathered per topic, in order
         take = lambda topic, raw: per_topic.setdefault(topic, []).append(raw)  # noqa: E731
     while len(ended_partitions) < len(topics):
         for message in consumer.consume(num_messages=1000, timeout=1.0):
@@ -346,4 +348,4 @@ def main(bootstrap: str, prefix: str, out: str, sliced: bool = False, checked: b
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4], sliced="--sliced" in sys.argv[4:], checked="--checked" in sys.argv[4:])
+    main(*sys.argv[1:4], sliced="--sliced" in sys.argv[4:])

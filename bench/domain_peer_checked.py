@@ -48,7 +48,7 @@ from typing import Callable, List, Optional, Tuple
 import fastjsonschema
 import orjson
 
-from bench.domain_peer import TABLES, DomainPeer, _exact, converters, decode_rows
+from bench.domain_peer import TABLES, DomainPeer, _exact, converters, decode_rows, main
 from bench.domain_peer import domain_events as plain_events
 from bench.domain_peer import net as plain_net
 from engine.jsontext import _BIG_OR_LONG_MEMBER, exact
@@ -145,6 +145,8 @@ def moved(change: dict, changes: list, key: Optional[str], groups: dict) -> None
 class CheckedPeer(DomainPeer):
     """DomainPeer with the checks of the module docstring; ``dead`` holds the dead letters'
     reasons."""
+
+    reads_batches = True
 
     def __init__(self, marker_topic: str) -> None:
         self.dead: List[str] = []
@@ -260,3 +262,9 @@ def _big_as_text(value):
     if type(value) is int and not -2 ** 63 <= value < 2 ** 64:
         return orjson.Fragment(str(value))
     return value
+
+
+if __name__ == "__main__":  # python bench/domain_peer_checked.py BOOTSTRAP TOPIC_PREFIX OUT_TOPIC
+    import sys
+
+    main(*sys.argv[1:4], make=CheckedPeer)
