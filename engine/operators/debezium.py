@@ -37,6 +37,7 @@ from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.compact_change import OPS as COMPACT_OPS
 from engine.operators.compact_change import STREAMING
+from engine.operators.compact_keys import keys_of
 from engine.operators.dead import describe, one_by_one
 from engine.operators.debezium_casts import hinted_converter
 from engine.operators.debezium_schema import NO_CONVERTERS, RowConverters, row_converters, row_schemas
@@ -93,7 +94,7 @@ class Debezium:
         self._tx_text: Optional[str] = None
         self._compact: Optional[Tuple[Callable, Callable]] = None  # the keys of compact changes, once made
         self._make_compact: Optional[Callable[[], Optional[Tuple[Callable, Callable]]]] = None  # compact_later's
-        self._probe: dict = {}
+        self._keys: Optional[Callable] = None  # (table, before, after) -> the row and group keys, with _compact
 
     # batch ------------------------------------------------------------------------------
 
@@ -111,6 +112,8 @@ class Debezium:
         if self._make_compact is not None:  # (compact_later: the keys' code made at the first batch)
             make, self._make_compact = self._make_compact, None
             self._compact = make() or self._compact
+            if self._compact is not None:  # the two keys in one call (engine/operators/compact_keys.py)
+                self._keys = getattr(self._compact, "both", None) or keys_of(*self._compact)
         decode = self.decode
         events: List[Union[dict, tuple]] = []
         deads: List[DeadLetter] = []
@@ -225,13 +228,11 @@ class Debezium:
                 before_convs.both(before, after)
             else:
                 raise DecodeError("two row schemas: decoded from copies")
-        if owned and self._compact is not None and op in COMPACT_OPS and type(table) is str \
+        if owned and self._keys is not None and op in COMPACT_OPS and type(table) is str \
                 and self._tx_text is not None and source.get("snapshot") in STREAMING:
-            probe = self._probe  # what the keys read of a change (KEY_FIELDS), in a dict kept for them
-            probe["table"], probe["before"], probe["after"] = table, before, after
-            row, group = self._compact
-            try:
-                return (row(probe), op, before, after, table, lsn, ts_ms, at, self._tx_text, group(probe))
+            try:  # (the keys read only KEY_FIELDS)
+                row, group = self._keys(table, before, after)
+                return (row, op, before, after, table, lsn, ts_ms, at, self._tx_text, group)
             except Exception:  # noqa: BLE001 - a key that fails: the dict, which the merge dead-letters with why
                 pass
         out = {"op": op, "before": before, "after": after, "source": source, "ts_ms": ts_ms,

@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from engine.operators.compact_change import KEY_FIELDS, as_dicts
+from engine.operators.compact_keys import compact_keys
 from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events_of
 from engine.operators.transaction_ends import Ends, ended
@@ -371,5 +372,5 @@ class MergeTransactions(KeyedStep):
         if not self.compacts():
             return None
         row, group_by = self.key_functions()
-        return row, group_by or row
+        return compact_keys(self.row, self.group_by, row, group_by or row, self.step_id)
 
