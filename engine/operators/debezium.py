@@ -31,13 +31,12 @@ the schemaless ``fields`` casts: ``debezium_casts``.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple, Union
 
 from engine.errors import ConfigError
 from engine.operators.cast_fields import parse_casts, shown
 from engine.operators.compact_change import OPS as COMPACT_OPS
 from engine.operators.compact_change import STREAMING
-from engine.operators.compact_keys import keys_of
 from engine.operators.dead import describe, one_by_one
 from engine.operators.debezium_casts import hinted_converter
 from engine.operators.debezium_schema import NO_CONVERTERS, RowConverters, row_converters, row_schemas
@@ -48,6 +47,9 @@ from engine.operators.debezium_types import (  # noqa: F401 - all but DecodeErro
     variable_scale_decimal,
 )
 from engine.records import DeadLetter
+
+if TYPE_CHECKING:  # (the merge's, handed over by the compiler)
+    from engine.operators.compact_keys import CompactKeys
 
 DECIMAL_MODES = ("precise", "string", "double")
 TIME_MODES = ("adaptive", "adaptive_time_microseconds", "connect")
@@ -92,9 +94,8 @@ class Debezium:
         self._good_converters: Tuple[RowConverters, RowConverters] = (NO_CONVERTERS, NO_CONVERTERS)
         self._tx_id: Union[int, str, None] = None  # the last change's, and its text
         self._tx_text: Optional[str] = None
-        self._compact: Optional[Tuple[Callable, Callable]] = None  # the keys of compact changes, once made
-        self._make_compact: Optional[Callable[[], Optional[Tuple[Callable, Callable]]]] = None  # compact_later's
-        self._keys: Optional[Callable] = None  # (table, before, after) -> the row and group keys, with _compact
+        self._make_compact: Optional[Callable[[], Optional[CompactKeys]]] = None  # compact_later's
+        self._keys: Optional[Callable] = None  # (table, before, after) -> a compact change's row and group keys
 
     # batch ------------------------------------------------------------------------------
 
@@ -111,9 +112,9 @@ class Debezium:
             return self.process(batch)
         if self._make_compact is not None:  # (compact_later: the keys' code made at the first batch)
             make, self._make_compact = self._make_compact, None
-            self._compact = make() or self._compact
-            if self._compact is not None:  # the two keys in one call (engine/operators/compact_keys.py)
-                self._keys = getattr(self._compact, "both", None) or keys_of(*self._compact)
+            keys = make()
+            if keys is not None:  # the two keys in one call (engine/operators/compact_keys.py)
+                self._keys = keys.both
         decode = self.decode
         events: List[Union[dict, tuple]] = []
         deads: List[DeadLetter] = []
@@ -243,16 +244,16 @@ class Debezium:
             self._apply_casts(out)
         return out
 
-    def compact_later(self, keys: Callable[[], Optional[Tuple[Callable, Callable]]]) -> None:
+    def compact_later(self, keys: Callable[[], Optional[CompactKeys]]) -> None:
         """Give ``process_owned``'s usual changes as compact changes (engine/operators/compact_change.py)
-        keyed with the row and group key functions ``keys()`` makes at the first batch (None: dicts
-        still): the compiler's call, when this step's only reader is a ``merge_transactions`` step
-        that owns its input (its ``compact_keys``)."""
+        keyed with the row and group keys ``keys()`` makes at the first batch (None: dicts still):
+        the compiler's call, when this step's only reader is a ``merge_transactions`` step that owns
+        its input (its ``compact_keys``)."""
         self._make_compact = keys
 
     def compacts(self) -> bool:
         """Whether ``process_owned`` gives (or will give) compact changes."""
-        return self._compact is not None or self._make_compact is not None
+        return self._keys is not None or self._make_compact is not None
 
     def _row_schemas(self, schema) -> Tuple[RowConverters, RowConverters]:
         """The converters of the ``before`` and ``after`` row schemas of an envelope schema."""

@@ -285,10 +285,10 @@ def test_the_compiler_links_the_domain_flows_debezium_step_only_when_the_merge_a
         compile_topology(result.topology)
         changes = next(step for step in result.topology.steps if step.id == "changes")
         assert changes.operator.compacts() is compact
-        assert changes.operator._compact is None  # the keys' code is made at the first batch, not at start-up
+        assert changes.operator._keys is None  # the keys' code is made at the first batch, not at start-up
         if compact:
             changes.operator.process_owned([])
-            assert changes.operator._compact is not None
+            assert changes.operator._keys is not None
 
 
 def test_a_table_without_converted_columns_gives_compact_changes_too():
