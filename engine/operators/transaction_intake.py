@@ -22,10 +22,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-from engine.operators.compact_change import TABLE, TX_ID, as_dict
+from engine.operators.compact_change import STREAMING, TABLE, TX_ID, as_dict
 from engine.operators.dead import describe
 from engine.operators.transaction_ends import Ends
-from engine.operators.transaction_order import STREAMING, Loose
+from engine.operators.transaction_order import Loose
 from engine.operators.transaction_state import MergeState, Transaction
 from engine.records import DeadLetter
 

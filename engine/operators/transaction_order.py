@@ -34,7 +34,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Dict, List, Optional, Tuple
 
-from engine.operators.compact_change import LSN, STREAMING  # noqa: F401 - STREAMING: part of this module's interface
+from engine.operators.compact_change import LSN
 
 _LSN = itemgetter("lsn")
 _COMPACT_LSN = itemgetter(LSN)

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.operators.compact_change import STREAMING
 from engine.operators.dead import describe
 from engine.operators.merge_transactions import MergeTransactions
-from engine.operators.transaction_order import STREAMING, Loose
+from engine.operators.transaction_order import Loose
 from engine.operators.transaction_records import entry
 from engine.operators.transaction_state import Transaction
 from engine.records import DeadLetter

@@ -1,4 +1,4 @@
-"""transaction_order.STREAMING tests "false" first (Debezium's value): a membership test gives
+"""compact_change.STREAMING tests "false" first (Debezium's value): a membership test gives
 what the first order (None, False, "false") gave for any source.snapshot value, the same answer
 or the same error (a signalling NaN compared with False)."""
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.operators.transaction_order import STREAMING
+from engine.operators.compact_change import STREAMING
 
 _FIRST = (None, False, "false")
 
