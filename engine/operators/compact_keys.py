@@ -37,7 +37,8 @@ class CompactKeys(tuple):
 
 
 def keys_of(row: Callable, group: Callable) -> Callable:
-    """``both`` of two key functions of a change dict (keys that are not ``CompactKeys``)."""
+    """``both`` of two key functions of a change dict (``compact_keys``' way where the strict code
+    reads the event otherwise than as the three fields)."""
     def both(table, before, after):
         change = {"table": table, "before": before, "after": after}
         return row(change), group(change)
