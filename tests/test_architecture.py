@@ -30,6 +30,15 @@ def test_bytewax_is_imported_only_in_compiler_runtime_and_connectors():
     assert offenders == []
 
 
+def test_bytewax_operators_is_imported_only_through_lazy_operators():
+    # the first import of bytewax.operators must be lazy_operators' (its operators made at first call)
+    lazy = ROOT / "engine" / "connectors" / "lazy_operators.py"
+    offenders = [str(p.relative_to(ROOT)) for p in python_files("engine", "cli")
+                 if p != lazy and any(m.startswith("bytewax.operators") for m in imports_of(p))]
+    assert offenders == []
+    assert any(m == "bytewax.operators" for m in imports_of(lazy))
+
+
 def test_engine_never_imports_the_cli():
     offenders = [str(p.relative_to(ROOT)) for p in python_files("engine")
                  if any(m.split(".")[0] == "cli" for m in imports_of(p))]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
-import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
 from engine.binding.model import StepSpec, Topology
@@ -24,6 +23,7 @@ from engine.compiler.fused import filter_then_map, fusable
 from engine.compiler.ownership import Ownership
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
 from engine.compiler.steps import batch_step, counted, merged, route_output
+from engine.connectors.lazy_operators import op
 from engine.frozen import Frozen, set_fields
 from engine.metrics import MetricsRegistry
 from engine.operators.boundary import guard, raw_values

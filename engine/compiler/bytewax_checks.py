@@ -40,6 +40,12 @@ class _ByType(type):
             known = cls.answers[kind] = isinstance(instance, cls.protocol)
         return known
 
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        # Bytewax's decorator asks it of each parameter's annotation as it makes an operator's class
+        # (its ports, ``ups_names``): an operator made after the stand-ins (engine/connectors/
+        # lazy_operators.py, the engine's own) found none without this, and lost its argument checks
+        return issubclass(subclass, cls.protocol)
+
 
 def stand_in(protocol: Any) -> type:
     """A class ``isinstance`` tests as ``protocol`` does, asking it once per type."""

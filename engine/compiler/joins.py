@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-import bytewax.operators as op
-from bytewax.dataflow import Stream, operator
-from bytewax.operators import StatefulBatchLogic
+from bytewax.dataflow import Stream
 
 from engine import clock
 from engine.compiler.keyed import _OK, CAREFUL_CALLS, _grouper, _KeyLogic, _rebatch_dead, key_dead_letters, keyed_pairs
 from engine.compiler.steps import StepOut
+from engine.connectors.lazy_operators import StatefulBatchLogic, op, operator
 from engine.metrics import StepCounters
 from engine.operators.joins.base import TwoInputStep
 from engine.operators.joins.stream_table import StreamTableJoin

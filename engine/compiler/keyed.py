@@ -57,12 +57,11 @@ from datetime import datetime, timedelta
 from time import perf_counter
 from typing import Callable, List, Optional, Tuple
 
-import bytewax.operators as op
-from bytewax.dataflow import Stream, operator
-from bytewax.operators import StatefulBatchLogic
+from bytewax.dataflow import Stream
 
 from engine import clock, lineage
 from engine.compiler.steps import StepOut
+from engine.connectors.lazy_operators import StatefulBatchLogic, op, operator
 from engine.lineage import Batch
 from engine.metrics import StepCounters
 from engine.operators.boundary import debug, guard

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional
 
-import bytewax.operators as op
 from bytewax.dataflow import Stream
 
 from engine.compiler.connectors import Build, attach_gauges, declared
 from engine.compiler.steps import StepOut, batch_step, counted
 from engine.connectors.jsonl import encode_value
+from engine.connectors.lazy_operators import op
 from engine.connectors.wiring import output
 from engine.metrics import Gauges, StepCounters
 from engine.operators.boundary import guard

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Callable, Optional
 
-import bytewax.operators as op
-from bytewax.dataflow import Stream, operator
+from bytewax.dataflow import Stream
 
+from engine.connectors.lazy_operators import op, operator
 from engine.metrics import StepCounters
 
 

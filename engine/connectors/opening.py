@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-import bytewax.operators as op
 from bytewax.dataflow import Stream
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+
+from engine.connectors.lazy_operators import op
 
 _PART = "open"
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Optional, TypeVar
 
-import bytewax.operators as op
 from bytewax.dataflow import Stream
 from bytewax.outputs import DynamicSink, FixedPartitionedSink, Sink, StatefulSinkPartition, StatelessSinkPartition
 
 from engine.connectors.errors import ConnectorError
+from engine.connectors.lazy_operators import op
 from engine.connectors.opening import opened
 
 SINGLE_PARTITION_KEY = "0"

@@ -72,3 +72,12 @@ def test_another_bytewax_keeps_its_own_checks(monkeypatch):
     monkeypatch.setattr(bytewax_dataflow, "_ToRef", NotAProtocol)
     bytewax_checks.fast_protocol_checks()
     assert bytewax_dataflow._HasScope is NotAProtocol and bytewax_dataflow._ToRef is NotAProtocol
+
+
+@given(st.sampled_from([bytewax_dataflow.Stream, Dataflow, bytewax_dataflow.SinglePort, bytewax_dataflow.MultiPort,
+                        int, str, object, type(None), ValueError, list]))
+def test_a_stand_in_answers_issubclass_as_its_protocol(kind):
+    # Bytewax's decorator asks it of annotations to find an operator's ports (ups_names, dwn_names)
+    for protocol in PROTOCOLS.values():
+        assert issubclass(kind, stand_in(protocol)) == issubclass(kind, protocol)
+    assert issubclass(bytewax_dataflow.Stream, stand_in(PROTOCOLS["_ToRef"]))
