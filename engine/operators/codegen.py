@@ -9,10 +9,17 @@ objects of the batch's events (``key_cells``, ``adopt_keys``: ``cast``, a fused 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from types import CodeType
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from engine.errors import ConfigError
 from engine.expressions import NAMESPACE
+
+# Code objects by (source, step id): immutable, so shared. `validate` binds a file once per
+# environment and each binding generated the same functions again (the Event Engine's maps and
+# filters: ~80 compiles of ~180).
+_CODE: Dict[Tuple[str, str], CodeType] = {}
+_CODE_KEPT = 1024
 
 
 def build_function(name: str, source: str, step_id: str, extra: Optional[Dict[str, Any]] = None) -> Callable:
@@ -20,12 +27,17 @@ def build_function(name: str, source: str, step_id: str, extra: Optional[Dict[st
     scope: Dict[str, Any] = dict(NAMESPACE)
     if extra:
         scope.update(extra)
-    try:
-        code = compile(source, f"<velocity-flow step {step_id!r}>", "exec")
-    except (SyntaxError, RecursionError, MemoryError) as exc:  # CPython's limits (nesting, size), not ours
-        raise ConfigError(f"this step's expressions are too complex to compile ({type(exc).__name__}: "
-                          f"{getattr(exc, 'msg', None) or exc})",
-                          hint="split them over several steps or map fields") from None
+    code = _CODE.get((source, step_id))
+    if code is None:
+        try:
+            code = compile(source, f"<velocity-flow step {step_id!r}>", "exec")
+        except (SyntaxError, RecursionError, MemoryError) as exc:  # CPython's limits (nesting, size), not ours
+            raise ConfigError(f"this step's expressions are too complex to compile ({type(exc).__name__}: "
+                              f"{getattr(exc, 'msg', None) or exc})",
+                              hint="split them over several steps or map fields") from None
+        if len(_CODE) >= _CODE_KEPT:
+            _CODE.clear()
+        _CODE[(source, step_id)] = code
     exec(code, scope)  # noqa: S102 - source generated from our own AST, see module docstring
     return scope[name]
 
