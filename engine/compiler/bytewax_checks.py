@@ -42,8 +42,9 @@ class _ByType(type):
 
     def __subclasscheck__(cls, subclass: type) -> bool:
         # Bytewax's decorator asks it of each parameter's annotation as it makes an operator's class
-        # (its ports, ``ups_names``): an operator made after the stand-ins (engine/connectors/
-        # lazy_operators.py, the engine's own) found none without this, and lost its argument checks
+        # (its port names, ``ups_names``). Every operator whose class is made after the stand-ins are
+        # in place (Bytewax's own since engine/connectors/lazy_operators.py, the engine's) found no
+        # ports without this, and skipped Bytewax's check that its inputs are streams.
         return issubclass(subclass, cls.protocol)
 
 
