@@ -17,12 +17,13 @@ the largest shipped topology, each a fresh process, in interleaved rounds.
   starts in the validating process itself.
 
 Each figure is the wall time from starting the process to its exit: for a one-event flow that is
-the time to the first event written, plus the exit. Byte code is cached as an installed package
-has it (bench/bytecode.py; and one warm-up run of each). Prints per round, then ``cpu ms NAME``
-(user + system time of the process: less moved than wall time by other work on a shared machine)
-and, last, ``ms NAME: median [min..max]`` and ``ratio topology/bytewax: median [min..max]``
-(wall time of the topology over that of Bytewax, per round: lower is better; the goal is <=
-1.3).
+the time to the first event written, plus the exit. ``velocity-flow`` is the environment's script
+running this checkout's engine/ and cli/ (``PYTHONPATH``), so two checkouts compare. Byte code is
+cached as an installed package has it (bench/bytecode.py; and one warm-up run of each). Prints per
+round, then ``cpu ms NAME`` (user + system time of the process: less moved than wall time by other
+work on a shared machine) and, last, ``ms NAME: median [min..max]`` and ``ratio topology/bytewax:
+median [min..max]`` (wall time of the topology over that of Bytewax, per round: lower is better;
+the goal is <= 1.3).
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def main() -> None:
     cli = os.path.join(os.path.dirname(sys.executable), "velocity-flow")
     largest = largest_topology()
     with tempfile.TemporaryDirectory() as tmp:
-        env = installed_env()
+        # the environment's velocity-flow script, running this checkout's code (an editable or
+        # another install's would be what the environment holds, not what is measured here)
+        env = {**installed_env(), "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
         with open(os.path.join(tmp, "in.jsonl"), "w", encoding="utf-8") as handle:
             handle.write('{"a": 1}\n')
         with open(os.path.join(tmp, "startup.yaml"), "w", encoding="utf-8") as handle:
