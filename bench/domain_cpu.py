@@ -1,6 +1,6 @@
 """CPU and memory of technical -> domain: the transport-order topology vs a hand-written peer.
 
-    python bench/domain_cpu.py [--transactions 10000] [--rounds 5]
+    python bench/domain_cpu.py [--transactions 10000] [--rounds 5] [--against CHECKOUT]
 
 Publishes ``--transactions`` of the simulator's Debezium traffic for the transport-order tables
 (inline Connect schemas, END markers; bench/domain_latency.py's workload) into fresh topics of a
@@ -33,6 +33,12 @@ All run with byte code cached as an installed package has it (bench/bytecode.py)
 
 Prints per round, then for each peer ``ratio topology/PEER CPU per message`` (with and without
 start-up) and ``ratio topology/PEER peak RSS``: median [min..max] of the per-round ratios.
+
+``--against CHECKOUT`` (another checkout of this repository, e.g. a ``git worktree`` of an older
+commit) drains its topology too, in the same rounds, right after this one's in odd rounds and
+right before it in even ones, and adds ``ratio topology/against``: two versions of the engine
+paired on one broker and backlog, which resolves changes a run against the peers does not (its
+domain events must equal the others').
 """
 
 from __future__ import annotations
@@ -122,8 +128,8 @@ def _librdkafka_cpu(pid: int, threads: Optional[list] = None) -> dict:
             if name.startswith(b"rdk:")}
 
 
-def measured(command: list, env: dict, timeout: float = 600) -> dict:
-    """Run ``command`` (from the repository root) to its end: CPU seconds of it and the children
+def measured(command: list, env: dict, timeout: float = 600, cwd: str = ROOT) -> dict:
+    """Run ``command`` (from ``cwd``, the repository root by default) to its end: CPU seconds of it and the children
     it waited for, peak RSS bytes (the sum over its processes of each one's peak), stdout, wall
     seconds, ``seen``: the CPU seconds of its processes as /proc last showed them (a check of
     ``cpu``, a little short of it: the last 0.1 s is not seen), and ``librdkafka``: the part of
@@ -134,7 +140,7 @@ def measured(command: list, env: dict, timeout: float = 600) -> dict:
     rdk: dict = {}
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
         deadline = time.monotonic() + timeout
         while process.poll() is None:
             for pid, cpu in _tree(process.pid).items():
@@ -173,28 +179,35 @@ def canonical(raw: bytes) -> str:
 
 
 # -- the run ---------------------------------------------------------------------------------
-def drain(kind: str, bootstrap: str, prefix: str, state: str, tag: str, base: dict) -> tuple:
+def drain(kind: str, bootstrap: str, prefix: str, state: str, tag: str, base: dict, root: str = ROOT) -> tuple:
     """(measured run, output topic) of the peer or the topology on ``prefix``'s topics, in the
-    environment ``base``."""
+    environment ``base``; the topology of the checkout ``root``."""
     if kind in PEERS:
         out = f"{prefix}.{kind}-{tag}"
         create_topics(bootstrap, [out])
         script, *flags = PEERS[kind]
         command, env = [sys.executable, os.path.join("bench", script), bootstrap, prefix, out, *flags], base
     else:
-        domain = f"{prefix}-{tag}"
+        domain = f"{prefix}-{kind}-{tag}"
         out = f"{domain}.domain.transport_order"
         env = {**base, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_DOMAIN_PREFIX": domain,
                "VF_KAFKA_TAIL": "false", "VELOCITY_FLOW_ENV": "kafka"}
-        command = deploy_command(TOPOLOGY, os.path.join(state, f"recovery-{prefix}-{tag}"))
-    return measured(command, env), out
+        command = deploy_command(TOPOLOGY, os.path.join(state, f"recovery-{prefix}-{kind}-{tag}"))
+    return measured(command, env, cwd=root), out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=10000, help="transactions in the backlog")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each")
+    parser.add_argument("--against", metavar="CHECKOUT",
+                        help="another checkout of this repository: its topology drains the same backlog in the "
+                             "same rounds (after this one's in odd rounds, before it in even ones), and the "
+                             "ratios include topology/against: two versions of the engine on one broker")
     args = parser.parse_args()
+    against = os.path.abspath(args.against) if args.against else None
+    if against is not None and not os.path.isfile(os.path.join(against, TOPOLOGY)):
+        parser.error(f"--against {args.against}: no {TOPOLOGY} there")
     with private_broker("domain-cpu-") as (state, bootstrap):
         # ~3.5 transactions per order touch the transport-order tables
         txs = workload(f"{state}/tms", TABLES[FLOW], max(20, args.transactions // 3), 1)[:args.transactions]
@@ -206,34 +219,41 @@ def main() -> None:
         print(f"backlog: {args.transactions} transactions, {messages} technical messages; "
               f"CPU us per message (start-up included / excluded), peak RSS", flush=True)
         base = installed_env()  # byte code as pip install caches it (bench/bytecode.py)
-        runs: dict = {**{peer: [] for peer in PEERS}, "topology": []}
+        if against is not None:  # (its byte code too)
+            subprocess.run([sys.executable, "-m", "compileall", "-q", "engine", "cli"], cwd=against, env=base,
+                           check=True, timeout=300, stdout=subprocess.DEVNULL)
+        baselines = [*PEERS, *(["against"] if against else [])]
+        runs: dict = {**{peer: [] for peer in PEERS}, "topology": [], **({"against": []} if against else {})}
+        roots = {"against": against or ROOT}
         for round_no in range(1, args.rounds + 1):
-            outputs, line = {}, []
-            for kind in runs:
-                run, outputs[kind] = drain(kind, bootstrap, prefix, state, f"r{round_no}", base)
+            outputs, shown = {}, {}
+            order = list(runs) if round_no % 2 else [*PEERS, *reversed([k for k in runs if k not in PEERS])]
+            for kind in order:
+                root = roots.get(kind, ROOT)
+                run, outputs[kind] = drain(kind, bootstrap, prefix, state, f"r{round_no}", base, root)
                 if kind in PEERS and json.loads(run["stdout"])["messages"] != messages:
                     raise SystemExit(f"the peer read {run['stdout'].strip()}, not the {messages} messages")
-                idle, _ = drain(kind, bootstrap, empty, state, f"r{round_no}", base)
+                idle, _ = drain(kind, bootstrap, empty, state, f"r{round_no}", base, root)
                 run["startup"] = idle["cpu"]
                 runs[kind].append(run)
-                line.append(f"{kind} {run['cpu'] / messages * 1e6:6.1f} / "
-                            f"{(run['cpu'] - idle['cpu']) / messages * 1e6:6.1f} us {run['rss'] / 2**20:4.0f} MiB")
+                shown[kind] = (f"{kind} {run['cpu'] / messages * 1e6:6.1f} / "
+                               f"{(run['cpu'] - idle['cpu']) / messages * 1e6:6.1f} us {run['rss'] / 2**20:4.0f} MiB")
             ours, theirs, *others = (Counter(canonical(m.value()) for m in topic_messages(bootstrap, outputs[k]))
-                                     for k in ("topology", *PEERS))
+                                     for k in ("topology", *baselines))
             if any(other != theirs for other in others):
-                raise SystemExit(f"round {round_no}: the peers wrote different domain events")
+                raise SystemExit(f"round {round_no}: the peers (or --against) wrote different domain events")
             if ours != theirs:
                 raise SystemExit(f"round {round_no}: different domain events ({sum(ours.values())} from the topology, "
                                  f"{sum(theirs.values())} from the peer): {len(ours - theirs)} only in the "
                                  f"topology's, {len(theirs - ours)} only in the peer's "
                                  f"(e.g. {next(iter((ours - theirs) or (theirs - ours)))[:600]})")
-            print(f"round {round_no}: " + "   ".join(line) + f"   ({sum(ours.values())} equal domain events)",
-                  flush=True)
+            print(f"round {round_no}: " + "   ".join(shown[k] for k in runs)
+                  + f"   ({sum(ours.values())} equal domain events)", flush=True)
         for kind in runs:
             print(f"{kind}: CPU {statistics.median(r['cpu'] for r in runs[kind]):.2f} s per drain, start-up "
                   f"{statistics.median(r['startup'] for r in runs[kind]):.2f} s, peak RSS "
                   f"{statistics.median(r['rss'] for r in runs[kind]) / 2**20:.0f} MiB (medians)")
-        for peer in PEERS:
+        for peer in baselines:
             pairs = list(zip(runs[peer], runs["topology"], strict=True))
             work = [(t["cpu"] - t["startup"]) / (p["cpu"] - p["startup"]) for p, t in pairs]
             print(f"ratio topology/{peer} CPU per message, start-up excluded: {spread(work)}")
