@@ -22,21 +22,11 @@ from engine.operators.transaction_net import key_text_code
 
 ARGUMENTS = {"table": "e_table", "before": "e_before", "after": "e_after"}  # field -> the argument that holds it
 assert set(ARGUMENTS) == KEY_FIELDS
+# (table, before, after) -> (row key, group key): what the debezium step calls for each usual change
+KeysOfChange = Callable[[str, Optional[dict], Optional[dict]], Tuple[Optional[str], Optional[str]]]
 
 
-class CompactKeys(tuple):
-    """``(row, group)``: the key functions of a change dict (the row's as the group's without
-    ``group``), and ``both(table, before, after)``: the two keys of a change in one call."""
-
-    both: Callable[[str, Optional[dict], Optional[dict]], Tuple[Optional[str], Optional[str]]]
-
-    def __new__(cls, row: Callable, group: Callable, both: Callable) -> CompactKeys:
-        keys = super().__new__(cls, (row, group))
-        keys.both = both
-        return keys
-
-
-def keys_of(row: Callable, group: Callable) -> Callable:
+def keys_of(row: Callable, group: Callable) -> KeysOfChange:
     """``both`` of two key functions of a change dict (``compact_keys``' way where the strict code
     reads the event otherwise than as the three fields)."""
     def both(table, before, after):
@@ -46,14 +36,15 @@ def keys_of(row: Callable, group: Callable) -> Callable:
 
 
 def compact_keys(row: Expression, group: Optional[Expression], row_key: Callable, group_key: Callable,
-                 step_id: str) -> CompactKeys:
-    """The keys of compact changes: ``row_key`` and ``group_key`` (the key functions of ``row``
-    and ``group``; the row's for both without ``group``), and their ``both`` written out when
-    each expression's strict code reads the event only as fields of ``KEY_FIELDS``."""
+                 step_id: str) -> KeysOfChange:
+    """``(table, before, after) -> (row key, group key)`` of compact changes: the values of
+    ``row_key`` and ``group_key`` (the key functions of ``row`` and ``group``; the row's for both
+    without ``group``), written out in one function when each expression's strict code reads the
+    event only as fields of ``KEY_FIELDS``."""
     expressions = [row] if group is None else [row, group]
     codes = [_over_arguments(expression.strict()[0]) for expression in expressions]
     if any(code is None for code in codes):
-        return CompactKeys(row_key, group_key, keys_of(row_key, group_key))
+        return keys_of(row_key, group_key)
     lines = ["def both(e_table, e_before, e_after):"]
     names: Dict[str, object] = {"_Exception": Exception}
     for index, code in enumerate(codes):
@@ -62,7 +53,7 @@ def compact_keys(row: Expression, group: Optional[Expression], row_key: Callable
                   f"        v = _sure{index}({{'table': e_table, 'before': e_before, 'after': e_after}})",
                   f"    k{index} = {key_text_code('v')}"]
     lines.append("    return k0, " + ("k0" if group is None else "k1"))
-    return CompactKeys(row_key, group_key, build_function("both", "\n".join(lines) + "\n", step_id, names))
+    return build_function("both", "\n".join(lines) + "\n", step_id, names)
 
 
 def _over_arguments(source: str) -> Optional[str]:

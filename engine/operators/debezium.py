@@ -49,7 +49,7 @@ from engine.operators.debezium_types import (  # noqa: F401 - all but DecodeErro
 from engine.records import DeadLetter
 
 if TYPE_CHECKING:  # (the merge's, handed over by the compiler)
-    from engine.operators.compact_keys import CompactKeys
+    from engine.operators.compact_keys import KeysOfChange
 
 DECIMAL_MODES = ("precise", "string", "double")
 TIME_MODES = ("adaptive", "adaptive_time_microseconds", "connect")
@@ -94,8 +94,8 @@ class Debezium:
         self._good_converters: Tuple[RowConverters, RowConverters] = (NO_CONVERTERS, NO_CONVERTERS)
         self._tx_id: Union[int, str, None] = None  # the last change's, and its text
         self._tx_text: Optional[str] = None
-        self._make_compact: Optional[Callable[[], Optional[CompactKeys]]] = None  # compact_later's
-        self._keys: Optional[Callable] = None  # (table, before, after) -> a compact change's row and group keys
+        self._make_compact: Optional[Callable[[], Optional[KeysOfChange]]] = None  # compact_later's
+        self._keys: Optional[KeysOfChange] = None  # (table, before, after) -> a compact change's row and group keys
 
     # batch ------------------------------------------------------------------------------
 
@@ -112,9 +112,7 @@ class Debezium:
             return self.process(batch)
         if self._make_compact is not None:  # (compact_later: the keys' code made at the first batch)
             make, self._make_compact = self._make_compact, None
-            keys = make()
-            if keys is not None:  # the two keys in one call (engine/operators/compact_keys.py)
-                self._keys = keys.both
+            self._keys = make()  # the two keys in one call (engine/operators/compact_keys.py)
         decode = self.decode
         events: List[Union[dict, tuple]] = []
         deads: List[DeadLetter] = []
@@ -244,7 +242,7 @@ class Debezium:
             self._apply_casts(out)
         return out
 
-    def compact_later(self, keys: Callable[[], Optional[CompactKeys]]) -> None:
+    def compact_later(self, keys: Callable[[], Optional[KeysOfChange]]) -> None:
         """Give ``process_owned``'s usual changes as compact changes (engine/operators/compact_change.py)
         keyed with the row and group keys ``keys()`` makes at the first batch (None: dicts still):
         the compiler's call, when this step's only reader is a ``merge_transactions`` step that owns

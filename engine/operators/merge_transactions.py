@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from engine.operators.compact_change import KEY_FIELDS, as_dicts
-from engine.operators.compact_keys import CompactKeys, compact_keys
+from engine.operators.compact_keys import KeysOfChange, compact_keys
 from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, KeyLogic, Released, events_of
 from engine.operators.transaction_ends import Ends, ended
@@ -367,9 +367,9 @@ class MergeTransactions(KeyedStep):
         (engine/operators/compact_change.py): its keys read only a change's table and rows, it slims."""
         return self.slims and self.row.fields | getattr(self.group_by, "fields", set()) <= KEY_FIELDS
 
-    def compact_keys(self) -> Optional[CompactKeys]:
-        """The keys of compact changes: row, group (the row's without ``group``) and both in one call;
-        None unless ``compacts``."""
+    def compact_keys(self) -> Optional[KeysOfChange]:
+        """``(table, before, after) -> (row key, group key)`` of compact changes, the values of
+        ``key_functions`` (the row's as the group's without ``group``); None unless ``compacts``."""
         if not self.compacts():
             return None
         row, group_by = self.key_functions()
