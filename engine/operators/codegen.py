@@ -9,17 +9,12 @@ objects of the batch's events (``key_cells``, ``adopt_keys``: ``cast``, a fused 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from types import CodeType
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 from engine.errors import ConfigError
 from engine.expressions import NAMESPACE
-
-# Code objects by (source, step id): immutable, so shared. `validate` binds a file once per
-# environment and each binding generated the same functions again (the Event Engine's maps and
-# filters: ~80 compiles of ~180).
-_CODE: Dict[Tuple[str, str], CodeType] = {}
-_CODE_KEPT = 1024
 
 
 def build_function(name: str, source: str, step_id: str, extra: Optional[Dict[str, Any]] = None) -> Callable:
@@ -27,19 +22,22 @@ def build_function(name: str, source: str, step_id: str, extra: Optional[Dict[st
     scope: Dict[str, Any] = dict(NAMESPACE)
     if extra:
         scope.update(extra)
-    code = _CODE.get((source, step_id))
-    if code is None:
-        try:
-            code = compile(source, f"<velocity-flow step {step_id!r}>", "exec")
-        except (SyntaxError, RecursionError, MemoryError) as exc:  # CPython's limits (nesting, size), not ours
-            raise ConfigError(f"this step's expressions are too complex to compile ({type(exc).__name__}: "
-                              f"{getattr(exc, 'msg', None) or exc})",
-                              hint="split them over several steps or map fields") from None
-        if len(_CODE) >= _CODE_KEPT:
-            _CODE.clear()
-        _CODE[(source, step_id)] = code
+    code = _compiled(source, step_id)
     exec(code, scope)  # noqa: S102 - source generated from our own AST, see module docstring
     return scope[name]
+
+
+# A code object is immutable, so shared: `validate` binds a file once per environment, and each
+# binding generated the same functions again (the Event Engine's maps and filters: ~80 compiles
+# of ~180). A failure is not remembered: it is raised again.
+@lru_cache(maxsize=1024)
+def _compiled(source: str, step_id: str) -> CodeType:
+    try:
+        return compile(source, f"<velocity-flow step {step_id!r}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError) as exc:  # CPython's limits (nesting, size), not ours
+        raise ConfigError(f"this step's expressions are too complex to compile ({type(exc).__name__}: "
+                          f"{getattr(exc, 'msg', None) or exc})",
+                          hint="split them over several steps or map fields") from None
 
 
 class FirstTry:
