@@ -222,14 +222,14 @@ def main() -> None:
         if against is not None:  # (its byte code too)
             subprocess.run([sys.executable, "-m", "compileall", "-q", "engine", "cli"], cwd=against, env=base,
                            check=True, timeout=300, stdout=subprocess.DEVNULL)
-        baselines = [*PEERS, *(["against"] if against else [])]
-        runs: dict = {**{peer: [] for peer in PEERS}, "topology": [], **({"against": []} if against else {})}
-        roots = {"against": against or ROOT}
+        kinds = [*PEERS, "topology", *(["against"] if against else [])]
+        baselines = [kind for kind in kinds if kind != "topology"]
+        runs: dict = {kind: [] for kind in kinds}
         for round_no in range(1, args.rounds + 1):
             outputs, shown = {}, {}
-            order = list(runs) if round_no % 2 else [*PEERS, *reversed([k for k in runs if k not in PEERS])]
+            order = kinds if round_no % 2 else [*PEERS, *reversed(kinds[len(PEERS):])]  # the two topologies in turn
             for kind in order:
-                root = roots.get(kind, ROOT)
+                root = (against or ROOT) if kind == "against" else ROOT  # (against: only with --against)
                 run, outputs[kind] = drain(kind, bootstrap, prefix, state, f"r{round_no}", base, root)
                 if kind in PEERS and json.loads(run["stdout"])["messages"] != messages:
                     raise SystemExit(f"the peer read {run['stdout'].strip()}, not the {messages} messages")
