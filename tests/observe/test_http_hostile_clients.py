@@ -27,10 +27,11 @@ def _connect(base: str) -> socket.socket:
     return socket.create_connection((where.hostname, where.port), timeout=10)
 
 
-def _exchange(base: str, raw: bytes) -> bytes:
-    """What the server answers to ``raw`` (then half-closed), up to 64 KiB."""
+def _exchange(base: str, raw: bytes, pause: float = 0.0) -> bytes:
+    """What the server answers to ``raw`` (half-closed after ``pause`` seconds), up to 64 KiB."""
     with _connect(base) as conn:
         conn.sendall(raw)
+        time.sleep(pause)
         conn.shutdown(socket.SHUT_WR)
         chunks = []
         try:
@@ -106,6 +107,28 @@ def test_slow_partial_and_oversized_requests_do_not_stop_the_others(lingering):
         for conn in stalled:
             conn.close()
     _counts_are_exact(base)
+
+
+
+@pytest.mark.parametrize("raw", [b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+                                 b"GET /" + b"a" * 300_000 + b" HTTP/1.1\r\n\r\n"],
+                         ids=["huge-header", "huge-request-line"])
+def test_a_client_still_sending_when_refused_reads_the_answer(lingering, raw):
+    """The server answers before reading the whole request; closed at once, the unread rest
+    made the kernel reset the connection, and a client half-closing later lost the answer."""
+    answer = _exchange(lingering, raw, pause=0.3)
+    assert answer.startswith(b"HTTP/1.") and answer.split(b"\r\n")[0].split()[1] in (b"414", b"431"), answer[:200]
+
+
+def test_a_refused_client_that_never_half_closes_is_let_go(lingering):
+    """The drain after an answer is bounded: a client that keeps its side open does not keep a thread."""
+    with _connect(lingering) as conn:
+        conn.sendall(b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\n\r\n")
+        began, chunks = time.monotonic(), []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+        assert time.monotonic() - began < http_server.LINGER_SECONDS + 5
+    assert b" 414 " in b"".join(chunks).split(b"\r\n")[0]
 
 
 METHODS = st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "get", "G\x00T", "", "CONNECT"])
