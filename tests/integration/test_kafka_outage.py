@@ -52,13 +52,18 @@ def _lines(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
+def _wait(predicate, timeout: float, what: str, flow=None) -> None:
+    """Waits for ``predicate``; on a timeout the flow is killed and its stderr's tail goes into
+    the failure, which is all a rare CI failure leaves to read."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.2)
-    raise AssertionError(what)
+    if flow is not None and flow.poll() is None:
+        flow.kill()
+    err = flow.communicate(timeout=30)[1] if flow is not None else ""
+    raise AssertionError(f"{what}; the flow's stderr ends:\n{(err or '')[-3000:]}")
 
 
 def test_a_tailing_flow_says_when_the_brokers_go_and_come_back_and_loses_nothing(own_broker, tmp_path):
@@ -72,14 +77,14 @@ def test_a_tailing_flow_says_when_the_brokers_go_and_come_back_and_loses_nothing
                             stderr=subprocess.PIPE, text=True)
     out = tmp_path / "out.jsonl"
     try:
-        _wait(lambda: _lines(out) >= 500, 60, "the first 500 events never arrived")
+        _wait(lambda: _lines(out) >= 500, 60, "the first 500 events never arrived", flow)
         stopped = _kafka("stop", "--state-dir", state, "--timeout", "30")
         assert stopped.returncode == 0, stopped.stderr
         time.sleep(12)
         restarted = _kafka("start", "--state-dir", state, "--port", port, "--auto-create-topics")
         assert restarted.returncode == 0, restarted.stderr[-2000:]
         produce(bootstrap, "orders", [{"i": i} for i in range(500, 1000)])
-        _wait(lambda: _lines(out) >= 1000, 90, "the events after the outage never arrived")
+        _wait(lambda: _lines(out) >= 1000, 90, "the events after the outage never arrived", flow)
         assert flow.poll() is None, "the flow died during the outage"
         flow.send_signal(signal.SIGTERM)
         _, err = flow.communicate(timeout=60)
@@ -169,11 +174,11 @@ def test_exactly_once_across_a_broker_outage_survives_or_stops_at_its_timeout_an
     flow = _eos_run(path, tmp_path)
     try:
         produce(kafka_bootstrap, topic, [{"i": i} for i in range(500)])
-        _wait(lambda: len(_committed(bootstrap, 500)) >= 500, 60, "the first 500 events never arrived")
+        _wait(lambda: len(_committed(bootstrap, 500)) >= 500, 60, "the first 500 events never arrived", flow)
         stopped = _kafka("stop", "--state-dir", state, "--timeout", "0")  # at once, the flow still running
         assert stopped.returncode == 0, stopped.stderr
         produce(kafka_bootstrap, topic, [{"i": i} for i in range(500, 1000)])
-        _wait(lambda: _sink_counts(tmp_path)[0] >= 1000, 30, "the second 500 never reached the sink")
+        _wait(lambda: _sink_counts(tmp_path)[0] >= 1000, 30, "the second 500 never reached the sink", flow)
         assert _sink_counts(tmp_path)[1] == 500, "committed without a broker"
         started = time.monotonic()
         limit = int(timeout[:-1])
@@ -191,7 +196,7 @@ def test_exactly_once_across_a_broker_outage_survives_or_stops_at_its_timeout_an
         assert restarted.returncode == 0, restarted.stderr[-2000:]
         if limit < outage:  # the next start commits what was left
             flow = _eos_run(path, tmp_path)
-        _wait(lambda: len(_committed(bootstrap, 1000)) >= 1000, 90, "the events after the outage never arrived")
+        _wait(lambda: len(_committed(bootstrap, 1000)) >= 1000, 90, "the events after the outage never arrived", flow)
         assert flow.poll() is None, "the flow died after the outage"
         flow.send_signal(signal.SIGTERM)
         _, err = flow.communicate(timeout=60)
