@@ -10,10 +10,8 @@ process, in batches of 100 per topic taken from the six topics in turn (as six s
 them), through:
 
 * ``engine``: the operators of topologies/velocity/transport_order_domain.yaml as the compiled
-  flow calls them: each table source's ``Decode`` and ``debezium`` in one step, as the compiler
-  wires a source that only a debezium step reads (engine/compiler/fused_source.py; its time is
-  the ``debezium`` step's, and ``--until decode`` runs the decode step alone), the transaction
-  source's ``Decode``, ``merge_transactions`` (``group_events_owned``: only it reads the
+  flow calls them: each source's ``Decode``, ``debezium`` (``process_owned``: the source's
+  events are owned whole), ``merge_transactions`` (``group_events_owned``: only it reads the
   debezium step's events; then its logic's ``add``;
   ``flush`` at the end), the domain ``map`` (its JSON-schema check included) and the Kafka
   sink's encoding of a batch; with the engine's GC thresholds (engine/runtime/runner.py);
@@ -63,10 +61,8 @@ from bench.domain_peer import DomainPeer  # noqa: E402
 from bench.domain_peer_checked import CheckedPeer  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
 from engine.binding import validate_file  # noqa: E402
-from engine.compiler.fused_source import decode_then_changes  # noqa: E402
 from engine.compiler.ownership import Ownership  # noqa: E402
 from engine.connectors.kafka_sink import _batch_encoder  # noqa: E402
-from engine.metrics import StepCounters  # noqa: E402
 from engine.operators.debezium_types import json_text  # noqa: E402
 from engine.operators.decode import Decode  # noqa: E402
 from engine.records import RawBatch  # noqa: E402
@@ -147,20 +143,16 @@ def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1
         spent["map"] += middle - started
         spent["encode"] += clock() - middle
 
-    fused = {topic: decode_then_changes(f"{topic}:decode", decoder, changes, StepCounters(topic),
-                                        StepCounters("changes"))
-             for topic, decoder in decoders.items() if not topic.endswith(".transaction")}
     for topic, raw in order:
         started = clock()
-        batch = RawBatch(raw, topic, offsets=range(len(raw)))
-        if last == 0 or topic not in fused:
-            events, unread = decoders[topic].process(batch)
+        events, unread = decoders[topic].process(RawBatch(raw, topic, offsets=range(len(raw))))
         decoded = clock()
         spent["decode"] += decoded - started
         if last == 0:
             continue
-        if topic in fused:
-            events, unread = fused[topic](batch)
+        if not topic.endswith(".transaction"):
+            events, unconverted = changes.process_owned(list(events))
+            unread = [*unread, *unconverted]
         if dead is not None:
             dead.extend(unread)
         converted = clock()

@@ -255,18 +255,6 @@ def check_payloads(roots: list, joined: bytes, depth_limit: int) -> Optional[str
     return _walk(roots, depth_limit, b"")
 
 
-def has_big_member(joined: bytes) -> bool:
-    """``check_payloads``' text search alone: a member's number a double may not hold exactly."""
-    return _BIG_OR_LONG_MEMBER.search(joined) is not None
-
-
-def payload_passes(payload: dict, depth_limit: int) -> bool:
-    """``check_payloads``' walk of one payload finds nothing (``has_big_member`` having found
-    nothing in its text). The usual Debezium payload holds no container below its values (a dict
-    of scalars is not GC-tracked): one C loop instead of the walk's several per level."""
-    return not any(map(_tracked, payload.values())) or _walk([payload], depth_limit, b"") is None
-
-
 def _walk(level: list, depth_limit: int, joined: bytes) -> Optional[str]:
     """``check_batch``'s walk from ``level``, the containers at depth 1 that may hold containers."""
     depth = 1

@@ -20,7 +20,6 @@ from engine.binding.model import StepSpec, Topology
 from engine.compiler.bytewax_checks import fast_protocol_checks
 from engine.compiler.connectors import Build, attach_gauges, declared, keep_thread_states, watch_epochs
 from engine.compiler.fused import filter_then_map, fusable
-from engine.compiler.fused_source import decode_then_changes, fused_sources
 from engine.compiler.ownership import Ownership
 from engine.compiler.sinks import wire_dead_letter_sink, wire_sink
 from engine.compiler.steps import batch_step, counted, merged, route_output
@@ -34,7 +33,6 @@ from engine.operators.filter import Filter
 from engine.operators.map import Map
 
 if TYPE_CHECKING:
-    from engine.operators.debezium import Debezium
     from engine.operators.joins.base import TwoInputStep
     from engine.operators.keyed import KeyedStep
 
@@ -67,7 +65,6 @@ class _Wiring:
         self.dead: List[Stream] = []
         self.tapped: Dict[str, Stream] = {}  # what taps may see besides sources and steps
         self.ownership = Ownership(topology, options.taps)
-        self.fused_sources = fused_sources(topology, self.ownership)  # source -> its debezium step
 
     def stream(self, ref: str) -> Stream:
         base, _, output = ref.partition(".")
@@ -91,22 +88,9 @@ class _Wiring:
             raw = op.input(name, self.flow, source)
             decode = Decode(name, spec.event_schema, spec.options.get("format", "json"))
             step_id = f"{name}:decode"
-            changes = self.fused_sources.get(name)
-            if changes is None:
-                work = counted(guard(step_id, decode.process, raw_values), counters, _raw_size)
-            else:  # with the debezium step that alone reads it (engine/compiler/fused_source.py)
-                work = decode_then_changes(step_id, decode, cast("Debezium", changes.operator), counters,
-                                           self.metrics.step(changes.id))
-            out = batch_step(step_id, raw, work)
-            self.streams[name if changes is None else f"{name}:{changes.id}"] = out.ok
+            out = batch_step(step_id, raw, counted(guard(step_id, decode.process, raw_values), counters, _raw_size))
+            self.streams[name] = out.ok
             self.dead.append(out.dead)
-        for changes in {spec.id: spec for spec in self.fused_sources.values()}.values():
-            refs = list(changes.definition.main_inputs)
-            self.streams[changes.id] = merged(changes.id, [self.streams[f"{ref}:{changes.id}"] for ref in refs])
-            self.ownership.wired(changes, True)
-
-    def wired_with_sources(self, spec: StepSpec) -> bool:
-        return spec.id in self.streams
 
     def step(self, spec: StepSpec) -> None:
         """Wire one step the way its operator's ``kind`` asks (engine/operators/contract.py)."""
@@ -212,9 +196,6 @@ def compile_topology(topology: Topology, metrics: Optional[MetricsRegistry] = No
     steps = topology.steps
     index = 0
     while index < len(steps):
-        if wiring.wired_with_sources(steps[index]):
-            index += 1
-            continue
         if index + 1 < len(steps) and wiring.fused(steps[index], steps[index + 1]):
             index += 2
             continue

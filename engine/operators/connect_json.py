@@ -137,19 +137,6 @@ class EnvelopeDecoder:
     def usual(self, values, limit: int) -> Optional[Tuple[list, list, bytes]]:
         """``_one_schema`` for the decode step: (events, payloads, the payloads' texts joined
         with ``\\n``), or None, also when a value may be longer than ``limit`` bytes."""
-        found = self.usual_texts(values, limit)
-        if found is None:
-            return None
-        schema, texts, joined = found
-        try:
-            payloads = list(map(orjson.loads, texts))
-        except orjson.JSONDecodeError:
-            return None
-        return [{"schema": schema, "payload": p} for p in payloads], payloads, joined
-
-    def usual_texts(self, values, limit: int) -> Optional[Tuple[object, list, bytes]]:
-        """(the shared schema, the payloads' bytes, those joined with ``\\n``) of the batch
-        ``usual`` takes, none parsed yet; None for any other batch."""
         found = self._payload_texts(values) if self._known else None
         if found is None:
             return None
@@ -157,7 +144,11 @@ class EnvelopeDecoder:
         joined = b"\n".join(texts)
         if around + len(joined) > limit:  # no value is longer than its payload and what is around it
             return None
-        return schema, texts, joined
+        try:
+            payloads = list(map(orjson.loads, texts))
+        except orjson.JSONDecodeError:
+            return None
+        return [{"schema": schema, "payload": p} for p in payloads], payloads, joined
 
     def _payload_texts(self, values) -> Optional[Tuple[object, list, int]]:
         """(the newest remembered schema, the payloads' bytes, the bytes around a payload) when

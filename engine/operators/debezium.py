@@ -108,9 +108,12 @@ class Debezium:
         (engine/compiler/ownership.py). With ``fields`` casts (which write into the rows one
         field at a time), the copies of ``process``. After ``compact_later``, the usual changes are
         compact ones (engine/operators/compact_change.py)."""
-        decode = self.owned_decode()
-        if decode is None:
+        if self.casts:
             return self.process(batch)
+        if self._make_compact is not None:  # (compact_later: the keys' code made at the first batch)
+            make, self._make_compact = self._make_compact, None
+            self._keys = make()  # the two keys in one call (engine/operators/compact_keys.py)
+        decode = self.decode
         events: List[Union[dict, tuple]] = []
         deads: List[DeadLetter] = []
         while True:  # the usual batch: one call per event, each decoded in place
@@ -126,17 +129,6 @@ class Debezium:
                     events.append(decode(event))
                 except Exception as exc:  # noqa: BLE001 - that event's failure, as in process
                     deads.append(DeadLetter(event, self.step_id, describe(exc)))
-
-    def owned_decode(self) -> Optional[Callable[..., Union[dict, tuple]]]:
-        """``decode`` for events owned whole (``process_owned``'s, and the per-message loop of
-        engine/operators/source_changes.py), the compact changes' keys made first; None with
-        ``fields`` casts, whose events are decoded from copies."""
-        if self.casts:
-            return None
-        if self._make_compact is not None:  # (compact_later: the keys' code made at the first batch)
-            make, self._make_compact = self._make_compact, None
-            self._keys = make()  # the two keys in one call (engine/operators/compact_keys.py)
-        return self.decode
 
     # one event --------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ Only a batch with something wrong is decoded again value by value.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple, cast
+from typing import List, Optional, Sequence, cast
 
 import orjson
 
@@ -33,7 +33,6 @@ from engine.jsontext import (
     check_payloads,
     dead_text,
     exact,
-    has_big_member,
     long_fraction,
     malformed,
     too_deep,
@@ -124,24 +123,6 @@ class Decode:
                 return self._validated(raw, *self._tolerant(raw))
         raw = _without_line_ends(raw)
         return self._validated(raw, *self._one_by_one(raw))
-
-    def usual_payloads(self, raw: RawBatch) -> Optional[Tuple[object, list]]:
-        """(the shared schema, the payloads' texts) of a batch ``process`` takes its fastest way,
-        before any payload is parsed: one table's Kafka Connect envelopes sharing a remembered
-        schema, none too long, no member's number beyond a double, no metadata, no event schema.
-        None for any other batch (``process`` decides it). For a step that parses and converts
-        each payload in turn (engine/operators/source_changes.py)."""
-        values = raw.values
-        if self.format != "json" or self.schema is not None or raw.meta is not None or not values \
-                or type(values[0]) is not bytes or not values[0].startswith(_ENVELOPE):
-            return None
-        try:
-            found = self._decoder.usual_texts(values, MAX_VALUE_BYTES)
-        except Exception:  # noqa: BLE001 - process meets it again, and decides
-            return None
-        if found is None or has_big_member(found[2]):
-            return None
-        return found[0], found[1]
 
     def _shared(self, raw: RawBatch, events: list, payloads: list, joined: bytes):
         """The usual batch of one table's envelopes (``EnvelopeDecoder.usual``), all objects:
