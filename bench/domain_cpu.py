@@ -38,7 +38,8 @@ start-up) and ``ratio topology/PEER peak RSS``: median [min..max] of the per-rou
 commit) drains its topology too, in the same rounds, right after this one's in odd rounds and
 right before it in even ones, and adds ``ratio topology/against``: two versions of the engine
 paired on one broker and backlog, which resolves changes a run against the peers does not (its
-domain events must equal the others').
+domain events must equal the others'), and ``ratio against/PEER`` for each peer, so that one run
+gives both engines' figures.
 """
 
 from __future__ import annotations
@@ -253,12 +254,14 @@ def main() -> None:
             print(f"{kind}: CPU {statistics.median(r['cpu'] for r in runs[kind]):.2f} s per drain, start-up "
                   f"{statistics.median(r['startup'] for r in runs[kind]):.2f} s, peak RSS "
                   f"{statistics.median(r['rss'] for r in runs[kind]) / 2**20:.0f} MiB (medians)")
-        for peer in baselines:
-            pairs = list(zip(runs[peer], runs["topology"], strict=True))
+        # --against's own ratios to the peers first, then the topology's (topology/against last)
+        compared = [*(("against", peer) for peer in PEERS if against), *(("topology", b) for b in baselines)]
+        for engine, peer in compared:
+            pairs = list(zip(runs[peer], runs[engine], strict=True))
             work = [(t["cpu"] - t["startup"]) / (p["cpu"] - p["startup"]) for p, t in pairs]
-            print(f"ratio topology/{peer} CPU per message, start-up excluded: {spread(work)}")
-            print(f"ratio topology/{peer} CPU per message: {spread([t['cpu'] / p['cpu'] for p, t in pairs])}")
-            print(f"ratio topology/{peer} peak RSS: {spread([t['rss'] / p['rss'] for p, t in pairs])}")
+            print(f"ratio {engine}/{peer} CPU per message, start-up excluded: {spread(work)}")
+            print(f"ratio {engine}/{peer} CPU per message: {spread([t['cpu'] / p['cpu'] for p, t in pairs])}")
+            print(f"ratio {engine}/{peer} peak RSS: {spread([t['rss'] / p['rss'] for p, t in pairs])}")
 
 
 if __name__ == "__main__":
