@@ -15,7 +15,6 @@ import pathlib
 from datetime import datetime, timezone
 
 import duckdb
-import pytest
 
 from cli.main import main
 
@@ -170,10 +169,6 @@ def test_a_replay_of_two_changes_of_one_order_gives_no_second_eta_update(tmp_pat
     assert _engine_case(tmp_path, monkeypatch, case)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: join's `wait` holds an event per join key only, so an order's ETA update held for its late "
-    "trip row is overtaken by the order's next ETA update on another trip; needs a join option that "
-    "keeps events in order per a second key (the order) while one of them waits"))
 def test_an_order_moved_to_another_trip_while_its_trip_row_is_late_keeps_its_eta_updates_in_order(
         tmp_path, monkeypatch):
     trip = lambda t: {"event_id": f"t-{t}", "type": "TripCreated", "domain": "trip", "key": t,  # noqa: E731

@@ -157,6 +157,21 @@ WITH_PREVIOUS = _operator(
            "which it is exactly true are remembered, e.g. the newest of events that may come again or out of "
            "order (default: every event).", _EXPRESSION))
 
+SEQUENCE = _operator(
+    "sequence", "Number each key's events 1, 2, 3, ... in the order they come (for `resequence` after steps that "
+    "may reorder them, e.g. a join keyed by another key).", "engine.operators.sequence:Sequence",
+    Option("key", "The key whose events are numbered.", _EXPRESSION, required=True),
+    Option("as", "Name of the number's field (default `_seq`).", {"type": "string", "pattern": ID}))
+
+RESEQUENCE = _operator(
+    "resequence", "Give each key's events on in the order `sequence` numbered them: an event whose predecessors "
+    "have not all come waits, at most `wait`; then the missing ones are given up (one that comes later goes on at "
+    "once).", "engine.operators.sequence:Resequence",
+    Option("key", "The key (the one `sequence` numbered by).", _EXPRESSION, required=True),
+    Option("by", "The number's field (default `_seq`).", {"type": "string", "pattern": ID}),
+    Option("wait", "How long an event waits for its predecessors: at least the longest hold of the steps between.",
+           _DURATION, required=True))
+
 JOIN = _operator(
     "join", "Stream-table join: enrich each event with the current row of its key in a changelog (`table`), kept "
     "as keyed state that survives restarts (docs/joins.md).", "engine.operators.joins.stream_table:StreamTableJoin",
@@ -231,4 +246,4 @@ INTERVAL_JOIN = _operator(
            {"type": "object", "minProperties": 1, "additionalProperties": _EXPRESSION}, required=True))
 
 OPERATORS = (CAST, DEBEZIUM, FILTER, MAP, KEY, VALIDATE, ROUTE, BRANCH, UNION, AGGREGATE, MERGE_TRANSACTIONS, UNNEST,
-             MICRO_BATCH, WITH_PREVIOUS, JOIN, LOOKUP, INTERVAL_JOIN)
+             MICRO_BATCH, WITH_PREVIOUS, SEQUENCE, RESEQUENCE, JOIN, LOOKUP, INTERVAL_JOIN)

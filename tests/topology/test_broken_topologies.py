@@ -30,7 +30,7 @@ CASES = [
      [(8, 5, "step 'last' has more than one operator (filter, key)", "a step takes exactly one; split it")]),
     ("step without operator", HEAD + "steps:\n  - id: last\n    from: orders\n" + SINK,
      [(6, 5, "step 'last' has no operator",
-       "add one of: cast, debezium, filter, map, key, validate, route, branch, union, aggregate, merge_transactions, unnest, micro_batch, with_previous, join, lookup, interval_join")]),
+       "add one of: cast, debezium, filter, map, key, validate, route, branch, union, aggregate, merge_transactions, unnest, micro_batch, with_previous, sequence, resequence, join, lookup, interval_join")]),
     ("unknown from", HEAD + "steps:\n  - id: last\n    from: ordrs\n    filter: \"a > 1\"\n" + SINK,
      [(7, 11, "unknown reference 'ordrs'", "did you mean 'orders'?")]),
     ("duplicate step id", HEAD + "steps:\n  - id: last\n    filter: \"a > 1\"\n  - id: last\n    filter: \"b > 1\"\n" + SINK,
