@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from bisect import insort
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, List, Optional, Tuple
 
 from engine.durations import HINT as DURATION_HINT
@@ -29,6 +30,7 @@ from engine.operators.keyed import KeyedStep, KeyLogic, Released, group_by_key
 from engine.records import DeadLetter
 
 FIELD = "_seq"
+_NUMBER = itemgetter(0)  # a held entry's number
 
 
 class Counted:
@@ -71,14 +73,13 @@ class Sequence(_ByKey):
 
 
 class Waiting:
-    """A key's next number, and the events held for it as ``(number, arrival, deadline, event)``
-    sorted by number, then arrival (a count of the key's held events: never two the same, so
-    the events themselves are never compared)."""
+    """A key's next number, and the events held for it as ``(number, deadline, event)``, sorted
+    by number and, for a number given twice, by arrival (``insort`` puts an entry after its
+    equals, so the events themselves are never compared)."""
 
-    def __init__(self, next_number: int = 1, held: Optional[list] = None, arrived: int = 0) -> None:
+    def __init__(self, next_number: int = 1, held: Optional[list] = None) -> None:
         self.next = next_number
         self.held: list = [] if held is None else held
-        self.arrived = arrived
 
 
 class Reordering(KeyLogic):
@@ -97,42 +98,45 @@ class Reordering(KeyLogic):
             if number < s.next:  # its place was given up: late, on at once
                 out.append(event)
                 continue
-            s.arrived += 1
-            insort(s.held, (number, s.arrived, now + step.wait, event))
+            insort(s.held, (number, now + step.wait, event), key=_NUMBER)
             out += self._ready()
         return out, deads
 
     def _ready(self) -> List[dict]:
+        """The held events whose predecessors have all gone on (a number given twice: both, in
+        arrival order)."""
         out = []
         s = self.s
-        while s.held and s.held[0][0] == s.next:
-            out.append(s.held.pop(0)[3])
-            s.next += 1
-        while s.held and s.held[0][0] < s.next:  # (a number given twice: on, in arrival order)
-            out.append(s.held.pop(0)[3])
+        while s.held and s.held[0][0] <= s.next:
+            number, _, event = s.held.pop(0)
+            if number == s.next:
+                s.next += 1
+            out.append(event)
         return out
+
+    def _give_up(self) -> List[dict]:
+        """The numbers missing before the first held event given up, and what then goes on."""
+        self.s.next = self.s.held[0][0]
+        return self._ready()
 
     def due(self, now: datetime) -> Released:
         out: List[dict] = []
-        s = self.s
-        while s.held and min(entry[2] for entry in s.held) <= now:
-            s.next = s.held[0][0]  # the missing numbers are given up
-            out += self._ready()
+        while self.s.held and min(entry[1] for entry in self.s.held) <= now:
+            out += self._give_up()
         return out, []
 
     def flush(self) -> Released:
         out: List[dict] = []
         while self.s.held:
-            self.s.next = self.s.held[0][0]
-            out += self._ready()
+            out += self._give_up()
         return out, []
 
     def next_notification(self) -> Optional[datetime]:
-        return min(entry[2] for entry in self.s.held) if self.s.held else None
+        return min(entry[1] for entry in self.s.held) if self.s.held else None
 
     def resume(self, now: datetime) -> None:
         wait = self.step.wait  # the downtime does not count as waiting: a full wait again
-        self.s.held = [(number, arrival, now + wait, event) for number, arrival, _, event in self.s.held]
+        self.s.held = [(number, now + wait, event) for number, _, event in self.s.held]
 
 
 class Resequence(_ByKey):

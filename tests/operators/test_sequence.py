@@ -105,6 +105,18 @@ def test_a_missing_number_is_given_up_after_the_wait_and_comes_late_at_once():
     assert [e["_seq"] for e in logic.add([("O1", {"_seq": 4})], T0 + WAIT)[0]] == [4]
 
 
+def test_a_number_given_twice_goes_on_twice_in_arrival_order_and_holds_back_nothing():
+    """A redelivery between the two steps: both copies go on, and the next number is not held
+    behind the second copy."""
+    step = Resequence("in-order", {"key": "order_id", "wait": "10s"}, None)
+    logic = step.logic()
+    assert logic.add([("O1", {"_seq": 2, "v": "a"}), ("O1", {"_seq": 2, "v": "b"}), ("O1", {"_seq": 3, "v": "c"})],
+                     T0) == ([], [])
+    out, _ = logic.add([("O1", {"_seq": 1, "v": "first"})], T0)
+    assert [e["v"] for e in out] == ["first", "a", "b", "c"] and logic.next_notification() is None
+    assert [e["v"] for e in logic.add([("O1", {"_seq": 3, "v": "again"})], T0)[0]] == ["again"]  # late: at once
+
+
 def test_an_event_without_a_whole_number_is_a_dead_letter_and_changes_nothing():
     step = Resequence("in-order", {"key": "order_id", "wait": "10s"}, None)
     logic = step.logic()
