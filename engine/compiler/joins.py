@@ -17,7 +17,7 @@ from bytewax.dataflow import Stream
 from engine import clock
 from engine.compiler.keyed import _OK, CAREFUL_CALLS, _grouper, _KeyLogic, _rebatch_dead, key_dead_letters, keyed_pairs
 from engine.compiler.steps import StepOut
-from engine.connectors.lazy_operators import StatefulBatchLogic, op, operator
+from engine.connectors.lazy_operators import StatefulBatchLogic, each, op, operator
 from engine.metrics import StepCounters
 from engine.operators.joins.base import TwoInputStep
 from engine.operators.joins.stream_table import StreamTableJoin
@@ -126,8 +126,8 @@ def _dead(split: list) -> list:
 def join_step(step_id: str, up: Stream, side: Stream, join: TwoInputStep, counters: Optional[StepCounters],
               name: str) -> StepOut:
     """``up`` (``from``) joined with ``side`` (a table, another stream); ``ok`` and ``dead`` carry batches."""
-    events = op.map("group_events", up, _grouper(name, join, counters, traced=not isinstance(join, StreamTableJoin)))
-    changes = op.map("group_table", side, _grouper(name, _Side(join.group_side), counters))  # type: ignore[arg-type]
+    events = each("group_events", up, _grouper(name, join, counters, traced=not isinstance(join, StreamTableJoin)))
+    changes = each("group_table", side, _grouper(name, _Side(join.group_side), counters))  # type: ignore[arg-type]
     grouped = op.merge("sides", events, changes)
     pairs = op.flat_map_batch("keys", grouped, keyed_pairs)
     no_key = op.flat_map_batch("no_key", grouped, key_dead_letters)

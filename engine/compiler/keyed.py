@@ -61,7 +61,7 @@ from bytewax.dataflow import Stream
 
 from engine import clock, lineage
 from engine.compiler.steps import StepOut
-from engine.connectors.lazy_operators import StatefulBatchLogic, op, operator
+from engine.connectors.lazy_operators import StatefulBatchLogic, each, op, operator
 from engine.lineage import Batch
 from engine.metrics import StepCounters
 from engine.operators.boundary import debug, guard
@@ -295,7 +295,7 @@ def keyed_step(step_id: str, up: Stream, keyed: KeyedStep, counters: Optional[St
                owned: bool = False) -> StepOut:
     """A keyed stateful step; ``ok`` and ``dead`` carry batches. ``name``: the YAML step id its dead letters
     carry (Bytewax scopes ``step_id`` with the flow's id). ``owned``: no one else holds the input events."""
-    grouped = op.map("group", up, _grouper(name, keyed, counters, traced=True, owned=owned))
+    grouped = each("group", up, _grouper(name, keyed, counters, traced=True, owned=owned))
     pairs = op.flat_map_batch("keys", grouped, keyed_pairs)
     no_key = op.flat_map_batch("no_key", grouped, key_dead_letters)
     state = op.stateful_batch("state", pairs, lambda resume: _Batches(name, keyed, resume))

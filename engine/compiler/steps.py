@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 from bytewax.dataflow import Stream
 
-from engine.connectors.lazy_operators import op, operator
+from engine.connectors.lazy_operators import each, op, operator
 from engine.metrics import StepCounters
 
 
@@ -55,7 +55,7 @@ def _seconds(results):
 def batch_step(step_id: str, up: Stream, process: Callable[[Any], Any]) -> StepOut:
     """Run ``process(batch) -> (events, dead_letters)`` over every batch; empty batches vanish.
     For a routing step the events are ``{output: events}`` dicts, split by ``route_output``."""
-    results: Stream = op.map("process", up, process)
+    results: Stream = each("process", up, process)
     return StepOut(op.flat_map_batch("ok", results, _firsts), op.flat_map_batch("dead", results, _seconds))
 
 

@@ -56,6 +56,14 @@ def _imported():
     return sys.modules["bytewax.operators"]
 
 
+def each(step_id: str, up: Any, function: Callable[[Any], Any]) -> Any:
+    """``op.map`` as one core step: ``function`` of every item, given on as a list. Bytewax's
+    ``map`` nests a ``flat_map_batch`` named ``flat_map_batch`` whose mapper is a generator: one
+    operator more to make at start-up and a generator to run per batch (the engine's items are
+    batches, so a call here takes the few items of one activation)."""
+    return op.flat_map_batch(step_id, up, lambda items: [function(item) for item in items])
+
+
 if TYPE_CHECKING:
     import bytewax.operators as op
     from bytewax.operators import StatefulBatchLogic

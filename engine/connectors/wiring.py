@@ -19,7 +19,7 @@ from bytewax.dataflow import Stream
 from bytewax.outputs import DynamicSink, FixedPartitionedSink, Sink, StatefulSinkPartition, StatelessSinkPartition
 
 from engine.connectors.errors import ConnectorError
-from engine.connectors.lazy_operators import op
+from engine.connectors.lazy_operators import each, op
 from engine.connectors.opening import opened
 
 SINGLE_PARTITION_KEY = "0"
@@ -53,7 +53,7 @@ def output(step_id: str, up: Stream, sink: Sink, name: Optional[str] = None) -> 
     if name is not None:
         sink = named(name, sink)
     if isinstance(sink, FixedPartitionedSink):
-        up = op.map(f"{step_id}:key", up, _keyed)
+        up = each(f"{step_id}:key", up, _keyed)
     op.output(step_id, up, sink)
 
 
