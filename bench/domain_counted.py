@@ -1,6 +1,6 @@
 """Instructions of technical -> domain through Kafka: the topology's fixed and per-message costs vs the checked peer.
 
-    python bench/domain_counted.py [--small 1000] [--large 10000] [--rounds 5]
+    python bench/domain_counted.py [--small 1000] [--large 10000] [--rounds 5] [--against CHECKOUT]
 
 bench/domain_cpu.py measures CPU seconds of whole drains; on a shared 2-core box they swing by
 10-15% from one round to the next, and the medians of two runs of five rounds differ by as
@@ -27,8 +27,11 @@ often a source polls an empty queue while librdkafka fetches, a few tenths of a 
 Prints per round each side's idle, fixed and per-message counts, then ``ratio topology/peer-
 checked instructions per message``, ``... fixed instructions`` and ``... instructions, N
 messages`` (the large drain whole: what domain_cpu.py's "CPU per message, start-up included"
-counts): median [min..max]. Needs ``valgrind`` on the PATH (exit 2 without it) and ~10 minutes
-for 5 rounds.
+counts): median [min..max]. ``--against CHECKOUT`` (another checkout of this repository, e.g. a
+``git worktree`` of an older commit) drains its topology too in every round and adds the same
+three ratios for ``topology/against``: a change's effect in instructions, which one run of
+domain_cpu.py's ``--against`` does not resolve under ~10%. Needs ``valgrind`` on the PATH (exit 2
+without it) and ~6 minutes for 5 rounds (~9 with ``--against``).
 """
 
 from __future__ import annotations
@@ -56,11 +59,12 @@ SIDES = ("topology", "peer-checked")
 NO_SNAPSHOT = "100000"  # seconds between snapshots: none before the drain ends (the docstring)
 
 
-def drained(side: str, bootstrap: str, prefix: str, state: str, tag: str, env: dict) -> int:
-    """The instructions of one drain of ``prefix``'s topics by ``side``."""
+def drained(side: str, bootstrap: str, prefix: str, state: str, tag: str, env: dict, against: str = "") -> int:
+    """The instructions of one drain of ``prefix``'s topics by ``side`` (``against``: the topology
+    of that checkout)."""
     out = os.path.join(state, f"cg-{side}-{tag}.out")
     valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}"]
-    if side == "topology":
+    if side in ("topology", "against"):
         command = deploy_command(TOPOLOGY, os.path.join(state, f"recovery-{tag}"))
         command[command.index("-p"):command.index("-p")] = ["-s", NO_SNAPSHOT]
         env = {**env, "KAFKA_BOOTSTRAP": bootstrap, "VF_TOPIC_PREFIX": prefix, "VF_DOMAIN_PREFIX": f"{prefix}-{tag}",
@@ -69,7 +73,8 @@ def drained(side: str, bootstrap: str, prefix: str, state: str, tag: str, env: d
         target = f"{prefix}.checked-{tag}"
         create_topics(bootstrap, [target])
         command = [sys.executable, os.path.join("bench", "domain_peer_checked.py"), bootstrap, prefix, target]
-    run = subprocess.run(valgrind + command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    cwd = against if side == "against" else ROOT  # (python -m cli: the checkout's engine first on sys.path)
+    run = subprocess.run(valgrind + command, cwd=cwd, env=env, capture_output=True, text=True, timeout=3600)
     if run.returncode != 0:
         raise SystemExit(f"{side} on {prefix} failed:\n{run.stdout[-2000:]}{run.stderr[-3000:]}")
     return totals(out)["Ir"]
@@ -86,7 +91,13 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000, help="transactions of the small backlog")
     parser.add_argument("--large", type=int, default=10000, help="transactions of the large backlog")
     parser.add_argument("--rounds", type=int, default=5, help="rounds (each: both sides, three drains each)")
+    parser.add_argument("--against", metavar="CHECKOUT",
+                        help="another checkout of this repository: its topology drains the same backlogs in the "
+                             "same rounds, and the ratios include topology/against")
     args = parser.parse_args()
+    against = os.path.abspath(args.against) if args.against else ""
+    if against and not os.path.isfile(os.path.join(against, TOPOLOGY)):
+        parser.error(f"--against {args.against}: no {TOPOLOGY} there")
     if shutil.which("valgrind") is None:
         print("valgrind is not on the PATH", file=sys.stderr)
         raise SystemExit(2)
@@ -106,28 +117,35 @@ def main() -> None:
         print(f"backlogs: {args.small} and {args.large} transactions, {messages['small']} and {messages['large']} "
               "technical messages; instructions (cachegrind)", flush=True)
         env = {**installed_env(), "PYTHONHASHSEED": "0"}  # byte code as pip install caches it (bench/bytecode.py)
-        ratios: Dict[str, list] = {"per message": [], "fixed": [], f"{messages['large']} messages": []}
+        if against:  # (its byte code too)
+            subprocess.run([sys.executable, "-m", "compileall", "-q", "engine", "cli"], cwd=against, env=env,
+                           check=True, timeout=300, stdout=subprocess.DEVNULL)
+        sides = SIDES + (("against",) if against else ())
+        whole = f"{messages['large']} messages"
+        ratios: Dict[str, Dict[str, list]] = {f"topology/{other}": {"fixed": [], whole: [], "per message": []}
+                                              for other in sides[1:]}
         for round_no in range(1, args.rounds + 1):
-            order = SIDES if round_no % 2 else SIDES[::-1]
+            order = sides if round_no % 2 else sides[::-1]
             runs = [(side, name) for name in ("large", "small", "idle") for side in order]
             tags = [f"r{round_no}-{side}-{name}" for side, name in runs]
             with ThreadPoolExecutor(2) as pool:  # two at a time: the box's two cores
                 counts = dict(zip(runs, pool.map(drained, [side for side, _ in runs], [bootstrap] * len(runs),
                                                  [prefixes[name] for _, name in runs], [state] * len(runs), tags,
-                                                 [env] * len(runs)), strict=True))
+                                                 [env] * len(runs), [against] * len(runs)), strict=True))
             got = {side: split(counts[side, "idle"], (counts[side, "small"], messages["small"]),
-                               (counts[side, "large"], messages["large"])) for side in SIDES}
+                               (counts[side, "large"], messages["large"])) for side in sides}
             print(f"round {round_no}: " + "   ".join(
                 f"{side}: idle {got[side]['idle'] / 1e6:.0f}M, fixed {got[side]['fixed'] / 1e6:.0f}M, "
-                f"{got[side]['per_message']:,.0f} per message" for side in SIDES), flush=True)
-            ours, peer = got["topology"], got["peer-checked"]
-            ratios["per message"].append(ours["per_message"] / peer["per_message"])
-            ratios["fixed"].append(ours["fixed"] / peer["fixed"])
-            ratios[f"{messages['large']} messages"].append(ours["large"] / peer["large"])
-        print(f"ratio topology/peer-checked fixed instructions: {spread(ratios['fixed'])}")
-        print(f"ratio topology/peer-checked instructions, {messages['large']} messages: "
-              f"{spread(ratios[str(messages['large']) + ' messages'])}")
-        print(f"ratio topology/peer-checked instructions per message: {spread(ratios['per message'])}")
+                f"{got[side]['per_message']:,.0f} per message" for side in sides), flush=True)
+            for other in sides[1:]:
+                ours, theirs, kept = got["topology"], got[other], ratios[f"topology/{other}"]
+                kept["fixed"].append(ours["fixed"] / theirs["fixed"])
+                kept[whole].append(ours["large"] / theirs["large"])
+                kept["per message"].append(ours["per_message"] / theirs["per_message"])
+        for name, kept in ratios.items():
+            print(f"ratio {name} fixed instructions: {spread(kept['fixed'])}")
+            print(f"ratio {name} instructions, {whole}: {spread(kept[whole])}")
+            print(f"ratio {name} instructions per message: {spread(kept['per message'])}")
 
 
 if __name__ == "__main__":
