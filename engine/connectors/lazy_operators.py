@@ -10,11 +10,11 @@ and docstring (``functools.wraps``), and its first call makes the class and the 
 exactly as Bytewax's decorator would, then calls that; later calls go straight to it. The steps a
 flow is built of are the same objects of the same classes. ``bytewax.operators`` is imported here,
 with the lazy decorator in place only for that import (any other ``@operator``, a user's or in
-``bytewax.operators.windowing``, gets Bytewax's own); the engine takes ``op``, ``operator`` and
-``StatefulBatchLogic`` from this module (tests/test_architecture.py holds every other module to
-it), so it is the first to import ``bytewax.operators``. If something imported it before, it is
-used as it is. Bytewax 0.21.1 is its last release (tests/compiler/test_lazy_operators.py checks
-the two ways build the same steps).
+``bytewax.operators.windowing``, gets Bytewax's own); the engine takes ``op``, ``operator``,
+``StatefulBatchLogic`` and ``each`` (``op.map`` as one step) from this module
+(tests/test_architecture.py holds every other module to it), so it is the first to import
+``bytewax.operators``. If something imported it before, it is used as it is. Bytewax 0.21.1 is
+its last release (tests/compiler/test_lazy_operators.py checks the two ways build the same steps).
 """
 
 from __future__ import annotations
