@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Tuple, Union
+
+from engine.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -28,3 +31,12 @@ def parse_duration(text: str) -> timedelta:
     if value <= timedelta(0):
         raise ValueError(f"duration '{text}' must be positive")
     return value
+
+
+def duration_option(text, path: Tuple[Union[str, int], ...]) -> timedelta:
+    """``parse_duration`` of the topology option at ``path`` (within its step): a malformed one is
+    a ConfigError there, with :data:`HINT` as the fix."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc), path, hint=HINT) from None

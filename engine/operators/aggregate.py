@@ -14,8 +14,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
-from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
+from engine.durations import duration_option
 from engine.errors import ConfigError
 from engine.hints import did_you_mean
 from engine.operators.aggregations import (
@@ -305,11 +304,7 @@ def _reach(settings: Settings) -> timedelta:
 
 
 def _duration(options: dict, path: tuple, key: Optional[str] = None) -> timedelta:
-    text = options[key or path[-1]]
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise ConfigError(str(exc), ("window", *path), hint=DURATION_HINT) from None
+    return duration_option(options[key or path[-1]], ("window", *path))
 
 
 def _window_time(settings: Settings, window: dict, fields) -> None:

@@ -19,8 +19,7 @@ import zlib
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Tuple
 
-from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
+from engine.durations import duration_option
 from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
@@ -83,10 +82,7 @@ class MicroBatch(KeyedStep):
     def __init__(self, step_id: str, config: Optional[dict], input_fields) -> None:
         config = config or {}
         self.step_id = step_id
-        try:
-            self.every: timedelta = parse_duration(config.get("every", "5s"))
-        except ValueError as exc:
-            raise ConfigError(str(exc), ("every",), hint=DURATION_HINT) from None
+        self.every: timedelta = duration_option(config.get("every", "5s"), ("every",))
         self.chunks = int(config.get("chunks", 1))
         if self.chunks < 1:
             raise ConfigError("chunks must be at least 1", ("chunks",))

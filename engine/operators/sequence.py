@@ -21,9 +21,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any, List, Optional, Tuple
 
-from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
-from engine.errors import ConfigError
+from engine.durations import duration_option
 from engine.operators.expr import compile_option
 from engine.operators.fields import with_fields
 from engine.operators.keyed import KeyedStep, KeyLogic, Released, group_by_key
@@ -145,8 +143,5 @@ class Resequence(_ByKey):
     def __init__(self, step_id: str, config: Optional[dict], input_fields) -> None:
         config = config or {}
         super().__init__(step_id, config, input_fields, "by")
-        try:
-            self.wait: timedelta = parse_duration(config["wait"])
-        except ValueError as exc:
-            raise ConfigError(str(exc), ("wait",), hint=DURATION_HINT) from None
+        self.wait: timedelta = duration_option(config["wait"], ("wait",))
         self.output_fields = input_fields

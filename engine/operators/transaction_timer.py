@@ -16,9 +16,7 @@ from datetime import datetime, timedelta
 from itertools import repeat
 from typing import Deque, Dict, Optional, Sequence, Tuple
 
-from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
-from engine.errors import ConfigError
+from engine.durations import duration_option
 from engine.operators.transaction_state import Transaction
 
 
@@ -26,10 +24,7 @@ def idle_of(config: dict) -> Optional[timedelta]:
     """The step's ``idle`` option: how long a transaction waits for its last changes."""
     if "idle" not in config:
         return None
-    try:
-        return parse_duration(config["idle"])
-    except ValueError as exc:
-        raise ConfigError(str(exc), ("idle",), hint=DURATION_HINT) from None
+    return duration_option(config["idle"], ("idle",))
 
 
 def waits(transaction: Transaction) -> bool:

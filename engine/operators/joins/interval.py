@@ -19,8 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
-from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
+from engine.durations import duration_option
 from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
@@ -176,10 +175,7 @@ class IntervalJoin(TwoInputStep):
         text = config.get(option, "0s")
         if text in ("0s", "0ms", "0m", "0h", "0d", 0):
             return timedelta(0)
-        try:
-            return parse_duration(text)
-        except ValueError as exc:
-            raise ConfigError(str(exc), (option,), hint=DURATION_HINT) from None
+        return duration_option(text, (option,))
 
     def joined(self, left: dict, right: dict) -> dict:
         return {**left, **{name: expression(right) for name, expression in self.fields.items()}}

@@ -24,8 +24,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
+from engine.durations import duration_option
 from engine.errors import ConfigError
 from engine.hints import did_you_mean
 from engine.operators.expr import compile_option
@@ -47,10 +46,7 @@ def engine_type(duckdb_type: str) -> str:
 
 
 def _seconds(config: dict, name: str, default: str) -> float:
-    try:
-        return parse_duration(config.get(name, default)).total_seconds()
-    except ValueError as exc:
-        raise ConfigError(str(exc), (name,), hint=DURATION_HINT) from None
+    return duration_option(config.get(name, default), (name,)).total_seconds()
 
 
 class Lookup:

@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from engine import clock, unavailable
-from engine.durations import HINT as DURATION_HINT
-from engine.durations import parse_duration
+from engine.durations import duration_option
 from engine.errors import ConfigError
 from engine.operators.codegen import build_function
 from engine.operators.dead import describe
@@ -163,10 +162,7 @@ class StreamTableJoin(TwoInputStep):
         self.alias: Optional[str] = config.get("as")
         self.wait: Optional[timedelta] = None
         if config.get("wait") is not None:
-            try:
-                self.wait = parse_duration(config["wait"])
-            except ValueError as exc:
-                raise ConfigError(str(exc), ("wait",), hint=DURATION_HINT) from None
+            self.wait = duration_option(config["wait"], ("wait",))
         self._nulls = self._project(None)
         self._upserts = self._upserts_function(step_id)
         added = {name: expression.type for name, expression in self.fields.items()}
