@@ -50,13 +50,35 @@ def both(batch, **config):
 
 
 def test_the_loops_are_what_the_reference_takes():
-    with mock.patch.object(debezium_schema, "_row_code", _loops_only):
+    with mock.patch.object(debezium_schema, "_row_code", _loops_only):  # (the code is written at first use)
         convs = debezium_schema.row_converters(COLUMNS, "p")
-    try:
-        convs.row({})
-    except RuntimeError:
-        return
+        try:
+            convs.row({})
+        except RuntimeError:
+            return
     raise AssertionError("the reference would not take the loops")
+
+
+def test_each_pair_of_functions_is_written_at_its_first_use():
+    """Events owned whole take the in-place pair only, copies the other: neither is compiled
+    before it is called, and each once."""
+    written = []
+
+    def counting(make):
+        def write(convs):
+            written.append(make.__name__)
+            return make(convs)
+        return write
+
+    with mock.patch.object(debezium_schema, "_row_code", counting(debezium_schema._row_code)), \
+            mock.patch.object(debezium_schema, "_in_place_code", counting(debezium_schema._in_place_code)):
+        convs = debezium_schema.row_converters(COLUMNS, "p")
+        assert written == []
+        row = {name: None for name, _ in convs}
+        assert convs.in_place(dict(row)) == row and convs.both(dict(row), dict(row)) == row
+        assert written == ["_in_place_code"]
+        assert convs.row(dict(row)) == row and convs.after(dict(row), dict(row), dict(row)) == row
+        assert written == ["_in_place_code", "_row_code"]
 
 
 values = st.one_of(
