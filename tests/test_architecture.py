@@ -56,7 +56,7 @@ CORE = ("engine.records", "engine.metrics", "engine.errors", "engine.hints", "en
         "engine.jsontext", "engine.resources", "engine.lineage", "engine.stopping",
         "engine.notices", "engine.run_context", "engine.clock", "engine.postgres_errors", "engine.sql_names",
         "engine.frozen", "engine.steering", "engine.thread_state", "engine.shares", "engine.infinite_dates",
-        "engine.unavailable", "engine.json_default", "engine.table_rules")
+        "engine.unavailable", "engine.json_default", "engine.table_rules", "engine.code_cache")
 # room -> the rooms it may import (besides itself and the core modules); docs/architecture.md draws it
 ROOMS = {
     "engine.expressions": (),

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Dict, List, Sequence
 
+from engine.code_cache import compiled
 from engine.connectors.duckdb_columns import Column, Later, describe_kind
 from engine.connectors.errors import Unwritable
 
@@ -55,7 +56,7 @@ def row_encoder(columns: List[Column], table: str, key: Sequence[str] = ()) -> C
         for name, value in column.quick.names if column.quick else ():
             scope[f"_k{i}{name}"] = value.make() if type(value) is Later else value
     source = _source(columns, key, "slow", quick=False) + _source(columns, key, "encode", quick=True)
-    exec(compile(source, f"<velocity-flow row of {table!r}>", "exec"), scope)  # noqa: S102 - see above
+    exec(compiled(source, f"<velocity-flow row of {table!r}>", "exec"), scope)  # noqa: S102 - see above
     return scope["encode"]
 
 

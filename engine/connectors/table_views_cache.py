@@ -22,6 +22,8 @@ import os
 from importlib.machinery import PathFinder
 from typing import Any, Optional, Sequence
 
+from engine.code_cache import cache_root
+
 try:
     from _blake2 import blake2b  # what hashlib.blake2b is, without hashlib loading OpenSSL (~3 ms)
 except ImportError:  # pragma: no cover - a Python built without it
@@ -32,12 +34,8 @@ _FORMAT = b"velocity-flow views cache 1\n"
 
 def cache_directory() -> Optional[str]:
     """Where accepted checks are remembered, or None when the cache is off."""
-    if os.environ.get("VELOCITY_FLOW_NO_CACHE", "") not in ("", "0"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):  # the XDG rule: a relative path is to be ignored
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "velocity-flow", "views")
+    root = cache_root()
+    return None if root is None else os.path.join(root, "views")
 
 
 def _duckdb_identity() -> Optional[str]:

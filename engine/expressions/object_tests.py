@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from typing import Dict, Optional, Tuple
 
+from engine.code_cache import compiled
+
 
 def share_object_tests(src: str) -> str:
     """``src`` with each repeated ``_type(...) is _dict`` test of a shared read done once;
@@ -53,7 +55,7 @@ def share_object_tests(src: str) -> str:
         node.body = ast.Subscript(ast.Name(shared, ast.Load()), body.slice, ast.Load())
     out = f"({ast.unparse(ast.fix_missing_locations(tree))})"
     try:
-        compile(out, "<expression>", "eval")
+        compiled(out, "<expression>", "eval")
     except (SyntaxError, RecursionError, MemoryError, ValueError):
         return src
     return out

@@ -16,6 +16,8 @@ import ast
 import re
 from typing import Dict, List, Optional, Tuple
 
+from engine.code_cache import compiled
+
 _READ = re.compile(r"\be(?:\.get\(|\[)('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
 Key = Tuple[bool, str]  # (read with [], the field)
 MAX_SOURCE = 8_192  # characters of generated code rewritten (~12 ms); longer code is left as it is
@@ -40,7 +42,7 @@ def reuse_reads(src: str) -> str:
         if not rewrite.owners:
             return src
         out = f"({rewrite.spliced(src)})"  # as the translator's: one term wherever it goes
-        compile(f"lambda e: {out}", "<expression>", "eval")  # CPython's limits: the original then
+        compiled(f"lambda e: {out}", "<expression>", "eval")  # CPython's limits: the original then (kept: it is run)
     except (_Unusual, SyntaxError, RecursionError, MemoryError, ValueError, KeyError):
         return src
     return out

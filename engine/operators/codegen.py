@@ -13,6 +13,7 @@ from functools import lru_cache
 from types import CodeType
 from typing import Any, Callable, Dict, Optional
 
+from engine.code_cache import compiled
 from engine.errors import ConfigError
 from engine.expressions import NAMESPACE
 
@@ -33,7 +34,7 @@ def build_function(name: str, source: str, step_id: str, extra: Optional[Dict[st
 @lru_cache(maxsize=1024)
 def _compiled(source: str, step_id: str) -> CodeType:
     try:
-        return compile(source, f"<velocity-flow step {step_id!r}>", "exec")
+        return compiled(source, f"<velocity-flow step {step_id!r}>", "exec")
     except (SyntaxError, RecursionError, MemoryError) as exc:  # CPython's limits (nesting, size), not ours
         raise ConfigError(f"this step's expressions are too complex to compile ({type(exc).__name__}: "
                           f"{getattr(exc, 'msg', None) or exc})",

@@ -12,6 +12,7 @@ import binascii
 import re
 from typing import Callable, List, Optional, Tuple
 
+from engine.code_cache import compiled
 from engine.operators.debezium_types import (
     DECIMAL,
     IMMUTABLE,
@@ -113,7 +114,7 @@ def _row_code(convs: Converters) -> Tuple[Callable, Callable]:
                   "        if o == v and type(o) is type(v):", f"            out[{key!r}] = b[{key!r}]"]
         after += _converted(convs, index, "v", f"out[{key!r}]", "        ")
     source = "\n".join(row + ["    return out"] + after + ["    return out"]) + "\n"
-    exec(compile(source, "<debezium row>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
+    exec(compiled(source, "<debezium row>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
     return names["row"], names["after"]
 
 
@@ -148,7 +149,7 @@ def _in_place_code(convs: Converters) -> Tuple[Callable, Callable]:
     source = "\n".join(["def in_place(r):", *reads_one, *one, "    except BaseException:", *undo_one, "        raise",
                         "    return r", "def both(b, a):", *reads_two, *two, "    except BaseException:", *undo_two,
                         "        raise", "    return a"]) + "\n"
-    exec(compile(source, "<debezium row in place>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
+    exec(compiled(source, "<debezium row in place>", "exec"), names)  # noqa: S102 - code from the column names (reprs)
     return names["in_place"], names["both"]
 
 

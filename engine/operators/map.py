@@ -6,6 +6,7 @@ import ast
 import re
 from typing import Callable, Dict, FrozenSet, List, Optional
 
+from engine.code_cache import compiled
 from engine.errors import ConfigError
 from engine.expressions.object_tests import share_object_tests
 from engine.expressions.parser import parse
@@ -204,7 +205,7 @@ def _absent_steps_null(src: str) -> str:
         if not found:
             return src
         out = f"({ast.unparse(ast.fix_missing_locations(tree))})"
-        compile(out, "<expression>", "eval")
+        compiled(out, "<expression>", "eval")
     except (SyntaxError, RecursionError, MemoryError, ValueError):
         return src
     return out

@@ -30,6 +30,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, FrozenSet, List, Optional
 
+from engine.code_cache import compiled
+
 Accept = Callable[[Any], bool]
 
 _ANNOTATIONS = {"description", "title", "$comment", "examples", "deprecated", "readOnly", "writeOnly"}
@@ -72,7 +74,7 @@ def compile_accept(schema: Any, formats: Optional[Dict[str, Any]] = None,
     # or a builtin's (~200 instructions an event of 3 rows); ``accept`` is called with the event alone
     defaults = ", ".join(f"{name}={name}" for name in names)
     source = _HEADER.sub(rf"\g<0>, {defaults}", "\n".join(generator.lines)) + "\n"
-    exec(compile(source, "<schema accept>", "exec"), names)  # noqa: S102 - code generated from the schema's keywords
+    exec(compiled(source, "<schema accept>", "exec"), names)  # noqa: S102 - code generated from the schema's keywords
     accept = names[root]
     accept.source = source  # type: ignore[attr-defined]  # to read in a test or a debugger
     return accept

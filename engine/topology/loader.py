@@ -15,6 +15,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
+from engine.code_cache import private
 from engine.frozen import Frozen, init
 from engine.topology import libyaml_pass
 from engine.topology.diagnostics import Diagnostic
@@ -278,6 +279,7 @@ def _interpolated(text: str, path: NodePath, doc: Document, env: Mapping[str, st
         return text
     if isinstance(value, EnvText):
         doc.secrets.update((v, name) for v, name in value.secrets().items() if worth_redacting(v))
+        private(v for v in value.secrets() if worth_redacting(v))  # never in code kept on disk
     if used and pos is not None:
         doc.positions[path] = Position(
             pos.line, pos.column, pos.key_line, pos.key_column, pos.quoted, from_env=True

@@ -1,0 +1,145 @@
+"""Code objects of the source the engine generates, kept across processes as CPython keeps a
+module's in ``__pycache__``.
+
+A flow writes code out as it starts and at its first batches: expressions, the Debezium row
+converters, the schema's quick check, the fused steps (~90 compile() calls for the transport-order
+flow, ~100M instructions of every start-up). The same topology writes the same source every
+time, and a code object depends on nothing else than its source, name and mode, and the
+interpreter: ``compiled`` reads it back with ``marshal`` (~1/20 of compiling) from
+``$XDG_CACHE_HOME/velocity-flow/code/<interpreter>/`` (``~/.cache/...`` without it), one file per
+code object named by the BLAKE2b hash of the three. A source that does not compile raises as
+before and is never kept.
+
+What is not kept: source holding a value the environment gave the topology (``private``: a
+password interpolated into an expression is written into its code as a literal, and the cache
+must not put it on disk). ``VELOCITY_FLOW_NO_CACHE=1`` turns every cache of the engine off; a
+directory that cannot be written, a file that cannot be read or that holds something else than
+that code object, are no error (compiled as without the cache). At most ``KEEP`` files: past
+that, the first write of a process removes the older half.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+from functools import lru_cache
+from importlib.util import MAGIC_NUMBER
+from types import CodeType
+from typing import Dict, Iterable, Optional, Set, Tuple
+
+try:
+    from _blake2 import blake2b  # what hashlib.blake2b is, without hashlib loading OpenSSL (~3 ms)
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
+
+KEEP = 20_000  # files (a topology writes ~100; a file is ~1-10 KB)
+_KNOWN: Dict[Tuple[str, str, str], CodeType] = {}  # this process's, by (source, filename, mode)
+_KNOWN_KEPT = 4096
+_PRIVATE: Set[str] = set()  # texts no kept source may hold
+_pruned = False
+
+
+def cache_root() -> Optional[str]:
+    """``$XDG_CACHE_HOME/velocity-flow`` (``~/.cache/velocity-flow``), or None when the engine's
+    caches are off (``VELOCITY_FLOW_NO_CACHE``)."""
+    if os.environ.get("VELOCITY_FLOW_NO_CACHE", "") not in ("", "0"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):  # the XDG rule: a relative path is to be ignored
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "velocity-flow")
+
+
+def private(texts: Iterable[str]) -> None:
+    """Texts (values from the environment) that no source kept on disk may hold."""
+    _PRIVATE.update(text for text in texts if text)
+
+
+def compiled(source: str, filename: str, mode: str) -> CodeType:
+    """``compile(source, filename, mode)``, read back when this interpreter compiled it before."""
+    key = (source, filename, mode)
+    code = _KNOWN.get(key)
+    if code is None:
+        path = _path(source, filename, mode)
+        code = _read(path, filename) if path is not None else None
+        if code is None:
+            code = compile(source, filename, mode)  # raises for source that does not compile: never kept
+            if path is not None and not _holds_private(source):
+                _write(path, code)
+        if len(_KNOWN) >= _KNOWN_KEPT:
+            _KNOWN.clear()
+        _KNOWN[key] = code
+    return code
+
+
+def _path(source: str, filename: str, mode: str) -> Optional[str]:
+    directory = _directory(cache_root())
+    if directory is None:
+        return None
+    digest = blake2b(MAGIC_NUMBER, digest_size=20)
+    for part in (mode, filename, source):
+        data = part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return os.path.join(directory, digest.hexdigest())
+
+
+@lru_cache(maxsize=8)
+def _directory(root: Optional[str]) -> Optional[str]:
+    if root is None:
+        return None
+    return os.path.join(root, "code", f"{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}")
+
+
+def _read(path: str, filename: str) -> Optional[CodeType]:
+    try:
+        with open(path, "rb") as handle:
+            code = marshal.loads(handle.read())
+    except (OSError, ValueError, EOFError, TypeError):  # none yet, or not a code object marshal reads
+        return None
+    return code if type(code) is CodeType and code.co_filename == filename else None
+
+
+def _holds_private(source: str) -> bool:
+    # as the source may hold it: itself, or as repr() writes it in a literal
+    return any(text in source or repr(text)[1:-1] in source for text in _PRIVATE)
+
+
+def _write(path: str, code: CodeType) -> None:
+    global _pruned
+    directory = os.path.dirname(path)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if not _pruned:
+            _pruned = True
+            _prune(directory)
+        with open(temporary, "wb") as handle:
+            handle.write(marshal.dumps(code))
+        os.replace(temporary, path)  # whole or not at all, whoever reads it meanwhile
+    except OSError:  # a read-only or full disk: nothing kept
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+
+
+def _prune(directory: str) -> None:
+    """Past ``KEEP`` files, the older half removed (by modification time)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    if len(entries) <= KEEP:
+        return
+    def written(entry) -> float:
+        try:
+            return entry.stat().st_mtime
+        except OSError:
+            return 0.0
+    for entry in sorted(entries, key=written)[:len(entries) // 2]:
+        try:
+            os.remove(entry.path)
+        except OSError:
+            pass
