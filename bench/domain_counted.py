@@ -22,7 +22,10 @@ The topology runs with ``-s 100000`` (no snapshot before the end of the drain): 
 drain takes ~40x its wall time, so deploy's 5 s epochs would add snapshots of the merge's state
 a native drain of a few seconds does not take (the count of the large drain went from 11.29G to
 11.65G with them). Hash seeds are fixed (``PYTHONHASHSEED=0``); what still moves a count is how
-often a source polls an empty queue while librdkafka fetches, a few tenths of a percent.
+often a source polls an empty queue while librdkafka fetches, a few tenths of a percent. The
+topology's generated code is kept as the engine keeps it (engine/code_cache.py): round 1's
+first drain writes it, every later start reads it back (round 1 counts that write in its fixed
+part); ``VELOCITY_FLOW_NO_CACHE=1`` counts every start without it.
 
 Prints per round each side's idle, fixed and per-message counts, then ``ratio topology/peer-
 checked instructions per message``, ``... fixed instructions`` and ``... instructions, N

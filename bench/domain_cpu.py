@@ -29,7 +29,10 @@ canonical JSON (decimals compared as their text), ignoring what depends on the o
 a transaction's changes of different tables arrive from their topics (one consumer for the peer,
 one per topic for the topology): ``seq`` (a change's index in its transaction) and the order of
 ``changes``. (``occurred_at`` is compared: the commit time, ``source.ts_ms``, since 2026-12-04.)
-All run with byte code cached as an installed package has it (bench/bytecode.py).
+All run with byte code cached as an installed package has it (bench/bytecode.py), and the
+topology with its generated code kept as the engine keeps it (engine/code_cache.py: the first
+drain of a run writes it, the later ones read it back, as a restarted flow does;
+``VELOCITY_FLOW_NO_CACHE=1`` measures every start without it).
 
 Prints per round, then for each peer ``ratio topology/PEER CPU per message`` (with and without
 start-up) and ``ratio topology/PEER peak RSS``: median [min..max] of the per-round ratios.

@@ -2,8 +2,8 @@
 module's in ``__pycache__``.
 
 A flow writes code out as it starts and at its first batches: expressions, the Debezium row
-converters, the schema's quick check, the fused steps (~90 compile() calls for the transport-order
-flow, ~100M instructions of every start-up). The same topology writes the same source every
+converters, the schema's quick check, the fused steps (~70 sources for the transport-order flow,
+~100M instructions of its start and first batches). The same topology writes the same source every
 time, and a code object depends on nothing else than its source, name and mode, and the
 interpreter: ``compiled`` reads it back with ``marshal`` (~1/20 of compiling) from
 ``$XDG_CACHE_HOME/velocity-flow/code/<interpreter>/`` (``~/.cache/...`` without it), one file per
@@ -16,17 +16,24 @@ must not put it on disk). ``VELOCITY_FLOW_NO_CACHE=1`` turns every cache of the 
 directory that cannot be written, a file that cannot be read or that holds something else than
 that code object, are no error (compiled as without the cache). At most ``KEEP`` files: past
 that, the first write of a process removes the older half.
+
+``kept_rewrite`` does the same for the engine's rewrites of generated source (the passes over
+Python's ``ast`` that reuse a field read, share an object test, read a change's fields as
+arguments: ~115M instructions of the same flow's first batches): a rewrite is a function of its
+text alone, kept under the name of the function and the size and time of its module's file (an
+edited or upgraded module is another entry), in the same directory.
 """
 
 from __future__ import annotations
 
+import functools
 import marshal
 import os
 import sys
 from functools import lru_cache
 from importlib.util import MAGIC_NUMBER
 from types import CodeType
-from typing import Dict, Iterable, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, Optional, Set, Tuple, TypeVar, Union
 
 try:
     from _blake2 import blake2b  # what hashlib.blake2b is, without hashlib loading OpenSSL (~3 ms)
@@ -38,6 +45,8 @@ _KNOWN: Dict[Tuple[str, str, str], CodeType] = {}  # this process's, by (source,
 _KNOWN_KEPT = 4096
 _PRIVATE: Set[str] = set()  # texts no kept source may hold
 _pruned = False
+_ABSENT = object()
+Rewrite = TypeVar("Rewrite", bound=Callable[[str], Optional[str]])
 
 
 def cache_root() -> Optional[str]:
@@ -73,12 +82,56 @@ def compiled(source: str, filename: str, mode: str) -> CodeType:
     return code
 
 
-def _path(source: str, filename: str, mode: str) -> Optional[str]:
+def kept_rewrite(rewrite: Rewrite) -> Rewrite:
+    """``rewrite`` (text -> text or None, a function of its text alone) remembered in this
+    process and across processes, as ``compiled`` keeps code objects."""
+    name = f"{rewrite.__module__}.{rewrite.__qualname__}"
+    file = rewrite.__code__.co_filename
+    known: Dict[str, object] = {}
+
+    @functools.wraps(rewrite)
+    def remembered(text: str) -> object:
+        found = known.get(text, _ABSENT)
+        if found is _ABSENT:
+            path = _path(text, name, "rewrite", _module_stamp(file))
+            found = _read_text(path) if path is not None else _ABSENT
+            if found is _ABSENT:
+                found = rewrite(text)
+                if path is not None and not _holds_private(text):
+                    _write(path, found)  # type: ignore[arg-type]  # (text or None)
+            if len(known) >= _KNOWN_KEPT:
+                known.clear()
+            known[text] = found
+        return found
+
+    return remembered  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=64)
+def _module_stamp(file: str) -> str:
+    try:
+        found = os.stat(file)
+    except OSError:
+        return ""
+    return f"{file}\0{found.st_size}\0{found.st_mtime_ns}"
+
+
+def _read_text(path: str) -> object:
+    """A kept rewrite's text (or None), else ``_ABSENT``."""
+    try:
+        with open(path, "rb") as handle:
+            found = marshal.loads(handle.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return _ABSENT
+    return found if found is None or type(found) is str else _ABSENT
+
+
+def _path(source: str, filename: str, mode: str, stamp: str = "") -> Optional[str]:
     directory = _directory(cache_root())
     if directory is None:
         return None
     digest = blake2b(MAGIC_NUMBER, digest_size=20)
-    for part in (mode, filename, source):
+    for part in (mode, filename, stamp, source):
         data = part.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
@@ -106,7 +159,7 @@ def _holds_private(source: str) -> bool:
     return any(text in source or repr(text)[1:-1] in source for text in _PRIVATE)
 
 
-def _write(path: str, code: CodeType) -> None:
+def _write(path: str, code: Union[CodeType, str, None]) -> None:
     global _pruned
     directory = os.path.dirname(path)
     temporary = f"{path}.{os.getpid()}.tmp"

@@ -167,3 +167,61 @@ def test_a_flow_started_again_compiles_nothing(tmp_path):
     first, second = (int(run.stderr.rsplit("compiled ", 1)[1].split()[0]) for run in runs)
     assert first > 10 and second == 0
     assert runs[0].stdout.count("passed") == runs[1].stdout.count("passed") > 0
+
+
+def _rewrite_module(tmp_path, body: str):
+    """A module of its own holding a rewrite kept by ``kept_rewrite``, and the calls it got."""
+    import importlib.util
+
+    path = tmp_path / "a_rewrite.py"
+    path.write_text(textwrap.dedent(body))
+    spec = importlib.util.spec_from_file_location("a_rewrite", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path
+
+
+REWRITE = """
+    from engine.code_cache import kept_rewrite
+    calls = []
+
+    @kept_rewrite
+    def upper(text):
+        calls.append(text)
+        return None if text == "none" else text.upper()
+    """
+
+
+def test_a_rewrite_is_read_back_by_the_next_process_until_its_module_changes(cache, tmp_path):
+    module, _ = _rewrite_module(tmp_path, REWRITE)
+    assert (module.upper("abc"), module.upper("none"), module.upper("abc")) == ("ABC", None, "ABC")
+    assert module.calls == ["abc", "none"]
+    again, _ = _rewrite_module(tmp_path, REWRITE)  # the next process: its own memo, the same cache
+    assert (again.upper("abc"), again.upper("none")) == ("ABC", None) and again.calls == []
+    code_cache._module_stamp.cache_clear()  # (a process reads its modules' stamps once)
+    edited, _ = _rewrite_module(tmp_path, textwrap.dedent(REWRITE).replace("text.upper()", "text.upper() + '!'"))
+    assert edited.upper("abc") == "ABC!" and edited.calls == ["abc"]  # an edited module: another entry
+
+
+def test_a_rewrite_of_text_holding_a_private_value_is_not_written(cache, tmp_path):
+    module, _ = _rewrite_module(tmp_path, REWRITE)
+    code_cache.private(["hunter22"])
+    before = len(_files(cache))
+    assert module.upper("pw = 'hunter22'") == "PW = 'HUNTER22'"
+    assert len(_files(cache)) == before
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
+@given(reads=st.lists(st.sampled_from(["e.get('a')", "e['a']", "e.get('b')", "(e.get('a') or 1)", "e['c']"]),
+                      min_size=1, max_size=6))
+def test_a_kept_field_read_rewrite_is_the_rewrite(cache, monkeypatch, reads):
+    """reuse_reads through the cache (written, then read back by a fresh memo) gives what the
+    rewrite itself gives, for sources with repeated reads."""
+    from engine.expressions import reuse
+
+    source = "(" + " + ".join(f"str({read})" for read in reads) + ")"
+    fresh = reuse._rewritten.__wrapped__(source)
+    written = code_cache.kept_rewrite(reuse._rewritten.__wrapped__)
+    assert written(source) == fresh
+    read_back = code_cache.kept_rewrite(reuse._rewritten.__wrapped__)  # a fresh memo over the same cache
+    assert read_back(source) == fresh

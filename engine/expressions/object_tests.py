@@ -11,9 +11,10 @@ from __future__ import annotations
 import ast
 from typing import Dict, Optional, Tuple
 
-from engine.code_cache import compiled
+from engine.code_cache import compiled, kept_rewrite
 
 
+@kept_rewrite  # (a parse and two walks, kept across processes)
 def share_object_tests(src: str) -> str:
     """``src`` with each repeated ``_type(...) is _dict`` test of a shared read done once;
     ``src`` itself when there is none (or the code is not what the translator makes)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 from typing import Callable, Dict, Optional, Tuple
 
+from engine.code_cache import kept_rewrite
 from engine.expressions import Expression
 from engine.operators.codegen import build_function
 from engine.operators.compact_change import KEY_FIELDS
@@ -56,6 +57,7 @@ def compact_keys(row: Expression, group: Optional[Expression], row_key: Callable
     return build_function("both", "\n".join(lines) + "\n", step_id, names)
 
 
+@kept_rewrite  # (a parse and two walks, kept across processes)
 def _over_arguments(source: str) -> Optional[str]:
     """``source`` with each ``e['<field>']`` read as its argument (``ARGUMENTS``); None when it
     reads the event otherwise, or names an argument already."""

@@ -6,7 +6,7 @@ import ast
 import re
 from typing import Callable, Dict, FrozenSet, List, Optional
 
-from engine.code_cache import compiled
+from engine.code_cache import compiled, kept_rewrite
 from engine.errors import ConfigError
 from engine.expressions.object_tests import share_object_tests
 from engine.expressions.parser import parse
@@ -186,6 +186,7 @@ def literal_texts(tree: Node) -> Optional[FrozenSet[str]]:
 _FLAG = re.compile(r"_d[0-9]+")  # share_object_tests' name for a shared read's object test
 
 
+@kept_rewrite  # (a parse and a walk, kept across processes)
 def _absent_steps_null(src: str) -> str:
     """The strict form with a nested step ``t[k]`` of an object read as ``t.get(k)``, as the
     lenient form reads it: a step absent from an object (``ops.transport_order`` where the
