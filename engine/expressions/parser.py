@@ -7,7 +7,7 @@ postfix ``.name`` and ``[index]``.
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 from engine.expressions.chains import continues
 from engine.expressions.errors import ExpressionError
@@ -26,7 +26,24 @@ _DEPTH_HINT = "split it into several map fields"
 MAX_LENGTH = 1 << 16
 
 
+# Trees by text: a flow parses each expression when it is bound and again as its strict form and
+# keys are written at the first batch (a tree is frozen: one is shared). Failures are not kept.
+_PARSED: Dict[str, Node] = {}
+_PARSED_KEPT = 4096
+
+
 def parse(text: str) -> Node:
+    tree = _PARSED.get(text) if type(text) is str else None
+    if tree is None:
+        tree = _parsed(text)
+        if type(text) is str:
+            if len(_PARSED) >= _PARSED_KEPT:
+                _PARSED.clear()
+            _PARSED[text] = tree
+    return tree
+
+
+def _parsed(text: str) -> Node:
     if not isinstance(text, str):  # a list, a number, null where an expression belongs: reported, never read
         raise ExpressionError(f"an expression must be text, not {_kind(text)}", 0, 1,
                               hint="write the expression as a string, quoted if it holds ': ' or '#'")
