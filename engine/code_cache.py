@@ -14,8 +14,9 @@ What is not kept: source holding a value the environment gave the topology (``pr
 password interpolated into an expression is written into its code as a literal, and the cache
 must not put it on disk). ``VELOCITY_FLOW_NO_CACHE=1`` turns every cache of the engine off; a
 directory that cannot be written, a file that cannot be read or that holds something else than
-that code object, are no error (compiled as without the cache). At most ``KEEP`` files: past
-that, the first write of a process removes the older half.
+that code object, are no error (compiled as without the cache). A directory another user owns
+or others may write in is not used (the code read from it would run here). At most ``KEEP``
+files: past that, the first write of a process removes the older half.
 
 ``kept_rewrite`` does the same for the engine's rewrites of generated source (the passes over
 Python's ``ast`` that reuse a field read, share an object test, read a change's fields as
@@ -40,7 +41,7 @@ try:
 except ImportError:  # pragma: no cover - a Python built without it
     from hashlib import blake2b
 
-KEEP = 20_000  # files (a topology writes ~100; a file is ~1-10 KB)
+KEEP = 10_000  # files (a topology writes ~100, ~1-10 KB each)
 _KNOWN: Dict[Tuple[str, str, str], CodeType] = {}  # this process's, by (source, filename, mode)
 _KNOWN_KEPT = 4096
 _PRIVATE: Set[str] = set()  # texts no kept source may hold
@@ -93,7 +94,8 @@ def kept_rewrite(rewrite: Rewrite) -> Rewrite:
     def remembered(text: str) -> object:
         found = known.get(text, _ABSENT)
         if found is _ABSENT:
-            path = _path(text, name, "rewrite", _module_stamp(file))
+            stamp = _module_stamp(file)  # (none: a module not read from a file, never kept)
+            path = _path(text, name, "rewrite", stamp) if stamp else None
             found = _read_text(path) if path is not None else _ABSENT
             if found is _ABSENT:
                 found = rewrite(text)
@@ -140,9 +142,20 @@ def _path(source: str, filename: str, mode: str, stamp: str = "") -> Optional[st
 
 @lru_cache(maxsize=8)
 def _directory(root: Optional[str]) -> Optional[str]:
+    """The interpreter's directory under ``root``; None (no cache) when it is another user's or
+    others may write in it: code read from it is run (a shared ``XDG_CACHE_HOME``)."""
     if root is None:
         return None
-    return os.path.join(root, "code", f"{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}")
+    directory = os.path.join(root, "code", f"{sys.implementation.cache_tag}-{MAGIC_NUMBER.hex()}")
+    try:
+        found = os.stat(directory)
+    except FileNotFoundError:
+        return directory  # _write makes it, for this user alone
+    except OSError:
+        return None
+    if (hasattr(os, "getuid") and found.st_uid != os.getuid()) or found.st_mode & 0o022:
+        return None
+    return directory
 
 
 def _read(path: str, filename: str) -> Optional[CodeType]:

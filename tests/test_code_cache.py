@@ -225,3 +225,20 @@ def test_a_kept_field_read_rewrite_is_the_rewrite(cache, monkeypatch, reads):
     assert written(source) == fresh
     read_back = code_cache.kept_rewrite(reuse._rewritten.__wrapped__)  # a fresh memo over the same cache
     assert read_back(source) == fresh
+
+
+def test_a_directory_others_may_write_in_is_not_used(cache, monkeypatch):
+    """Code read from the cache runs: one that another user could have written is never read."""
+    code_cache.compiled("1 + 41", "<t>", "eval")
+    (entry,) = _files(cache)
+    entry.write_bytes(marshal.dumps(compile("666", "<t>", "eval")))  # as someone else would plant it
+    for directory in (entry.parent, cache):
+        directory.chmod(0o777)
+    code_cache._directory.cache_clear()
+    monkeypatch.setattr(code_cache, "_KNOWN", {})
+    try:
+        assert eval(code_cache.compiled("1 + 41", "<t>", "eval")) == 42  # noqa: S307
+        assert eval(marshal.loads(entry.read_bytes())) == 666  # noqa: S307 - not replaced either
+    finally:
+        entry.parent.chmod(0o700)
+        code_cache._directory.cache_clear()
