@@ -31,6 +31,7 @@ import functools
 import marshal
 import os
 import sys
+import threading
 from functools import lru_cache
 from importlib.util import MAGIC_NUMBER
 from types import CodeType
@@ -175,7 +176,7 @@ def _holds_private(source: str) -> bool:
 def _write(path: str, code: Union[CodeType, str, None]) -> None:
     global _pruned
     directory = os.path.dirname(path)
-    temporary = f"{path}.{os.getpid()}.tmp"
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"  # (workers are threads)
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         if not _pruned:

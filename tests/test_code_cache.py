@@ -242,3 +242,24 @@ def test_a_directory_others_may_write_in_is_not_used(cache, monkeypatch):
     finally:
         entry.parent.chmod(0o700)
         code_cache._directory.cache_clear()
+
+
+def test_threads_writing_the_same_entries_leave_whole_ones(cache, monkeypatch):
+    """Bytewax's workers are threads of one process: each may write the same entry at once."""
+    import threading
+
+    sources = [f"lambda e: e.get({n!r}) or {'x' * n!r}" for n in range(40)]
+
+    def work():
+        for source in sources:
+            code_cache.compiled(source, "<expression>", "eval")
+            monkeypatch.setattr(code_cache, "_KNOWN", {})  # (each call reads or writes the file)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entries = _files(cache)
+    assert len(entries) == len(sources)
+    assert all(marshal.loads(entry.read_bytes()).co_filename == "<expression>" for entry in entries)
