@@ -73,7 +73,9 @@ def counted(side: str, rounds: int, args, tmp: str, until: Optional[str] = None)
                f"--cachegrind-out-file={out}", sys.executable, REPLAY, "--side", side, "--rounds", str(rounds),
                "--backlog", args.backlog,
                *(["--until", until] if until is not None else [])]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    # no code cache (engine/code_cache.py): a run that wrote it and one that read it back would
+    # differ in their set-up, which the difference of two runs must cancel
+    env = {**os.environ, "PYTHONHASHSEED": "0", "VELOCITY_FLOW_NO_CACHE": "1"}
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
     if run.returncode != 0:
         raise SystemExit(f"{side} ({rounds} rounds) failed:\n{run.stdout}{run.stderr[-2000:]}")
