@@ -73,7 +73,8 @@ def compiled(source: str, filename: str, mode: str) -> CodeType:
     code = _KNOWN.get(key)
     if code is None:
         path = _path(source, filename, mode)
-        code = _read(path, filename) if path is not None else None
+        found = _load(path) if path is not None else None
+        code = found if type(found) is CodeType and found.co_filename == filename else None
         if code is None:
             code = compile(source, filename, mode)  # raises for source that does not compile: never kept
             if path is not None and not _holds_private(source):
@@ -97,7 +98,9 @@ def kept_rewrite(rewrite: Rewrite) -> Rewrite:
         if found is _ABSENT:
             stamp = _module_stamp(file)  # (none: a module not read from a file, never kept)
             path = _path(text, name, "rewrite", stamp) if stamp else None
-            found = _read_text(path) if path is not None else _ABSENT
+            found = _load(path) if path is not None else _ABSENT
+            if found is not None and type(found) is not str:  # (a rewrite gives text or None)
+                found = _ABSENT
             if found is _ABSENT:
                 found = rewrite(text)
                 if path is not None and not _holds_private(text):
@@ -117,16 +120,6 @@ def _module_stamp(file: str) -> str:
     except OSError:
         return ""
     return f"{file}\0{found.st_size}\0{found.st_mtime_ns}"
-
-
-def _read_text(path: str) -> object:
-    """A kept rewrite's text (or None), else ``_ABSENT``."""
-    try:
-        with open(path, "rb") as handle:
-            found = marshal.loads(handle.read())
-    except (OSError, ValueError, EOFError, TypeError):
-        return _ABSENT
-    return found if found is None or type(found) is str else _ABSENT
 
 
 def _path(source: str, filename: str, mode: str, stamp: str = "") -> Optional[str]:
@@ -159,13 +152,13 @@ def _directory(root: Optional[str]) -> Optional[str]:
     return directory
 
 
-def _read(path: str, filename: str) -> Optional[CodeType]:
+def _load(path: str) -> object:
+    """What an entry holds, or ``_ABSENT``: none yet, or nothing marshal reads."""
     try:
         with open(path, "rb") as handle:
-            code = marshal.loads(handle.read())
-    except (OSError, ValueError, EOFError, TypeError):  # none yet, or not a code object marshal reads
-        return None
-    return code if type(code) is CodeType and code.co_filename == filename else None
+            return marshal.loads(handle.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return _ABSENT
 
 
 def _holds_private(source: str) -> bool:

@@ -9,7 +9,6 @@ objects of the batch's events (``key_cells``, ``adopt_keys``: ``cast``, a fused 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from types import CodeType
 from typing import Any, Callable, Dict, Optional
 
@@ -28,10 +27,10 @@ def build_function(name: str, source: str, step_id: str, extra: Optional[Dict[st
     return scope[name]
 
 
-# A code object is immutable, so shared: `validate` binds a file once per environment, and each
-# binding generated the same functions again (the Event Engine's maps and filters: ~80 compiles
-# of ~180). A failure is not remembered: it is raised again.
-@lru_cache(maxsize=1024)
+# A code object is immutable, so shared (code_cache.compiled remembers it, in the process and on
+# disk): `validate` binds a file once per environment, and each binding generates the same
+# functions again (the Event Engine's maps and filters: ~80 compiles of ~180). A failure is not
+# remembered: it is raised again.
 def _compiled(source: str, step_id: str) -> CodeType:
     try:
         return compiled(source, f"<velocity-flow step {step_id!r}>", "exec")

@@ -278,8 +278,9 @@ def _interpolated(text: str, path: NodePath, doc: Document, env: Mapping[str, st
         doc.problems.append(Diagnostic(doc.path, line, col, exc.message, hint=exc.hint))
         return text
     if isinstance(value, EnvText):
-        doc.secrets.update((v, name) for v, name in value.secrets().items() if worth_redacting(v))
-        private(v for v in value.secrets() if worth_redacting(v))  # never in code kept on disk
+        secrets = {v: name for v, name in value.secrets().items() if worth_redacting(v)}
+        doc.secrets.update(secrets)
+        private(secrets)  # never in code kept on disk
     if used and pos is not None:
         doc.positions[path] = Position(
             pos.line, pos.column, pos.key_line, pos.key_column, pos.quoted, from_env=True
