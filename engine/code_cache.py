@@ -89,7 +89,8 @@ def kept_rewrite(rewrite: Rewrite) -> Rewrite:
     """``rewrite`` (text -> text or None, a function of its text alone) remembered in this
     process and across processes, as ``compiled`` keeps code objects."""
     name = f"{rewrite.__module__}.{rewrite.__qualname__}"
-    file = rewrite.__code__.co_filename
+    code = getattr(rewrite, "__code__", None)  # (none in the compiled core: its module's file names it)
+    file = code.co_filename if code is not None else getattr(sys.modules.get(rewrite.__module__), "__file__", "")
     known: Dict[str, object] = {}
 
     @functools.wraps(rewrite)

@@ -203,6 +203,28 @@ def test_a_rewrite_is_read_back_by_the_next_process_until_its_module_changes(cac
     assert edited.upper("abc") == "ABC!" and edited.calls == ["abc"]  # an edited module: another entry
 
 
+def test_a_compiled_rewrite_without_a_code_object_is_kept_by_its_modules_file(cache, tmp_path):
+    """The compiled core's functions (mypyc: builtins, no ``__code__``) are named by their module's file."""
+    module, _ = _rewrite_module(tmp_path, REWRITE)
+    sys.modules["a_rewrite"] = module
+    calls = []
+
+    class Compiled:  # what a mypyc function shows: a module and a name, no code object
+        def __init__(self):
+            self.__module__, self.__qualname__ = "a_rewrite", "upper"
+
+        def __call__(self, text):
+            calls.append(text)
+            return text.upper()
+
+    try:
+        assert not hasattr(Compiled(), "__code__")
+        assert code_cache.kept_rewrite(Compiled())("abc") == "ABC" and calls == ["abc"]
+        assert code_cache.kept_rewrite(Compiled())("abc") == "ABC" and calls == ["abc"]  # read back
+    finally:
+        del sys.modules["a_rewrite"]
+
+
 def test_a_rewrite_of_text_holding_a_private_value_is_not_written(cache, tmp_path):
     module, _ = _rewrite_module(tmp_path, REWRITE)
     code_cache.private(["hunter22"])

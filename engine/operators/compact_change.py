@@ -29,6 +29,7 @@ ROW, OP, BEFORE, AFTER, TABLE, LSN, TS_MS, SOURCE_TS_MS, TX_ID, GROUP = range(10
 # (a test of membership compares in order; none of these comparisons raises)
 STREAMING = ("false", None, False)
 OPS = frozenset("cud")  # the streamed row changes (a snapshot read, a truncate, a message stay dicts)
+Change = Any  # a change event: a dict, or the compact tuple this module makes of it
 KEY_FIELDS = frozenset({"table", "before", "after"})  # what a key may read to be taken in the debezium step
 
 

@@ -18,7 +18,7 @@ Only a batch with something wrong is decoded again value by value.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, cast
+from typing import Any, List, Optional, Sequence, cast
 
 import orjson
 
@@ -65,6 +65,12 @@ class Decode:
         self.schema = schema
         self.format = format
         self._decoder = EnvelopeDecoder()  # Debezium's schema-laden messages parse ~7x faster
+
+    def __reduce__(self):
+        # A -p N cluster pickles the lineage batches crossing its processes, which carry this step's
+        # event_of (engine/lineage.py): made again from its options. (Compiled with mypyc, a
+        # native class cannot be unpickled field by field: its __new__ runs __init__.)
+        return Decode, (self.step_id, self.schema, self.format)
 
     def process(self, raw: RawBatch):
         """(events, dead letters); the events are a ``lineage.Batch`` knowing each one's value."""
@@ -200,7 +206,8 @@ class Decode:
         events: list = []
         kept: List[int] = []
         deads: List[DeadLetter] = []
-        for index, value in enumerate(raw.values):
+        values: List[Any] = raw.values  # (not bytes: compiled, len() of one would skip a CutLine's own)
+        for index, value in enumerate(values):
             if value is None:
                 continue
             if len(value) > MAX_VALUE_BYTES:

@@ -6,6 +6,8 @@ import ast
 import re
 from typing import Callable, Dict, FrozenSet, List, Optional
 
+from mypy_extensions import mypyc_attr
+
 from engine.code_cache import compiled, kept_rewrite
 from engine.errors import ConfigError
 from engine.expressions.object_tests import share_object_tests
@@ -40,6 +42,7 @@ def _key_code(src: str) -> str:
             "_str(_key_t) if _type(_key_t) is _int else _to_str(_key_t))")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # (operators/key.py: Key is a Map; key.py is not compiled)
 class Map:
     """One generated function per step builds every output event.
 

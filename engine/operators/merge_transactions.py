@@ -88,7 +88,7 @@ class TransactionMerger(KeyLogic):
             self._steer.after(self.s, now)
         return results, deads + failed
 
-    def _other(self, event: dict, now: datetime, seen: List[str], slim: bool = False) -> Optional[str]:
+    def _other(self, event: Any, now: datetime, seen: List[str], slim: bool = False) -> Optional[str]:
         """An event ``intake`` leaves to the general path: a BEGIN/END record or a change."""
         if "op" not in event and event.get("status") in MARKERS and "id" in event:  # is_marker, inline
             return self._marker(event, now)
@@ -117,7 +117,7 @@ class TransactionMerger(KeyLogic):
                 break
         return ready
 
-    def _marker(self, event: dict, now: datetime) -> Optional[str]:
+    def _marker(self, event: Any, now: datetime) -> Optional[str]:
         """Take a BEGIN/END record; the reason when it is malformed (nothing changed then)."""
         if event.get("status") != "END":
             tx_id = marker_id(event)

@@ -135,7 +135,7 @@ def _ran(s: MergeState, transaction: Transaction, table: str, first: int, last: 
     s.latest_by_table[table] = tx_id
 
 
-def change(s: MergeState, markers: bool, event: dict, now: datetime, seen: List[str],
+def change(s: MergeState, markers: bool, event: Any, now: datetime, seen: List[str],
            slim: bool = False) -> Optional[str]:
     """Buffer one row change (any shape); the reason when it cannot be merged (nothing changed
     then). ``slim``: as ``intake``'s."""

@@ -38,6 +38,7 @@ from engine.operators.compact_change import (
     SOURCE_TS_MS,
     TABLE,
     TS_MS,
+    Change,
     as_dict,
     as_dicts,
 )
@@ -48,7 +49,7 @@ EXISTED_BEFORE = {"u", "d"}
 EXISTS_AFTER = {"c", "u", "r"}
 
 
-def net_change(changes: List[dict]) -> Optional[dict]:
+def net_change(changes: List[Change]) -> Optional[dict]:
     """The net effect of one row's changes within a transaction, or None when there is none."""
     first, last = changes[0], changes[-1]
     try:  # the usual changes have every field: read by subscripts (~100 instructions less each)
@@ -162,16 +163,16 @@ def row_columns(expression: Expression) -> Optional[FrozenSet[str]]:
 
 
 def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id: Optional[str],
-               changes_in: List[dict], snapshot: bool = False,
-               group_columns: Optional[FrozenSet[str]] = None) -> Tuple[List[dict], List[DeadLetter]]:
+               changes_in: List[Change], snapshot: bool = False,
+               group_columns: Optional[FrozenSet[str]] = None) -> Tuple[List[Change], List[DeadLetter]]:
     """One output event per domain key of a transaction's surviving row changes (``row`` and
     ``group_by``: a change's key text, ``key_function``s); a row (or a key) that cannot be merged
     dead-letters its changes, not the transaction. Each net change gets ``seq`` and ``snapshot``
     (``snapshot``: the changes are snapshot reads). An update that changed a column ``group_by``
     reads (``group_columns``, ``row_columns``; None: any column) is also in the event of the key
     of the row as it was (its group as a delete of its ``before``), when that key differs."""
-    rows: Dict[str, List[dict]] = {}
-    seqs: Dict[str, int] = {}  # per row, the index of its last change in the transaction
+    rows: Dict[Optional[str], List[Change]] = {}  # (a row's key may be null)
+    seqs: Dict[Optional[str], int] = {}  # per row, the index of its last change in the transaction
     deads: List[DeadLetter] = []
     compact = False  # whether any change is compact (engine/operators/compact_change.py): its keys taken already
     for seq, change in enumerate(changes_in):
@@ -189,7 +190,8 @@ def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id:
         else:
             rows[row_key] = [change]
         seqs[row_key] = seq
-    groups: Dict[str, List[Tuple[dict, List[dict]]]] = {}
+    groups: Dict[Optional[str], List[Tuple[dict, List[Change]]]] = {}
+    net: Optional[dict]
     for row_key, changes in rows.items():
         last = changes[-1]
         if type(last) is tuple and len(changes) == 1:  # the usual row: one compact change, net_change's table
@@ -248,8 +250,8 @@ def _compact_net(changes: list) -> Optional[dict]:
                    last[TABLE], last[LSN], len(changes))
 
 
-def _moved(group_by: Callable, group: Optional[str], net: dict, changes: List[dict],
-           groups: Dict[str, List[Tuple[dict, List[dict]]]]) -> None:
+def _moved(group_by: Callable, group: Optional[str], net: dict, changes: List[Change],
+           groups: Dict[Optional[str], List[Tuple[dict, List[Change]]]]) -> None:
     """A row the update moved from one key to another is also in the event of the key it left."""
     try:
         left = group_by(dict(as_dict(changes[0]), op="d", before=net["before"], after=None))
@@ -259,7 +261,8 @@ def _moved(group_by: Callable, group: Optional[str], net: dict, changes: List[di
         groups.setdefault(left, []).append((dict(net), changes))
 
 
-def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]], snapshot: bool = False) -> dict:
+def _event(tx_id: Optional[str], key: Optional[str], nets: List[Tuple[dict, List[Change]]],
+           snapshot: bool = False) -> dict:
     """The event of one domain key: ``nets`` are its rows' (net change, changes); ``snapshot``:
     they are snapshot reads."""
     changes = []  # (plain loops: comprehensions, generators and iterator objects cost more here)
@@ -281,8 +284,8 @@ def _event(tx_id: Optional[str], key: str, nets: List[Tuple[dict, List[dict]]], 
     # (max's way written out: a plain loop, no generator nor iterator objects)
     at = None
     for _, cs in nets:
-        for change in cs:
-            value = change[SOURCE_TS_MS] if type(change) is tuple else change.get("source_ts_ms")
+        for one in cs:  # (not ``change``: a dict above, these may be compact tuples)
+            value = one[SOURCE_TS_MS] if type(one) is tuple else one.get("source_ts_ms")
             if value is not None and (at is None or value > at):
                 at = value
     last = nets[-1][1][-1]

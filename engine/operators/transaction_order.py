@@ -34,18 +34,21 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any, Dict, List, Optional, Tuple
 
-from engine.operators.compact_change import LSN
+from mypy_extensions import mypyc_attr
+
+from engine.operators.compact_change import LSN, Change
 
 _LSN = itemgetter("lsn")
 _COMPACT_LSN = itemgetter(LSN)
 
 
+@mypyc_attr(native_class=False)  # (a plain class when compiled: the merge's snapshots pickle it)
 @dataclass
 class Loose:
     """Changes released in source order, not at a transaction's end."""
 
     tx_id: Optional[str]
-    changes: List[dict] = field(default_factory=list)
+    changes: List[Change] = field(default_factory=list)
     snapshot: bool = False  # snapshot reads: consecutive ones merge into one output transaction
     arrival: int = 0  # arrival index: ties of position keep arrival order
     last_seen: Optional[datetime] = None
@@ -54,7 +57,7 @@ class Loose:
 def position(changes: List[Any], lsns: Optional[Tuple[Any, ...]] = None) -> Optional[Any]:
     """The source position of changes: their highest numeric ``lsn``; None when none has one
     (``lsns``: their ``positions``, when already known)."""
-    best = None
+    best: Any = None  # (an int, or a float among other positions)
     lsns = positions(changes) if lsns is None else lsns
     for lsn in lsns:  # (a plain loop: no set built, no max call)
         if type(lsn) is not int:
@@ -106,10 +109,10 @@ def take(units: List[Loose], upto: Optional[Any], everything: bool = False, unpo
     return taken, kept
 
 
-def runs(units: List[Loose]) -> List[Tuple[Optional[str], List[dict], bool]]:
+def runs(units: List[Loose]) -> List[Tuple[Optional[str], List[Change], bool]]:
     """The output transactions of units in source order: (tx id, changes, snapshot reads?);
     consecutive snapshot reads of one snapshot make one."""
-    out: List[Tuple[Optional[str], List[dict], bool]] = []
+    out: List[Tuple[Optional[str], List[Change], bool]] = []
     previous: Optional[Loose] = None
     for unit in units:
         if previous is not None and unit.snapshot and previous.snapshot and unit.tx_id == previous.tx_id:

@@ -35,12 +35,12 @@ def entry(original: Any, step_id: str) -> Tuple[Any, Optional[DeadLetter]]:
     return event, None
 
 
-def is_marker(event: dict) -> bool:
+def is_marker(event: Any) -> bool:
     # "op" first: a change (most events) is told by one test, without the get
     return "op" not in event and event.get("status") in MARKERS and "id" in event
 
 
-def marker_id(event: dict) -> Optional[str]:
+def marker_id(event: Any) -> Optional[str]:
     """Transaction ids in metadata look like ``txId:LSN``; change events carry the txId.
     None when the record has no usable id."""
     value = event.get("id")
@@ -51,7 +51,7 @@ def marker_id(event: dict) -> Optional[str]:
     return value.split(":", 1)[0] or None
 
 
-def unwrapped(event: dict) -> dict:
+def unwrapped(event: Any) -> dict:
     """A metadata record with its Connect schema: the payload."""
     payload = event["payload"]
     if type(payload) is not dict:
@@ -59,13 +59,13 @@ def unwrapped(event: dict) -> dict:
     return payload
 
 
-def no_id(event: dict) -> str:
+def no_id(event: Any) -> str:
     if is_marker(event):
         return f"transaction record without a usable id: {event.get('id')!r:.40}"
     return "no transaction id (tx_id) in the change event"
 
 
-def announced(event: dict) -> Dict[str, int]:
+def announced(event: Any) -> Dict[str, int]:
     """What an END record announces: events per table (``{"*": total}`` when it names no
     table). ValueError saying what is malformed."""
     collections = event.get("data_collections")

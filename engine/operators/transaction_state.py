@@ -8,6 +8,7 @@ from datetime import datetime
 from itertools import filterfalse
 from typing import Any, Dict, List, Optional
 
+from engine.operators.compact_change import Change
 from engine.operators.transaction_order import Loose
 
 _DONE_KEPT = 1000  # completed ids remembered at least, to ignore a marker that comes late or twice
@@ -18,7 +19,7 @@ class Transaction:
     """The buffered changes of one transaction, in arrival order."""
 
     id: Optional[str]  # None: changes outside any transaction (e.g. snapshot reads released in source order)
-    changes: List[dict] = field(default_factory=list)
+    changes: List[Change] = field(default_factory=list)  # (dicts, or compact tuples: compact_change.py)
     per_table: Dict[str, int] = field(default_factory=dict)
     expected: Optional[Dict[str, int]] = None  # from the END marker
     last_seen: Optional[datetime] = None
