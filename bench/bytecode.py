@@ -26,3 +26,11 @@ def installed_env(env: Optional[Mapping[str, str]] = None) -> dict:
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(ROOT, "engine"), os.path.join(ROOT, "cli")],
                    env=out, check=True, timeout=300, stdout=subprocess.DEVNULL)
     return out
+
+
+def engine_build(root: str = ROOT) -> str:
+    """Which engine a checkout runs: its sources, or the compiled core built into it in place
+    (``python scripts/compiled_core.py --in-place``, as ``pip install .`` builds it)."""
+    operators = os.path.join(root, "engine", "operators")
+    compiled = sorted(name.split(".")[0] for name in os.listdir(operators) if name.endswith((".so", ".pyd")))
+    return f"compiled in place ({', '.join(compiled)})" if compiled else "pure Python (no compiled core in place)"

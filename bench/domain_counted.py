@@ -52,7 +52,7 @@ from typing import Dict, Tuple
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from bench.bytecode import installed_env  # noqa: E402
+from bench.bytecode import engine_build, installed_env  # noqa: E402
 from bench.domain_cpu import FLOW, TOPOLOGY, deploy_command  # noqa: E402
 from bench.domain_instructions import totals  # noqa: E402
 from bench.domain_latency import TABLES, create_topics, private_broker, publish, technical_topics, workload  # noqa: E402
@@ -119,6 +119,7 @@ def main() -> None:
                 messages[name] = sum(len(t) for t in txs)
         print(f"backlogs: {args.small} and {args.large} transactions, {messages['small']} and {messages['large']} "
               "technical messages; instructions (cachegrind)", flush=True)
+        print(f"topology: {engine_build()}" + (f"; against: {engine_build(against)}" if against else ""), flush=True)
         env = {**installed_env(), "PYTHONHASHSEED": "0"}  # byte code as pip install caches it (bench/bytecode.py)
         if against:  # (its byte code too)
             subprocess.run([sys.executable, "-m", "compileall", "-q", "engine", "cli"], cwd=against, env=env,

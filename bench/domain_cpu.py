@@ -64,7 +64,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 from bench.backlog_drain import _peak_memory  # noqa: E402
-from bench.bytecode import installed_env  # noqa: E402
+from bench.bytecode import engine_build, installed_env  # noqa: E402
 from bench.domain_latency import TABLES, create_topics, private_broker, publish, technical_topics, workload  # noqa: E402
 from bench.kafka_throughput import messages as topic_messages  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
@@ -222,6 +222,7 @@ def main() -> None:
         del txs
         print(f"backlog: {args.transactions} transactions, {messages} technical messages; "
               f"CPU us per message (start-up included / excluded), peak RSS", flush=True)
+        print(f"topology: {engine_build()}" + (f"; against: {engine_build(against)}" if against else ""), flush=True)
         base = installed_env()  # byte code as pip install caches it (bench/bytecode.py)
         if against is not None:  # (its byte code too)
             subprocess.run([sys.executable, "-m", "compileall", "-q", "engine", "cli"], cwd=against, env=base,
