@@ -164,7 +164,7 @@ def row_columns(expression: Expression) -> Optional[FrozenSet[str]]:
 
 def net_events(step_id: str, row: Callable, group_by: Optional[Callable], tx_id: Optional[str],
                changes_in: List[Change], snapshot: bool = False,
-               group_columns: Optional[FrozenSet[str]] = None) -> Tuple[List[Change], List[DeadLetter]]:
+               group_columns: Optional[FrozenSet[str]] = None) -> Tuple[List[dict], List[DeadLetter]]:
     """One output event per domain key of a transaction's surviving row changes (``row`` and
     ``group_by``: a change's key text, ``key_function``s); a row (or a key) that cannot be merged
     dead-letters its changes, not the transaction. Each net change gets ``seq`` and ``snapshot``
