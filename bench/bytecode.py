@@ -12,6 +12,7 @@ and gives an environment without that setting.
 from __future__ import annotations
 
 import os
+import runpy
 import subprocess
 import sys
 from typing import Mapping, Optional
@@ -30,7 +31,9 @@ def installed_env(env: Optional[Mapping[str, str]] = None) -> dict:
 
 def engine_build(root: str = ROOT) -> str:
     """Which engine a checkout runs: its sources, or the compiled core built into it in place
-    (``python scripts/compiled_core.py --in-place``, as ``pip install .`` builds it)."""
-    operators = os.path.join(root, "engine", "operators")
-    compiled = sorted(name.split(".")[0] for name in os.listdir(operators) if name.endswith((".so", ".pyd")))
+    (``python scripts/compiled_core.py --in-place``, as ``pip install .`` builds it; its
+    ``in_place`` lists them)."""
+    in_place = runpy.run_path(os.path.join(ROOT, "scripts", "compiled_core.py"))["in_place"]
+    modules = [os.path.relpath(path, root).split(".")[0].replace(os.sep, ".") for path in in_place(root)]
+    compiled = [name for name in modules if name.startswith("engine.")]  # (not the group's shared library)
     return f"compiled in place ({', '.join(compiled)})" if compiled else "pure Python (no compiled core in place)"

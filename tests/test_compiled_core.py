@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -22,14 +23,10 @@ from pathlib import Path
 
 import pytest
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10: pytest's own TOML reader
-    import tomli as tomllib
+from tests.services.postgres import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPILED = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"][
-    "hooks"]["custom"]["compiled"]
+COMPILED = runpy.run_path(str(ROOT / "scripts" / "compiled_core.py"))["compiled_list"](str(ROOT))
 # the tests that run the compiled modules: the operators, the poison corpus through every Velocity
 # topology, hand-made Debezium records and the golden flows (~1,000 tests, ~1-2 minutes)
 DRIVING = ["tests/operators", "tests/poison", "tests/test_velocity_domain_world_inputs.py",
@@ -37,10 +34,6 @@ DRIVING = ["tests/operators", "tests/poison", "tests/test_velocity_domain_world_
 DATA = ["topologies", "schemas", "samples", "bench", "scripts", "docs", "README.md"]
 _WHERE = ("import importlib.util, json, sys; print(json.dumps({m: importlib.util.find_spec(m).origin "
           "for m in sys.argv[1:]}))")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 def _outside_env() -> dict:
@@ -59,7 +52,7 @@ def test_the_installed_compiled_core_passes_the_tests_that_drive_it(tmp_path):
     installed = Path(origins.pop("engine")).parent
     if installed == ROOT / "engine" or not all(o.endswith((".so", ".pyd")) for o in origins.values()):
         message = f"the installed engine ({installed}) is not the compiled build: {origins}"
-        if _in_ci():
+        if in_ci():
             pytest.fail(message + "; CI installs the wheel (README's test command), which must be compiled")
         pytest.skip(message + " (an editable or pure install)")
     shutil.copytree(ROOT / "tests", tmp_path / "tests", ignore=shutil.ignore_patterns("__pycache__"))
