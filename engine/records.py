@@ -10,6 +10,11 @@ from datetime import datetime, timezone
 from typing import Any, List, Optional, Sequence
 
 META_FIELD = "_meta"  # the field a decoded event carries its RawBatch.meta in
+# The top-level fields of a source's events that may hold an object others hold too, to be
+# copied before a change even in events owned whole (engine/compiler/ownership.py): a Kafka
+# Connect envelope's ``schema`` (one object per table, engine/operators/connect_json.py) and
+# ``_meta`` (the raw batch's, which lineage decodes again)
+SHARED = frozenset({"schema", META_FIELD})
 
 
 class RawBatch:

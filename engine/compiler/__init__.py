@@ -121,6 +121,8 @@ class _Wiring:
         operator = cast(StatelessOperator, spec.operator)
         owned = self.ownership.owns_input(spec)
         process = getattr(operator, "process_owned", operator.process) if owned else operator.process
+        if owned and self.ownership.owns_whole(spec):
+            process = getattr(operator, "process_owned_whole", process)
         work = guard(spec.id, process, expands=getattr(operator, "expands", False))
         out = batch_step(spec.id, up, counted(work, counters))
         self.ownership.wired(spec, owned)

@@ -20,7 +20,9 @@ batch holds too (lineage decodes a dead letter's event again from it). An envelo
 only their top level (``cast`` copies one level, ``map`` may put one value into many events);
 a ``passes_input`` step's events are owned whole when all it read was. An operator whose
 ``process_owned`` also changes nested objects declares ``changes_nested = True``
-(``debezium``: its rows) and gets it called only for events owned whole.
+(``debezium``: its rows) and gets it called only for events owned whole; one that can do
+either offers ``process_owned_whole`` beside ``process_owned``, called for events owned whole
+(``cast``: nested fields converted where they are, except in the ``records.SHARED`` fields).
 
 Keyed steps, joins and routes give no owned events (their events may be held in state or sent to
 several outputs). A keyed step may own its input, on the same terms as a stateless one: the
@@ -68,6 +70,10 @@ class Ownership:
         whole = getattr(spec.operator, "changes_nested", False)
         return bool(refs) and all(ref in self._owned and self._readers[ref] == 1 and (self._owned[ref] or not whole)
                                   for ref in refs)
+
+    def owns_whole(self, spec: StepSpec) -> bool:
+        """Whether ``owns_input`` and the events it reads are owned whole (nested objects too)."""
+        return self.owns_input(spec) and all(self._owned[ref] for ref in spec.definition.main_inputs)
 
     def wired(self, spec: StepSpec, owned_input: bool) -> None:
         """Note what the step gives, once it is wired."""

@@ -11,9 +11,11 @@ from engine.operators.cast_inline import inline
 from engine.operators.codegen import FirstTry, adopt_keys, build_function, key_cells
 from engine.operators.dead import describe, one_by_one
 from engine.operators.fields import with_fields
+from engine.records import SHARED
 from engine.values import converter
 
 _MISSING = object()
+_HELD = ("copy", "owned", "whole")
 _DONE = object()  # the in-place strict loop converted every event
 
 
@@ -39,7 +41,9 @@ class Cast:
     converted event is a copy, so a dead letter carries the event as it arrived.
     ``process_owned`` (engine/operators/contract.py) converts the top-level fields of events
     no one else holds in place, all of an event's fields or none (a failing event is redone
-    from the untouched event, as a copy): the copy was a fifth of the step's time. A failed conversion
+    from the untouched event, as a copy): the copy was a fifth of the step's time;
+    ``process_owned_whole``, for events owned whole (a source's), also the fields of nested
+    objects, whose copy was ~2% of a Kafka -> Kafka flow (bench/kafka_throughput.py). A failed conversion
     dead-letters the event with the field, the value and the reason, or with ``on_error: null``
     sets the field to null. An event that is not an object is dead-lettered.
 
@@ -72,18 +76,20 @@ class Cast:
         paths = [path for path, _, _ in self.casts]
         plain = not any(p[:len(q)] == q for p in paths for q in paths if len(q) < len(p))
         self._keys: dict = {}  # the in-place strict loop's field names: {name: its cell} (adopt_keys)
-        self._strict = {owned: self._fused(step_id, owned, strict=True)
-                        for owned in (False, True)} if self._fast is not None and plain else {}
+        # the strict loops by how the events are held: "copy", "owned" (top level), "whole"
+        self._strict = {held: self._fused(step_id, held != "copy", strict=True, whole=held == "whole")
+                        for held in _HELD} if self._fast is not None and plain else {}
         self._lenient_batches = 0  # after a batch the strict loop could not finish: these many without it
 
-    def _fused(self, step_id: str, in_place: bool = False, strict: bool = False):
+    def _fused(self, step_id: str, in_place: bool = False, strict: bool = False, whole: bool = False):
         """One generated loop over ``batch[start:]`` appending to ``out``, converters inlined by
         name or as their inline forms (``cast_inline``), nested objects copied once per parent:
         no per-field Python loop. It stops at the first event that fails; :meth:`process` takes
         it from there. ``in_place`` (flat casts only, unless ``strict``): the event's own fields
         are set, after every value of it converted. ``strict``: fields read as ``e[name]``
         (KeyError when missing), a null value or a parent that is not an object raises; every
-        value is converted before the event or its copy changes (``_strict_lines``)."""
+        value is converted before the event or its copy changes (``_strict_lines``); ``whole``
+        (strict and in place): nested objects changed in place too, not copied."""
         names: dict = {}  # converters and the constants of their inline forms
         tree: dict = {}
         for number, (path, type_name, convert) in enumerate(self.casts):
@@ -100,7 +106,7 @@ class Cast:
                  "    for e in islice(batch, start, None):"]
         if in_place and strict:  # the events converted where they are: no output list to fill
             keys = {key: f"k{n}" for n, (_, key) in enumerate(tree)} if self._flat else {}
-            reads, writes = _strict_lines(tree, "e", "                ", keys)
+            reads, writes = _strict_lines(tree, "e", "                ", keys, whole)
             lines = [f"def make({', '.join(keys.values())}):", "    def cast_all(batch):", "        e = _done",
                      "        try:", "            for e in batch:", *reads, *writes,
                      "        except Exception:", "            return e", "        return _done", "    return cast_all"]
@@ -128,10 +134,13 @@ class Cast:
         return function
 
     def process(self, batch: list):
-        return self._run(self._fast, batch, self._strict.get(False))
+        return self._run(self._fast, batch, self._strict.get("copy"))
 
     def process_owned(self, batch: list):
-        return self._run(self._in_place or self._fast, batch, self._strict.get(True), owned=True)
+        return self._run(self._in_place or self._fast, batch, self._strict.get("owned"), owned=True)
+
+    def process_owned_whole(self, batch: list):
+        return self._run(self._in_place or self._fast, batch, self._strict.get("whole"), owned=True)
 
     def _run(self, fast, batch: list, strict=None, owned: bool = False):
         if fast is None:
@@ -212,13 +221,15 @@ def _index(batch: list, event) -> int:
     return next(i for i, e in enumerate(batch) if e is event)
 
 
-def _strict_lines(tree: dict, target: str, indent: str, keys: Optional[dict] = None):
+def _strict_lines(tree: dict, target: str, indent: str, keys: Optional[dict] = None, whole: bool = False):
     """The strict loop's statements: ``reads`` convert every value of ``tree`` (read from ``e``
     and its nested objects, each parent tested to be a dict) into ``x<n>``; ``writes`` then
     put them into ``target`` (``e`` itself, or its copy), each nested parent copied once on
-    the way (a nested object is not the step's to change). Nothing is written before every
-    value is converted: an event that fails is left as it came. ``keys``: the names holding
-    the top-level field names (else written as text)."""
+    the way (a nested object is not the step's to change), unless ``whole`` (the events are
+    owned whole): then only a top-level parent that a source's events may share (``SHARED``)
+    is copied. Nothing is written before every value is converted: an event that fails is
+    left as it came. ``keys``: the names holding the top-level field names (else written as
+    text)."""
     reads: list = []
     writes: list = []
     numbers = iter(range(10**6))
@@ -233,6 +244,9 @@ def _strict_lines(tree: dict, target: str, indent: str, keys: Optional[dict] = N
             else:
                 reads.extend((f"{indent}p{n} = {source}[{key!r}]",
                               f"{indent}if type(p{n}) is not dict: raise _NotAnObject"))
+                if whole and not (source == "e" and key in SHARED):
+                    walk(item, f"p{n}", f"p{n}")  # written where it is
+                    continue
                 writes.append(f"{indent}c{n} = {into}[{key!r}] = dict(p{n})")
                 walk(item, f"p{n}", f"c{n}")
 

@@ -17,7 +17,8 @@ tells the compiler how to wire it:
   be shared) or ``passes_input = True`` (it gives some of its input events on); with
   ``changes_nested = True`` its ``process_owned`` may also change objects nested in its input
   events, and is called only for events owned whole (a source's, which share only a Connect
-  envelope's ``schema`` and Kafka's ``_meta``): engine/compiler/ownership.py. An event it
+  envelope's ``schema`` and Kafka's ``_meta``: ``records.SHARED``), or it offers
+  ``process_owned_whole(batch)`` for those as well: engine/compiler/ownership.py. An event it
   dead-letters is left as it came (every change computed first, then made);
 - ``"route"``: ``outputs`` (the named outputs) and ``process(batch) -> ({output: events},
   dead letters)``;

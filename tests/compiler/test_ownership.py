@@ -140,3 +140,27 @@ sinks:
     assert _read(tmp_path / "out.jsonl") == [{"n": 1, "m": 2}, {"n": 5, "m": None}, {"m": 7}]
     dead = _read(tmp_path / "dead.jsonl")
     assert [d["event"] for d in dead] == [{"n": "3", "m": "x"}] and dead[0]["step"] == "typed"
+
+
+def test_a_sources_events_are_cast_in_place_nested_objects_too(tmp_path):
+    """A cast reading a source's events alone converts nested fields where they are
+    (``process_owned_whole``); after a map, whose events may share a nested object, it copies
+    each parent (``process_owned``); with a tap on the source, it copies all (``process``)."""
+    from engine.operators.cast import Cast
+
+    body = """\
+steps:
+  - {{id: typed, cast: {{fields: {{a.n: int}}}}}}
+  - {{id: shaped, map: {{fields: {{a: a, b: a}}}}}}
+  - {{id: again, cast: {{fields: {{a.n: str}}}}}}
+sinks:
+  out: {{from: again, file: {{path: "{dir}/out.jsonl"}}}}
+"""
+    lines = [{"a": {"n": str(i)}} for i in range(5)]
+    for tapped, used in ((False, ["process_owned", "process_owned_whole"]), (True, ["process", "process_owned"])):
+        calls = {name: _counting(Cast, name) for name in ("process", "process_owned", "process_owned_whole")}
+        with calls["process"][1], calls["process_owned"][1], calls["process_owned_whole"][1]:
+            _run(tmp_path, body, lines, taps={"orders": [].extend} if tapped else None)
+        assert [name for name, (sizes, _) in calls.items() if sizes] == used
+        # the second cast converted a copy of `a`: `b`, the same object in the map's event, kept the int
+        assert _read(tmp_path / "out.jsonl") == [{"a": {"n": str(i)}, "b": {"n": i}} for i in range(5)]

@@ -133,35 +133,57 @@ NESTED = [{"a.n": "int", "a.w": "decimal(10,2)", "a.b.t": "timestamp", "s": "str
 
 
 @settings(max_examples=300, deadline=None)
-@given(batches=st.lists(st.lists(_nested_events, max_size=6), min_size=1, max_size=12), owned=st.booleans(),
-       config=st.sampled_from(NESTED))
+@given(batches=st.lists(st.lists(_nested_events, max_size=6), min_size=1, max_size=12),
+       held=st.sampled_from(["copy", "owned", "whole"]), config=st.sampled_from(NESTED))
 @example(batches=[[{"a": {"n": "1", "w": "1.5", "b": {"t": "2026-01-01T00:00:00Z"}}, "s": "x"},
                    {"a": {"n": "1_0", "w": "1.5", "b": {"t": "2026-01-01T00:00:00Z"}}, "s": "y"},
                    {"a": {"n": "2", "w": "1.5", "b": {"t": "2026-01-01T00:00:00Z"}}, "s": "z"}]] * 2,
-         owned=True, config=NESTED[0])
-def test_nested_strict_and_lenient_loops_owned_or_not_convert_as_the_converters(batches, owned, config):
+         held="owned", config=NESTED[0])
+@example(batches=[[{"a": {"n": "1", "w": "1.5", "b": {"t": "2026-01-01T00:00:00Z"}}, "s": "x"},
+                   {"a": {"n": "2", "w": "x", "b": {"t": "2026-01-01T00:00:00Z"}}, "s": "y"},
+                   {"a": {"n": "3", "w": "1.5", "b": {"t": "2026-01-01T00:00:00Z"}}, "s": "z"}]] * 2,
+         held="whole", config=NESTED[0])
+def test_nested_strict_and_lenient_loops_convert_as_the_converters(batches, held, config):
     """Nested fields: the strict loop (every parent an object, every field there and not null)
-    converts into a copy of each parent, never into the parent the event arrived with; an
-    event it cannot convert is left as it came, for the lenient loop."""
+    converts into a copy of each parent, never into the parent the event arrived with, unless
+    the events are owned whole (``process_owned_whole``); an event it cannot convert is left as
+    it came, for the lenient loop."""
     import copy
 
     step = Cast("c", {"fields": config}, None)
     assert bool(step._strict) == (config is NESTED[0])
+    process = {"copy": step.process, "owned": step.process_owned, "whole": step.process_owned_whole}[held]
     for events in batches:
         before = copy.deepcopy(events)
         parents = [e.get("a") for e in events]
         inner = [p.get("b") if isinstance(p, dict) else None for p in parents]
-        oks, deads = (step.process_owned if owned else step.process)(events)
+        oks, deads = process(events)
         reference = step._by_event(before)
         assert [repr(e) for e in oks] == [repr(e) for e in reference[0]]
         assert [(repr(d.event), d.error) for d in deads] == [(repr(d.event), d.error) for d in reference[1]]
-        assert [repr(p) for p in parents] == [repr(e.get("a")) for e in before]  # the parents are not changed
-        assert [repr(b) for b in inner] == [repr(e["a"].get("b")) if isinstance(e.get("a"), dict) else "None"
-                                            for e in before]
-        if not owned:
+        if held != "whole":
+            assert [repr(p) for p in parents] == [repr(e.get("a")) for e in before]  # the parents are not changed
+            assert [repr(b) for b in inner] == [repr(e["a"].get("b")) if isinstance(e.get("a"), dict) else "None"
+                                                for e in before]
+        if held == "copy":
             assert repr(events) == repr(before)
         for dead in deads:
             assert any(repr(dead.event) == repr(b) for b in before)
+
+
+def test_owned_whole_converts_nested_fields_where_they_are_but_copies_shared_ones():
+    """Events owned whole: ``a``'s fields are converted in ``a`` itself (no copy: what the
+    mode is for), while an envelope's ``schema`` and a message's ``_meta``, objects a source
+    shares with other events and its raw batch (``records.SHARED``), are copied first."""
+    step = Cast("c", {"fields": {"a.n": "int", "schema.v": "int", "_meta.p": "int"}}, None)
+    schema, meta = {"v": "1"}, {"p": "2"}
+    events = [{"a": {"n": str(i)}, "schema": schema, "_meta": meta} for i in range(3)]
+    parents = [e["a"] for e in events]
+    oks, deads = step.process_owned_whole(events)
+    assert deads == [] and [e["a"] for e in oks] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert all(e["a"] is p for e, p in zip(oks, parents, strict=True))  # converted where they are
+    assert schema == {"v": "1"} and meta == {"p": "2"}  # the shared objects untouched
+    assert all(e["schema"] == {"v": 1} and e["_meta"] == {"p": 2} for e in oks)
 
 
 _exponents = st.builds(lambda m, e: f"{m}e{e}", _numeric_text, st.integers(-(10 ** 19), 10 ** 19))
