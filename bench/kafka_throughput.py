@@ -25,7 +25,9 @@ Without --bootstrap (or VELOCITY_KAFKA_BOOTSTRAP) a broker is started with scrip
 stopped at the end. Prints the load average before and after the rounds (the box is often
 shared: ratios from a loaded box understate a flow that needs more CPU), per round, then, last,
 ``rss NAME: MiB``, ``cpu NAME: us/event`` (the flow's process CPU time over its timed part,
-every thread's, librdkafka's included), ``ratio topology/raw`` / ``ratio topology/raw-json`` /
+every thread's, librdkafka's included), ``main thread cpu NAME: us/event`` (the thread that
+runs the flow's Python: what bounds a flow's rate on one worker, whatever the broker does),
+``ratio topology/raw`` / ``ratio topology/raw-json`` /
 ``ratio topology/quix`` (throughput) and ``ratio cpu topology/NAME`` (the peer's CPU per event
 over the topology's: a box shared with other work moves it less than the wall clock): median
 [min..max] of the per-round ratios.
@@ -205,22 +207,22 @@ def quix_copy(bootstrap: str, source: str, target: str, count: int) -> float:
     return _elapsed(started)
 
 
-_cpu_at_start = [0.0]
-_cpu_spent = [0.0]
+_cpu_at_start = [0.0, 0.0]  # the process's, the main thread's
+_cpu_spent = [0.0, 0.0]
 _faults = [0, 0]  # minor page faults at the start of the timed part, and spent in it
 
 
 def _start() -> float:
     """A flow's timed part begins: the wall clock, and this process's CPU time noted (every
     thread's: librdkafka's count too)."""
-    _cpu_at_start[0] = time.process_time()
+    _cpu_at_start[:] = time.process_time(), time.thread_time()
     _faults[0] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     return time.perf_counter()
 
 
 def _elapsed(started: float) -> float:
     """Wall seconds since ``_start``; the CPU seconds spent since then are noted."""
-    _cpu_spent[0] = time.process_time() - _cpu_at_start[0]
+    _cpu_spent[:] = time.process_time() - _cpu_at_start[0], time.thread_time() - _cpu_at_start[1]
     _faults[1] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - _faults[0]
     return time.perf_counter() - started
 
@@ -233,7 +235,8 @@ def child(flow: str, bootstrap: str, source: str, target: str, count: int, worke
             seconds = topology_copy(bootstrap, source, target, tmp, workers)
         else:
             seconds = quix_copy(bootstrap, source, target, count)
-    print(json.dumps({"seconds": seconds, "cpu_s": _cpu_spent[0], "rss_mib": peak_rss_mib(), "faults": _faults[1]}))
+    print(json.dumps({"seconds": seconds, "cpu_s": _cpu_spent[0], "main_cpu_s": _cpu_spent[1],
+                      "rss_mib": peak_rss_mib(), "faults": _faults[1]}))
 
 
 def peak_rss_mib() -> float:
@@ -344,6 +347,8 @@ def rounds(args, run: str, source: str, quix) -> None:
     for flow in flows:  # last, for scripts
         print(f"rss {flow}: {spread([r['rss_mib'] for r in results[flow]])} MiB (peak, per round)")
         print(f"cpu {flow}: {spread([1e6 * r['cpu_s'] / args.events for r in results[flow]])} us/event")
+        main = [1e6 * r["main_cpu_s"] / args.events for r in results[flow]]
+        print(f"main thread cpu {flow}: {spread(main)} us/event")
         print(f"page faults {flow}: {spread([r['faults'] / args.events for r in results[flow]])} per event")
     for flow in (f for f in flows if f != "topology"):
         ratios = [peer["seconds"] / ours["seconds"] for peer, ours in zip(results[flow], results["topology"],
