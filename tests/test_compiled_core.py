@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.postgres import in_ci
+from tests.services.ci import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPILED = runpy.run_path(str(ROOT / "scripts" / "compiled_core.py"))["compiled_list"](str(ROOT))

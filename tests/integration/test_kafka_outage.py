@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.kafka_io import consume_all, produce
-from tests.services.kafka import MISSING_TOOL_EXIT, SCRIPT, _unavailable  # the session broker's script
+from tests.services.ci import unavailable
+from tests.services.kafka import MISSING_TOOL_EXIT, SCRIPT  # the session broker's script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,8 @@ def own_broker(tmp_path):
     state = str(tmp_path / "broker")
     started = _kafka("start", "--state-dir", state, "--port", "0", "--auto-create-topics")
     if started.returncode != 0:  # a skip only outside CI and only for a missing JDK/Maven, as the fixture
-        _unavailable(f"scripts/kafka start failed: {started.stderr[-2000:]}", started.returncode == MISSING_TOOL_EXIT)
+        unavailable("Kafka broker", f"scripts/kafka start failed: {started.stderr[-2000:]}",
+                    started.returncode == MISSING_TOOL_EXIT)
     bootstrap = started.stdout.strip().splitlines()[-1]
     yield state, bootstrap
     _kafka("stop", "--state-dir", state, "--timeout", "30")

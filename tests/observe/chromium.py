@@ -19,10 +19,6 @@ NAMES = ("chromium", "chromium-browser", "google-chrome")
 INSTALL_TIMEOUT = 600
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
 def find_chromium(install: bool = False) -> Optional[str]:
     for name in NAMES:
         if (path := shutil.which(name)) is not None:

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from tests.observe.chromium import Browser, find_chromium, in_ci
+from tests.observe.chromium import Browser, find_chromium
 from tests.observe.scrape import address, api
+from tests.services.ci import in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGY = """\

@@ -31,21 +31,13 @@ import uuid
 
 import pytest
 
+from tests.services.ci import unavailable
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "kafka")
 # First start may have to download Kafka with Maven (scripts/kafka bounds that by 600 s).
 START_TIMEOUT = float(os.environ.get("VELOCITY_KAFKA_FIXTURE_TIMEOUT") or 900)
 MISSING_TOOL_EXIT = 2  # scripts/kafka's exit code for "java/mvn not installed" (→ skip outside CI)
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-def _unavailable(reason: str, missing_tool: bool):
-    if _in_ci() or not missing_tool:
-        pytest.fail(f"Kafka broker unavailable: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def _run_script(*args: str, timeout: float) -> subprocess.CompletedProcess:
@@ -74,12 +66,11 @@ def kafka_bootstrap(kafka_state_dir):
                               "--watch-pid", str(os.getpid()), timeout=START_TIMEOUT)
     except subprocess.TimeoutExpired:
         _run_script("stop", "--state-dir", kafka_state_dir, timeout=60)
-        _unavailable(f"scripts/kafka start did not finish within {START_TIMEOUT:.0f}s",
-                     missing_tool=False)
+        unavailable("Kafka broker", f"scripts/kafka start did not finish within {START_TIMEOUT:.0f}s",
+                    missing_tool=False)
     if started.returncode != 0:
-        _unavailable(f"scripts/kafka start failed (exit {started.returncode}): "
-                     f"{started.stderr.strip()[-3000:]}",
-                     missing_tool=started.returncode == MISSING_TOOL_EXIT)
+        unavailable("Kafka broker", f"scripts/kafka start failed (exit {started.returncode}): "
+                    f"{started.stderr.strip()[-3000:]}", missing_tool=started.returncode == MISSING_TOOL_EXIT)
     bootstrap = started.stdout.strip().splitlines()[-1]
     sys.stderr.write(f"\n[kafka] broker {bootstrap} started in "
                      f"{time.monotonic() - started_at:.1f}s (state {kafka_state_dir})\n")

@@ -35,21 +35,12 @@ import uuid
 
 import pytest
 
+from tests.services.ci import unavailable
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "postgres")
 MISSING_TOOL_EXIT = 2  # scripts/postgres's exit code for "PostgreSQL not installed"
 START_TIMEOUT = 180.0
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-def unavailable(what: str, reason: str, missing_tool: bool):
-    """Fail (under CI, or when the reason is not a missing tool) or skip, with the reason."""
-    if in_ci() or not missing_tool:
-        pytest.fail(f"{what} unavailable: {reason}", pytrace=False)
-    pytest.skip(f"{what}: {reason}")
 
 
 def run_script(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
