@@ -22,7 +22,10 @@ same broker, each in a fresh process (its peak RSS measured):
 
 The first round checks that the topology and Quix write the same records (key -> value).
 Without --bootstrap (or VELOCITY_KAFKA_BOOTSTRAP) a broker is started with scripts/kafka and
-stopped at the end. Prints the load average before and after the rounds (the box is often
+stopped at the end. ``--warm-up`` raw runs (1 by default) go before the rounds, not counted: a
+fresh broker's JVM has not compiled its hot paths yet, and raw, which the broker bounds, ran
+124k events/s in the first round after the start and 195-490k later (2026-12-05): a first
+round flattered every flow's ratio to raw. Prints the load average before and after the rounds (the box is often
 shared: ratios from a loaded box understate a flow that needs more CPU), per round, then, last,
 ``rss NAME: MiB``, ``cpu NAME: us/event`` (the flow's process CPU time over its timed part,
 every thread's, librdkafka's included), ``main thread cpu NAME: us/event`` (the thread that
@@ -366,6 +369,8 @@ def main() -> None:
     parser.add_argument("--bootstrap", help="an existing broker (default: start one with scripts/kafka)")
     parser.add_argument("--workers", type=int, default=1, help="Bytewax workers of the topology")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs of each flow")
+    parser.add_argument("--warm-up", type=int, default=1, metavar="N",
+                        help="raw runs before the rounds, not counted (a fresh broker's first rounds are slow)")
     parser.add_argument("--quix-python", help="a Python that can import quixstreams (default: this one)")
     parser.add_argument("--child", choices=FLOWS, help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
@@ -385,6 +390,11 @@ def main() -> None:
         print(f"producing {args.events:,} events into {source} ({args.partitions} partitions) ...", flush=True)
         produced = produce(args.bootstrap, source, args.events)
         print(f"produce only: {args.events / produced:,.0f} events/s", flush=True)
+        for number in range(args.warm_up):  # not counted: the broker's JVM compiles its hot paths
+            target = f"bench-warm-up-{run}-{number}"
+            create_topics(args.bootstrap, args.partitions, target)
+            seconds = run_child(sys.executable, "raw", args, source, target)["seconds"]
+            print(f"warm-up {number + 1} (not counted): raw {args.events / seconds:,.0f} ev/s", flush=True)
         print(f"load average before the rounds: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         rounds(args, run, source, quix)
     finally:
