@@ -227,14 +227,14 @@ def _strict_lines(tree: dict, target: str, indent: str, keys: Optional[dict] = N
     put them into ``target`` (``e`` itself, or its copy), each nested parent copied once on
     the way (a nested object is not the step's to change), unless ``whole`` (the events are
     owned whole): then only a top-level parent that a source's events may share (``SHARED``)
-    is copied. Nothing is written before every value is converted: an event that fails is
-    left as it came. ``keys``: the names holding the top-level field names (else written as
-    text)."""
+    is copied, and every parent inside it. Nothing is written before every value is converted:
+    an event that fails is left as it came. ``keys``: the names holding the top-level field
+    names (else written as text)."""
     reads: list = []
     writes: list = []
     numbers = iter(range(10**6))
 
-    def walk(node: dict, source: str, into: str) -> None:
+    def walk(node: dict, source: str, into: str, copied: bool) -> None:
         for (kind, key), item in node.items():
             n = next(numbers)
             if kind == "value":
@@ -244,13 +244,14 @@ def _strict_lines(tree: dict, target: str, indent: str, keys: Optional[dict] = N
             else:
                 reads.extend((f"{indent}p{n} = {source}[{key!r}]",
                               f"{indent}if type(p{n}) is not dict: raise _NotAnObject"))
-                if whole and not (source == "e" and key in SHARED):
-                    walk(item, f"p{n}", f"p{n}")  # written where it is
+                copy = copied or (source == "e" and key in SHARED)
+                if not copy:  # the event's own object: written where it is
+                    walk(item, f"p{n}", f"p{n}", copied=False)
                     continue
                 writes.append(f"{indent}c{n} = {into}[{key!r}] = dict(p{n})")
-                walk(item, f"p{n}", f"c{n}")
+                walk(item, f"p{n}", f"c{n}", copied=True)
 
-    walk(tree, "e", target)
+    walk(tree, "e", target, copied=not whole)
     return reads, writes
 
 

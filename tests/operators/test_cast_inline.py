@@ -175,15 +175,16 @@ def test_owned_whole_converts_nested_fields_where_they_are_but_copies_shared_one
     """Events owned whole: ``a``'s fields are converted in ``a`` itself (no copy: what the
     mode is for), while an envelope's ``schema`` and a message's ``_meta``, objects a source
     shares with other events and its raw batch (``records.SHARED``), are copied first."""
-    step = Cast("c", {"fields": {"a.n": "int", "schema.v": "int", "_meta.p": "int"}}, None)
-    schema, meta = {"v": "1"}, {"p": "2"}
-    events = [{"a": {"n": str(i)}, "schema": schema, "_meta": meta} for i in range(3)]
-    parents = [e["a"] for e in events]
+    step = Cast("c", {"fields": {"a.n": "int", "a.b.m": "int", "schema.v": "int", "schema.f.w": "int",
+                                 "_meta.p": "int"}}, None)
+    schema, meta = {"v": "1", "f": {"w": "3"}}, {"p": "2"}
+    events = [{"a": {"n": str(i), "b": {"m": "4"}}, "schema": schema, "_meta": meta} for i in range(3)]
+    parents = [(e["a"], e["a"]["b"]) for e in events]
     oks, deads = step.process_owned_whole(events)
-    assert deads == [] and [e["a"] for e in oks] == [{"n": 0}, {"n": 1}, {"n": 2}]
-    assert all(e["a"] is p for e, p in zip(oks, parents, strict=True))  # converted where they are
-    assert schema == {"v": "1"} and meta == {"p": "2"}  # the shared objects untouched
-    assert all(e["schema"] == {"v": 1} and e["_meta"] == {"p": 2} for e in oks)
+    assert deads == [] and [e["a"] for e in oks] == [{"n": i, "b": {"m": 4}} for i in range(3)]
+    assert all(e["a"] is a and e["a"]["b"] is b for e, (a, b) in zip(oks, parents, strict=True))  # where they are
+    assert schema == {"v": "1", "f": {"w": "3"}} and meta == {"p": "2"}  # the shared objects untouched, inside too
+    assert all(e["schema"] == {"v": 1, "f": {"w": 3}} and e["_meta"] == {"p": 2} for e in oks)
 
 
 _exponents = st.builds(lambda m, e: f"{m}e{e}", _numeric_text, st.integers(-(10 ** 19), 10 ** 19))
