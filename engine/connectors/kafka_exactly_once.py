@@ -28,7 +28,8 @@ from bytewax.outputs import StatefulSinkPartition
 
 from engine import run_context
 from engine.connectors.errors import ConnectorError
-from engine.connectors.kafka_sink import KafkaSink, Message
+from engine.connectors.kafka_messages import Message
+from engine.connectors.kafka_sink import KafkaSink
 from engine.connectors.kafka_transactions import Publisher
 from engine.connectors.recovery_progress import StoreReader
 from engine.connectors.wiring import SinglePartitionSink

@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from engine.connectors.errors import ConnectorError
 from engine.connectors.kafka_health import BrokerHealth, quiet
 from engine.connectors.kafka_health import committed as committed_offsets
-from engine.connectors.kafka_sink import QueueFull, produce_all
+from engine.connectors.kafka_messages import QueueFull, produce_all
 from engine.metrics import Gauges, StepCounters
 from engine.stopping import request_stop
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.connectors.kafka_sink import QueueFull, produce_all
+from engine.connectors.kafka_messages import QueueFull, produce_all
 
 
 class _Producer:

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from engine.connectors.jsonl import encode_value
-from engine.connectors.kafka_sink import _batch_encoder
+from engine.connectors.kafka_messages import batch_message_encoder
 from engine.operators.debezium import Debezium
 from engine.runtime.runner import RunOptions
 from engine.values import NonFiniteFloat
@@ -36,7 +36,7 @@ def test_the_json_sinks_write_the_text_debezium_sent(text):
     x = events[0]["after"]["x"]
     assert type(x) is NonFiniteFloat and (math.isnan(x) if text == "NaN" else x == float(text.lower()))
     assert json.loads(encode_value(events[0]["after"])) == {"id": 1, "x": text}
-    encoded = _batch_encoder("out", 1 << 20, lambda topic: None)([{"_key": "k", **events[0]["after"]}])
+    encoded = batch_message_encoder("out", 1 << 20, lambda topic: None)([{"_key": "k", **events[0]["after"]}])
     assert orjson.loads(encoded[0][2]) == {"id": 1, "x": text}
     again, _ = Debezium("changes", {}).process([_record(json.loads(encode_value(events[0]["after"]))["x"])])
     assert repr(again[0]["after"]["x"]) == repr(x)  # a JSON hop and back: the same float
