@@ -28,9 +28,15 @@ from tests.services.ci import in_ci
 ROOT = Path(__file__).resolve().parents[1]
 COMPILED = runpy.run_path(str(ROOT / "scripts" / "compiled_core.py"))["compiled_list"](str(ROOT))
 # the tests that run the compiled modules: the operators, the poison corpus through every Velocity
-# topology, hand-made Debezium records and the golden flows (~1,000 tests, ~1-2 minutes)
+# topology, hand-made Debezium records, the golden flows, and the Kafka sink's messages (encoded,
+# produced, through a broker) (~1,100 tests, ~2-3 minutes)
 DRIVING = ["tests/operators", "tests/poison", "tests/test_velocity_domain_world_inputs.py",
-           "tests/test_velocity_world_inputs.py", "tests/test_velocity_golden.py"]
+           "tests/test_velocity_world_inputs.py", "tests/test_velocity_golden.py",
+           *(f"tests/connectors/test_{name}.py" for name in ("encoding", "kafka_batch_encoder", "kafka_batches",
+                                                            "kafka_sink_world_values", "kafka_produce_all",
+                                                            "non_finite_floats", "kafka_sink_settings")),
+           "tests/integration/test_kafka_sink_topics.py", "tests/integration/test_kafka_exactly_once.py",
+           "tests/integration/test_kafka_refused.py"]
 DATA = ["topologies", "schemas", "samples", "bench", "scripts", "docs", "README.md"]
 _WHERE = ("import importlib.util, json, sys; print(json.dumps({m: importlib.util.find_spec(m).origin "
           "for m in sys.argv[1:]}))")
