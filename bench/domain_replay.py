@@ -62,7 +62,7 @@ from bench.domain_peer_checked import CheckedPeer  # noqa: E402
 from bench.kafka_throughput import spread  # noqa: E402
 from engine.binding import validate_file  # noqa: E402
 from engine.compiler.ownership import Ownership  # noqa: E402
-from engine.connectors.kafka_sink import _batch_encoder  # noqa: E402
+from engine.connectors.kafka_messages import batch_message_encoder  # noqa: E402
 from engine.operators.debezium_types import json_text  # noqa: E402
 from engine.operators.decode import Decode  # noqa: E402
 from engine.records import RawBatch  # noqa: E402
@@ -127,7 +127,7 @@ def engine_run(order: list, steps: Optional[tuple] = None, until: str = STEPS[-1
     forget(changes)
     decoders = {topic: Decode(topic) for topic, _ in order}
     logic = merge.logic()
-    encode = _batch_encoder("out", 1 << 20, lambda topic: None)
+    encode = batch_message_encoder("out", 1 << 20, lambda topic: None)
     now = datetime.now(timezone.utc)
     spent = dict.fromkeys(STEPS, 0.0)
     values: list = []
