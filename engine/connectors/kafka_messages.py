@@ -123,6 +123,7 @@ def _exact(value):
         return Fragment(str(value))
     return JSON_DEFAULT(value)
 
+
 class QueueFull(Exception):
     """The producer's local queue stayed full until the deadline."""
 
@@ -146,6 +147,7 @@ def produce_all(producer: Any, messages: List[Any], deadline: float) -> None:
             if time.monotonic() >= deadline:
                 raise QueueFull() from None
             producer.poll(0.1)
+
 
 def _headers(headers) -> Tuple[list, int]:
     """The headers as librdkafka takes them, and their size. A name that is not UTF-8 text (a
