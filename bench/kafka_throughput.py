@@ -30,7 +30,8 @@ shared: ratios from a loaded box understate a flow that needs more CPU), per rou
 ``rss NAME: MiB``, ``cpu NAME: us/event`` (the flow's process CPU time over its timed part,
 every thread's, librdkafka's included), ``main thread cpu NAME: us/event`` (the thread that
 runs the flow's Python: what bounds a flow's rate on one worker, whatever the broker does),
-``ratio topology/raw`` / ``ratio topology/raw-json`` /
+``ratio topology/raw`` / ``ratio topology/raw-json`` / ``ratio raw-json/raw`` (how much of the
+ceiling a loop keeps that only parses and writes JSON) /
 ``ratio topology/quix`` (throughput) and ``ratio cpu topology/NAME`` (the peer's CPU per event
 over the topology's: a box shared with other work moves it less than the wall clock): median
 [min..max] of the per-round ratios.
@@ -58,6 +59,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from engine.connectors.kafka_defaults import PRODUCER  # noqa: E402  (no imports of its own)
+from engine.connectors.kafka_tuning import PREFETCH  # noqa: E402  (no engine imports either)
 
 TOPOLOGY = """\
 version: 1
@@ -79,6 +81,12 @@ sinks:
 dead_letter: {{file: {{path: "{dead}"}}}}
 """
 FLOWS = ("raw", "raw-json", "topology", "quix")
+# A librdkafka consumer whose prefetch queue is full stops fetching for fetch.queue.backoff.ms,
+# 1000 ms by default: raw drained its 64 MiB in ~0.3 s and idled the rest of each second (1M events
+# in 5.2-6.1 s, 6 runs; 1.75-2.2 s with 5 ms, 2026-12-06). The topology's source sets it to 5 ms
+# (engine/connectors/kafka_tuning.py), so the ceiling's consumer does too; until then every figure
+# against raw compared the topology with a ceiling throttled by that default.
+RAW_CONSUMER = {"fetch.queue.backoff.ms": PREFETCH["fetch.queue.backoff.ms"]}
 
 
 def technical_event(i: int) -> bytes:
@@ -131,7 +139,7 @@ def raw_copy(bootstrap: str, source: str, target: str, count: int, parse: bool =
     """The ceiling: consume every message and produce its value, nothing in between (with
     ``parse``, the value parsed and serialized again by orjson)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False, **RAW_CONSUMER})
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})  # configured as the Kafka sink's
     consumer.subscribe([source])
     loads, dumps = orjson.loads, orjson.dumps
@@ -170,46 +178,6 @@ def topology_copy(bootstrap: str, source: str, target: str, tmp: str, workers: i
     return _elapsed(started)
 
 
-def quix_copy(bootstrap: str, source: str, target: str, count: int) -> float:
-    """The same work as the topology, written as a Quix Streams user would."""
-    from datetime import datetime
-    from decimal import ROUND_HALF_UP, Decimal
-
-    from quixstreams import Application  # type: ignore[import-not-found]
-    from quixstreams.models.serializers import JSONSerializer  # type: ignore[import-not-found]
-
-    grams, iso = Decimal("0.001"), datetime.fromisoformat
-
-    def exact(value):
-        if isinstance(value, Decimal):
-            return orjson.Fragment(str(value))
-        raise TypeError(type(value).__name__)
-
-    def typed(e: dict) -> dict:
-        after = e["after"]  # a fresh dict of this message: converted in place
-        after["order_id"] = int(after["order_id"])
-        after["weight_kg"] = Decimal(after["weight_kg"]).quantize(grams, ROUND_HALF_UP)
-        after["planned_at"] = iso(after["planned_at"])
-        return e
-
-    def domain(e: dict) -> dict:
-        after, origin = e["after"], e["source"]
-        return {"order_id": after["order_id"], "status": after["status"].upper(), "weight_kg": after["weight_kg"],
-                "planned_at": after["planned_at"], "tx": origin["txId"], "lsn": origin["lsn"]}
-
-    app = Application(broker_address=bootstrap, consumer_group=f"quix-{uuid.uuid4().hex}",
-                      auto_offset_reset="earliest", loglevel="WARNING", use_changelog_topics=False,
-                      producer_extra_config=dict(PRODUCER))
-    out = app.topic(target, key_serializer="str", value_serializer=JSONSerializer(
-        dumps=lambda value: orjson.dumps(value, default=exact)))
-    sdf = app.dataframe(app.topic(source, value_deserializer="json"))
-    sdf = sdf.apply(typed).filter(lambda e: e["op"] != "d" and e["after"]["weight_kg"] > 0).apply(domain)
-    sdf.to_topic(out, key=lambda value: str(value["order_id"]))
-    started = _start()
-    app.run(count=count, collect=False)
-    return _elapsed(started)
-
-
 _cpu_at_start = [0.0, 0.0]  # the process's, the main thread's
 _cpu_spent = [0.0, 0.0]
 _faults = [0, 0]  # minor page faults at the start of the timed part, and spent in it
@@ -237,7 +205,9 @@ def child(flow: str, bootstrap: str, source: str, target: str, count: int, worke
         elif flow == "topology":
             seconds = topology_copy(bootstrap, source, target, tmp, workers)
         else:
-            seconds = quix_copy(bootstrap, source, target, count)
+            from kafka_quix import quix_copy  # in the Quix Streams Python only
+
+            seconds = quix_copy(bootstrap, source, target, count, _start, _elapsed)
     print(json.dumps({"seconds": seconds, "cpu_s": _cpu_spent[0], "main_cpu_s": _cpu_spent[1],
                       "rss_mib": peak_rss_mib(), "faults": _faults[1]}))
 
@@ -357,6 +327,9 @@ def rounds(args, run: str, source: str, quix) -> None:
         ratios = [peer["seconds"] / ours["seconds"] for peer, ours in zip(results[flow], results["topology"],
                                                                             strict=True)]
         print(f"ratio topology/{flow}: {spread(ratios)}")
+    ratios = [raw["seconds"] / parsed["seconds"]
+              for raw, parsed in zip(results["raw"], results["raw-json"], strict=True)]
+    print(f"ratio raw-json/raw: {spread(ratios)}")  # what a flow that only parses and writes JSON keeps of raw
     for flow in (f for f in flows if f != "topology"):  # less load-bound than the wall clock on a shared box
         ratios = [peer["cpu_s"] / ours["cpu_s"] for peer, ours in zip(results[flow], results["topology"], strict=True)]
         print(f"ratio cpu topology/{flow}: {spread(ratios)}")
