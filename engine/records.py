@@ -10,6 +10,9 @@ from datetime import datetime, timezone
 from typing import Any, List, Optional, Sequence
 
 META_FIELD = "_meta"  # the field a decoded event carries its RawBatch.meta in
+# The fields a step gives an event for its sinks: the message key (a keyed `map`, `key`,
+# aggregates; keyed steps read it too), and a Kafka sink's topic and headers expressions' values
+KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD = "_key", "_topic", "_headers"
 # The top-level fields of a source's events that may hold an object others hold too, to be
 # copied before a change even in events owned whole (engine/compiler/ownership.py): a Kafka
 # Connect envelope's ``schema`` (one object per table, engine/operators/connect_json.py) and

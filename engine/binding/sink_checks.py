@@ -10,6 +10,7 @@ from engine.expressions.types import kind
 from engine.operators.expr import compile_option
 from engine.operators.fields import Fields, fully_known
 from engine.operators.map import Map
+from engine.records import TOPIC_FIELD
 from engine.table_rules import JSON_KEY_HINT, case_twin, case_twin_message, json_key, json_key_message
 
 _COLUMN_TYPE = re.compile(r"^(int|float|bool|str|date|json|timestamp|decimal\(\d+, ?\d+\))$")
@@ -86,7 +87,7 @@ def kafka_envelope(options: Mapping[str, Any], fields: Fields, sink_name: str) -
                           hint="add topic: <name>")
     computed: Dict[str, Tuple[Any, Tuple[str, ...]]] = {}
     if topic_from is not None:
-        computed["_topic"] = (topic_from, ("topic_from",))
+        computed[TOPIC_FIELD] = (topic_from, ("topic_from",))
     computed.update({f"_headers.{name}": (text, ("headers", name)) for name, text in (headers or {}).items()})
     for text, path in [*computed.values(), *([(key, ("key",))] if key is not None else [])]:
         compile_option(text, fields, path)  # report errors at the sink's own options

@@ -14,10 +14,9 @@ from typing import Any, Callable, List, Optional, Tuple
 from orjson import Fragment, JSONEncodeError, dumps
 
 from engine.connectors.jsonl import JSON_DEFAULT, Unwritable, encode_value
-from engine.records import META_FIELD
+from engine.records import HEADERS_FIELD, KEY_FIELD, META_FIELD, TOPIC_FIELD
 from engine.values import to_str
 
-KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD = "_key", "_topic", "_headers"
 ENVELOPE_FIELDS = (KEY_FIELD, TOPIC_FIELD, HEADERS_FIELD, META_FIELD)
 
 MAX_MESSAGE_BYTES = 1_000_000  # librdkafka's default message.max.bytes

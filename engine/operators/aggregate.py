@@ -28,7 +28,7 @@ from engine.operators.aggregations import (
 from engine.operators.codegen import FirstTry, build_function
 from engine.operators.expr import compile_option
 from engine.operators.keyed import Events, KeyedStep, Released, events_grouper, fused_grouper, group_by_key
-from engine.operators.map import KEY_FIELD, key_text
+from engine.operators.map import key_text
 from engine.operators.windows import bounds
 from engine.operators.windows.base import Settings, WindowLogic
 from engine.operators.windows.count import CountWindows
@@ -37,7 +37,7 @@ from engine.operators.windows.session import SessionWindows
 from engine.operators.windows.sliding import SlidingWindows
 from engine.operators.windows.timed import TimeState
 from engine.operators.windows.tumbling import TumblingWindows
-from engine.records import DeadLetter
+from engine.records import KEY_FIELD, DeadLetter
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.S)
 WINDOW_KINDS = ("tumbling", "sliding", "session", "count")

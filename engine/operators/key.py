@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from engine.errors import ConfigError
 from engine.operators.fields import with_fields
-from engine.operators.map import KEY_FIELD, Map
+from engine.operators.map import Map
+from engine.records import KEY_FIELD
 
 
 class Key(Map):

@@ -21,10 +21,8 @@ from engine.operators.expr import compile_option
 from engine.operators.fields import fully_known
 from engine.operators.jsonschemas import EventSchema
 from engine.operators.validate import split_valid
-from engine.records import DeadLetter
+from engine.records import KEY_FIELD, DeadLetter
 from engine.values import to_str
-
-KEY_FIELD = "_key"
 
 
 def key_text(value):

@@ -57,7 +57,7 @@ from engine.operators.transaction_state import (
 )
 from engine.operators.transaction_steer import Steer
 from engine.operators.transaction_timer import IdleTimer, idle_of, waits
-from engine.records import DeadLetter
+from engine.records import KEY_FIELD, DeadLetter
 
 ALL = "*"  # the single key of the "later transaction" mode: one state sees every transaction
 
@@ -311,7 +311,7 @@ class MergeTransactions(KeyedStep):
         self.slims = not {"source", "transaction"} & (self.row.fields | getattr(self.group_by, "fields", set()))
         self.output_fields = {"tx_id": "str", "key": "str", "changes": "json", "ops": "json", "tables": "json",
                               "lsn": "any", "ts_ms": "int", "source_ts_ms": "int", "snapshot": "bool",
-                              "_key": "str"}
+                              KEY_FIELD: "str"}
 
     def group(self, batch: list) -> Tuple[List[Tuple[str, list]], List[DeadLetter]]:
         """:meth:`group_events` as ``(key value, event)`` pairs."""

@@ -24,8 +24,8 @@ from engine.errors import ConfigError
 from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.keyed import KeyedStep, KeyLogic, Released
-from engine.operators.map import KEY_FIELD, key_text
-from engine.records import DeadLetter
+from engine.operators.map import key_text
+from engine.records import KEY_FIELD, DeadLetter
 
 
 class Pending:

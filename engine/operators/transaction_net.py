@@ -43,7 +43,7 @@ from engine.operators.compact_change import (
     as_dicts,
 )
 from engine.operators.dead import describe
-from engine.records import DeadLetter
+from engine.records import KEY_FIELD, DeadLetter
 
 EXISTED_BEFORE = {"u", "d"}
 EXISTS_AFTER = {"c", "u", "r"}
@@ -291,6 +291,6 @@ def _event(tx_id: Optional[str], key: Optional[str], nets: List[Tuple[dict, List
     last = nets[-1][1][-1]
     return {"tx_id": tx_id, "key": key, "changes": changes, "ops": ops, "tables": sorted(ops), "lsn": lsn,
             "ts_ms": last[TS_MS] if type(last) is tuple else last.get("ts_ms"), "source_ts_ms": at,
-            "snapshot": snapshot, "_key": key}
+            "snapshot": snapshot, KEY_FIELD: key}
 
 

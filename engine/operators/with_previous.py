@@ -27,8 +27,7 @@ from engine.operators.dead import describe
 from engine.operators.expr import compile_option
 from engine.operators.fields import with_fields
 from engine.operators.keyed import KeyedStep, KeyLogic, Released, group_by_key
-from engine.operators.map import KEY_FIELD
-from engine.records import DeadLetter
+from engine.records import KEY_FIELD, DeadLetter
 
 # Snapshots taken when this module was engine/operators/previous.py name its state class by
 # that path (pickle looks classes up by module and name): keep it resolvable.
