@@ -278,8 +278,6 @@ class _NotAnObject(Exception):
     """The strict loop met a parent that is not an object: the lenient loop decides."""
 
 
-
-
 def _copy_parents(event: dict, path: Tuple[str, ...]):
     """Copy the nested dicts along ``path`` (so the input is untouched); the last parent."""
     node = event
