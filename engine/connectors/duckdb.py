@@ -17,7 +17,7 @@ is at-least-once (a replayed batch is inserted again).
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 import duckdb
 from bytewax.outputs import StatefulSinkPartition
@@ -35,9 +35,35 @@ from engine.metrics import StepCounters
 _BATCH_VIEW = "__velocity_flow_batch"
 # How DuckDB's information_schema spells the types we create.
 _REPORTED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
+_Item = TypeVar("_Item")
 
 
-class _TableWriter(StatefulSinkPartition[List[tuple], None]):
+class DuckDBWriter(StatefulSinkPartition[_Item, None]):
+    """A sink partition owning its file's one connection (``_con``) and the query server on it
+    (``_server``, engine/connectors/duckdb_live.py). No state: a batch replayed after recovery
+    is written again (an upsert changes nothing the second time)."""
+
+    _con: "duckdb.DuckDBPyConnection"
+    _server: Optional[Any]
+
+    def _unregister_batch(self) -> None:
+        """Drop the batch's view, after its transaction; a failed write keeps its own error
+        (the next batch registers the view again)."""
+        try:
+            self._con.unregister(_BATCH_VIEW)
+        except duckdb.Error:
+            pass
+
+    def snapshot(self) -> None:
+        return None
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self._con.close()
+
+
+class _TableWriter(DuckDBWriter[List[tuple]]):
     """Owns the connection; writes every ``write_batch`` call in one transaction."""
 
     def __init__(self, sink: "DuckDBSink") -> None:
@@ -83,18 +109,7 @@ class _TableWriter(StatefulSinkPartition[List[tuple], None]):
             raise ConnectorError(f"duckdb sink: writing {rows} events into '{self._sink.table}' failed "
                                  f"(nothing written): {str(exc).splitlines()[0]}") from None
         finally:
-            try:
-                con.unregister(_BATCH_VIEW)
-            except duckdb.Error:  # after a failed write: keep its error (a new batch registers the view again)
-                pass
-
-    def snapshot(self) -> None:
-        return None
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        self._con.close()
+            self._unregister_batch()
 
 
 def _connect(path: str) -> "duckdb.DuckDBPyConnection":

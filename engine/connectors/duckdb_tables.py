@@ -15,9 +15,8 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional
 
 import duckdb
-from bytewax.outputs import StatefulSinkPartition
 
-from engine.connectors.duckdb import _BATCH_VIEW, DuckDBSink, _connect, ensure_table
+from engine.connectors.duckdb import _BATCH_VIEW, DuckDBSink, DuckDBWriter, _connect, ensure_table
 from engine.connectors.duckdb_columns import Column
 from engine.connectors.duckdb_live import roll_back, serve
 from engine.connectors.duckdb_positions import Positions, Winner, batch_arrow
@@ -43,7 +42,7 @@ class _Table(TableSpec):
         self.record = self.positions.record_sql(_BATCH_VIEW)
 
 
-class _TablesWriter(StatefulSinkPartition[List[Change], None]):
+class _TablesWriter(DuckDBWriter[List[Change]]):
     def __init__(self, sink: "DuckDBTablesSink") -> None:
         self._sink = sink
         self._con = _connect(sink.path)
@@ -107,18 +106,7 @@ class _TablesWriter(StatefulSinkPartition[List[Change], None]):
                 con.execute(upsert)
             con.execute(table.record)
         finally:
-            try:
-                con.unregister(_BATCH_VIEW)
-            except duckdb.Error:  # the transaction already failed: keep the first error
-                pass
-
-    def snapshot(self) -> None:
-        return None
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        self._con.close()
+            self._unregister_batch()
 
 
 def view_sql(name: str, query: str) -> str:
