@@ -15,7 +15,6 @@ from engine.records import SHARED
 from engine.values import converter
 
 _MISSING = object()
-_HELD = ("copy", "owned", "whole")
 _DONE = object()  # the in-place strict loop converted every event
 
 
@@ -76,9 +75,13 @@ class Cast:
         paths = [path for path, _, _ in self.casts]
         plain = not any(p[:len(q)] == q for p in paths for q in paths if len(q) < len(p))
         self._keys: dict = {}  # the in-place strict loop's field names: {name: its cell} (adopt_keys)
-        # the strict loops by how the events are held: "copy", "owned" (top level), "whole"
-        self._strict = {held: self._fused(step_id, held != "copy", strict=True, whole=held == "whole")
-                        for held in _HELD} if self._fast is not None and plain else {}
+        # the strict loops by how the events are held: "copy", "owned" (top level), "whole"; a flat
+        # cast changes no nested object, so its "whole" loop is its "owned" one (whose cells _keys holds)
+        self._strict = {held: self._fused(step_id, held != "copy", strict=True)
+                        for held in ("copy", "owned")} if self._fast is not None and plain else {}
+        if self._strict:
+            self._strict["whole"] = self._strict["owned"] if self._flat else \
+                self._fused(step_id, in_place=True, strict=True, whole=True)
         self._lenient_batches = 0  # after a batch the strict loop could not finish: these many without it
 
     def _fused(self, step_id: str, in_place: bool = False, strict: bool = False, whole: bool = False):

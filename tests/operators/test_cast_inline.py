@@ -310,6 +310,12 @@ def test_the_in_place_loop_reads_each_field_with_the_events_own_key():
     assert oks == [{"b": i, "x": 1, "a": -i, "w": Decimal(f"{i}.25")} for i in range(1, 4)] and not deads
     assert step._lenient_batches == 0
     assert all(any(cell.cell_contents is key for key in oks[0]) for cell in step._keys.values())
+    for held, process in (("owned", step.process_owned), ("whole", step.process_owned_whole)):
+        events = [orjson.loads(b'{"b": "%d", "x": 1, "a": "%d", "w": "%d.25"}' % (i, -i, i)) for i in range(1, 4)]
+        oks, deads = process(events)
+        loop = step._strict[held]  # the loop that ran reads through the cells that were given the keys
+        assert not deads and loop.__closure__ and all(any(cell.cell_contents is key for key in oks[0])
+                                                      for cell in loop.__closure__), held
 
 
 def test_many_fields_each_read_with_its_own_key():
