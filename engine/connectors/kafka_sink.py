@@ -111,8 +111,6 @@ class _KafkaWriter(StatefulSinkPartition[List[Message], None]):
             self._producer.flush(0 if self._failed else self._sink.timeout)
 
 
-
-
 class KafkaSink(WorkerPartitionedSink[List[Message], None]):
     """Events as JSON messages. The topic is ``topic`` or the event's ``_topic``; the key is
     the event's ``_key`` and the headers its ``_headers`` (the compiler sets them from the

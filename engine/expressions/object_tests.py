@@ -87,6 +87,3 @@ def _shape(node: ast.IfExp) -> Optional[Tuple[str, str, bool]]:
 
 def _is_name(node: ast.AST, name: str) -> bool:
     return isinstance(node, ast.Name) and node.id == name
-
-
-

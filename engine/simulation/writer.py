@@ -151,7 +151,6 @@ class Writer:
                          delivered_at=dbz.zoned_timestamp(after["delivered_at"]))
 
 
-
 def _micros(at: datetime) -> int:
     return (at - dbz.EPOCH) // timedelta(microseconds=1)
 
